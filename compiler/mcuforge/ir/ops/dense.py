@@ -1,0 +1,66 @@
+"""Fully connected layer: y[..., M] = x[..., K] @ W[M, K]^T + b (TFLite's weight layout)."""
+import numpy as np
+
+from ...reference import arith
+from .base import OpDef, act_range_int8, apply_act_float, register
+
+
+@register
+class Dense(OpDef):
+    name = "dense"
+    attrs = {"act_min": None, "act_max": None}
+
+    def infer(self, node, ins):
+        x, w = ins[0], ins[1]
+        if x.shape[-1] != w.shape[1]:
+            raise ValueError(f"dense {node.name}: input {x.shape} does not match weights {w.shape}")
+        return [(x.shape[:-1] + (w.shape[0],), x.dtype)]
+
+    def run_float(self, node, xs):
+        y = xs[0].astype(np.float64) @ xs[1].astype(np.float64).T
+        if len(xs) > 2 and xs[2] is not None:
+            y = y + xs[2]
+        return [apply_act_float(node, y.astype(np.float32))]
+
+    def int8_params(self, node, g):
+        xq = g.tensors[node.inputs[0]].quant
+        wq = g.tensors[node.inputs[1]].quant
+        oq = g.tensors[node.outputs[0]].quant
+        m = g.tensors[node.inputs[1]].shape[0]
+        w_scales = np.broadcast_to(wq.scale, (m,))
+        mults, shifts = zip(*(arith.quantize_multiplier(xq.s * float(ws) / oq.s) for ws in w_scales))
+        lo, hi = act_range_int8(node, oq)
+        return {"in_zp": xq.zp, "out_zp": oq.zp, "mult": np.array(mults, np.int64),
+                "shift": np.array(shifts, np.int64), "act_min": lo, "act_max": hi}
+
+    def run_int8(self, node, xs, p):
+        acc = (xs[0].astype(np.int64) - p["in_zp"]) @ xs[1].astype(np.int64).T
+        if len(xs) > 2 and xs[2] is not None:
+            acc = acc + xs[2].astype(np.int64)
+        y = arith.multiply_by_quantized_multiplier(acc, p["mult"], p["shift"]) + p["out_zp"]
+        return [arith.saturate(y, p["act_min"], p["act_max"]).astype(np.int8)]
+
+    def macs(self, node, g):
+        x = g.tensors[node.inputs[0]].shape
+        return int(np.prod(x)) * g.tensors[node.inputs[1]].shape[0]
+
+
+@register
+class MatMul(OpDef):
+    """Batched matrix product of two variable tensors with numpy broadcasting (float only)."""
+    name = "matmul"
+
+    def infer(self, node, ins):
+        a, b = ins
+        try:
+            shape = np.matmul(np.empty(a.shape, np.float32), np.empty(b.shape, np.float32)).shape
+        except ValueError:
+            raise ValueError(f"matmul {node.name}: shapes {a.shape} and {b.shape} do not multiply")
+        return [(shape, a.dtype)]
+
+    def run_float(self, node, xs):
+        return [np.matmul(xs[0].astype(np.float64), xs[1].astype(np.float64)).astype(np.float32)]
+
+    def macs(self, node, g):
+        out = g.tensors[node.outputs[0]].shape
+        return int(np.prod(out)) * g.tensors[node.inputs[0]].shape[-1]

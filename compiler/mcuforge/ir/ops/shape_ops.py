@@ -1,0 +1,94 @@
+"""Ops that move data without arithmetic: reshape, transpose, concat, pad."""
+import numpy as np
+
+from .base import REQUIRED, OpDef, register
+
+
+@register
+class Reshape(OpDef):
+    """Same bytes, new shape: the device runs it as an alias of its input when possible."""
+    name = "reshape"
+    attrs = {"shape": REQUIRED}
+    keeps_quant = True
+
+    def infer(self, node, ins):
+        shape = tuple(node.attrs["shape"])
+        if int(np.prod(shape)) != ins[0].size:
+            raise ValueError(f"reshape {node.name}: {ins[0].shape} cannot become {shape}")
+        return [(shape, ins[0].dtype)]
+
+    def run_float(self, node, xs):
+        return [xs[0].reshape(node.attrs["shape"])]
+
+    def run_int8(self, node, xs, p):
+        return [xs[0].reshape(node.attrs["shape"])]
+
+
+@register
+class Transpose(OpDef):
+    name = "transpose"
+    attrs = {"perm": REQUIRED}
+    keeps_quant = True
+
+    def infer(self, node, ins):
+        perm = node.attrs["perm"]
+        return [(tuple(ins[0].shape[i] for i in perm), ins[0].dtype)]
+
+    def run_float(self, node, xs):
+        return [np.transpose(xs[0], node.attrs["perm"])]
+
+    run_int8 = lambda self, node, xs, p: [np.transpose(xs[0], node.attrs["perm"])]  # noqa: E731
+
+
+@register
+class Concat(OpDef):
+    """Concatenation; in int8 all inputs must share the output's quantization (the quantizer
+    inserts requantize ops where they do not)."""
+    name = "concat"
+    attrs = {"axis": REQUIRED}
+
+    def infer(self, node, ins):
+        ax = node.attrs["axis"] % len(ins[0].shape)
+        shape = list(ins[0].shape)
+        for t in ins[1:]:
+            if len(t.shape) != len(shape) or any(a != b for i, (a, b) in enumerate(zip(t.shape, shape)) if i != ax):
+                raise ValueError(f"concat {node.name}: shapes {[t.shape for t in ins]} differ off axis {ax}")
+        shape[ax] = sum(t.shape[ax] for t in ins)
+        return [(tuple(shape), ins[0].dtype)]
+
+    def run_float(self, node, xs):
+        return [np.concatenate(xs, axis=node.attrs["axis"])]
+
+    def int8_params(self, node, g):
+        oq = g.tensors[node.outputs[0]].quant
+        for t in node.inputs:
+            if not g.tensors[t].quant.same_as(oq):
+                raise ValueError(f"concat {node.name}: input {t} quantized differently from output")
+        return {}
+
+    def run_int8(self, node, xs, p):
+        return [np.concatenate(xs, axis=node.attrs["axis"])]
+
+
+@register
+class Pad(OpDef):
+    """Constant padding; pads = ((before, after), ...) per dimension, value in real units."""
+    name = "pad"
+    attrs = {"pads": REQUIRED, "value": 0.0}
+    keeps_quant = True
+
+    def infer(self, node, ins):
+        shape = tuple(d + a + b for d, (a, b) in zip(ins[0].shape, node.attrs["pads"]))
+        return [(shape, ins[0].dtype)]
+
+    def run_float(self, node, xs):
+        return [np.pad(xs[0], node.attrs["pads"], constant_values=node.attrs["value"])]
+
+    def int8_params(self, node, g):
+        from ...reference.arith import round_half_away
+        q = g.tensors[node.inputs[0]].quant
+        fill = int(np.clip(round_half_away(node.attrs["value"] / q.s) + q.zp, -128, 127))
+        return {"fill": fill}
+
+    def run_int8(self, node, xs, p):
+        return [np.pad(xs[0], node.attrs["pads"], constant_values=p["fill"])]

@@ -1,0 +1,100 @@
+"""Elementwise functions of one value. In int8 every one of them is a function of 256 inputs, so
+the device runs them as a 256-entry table (op `lut`) that the compiler fills from these semantics."""
+import numpy as np
+
+from ...reference import arith
+from .base import OpDef, register
+
+
+def float_lut_semantics(fn, xq, oq, x):
+    """int8 -> int8 by dequantize, apply fn in float64, requantize (round half away, saturate)."""
+    real = (x.astype(np.float64) - xq.zp) * xq.s
+    q = arith.round_half_away(fn(real) / oq.s) + oq.zp
+    return np.clip(q, -128, 127).astype(np.int8)
+
+
+class _Unary(OpDef):
+    elementwise_unary = True
+
+    def infer(self, node, ins):
+        return [(ins[0].shape, ins[0].dtype)]
+
+    def f(self, node, x):
+        raise NotImplementedError
+
+    def run_float(self, node, xs):
+        return [self.f(node, xs[0].astype(np.float64)).astype(np.float32)]
+
+    def int8_params(self, node, g):
+        return {"in_q": g.tensors[node.inputs[0]].quant, "out_q": g.tensors[node.outputs[0]].quant}
+
+    def run_int8(self, node, xs, p):
+        return [float_lut_semantics(lambda v: self.f(node, v), p["in_q"], p["out_q"], xs[0])]
+
+
+@register
+class Relu(_Unary):
+    name = "relu"
+
+    def f(self, node, x):
+        return np.maximum(x, 0)
+
+
+@register
+class Clip(_Unary):
+    name = "clip"
+    attrs = {"min": -np.inf, "max": np.inf}
+
+    def f(self, node, x):
+        return np.clip(x, node.attrs["min"], node.attrs["max"])
+
+
+@register
+class Sigmoid(_Unary):
+    name = "sigmoid"
+    fixed_output_quant = (1.0 / 256, -128)
+
+    def f(self, node, x):
+        return 1.0 / (1.0 + np.exp(-x))
+
+
+@register
+class HardSwish(_Unary):
+    name = "hardswish"
+
+    def f(self, node, x):
+        return x * np.clip(x + 3.0, 0.0, 6.0) / 6.0
+
+
+@register
+class Requantize(_Unary):
+    """int8 -> int8 change of scale and zero point: TFLite's requantize (Q31 multiplier)."""
+    name = "requantize"
+
+    def f(self, node, x):
+        return x
+
+    def run_int8(self, node, xs, p):
+        m, s = arith.quantize_multiplier(p["in_q"].s / p["out_q"].s)
+        y = arith.multiply_by_quantized_multiplier(xs[0].astype(np.int64) - p["in_q"].zp, m, s)
+        return [np.clip(y + p["out_q"].zp, -128, 127).astype(np.int8)]
+
+
+@register
+class Lut(OpDef):
+    """y = table[x + 128]: inputs (x int8, table int8[256])."""
+    name = "lut"
+
+    def infer(self, node, ins):
+        return [(ins[0].shape, "int8")]
+
+    def run_int8(self, node, xs, p):
+        return [xs[1][xs[0].astype(np.int64) + 128]]
+
+
+def lut_table(g, node) -> np.ndarray:
+    """The 256-entry table of an elementwise int8 op, from its own integer semantics."""
+    from .base import get_op
+    op = get_op(node.op)
+    domain = np.arange(-128, 128, dtype=np.int8)
+    return op.run_int8(node, [domain], op.int8_params(node, g))[0].astype(np.int8)
