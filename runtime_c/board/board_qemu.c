@@ -212,6 +212,18 @@ int mcf_board_write_file(const char *path, const void *buf, uint32_t nbytes, int
     if (handle < 0) {
         return -1;
     }
+    if (append) {
+        /* QEMU 7.2 opens mode "ab" without O_APPEND (measured: the write lands at offset 0), so
+         * position at the end explicitly: SYS_FLEN, then SYS_SEEK. */
+        int32_t length;
+        args[0] = (uint32_t)handle;
+        length = (int32_t)mcf_semihost(SYS_FLEN, args);
+        args[1] = (uint32_t)length;
+        if (length < 0 || mcf_semihost(SYS_SEEK, args) != 0u) {
+            mcf_sh_close(handle);
+            return -1;
+        }
+    }
     args[0] = (uint32_t)handle;
     args[1] = (uint32_t)(uintptr_t)buf;
     args[2] = nbytes;

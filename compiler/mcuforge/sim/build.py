@@ -71,11 +71,14 @@ def _define_flag(name: str, value) -> str:
 
 
 def _first_error(log: str) -> str:
-    lines = [line.strip() for line in log.splitlines() if line.strip()]
-    for pattern in (r"\berror\b", r"overflowed|undefined reference|will not fit", r"warning"):
+    lines = [line.strip() for line in log.splitlines()
+             if line.strip() and "collect2" not in line and "ld returned" not in line]
+    # The linker's own diagnostics say more than "error" lines (e.g. by how much RAM overflowed).
+    for pattern in (r"overflowed by", r"will not fit|undefined reference|multiple definition|cannot find",
+                    r"\berror\b", r"warning"):
         for line in lines:
             if re.search(pattern, line, re.IGNORECASE):
-                return line
+                return re.sub(r"^\S*/ld(\.bfd)?: ", "ld: ", line)
     return lines[0] if lines else "(no output)"
 
 
@@ -234,6 +237,9 @@ def stack_usage(su_dir: Path, root: str = "main") -> tuple[int | None, list[str]
             return unit
         return defined[fn][0] if fn in defined else None
 
+    def shown(fn: str) -> str:  # GCC titles static functions "<source path>:<name>"
+        return fn.rsplit(":", 1)[-1]
+
     memo: dict[tuple[int, str], int] = {}
     active: set[tuple[int, str]] = set()
 
@@ -242,18 +248,18 @@ def stack_usage(su_dir: Path, root: str = "main") -> tuple[int | None, list[str]
         if key in memo:
             return memo[key]
         if key in active:
-            notes.add(f"recursion through {fn} (not bounded)")
+            notes.add(f"recursion through {shown(fn)} (not bounded)")
             return 0
         active.add(key)
         size, qualifier = units[unit][0][fn]
         if qualifier != "static":
-            notes.add(f"{fn} has a {qualifier} frame")
+            notes.add(f"{shown(fn)} has a {qualifier} frame")
         deepest = 0
         for caller, callee in units[unit][1]:
             if caller != fn:
                 continue
             if callee == "__indirect_call":
-                notes.add(f"indirect call in {fn} (not followed)")
+                notes.add(f"indirect call in {shown(fn)} (not followed)")
                 continue
             target = resolve(callee, unit)
             if target is None:
