@@ -90,6 +90,7 @@ int main(void)
         count = mcf_board_counter_stop();
         mcf_board_report_instructions(n == 5000u ? "loop5000" : "loop10000", count);
     }
+    mcf_board_report_stack();
     mcf_board_print("done ");
     mcf_board_print_u64(12345678901234ull);
     mcf_board_print("\n");
@@ -196,6 +197,14 @@ def test_memory_figures(board, probe):
     assert mem["ram_bytes"] == mem["static_ram_bytes"] + mem["stack_bytes"]
     assert mem["stack_reserved_bytes"] == STACK
     assert mem["stack_bytes"] < STACK
+
+
+@pytest.mark.parametrize("board", QEMU_BOARDS)
+def test_painted_stack_within_static_bound(board, probe, tmp_path):
+    # The high-water mark measured by stack painting must not exceed the call-graph bound.
+    result = _run(board, probe(board), tmp_path)
+    bound = elf_memory(probe(board))["stack_bytes"]
+    assert result.stack_used is not None and 32 <= result.stack_used <= bound, (result.stack_used, bound)
 
 
 @pytest.mark.parametrize("board", QEMU_BOARDS)

@@ -72,6 +72,15 @@ void mcf_board_report_instructions(const char *label, uint64_t n)
     (void)n;
 }
 
+uint32_t mcf_board_stack_used(void)
+{
+    return 0u;
+}
+
+void mcf_board_report_stack(void)
+{
+}
+
 void mcf_board_exit(int code)
 {
     fflush(stdout);

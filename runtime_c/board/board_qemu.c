@@ -175,6 +175,25 @@ void mcf_board_report_instructions(const char *label, uint64_t n)
     mcf_board_print("\n");
 }
 
+extern uint32_t __stack_limit[];
+extern uint32_t __stack_top[];
+
+uint32_t mcf_board_stack_used(void)
+{
+    const volatile uint32_t *p = __stack_limit;
+    while (p < __stack_top && *p == MCF_BOARD_STACK_PAINT) {
+        ++p;
+    }
+    return (uint32_t)((uintptr_t)__stack_top - (uintptr_t)p);
+}
+
+void mcf_board_report_stack(void)
+{
+    mcf_board_print("MCF_STACK_USED ");
+    mcf_board_print_u64(mcf_board_stack_used());
+    mcf_board_print("\n");
+}
+
 int mcf_board_read_file_at(const char *path, void *buf, uint32_t nbytes, uint32_t offset)
 {
     uint32_t args[3];

@@ -13,11 +13,13 @@
  *                        50 at 20 MHz, 31.25 at 32 MHz), which is also the counter's resolution.
  *   MCF_BOARD_NAME       board name as a string literal, e.g. "mps2-an386".
  *
- * Instruction-count convention (parsed by mcuforge.sim.qemu.run_firmware):
+ * Output conventions (parsed by mcuforge.sim.qemu.run_firmware):
  *   mcf_board_report_instructions(NULL, n)     prints  "MCF_INSTRUCTIONS <n>\n"
  *   mcf_board_report_instructions("conv1", n)  prints  "MCF_INSTRUCTIONS <n> conv1\n"
  *   Unlabelled lines are the per-inference counts (RunResult.instructions, in order);
  *   labelled lines go to RunResult.instruction_marks as (label, n).
+ *   mcf_board_report_stack()                   prints  "MCF_STACK_USED <bytes>\n" (RunResult.stack_used)
+ *   a CPU fault prints "MCF_FAULT <exception> pc=... lr=... cfsr=... hfsr=..." and exits with 70.
  *
  * Files: paths are relative to the directory the runner starts QEMU (or the host program) in.
  * Every read/write call opens, positions, transfers and closes the file, so any number of inputs
@@ -25,6 +27,8 @@
  * calls. These calls are slow (a trap to the host each); keep them outside measured regions.
  *
  * No function here allocates memory. The firmware has no heap: malloc() returns NULL.
+ * The program's entry point is `int main(void)`; its return value becomes the exit status
+ * (QEMU's process exit code through semihosting SYS_EXIT_EXTENDED, or the host process's).
  */
 #ifndef MCF_BOARD_H
 #define MCF_BOARD_H
@@ -39,6 +43,9 @@ extern "C" {
 #define MCF_BOARD_EXIT_FAULT 70
 /* Exit code that callers use by convention when a board file read or write fails. */
 #define MCF_BOARD_EXIT_IO 71
+
+/* Word the startup code fills the free stack with. */
+#define MCF_BOARD_STACK_PAINT 0x5AC3A55Au
 
 /* Start the instruction counter (free-running SysTick on QEMU). Call once at the top of main. */
 void mcf_board_init(void);
@@ -72,6 +79,13 @@ uint64_t mcf_board_counter_stop(void);
 /* Print one "MCF_INSTRUCTIONS <n>[ <label>]" line (see the convention above). label may be NULL.
  * Prints nothing on the host, where counts are not measured. */
 void mcf_board_report_instructions(const char *label, uint64_t n);
+
+/* Stack high-water mark in bytes: how much of the .stack section has been written since reset
+ * (the startup code paints it with MCF_BOARD_STACK_PAINT). 0 on the host. */
+uint32_t mcf_board_stack_used(void);
+
+/* Print "MCF_STACK_USED <bytes>" (parsed into RunResult.stack_used). Prints nothing on the host. */
+void mcf_board_report_stack(void);
 
 /* End the program with `code` as the process exit status (SYS_EXIT_EXTENDED on QEMU). */
 void mcf_board_exit(int code) __attribute__((noreturn));

@@ -10,8 +10,9 @@
  *   2. On ARMv8-M Mainline (M33, M55) set MSPLIM to the bottom of the .stack section, so a
  *      stack overflow at run time raises a UsageFault (STKOF) instead of silently corrupting
  *      .bss. Link-time overflow is already caught by the linker script.
- *   3. Copy .data from flash to RAM, zero .bss, call main(), and leave through semihosting
- *      SYS_EXIT_EXTENDED with main's return value as QEMU's exit status.
+ *   3. Copy .data from flash to RAM, zero .bss, paint the free stack (for the high-water mark),
+ *      call main(), and leave through semihosting SYS_EXIT_EXTENDED with main's return value
+ *      as QEMU's exit status.
  *
  * Fault handlers print "MCF_FAULT <name> pc=... lr=... [cfsr=... hfsr=... mmfar=... bfar=...]"
  * and exit with MCF_BOARD_EXIT_FAULT. ARMv6-M (M0) has no CFSR/HFSR, so only pc/lr are shown.
@@ -102,6 +103,20 @@ __attribute__((naked, noreturn)) void Reset_Handler(void)
         ".ltorg\n");
 }
 
+/* Fill the unused part of the stack with MCF_BOARD_STACK_PAINT so mcf_board_stack_used() can
+ * report the high-water mark: a measured check of the -fcallgraph-info stack bound. The writes
+ * go through a volatile pointer so GCC cannot turn the loop into a memset call whose own frame
+ * would sit in the area being painted; 128 bytes below the current SP are left alone. */
+static void mcf_paint_stack(void)
+{
+    volatile uint32_t *p = __stack_limit;
+    uint32_t *sp;
+    __asm__ volatile("mov %0, sp" : "=r"(sp));
+    while (p < sp - 32) {
+        *p++ = MCF_BOARD_STACK_PAINT;
+    }
+}
+
 void mcf_reset_c(void)
 {
     uint32_t *src = __data_load;
@@ -112,6 +127,7 @@ void mcf_reset_c(void)
     for (dst = __bss_start; dst < __bss_end;) {
         *dst++ = 0u;
     }
+    mcf_paint_stack();
     mcf_board_exit(main());
 }
 

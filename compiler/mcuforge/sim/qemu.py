@@ -9,6 +9,7 @@ stay on stderr; semihosting file names resolve relative to `cwd`.
 Instruction-count convention (see runtime_c/board/mcf_board.h): the firmware prints lines
 ``MCF_INSTRUCTIONS <n>`` (one per inference, parsed in order into RunResult.instructions) and
 ``MCF_INSTRUCTIONS <n> <label>`` (parsed into RunResult.instruction_marks as (label, n)).
+``MCF_STACK_USED <bytes>`` (mcf_board_report_stack) gives RunResult.stack_used.
 A CPU fault prints ``MCF_FAULT ...`` and exits with code 70.
 """
 from __future__ import annotations
@@ -24,6 +25,7 @@ from . import toolchain
 
 FAULT_EXIT_CODE = 70  # MCF_BOARD_EXIT_FAULT in mcf_board.h
 _LINE = re.compile(r"^MCF_INSTRUCTIONS (\d+)(?: +(\S.*?))?\s*$", re.MULTILINE)
+_STACK = re.compile(r"^MCF_STACK_USED (\d+)\s*$", re.MULTILINE)
 
 
 @dataclass
@@ -33,6 +35,8 @@ class RunResult:
     # Per-inference counts in print order; None on the host, where nothing is counted.
     instructions: list[int] | None
     instruction_marks: list[tuple[str, int]] = field(default_factory=list)
+    # Stack high-water mark from the last "MCF_STACK_USED <bytes>" line (painted stack), if any.
+    stack_used: int | None = None
     stderr: str = ""
     command: list[str] = field(default_factory=list)
 
@@ -98,7 +102,9 @@ def run_firmware(board: Board | str, elf_or_exe: Path, cwd: Path, timeout: float
     stdout = proc.stdout.decode(errors="replace")
     stderr = proc.stderr.decode(errors="replace")
     counts, marks = parse_instructions(stdout)
+    stack = _STACK.findall(stdout)
     return RunResult(exit_code=proc.returncode, stdout=stdout,
                      instructions=None if board.is_host else counts,
                      instruction_marks=[] if board.is_host else marks,
+                     stack_used=int(stack[-1]) if stack else None,
                      stderr=stderr, command=cmd)
