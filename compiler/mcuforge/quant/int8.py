@@ -1,0 +1,154 @@
+"""Post-training int8 quantization (TFLite's scheme): per-tensor asymmetric int8 activations,
+per-output-channel symmetric int8 weights, int32 biases with scale s_in * s_w.
+
+Tensors that already carry quantization (from a QDQ ONNX model or a .tflite file) keep it;
+the rest take their ranges from calibration."""
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import McuforgeError
+from ..ir.graph import Graph, Node
+from ..ir.ops import get_op, infer_node
+from ..ir.ops.base import OpDef
+from ..ir.tensor import QuantParams
+
+WEIGHT_OPS = {"conv2d", "dense"}
+
+
+def activation_quant(lo: float, hi: float) -> QuantParams:
+    """Asymmetric int8 parameters whose grid covers [lo, hi] and represents 0 exactly."""
+    lo, hi = min(lo, 0.0), max(hi, 0.0)
+    if hi - lo < 1e-8:
+        hi = lo + 1e-8
+    scale = (hi - lo) / 255.0
+    zp = int(np.clip(np.round(-128 - lo / scale), -128, 127))
+    return QuantParams(scale, zp)
+
+
+def quantize_weights(w: np.ndarray) -> tuple[np.ndarray, QuantParams]:
+    """Symmetric per output channel (axis 0), values in [-127, 127]."""
+    flat = np.abs(w.reshape(w.shape[0], -1)).max(axis=1).astype(np.float64)
+    scale = np.where(flat > 0, flat / 127.0, 1.0)
+    shape = (-1,) + (1,) * (w.ndim - 1)
+    q = np.clip(np.round(w / scale.reshape(shape)), -127, 127).astype(np.int8)
+    return q, QuantParams(scale, np.zeros_like(scale, np.int64), axis=0)
+
+
+def quantize_int8(g: Graph, ranges: dict[str, tuple[float, float]]) -> Graph:
+    g = g.copy()
+    order = g.topo_order()
+    float_acts = [t for t in g.inputs] + [t for n in order for t in n.outputs]
+
+    def qparams_for(name: str) -> QuantParams:
+        t = g.tensors[name]
+        if t.quant is not None:
+            return t.quant
+        if name not in ranges:
+            raise McuforgeError(f"tensor {name} has no calibration range")
+        return activation_quant(*ranges[name])
+
+    # 1. activation quantization, in execution order so ops that keep their input's quantization
+    #    (pooling, reshape, ...) and ops with a fixed output grid (softmax, sigmoid) see it settled
+    for name in g.inputs:
+        g.tensors[name].quant = qparams_for(name)
+    requantize_after: list[tuple[Node, QuantParams]] = []
+    for n in order:
+        op = get_op(n.op)
+        if type(op).run_int8 is OpDef.run_int8:
+            raise McuforgeError(f"op {n.op} (node {n.name}) has no int8 kernel; compile with --quant float32")
+        out = g.tensors[n.outputs[0]]
+        if op.keeps_quant:
+            want = out.quant
+            out.quant = g.tensors[n.inputs[0]].quant
+            if want is not None and not want.same_as(out.quant):
+                requantize_after.append((n, want))
+        elif op.fixed_output_quant is not None:
+            out.quant = QuantParams(*op.fixed_output_quant)
+        else:
+            out.quant = qparams_for(n.outputs[0])
+
+    # 2. constants: weights per channel, biases in int32, other constant operands per tensor
+    for n in order:
+        if n.op in WEIGHT_OPS:
+            _quantize_weight_and_bias(g, n)
+        else:
+            for i, name in enumerate(n.inputs):
+                t = g.tensors[name] if name else None
+                if t is not None and t.is_const and t.dtype == "float32":
+                    q = t.quant or activation_quant(float(t.data.min()), float(t.data.max()))
+                    data = np.clip(np.round(t.data / q.s) + q.zp, -128, 127)
+                    c = g.const(name + "_q", data.astype(np.int8), "int8", q)
+                    g.set_inputs(n, n.inputs[:i] + [c.name] + n.inputs[i + 1:])
+
+    for name in float_acts:
+        g.tensors[name].dtype = "int8"
+
+    # 3. concat inputs must share the output's grid; keep-quant ops with a different wish
+    for n in [n for n in order if n.op == "concat"]:
+        oq = g.tensors[n.outputs[0]].quant
+        new_inputs = []
+        for name in n.inputs:
+            if g.tensors[name].quant.same_as(oq):
+                new_inputs.append(name)
+                continue
+            new_inputs.append(_insert_requantize(g, name, oq, f"{n.name}_{name}_rq", before=n))
+        g.set_inputs(n, new_inputs)
+    for n, want in requantize_after:
+        _requantize_output(g, n, want)
+    g.prune_tensors()
+    g.meta["quant"] = "int8"
+    return g
+
+
+def _insert_requantize(g: Graph, src: str, q: QuantParams, name: str, before: Node) -> str:
+    out = g.unique(name + "_out")
+    node = Node(g.unique(name), "requantize", [src], [out])
+    g.add_node(node)
+    infer_node(g, node)
+    g.tensors[out].dtype, g.tensors[out].quant = "int8", q
+    return out
+
+
+def _requantize_output(g: Graph, n: Node, want: QuantParams):
+    old = n.outputs[0]
+    mid = g.unique(old + "_pre")
+    t = g.tensors.pop(old)
+    g.remove_node(n.name)
+    n.outputs = [mid]
+    g.add_node(n)
+    infer_node(g, n)
+    g.tensors[mid].dtype, g.tensors[mid].quant = "int8", g.tensors[n.inputs[0]].quant
+    node = Node(g.unique(n.name + "_rq"), "requantize", [mid], [old])
+    g.tensors[old] = t
+    t.quant = want
+    g.add_node(node)
+
+
+def _quantize_weight_and_bias(g: Graph, n: Node):
+    w = g.tensors[n.inputs[1]]
+    if w.dtype == "int8":
+        return
+    if w.quant is not None and "q_int" in w.meta:
+        if np.any(w.quant.zero_point != 0):
+            raise McuforgeError(f"node {n.name}: asymmetric weights are not supported (zero point != 0)")
+        cout = w.shape[0]
+        scale = np.broadcast_to(w.quant.scale, (cout,)).astype(np.float64)
+        if w.quant.per_channel and w.quant.axis != 0:
+            raise McuforgeError(f"node {n.name}: weights quantized along axis {w.quant.axis}, expected the output axis")
+        q = np.clip(w.meta["q_int"], -128, 127).astype(np.int8)
+        wq = QuantParams(scale, np.zeros(cout, np.int64), axis=0)
+    else:
+        q, wq = quantize_weights(w.data)
+    wc = g.const(w.name + "_q", q, "int8", wq)
+    ins = [n.inputs[0], wc.name]
+    if len(n.inputs) > 2 and n.inputs[2]:
+        b = g.tensors[n.inputs[2]]
+        s_in = g.tensors[n.inputs[0]].quant.s
+        bias_scale = s_in * wq.scale
+        bq = np.round(b.data.astype(np.float64) / bias_scale)
+        if np.abs(bq).max(initial=0) >= 2 ** 31:
+            raise McuforgeError(f"node {n.name}: bias does not fit int32 at scale {bias_scale.min():.3g}")
+        ins.append(g.const(b.name + "_q", bq.astype(np.int32), "int32",
+                           QuantParams(bias_scale, np.zeros_like(bias_scale, np.int64), axis=0)).name)
+    g.set_inputs(n, ins)

@@ -1,0 +1,53 @@
+/*
+ * mcf_arith.h - the integer arithmetic of the int8 contract, written once.
+ *
+ * Must agree bit for bit with compiler/mcuforge/reference/arith.py (the golden model):
+ * TFLite's requantization with a Q31 multiplier and a power-of-two shift, computed as a
+ * saturating rounding doubling high multiply followed by a rounding divide by a power of two.
+ */
+#ifndef MCF_ARITH_H
+#define MCF_ARITH_H
+
+#include <stdint.h>
+
+#define MCF_MAX(a, b) ((a) > (b) ? (a) : (b))
+#define MCF_MIN(a, b) ((a) < (b) ? (a) : (b))
+#define MCF_CLAMP(x, lo, hi) MCF_MIN(MCF_MAX((x), (lo)), (hi))
+
+/* (a * b * 2) >> 32 rounded to nearest; INT32_MIN * INT32_MIN saturates to INT32_MAX. */
+static inline int32_t mcf_srdhm(int32_t a, int32_t b)
+{
+    if (a == INT32_MIN && b == INT32_MIN) {
+        return INT32_MAX;
+    }
+    const int64_t ab = (int64_t)a * (int64_t)b;
+    const int64_t nudge = ab >= 0 ? (1LL << 30) : (1 - (1LL << 30));
+    /* C division truncates toward zero, which is what the rule asks for */
+    return (int32_t)((ab + nudge) / (1LL << 31));
+}
+
+/* x / 2^exponent rounded to nearest, ties away from zero (0 <= exponent <= 31). */
+static inline int32_t mcf_rounding_divide_by_pot(int32_t x, int32_t exponent)
+{
+    const int32_t mask = (int32_t)((1LL << exponent) - 1);
+    const int32_t remainder = x & mask;
+    const int32_t threshold = (mask >> 1) + (x < 0 ? 1 : 0);
+    return (x >> exponent) + (remainder > threshold ? 1 : 0);
+}
+
+/* x * multiplier * 2^(shift - 31), rounded: TFLite's MultiplyByQuantizedMultiplier. */
+static inline int32_t mcf_requantize(int32_t x, int32_t multiplier, int32_t shift)
+{
+    const int32_t left = shift > 0 ? shift : 0;
+    const int32_t right = shift > 0 ? 0 : -shift;
+    /* shift through uint32 so that an overflowing left shift wraps instead of being undefined */
+    const int32_t shifted = (int32_t)((uint32_t)x << left);
+    return mcf_rounding_divide_by_pot(mcf_srdhm(shifted, multiplier), right);
+}
+
+static inline int8_t mcf_sat_s8(int32_t x, int32_t lo, int32_t hi)
+{
+    return (int8_t)MCF_CLAMP(x, lo, hi);
+}
+
+#endif /* MCF_ARITH_H */

@@ -1,0 +1,39 @@
+/*
+ * mcf_broadcast.h - walk the output of a broadcasting elementwise op in order, keeping the
+ * element offsets of both inputs (an odometer over the output dims, no division per element).
+ */
+#ifndef MCF_BROADCAST_H
+#define MCF_BROADCAST_H
+
+#include "mcf_kernels.h"
+
+typedef struct {
+    int32_t idx[MCF_MAX_DIMS];
+    int32_t a_off, b_off;
+} mcf_bc_iter;
+
+static inline void mcf_bc_begin(mcf_bc_iter *it)
+{
+    for (int32_t d = 0; d < MCF_MAX_DIMS; ++d) {
+        it->idx[d] = 0;
+    }
+    it->a_off = 0;
+    it->b_off = 0;
+}
+
+static inline void mcf_bc_next(const mcf_broadcast *bc, mcf_bc_iter *it)
+{
+    for (int32_t d = bc->rank - 1; d >= 0; --d) {
+        it->idx[d] += 1;
+        it->a_off += bc->a_strides[d];
+        it->b_off += bc->b_strides[d];
+        if (it->idx[d] < bc->out_shape[d]) {
+            return;
+        }
+        it->a_off -= bc->a_strides[d] * bc->out_shape[d];
+        it->b_off -= bc->b_strides[d] * bc->out_shape[d];
+        it->idx[d] = 0;
+    }
+}
+
+#endif /* MCF_BROADCAST_H */

@@ -1,0 +1,202 @@
+/*
+ * mcf_kernels.h - argument structs and entry points of the mcuforge kernel library.
+ *
+ * One kernel per file in runtime_c/kernels/. Layouts: activations NHWC, convolution weights
+ * [out_c][k_h][k_w][in_c / groups], fully connected weights [out_features][in_features].
+ * Suffix _s8: int8 contract (TFLite quantization spec); _f32: float32.
+ */
+#ifndef MCF_KERNELS_H
+#define MCF_KERNELS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define MCF_MAX_DIMS 6
+
+/* Geometry of a sliding window over an NHWC tensor (convolution and pooling). */
+typedef struct {
+    int32_t batch;
+    int32_t in_h, in_w, in_c;
+    int32_t out_h, out_w, out_c;
+    int32_t k_h, k_w;
+    int32_t stride_h, stride_w;
+    int32_t dil_h, dil_w;
+    int32_t pad_top, pad_left;
+} mcf_window;
+
+/* Per-output-channel requantization of int32 accumulators to int8. */
+typedef struct {
+    int32_t in_zp, out_zp;
+    int32_t act_min, act_max;      /* fused activation, in the output's int8 grid */
+    const int32_t *mult;           /* [channels] Q31 multipliers */
+    const int32_t *shift;          /* [channels] power-of-two exponents */
+} mcf_requant_s8;
+
+typedef struct {
+    mcf_window win;
+    int32_t groups;
+    const int8_t *weights;
+    const int32_t *bias;           /* [out_c] or NULL */
+    mcf_requant_s8 rq;
+} mcf_conv2d_s8_args;
+
+void mcf_conv2d_s8(const mcf_conv2d_s8_args *a, const int8_t *in, int8_t *out);
+void mcf_depthwise_conv2d_s8(const mcf_conv2d_s8_args *a, const int8_t *in, int8_t *out);
+
+typedef struct {
+    int32_t rows, in_features, out_features;
+    const int8_t *weights;
+    const int32_t *bias;
+    mcf_requant_s8 rq;
+} mcf_fully_connected_s8_args;
+
+void mcf_fully_connected_s8(const mcf_fully_connected_s8_args *a, const int8_t *in, int8_t *out);
+
+/* Broadcasting over up to MCF_MAX_DIMS dims: strides in elements, 0 on broadcast dims. */
+typedef struct {
+    int32_t rank;
+    int32_t out_shape[MCF_MAX_DIMS];
+    int32_t a_strides[MCF_MAX_DIMS];
+    int32_t b_strides[MCF_MAX_DIMS];
+    int32_t size;                  /* number of output elements */
+    int32_t same_shape;            /* 1: no broadcasting, one flat loop */
+} mcf_broadcast;
+
+typedef struct {
+    mcf_broadcast bc;
+    int32_t in1_zp, in2_zp, out_zp;
+    int32_t left_shift;
+    int32_t in1_mult, in1_shift, in2_mult, in2_shift, out_mult, out_shift;
+    int32_t act_min, act_max;
+    int32_t subtract;              /* 1: a - b */
+} mcf_add_s8_args;
+
+void mcf_add_s8(const mcf_add_s8_args *a, const int8_t *in1, const int8_t *in2, int8_t *out);
+
+typedef struct {
+    mcf_broadcast bc;
+    int32_t in1_zp, in2_zp, out_zp;
+    int32_t mult, shift;
+    int32_t act_min, act_max;
+} mcf_mul_s8_args;
+
+void mcf_mul_s8(const mcf_mul_s8_args *a, const int8_t *in1, const int8_t *in2, int8_t *out);
+
+typedef struct {
+    mcf_window win;
+    int32_t act_min, act_max;
+    int32_t count_include_pad;
+    int32_t pad_value;             /* avg pool with count_include_pad: the zero point */
+} mcf_pool_s8_args;
+
+void mcf_maxpool_s8(const mcf_pool_s8_args *a, const int8_t *in, int8_t *out);
+void mcf_avgpool_s8(const mcf_pool_s8_args *a, const int8_t *in, int8_t *out);
+
+typedef struct {
+    int32_t outer, axis_len, inner;
+    const int32_t *exp_table;      /* [256] exp of the scaled difference -d, 0 below diff_min */
+} mcf_softmax_s8_args;
+
+void mcf_softmax_s8(const mcf_softmax_s8_args *a, const int8_t *in, int8_t *out);
+
+typedef struct {
+    int32_t size;
+    const int8_t *table;           /* [256], indexed by x + 128 */
+} mcf_lut_s8_args;
+
+void mcf_lut_s8(const mcf_lut_s8_args *a, const int8_t *in, int8_t *out);
+
+/* ---- data movement, any element size ---------------------------------------------------- */
+typedef struct {
+    int32_t outer;                 /* product of dims before the axis */
+    int32_t n_inputs;
+    const int32_t *chunk_bytes;    /* [n_inputs]: bytes of each input per outer index */
+} mcf_concat_args;
+
+void mcf_concat(const mcf_concat_args *a, const void *const *inputs, void *out);
+
+typedef struct {
+    int32_t rank, elem_size;
+    int32_t out_shape[MCF_MAX_DIMS];
+    int32_t in_strides[MCF_MAX_DIMS];   /* input stride (elements) of each output dim */
+} mcf_transpose_args;
+
+void mcf_transpose(const mcf_transpose_args *a, const void *in, void *out);
+
+typedef struct {
+    int32_t rank, elem_size;
+    int32_t in_shape[MCF_MAX_DIMS];
+    int32_t out_shape[MCF_MAX_DIMS];
+    int32_t pad_before[MCF_MAX_DIMS];
+    const void *fill;                   /* one element */
+} mcf_pad_args;
+
+void mcf_pad(const mcf_pad_args *a, const void *in, void *out);
+
+void mcf_copy(const void *in, void *out, int32_t nbytes);
+
+/* ---- float32 ----------------------------------------------------------------------------- */
+typedef struct {
+    mcf_window win;
+    int32_t groups;
+    const float *weights;
+    const float *bias;
+    float act_min, act_max;
+} mcf_conv2d_f32_args;
+
+void mcf_conv2d_f32(const mcf_conv2d_f32_args *a, const float *in, float *out);
+
+typedef struct {
+    int32_t rows, in_features, out_features;
+    const float *weights;
+    const float *bias;
+    float act_min, act_max;
+} mcf_fully_connected_f32_args;
+
+void mcf_fully_connected_f32(const mcf_fully_connected_f32_args *a, const float *in, float *out);
+
+typedef struct {
+    int32_t batches, m, k, n;
+    const int32_t *a_offsets;      /* [batches] element offset of each A matrix */
+    const int32_t *b_offsets;      /* [batches] */
+} mcf_matmul_f32_args;
+
+void mcf_matmul_f32(const mcf_matmul_f32_args *a, const float *in1, const float *in2, float *out);
+
+typedef enum { MCF_ADD = 0, MCF_SUB = 1, MCF_MUL = 2 } mcf_binary_op;
+
+typedef struct {
+    mcf_broadcast bc;
+    mcf_binary_op op;
+    float act_min, act_max;
+} mcf_binary_f32_args;
+
+void mcf_binary_f32(const mcf_binary_f32_args *a, const float *in1, const float *in2, float *out);
+
+typedef enum { MCF_RELU = 0, MCF_CLIP = 1, MCF_SIGMOID = 2, MCF_HARDSWISH = 3 } mcf_unary_op;
+
+typedef struct {
+    int32_t size;
+    mcf_unary_op op;
+    float lo, hi;                  /* clip bounds */
+} mcf_unary_f32_args;
+
+void mcf_unary_f32(const mcf_unary_f32_args *a, const float *in, float *out);
+
+typedef struct {
+    mcf_window win;
+    float act_min, act_max;
+    int32_t count_include_pad;
+} mcf_pool_f32_args;
+
+void mcf_maxpool_f32(const mcf_pool_f32_args *a, const float *in, float *out);
+void mcf_avgpool_f32(const mcf_pool_f32_args *a, const float *in, float *out);
+
+typedef struct {
+    int32_t outer, axis_len, inner;
+    float beta;
+} mcf_softmax_f32_args;
+
+void mcf_softmax_f32(const mcf_softmax_f32_args *a, const float *in, float *out);
+
+#endif /* MCF_KERNELS_H */

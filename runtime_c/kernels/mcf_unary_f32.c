@@ -1,0 +1,28 @@
+/* float32 elementwise functions: relu, clip, sigmoid, hard swish. */
+#include <math.h>
+
+#include "mcf_arith.h"
+#include "mcf_kernels.h"
+
+void mcf_unary_f32(const mcf_unary_f32_args *a, const float *in, float *out)
+{
+    for (int32_t i = 0; i < a->size; ++i) {
+        const float x = in[i];
+        float y;
+        switch (a->op) {
+        case MCF_RELU:
+            y = x > 0.0f ? x : 0.0f;
+            break;
+        case MCF_CLIP:
+            y = MCF_CLAMP(x, a->lo, a->hi);
+            break;
+        case MCF_SIGMOID:
+            y = 1.0f / (1.0f + expf(-x));
+            break;
+        default: /* MCF_HARDSWISH */
+            y = x * MCF_CLAMP(x + 3.0f, 0.0f, 6.0f) / 6.0f;
+            break;
+        }
+        out[i] = y;
+    }
+}
