@@ -1,0 +1,280 @@
+"""The Python API; the CLI is a thin layer over these functions.
+
+    compile_model("net.onnx", "out/", target="cortex-m4", quant="int8", calib="calib.npz")
+    y, info = simulate("out/", board="mps2-an386", x=images)
+    print(report("out/"))
+"""
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+import tempfile
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .errors import McuforgeError
+from .ir.graph import Graph
+from .ir.ops import infer_shapes
+from .ir.serialize import load_graph, save_graph
+
+QUANT_MODES = ("int8", "float32")
+
+
+def _log(msg: str, quiet: bool = False):
+    if not quiet:
+        print(f"[mcuforge] {msg}", file=sys.stderr, flush=True)
+
+
+def load_model(path: str | Path, input_shapes: dict | None = None) -> Graph:
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix == ".onnx":
+        from .frontend.onnx import load_onnx
+        return load_onnx(path, input_shapes)
+    if suffix == ".tflite":
+        from .frontend.tflite import load_tflite
+        return load_tflite(path)
+    raise McuforgeError(f"unknown model format {path.suffix!r} for {path}: expected .onnx or .tflite")
+
+
+def load_samples(path: str | Path | np.ndarray | None, g: Graph) -> list[dict[str, np.ndarray]] | None:
+    """Calibration / input samples: a .npy (batch on axis 0) or .npz (one array per input, in input
+    order or by name), in the model's own layout (NCHW for ONNX). Returns one feed dict per sample
+    in device layout."""
+    if path is None:
+        return None
+    if isinstance(path, np.ndarray):
+        arrays = [path]
+    else:
+        path = Path(path)
+        if not path.is_file():
+            raise McuforgeError(f"sample file not found: {path}")
+        try:
+            loaded = np.load(path, allow_pickle=False)
+        except (ValueError, OSError) as e:
+            raise McuforgeError(f"cannot read samples {path}: {e}") from None
+        if isinstance(loaded, np.ndarray):
+            arrays = [loaded]
+        else:
+            names = g.meta.get("onnx_names", {}).get("inputs", [])
+            arrays = [loaded[n] if n in loaded.files else None for n in names] if names else []
+            if not arrays or any(a is None for a in arrays):
+                arrays = [loaded[k] for k in loaded.files][:len(g.inputs)]
+    if len(arrays) != len(g.inputs):
+        raise McuforgeError(f"samples hold {len(arrays)} arrays, the model has {len(g.inputs)} inputs")
+    feeds = []
+    perms = g.meta.get("io_perm", {})
+    count = None
+    for name, arr in zip(g.inputs, arrays):
+        t = g.tensors[name]
+        arr = np.asarray(arr)
+        user_shape = tuple(t.shape[i] for i in np.argsort(perms[name])) if name in perms else t.shape
+        per_sample = user_shape[1:] if user_shape[0] == 1 else user_shape
+        if arr.shape[1:] == tuple(user_shape[1:]) and user_shape[0] == 1:
+            batch = arr.reshape((arr.shape[0],) + tuple(user_shape))
+        elif arr.shape == tuple(user_shape):
+            batch = arr[None]
+        elif arr.shape[1:] == tuple(user_shape):
+            batch = arr
+        else:
+            raise McuforgeError(f"samples for input {name} have shape {arr.shape}; expected "
+                                f"(N, {', '.join(map(str, per_sample))}) with the model's input shape {user_shape}")
+        if name in perms:
+            batch = np.stack([np.transpose(b, perms[name]) for b in batch])
+        count = len(batch) if count is None else min(count, len(batch))
+        feeds.append((name, batch))
+    return [{name: batch[i] for name, batch in feeds} for i in range(count)]
+
+
+@contextmanager
+def _atomic_dir(out: Path):
+    """Build into a temporary sibling and move it into place only when everything succeeded."""
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    try:
+        yield tmp
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    if out.exists():
+        shutil.rmtree(out)
+    tmp.rename(out)
+
+
+@dataclass
+class CompileResult:
+    out_dir: Path
+    graph: Graph
+    info: dict
+
+
+def prepare_graph(model, quant: str = "int8", calib=None, calib_method: str = "minmax",
+                  input_shapes: dict | None = None, quiet: bool = False) -> tuple[Graph, dict]:
+    """Frontend + passes + quantization: the device graph and what calibration chose."""
+    from .passes.lower_to_lut import lower_to_lut
+    from .passes.pipeline import canonicalize
+    if quant not in QUANT_MODES:
+        raise McuforgeError(f"--quant must be one of {', '.join(QUANT_MODES)}, not {quant!r}")
+    g = model if isinstance(model, Graph) else load_model(model, input_shapes)
+    ranges: dict = {}
+    if g.meta.get("quant") == "int8":
+        if quant != "int8":
+            raise McuforgeError("the model is already int8; compile it with --quant int8")
+    else:
+        g = canonicalize(g)
+        if quant == "int8":
+            samples = load_samples(calib, g)
+            missing = [t for t in list(g.inputs) + [o for n in g.nodes.values() for o in n.outputs]
+                       if g.tensors[t].quant is None]
+            if missing and not samples:
+                raise McuforgeError("int8 quantization needs calibration samples: pass --calib SAMPLES.npz "
+                                    "(or compile with --quant float32)")
+            from .quant.calibrate import calibrate
+            from .quant.int8 import quantize_int8
+            if samples:
+                _log(f"calibrating on {len(samples)} samples ({calib_method})", quiet)
+                ranges = calibrate(g, samples, calib_method)
+            g = quantize_int8(g, ranges)
+    if g.meta.get("quant") == "int8":
+        g = lower_to_lut(g)
+    infer_shapes(g)
+    return g, ranges
+
+
+def compile_model(model, out_dir, target: str = "cortex-m4", quant: str = "int8", calib=None,
+                  calib_method: str = "minmax", input_shapes: dict | None = None, name: str | None = None,
+                  portable_kernels: bool = False, quiet: bool = False) -> CompileResult:
+    from .codegen.c.emit import lower_to_c, write_c_library
+    from .report.layers import layer_table, write_report
+    from .targets import load_core
+    core = load_core(target)
+    src_name = str(model) if not isinstance(model, Graph) else model.name
+    _log(f"loading {src_name}", quiet)
+    g, ranges = prepare_graph(model, quant, calib, calib_method, input_shapes, quiet)
+    if name:
+        g.name = name
+    _log(f"generating C for {core.name} ({len(g.nodes)} layers)", quiet)
+    cm = lower_to_c(g, core.features, portable_only=portable_kernels)
+    info = {
+        "backend": "c", "name": g.name, "prefix": cm.prefix, "target": core.name, "quant": g.meta.get("quant", "float32"),
+        "source": Path(src_name).name, "inputs": cm.inputs, "outputs": cm.outputs,
+        "arena_bytes": cm.plan.size,
+        "io_bytes": sum(g.tensors[t].nbytes for t in g.inputs + g.outputs),
+        "weights_bytes": int(sum(a.values.nbytes for a in cm.arrays)),
+        "macs": int(sum(l.macs for l in cm.layers)),
+        "runtime_sources": cm.runtime_sources,
+        "layers": layer_table(g, cm, ranges),
+    }
+    with _atomic_dir(Path(out_dir)) as tmp:
+        write_c_library(cm, tmp, src_name, core.name, info["quant"])
+        save_graph(g, tmp / "graph.json", tmp / "graph.npz")
+        (tmp / "model.json").write_text(json.dumps(info, indent=1, sort_keys=True, default=_json_default))
+        write_report(info, cm, tmp)
+    _log(f"wrote {out_dir}: arena {cm.plan.size} B, weights {info['weights_bytes']} B, {info['macs']} MACs", quiet)
+    return CompileResult(Path(out_dir), g, info)
+
+
+def _json_default(o):
+    if isinstance(o, np.integer):
+        return int(o)
+    if isinstance(o, np.floating):
+        return float(o)
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    raise TypeError(type(o))
+
+
+def read_info(out_dir) -> dict:
+    p = Path(out_dir) / "model.json"
+    if not p.is_file():
+        raise McuforgeError(f"{out_dir} is not an mcuforge output folder (no model.json)")
+    return json.loads(p.read_text())
+
+
+def to_device_inputs(info: dict, x) -> list[np.ndarray]:
+    """User samples (float or raw, the model's layout, batch first) -> device arrays per input."""
+    xs = x if isinstance(x, (list, tuple)) else [x]
+    if len(xs) != len(info["inputs"]):
+        raise McuforgeError(f"the model has {len(info['inputs'])} inputs, got {len(xs)} arrays")
+    out = []
+    for io, arr in zip(info["inputs"], xs):
+        arr = np.asarray(arr)
+        shape = tuple(io["shape"])
+        perm = io["perm"]
+        user = tuple(shape[i] for i in np.argsort(perm)) if perm else shape
+        if arr.shape == user:
+            arr = arr[None]
+        elif arr.shape[1:] == user[1:] and user[0] == 1:
+            arr = arr.reshape((arr.shape[0],) + user)
+        elif arr.shape[1:] != user:
+            raise McuforgeError(f"input {io['name']}: got shape {arr.shape}, expected (N, {user}) batch of {user}")
+        if perm:
+            arr = np.transpose(arr, (0,) + tuple(p + 1 for p in perm)) if arr.ndim == len(perm) + 1 else \
+                np.stack([np.transpose(a, perm) for a in arr])
+        if io["dtype"] == "int8":
+            if arr.dtype.kind == "f":
+                from .reference.arith import round_half_away
+                q = io["quant"]
+                arr = np.clip(round_half_away(arr / q["scale"]) + q["zero_point"], -128, 127)
+            elif arr.dtype != np.int8 and (arr.min() < -128 or arr.max() > 127):
+                raise McuforgeError(f"input {io['name']}: integer samples outside int8")
+            arr = arr.astype(np.int8)
+        else:
+            arr = arr.astype(np.float32)
+        out.append(np.ascontiguousarray(arr))
+    return out
+
+
+def from_device_outputs(info: dict, ys: list[np.ndarray]) -> list[np.ndarray]:
+    out = []
+    for io, y in zip(info["outputs"], ys):
+        if io["perm"]:
+            inv = np.argsort(io["perm"])
+            y = np.stack([np.transpose(v, inv) for v in y])
+        out.append(y)
+    return out
+
+
+def simulate(out_dir, board: str = "mps2-an386", x=None, quiet: bool = False, opt: str = "-O2"):
+    """Run a compiled model on a board ('reference' = golden model, 'host' = native build, or a QEMU
+    board). Returns (outputs, info): outputs is one array (or a list, for several outputs) with the
+    batch on axis 0; info has instructions (per inference), flash/ram/arena/stack bytes."""
+    from .sim.run_model import run_on_board
+    info = read_info(out_dir)
+    if info.get("backend") in ("hls", "rtl"):
+        from .sim.fpga import simulate_fpga
+        return simulate_fpga(out_dir, board, x)
+    if x is None:
+        rng = np.random.default_rng(0)
+        x = [rng.integers(-128, 128, size=(1,) + tuple(io["shape"]), dtype=np.int8) if io["dtype"] == "int8"
+             else rng.standard_normal((1,) + tuple(io["shape"])).astype(np.float32) for io in info["inputs"]]
+        x = [np.transpose(a, (0,) + tuple(np.argsort(io["perm"]) + 1)) if io["perm"] else a
+             for a, io in zip(x, info["inputs"])]
+    xs = to_device_inputs(info, x)
+    if board == "reference":
+        from .reference.executor import Executor
+        g = load_graph(Path(out_dir) / "graph.json", Path(out_dir) / "graph.npz")
+        ex = Executor(g)
+        n = len(xs[0])
+        ys = [[] for _ in g.outputs]
+        for i in range(n):
+            res = ex.run({name: a[i] for name, a in zip(g.inputs, xs)})
+            for k, name in enumerate(g.outputs):
+                ys[k].append(res[name])
+        result = {"board": "reference", "instructions": None, "flash_bytes": None, "ram_bytes": None,
+                  "arena_bytes": info["arena_bytes"], "stack_bytes": None}
+        ys = [np.stack(y) for y in ys]
+    else:
+        ys, result = run_on_board(Path(out_dir), info, board, xs, quiet=quiet, opt=opt)
+    outs = from_device_outputs(info, ys)
+    return (outs[0] if len(outs) == 1 else outs), result
+
+
+def report(out_dir) -> str:
+    from .report.layers import render_text
+    return render_text(read_info(out_dir))

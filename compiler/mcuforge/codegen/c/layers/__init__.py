@@ -1,0 +1,5 @@
+"""Per-op C layer builders: each turns one graph node into a Layer (the kernel to call, the
+constant arrays it needs, and the parameters its template renders). Importing this package
+registers them all."""
+from .base import BUILDERS, Layer, LayerContext, TensorRef, build_layer  # noqa: F401
+from . import conv, elementwise, movement, pool, softmax  # noqa: F401,E402

@@ -1,0 +1,114 @@
+"""Convolution, depthwise convolution, fully connected and matrix product layers."""
+import numpy as np
+
+from ....errors import McuforgeError
+from ....ir.ops import get_op
+from .base import Layer, builder, float_act, window
+
+ACC_LIMIT = (1 << 31) - 1
+
+
+def _check_accumulator(node, w_q: np.ndarray, bias, in_zp: int):
+    """Prove the int32 accumulator cannot overflow: worst case sum |x - zp| * |w| + |bias|."""
+    per_out = np.abs(w_q.astype(np.int64)).reshape(w_q.shape[0], -1).sum(axis=1)
+    worst = per_out * (128 + abs(in_zp)) + (np.abs(bias.astype(np.int64)) if bias is not None else 0)
+    if worst.max(initial=0) > ACC_LIMIT:
+        raise McuforgeError(f"node {node.name}: int32 accumulator could overflow "
+                            f"(worst case {int(worst.max())}); the layer is too large for the int8 kernels")
+
+
+def _requant(p):
+    return {"in_zp": p["in_zp"], "out_zp": p["out_zp"], "act_min": p["act_min"], "act_max": p["act_max"]}
+
+
+@builder("conv2d", "int8")
+def conv2d_s8(ctx, node, cid):
+    g = ctx.g
+    x, w = g.tensors[node.inputs[0]], g.tensors[node.inputs[1]]
+    p = get_op("conv2d").int8_params(node, g)
+    bias = g.tensors[node.inputs[2]].data if len(node.inputs) > 2 else None
+    _check_accumulator(node, w.data, bias, p["in_zp"])
+    a = node.attrs
+    win = window(g, node, node.inputs[0], node.outputs[0], w.shape[1:3], a["strides"], a["dilations"], a["pads"])
+    depthwise = a["groups"] == x.shape[-1] and w.shape[3] == 1
+    params = {"win": win, "groups": a["groups"], "rq": _requant(p), "has_bias": bias is not None}
+    kernel, sources = ctx.select.pick("mcf_depthwise_conv2d_s8" if depthwise else "mcf_conv2d_s8", params)
+    arrays = [ctx.array(cid, "weights", "int8_t", w.data.reshape(-1)),
+              ctx.array(cid, "mult", "int32_t", p["mult"]), ctx.array(cid, "shift", "int32_t", p["shift"])]
+    if bias is not None:
+        arrays.append(ctx.array(cid, "bias", "int32_t", bias))
+    return Layer(node, "conv2d_s8", kernel, sources, [ctx.refs[node.inputs[0]]], [ctx.refs[node.outputs[0]]],
+                 params, arrays, macs=get_op("conv2d").macs(node, g))
+
+
+@builder("conv2d", "float32")
+def conv2d_f32(ctx, node, cid):
+    g = ctx.g
+    w = g.tensors[node.inputs[1]]
+    a = node.attrs
+    win = window(g, node, node.inputs[0], node.outputs[0], w.shape[1:3], a["strides"], a["dilations"], a["pads"])
+    has_bias = len(node.inputs) > 2
+    lo, hi = float_act(node)
+    params = {"win": win, "groups": a["groups"], "act_min": lo, "act_max": hi, "has_bias": has_bias}
+    kernel, sources = ctx.select.pick("mcf_conv2d_f32", params)
+    arrays = [ctx.array(cid, "weights", "float", w.data.reshape(-1))]
+    if has_bias:
+        arrays.append(ctx.array(cid, "bias", "float", g.tensors[node.inputs[2]].data))
+    return Layer(node, "conv2d_f32", kernel, sources, [ctx.refs[node.inputs[0]]], [ctx.refs[node.outputs[0]]],
+                 params, arrays, macs=get_op("conv2d").macs(node, g))
+
+
+@builder("dense", "int8")
+def dense_s8(ctx, node, cid):
+    g = ctx.g
+    x, w = g.tensors[node.inputs[0]], g.tensors[node.inputs[1]]
+    p = get_op("dense").int8_params(node, g)
+    bias = g.tensors[node.inputs[2]].data if len(node.inputs) > 2 else None
+    _check_accumulator(node, w.data, bias, p["in_zp"])
+    params = {"rows": int(np.prod(x.shape[:-1])), "in_features": w.shape[1], "out_features": w.shape[0],
+              "rq": _requant(p), "has_bias": bias is not None}
+    kernel, sources = ctx.select.pick("mcf_fully_connected_s8", params)
+    arrays = [ctx.array(cid, "weights", "int8_t", w.data.reshape(-1)),
+              ctx.array(cid, "mult", "int32_t", p["mult"]), ctx.array(cid, "shift", "int32_t", p["shift"])]
+    if bias is not None:
+        arrays.append(ctx.array(cid, "bias", "int32_t", bias))
+    return Layer(node, "dense_s8", kernel, sources, [ctx.refs[node.inputs[0]]], [ctx.refs[node.outputs[0]]],
+                 params, arrays, macs=get_op("dense").macs(node, g))
+
+
+@builder("dense", "float32")
+def dense_f32(ctx, node, cid):
+    g = ctx.g
+    x, w = g.tensors[node.inputs[0]], g.tensors[node.inputs[1]]
+    lo, hi = float_act(node)
+    has_bias = len(node.inputs) > 2
+    params = {"rows": int(np.prod(x.shape[:-1])), "in_features": w.shape[1], "out_features": w.shape[0],
+              "act_min": lo, "act_max": hi, "has_bias": has_bias}
+    kernel, sources = ctx.select.pick("mcf_fully_connected_f32", params)
+    arrays = [ctx.array(cid, "weights", "float", w.data.reshape(-1))]
+    if has_bias:
+        arrays.append(ctx.array(cid, "bias", "float", g.tensors[node.inputs[2]].data))
+    return Layer(node, "dense_f32", kernel, sources, [ctx.refs[node.inputs[0]]], [ctx.refs[node.outputs[0]]],
+                 params, arrays, macs=get_op("dense").macs(node, g))
+
+
+@builder("matmul", "float32")
+def matmul_f32(ctx, node, cid):
+    g = ctx.g
+    a_shape, b_shape = g.tensors[node.inputs[0]].shape, g.tensors[node.inputs[1]].shape
+    out_shape = g.tensors[node.outputs[0]].shape
+    # promote 1-D operands as numpy.matmul does
+    a2 = (1,) + a_shape if len(a_shape) == 1 else a_shape
+    b2 = b_shape + (1,) if len(b_shape) == 1 else b_shape
+    m, k, n = a2[-2], a2[-1], b2[-1]
+    batch_shape = np.broadcast_shapes(a2[:-2], b2[:-2])
+    a_idx = np.broadcast_to(np.arange(int(np.prod(a2[:-2]))).reshape(a2[:-2] or (1,)) if a2[:-2] else np.zeros((), int), batch_shape)
+    b_idx = np.broadcast_to(np.arange(int(np.prod(b2[:-2]))).reshape(b2[:-2] or (1,)) if b2[:-2] else np.zeros((), int), batch_shape)
+    a_off = (np.asarray(a_idx).reshape(-1) * m * k).astype(np.int32)
+    b_off = (np.asarray(b_idx).reshape(-1) * k * n).astype(np.int32)
+    params = {"batches": int(a_off.size), "m": m, "k": k, "n": n}
+    assert int(np.prod(out_shape)) == a_off.size * m * n
+    kernel, sources = ctx.select.pick("mcf_matmul_f32", params)
+    arrays = [ctx.array(cid, "a_offsets", "int32_t", a_off), ctx.array(cid, "b_offsets", "int32_t", b_off)]
+    return Layer(node, "matmul_f32", kernel, sources, [ctx.refs[t] for t in node.inputs],
+                 [ctx.refs[node.outputs[0]]], params, arrays, macs=get_op("matmul").macs(node, g))

@@ -1,0 +1,92 @@
+"""Elementwise layers: add/sub/mul with broadcasting, int8 tables, float functions."""
+import numpy as np
+
+from ....ir.ops import get_op
+from .base import Layer, builder, float_act
+
+MAX_DIMS = 6
+
+
+def broadcast_params(a_shape, b_shape, out_shape) -> dict:
+    """Output shape and per-input element strides (0 on broadcast dims), left-padded to rank."""
+    rank = len(out_shape)
+    if rank > MAX_DIMS:
+        raise ValueError(f"broadcast over {rank} dims (at most {MAX_DIMS})")
+
+    def strides(shape):
+        shape = (1,) * (rank - len(shape)) + tuple(shape)
+        st, acc = [0] * rank, 1
+        for d in range(rank - 1, -1, -1):
+            st[d] = 0 if shape[d] == 1 and out_shape[d] != 1 else acc
+            acc *= shape[d]
+        return st
+
+    same = tuple(a_shape) == tuple(b_shape) == tuple(out_shape)
+    return {"rank": max(rank, 1), "out_shape": list(out_shape) or [1], "a_strides": strides(a_shape) or [1],
+            "b_strides": strides(b_shape) or [1], "size": int(np.prod(out_shape)), "same_shape": int(same)}
+
+
+def _bc(g, node):
+    return broadcast_params(g.tensors[node.inputs[0]].shape, g.tensors[node.inputs[1]].shape,
+                            g.tensors[node.outputs[0]].shape)
+
+
+def _io(ctx, node):
+    return [ctx.refs[t] for t in node.inputs[:2]], [ctx.refs[node.outputs[0]]]
+
+
+def _add_s8(ctx, node, cid):
+    p = get_op(node.op).int8_params(node, ctx.g)
+    params = {"bc": _bc(ctx.g, node), "p": p, "subtract": int(node.op == "sub")}
+    kernel, sources = ctx.select.pick("mcf_add_s8", params)
+    ins, outs = _io(ctx, node)
+    return Layer(node, "add_s8", kernel, sources, ins, outs, params, macs=params["bc"]["size"])
+
+
+builder("add", "int8")(_add_s8)
+builder("sub", "int8")(_add_s8)
+
+
+@builder("mul", "int8")
+def mul_s8(ctx, node, cid):
+    p = get_op("mul").int8_params(node, ctx.g)
+    params = {"bc": _bc(ctx.g, node), "p": p}
+    kernel, sources = ctx.select.pick("mcf_mul_s8", params)
+    ins, outs = _io(ctx, node)
+    return Layer(node, "mul_s8", kernel, sources, ins, outs, params, macs=params["bc"]["size"])
+
+
+def _binary_f32(ctx, node, cid):
+    lo, hi = float_act(node)
+    params = {"bc": _bc(ctx.g, node), "op": {"add": "MCF_ADD", "sub": "MCF_SUB", "mul": "MCF_MUL"}[node.op],
+              "act_min": lo, "act_max": hi}
+    kernel, sources = ctx.select.pick("mcf_binary_f32", params)
+    ins, outs = _io(ctx, node)
+    return Layer(node, "binary_f32", kernel, sources, ins, outs, params, macs=params["bc"]["size"])
+
+
+for _op in ("add", "sub", "mul"):
+    builder(_op, "float32")(_binary_f32)
+
+
+@builder("lut", "int8")
+def lut_s8(ctx, node, cid):
+    params = {"size": ctx.g.tensors[node.outputs[0]].size}
+    kernel, sources = ctx.select.pick("mcf_lut_s8", params)
+    table = ctx.array(cid, "table", "int8_t", ctx.g.tensors[node.inputs[1]].data)
+    return Layer(node, "lut_s8", kernel, sources, [ctx.refs[node.inputs[0]]], [ctx.refs[node.outputs[0]]],
+                 params, [table])
+
+
+UNARY_F32 = {"relu": "MCF_RELU", "clip": "MCF_CLIP", "sigmoid": "MCF_SIGMOID", "hardswish": "MCF_HARDSWISH"}
+
+
+def _unary_f32(ctx, node, cid):
+    params = {"size": ctx.g.tensors[node.outputs[0]].size, "op": UNARY_F32[node.op],
+              "lo": node.attrs.get("min", -np.inf), "hi": node.attrs.get("max", np.inf)}
+    kernel, sources = ctx.select.pick("mcf_unary_f32", params)
+    return Layer(node, "unary_f32", kernel, sources, [ctx.refs[node.inputs[0]]], [ctx.refs[node.outputs[0]]], params)
+
+
+for _op in UNARY_F32:
+    builder(_op, "float32")(_unary_f32)

@@ -1,0 +1,82 @@
+"""Build a compiled model with its generated test main for a board, run it on a batch of inputs,
+and read back outputs, instruction counts and memory figures."""
+from __future__ import annotations
+
+import struct
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import McuforgeError
+from ..ir.tensor import DTYPES
+from ..targets import load_board
+from .build import build_firmware, elf_memory
+from .qemu import run_firmware
+
+STACK_RESERVE = 16 * 1024
+
+
+def check_fits(info: dict, board) -> None:
+    """Refuse a board whose RAM or flash cannot hold the model, naming the bytes."""
+    if board.is_host:
+        return
+    ram_needed = info["arena_bytes"] + 2 * info["io_bytes"] + STACK_RESERVE // 4
+    if ram_needed > board.ram_size:
+        raise McuforgeError(
+            f"model does not fit {board.name}: needs {ram_needed} bytes of RAM (arena {info['arena_bytes']}, "
+            f"I/O buffers {2 * info['io_bytes']}, stack {STACK_RESERVE // 4}), the board has {board.ram_size}")
+    if info["weights_bytes"] > board.flash_size:
+        raise McuforgeError(f"model does not fit {board.name}: weights need {info['weights_bytes']} bytes of "
+                            f"flash, the board has {board.flash_size}")
+
+
+def build_model_firmware(out_dir: Path, info: dict, board, opt: str = "-O2") -> Path:
+    from ..codegen.c.emit import write_test_main
+    build_dir = out_dir / "build" / board.name
+    build_dir.mkdir(parents=True, exist_ok=True)
+    prefix = info["prefix"]
+    main = build_dir / "test_main.c"
+    write_test_main(prefix, info["inputs"], info["outputs"], main)
+    sources = [out_dir / f"{prefix}.c", out_dir / f"{prefix}_weights.c", main]
+    sources += [out_dir / "mcuforge_runtime" / "kernels" / s for s in info["runtime_sources"]]
+    stack = STACK_RESERVE if board.is_host or board.ram_size > 64 * 1024 else 2048
+    return build_firmware(board, sources, [out_dir, out_dir / "mcuforge_runtime" / "include"], build_dir,
+                          opt=opt, stack_bytes=stack)
+
+
+def run_on_board(out_dir: Path, info: dict, board_name: str, xs: list[np.ndarray], quiet=False, opt="-O2"):
+    board = load_board(board_name)
+    check_fits(info, board)
+    elf = build_model_firmware(out_dir, info, board, opt)
+    run_dir = elf.parent / "run"
+    run_dir.mkdir(exist_ok=True)
+    for old in run_dir.glob("output*.bin"):
+        old.unlink()
+    n = len(xs[0])
+    (run_dir / "count.bin").write_bytes(struct.pack("<I", n))
+    for i, arr in enumerate(xs):
+        (run_dir / f"input{i}.bin").write_bytes(np.ascontiguousarray(arr).tobytes())
+    res = run_firmware(board, elf, run_dir, timeout=max(120.0, 2.0 * n))
+    if res.exit_code != 0:
+        detail = (res.stdout + res.stderr).strip().splitlines()
+        raise McuforgeError(f"firmware on {board.name} exited with code {res.exit_code}"
+                            + (f": {detail[-1]}" if detail else ""))
+    ys = []
+    for i, io in enumerate(info["outputs"]):
+        raw = (run_dir / f"output{i}.bin").read_bytes()
+        y = np.frombuffer(raw, dtype=DTYPES[io["dtype"]])
+        ys.append(y.reshape((n,) + tuple(io["shape"])))
+    mem = elf_memory(elf)
+    instr = res.instructions
+    result = {
+        "board": board.name,
+        "instructions": int(np.median(instr)) if instr else None,
+        "instructions_per_inference": instr or None,
+        "flash_bytes": mem["flash_bytes"], "ram_bytes": mem["ram_bytes"],
+        "arena_bytes": info["arena_bytes"], "stack_bytes": mem["stack_bytes"],
+        "stack_used_bytes": res.stack_used,
+        "macs": info["macs"],
+    }
+    if result["instructions"]:
+        result["macs_per_instruction"] = info["macs"] / result["instructions"]
+    return ys, result
