@@ -20,7 +20,12 @@ class Executor:
     def __init__(self, g: Graph):
         self.g = g
         self.order = g.topo_order()
-        self.params = {n.name: get_op(n.op).int8_params(n, g) for n in self.order if is_integer_node(g, n)}
+        # `fixed` graphs (quant/fixed.py) carry raw int64 values and run every node's run_fixed
+        self.fixed = g.meta.get("quant") == "fixed"
+        if self.fixed:
+            self.params = {n.name: get_op(n.op).fixed_params(n, g) for n in self.order}
+        else:
+            self.params = {n.name: get_op(n.op).int8_params(n, g) for n in self.order if is_integer_node(g, n)}
 
     def run(self, feeds: dict[str, np.ndarray], keep_all: bool = False) -> dict[str, np.ndarray]:
         g = self.g
@@ -34,7 +39,9 @@ class Executor:
         for node in self.order:
             xs = [self._value(env, t) for t in node.inputs]
             op = get_op(node.op)
-            if node.name in self.params:
+            if self.fixed:
+                ys = op.run_fixed(node, xs, self.params[node.name])
+            elif node.name in self.params:
                 ys = op.run_int8(node, xs, self.params[node.name])
             else:
                 ys = op.run_float(node, xs)

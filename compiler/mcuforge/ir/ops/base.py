@@ -55,6 +55,14 @@ class OpDef:
     def run_int8(self, node: Node, xs: list[np.ndarray], p: dict) -> list[np.ndarray]:
         raise NotImplementedError(f"op {self.name} has no int8 semantics")
 
+    def fixed_params(self, node: Node, g: Graph) -> dict:
+        """Parameters of the `fixed` contract (accumulator format, shifts, clamp bounds)."""
+        return {}
+
+    def run_fixed(self, node: Node, xs: list[np.ndarray], p: dict) -> list[np.ndarray]:
+        """Exact `fixed` semantics on raw int64 values (see reference/fixed_arith.py)."""
+        raise NotImplementedError(f"op {self.name} has no fixed-point semantics")
+
     def macs(self, node: Node, g: Graph) -> int:
         return 0
 

@@ -45,6 +45,26 @@ class _AddSub(_Binary):
                 "in1_mult": m1, "in1_shift": s1, "in2_mult": m2, "in2_shift": s2,
                 "out_mult": mo, "out_shift": so, "act_min": lo, "act_max": hi}
 
+    def fixed_params(self, node, g):
+        # Both operands move to the finer binary point (a left shift, exact), then one cast.
+        from ...reference import fixed_arith
+        a, b, o = (fixed_arith.tensor_type(g, t) for t in (node.inputs[0], node.inputs[1], node.outputs[0]))
+        frac = max(a.frac, b.frac)
+        width = max(a.int_bits, b.int_bits) + 1 + frac
+        if width > fixed_arith.MAX_WIDTH:
+            from ...errors import McuforgeError
+            raise McuforgeError(f"{node.op} {node.name}: aligned sum needs {width} bits, over the "
+                                f"{fixed_arith.MAX_WIDTH}-bit limit")
+        lo, hi = fixed_arith.act_bounds(o, node.attrs.get("act_min"), node.attrs.get("act_max"))
+        return {"a_frac": a.frac, "b_frac": b.frac, "acc_frac": frac, "acc_width": width, "out": o,
+                "act_lo": lo, "act_hi": hi}
+
+    def run_fixed(self, node, xs, p):
+        from ...reference import fixed_arith
+        a = fixed_arith.shift_round(xs[0], p["a_frac"], p["acc_frac"], "trn")
+        b = fixed_arith.shift_round(xs[1], p["b_frac"], p["acc_frac"], "trn")
+        return [fixed_arith.requantize(a + self.sign * b, p)]
+
     def run_int8(self, node, xs, p):
         mbqm = arith.multiply_by_quantized_multiplier
         a = mbqm((xs[0].astype(np.int64) - p["in1_zp"]) << p["left_shift"], p["in1_mult"], p["in1_shift"])

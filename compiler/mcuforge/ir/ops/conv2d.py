@@ -86,6 +86,20 @@ class Conv2D(OpDef):
         y = arith.multiply_by_quantized_multiplier(acc, p["mult"], p["shift"]) + p["out_zp"]
         return [arith.saturate(y, p["act_min"], p["act_max"]).astype(np.int8)]
 
+    def fixed_params(self, node, g):
+        from ...reference import fixed_arith
+        _, kh, kw, cg = g.tensors[node.inputs[1]].shape
+        return fixed_arith.mac_params(g, node, kh * kw * cg)
+
+    def run_fixed(self, node, xs, p):
+        from ...reference import fixed_arith
+        x, w = xs[0].astype(np.int64), xs[1].astype(np.int64)
+        acc = window_sum(self._pad(node, x, 0), w, node.attrs["strides"], node.attrs["dilations"],
+                         node.attrs["groups"], self.out_hw(node, x.shape, w.shape))
+        if len(xs) > 2 and xs[2] is not None:
+            acc = acc + xs[2].astype(np.int64)
+        return [fixed_arith.requantize(acc, p)]
+
     def macs(self, node, g):
         out = g.tensors[node.outputs[0]].shape
         w = g.tensors[node.inputs[1]].shape

@@ -40,6 +40,17 @@ class Dense(OpDef):
         y = arith.multiply_by_quantized_multiplier(acc, p["mult"], p["shift"]) + p["out_zp"]
         return [arith.saturate(y, p["act_min"], p["act_max"]).astype(np.int8)]
 
+    def fixed_params(self, node, g):
+        from ...reference import fixed_arith
+        return fixed_arith.mac_params(g, node, g.tensors[node.inputs[1]].shape[1])
+
+    def run_fixed(self, node, xs, p):
+        from ...reference import fixed_arith
+        acc = xs[0].astype(np.int64) @ xs[1].astype(np.int64).T
+        if len(xs) > 2 and xs[2] is not None:
+            acc = acc + xs[2].astype(np.int64)
+        return [fixed_arith.requantize(acc, p)]
+
     def macs(self, node, g):
         x = g.tensors[node.inputs[0]].shape
         return int(np.prod(x)) * g.tensors[node.inputs[1]].shape[0]

@@ -44,6 +44,12 @@ class _Pool(OpDef):
         lo, hi = act_range_int8(node, g.tensors[node.outputs[0]].quant)
         return {"act_min": lo, "act_max": hi}
 
+    def fixed_params(self, node, g):
+        from ...reference import fixed_arith
+        t = fixed_arith.tensor_type(g, node.outputs[0])
+        lo, hi = fixed_arith.act_bounds(t, node.attrs.get("act_min"), node.attrs.get("act_max"))
+        return {"out": t, "act_lo": lo, "act_hi": hi}
+
     def macs(self, node, g):
         kh, kw = node.attrs["kernel"]
         return g.tensors[node.outputs[0]].size * kh * kw
@@ -56,6 +62,10 @@ class MaxPool(_Pool):
     def run_float(self, node, xs):
         win, _ = windows(xs[0], node, -np.inf)
         return [apply_act_float(node, win.max(axis=3).astype(np.float32))]
+
+    def run_fixed(self, node, xs, p):
+        win, _ = windows(xs[0].astype(np.int64), node, np.iinfo(np.int64).min)  # padding never wins
+        return [np.clip(win.max(axis=3), p["act_lo"], p["act_hi"])]
 
     def run_int8(self, node, xs, p):
         win, _ = windows(xs[0].astype(np.int64), node, -(1 << 20))
@@ -82,6 +92,29 @@ class AvgPool(_Pool):
         p = super().int8_params(node, g)
         p["zp"] = g.tensors[node.inputs[0]].quant.zp
         return p
+
+    def fixed_params(self, node, g):
+        # The divisor must be one power of two for every window, so the mean is a shift.
+        from ...errors import McuforgeError
+        from ...reference import fixed_arith
+        p = super().fixed_params(node, g)
+        _, mask = windows(np.zeros((1,) + g.tensors[node.inputs[0]].shape[1:], np.int64), node, 0)
+        counts = np.unique(self._counts(node, mask))
+        if counts.size != 1 or int(counts[0]) & (int(counts[0]) - 1):
+            raise McuforgeError(f"avgpool {node.name}: window counts {counts.tolist()} are not one power "
+                                "of two; the fixed-point backends divide by shifting")
+        p["shift"] = int(counts[0]).bit_length() - 1
+        t = fixed_arith.tensor_type(g, node.inputs[0])
+        p["in_frac"] = t.frac
+        p["acc_width"] = t.width + p["shift"]
+        return p
+
+    def run_fixed(self, node, xs, p):
+        from ...reference import fixed_arith
+        win, _ = windows(xs[0].astype(np.int64), node, 0)
+        acc = win.sum(axis=3)
+        y = fixed_arith.cast(acc, p["in_frac"] + p["shift"], p["out"])
+        return [np.clip(y, p["act_lo"], p["act_hi"])]
 
     def run_int8(self, node, xs, p):
         # Padded cells hold the zero point, so counting them (count_include_pad) averages in zeros.

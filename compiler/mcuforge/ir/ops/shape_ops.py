@@ -23,6 +23,9 @@ class Reshape(OpDef):
     def run_int8(self, node, xs, p):
         return [xs[0].reshape(node.attrs["shape"])]
 
+    def run_fixed(self, node, xs, p):
+        return [xs[0].reshape(node.attrs["shape"])]
+
 
 @register
 class Transpose(OpDef):

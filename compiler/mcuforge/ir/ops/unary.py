@@ -39,6 +39,16 @@ class Relu(_Unary):
     def f(self, node, x):
         return np.maximum(x, 0)
 
+    def fixed_params(self, node, g):
+        # Output keeps the input's type; the clamp is exact in that grid.
+        from ...reference import fixed_arith
+        t = fixed_arith.tensor_type(g, node.inputs[0])
+        lo, hi = self.f(node, np.array([-np.inf, np.inf]))
+        return dict(zip(("act_lo", "act_hi"), fixed_arith.act_bounds(t, lo, hi)))
+
+    def run_fixed(self, node, xs, p):
+        return [np.clip(xs[0].astype(np.int64), p["act_lo"], p["act_hi"])]
+
 
 @register
 class Clip(_Unary):
@@ -48,9 +58,13 @@ class Clip(_Unary):
     def f(self, node, x):
         return np.clip(x, node.attrs["min"], node.attrs["max"])
 
+    fixed_params = Relu.fixed_params
+    run_fixed = Relu.run_fixed
+
 
 @register
 class Sigmoid(_Unary):
+    """int_algo="tflm": TFLite Micro's fixed-point LOGISTIC (set by the .tflite frontend)."""
     name = "sigmoid"
     fixed_output_quant = (1.0 / 256, -128)
 
@@ -72,6 +86,7 @@ class Requantize(_Unary):
     name = "requantize"
 
     def f(self, node, x):
+    """int_algo="tflm": TFLite Micro's int16 fixed-point HARD_SWISH (set by the .tflite frontend)."""
         return x
 
     def run_int8(self, node, xs, p):

@@ -1,0 +1,79 @@
+"""Models for the FPGA tests, trained in a few seconds on scikit-learn's 8x8 digits (shipped with
+the package, no download) and exported to ONNX the way a user would."""
+from __future__ import annotations
+
+import numpy as np
+
+
+def digits():
+    """(x_train, y_train, x_test, y_test): images [N, 1, 8, 8] in [0, 1], a fixed 75/25 split."""
+    from sklearn.datasets import load_digits
+    d = load_digits()
+    x = (d.images / 16.0).astype(np.float32)[:, None]
+    y = d.target.astype(np.int64)
+    idx = np.random.default_rng(0).permutation(len(x))
+    cut = len(x) * 3 // 4
+    return x[idx[:cut]], y[idx[:cut]], x[idx[cut:]], y[idx[cut:]]
+
+
+def mlp_module():
+    import torch.nn as nn
+    return nn.Sequential(nn.Flatten(), nn.Linear(64, 32), nn.ReLU(), nn.Linear(32, 16), nn.ReLU(),
+                         nn.Linear(16, 10))
+
+
+def cnn_module():
+    """conv -> depthwise -> 1x1 conv + residual add -> maxpool -> conv (BN folded) -> global
+    average pool -> dense: every layer kind of the FPGA libraries."""
+    import torch
+    import torch.nn as nn
+
+    class SmallCNN(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv1 = nn.Conv2d(1, 8, 3, padding=1)
+            self.dw = nn.Conv2d(8, 8, 3, padding=1, groups=8)
+            self.pw = nn.Conv2d(8, 8, 1)
+            self.pool = nn.MaxPool2d(2)
+            self.conv2 = nn.Conv2d(8, 16, 3, padding=1, bias=False)
+            self.bn2 = nn.BatchNorm2d(16)
+            self.gap = nn.AvgPool2d(4)
+            self.fc = nn.Linear(16, 10)
+
+        def forward(self, x):
+            a = torch.relu(self.conv1(x))
+            b = self.pw(torch.relu(self.dw(a)))
+            x = self.pool(torch.relu(a + b))
+            x = torch.clamp(self.bn2(self.conv2(x)), 0.0, 6.0)
+            return self.fc(torch.flatten(self.gap(x), 1))
+
+    return SmallCNN()
+
+
+def train(model, x, y, epochs: int, seed: int = 0):
+    import torch
+    torch.manual_seed(seed)
+    opt = torch.optim.Adam(model.parameters(), lr=0.01)
+    xt, yt = torch.from_numpy(x), torch.from_numpy(y)
+    gen = torch.Generator().manual_seed(seed)
+    for _ in range(epochs):
+        model.train()
+        for idx in torch.randperm(len(xt), generator=gen).split(64):
+            opt.zero_grad()
+            torch.nn.functional.cross_entropy(model(xt[idx]), yt[idx]).backward()
+            opt.step()
+    model.eval()
+    return model
+
+
+def export(model, path, shape=(1, 1, 8, 8)):
+    import torch
+    torch.onnx.export(model, torch.zeros(shape), str(path), dynamo=False, opset_version=13,
+                      input_names=["x"], output_names=["y"])
+    return path
+
+
+def float_accuracy(model, x, y) -> float:
+    import torch
+    with torch.no_grad():
+        return float((model(torch.from_numpy(x)).argmax(1).numpy() == y).mean())
