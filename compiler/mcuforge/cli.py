@@ -1,0 +1,138 @@
+"""Command line: `mcuforge compile | simulate | report | hls | rtl`, a thin layer over mcuforge.api."""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+from .errors import McuforgeError
+
+
+def _shapes(items: list[str] | None) -> dict | None:
+    if not items:
+        return None
+    out = {}
+    for item in items:
+        if "=" not in item:
+            raise McuforgeError(f"--input-shape takes NAME=D1,D2,..., got {item!r}")
+        name, dims = item.split("=", 1)
+        try:
+            out[name] = tuple(int(d) for d in dims.split(","))
+        except ValueError:
+            raise McuforgeError(f"--input-shape {item!r}: dimensions must be integers") from None
+    return out
+
+
+def cmd_compile(args):
+    from .api import compile_model, report
+    compile_model(args.model, args.output, target=args.target, quant=args.quant, calib=args.calib,
+                  calib_method=args.calib_method, input_shapes=_shapes(args.input_shape), name=args.name,
+                  portable_kernels=args.portable_kernels)
+    if not args.no_report:
+        print(report(args.output))
+
+
+def cmd_simulate(args):
+    import numpy as np
+
+    from .api import simulate
+    x = None
+    if args.input:
+        path = Path(args.input)
+        if not path.is_file():
+            raise McuforgeError(f"input file not found: {path}")
+        loaded = np.load(path, allow_pickle=False)
+        x = [loaded[k] for k in loaded.files] if hasattr(loaded, "files") else loaded
+    y, info = simulate(args.outdir, board=args.board, x=x)
+    if args.output:
+        if isinstance(y, list):
+            np.savez(args.output, *y)
+        else:
+            np.save(args.output, y)
+    if args.json:
+        Path(args.json).write_text(json.dumps(info, indent=1, default=lambda o: o.tolist() if hasattr(o, "tolist") else str(o)))
+    shown = {k: v for k, v in info.items() if k != "instructions_per_inference"}
+    for k, v in shown.items():
+        print(f"{k:>22}: {v}")
+
+
+def cmd_report(args):
+    from .api import read_info, report
+    print(report(args.outdir))
+    info = read_info(args.outdir)
+    md = Path(args.outdir) / "report.md"
+    if md.is_file():
+        print(f"\nMarkdown report: {md}" + (f", arena plot: {Path(args.outdir) / 'arena.png'}"
+                                          if (Path(args.outdir) / "arena.png").is_file() else ""))
+    return info
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from .targets import list_boards, list_cores
+    p = argparse.ArgumentParser(prog="mcuforge", description="Compile neural networks for microcontrollers and FPGAs.")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    c = sub.add_parser("compile", help="compile an ONNX or .tflite model to a C library",
+                       description="Compile an ONNX or .tflite model to a dependency-free C library.")
+    c.add_argument("model", help="model file (.onnx or .tflite)")
+    c.add_argument("-o", "--output", required=True, help="output folder (replaced if it exists)")
+    c.add_argument("--target", default="cortex-m4", choices=list_cores(), help="core to generate code for")
+    c.add_argument("--quant", default="int8", choices=["int8", "float32"], help="numeric scheme")
+    c.add_argument("--calib", help="calibration samples (.npy with the batch on axis 0, or .npz per input)")
+    c.add_argument("--calib-method", default="minmax", choices=["minmax", "percentile", "mse"],
+                   help="how activation ranges are chosen from the calibration histograms")
+    c.add_argument("--input-shape", action="append", metavar="NAME=D1,D2,...",
+                   help="fixed shape for an input with dynamic dimensions (repeatable)")
+    c.add_argument("--name", help="model name used for C identifiers (default: file name)")
+    c.add_argument("--portable-kernels", action="store_true", help="use only the portable reference kernels")
+    c.add_argument("--no-report", action="store_true", help="do not print the per-layer report")
+    c.set_defaults(func=cmd_compile)
+
+    s = sub.add_parser("simulate", help="run a compiled model on an emulated board, the host, or the golden model",
+                       description="Build the compiled model for a board and run it; prints instructions, flash and RAM.")
+    s.add_argument("outdir", help="folder written by `mcuforge compile` (or `hls` / `rtl`)")
+    s.add_argument("--board", default="mps2-an386",
+                   help=f"one of: reference, {', '.join(list_boards())} (FPGA folders: csim, verilator, reference)")
+    s.add_argument("--input", help="X.npy: samples with the batch on axis 0 (float32 is quantized, int8 fed as is)")
+    s.add_argument("--output", help="Y.npy: raw outputs with the batch on axis 0")
+    s.add_argument("--json", help="write the measurements (instructions, flash_bytes, ram_bytes, ...) as JSON")
+    s.set_defaults(func=cmd_simulate)
+
+    r = sub.add_parser("report", help="print the per-layer report of a compiled model",
+                       description="Print the per-layer table (op, shapes, MACs, weights, arena, ranges).")
+    r.add_argument("outdir")
+    r.set_defaults(func=cmd_report)
+
+    try:
+        from . import cli_fpga
+    except ImportError:
+        cli_fpga = None
+    if cli_fpga is not None:
+        cli_fpga.add_parsers(sub)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        parser = build_parser()
+        args = parser.parse_args(argv)
+        args.func(args)
+        return 0
+    except McuforgeError as e:
+        print(f"mcuforge: error: {e}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("mcuforge: interrupted", file=sys.stderr)
+        return 130
+    except Exception as e:  # a bug of ours: still one line, the traceback on request
+        if os.environ.get("MCUFORGE_DEBUG"):
+            raise
+        print(f"mcuforge: internal error: {type(e).__name__}: {e} (set MCUFORGE_DEBUG=1 for a traceback)",
+              file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
