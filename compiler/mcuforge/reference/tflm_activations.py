@@ -1,0 +1,104 @@
+"""TFLite Micro's own int8 algorithms for LOGISTIC and HARD_SWISH, in numpy.
+
+They differ from "dequantize, apply f, requantize": LOGISTIC rescales the input to a Q4.27 raw
+value and runs gemmlowp's fixed-point logistic; HARD_SWISH works on int16 fixed-point values with
+multipliers rounded to 16 bits. A model imported from .tflite must reproduce them bit for bit, and
+since both are functions of one int8 value, the device runs them as 256-entry tables filled here.
+"""
+import math
+
+import numpy as np
+
+from .arith import (multiply_by_quantized_multiplier, quantize_multiplier, round_half_away,
+                    rounding_divide_by_pot)
+from .fixedpoint import input_radius, logistic_raw
+
+LOGISTIC_INPUT_INT_BITS = 4
+
+
+# -- LOGISTIC ----------------------------------------------------------------------------------
+def logistic_params(input_scale: float, input_zp: int) -> dict:
+    """Prepare step: the input multiplier comes from frexp without QuantizeMultiplier's clamps."""
+    real = float(input_scale) * float(1 << (31 - LOGISTIC_INPUT_INT_BITS))
+    q, left_shift = math.frexp(real)
+    mult = int(round_half_away(q * (1 << 31)))
+    return {"zp": int(input_zp), "mult": mult, "shift": left_shift,
+            "radius": input_radius(LOGISTIC_INPUT_INT_BITS, left_shift)}
+
+
+def logistic_int8(x, p) -> np.ndarray:
+    """Output scale 1/256, zero point -128; inputs beyond the radius saturate to -128 / 127."""
+    d = np.asarray(x, np.int64) - p["zp"]
+    q4 = multiply_by_quantized_multiplier(d, p["mult"], p["shift"])
+    raw = logistic_raw(q4, LOGISTIC_INPUT_INT_BITS)           # 0 integer bits
+    y = np.clip(rounding_divide_by_pot(raw, 31 - 8) - 128, -128, 127)
+    y = np.where(d <= -p["radius"], -128, np.where(d >= p["radius"], 127, y))
+    return y.astype(np.int8)
+
+
+# -- HARD_SWISH (int16 fixed point) -------------------------------------------------------------
+INT16_MIN, INT16_MAX = -(1 << 15), (1 << 15) - 1
+
+
+def _wrap16(x):
+    x = np.asarray(x, np.int64)
+    return ((x + (1 << 15)) & 0xFFFF) - (1 << 15)
+
+
+def _srdhm16(a, b):
+    """Saturating rounding doubling high multiply on int16 values (gemmlowp's int16 variant)."""
+    a, b = np.asarray(a, np.int64), np.asarray(b, np.int64)
+    ab = a * b
+    nudge = np.where(ab >= 0, 1 << 14, 1 - (1 << 14))
+    s = ab + nudge
+    q = np.where(s >= 0, s >> 15, -((-s) >> 15))   # C division truncates toward zero
+    return np.where((a == INT16_MIN) & (b == INT16_MIN), INT16_MAX, _wrap16(q))
+
+
+def _sdhm16(a, b):
+    """Doubling high multiply that truncates toward zero instead of rounding (SQDMULH)."""
+    a, b = np.asarray(a, np.int64), np.asarray(b, np.int64)
+    ab = a * b
+    q = np.where(ab >= 0, ab >> 15, -((-ab) >> 15))
+    return np.where((a == INT16_MIN) & (b == INT16_MIN), INT16_MAX, _wrap16(q))
+
+
+def _sat_shl16(x, amount: int):
+    return np.clip(np.asarray(x, np.int64) * (1 << amount), INT16_MIN, INT16_MAX)
+
+
+def _downscale_to_int16(m32: int) -> int:
+    if m32 >= (1 << 31) - 1 - (1 << 15):
+        return INT16_MAX
+    return (m32 + (1 << 15)) >> 16
+
+
+def hardswish_params(in_scale: float, in_zp: int, out_scale: float, out_zp: int) -> dict:
+    """Prepare step, in float32 as TFLM computes it."""
+    f32 = np.float32
+    hires = f32(1.0 / 128.0) * f32(in_scale)
+    out_m, out_e = quantize_multiplier(float(hires / f32(out_scale)))
+    relu_m, relu_e = quantize_multiplier(float(hires / (f32(3.0) / f32(32768.0))))
+    if out_e > 0:
+        raise ValueError("hard_swish: output scale too small for TFLM's int8 algorithm")
+    return {"in_zp": int(in_zp), "out_zp": int(out_zp),
+            "out_mult": _downscale_to_int16(out_m), "out_exp": out_e,
+            "relu_mult": _downscale_to_int16(relu_m), "relu_exp": relu_e}
+
+
+def hardswish_int8(x, p) -> np.ndarray:
+    v = np.asarray(x, np.int64) - p["in_zp"]
+    hires = _wrap16(v * 128)
+    pre_out = _srdhm16(hires, p["out_mult"])
+    r = hires
+    if p["relu_exp"] > 0:
+        r = _sat_shl16(r, p["relu_exp"] - 1)
+    r = _srdhm16(r, p["relu_mult"])
+    if p["relu_exp"] > 0:
+        r = _sat_shl16(r, 1)
+    elif p["relu_exp"] < 0:
+        r = rounding_divide_by_pot(r, -p["relu_exp"])
+    r = (r + (1 << 15)) >> 1                                   # [-1, 1] -> [0, 1]
+    # the zero point is added in int16, so it wraps like the C code would
+    y = _wrap16(rounding_divide_by_pot(_sdhm16(r, pre_out), -p["out_exp"]) + p["out_zp"])
+    return np.clip(y, -128, 127).astype(np.int8)
