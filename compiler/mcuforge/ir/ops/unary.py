@@ -2,7 +2,7 @@
 the device runs them as a 256-entry table (op `lut`) that the compiler fills from these semantics."""
 import numpy as np
 
-from ...reference import arith
+from ...reference import arith, tflm_activations
 from .base import OpDef, register
 
 
@@ -49,16 +49,6 @@ class Relu(_Unary):
     def run_fixed(self, node, xs, p):
         return [np.clip(xs[0].astype(np.int64), p["act_lo"], p["act_hi"])]
 
-    def fixed_params(self, node, g):
-        # Output keeps the input's type; the clamp is exact in that grid.
-        from ...reference import fixed_arith
-        t = fixed_arith.tensor_type(g, node.inputs[0])
-        lo, hi = self.f(node, np.array([-np.inf, np.inf]))
-        return dict(zip(("act_lo", "act_hi"), fixed_arith.act_bounds(t, lo, hi)))
-
-    def run_fixed(self, node, xs, p):
-        return [np.clip(xs[0].astype(np.int64), p["act_lo"], p["act_hi"])]
-
 
 @register
 class Clip(_Unary):
@@ -71,26 +61,49 @@ class Clip(_Unary):
     fixed_params = Relu.fixed_params
     run_fixed = Relu.run_fixed
 
-    fixed_params = Relu.fixed_params
-    run_fixed = Relu.run_fixed
-
 
 @register
 class Sigmoid(_Unary):
     """int_algo="tflm": TFLite Micro's fixed-point LOGISTIC (set by the .tflite frontend)."""
     name = "sigmoid"
+    attrs = {"int_algo": "float"}
     fixed_output_quant = (1.0 / 256, -128)
 
     def f(self, node, x):
         return 1.0 / (1.0 + np.exp(-x))
 
+    def int8_params(self, node, g):
+        p = super().int8_params(node, g)
+        if node.attrs.get("int_algo") == "tflm":
+            p["tflm"] = tflm_activations.logistic_params(p["in_q"].s, p["in_q"].zp)
+        return p
+
+    def run_int8(self, node, xs, p):
+        if "tflm" in p:
+            return [tflm_activations.logistic_int8(xs[0], p["tflm"])]
+        return super().run_int8(node, xs, p)
+
 
 @register
 class HardSwish(_Unary):
+    """int_algo="tflm": TFLite Micro's int16 fixed-point HARD_SWISH (set by the .tflite frontend)."""
     name = "hardswish"
+    attrs = {"int_algo": "float"}
 
     def f(self, node, x):
         return x * np.clip(x + 3.0, 0.0, 6.0) / 6.0
+
+    def int8_params(self, node, g):
+        p = super().int8_params(node, g)
+        if node.attrs.get("int_algo") == "tflm":
+            p["tflm"] = tflm_activations.hardswish_params(p["in_q"].s, p["in_q"].zp,
+                                                          p["out_q"].s, p["out_q"].zp)
+        return p
+
+    def run_int8(self, node, xs, p):
+        if "tflm" in p:
+            return [tflm_activations.hardswish_int8(xs[0], p["tflm"])]
+        return super().run_int8(node, xs, p)
 
 
 @register
@@ -99,7 +112,6 @@ class Requantize(_Unary):
     name = "requantize"
 
     def f(self, node, x):
-    """int_algo="tflm": TFLite Micro's int16 fixed-point HARD_SWISH (set by the .tflite frontend)."""
         return x
 
     def run_int8(self, node, xs, p):
