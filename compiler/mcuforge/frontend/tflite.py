@@ -328,15 +328,12 @@ class TfliteImporter:
             raise self.error("a fused activation on CONCATENATION is not supported (TFLM refuses it too)")
         xs = [self.value(i) for i in ins]
         oq = self.quant(outs[0])
-        if oq is not None:
-            # TFLM's int8 concatenation copies bytes without requantizing: an input on another
-            # grid is reinterpreted, which a same-shape reshape with the output's params expresses.
-            for j, i in enumerate(ins):
-                q = self.g.tensors[xs[j]].quant
-                if q is not None and not q.same_as(oq):
-                    t = self.g.tensors[xs[j]]
-                    xs[j] = self.emit("reshape", [xs[j]], None, {"shape": t.shape},
-                                      out_shape=t.shape, out_dtype=t.dtype, out_quant=oq)
+        for j, i in enumerate(ins):
+            q = self.g.tensors[xs[j]].quant
+            if oq is not None and q is not None and not q.same_as(oq):
+                # TFLM copies bytes and refuses (at prepare) inputs on another grid
+                raise self.error(f"input {j} is quantized differently from the output; "
+                                 "TFLite Micro refuses such a CONCATENATION too")
         self.emit("concat", xs, outs[0], {"axis": axis})
 
     def _pad_value(self, ins):

@@ -79,9 +79,14 @@ class ParsedModel:
 
 
 def _opcode(model, op) -> int:
+    """Codes below 127 may sit in the deprecated int8 field (older writers), in the int32 field
+    (newer writers), or both. The `tflite` package's BuiltinCode() returns the deprecated field
+    for any code below 127, so read the int32 field (vtable slot 10) raw and take the larger."""
+    import flatbuffers
     oc = model.OperatorCodes(op.OpcodeIndex())
-    # codes below 127 live in the deprecated int8 field of older files
-    return max(oc.BuiltinCode(), oc.DeprecatedBuiltinCode())
+    off = oc._tab.Offset(10)
+    raw = oc._tab.Get(flatbuffers.number_types.Int32Flags, off + oc._tab.Pos) if off else 0
+    return max(raw, oc.DeprecatedBuiltinCode())
 
 
 def _read_tensor(model, sg, i: int, buf: bytes) -> TensorInfo:

@@ -1,7 +1,8 @@
-"""Mean over axes. int8 follows TFLite Micro's MEAN: with equal input and output quantization a
-plain integer average (sum / count, truncated toward zero); otherwise the count is folded into the
-requantization multiplier (multiplier * 2**k / count, shift - k, k = floor(log2(count)) capped so
-that the shift stays valid) and the zero-point-corrected sum is requantized once."""
+"""Mean over axes. int8 follows TFLite Micro's MEAN: the count is folded into the requantization
+multiplier (multiplier * 2**k / count, shift - k, k = floor(log2(count)) capped so that the shift
+stays valid) and the zero-point-corrected int32 sum is requantized once. The tflite-micro build we
+check against takes this path even when input and output quantization are equal (older TFLM
+versions divided the raw sum there, truncating; the parity test would catch a change back)."""
 import numpy as np
 
 from ...reference import arith
@@ -35,24 +36,17 @@ class Mean(OpDef):
         x = g.tensors[node.inputs[0]]
         iq, oq = x.quant, g.tensors[node.outputs[0]].quant
         count = int(np.prod([x.shape[a] for a in _axes(node, len(x.shape))]))
-        # TFLM compares the float32 scales for equality, as stored in the file
-        if iq.zp == oq.zp and np.float32(iq.s) == np.float32(oq.s):
-            return {"mode": "average", "count": count}
         mult, shift = arith.quantize_multiplier(iq.s / oq.s)
         k = min(count.bit_length() - 1, 32, 31 + shift)
         mult = (mult << k) // count
-        return {"mode": "requantize", "count": count, "in_zp": iq.zp, "out_zp": oq.zp,
+        return {"count": count, "in_zp": iq.zp, "out_zp": oq.zp,
                 "mult": mult, "shift": shift - k}
 
     def run_int8(self, node, xs, p):
         axes = _axes(node, xs[0].ndim)
         s = xs[0].astype(np.int64).sum(axis=axes, keepdims=bool(node.attrs["keepdims"]))
-        n = p["count"]
-        if p["mode"] == "average":
-            y = np.where(s >= 0, s // n, -((-s) // n))   # C division truncates toward zero
-        else:
-            y = arith.multiply_by_quantized_multiplier(arith.wrap_int32(s - p["in_zp"] * n),
-                                                       p["mult"], p["shift"]) + p["out_zp"]
+        y = arith.multiply_by_quantized_multiplier(arith.wrap_int32(s - p["in_zp"] * p["count"]),
+                                                   p["mult"], p["shift"]) + p["out_zp"]
         return [np.clip(y, -128, 127).astype(np.int8)]
 
     def macs(self, node, g):

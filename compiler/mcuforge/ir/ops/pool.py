@@ -119,6 +119,9 @@ class AvgPool(_Pool):
     def run_int8(self, node, xs, p):
         # Padded cells hold the zero point, so counting them (count_include_pad) averages in zeros.
         win, mask = windows(xs[0].astype(np.int64), node, p["zp"])
+        if not node.attrs["count_include_pad"]:
+            # excluded from the count, so excluded from the sum too (as TFLite and the C kernel do)
+            win = np.where(mask[None, :, :, :, None], win, 0)
         acc = win.sum(axis=3)
         cnt = self._counts(node, mask)[None, :, :, None]
         # TFLite: round half away from zero with C's truncating division.
