@@ -1,0 +1,53 @@
+"""Model file or Graph -> the fixed-point graph both FPGA backends emit: canonicalize,
+calibrate on the user's samples, choose per-tensor <W, F>, quantize weights."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from ...errors import McuforgeError
+from ...ir.graph import Graph
+from ...passes.pipeline import canonicalize
+from ...quant.calibrate import calibrate
+from ...quant.fixed import quantize_fixed
+from .layout import to_graph_layout
+
+
+def load_model(model) -> Graph:
+    if isinstance(model, Graph):
+        return model
+    path = Path(model)
+    if path.suffix.lower() == ".onnx":
+        from ...frontend.onnx import load_onnx
+        return canonicalize(load_onnx(path))
+    if path.suffix.lower() == ".tflite":
+        from ...frontend import tflite  # noqa: F401  (written by another issue; import lazily)
+        return canonicalize(tflite.load_tflite(path))
+    raise McuforgeError(f"unsupported model file {path.name}: expected .onnx or .tflite")
+
+
+def calibration_samples(g: Graph, calib) -> list[dict]:
+    """calib: None (uniform noise in [0, 1], with a warning upstream), an array of samples in the
+    model's own layout with a leading sample axis, or a path to such a .npy file."""
+    name = g.inputs[0]
+    if calib is None:
+        shape = g.tensors[name].shape
+        calib = np.random.default_rng(0).uniform(0, 1, (32,) + shape[1:]).astype(np.float32)
+        return [{name: calib[i:i + 1]} for i in range(len(calib))]
+    if isinstance(calib, (str, Path)):
+        if not Path(calib).is_file():
+            raise McuforgeError(f"calibration file not found: {calib}")
+        calib = np.load(calib)
+    x = to_graph_layout(g, name, np.asarray(calib, dtype=np.float32))
+    return [{name: x[i:i + 1]} for i in range(min(len(x), 256))]
+
+
+def prepare_fixed(model, calib=None, act_bits: int = 16, weight_bits: int = 8, rounding: str = "rnd",
+                  overflow: str = "sat", overrides=None) -> Graph:
+    g = load_model(model)
+    if len(g.inputs) != 1 or len(g.outputs) != 1:
+        raise McuforgeError(f"the FPGA backends take one input and one output, this model has "
+                            f"{len(g.inputs)} and {len(g.outputs)}")
+    ranges = calibrate(g, calibration_samples(g, calib))
+    return quantize_fixed(g, ranges, act_bits, weight_bits, rounding, overflow, overrides)
