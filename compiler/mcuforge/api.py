@@ -231,11 +231,14 @@ def to_device_inputs(info: dict, x) -> list[np.ndarray]:
 
 
 def from_device_outputs(info: dict, ys: list[np.ndarray]) -> list[np.ndarray]:
+    """Device arrays (N, *shape) -> the model's layout; a model batch axis of 1 becomes the N axis."""
     out = []
     for io, y in zip(info["outputs"], ys):
         if io["perm"]:
             inv = np.argsort(io["perm"])
             y = np.stack([np.transpose(v, inv) for v in y])
+        if len(io["shape"]) > 1 and io["shape"][0] == 1:
+            y = y.reshape((y.shape[0],) + tuple(y.shape[2:]))
         out.append(y)
     return out
 
