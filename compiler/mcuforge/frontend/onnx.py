@@ -217,6 +217,14 @@ class OnnxImporter:
     def op_Dropout(self, node, a):
         if len(node.output) > 1 and node.output[1]:
             raise UnsupportedOpError("Dropout", node.name, "the mask output is not supported")
+        training = a.get("is_test", 1) == 0 if self.opset < 7 else False
+        if len(node.input) > 2 and node.input[2]:
+            training = bool(self.require_const(node, 2, "training_mode"))
+        ratio = float(a.get("ratio", 0.5))
+        if len(node.input) > 1 and node.input[1]:
+            ratio = float(self.require_const(node, 1, "ratio"))
+        if training and ratio != 0.0:
+            raise UnsupportedOpError("Dropout", node.name, "training mode (a random mask; inference is the identity)")
         self.op_Identity(node, a)
 
     def _binary(self, op, node):
@@ -290,6 +298,9 @@ class OnnxImporter:
         self.bind(node.output[0], self.add("conv2d", ins, None, attrs, name=node.name), "nhwc")
 
     def op_BatchNormalization(self, node, a):
+        if a.get("training_mode", 0) or len([o for o in node.output if o]) > 1:
+            raise UnsupportedOpError("BatchNormalization", node.name,
+                                     "training mode (batch statistics, running mean/var outputs)")
         params = [self.vals[node.input[i]][0] for i in range(1, 5)]
         for i in range(1, 5):
             self.require_const(node, i, "statistics")
@@ -308,6 +319,7 @@ class OnnxImporter:
         kernel = tuple(a["kernel_shape"])
         in_hw = self.t(x).shape[1:3]
         strides, dil, (t, l, b, r) = self._spatial_attrs(node, a, in_hw, kernel)
+        extra = [0, 0]
         if a.get("ceil_mode", 0):
             extra = []
             for i, (lo, hi) in enumerate(((t, b), (l, r))):
@@ -317,12 +329,20 @@ class OnnxImporter:
                 if (out - 1) * strides[i] >= in_hw[i] + lo:  # a window may not start in the end padding
                     out -= 1
                 extra.append(max(0, (out - 1) * strides[i] + eff - (in_hw[i] + lo + hi)))
-            b, r = b + extra[0], r + extra[1]
+        count_include_pad = op == "avgpool" and int(a.get("count_include_pad", 0))
+        if count_include_pad and any(extra) and any((t, l, b, r)):
+            # The explicit pads count in the divisor, the ceil-mode overhang does not: pad with
+            # zeros first, then pool the padded tensor without counting the overhang.
+            x = self.add("pad", [x], None, {"pads": ((0, 0), (t, b), (l, r), (0, 0)), "value": 0.0},
+                         name=f"{node.name}_pad")
+            t = l = b = r = 0
+            count_include_pad = 0
+        elif count_include_pad and any(extra):
+            count_include_pad = 0  # no explicit pads: only the overhang, which never counts
+        b, r = b + extra[0], r + extra[1]
         attrs = {"kernel": kernel, "strides": strides, "pads": (t, l, b, r), "dilations": dil}
         if op == "avgpool":
-            attrs["count_include_pad"] = int(a.get("count_include_pad", 0))
-            if attrs["count_include_pad"] and a.get("ceil_mode", 0):
-                raise UnsupportedOpError(node.op_type, node.name, "ceil_mode with count_include_pad")
+            attrs["count_include_pad"] = int(count_include_pad)
         self.bind(node.output[0], self.add(op, [x], None, attrs, name=node.name), "nhwc")
 
     def op_MaxPool(self, node, a):
