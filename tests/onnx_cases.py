@@ -1,0 +1,315 @@
+"""ONNX backend conformance cases for mcuforge: generate the node test cases offline (the onnx wheel
+ships the generators, not the data), freeze each case's parameter inputs into initializers, compile
+the model to C for the host, run it and compare with the case's expected outputs.
+
+The standard layout is written: <root>/node/<case>/model.onnx + test_data_set_0/{input,output}_N.pb,
+exactly what `onnx.backend.test.cmd_tools generate-data` produces, but only for the op types we
+support. The `pytorch-converted` Conv2d cases (the only grouped / depthwise convolutions in onnx's
+test data) are read from the wheel where they ship.
+"""
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+import time
+import traceback
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+# The op types of the issue's supported list (+ Sub, Squeeze, Unsqueeze, GlobalMaxPool that exist).
+SUPPORTED_OPS = (
+    "Conv", "Gemm", "MatMul", "Relu", "Clip", "Sigmoid", "HardSwish", "Add", "Mul", "Sub", "Concat",
+    "MaxPool", "AveragePool", "GlobalAveragePool", "GlobalMaxPool", "Flatten", "Reshape", "Transpose",
+    "Softmax", "BatchNormalization", "Pad", "Identity", "Dropout", "Squeeze", "Unsqueeze",
+)
+
+# onnx.backend.test.case.node modules that define the cases of those ops.
+NODE_MODULES = (
+    "conv", "gemm", "matmul", "relu", "clip", "sigmoid", "hardswish", "add", "mul", "sub", "concat",
+    "maxpool", "averagepool", "globalaveragepool", "globalmaxpool", "flatten", "reshape", "transpose",
+    "softmax", "batch_normalization", "pad", "identity", "dropout", "squeeze", "unsqueeze",
+)
+
+# Name prefixes of the node cases per op (the filter the summary reports by).
+CASE_PREFIXES = (
+    "test_basic_conv", "test_conv_with", "test_gemm", "test_matmul", "test_relu", "test_clip",
+    "test_sigmoid", "test_hardswish", "test_add", "test_mul", "test_sub", "test_concat", "test_maxpool",
+    "test_averagepool", "test_globalaveragepool", "test_globalmaxpool", "test_flatten", "test_reshape",
+    "test_transpose", "test_softmax", "test_batchnorm", "test_constant_pad", "test_edge_pad",
+    "test_reflect_pad", "test_wrap_pad", "test_identity", "test_dropout", "test_training_dropout",
+    "test_squeeze", "test_unsqueeze",
+)
+
+# pytorch-converted cases shipped in the wheel: every 2-D Conv, grouped and depthwise included.
+PYTORCH_CONV_CASES = (
+    "test_Conv2d", "test_Conv2d_depthwise", "test_Conv2d_depthwise_padded", "test_Conv2d_depthwise_strided",
+    "test_Conv2d_depthwise_with_multiplier", "test_Conv2d_dilated", "test_Conv2d_groups",
+    "test_Conv2d_groups_thnn", "test_Conv2d_no_bias", "test_Conv2d_padding", "test_Conv2d_strided",
+)
+
+# Inputs (by position) that are weights / parameters: they become initializers holding the case's
+# data. Every other input stays a graph input (the activations the device receives at run time).
+PARAM_INPUTS = {
+    "Conv": (1, 2), "Gemm": (1, 2), "MatMul": (1,), "BatchNormalization": (1, 2, 3, 4),
+    "Reshape": (1,), "Pad": (1, 2, 3), "Clip": (1, 2), "Squeeze": (1,), "Unsqueeze": (1,),
+    "Dropout": (1, 2),
+}
+
+RTOL, ATOL = 1e-5, 1e-6
+
+
+@dataclass
+class Case:
+    name: str
+    kind: str  # "node" or "pytorch-converted"
+    path: Path
+
+    @property
+    def ops(self) -> list[str]:
+        import onnx
+        return [n.op_type for n in onnx.load(str(self.path / "model.onnx")).graph.node]
+
+
+@dataclass
+class CaseResult:
+    name: str
+    ok: bool
+    message: str = ""
+    errors: dict = field(default_factory=dict)  # board -> max abs error
+    seconds: float = 0.0
+
+
+def pytorch_converted_dir() -> Path:
+    import onnx.backend.test
+    return Path(onnx.backend.test.__file__).parent / "data" / "pytorch-converted"
+
+
+def collect_node_cases() -> list:
+    """onnx's node TestCase objects of the supported ops (generated in memory, name-filtered)."""
+    import onnx.backend.test.case.node as node_pkg
+
+    for mod in NODE_MODULES:  # importing a module runs its generators (expect() collects the cases)
+        importlib.import_module(f"{node_pkg.__name__}.{mod}")
+    seen, cases = set(), []
+    for tc in node_pkg._NodeTestCases:
+        if tc.name not in seen and tc.name.startswith(CASE_PREFIXES):
+            seen.add(tc.name)
+            cases.append(tc)
+    return sorted(cases, key=lambda tc: tc.name)
+
+
+def generate_node_cases(root: Path) -> list[Case]:
+    """Write the node test cases of the supported ops in the standard layout under root/node."""
+    import onnx
+    from onnx import numpy_helper
+
+    cases = []
+    for tc in collect_node_cases():
+        d = root / "node" / tc.name
+        data_dir = d / "test_data_set_0"
+        data_dir.mkdir(parents=True, exist_ok=True)
+        (d / "model.onnx").write_bytes(tc.model.SerializeToString())
+        inputs, outputs = tc.data_sets[0]
+        for kind, arrays, vis in (("input", inputs, tc.model.graph.input), ("output", outputs, tc.model.graph.output)):
+            for j, (arr, vi) in enumerate(zip(arrays, vis)):
+                if not vi.type.HasField("tensor_type"):
+                    proto = b""  # sequences / optionals: kept as empty files, such cases are excluded
+                elif isinstance(arr, onnx.TensorProto):
+                    proto = arr.SerializeToString()
+                else:
+                    proto = numpy_helper.from_array(np.asarray(arr), vi.name).SerializeToString()
+                (data_dir / f"{kind}_{j}.pb").write_bytes(proto)
+        cases.append(Case(tc.name, "node", d))
+    return sorted(cases, key=lambda c: c.name)
+
+
+def pytorch_conv_cases() -> list[Case]:
+    base = pytorch_converted_dir()
+    return [Case(n, "pytorch-converted", base / n) for n in PYTORCH_CONV_CASES if (base / n).is_dir()]
+
+
+def load_case(case: Case):
+    """(model, inputs, expected outputs) of a case's test_data_set_0."""
+    import onnx
+    from onnx import numpy_helper
+    model = onnx.load(str(case.path / "model.onnx"))
+    data = case.path / "test_data_set_0"
+
+    def read(kind):
+        arrays = []
+        j = 0
+        while (data / f"{kind}_{j}.pb").is_file():
+            t = onnx.TensorProto()
+            t.ParseFromString((data / f"{kind}_{j}.pb").read_bytes())
+            arrays.append(numpy_helper.to_array(t))
+            j += 1
+        return arrays
+    return model, read("input"), read("output")
+
+
+def graph_inputs(model) -> list:
+    init = {i.name for i in model.graph.initializer}
+    return [vi for vi in model.graph.input if vi.name not in init]
+
+
+def automatic_exclusion(case: Case) -> str | None:
+    """Reasons that follow from the case itself (rather than from the explicit list)."""
+    import onnx
+    model = onnx.load(str(case.path / "model.onnx"))
+    ops = [n.op_type for n in model.graph.node]
+    unsupported = sorted({o for o in ops if o not in SUPPORTED_OPS})
+    if unsupported:
+        return f"function-expanded body uses ops outside the supported list ({', '.join(unsupported)})"
+    for vi in list(graph_inputs(model)) + list(model.graph.output):
+        if not vi.type.HasField("tensor_type"):
+            return "sequence/optional values (tensor-only compiler)"
+        if vi.type.tensor_type.elem_type != onnx.TensorProto.FLOAT:
+            name = onnx.helper.tensor_dtype_to_string(vi.type.tensor_type.elem_type)
+            params = set()
+            for n in model.graph.node:
+                params |= {n.input[i] for i in PARAM_INPUTS.get(n.op_type, ()) if i < len(n.input)}
+            if vi.name not in params:
+                return f"non-float32 tensor {vi.name} ({name}); float32 is the float mode"
+    return None
+
+
+def freeze_params(model, inputs: list[np.ndarray]):
+    """Turn parameter inputs into initializers with the case's data. Returns (model, data inputs)."""
+    import onnx
+    from onnx import numpy_helper
+    model = onnx.ModelProto.FromString(model.SerializeToString())
+    g = model.graph
+    ins = graph_inputs(model)
+    values = dict(zip([vi.name for vi in ins], inputs))
+    params = set()
+    for n in g.node:
+        params |= {n.input[i] for i in PARAM_INPUTS.get(n.op_type, ()) if i < len(n.input) and n.input[i]}
+    keep, data = [], []
+    for vi in list(g.input):
+        if vi.name in params and vi.name in values:
+            g.initializer.append(numpy_helper.from_array(np.asarray(values[vi.name]), vi.name))
+        elif vi.name in values:
+            keep.append(vi)
+            data.append(values[vi.name])
+        else:
+            keep.append(vi)  # an input that already has an initializer (pytorch-converted)
+    del g.input[:]
+    g.input.extend(keep)
+    return model, data
+
+
+def compare(got, want, rtol=RTOL, atol=ATOL) -> str | None:
+    got = np.asarray(got)
+    want = np.asarray(want)
+    if got.shape != want.shape:
+        if got.size == want.size:
+            got = got.reshape(want.shape)
+        else:
+            return f"shape {got.shape} != expected {want.shape}"
+    if not np.allclose(got, want, rtol=rtol, atol=atol, equal_nan=True):
+        err = np.abs(got.astype(np.float64) - want)
+        i = np.unravel_index(np.argmax(err - rtol * np.abs(want)), err.shape)
+        return f"max abs error {err.max():.3g} (at {tuple(int(k) for k in i)}: got {got[i]!r}, want {want[i]!r})"
+    return None
+
+
+@contextmanager
+def no_matplotlib():
+    """The compile report's arena plot costs ~0.7 s per model; the report skips it without
+    matplotlib, which is what a conformance run of hundreds of tiny models wants."""
+    saved = {k: v for k, v in sys.modules.items() if k == "matplotlib" or k.startswith("matplotlib.")}
+    sys.modules["matplotlib"] = None
+    try:
+        yield
+    finally:
+        del sys.modules["matplotlib"]
+        sys.modules.update(saved)
+
+
+def onnx_reference_outputs(model, inputs: list[np.ndarray]) -> list[np.ndarray]:
+    from onnx.reference import ReferenceEvaluator
+    names = [vi.name for vi in graph_inputs(model)]
+    return ReferenceEvaluator(model).run(None, dict(zip(names, inputs)))
+
+
+def run_case(case: Case, work: Path, rounded_data: bool = False) -> CaseResult:
+    """Compile (float32, host) and run on the host and on the golden model; compare with the data.
+
+    rounded_data: the case's stored outputs were rounded by its generator; compare at RTOL/ATOL with
+    onnx.reference's outputs for the same inputs instead, and with the stored data at 1e-4."""
+    import onnx
+    from mcuforge.api import compile_model, simulate
+    t0 = time.time()
+    try:
+        model, inputs, expected = load_case(case)
+        problems = []
+        if rounded_data:
+            oracle = onnx_reference_outputs(model, inputs)
+            for k, (r, want) in enumerate(zip(oracle, expected)):
+                msg = compare(r, want, rtol=0, atol=1e-4)
+                if msg:
+                    problems.append(f"onnx.reference vs stored output {k}: {msg}")
+            expected = [np.asarray(r) for r in oracle]
+        model, data = freeze_params(model, inputs)
+        work.mkdir(parents=True, exist_ok=True)
+        path = work / f"{case.name}.onnx"
+        onnx.save_model(model, str(path))
+        out = work / "out"
+        with no_matplotlib():
+            compile_model(path, out, target="host", quant="float32", quiet=True)
+        errors = {}
+        for board in ("host", "reference"):
+            ys, _ = simulate(out, board, x=[np.asarray(a)[None] for a in data], quiet=True)
+            ys = ys if isinstance(ys, list) else [ys]
+            if len(ys) != len(expected):
+                problems.append(f"{board}: {len(ys)} outputs, expected {len(expected)}")
+                continue
+            worst = 0.0
+            for k, (y, want) in enumerate(zip(ys, expected)):
+                y = np.asarray(y)[0]
+                msg = compare(y, want)
+                if msg:
+                    problems.append(f"{board} output {k}: {msg}")
+                elif want.size:
+                    worst = max(worst, float(np.max(np.abs(y.reshape(want.shape) - want))))
+            errors[board] = worst
+        return CaseResult(case.name, not problems, "; ".join(problems), errors, time.time() - t0)
+    except Exception as e:  # noqa: BLE001 - reported per case
+        tb = traceback.format_exception_only(type(e), e)[-1].strip()
+        return CaseResult(case.name, False, tb, {}, time.time() - t0)
+
+
+def run_all(cases: list[Case], work: Path, workers: int | None = None,
+            rounded_data: frozenset = frozenset()) -> dict[str, CaseResult]:
+    """Run cases in parallel worker processes (compilation is Python, the build is gcc)."""
+    from concurrent.futures import ProcessPoolExecutor
+    import multiprocessing as mp
+    workers = workers or max(1, min(len(os.sched_getaffinity(0)), 4))
+    if workers == 1 or len(cases) < 4:
+        return {c.name: run_case(c, work / c.name, c.name in rounded_data) for c in cases}
+    ctx = mp.get_context("fork")
+    with ProcessPoolExecutor(workers, mp_context=ctx) as pool:
+        futs = {c.name: pool.submit(run_case, c, work / c.name, c.name in rounded_data) for c in cases}
+        return {name: f.result() for name, f in futs.items()}
+
+
+def compile_error(case: Case, work: Path) -> str | None:
+    """The McuforgeError an excluded case is refused with (None if it compiles)."""
+    import onnx
+    from mcuforge.api import compile_model
+    from mcuforge.errors import McuforgeError
+    model, inputs, _ = load_case(case)
+    model, _ = freeze_params(model, inputs)
+    work.mkdir(parents=True, exist_ok=True)
+    path = work / f"{case.name}.onnx"
+    onnx.save_model(model, str(path))
+    try:
+        with no_matplotlib():
+            compile_model(path, work / "out", target="host", quant="float32", quiet=True)
+    except McuforgeError as e:
+        return str(e)
+    return None
