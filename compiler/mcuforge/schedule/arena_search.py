@@ -1,0 +1,121 @@
+"""Arena planning with in-place overlaps, by search.
+
+A placement order fixes the plan: each tensor takes the lowest offset that is legal against the
+tensors placed before it, where "legal" is disjoint, or, for an (output, dying input) pair from
+schedule/inplace.py, output offset <= input offset - gap. Greedy-by-size is one such order; here
+several deterministic orders and a few hundred seeded random ones are tried (graphs on a
+microcontroller have tens of tensors, so this takes milliseconds) and the smallest arena wins.
+The result is never larger than plan_greedy_by_size, which is among the orders tried.
+"""
+from __future__ import annotations
+
+import random
+
+from .arena import ALIGN, ArenaPlan, _align
+from .inplace import Overlap
+from .lifetimes import Lifetime
+
+
+def _forbidden(t: Lifetime, size_t: int, u: Lifetime, off_u: int, size_u: int, gap_tu, gap_ut):
+    """Open interval of offsets for t that clash with u placed at off_u (None: no clash)."""
+    if not t.overlaps(u):
+        return None
+    if gap_tu is not None:      # t is the output, u its dying input: t may start gap below u
+        return off_u - min(gap_tu, size_t), off_u + size_u
+    if gap_ut is not None:      # u is the output, t its dying input: t may start gap above u
+        return off_u - size_t, off_u + min(gap_ut, size_u)
+    return off_u - size_t, off_u + size_u
+
+
+def place(lts: list[Lifetime], order: list[int], gaps: dict, prefer_overlap: bool) -> ArenaPlan:
+    sizes = [_align(lt.size) for lt in lts]
+    offsets: dict[int, int] = {}
+    for i in order:
+        t, st = lts[i], sizes[i]
+        bad = []
+        wishes = []
+        for j, oj in offsets.items():
+            g_tu = gaps.get((t.tensor, lts[j].tensor))
+            g_ut = gaps.get((lts[j].tensor, t.tensor))
+            iv = _forbidden(t, st, lts[j], oj, sizes[j], g_tu, g_ut)
+            if iv is not None:
+                bad.append(iv)
+            if g_tu is not None:
+                wishes.append(oj - g_tu)
+            if g_ut is not None:
+                wishes.append(oj + g_ut)
+        bad.sort()
+
+        def legal(o):
+            return o >= 0 and all(not (lo < o < hi) for lo, hi in bad)
+        chosen = None
+        if prefer_overlap:
+            chosen = next((o for o in sorted(wishes) if legal(o)), None)
+        if chosen is None:
+            # the lowest legal offset is 0 or the upper end of some forbidden interval
+            chosen = min(o for o in [0] + [hi for _, hi in bad] if legal(o))
+        offsets[i] = chosen
+    plan = ArenaPlan(lifetimes=list(lts))
+    for i, o in offsets.items():
+        plan.offsets[lts[i].tensor] = o
+        plan.size = max(plan.size, o + sizes[i])
+    return plan
+
+
+def plan_with_overlaps(lts: list[Lifetime], overlaps: list[Overlap], tries: int = 300,
+                       seed: int = 0) -> ArenaPlan:
+    gaps = {(ov.output, ov.input): _align(ov.gap) for ov in overlaps}
+    n = len(lts)
+    idx = list(range(n))
+    orders = [
+        sorted(idx, key=lambda i: (-lts[i].size, lts[i].first, lts[i].tensor)),       # greedy by size
+        sorted(idx, key=lambda i: (lts[i].first, -lts[i].size)),                      # execution order
+        # reverse execution order: an output is placed before its input, which then sits `gap`
+        # above it, so chains of in-place layers stack upward from offset 0
+        sorted(idx, key=lambda i: (-lts[i].first, -lts[i].size)),
+        sorted(idx, key=lambda i: (-lts[i].last, -lts[i].size)),
+        sorted(idx, key=lambda i: (-(lts[i].size * (lts[i].last - lts[i].first + 1)), lts[i].first)),
+        sorted(idx, key=lambda i: (-(lts[i].last - lts[i].first), -lts[i].size)),
+    ]
+    rng = random.Random(seed)
+    for _ in range(tries):
+        o = idx[:]
+        rng.shuffle(o)
+        orders.append(o)
+    best = None
+    for order in orders:
+        for prefer in (True, False):
+            p = place(lts, order, gaps, prefer)
+            if best is None or p.size < best.size:
+                best = p
+    if best is None:
+        best = ArenaPlan(lifetimes=list(lts))
+    best.overlaps = [ov for ov in overlaps if _overlapping(best, lts, ov)]
+    return best
+
+
+def _overlapping(plan: ArenaPlan, lts, ov: Overlap) -> bool:
+    size = {lt.tensor: _align(lt.size) for lt in lts}
+    a, b = plan.offsets[ov.output], plan.offsets[ov.input]
+    return a < b + size[ov.input] and b < a + size[ov.output]
+
+
+def check_plan(plan: ArenaPlan, overlaps: list[Overlap]) -> None:
+    """Raise if two live tensors share bytes in a way no in-place rule allows."""
+    gaps = {(ov.output, ov.input): ov.gap for ov in overlaps}
+    lts = plan.lifetimes
+    for i, a in enumerate(lts):
+        for b in lts[i + 1:]:
+            if not a.overlaps(b):
+                continue
+            oa, ob = plan.offsets[a.tensor], plan.offsets[b.tensor]
+            if oa + a.size <= ob or ob + b.size <= oa:
+                continue
+            if (a.tensor, b.tensor) in gaps and oa <= ob - gaps[(a.tensor, b.tensor)]:
+                continue
+            if (b.tensor, a.tensor) in gaps and ob <= oa - gaps[(b.tensor, a.tensor)]:
+                continue
+            raise AssertionError(f"arena plan: {a.tensor} and {b.tensor} overlap illegally")
+
+
+__all__ = ["plan_with_overlaps", "check_plan", "place", "ALIGN"]
