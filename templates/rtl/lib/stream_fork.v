@@ -1,0 +1,18 @@
+// One stream to two consumers: a beat moves when both can take it.
+module mcf_stream_fork #(parameter WIDTH = 16) (
+    input  wire             in_valid,
+    output wire             in_ready,
+    input  wire [WIDTH-1:0] in_data,
+    output wire             a_valid,
+    input  wire             a_ready,
+    output wire [WIDTH-1:0] a_data,
+    output wire             b_valid,
+    input  wire             b_ready,
+    output wire [WIDTH-1:0] b_data
+);
+    assign in_ready = a_ready && b_ready;
+    assign a_valid = in_valid && in_ready;
+    assign b_valid = in_valid && in_ready;
+    assign a_data = in_data;
+    assign b_data = in_data;
+endmodule
