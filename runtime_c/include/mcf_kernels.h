@@ -38,6 +38,10 @@ typedef struct {
     const int8_t *weights;
     const int32_t *bias;           /* [out_c] or NULL */
     mcf_requant_s8 rq;
+    /* set for optimized variants only (NULL for the portable kernel): */
+    const void *packed_weights;    /* weights reordered / widened at compile time for the variant */
+    const int32_t *packed_quant;   /* per-channel constants folded at compile time (bias, zero point, requantization) */
+    void *scratch;                 /* the layer's scratch buffer, planned in the arena */
 } mcf_conv2d_s8_args;
 
 void mcf_conv2d_s8(const mcf_conv2d_s8_args *a, const int8_t *in, int8_t *out);
@@ -48,6 +52,10 @@ typedef struct {
     const int8_t *weights;
     const int32_t *bias;
     mcf_requant_s8 rq;
+    /* set for optimized variants only (NULL for the portable kernel): */
+    const void *packed_weights;    /* weights reordered / widened at compile time for the variant */
+    const int32_t *packed_quant;   /* per-channel constants folded at compile time (bias, zero point, requantization) */
+    void *scratch;                 /* the layer's scratch buffer, planned in the arena */
 } mcf_fully_connected_s8_args;
 
 void mcf_fully_connected_s8(const mcf_fully_connected_s8_args *a, const int8_t *in, int8_t *out);
@@ -198,5 +206,8 @@ typedef struct {
 } mcf_softmax_f32_args;
 
 void mcf_softmax_f32(const mcf_softmax_f32_args *a, const float *in, float *out);
+
+/* optimized variants of the kernels above (same signatures) */
+#include "mcf_variants.h"
 
 #endif /* MCF_KERNELS_H */

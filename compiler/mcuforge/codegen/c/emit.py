@@ -17,8 +17,9 @@ from ..jinja import render
 from .kernel_select import KernelSelector
 from .layers import Layer, LayerContext, TensorRef, build_layer
 from .layers.base import CArray
+from .scratch import place_scratch
 
-RUNTIME_HEADERS = ("mcf_kernels.h", "mcf_arith.h", "mcf_broadcast.h", "mcf_fixedpoint.h")
+RUNTIME_HEADERS = ("mcf_kernels.h", "mcf_arith.h", "mcf_broadcast.h", "mcf_fixedpoint.h", "mcf_opt.h", "mcf_variants.h")
 
 
 @dataclass
@@ -56,6 +57,7 @@ def _io_desc(g: Graph, names: list[str], role: str) -> list[dict]:
 
 def lower_to_c(g: Graph, features=frozenset(), portable_only: bool = False, plan: ArenaPlan | None = None) -> CModel:
     order = g.topo_order()
+    own_plan = plan is None
     plan = plan or plan_greedy_by_size(lifetimes(g, order))
     prefix = f"mcf_{c_ident(g.name).lower()}"
     inputs, outputs = _io_desc(g, g.inputs, "input"), _io_desc(g, g.outputs, "output")
@@ -76,6 +78,7 @@ def lower_to_c(g: Graph, features=frozenset(), portable_only: bool = False, plan
     for i, node in enumerate(order):
         ctx.index = i
         layers.append(build_layer(ctx, node))
+    plan = place_scratch(plan, layers, refs, replan=own_plan)
     # constants read directly as op operands (not owned by a layer's weights)
     used_consts = {r.name: r for l in layers for r in l.inputs if r.kind == "const"}
     for name, t in g.tensors.items():

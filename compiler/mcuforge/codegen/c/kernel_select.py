@@ -15,6 +15,10 @@ class Variant:
     requires: frozenset = frozenset()       # core features, e.g. {"dsp"}
     # optional predicate on the layer's parameters (e.g. only 1x1 kernels)
     accepts: callable = None
+    # optional compile-time preparation: prepare(params, consts) -> {what: (ctype, values)} of
+    # extra constant arrays (reordered weights, packed per-channel constants); it may also set
+    # params["scratch_bytes"] to get a scratch buffer planned in the arena for this layer.
+    prepare: callable = None
 
 
 VARIANTS: dict[str, list[Variant]] = {}
@@ -29,9 +33,27 @@ class KernelSelector:
     features: frozenset = field(default_factory=frozenset)
     portable_only: bool = False
 
-    def pick(self, kernel: str, params: dict | None = None) -> tuple[str, list[str]]:
+    def choose(self, kernel: str, params: dict | None = None) -> Variant:
+        """The Variant that runs `kernel` for these parameters (the portable one if none fits)."""
         if not self.portable_only:
             for v in VARIANTS.get(kernel, []):
                 if v.requires <= self.features and (v.accepts is None or v.accepts(params or {})):
-                    return v.function, list(v.sources)
-        return kernel, [f"{kernel}.c"]
+                    return v
+        return Variant(kernel, (f"{kernel}.c",))
+
+    def pick(self, kernel: str, params: dict | None = None) -> tuple[str, list[str]]:
+        v = self.choose(kernel, params)
+        return v.function, list(v.sources)
+
+
+def prepare_arrays(ctx, cid: str, variant: Variant, params: dict, consts: dict, arrays: list) -> list:
+    """Run a variant's compile-time preparation and return the layer's constant arrays: the extra
+    ones it asked for (named <cid>_<what>; params["packed"] lists them for the template) added,
+    those it named in params["drop"] (e.g. int8 weights it replaced by a reordered copy) removed."""
+    if variant.prepare is None:
+        return arrays
+    extra = variant.prepare(params, consts) or {}
+    params["packed"] = sorted(extra)
+    drop = {f"{cid}_{what}" for what in params.get("drop", ())}
+    return [a for a in arrays if a.name not in drop] + \
+        [ctx.array(cid, what, ctype, values) for what, (ctype, values) in sorted(extra.items())]

@@ -3,6 +3,7 @@ import numpy as np
 
 from ....errors import McuforgeError
 from ....ir.ops import get_op
+from ..kernel_select import prepare_arrays
 from .base import Layer, builder, float_act, window
 
 ACC_LIMIT = (1 << 31) - 1
@@ -31,12 +32,15 @@ def conv2d_s8(ctx, node, cid):
     a = node.attrs
     win = window(g, node, node.inputs[0], node.outputs[0], w.shape[1:3], a["strides"], a["dilations"], a["pads"])
     depthwise = a["groups"] == x.shape[-1] and w.shape[3] == 1
-    params = {"win": win, "groups": a["groups"], "rq": _requant(p), "has_bias": bias is not None}
-    kernel, sources = ctx.select.pick("mcf_depthwise_conv2d_s8" if depthwise else "mcf_conv2d_s8", params)
+    params = {"win": win, "groups": a["groups"], "rq": _requant(p), "has_bias": bias is not None,
+              "consts": {"weights": w.data, "bias": bias, "mult": p["mult"], "shift": p["shift"]}}
+    variant = ctx.select.choose("mcf_depthwise_conv2d_s8" if depthwise else "mcf_conv2d_s8", params)
+    kernel, sources = variant.function, list(variant.sources)
     arrays = [ctx.array(cid, "weights", "int8_t", w.data.reshape(-1)),
               ctx.array(cid, "mult", "int32_t", p["mult"]), ctx.array(cid, "shift", "int32_t", p["shift"])]
     if bias is not None:
         arrays.append(ctx.array(cid, "bias", "int32_t", bias))
+    arrays = prepare_arrays(ctx, cid, variant, params, params.pop("consts"), arrays)
     return Layer(node, "conv2d_s8", kernel, sources, [ctx.refs[node.inputs[0]]], [ctx.refs[node.outputs[0]]],
                  params, arrays, macs=get_op("conv2d").macs(node, g))
 
@@ -66,12 +70,15 @@ def dense_s8(ctx, node, cid):
     bias = g.tensors[node.inputs[2]].data if len(node.inputs) > 2 else None
     _check_accumulator(node, w.data, bias, p["in_zp"])
     params = {"rows": int(np.prod(x.shape[:-1])), "in_features": w.shape[1], "out_features": w.shape[0],
-              "rq": _requant(p), "has_bias": bias is not None}
-    kernel, sources = ctx.select.pick("mcf_fully_connected_s8", params)
+              "rq": _requant(p), "has_bias": bias is not None,
+              "consts": {"weights": w.data, "bias": bias, "mult": p["mult"], "shift": p["shift"]}}
+    variant = ctx.select.choose("mcf_fully_connected_s8", params)
+    kernel, sources = variant.function, list(variant.sources)
     arrays = [ctx.array(cid, "weights", "int8_t", w.data.reshape(-1)),
               ctx.array(cid, "mult", "int32_t", p["mult"]), ctx.array(cid, "shift", "int32_t", p["shift"])]
     if bias is not None:
         arrays.append(ctx.array(cid, "bias", "int32_t", bias))
+    arrays = prepare_arrays(ctx, cid, variant, params, params.pop("consts"), arrays)
     return Layer(node, "dense_s8", kernel, sources, [ctx.refs[node.inputs[0]]], [ctx.refs[node.outputs[0]]],
                  params, arrays, macs=get_op("dense").macs(node, g))
 

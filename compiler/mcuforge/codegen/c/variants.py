@@ -1,0 +1,119 @@
+"""Optimized kernel variants (DSP SIMD, Helium, tuned portable C) and their compile-time preparation.
+
+Every variant is bit-exact with the portable kernel it replaces (and so with the golden model);
+`accepts` states when its preconditions hold (e.g. accumulator bounds that its requantization
+relies on), otherwise the layer keeps the portable kernel. Registration order matters: the last
+registered variant of a kernel is tried first, so the most specialized (MVE) comes last.
+
+Prepared constants (see runtime_c/include/mcf_opt.h):
+  - the input zero point is folded into the bias (raw int8 inputs, padding filled with the zp);
+  - DSP: per channel {2 * bias', multiplier, rcz, e}, weights doubled to int16 and reordered;
+  - MVE: per channel {bias', multiplier, left shift, -right shift}, int8 weights padded/reordered.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .kernel_select import Variant, register_variant
+
+DSP = frozenset({"dsp"})
+MVE = frozenset({"mve"})
+ACC_FAST_LIMIT = (1 << 30) - 1
+
+
+def _ceil(x: int, m: int) -> int:
+    return (x + m - 1) // m * m
+
+
+# ---- shared preparation -------------------------------------------------------------------------
+
+def folded_bias(w: np.ndarray, bias, in_zp: int) -> np.ndarray:
+    """bias - in_zp * sum(w) per output channel (int64)."""
+    cout = w.shape[0]
+    b = np.zeros(cout, np.int64) if bias is None else np.asarray(bias, np.int64)
+    return b - int(in_zp) * w.astype(np.int64).reshape(cout, -1).sum(axis=1)
+
+
+def acc_bound(w: np.ndarray, bias, in_zp: int) -> int:
+    """Worst-case |accumulator| of any partial sum with raw int8 inputs and the folded bias."""
+    cout = w.shape[0]
+    sabs = np.abs(w.astype(np.int64)).reshape(cout, -1).sum(axis=1)
+    fb = np.abs(folded_bias(w, bias, in_zp))
+    return int((fb + 128 * sabs).max(initial=0))
+
+
+def dsp_requant_ok(consts: dict, in_zp: int) -> bool:
+    """Preconditions of mcf_dsp_requant: |acc| < 2^30, multipliers >= 0, 1 <= -shift <= 22."""
+    shift = np.asarray(consts["shift"], np.int64)
+    mult = np.asarray(consts["mult"], np.int64)
+    return bool(((-shift >= 1) & (-shift <= 22)).all() and (mult >= 0).all()
+                and acc_bound(consts["weights"], consts["bias"], in_zp) <= ACC_FAST_LIMIT)
+
+
+def dsp_quant(consts: dict, in_zp: int, out_zp: int) -> np.ndarray:
+    """{2 * bias', multiplier, rcz, e} per channel."""
+    fb = folded_bias(consts["weights"], consts["bias"], in_zp)
+    e = -np.asarray(consts["shift"], np.int64)
+    rcz = (1 << (e - 1)) + int(out_zp) * (1 << e)
+    q = np.stack([2 * fb, np.asarray(consts["mult"], np.int64), rcz, e], axis=1)
+    return q.astype(np.int32).reshape(-1)
+
+
+def sxtb16_order(w: np.ndarray) -> np.ndarray:
+    """Reorder the last axis (a multiple of 4) in groups of 4 as (w0, w2, w1, w3)."""
+    shape = w.shape
+    g = w.reshape(shape[:-1] + (shape[-1] // 4, 4))[..., [0, 2, 1, 3]]
+    return g.reshape(shape)
+
+
+def interleave_pairs(wk: np.ndarray, group: int) -> np.ndarray:
+    """[C][K] -> channel pairs interleaved per `group` of K: [C/2][K/group][2][group], then the
+    odd last channel as [K/group][group]; flattened."""
+    c, k = wk.shape
+    parts = []
+    pairs = c // 2
+    if pairs:
+        p = wk[:2 * pairs].reshape(pairs, 2, k // group, group).transpose(0, 2, 1, 3)
+        parts.append(p.reshape(-1))
+    if c % 2:
+        parts.append(wk[-1].reshape(-1))
+    return np.concatenate(parts)
+
+
+def conv_segments(win: dict) -> tuple[int, int]:
+    """(segment length, number of segments) of a convolution patch: contiguous input bytes."""
+    if win["dil_w"] == 1:
+        return win["k_w"] * win["in_c"], win["k_h"]
+    return win["in_c"], win["k_h"] * win["k_w"]
+
+
+def segmented_weights(w: np.ndarray, win: dict, mult: int) -> tuple[np.ndarray, int]:
+    """Weights [C][k_h][k_w][in_c] -> [C][K4], each segment zero-padded to a multiple of `mult`."""
+    L, n_seg = conv_segments(win)
+    L4 = _ceil(L, mult)
+    c = w.shape[0]
+    ws = np.zeros((c, n_seg, L4), np.int64)
+    ws[:, :, :L] = w.astype(np.int64).reshape(c, n_seg, L)
+    return ws.reshape(c, n_seg * L4), n_seg * L4
+
+
+# ---- Cortex-M4 / M7 / M33: DSP extension ------------------------------------------------------
+
+def _dsp_conv_accepts(params: dict) -> bool:
+    return params["groups"] == 1 and dsp_requant_ok(params["consts"], params["rq"]["in_zp"])
+
+
+def _dsp_conv_prepare(params: dict, consts: dict) -> dict:
+    win = params["win"]
+    wk, k4 = segmented_weights(consts["weights"], win, 4)
+    wk = sxtb16_order(2 * wk)
+    L, _ = conv_segments(win)
+    params["scratch_bytes"] = 4 * k4 + _ceil(L, 4) + 8
+    params["drop"] = ["weights"]
+    return {"packed_weights": ("int16_t", interleave_pairs(wk, 4).astype(np.int16)),
+            "packed_quant": ("int32_t", dsp_quant(consts, params["rq"]["in_zp"], params["rq"]["out_zp"]))}
+
+
+register_variant("mcf_conv2d_s8", Variant(
+    function="mcf_conv2d_s8_dsp", sources=("mcf_conv2d_s8_dsp.c",), requires=DSP,
+    accepts=_dsp_conv_accepts, prepare=_dsp_conv_prepare))

@@ -1,0 +1,71 @@
+/*
+ * mcf_opt.h - helpers shared by the optimized kernel variants (DSP SIMD, Helium, tuned C).
+ *
+ * Conventions of the compile-time prepared constants (compiler/mcuforge/codegen/c/variants.py):
+ *  - the input zero point is folded into the bias: sum((x - zp) * w) + b = sum(x * w) + (b - zp * sum(w)),
+ *    so kernels multiply raw int8 inputs and fill padding with the zero point;
+ *  - DSP variants: per output channel 4 words {2 * bias', multiplier, rcz, e} with e = -shift in
+ *    [1, 22] and rcz = 2^(e-1) + out_zp * 2^e, weights doubled to int16, worst-case |acc| < 2^30.
+ *    Then requantization is exact (see mcf_dsp_requant).
+ */
+#ifndef MCF_OPT_H
+#define MCF_OPT_H
+
+#include <stdint.h>
+#include <string.h>
+
+/* Unaligned-safe 32-bit load and store (one LDR / STR on cores that allow unaligned access). */
+static inline int32_t mcf_rd32(const void *p)
+{
+    int32_t v;
+    memcpy(&v, p, 4);
+    return v;
+}
+
+static inline void mcf_wr32(void *p, int32_t v)
+{
+    memcpy(p, &v, 4);
+}
+
+/* Rotate right by 8: GCC folds it into the operand of SXTB16 (GCC 12 has no __ror). */
+static inline uint32_t mcf_ror8(uint32_t x)
+{
+    return (x >> 8) | (x << 24);
+}
+
+#if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
+#include <arm_acle.h>
+
+/* SXTB16 of x rotated right by 8 (bytes 1 and 3), in one instruction: GCC 12's __sxtb16 does not
+ * fold a rotation into its operand, so it is written out. */
+static inline uint32_t mcf_sxtb16_ror8(uint32_t x)
+{
+    uint32_t r;
+    __asm__("sxtb16 %0, %1, ror #8" : "=r"(r) : "r"(x));
+    return r;
+}
+
+/* (acc_hi * 2^32 + a * b + 2^31) >> 32 */
+static inline int32_t mcf_smmlar(int32_t a, int32_t b, int32_t acc)
+{
+    int32_t r;
+    __asm__("smmlar %0, %1, %2, %3" : "=r"(r) : "r"(a), "r"(b), "r"(acc));
+    return r;
+}
+
+/*
+ * TFLite requantization of x = acc2 / 2 plus the output zero point, exactly, in four instructions.
+ * With |x| < 2^30, m >= 0 and 1 <= e <= 22:
+ *   SRDHM(x, m) = floor((x m + 2^30) / 2^31) = floor((acc2 m + 2^31) / 2^32) = SMMULR(acc2, m) = s;
+ *   rounding divide (half away from zero) = (s + 2^(e-1) - [s < 0]) >> e, and [s < 0] may be
+ *   replaced by [x < 0]: they differ only when s == 0, where the result is 0 either way;
+ *   adding zp * 2^e before the shift adds zp after it (no overflow: |s| <= 2^30, |rcz| < 2^30).
+ */
+static inline int32_t mcf_dsp_requant(int32_t acc2, int32_t m, int32_t rcz, int32_t e)
+{
+    const int32_t s = mcf_smmlar(acc2, m, rcz) + (acc2 >> 31);
+    return s >> e;
+}
+#endif
+
+#endif /* MCF_OPT_H */

@@ -1,0 +1,126 @@
+"""One-layer (or many independent one-layer branches) ONNX models for kernel tests and benchmarks.
+
+Each spec is a dict describing one layer; `build_model` puts all specs side by side as independent
+branches of one model (input_i -> layer_i -> output_i), so one firmware build and one QEMU run
+check many layer configurations at once."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+
+
+def conv_spec(in_c, out_c, hw, k=3, stride=1, pad=None, dil=1, groups=1, relu=False, bias=True):
+    h, w = (hw, hw) if isinstance(hw, int) else hw
+    kh, kw = (k, k) if isinstance(k, int) else k
+    if pad is None:
+        pad = ((kh - 1) * dil // 2, (kw - 1) * dil // 2)
+    elif isinstance(pad, int):
+        pad = (pad, pad)
+    return {"op": "conv", "in_c": in_c, "out_c": out_c, "h": h, "w": w, "kh": kh, "kw": kw,
+            "stride": stride, "pad": pad, "dil": dil, "groups": groups, "relu": relu, "bias": bias}
+
+
+def dw_spec(c, hw, k=3, stride=1, mult=1, pad=None, dil=1, relu=False):
+    s = conv_spec(c, c * mult, hw, k, stride, pad, dil, groups=c, relu=relu)
+    return s
+
+
+def fc_spec(in_f, out_f, relu=False, bias=True):
+    return {"op": "fc", "in_f": in_f, "out_f": out_f, "relu": relu, "bias": bias}
+
+
+def pool_spec(kind, c, hw, k=2, stride=2, pad=0):
+    h, w = (hw, hw) if isinstance(hw, int) else hw
+    return {"op": kind, "c": c, "h": h, "w": w, "k": k, "stride": stride, "pad": pad}
+
+
+def add_spec(c, hw, relu=False):
+    h, w = (hw, hw) if isinstance(hw, int) else hw
+    return {"op": "add", "c": c, "h": h, "w": w, "relu": relu}
+
+
+def macs(s) -> int:
+    if s["op"] == "conv":
+        oh = (s["h"] + 2 * s["pad"][0] - s["dil"] * (s["kh"] - 1) - 1) // s["stride"] + 1
+        ow = (s["w"] + 2 * s["pad"][1] - s["dil"] * (s["kw"] - 1) - 1) // s["stride"] + 1
+        return oh * ow * s["out_c"] * s["kh"] * s["kw"] * s["in_c"] // s["groups"]
+    if s["op"] == "fc":
+        return s["in_f"] * s["out_f"]
+    return 0
+
+
+def _branch(i, s, rng):
+    x = f"x{i}"
+    y = f"y{i}"
+    nodes, inits = [], []
+    if s["op"] == "conv":
+        shape = [1, s["in_c"], s["h"], s["w"]]
+        wt = rng.normal(0, 1.0 / np.sqrt(s["kh"] * s["kw"] * s["in_c"] / s["groups"]),
+                        (s["out_c"], s["in_c"] // s["groups"], s["kh"], s["kw"])).astype(np.float32)
+        inits.append(numpy_helper.from_array(wt, f"w{i}"))
+        ins = [x, f"w{i}"]
+        if s["bias"]:
+            inits.append(numpy_helper.from_array(rng.normal(0, 0.2, s["out_c"]).astype(np.float32), f"b{i}"))
+            ins.append(f"b{i}")
+        ph, pw = s["pad"]
+        out = y if not s["relu"] else f"c{i}"
+        nodes.append(helper.make_node("Conv", ins, [out], kernel_shape=[s["kh"], s["kw"]],
+                                      strides=[s["stride"]] * 2, pads=[ph, pw, ph, pw],
+                                      dilations=[s["dil"]] * 2, group=s["groups"]))
+    elif s["op"] == "fc":
+        shape = [1, s["in_f"]]
+        wt = rng.normal(0, 1.0 / np.sqrt(s["in_f"]), (s["in_f"], s["out_f"])).astype(np.float32)
+        inits.append(numpy_helper.from_array(wt, f"w{i}"))
+        ins = [x, f"w{i}"]
+        if s["bias"]:
+            inits.append(numpy_helper.from_array(rng.normal(0, 0.2, s["out_f"]).astype(np.float32), f"b{i}"))
+            ins.append(f"b{i}")
+        out = y if not s["relu"] else f"c{i}"
+        nodes.append(helper.make_node("Gemm", ins, [out]))
+    elif s["op"] in ("maxpool", "avgpool"):
+        shape = [1, s["c"], s["h"], s["w"]]
+        p = s["pad"]
+        nodes.append(helper.make_node("MaxPool" if s["op"] == "maxpool" else "AveragePool", [x], [y],
+                                      kernel_shape=[s["k"]] * 2, strides=[s["stride"]] * 2, pads=[p] * 4))
+        out = y
+    elif s["op"] == "add":
+        shape = [1, s["c"], s["h"], s["w"]]
+        x2 = f"x{i}b"
+        out = y if not s["relu"] else f"c{i}"
+        nodes.append(helper.make_node("Add", [x, x2], [out]))
+        extra = helper.make_tensor_value_info(x2, TensorProto.FLOAT, shape)
+        return nodes, inits, [helper.make_tensor_value_info(x, TensorProto.FLOAT, shape), extra], shape
+    else:
+        raise ValueError(s["op"])
+    if s.get("relu"):
+        nodes.append(helper.make_node("Relu", [out], [y]))
+    return nodes, inits, [helper.make_tensor_value_info(x, TensorProto.FLOAT, shape)], shape
+
+
+def build_model(specs: list[dict], path: Path, seed: int = 0, n_calib: int = 8) -> tuple[Path, Path, list]:
+    """Write the model and a calibration .npz; return (model, calib, input arrays for a test run)."""
+    rng = np.random.default_rng(seed)
+    nodes, inits, inputs, outputs, calib, test = [], [], [], [], {}, []
+    for i, s in enumerate(specs):
+        n, it, ins, shape = _branch(i, s, rng)
+        nodes += n
+        inits += it
+        inputs += ins
+        outputs.append(helper.make_tensor_value_info(f"y{i}", TensorProto.FLOAT, None))
+        for vi in ins:
+            # asymmetric ranges so that zero points are not 0
+            lo, hi = -rng.uniform(0.5, 2.0), rng.uniform(1.0, 3.0)
+            calib[vi.name] = rng.uniform(lo, hi, (n_calib,) + tuple(shape)).astype(np.float32)
+            test.append(rng.uniform(lo * 1.1, hi * 1.1, (2,) + tuple(shape)).astype(np.float32))
+    graph = helper.make_graph(nodes, "layers", inputs, outputs, inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    model.ir_version = 8
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    onnx.save(model, path)
+    cpath = path.with_suffix(".npz")
+    np.savez(cpath, **calib)
+    return path, cpath, test
