@@ -57,7 +57,6 @@ def _io_desc(g: Graph, names: list[str], role: str) -> list[dict]:
 
 def lower_to_c(g: Graph, features=frozenset(), portable_only: bool = False, plan: ArenaPlan | None = None) -> CModel:
     order = g.topo_order()
-    own_plan = plan is None
     plan = plan or plan_greedy_by_size(lifetimes(g, order))
     prefix = f"mcf_{c_ident(g.name).lower()}"
     inputs, outputs = _io_desc(g, g.inputs, "input"), _io_desc(g, g.outputs, "output")
@@ -78,7 +77,7 @@ def lower_to_c(g: Graph, features=frozenset(), portable_only: bool = False, plan
     for i, node in enumerate(order):
         ctx.index = i
         layers.append(build_layer(ctx, node))
-    plan = place_scratch(plan, layers, refs, replan=own_plan)
+    plan = place_scratch(plan, layers, refs)
     # constants read directly as op operands (not owned by a layer's weights)
     used_consts = {r.name: r for l in layers for r in l.inputs if r.kind == "const"}
     for name, t in g.tensors.items():
