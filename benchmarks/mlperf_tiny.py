@@ -1,0 +1,97 @@
+"""MLPerf Tiny int8 models: our memory and speed next to TFLite Micro's smallest arena.
+
+    PYTHONPATH=compiler python benchmarks/mlperf_tiny.py [--portable] [--greedy] [models...]
+
+Per model: MACs; our flash (text+data of the linked M4 ELF); our arena, input+output buffers and
+worst-case stack (call-graph bound from -fstack-usage) and their sum, the peak SRAM; TFLite
+Micro's smallest working arena (bisection on arena_size, 64-bit host build; it holds input,
+output, intermediates and the interpreter's own records); the ratios; executed instructions per
+inference on QEMU Cortex-M4 (mps2-an386) and M7 (mps2-an500). Every run is also checked byte for
+byte against TFLite Micro. Models come from $MCUFORGE_MLPERF_TINY (default
+../shared/models/mlperf-tiny beside the repository).
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+from pathlib import Path
+from unittest import mock
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "compiler"))
+
+from mcuforge.api import compile_model, simulate  # noqa: E402
+from mcuforge.codegen.c import emit  # noqa: E402
+from mcuforge.schedule.memory import plan_memory  # noqa: E402
+from mcuforge.sim.tflm import TflmModel, smallest_arena  # noqa: E402
+
+MODELS = ["kws_dscnn_int8", "ic_resnet8_int8", "vww_mbv1_96_int8", "ad_fcae_int8"]
+BOARDS = {"M4": ("mps2-an386", "cortex-m4"), "M7": ("mps2-an500", "cortex-m7")}
+
+
+def compile_planned(path, out, core, portable, greedy):
+    """compile_model with plan_memory's order and arena (until the backend calls it itself)."""
+    if greedy:
+        return compile_model(path, out, target=core, quiet=True, portable_kernels=portable)
+    real = emit.lower_to_c
+
+    def lower(g, *a, **k):
+        k["plan"] = plan_memory(g)[1]
+        return real(g, *a, **k)
+    with mock.patch.object(emit, "lower_to_c", lower):
+        return compile_model(path, out, target=core, quiet=True, portable_kernels=portable)
+
+
+def measure(name, args, tmp):
+    path = Path(os.environ.get("MCUFORGE_MLPERF_TINY", REPO.parent / "shared/models/mlperf-tiny")) / f"{name}.tflite"
+    if not path.is_file():
+        raise SystemExit(f"{path} not found: set MCUFORGE_MLPERF_TINY to the MLPerf Tiny model folder")
+    buf = path.read_bytes()
+    ref = TflmModel(buf)
+    row = {"model": name.replace("_int8", "")}
+    for tag, (board, core) in BOARDS.items():
+        out = Path(tmp) / f"{name}_{core}"
+        r = compile_planned(path, out, core, args.portable, args.greedy)
+        shape = r.graph.tensors[r.graph.inputs[0]].shape
+        x = np.random.default_rng(0).integers(-128, 128, shape).astype(np.int8)
+        y, info = simulate(out, board, x[None], quiet=True)
+        if not np.array_equal(y.reshape(-1), ref.run(x)[0].reshape(-1)):
+            raise SystemExit(f"{name} on {board}: output differs from TFLite Micro")
+        row[f"instr_{tag}"] = info["instructions"]
+        if tag == "M4":
+            row.update(macs=r.info["macs"], flash=info["flash_bytes"], arena=info["arena_bytes"],
+                       io=r.info["io_bytes"], stack=info["stack_bytes"])
+    row["sram"] = row["arena"] + row["io"] + row["stack"]
+    row["tflm"] = smallest_arena(buf, [x])
+    return row
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("models", nargs="*", default=MODELS)
+    ap.add_argument("--portable", action="store_true", help="portable C kernels only (no DSP variants)")
+    ap.add_argument("--greedy", action="store_true", help="the backend's greedy-by-size plan, no in-place")
+    args = ap.parse_args()
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for name in args.models:
+            print(f"[mlperf_tiny] {name} ...", file=sys.stderr, flush=True)
+            rows.append(measure(name, args, tmp))
+    hdr = ("model", "MACs", "flash B", "arena B", "I/O B", "stack B", "peak SRAM B", "TFLM arena B",
+           "arena/TFLM", "(arena+I/O)/TFLM", "instr M4", "instr M7", "MAC/instr M4")
+    print("| " + " | ".join(hdr) + " |")
+    print("|" + "---|" * len(hdr))
+    for r in rows:
+        vals = (r["model"], f"{r['macs']:,}", f"{r['flash']:,}", f"{r['arena']:,}", f"{r['io']:,}", f"{r['stack']:,}",
+                f"{r['sram']:,}", f"{r['tflm']:,}", f"{r['arena'] / r['tflm']:.2f}",
+                f"{(r['arena'] + r['io']) / r['tflm']:.2f}", f"{r['instr_M4']:,}", f"{r['instr_M7']:,}",
+                f"{r['macs'] / r['instr_M4']:.3f}")
+        print("| " + " | ".join(vals) + " |")
+
+
+if __name__ == "__main__":
+    main()
