@@ -140,6 +140,16 @@ def _quantize_weight_and_bias(g: Graph, n: Node):
         wq = QuantParams(scale, np.zeros(cout, np.int64), axis=0)
     else:
         q, wq = quantize_weights(w.data)
+        if len(n.inputs) > 2 and n.inputs[2]:
+            # a (nearly) dead channel has a tiny weight scale, and its bias would overflow int32 at
+            # s_in * s_w: raise that channel's scale until the bias fits (its weights round to ~0)
+            b = np.abs(g.tensors[n.inputs[2]].data.astype(np.float64)).reshape(-1)
+            need = b / (g.tensors[n.inputs[0]].quant.s * (2 ** 31 - 1) * 0.5)
+            if np.any(need > wq.scale):
+                scale = np.maximum(wq.scale, need)
+                shape = (-1,) + (1,) * (w.data.ndim - 1)
+                q = np.clip(np.round(w.data / scale.reshape(shape)), -127, 127).astype(np.int8)
+                wq = QuantParams(scale, np.zeros_like(scale, np.int64), axis=0)
     wc = g.const(w.name + "_q", q, "int8", wq)
     ins = [n.inputs[0], wc.name]
     if len(n.inputs) > 2 and n.inputs[2]:
