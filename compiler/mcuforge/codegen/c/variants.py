@@ -117,3 +117,32 @@ def _dsp_conv_prepare(params: dict, consts: dict) -> dict:
 register_variant("mcf_conv2d_s8", Variant(
     function="mcf_conv2d_s8_dsp", sources=("mcf_conv2d_s8_dsp.c",), requires=DSP,
     accepts=_dsp_conv_accepts, prepare=_dsp_conv_prepare))
+
+
+def _dsp_dw_accepts(params: dict) -> bool:
+    return dsp_requant_ok(params["consts"], params["rq"]["in_zp"])
+
+
+def plane_dims(win: dict) -> tuple[int, int]:
+    ph = (win["out_h"] - 1) * win["stride_h"] + (win["k_h"] - 1) * win["dil_h"] + 1
+    pw = (win["out_w"] - 1) * win["stride_w"] + (win["k_w"] - 1) * win["dil_w"] + 1 + 2
+    return ph, pw
+
+
+def _dsp_dw_prepare(params: dict, consts: dict) -> dict:
+    win = params["win"]
+    w = consts["weights"].astype(np.int64)          # [out_c][k_h][k_w][1]
+    c, kh, kw = w.shape[0], w.shape[1], w.shape[2]
+    kp = (kw + 1) // 2
+    taps = np.zeros((c, kh, 2 * kp), np.int64)
+    taps[:, :, :kw] = 2 * w[..., 0]
+    ph, pw = plane_dims(win)
+    params["scratch_bytes"] = 2 * ph * pw + 8
+    params["drop"] = ["weights"]
+    return {"packed_weights": ("int16_t", taps.reshape(-1).astype(np.int16)),
+            "packed_quant": ("int32_t", dsp_quant(consts, params["rq"]["in_zp"], params["rq"]["out_zp"]))}
+
+
+register_variant("mcf_depthwise_conv2d_s8", Variant(
+    function="mcf_depthwise_conv2d_s8_dsp", sources=("mcf_depthwise_conv2d_s8_dsp.c",), requires=DSP,
+    accepts=_dsp_dw_accepts, prepare=_dsp_dw_prepare))
