@@ -146,3 +146,27 @@ def _dsp_dw_prepare(params: dict, consts: dict) -> dict:
 register_variant("mcf_depthwise_conv2d_s8", Variant(
     function="mcf_depthwise_conv2d_s8_dsp", sources=("mcf_depthwise_conv2d_s8_dsp.c",), requires=DSP,
     accepts=_dsp_dw_accepts, prepare=_dsp_dw_prepare))
+
+
+def fc_window(params: dict) -> dict:
+    """A fully connected layer as a 1x1 convolution over `rows` pixels."""
+    return {"batch": 1, "in_h": 1, "in_w": params["rows"], "in_c": params["in_features"], "out_h": 1,
+            "out_w": params["rows"], "out_c": params["out_features"], "k_h": 1, "k_w": 1, "stride_h": 1,
+            "stride_w": 1, "dil_h": 1, "dil_w": 1, "pad_top": 0, "pad_left": 0}
+
+
+def _dsp_fc_accepts(params: dict) -> bool:
+    return dsp_requant_ok(params["consts"], params["rq"]["in_zp"])
+
+
+def _dsp_fc_prepare(params: dict, consts: dict) -> dict:
+    conv_params = dict(params, win=fc_window(params), groups=1)
+    out = _dsp_conv_prepare(conv_params, consts)
+    params["scratch_bytes"] = conv_params["scratch_bytes"]
+    params["drop"] = conv_params["drop"]
+    return out
+
+
+register_variant("mcf_fully_connected_s8", Variant(
+    function="mcf_fully_connected_s8_dsp", sources=("mcf_fully_connected_s8_dsp.c", "mcf_conv2d_s8_dsp.c"),
+    requires=DSP, accepts=_dsp_fc_accepts, prepare=_dsp_fc_prepare))
