@@ -170,3 +170,35 @@ def _dsp_fc_prepare(params: dict, consts: dict) -> dict:
 register_variant("mcf_fully_connected_s8", Variant(
     function="mcf_fully_connected_s8_dsp", sources=("mcf_fully_connected_s8_dsp.c", "mcf_conv2d_s8_dsp.c"),
     requires=DSP, accepts=_dsp_fc_accepts, prepare=_dsp_fc_prepare))
+
+
+# ---- Cortex-M55: Helium (MVE) ------------------------------------------------------------------
+
+def mve_quant(consts: dict, in_zp: int) -> np.ndarray:
+    """Folded biases [C], then per channel pair 16 words: left shifts, multipliers, fix-up masks
+    (-1 where there is a right shift), negated right shifts, for the lanes (c0, c1, c0, c1)."""
+    fb = folded_bias(consts["weights"], consts["bias"], in_zp)
+    mult = np.asarray(consts["mult"], np.int64)
+    shift = np.asarray(consts["shift"], np.int64)
+    left, right = np.maximum(shift, 0), np.maximum(-shift, 0)
+    parts = [fb]
+    for c in range(0, len(mult) - 1, 2):
+        lanes = [c, c + 1, c, c + 1]
+        parts += [left[lanes], mult[lanes], np.where(right[lanes] > 0, -1, 0), -right[lanes]]
+    return np.concatenate(parts).astype(np.int32)
+
+
+def _mve_conv_accepts(params: dict) -> bool:
+    return params["groups"] == 1 and (np.asarray(params["consts"]["mult"]) >= 0).all()
+
+
+def _mve_conv_prepare(params: dict, consts: dict) -> dict:
+    win = params["win"]
+    k = win["k_h"] * win["k_w"] * win["in_c"]
+    params["scratch_bytes"] = 2 * _ceil(k, 16) + 16
+    return {"packed_quant": ("int32_t", mve_quant(consts, params["rq"]["in_zp"]))}
+
+
+register_variant("mcf_conv2d_s8", Variant(
+    function="mcf_conv2d_s8_mve", sources=("mcf_conv2d_s8_mve.c",), requires=MVE,
+    accepts=_mve_conv_accepts, prepare=_mve_conv_prepare))
