@@ -22,7 +22,9 @@ def build(prj) -> Path:
         return exe
     if shutil.which("verilator") is None:
         raise McuforgeError("verilator not found: install it (Debian: apt-get install verilator)")
-    cmd = ["verilator", "--cc", "--exe", "--build", "-j", "2", "-O2", "-Wno-fatal", "-Wno-lint", "-Wno-style",
+    # the C++ compile dominates build time; the simulated designs are small, so optimize little
+    cmd = ["verilator", "--cc", "--exe", "--build", "-j", "2", "-Wno-fatal", "-Wno-lint", "-Wno-style",
+           "-MAKEFLAGS", "OPT_FAST=-O1 OPT_SLOW=-O0 OPT_GLOBAL=-O0",
            "--top-module", top, "-Mdir", str(prj / "obj_dir"), *map(str, sources)]
     r = subprocess.run(cmd, capture_output=True, text=True, cwd=prj)
     if r.returncode:
