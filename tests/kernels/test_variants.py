@@ -1,0 +1,116 @@
+"""Every optimized kernel variant, bit-exact with the golden model on its own QEMU board.
+
+Many one-layer branches go into one model, so one firmware build and one QEMU run check them all.
+The default run has one batch of fast cases per core; @slow adds random layer configurations
+(odd channel counts, padding, strides 1 and 2, dilation, depth multipliers)."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from mcuforge.api import compile_model, simulate
+from mcuforge.sim import toolchain
+
+from .layer_models import build_model, conv_spec, dw_spec, fc_spec
+
+CORES = {  # target -> (board, expected variant suffix of conv / depthwise / fc)
+    "cortex-m4": ("mps2-an386", {"conv2d": "_dsp", "depthwise": "_dsp", "dense": "_dsp"}),
+    "cortex-m7": ("mps2-an500", {"conv2d": "_dsp", "depthwise": "_dsp", "dense": "_dsp"}),
+    "cortex-m33": ("mps2-an505", {"conv2d": "_dsp", "depthwise": "_dsp", "dense": "_dsp"}),
+    "cortex-m55": ("mps3-an547", {"conv2d": "_mve", "depthwise": "_dsp", "dense": "_dsp"}),
+}
+
+FAST_SPECS = [
+    conv_spec(16, 16, 8),                                   # 3x3, pad 1, stride 1
+    conv_spec(3, 7, 9, stride=2),                           # odd channels, stride 2 (first layer)
+    conv_spec(12, 10, 6, k=1, pad=0),                       # pointwise
+    conv_spec(5, 5, (7, 6), k=(3, 2), dil=2, stride=2, relu=True),  # dilation, odd everything, ReLU
+    dw_spec(16, 9),                                         # depthwise 3x3 stride 1
+    dw_spec(8, 11, stride=2, relu=True),                    # depthwise 3x3 stride 2
+    dw_spec(5, (7, 6), k=(3, 2), mult=2, dil=2),            # depth multiplier, dilation
+    dw_spec(6, 10, k=5, stride=2, pad=1),                   # general kernel
+    fc_spec(64, 10), fc_spec(37, 11, relu=True),
+]
+
+
+def kernels_of(info) -> list[str]:
+    return [l.get("kernel", "") for l in info["layers"] if l.get("kernel")]
+
+
+def run_case(tmp_path, target, specs, seed=0):
+    board = CORES[target][0]
+    model, calib, x = build_model(specs, tmp_path / "model.onnx", seed=seed)
+    res = compile_model(model, tmp_path / target, target=target, calib=calib, quiet=True)
+    y, info = simulate(tmp_path / target, board=board, x=x, quiet=True)
+    ref, _ = simulate(tmp_path / target, board="reference", x=x, quiet=True)
+    y, ref = (y, ref) if isinstance(y, list) else ([y], [ref])
+    for i, (a, b) in enumerate(zip(y, ref)):
+        assert a.shape == b.shape
+        bad = np.argwhere(a != b)
+        assert bad.size == 0, f"branch {i} ({specs[i]}) differs from the golden model at {len(bad)} places"
+    return res.info, info
+
+
+
+
+@pytest.mark.parametrize("target", list(CORES))
+def test_variants_bit_exact(tmp_path, target):
+    info, _ = run_case(tmp_path, target, FAST_SPECS)
+    used = kernels_of(info)
+    want = CORES[target][1]
+    if used:   # the layer table names the kernel of each layer
+        assert any(k.endswith(want["conv2d"]) for k in used if k.startswith("mcf_conv2d")), used
+        assert any(k.endswith(want["depthwise"]) for k in used if k.startswith("mcf_depthwise")), used
+        assert any(k.endswith(want["dense"]) for k in used if k.startswith("mcf_fully")), used
+
+
+def test_host_build_uses_portable_or_tuned(tmp_path):
+    """The same model on the host (no DSP/MVE) stays bit-exact."""
+    model, calib, x = build_model(FAST_SPECS[:3] + FAST_SPECS[4:6] + FAST_SPECS[8:9], tmp_path / "m.onnx")
+    compile_model(model, tmp_path / "host", target="host", calib=calib, quiet=True)
+    y, _ = simulate(tmp_path / "host", board="host", x=x, quiet=True)
+    ref, _ = simulate(tmp_path / "host", board="reference", x=x, quiet=True)
+    for a, b in zip(y, ref):
+        np.testing.assert_array_equal(a, b)
+
+
+def random_specs(rng, n=10):
+    specs = []
+    for _ in range(n):
+        kind = rng.choice(["conv", "pw", "dw", "fc"])
+        stride = int(rng.choice([1, 2]))
+        dil = int(rng.choice([1, 1, 2]))
+        hw = (int(rng.integers(4, 13)), int(rng.integers(4, 13)))
+        k = (int(rng.choice([1, 3, 5])), int(rng.choice([1, 2, 3])))
+        pad = (int(rng.integers(0, 3)) if k[0] > 1 else 0)
+        if kind == "conv":
+            specs.append(conv_spec(int(rng.integers(1, 20)), int(rng.integers(1, 20)), hw, k=k, stride=stride,
+                                   dil=dil, pad=min(pad, k[0] - 1, k[1] - 1) if min(k) > 1 else 0,
+                                   relu=bool(rng.integers(2))))
+        elif kind == "pw":
+            specs.append(conv_spec(int(rng.integers(1, 70)), int(rng.integers(1, 40)), hw, k=1, pad=0,
+                                   stride=stride, relu=bool(rng.integers(2))))
+        elif kind == "dw":
+            specs.append(dw_spec(int(rng.integers(1, 20)), hw, k=k, stride=stride, dil=dil,
+                                 mult=int(rng.choice([1, 1, 2, 3])),
+                                 pad=min(pad, k[0] - 1, k[1] - 1) if min(k) > 1 else 0, relu=bool(rng.integers(2))))
+        else:
+            specs.append(fc_spec(int(rng.integers(1, 300)), int(rng.integers(1, 40)), relu=bool(rng.integers(2))))
+    return specs
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", [1, 2, 3])
+@pytest.mark.parametrize("target", list(CORES))
+def test_variants_random_layers(tmp_path, target, seed):
+    rng = np.random.default_rng(seed)
+    specs = [s for s in random_specs(rng) if _valid(s)]
+    run_case(tmp_path, target, specs, seed=seed)
+
+
+def _valid(s) -> bool:
+    if s["op"] != "conv":
+        return True
+    oh = (s["h"] + 2 * s["pad"][0] - s["dil"] * (s["kh"] - 1) - 1) // s["stride"] + 1
+    ow = (s["w"] + 2 * s["pad"][1] - s["dil"] * (s["kw"] - 1) - 1) // s["stride"] + 1
+    return oh >= 1 and ow >= 1
