@@ -1,0 +1,136 @@
+"""FPGA backend measurements (prints tables; never pass/fail):
+
+1. Verilator cycles per inference of the streaming RTL for two reuse factors, against the bound
+   ceil(MACs / MAC units) + pipeline depth (depth = one register stage per layer);
+   both the latency of one inference alone and the interval of back-to-back inferences.
+2. Resources from `yosys synth_xilinx` (LUT, FF, DSP, BRAM) for the same two designs.
+3. The same MLP through hls4ml (PyPI, PyTorch front end): accuracy of both fixed-point models on
+   the digits test set, and hls4ml's C-simulation outputs next to ours.
+
+    PYTHONPATH=compiler python benchmarks/fpga.py [--no-yosys] [--no-hls4ml]
+"""
+from __future__ import annotations
+
+import argparse
+import math
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "compiler"))
+sys.path.insert(0, str(ROOT / "tests" / "fpga"))
+
+import models  # noqa: E402
+from mcuforge.codegen.fpga.golden import read_raw  # noqa: E402
+from mcuforge.codegen.fpga.layout import to_graph_layout  # noqa: E402
+from mcuforge.codegen.hls.project import write_hls_project  # noqa: E402
+from mcuforge.codegen.rtl.project import write_rtl_project  # noqa: E402
+from mcuforge.sim import hls_csim, verilator_rtl  # noqa: E402
+from mcuforge.codegen.fpga.graph_io import load_graph  # noqa: E402
+from mcuforge.quant.fixed import input_to_raw, raw_to_real  # noqa: E402
+
+CELL_KINDS = {"LUT": r"LUT\d", "FF": r"FD[RSCP]E", "DSP": r"DSP48E1", "BRAM": r"RAMB(18|36)E1"}
+
+
+def yosys_resources(rtl_dir: Path, top: str) -> dict:
+    files = " ".join(str(p) for p in sorted((rtl_dir / "rtl").glob("*.v")))
+    r = subprocess.run(["yosys", "-q", "-p", f"read_verilog {files}; synth_xilinx -top {top} -family xc7; stat"],
+                       capture_output=True, text=True)
+    cells = dict((m.group(1), int(m.group(2))) for m in re.finditer(r"^\s+(\S+)\s+(\d+)\s*$", r.stdout, re.M))
+    return {k: sum(n for c, n in cells.items() if re.fullmatch(pat, c)) for k, pat in CELL_KINDS.items()}
+
+
+def rtl_rows(trained, name: str, reuses, work: Path, yosys: bool):
+    rows = []
+    for reuse in reuses:
+        d = write_rtl_project(trained.onnx, work / f"{name}_rtl_r{reuse}", calib=trained.calib, reuse=reuse)
+        doc = __import__("json").loads((d / "model.json").read_text())
+        n_in = int(np.prod(doc["input"]["shape"]))
+        x_raw = read_raw(d / "tb_data" / "tb_input_raw.dat", n_in)
+        golden = read_raw(d / "tb_data" / "tb_output_raw.dat", int(np.prod(doc["output"]["shape"])))
+        _, lat = verilator_rtl.run(d, x_raw, expected=golden, isolated=True)
+        _, thr = verilator_rtl.run(d, x_raw, expected=golden, isolated=False)
+        depth = len(doc["layers"])
+        bound = math.ceil(doc["macs"] / doc["mac_units"]) + depth
+        row = {"model": name, "reuse": reuse, "MACs": doc["macs"], "MAC units": doc["mac_units"],
+               "bound": bound, "latency": lat["cycles"] / lat["frames"],
+               "interval": thr["cycles"] / thr["frames"], "exact": lat["mismatches"] == thr["mismatches"] == 0}
+        row["latency/bound"] = row["latency"] / bound
+        row["interval/bound"] = row["interval"] / bound
+        if yosys:
+            t = time.time()
+            row.update(yosys_resources(d, doc["top"]))
+            row["synth s"] = round(time.time() - t)
+        rows.append(row)
+        print("  ", row, flush=True)
+    return rows
+
+
+def our_predictions(trained, work: Path):
+    prj = write_hls_project(trained.onnx, work / "mlp_hls", calib=trained.calib, reuse=4)
+    g = load_graph(prj)
+    name = g.inputs[0]
+    x_raw = input_to_raw(g, name, to_graph_layout(g, name, trained.x_test)).reshape(len(trained.x_test), -1)
+    y_raw = hls_csim.run_csim(prj, x_raw)
+    return raw_to_real(g, g.outputs[0], y_raw)
+
+
+def hls4ml_predictions(trained, work: Path):
+    import hls4ml
+    cfg = hls4ml.utils.config_from_pytorch_model(trained.module, input_shape=(1, 8, 8), granularity="name",
+                                                 default_precision="ap_fixed<16,6>", backend="Vitis")
+    hm = hls4ml.converters.convert_from_pytorch_model(trained.module, hls_config=cfg, backend="Vitis",
+                                                      output_dir=str(work / "hls4ml_prj"),
+                                                      part="xc7z020clg400-1", io_type="io_parallel")
+    hm.compile()
+    return np.asarray(hm.predict(np.ascontiguousarray(trained.x_test.astype(np.float32)))).reshape(len(trained.x_test), -1)
+
+
+def table(rows, cols):
+    print(" | ".join(f"{c:>10}" for c in cols))
+    for r in rows:
+        print(" | ".join(f"{r.get(c, ''):>10.3f}" if isinstance(r.get(c), float) else f"{str(r.get(c, '')):>10}" for c in cols))
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--no-yosys", action="store_true")
+    ap.add_argument("--no-hls4ml", action="store_true")
+    args = ap.parse_args()
+    xtr, ytr, xte, yte = models.digits()
+    from conftest import Trained
+    work = Path(tempfile.mkdtemp(prefix="mcf_fpga_bench_"))
+    mlp_m = models.train(models.mlp_module(), xtr, ytr, epochs=10)
+    mlp = Trained(mlp_m, models.export(mlp_m, work / "mlp.onnx"), xtr[:128], xte, yte)
+    cnn_m = models.train(models.cnn_module(), xtr, ytr, epochs=12)
+    cnn = Trained(cnn_m, models.export(cnn_m, work / "cnn.onnx"), xtr[:128], xte, yte)
+
+    print("== RTL under Verilator (cycles per inference) and yosys synth_xilinx resources ==")
+    rows = rtl_rows(mlp, "mlp", (1, 2), work, not args.no_yosys) + rtl_rows(cnn, "cnn", (1, 2), work, not args.no_yosys)
+    table(rows, ["model", "reuse", "MACs", "MAC units", "bound", "latency", "latency/bound", "interval",
+                 "interval/bound", "exact", "LUT", "FF", "DSP", "BRAM"])
+
+    print("\n== MLP: mcuforge fixed point vs hls4ml (both C-simulated) ==")
+    ours = our_predictions(mlp, work)
+    float_acc = models.float_accuracy(mlp.module, xte, yte)
+    print(f"float (torch) accuracy        {float_acc:.4f}")
+    print(f"mcuforge <16,F per tensor>    {np.mean(ours.argmax(1) == yte):.4f}")
+    if not args.no_hls4ml:
+        try:
+            theirs = hls4ml_predictions(mlp, work)
+            print(f"hls4ml ap_fixed<16,6>         {np.mean(theirs.argmax(1) == yte):.4f}")
+            print(f"argmax agreement              {np.mean(theirs.argmax(1) == ours.argmax(1)):.4f}")
+            print(f"max |ours - hls4ml| (logits)  {np.abs(theirs - ours).max():.4f}")
+        except Exception as e:  # report, do not hide: the comparison is optional tooling
+            print(f"hls4ml comparison failed: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}")
+    print(f"\n(work folder: {work})")
+
+
+if __name__ == "__main__":
+    main()
