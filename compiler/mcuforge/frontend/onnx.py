@@ -507,8 +507,12 @@ class OnnxImporter:
             y = self.add("dense", ins, None, None, name=node.name)
         if len(node_inputs) > 2 and node_inputs[2]:
             c = self.const_value(node_inputs[2])
-            cname = (self.g.const(f"{node.name}_c", (c * beta).astype(np.float32)).name if c is not None
-                     else self.plain(node_inputs[2]))
+            if c is not None:
+                cname = self.g.const(f"{node.name}_c", (c * beta).astype(np.float32)).name
+            else:
+                cname = self.plain(node_inputs[2])
+                if beta != 1.0:
+                    cname = self.add("mul", [cname, self.g.const(f"{node.name}_beta", np.float32(beta)).name])
             y = self.add("add", [y, cname])
         self.bind(node.output[0], y, None)
 
