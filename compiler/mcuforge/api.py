@@ -73,8 +73,8 @@ def load_samples(path: str | Path | np.ndarray | None, g: Graph) -> list[dict[st
         t = g.tensors[name]
         arr = np.asarray(arr)
         user_shape = tuple(t.shape[i] for i in np.argsort(perms[name])) if name in perms else t.shape
-        per_sample = user_shape[1:] if user_shape[0] == 1 else user_shape
-        if arr.shape[1:] == tuple(user_shape[1:]) and user_shape[0] == 1:
+        per_sample = user_shape[1:] if user_shape and user_shape[0] == 1 else user_shape
+        if user_shape and arr.shape[1:] == tuple(user_shape[1:]) and user_shape[0] == 1:
             batch = arr.reshape((arr.shape[0],) + tuple(user_shape))
         elif arr.shape == tuple(user_shape):
             batch = arr[None]
@@ -209,7 +209,7 @@ def to_device_inputs(info: dict, x) -> list[np.ndarray]:
         user = tuple(shape[i] for i in np.argsort(perm)) if perm else shape
         if arr.shape == user:
             arr = arr[None]
-        elif arr.shape[1:] == user[1:] and user[0] == 1:
+        elif user and arr.shape[1:] == user[1:] and user[0] == 1:
             arr = arr.reshape((arr.shape[0],) + user)
         elif arr.shape[1:] != user:
             raise McuforgeError(f"input {io['name']}: got shape {arr.shape}, expected (N, {user}) batch of {user}")
