@@ -59,14 +59,23 @@ PARAM_INPUTS = {
     "Dropout": (1, 2),
 }
 
+# Variants: the same case compiled with other inputs left as graph inputs. "dynamic" keeps every
+# input of Gemm / MatMul variable (activation x activation products, as in attention blocks).
+VARIANTS = {"dynamic": {"Gemm": (), "MatMul": ()}}
+VARIANT_OPS = {"dynamic": ("Gemm", "MatMul")}
+
 RTOL, ATOL = 1e-5, 1e-6
 
 
 @dataclass
 class Case:
-    name: str
+    name: str  # the onnx case name, plus ".<variant>" for a variant
     kind: str  # "node" or "pytorch-converted"
     path: Path
+    variant: str = ""
+
+    def param_inputs(self) -> dict:
+        return {**PARAM_INPUTS, **VARIANTS.get(self.variant, {})}
 
     @property
     def ops(self) -> list[str]:
@@ -127,6 +136,14 @@ def generate_node_cases(root: Path) -> list[Case]:
     return sorted(cases, key=lambda c: c.name)
 
 
+def variant_cases(cases: list[Case]) -> list[Case]:
+    out = []
+    for variant, ops in VARIANT_OPS.items():
+        out += [Case(f"{c.name}.{variant}", c.kind, c.path, variant) for c in cases
+                if c.name.startswith(tuple(f"test_{op.lower()}" for op in ops))]
+    return out
+
+
 def pytorch_conv_cases() -> list[Case]:
     base = pytorch_converted_dir()
     return [Case(n, "pytorch-converted", base / n) for n in PYTORCH_CONV_CASES if (base / n).is_dir()]
@@ -177,17 +194,18 @@ def automatic_exclusion(case: Case) -> str | None:
     return None
 
 
-def freeze_params(model, inputs: list[np.ndarray]):
+def freeze_params(model, inputs: list[np.ndarray], param_inputs: dict | None = None):
     """Turn parameter inputs into initializers with the case's data. Returns (model, data inputs)."""
     import onnx
     from onnx import numpy_helper
+    param_inputs = PARAM_INPUTS if param_inputs is None else param_inputs
     model = onnx.ModelProto.FromString(model.SerializeToString())
     g = model.graph
     ins = graph_inputs(model)
     values = dict(zip([vi.name for vi in ins], inputs))
     params = set()
     for n in g.node:
-        params |= {n.input[i] for i in PARAM_INPUTS.get(n.op_type, ()) if i < len(n.input) and n.input[i]}
+        params |= {n.input[i] for i in param_inputs.get(n.op_type, ()) if i < len(n.input) and n.input[i]}
     keep, data = [], []
     for vi in list(g.input):
         if vi.name in params and vi.name in values:
@@ -254,9 +272,9 @@ def run_case(case: Case, work: Path, rounded_data: bool = False) -> CaseResult:
                 if msg:
                     problems.append(f"onnx.reference vs stored output {k}: {msg}")
             expected = [np.asarray(r) for r in oracle]
-        model, data = freeze_params(model, inputs)
+        model, data = freeze_params(model, inputs, case.param_inputs())
         work.mkdir(parents=True, exist_ok=True)
-        path = work / f"{case.name}.onnx"
+        path = work / "model.onnx"
         onnx.save_model(model, str(path))
         out = work / "out"
         with no_matplotlib():

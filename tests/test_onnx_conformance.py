@@ -70,6 +70,8 @@ ROUNDED_DATA = {
 
 _NODE = oc.collect_node_cases()  # generated in memory at collection; written to disk by the fixture
 NODE_NAMES = [tc.name for tc in _NODE]
+VARIANT_NAMES = [f"{n}.{v}" for v, ops in oc.VARIANT_OPS.items() for n in NODE_NAMES
+                 if n.startswith(tuple(f"test_{op.lower()}" for op in ops))]
 TORCH_NAMES = [c.name for c in oc.pytorch_conv_cases()]
 
 
@@ -77,7 +79,8 @@ TORCH_NAMES = [c.name for c in oc.pytorch_conv_cases()]
 def conformance(tmp_path_factory):
     """Every case on disk, classified, and the covered ones compiled and run (host C + golden)."""
     root = tmp_path_factory.mktemp("onnx_backend_data")
-    cases = {c.name: c for c in oc.generate_node_cases(root) + oc.pytorch_conv_cases()}
+    node = oc.generate_node_cases(root)
+    cases = {c.name: c for c in node + oc.variant_cases(node) + oc.pytorch_conv_cases()}
     excluded, covered = {}, []
     for name, case in cases.items():
         reason = EXCLUDED.get(name) or oc.automatic_exclusion(case)
@@ -89,7 +92,7 @@ def conformance(tmp_path_factory):
     return {"root": root, "cases": cases, "covered": results, "excluded": excluded}
 
 
-@pytest.mark.parametrize("name", NODE_NAMES + TORCH_NAMES)
+@pytest.mark.parametrize("name", NODE_NAMES + VARIANT_NAMES + TORCH_NAMES)
 def test_case(conformance, name):
     if name in conformance["excluded"]:
         pytest.skip(f"excluded: {conformance['excluded'][name]}")
@@ -100,8 +103,6 @@ def test_case(conformance, name):
 def test_exclusion_list_is_current(conformance):
     stale = sorted(set(EXCLUDED) - set(conformance["cases"]))
     assert not stale, f"EXCLUDED names cases that no longer exist: {stale}"
-    needless = sorted(n for n in EXCLUDED if oc.automatic_exclusion(conformance["cases"][n]))
-    assert not needless, f"EXCLUDED lists cases the automatic rules already exclude: {needless}"
 
 
 def test_excluded_cases_are_refused(conformance):
