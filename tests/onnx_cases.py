@@ -331,3 +331,91 @@ def compile_error(case: Case, work: Path) -> str | None:
     except McuforgeError as e:
         return str(e)
     return None
+
+
+# -- extra cases: features and layout interactions the node cases do not reach -------------------
+# Built here, expected outputs from onnx.reference (an outside oracle), written in the same layout.
+# Single-node cases never exercise the frontend's NCHW->NHWC tracking (a graph input read by a
+# non-spatial op stays in ONNX order), so several of these put a layout-sensitive op after a Conv.
+
+def _extra_models(rng) -> dict:
+    from onnx import TensorProto, helper, numpy_helper
+
+    def w(*shape, scale=0.5):
+        return (rng.standard_normal(shape) * scale).astype(np.float32)
+
+    def model(name, nodes, x_shapes, inits, opset=17):
+        ins = [helper.make_tensor_value_info(f"x{i}" if len(x_shapes) > 1 else "x", TensorProto.FLOAT, s)
+               for i, s in enumerate(x_shapes)]
+        outs = [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)]
+        g = helper.make_graph(nodes, name, ins, outs,
+                              [numpy_helper.from_array(np.asarray(v), k) for k, v in inits.items()])
+        return helper.make_model(g, opset_imports=[helper.make_opsetid("", opset)])
+
+    n = helper.make_node
+    m = {}
+    m["test_extra_conv_same_upper_strided"] = model("a", [
+        n("Conv", ["x", "W", "B"], ["y"], auto_pad="SAME_UPPER", strides=[2, 2])],
+        [[1, 3, 7, 8]], {"W": w(4, 3, 3, 3), "B": w(4)})
+    m["test_extra_conv_group_dilated_asym_pads"] = model("b", [
+        n("Conv", ["x", "W", "B"], ["y"], group=2, dilations=[2, 1], pads=[1, 0, 2, 1], strides=[1, 2])],
+        [[1, 4, 9, 9]], {"W": w(6, 2, 3, 3), "B": w(6)})
+    m["test_extra_conv_depthwise_same_lower"] = model("c", [
+        n("Conv", ["x", "W"], ["y"], group=3, auto_pad="SAME_LOWER", strides=[2, 2])],
+        [[1, 3, 6, 6]], {"W": w(3, 1, 3, 3)})
+    m["test_extra_avgpool_ceil_count_include_pad"] = model("d", [
+        n("AveragePool", ["x"], ["y"], kernel_shape=[3, 3], strides=[2, 2], pads=[1, 1, 1, 1],
+          ceil_mode=1, count_include_pad=1)], [[1, 2, 6, 7]], {})
+    m["test_extra_maxpool_dilated_ceil_pads"] = model("e", [
+        n("MaxPool", ["x"], ["y"], kernel_shape=[2, 3], strides=[2, 2], pads=[0, 1, 1, 0],
+          dilations=[2, 1], ceil_mode=1)], [[1, 2, 7, 8]], {})
+    m["test_extra_conv_softmax_axis1"] = model("f", [
+        n("Conv", ["x", "W"], ["c"]), n("Softmax", ["c"], ["y"], axis=1)],
+        [[1, 2, 4, 5]], {"W": w(3, 2, 1, 1)}, opset=13)
+    m["test_extra_conv_flatten_gemm"] = model("g", [
+        n("Conv", ["x", "W", "B"], ["c"], pads=[1, 1, 1, 1]), n("Relu", ["c"], ["r"]),
+        n("Flatten", ["r"], ["f"]), n("Gemm", ["f", "G", "C"], ["y"], transB=1, alpha=0.5, beta=2.0)],
+        [[1, 2, 4, 4]], {"W": w(3, 2, 3, 3), "B": w(3), "G": w(5, 48, scale=0.2), "C": w(5)})
+    m["test_extra_conv_concat_bn_pad_pool"] = model("h", [
+        n("Conv", ["x", "W"], ["c"]), n("Concat", ["c", "x"], ["k"], axis=1),
+        n("BatchNormalization", ["k", "s", "b", "mu", "var"], ["bn"], epsilon=1e-3),
+        n("Pad", ["bn", "pads", "v"], ["p"]),
+        n("MaxPool", ["p"], ["y"], kernel_shape=[2, 2], strides=[2, 2])],
+        [[1, 2, 5, 6]], {"W": w(3, 2, 1, 1), "s": w(5), "b": w(5), "mu": w(5),
+                         "var": np.abs(w(5)) + 0.5, "pads": np.array([0, 0, 1, 0, 0, 0, 0, 1], np.int64),
+                         "v": np.array(-0.25, np.float32)})
+    m["test_extra_conv_add_mul_broadcast_const"] = model("i", [
+        n("Conv", ["x", "W"], ["c"]), n("Add", ["c", "A"], ["a"]), n("Mul", ["M", "a"], ["mm"]),
+        n("Sub", ["mm", "S"], ["y"])],
+        [[1, 2, 3, 4]], {"W": w(3, 2, 1, 1), "A": w(3, 1, 1), "M": w(1, 3, 1, 4), "S": w(4)})
+    m["test_extra_conv_transpose_reshape"] = model("j", [
+        n("Conv", ["x", "W"], ["c"]), n("Transpose", ["c"], ["t"], perm=[0, 2, 3, 1]),
+        n("Reshape", ["t", "shape"], ["y"])],
+        [[1, 2, 3, 4]], {"W": w(3, 2, 1, 1), "shape": np.array([1, -1, 3], np.int64)})
+    m["test_extra_gap_squeeze_hardswish_clip"] = model("k", [
+        n("Conv", ["x", "W"], ["c"]), n("HardSwish", ["c"], ["h"]), n("GlobalAveragePool", ["h"], ["g"]),
+        n("Squeeze", ["g", "axes"], ["s"]), n("Clip", ["s", "lo"], ["cl"]), n("Sigmoid", ["cl"], ["y"])],
+        [[1, 2, 5, 5]], {"W": w(4, 2, 3, 3), "axes": np.array([2, 3], np.int64), "lo": np.array(-0.1, np.float32)})
+    m["test_extra_two_inputs_add_concat"] = model("l", [
+        n("Conv", ["x0", "W"], ["c"]), n("Add", ["c", "x1"], ["a"]), n("Concat", ["a", "x1"], ["y"], axis=1)],
+        [[1, 2, 3, 3], [1, 3, 3, 3]], {"W": w(3, 2, 1, 1)})
+    return m
+
+
+def extra_cases(root: Path, seed: int = 7) -> list[Case]:
+    from onnx import numpy_helper
+    rng = np.random.default_rng(seed)
+    cases = []
+    for name, model in _extra_models(rng).items():
+        d = root / "extra" / name
+        (d / "test_data_set_0").mkdir(parents=True, exist_ok=True)
+        (d / "model.onnx").write_bytes(model.SerializeToString())
+        xs = [rng.standard_normal([dim.dim_value for dim in vi.type.tensor_type.shape.dim]).astype(np.float32)
+              for vi in graph_inputs(model)]
+        ys = onnx_reference_outputs(model, xs)
+        for kind, arrays in (("input", xs), ("output", ys)):
+            for j, arr in enumerate(arrays):
+                (d / "test_data_set_0" / f"{kind}_{j}.pb").write_bytes(
+                    numpy_helper.from_array(np.asarray(arr)).SerializeToString())
+        cases.append(Case(name, "extra", d))
+    return cases

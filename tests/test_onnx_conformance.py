@@ -1,7 +1,11 @@
 """ONNX backend conformance (issue 2): onnx's node test cases of every supported op, compiled in
 float32 and run as generated C on the host (gcc), match the expected outputs at rtol 1e-5 /
 atol 1e-6; so does the golden model. Grouped and depthwise Conv come from onnx's
-`pytorch-converted` Conv2d cases (there is no such node case).
+`pytorch-converted` Conv2d cases (there is no such node case). Gemm/MatMul run a second time with
+every input variable (".dynamic"), and a dozen "test_extra_*" graphs (oracle: onnx.reference,
+anchored to onnxruntime) cover what single-node cases cannot: SAME_UPPER / grouped dilated Conv,
+and layout-sensitive ops (Softmax axis 1, Flatten, Concat, Pad, Transpose, broadcasting constants)
+after a Conv, where the frontend tracks NHWC.
 
 The node cases are generated offline (the onnx wheel ships their generators) into a session tmp
 dir in the standard layout. Inputs that are weights / parameters (Conv W/B, Gemm B/C, BatchNorm
@@ -73,6 +77,7 @@ NODE_NAMES = [tc.name for tc in _NODE]
 VARIANT_NAMES = [f"{n}.{v}" for v, ops in oc.VARIANT_OPS.items() for n in NODE_NAMES
                  if n.startswith(tuple(f"test_{op.lower()}" for op in ops))]
 TORCH_NAMES = [c.name for c in oc.pytorch_conv_cases()]
+EXTRA_NAMES = list(oc._extra_models(np.random.default_rng(0)))
 
 
 @pytest.fixture(scope="session")
@@ -80,7 +85,8 @@ def conformance(tmp_path_factory):
     """Every case on disk, classified, and the covered ones compiled and run (host C + golden)."""
     root = tmp_path_factory.mktemp("onnx_backend_data")
     node = oc.generate_node_cases(root)
-    cases = {c.name: c for c in node + oc.variant_cases(node) + oc.pytorch_conv_cases()}
+    extra = oc.extra_cases(root)
+    cases = {c.name: c for c in node + oc.variant_cases(node) + oc.pytorch_conv_cases() + extra}
     excluded, covered = {}, []
     for name, case in cases.items():
         reason = EXCLUDED.get(name) or oc.automatic_exclusion(case)
@@ -92,12 +98,23 @@ def conformance(tmp_path_factory):
     return {"root": root, "cases": cases, "covered": results, "excluded": excluded}
 
 
-@pytest.mark.parametrize("name", NODE_NAMES + VARIANT_NAMES + TORCH_NAMES)
+@pytest.mark.parametrize("name", NODE_NAMES + VARIANT_NAMES + TORCH_NAMES + EXTRA_NAMES)
 def test_case(conformance, name):
     if name in conformance["excluded"]:
         pytest.skip(f"excluded: {conformance['excluded'][name]}")
     r = conformance["covered"][name]
     assert r.ok, f"{name}: {r.message}"
+
+
+def test_extra_cases_oracle_agrees_with_onnxruntime(conformance):
+    """The extra cases' expected outputs come from onnx.reference; anchor them to onnxruntime too."""
+    import onnxruntime as ort
+    for name in EXTRA_NAMES:
+        model, inputs, expected = oc.load_case(conformance["cases"][name])
+        sess = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+        got = sess.run(None, {vi.name: x for vi, x in zip(oc.graph_inputs(model), inputs)})
+        for g, e in zip(got, expected):
+            assert oc.compare(g, e) is None, (name, oc.compare(g, e))
 
 
 def test_exclusion_list_is_current(conformance):
