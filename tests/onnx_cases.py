@@ -303,13 +303,14 @@ def run_case(case: Case, work: Path, rounded_data: bool = False) -> CaseResult:
 
 def run_all(cases: list[Case], work: Path, workers: int | None = None,
             rounded_data: frozenset = frozenset()) -> dict[str, CaseResult]:
-    """Run cases in parallel worker processes (compilation is Python, the build is gcc)."""
+    """Run cases in parallel worker processes (compilation is Python, the build is gcc). Workers
+    are spawned, not forked: the pytest process may hold onnxruntime / torch thread pools."""
     from concurrent.futures import ProcessPoolExecutor
     import multiprocessing as mp
     workers = workers or max(1, min(len(os.sched_getaffinity(0)), 4))
-    if workers == 1 or len(cases) < 4:
+    if workers == 1 or len(cases) < 8:
         return {c.name: run_case(c, work / c.name, c.name in rounded_data) for c in cases}
-    ctx = mp.get_context("fork")
+    ctx = mp.get_context("spawn")
     with ProcessPoolExecutor(workers, mp_context=ctx) as pool:
         futs = {c.name: pool.submit(run_case, c, work / c.name, c.name in rounded_data) for c in cases}
         return {name: f.result() for name, f in futs.items()}

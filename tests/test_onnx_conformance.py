@@ -80,9 +80,27 @@ TORCH_NAMES = [c.name for c in oc.pytorch_conv_cases()]
 EXTRA_NAMES = list(oc._extra_models(np.random.default_rng(0)))
 
 
+AGGREGATE_TESTS = ("test_conformance_summary", "test_every_supported_op_is_covered")
+
+
+def _selected_case_names(session) -> set | None:
+    """Names of the test_case items this session runs (None = all: an aggregate test is selected)."""
+    names = set()
+    for item in session.items:
+        if item.module is not None and item.module.__name__ != __name__:
+            continue
+        if getattr(item, "originalname", item.name) in AGGREGATE_TESTS:
+            return None
+        callspec = getattr(item, "callspec", None)
+        if callspec is not None and "name" in callspec.params:
+            names.add(callspec.params["name"])
+    return names
+
+
 @pytest.fixture(scope="session")
-def conformance(tmp_path_factory):
-    """Every case on disk, classified, and the covered ones compiled and run (host C + golden)."""
+def conformance(request, tmp_path_factory):
+    """Every case on disk, classified, and the covered ones compiled and run (host C + golden);
+    with -k selecting only some test_case items, only those are compiled."""
     root = tmp_path_factory.mktemp("onnx_backend_data")
     node = oc.generate_node_cases(root)
     extra = oc.extra_cases(root)
@@ -94,6 +112,9 @@ def conformance(tmp_path_factory):
             excluded[name] = reason
         else:
             covered.append(case)
+    wanted = _selected_case_names(request.session)
+    if wanted is not None:
+        covered = [c for c in covered if c.name in wanted]
     results = oc.run_all(covered, root / "work", rounded_data=frozenset(ROUNDED_DATA))
     return {"root": root, "cases": cases, "covered": results, "excluded": excluded}
 
