@@ -2,6 +2,7 @@
 and read back outputs, instruction counts and memory figures."""
 from __future__ import annotations
 
+import shutil
 import struct
 from pathlib import Path
 
@@ -30,17 +31,34 @@ def check_fits(info: dict, board) -> None:
                             f"flash, the board has {board.flash_size}")
 
 
+def relower_for_core(out_dir: Path, core, lib_dir: Path) -> tuple[Path, list[str]]:
+    """The same device graph lowered for another core (its own kernel variants), so that one
+    compiled model runs on every board: the host build uses the portable kernels, an M3 board
+    never meets DSP instructions it does not have."""
+    from ..codegen.c.emit import lower_to_c, write_c_library
+    from ..ir.serialize import load_graph
+    g = load_graph(out_dir / "graph.json", out_dir / "graph.npz")
+    cm = lower_to_c(g, core.features)
+    if lib_dir.exists():
+        shutil.rmtree(lib_dir)
+    write_c_library(cm, lib_dir, str(out_dir), core.name, g.meta.get("quant", "float32"))
+    return lib_dir, cm.runtime_sources
+
+
 def build_model_firmware(out_dir: Path, info: dict, board, opt: str = "-O2") -> Path:
     from ..codegen.c.emit import write_test_main
     build_dir = out_dir / "build" / board.name
     build_dir.mkdir(parents=True, exist_ok=True)
     prefix = info["prefix"]
+    lib_dir, runtime_sources = out_dir, info["runtime_sources"]
+    if board.core.name != info["target"]:
+        lib_dir, runtime_sources = relower_for_core(out_dir, board.core, build_dir / "lib")
     main = build_dir / "test_main.c"
     write_test_main(prefix, info["inputs"], info["outputs"], main)
-    sources = [out_dir / f"{prefix}.c", out_dir / f"{prefix}_weights.c", main]
-    sources += [out_dir / "mcuforge_runtime" / "kernels" / s for s in info["runtime_sources"]]
+    sources = [lib_dir / f"{prefix}.c", lib_dir / f"{prefix}_weights.c", main]
+    sources += [lib_dir / "mcuforge_runtime" / "kernels" / s for s in runtime_sources]
     stack = STACK_RESERVE if board.is_host or board.ram_size > 64 * 1024 else 2048
-    return build_firmware(board, sources, [out_dir, out_dir / "mcuforge_runtime" / "include"], build_dir,
+    return build_firmware(board, sources, [lib_dir, lib_dir / "mcuforge_runtime" / "include"], build_dir,
                           opt=opt, stack_bytes=stack)
 
 

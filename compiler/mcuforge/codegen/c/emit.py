@@ -56,8 +56,11 @@ def _io_desc(g: Graph, names: list[str], role: str) -> list[dict]:
 
 
 def lower_to_c(g: Graph, features=frozenset(), portable_only: bool = False, plan: ArenaPlan | None = None) -> CModel:
+    if plan is None:
+        # execution order + in-place overlaps + arena search; reorders g so topo_order() follows it
+        from ...schedule.memory import plan_memory
+        _, plan = plan_memory(g)
     order = g.topo_order()
-    plan = plan or plan_greedy_by_size(lifetimes(g, order))
     prefix = f"mcf_{c_ident(g.name).lower()}"
     inputs, outputs = _io_desc(g, g.inputs, "input"), _io_desc(g, g.outputs, "output")
     refs: dict[str, TensorRef] = {}
