@@ -210,4 +210,17 @@ void mcf_softmax_f32(const mcf_softmax_f32_args *a, const float *in, float *out)
 /* optimized variants of the kernels above (same signatures) */
 #include "mcf_variants.h"
 
+
+/* Mean over some axes: the output walks the kept dims, each output sums the reduced dims. */
+typedef struct {
+    int32_t n_kept, n_red;
+    int32_t kept_shape[MCF_MAX_DIMS], kept_strides[MCF_MAX_DIMS];   /* input strides (elements) */
+    int32_t red_shape[MCF_MAX_DIMS], red_strides[MCF_MAX_DIMS];
+    int32_t count;                      /* elements per output */
+    int32_t in_zp, out_zp, mult, shift; /* int8: TFLM's requantization with the count folded in */
+} mcf_mean_args;
+
+void mcf_mean_s8(const mcf_mean_args *a, const int8_t *in, int8_t *out);
+void mcf_mean_f32(const mcf_mean_args *a, const float *in, float *out);
+
 #endif /* MCF_KERNELS_H */
