@@ -224,10 +224,7 @@ def compare(got, want, rtol=RTOL, atol=ATOL) -> str | None:
     got = np.asarray(got)
     want = np.asarray(want)
     if got.shape != want.shape:
-        if got.size == want.size:
-            got = got.reshape(want.shape)
-        else:
-            return f"shape {got.shape} != expected {want.shape}"
+        return f"shape {got.shape} != expected {want.shape}"
     if not np.allclose(got, want, rtol=rtol, atol=atol, equal_nan=True):
         err = np.abs(got.astype(np.float64) - want)
         i = np.unravel_index(np.argmax(err - rtol * np.abs(want)), err.shape)
@@ -252,6 +249,15 @@ def onnx_reference_outputs(model, inputs: list[np.ndarray]) -> list[np.ndarray]:
     from onnx.reference import ReferenceEvaluator
     names = [vi.name for vi in graph_inputs(model)]
     return ReferenceEvaluator(model).run(None, dict(zip(names, inputs)))
+
+
+def unbatch(y: np.ndarray, shape: tuple) -> np.ndarray:
+    """One sample of simulate()'s (N, ...) output: N is a new axis, or the model's own leading 1."""
+    if y.shape == (1,) + tuple(shape):
+        return y[0]
+    if len(shape) > 1 and shape[0] == 1 and y.shape == tuple(shape):
+        return y  # a model batch axis of 1 serves as the N axis
+    return y  # compare() reports the shape mismatch
 
 
 def run_case(case: Case, work: Path, rounded_data: bool = False) -> CaseResult:
@@ -288,12 +294,12 @@ def run_case(case: Case, work: Path, rounded_data: bool = False) -> CaseResult:
                 continue
             worst = 0.0
             for k, (y, want) in enumerate(zip(ys, expected)):
-                y = np.asarray(y)[0]
+                y = unbatch(np.asarray(y), want.shape)
                 msg = compare(y, want)
                 if msg:
                     problems.append(f"{board} output {k}: {msg}")
                 elif want.size:
-                    worst = max(worst, float(np.max(np.abs(y.reshape(want.shape) - want))))
+                    worst = max(worst, float(np.max(np.abs(y - want))))
             errors[board] = worst
         return CaseResult(case.name, not problems, "; ".join(problems), errors, time.time() - t0)
     except Exception as e:  # noqa: BLE001 - reported per case
