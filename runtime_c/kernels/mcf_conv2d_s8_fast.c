@@ -18,9 +18,8 @@ static const int8_t *gather(const mcf_conv2d_s8_args *a, const int8_t *in_n, int
     const int32_t iy0 = oy * w->stride_h - w->pad_top;
     const int32_t ix0 = ox * w->stride_w - w->pad_left;
     const int32_t c = w->in_c;
-    if (w->k_h == 1 && w->k_w == 1 && iy0 >= 0 && iy0 < w->in_h && ix0 >= 0 && ix0 < w->in_w) {
-        return in_n + ((size_t)iy0 * w->in_w + ix0) * c;
-    }
+    /* always a copy, also for 1x1: the output may overlap the input in the arena (in-place
+     * planning), and the two pixels' outputs are written while both patches are still read */
     int8_t *dst = col;
     for (int32_t ky = 0; ky < w->k_h; ++ky) {
         const int32_t iy = iy0 + ky * w->dil_h;

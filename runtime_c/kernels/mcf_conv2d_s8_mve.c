@@ -2,7 +2,7 @@
  * int8 2-D convolution (groups == 1) for Cortex-M55 with Helium (MVE).
  *
  * The patch of an output pixel is gathered as raw int8 (padding = the input zero point, which is
- * folded into the bias at compile time); a 1x1 stride-1 convolution reads the input directly.
+ * folded into the bias at compile time).
  * The matrix kernel takes 2 output channels x 2 output pixels: four VLDRB and four VMLADAVA per 16
  * values of K (64 MACs), the tail of K under a VCTP predicate. Requantization runs on a vector of
  * the four accumulators: VSHL, VQRDMULH (TFLite's saturating rounding doubling high multiply),
@@ -41,17 +41,15 @@ static void fill_bytes(int8_t *dst, int8_t v, int32_t n)
     }
 }
 
-/* The patch of output pixel (oy, ox): a pointer into the input when it is one contiguous in-bounds
- * run, else gathered into col. */
+/* The patch of output pixel (oy, ox), gathered into col. */
 static const int8_t *patch(const mcf_conv2d_s8_args *a, const int8_t *in_n, int32_t oy, int32_t ox, int8_t *col)
 {
     const mcf_window *w = &a->win;
     const int32_t iy0 = oy * w->stride_h - w->pad_top;
     const int32_t ix0 = ox * w->stride_w - w->pad_left;
     const int32_t c = w->in_c;
-    if (w->k_h == 1 && w->k_w == 1 && iy0 >= 0 && iy0 < w->in_h && ix0 >= 0 && ix0 < w->in_w) {
-        return in_n + ((size_t)iy0 * w->in_w + ix0) * c;
-    }
+    /* always a copy, also for 1x1: the output may overlap the input in the arena (in-place
+     * planning), and the two pixels' outputs are written while both patches are still read */
     int8_t *dst = col;
     for (int32_t ky = 0; ky < w->k_h; ++ky) {
         const int32_t iy = iy0 + ky * w->dil_h;

@@ -124,3 +124,42 @@ def build_model(specs: list[dict], path: Path, seed: int = 0, n_calib: int = 8) 
     cpath = path.with_suffix(".npz")
     np.savez(cpath, **calib)
     return path, cpath, test
+
+
+def build_chain(in_c: int, hw: int, layers: list[tuple], path: Path, seed: int = 0, n_calib: int = 8):
+    """A sequential model (the intermediate tensors live in the arena, where the planner may let an
+    output overlap its dying input): layers are ("conv", out_c, k, stride), ("dw", k, stride) or
+    ("pw", out_c), each followed by a ReLU. Returns (model, calib, test inputs)."""
+    rng = np.random.default_rng(seed)
+    nodes, inits = [], []
+    c, cur = in_c, "x"
+    for i, spec in enumerate(layers):
+        kind = spec[0]
+        if kind == "conv":
+            _, oc, k, s = spec
+            groups = 1
+        elif kind == "dw":
+            _, k, s = spec
+            oc, groups = c, c
+        else:
+            _, oc = spec
+            k, s, groups = 1, 1, 1
+        wt = rng.normal(0, 1.0 / np.sqrt(k * k * c / groups), (oc, c // groups, k, k)).astype(np.float32)
+        inits += [numpy_helper.from_array(wt, f"w{i}"),
+                  numpy_helper.from_array(rng.normal(0, 0.2, oc).astype(np.float32), f"b{i}")]
+        p = (k - 1) // 2
+        nodes.append(helper.make_node("Conv", [cur, f"w{i}", f"b{i}"], [f"c{i}"], kernel_shape=[k, k],
+                                      strides=[s, s], pads=[p] * 4, group=groups))
+        nodes.append(helper.make_node("Relu", [f"c{i}"], [f"r{i}"]))
+        c, cur = oc, f"r{i}"
+    shape = [1, in_c, hw, hw]
+    graph = helper.make_graph(nodes, "chain", [helper.make_tensor_value_info("x", TensorProto.FLOAT, shape)],
+                              [helper.make_tensor_value_info(cur, TensorProto.FLOAT, None)], inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    model.ir_version = 8
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    onnx.save(model, path)
+    cpath = path.with_suffix(".npz")
+    np.savez(cpath, x=rng.uniform(-1, 2, (n_calib,) + tuple(shape)).astype(np.float32))
+    return path, cpath, rng.uniform(-1, 2, (2,) + tuple(shape)).astype(np.float32)

@@ -17,9 +17,46 @@ def _align(x: int) -> int:
     return (x + ALIGN - 1) // ALIGN * ALIGN
 
 
+def _first_fit(plan: ArenaPlan, offsets: dict, first: int, last: int, nbytes: int, skip: str = "") -> int:
+    busy = sorted((offsets[lt.tensor], offsets[lt.tensor] + _align(lt.size)) for lt in plan.lifetimes
+                  if lt.tensor != skip and lt.tensor in offsets and lt.first <= last and first <= lt.last)
+    off = 0
+    for lo, hi in busy:
+        if off + nbytes <= lo:
+            break
+        off = max(off, hi)
+    return off
+
+
+def separate_unsafe_inplace(plan: ArenaPlan, layers: list, refs: dict) -> ArenaPlan:
+    """A kernel variant that does not compute pixel by pixel (params["inplace_safe"] is False) must
+    not write over its input: if the plan let its output overlap its input (in-place), the output
+    moves to the lowest offset free during its whole lifetime (refs are updated in place)."""
+    offsets, size = dict(plan.offsets), plan.size
+    lts = {lt.tensor: lt for lt in plan.lifetimes}
+    for l in layers:
+        if l.params.get("inplace_safe", True) or not l.outputs or not l.inputs:
+            continue
+        o, i = l.outputs[0], l.inputs[0]
+        if o.kind != "arena" or i.kind != "arena" or o.name not in lts or i.name not in lts:
+            continue
+        a0, a1 = offsets[o.name], offsets[o.name] + _align(lts[o.name].size)
+        b0, b1 = offsets[i.name], offsets[i.name] + _align(lts[i.name].size)
+        if a0 < b1 and b0 < a1:
+            lt = lts[o.name]
+            new = _first_fit(plan, offsets, lt.first, lt.last, _align(lt.size), skip=o.name)
+            offsets[o.name] = new
+            size = max(size, new + _align(lt.size))
+            for ref in refs.values():
+                if ref.kind == "arena" and ref.name == o.name:
+                    ref.offset = new
+    return dataclasses.replace(plan, offsets=offsets, size=size)
+
+
 def place_scratch(plan: ArenaPlan, layers: list, refs: dict) -> ArenaPlan:
     """Give every layer's scratch an arena offset (params["scratch"], a TensorRef) and return the
     plan with the arena size updated. Layer i runs at step i of the plan's lifetimes."""
+    plan = separate_unsafe_inplace(plan, layers, refs)
     needs = [(i, l) for i, l in enumerate(layers) if l.params.get("scratch_bytes", 0) > 0]
     if not needs:
         return plan

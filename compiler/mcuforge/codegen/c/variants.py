@@ -170,6 +170,9 @@ def _dsp_dw_prepare(params: dict, consts: dict) -> dict:
     taps[:, :, :kw] = 2 * w[..., 0]
     ph, pw = plane_dims(win)
     params["scratch_bytes"] = 2 * ph * pw + 8
+    # channel by channel: it reads input channel c + 1 after writing output channel c of every
+    # pixel, so its output must not overlap its input (in-place planning assumes pixel order)
+    params["inplace_safe"] = False
     params["drop"] = ["weights"]
     return {"packed_weights": ("int16_t", taps.reshape(-1).astype(np.int16)),
             "packed_quant": ("int32_t", dsp_quant(consts, params["rq"]["in_zp"], params["rq"]["out_zp"]))}
