@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "compiler"))
 sys.path.insert(0, str(ROOT / "tests" / "fpga"))
 
-import models  # noqa: E402
+import fpga_models as models  # noqa: E402
 from mcuforge.codegen.fpga.golden import read_raw  # noqa: E402
 from mcuforge.codegen.fpga.layout import to_graph_layout  # noqa: E402
 from mcuforge.codegen.hls.project import write_hls_project  # noqa: E402

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
-import models  # noqa: E402
+import fpga_models as models  # noqa: E402
 
 
 class Trained:

@@ -2,7 +2,7 @@
 outside anchor of the golden model's fixed-point chain)."""
 import numpy as np
 
-import models
+import fpga_models as models
 from mcuforge.codegen.fpga.layout import to_graph_layout
 from mcuforge.codegen.fpga.prepare import prepare_fixed
 from mcuforge.quant.fixed import input_to_raw

@@ -4,7 +4,7 @@ output back-pressure. One Verilator build per design (module-scoped)."""
 import numpy as np
 import pytest
 
-import random_models
+import fpga_random_models as random_models
 from mcuforge.codegen.fpga.golden import read_raw
 from mcuforge.codegen.hls.project import write_hls_project
 from mcuforge.codegen.rtl.project import write_rtl_project
