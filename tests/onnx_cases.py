@@ -327,8 +327,11 @@ def compile_error(case: Case, work: Path) -> str | None:
     import onnx
     from mcuforge.api import compile_model
     from mcuforge.errors import McuforgeError
-    model, inputs, _ = load_case(case)
-    model, _ = freeze_params(model, inputs)
+    try:
+        model, inputs, _ = load_case(case)
+        model, _ = freeze_params(model, inputs)
+    except (TypeError, ValueError):  # sequence / optional test data that numpy cannot hold
+        model = onnx.load(str(case.path / "model.onnx"))
     work.mkdir(parents=True, exist_ok=True)
     path = work / f"{case.name}.onnx"
     onnx.save_model(model, str(path))

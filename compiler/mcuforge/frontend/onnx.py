@@ -164,10 +164,17 @@ class OnnxImporter:
         return self.g
 
     def _add_input(self, vi):
+        if vi.type.WhichOneof("value") != "tensor_type":
+            raise McuforgeError(f"input {vi.name}: {vi.type.WhichOneof('value')} inputs are not supported "
+                                f"(tensors only)")
         ttype = vi.type.tensor_type
-        dtype = ONNX_DTYPES.get(ttype.elem_type)
-        if dtype is None:
-            raise McuforgeError(f"input {vi.name}: unsupported element type {ttype.elem_type}")
+        from onnx import TensorProto
+        if ttype.elem_type != TensorProto.FLOAT:
+            # int8 models arrive as float graphs with Q/DQ pairs; raw integer inputs are not a model
+            # we know how to quantize or run
+            raise McuforgeError(f"input {vi.name}: element type {TensorProto.DataType.Name(ttype.elem_type)} "
+                                f"is not supported (float32 inputs; int8 via QuantizeLinear/DequantizeLinear)")
+        dtype = "float32"
         dims = []
         for d in ttype.shape.dim:
             dims.append(d.dim_value if d.HasField("dim_value") and d.dim_value > 0 else (d.dim_param or "?"))
