@@ -53,7 +53,8 @@ def cmd_simulate(args):
             np.save(args.output, y)
     if args.json:
         Path(args.json).write_text(json.dumps(info, indent=1, default=lambda o: o.tolist() if hasattr(o, "tolist") else str(o)))
-    shown = {k: v for k, v in info.items() if k != "instructions_per_inference"}
+    # per-inference lists and raw arrays go to --json / --output, not the terminal
+    shown = {k: v for k, v in info.items() if k not in ("instructions_per_inference", "raw_output")}
     for k, v in shown.items():
         print(f"{k:>22}: {v}")
 
