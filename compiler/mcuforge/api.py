@@ -7,10 +7,7 @@
 from __future__ import annotations
 
 import json
-import shutil
 import sys
-import tempfile
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,6 +17,7 @@ from .errors import McuforgeError
 from .ir.graph import Graph
 from .ir.ops import infer_shapes
 from .ir.serialize import load_graph, save_graph
+from .outdir import staged_dir
 
 QUANT_MODES = ("int8", "float32")
 
@@ -90,22 +88,6 @@ def load_samples(path: str | Path | np.ndarray | None, g: Graph) -> list[dict[st
     return [{name: batch[i] for name, batch in feeds} for i in range(count)]
 
 
-@contextmanager
-def _atomic_dir(out: Path):
-    """Build into a temporary sibling and move it into place only when everything succeeded."""
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    try:
-        yield tmp
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    if out.exists():
-        shutil.rmtree(out)
-    tmp.rename(out)
-
-
 @dataclass
 class CompileResult:
     out_dir: Path
@@ -170,7 +152,7 @@ def compile_model(model, out_dir, target: str = "cortex-m4", quant: str = "int8"
         "runtime_sources": cm.runtime_sources,
         "layers": layer_table(g, cm, ranges),
     }
-    with _atomic_dir(Path(out_dir)) as tmp:
+    with staged_dir(out_dir) as tmp:
         write_c_library(cm, tmp, src_name, core.name, info["quant"])
         save_graph(g, tmp / "graph.json", tmp / "graph.npz")
         (tmp / "model.json").write_text(json.dumps(info, indent=1, sort_keys=True, default=_json_default))

@@ -54,6 +54,8 @@ def save_graph(g: Graph, json_path: Path, npz_path: Path):
     tensors = []
     for i, (name, t) in enumerate(sorted(g.tensors.items())):
         entry = {"name": name, "shape": list(t.shape), "dtype": t.dtype, "quant": _quant(t.quant)}
+        if "fixed" in t.meta:  # the fixed-point scheme's per-tensor <W, F, rounding, overflow>
+            entry["fixed"] = t.meta["fixed"].to_dict()
         if t.data is not None:
             key = f"c{i}"
             consts[key] = t.data
@@ -61,7 +63,7 @@ def save_graph(g: Graph, json_path: Path, npz_path: Path):
         tensors.append(entry)
     nodes = [{"name": n.name, "op": n.op, "inputs": n.inputs, "outputs": n.outputs, "attrs": _enc(n.attrs)}
              for n in g.topo_order()]
-    meta = {k: v for k, v in g.meta.items() if k in ("io_perm", "quant", "onnx_names", "source")}
+    meta = {k: v for k, v in g.meta.items() if k in ("io_perm", "quant", "onnx_names", "source", "fixed_config")}
     doc = {"name": g.name, "inputs": g.inputs, "outputs": g.outputs, "tensors": tensors, "nodes": nodes,
            "meta": _enc(meta)}
     Path(json_path).write_text(json.dumps(doc, indent=1, sort_keys=True, allow_nan=True))
@@ -77,7 +79,10 @@ def load_graph(json_path: Path, npz_path: Path) -> Graph:
         q = e["quant"]
         quant = QuantParams(np.array(q["scale"]), np.array(q["zero_point"]), q["axis"]) if q else None
         data = consts[e["data"]] if "data" in e else None
-        g.add_tensor(Tensor(e["name"], tuple(e["shape"]), e["dtype"], data, quant))
+        t = g.add_tensor(Tensor(e["name"], tuple(e["shape"]), e["dtype"], data, quant))
+        if "fixed" in e:
+            from ..reference.fixed_arith import FixedType
+            t.meta["fixed"] = FixedType.from_dict(e["fixed"])
     for n in doc["nodes"]:
         g.add_node(Node(n["name"], n["op"], n["inputs"], n["outputs"], _dec(n["attrs"])))
     g.inputs, g.outputs = doc["inputs"], doc["outputs"]
