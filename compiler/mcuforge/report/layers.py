@@ -68,14 +68,29 @@ def write_report(info: dict, cm, out: Path):
         import matplotlib.pyplot as plt
     except ImportError:  # the plot is optional; the Markdown report is not
         return
-    live = arena_timeline(cm)
-    fig, ax = plt.subplots(figsize=(8, 3.2), dpi=100)
-    xs = np.arange(len(live))
-    ax.bar(xs, live, color="#4c72b0", label="live tensors (bytes)")
+    from matplotlib.patches import Rectangle
+    fig, ax = plt.subplots(figsize=(8, 3.6), dpi=100)
+    steps = len(cm.layers)
+    colors = plt.get_cmap("tab20").colors
+    step_of_scratch = {f"__scratch_{l.cid}": i for i, l in enumerate(cm.layers)}
+    boxes = [(lt.first, lt.last, cm.plan.offsets[lt.tensor], lt.size, False)
+             for lt in cm.plan.lifetimes if lt.tensor in cm.plan.offsets]
+    for name, off in cm.plan.offsets.items():
+        if name in step_of_scratch:
+            i = step_of_scratch[name]
+            boxes.append((i, i, off, int(cm.layers[i].params.get("scratch_bytes", 0)), True))
+    for k, (first, last, off, size, scratch) in enumerate(boxes):
+        ax.add_patch(Rectangle((first - 0.4, off), last - first + 0.8, size, alpha=0.75,
+                               facecolor="none" if scratch else colors[k % len(colors)],
+                               edgecolor="black", hatch="//" if scratch else None, linewidth=0.5))
+    ax.plot(range(steps), arena_timeline(cm), color="black", marker=".", linewidth=1,
+            label="bytes of live tensors")
     ax.axhline(cm.plan.size, color="#c44e52", linestyle="--", label=f"arena size {cm.plan.size} B")
+    ax.set_xlim(-0.6, steps - 0.4)
+    ax.set_ylim(0, max(cm.plan.size, 1) * 1.08)
     ax.set_xlabel("layer (execution order)")
-    ax.set_ylabel("bytes")
-    ax.set_title(f"{info['name']}: arena use per layer")
+    ax.set_ylabel("arena offset (bytes)")
+    ax.set_title(f"{info['name']}: tensors in the arena over time (hatched: kernel scratch)")
     ax.legend(loc="upper right", fontsize=8)
     fig.tight_layout()
     fig.savefig(out / "arena.png", metadata={"Software": None})
