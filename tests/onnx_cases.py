@@ -22,14 +22,14 @@ import numpy as np
 
 # The op types of the supported list (+ Sub, Squeeze, Unsqueeze, GlobalMaxPool that exist).
 SUPPORTED_OPS = (
-    "Conv", "Gemm", "MatMul", "Relu", "Clip", "Sigmoid", "HardSwish", "Add", "Mul", "Sub", "Concat",
+    "Conv", "Gemm", "MatMul", "Relu", "Clip", "Sigmoid", "HardSwish", "HardSigmoid", "Add", "Mul", "Sub", "Concat",
     "MaxPool", "AveragePool", "GlobalAveragePool", "GlobalMaxPool", "Flatten", "Reshape", "Transpose",
     "Softmax", "BatchNormalization", "Pad", "Identity", "Dropout", "Squeeze", "Unsqueeze",
 )
 
 # onnx.backend.test.case.node modules that define the cases of those ops.
 NODE_MODULES = (
-    "conv", "gemm", "matmul", "relu", "clip", "sigmoid", "hardswish", "add", "mul", "sub", "concat",
+    "conv", "gemm", "matmul", "relu", "clip", "sigmoid", "hardswish", "hardsigmoid", "add", "mul", "sub", "concat",
     "maxpool", "averagepool", "globalaveragepool", "globalmaxpool", "flatten", "reshape", "transpose",
     "softmax", "batch_normalization", "pad", "identity", "dropout", "squeeze", "unsqueeze",
 )
@@ -37,7 +37,7 @@ NODE_MODULES = (
 # Name prefixes of the node cases per op (the filter the summary reports by).
 CASE_PREFIXES = (
     "test_basic_conv", "test_conv_with", "test_gemm", "test_matmul", "test_relu", "test_clip",
-    "test_sigmoid", "test_hardswish", "test_add", "test_mul", "test_sub", "test_concat", "test_maxpool",
+    "test_sigmoid", "test_hardswish", "test_hardsigmoid", "test_add", "test_mul", "test_sub", "test_concat", "test_maxpool",
     "test_averagepool", "test_globalaveragepool", "test_globalmaxpool", "test_flatten", "test_reshape",
     "test_transpose", "test_softmax", "test_batchnorm", "test_constant_pad", "test_edge_pad",
     "test_reflect_pad", "test_wrap_pad", "test_identity", "test_dropout", "test_training_dropout",

@@ -181,12 +181,13 @@ typedef struct {
 
 void mcf_binary_f32(const mcf_binary_f32_args *a, const float *in1, const float *in2, float *out);
 
-typedef enum { MCF_RELU = 0, MCF_CLIP = 1, MCF_SIGMOID = 2, MCF_HARDSWISH = 3 } mcf_unary_op;
+typedef enum { MCF_RELU = 0, MCF_CLIP = 1, MCF_SIGMOID = 2, MCF_HARDSWISH = 3, MCF_HARDSIGMOID = 4 } mcf_unary_op;
 
 typedef struct {
     int32_t size;
     mcf_unary_op op;
     float lo, hi;                  /* clip bounds */
+    float alpha, beta;             /* hard sigmoid: clamp(alpha * x + beta, 0, 1) */
 } mcf_unary_f32_args;
 
 void mcf_unary_f32(const mcf_unary_f32_args *a, const float *in, float *out);

@@ -1,4 +1,4 @@
-/* float32 elementwise functions: relu, clip, sigmoid, hard swish. */
+/* float32 elementwise functions: relu, clip, sigmoid, hard swish, hard sigmoid. */
 #include <math.h>
 
 #include "mcf_arith.h"
@@ -18,6 +18,9 @@ void mcf_unary_f32(const mcf_unary_f32_args *a, const float *in, float *out)
             break;
         case MCF_SIGMOID:
             y = 1.0f / (1.0f + expf(-x));
+            break;
+        case MCF_HARDSIGMOID:
+            y = MCF_CLAMP(a->alpha * x + a->beta, 0.0f, 1.0f);
             break;
         default: /* MCF_HARDSWISH */
             y = x * MCF_CLAMP(x + 3.0f, 0.0f, 6.0f) / 6.0f;

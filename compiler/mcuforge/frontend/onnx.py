@@ -145,6 +145,8 @@ class OnnxImporter:
             if not node.name:
                 node.name = f"{node.op_type}_{idx}"
             handler = getattr(self, f"op_{node.op_type}", None)
+            if node.domain in ("", "ai.onnx") and self._fold_constant_node(node, handler):
+                continue
             if handler is None or node.domain not in ("", "ai.onnx"):
                 raise UnsupportedOpError(node.op_type, node.name)
             handler(node, _attrs(node))
@@ -162,6 +164,36 @@ class OnnxImporter:
             "outputs": [vo.name for vo in graph.output]}
         self.g.prune_tensors()
         return self.g
+
+    # Exporters compute shapes and pads with small subgraphs on constants (Shape, Gather, Slice,
+    # ConstantOfShape, Concat, ...). Any node whose inputs are all constants is evaluated here by
+    # onnx's own reference implementation, so those subgraphs never reach the IR.
+    FOLD_ALWAYS = {"Shape", "Constant", "Size"}
+
+    def _fold_constant_node(self, node, handler) -> bool:
+        if node.op_type in ("QuantizeLinear", "DequantizeLinear") or node.op_type in self.FOLD_ALWAYS:
+            return False
+        values = [self.const_value(i) if i else None for i in node.input]
+        if not node.input or any(i and v is None for i, v in zip(node.input, values)):
+            return False
+        from onnx import helper, numpy_helper
+        from onnx.reference import ReferenceEvaluator
+        names = [f"in{k}" if i else "" for k, i in enumerate(node.input)]
+        outs = [f"out{k}" for k in range(len(node.output))]
+        single = helper.make_node(node.op_type, names, outs, domain=node.domain)
+        single.attribute.extend(node.attribute)
+        inits = [numpy_helper.from_array(np.asarray(v), n) for n, v in zip(names, values) if n]
+        graph = helper.make_graph([single], "fold", [], [helper.make_tensor_value_info(o, 0, None) for o in outs],
+                                  initializer=inits)
+        model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", self.opset)])
+        try:
+            results = ReferenceEvaluator(model).run(None, {})
+        except Exception as e:  # noqa: BLE001 - onnx.reference raises many types
+            raise UnsupportedOpError(node.op_type, node.name, f"cannot evaluate on constants: {e}") from None
+        for name, value in zip(node.output, results):
+            if name:
+                self.const(name, np.asarray(value))
+        return True
 
     def _add_input(self, vi):
         if vi.type.WhichOneof("value") != "tensor_type":
@@ -206,6 +238,9 @@ class OnnxImporter:
 
     def op_Sigmoid(self, node, a):
         self._unary("sigmoid", node)
+
+    def op_HardSigmoid(self, node, a):
+        self._unary("hardsigmoid", node, {"alpha": float(a.get("alpha", 0.2)), "beta": float(a.get("beta", 0.5))})
 
     def op_HardSwish(self, node, a):
         self._unary("hardswish", node)

@@ -85,6 +85,15 @@ class Sigmoid(_Unary):
 
 
 @register
+class HardSigmoid(_Unary):
+    name = "hardsigmoid"
+    attrs = {"alpha": 0.2, "beta": 0.5}
+
+    def f(self, node, x):
+        return np.clip(node.attrs["alpha"] * x + node.attrs["beta"], 0.0, 1.0)
+
+
+@register
 class HardSwish(_Unary):
     """int_algo="tflm": TFLite Micro's int16 fixed-point HARD_SWISH (set by the .tflite frontend)."""
     name = "hardswish"

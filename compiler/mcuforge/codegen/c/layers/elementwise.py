@@ -78,12 +78,14 @@ def lut_s8(ctx, node, cid):
                  params, [table])
 
 
-UNARY_F32 = {"relu": "MCF_RELU", "clip": "MCF_CLIP", "sigmoid": "MCF_SIGMOID", "hardswish": "MCF_HARDSWISH"}
+UNARY_F32 = {"relu": "MCF_RELU", "clip": "MCF_CLIP", "sigmoid": "MCF_SIGMOID", "hardswish": "MCF_HARDSWISH",
+             "hardsigmoid": "MCF_HARDSIGMOID"}
 
 
 def _unary_f32(ctx, node, cid):
     params = {"size": ctx.g.tensors[node.outputs[0]].size, "op": UNARY_F32[node.op],
-              "lo": node.attrs.get("min", -np.inf), "hi": node.attrs.get("max", np.inf)}
+              "lo": node.attrs.get("min", -np.inf), "hi": node.attrs.get("max", np.inf),
+              "alpha": node.attrs.get("alpha", 0.0), "beta": node.attrs.get("beta", 0.0)}
     kernel, sources = ctx.select.pick("mcf_unary_f32", params)
     return Layer(node, "unary_f32", kernel, sources, [ctx.refs[node.inputs[0]]], [ctx.refs[node.outputs[0]]], params)
 
