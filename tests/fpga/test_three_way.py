@@ -77,3 +77,18 @@ def test_random_configuration(tmp_path):
 @pytest.mark.parametrize("seed", [1, 2, 4, 5, 6, 7])
 def test_random_configurations_more(seed, tmp_path):
     random_case(seed, tmp_path)
+
+
+def test_cnn_rtl_interval_within_bound(cnn_designs):
+    """Balanced lanes: back-to-back frames leave every ceil(MACs / MAC units) + depth cycles,
+    within 1.2x (the issue's goal), and the balanced design has fewer MAC units than cout/R
+    lanes in every layer would give."""
+    import json
+    import math
+    rtl = cnn_designs[1]
+    doc = json.loads((rtl / "model.json").read_text())
+    x = read_raw(rtl / "tb_data" / "tb_input_raw.dat", 64)
+    _, info = verilator_rtl.run(rtl, np.tile(x, (2, 1)))
+    bound = math.ceil(doc["macs"] / doc["mac_units"]) + len(doc["layers"])
+    assert info["interval"] <= 1.2 * bound, (info["interval"], bound)
+    assert doc["balanced"] and doc["mac_units"] < 50 // doc["reuse"]

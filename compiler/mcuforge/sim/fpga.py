@@ -67,7 +67,7 @@ def simulate_fpga(out_dir, board: str, x=None) -> tuple[np.ndarray, dict]:
         y_raw, run = verilator_rtl.run(out_dir, x_raw, isolated=True)
         _, stream = verilator_rtl.run(out_dir, x_raw, isolated=False)
         info.update(cycles=run["cycles"] / max(1, run["frames"]),
-                    interval_cycles=stream["cycles"] / max(1, stream["frames"]),
+                    interval_cycles=stream["interval"],
                     macs=doc.get("macs"), mac_units=doc.get("mac_units"))
     out = g.outputs[0]
     y = raw_to_real(g, out, y_raw).reshape((len(y_raw),) + g.tensors[out].shape[1:])

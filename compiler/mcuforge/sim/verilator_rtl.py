@@ -35,7 +35,9 @@ def build(prj) -> Path:
 
 def run(prj, x_raw: np.ndarray, expected: np.ndarray | None = None, seed: int = 1, gap_pct: int = 0,
         stall_pct: int = 0, isolated: bool = False) -> tuple[np.ndarray, dict]:
-    """Raw frames [N, n_in] -> (raw outputs [N, n_out], {"cycles", "frames", "mismatches"})."""
+    """Raw frames [N, n_in] -> (raw outputs [N, n_out], {"cycles", "frames", "mismatches",
+    "first_done", "last_done", "interval"}): cycles until the first and the last frame's last
+    output left, and the steady-state interval between frames, (last - first) / (frames - 1)."""
     prj = Path(prj).resolve()
     exe = build(prj)
     n_out = int(np.prod(json.loads((prj / "model.json").read_text())["output"]["shape"]))
@@ -48,9 +50,11 @@ def run(prj, x_raw: np.ndarray, expected: np.ndarray | None = None, seed: int = 
     r = subprocess.run([str(exe), str(work / "vl_in.dat"), str(work / "vl_out.dat"), exp, str(seed),
                         str(gap_pct), str(stall_pct), "1" if isolated else "0"],
                        capture_output=True, text=True, timeout=600)
-    m = re.search(r"frames (\d+) cycles (\d+) mismatches (\d+)", r.stdout)
+    m = re.search(r"frames (\d+) cycles (\d+) mismatches (\d+) first_done (\d+) last_done (\d+)", r.stdout)
     if m is None:
         raise McuforgeError(f"Verilator simulation of {prj} failed: {(r.stderr or r.stdout).strip()[:300]}")
     info = {"frames": int(m.group(1)), "cycles": int(m.group(2)), "mismatches": int(m.group(3)),
-            "stderr": r.stderr}
+            "first_done": int(m.group(4)), "last_done": int(m.group(5)), "stderr": r.stderr}
+    f = info["frames"]
+    info["interval"] = (info["last_done"] - info["first_done"]) / (f - 1) if f > 1 else float(info["cycles"])
     return read_raw(work / "vl_out.dat", n_out), info

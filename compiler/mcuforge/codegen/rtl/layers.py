@@ -56,13 +56,24 @@ def _requant_ctx(acc_w: int, shift: int, out, lo: int, hi: int) -> dict:
 
 
 class RtlDesign:
-    def __init__(self, g: Graph, reuse: int, name: str):
-        self.g, self.reuse, self.name = g, reuse, name
+    """`reuse` R sets the throughput: the slowest window layer at cout/R lanes (each lane computing
+    R output channels in turn) fixes the cycles per frame T. With `balance`, every other layer gets
+    the fewest lanes (a divisor of its cout) that still finish a frame within T, so no MAC array
+    idles waiting for a slower neighbour and the design's MAC units match its throughput."""
+
+    def __init__(self, g: Graph, reuse: int, name: str, balance: bool = True):
+        self.g, self.reuse, self.name, self.balance = g, reuse, name, balance
         self.layers: list[RtlLayer] = []
         self.streams: list[Stream] = []
         self.instances: list[Instance] = []
         self.stream_of: dict[str, int] = {}
         readers = self._readers()
+        self.frame_cycles = 0
+        for node in g.topo_order():
+            if node.op in ("dense", "conv2d", "maxpool", "avgpool"):
+                geo, mode, k = self._geometry(node)
+                lanes = self._lanes(node, geo["cout"])
+                self.frame_cycles = max(self.frame_cycles, geo["oh"] * geo["ow"] * k * (geo["cout"] // lanes))
         self.input_stream = self._stream(g.inputs[0], readers)
         for node in g.topo_order():
             self._add(node, readers)
@@ -148,11 +159,20 @@ class RtlDesign:
                                 f"{channels} output channels (each lane computes reuse-factor channels)")
         return channels // self.reuse
 
-    def _window(self, node, p, module) -> RtlLayer:
+    def _balanced_lanes(self, node, geo, k) -> int:
+        """The fewest lanes (a divisor of cout) that finish a frame within frame_cycles."""
+        lanes = self._lanes(node, geo["cout"])
+        if not self.balance:
+            return lanes
+        per_group = geo["oh"] * geo["ow"] * k
+        for d in range(1, lanes + 1):
+            if geo["cout"] % d == 0 and per_group * (geo["cout"] // d) <= self.frame_cycles:
+                return d
+        return lanes
+
+    def _geometry(self, node):
         g, a = self.g, node.attrs
         x, y = g.tensors[node.inputs[0]], g.tensors[node.outputs[0]]
-        xt, yt = x.meta["fixed"], y.meta["fixed"]
-        ctx = {"module": module, "node": node.name, "in_w": xt.width, "out_w": yt.width}
         if node.op == "dense":
             m, k = g.tensors[node.inputs[1]].shape
             if int(np.prod(x.shape[:-1])) != 1:
@@ -178,9 +198,17 @@ class RtlDesign:
                 mode = "max" if node.op == "maxpool" else "avg"
             geo = dict(h=h, w=w, cin=c, kh=kh, kw=kw, sh=a["strides"][0], sw=a["strides"][1],
                        pt=a["pads"][0], pl=a["pads"][1], oh=oh, ow=ow, cout=cout)
-        lanes = self._lanes(node, geo["cout"])
         kc = geo["cin"] if mode == "conv" else 1
-        k = geo["kh"] * geo["kw"] * kc
+        return geo, mode, geo["kh"] * geo["kw"] * kc
+
+    def _window(self, node, p, module) -> RtlLayer:
+        g = self.g
+        x, y = g.tensors[node.inputs[0]], g.tensors[node.outputs[0]]
+        xt, yt = x.meta["fixed"], y.meta["fixed"]
+        ctx = {"module": module, "node": node.name, "in_w": xt.width, "out_w": yt.width}
+        geo, mode, k = self._geometry(node)
+        lanes = self._balanced_lanes(node, geo, k)
+        kc = geo["cin"] if mode == "conv" else 1
         ctx.update(geo, kind=node.op, mode=mode, lanes=lanes, groups=geo["cout"] // lanes, k=k, kc=kc,
                    nb=_pow2_at_least(geo["kh"] + geo["sh"]), has_weights=mode in ("conv", "dw"))
         if mode in ("conv", "dw"):

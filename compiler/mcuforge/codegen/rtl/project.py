@@ -25,12 +25,13 @@ N_TEST_FRAMES = 8
 
 def write_rtl_project(model, out_dir, calib=None, reuse: int = 1, act_bits: int = 16,
                       weight_bits: int = 8, rounding: str = "rnd", overflow: str = "sat",
-                      name: str = "mcf_accel", overrides=None, n_test: int = N_TEST_FRAMES) -> Path:
+                      name: str = "mcf_accel", overrides=None, n_test: int = N_TEST_FRAMES,
+                      balance: bool = True) -> Path:
     if reuse < 1:
         raise McuforgeError(f"reuse factor must be at least 1, not {reuse}")
     g = golden.fixed_graph(model, calib, act_bits, weight_bits, rounding, overflow, overrides)
     golden.check_io_widths(g)
-    design = RtlDesign(g, reuse, name)
+    design = RtlDesign(g, reuse, name, balance)
     x = golden.test_inputs(g, calib, n_test)
     x_raw, y_raw = golden.golden_raw(g, x)
     with staged_dir(out_dir) as d:
@@ -54,7 +55,8 @@ def write_rtl_project(model, out_dir, calib=None, reuse: int = 1, act_bits: int 
         golden.write_raw(d / "tb_data" / "tb_input_raw.dat", x_raw)
         golden.write_raw(d / "tb_data" / "tb_output_raw.dat", y_raw)
         golden.write_model_files(d, g, "rtl", {
-            "top": name, "reuse": reuse, "macs": design.macs, "mac_units": design.mac_units,
+            "top": name, "reuse": reuse, "balanced": balance, "frame_cycles": design.frame_cycles,
+            "macs": design.macs, "mac_units": design.mac_units,
             "layers": [{"module": l.module, "node": l.ctx["node"], "macs": l.macs, "lanes": l.mac_units}
                        for l in design.layers]})
     return Path(out_dir)
