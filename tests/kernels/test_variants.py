@@ -18,7 +18,7 @@ CORES = {  # target -> (board, expected variant suffix of conv / depthwise / fc)
     "cortex-m4": ("mps2-an386", {"conv2d": "_dsp", "depthwise": "_dsp", "dense": "_dsp"}),
     "cortex-m7": ("mps2-an500", {"conv2d": "_dsp", "depthwise": "_dsp", "dense": "_dsp"}),
     "cortex-m33": ("mps2-an505", {"conv2d": "_dsp", "depthwise": "_dsp", "dense": "_dsp"}),
-    "cortex-m55": ("mps3-an547", {"conv2d": "_mve", "depthwise": "_dsp", "dense": "_dsp"}),
+    "cortex-m55": ("mps3-an547", {"conv2d": "_mve", "depthwise": "_mve", "dense": "_mve"}),
 }
 
 FAST_SPECS = [
