@@ -225,7 +225,21 @@ class RtlDesign:
         else:
             ctx.update(_requant_ctx(p["acc_width"], p["in_frac"] + p["shift"] - yt.frac, yt, p["act_lo"], p["act_hi"]))
         macs = get_op(node.op).macs(node, g)
-        return RtlLayer(module, "rtl/window_layer.v.j2", ctx, macs, lanes if mode in ("conv", "dw") else 0)
+        template = "rtl/window_layer.v.j2"
+        if node.op == "dense":
+            template = "rtl/dense_layer.v.j2"
+            ww, groups = ctx["w_w"], ctx["groups"]
+            wf = g.tensors[node.inputs[1]].data.reshape(geo["cout"], k).astype(np.int64)
+            mask = (1 << ww) - 1
+            words = []
+            for gi in range(groups):
+                for ki in range(k):
+                    word = 0
+                    for j in range(lanes):
+                        word |= (int(wf[gi * lanes + j, ki]) & mask) << (j * ww)
+                    words.append(f"{word:0{(lanes * ww + 3) // 4}x}")
+            ctx["w_words"] = words
+        return RtlLayer(module, template, ctx, macs, lanes if mode in ("conv", "dw") else 0)
 
     def _elementwise(self, node, p, module) -> RtlLayer:
         g = self.g
