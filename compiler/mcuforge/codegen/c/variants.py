@@ -259,21 +259,21 @@ def mve_quant4(consts: dict, in_zp: int, fb: np.ndarray | None = None) -> np.nda
 
 
 def _mve_dw_accepts(params: dict) -> bool:
-    win = params["win"]
-    return win["out_c"] == win["in_c"] and (np.asarray(params["consts"]["mult"]) >= 0).all()
+    return (np.asarray(params["consts"]["mult"]) >= 0).all()
 
 
 def _mve_dw_prepare(params: dict, consts: dict) -> dict:
-    w = np.asarray(consts["weights"], np.int64)     # [C][k_h][k_w][1]
-    c, kh, kw = w.shape[0], w.shape[1], w.shape[2]
-    c4 = _ceil(c, 4)
-    taps = np.zeros((kh * kw, c4), np.int64)
-    taps[:, :c] = w[..., 0].reshape(c, kh * kw).T
-    # 4 pixels x 4 channels at a time, not pixel by pixel: its output must not overlap its input
+    fb = folded_bias(consts["weights"], consts["bias"], params["rq"]["in_zp"])
+    shift = np.asarray(consts["shift"], np.int64)
+    q = np.stack([fb, np.maximum(shift, 0), np.asarray(consts["mult"], np.int64), -np.maximum(-shift, 0)], axis=1)
+    # 4 pixels x all channels at a time, not pixel by pixel: its output must not overlap its input
     params["inplace_safe"] = False
-    params["drop"] = ["weights"]
-    return {"packed_weights": ("int8_t", taps.reshape(-1).astype(np.int8)),
-            "packed_quant": ("int32_t", mve_quant4(consts, params["rq"]["in_zp"]))}
+    # then a row of in_c input zero points (bytes, little endian), read by taps in the padding
+    win = params["win"]
+    zp_row = np.full(_ceil(win["in_c"], 4), int(params["rq"]["in_zp"]) & 0xFF, np.uint32).reshape(-1, 4)
+    zp_words = (zp_row[:, 0] | zp_row[:, 1] << 8 | zp_row[:, 2] << 16 | zp_row[:, 3] << 24).view(np.int32)
+    params["scratch_bytes"] = 16 * win["k_h"] * win["k_w"] + 16    # offset vectors of the taps
+    return {"packed_quant": ("int32_t", np.concatenate([q.reshape(-1).astype(np.int32), zp_words]))}
 
 
 register_variant("mcf_depthwise_conv2d_s8", Variant(
