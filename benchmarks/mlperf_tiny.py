@@ -1,8 +1,9 @@
 """MLPerf Tiny int8 models: our memory and speed next to TFLite Micro's smallest arena.
 
-    PYTHONPATH=compiler python benchmarks/mlperf_tiny.py [--portable] [--greedy] [models...]
+    PYTHONPATH=compiler python benchmarks/mlperf_tiny.py [--portable] [--greedy] [--caller-io] [--budget 0.6] [models...]
 
-Per model: MACs; our flash (text+data of the linked M4 ELF); our arena, input+output buffers and
+Per model: MACs; our flash (text+data of the linked M4 ELF); our arena (by default it holds the
+input and output, as TFLite Micro's does, and the I/O column is then 0), caller-owned I/O buffers and
 worst-case stack (call-graph bound from -fstack-usage) and their sum, the peak SRAM; TFLite
 Micro's smallest working arena (bisection on arena_size, 64-bit host build; it holds input,
 output, intermediates and the interpreter's own records); the ratios; executed instructions per
@@ -26,24 +27,30 @@ sys.path.insert(0, str(REPO / "compiler"))
 
 from mcuforge.api import compile_model, simulate  # noqa: E402
 from mcuforge.codegen.c import emit  # noqa: E402
-from mcuforge.schedule.memory import plan_memory  # noqa: E402
+from mcuforge.frontend.tflite import load_tflite  # noqa: E402
+from mcuforge.schedule.arena import plan_greedy_by_size  # noqa: E402
+from mcuforge.schedule.lifetimes import lifetimes  # noqa: E402
 from mcuforge.sim.tflm import TflmModel, smallest_arena  # noqa: E402
 
 MODELS = ["kws_dscnn_int8", "ic_resnet8_int8", "vww_mbv1_96_int8", "ad_fcae_int8"]
 BOARDS = {"M4": ("mps2-an386", "cortex-m4"), "M7": ("mps2-an500", "cortex-m7")}
 
 
-def compile_planned(path, out, core, portable, greedy):
-    """compile_model with plan_memory's order and arena (until the backend calls it itself)."""
-    if greedy:
-        return compile_model(path, out, target=core, quiet=True, portable_kernels=portable)
+def compile_planned(path, out, core, args, tflm):
+    """compile_model as a user calls it (plan_memory's order, kernel-aware arena, input and output
+    in the arena unless --caller-io); --greedy swaps in the greedy-by-size plan without in-place."""
+    budget = None if args.budget is None else int(args.budget * tflm)
+    kw = dict(target=core, quiet=True, portable_kernels=args.portable, arena_budget=budget,
+              io_in_arena=not args.caller_io)
+    if not args.greedy:
+        return compile_model(path, out, **kw)
     real = emit.lower_to_c
 
     def lower(g, *a, **k):
-        k["plan"] = plan_memory(g)[1]
+        k["plan"] = plan_greedy_by_size(lifetimes(g, g.topo_order()))
         return real(g, *a, **k)
     with mock.patch.object(emit, "lower_to_c", lower):
-        return compile_model(path, out, target=core, quiet=True, portable_kernels=portable)
+        return compile_model(path, out, **kw)
 
 
 def measure(name, args, tmp):
@@ -53,11 +60,12 @@ def measure(name, args, tmp):
     buf = path.read_bytes()
     ref = TflmModel(buf)
     row = {"model": name.replace("_int8", "")}
+    shape = load_tflite(path).tensors[load_tflite(path).inputs[0]].shape
+    x = np.random.default_rng(0).integers(-128, 128, shape).astype(np.int8)
+    tflm = row["tflm"] = smallest_arena(buf, [x])
     for tag, (board, core) in BOARDS.items():
         out = Path(tmp) / f"{name}_{core}"
-        r = compile_planned(path, out, core, args.portable, args.greedy)
-        shape = r.graph.tensors[r.graph.inputs[0]].shape
-        x = np.random.default_rng(0).integers(-128, 128, shape).astype(np.int8)
+        r = compile_planned(path, out, core, args, tflm)
         y, info = simulate(out, board, x[None], quiet=True)
         if not np.array_equal(y.reshape(-1), ref.run(x)[0].reshape(-1)):
             raise SystemExit(f"{name} on {board}: output differs from TFLite Micro")
@@ -66,7 +74,6 @@ def measure(name, args, tmp):
             row.update(macs=r.info["macs"], flash=info["flash_bytes"], arena=info["arena_bytes"],
                        io=r.info["io_bytes"], stack=info["stack_bytes"])
     row["sram"] = row["arena"] + row["io"] + row["stack"]
-    row["tflm"] = smallest_arena(buf, [x])
     return row
 
 
@@ -74,7 +81,10 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("models", nargs="*", default=MODELS)
     ap.add_argument("--portable", action="store_true", help="portable C kernels only (no DSP variants)")
-    ap.add_argument("--greedy", action="store_true", help="the backend's greedy-by-size plan, no in-place")
+    ap.add_argument("--greedy", action="store_true", help="greedy-by-size plan, no in-place, caller-owned I/O")
+    ap.add_argument("--caller-io", action="store_true", help="input and output in caller buffers, not the arena")
+    ap.add_argument("--budget", type=float, metavar="X",
+                    help="arena budget X times TFLM's arena: leaner kernels only where their scratch sets the peak above it")
     args = ap.parse_args()
     rows = []
     with tempfile.TemporaryDirectory() as tmp:

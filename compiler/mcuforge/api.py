@@ -130,7 +130,13 @@ def prepare_graph(model, quant: str = "int8", calib=None, calib_method: str = "m
 
 def compile_model(model, out_dir, target: str = "cortex-m4", quant: str = "int8", calib=None,
                   calib_method: str = "minmax", input_shapes: dict | None = None, name: str | None = None,
-                  portable_kernels: bool = False, quiet: bool = False) -> CompileResult:
+                  portable_kernels: bool = False, quiet: bool = False,
+                  io_in_arena: bool | None = None, arena_budget: int | None = None,
+                  min_arena: bool = False) -> CompileResult:
+    """io_in_arena (default: on for int8 models) plans the input and output inside the arena as
+    TFLite Micro does and adds the zero-copy API (<prefix>_input/_invoke/_output). While the arena
+    is above arena_budget (bytes; min_arena is a budget of 0) the layers whose kernel scratch sets
+    its peak get a leaner, slower kernel variant; the others keep the fastest."""
     from .codegen.c.emit import lower_to_c, write_c_library
     from .report.layers import layer_table, write_report
     from .targets import load_core
@@ -141,12 +147,19 @@ def compile_model(model, out_dir, target: str = "cortex-m4", quant: str = "int8"
     if name:
         g.name = name
     _log(f"generating C for {core.name} ({len(g.nodes)} layers)", quiet)
-    cm = lower_to_c(g, core.features, portable_only=portable_kernels)
+    if io_in_arena is None:
+        io_in_arena = g.meta.get("quant") == "int8"
+    if min_arena:
+        arena_budget = 0
+    cm = lower_to_c(g, core.features, portable_only=portable_kernels, io_in_arena=io_in_arena,
+                    arena_budget=arena_budget)
     info = {
         "backend": "c", "name": g.name, "prefix": cm.prefix, "target": core.name, "quant": g.meta.get("quant", "float32"),
         "source": Path(src_name).name, "inputs": cm.inputs, "outputs": cm.outputs,
         "arena_bytes": cm.plan.size,
-        "io_bytes": sum(g.tensors[t].nbytes for t in g.inputs + g.outputs),
+        # bytes of caller-owned input/output buffers the library needs besides its arena
+        "io_bytes": 0 if cm.io_in_arena else sum(g.tensors[t].nbytes for t in g.inputs + g.outputs),
+        "io_in_arena": cm.io_in_arena, "arena_budget": arena_budget,
         "weights_bytes": int(sum(a.values.nbytes for a in cm.arrays)),
         "macs": int(sum(l.macs for l in cm.layers)),
         "runtime_sources": cm.runtime_sources,

@@ -29,7 +29,8 @@ def cmd_compile(args):
     from .api import compile_model, report
     compile_model(args.model, args.output, target=args.target, quant=args.quant, calib=args.calib,
                   calib_method=args.calib_method, input_shapes=_shapes(args.input_shape), name=args.name,
-                  portable_kernels=args.portable_kernels)
+                  portable_kernels=args.portable_kernels, io_in_arena=args.io_in_arena,
+                  arena_budget=args.arena_budget, min_arena=args.min_arena)
     if not args.no_report:
         print(report(args.output))
 
@@ -89,6 +90,12 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--name", help="model name used for C identifiers (default: file name)")
     c.add_argument("--portable-kernels", action="store_true", help="use only the portable reference kernels")
     c.add_argument("--no-report", action="store_true", help="do not print the per-layer report")
+    c.add_argument("--io-in-arena", action=argparse.BooleanOptionalAction, default=None,
+                   help="plan the input and output inside the arena and add the zero-copy API "
+                        "<prefix>_input/_invoke/_output (default: on for int8 models)")
+    c.add_argument("--arena-budget", type=int, metavar="BYTES",
+                   help="while the arena is larger, layers whose kernel scratch sets its peak use a leaner, slower kernel")
+    c.add_argument("--min-arena", action="store_true", help="the smallest arena this gets (--arena-budget 0)")
     c.set_defaults(func=cmd_compile)
 
     s = sub.add_parser("simulate", help="run a compiled model on an emulated board, the host, or the golden model",

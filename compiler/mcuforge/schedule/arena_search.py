@@ -17,14 +17,21 @@ from .lifetimes import Lifetime
 
 
 def _forbidden(t: Lifetime, size_t: int, u: Lifetime, off_u: int, size_u: int, gap_tu, gap_ut):
-    """Open interval of offsets for t that clash with u placed at off_u (None: no clash)."""
+    """Open intervals of offsets for t that clash with u placed at off_u. A gap is an int or
+    "exact" (the pair may share bytes only when both start at the same offset)."""
     if not t.overlaps(u):
-        return None
+        return []
+    if gap_tu == "exact" or gap_ut == "exact":      # off_u itself stays legal
+        return [(off_u - size_t, off_u), (off_u, off_u + size_u)]
     if gap_tu is not None:      # t is the output, u its dying input: t may start gap below u
-        return off_u - min(gap_tu, size_t), off_u + size_u
+        return [(off_u - min(gap_tu, size_t), off_u + size_u)]
     if gap_ut is not None:      # u is the output, t its dying input: t may start gap above u
-        return off_u - size_t, off_u + min(gap_ut, size_u)
-    return off_u - size_t, off_u + size_u
+        return [(off_u - size_t, off_u + min(gap_ut, size_u))]
+    return [(off_u - size_t, off_u + size_u)]
+
+
+def _wish(off_u: int, gap, sign: int) -> int:
+    return off_u if gap == "exact" else off_u + sign * gap
 
 
 def place(lts: list[Lifetime], order: list[int], gaps: dict, prefer_overlap: bool) -> ArenaPlan:
@@ -37,13 +44,11 @@ def place(lts: list[Lifetime], order: list[int], gaps: dict, prefer_overlap: boo
         for j, oj in offsets.items():
             g_tu = gaps.get((t.tensor, lts[j].tensor))
             g_ut = gaps.get((lts[j].tensor, t.tensor))
-            iv = _forbidden(t, st, lts[j], oj, sizes[j], g_tu, g_ut)
-            if iv is not None:
-                bad.append(iv)
+            bad += _forbidden(t, st, lts[j], oj, sizes[j], g_tu, g_ut)
             if g_tu is not None:
-                wishes.append(oj - g_tu)
+                wishes.append(_wish(oj, g_tu, -1))
             if g_ut is not None:
-                wishes.append(oj + g_ut)
+                wishes.append(_wish(oj, g_ut, +1))
         bad.sort()
 
         def legal(o):
@@ -64,7 +69,7 @@ def place(lts: list[Lifetime], order: list[int], gaps: dict, prefer_overlap: boo
 
 def plan_with_overlaps(lts: list[Lifetime], overlaps: list[Overlap], tries: int = 300,
                        seed: int = 0) -> ArenaPlan:
-    gaps = {(ov.output, ov.input): _align(ov.gap) for ov in overlaps}
+    gaps = {(ov.output, ov.input): "exact" if ov.exact else _align(ov.gap) for ov in overlaps}
     n = len(lts)
     idx = list(range(n))
     orders = [
@@ -102,7 +107,7 @@ def _overlapping(plan: ArenaPlan, lts, ov: Overlap) -> bool:
 
 def check_plan(plan: ArenaPlan, overlaps: list[Overlap]) -> None:
     """Raise if two live tensors share bytes in a way no in-place rule allows."""
-    gaps = {(ov.output, ov.input): ov.gap for ov in overlaps}
+    gaps = {(ov.output, ov.input): ov for ov in overlaps}
     lts = plan.lifetimes
     for i, a in enumerate(lts):
         for b in lts[i + 1:]:
@@ -111,11 +116,15 @@ def check_plan(plan: ArenaPlan, overlaps: list[Overlap]) -> None:
             oa, ob = plan.offsets[a.tensor], plan.offsets[b.tensor]
             if oa + a.size <= ob or ob + b.size <= oa:
                 continue
-            if (a.tensor, b.tensor) in gaps and oa <= ob - gaps[(a.tensor, b.tensor)]:
-                continue
-            if (b.tensor, a.tensor) in gaps and ob <= oa - gaps[(b.tensor, a.tensor)]:
+            if _allowed(gaps.get((a.tensor, b.tensor)), oa, ob) or _allowed(gaps.get((b.tensor, a.tensor)), ob, oa):
                 continue
             raise AssertionError(f"arena plan: {a.tensor} and {b.tensor} overlap illegally")
+
+
+def _allowed(ov: Overlap | None, out_off: int, in_off: int) -> bool:
+    if ov is None:
+        return False
+    return out_off == in_off if ov.exact else out_off <= in_off - ov.gap
 
 
 __all__ = ["plan_with_overlaps", "check_plan", "place", "ALIGN"]

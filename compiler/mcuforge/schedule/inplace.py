@@ -32,6 +32,9 @@ class Overlap:
     output: str
     input: str
     gap: int          # bytes: output offset <= input offset - gap (or no overlap at all)
+    # the kernel is safe only when the output starts exactly where the input starts (a
+    # channel-by-channel depthwise kernel: each byte it writes belongs to a channel it has consumed)
+    exact: bool = False
 
 
 def window_gap(node: Node, in_shape, out_shape, itemsize: int) -> int | None:

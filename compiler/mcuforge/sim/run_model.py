@@ -21,24 +21,28 @@ def check_fits(info: dict, board) -> None:
     """Refuse a board whose RAM or flash cannot hold the model, naming the bytes."""
     if board.is_host:
         return
-    ram_needed = info["arena_bytes"] + 2 * info["io_bytes"] + STACK_RESERVE // 4
+    # the test main keeps its own copy of one sample's inputs and outputs besides the library's
+    main_io = sum(io["size"] * np.dtype(DTYPES[io["dtype"]]).itemsize for io in info["inputs"] + info["outputs"])
+    io = info["io_bytes"] + main_io
+    ram_needed = info["arena_bytes"] + io + STACK_RESERVE // 4
     if ram_needed > board.ram_size:
         raise McuforgeError(
             f"model does not fit {board.name}: needs {ram_needed} bytes of RAM (arena {info['arena_bytes']}, "
-            f"I/O buffers {2 * info['io_bytes']}, stack {STACK_RESERVE // 4}), the board has {board.ram_size}")
+            f"I/O buffers {io}, stack {STACK_RESERVE // 4}), the board has {board.ram_size}")
     if info["weights_bytes"] > board.flash_size:
         raise McuforgeError(f"model does not fit {board.name}: weights need {info['weights_bytes']} bytes of "
                             f"flash, the board has {board.flash_size}")
 
 
-def relower_for_core(out_dir: Path, core, lib_dir: Path) -> tuple[Path, list[str]]:
+def relower_for_core(out_dir: Path, core, lib_dir: Path, io_in_arena: bool = False,
+                     arena_budget: int | None = None) -> tuple[Path, list[str]]:
     """The same device graph lowered for another core (its own kernel variants), so that one
     compiled model runs on every board: the host build uses the portable kernels, an M3 board
     never meets DSP instructions it does not have."""
     from ..codegen.c.emit import lower_to_c, write_c_library
     from ..ir.serialize import load_graph
     g = load_graph(out_dir / "graph.json", out_dir / "graph.npz")
-    cm = lower_to_c(g, core.features)
+    cm = lower_to_c(g, core.features, io_in_arena=io_in_arena, arena_budget=arena_budget)
     if lib_dir.exists():
         shutil.rmtree(lib_dir)
     write_c_library(cm, lib_dir, str(out_dir), core.name, g.meta.get("quant", "float32"))
@@ -52,7 +56,8 @@ def build_model_firmware(out_dir: Path, info: dict, board, opt: str = "-O2") -> 
     prefix = info["prefix"]
     lib_dir, runtime_sources = out_dir, info["runtime_sources"]
     if board.core.name != info["target"]:
-        lib_dir, runtime_sources = relower_for_core(out_dir, board.core, build_dir / "lib")
+        lib_dir, runtime_sources = relower_for_core(out_dir, board.core, build_dir / "lib",
+                                                    info.get("io_in_arena", False), info.get("arena_budget"))
     main = build_dir / "test_main.c"
     write_test_main(prefix, info["inputs"], info["outputs"], main)
     sources = [lib_dir / f"{prefix}.c", lib_dir / f"{prefix}_weights.c", main]

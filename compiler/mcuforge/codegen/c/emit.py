@@ -11,10 +11,12 @@ import numpy as np
 
 from ... import resources
 from ...ir.graph import Graph
-from ...schedule.arena import ArenaPlan, plan_greedy_by_size
-from ...schedule.lifetimes import lifetimes
+from ...schedule.arena import ArenaPlan
+from ...schedule.lifetimes import arena_tensors
 from ..jinja import render
+from .kernel_plan import plan_with_kernels, scratch_name
 from .kernel_select import KernelSelector
+from .lean import lean_peak
 from .layers import Layer, LayerContext, TensorRef, build_layer
 from .layers.base import CArray
 from .scratch import place_scratch
@@ -31,6 +33,7 @@ class CModel:
     inputs: list[dict]
     outputs: list[dict]
     runtime_sources: list[str] = field(default_factory=list)
+    io_in_arena: bool = False      # inputs and outputs are arena tensors (zero-copy API)
 
 
 def c_ident(name: str) -> str:
@@ -49,39 +52,80 @@ def _io_desc(g: Graph, names: list[str], role: str) -> list[dict]:
         q = None
         if t.quant is not None and t.dtype == "int8":
             q = {"scale": t.quant.s, "zero_point": t.quant.zp}
+        accessor = role if single else f"{role}{i}"     # <prefix>_input(), <prefix>_output1(), ...
         out.append({"name": name, "role": role, "param": param, "macro": macro, "ctype": t.c_type,
+                    "accessor": accessor, "nbytes": t.nbytes,
                     "dtype": t.dtype, "shape": list(t.shape), "size": t.size, "quant": q,
                     "layout": "NHWC" if name in perm else "as the model", "perm": list(perm.get(name, []))})
     return out
 
 
-def lower_to_c(g: Graph, features=frozenset(), portable_only: bool = False, plan: ArenaPlan | None = None) -> CModel:
-    if plan is None:
-        # execution order + in-place overlaps + arena search; reorders g so topo_order() follows it
+def lower_to_c(g: Graph, features=frozenset(), portable_only: bool = False, plan: ArenaPlan | None = None,
+               io_in_arena: bool = False, arena_budget: int | None = None) -> CModel:
+    """With io_in_arena the model's inputs and outputs are arena tensors (TFLite Micro's layout:
+    the input's bytes are reused once it is consumed); the generated library then has the
+    zero-copy API (<prefix>_input/_output/_invoke) besides <prefix>_run, which copies. A plan
+    given by the caller is used as it is (scratch first-fit into it), with the I/O in the arena
+    only if the plan has them. arena_budget (bytes; 0 for the smallest) trades speed for SRAM
+    while the arena is above it: a layer whose kernel's scratch sets the arena's peak gets a
+    leaner kernel variant (codegen/c/lean.py)."""
+    kernel_aware = plan is None
+    if kernel_aware:
+        # execution order (reorders g so topo_order() follows it); the arena is planned again
+        # below, once the kernels are chosen and their scratch and in-place rules are known
         from ...schedule.memory import plan_memory
-        _, plan = plan_memory(g)
+        plan_memory(g, io_in_arena=io_in_arena)
+        arena = arena_tensors(g, io_in_arena)
+    else:
+        arena = set(plan.offsets)
+    io_in_arena = all(t in arena for t in g.inputs + g.outputs)
     order = g.topo_order()
     prefix = f"mcf_{c_ident(g.name).lower()}"
     inputs, outputs = _io_desc(g, g.inputs, "input"), _io_desc(g, g.outputs, "output")
     refs: dict[str, TensorRef] = {}
-    const_arrays: list[CArray] = []
     for name, t in g.tensors.items():
-        if name in plan.offsets:
-            refs[name] = TensorRef("arena", t.c_type, name, plan.offsets[name])
+        if name in arena:
+            refs[name] = TensorRef("arena", t.c_type, name, plan.offsets[name] if plan else 0)
         elif t.is_const:
-            cname = f"c_{c_ident(name)}"
-            refs[name] = TensorRef("const", t.c_type, cname)
-    for io in inputs:
-        refs[io["name"]] = TensorRef("input", io["ctype"], io["param"])
-    for io in outputs:
-        refs[io["name"]] = TensorRef("output", io["ctype"], io["param"])
+            refs[name] = TensorRef("const", t.c_type, f"c_{c_ident(name)}")
+    if not io_in_arena:
+        for io in inputs:
+            refs[io["name"]] = TensorRef("input", io["ctype"], io["param"])
+        for io in outputs:
+            refs[io["name"]] = TensorRef("output", io["ctype"], io["param"])
     ctx = LayerContext(g, refs, KernelSelector(frozenset(features), portable_only))
-    layers = []
-    for i, node in enumerate(order):
-        ctx.index = i
-        layers.append(build_layer(ctx, node))
-    plan = place_scratch(plan, layers, refs)
+
+    def build_all():
+        out = []
+        for i, node in enumerate(order):
+            ctx.index = i
+            ctx.select.node = node.name
+            out.append(build_layer(ctx, node))
+        return out
+    layers = build_all()
+    if kernel_aware:
+        plan = plan_with_kernels(g, order, layers, io_in_arena)
+        if arena_budget is not None and plan.size > arena_budget:
+            layers, plan = lean_peak(g, order, layers, plan, ctx.select, build_all, io_in_arena, arena_budget)
+        for ref in refs.values():
+            if ref.kind == "arena":
+                ref.offset = plan.offsets[ref.name]
+        # again, now that offsets are final (a reshape planned as an alias becomes no code)
+        layers = build_all()
+        scratch = set()
+        for i, l in enumerate(layers):
+            if l.params.get("scratch_bytes", 0) > 0:
+                name = scratch_name(l, i)
+                scratch.add(name)
+                l.params["scratch"] = TensorRef("arena", "uint8_t", name, plan.offsets[name])
+        # lifetimes stay the tensors' (as with place_scratch); scratch keeps its offsets
+        plan.lifetimes = [lt for lt in plan.lifetimes if lt.tensor not in scratch]
+    else:
+        plan = place_scratch(plan, layers, refs)
+    for io in inputs + outputs:
+        io["arena_offset"] = refs[io["name"]].offset if io_in_arena else None
     # constants read directly as op operands (not owned by a layer's weights)
+    const_arrays: list[CArray] = []
     used_consts = {r.name: r for l in layers for r in l.inputs if r.kind == "const"}
     for name, t in g.tensors.items():
         ref = refs.get(name)
@@ -89,7 +133,7 @@ def lower_to_c(g: Graph, features=frozenset(), portable_only: bool = False, plan
             const_arrays.append(CArray(ref.name, t.c_type, np.ascontiguousarray(t.data).reshape(-1)))
     arrays = const_arrays + [a for l in layers for a in l.arrays]
     sources = sorted({s for l in layers for s in l.sources})
-    return CModel(prefix, layers, plan, arrays, inputs, outputs, sources)
+    return CModel(prefix, layers, plan, arrays, inputs, outputs, sources, io_in_arena)
 
 
 def write_c_library(cm: CModel, out: Path, source: str, target: str, quant: str) -> list[Path]:
@@ -98,7 +142,7 @@ def write_c_library(cm: CModel, out: Path, source: str, target: str, quant: str)
     ctx = dict(prefix=cm.prefix, PREFIX=cm.prefix.upper(), layers=cm.layers, arrays=cm.arrays,
                inputs=cm.inputs, outputs=cm.outputs, arena_size=cm.plan.size, source=Path(source).name,
                target=target, quant=quant, header=f"{cm.prefix}.h", guard=f"{cm.prefix.upper()}_H",
-               runtime_sources=cm.runtime_sources, cflags="-std=c99",
+               runtime_sources=cm.runtime_sources, cflags="-std=c99", io_in_arena=cm.io_in_arena,
                needs_libm=any(s.endswith("_f32.c") for s in cm.runtime_sources))
     files = {
         f"{cm.prefix}.h": "c/model.h.j2",

@@ -32,13 +32,20 @@ def register_variant(kernel: str, variant: Variant):
 class KernelSelector:
     features: frozenset = field(default_factory=frozenset)
     portable_only: bool = False
+    # node name -> how many fitting variants to pass over (a leaner one, e.g. with less scratch,
+    # for a layer that sets the arena's peak); `node` is the node being built
+    skip: dict = field(default_factory=dict)
+    node: str | None = None
 
     def choose(self, kernel: str, params: dict | None = None) -> Variant:
         """The Variant that runs `kernel` for these parameters (the portable one if none fits)."""
         if not self.portable_only:
+            passed = self.skip.get(self.node, 0)
             for v in VARIANTS.get(kernel, []):
                 if v.requires <= self.features and (v.accepts is None or v.accepts(params or {})):
-                    return v
+                    if passed == 0:
+                        return v
+                    passed -= 1
         return Variant(kernel, (f"{kernel}.c",))
 
     def pick(self, kernel: str, params: dict | None = None) -> tuple[str, list[str]]:

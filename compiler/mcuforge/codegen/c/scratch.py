@@ -35,14 +35,16 @@ def separate_unsafe_inplace(plan: ArenaPlan, layers: list, refs: dict) -> ArenaP
     offsets, size = dict(plan.offsets), plan.size
     lts = {lt.tensor: lt for lt in plan.lifetimes}
     for l in layers:
-        if l.params.get("inplace_safe", True) or not l.outputs or not l.inputs:
+        exact = l.params.get("inplace_exact", False)
+        if (l.params.get("inplace_safe", True) and not exact) or not l.outputs or not l.inputs:
             continue
         o, i = l.outputs[0], l.inputs[0]
         if o.kind != "arena" or i.kind != "arena" or o.name not in lts or i.name not in lts:
             continue
         a0, a1 = offsets[o.name], offsets[o.name] + _align(lts[o.name].size)
         b0, b1 = offsets[i.name], offsets[i.name] + _align(lts[i.name].size)
-        if a0 < b1 and b0 < a1:
+        # an "exact" kernel (params["inplace_exact"]) is safe over its input only at the same offset
+        if a0 < b1 and b0 < a1 and not (exact and l.params.get("inplace_safe", True) and a0 == b0):
             lt = lts[o.name]
             new = _first_fit(plan, offsets, lt.first, lt.last, _align(lt.size), skip=o.name)
             offsets[o.name] = new
