@@ -3,11 +3,14 @@
 1. Verilator cycles per inference of the streaming RTL for two reuse factors, against the bound
    ceil(MACs / MAC units) + pipeline depth (depth = one register stage per layer);
    both the latency of one inference alone and the interval of back-to-back inferences.
-2. Resources from `yosys synth_xilinx` (LUT, FF, DSP, BRAM) for the MLP's two designs.
+2. Resources from `yosys synth_xilinx` (LUT, FF, DSP, BRAM) for every design (minutes each).
 3. The same MLP through hls4ml (PyPI, PyTorch front end): accuracy of both fixed-point models on
    the digits test set, and hls4ml's C-simulation outputs next to ours.
 
-    PYTHONPATH=compiler python benchmarks/fpga.py [--no-yosys] [--no-hls4ml]
+    PYTHONPATH=compiler python benchmarks/fpga.py [--no-yosys] [--no-hls4ml] [--models mlp,cnn] [--reuse 1,2]
+
+The bound's MAC units are the design's own: with balanced lanes (the default) every layer gets
+the fewest lanes that keep up with the slowest one at the given reuse factor.
 """
 from __future__ import annotations
 
@@ -108,32 +111,46 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--no-yosys", action="store_true")
     ap.add_argument("--no-hls4ml", action="store_true")
+    ap.add_argument("--models", default="mlp,cnn", help="RTL rows for these models (mlp, cnn)")
+    ap.add_argument("--reuse", default="1,2", help="reuse factors of the RTL rows")
     args = ap.parse_args()
+    wanted = args.models.split(",")
+    reuses = tuple(int(r) for r in args.reuse.split(","))
     xtr, ytr, xte, yte = models.digits()
     from conftest import Trained
     work = Path(tempfile.mkdtemp(prefix="mcf_fpga_bench_"))
     mlp_m = models.train(models.mlp_module(), xtr, ytr, epochs=10)
     mlp = Trained(mlp_m, models.export(mlp_m, work / "mlp.onnx"), xtr[:128], xte, yte)
-    cnn_m = models.train(models.cnn_module(), xtr, ytr, epochs=12)
-    cnn = Trained(cnn_m, models.export(cnn_m, work / "cnn.onnx"), xtr[:128], xte, yte)
+    if "cnn" in wanted:
+        cnn_m = models.train(models.cnn_module(), xtr, ytr, epochs=12)
+        cnn = Trained(cnn_m, models.export(cnn_m, work / "cnn.onnx"), xtr[:128], xte, yte)
 
     print("== RTL under Verilator (cycles per inference) and yosys synth_xilinx resources ==")
-    # synthesis takes minutes per design on a small machine: resources for the MLP only
-    rows = rtl_rows(mlp, "mlp", (1, 2), work, not args.no_yosys) + rtl_rows(cnn, "cnn", (1, 2), work, False)
+    # synthesis takes minutes per design on a small machine
+    rows = []
+    for name in wanted:
+        rows += rtl_rows(mlp if name == "mlp" else cnn, name, reuses, work, not args.no_yosys)
     table(rows, ["model", "reuse", "MACs", "MAC units", "bound", "latency", "latency/bound", "interval",
                  "interval/bound", "exact", "LUT", "FF", "DSP", "BRAM"])
 
-    print("\n== MLP: mcuforge fixed point vs hls4ml (both C-simulated) ==")
+    if args.no_hls4ml and "mlp" not in wanted:
+        return
+    print("\n== MLP: mcuforge fixed point vs hls4ml (both C-simulated), digits test set ==")
+    import torch
     ours = our_predictions(mlp, work)
-    float_acc = models.float_accuracy(mlp.module, xte, yte)
-    print(f"float (torch) accuracy        {float_acc:.4f}")
-    print(f"mcuforge <16,F per tensor>    {np.mean(ours.argmax(1) == yte):.4f}")
+    with torch.no_grad():
+        ref = mlp.module(torch.from_numpy(xte)).numpy()
+    float_acc = float(np.mean(ref.argmax(1) == yte))
+    print(f"float (torch) accuracy                         {float_acc:.4f}")
+    print(f"mcuforge (16-bit act. <16,F> per tensor, 8-bit weights) {np.mean(ours.argmax(1) == yte):.4f}"
+          f"   max |logit - float| {np.abs(ours - ref).max():.4f}")
     if not args.no_hls4ml:
         try:
             theirs = hls4ml_predictions(mlp, work)
-            print(f"hls4ml ap_fixed<16,6>         {np.mean(theirs.argmax(1) == yte):.4f}")
-            print(f"argmax agreement              {np.mean(theirs.argmax(1) == ours.argmax(1)):.4f}")
-            print(f"max |ours - hls4ml| (logits)  {np.abs(theirs - ours).max():.4f}")
+            print(f"hls4ml (ap_fixed<16,6> weights and act.)      {np.mean(theirs.argmax(1) == yte):.4f}"
+                  f"   max |logit - float| {np.abs(theirs - ref).max():.4f}")
+            print(f"argmax agreement mcuforge vs hls4ml            {np.mean(theirs.argmax(1) == ours.argmax(1)):.4f}")
+            print(f"max |mcuforge - hls4ml| (logits)               {np.abs(theirs - ours).max():.4f}")
         except Exception as e:  # report, do not hide: the comparison is optional tooling
             print(f"hls4ml comparison failed: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}")
     print(f"\n(work folder: {work})")
