@@ -3,14 +3,15 @@
  *
  * The patch of an output pixel is gathered as raw int8 (padding = the input zero point, which is
  * folded into the bias at compile time).
- * The matrix kernel takes 2 output channels x 2 output pixels: four VLDRB and four VMLADAVA per 16
- * values of K (64 MACs), the tail of K under a VCTP predicate. Requantization runs on a vector of
- * the four accumulators: VSHL, VQRDMULH (TFLite's saturating rounding doubling high multiply),
- * a sign fix-up and VRSHL (rounding divide by a power of two, half away from zero), zero point,
- * activation clamp, and one scatter store of the four bytes.
- * Compile-time preparation (variants.py, mve_quant): packed_quant = out_c folded biases, then per
- * channel pair 16 words: left shifts, multipliers, fix-up masks, negated right shifts, each for
- * the lanes (c0, c1, c0, c1). The weights are the portable kernel's ([out_c][K] int8).
+ * The matrix kernel takes 4 output channels x 2 output pixels: six VLDRB and eight VMLADAVA per
+ * 16 values of K (128 MACs), the tail of K under a VCTP predicate. Requantization runs on a vector
+ * of the four channels of a pixel: VSHL, VQRDMULH (TFLite's saturating rounding doubling high
+ * multiply), a sign fix-up and VRSHL (rounding divide by a power of two, half away from zero),
+ * zero point, activation clamp, and one store of the four bytes.
+ * Compile-time preparation (variants.py, mve_quant4): packed_quant = folded biases (out_c rounded
+ * up to 4), then per group of 4 channels 16 words: left shifts, multipliers, fix-up masks, negated
+ * right shifts. packed_weights: int8 [out_c / 4][K16 / 16][4 channels][16] (K16 = K rounded up to
+ * 16, channels rounded up to 4, zero padded).
  * Scratch: two gathered patches of K bytes each (16-byte aligned).
  */
 #include <arm_mve.h>
@@ -70,72 +71,69 @@ static const int8_t *patch(const mcf_conv2d_s8_args *a, const int8_t *in_n, int3
     return col;
 }
 
-/* Requantize lanes (px0 c0, px0 c1, px1 c0, px1 c1) and store them at out + offs. */
-static inline void requant_store(int32x4_t v, const int32_t *qp, int32_t out_zp, int32_t lo, int32_t hi,
-                                 int8_t *out, uint32x4_t offs)
+/* Requantize 4 channels of one pixel (constants of the channel group at q). */
+static inline int32x4_t requant(int32x4_t v, const int32_t *q, int32_t out_zp, int32x4_t vlo, int32x4_t vhi)
 {
-    v = vshlq_s32(v, vld1q_s32(qp));
-    v = vqrdmulhq_s32(v, vld1q_s32(qp + 4));
-    v = vqaddq_s32(v, vandq_s32(vshrq_n_s32(v, 31), vld1q_s32(qp + 8)));
-    v = vrshlq_s32(v, vld1q_s32(qp + 12));
+    v = vshlq_s32(v, vld1q_s32(q));
+    v = vqrdmulhq_s32(v, vld1q_s32(q + 4));
+    v = vqaddq_s32(v, vandq_s32(vshrq_n_s32(v, 31), vld1q_s32(q + 8)));
+    v = vrshlq_s32(v, vld1q_s32(q + 12));
     v = vaddq_n_s32(v, out_zp);
-    v = vmaxq_s32(v, vdupq_n_s32(lo));
-    v = vminq_s32(v, vdupq_n_s32(hi));
-    vstrbq_scatter_offset_s32(out, offs, v);
+    return vminq_s32(vmaxq_s32(v, vlo), vhi);
 }
 
-static void gemm(const mcf_conv2d_s8_args *a, int32_t k, const int8_t *x0, const int8_t *x1, int8_t *out0,
-                 int8_t *out1)
+static inline int32x4_t lanes4(int32_t a0, int32_t a1, int32_t a2, int32_t a3)
+{
+    int32x4_t v = vdupq_n_s32(a0);
+    v = vsetq_lane_s32(a1, v, 1);
+    v = vsetq_lane_s32(a2, v, 2);
+    return vsetq_lane_s32(a3, v, 3);
+}
+
+/* All output channels of two pixels (x1 == x0 and out1 == out0 for a single pixel): blocks of
+ * 4 channels x 2 pixels, per 16 values of K two input and four weight loads (one pointer through
+ * the interleaved weights) and eight VMLADAVA: 128 MACs in 14 instructions. K is padded to 16
+ * with zero weights (the patches' padding bytes are multiplied by 0); a last group of fewer than
+ * 4 channels has zero weights for the missing ones and stores under a predicate. */
+static void __attribute__((noinline)) gemm(const mcf_conv2d_s8_args *a, int32_t kb, const int8_t *x0,
+                                           const int8_t *x1, int8_t *out0, int8_t *out1)
 {
     const int32_t oc_n = a->win.out_c;
-    const int32_t lo = a->rq.act_min, hi = a->rq.act_max, out_zp = a->rq.out_zp;
+    const int32_t n4 = (oc_n + 3) & ~3;
+    const int32_t out_zp = a->rq.out_zp;
+    const int32x4_t vlo = vdupq_n_s32(a->rq.act_min), vhi = vdupq_n_s32(a->rq.act_max);
     const int32_t *bias = a->packed_quant;
-    const int32_t *qp = bias + oc_n;
-    const int8_t *wt = a->weights;
-    const int32_t d = (int32_t)(out1 - out0);
-    const uint32x4_t offs = vsetq_lane_u32((uint32_t)d + 1u, vsetq_lane_u32((uint32_t)d, vsetq_lane_u32(1u, vdupq_n_u32(0u), 1), 2), 3);
-    int32_t oc = 0;
-    for (; oc + 2 <= oc_n; oc += 2, qp += 16, wt += 2 * k) {
-        int32_t a00 = bias[oc], a01 = bias[oc], a10 = bias[oc + 1], a11 = bias[oc + 1];
-        const int8_t *w0 = wt, *w1 = wt + k, *p0 = x0, *p1 = x1;
-        int32_t n = k;
-        for (; n >= 16; n -= 16, w0 += 16, w1 += 16, p0 += 16, p1 += 16) {
-            const int8x16_t vx0 = vld1q_s8(p0), vx1 = vld1q_s8(p1);
-            const int8x16_t vw0 = vld1q_s8(w0), vw1 = vld1q_s8(w1);
-            a00 = vmladavaq_s8(a00, vx0, vw0);
-            a01 = vmladavaq_s8(a01, vx1, vw0);
-            a10 = vmladavaq_s8(a10, vx0, vw1);
-            a11 = vmladavaq_s8(a11, vx1, vw1);
+    const int32_t *q = bias + n4;
+    const int8_t *wp = (const int8_t *)a->packed_weights;
+    for (int32_t oc = 0; oc < oc_n; oc += 4, q += 16) {
+        const int8_t *p0 = x0, *p1 = x1;
+        int32_t a00 = bias[oc], a10 = bias[oc + 1], a20 = bias[oc + 2], a30 = bias[oc + 3];
+        int32_t a01 = a00, a11 = a10, a21 = a20, a31 = a30;
+        for (int32_t n = kb; n > 0; --n, p0 += 16, p1 += 16, wp += 64) {
+            const int8x16_t v0 = vld1q_s8(p0), v1 = vld1q_s8(p1);
+            int8x16_t wv = vld1q_s8(wp);
+            a00 = vmladavaq_s8(a00, v0, wv);
+            a01 = vmladavaq_s8(a01, v1, wv);
+            wv = vld1q_s8(wp + 16);
+            a10 = vmladavaq_s8(a10, v0, wv);
+            a11 = vmladavaq_s8(a11, v1, wv);
+            wv = vld1q_s8(wp + 32);
+            a20 = vmladavaq_s8(a20, v0, wv);
+            a21 = vmladavaq_s8(a21, v1, wv);
+            wv = vld1q_s8(wp + 48);
+            a30 = vmladavaq_s8(a30, v0, wv);
+            a31 = vmladavaq_s8(a31, v1, wv);
         }
-        if (n > 0) {
-            const mve_pred16_t p = vctp8q((uint32_t)n);
-            const int8x16_t vx0 = vld1q_z_s8(p0, p), vx1 = vld1q_z_s8(p1, p);
-            const int8x16_t vw0 = vld1q_z_s8(w0, p), vw1 = vld1q_z_s8(w1, p);
-            a00 = vmladavaq_s8(a00, vx0, vw0);
-            a01 = vmladavaq_s8(a01, vx1, vw0);
-            a10 = vmladavaq_s8(a10, vx0, vw1);
-            a11 = vmladavaq_s8(a11, vx1, vw1);
-        }
-        int32x4_t v = vdupq_n_s32(a00);
-        v = vsetq_lane_s32(a10, v, 1);
-        v = vsetq_lane_s32(a01, v, 2);
-        v = vsetq_lane_s32(a11, v, 3);
-        requant_store(v, qp, out_zp, lo, hi, out0 + oc, offs);
-    }
-    if (oc < oc_n) {
-        /* odd last channel: scalar dot products, the portable requantization */
-        int32_t a00 = bias[oc], a01 = bias[oc];
-        const int8_t *w0 = wt, *p0 = x0, *p1 = x1;
-        for (int32_t n = k; n > 0; n -= 16, w0 += 16, p0 += 16, p1 += 16) {
-            const mve_pred16_t p = vctp8q((uint32_t)n);
-            const int8x16_t vw0 = vld1q_z_s8(w0, p);
-            a00 = vmladavaq_s8(a00, vld1q_z_s8(p0, p), vw0);
-            a01 = vmladavaq_s8(a01, vld1q_z_s8(p1, p), vw0);
-        }
-        const int32_t m = a->rq.mult[oc], sh = a->rq.shift[oc];
-        out0[oc] = mcf_sat_s8(mcf_requantize(a00, m, sh) + out_zp, lo, hi);
-        if (out1 != out0) {
-            out1[oc] = mcf_sat_s8(mcf_requantize(a01, m, sh) + out_zp, lo, hi);
+        const int32x4_t y0 = requant(lanes4(a00, a10, a20, a30), q, out_zp, vlo, vhi);
+        const int32x4_t y1 = requant(lanes4(a01, a11, a21, a31), q, out_zp, vlo, vhi);
+        const int32_t left = oc_n - oc;
+        if (left >= 4) {
+            vstrbq_s32(out0 + oc, y0);
+            vstrbq_s32(out1 + oc, y1);
+        } else {
+            const mve_pred16_t p = vctp32q((uint32_t)left);
+            vstrbq_p_s32(out0 + oc, y0, p);
+            vstrbq_p_s32(out1 + oc, y1, p);
         }
     }
 }
@@ -168,7 +166,7 @@ void mcf_conv2d_s8_mve(const mcf_conv2d_s8_args *a, const int8_t *in, int8_t *ou
                     ++oy;
                 }
             }
-            gemm(a, k, x0, x1, o0, o1);
+            gemm(a, kpad >> 4, x0, x1, o0, o1);
         }
     }
 }

@@ -262,7 +262,20 @@ def _mve_conv_prepare(params: dict, consts: dict) -> dict:
     win = params["win"]
     k = win["k_h"] * win["k_w"] * win["in_c"]
     params["scratch_bytes"] = 2 * _ceil(k, 16) + 16
-    return {"packed_quant": ("int32_t", mve_quant(consts, params["rq"]["in_zp"]))}
+    params["drop"] = ["weights"]
+    return {"packed_weights": ("int8_t", mve_weights4x16(consts["weights"])),
+            "packed_quant": ("int32_t", mve_quant4(consts, params["rq"]["in_zp"]))}
+
+
+def mve_weights4x16(w: np.ndarray) -> np.ndarray:
+    """[C][K] int8 -> [C4 / 4][K16 / 16][4][16], zero padded (C4, K16: C, K rounded up to 4, 16)."""
+    c = w.shape[0]
+    wk = np.asarray(w, np.int64).reshape(c, -1)
+    k = wk.shape[1]
+    c4, k16 = _ceil(c, 4), _ceil(k, 16)
+    out = np.zeros((c4, k16), np.int64)
+    out[:c, :k] = wk
+    return out.reshape(c4 // 4, 4, k16 // 16, 16).transpose(0, 2, 1, 3).reshape(-1).astype(np.int8)
 
 
 register_variant("mcf_conv2d_s8", Variant(
