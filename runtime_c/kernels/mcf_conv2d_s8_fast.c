@@ -4,7 +4,8 @@
  * channel: the patches of two output pixels are gathered once (padding = the input zero point,
  * folded into the bias at compile time), then a 2 channels x 2 pixels loop does four multiply-
  * accumulates per four loads over the plain [out_c][K] weights.
- * Compile-time preparation (variants.py, fast_conv): packed_quant = folded bias per channel.
+ * Compile-time preparation (variants.py, fast_conv): packed_quant = per channel {bias', m, rcz, e}
+ * (variants.py, fast_quant).
  * Scratch: two patches of K bytes.
  */
 #include <string.h>
@@ -40,24 +41,33 @@ static const int8_t *gather(const mcf_conv2d_s8_args *a, const int8_t *in_n, int
     return col;
 }
 
+/* Requantization with q = {bias', m, rcz, e}: the 32-bit form where variants.py proved it exact
+ * (e >= 1), else the reference one (see mcf_depthwise_conv2d_s8_fast.c). */
 static inline int8_t finish(const mcf_conv2d_s8_args *a, int32_t acc, int32_t oc)
 {
-    acc = mcf_requantize(acc, a->rq.mult[oc], a->rq.shift[oc]) + a->rq.out_zp;
-    return mcf_sat_s8(acc, a->rq.act_min, a->rq.act_max);
+    const int32_t *q = a->packed_quant + 4 * oc;
+    int32_t y;
+    if (q[3] > 0) {
+        const int32_t s = (int32_t)(((int64_t)(acc * 2) * q[1] + 0x80000000LL) >> 32);
+        y = (s + q[2] + (acc >> 31)) >> q[3];
+    } else {
+        y = mcf_requantize(acc, a->rq.mult[oc], a->rq.shift[oc]) + a->rq.out_zp;
+    }
+    return mcf_sat_s8(y, a->rq.act_min, a->rq.act_max);
 }
 
 static void gemm(const mcf_conv2d_s8_args *a, int32_t k, const int8_t *p0, const int8_t *p1, int8_t *out0,
                  int8_t *out1)
 {
     const int32_t oc_n = a->win.out_c;
-    const int32_t *bias = a->packed_quant;
+    const int32_t *q = a->packed_quant;
     const int8_t *f0 = a->weights;
     int32_t oc = 0;
     if (!out1) {
         /* one pixel (an odd last pixel, a fully connected layer): 2 channels per pass */
         for (; oc + 2 <= oc_n; oc += 2, f0 += 2 * k) {
             const int8_t *f1 = f0 + k;
-            int32_t a00 = bias[oc], a10 = bias[oc + 1];
+            int32_t a00 = q[4 * oc], a10 = q[4 * oc + 4];
             for (int32_t i = 0; i < k; ++i) {
                 const int32_t x0 = p0[i];
                 a00 += x0 * f0[i];
@@ -69,7 +79,7 @@ static void gemm(const mcf_conv2d_s8_args *a, int32_t k, const int8_t *p0, const
     }
     for (; oc + 2 <= oc_n; oc += 2, f0 += 2 * k) {
         const int8_t *f1 = f0 + k;
-        int32_t a00 = bias[oc], a01 = bias[oc], a10 = bias[oc + 1], a11 = bias[oc + 1];
+        int32_t a00 = q[4 * oc], a01 = q[4 * oc], a10 = q[4 * oc + 4], a11 = q[4 * oc + 4];
         int32_t i = 0;
         for (; i + 2 <= k; i += 2) {
             int32_t x0 = p0[i], x1 = p1[i], w0 = f0[i], w1 = f1[i];
@@ -101,7 +111,7 @@ static void gemm(const mcf_conv2d_s8_args *a, int32_t k, const int8_t *p0, const
         }
     }
     if (oc < oc_n) {
-        int32_t a00 = bias[oc], a01 = bias[oc];
+        int32_t a00 = q[4 * oc], a01 = q[4 * oc];
         for (int32_t i = 0; i < k; ++i) {
             a00 += p0[i] * f0[i];
             a01 += p1[i] * f0[i];

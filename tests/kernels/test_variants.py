@@ -14,7 +14,7 @@ from mcuforge.sim import toolchain
 from .layer_models import build_model, conv_spec, dw_spec, fc_spec
 
 CORES = {  # target -> (board, expected variant suffix of conv / depthwise / fc)
-    "cortex-m3": ("mps2-an385", {"conv2d": "_fast", "depthwise": "", "dense": "_fast"}),
+    "cortex-m3": ("mps2-an385", {"conv2d": "_fast", "depthwise": "_fast", "dense": "_fast"}),
     "cortex-m4": ("mps2-an386", {"conv2d": "_dsp", "depthwise": "_dsp", "dense": "_dsp"}),
     "cortex-m7": ("mps2-an500", {"conv2d": "_dsp", "depthwise": "_dsp", "dense": "_dsp"}),
     "cortex-m33": ("mps2-an505", {"conv2d": "_dsp", "depthwise": "_dsp", "dense": "_dsp"}),

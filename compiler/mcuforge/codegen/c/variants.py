@@ -97,6 +97,22 @@ def segmented_weights(w: np.ndarray, win: dict, mult: int) -> tuple[np.ndarray, 
     return ws.reshape(c, n_seg * L4), n_seg * L4
 
 
+def fast_quant(consts: dict, in_zp: int, out_zp: int) -> np.ndarray:
+    """Per channel {bias', m, rcz, e} (mcf_opt.h) where the 32-bit requantization is exact for that
+    channel (|acc| < 2^30, m >= 0, 1 <= e <= 22), else {bias', 0, 0, 0} (reference requantization)."""
+    w = consts["weights"]
+    cout = w.shape[0]
+    fb = folded_bias(w, consts["bias"], in_zp)
+    sabs = np.abs(w.astype(np.int64)).reshape(cout, -1).sum(axis=1)
+    bound = np.abs(fb) + 128 * sabs
+    mult = np.asarray(consts["mult"], np.int64)
+    e = -np.asarray(consts["shift"], np.int64)
+    ok = (bound <= ACC_FAST_LIMIT) & (mult >= 0) & (e >= 1) & (e <= 22)
+    rcz = np.where(ok, (1 << np.clip(e - 1, 0, 30)) + int(out_zp) * (1 << np.clip(e, 0, 30)), 0)
+    q = np.stack([fb, np.where(ok, mult, 0), rcz, np.where(ok, e, 0)], axis=1)
+    return q.astype(np.int32).reshape(-1)
+
+
 # ---- Cortex-M0 / M3 (and any C99 target): tuned portable C ---------------------------------------
 # Registered first, so that the DSP and Helium variants (registered later) are tried before them.
 
@@ -108,8 +124,7 @@ def _fast_conv_prepare(params: dict, consts: dict) -> dict:
     win = params["win"]
     k = win["k_h"] * win["k_w"] * win["in_c"]
     params["scratch_bytes"] = 2 * _ceil(k, 4) + 8
-    fb = folded_bias(consts["weights"], consts["bias"], params["rq"]["in_zp"])
-    return {"packed_quant": ("int32_t", fb.astype(np.int32))}
+    return {"packed_quant": ("int32_t", fast_quant(consts, params["rq"]["in_zp"], params["rq"]["out_zp"]))}
 
 
 register_variant("mcf_conv2d_s8", Variant(
@@ -120,13 +135,21 @@ register_variant("mcf_conv2d_s8", Variant(
 def _fast_fc_prepare(params: dict, consts: dict) -> dict:
     k = params["in_features"]
     params["scratch_bytes"] = 2 * _ceil(k, 4) + 8
-    fb = folded_bias(consts["weights"], consts["bias"], params["rq"]["in_zp"])
-    return {"packed_quant": ("int32_t", fb.astype(np.int32))}
+    return {"packed_quant": ("int32_t", fast_quant(consts, params["rq"]["in_zp"], params["rq"]["out_zp"]))}
 
 
 register_variant("mcf_fully_connected_s8", Variant(
     function="mcf_fully_connected_s8_fast", sources=("mcf_fully_connected_s8_fast.c", "mcf_conv2d_s8_fast.c"),
     prepare=_fast_fc_prepare))
+
+
+def _fast_dw_prepare(params: dict, consts: dict) -> dict:
+    return {"packed_quant": ("int32_t", fast_quant(consts, params["rq"]["in_zp"], params["rq"]["out_zp"]))}
+
+
+register_variant("mcf_depthwise_conv2d_s8", Variant(
+    function="mcf_depthwise_conv2d_s8_fast", sources=("mcf_depthwise_conv2d_s8_fast.c",),
+    prepare=_fast_dw_prepare))
 
 
 # ---- Cortex-M4 / M7 / M33: DSP extension ------------------------------------------------------
