@@ -40,7 +40,7 @@ def cmd_hls(args):
 def cmd_rtl(args):
     from .codegen.rtl.project import write_rtl_project
     _warn_no_calib(args)
-    out = write_rtl_project(args.model, args.output, name=args.name, **_bits(args))
+    out = write_rtl_project(args.model, args.output, name=args.name, balance=not args.no_balance, **_bits(args))
     print(f"wrote Verilog design {out} (mcuforge simulate {out} --board verilator)")
 
 
@@ -59,4 +59,7 @@ def add_parsers(subparsers):
                               "line buffers, MAC lanes, shift requantization) and a Verilator testbench.")
     _common(r)
     r.add_argument("--name", default="mcf_accel", help="top module name")
+    r.add_argument("--no-balance", action="store_true",
+                   help="give every layer cout/reuse MAC lanes (default: the slowest layer at that reuse "
+                   "sets the cycles per frame and every other layer gets the fewest lanes that keep up)")
     r.set_defaults(func=cmd_rtl)

@@ -81,3 +81,17 @@ def test_cli_hls_then_simulate(mlp, tmp_path, capsys):
     # predictions agree with the float model on these samples
     assert (outs["csim"].argmax(1) == mlp.y_test[:4]).mean() >= 0.5
     assert main(["simulate", str(tmp_path / "h"), "--board", "verilator"]) == 1
+
+
+def test_cli_rtl_balance(mlp, tmp_path):
+    """Balanced lanes by default (the 64-input layer at cout/2 lanes sets 128 cycles per frame;
+    the later layers need fewer lanes to keep up); --no-balance gives cout/reuse everywhere."""
+    import json
+    lanes = {}
+    for flag in ([], ["--no-balance"]):
+        out = tmp_path / f"r{len(flag)}"
+        assert main(["rtl", str(mlp.onnx), "-o", str(out), "--reuse", "2", *flag]) == 0
+        doc = json.loads((out / "model.json").read_text())
+        lanes[bool(flag)] = [l["lanes"] for l in doc["layers"]]
+        assert doc["frame_cycles"] == 128 and doc["balanced"] == (not flag)
+    assert lanes == {False: [16, 4, 2], True: [16, 8, 5]}

@@ -43,7 +43,8 @@ def write_rtl_project(model, out_dir, calib=None, reuse: int = 1, act_bits: int 
             (rtl / f"{layer.module}.v").write_text(render(layer.template, **layer.ctx))
         (rtl / f"{name}.v").write_text(render(
             "rtl/top.v.j2", name=name, source=g.name, layers=design.layers, reuse=reuse,
-            mac_units=design.mac_units, streams=design.streams, instances=design.instances,
+            mac_units=design.mac_units, frame_cycles=design.frame_cycles, balanced=balance,
+            streams=design.streams, instances=design.instances,
             input_stream=design.input_stream, output_stream=design.output_stream,
             in_w=g.tensors[g.inputs[0]].meta["fixed"].width, out_w=g.tensors[g.outputs[0]].meta["fixed"].width,
             sconst=sconst))
