@@ -18,6 +18,7 @@ void mcf_conv2d_s8_fast(const mcf_conv2d_s8_args *a, const int8_t *in, int8_t *o
 void mcf_depthwise_conv2d_s8_dsp(const mcf_conv2d_s8_args *a, const int8_t *in, int8_t *out);
 void mcf_depthwise_conv2d_s8_mve(const mcf_conv2d_s8_args *a, const int8_t *in, int8_t *out);
 void mcf_depthwise_conv2d_s8_fast(const mcf_conv2d_s8_args *a, const int8_t *in, int8_t *out);
+void mcf_maxpool_s8_dsp(const mcf_pool_s8_args *a, const int8_t *in, int8_t *out);
 void mcf_fully_connected_s8_dsp(const mcf_fully_connected_s8_args *a, const int8_t *in, int8_t *out);
 void mcf_fully_connected_s8_dsp_lean(const mcf_fully_connected_s8_args *a, const int8_t *in, int8_t *out);
 void mcf_fully_connected_s8_mve(const mcf_fully_connected_s8_args *a, const int8_t *in, int8_t *out);

@@ -11,7 +11,7 @@ import pytest
 from mcuforge.api import compile_model, simulate
 from mcuforge.sim import toolchain
 
-from .layer_models import build_model, conv_spec, dw_spec, fc_spec
+from .layer_models import build_model, conv_spec, dw_spec, fc_spec, pool_spec
 
 CORES = {  # target -> (board, expected variant suffix of conv / depthwise / fc)
     "cortex-m3": ("mps2-an385", {"conv2d": "_fast", "depthwise": "_fast", "dense": "_fast"}),
@@ -31,6 +31,8 @@ FAST_SPECS = [
     dw_spec(5, (7, 6), k=(3, 2), mult=2, dil=2),            # depth multiplier, dilation
     dw_spec(6, 10, k=5, stride=2, pad=1),                   # general kernel
     fc_spec(64, 10), fc_spec(37, 11, relu=True),
+    pool_spec("maxpool", 10, 9, k=3, stride=2, pad=1),     # 4 + 2 channels, padding
+    pool_spec("maxpool", 16, 8),                            # 2x2 stride 2
 ]
 
 

@@ -261,6 +261,10 @@ register_variant("mcf_fully_connected_s8", Variant(
     requires=DSP, accepts=_dsp_fc_accepts, prepare=_dsp_fc_prepare))
 
 
+register_variant("mcf_maxpool_s8", Variant(
+    function="mcf_maxpool_s8_dsp", sources=("mcf_maxpool_s8_dsp.c",), requires=DSP))
+
+
 # ---- Cortex-M55: Helium (MVE) ------------------------------------------------------------------
 
 def mve_quant(consts: dict, in_zp: int) -> np.ndarray:

@@ -1,0 +1,90 @@
+/*
+ * int8 max pooling over NHWC windows for cores with the DSP extension (Cortex-M4, M7, M33, M55).
+ *
+ * Four channels per 32-bit word: SSUB8 sets the GE flag of each byte lane where the new value is
+ * >= the running maximum and SEL takes those lanes, so a tap costs LDR + SSUB8 + SEL for four
+ * channels. The valid part of the window (padded cells never win) is computed once per pixel; the
+ * activation clamp is two more SSUB8/SEL pairs. Pixel by pixel, channels in order (groups of 4),
+ * as the reference kernel, so the same in-place overlaps are safe.
+ */
+#include <arm_acle.h>
+
+#include "mcf_arith.h"
+#include "mcf_kernels.h"
+#include "mcf_opt.h"
+
+static inline uint32_t max4(uint32_t a, uint32_t b)
+{
+    (void)__ssub8(a, b);    /* GE[i] = a[i] >= b[i] */
+    return __sel(a, b);
+}
+
+static inline uint32_t min4(uint32_t a, uint32_t b)
+{
+    (void)__ssub8(b, a);    /* GE[i] = b[i] >= a[i] */
+    return __sel(a, b);
+}
+
+void mcf_maxpool_s8_dsp(const mcf_pool_s8_args *a, const int8_t *in, int8_t *out)
+{
+    const mcf_window *w = &a->win;
+    const int32_t C = w->in_c;
+    const uint32_t lo4 = 0x01010101u * (uint8_t)a->act_min, hi4 = 0x01010101u * (uint8_t)a->act_max;
+    for (int32_t n = 0; n < w->batch; ++n) {
+        const int8_t *in_n = in + (size_t)n * w->in_h * w->in_w * C;
+        for (int32_t oy = 0; oy < w->out_h; ++oy) {
+            const int32_t iy0 = oy * w->stride_h - w->pad_top;
+            int32_t ky0 = 0, ky1 = w->k_h;
+            while (ky0 < ky1 && iy0 + ky0 * w->dil_h < 0) {
+                ++ky0;
+            }
+            while (ky1 > ky0 && iy0 + (ky1 - 1) * w->dil_h >= w->in_h) {
+                --ky1;
+            }
+            for (int32_t ox = 0; ox < w->out_w; ++ox, out += C) {
+                const int32_t ix0 = ox * w->stride_w - w->pad_left;
+                int32_t kx0 = 0, kx1 = w->k_w;
+                while (kx0 < kx1 && ix0 + kx0 * w->dil_w < 0) {
+                    ++kx0;
+                }
+                while (kx1 > kx0 && ix0 + (kx1 - 1) * w->dil_w >= w->in_w) {
+                    --kx1;
+                }
+                if (ky0 >= ky1 || kx0 >= kx1) {
+                    /* no valid cell: the reference kernel's -129 saturates to act_min */
+                    for (int32_t c = 0; c < C; ++c) {
+                        out[c] = (int8_t)a->act_min;
+                    }
+                    continue;
+                }
+                const int8_t *first = in_n + ((size_t)(iy0 + ky0 * w->dil_h) * w->in_w + ix0 + kx0 * w->dil_w) * C;
+                const int32_t dy = w->dil_h * w->in_w * C, dx = w->dil_w * C;
+                int32_t c = 0;
+                for (; c + 4 <= C; c += 4) {
+                    const int8_t *row = first + c;
+                    uint32_t best = (uint32_t)mcf_rd32(row);
+                    for (int32_t ky = ky0; ky < ky1; ++ky, row += dy) {
+                        const int8_t *p = row;
+                        for (int32_t kx = kx0; kx < kx1; ++kx, p += dx) {
+                            best = max4((uint32_t)mcf_rd32(p), best);
+                        }
+                    }
+                    best = max4(best, lo4);
+                    best = min4(best, hi4);
+                    mcf_wr32(out + c, (int32_t)best);
+                }
+                for (; c < C; ++c) {
+                    const int8_t *row = first + c;
+                    int32_t best = -128;
+                    for (int32_t ky = ky0; ky < ky1; ++ky, row += dy) {
+                        const int8_t *p = row;
+                        for (int32_t kx = kx0; kx < kx1; ++kx, p += dx) {
+                            best = MCF_MAX(best, (int32_t)*p);
+                        }
+                    }
+                    out[c] = mcf_sat_s8(best, a->act_min, a->act_max);
+                }
+            }
+        }
+    }
+}
