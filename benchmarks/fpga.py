@@ -111,7 +111,9 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--no-yosys", action="store_true")
     ap.add_argument("--no-hls4ml", action="store_true")
-    ap.add_argument("--models", default="mlp,cnn", help="RTL rows for these models (mlp, cnn)")
+    ap.add_argument("--models", default="mlp,cnn",
+                    help="RTL rows for these models: mlp, cnn, big (untrained 256-32-8 MLP whose weight "
+                    "ROMs are large enough for block RAM; try --reuse 8)")
     ap.add_argument("--reuse", default="1,2", help="reuse factors of the RTL rows")
     args = ap.parse_args()
     wanted = args.models.split(",")
@@ -121,15 +123,23 @@ def main():
     work = Path(tempfile.mkdtemp(prefix="mcf_fpga_bench_"))
     mlp_m = models.train(models.mlp_module(), xtr, ytr, epochs=10)
     mlp = Trained(mlp_m, models.export(mlp_m, work / "mlp.onnx"), xtr[:128], xte, yte)
+    designs = {"mlp": mlp}
     if "cnn" in wanted:
         cnn_m = models.train(models.cnn_module(), xtr, ytr, epochs=12)
-        cnn = Trained(cnn_m, models.export(cnn_m, work / "cnn.onnx"), xtr[:128], xte, yte)
+        designs["cnn"] = Trained(cnn_m, models.export(cnn_m, work / "cnn.onnx"), xtr[:128], xte, yte)
+
+    if "big" in wanted:
+        import torch
+        torch.manual_seed(0)
+        big_m = torch.nn.Sequential(torch.nn.Linear(256, 32), torch.nn.ReLU(), torch.nn.Linear(32, 8)).eval()
+        big_calib = np.random.default_rng(0).uniform(0, 1, (64, 256)).astype(np.float32)
+        designs["big"] = Trained(big_m, models.export(big_m, work / "big.onnx", shape=(1, 256)), big_calib, None, None)
 
     print("== RTL under Verilator (cycles per inference) and yosys synth_xilinx resources ==")
     # synthesis takes minutes per design on a small machine
     rows = []
     for name in wanted:
-        rows += rtl_rows(mlp if name == "mlp" else cnn, name, reuses, work, not args.no_yosys)
+        rows += rtl_rows(designs[name], name, reuses, work, not args.no_yosys)
     table(rows, ["model", "reuse", "MACs", "MAC units", "bound", "latency", "latency/bound", "interval",
                  "interval/bound", "exact", "LUT", "FF", "DSP", "BRAM"])
 
