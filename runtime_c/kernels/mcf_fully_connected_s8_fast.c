@@ -2,28 +2,11 @@
  * int8 fully connected layer, tuned portable C: a 1x1 convolution over `rows` pixels, run by the
  * tuned convolution (mcf_conv2d_s8_fast.c) with the same prepared constants (folded bias).
  */
-#include <string.h>
-
-#include "mcf_kernels.h"
+#include "mcf_fc_as_conv.h"
 
 void mcf_fully_connected_s8_fast(const mcf_fully_connected_s8_args *a, const int8_t *in, int8_t *out)
 {
     mcf_conv2d_s8_args c;
-    memset(&c, 0, sizeof(c));
-    c.win.batch = 1;
-    c.win.in_h = 1;
-    c.win.in_w = a->rows;
-    c.win.in_c = a->in_features;
-    c.win.out_h = 1;
-    c.win.out_w = a->rows;
-    c.win.out_c = a->out_features;
-    c.win.k_h = c.win.k_w = 1;
-    c.win.stride_h = c.win.stride_w = 1;
-    c.win.dil_h = c.win.dil_w = 1;
-    c.groups = 1;
-    c.weights = a->weights;
-    c.rq = a->rq;
-    c.packed_quant = a->packed_quant;
-    c.scratch = a->scratch;
+    mcf_fc_as_conv(a, &c);
     mcf_conv2d_s8_fast(&c, in, out);
 }
