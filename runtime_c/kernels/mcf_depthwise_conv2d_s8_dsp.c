@@ -9,6 +9,8 @@
  * Compile-time preparation (variants.py, dsp_depthwise): per output channel [k_h][ceil(k_w / 2)]
  * words of doubled int16 tap pairs (w[kx], w[kx + 1]), zero after the last tap; packed_quant as in
  * mcf_opt.h. Scratch: the plane, PH x PW int16 (PW includes two columns of margin).
+ * mcf_depthwise_conv2d_s8_dsp2 (depth multiplier 1) widens two channels at a time (one 16-bit load
+ * per pixel) into two planes (scratch 2 x PH x PW int16); an odd last channel alone.
  */
 #include "mcf_arith.h"
 #include "mcf_kernels.h"
@@ -249,14 +251,96 @@ static inline int32_t dw_generic(const mcf_window *w, const int16_t *row, int32_
     return acc;
 }
 
-void mcf_depthwise_conv2d_s8_dsp(const mcf_conv2d_s8_args *a, const int8_t *in, int8_t *out)
+/* All output rows of output channel oc from its input channel's plane. */
+static void dw_channel(const mcf_conv2d_s8_args *a, const int16_t *plane, int32_t pw, int32_t oc, int8_t *out_n,
+                       int fast3)
+{
+    const mcf_window *w = &a->win;
+    const int32_t kp = (w->k_w + 1) >> 1;
+    const int32_t lo = a->rq.act_min, hi = a->rq.act_max;
+    const int32_t *wq = (const int32_t *)a->packed_weights + (size_t)oc * w->k_h * kp;
+    const int32_t *q = a->packed_quant + 4 * oc;
+    for (int32_t oy = 0; oy < w->out_h; ++oy) {
+        const int16_t *row = plane + oy * w->stride_h * pw;
+        int8_t *o = out_n + (size_t)oy * w->out_w * w->out_c + oc;
+        int32_t ox = 0;
+        if (fast3) {
+            ox = dw3_row_any(row, pw, w->out_w, w->out_c, wq, q, o, lo, hi, w->stride_w == 2);
+            o += ox * w->out_c;
+        }
+        for (; ox < w->out_w; ++ox) {
+            const int32_t acc = dw_generic(w, row + ox * w->stride_w, pw, wq, kp, q[0]);
+            *o = requant_out(acc, q, lo, hi);
+            o += w->out_c;
+        }
+    }
+}
+
+/* (lo & 0xFFFF) | (hi << 16) in one instruction */
+static inline int32_t pkhbt16(int32_t lo, int32_t hi)
+{
+    int32_t r;
+    __asm__("pkhbt %0, %1, %2, lsl #16" : "=r"(r) : "r"(lo), "r"(hi));
+    return r;
+}
+
+/* Widens input channel ic (all rows inside the plane) into the plane's interior. */
+static void widen1(const mcf_window *w, const int8_t *in_n, int16_t *plane, int32_t pw, int32_t ic, int32_t y_lo,
+                   int32_t y_hi, int32_t x_lo, int32_t x_hi)
+{
+    for (int32_t iy = y_lo; iy < y_hi; ++iy) {
+        const int8_t *src = in_n + ((size_t)iy * w->in_w + x_lo) * w->in_c + ic;
+        int16_t *dst = plane + (iy + w->pad_top) * pw + x_lo + w->pad_left;
+        const int32_t cnt = x_hi - x_lo;
+        const int32_t stride = w->in_c;
+        int32_t i = 0;
+        /* two sign-extended bytes -> one PKHBT -> one 32-bit store */
+        for (; i + 4 <= cnt; i += 4, src += 4 * stride, dst += 4) {
+            const int32_t v0 = src[0], v1 = src[stride], v2 = src[2 * stride], v3 = src[3 * stride];
+            mcf_wr32(dst, pkhbt16(v0, v1));
+            mcf_wr32(dst + 2, pkhbt16(v2, v3));
+        }
+        for (; i < cnt; ++i, src += stride) {
+            *dst++ = *src;
+        }
+    }
+}
+
+/* Widens input channels ic and ic + 1 into two planes (the second at p0 + psz): the two bytes of
+ * two neighbouring pixels (two 16-bit loads, one PKHBT) are split by SXTB16 / SXTB16 ROR 8 into one
+ * 32-bit store per plane. */
+static void widen2(const mcf_window *w, const int8_t *in_n, int16_t *p0, int32_t psz, int32_t pw, int32_t ic,
+                   int32_t y_lo, int32_t y_hi, int32_t x_lo, int32_t x_hi)
+{
+    const int32_t stride = w->in_c;
+    const int32_t cnt = x_hi - x_lo;
+    for (int32_t iy = y_lo; iy < y_hi; ++iy) {
+        const int8_t *src = in_n + ((size_t)iy * w->in_w + x_lo) * w->in_c + ic;
+        int16_t *d0 = p0 + (iy + w->pad_top) * pw + x_lo + w->pad_left;
+        int16_t *d1 = d0 + psz;
+        int32_t i = 0;
+        for (; i + 2 <= cnt; i += 2, src += 2 * stride, d0 += 2, d1 += 2) {
+            uint16_t h0, h1;
+            memcpy(&h0, src, 2);
+            memcpy(&h1, src + stride, 2);
+            const uint32_t x = (uint32_t)pkhbt16(h0, h1);     /* bytes: c0, c1 of pixel i, then of i + 1 */
+            mcf_wr32(d0, (int32_t)__sxtb16(x));
+            mcf_wr32(d1, (int32_t)mcf_sxtb16_ror8(x));
+        }
+        if (i < cnt) {
+            *d0 = src[0];
+            *d1 = src[1];
+        }
+    }
+}
+
+static void dw_run(const mcf_conv2d_s8_args *a, const int8_t *in, int8_t *out, int32_t nplanes)
 {
     const mcf_window *w = &a->win;
     const int32_t mult = w->out_c / w->in_c;
     const int32_t ph = (w->out_h - 1) * w->stride_h + (w->k_h - 1) * w->dil_h + 1;
     const int32_t pw = (w->out_w - 1) * w->stride_w + (w->k_w - 1) * w->dil_w + 1 + 2;
-    const int32_t kp = (w->k_w + 1) >> 1;
-    const int32_t lo = a->rq.act_min, hi = a->rq.act_max;
+    const int32_t psz = ph * pw;
     const int fast3 = w->k_h == 3 && w->k_w == 3 && w->dil_h == 1 && w->dil_w == 1 &&
                       (w->stride_w == 1 || w->stride_w == 2);
     int16_t *plane = (int16_t *)a->scratch;
@@ -268,46 +352,33 @@ void mcf_depthwise_conv2d_s8_dsp(const mcf_conv2d_s8_args *a, const int8_t *in, 
         int8_t *out_n = out + (size_t)n * w->out_h * w->out_w * w->out_c;
         /* the padding (zero point) stays in place; the interior is rewritten for every channel */
         const int16_t zp = (int16_t)a->rq.in_zp;
-        for (int32_t i = 0; i < ph * pw; ++i) {
+        for (int32_t i = 0; i < nplanes * psz; ++i) {
             plane[i] = zp;
         }
-        for (int32_t ic = 0; ic < w->in_c; ++ic) {
-            for (int32_t iy = y_lo; iy < y_hi; ++iy) {
-                const int8_t *src = in_n + ((size_t)iy * w->in_w + x_lo) * w->in_c + ic;
-                int16_t *dst = plane + (iy + w->pad_top) * pw + x_lo + w->pad_left;
-                const int32_t cnt = x_hi - x_lo;
-                const int32_t stride = w->in_c;
-                int32_t i = 0;
-                for (; i + 4 <= cnt; i += 4, src += 4 * stride, dst += 4) {
-                    const int32_t v0 = src[0], v1 = src[stride], v2 = src[2 * stride], v3 = src[3 * stride];
-                    dst[0] = (int16_t)v0;
-                    dst[1] = (int16_t)v1;
-                    dst[2] = (int16_t)v2;
-                    dst[3] = (int16_t)v3;
-                }
-                for (; i < cnt; ++i, src += stride) {
-                    *dst++ = *src;
-                }
+        int32_t ic = 0;
+        if (nplanes == 2) {   /* depth multiplier 1 */
+            for (; ic + 2 <= w->in_c; ic += 2) {
+                widen2(w, in_n, plane, psz, pw, ic, y_lo, y_hi, x_lo, x_hi);
+                dw_channel(a, plane, pw, ic, out_n, fast3);
+                dw_channel(a, plane + psz, pw, ic + 1, out_n, fast3);
             }
+        }
+        for (; ic < w->in_c; ++ic) {
+            widen1(w, in_n, plane, pw, ic, y_lo, y_hi, x_lo, x_hi);
             for (int32_t m = 0; m < mult; ++m) {
-                const int32_t oc = ic * mult + m;
-                const int32_t *wq = (const int32_t *)a->packed_weights + (size_t)oc * w->k_h * kp;
-                const int32_t *q = a->packed_quant + 4 * oc;
-                for (int32_t oy = 0; oy < w->out_h; ++oy) {
-                    const int16_t *row = plane + oy * w->stride_h * pw;
-                    int8_t *o = out_n + (size_t)oy * w->out_w * w->out_c + oc;
-                    int32_t ox = 0;
-                    if (fast3) {
-                        ox = dw3_row_any(row, pw, w->out_w, w->out_c, wq, q, o, lo, hi, w->stride_w == 2);
-                        o += ox * w->out_c;
-                    }
-                    for (; ox < w->out_w; ++ox) {
-                        const int32_t acc = dw_generic(w, row + ox * w->stride_w, pw, wq, kp, q[0]);
-                        *o = requant_out(acc, q, lo, hi);
-                        o += w->out_c;
-                    }
-                }
+                dw_channel(a, plane, pw, ic * mult + m, out_n, fast3);
             }
         }
     }
+}
+
+void mcf_depthwise_conv2d_s8_dsp(const mcf_conv2d_s8_args *a, const int8_t *in, int8_t *out)
+{
+    dw_run(a, in, out, 1);
+}
+
+/* Depth multiplier 1: two channels widened at a time into two planes (scratch 2 PH x PW int16). */
+void mcf_depthwise_conv2d_s8_dsp2(const mcf_conv2d_s8_args *a, const int8_t *in, int8_t *out)
+{
+    dw_run(a, in, out, 2);
 }
