@@ -22,81 +22,73 @@ def _requant(p):
     return {"in_zp": p["in_zp"], "out_zp": p["out_zp"], "act_min": p["act_min"], "act_max": p["act_max"]}
 
 
-@builder("conv2d", "int8")
-def conv2d_s8(ctx, node, cid):
+def _int8_weighted(ctx, node, cid, template: str, kernel: str, geometry: dict) -> Layer:
+    """conv2d and dense in int8: requantization constants, the accumulator proof, the kernel
+    variant (which may reorder the weights at compile time) and the constant arrays."""
     g = ctx.g
-    x, w = g.tensors[node.inputs[0]], g.tensors[node.inputs[1]]
-    p = get_op("conv2d").int8_params(node, g)
+    w = g.tensors[node.inputs[1]]
+    p = get_op(node.op).int8_params(node, g)
     bias = g.tensors[node.inputs[2]].data if len(node.inputs) > 2 else None
     _check_accumulator(node, w.data, bias, p["in_zp"])
-    a = node.attrs
-    win = window(g, node, node.inputs[0], node.outputs[0], w.shape[1:3], a["strides"], a["dilations"], a["pads"])
-    depthwise = a["groups"] == x.shape[-1] and w.shape[3] == 1
-    params = {"win": win, "groups": a["groups"], "rq": _requant(p), "has_bias": bias is not None,
-              "consts": {"weights": w.data, "bias": bias, "mult": p["mult"], "shift": p["shift"]}}
-    variant = ctx.select.choose("mcf_depthwise_conv2d_s8" if depthwise else "mcf_conv2d_s8", params)
-    kernel, sources = variant.function, list(variant.sources)
+    params = dict(geometry, rq=_requant(p), has_bias=bias is not None,
+                  consts={"weights": w.data, "bias": bias, "mult": p["mult"], "shift": p["shift"]})
+    variant = ctx.select.choose(kernel, params)
     arrays = [ctx.array(cid, "weights", "int8_t", w.data.reshape(-1)),
               ctx.array(cid, "mult", "int32_t", p["mult"]), ctx.array(cid, "shift", "int32_t", p["shift"])]
     if bias is not None:
         arrays.append(ctx.array(cid, "bias", "int32_t", bias))
     arrays = prepare_arrays(ctx, cid, variant, params, params.pop("consts"), arrays)
-    return Layer(node, "conv2d_s8", kernel, sources, [ctx.refs[node.inputs[0]]], [ctx.refs[node.outputs[0]]],
-                 params, arrays, macs=get_op("conv2d").macs(node, g))
+    return Layer(node, template, variant.function, list(variant.sources), [ctx.refs[node.inputs[0]]],
+                 [ctx.refs[node.outputs[0]]], params, arrays, macs=get_op(node.op).macs(node, g))
+
+
+def _f32_weighted(ctx, node, cid, template: str, kernel: str, geometry: dict) -> Layer:
+    """conv2d and dense in float32: weights, optional bias, the fused clamp."""
+    g = ctx.g
+    lo, hi = float_act(node)
+    has_bias = len(node.inputs) > 2
+    params = dict(geometry, act_min=lo, act_max=hi, has_bias=has_bias)
+    function, sources = ctx.select.pick(kernel, params)
+    arrays = [ctx.array(cid, "weights", "float", g.tensors[node.inputs[1]].data.reshape(-1))]
+    if has_bias:
+        arrays.append(ctx.array(cid, "bias", "float", g.tensors[node.inputs[2]].data))
+    return Layer(node, template, function, sources, [ctx.refs[node.inputs[0]]], [ctx.refs[node.outputs[0]]],
+                 params, arrays, macs=get_op(node.op).macs(node, g))
+
+
+def _conv_geometry(ctx, node) -> dict:
+    g, a = ctx.g, node.attrs
+    w = g.tensors[node.inputs[1]]
+    win = window(g, node, node.inputs[0], node.outputs[0], w.shape[1:3], a["strides"], a["dilations"], a["pads"])
+    return {"win": win, "groups": a["groups"]}
+
+
+def _dense_geometry(ctx, node) -> dict:
+    x, w = ctx.g.tensors[node.inputs[0]], ctx.g.tensors[node.inputs[1]]
+    return {"rows": int(np.prod(x.shape[:-1])), "in_features": w.shape[1], "out_features": w.shape[0]}
+
+
+@builder("conv2d", "int8")
+def conv2d_s8(ctx, node, cid):
+    x, w = ctx.g.tensors[node.inputs[0]], ctx.g.tensors[node.inputs[1]]
+    depthwise = node.attrs["groups"] == x.shape[-1] and w.shape[3] == 1
+    kernel = "mcf_depthwise_conv2d_s8" if depthwise else "mcf_conv2d_s8"
+    return _int8_weighted(ctx, node, cid, "conv2d_s8", kernel, _conv_geometry(ctx, node))
 
 
 @builder("conv2d", "float32")
 def conv2d_f32(ctx, node, cid):
-    g = ctx.g
-    w = g.tensors[node.inputs[1]]
-    a = node.attrs
-    win = window(g, node, node.inputs[0], node.outputs[0], w.shape[1:3], a["strides"], a["dilations"], a["pads"])
-    has_bias = len(node.inputs) > 2
-    lo, hi = float_act(node)
-    params = {"win": win, "groups": a["groups"], "act_min": lo, "act_max": hi, "has_bias": has_bias}
-    kernel, sources = ctx.select.pick("mcf_conv2d_f32", params)
-    arrays = [ctx.array(cid, "weights", "float", w.data.reshape(-1))]
-    if has_bias:
-        arrays.append(ctx.array(cid, "bias", "float", g.tensors[node.inputs[2]].data))
-    return Layer(node, "conv2d_f32", kernel, sources, [ctx.refs[node.inputs[0]]], [ctx.refs[node.outputs[0]]],
-                 params, arrays, macs=get_op("conv2d").macs(node, g))
+    return _f32_weighted(ctx, node, cid, "conv2d_f32", "mcf_conv2d_f32", _conv_geometry(ctx, node))
 
 
 @builder("dense", "int8")
 def dense_s8(ctx, node, cid):
-    g = ctx.g
-    x, w = g.tensors[node.inputs[0]], g.tensors[node.inputs[1]]
-    p = get_op("dense").int8_params(node, g)
-    bias = g.tensors[node.inputs[2]].data if len(node.inputs) > 2 else None
-    _check_accumulator(node, w.data, bias, p["in_zp"])
-    params = {"rows": int(np.prod(x.shape[:-1])), "in_features": w.shape[1], "out_features": w.shape[0],
-              "rq": _requant(p), "has_bias": bias is not None,
-              "consts": {"weights": w.data, "bias": bias, "mult": p["mult"], "shift": p["shift"]}}
-    variant = ctx.select.choose("mcf_fully_connected_s8", params)
-    kernel, sources = variant.function, list(variant.sources)
-    arrays = [ctx.array(cid, "weights", "int8_t", w.data.reshape(-1)),
-              ctx.array(cid, "mult", "int32_t", p["mult"]), ctx.array(cid, "shift", "int32_t", p["shift"])]
-    if bias is not None:
-        arrays.append(ctx.array(cid, "bias", "int32_t", bias))
-    arrays = prepare_arrays(ctx, cid, variant, params, params.pop("consts"), arrays)
-    return Layer(node, "dense_s8", kernel, sources, [ctx.refs[node.inputs[0]]], [ctx.refs[node.outputs[0]]],
-                 params, arrays, macs=get_op("dense").macs(node, g))
+    return _int8_weighted(ctx, node, cid, "dense_s8", "mcf_fully_connected_s8", _dense_geometry(ctx, node))
 
 
 @builder("dense", "float32")
 def dense_f32(ctx, node, cid):
-    g = ctx.g
-    x, w = g.tensors[node.inputs[0]], g.tensors[node.inputs[1]]
-    lo, hi = float_act(node)
-    has_bias = len(node.inputs) > 2
-    params = {"rows": int(np.prod(x.shape[:-1])), "in_features": w.shape[1], "out_features": w.shape[0],
-              "act_min": lo, "act_max": hi, "has_bias": has_bias}
-    kernel, sources = ctx.select.pick("mcf_fully_connected_f32", params)
-    arrays = [ctx.array(cid, "weights", "float", w.data.reshape(-1))]
-    if has_bias:
-        arrays.append(ctx.array(cid, "bias", "float", g.tensors[node.inputs[2]].data))
-    return Layer(node, "dense_f32", kernel, sources, [ctx.refs[node.inputs[0]]], [ctx.refs[node.outputs[0]]],
-                 params, arrays, macs=get_op("dense").macs(node, g))
+    return _f32_weighted(ctx, node, cid, "dense_f32", "mcf_fully_connected_f32", _dense_geometry(ctx, node))
 
 
 @builder("matmul", "float32")
