@@ -114,6 +114,20 @@ def act_range_int8(node: Node, out_q) -> tuple[int, int]:
     return qmin, qmax
 
 
+def per_channel_requant_params(node: Node, g: Graph) -> dict:
+    """conv2d / dense int8: input and output zero points, one Q31 multiplier and shift per output
+    channel (s_in * s_w[c] / s_out), and the fused activation in the output grid."""
+    from ...reference import arith
+    xq = g.tensors[node.inputs[0]].quant
+    wq = g.tensors[node.inputs[1]].quant
+    oq = g.tensors[node.outputs[0]].quant
+    w_scales = np.broadcast_to(wq.scale, (g.tensors[node.inputs[1]].shape[0],))
+    mults, shifts = zip(*(arith.quantize_multiplier(xq.s * float(ws) / oq.s) for ws in w_scales))
+    lo, hi = act_range_int8(node, oq)
+    return {"in_zp": xq.zp, "out_zp": oq.zp, "mult": np.array(mults, np.int64),
+            "shift": np.array(shifts, np.int64), "act_min": lo, "act_max": hi}
+
+
 def same_padding(in_size: int, k: int, stride: int, dilation: int) -> tuple[int, int]:
     """SAME padding split as TFLite and ONNX SAME_UPPER do: the extra pixel goes at the end."""
     eff = (k - 1) * dilation + 1

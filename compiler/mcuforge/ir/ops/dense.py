@@ -2,7 +2,7 @@
 import numpy as np
 
 from ...reference import arith
-from .base import OpDef, act_range_int8, apply_act_float, register
+from .base import OpDef, apply_act_float, per_channel_requant_params, register
 
 
 @register
@@ -23,15 +23,7 @@ class Dense(OpDef):
         return [apply_act_float(node, y.astype(np.float32))]
 
     def int8_params(self, node, g):
-        xq = g.tensors[node.inputs[0]].quant
-        wq = g.tensors[node.inputs[1]].quant
-        oq = g.tensors[node.outputs[0]].quant
-        m = g.tensors[node.inputs[1]].shape[0]
-        w_scales = np.broadcast_to(wq.scale, (m,))
-        mults, shifts = zip(*(arith.quantize_multiplier(xq.s * float(ws) / oq.s) for ws in w_scales))
-        lo, hi = act_range_int8(node, oq)
-        return {"in_zp": xq.zp, "out_zp": oq.zp, "mult": np.array(mults, np.int64),
-                "shift": np.array(shifts, np.int64), "act_min": lo, "act_max": hi}
+        return per_channel_requant_params(node, g)
 
     def run_int8(self, node, xs, p):
         acc = (xs[0].astype(np.int64) - p["in_zp"]) @ xs[1].astype(np.int64).T
