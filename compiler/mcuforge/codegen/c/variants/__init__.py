@@ -1,0 +1,16 @@
+"""Optimized kernel variants (DSP SIMD, Helium, tuned portable C) and their compile-time preparation.
+
+Every variant is bit-exact with the portable kernel it replaces (and so with the golden model);
+`accepts` states when its preconditions hold (e.g. accumulator bounds that its requantization
+relies on), otherwise the layer keeps the portable kernel. Registration order matters: the last
+registered variant of a kernel is tried first, so the most specialized (MVE) comes last.
+
+Prepared constants (see runtime_c/include/mcf_opt.h):
+  - the input zero point is folded into the bias (raw int8 inputs, padding filled with the zp);
+  - DSP: per channel {2 * bias', multiplier, rcz, e}, weights doubled to int16 and reordered;
+  - MVE: per channel {bias', multiplier, left shift, -right shift}, int8 weights padded/reordered.
+"""
+from __future__ import annotations
+
+# one module per instruction set and kernel family; import order is registration order
+from . import fast, dsp_gemm, dsp_depthwise, dsp_pool, mve  # noqa: F401,E402

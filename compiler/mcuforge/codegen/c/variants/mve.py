@@ -1,0 +1,105 @@
+"""Cortex-M55 Helium (MVE) variants: convolution, depthwise, fully connected."""
+from __future__ import annotations
+
+import numpy as np
+
+from ..kernel_select import Variant, register_variant
+from .shared import MVE, _ceil, folded_bias
+
+
+def mve_quant(consts: dict, in_zp: int) -> np.ndarray:
+    """Folded biases [C], then per channel pair 16 words: left shifts, multipliers, fix-up masks
+    (-1 where there is a right shift), negated right shifts, for the lanes (c0, c1, c0, c1)."""
+    fb = folded_bias(consts["weights"], consts["bias"], in_zp)
+    mult = np.asarray(consts["mult"], np.int64)
+    shift = np.asarray(consts["shift"], np.int64)
+    left, right = np.maximum(shift, 0), np.maximum(-shift, 0)
+    parts = [fb]
+    for c in range(0, len(mult) - 1, 2):
+        lanes = [c, c + 1, c, c + 1]
+        parts += [left[lanes], mult[lanes], np.where(right[lanes] > 0, -1, 0), -right[lanes]]
+    return np.concatenate(parts).astype(np.int32)
+
+
+def _mve_conv_accepts(params: dict) -> bool:
+    return params["groups"] == 1 and (np.asarray(params["consts"]["mult"]) >= 0).all()
+
+
+def _mve_conv_prepare(params: dict, consts: dict) -> dict:
+    win = params["win"]
+    k = win["k_h"] * win["k_w"] * win["in_c"]
+    params["scratch_bytes"] = 2 * _ceil(k, 16) + 16
+    params["drop"] = ["weights"]
+    return {"packed_weights": ("int8_t", mve_weights4x16(consts["weights"])),
+            "packed_quant": ("int32_t", mve_quant4(consts, params["rq"]["in_zp"]))}
+
+
+def mve_weights4x16(w: np.ndarray) -> np.ndarray:
+    """[C][K] int8 -> [C4 / 4][K16 / 16][4][16], zero padded (C4, K16: C, K rounded up to 4, 16)."""
+    c = w.shape[0]
+    wk = np.asarray(w, np.int64).reshape(c, -1)
+    k = wk.shape[1]
+    c4, k16 = _ceil(c, 4), _ceil(k, 16)
+    out = np.zeros((c4, k16), np.int64)
+    out[:c, :k] = wk
+    return out.reshape(c4 // 4, 4, k16 // 16, 16).transpose(0, 2, 1, 3).reshape(-1).astype(np.int8)
+
+
+register_variant("mcf_conv2d_s8", Variant(
+    function="mcf_conv2d_s8_mve", sources=("mcf_conv2d_s8_mve.c",), requires=MVE,
+    accepts=_mve_conv_accepts, prepare=_mve_conv_prepare))
+
+
+def mve_quant4(consts: dict, in_zp: int, fb: np.ndarray | None = None) -> np.ndarray:
+    """Folded biases (channels rounded up to 4, zero padded), then per group of 4 channels 16 words:
+    left shifts, multipliers, fix-up masks (-1 where there is a right shift), negated right shifts."""
+    if fb is None:
+        fb = folded_bias(consts["weights"], consts["bias"], in_zp)
+    c = len(fb)
+    c4 = _ceil(c, 4)
+    mult = np.zeros(c4, np.int64)
+    shift = np.zeros(c4, np.int64)
+    mult[:c] = np.asarray(consts["mult"], np.int64)
+    shift[:c] = np.asarray(consts["shift"], np.int64)
+    left, right = np.maximum(shift, 0), np.maximum(-shift, 0)
+    parts = [np.concatenate([fb, np.zeros(c4 - c, np.int64)])]
+    for g in range(0, c4, 4):
+        s = slice(g, g + 4)
+        parts += [left[s], mult[s], np.where(right[s] > 0, -1, 0), -right[s]]
+    return np.concatenate(parts).astype(np.int32)
+
+
+def _mve_dw_accepts(params: dict) -> bool:
+    return (np.asarray(params["consts"]["mult"]) >= 0).all()
+
+
+def _mve_dw_prepare(params: dict, consts: dict) -> dict:
+    fb = folded_bias(consts["weights"], consts["bias"], params["rq"]["in_zp"])
+    shift = np.asarray(consts["shift"], np.int64)
+    q = np.stack([fb, np.maximum(shift, 0), np.asarray(consts["mult"], np.int64), -np.maximum(-shift, 0)], axis=1)
+    # 4 pixels x all channels at a time, not pixel by pixel: its output must not overlap its input
+    params["inplace_safe"] = False
+    # then a row of in_c input zero points (bytes, little endian), read by taps in the padding
+    win = params["win"]
+    zp_row = np.full(_ceil(win["in_c"], 4), int(params["rq"]["in_zp"]) & 0xFF, np.uint32).reshape(-1, 4)
+    zp_words = (zp_row[:, 0] | zp_row[:, 1] << 8 | zp_row[:, 2] << 16 | zp_row[:, 3] << 24).view(np.int32)
+    params["scratch_bytes"] = 16 * win["k_h"] * win["k_w"] + 16    # offset vectors of the taps
+    return {"packed_quant": ("int32_t", np.concatenate([q.reshape(-1).astype(np.int32), zp_words]))}
+
+
+register_variant("mcf_depthwise_conv2d_s8", Variant(
+    function="mcf_depthwise_conv2d_s8_mve", sources=("mcf_depthwise_conv2d_s8_mve.c",), requires=MVE,
+    accepts=_mve_dw_accepts, prepare=_mve_dw_prepare))
+
+
+def _mve_fc_accepts(params: dict) -> bool:
+    return (np.asarray(params["consts"]["mult"]) >= 0).all()
+
+
+def _mve_fc_prepare(params: dict, consts: dict) -> dict:
+    return {"packed_quant": ("int32_t", mve_quant4(consts, params["rq"]["in_zp"]))}
+
+
+register_variant("mcf_fully_connected_s8", Variant(
+    function="mcf_fully_connected_s8_mve", sources=("mcf_fully_connected_s8_mve.c",), requires=MVE,
+    accepts=_mve_fc_accepts, prepare=_mve_fc_prepare))
