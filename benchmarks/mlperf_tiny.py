@@ -18,7 +18,6 @@ import os
 import sys
 import tempfile
 from pathlib import Path
-from unittest import mock
 
 import numpy as np
 
@@ -26,7 +25,6 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "compiler"))
 
 from mcuforge.api import compile_model, simulate  # noqa: E402
-from mcuforge.codegen.c import emit  # noqa: E402
 from mcuforge.frontend.tflite import load_tflite  # noqa: E402
 from mcuforge.schedule.arena import plan_greedy_by_size  # noqa: E402
 from mcuforge.schedule.lifetimes import lifetimes  # noqa: E402
@@ -42,15 +40,9 @@ def compile_planned(path, out, core, args, tflm):
     budget = None if args.budget is None else int(args.budget * tflm)
     kw = dict(target=core, quiet=True, portable_kernels=args.portable, arena_budget=budget,
               io_in_arena=not args.caller_io)
-    if not args.greedy:
-        return compile_model(path, out, **kw)
-    real = emit.lower_to_c
-
-    def lower(g, *a, **k):
-        k["plan"] = plan_greedy_by_size(lifetimes(g, g.topo_order()))
-        return real(g, *a, **k)
-    with mock.patch.object(emit, "lower_to_c", lower):
-        return compile_model(path, out, **kw)
+    if args.greedy:
+        kw["planner"] = lambda g: plan_greedy_by_size(lifetimes(g, g.topo_order()))
+    return compile_model(path, out, **kw)
 
 
 def measure(name, args, tmp):

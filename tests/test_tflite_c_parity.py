@@ -85,19 +85,12 @@ def test_in_place_plan_bit_exact_and_fits_microbit(tmp_path):
     """With plan_memory's in-place arena, kws fits the 16 KB micro:bit (Cortex-M0), where the
     greedy-by-size plan does not, and still matches TFLite Micro byte for byte; ResNet-8's plan
     (overlapping, reordered) is checked on the M4 too."""
-    from unittest import mock
-
-    from mcuforge.codegen.c import emit
     from mcuforge.schedule.memory import plan_memory
-    real = emit.lower_to_c
 
-    def lower(g, *a, **k):
-        k["plan"] = plan_memory(g)[1]
-        return real(g, *a, **k)
     for name, board in [("kws_dscnn_int8", "microbit"), ("ic_resnet8_int8", "mps2-an386")]:
         _need_qemu(board)
-        with mock.patch.object(emit, "lower_to_c", lower):
-            r = compile_model(model_path(name), tmp_path / name, target=CORE_OF[board], quiet=True)
+        r = compile_model(model_path(name), tmp_path / name, target=CORE_OF[board], quiet=True,
+                          planner=lambda g: plan_memory(g)[1])
         assert r.info["arena_bytes"] < 0.75 * (16000 if name.startswith("kws") else 49152)
         shape = r.graph.tensors[r.graph.inputs[0]].shape
         xs = int8_inputs(shape, 2)

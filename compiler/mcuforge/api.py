@@ -132,11 +132,12 @@ def compile_model(model, out_dir, target: str = "cortex-m4", quant: str = "int8"
                   calib_method: str = "minmax", input_shapes: dict | None = None, name: str | None = None,
                   portable_kernels: bool = False, quiet: bool = False,
                   io_in_arena: bool | None = None, arena_budget: int | None = None,
-                  min_arena: bool = False) -> CompileResult:
+                  min_arena: bool = False, planner=None) -> CompileResult:
     """io_in_arena (default: on for int8 models) plans the input and output inside the arena as
     TFLite Micro does and adds the zero-copy API (<prefix>_input/_invoke/_output). While the arena
     is above arena_budget (bytes; min_arena is a budget of 0) the layers whose kernel scratch sets
-    its peak get a leaner, slower kernel variant; the others keep the fastest."""
+    its peak get a leaner, slower kernel variant; the others keep the fastest. planner (graph ->
+    ArenaPlan, e.g. a baseline to compare with) replaces the kernel-aware planning."""
     from .codegen.c.emit import lower_to_c, write_c_library
     from .report.layers import layer_table, write_report
     from .targets import load_core
@@ -152,7 +153,7 @@ def compile_model(model, out_dir, target: str = "cortex-m4", quant: str = "int8"
     if min_arena:
         arena_budget = 0
     cm = lower_to_c(g, core.features, portable_only=portable_kernels, io_in_arena=io_in_arena,
-                    arena_budget=arena_budget)
+                    arena_budget=arena_budget, plan=planner(g) if planner else None)
     info = {
         "backend": "c", "name": g.name, "prefix": cm.prefix, "target": core.name, "quant": g.meta.get("quant", "float32"),
         "source": Path(src_name).name, "inputs": cm.inputs, "outputs": cm.outputs,
