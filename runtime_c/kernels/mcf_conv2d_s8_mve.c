@@ -1,18 +1,30 @@
 /*
  * int8 2-D convolution (groups == 1) for Cortex-M55 with Helium (MVE).
  *
- * The patch of an output pixel is gathered as raw int8 (padding = the input zero point, which is
- * folded into the bias at compile time).
- * The matrix kernel takes 4 output channels x 2 output pixels: six VLDRB and eight VMLADAVA per
- * 16 values of K (128 MACs), the tail of K under a VCTP predicate. Requantization runs on a vector
- * of the four channels of a pixel: VSHL, VQRDMULH (TFLite's saturating rounding doubling high
- * multiply), a sign fix-up and VRSHL (rounding divide by a power of two, half away from zero),
- * zero point, activation clamp, and one store of the four bytes.
- * Compile-time preparation (variants.py, mve_quant4): packed_quant = folded biases (out_c rounded
- * up to 4), then per group of 4 channels 16 words: left shifts, multipliers, fix-up masks, negated
- * right shifts. packed_weights: int8 [out_c / 4][K16 / 16][4 channels][16] (K16 = K rounded up to
- * 16, channels rounded up to 4, zero padded).
- * Scratch: two gathered patches of K bytes each (16-byte aligned).
+ * Method: im2col of two output pixels at a time, then a matrix kernel over all output channels in
+ * blocks of 4 channels x 2 pixels. Per 16 values of K: two patch loads, four weight loads and
+ * eight VMLADAVA (16 int8 MACs each into a scalar accumulator): 128 MACs in 14 instructions plus
+ * the loop branch. The requantization of a block runs on two vectors (the 4 channels of each
+ * pixel): folded bias, VSHL, VQRDMULH (TFLite's saturating rounding doubling high multiply), a
+ * sign fix-up and VRSHL (rounding divide by a power of two, half away from zero), zero point,
+ * activation clamp, one 4-byte store per pixel.
+ *
+ * Why the matrix kernel is assembly: VMLADAVA only accumulates into an even register, and eight
+ * accumulators need all of them (r0 ... r12 and lr). GCC then moves accumulators between
+ * registers inside the K loop and spills the channel loop's variables (about 45 % more
+ * instructions per block). Written by hand, the K loop is the 14 instructions above plus
+ * SUBS/BNE (lr is an accumulator, so no low-overhead loop), and the block epilogue needs no spill:
+ * the per-call state sits in a small context struct read with immediate offsets.
+ *
+ * Compile-time preparation (variants/mve.py):
+ *   packed_weights: int8 [out_c / 4][K16 / 16][4 channels][16] (K16 = K rounded up to 16,
+ *     channels rounded up to 4, zero padded), read by one pointer from the first block to the last.
+ *   packed_quant: per group of 4 channels 20 words: folded biases (bias - in_zp * sum(w)), left
+ *     shifts, multipliers, fix-up masks (-1 where there is a right shift), negated right shifts.
+ * Scratch: two gathered patches of K16 bytes each (16-byte aligned). The padding of the patches
+ * past K is never written: it meets zero weights only. Patches are always copies: the output may
+ * overlap the input in the arena (in-place planning), and outputs are written while both patches
+ * are still read.
  */
 #include <arm_mve.h>
 
@@ -20,14 +32,144 @@
 #include "mcf_kernels.h"
 #include "mcf_opt.h"
 
-static void copy_bytes(int8_t *dst, const int8_t *src, int32_t n)
+/* The state of one call of the matrix kernel; field offsets are used by the assembly below. */
+typedef struct {
+    const int8_t *x0, *x1;      /*  0,  4: patches of the two pixels (x1 == x0 for one pixel) */
+    int8_t *o0, *o1;            /*  8, 12: their outputs, advanced by the kernel */
+    const int8_t *w;            /* 16: packed weights of the first channel group */
+    const int32_t *q;           /* 20: packed constants of the first channel group */
+    const int32_t *q_end;       /* 24: end of the constants of the last group */
+    int32_t kb1;                /* 28: K16 / 16 - 1 */
+    int32_t out_zp;             /* 32 */
+    int32_t act_min, act_max;   /* 36, 40 */
+} mcf_mve_gemm_ctx;
+
+/* Register use: r9 = context, r5 = weights, r11 = constants, r1/r3 = patch pointers then output
+ * pointers, r7 = K counter then the output zero point; accumulators (pixel 0: r0 r2 r4 r6,
+ * pixel 1: r8 r10 r12 lr) for channels 0..3; q6/q7 = activation bounds. The first K step uses
+ * VMLADAV (no accumulate), which initializes the accumulators for free. The two-lane VMOV puts its
+ * first register in the lower lane. Three builds of the same kernel differ in the requantization:
+ * the fix-up mask is left out when every channel shifts right (then the fix-up is simply -1 for
+ * negative values), the left shift also when no channel shifts left (a channel that shifts left
+ * does not shift right, so there is no build with a left shift but without the mask); the
+ * constants stored per group follow (see mve_quant_conv in variants/mve.py). */
+#define MCF_MVE_K_STEP(OP)                                                                        \
+    "   vldrb.u8 q0, [r1], #16\n"                                                                 \
+    "   vldrb.u8 q1, [r3], #16\n"                                                                 \
+    "   vldrb.u8 q2, [r5], #16\n"                                                                 \
+    "   " OP " r0, q0, q2\n"                                                                      \
+    "   " OP " r8, q1, q2\n"                                                                      \
+    "   vldrb.u8 q3, [r5], #16\n"                                                                 \
+    "   " OP " r2, q0, q3\n"                                                                      \
+    "   " OP " r10, q1, q3\n"                                                                     \
+    "   vldrb.u8 q2, [r5], #16\n"                                                                 \
+    "   " OP " r4, q0, q2\n"                                                                      \
+    "   " OP " r12, q1, q2\n"                                                                     \
+    "   vldrb.u8 q3, [r5], #16\n"                                                                 \
+    "   " OP " r6, q0, q3\n"                                                                      \
+    "   " OP " lr, q1, q3\n"
+
+#define MCF_MVE_SHL                                                                               \
+    "   vldrw.u32 q2, [r11], #16\n"                                                               \
+    "   vshl.s32 q4, q4, q2\n"                                                                    \
+    "   vshl.s32 q5, q5, q2\n"
+
+#define MCF_MVE_FIX_MASK                                                                          \
+    "   vldrw.u32 q2, [r11], #16\n"                                                               \
+    "   vshr.s32 q3, q4, #31\n"                                                                   \
+    "   vand q3, q3, q2\n"                                                                        \
+    "   vqadd.s32 q4, q4, q3\n"                                                                   \
+    "   vshr.s32 q3, q5, #31\n"                                                                   \
+    "   vand q3, q3, q2\n"                                                                        \
+    "   vqadd.s32 q5, q5, q3\n"
+
+#define MCF_MVE_FIX_ALL                                                                           \
+    "   vshr.s32 q3, q4, #31\n"                                                                   \
+    "   vqadd.s32 q4, q4, q3\n"                                                                   \
+    "   vshr.s32 q3, q5, #31\n"                                                                   \
+    "   vqadd.s32 q5, q5, q3\n"
+
+#define MCF_MVE_GEMM4X2(NAME, SHL, FIX)                                                           \
+    __asm__("   .section .text." NAME ",\"ax\",%progbits\n"                                      \
+            "   .syntax unified\n"                                                                \
+            "   .thumb\n"                                                                         \
+            "   .align 2\n"                                                                       \
+            "   .global " NAME "\n"                                                               \
+            "   .thumb_func\n"                                                                    \
+            "   .type " NAME ", %function\n"                                                      \
+            NAME ":\n"                                                                            \
+            "   push {r4-r11, lr}\n"                                                              \
+            "   vpush {d8-d15}\n"                                                                 \
+            "   mov r9, r0\n"                                                                     \
+            "   ldr r0, [r9, #36]\n"                                                              \
+            "   ldr r1, [r9, #40]\n"                                                              \
+            "   vdup.32 q6, r0\n"                                                                 \
+            "   vdup.32 q7, r1\n"                                                                 \
+            "   ldr r5, [r9, #16]\n"                                                              \
+            "   ldr r11, [r9, #20]\n"                                                             \
+            "1:\n"                                                                                \
+            "   ldr r1, [r9, #0]\n"                                                               \
+            "   ldr r3, [r9, #4]\n"                                                               \
+            "   ldr r7, [r9, #28]\n"                                                              \
+            MCF_MVE_K_STEP("vmladav.s8")                                                          \
+            "   cbz r7, 3f\n"                                                                     \
+            "2:\n"                                                                                \
+            MCF_MVE_K_STEP("vmladava.s8")                                                         \
+            "   subs r7, #1\n"                                                                    \
+            "   bne 2b\n"                                                                         \
+            "3:\n"                                                                                \
+            "   vmov q4[2], q4[0], r0, r4\n"                                                      \
+            "   vmov q4[3], q4[1], r2, r6\n"                                                      \
+            "   vmov q5[2], q5[0], r8, r12\n"                                                     \
+            "   vmov q5[3], q5[1], r10, lr\n"                                                     \
+            "   ldr r1, [r9, #8]\n"                                                               \
+            "   ldr r3, [r9, #12]\n"                                                              \
+            "   ldr r7, [r9, #32]\n"                                                              \
+            "   vldrw.u32 q2, [r11], #16\n"                                                       \
+            "   vadd.i32 q4, q4, q2\n"                                                            \
+            "   vadd.i32 q5, q5, q2\n"                                                            \
+            SHL                                                                                   \
+            "   vldrw.u32 q2, [r11], #16\n"                                                       \
+            "   vqrdmulh.s32 q4, q4, q2\n"                                                        \
+            "   vqrdmulh.s32 q5, q5, q2\n"                                                        \
+            FIX                                                                                   \
+            "   vldrw.u32 q2, [r11], #16\n"                                                       \
+            "   vrshl.s32 q4, q4, q2\n"                                                           \
+            "   vrshl.s32 q5, q5, q2\n"                                                           \
+            "   vadd.i32 q4, q4, r7\n"                                                            \
+            "   vadd.i32 q5, q5, r7\n"                                                            \
+            "   vmax.s32 q4, q4, q6\n"                                                            \
+            "   vmax.s32 q5, q5, q6\n"                                                            \
+            "   vmin.s32 q4, q4, q7\n"                                                            \
+            "   vmin.s32 q5, q5, q7\n"                                                            \
+            "   vstrb.32 q4, [r1], #4\n"                                                          \
+            "   vstrb.32 q5, [r3], #4\n"                                                          \
+            "   str r1, [r9, #8]\n"                                                               \
+            "   str r3, [r9, #12]\n"                                                              \
+            "   ldr r0, [r9, #24]\n"                                                              \
+            "   cmp r11, r0\n"                                                                    \
+            "   bne 1b\n"                                                                         \
+            "   vpop {d8-d15}\n"                                                                  \
+            "   pop {r4-r11, pc}\n"                                                               \
+            "   .size " NAME ", .-" NAME "\n"                                                     \
+            "   .text\n")
+
+void mcf_conv2d_s8_mve_gemm4x2(mcf_mve_gemm_ctx *c);
+void mcf_conv2d_s8_mve_gemm4x2_mask(mcf_mve_gemm_ctx *c);
+void mcf_conv2d_s8_mve_gemm4x2_shl_mask(mcf_mve_gemm_ctx *c);
+MCF_MVE_GEMM4X2("mcf_conv2d_s8_mve_gemm4x2", "", MCF_MVE_FIX_ALL);
+MCF_MVE_GEMM4X2("mcf_conv2d_s8_mve_gemm4x2_mask", "", MCF_MVE_FIX_MASK);
+MCF_MVE_GEMM4X2("mcf_conv2d_s8_mve_gemm4x2_shl_mask", MCF_MVE_SHL, MCF_MVE_FIX_MASK);
+
+/* Whole vectors, then the last 1..15 bytes under a predicate (never reads past the row). */
+static inline void copy_bytes(int8_t *dst, const int8_t *src, int32_t n)
 {
-    while (n > 0) {
+    for (; n >= 16; n -= 16, src += 16, dst += 16) {
+        vst1q_s8(dst, vld1q_s8(src));
+    }
+    if (n > 0) {
         const mve_pred16_t p = vctp8q((uint32_t)n);
         vstrbq_p_s8(dst, vld1q_z_s8(src, p), p);
-        dst += 16;
-        src += 16;
-        n -= 16;
     }
 }
 
@@ -42,23 +184,31 @@ static void fill_bytes(int8_t *dst, int8_t v, int32_t n)
     }
 }
 
-/* The patch of output pixel (oy, ox), gathered into col. */
-static const int8_t *patch(const mcf_conv2d_s8_args *a, const int8_t *in_n, int32_t oy, int32_t ox, int8_t *col)
+/* The patch of output pixel (oy, ox), gathered into col (padding = the input zero point, which is
+ * folded into the bias). */
+static void patch(const mcf_conv2d_s8_args *a, const int8_t *in_n, int32_t oy, int32_t ox, int8_t *col)
 {
     const mcf_window *w = &a->win;
     const int32_t iy0 = oy * w->stride_h - w->pad_top;
     const int32_t ix0 = ox * w->stride_w - w->pad_left;
     const int32_t c = w->in_c;
-    /* always a copy, also for 1x1: the output may overlap the input in the arena (in-place
-     * planning), and the two pixels' outputs are written while both patches are still read */
+    const int32_t row = w->k_w * c;
     int8_t *dst = col;
+    if (w->dil_w == 1 && ix0 >= 0 && ix0 + w->k_w <= w->in_w) {
+        /* the common case: whole rows of the window are contiguous in the input */
+        const int32_t step = w->dil_h * w->in_w * c;
+        const int8_t *src = in_n + ((size_t)iy0 * w->in_w + ix0) * c;
+        for (int32_t ky = 0, iy = iy0; ky < w->k_h; ++ky, iy += w->dil_h, src += step, dst += row) {
+            if (iy >= 0 && iy < w->in_h) {
+                copy_bytes(dst, src, row);
+            } else {
+                fill_bytes(dst, (int8_t)a->rq.in_zp, row);
+            }
+        }
+        return;
+    }
     for (int32_t ky = 0; ky < w->k_h; ++ky) {
         const int32_t iy = iy0 + ky * w->dil_h;
-        if (w->dil_w == 1 && iy >= 0 && iy < w->in_h && ix0 >= 0 && ix0 + w->k_w <= w->in_w) {
-            copy_bytes(dst, in_n + ((size_t)iy * w->in_w + ix0) * c, w->k_w * c);
-            dst += w->k_w * c;
-            continue;
-        }
         for (int32_t kx = 0; kx < w->k_w; ++kx, dst += c) {
             const int32_t ix = ix0 + kx * w->dil_w;
             if (iy >= 0 && iy < w->in_h && ix >= 0 && ix < w->in_w) {
@@ -68,74 +218,6 @@ static const int8_t *patch(const mcf_conv2d_s8_args *a, const int8_t *in_n, int3
             }
         }
     }
-    return col;
-}
-
-/* Requantize 4 channels of one pixel (constants of the channel group at q). */
-static inline int32x4_t requant(int32x4_t v, const int32_t *q, int32_t out_zp, int32x4_t vlo, int32x4_t vhi)
-{
-    v = vshlq_s32(v, vld1q_s32(q));
-    v = vqrdmulhq_s32(v, vld1q_s32(q + 4));
-    v = vqaddq_s32(v, vandq_s32(vshrq_n_s32(v, 31), vld1q_s32(q + 8)));
-    v = vrshlq_s32(v, vld1q_s32(q + 12));
-    v = vaddq_n_s32(v, out_zp);
-    return vminq_s32(vmaxq_s32(v, vlo), vhi);
-}
-
-static inline int32x4_t lanes4(int32_t a0, int32_t a1, int32_t a2, int32_t a3)
-{
-    int32x4_t v = vdupq_n_s32(a0);
-    v = vsetq_lane_s32(a1, v, 1);
-    v = vsetq_lane_s32(a2, v, 2);
-    return vsetq_lane_s32(a3, v, 3);
-}
-
-/* All output channels of two pixels (x1 == x0 and out1 == out0 for a single pixel): blocks of
- * 4 channels x 2 pixels, per 16 values of K two input and four weight loads (one pointer through
- * the interleaved weights) and eight VMLADAVA: 128 MACs in 14 instructions. K is padded to 16
- * with zero weights (the patches' padding bytes are multiplied by 0); a last group of fewer than
- * 4 channels has zero weights for the missing ones and stores under a predicate. */
-static void __attribute__((noinline)) gemm(const mcf_conv2d_s8_args *a, int32_t kb, const int8_t *x0,
-                                           const int8_t *x1, int8_t *out0, int8_t *out1)
-{
-    const int32_t oc_n = a->win.out_c;
-    const int32_t n4 = (oc_n + 3) & ~3;
-    const int32_t out_zp = a->rq.out_zp;
-    const int32x4_t vlo = vdupq_n_s32(a->rq.act_min), vhi = vdupq_n_s32(a->rq.act_max);
-    const int32_t *bias = a->packed_quant;
-    const int32_t *q = bias + n4;
-    const int8_t *wp = (const int8_t *)a->packed_weights;
-    for (int32_t oc = 0; oc < oc_n; oc += 4, q += 16) {
-        const int8_t *p0 = x0, *p1 = x1;
-        int32_t a00 = bias[oc], a10 = bias[oc + 1], a20 = bias[oc + 2], a30 = bias[oc + 3];
-        int32_t a01 = a00, a11 = a10, a21 = a20, a31 = a30;
-        for (int32_t n = kb; n > 0; --n, p0 += 16, p1 += 16, wp += 64) {
-            const int8x16_t v0 = vld1q_s8(p0), v1 = vld1q_s8(p1);
-            int8x16_t wv = vld1q_s8(wp);
-            a00 = vmladavaq_s8(a00, v0, wv);
-            a01 = vmladavaq_s8(a01, v1, wv);
-            wv = vld1q_s8(wp + 16);
-            a10 = vmladavaq_s8(a10, v0, wv);
-            a11 = vmladavaq_s8(a11, v1, wv);
-            wv = vld1q_s8(wp + 32);
-            a20 = vmladavaq_s8(a20, v0, wv);
-            a21 = vmladavaq_s8(a21, v1, wv);
-            wv = vld1q_s8(wp + 48);
-            a30 = vmladavaq_s8(a30, v0, wv);
-            a31 = vmladavaq_s8(a31, v1, wv);
-        }
-        const int32x4_t y0 = requant(lanes4(a00, a10, a20, a30), q, out_zp, vlo, vhi);
-        const int32x4_t y1 = requant(lanes4(a01, a11, a21, a31), q, out_zp, vlo, vhi);
-        const int32_t left = oc_n - oc;
-        if (left >= 4) {
-            vstrbq_s32(out0 + oc, y0);
-            vstrbq_s32(out1 + oc, y1);
-        } else {
-            const mve_pred16_t p = vctp32q((uint32_t)left);
-            vstrbq_p_s32(out0 + oc, y0, p);
-            vstrbq_p_s32(out1 + oc, y1, p);
-        }
-    }
 }
 
 void mcf_conv2d_s8_mve(const mcf_conv2d_s8_args *a, const int8_t *in, int8_t *out)
@@ -143,30 +225,84 @@ void mcf_conv2d_s8_mve(const mcf_conv2d_s8_args *a, const int8_t *in, int8_t *ou
     const mcf_window *w = &a->win;
     const int32_t k = w->k_h * w->k_w * w->in_c;
     const int32_t kpad = (k + 15) & ~15;
+    const int32_t oc_n = w->out_c;
+    const int32_t full = oc_n >> 2;            /* channel groups stored whole */
+    const int32_t tail = oc_n & 3;             /* channels of the last, partial group */
     int8_t *col0 = (int8_t *)(((uintptr_t)a->scratch + 15u) & ~(uintptr_t)15u);
     int8_t *col1 = col0 + kpad;
     const int32_t npix = w->out_h * w->out_w;
+    const int8_t *wt = (const int8_t *)a->packed_weights;
+    /* mode 0: every channel shifts right; 2: some do not (fix-up mask); 3: and some shift left */
+    const int32_t mode = a->packed_quant[0];
+    const int32_t qstride = 12 + 4 * (mode >> 1) + 4 * (mode & 1);   /* words per channel group */
+    const int32_t *qt = a->packed_quant + 4;
+    void (*const gemm)(mcf_mve_gemm_ctx *) = mode == 0 ? mcf_conv2d_s8_mve_gemm4x2
+                                           : mode == 2 ? mcf_conv2d_s8_mve_gemm4x2_mask
+                                                       : mcf_conv2d_s8_mve_gemm4x2_shl_mask;
+    /* 1x1, no padding, whole vectors of input channels: the patch of a pixel is its input row,
+     * read in place unless the pixel pair's output would overwrite input still to be read */
+    const int direct = w->k_h == 1 && w->k_w == 1 && w->pad_top == 0 && w->pad_left == 0 &&
+                       (w->in_c & 15) == 0 && (w->out_h - 1) * w->stride_h < w->in_h &&
+                       (w->out_w - 1) * w->stride_w < w->in_w;
+    const size_t in_size = (size_t)w->in_h * w->in_w * w->in_c;
+    mcf_mve_gemm_ctx c;
+    c.kb1 = (kpad >> 4) - 1;
+    c.out_zp = a->rq.out_zp;
+    c.act_min = a->rq.act_min;
+    c.act_max = a->rq.act_max;
     for (int32_t n = 0; n < w->batch; ++n) {
-        const int8_t *in_n = in + (size_t)n * w->in_h * w->in_w * w->in_c;
-        int8_t *out_n = out + (size_t)n * npix * w->out_c;
+        const int8_t *in_n = in + (size_t)n * in_size;
+        const uintptr_t in_end = (uintptr_t)(in_n + in_size);
+        int8_t *out_n = out + (size_t)n * npix * oc_n;
         int32_t oy = 0, ox = 0;
         for (int32_t p = 0; p < npix; p += 2) {
-            const int8_t *x0 = patch(a, in_n, oy, ox, col0);
-            const int8_t *x1 = x0;
-            int8_t *o0 = out_n + (size_t)p * w->out_c, *o1 = o0;
-            if (++ox == w->out_w) {
-                ox = 0;
-                ++oy;
+            int8_t *o0 = out_n + (size_t)p * oc_n, *o1 = o0;
+            const int32_t oy0 = oy, ox0 = ox;
+            const int two = p + 1 < npix;
+            const int32_t oy1 = ox0 + 1 == w->out_w ? oy0 + 1 : oy0;
+            const int32_t ox1 = ox0 + 1 == w->out_w ? 0 : ox0 + 1;
+            oy = ox1 + 1 == w->out_w ? oy1 + 1 : oy1;
+            ox = ox1 + 1 == w->out_w ? 0 : ox1 + 1;
+            if (two) {
+                o1 = o0 + oc_n;
             }
-            if (p + 1 < npix) {
-                x1 = patch(a, in_n, oy, ox, col1);
-                o1 = o0 + w->out_c;
-                if (++ox == w->out_w) {
-                    ox = 0;
-                    ++oy;
+            const int8_t *x0 = direct ? in_n + ((size_t)oy0 * w->stride_h * w->in_w + (size_t)ox0 * w->stride_w) * w->in_c : NULL;
+            if (x0 != NULL && ((uintptr_t)(o1 + oc_n) <= (uintptr_t)x0 || (uintptr_t)o0 >= in_end)) {
+                c.x0 = c.x1 = x0;
+                if (two) {
+                    c.x1 = in_n + ((size_t)oy1 * w->stride_h * w->in_w + (size_t)ox1 * w->stride_w) * w->in_c;
+                }
+            } else {
+                patch(a, in_n, oy0, ox0, col0);
+                c.x1 = c.x0 = col0;
+                if (two) {
+                    patch(a, in_n, oy1, ox1, col1);
+                    c.x1 = col1;
                 }
             }
-            gemm(a, kpad >> 4, x0, x1, o0, o1);
+            if (full > 0) {
+                c.o0 = o0;
+                c.o1 = o1;
+                c.w = wt;
+                c.q = qt;
+                c.q_end = qt + qstride * full;
+                gemm(&c);
+            }
+            if (tail > 0) {
+                /* the last group through a staging buffer: a 4-byte store would spill into the
+                 * next pixel's channels */
+                int8_t t[8];
+                c.o0 = t;
+                c.o1 = t + 4;
+                c.w = wt + (size_t)full * 4 * kpad;
+                c.q = qt + qstride * full;
+                c.q_end = c.q + qstride;
+                gemm(&c);
+                for (int32_t i = 0; i < tail; ++i) {
+                    o0[4 * full + i] = t[i];
+                    o1[4 * full + i] = t[4 + i];
+                }
+            }
         }
     }
 }
