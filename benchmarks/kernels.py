@@ -34,6 +34,13 @@ LAYERS = {
     "depthwise 3x3 64 @24x24": dw_spec(64, 24),
     "fully connected 256->64": fc_spec(256, 64),
 }
+# The shapes above do not fit the micro:bit's 16 KB RAM: Cortex-M0 runs these smaller ones instead
+# (printed with "(M0 size)" in the layer name).
+M0_LAYERS = {
+    "conv 3x3 8->8 @8x8 (M0 size)": conv_spec(8, 8, 8),
+    "pointwise 16->16 @8x8 (M0 size)": conv_spec(16, 16, 8, k=1, pad=0),
+    "depthwise 3x3 16 @12x12 (M0 size)": dw_spec(16, 12),
+}
 MODELS = ["ic_resnet8", "vww_mbv1_96", "kws_dscnn", "ad_fcae"]
 
 
@@ -67,10 +74,12 @@ HEADER = ("| layer / model | core | variant | instructions | MACs/instr | speedu
 
 def bench_layers(cores, work: Path):
     print(HEADER)
-    for name, spec in LAYERS.items():
-        model, calib, x = build_model([spec], work / name.replace(" ", "_").replace(">", "") / "model.onnx")
+    small = {name: spec for name, spec in M0_LAYERS.items() if "m0" in cores}
+    for name, spec in {**LAYERS, **small}.items():
+        model, calib, x = build_model([spec], work / name.replace(" ", "_").replace(">", "").replace("(", "")
+                                      .replace(")", "") / "model.onnx")
         x = [a[:1] for a in x]
-        for c in cores:
+        for c in (["m0"] if name in small else cores):
             target, board = CORES[c]
             d = model.parent
             try:

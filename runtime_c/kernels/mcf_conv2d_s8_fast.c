@@ -1,17 +1,64 @@
 /*
  * int8 2-D convolution (groups == 1), tuned portable C for cores without SIMD (Cortex-M0, M3) and
- * any C99 target. Instead of the reference kernel's bounds check per tap and division per output
- * channel: the patches of two output pixels are gathered once (padding = the input zero point,
- * folded into the bias at compile time), then a 2 channels x 2 pixels loop does four multiply-
- * accumulates per four loads over the plain [out_c][K] weights.
- * Compile-time preparation (variants.py, fast_conv): packed_quant = per channel {bias', m, rcz, e}
- * (variants.py, fast_quant).
- * Scratch: two patches of K bytes.
+ * any C99 target; also runs the fully connected layers (mcf_fully_connected_s8_fast.c).
+ *
+ * Method: two multiply-accumulates per 32-bit multiply. The patch of one output pixel is gathered
+ * (padding = the input zero point, folded into the bias at compile time) and packed as words
+ * X = a + b * 2^16 of two int8 inputs; the weights are packed at compile time (variants/fast.py)
+ * as W = c + d * 2^16 with d the weight of a and c the weight of b. Then modulo 2^32
+ *   X * W = a c + (a d + b c) 2^16,
+ * and since |a c| <= 2^14 and a d + b c fits in int16 (compile time checks that no weight pair is
+ * (-128, -128)), (X * W + 2^15) >> 16 is exactly the two-term dot product a d + b c. Per pair and
+ * output channel that is one load, one multiply(-accumulate) and one add on a Cortex-M3 (MLA, ADD
+ * with shifted operand), five instructions on a Cortex-M0; four channels share each input word.
+ * Packing four inputs v = [x0 x1 x2 x3] takes no byte loads: (v ^ 0x80808080) & 0x00ff00ff is
+ * (x0 + 128) + (x2 + 128) 2^16, so the pairs are (x0, x2) and (x1, x3).
+ *
+ * Requantization: per channel q = {bias', m, rcz, e} (variants/shared.py, fast_quant); where e >= 1
+ * the 32-bit form of mcf_opt.h, with the high multiply done on 16-bit halves on ARMv6-M (no
+ * 32 x 32 -> 64 multiply there, and the library's 64-bit multiply costs about 40 instructions).
+ *
+ * Scratch: one int8 patch (K rounded up to 4) and its packed words (2 bytes per input).
  */
+#include <stdint.h>
 #include <string.h>
 
 #include "mcf_arith.h"
 #include "mcf_kernels.h"
+
+#if defined(__ARM_ARCH_6M__) || defined(__ARM_ARCH_8M_BASE__)
+#define MCF_FAST_NO_LONG_MUL 1
+#endif
+
+/* floor((2 acc m + 2^31) / 2^32) for |acc| < 2^29, 0 <= m < 2^31 (fast_quant checks both). */
+static inline int32_t mulhi(int32_t acc, int32_t m)
+{
+#ifdef MCF_FAST_NO_LONG_MUL
+    /* A m with A = Ah 2^16 + Al and m = mh 2^16 + ml, low halves signed: every partial product and
+     * the sum below stay within int32 (|A| < 2^30, |Ah| <= 2^14, mh <= 2^15, |Al|, |ml| <= 2^15),
+     * and floor((x 2^16 + P0 + 2^31) / 2^32) = (x + (P0 >> 16) + 2^15) >> 16 */
+    const int32_t A = acc * 2;
+    const int32_t al = (int16_t)A, ah = (A - al) >> 16;
+    const int32_t ml = (int16_t)m, mh = (int32_t)(((uint32_t)m - (uint32_t)ml) >> 16);
+    return ah * mh + ((ah * ml + al * mh + ((al * ml) >> 16) + 0x8000) >> 16);
+#else
+    return (int32_t)(((int64_t)(acc * 2) * m + 0x80000000LL) >> 32);
+#endif
+}
+
+/* Requantization with q = {bias', m, rcz, e}: the 32-bit form where fast_quant proved it exact
+ * (e >= 1; see mcf_dsp_requant in mcf_opt.h), else the reference one. */
+static inline int8_t finish(const mcf_conv2d_s8_args *a, int32_t acc, int32_t oc)
+{
+    const int32_t *q = a->packed_quant + 4 * oc;
+    int32_t y;
+    if (q[3] > 0) {
+        y = (mulhi(acc, q[1]) + q[2] + (acc >> 31)) >> q[3];
+    } else {
+        y = mcf_requantize(acc, a->rq.mult[oc], a->rq.shift[oc]) + a->rq.out_zp;
+    }
+    return mcf_sat_s8(y, a->rq.act_min, a->rq.act_max);
+}
 
 static const int8_t *gather(const mcf_conv2d_s8_args *a, const int8_t *in_n, int32_t oy, int32_t ox, int8_t *col)
 {
@@ -19,8 +66,6 @@ static const int8_t *gather(const mcf_conv2d_s8_args *a, const int8_t *in_n, int
     const int32_t iy0 = oy * w->stride_h - w->pad_top;
     const int32_t ix0 = ox * w->stride_w - w->pad_left;
     const int32_t c = w->in_c;
-    /* always a copy, also for 1x1: the output may overlap the input in the arena (in-place
-     * planning), and the two pixels' outputs are written while both patches are still read */
     int8_t *dst = col;
     for (int32_t ky = 0; ky < w->k_h; ++ky) {
         const int32_t iy = iy0 + ky * w->dil_h;
@@ -41,116 +86,145 @@ static const int8_t *gather(const mcf_conv2d_s8_args *a, const int8_t *in_n, int
     return col;
 }
 
-/* Requantization with q = {bias', m, rcz, e}: the 32-bit form where variants.py proved it exact
- * (e >= 1), else the reference one (see mcf_depthwise_conv2d_s8_fast.c). */
-static inline int8_t finish(const mcf_conv2d_s8_args *a, int32_t acc, int32_t oc)
+/* n4 words of four int8 (4-byte aligned) -> 2 n4 packed pairs (x0, x2), (x1, x3) per word */
+static void pack(const int8_t *src, int32_t n4, uint32_t *xp)
 {
-    const int32_t *q = a->packed_quant + 4 * oc;
-    int32_t y;
-    if (q[3] > 0) {
-        const int32_t s = (int32_t)(((int64_t)(acc * 2) * q[1] + 0x80000000LL) >> 32);
-        y = (s + q[2] + (acc >> 31)) >> q[3];
-    } else {
-        y = mcf_requantize(acc, a->rq.mult[oc], a->rq.shift[oc]) + a->rq.out_zp;
+#ifdef __GNUC__
+    /* lets memcpy below become one word load also where unaligned loads fault (ARMv6-M) */
+    const int8_t *s = (const int8_t *)__builtin_assume_aligned(src, 4);
+#else
+    const int8_t *s = src;
+#endif
+    for (int32_t i = 0; i < n4; ++i, s += 4, xp += 2) {
+        uint32_t v;
+        memcpy(&v, s, 4);
+        v ^= 0x80808080u;
+        xp[0] = (v & 0x00ff00ffu) - 0x00800080u;
+        xp[1] = ((v >> 8) & 0x00ff00ffu) - 0x00800080u;
     }
-    return mcf_sat_s8(y, a->rq.act_min, a->rq.act_max);
 }
 
-static void gemm(const mcf_conv2d_s8_args *a, int32_t k, const int8_t *p0, const int8_t *p1, int8_t *out0,
-                 int8_t *out1)
+/* (X W + 2^15) >> 16: the two-term dot product (see the top of the file); `half` holds 2^15 */
+#define MCF_DOT2(x, w) ((int32_t)((x) * (w) + half) >> 16)
+
+#if defined(MCF_FAST_NO_LONG_MUL) && defined(__GNUC__) && !defined(__clang__)
+/*
+ * ARMv6-M: four channels, two input words per pass. Per pair and channel LDR, MULS, ASRS #16,
+ * ADCS: the arithmetic shift leaves bit 15 of X W in the carry, so ADCS adds (X W + 2^15) >> 16
+ * without a separate rounding add (four instructions instead of the five GCC emits from C). The
+ * eight low registers hold the four sums, the two pointers and two temporaries; the end pointer
+ * lives in a high register (CMP accepts one).
+ */
+static inline const uint32_t *dot4(const uint32_t *x, const uint32_t *x_end, const uint32_t *pw, int32_t acc[4])
+{
+    int32_t a0 = acc[0], a1 = acc[1], a2 = acc[2], a3 = acc[3];
+    uint32_t xv, t;
+#define MCF_M0_STEP(off, a) \
+    "ldr %[t], [%[pw], #" #off "]\n\t" \
+    "muls %[t], %[xv], %[t]\n\t" \
+    "asrs %[t], %[t], #16\n\t" \
+    "adcs %[" #a "], %[" #a "], %[t]\n\t"
+    __asm__ volatile(
+        ".syntax unified\n\t"  /* GCC wraps Thumb-1 inline assembly in divided syntax */
+        "1:\n\t"
+        "ldmia %[x]!, {%[xv]}\n\t"
+        MCF_M0_STEP(0, a0) MCF_M0_STEP(4, a1) MCF_M0_STEP(8, a2) MCF_M0_STEP(12, a3)
+        "ldmia %[x]!, {%[xv]}\n\t"
+        MCF_M0_STEP(16, a0) MCF_M0_STEP(20, a1) MCF_M0_STEP(24, a2) MCF_M0_STEP(28, a3)
+        "adds %[pw], %[pw], #32\n\t"
+        "cmp %[x], %[end]\n\t"
+        "bne 1b\n\t"
+        ".syntax divided\n\t"
+        : [a0] "+l"(a0), [a1] "+l"(a1), [a2] "+l"(a2), [a3] "+l"(a3), [x] "+l"(x), [pw] "+l"(pw),
+          [xv] "=&l"(xv), [t] "=&l"(t)
+        : [end] "h"(x_end)
+        : "cc", "memory");
+#undef MCF_M0_STEP
+    acc[0] = a0;
+    acc[1] = a1;
+    acc[2] = a2;
+    acc[3] = a3;
+    return pw;
+}
+#endif
+
+/* One output pixel: n2 packed input words (even, > 0) against all output channels. */
+static void gemm(const mcf_conv2d_s8_args *a, int32_t n2, const uint32_t *xp, int8_t *out)
 {
     const int32_t oc_n = a->win.out_c;
     const int32_t *q = a->packed_quant;
-    const int8_t *f0 = a->weights;
+    const uint32_t *pw = (const uint32_t *)a->packed_weights;
+    uint32_t half = 0x8000u;
+#ifdef __GNUC__
+    /* kept in a register, so that GCC fuses multiply and add into one MLA (ARMv7-M) instead of
+     * adding an immediate after a MUL */
+    __asm__("" : "+r"(half));
+#endif
     int32_t oc = 0;
-    if (!out1) {
-        /* one pixel (an odd last pixel, a fully connected layer): 2 channels per pass */
-        for (; oc + 2 <= oc_n; oc += 2, f0 += 2 * k) {
-            const int8_t *f1 = f0 + k;
-            int32_t a00 = q[4 * oc], a10 = q[4 * oc + 4];
-            for (int32_t i = 0; i < k; ++i) {
-                const int32_t x0 = p0[i];
-                a00 += x0 * f0[i];
-                a10 += x0 * f1[i];
-            }
-            out0[oc] = finish(a, a00, oc);
-            out0[oc + 1] = finish(a, a10, oc + 1);
+    for (; oc + 4 <= oc_n; oc += 4) {
+        int32_t a0 = q[4 * oc], a1 = q[4 * oc + 4], a2 = q[4 * oc + 8], a3 = q[4 * oc + 12];
+#if defined(MCF_FAST_NO_LONG_MUL) && defined(__GNUC__) && !defined(__clang__)
+        int32_t acc[4] = {a0, a1, a2, a3};
+        pw = dot4(xp, xp + n2, pw, acc);
+        a0 = acc[0];
+        a1 = acc[1];
+        a2 = acc[2];
+        a3 = acc[3];
+#else
+        const uint32_t *x = xp;
+        for (int32_t j = 0; j < n2; j += 2, x += 2, pw += 8) {
+            uint32_t xv = x[0];
+            a0 += MCF_DOT2(xv, pw[0]);
+            a1 += MCF_DOT2(xv, pw[1]);
+            a2 += MCF_DOT2(xv, pw[2]);
+            a3 += MCF_DOT2(xv, pw[3]);
+            xv = x[1];
+            a0 += MCF_DOT2(xv, pw[4]);
+            a1 += MCF_DOT2(xv, pw[5]);
+            a2 += MCF_DOT2(xv, pw[6]);
+            a3 += MCF_DOT2(xv, pw[7]);
         }
+#endif
+        out[oc] = finish(a, a0, oc);
+        out[oc + 1] = finish(a, a1, oc + 1);
+        out[oc + 2] = finish(a, a2, oc + 2);
+        out[oc + 3] = finish(a, a3, oc + 3);
     }
-    for (; oc + 2 <= oc_n; oc += 2, f0 += 2 * k) {
-        const int8_t *f1 = f0 + k;
-        int32_t a00 = q[4 * oc], a01 = q[4 * oc], a10 = q[4 * oc + 4], a11 = q[4 * oc + 4];
-        int32_t i = 0;
-        for (; i + 2 <= k; i += 2) {
-            int32_t x0 = p0[i], x1 = p1[i], w0 = f0[i], w1 = f1[i];
-            a00 += x0 * w0;
-            a01 += x1 * w0;
-            a10 += x0 * w1;
-            a11 += x1 * w1;
-            x0 = p0[i + 1];
-            x1 = p1[i + 1];
-            w0 = f0[i + 1];
-            w1 = f1[i + 1];
-            a00 += x0 * w0;
-            a01 += x1 * w0;
-            a10 += x0 * w1;
-            a11 += x1 * w1;
+    for (; oc < oc_n; ++oc) {
+        int32_t a0 = q[4 * oc];
+        for (int32_t j = 0; j < n2; j += 2, pw += 2) {
+            a0 += MCF_DOT2(xp[j], pw[0]);
+            a0 += MCF_DOT2(xp[j + 1], pw[1]);
         }
-        if (i < k) {
-            const int32_t x0 = p0[i], x1 = p1[i], w0 = f0[i], w1 = f1[i];
-            a00 += x0 * w0;
-            a01 += x1 * w0;
-            a10 += x0 * w1;
-            a11 += x1 * w1;
-        }
-        out0[oc] = finish(a, a00, oc);
-        out0[oc + 1] = finish(a, a10, oc + 1);
-        if (out1) {
-            out1[oc] = finish(a, a01, oc);
-            out1[oc + 1] = finish(a, a11, oc + 1);
-        }
-    }
-    if (oc < oc_n) {
-        int32_t a00 = q[4 * oc], a01 = q[4 * oc];
-        for (int32_t i = 0; i < k; ++i) {
-            a00 += p0[i] * f0[i];
-            a01 += p1[i] * f0[i];
-        }
-        out0[oc] = finish(a, a00, oc);
-        if (out1) {
-            out1[oc] = finish(a, a01, oc);
-        }
+        out[oc] = finish(a, a0, oc);
     }
 }
 
 void mcf_conv2d_s8_fast(const mcf_conv2d_s8_args *a, const int8_t *in, int8_t *out)
 {
     const mcf_window *w = &a->win;
-    const int32_t k = w->k_h * w->k_w * w->in_c;
-    int8_t *col0 = (int8_t *)a->scratch;
-    int8_t *col1 = col0 + ((k + 3) & ~3);
+    const int32_t k = w->k_h * w->k_w * w->in_c, k4 = (k + 3) & ~3;
+    int8_t *col = (int8_t *)a->scratch;
+    uint32_t *xp = (uint32_t *)(void *)(col + k4);
+    /* the patch's pad bytes meet zero weights; any int8 value would do, zero keeps runs identical */
+    memset(col + k, 0, (size_t)(k4 - k));
+    /* a 1x1 stride-1 unpadded convolution whose pixels are whole aligned words packs straight from
+     * the input (a pixel is packed before its output is written, as the reference reads it) */
+    const int direct = w->k_h == 1 && w->k_w == 1 && w->stride_h == 1 && w->stride_w == 1 && w->pad_top == 0 &&
+                       w->pad_left == 0 && (k & 3) == 0 && ((uintptr_t)in & 3) == 0;
     const int32_t npix = w->out_h * w->out_w;
     for (int32_t n = 0; n < w->batch; ++n) {
         const int8_t *in_n = in + (size_t)n * w->in_h * w->in_w * w->in_c;
         int8_t *out_n = out + (size_t)n * npix * w->out_c;
         int32_t oy = 0, ox = 0;
-        for (int32_t p = 0; p < npix; p += 2) {
-            const int8_t *x0 = gather(a, in_n, oy, ox, col0);
-            const int8_t *x1 = x0;
-            int8_t *o1 = NULL;
+        for (int32_t p = 0; p < npix; ++p) {
+            const int8_t *x = direct ? in_n + (size_t)p * k : gather(a, in_n, oy, ox, col);
+            pack(x, k4 >> 2, xp);
+            gemm(a, k4 >> 1, xp, out_n + (size_t)p * w->out_c);
             if (++ox == w->out_w) {
                 ox = 0;
                 ++oy;
             }
-            if (p + 1 < npix) {
-                x1 = gather(a, in_n, oy, ox, col1);
-                o1 = out_n + (size_t)(p + 1) * w->out_c;
-                if (++ox == w->out_w) {
-                    ox = 0;
-                    ++oy;
-                }
-            }
-            gemm(a, k, x0, x1, out_n + (size_t)p * w->out_c, o1);
         }
     }
 }

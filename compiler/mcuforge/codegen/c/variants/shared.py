@@ -86,7 +86,9 @@ def segmented_weights(w: np.ndarray, win: dict, mult: int) -> tuple[np.ndarray, 
 
 def fast_quant(consts: dict, in_zp: int, out_zp: int) -> np.ndarray:
     """Per channel {bias', m, rcz, e} (mcf_opt.h) where the 32-bit requantization is exact for that
-    channel (|acc| < 2^30, m >= 0, 1 <= e <= 22), else {bias', 0, 0, 0} (reference requantization)."""
+    channel (|acc| < 2^29, m >= 0, 1 <= e <= 22), else {bias', 0, 0, 0} (reference requantization).
+    2^29, not mcf_opt.h's 2^30: on ARMv6-M the tuned kernels split 2 acc into 16-bit halves and need
+    |2 acc| < 2^30 for every partial sum to stay within int32."""
     w = consts["weights"]
     cout = w.shape[0]
     fb = folded_bias(w, consts["bias"], in_zp)
@@ -94,7 +96,7 @@ def fast_quant(consts: dict, in_zp: int, out_zp: int) -> np.ndarray:
     bound = np.abs(fb) + 128 * sabs
     mult = np.asarray(consts["mult"], np.int64)
     e = -np.asarray(consts["shift"], np.int64)
-    ok = (bound <= ACC_FAST_LIMIT) & (mult >= 0) & (e >= 1) & (e <= 22)
+    ok = (bound < (1 << 29)) & (mult >= 0) & (e >= 1) & (e <= 22)
     rcz = np.where(ok, (1 << np.clip(e - 1, 0, 30)) + int(out_zp) * (1 << np.clip(e, 0, 30)), 0)
     q = np.stack([fb, np.where(ok, mult, 0), rcz, np.where(ok, e, 0)], axis=1)
     return q.astype(np.int32).reshape(-1)
