@@ -58,6 +58,32 @@ def test_cnn_rtl_verilog_has_streaming_structure(cnn_designs):
         assert needle in text
 
 
+@pytest.fixture(scope="module")
+def chain_designs(tmp_path_factory):
+    """An untrained 64-16-8-4 MLP at reuse 4: next to the first layer's 4 lanes x 256 cycles per
+    frame, the 16 -> 8 and 8 -> 4 layers have so few MACs that they run on its lanes (one dense
+    module, 4 MAC units instead of 6)."""
+    import torch
+    import fpga_models as models
+    torch.manual_seed(1)
+    m = torch.nn.Sequential(torch.nn.Linear(64, 16), torch.nn.ReLU(), torch.nn.Linear(16, 8), torch.nn.ReLU(),
+                            torch.nn.Linear(8, 4)).eval()
+    root = tmp_path_factory.mktemp("chain3")
+    onnx = models.export(m, root / "chain.onnx", shape=(1, 64))
+    calib = np.random.default_rng(0).uniform(-1, 1, (32, 64)).astype(np.float32)
+    return (write_hls_project(onnx, root / "hls", calib=calib, reuse=4),
+            write_rtl_project(onnx, root / "rtl", calib=calib, reuse=4))
+
+
+def test_dense_chain_on_shared_lanes_three_way(chain_designs):
+    import json
+    doc = json.loads((chain_designs[1] / "model.json").read_text())
+    assert [l["lanes"] for l in doc["layers"]] == [4] and len(doc["layers"][0]["node"].split("+")) == 3
+    assert doc["mac_units"] == 4 and doc["macs"] == 64 * 16 + 16 * 8 + 8 * 4
+    x = np.random.default_rng(5).integers(-3000, 3000, (6, 64))
+    three_way(*chain_designs, 64, x)
+
+
 def random_case(seed, tmp_path):
     g = random_models.random_fixed_graph(seed)
     hls = write_hls_project(g, tmp_path / "hls", reuse=1)

@@ -29,6 +29,7 @@ class RtlLayer:
     ctx: dict
     macs: int = 0
     mac_units: int = 0
+    cycles: int = 0
 
 
 @dataclass
@@ -59,7 +60,9 @@ class RtlDesign:
     """`reuse` R sets the throughput: the slowest window layer at cout/R lanes (each lane computing
     R output channels in turn) fixes the cycles per frame T. With `balance`, every other layer gets
     the fewest lanes (a divisor of its cout) that still finish a frame within T, so no MAC array
-    idles waiting for a slower neighbour and the design's MAC units match its throughput."""
+    idles waiting for a slower neighbour and the design's MAC units match its throughput; a dense
+    layer too small for a lane of its own runs on the previous dense layer's lanes
+    (`_plan_chains`)."""
 
     def __init__(self, g: Graph, reuse: int, name: str, balance: bool = True):
         self.g, self.reuse, self.name, self.balance = g, reuse, name, balance
@@ -74,7 +77,13 @@ class RtlDesign:
                 geo, mode, k = self._geometry(node)
                 lanes = self._lanes(node, geo["cout"])
                 self.frame_cycles = max(self.frame_cycles, geo["oh"] * geo["ow"] * k * (geo["cout"] // lanes))
+        self.chain_of: dict[str, list] = {}  # first dense layer of a chain -> the chain's nodes
+        self.fused: set[str] = set()  # dense layers that run on a previous layer's lanes
+        if balance:
+            self._plan_chains()
         self.input_stream = self._stream(g.inputs[0], readers)
+        # earliest cycles at which a tensor's first and last elements can be on its stream
+        self.avail = {g.inputs[0]: (1, g.tensors[g.inputs[0]].size)}
         for node in g.topo_order():
             self._add(node, readers)
         self.output_stream = self._take(g.outputs[0])
@@ -131,16 +140,75 @@ class RtlDesign:
         tensor = self.alias.get(tensor, tensor)
         return self.stream_of[tensor].pop(0)
 
+    # -- dense chains --------------------------------------------------------------------------
+    def _layer_time(self, node) -> tuple[int, int, int]:
+        """(lanes, cycles per frame, MAC units) of a layer as built on its own."""
+        if node.op in ("dense", "conv2d", "maxpool", "avgpool"):
+            geo, mode, k = self._geometry(node)
+            lanes = self._balanced_lanes(node, geo, k)
+            t = geo["oh"] * geo["ow"] * k * (geo["cout"] // lanes)
+            return lanes, t, lanes if mode in ("conv", "dw") else 0
+        return 0, self.g.tensors[node.outputs[0]].size, 0  # elementwise: one element per beat
+
+    def _only_reader(self, tensor: str):
+        readers = [n for n in self.g.topo_order() if n.op != "reshape"
+                   and any(t and self.alias.get(t, t) == tensor for t in n.inputs)]
+        outs = {self.alias.get(o, o) for o in self.g.outputs}
+        return readers[0] if len(readers) == 1 and tensor not in outs else None
+
+    def _plan_chains(self):
+        """A dense layer whose MACs are few next to the frame (e.g. the 32 -> 8 layer after a
+        256 -> 32 one) would idle its lanes most of the frame, and since a layer has at least one
+        lane, the design would have more MAC units than its throughput needs. Such a layer runs on
+        the previous dense layer's lanes, after that layer's last input, when this raises the MAC
+        units' utilization (fewer units x cycles per frame) of the whole design."""
+        nodes = [n for n in self.g.topo_order() if n.op != "reshape"]
+        info = {n.name: self._layer_time(n) for n in nodes}
+        n_in = self.g.tensors[self.g.inputs[0]].size
+        time = {name: t for name, (_, t, _) in info.items()}
+        units = sum(u for _, _, u in info.values())
+        for head in nodes:
+            if head.op != "dense" or head.name in self.fused:
+                continue
+            lanes = info[head.name][0]
+            chain, cur = [head], head
+            while True:
+                nxt = self._only_reader(self.alias.get(cur.outputs[0], cur.outputs[0]))
+                if nxt is None or nxt.op != "dense":
+                    break
+                m, k = self.g.tensors[nxt.inputs[1]].shape
+                if m % lanes:
+                    break
+                t_now = max([n_in] + list(time.values()))
+                new_time = dict(time)
+                new_time[head.name] += 1 + k * (m // lanes)  # one bubble, then its MACs on our lanes
+                del new_time[nxt.name]
+                t_new = max([n_in] + list(new_time.values()))
+                u_new = units - info[nxt.name][2]
+                if u_new * t_new >= units * t_now:
+                    break
+                time, units = new_time, u_new
+                chain.append(nxt)
+                self.fused.add(nxt.name)
+                cur = nxt
+            if len(chain) > 1:
+                self.chain_of[head.name] = chain
+        if self.fused:
+            self.frame_cycles = max(time.values())
+
     # -- layers --------------------------------------------------------------------------------
     def _add(self, node, readers):
         if node.op not in RTL_OPS:
             raise UnsupportedOpError(node.op, node.name, "the RTL layer library has " + ", ".join(RTL_OPS))
-        if node.op == "reshape":
+        if node.op == "reshape" or node.name in self.fused:
             return
         ins = [self._take(t) for t in node.inputs if t and not self.g.tensors[t].is_const]
         p = get_op(node.op).fixed_params(node, self.g)
         module = f"{self.name}_l{len(self.layers) + 1}"
-        if node.op in ("dense", "conv2d", "maxpool", "avgpool"):
+        if node.op == "dense":
+            layer = self._dense(self.chain_of.get(node.name, [node]), module)
+            ports = [("in_valid", f"s{ins[0]}_valid"), ("in_ready", f"s{ins[0]}_ready"), ("in_data", f"s{ins[0]}_data")]
+        elif node.op in ("conv2d", "maxpool", "avgpool"):
             layer = self._window(node, p, module)
             ports = [("in_valid", f"s{ins[0]}_valid"), ("in_ready", f"s{ins[0]}_ready"), ("in_data", f"s{ins[0]}_data")]
         else:
@@ -149,9 +217,50 @@ class RtlDesign:
             ports = [pt for i, s in enumerate(ins) for pt in (
                 (f"{names[i]}_valid", f"s{s}_valid"), (f"{names[i]}_ready", f"s{s}_ready"), (f"{names[i]}_data", f"s{s}_data"))]
         self.layers.append(layer)
-        out = self._stream(node.outputs[0], readers)
+        out_tensor = self.chain_of.get(node.name, [node])[-1].outputs[0]
+        in_times = [self.avail[self.alias.get(t, t)] for t in node.inputs if t and not self.g.tensors[t].is_const]
+        layer.cycles, self.avail[out_tensor] = self._timing(layer, in_times)
+        out = self._stream(out_tensor, readers)
         self.instances.append(Instance(module, f"u_l{len(self.layers)}", [("clk", "clk"), ("rst", "rst")] + ports + [
             ("out_valid", f"s{out}_valid"), ("out_ready", f"s{out}_ready"), ("out_data", f"s{out}_data")]))
+
+    @staticmethod
+    def _timing(layer, in_times) -> tuple[int, tuple[int, int]]:
+        """(cycles of work per frame, (first, last) earliest output cycles) of a layer given its
+        inputs' earliest (first, last) cycles: lower bounds for this architecture (one element per
+        beat, raster order, the layer's own lanes), used by `latency_bound`."""
+        c = layer.ctx
+        first_in = max(f for f, _ in in_times)
+        last_in = max(l for _, l in in_times)
+        if layer.template == "rtl/dense_layer.v.j2":
+            st0 = c["stages"][0]
+            # input-stationary: after the last element only its own groups remain; but the
+            # whole reduction cannot start before the first element
+            done = max(last_in + st0["groups"], first_in + st0["k"] * st0["groups"])
+            done += sum(1 + s["k"] * s["groups"] for s in c["stages"][1:])
+            cycles = sum(s["k"] * s["groups"] for s in c["stages"]) + len(c["stages"]) - 1
+            n = c["stages"][-1]["cout"]
+            return cycles, (done + 1, done + n)  # the outputs leave one per beat
+        if layer.template == "rtl/window_layer.v.j2":
+            per_px = c["groups"] * c["k"]
+            cycles = c["oh"] * c["ow"] * per_px
+            # raster order: from the first output whose window holds the last input pixel on,
+            # every output waits for that pixel
+            r0 = next((r for r in range(c["oh"]) if r * c["sh"] - c["pt"] + c["kh"] - 1 >= c["h"] - 1), c["oh"])
+            c0 = next((q for q in range(c["ow"]) if q * c["sw"] - c["pl"] + c["kw"] - 1 >= c["w"] - 1), c["ow"])
+            tail = max(0, (c["oh"] - r0) * c["ow"] - c0) * per_px
+            done = max(last_in + tail, first_in + cycles)
+            return cycles, (first_in + per_px + 1, done + c["lanes"])
+        n = c["n_elem"]
+        return n, (first_in + 1, max(last_in, first_in + n - 1) + 1)
+
+    def latency_bound(self) -> int:
+        """Cycles until the last output of one lone inference can leave, at the earliest, in a
+        layer-pipelined design with these lanes: a layer overlaps with its producer only as far as
+        its data dependences allow (a dense layer's outputs exist only after its last input; a
+        window layer's last outputs wait for the last input rows)."""
+        out = self.alias.get(self.g.outputs[0], self.g.outputs[0])
+        return self.avail[out][1]
 
     def _lanes(self, node, channels: int) -> int:
         if channels % self.reuse:
@@ -164,6 +273,10 @@ class RtlDesign:
         lanes = self._lanes(node, geo["cout"])
         if not self.balance:
             return lanes
+        if node.op in ("maxpool", "avgpool") and geo["oh"] == geo["ow"] == 1:
+            # a global pooling starts only when its whole input is in, so its time is all latency;
+            # its lanes are adders or comparators, not MAC units: reduce every channel at once
+            return geo["cout"]
         per_group = geo["oh"] * geo["ow"] * k
         for d in range(1, lanes + 1):
             if geo["cout"] % d == 0 and per_group * (geo["cout"] // d) <= self.frame_cycles:
@@ -225,21 +338,47 @@ class RtlDesign:
         else:
             ctx.update(_requant_ctx(p["acc_width"], p["in_frac"] + p["shift"] - yt.frac, yt, p["act_lo"], p["act_hi"]))
         macs = get_op(node.op).macs(node, g)
-        template = "rtl/window_layer.v.j2"
-        if node.op == "dense":
-            template = "rtl/dense_layer.v.j2"
-            ww, groups = ctx["w_w"], ctx["groups"]
-            wf = g.tensors[node.inputs[1]].data.reshape(geo["cout"], k).astype(np.int64)
-            mask = (1 << ww) - 1
-            words = []
-            for gi in range(groups):
-                for ki in range(k):
+        return RtlLayer(module, "rtl/window_layer.v.j2", ctx, macs, lanes if mode in ("conv", "dw") else 0)
+
+    def _dense(self, chain, module) -> RtlLayer:
+        """One input-stationary dense module for a chain of dense layers sharing the first
+        layer's lanes (usually a chain of one)."""
+        g = self.g
+        geo, _, _ = self._geometry(chain[0])
+        lanes = self._balanced_lanes(chain[0], geo, geo["cin"])
+        stages, words, b_lanes = [], [], [[] for _ in range(lanes)]
+        n_groups = 0
+        for node in chain:
+            p = get_op(node.op).fixed_params(node, g)
+            xt, yt = g.tensors[node.inputs[0]].meta["fixed"], g.tensors[node.outputs[0]].meta["fixed"]
+            wt = g.tensors[node.inputs[1]]
+            m, k = wt.shape
+            bias = (g.tensors[node.inputs[2]].data if len(node.inputs) > 2 and node.inputs[2]
+                    else np.zeros(m, np.int64))
+            st = dict(node=node.name, k=k, cout=m, groups=m // lanes, in_w=xt.width, w_w=wt.meta["fixed"].width,
+                      w_base=len(words), g_base=n_groups, w=wt.data.reshape(m, k).astype(np.int64), bias=bias)
+            st.update(_requant_ctx(p["acc_width"], p["acc_frac"] - yt.frac, yt, p["act_lo"], p["act_hi"]))
+            stages.append(st)
+            words += [None] * (st["groups"] * k)
+            n_groups += st["groups"]
+        ww = max(st["w_w"] for st in stages)
+        mask = (1 << ww) - 1
+        for st in stages:
+            for gi in range(st["groups"]):
+                for j in range(lanes):
+                    b_lanes[j].append(int(st["bias"][gi * lanes + j]))
+                for ki in range(st["k"]):
                     word = 0
                     for j in range(lanes):
-                        word |= (int(wf[gi * lanes + j, ki]) & mask) << (j * ww)
-                    words.append(f"{word:0{(lanes * ww + 3) // 4}x}")
-            ctx["w_words"] = words
-        return RtlLayer(module, template, ctx, macs, lanes if mode in ("conv", "dw") else 0)
+                        word |= (int(st["w"][gi * lanes + j, ki]) & mask) << (j * ww)
+                    words[st["w_base"] + gi * st["k"] + ki] = f"{word:0{(lanes * ww + 3) // 4}x}"
+            del st["w"], st["bias"]
+        ctx = {"module": module, "node": "+".join(n.name for n in chain), "nodes": [n.name for n in chain],
+               "stages": stages, "lanes": lanes, "ww": ww, "aw": max(st["acc_w"] for st in stages),
+               "xw": max(st["in_w"] for st in stages), "n_groups": n_groups, "w_words": words,
+               "b_lanes": b_lanes, "sconst": sconst}
+        macs = sum(get_op(n.op).macs(n, g) for n in chain)
+        return RtlLayer(module, "rtl/dense_layer.v.j2", ctx, macs, lanes)
 
     def _elementwise(self, node, p, module) -> RtlLayer:
         g = self.g

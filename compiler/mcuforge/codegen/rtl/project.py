@@ -57,7 +57,7 @@ def write_rtl_project(model, out_dir, calib=None, reuse: int = 1, act_bits: int 
         golden.write_raw(d / "tb_data" / "tb_output_raw.dat", y_raw)
         golden.write_model_files(d, g, "rtl", {
             "top": name, "reuse": reuse, "balanced": balance, "frame_cycles": design.frame_cycles,
-            "macs": design.macs, "mac_units": design.mac_units,
-            "layers": [{"module": l.module, "node": l.ctx["node"], "macs": l.macs, "lanes": l.mac_units}
-                       for l in design.layers]})
+            "macs": design.macs, "mac_units": design.mac_units, "latency_bound": design.latency_bound(),
+            "layers": [{"module": l.module, "node": l.ctx["node"], "macs": l.macs, "lanes": l.mac_units,
+                        "cycles": l.cycles} for l in design.layers]})
     return Path(out_dir)
