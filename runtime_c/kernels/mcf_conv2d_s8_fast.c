@@ -29,6 +29,15 @@
 #if defined(__ARM_ARCH_6M__) || defined(__ARM_ARCH_8M_BASE__)
 #define MCF_FAST_NO_LONG_MUL 1
 #endif
+/* inline-assembly inner loops: ARMv6-M (MCF_FAST_ASM_V6M) and ARMv7-M / v8-M mainline (..._V7M) */
+#if defined(__GNUC__) && !defined(__clang__)
+#if defined(MCF_FAST_NO_LONG_MUL)
+#define MCF_FAST_ASM_V6M 1
+#elif defined(__ARM_ARCH_7M__) || defined(__ARM_ARCH_7EM__) || defined(__ARM_ARCH_8M_MAIN__) || \
+    defined(__ARM_ARCH_8_1M_MAIN__)
+#define MCF_FAST_ASM_V7M 1
+#endif
+#endif
 
 /* floor((2 acc m + 2^31) / 2^32) for |acc| < 2^29, 0 <= m < 2^31 (fast_quant checks both). */
 static inline int32_t mulhi(int32_t acc, int32_t m)
@@ -42,22 +51,27 @@ static inline int32_t mulhi(int32_t acc, int32_t m)
     const int32_t ml = (int16_t)m, mh = (int32_t)(((uint32_t)m - (uint32_t)ml) >> 16);
     return ah * mh + ((ah * ml + al * mh + ((al * ml) >> 16) + 0x8000) >> 16);
 #else
-    return (int32_t)(((int64_t)(acc * 2) * m + 0x80000000LL) >> 32);
+    /* SMULL, then + bit 31 of the low word: the rounding without a 64-bit add */
+    const int64_t p = (int64_t)(acc * 2) * m;
+    return (int32_t)(p >> 32) + (int32_t)((uint32_t)p >> 31);
 #endif
 }
 
 /* Requantization with q = {bias', m, rcz, e}: the 32-bit form where fast_quant proved it exact
- * (e >= 1; see mcf_dsp_requant in mcf_opt.h), else the reference one. */
-static inline int8_t finish(const mcf_conv2d_s8_args *a, int32_t acc, int32_t oc)
+ * (e >= 1; see mcf_dsp_requant in mcf_opt.h), else the reference one; all_fast (a constant after
+ * inlining) says every channel of the layer has e >= 1. lo, hi: the fused activation's range. */
+static inline int8_t finish(const mcf_conv2d_s8_args *a, int32_t acc, int32_t oc, int32_t lo, int32_t hi,
+                            int all_fast)
 {
     const int32_t *q = a->packed_quant + 4 * oc;
     int32_t y;
-    if (q[3] > 0) {
+    if (all_fast || q[3] > 0) {
         y = (mulhi(acc, q[1]) + q[2] + (acc >> 31)) >> q[3];
     } else {
         y = mcf_requantize(acc, a->rq.mult[oc], a->rq.shift[oc]) + a->rq.out_zp;
     }
-    return mcf_sat_s8(y, a->rq.act_min, a->rq.act_max);
+    y = y < lo ? lo : y;
+    return (int8_t)(y > hi ? hi : y);
 }
 
 static const int8_t *gather(const mcf_conv2d_s8_args *a, const int8_t *in_n, int32_t oy, int32_t ox, int8_t *col)
@@ -107,7 +121,7 @@ static void pack(const int8_t *src, int32_t n4, uint32_t *xp)
 /* (X W + 2^15) >> 16: the two-term dot product (see the top of the file); `half` holds 2^15 */
 #define MCF_DOT2(x, w) ((int32_t)((x) * (w) + half) >> 16)
 
-#if defined(MCF_FAST_NO_LONG_MUL) && defined(__GNUC__) && !defined(__clang__)
+#if defined(MCF_FAST_ASM_V6M)
 /*
  * ARMv6-M: four channels, two input words per pass. Per pair and channel LDR, MULS, ASRS #16,
  * ADCS: the arithmetic shift leaves bit 15 of X W in the carry, so ADCS adds (X W + 2^15) >> 16
@@ -146,12 +160,61 @@ static inline const uint32_t *dot4(const uint32_t *x, const uint32_t *x_end, con
     acc[3] = a3;
     return pw;
 }
+#elif defined(MCF_FAST_ASM_V7M)
+/*
+ * ARMv7-M: four channels, two input words per pass. One LDM fetches the four channels' weight
+ * words, and per pair and channel MLA (X W + 2^15) and ADD with ASR #16 accumulate: ten
+ * instructions per input word for eight multiply-accumulates (GCC's code from the C loop needs
+ * sixteen). LDM wants its registers in ascending order, so they are named; r7 (Thumb frame
+ * pointer) stays free.
+ */
+static inline const uint32_t *dot4(const uint32_t *x_in, const uint32_t *x_end, const uint32_t *pw_in, int32_t acc[4])
+{
+    register const uint32_t *x __asm__("r0") = x_in;
+    register const uint32_t *pw __asm__("r1") = pw_in;
+    register uint32_t w0 __asm__("r2"), w1 __asm__("r3"), w2 __asm__("r4"), w3 __asm__("r5");
+    register uint32_t xv __asm__("r6");
+    register int32_t a0 __asm__("r8") = acc[0];
+    register int32_t a1 __asm__("r9") = acc[1];
+    register int32_t a2 __asm__("r10") = acc[2];
+    register int32_t a3 __asm__("r11") = acc[3];
+    register uint32_t half __asm__("r12") = 0x8000u;
+    register const uint32_t *end __asm__("lr") = x_end;
+#define MCF_M3_STEP \
+    "ldr %[xv], [%[x]], #4\n\t" \
+    "ldmia %[pw]!, {%[w0], %[w1], %[w2], %[w3]}\n\t" \
+    "mla %[w0], %[xv], %[w0], %[half]\n\t" \
+    "add %[a0], %[a0], %[w0], asr #16\n\t" \
+    "mla %[w1], %[xv], %[w1], %[half]\n\t" \
+    "add %[a1], %[a1], %[w1], asr #16\n\t" \
+    "mla %[w2], %[xv], %[w2], %[half]\n\t" \
+    "add %[a2], %[a2], %[w2], asr #16\n\t" \
+    "mla %[w3], %[xv], %[w3], %[half]\n\t" \
+    "add %[a3], %[a3], %[w3], asr #16\n\t"
+    __asm__ volatile(
+        "1:\n\t"
+        MCF_M3_STEP MCF_M3_STEP
+        "cmp %[x], %[end]\n\t"
+        "bne 1b\n\t"
+        : [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3), [x] "+r"(x), [pw] "+r"(pw),
+          [xv] "=&r"(xv), [w0] "=&r"(w0), [w1] "=&r"(w1), [w2] "=&r"(w2), [w3] "=&r"(w3)
+        : [end] "r"(end), [half] "r"(half)
+        : "cc", "memory");
+#undef MCF_M3_STEP
+    acc[0] = a0;
+    acc[1] = a1;
+    acc[2] = a2;
+    acc[3] = a3;
+    return pw;
+}
 #endif
 
-/* One output pixel: n2 packed input words (even, > 0) against all output channels. */
-static void gemm(const mcf_conv2d_s8_args *a, int32_t n2, const uint32_t *xp, int8_t *out)
+/* One output pixel: n2 packed input words (even, > 0) against all output channels. Inlined twice
+ * (all_fast 0 / 1, see finish). */
+static inline __attribute__((always_inline)) void gemm(const mcf_conv2d_s8_args *a, int32_t n2,
+                                                       const uint32_t *xp, int8_t *out, int all_fast)
 {
-    const int32_t oc_n = a->win.out_c;
+    const int32_t oc_n = a->win.out_c, lo = a->rq.act_min, hi = a->rq.act_max;
     const int32_t *q = a->packed_quant;
     const uint32_t *pw = (const uint32_t *)a->packed_weights;
     uint32_t half = 0x8000u;
@@ -163,7 +226,7 @@ static void gemm(const mcf_conv2d_s8_args *a, int32_t n2, const uint32_t *xp, in
     int32_t oc = 0;
     for (; oc + 4 <= oc_n; oc += 4) {
         int32_t a0 = q[4 * oc], a1 = q[4 * oc + 4], a2 = q[4 * oc + 8], a3 = q[4 * oc + 12];
-#if defined(MCF_FAST_NO_LONG_MUL) && defined(__GNUC__) && !defined(__clang__)
+#if defined(MCF_FAST_ASM_V6M) || defined(MCF_FAST_ASM_V7M)
         int32_t acc[4] = {a0, a1, a2, a3};
         pw = dot4(xp, xp + n2, pw, acc);
         a0 = acc[0];
@@ -185,10 +248,10 @@ static void gemm(const mcf_conv2d_s8_args *a, int32_t n2, const uint32_t *xp, in
             a3 += MCF_DOT2(xv, pw[7]);
         }
 #endif
-        out[oc] = finish(a, a0, oc);
-        out[oc + 1] = finish(a, a1, oc + 1);
-        out[oc + 2] = finish(a, a2, oc + 2);
-        out[oc + 3] = finish(a, a3, oc + 3);
+        out[oc] = finish(a, a0, oc, lo, hi, all_fast);
+        out[oc + 1] = finish(a, a1, oc + 1, lo, hi, all_fast);
+        out[oc + 2] = finish(a, a2, oc + 2, lo, hi, all_fast);
+        out[oc + 3] = finish(a, a3, oc + 3, lo, hi, all_fast);
     }
     for (; oc < oc_n; ++oc) {
         int32_t a0 = q[4 * oc];
@@ -196,8 +259,18 @@ static void gemm(const mcf_conv2d_s8_args *a, int32_t n2, const uint32_t *xp, in
             a0 += MCF_DOT2(xp[j], pw[0]);
             a0 += MCF_DOT2(xp[j + 1], pw[1]);
         }
-        out[oc] = finish(a, a0, oc);
+        out[oc] = finish(a, a0, oc, lo, hi, all_fast);
     }
+}
+
+static void gemm_fast(const mcf_conv2d_s8_args *a, int32_t n2, const uint32_t *xp, int8_t *out)
+{
+    gemm(a, n2, xp, out, 1);
+}
+
+static void gemm_any(const mcf_conv2d_s8_args *a, int32_t n2, const uint32_t *xp, int8_t *out)
+{
+    gemm(a, n2, xp, out, 0);
 }
 
 void mcf_conv2d_s8_fast(const mcf_conv2d_s8_args *a, const int8_t *in, int8_t *out)
@@ -212,6 +285,11 @@ void mcf_conv2d_s8_fast(const mcf_conv2d_s8_args *a, const int8_t *in, int8_t *o
      * the input (a pixel is packed before its output is written, as the reference reads it) */
     const int direct = w->k_h == 1 && w->k_w == 1 && w->stride_h == 1 && w->stride_w == 1 && w->pad_top == 0 &&
                        w->pad_left == 0 && (k & 3) == 0 && ((uintptr_t)in & 3) == 0;
+    int all_fast = 1;
+    for (int32_t oc = 0; oc < w->out_c; ++oc) {
+        all_fast &= a->packed_quant[4 * oc + 3] > 0;
+    }
+    void (*const run)(const mcf_conv2d_s8_args *, int32_t, const uint32_t *, int8_t *) = all_fast ? gemm_fast : gemm_any;
     const int32_t npix = w->out_h * w->out_w;
     for (int32_t n = 0; n < w->batch; ++n) {
         const int8_t *in_n = in + (size_t)n * w->in_h * w->in_w * w->in_c;
@@ -220,7 +298,7 @@ void mcf_conv2d_s8_fast(const mcf_conv2d_s8_args *a, const int8_t *in, int8_t *o
         for (int32_t p = 0; p < npix; ++p) {
             const int8_t *x = direct ? in_n + (size_t)p * k : gather(a, in_n, oy, ox, col);
             pack(x, k4 >> 2, xp);
-            gemm(a, k4 >> 1, xp, out_n + (size_t)p * w->out_c);
+            run(a, k4 >> 1, xp, out_n + (size_t)p * w->out_c);
             if (++ox == w->out_w) {
                 ox = 0;
                 ++oy;

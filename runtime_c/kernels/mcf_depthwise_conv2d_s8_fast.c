@@ -6,8 +6,10 @@
  *  - a pixel whose window lies inside the input reads its taps at fixed byte offsets (3x3 unrolled,
  *    other windows through a table of tap offsets built once per call) with the input zero point
  *    folded into the bias at compile time;
- *  - a pixel that touches the padding visits only the taps inside the input, found once per pixel
- *    as a row and column range, as sum((x - zp) w) + bias, which is what the reference computes.
+ *  - a 3x3 pixel that touches the padding copies its window, 16 channels at a time, into a small
+ *    patch on the stack with the zero point for the padding and runs the interior code on it;
+ *    other windows visit only the taps inside the input (a row and a column range per pixel) as
+ *    sum((x - zp) w) + bias, which is what the reference computes.
  * Weights are widened to int32 at compile time (variants/fast.py): one load with an immediate
  * offset per tap on ARMv6-M, whose signed byte loads take only register offsets.
  * Requantization: per channel q = {bias', m, rcz, e} (variants/shared.py, fast_quant); where e >= 1
@@ -16,6 +18,8 @@
  * Same order of reads and writes as the reference kernel (pixel by pixel, channels in order, the
  * taps of a channel read before its output is written), so the same in-place overlaps are safe.
  */
+#include <string.h>
+
 #include "mcf_arith.h"
 #include "mcf_kernels.h"
 
@@ -25,6 +29,8 @@
 
 /* Windows up to this many taps use the offset table; larger ones the nested loops. */
 #define MCF_DW_MAX_TAPS 25
+/* Channels per 3x3 patch copied for a pixel over the padding (9 x this many bytes of stack). */
+#define MCF_DW_CHUNK 16
 
 /* floor((2 acc m + 2^31) / 2^32) for |acc| < 2^29, 0 <= m < 2^31 (fast_quant checks both); on
  * ARMv6-M on 16-bit halves, as in mcf_conv2d_s8_fast.c (which states the bounds). */
@@ -36,7 +42,9 @@ static inline int32_t mulhi(int32_t acc, int32_t m)
     const int32_t ml = (int16_t)m, mh = (int32_t)(((uint32_t)m - (uint32_t)ml) >> 16);
     return ah * mh + ((ah * ml + al * mh + ((al * ml) >> 16) + 0x8000) >> 16);
 #else
-    return (int32_t)(((int64_t)(acc * 2) * m + 0x80000000LL) >> 32);
+    /* SMULL, then + bit 31 of the low word: the rounding without a 64-bit add */
+    const int64_t p = (int64_t)(acc * 2) * m;
+    return (int32_t)(p >> 32) + (int32_t)((uint32_t)p >> 31);
 #endif
 }
 
@@ -47,15 +55,51 @@ static inline int32_t mulhi(int32_t acc, int32_t m)
  * (s + 2^(e-1) + zp 2^e - [acc < 0]) >> e (see mcf_dsp_requant in mcf_opt.h for the proof).
  * Otherwise (e == 0) the reference requantization.
  */
-static inline int8_t finish(const mcf_conv2d_s8_args *a, int32_t acc, int32_t oc, const int32_t *q)
+static inline int8_t finish(const mcf_conv2d_s8_args *a, int32_t acc, int32_t oc, const int32_t *q, int32_t lo,
+                            int32_t hi, int all_fast)
 {
     int32_t y;
-    if (q[3] > 0) {
+    if (all_fast || q[3] > 0) {
         y = (mulhi(acc, q[1]) + q[2] + (acc >> 31)) >> q[3];
     } else {
         y = mcf_requantize(acc, a->rq.mult[oc], a->rq.shift[oc]) + a->rq.out_zp;
     }
-    return mcf_sat_s8(y, a->rq.act_min, a->rq.act_max);
+    y = y < lo ? lo : y;
+    return (int8_t)(y > hi ? hi : y);
+}
+
+/* n channels (depth multiplier 1) of a 3x3 window at p: channel stride 1, column stride cs, row
+ * stride rs; channel oc's weights at wt, its constants at q. Inlined twice (all_fast 0 / 1) so
+ * that a layer whose every channel has the 32-bit requantization does not test it per output. */
+static inline __attribute__((always_inline)) int8_t *dw3(const mcf_conv2d_s8_args *a, const int8_t *p,
+                                                         int32_t cs, int32_t rs, const int32_t *wt,
+                                                         const int32_t *q, int32_t oc, int32_t n, int8_t *o,
+                                                         int all_fast)
+{
+    const int32_t cs2 = 2 * cs, lo = a->rq.act_min, hi = a->rq.act_max;
+    for (int32_t i = 0; i < n; ++i, ++p, wt += 9, q += 4) {
+        const int8_t *r = p;
+        int32_t acc = q[0];
+        acc += r[0] * wt[0] + r[cs] * wt[1] + r[cs2] * wt[2];
+        r += rs;
+        acc += r[0] * wt[3] + r[cs] * wt[4] + r[cs2] * wt[5];
+        r += rs;
+        acc += r[0] * wt[6] + r[cs] * wt[7] + r[cs2] * wt[8];
+        *o++ = finish(a, acc, oc + i, q, lo, hi, all_fast);
+    }
+    return o;
+}
+
+static int8_t *dw3_fast(const mcf_conv2d_s8_args *a, const int8_t *p, int32_t cs, int32_t rs, const int32_t *wt,
+                        const int32_t *q, int32_t oc, int32_t n, int8_t *o)
+{
+    return dw3(a, p, cs, rs, wt, q, oc, n, o, 1);
+}
+
+static int8_t *dw3_any(const mcf_conv2d_s8_args *a, const int8_t *p, int32_t cs, int32_t rs, const int32_t *wt,
+                       const int32_t *q, int32_t oc, int32_t n, int8_t *o)
+{
+    return dw3(a, p, cs, rs, wt, q, oc, n, o, 0);
 }
 
 /* first k in [0, n) with 0 <= i0 + k d, and one past the last with i0 + k d < size */
@@ -78,11 +122,17 @@ void mcf_depthwise_conv2d_s8_fast(const mcf_conv2d_s8_args *a, const int8_t *in,
     const int32_t C = w->in_c, OC = w->out_c, mult = OC / C;
     const int32_t kh = w->k_h, kw = w->k_w, taps = kh * kw;
     const int32_t rs = w->in_w * C;
-    const int32_t zp = a->rq.in_zp;
+    const int32_t zp = a->rq.in_zp, lo = a->rq.act_min, hi = a->rq.act_max;
     const int32_t *fb = a->packed_quant;
     const int32_t *wts = (const int32_t *)a->packed_weights;
     const int fast3 = kh == 3 && kw == 3 && w->dil_h == 1 && w->dil_w == 1 && mult == 1;
     const int32_t span_y = (kh - 1) * w->dil_h, span_x = (kw - 1) * w->dil_w;
+    int all_fast = 1;
+    for (int32_t oc = 0; oc < OC; ++oc) {
+        all_fast &= fb[4 * oc + 3] > 0;
+    }
+    int8_t *(*const run3)(const mcf_conv2d_s8_args *, const int8_t *, int32_t, int32_t, const int32_t *,
+                          const int32_t *, int32_t, int32_t, int8_t *) = all_fast ? dw3_fast : dw3_any;
     int32_t off[MCF_DW_MAX_TAPS];
     const int table = taps <= MCF_DW_MAX_TAPS;
     if (table) {
@@ -105,18 +155,7 @@ void mcf_depthwise_conv2d_s8_fast(const mcf_conv2d_s8_args *a, const int8_t *in,
                 if (rows_in && ix0 >= 0 && ix0 + span_x < w->in_w) {
                     const int8_t *p = in_n + (size_t)iy0 * rs + (size_t)ix0 * C;
                     if (fast3) {
-                        const int32_t C2 = 2 * C;
-                        const int32_t *wt = wts, *q = fb;
-                        for (int32_t oc = 0; oc < OC; ++oc, ++p, wt += 9, q += 4) {
-                            const int8_t *r = p;
-                            int32_t acc = q[0];
-                            acc += r[0] * wt[0] + r[C] * wt[1] + r[C2] * wt[2];
-                            r += rs;
-                            acc += r[0] * wt[3] + r[C] * wt[4] + r[C2] * wt[5];
-                            r += rs;
-                            acc += r[0] * wt[6] + r[C] * wt[7] + r[C2] * wt[8];
-                            *o++ = finish(a, acc, oc, q);
-                        }
+                        o = run3(a, p, C, rs, wts, fb, 0, OC, o);
                         continue;
                     }
                     const int32_t *wt = wts;
@@ -137,12 +176,35 @@ void mcf_depthwise_conv2d_s8_fast(const mcf_conv2d_s8_args *a, const int8_t *in,
                                     }
                                 }
                             }
-                            *o++ = finish(a, acc, oc, fb + 4 * oc);
+                            *o++ = finish(a, acc, oc, fb + 4 * oc, lo, hi, 0);
                         }
                     }
                     continue;
                 }
-                /* a window that reaches into the padding: only the taps inside, as the reference */
+                if (fast3) {
+                    /* a 3x3 window over the padding: MCF_DW_CHUNK channels at a time copied into a
+                     * 3x3 patch (padding = the zero point, as the folded bias expects), then the
+                     * interior code on the patch */
+                    int8_t patch[9 * MCF_DW_CHUNK];
+                    for (int32_t c0 = 0; c0 < C; c0 += MCF_DW_CHUNK) {
+                        const int32_t nc = C - c0 < MCF_DW_CHUNK ? C - c0 : MCF_DW_CHUNK;
+                        int8_t *dst = patch;
+                        for (int32_t ky = 0; ky < 3; ++ky) {
+                            const int32_t iy = iy0 + ky;
+                            for (int32_t kx = 0; kx < 3; ++kx, dst += MCF_DW_CHUNK) {
+                                const int32_t ix = ix0 + kx;
+                                if (iy >= 0 && iy < w->in_h && ix >= 0 && ix < w->in_w) {
+                                    memcpy(dst, in_n + (size_t)iy * rs + (size_t)ix * C + c0, (size_t)nc);
+                                } else {
+                                    memset(dst, (int8_t)zp, (size_t)nc);
+                                }
+                            }
+                        }
+                        o = run3(a, patch, MCF_DW_CHUNK, 3 * MCF_DW_CHUNK, wts + 9 * c0, fb + 4 * c0, c0, nc, o);
+                    }
+                    continue;
+                }
+                /* other windows over the padding: only the taps inside, as the reference */
                 int32_t kx0, kx1;
                 tap_range(ix0, w->dil_w, kw, w->in_w, &kx0, &kx1);
                 const int32_t *wt = wts;
@@ -158,7 +220,7 @@ void mcf_depthwise_conv2d_s8_fast(const mcf_conv2d_s8_args *a, const int8_t *in,
                                 acc += (r[(ix0 + kx * w->dil_w) * C] - zp) * t[kx];
                             }
                         }
-                        *o++ = finish(a, acc, oc, fb + 4 * oc);
+                        *o++ = finish(a, acc, oc, fb + 4 * oc, lo, hi, 0);
                     }
                 }
             }
