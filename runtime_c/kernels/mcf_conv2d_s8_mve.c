@@ -1,30 +1,38 @@
 /*
  * int8 2-D convolution (groups == 1) for Cortex-M55 with Helium (MVE).
  *
- * Method: im2col of two output pixels at a time, then a matrix kernel over all output channels in
- * blocks of 4 channels x 2 pixels. Per 16 values of K: two patch loads, four weight loads and
- * eight VMLADAVA (16 int8 MACs each into a scalar accumulator): 128 MACs in 14 instructions plus
- * the loop branch. The requantization of a block runs on two vectors (the 4 channels of each
- * pixel): folded bias, VSHL, VQRDMULH (TFLite's saturating rounding doubling high multiply), a
- * sign fix-up and VRSHL (rounding divide by a power of two, half away from zero), zero point,
- * activation clamp, one 4-byte store per pixel.
+ * Method: the patches (K = k_h * k_w * in_c values) of two output pixels at a time, then a matrix
+ * kernel over all output channels in blocks of 4 channels x 2 pixels. Per 16 values of K: two
+ * patch loads, four weight loads and eight VMLADAVA (16 int8 MACs each into a scalar
+ * accumulator): 128 MACs in 14 instructions plus the loop branch. The requantization of a block
+ * runs on two vectors (the 4 channels of each pixel): folded bias, [VSHL], VQRDMULH (TFLite's
+ * saturating rounding doubling high multiply), a sign fix-up and VRSHL (rounding divide by a
+ * power of two, half away from zero), zero point, activation clamp, one 4-byte store per pixel.
  *
  * Why the matrix kernel is assembly: VMLADAVA only accumulates into an even register, and eight
- * accumulators need all of them (r0 ... r12 and lr). GCC then moves accumulators between
- * registers inside the K loop and spills the channel loop's variables (about 45 % more
- * instructions per block). Written by hand, the K loop is the 14 instructions above plus
- * SUBS/BNE (lr is an accumulator, so no low-overhead loop), and the block epilogue needs no spill:
- * the per-call state sits in a small context struct read with immediate offsets.
+ * accumulators need all of them (r0 ... r12 and lr). GCC 12 then moved accumulators between
+ * registers inside the K loop and spilled the channel loop's variables (that C version: 1.74
+ * MAC/instruction on the 32->64 pointwise benchmark layer, 2.59 on the 3x3 one). Written by hand,
+ * the K loop is the 14 instructions above plus SUBS/BNE (lr is an accumulator, so no low-overhead
+ * loop), and nothing spills: the per-call state sits in a small context struct read with
+ * immediate offsets.
+ *
+ * Patches: a 1x1 convolution over whole vectors of input channels reads its input rows in place,
+ * unless the pixel pair's output would overwrite input still to be read (in-place arena plans
+ * overlap them); everything else is gathered into two scratch patches of K16 bytes (K rounded up
+ * to 16; the bytes past K are never written, they meet zero weights only): windows inside the
+ * image with rows of whole vectors row by row, other windows row by row between fills of the
+ * input zero point (folded into the bias at compile time), dilated columns tap by tap. Reading
+ * 3x3 windows in place as well was tried: in the benchmark's in-place plan the output of the
+ * second pixel always overlaps the first pixel's window, and the extra row loop slowed the rest.
  *
  * Compile-time preparation (variants/mve.py):
- *   packed_weights: int8 [out_c / 4][K16 / 16][4 channels][16] (K16 = K rounded up to 16,
- *     channels rounded up to 4, zero padded), read by one pointer from the first block to the last.
- *   packed_quant: per group of 4 channels 20 words: folded biases (bias - in_zp * sum(w)), left
- *     shifts, multipliers, fix-up masks (-1 where there is a right shift), negated right shifts.
- * Scratch: two gathered patches of K16 bytes each (16-byte aligned). The padding of the patches
- * past K is never written: it meets zero weights only. Patches are always copies: the output may
- * overlap the input in the arena (in-place planning), and outputs are written while both patches
- * are still read.
+ *   packed_weights: int8 [out_c / 4][K16 / 16][4 channels][16] (channels rounded up to 4, zero
+ *     padded), read by one pointer from the first block to the last.
+ *   packed_quant (mve_quant_conv): a mode word and 3 padding words, then per group of 4 channels
+ *     folded biases (bias - in_zp * sum(w)), [left shifts], multipliers, [fix-up masks], negated
+ *     right shifts.
+ * Scratch: the two patches (16-byte aligned).
  */
 #include <arm_mve.h>
 
@@ -161,62 +169,128 @@ MCF_MVE_GEMM4X2("mcf_conv2d_s8_mve_gemm4x2", "", MCF_MVE_FIX_ALL);
 MCF_MVE_GEMM4X2("mcf_conv2d_s8_mve_gemm4x2_mask", "", MCF_MVE_FIX_MASK);
 MCF_MVE_GEMM4X2("mcf_conv2d_s8_mve_gemm4x2_shl_mask", MCF_MVE_SHL, MCF_MVE_FIX_MASK);
 
-/* Whole vectors, then the last 1..15 bytes under a predicate (never reads past the row). */
-static inline void copy_bytes(int8_t *dst, const int8_t *src, int32_t n)
+/* Geometry of the gather, copied out of the arguments into a local: stores through int8_t
+ * pointers may alias anything, so fields read through a pointer would be reloaded after every
+ * store of a copy loop. */
+typedef struct {
+    int32_t in_h, in_w, c, k_h, k_w, dil_h, dil_w, stride_h, stride_w, pad_top, pad_left;
+    int32_t row;                /* k_w * c: bytes of one window row */
+    int8_t zp;                  /* the padding value */
+    /* windows inside the image with rows of whole vectors: top-left corner in [0, iy_max] x
+     * [0, ix_max] (fast == 0: none), nv vectors per row, rows step bytes apart */
+    int32_t fast, iy_max, ix_max, nv, step;
+} mcf_gather;
+
+/* Whole vectors, then the last 1..15 bytes under a predicate (never reads past the row). The
+ * predicated tail is written as assembly: GCC 12 moves the VCTP predicate through a general
+ * register and back (four extra instructions) for every predicated intrinsic. */
+static inline __attribute__((always_inline)) void copy_bytes(int8_t *dst, const int8_t *src, int32_t n)
 {
     for (; n >= 16; n -= 16, src += 16, dst += 16) {
         vst1q_s8(dst, vld1q_s8(src));
     }
     if (n > 0) {
-        const mve_pred16_t p = vctp8q((uint32_t)n);
-        vstrbq_p_s8(dst, vld1q_z_s8(src, p), p);
+        __asm__ volatile("vctp.8 %2\n\tvpstt\n\tvldrbt.u8 q0, [%1]\n\tvstrbt.8 q0, [%0]"
+                         : : "r"(dst), "r"(src), "r"(n) : "q0", "memory");
     }
 }
 
-static void fill_bytes(int8_t *dst, int8_t v, int32_t n)
+static inline __attribute__((always_inline)) void fill_bytes(int8_t *dst, int8x16_t x, int32_t n)
 {
-    const int8x16_t x = vdupq_n_s8(v);
-    while (n > 0) {
-        const mve_pred16_t p = vctp8q((uint32_t)n);
-        vstrbq_p_s8(dst, x, p);
-        dst += 16;
-        n -= 16;
+    for (; n >= 16; n -= 16, dst += 16) {
+        vst1q_s8(dst, x);
+    }
+    if (n > 0) {
+        __asm__ volatile("vctp.8 %1\n\tvpst\n\tvstrbt.8 %q2, [%0]" : : "r"(dst), "r"(n), "w"(x) : "memory");
+    }
+}
+
+/* rows x nv vectors, rows step bytes apart in the input: a window inside the image whose rows are
+ * whole vectors. Assembly for the same reason as the matrix kernel: GCC spends eight
+ * instructions per row setting up the vector loop. */
+void mcf_conv2d_s8_mve_copy_rows(int8_t *dst, const int8_t *src, int32_t rows, int32_t nv, int32_t step);
+__asm__("   .section .text.mcf_conv2d_s8_mve_copy_rows,\"ax\",%progbits\n"
+        "   .syntax unified\n"
+        "   .thumb\n"
+        "   .align 2\n"
+        "   .global mcf_conv2d_s8_mve_copy_rows\n"
+        "   .thumb_func\n"
+        "   .type mcf_conv2d_s8_mve_copy_rows, %function\n"
+        "mcf_conv2d_s8_mve_copy_rows:\n"
+        "   push {r4, r5, r7, lr}\n"
+        "   ldr r4, [sp, #16]\n"
+        "1:\n"
+        "   mov r5, r1\n"
+        "   dls lr, r3\n"
+        "2:\n"
+        "   vldrb.u8 q0, [r5], #16\n"
+        "   vstrb.8 q0, [r0], #16\n"
+        "   le lr, 2b\n"
+        "   add r1, r4\n"
+        "   subs r2, #1\n"
+        "   bne 1b\n"
+        "   pop {r4, r5, r7, pc}\n"
+        "   .size mcf_conv2d_s8_mve_copy_rows, .-mcf_conv2d_s8_mve_copy_rows\n"
+        "   .text\n");
+
+/* Window positions that leave the image, or dilated columns: tap by tap. */
+static void __attribute__((noinline)) patch_taps(const mcf_gather *g, const int8_t *in_n, int32_t iy0, int32_t ix0,
+                                                 int8_t *dst)
+{
+    for (int32_t ky = 0; ky < g->k_h; ++ky) {
+        const int32_t iy = iy0 + ky * g->dil_h;
+        for (int32_t kx = 0; kx < g->k_w; ++kx, dst += g->c) {
+            const int32_t ix = ix0 + kx * g->dil_w;
+            if (iy >= 0 && iy < g->in_h && ix >= 0 && ix < g->in_w) {
+                copy_bytes(dst, in_n + ((size_t)iy * g->in_w + ix) * g->c, g->c);
+            } else {
+                fill_bytes(dst, vdupq_n_s8(g->zp), g->c);
+            }
+        }
     }
 }
 
 /* The patch of output pixel (oy, ox), gathered into col (padding = the input zero point, which is
- * folded into the bias). */
-static void patch(const mcf_conv2d_s8_args *a, const int8_t *in_n, int32_t oy, int32_t ox, int8_t *col)
+ * folded into the bias). Without column dilation each window row is one contiguous copy of its
+ * taps inside the image, between fills for the taps left and right of it. */
+static void __attribute__((noinline)) patch_general(const mcf_gather *g, const int8_t *in_n, int32_t iy0,
+                                                    int32_t ix0, int8_t *col)
 {
-    const mcf_window *w = &a->win;
-    const int32_t iy0 = oy * w->stride_h - w->pad_top;
-    const int32_t ix0 = ox * w->stride_w - w->pad_left;
-    const int32_t c = w->in_c;
-    const int32_t row = w->k_w * c;
-    int8_t *dst = col;
-    if (w->dil_w == 1 && ix0 >= 0 && ix0 + w->k_w <= w->in_w) {
-        /* the common case: whole rows of the window are contiguous in the input */
-        const int32_t step = w->dil_h * w->in_w * c;
-        const int8_t *src = in_n + ((size_t)iy0 * w->in_w + ix0) * c;
-        for (int32_t ky = 0, iy = iy0; ky < w->k_h; ++ky, iy += w->dil_h, src += step, dst += row) {
-            if (iy >= 0 && iy < w->in_h) {
-                copy_bytes(dst, src, row);
-            } else {
-                fill_bytes(dst, (int8_t)a->rq.in_zp, row);
-            }
-        }
+    if (g->dil_w != 1) {
+        patch_taps(g, in_n, iy0, ix0, col);
         return;
     }
-    for (int32_t ky = 0; ky < w->k_h; ++ky) {
-        const int32_t iy = iy0 + ky * w->dil_h;
-        for (int32_t kx = 0; kx < w->k_w; ++kx, dst += c) {
-            const int32_t ix = ix0 + kx * w->dil_w;
-            if (iy >= 0 && iy < w->in_h && ix >= 0 && ix < w->in_w) {
-                copy_bytes(dst, in_n + ((size_t)iy * w->in_w + ix) * c, c);
-            } else {
-                fill_bytes(dst, (int8_t)a->rq.in_zp, c);
-            }
+    const int32_t c = g->c, row = g->row, k_w = g->k_w;
+    int32_t kx0 = ix0 < 0 ? -ix0 : 0;             /* the taps [kx0, kx1) are inside the image */
+    int32_t kx1 = g->in_w - ix0 < k_w ? g->in_w - ix0 : k_w;
+    if (kx0 > k_w) {
+        kx0 = k_w;
+    }
+    if (kx1 < kx0) {
+        kx1 = kx0;
+    }
+    const int32_t lead = kx0 * c, mid = (kx1 - kx0) * c, trail = row - lead - mid;
+    const int8x16_t zp = vdupq_n_s8(g->zp);
+    for (int32_t ky = 0, iy = iy0; ky < g->k_h; ++ky, iy += g->dil_h, col += row) {
+        if ((uint32_t)iy < (uint32_t)g->in_h && mid > 0) {
+            fill_bytes(col, zp, lead);
+            copy_bytes(col + lead, in_n + (iy * g->in_w + ix0 + kx0) * c, mid);
+            fill_bytes(col + lead + mid, zp, trail);
+        } else {
+            fill_bytes(col, zp, row);
         }
+    }
+}
+
+static inline __attribute__((always_inline)) void patch(const mcf_gather *g, const int8_t *in_n, int32_t oy,
+                                                        int32_t ox, int8_t *col)
+{
+    const int32_t iy0 = oy * g->stride_h - g->pad_top;
+    const int32_t ix0 = ox * g->stride_w - g->pad_left;
+    if (g->fast && (uint32_t)iy0 <= (uint32_t)g->iy_max && (uint32_t)ix0 <= (uint32_t)g->ix_max) {
+        mcf_conv2d_s8_mve_copy_rows(col, in_n + (iy0 * g->in_w + ix0) * g->c, g->k_h, g->nv, g->step);
+    } else {
+        patch_general(g, in_n, iy0, ix0, col);
     }
 }
 
@@ -245,63 +319,89 @@ void mcf_conv2d_s8_mve(const mcf_conv2d_s8_args *a, const int8_t *in, int8_t *ou
                        (w->in_c & 15) == 0 && (w->out_h - 1) * w->stride_h < w->in_h &&
                        (w->out_w - 1) * w->stride_w < w->in_w;
     const size_t in_size = (size_t)w->in_h * w->in_w * w->in_c;
-    mcf_mve_gemm_ctx c;
+    mcf_gather g;
+    g.in_h = w->in_h;
+    g.in_w = w->in_w;
+    g.c = w->in_c;
+    g.k_h = w->k_h;
+    g.k_w = w->k_w;
+    g.dil_h = w->dil_h;
+    g.dil_w = w->dil_w;
+    g.stride_h = w->stride_h;
+    g.stride_w = w->stride_w;
+    g.pad_top = w->pad_top;
+    g.pad_left = w->pad_left;
+    g.row = w->k_w * w->in_c;
+    g.zp = (int8_t)a->rq.in_zp;
+    g.iy_max = w->in_h - 1 - (w->k_h - 1) * w->dil_h;
+    g.ix_max = w->in_w - w->k_w;
+    g.fast = w->dil_w == 1 && (g.row & 15) == 0 && g.iy_max >= 0 && g.ix_max >= 0;
+    g.nv = g.row >> 4;
+    g.step = w->dil_h * w->in_w * w->in_c;
+    /* one context for the whole groups, one for the partial group (staged: a 4-byte store would
+     * spill into the next pixel's channels); the kernel only advances the output pointers */
+    mcf_mve_gemm_ctx c, ct;
+    int8_t t[8];
     c.kb1 = (kpad >> 4) - 1;
     c.out_zp = a->rq.out_zp;
     c.act_min = a->rq.act_min;
     c.act_max = a->rq.act_max;
+    c.w = wt;
+    c.q = qt;
+    c.q_end = qt + qstride * full;
+    ct = c;
+    ct.w = wt + (size_t)full * 4 * kpad;
+    ct.q = c.q_end;
+    ct.q_end = c.q_end + qstride;
+    const int32_t out_w = w->out_w;
+    const int32_t px_step = w->stride_w * w->in_c;             /* input bytes between pixels of a row */
+    const int32_t row_step = w->stride_h * w->in_w * w->in_c;  /* ... between output rows */
     for (int32_t n = 0; n < w->batch; ++n) {
         const int8_t *in_n = in + (size_t)n * in_size;
         const uintptr_t in_end = (uintptr_t)(in_n + in_size);
-        int8_t *out_n = out + (size_t)n * npix * oc_n;
+        int8_t *o0 = out + (size_t)n * npix * oc_n;
         int32_t oy = 0, ox = 0;
-        for (int32_t p = 0; p < npix; p += 2) {
-            int8_t *o0 = out_n + (size_t)p * oc_n, *o1 = o0;
-            const int32_t oy0 = oy, ox0 = ox;
+        for (int32_t p = 0; p < npix; p += 2, o0 += 2 * oc_n) {
             const int two = p + 1 < npix;
-            const int32_t oy1 = ox0 + 1 == w->out_w ? oy0 + 1 : oy0;
-            const int32_t ox1 = ox0 + 1 == w->out_w ? 0 : ox0 + 1;
-            oy = ox1 + 1 == w->out_w ? oy1 + 1 : oy1;
-            ox = ox1 + 1 == w->out_w ? 0 : ox1 + 1;
-            if (two) {
-                o1 = o0 + oc_n;
+            int32_t oy1 = oy, ox1 = ox + 1;
+            if (ox1 == out_w) {
+                ox1 = 0;
+                ++oy1;
             }
-            const int8_t *x0 = direct ? in_n + ((size_t)oy0 * w->stride_h * w->in_w + (size_t)ox0 * w->stride_w) * w->in_c : NULL;
+            int8_t *const o1 = two ? o0 + oc_n : o0;
+            const int8_t *x0 = direct ? in_n + oy * row_step + ox * px_step : NULL;
             if (x0 != NULL && ((uintptr_t)(o1 + oc_n) <= (uintptr_t)x0 || (uintptr_t)o0 >= in_end)) {
-                c.x0 = c.x1 = x0;
-                if (two) {
-                    c.x1 = in_n + ((size_t)oy1 * w->stride_h * w->in_w + (size_t)ox1 * w->stride_w) * w->in_c;
-                }
+                c.x0 = x0;
+                c.x1 = two ? in_n + oy1 * row_step + ox1 * px_step : x0;
             } else {
-                patch(a, in_n, oy0, ox0, col0);
-                c.x1 = c.x0 = col0;
+                patch(&g, in_n, oy, ox, col0);
+                c.x0 = c.x1 = col0;
                 if (two) {
-                    patch(a, in_n, oy1, ox1, col1);
+                    patch(&g, in_n, oy1, ox1, col1);
                     c.x1 = col1;
                 }
             }
             if (full > 0) {
                 c.o0 = o0;
                 c.o1 = o1;
-                c.w = wt;
-                c.q = qt;
-                c.q_end = qt + qstride * full;
                 gemm(&c);
             }
             if (tail > 0) {
-                /* the last group through a staging buffer: a 4-byte store would spill into the
-                 * next pixel's channels */
-                int8_t t[8];
-                c.o0 = t;
-                c.o1 = t + 4;
-                c.w = wt + (size_t)full * 4 * kpad;
-                c.q = qt + qstride * full;
-                c.q_end = c.q + qstride;
-                gemm(&c);
+                ct.x0 = c.x0;
+                ct.x1 = c.x1;
+                ct.o0 = t;
+                ct.o1 = t + 4;
+                gemm(&ct);
                 for (int32_t i = 0; i < tail; ++i) {
                     o0[4 * full + i] = t[i];
                     o1[4 * full + i] = t[4 + i];
                 }
+            }
+            oy = oy1;
+            ox = ox1 + 1;
+            if (ox == out_w) {
+                ox = 0;
+                ++oy;
             }
         }
     }
