@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "compiler"))
 sys.path.insert(0, str(ROOT / "tests" / "kernels"))
 
-from layer_models import build_model, conv_spec, dw_spec, fc_spec  # noqa: E402
+from layer_models import add_spec, build_model, conv_spec, dw_spec, fc_spec, pool_spec  # noqa: E402
 from mcuforge.api import compile_model, simulate  # noqa: E402
 from mcuforge.errors import McuforgeError  # noqa: E402
 
@@ -33,6 +33,8 @@ LAYERS = {
     "pointwise 32->64 @12x12": conv_spec(32, 64, 12, k=1, pad=0),
     "depthwise 3x3 64 @24x24": dw_spec(64, 24),
     "fully connected 256->64": fc_spec(256, 64),
+    "avg pool 2x2 64ch @24x24": pool_spec("avgpool", 64, 24),
+    "add 64ch @24x24": add_spec(64, 24),
 }
 # The shapes above do not fit the micro:bit's 16 KB RAM: Cortex-M0 runs these smaller ones instead
 # (printed with "(M0 size)" in the layer name).

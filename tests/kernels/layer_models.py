@@ -32,14 +32,21 @@ def fc_spec(in_f, out_f, relu=False, bias=True):
     return {"op": "fc", "in_f": in_f, "out_f": out_f, "relu": relu, "bias": bias}
 
 
-def pool_spec(kind, c, hw, k=2, stride=2, pad=0):
+def pool_spec(kind, c, hw, k=2, stride=2, pad=0, include_pad=False):
     h, w = (hw, hw) if isinstance(hw, int) else hw
-    return {"op": kind, "c": c, "h": h, "w": w, "k": k, "stride": stride, "pad": pad}
+    s = {"op": kind, "c": c, "h": h, "w": w, "k": k, "stride": stride, "pad": pad}
+    if include_pad:   # AveragePool's count_include_pad
+        s["include_pad"] = True
+    return s
 
 
-def add_spec(c, hw, relu=False):
+def add_spec(c, hw, relu=False, same=False):
+    """same: x + x (one input twice, so both operands have one scale)."""
     h, w = (hw, hw) if isinstance(hw, int) else hw
-    return {"op": "add", "c": c, "h": h, "w": w, "relu": relu}
+    s = {"op": "add", "c": c, "h": h, "w": w, "relu": relu}
+    if same:
+        s["same"] = True
+    return s
 
 
 def macs(s) -> int:
@@ -83,16 +90,20 @@ def _branch(i, s, rng):
     elif s["op"] in ("maxpool", "avgpool"):
         shape = [1, s["c"], s["h"], s["w"]]
         p = s["pad"]
+        extra = {"count_include_pad": 1} if s.get("include_pad") else {}
         nodes.append(helper.make_node("MaxPool" if s["op"] == "maxpool" else "AveragePool", [x], [y],
-                                      kernel_shape=[s["k"]] * 2, strides=[s["stride"]] * 2, pads=[p] * 4))
+                                      kernel_shape=[s["k"]] * 2, strides=[s["stride"]] * 2, pads=[p] * 4,
+                                      **extra))
         out = y
     elif s["op"] == "add":
         shape = [1, s["c"], s["h"], s["w"]]
         x2 = f"x{i}b"
         out = y if not s["relu"] else f"c{i}"
-        nodes.append(helper.make_node("Add", [x, x2], [out]))
-        extra = helper.make_tensor_value_info(x2, TensorProto.FLOAT, shape)
-        return nodes, inits, [helper.make_tensor_value_info(x, TensorProto.FLOAT, shape), extra], shape
+        nodes.append(helper.make_node("Add", [x, x if s.get("same") else x2], [out]))
+        extra = [] if s.get("same") else [helper.make_tensor_value_info(x2, TensorProto.FLOAT, shape)]
+        if s["relu"]:
+            nodes.append(helper.make_node("Relu", [out], [y]))
+        return nodes, inits, [helper.make_tensor_value_info(x, TensorProto.FLOAT, shape)] + extra, shape
     else:
         raise ValueError(s["op"])
     if s.get("relu"):

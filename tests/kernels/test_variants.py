@@ -11,7 +11,7 @@ import pytest
 from mcuforge.api import compile_model, simulate
 from mcuforge.sim import toolchain
 
-from .layer_models import build_model, conv_spec, dw_spec, fc_spec, pool_spec
+from .layer_models import add_spec, build_model, conv_spec, dw_spec, fc_spec, pool_spec
 
 CORES = {  # target -> (board, expected variant suffix of conv / depthwise / fc)
     "cortex-m3": ("mps2-an385", {"conv2d": "_fast", "depthwise": "_fast", "dense": "_fast"}),
@@ -20,6 +20,8 @@ CORES = {  # target -> (board, expected variant suffix of conv / depthwise / fc)
     "cortex-m33": ("mps2-an505", {"conv2d": "_dsp", "depthwise": "_dsp", "dense": "_dsp"}),
     "cortex-m55": ("mps3-an547", {"conv2d": "_mve", "depthwise": "_mve", "dense": "_mve"}),
 }
+# pooling and add: every such layer of FAST_SPECS runs this variant ("" = the portable kernel)
+POOL_ADD = {"cortex-m3": "", "cortex-m4": "_dsp", "cortex-m7": "_dsp", "cortex-m33": "_dsp", "cortex-m55": "_mve"}
 
 FAST_SPECS = [
     conv_spec(16, 16, 8),                                   # 3x3, pad 1, stride 1
@@ -33,6 +35,14 @@ FAST_SPECS = [
     fc_spec(64, 10), fc_spec(37, 11, relu=True),
     pool_spec("maxpool", 10, 9, k=3, stride=2, pad=1),     # 4 + 2 channels, padding
     pool_spec("maxpool", 16, 8),                            # 2x2 stride 2
+    pool_spec("maxpool", 37, 5, k=3, stride=1, pad=1),      # 16 + 16 + 5 channels (MVE tail)
+    pool_spec("avgpool", 13, 9, k=3, stride=2, pad=1),      # 4 + 4 + 4 + 1 channels, padding: counts 4, 6, 9
+    pool_spec("avgpool", 16, 8),                            # 2x2 stride 2 (even count: ties of negative sums)
+    pool_spec("avgpool", 7, (7, 6), k=3, stride=1, pad=1),  # 4 + 3 / 7 channels, odd and even counts
+    pool_spec("avgpool", 21, 5, k=3, stride=2, pad=1, include_pad=True),   # padding counted at the zero point
+    add_spec(13, (5, 7)),                                   # 4 * 113 + 3 elements
+    add_spec(16, 6, relu=True),                             # fused ReLU
+    add_spec(7, 5, same=True),                              # x + x: both inputs of one scale
 ]
 
 
@@ -65,6 +75,9 @@ def test_variants_bit_exact(tmp_path, target):
         assert any(k.endswith(want["conv2d"]) for k in used if k.startswith("mcf_conv2d")), used
         assert any(k.endswith(want["depthwise"]) for k in used if k.startswith("mcf_depthwise")), used
         assert any(k.endswith(want["dense"]) for k in used if k.startswith("mcf_fully")), used
+        for kind in ("maxpool", "avgpool", "add"):
+            ks = [k for k in used if k.startswith(f"mcf_{kind}_s8")]
+            assert ks and all(k == f"mcf_{kind}_s8{POOL_ADD[target]}" for k in ks), used
 
 
 def test_host_build_uses_portable_or_tuned(tmp_path):
@@ -109,6 +122,31 @@ def test_variants_random_layers(tmp_path, target, seed):
     rng = np.random.default_rng(seed)
     specs = [s for s in random_specs(rng) if _valid(s)]
     run_case(tmp_path, target, specs, seed=seed)
+
+
+def random_pool_add_specs(rng, n=10):
+    """Pooling (any window up to 5x5, stride 1-3, padding, counted or not) and same-shape adds."""
+    specs = []
+    for _ in range(n):
+        kind = rng.choice(["maxpool", "avgpool", "add"])
+        c = int(rng.integers(1, 70))
+        hw = (int(rng.integers(3, 12)), int(rng.integers(3, 12)))
+        if kind == "add":
+            specs.append(add_spec(c, hw, relu=bool(rng.integers(2)), same=bool(rng.integers(4) == 0)))
+            continue
+        k = int(rng.integers(1, min(6, min(hw) + 1)))
+        pad = int(rng.integers(0, (k + 1) // 2)) if k > 1 else 0
+        specs.append(pool_spec(kind, c, hw, k=k, stride=int(rng.integers(1, 4)), pad=pad,
+                               include_pad=kind == "avgpool" and pad > 0 and bool(rng.integers(2))))
+    return specs
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", [1, 2, 3])
+@pytest.mark.parametrize("target", list(CORES))
+def test_pool_add_variants_random(tmp_path, target, seed):
+    rng = np.random.default_rng(100 + seed)
+    run_case(tmp_path, target, random_pool_add_specs(rng), seed=seed)
 
 
 def _valid(s) -> bool:
