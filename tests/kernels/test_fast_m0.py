@@ -75,3 +75,33 @@ def test_fast_m0_random_layers(tmp_path, seed):
             total += _bytes(s)
     info = run_case(tmp_path, specs, seed=seed)
     _check_selected(info, specs)
+
+
+FALLBACK_BOARDS = {"cortex-m4": "mps2-an386", "cortex-m7": "mps2-an500", "cortex-m33": "mps2-an505",
+                   "cortex-m55": "mps3-an547"}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("target", list(FALLBACK_BOARDS))
+def test_fast_on_cores_with_simd(tmp_path, target):
+    """Where a DSP or Helium variant refuses a layer (e.g. an accumulator bound), the `_fast` one runs
+    on that core, with its ARMv7-M / v8-M inline assembly: forced here by hiding the core's features
+    from kernel selection."""
+    from unittest import mock
+
+    from mcuforge.codegen.c import kernel_select
+
+    choose = kernel_select.KernelSelector.choose
+
+    def choose_without_features(self, kernel, params=None):
+        return choose(kernel_select.KernelSelector(frozenset(), self.portable_only, self.skip, self.node),
+                      kernel, params)
+
+    model, calib, x = build_model(FAST_SPECS, tmp_path / "model.onnx", seed=5)
+    with mock.patch.object(kernel_select.KernelSelector, "choose", choose_without_features):
+        res = compile_model(model, tmp_path / target, target=target, calib=calib, quiet=True)
+    _check_selected(res.info, FAST_SPECS)
+    y, _ = simulate(tmp_path / target, board=FALLBACK_BOARDS[target], x=x, quiet=True)
+    ref, _ = simulate(tmp_path / target, board="reference", x=x, quiet=True)
+    for i, (a, b) in enumerate(zip(y, ref)):
+        assert np.array_equal(a, b), f"branch {i} ({FAST_SPECS[i]}) differs from the golden model on {target}"
