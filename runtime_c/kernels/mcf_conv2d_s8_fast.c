@@ -59,11 +59,12 @@ static inline int32_t mulhi(int32_t acc, int32_t m)
 
 /* Requantization with q = {bias', m, rcz, e}: the 32-bit form where fast_quant proved it exact
  * (e >= 1; see mcf_dsp_requant in mcf_opt.h), else the reference one; all_fast (a constant after
- * inlining) says every channel of the layer has e >= 1. lo, hi: the fused activation's range. */
-static inline int8_t finish(const mcf_conv2d_s8_args *a, int32_t acc, int32_t oc, int32_t lo, int32_t hi,
-                            int all_fast)
+ * inlining) says every channel of the layer has e >= 1. lo, hi: the fused activation's range. q,
+ * lo and hi come from the caller's locals: read through `a` they would be reloaded after every
+ * int8 store (which may alias anything). */
+static inline int8_t finish(const mcf_conv2d_s8_args *a, int32_t acc, int32_t oc, const int32_t *q, int32_t lo,
+                            int32_t hi, int all_fast)
 {
-    const int32_t *q = a->packed_quant + 4 * oc;
     int32_t y;
     if (all_fast || q[3] > 0) {
         y = (mulhi(acc, q[1]) + q[2] + (acc >> 31)) >> q[3];
@@ -248,10 +249,10 @@ static inline __attribute__((always_inline)) void gemm(const mcf_conv2d_s8_args 
             a3 += MCF_DOT2(xv, pw[7]);
         }
 #endif
-        out[oc] = finish(a, a0, oc, lo, hi, all_fast);
-        out[oc + 1] = finish(a, a1, oc + 1, lo, hi, all_fast);
-        out[oc + 2] = finish(a, a2, oc + 2, lo, hi, all_fast);
-        out[oc + 3] = finish(a, a3, oc + 3, lo, hi, all_fast);
+        out[oc] = finish(a, a0, oc, q + 4 * oc, lo, hi, all_fast);
+        out[oc + 1] = finish(a, a1, oc + 1, q + 4 * oc + 4, lo, hi, all_fast);
+        out[oc + 2] = finish(a, a2, oc + 2, q + 4 * oc + 8, lo, hi, all_fast);
+        out[oc + 3] = finish(a, a3, oc + 3, q + 4 * oc + 12, lo, hi, all_fast);
     }
     for (; oc < oc_n; ++oc) {
         int32_t a0 = q[4 * oc];
@@ -259,7 +260,7 @@ static inline __attribute__((always_inline)) void gemm(const mcf_conv2d_s8_args 
             a0 += MCF_DOT2(xp[j], pw[0]);
             a0 += MCF_DOT2(xp[j + 1], pw[1]);
         }
-        out[oc] = finish(a, a0, oc, lo, hi, all_fast);
+        out[oc] = finish(a, a0, oc, q + 4 * oc, lo, hi, all_fast);
     }
 }
 
