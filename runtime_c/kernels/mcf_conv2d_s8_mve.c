@@ -36,12 +36,11 @@
  */
 #include <arm_mve.h>
 
-#include "mcf_arith.h"
 #include "mcf_kernels.h"
-#include "mcf_opt.h"
 
 /* The state of one call of the matrix kernel; field offsets are used by the assembly below. */
-typedef struct {
+typedef struct mcf_mve_gemm_ctx mcf_mve_gemm_ctx;
+struct mcf_mve_gemm_ctx {
     const int8_t *x0, *x1;      /*  0,  4: patches of the two pixels (x1 == x0 for one pixel) */
     int8_t *o0, *o1;            /*  8, 12: their outputs, advanced by the kernel */
     const int8_t *w;            /* 16: packed weights of the first channel group */
@@ -50,7 +49,12 @@ typedef struct {
     int32_t kb1;                /* 28: K16 / 16 - 1 */
     int32_t out_zp;             /* 32 */
     int32_t act_min, act_max;   /* 36, 40 */
-} mcf_mve_gemm_ctx;
+    void (*build)(mcf_mve_gemm_ctx *c);   /* 44: the kernel build, entered through
+                                           * mcf_conv2d_s8_mve_gemm (a direct call for the
+                                           * stack bound from GCC's call graph) */
+    uint32_t save[25];          /* 48: r4-r11, lr, then d8-d15 of the caller: the kernel uses no
+                                 * stack, so that bound (64 bytes per assembly callee) holds */
+};
 
 /* Register use: r9 = context, r5 = weights, r11 = constants, r1/r3 = patch pointers then output
  * pointers, r7 = K counter then the output zero point; accumulators (pixel 0: r0 r2 r4 r6,
@@ -98,7 +102,7 @@ typedef struct {
     "   vqadd.s32 q5, q5, q3\n"
 
 #define MCF_MVE_GEMM4X2(NAME, SHL, FIX)                                                           \
-    __asm__("   .section .text." NAME ",\"ax\",%progbits\n"                                      \
+    __asm__("   .pushsection .text." NAME ",\"ax\",%progbits\n"                                  \
             "   .syntax unified\n"                                                                \
             "   .thumb\n"                                                                         \
             "   .align 2\n"                                                                       \
@@ -106,8 +110,9 @@ typedef struct {
             "   .thumb_func\n"                                                                    \
             "   .type " NAME ", %function\n"                                                      \
             NAME ":\n"                                                                            \
-            "   push {r4-r11, lr}\n"                                                              \
-            "   vpush {d8-d15}\n"                                                                 \
+            "   add r1, r0, #48\n"                                                                \
+            "   stmia r1!, {r4-r11, lr}\n"                                                        \
+            "   vstmia r1, {d8-d15}\n"                                                            \
             "   mov r9, r0\n"                                                                     \
             "   ldr r0, [r9, #36]\n"                                                              \
             "   ldr r1, [r9, #40]\n"                                                              \
@@ -157,10 +162,12 @@ typedef struct {
             "   ldr r0, [r9, #24]\n"                                                              \
             "   cmp r11, r0\n"                                                                    \
             "   bne 1b\n"                                                                         \
-            "   vpop {d8-d15}\n"                                                                  \
-            "   pop {r4-r11, pc}\n"                                                               \
+            "   add r0, r9, #84\n"                                                                \
+            "   vldmia r0, {d8-d15}\n"                                                            \
+            "   add r0, r9, #48\n"                                                                \
+            "   ldmia r0, {r4-r11, pc}\n"                                                         \
             "   .size " NAME ", .-" NAME "\n"                                                     \
-            "   .text\n")
+            "   .popsection\n")
 
 void mcf_conv2d_s8_mve_gemm4x2(mcf_mve_gemm_ctx *c);
 void mcf_conv2d_s8_mve_gemm4x2_mask(mcf_mve_gemm_ctx *c);
@@ -169,17 +176,18 @@ MCF_MVE_GEMM4X2("mcf_conv2d_s8_mve_gemm4x2", "", MCF_MVE_FIX_ALL);
 MCF_MVE_GEMM4X2("mcf_conv2d_s8_mve_gemm4x2_mask", "", MCF_MVE_FIX_MASK);
 MCF_MVE_GEMM4X2("mcf_conv2d_s8_mve_gemm4x2_shl_mask", MCF_MVE_SHL, MCF_MVE_FIX_MASK);
 
-/* Geometry of the gather, copied out of the arguments into a local: stores through int8_t
- * pointers may alias anything, so fields read through a pointer would be reloaded after every
- * store of a copy loop. */
-typedef struct {
-    int32_t in_h, in_w, c, k_h, k_w, dil_h, dil_w, stride_h, stride_w, pad_top, pad_left;
-    int32_t row;                /* k_w * c: bytes of one window row */
-    int8_t zp;                  /* the padding value */
-    /* windows inside the image with rows of whole vectors: top-left corner in [0, iy_max] x
-     * [0, ix_max] (fast == 0: none), nv vectors per row, rows step bytes apart */
-    int32_t fast, iy_max, ix_max, nv, step;
-} mcf_gather;
+void mcf_conv2d_s8_mve_gemm(mcf_mve_gemm_ctx *c);
+__asm__("   .pushsection .text.mcf_conv2d_s8_mve_gemm,\"ax\",%progbits\n"
+        "   .syntax unified\n"
+        "   .thumb\n"
+        "   .align 2\n"
+        "   .global mcf_conv2d_s8_mve_gemm\n"
+        "   .thumb_func\n"
+        "   .type mcf_conv2d_s8_mve_gemm, %function\n"
+        "mcf_conv2d_s8_mve_gemm:\n"
+        "   ldr pc, [r0, #44]\n"
+        "   .size mcf_conv2d_s8_mve_gemm, .-mcf_conv2d_s8_mve_gemm\n"
+        "   .popsection\n");
 
 /* Whole vectors, then the last 1..15 bytes under a predicate (never reads past the row). The
  * predicated tail is written as assembly: GCC 12 moves the VCTP predicate through a general
@@ -209,7 +217,7 @@ static inline __attribute__((always_inline)) void fill_bytes(int8_t *dst, int8x1
  * whole vectors. Assembly for the same reason as the matrix kernel: GCC spends eight
  * instructions per row setting up the vector loop. */
 void mcf_conv2d_s8_mve_copy_rows(int8_t *dst, const int8_t *src, int32_t rows, int32_t nv, int32_t step);
-__asm__("   .section .text.mcf_conv2d_s8_mve_copy_rows,\"ax\",%progbits\n"
+__asm__("   .pushsection .text.mcf_conv2d_s8_mve_copy_rows,\"ax\",%progbits\n"
         "   .syntax unified\n"
         "   .thumb\n"
         "   .align 2\n"
@@ -231,38 +239,36 @@ __asm__("   .section .text.mcf_conv2d_s8_mve_copy_rows,\"ax\",%progbits\n"
         "   bne 1b\n"
         "   pop {r4, r5, r7, pc}\n"
         "   .size mcf_conv2d_s8_mve_copy_rows, .-mcf_conv2d_s8_mve_copy_rows\n"
-        "   .text\n");
+        "   .popsection\n");
 
-/* Window positions that leave the image, or dilated columns: tap by tap. */
-static void __attribute__((noinline)) patch_taps(const mcf_gather *g, const int8_t *in_n, int32_t iy0, int32_t ix0,
-                                                 int8_t *dst)
+/* The patch of a window whose top-left tap is (iy0, ix0), gathered into col: taps outside the
+ * image are the input zero point (folded into the bias). The geometry is copied into locals
+ * first: stores through int8_t pointers may alias anything, so fields read through a pointer
+ * would be reloaded after every store. */
+static void __attribute__((noinline)) patch(const mcf_conv2d_s8_args *a, const int8_t *in_n, int32_t iy0,
+                                            int32_t ix0, int8_t *col)
 {
-    for (int32_t ky = 0; ky < g->k_h; ++ky) {
-        const int32_t iy = iy0 + ky * g->dil_h;
-        for (int32_t kx = 0; kx < g->k_w; ++kx, dst += g->c) {
-            const int32_t ix = ix0 + kx * g->dil_w;
-            if (iy >= 0 && iy < g->in_h && ix >= 0 && ix < g->in_w) {
-                copy_bytes(dst, in_n + ((size_t)iy * g->in_w + ix) * g->c, g->c);
-            } else {
-                fill_bytes(dst, vdupq_n_s8(g->zp), g->c);
+    const mcf_window *w = &a->win;
+    const int32_t in_h = w->in_h, in_w = w->in_w, c = w->in_c, k_h = w->k_h, k_w = w->k_w;
+    const int32_t dil_h = w->dil_h, dil_w = w->dil_w, row = k_w * c;
+    const int8x16_t zp = vdupq_n_s8((int8_t)a->rq.in_zp);
+    if (dil_w != 1) {
+        /* dilated columns: tap by tap */
+        for (int32_t ky = 0, iy = iy0; ky < k_h; ++ky, iy += dil_h) {
+            for (int32_t kx = 0, ix = ix0; kx < k_w; ++kx, ix += dil_w, col += c) {
+                if ((uint32_t)iy < (uint32_t)in_h && (uint32_t)ix < (uint32_t)in_w) {
+                    copy_bytes(col, in_n + (iy * in_w + ix) * c, c);
+                } else {
+                    fill_bytes(col, zp, c);
+                }
             }
         }
-    }
-}
-
-/* The patch of output pixel (oy, ox), gathered into col (padding = the input zero point, which is
- * folded into the bias). Without column dilation each window row is one contiguous copy of its
- * taps inside the image, between fills for the taps left and right of it. */
-static void __attribute__((noinline)) patch_general(const mcf_gather *g, const int8_t *in_n, int32_t iy0,
-                                                    int32_t ix0, int8_t *col)
-{
-    if (g->dil_w != 1) {
-        patch_taps(g, in_n, iy0, ix0, col);
         return;
     }
-    const int32_t c = g->c, row = g->row, k_w = g->k_w;
+    /* each window row: one copy of its taps inside the image between fills for the taps left
+     * and right of it */
     int32_t kx0 = ix0 < 0 ? -ix0 : 0;             /* the taps [kx0, kx1) are inside the image */
-    int32_t kx1 = g->in_w - ix0 < k_w ? g->in_w - ix0 : k_w;
+    int32_t kx1 = in_w - ix0 < k_w ? in_w - ix0 : k_w;
     if (kx0 > k_w) {
         kx0 = k_w;
     }
@@ -270,27 +276,14 @@ static void __attribute__((noinline)) patch_general(const mcf_gather *g, const i
         kx1 = kx0;
     }
     const int32_t lead = kx0 * c, mid = (kx1 - kx0) * c, trail = row - lead - mid;
-    const int8x16_t zp = vdupq_n_s8(g->zp);
-    for (int32_t ky = 0, iy = iy0; ky < g->k_h; ++ky, iy += g->dil_h, col += row) {
-        if ((uint32_t)iy < (uint32_t)g->in_h && mid > 0) {
+    for (int32_t ky = 0, iy = iy0; ky < k_h; ++ky, iy += dil_h, col += row) {
+        if ((uint32_t)iy < (uint32_t)in_h && mid > 0) {
             fill_bytes(col, zp, lead);
-            copy_bytes(col + lead, in_n + (iy * g->in_w + ix0 + kx0) * c, mid);
+            copy_bytes(col + lead, in_n + (iy * in_w + ix0 + kx0) * c, mid);
             fill_bytes(col + lead + mid, zp, trail);
         } else {
             fill_bytes(col, zp, row);
         }
-    }
-}
-
-static inline __attribute__((always_inline)) void patch(const mcf_gather *g, const int8_t *in_n, int32_t oy,
-                                                        int32_t ox, int8_t *col)
-{
-    const int32_t iy0 = oy * g->stride_h - g->pad_top;
-    const int32_t ix0 = ox * g->stride_w - g->pad_left;
-    if (g->fast && (uint32_t)iy0 <= (uint32_t)g->iy_max && (uint32_t)ix0 <= (uint32_t)g->ix_max) {
-        mcf_conv2d_s8_mve_copy_rows(col, in_n + (iy0 * g->in_w + ix0) * g->c, g->k_h, g->nv, g->step);
-    } else {
-        patch_general(g, in_n, iy0, ix0, col);
     }
 }
 
@@ -299,49 +292,27 @@ void mcf_conv2d_s8_mve(const mcf_conv2d_s8_args *a, const int8_t *in, int8_t *ou
     const mcf_window *w = &a->win;
     const int32_t k = w->k_h * w->k_w * w->in_c;
     const int32_t kpad = (k + 15) & ~15;
-    const int32_t oc_n = w->out_c;
-    const int32_t full = oc_n >> 2;            /* channel groups stored whole */
-    const int32_t tail = oc_n & 3;             /* channels of the last, partial group */
+    const int32_t full = w->out_c >> 2;        /* channel groups stored whole */
     int8_t *col0 = (int8_t *)(((uintptr_t)a->scratch + 15u) & ~(uintptr_t)15u);
     int8_t *col1 = col0 + kpad;
-    const int32_t npix = w->out_h * w->out_w;
     const int8_t *wt = (const int8_t *)a->packed_weights;
     /* mode 0: every channel shifts right; 2: some do not (fix-up mask); 3: and some shift left */
     const int32_t mode = a->packed_quant[0];
     const int32_t qstride = 12 + 4 * (mode >> 1) + 4 * (mode & 1);   /* words per channel group */
     const int32_t *qt = a->packed_quant + 4;
-    void (*const gemm)(mcf_mve_gemm_ctx *) = mode == 0 ? mcf_conv2d_s8_mve_gemm4x2
-                                           : mode == 2 ? mcf_conv2d_s8_mve_gemm4x2_mask
-                                                       : mcf_conv2d_s8_mve_gemm4x2_shl_mask;
     /* 1x1, no padding, whole vectors of input channels: the patch of a pixel is its input row,
      * read in place unless the pixel pair's output would overwrite input still to be read */
     const int direct = w->k_h == 1 && w->k_w == 1 && w->pad_top == 0 && w->pad_left == 0 &&
                        (w->in_c & 15) == 0 && (w->out_h - 1) * w->stride_h < w->in_h &&
                        (w->out_w - 1) * w->stride_w < w->in_w;
-    const size_t in_size = (size_t)w->in_h * w->in_w * w->in_c;
-    mcf_gather g;
-    g.in_h = w->in_h;
-    g.in_w = w->in_w;
-    g.c = w->in_c;
-    g.k_h = w->k_h;
-    g.k_w = w->k_w;
-    g.dil_h = w->dil_h;
-    g.dil_w = w->dil_w;
-    g.stride_h = w->stride_h;
-    g.stride_w = w->stride_w;
-    g.pad_top = w->pad_top;
-    g.pad_left = w->pad_left;
-    g.row = w->k_w * w->in_c;
-    g.zp = (int8_t)a->rq.in_zp;
-    g.iy_max = w->in_h - 1 - (w->k_h - 1) * w->dil_h;
-    g.ix_max = w->in_w - w->k_w;
-    g.fast = w->dil_w == 1 && (g.row & 15) == 0 && g.iy_max >= 0 && g.ix_max >= 0;
-    g.nv = g.row >> 4;
-    g.step = w->dil_h * w->in_w * w->in_c;
-    /* one context for the whole groups, one for the partial group (staged: a 4-byte store would
-     * spill into the next pixel's channels); the kernel only advances the output pointers */
-    mcf_mve_gemm_ctx c, ct;
-    int8_t t[8];
+    /* windows inside the image with rows of whole vectors are copied row by row: top-left
+     * corner in [0, iy_max] x [0, ix_max] (fast == 0: none) */
+    const int32_t row = w->k_w * w->in_c;
+    const int32_t iy_max = w->in_h - 1 - (w->k_h - 1) * w->dil_h, ix_max = w->in_w - w->k_w;
+    const int fast = w->dil_w == 1 && (row & 15) == 0 && iy_max >= 0 && ix_max >= 0;
+    const int32_t row_in = w->dil_h * w->in_w * w->in_c;       /* input bytes between window rows */
+    /* the kernel only advances the output pointers */
+    mcf_mve_gemm_ctx c;
     c.kb1 = (kpad >> 4) - 1;
     c.out_zp = a->rq.out_zp;
     c.act_min = a->rq.act_min;
@@ -349,13 +320,14 @@ void mcf_conv2d_s8_mve(const mcf_conv2d_s8_args *a, const int8_t *in, int8_t *ou
     c.w = wt;
     c.q = qt;
     c.q_end = qt + qstride * full;
-    ct = c;
-    ct.w = wt + (size_t)full * 4 * kpad;
-    ct.q = c.q_end;
-    ct.q_end = c.q_end + qstride;
-    const int32_t out_w = w->out_w;
+    c.build = mode == 0 ? mcf_conv2d_s8_mve_gemm4x2
+            : mode == 2 ? mcf_conv2d_s8_mve_gemm4x2_mask
+                        : mcf_conv2d_s8_mve_gemm4x2_shl_mask;
+    const int32_t oc_n = w->out_c, tail = oc_n & 3;
+    const int32_t npix = w->out_h * w->out_w, out_w = w->out_w;
     const int32_t px_step = w->stride_w * w->in_c;             /* input bytes between pixels of a row */
     const int32_t row_step = w->stride_h * w->in_w * w->in_c;  /* ... between output rows */
+    const size_t in_size = (size_t)w->in_h * w->in_w * w->in_c;
     for (int32_t n = 0; n < w->batch; ++n) {
         const int8_t *in_n = in + (size_t)n * in_size;
         const uintptr_t in_end = (uintptr_t)(in_n + in_size);
@@ -374,24 +346,42 @@ void mcf_conv2d_s8_mve(const mcf_conv2d_s8_args *a, const int8_t *in, int8_t *ou
                 c.x0 = x0;
                 c.x1 = two ? in_n + oy1 * row_step + ox1 * px_step : x0;
             } else {
-                patch(&g, in_n, oy, ox, col0);
+                const int32_t iy0 = oy * w->stride_h - w->pad_top, ix0 = ox * w->stride_w - w->pad_left;
+                const int32_t iy1 = oy1 * w->stride_h - w->pad_top, ix1 = ox1 * w->stride_w - w->pad_left;
+                if (fast && (uint32_t)iy0 <= (uint32_t)iy_max && (uint32_t)ix0 <= (uint32_t)ix_max) {
+                    mcf_conv2d_s8_mve_copy_rows(col0, in_n + (iy0 * w->in_w + ix0) * w->in_c, w->k_h, row >> 4, row_in);
+                } else {
+                    patch(a, in_n, iy0, ix0, col0);
+                }
                 c.x0 = c.x1 = col0;
                 if (two) {
-                    patch(&g, in_n, oy1, ox1, col1);
+                    if (fast && (uint32_t)iy1 <= (uint32_t)iy_max && (uint32_t)ix1 <= (uint32_t)ix_max) {
+                        mcf_conv2d_s8_mve_copy_rows(col1, in_n + (iy1 * w->in_w + ix1) * w->in_c, w->k_h, row >> 4,
+                                                    row_in);
+                    } else {
+                        patch(a, in_n, iy1, ix1, col1);
+                    }
                     c.x1 = col1;
                 }
             }
             if (full > 0) {
                 c.o0 = o0;
                 c.o1 = o1;
-                gemm(&c);
+                mcf_conv2d_s8_mve_gemm(&c);
             }
             if (tail > 0) {
-                ct.x0 = c.x0;
-                ct.x1 = c.x1;
-                ct.o0 = t;
-                ct.o1 = t + 4;
-                gemm(&ct);
+                /* the partial group through a staging buffer: a 4-byte store would spill into
+                 * the next pixel's channels */
+                int8_t t[8];
+                c.o0 = t;
+                c.o1 = t + 4;
+                c.w = wt + (size_t)full * 4 * kpad;
+                c.q = c.q_end;
+                c.q_end = c.q + qstride;
+                mcf_conv2d_s8_mve_gemm(&c);
+                c.w = wt;
+                c.q_end = c.q;
+                c.q = qt;
                 for (int32_t i = 0; i < tail; ++i) {
                     o0[4 * full + i] = t[i];
                     o1[4 * full + i] = t[4 + i];
