@@ -149,6 +149,28 @@ def test_pool_add_variants_random(tmp_path, target, seed):
     run_case(tmp_path, target, random_pool_add_specs(rng), seed=seed)
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("target", ["cortex-m4", "cortex-m55"])
+def test_avgpool_large_windows(tmp_path, target):
+    """Windows past the variants' 16-bit sum limits (DSP 128 cells, MVE 255) fall back to the
+    portable kernel; below them (144 cells on Helium) the variant is exact."""
+    specs = [pool_spec("avgpool", 19, 12, k=12, stride=1),       # 144 cells
+             pool_spec("avgpool", 9, 16, k=16, stride=1)]        # 256 cells
+    info, _ = run_case(tmp_path, target, specs)
+    used = [k for k in kernels_of(info) if k.startswith("mcf_avgpool")]
+    if used:
+        first = "mcf_avgpool_s8" if target == "cortex-m4" else "mcf_avgpool_s8_mve"
+        assert sorted(used) == sorted([first, "mcf_avgpool_s8"]), used
+    # inputs far outside the calibrated range saturate to -128 / 127: window sums at their extremes
+    _, _, x = build_model(specs, tmp_path / "model.onnx")
+    for v in (-1e3, 1e3):
+        xs = [np.full_like(a, v) for a in x]
+        y, _ = simulate(tmp_path / target, board=CORES[target][0], x=xs, quiet=True)
+        ref, _ = simulate(tmp_path / target, board="reference", x=xs, quiet=True)
+        for a, b in zip(y, ref):
+            np.testing.assert_array_equal(a, b)
+
+
 def _valid(s) -> bool:
     if s["op"] != "conv":
         return True
