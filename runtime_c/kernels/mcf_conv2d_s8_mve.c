@@ -52,15 +52,17 @@ struct mcf_mve_gemm_ctx {
     void (*build)(mcf_mve_gemm_ctx *c);   /* 44: the kernel build, entered through
                                            * mcf_conv2d_s8_mve_gemm (a direct call for the
                                            * stack bound from GCC's call graph) */
-    uint32_t save[25];          /* 48: r4-r11, lr, then d8-d15 of the caller: the kernel uses no
+    uint32_t save[17];          /* 48: r4-r11, lr, then d8-d11 of the caller: the kernel uses no
                                  * stack, so that bound (64 bytes per assembly callee) holds */
 };
 
 /* Register use: r9 = context, r5 = weights, r11 = constants, r1/r3 = patch pointers then output
  * pointers, r7 = K counter then the output zero point; accumulators (pixel 0: r0 r2 r4 r6,
- * pixel 1: r8 r10 r12 lr) for channels 0..3; q6/q7 = activation bounds. The first K step uses
- * VMLADAV (no accumulate), which initializes the accumulators for free. The two-lane VMOV puts its
- * first register in the lower lane. Three builds of the same kernel differ in the requantization:
+ * pixel 1: r8 r10 r12 lr) for channels 0..3; q0/q1 = patch vectors, then the requantized
+ * vectors of the two pixels; q2/q3 = weights, then constants and temporaries; q4/q5 = activation
+ * bounds (q6/q7 stay unused: fewer callee-saved registers to keep). The first K step uses VMLADAV
+ * (no accumulate), which initializes the accumulators for free. The two-lane VMOV puts its first
+ * register in the lower lane. Three builds of the same kernel differ in the requantization:
  * the fix-up mask is left out when every channel shifts right (then the fix-up is simply -1 for
  * negative values), the left shift also when no channel shifts left (a channel that shifts left
  * does not shift right, so there is no build with a left shift but without the mask); the
@@ -83,23 +85,23 @@ struct mcf_mve_gemm_ctx {
 
 #define MCF_MVE_SHL                                                                               \
     "   vldrw.u32 q2, [r11], #16\n"                                                               \
-    "   vshl.s32 q4, q4, q2\n"                                                                    \
-    "   vshl.s32 q5, q5, q2\n"
+    "   vshl.s32 q0, q0, q2\n"                                                                    \
+    "   vshl.s32 q1, q1, q2\n"
 
 #define MCF_MVE_FIX_MASK                                                                          \
     "   vldrw.u32 q2, [r11], #16\n"                                                               \
-    "   vshr.s32 q3, q4, #31\n"                                                                   \
+    "   vshr.s32 q3, q0, #31\n"                                                                   \
     "   vand q3, q3, q2\n"                                                                        \
-    "   vqadd.s32 q4, q4, q3\n"                                                                   \
-    "   vshr.s32 q3, q5, #31\n"                                                                   \
+    "   vqadd.s32 q0, q0, q3\n"                                                                   \
+    "   vshr.s32 q3, q1, #31\n"                                                                   \
     "   vand q3, q3, q2\n"                                                                        \
-    "   vqadd.s32 q5, q5, q3\n"
+    "   vqadd.s32 q1, q1, q3\n"
 
 #define MCF_MVE_FIX_ALL                                                                           \
-    "   vshr.s32 q3, q4, #31\n"                                                                   \
-    "   vqadd.s32 q4, q4, q3\n"                                                                   \
-    "   vshr.s32 q3, q5, #31\n"                                                                   \
-    "   vqadd.s32 q5, q5, q3\n"
+    "   vshr.s32 q3, q0, #31\n"                                                                   \
+    "   vqadd.s32 q0, q0, q3\n"                                                                   \
+    "   vshr.s32 q3, q1, #31\n"                                                                   \
+    "   vqadd.s32 q1, q1, q3\n"
 
 #define MCF_MVE_GEMM4X2(NAME, SHL, FIX)                                                           \
     __asm__("   .pushsection .text." NAME ",\"ax\",%progbits\n"                                  \
@@ -112,12 +114,12 @@ struct mcf_mve_gemm_ctx {
             NAME ":\n"                                                                            \
             "   add r1, r0, #48\n"                                                                \
             "   stmia r1!, {r4-r11, lr}\n"                                                        \
-            "   vstmia r1, {d8-d15}\n"                                                            \
+            "   vstmia r1, {d8-d11}\n"                                                            \
             "   mov r9, r0\n"                                                                     \
             "   ldr r0, [r9, #36]\n"                                                              \
             "   ldr r1, [r9, #40]\n"                                                              \
-            "   vdup.32 q6, r0\n"                                                                 \
-            "   vdup.32 q7, r1\n"                                                                 \
+            "   vdup.32 q4, r0\n"                                                                 \
+            "   vdup.32 q5, r1\n"                                                                 \
             "   ldr r5, [r9, #16]\n"                                                              \
             "   ldr r11, [r9, #20]\n"                                                             \
             "1:\n"                                                                                \
@@ -131,39 +133,39 @@ struct mcf_mve_gemm_ctx {
             "   subs r7, #1\n"                                                                    \
             "   bne 2b\n"                                                                         \
             "3:\n"                                                                                \
-            "   vmov q4[2], q4[0], r0, r4\n"                                                      \
-            "   vmov q4[3], q4[1], r2, r6\n"                                                      \
-            "   vmov q5[2], q5[0], r8, r12\n"                                                     \
-            "   vmov q5[3], q5[1], r10, lr\n"                                                     \
+            "   vmov q0[2], q0[0], r0, r4\n"                                                      \
+            "   vmov q0[3], q0[1], r2, r6\n"                                                      \
+            "   vmov q1[2], q1[0], r8, r12\n"                                                     \
+            "   vmov q1[3], q1[1], r10, lr\n"                                                     \
             "   ldr r1, [r9, #8]\n"                                                               \
             "   ldr r3, [r9, #12]\n"                                                              \
             "   ldr r7, [r9, #32]\n"                                                              \
             "   vldrw.u32 q2, [r11], #16\n"                                                       \
-            "   vadd.i32 q4, q4, q2\n"                                                            \
-            "   vadd.i32 q5, q5, q2\n"                                                            \
+            "   vadd.i32 q0, q0, q2\n"                                                            \
+            "   vadd.i32 q1, q1, q2\n"                                                            \
             SHL                                                                                   \
             "   vldrw.u32 q2, [r11], #16\n"                                                       \
-            "   vqrdmulh.s32 q4, q4, q2\n"                                                        \
-            "   vqrdmulh.s32 q5, q5, q2\n"                                                        \
+            "   vqrdmulh.s32 q0, q0, q2\n"                                                        \
+            "   vqrdmulh.s32 q1, q1, q2\n"                                                        \
             FIX                                                                                   \
             "   vldrw.u32 q2, [r11], #16\n"                                                       \
-            "   vrshl.s32 q4, q4, q2\n"                                                           \
-            "   vrshl.s32 q5, q5, q2\n"                                                           \
-            "   vadd.i32 q4, q4, r7\n"                                                            \
-            "   vadd.i32 q5, q5, r7\n"                                                            \
-            "   vmax.s32 q4, q4, q6\n"                                                            \
-            "   vmax.s32 q5, q5, q6\n"                                                            \
-            "   vmin.s32 q4, q4, q7\n"                                                            \
-            "   vmin.s32 q5, q5, q7\n"                                                            \
-            "   vstrb.32 q4, [r1], #4\n"                                                          \
-            "   vstrb.32 q5, [r3], #4\n"                                                          \
+            "   vrshl.s32 q0, q0, q2\n"                                                           \
+            "   vrshl.s32 q1, q1, q2\n"                                                           \
+            "   vadd.i32 q0, q0, r7\n"                                                            \
+            "   vadd.i32 q1, q1, r7\n"                                                            \
+            "   vmax.s32 q0, q0, q4\n"                                                            \
+            "   vmax.s32 q1, q1, q4\n"                                                            \
+            "   vmin.s32 q0, q0, q5\n"                                                            \
+            "   vmin.s32 q1, q1, q5\n"                                                            \
+            "   vstrb.32 q0, [r1], #4\n"                                                          \
+            "   vstrb.32 q1, [r3], #4\n"                                                          \
             "   str r1, [r9, #8]\n"                                                               \
             "   str r3, [r9, #12]\n"                                                              \
             "   ldr r0, [r9, #24]\n"                                                              \
             "   cmp r11, r0\n"                                                                    \
             "   bne 1b\n"                                                                         \
             "   add r0, r9, #84\n"                                                                \
-            "   vldmia r0, {d8-d15}\n"                                                            \
+            "   vldmia r0, {d8-d11}\n"                                                            \
             "   add r0, r9, #48\n"                                                                \
             "   ldmia r0, {r4-r11, pc}\n"                                                         \
             "   .size " NAME ", .-" NAME "\n"                                                     \

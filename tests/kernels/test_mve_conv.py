@@ -89,9 +89,11 @@ def test_mve_conv_requant_builds(tmp_path, monkeypatch):
     assert sorted(set(seen.values()), key=str) == sorted({0, "norshift", "left"}, key=str)
 
 
+@pytest.mark.slow
 def test_mve_conv_in_place_pointwise_chain(tmp_path):
     """Pointwise layers whose output overlaps their dying input in the arena (the planner allows it
-    for pixel-by-pixel kernels): the in-place reads must stop before the output reaches them."""
+    for pixel-by-pixel kernels): the in-place reads must stop before the output reaches them.
+    (test_variants' chain test covers one such layer in the default run.)"""
     _need_qemu()
     model, calib, x = build_chain(3, 12, [("conv", 16, 3, 1), ("pw", 32), ("pw", 48), ("pw", 16), ("pw", 32)],
                                   tmp_path / "chain.onnx")
