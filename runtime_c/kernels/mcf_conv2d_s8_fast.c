@@ -8,15 +8,16 @@
  * as W = c + d * 2^16 with d the weight of a and c the weight of b. Then modulo 2^32
  *   X * W = a c + (a d + b c) 2^16,
  * and since |a c| <= 2^14 and a d + b c fits in int16 (compile time checks that no weight pair is
- * (-128, -128)), (X * W + 2^15) >> 16 is exactly the two-term dot product a d + b c. Per pair and
- * output channel that is one load, one multiply(-accumulate) and one add on a Cortex-M3 (MLA, ADD
- * with shifted operand), five instructions on a Cortex-M0; four channels share each input word.
+ * (-128, -128)), (X * W + 2^15) >> 16 is exactly the two-term dot product a d + b c. Four output
+ * channels share each input word. Per pair and channel: on ARMv7-M an MLA and an ADD with shifted
+ * operand, one LDM fetching the four channels' weight words; on ARMv6-M LDR, MULS, ASRS, ADCS (the
+ * carry does the rounding); both as inline assembly for GCC, the same arithmetic in C elsewhere.
  * Packing four inputs v = [x0 x1 x2 x3] takes no byte loads: (v ^ 0x80808080) & 0x00ff00ff is
  * (x0 + 128) + (x2 + 128) 2^16, so the pairs are (x0, x2) and (x1, x3).
  *
  * Requantization: per channel q = {bias', m, rcz, e} (variants/shared.py, fast_quant); where e >= 1
  * the 32-bit form of mcf_opt.h, with the high multiply done on 16-bit halves on ARMv6-M (no
- * 32 x 32 -> 64 multiply there, and the library's 64-bit multiply costs about 40 instructions).
+ * 32 x 32 -> 64 multiply there: a 64-bit product in C becomes a call of the library's __aeabi_lmul).
  *
  * Scratch: one int8 patch (K rounded up to 4) and its packed words (2 bytes per input).
  */
