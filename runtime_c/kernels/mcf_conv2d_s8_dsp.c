@@ -14,18 +14,21 @@
  * Scratch: two interleaved int16 columns ([K4 / 4][px0: 4][px1: 4], 4 * K4 bytes), then one
  * segment of int8 (L4 bytes) for segments that touch the padding.
  *
+ * Dead (all-zero) channels arrive as constants {0, 0, 2 y, 1} (dsp_gemm.py).
+ *
  * Why assembly for the channel-pair loop: the 2 x 2 block needs all 14 usable registers
  * (4 accumulators, 2 pointers, 8 operands), so compiled C spilled the loop state around every
- * block (about 55 instructions of overhead per channel pair). The hand-scheduled loop keeps that
- * state in a 9-word frame read and written with single LDM / STM instructions, enters the 8-times
- * unrolled K loop Duff-style through a computed branch, and requantizes with 5 instructions per
- * output (about 31 + 3 per 8 K steps per channel pair).
- * Why both pixels are widened in one pass: the column of each pixel is written where the other
- * lane's words sit between, and one pass writes all 4 words of a group at once.
- * For a 1x1 convolution without padding the "im2col" is therefore just that widening of two input
- * pixels' channel rows (no gather, no bounds checks): the K loop runs over the input directly
- * widened, since int8 operands cannot feed SMLAD and widening in the K loop would cost 4 more
- * instructions per 16 MACs (there is no free register to keep them in).
+ * block (about 55 instructions of overhead per channel pair). The hand-written loop keeps that
+ * state in a 10-word frame at the stack pointer read and written with single LDM / STM, runs the
+ * first K step apart (it also copies the biases to the second pixel's accumulators), enters the
+ * 16-times unrolled loop of the other steps Duff-style through a computed branch and requantizes
+ * with 5 instructions per output: about 29 + 3 per 16 K steps of overhead per channel pair
+ * against 10 per K step for 16 MACs.
+ * Why both pixels are widened in one pass: their words interleave in the column, and one STM
+ * writes a group's 4 words.
+ * A 1x1 convolution without padding needs no gather: its "im2col" is only that widening of two
+ * input pixels' channel rows, read in place (direct2). The K loop cannot widen int8 inputs itself:
+ * no register is left for them, and it would cost 4 more instructions per 16 MACs.
  */
 #include "mcf_arith.h"
 #include "mcf_kernels.h"
@@ -35,7 +38,17 @@ typedef struct {
     int32_t seg_len, seg_len4, n_seg, k4;
 } geom;
 
-/* The frame of the channel-pair loop, copied to its stack by one LDM / PUSH (offsets in the asm). */
+static inline geom geometry(const mcf_window *w)
+{
+    geom gm;
+    gm.seg_len = w->dil_w == 1 ? w->k_w * w->in_c : w->in_c;
+    gm.seg_len4 = (gm.seg_len + 3) & ~3;
+    gm.n_seg = w->dil_w == 1 ? w->k_h : w->k_h * w->k_w;
+    gm.k4 = gm.n_seg * gm.seg_len4;
+    return gm;
+}
+
+/* The state of the channel-pair loop (offsets in the asm). */
 typedef struct {
     const int32_t *q;      /*  0: the next channel pair's constants */
     int8_t *out0, *out1;   /*  4,  8: the next output bytes of both pixels */
@@ -46,6 +59,14 @@ typedef struct {
     uint32_t lo4, hi4;     /* 28, 32: act_min / act_max in each byte */
     const void *w;         /* 36: weights of the first pair */
 } pair_frame;
+
+/* The loop's whole stack: its state, then room for r4-r11 and lr (40). It is the only local of
+ * run_pairs, whose frame -fstack-usage counts; the asm itself pushes nothing. */
+typedef struct {
+    pair_frame f;
+    uint32_t saved[9];
+    uint32_t pad;          /* a multiple of 8 bytes: no padding below it in the frame */
+} pair_stack;
 
 /* One step: 4 K of two channels x two pixels, 10 instructions of 4 bytes each (the computed
  * entry relies on that size). x: [px0 e, px0 o, px1 e, px1 o] -> r4-r7; w: [ch0 e, o, ch1 e, o]
@@ -90,14 +111,18 @@ typedef struct {
  * entry is then the loop test, which falls through), and the start of the epilogue with
  * m, rcz, e of the first channel in r7-r9. */
 #define MCF_PAIR_LOOP_HEAD                                                          \
-    "push {r4-r11, lr}\n\t"                                                         \
-    "ldr lr, [r0, #36]\n\t"                                                         \
-    "ldm r0, {r1-r9}\n\t"                                                           \
+    "cmp r0, sp\n\t"                                                                \
+    "bne.w 9f\n\t"                                                                  \
+    "add r1, r0, #40\n\t"                                                           \
+    "stmia r1, {r4-r11, lr}\n\t"                                                    \
+    "ldr lr, [sp, #36]\n\t"                                                         \
+    "ldr r6, [sp, #20]\n\t"                                                         \
     "adr.w r10, 8f\n\t"                                                             \
     "mov.w r11, #40\n\t"                                                            \
     "mla r6, r6, r11, r10\n\t"                                                      \
     "orr r6, r6, #1\n\t"                                                            \
-    "push {r1-r9}\n\t"                                                              \
+    "str r6, [sp, #20]\n\t"                                                         \
+    "ldr r1, [sp]\n\t"                                                              \
     "ldmia r1!, {r0, r2}\n\t"                                                       \
     "str r1, [sp]\n\t"                                                              \
     "1:\n\t"                                                                        \
@@ -113,17 +138,21 @@ typedef struct {
     "ldm sp, {r4, r5, r6, r12}\n\t"                                                 \
     "ldmia r4!, {r7, r8, r9}\n\t"
 
+/* After the last pair: r4-r11 and lr back from the frame. 9: the frame is not at the caller's
+ * stack pointer (see run_pairs): stop rather than write below it. */
 #define MCF_PAIR_LOOP_TAIL                                                          \
     "ldmia r4!, {r0, r2}\n\t"                                                       \
     "stm sp, {r4, r5, r6}\n\t"                                                      \
     "cmp r5, r12\n\t"                                                               \
     "bne.w 1b\n\t"                                                                  \
-    "add sp, sp, #36\n\t"                                                           \
-    "pop {r4-r11, pc}\n\t"
+    "add r0, sp, #40\n\t"                                                           \
+    "ldmia r0, {r4-r11, pc}\n\t"                                                    \
+    "9:\n\t"                                                                        \
+    "udf #0\n\t"
 
 /* All channel pairs of two pixels, without an activation clamp (ssat only): 5 instructions per
  * output. */
-static void __attribute__((naked, noinline)) pairs_2px(const pair_frame *f __attribute__((unused)))
+static void __attribute__((naked, noinline)) pairs_2px(pair_stack *st __attribute__((unused)))
 {
     __asm__ volatile(
         MCF_PAIR_LOOP_HEAD
@@ -142,7 +171,7 @@ static void __attribute__((naked, noinline)) pairs_2px(const pair_frame *f __att
 /* The same with a clamp to [act_min, act_max]: the 4 outputs packed into one word, clamped by
  * SSUB8 + SEL per bound and stored as two halfwords (6 instructions more per channel pair than
  * pairs_2px instead of 24). */
-static void __attribute__((naked, noinline)) pairs_2px_clamp(const pair_frame *f __attribute__((unused)))
+static void __attribute__((naked, noinline)) pairs_2px_clamp(pair_stack *st __attribute__((unused)))
 {
     __asm__ volatile(
         MCF_PAIR_LOOP_HEAD
@@ -165,6 +194,35 @@ static void __attribute__((naked, noinline)) pairs_2px_clamp(const pair_frame *f
         MCF_PAIR_LOOP_TAIL);
 }
 
+/*
+ * The asm addresses its state as [sp, #k] (the K loop has no register left for a base), and so
+ * that its stack use shows in -fstack-usage it uses this function's frame instead of its own:
+ * the frame's only local is `st`, which GCC places at the stack pointer (the asm checks this on
+ * entry).
+ */
+static void __attribute__((noinline)) run_pairs(const mcf_conv2d_s8_args *a, int8_t *out0, int8_t *out1)
+{
+    pair_stack st;
+    const int32_t steps = geometry(&a->win).k4 >> 2;
+    const int32_t *col = (const int32_t *)a->scratch;
+    const int32_t lo = a->rq.act_min, hi = a->rq.act_max;
+    st.f.q = a->packed_quant;
+    st.f.out0 = out0;
+    st.f.out1 = out1;
+    st.f.out0_end = out0 + (a->win.out_c & ~1);
+    st.f.col = col;
+    st.f.skip = steps == 1 ? 16u : (uint32_t)(1 - steps) & 15u;
+    st.f.col_end = col + 4 * steps;
+    st.f.lo4 = (uint32_t)(uint8_t)lo * 0x01010101u;
+    st.f.hi4 = (uint32_t)(uint8_t)hi * 0x01010101u;
+    st.f.w = a->packed_weights;
+    if (lo > -128 || hi < 127) {
+        pairs_2px_clamp(&st);
+    } else {
+        pairs_2px(&st);
+    }
+}
+
 /* Bytes 0..n-1 of src (n < 4) in a word, the rest 0 (they meet zero weights). */
 static inline uint32_t tail_word(const int8_t *src, int32_t n)
 {
@@ -177,7 +235,7 @@ static inline uint32_t tail_word(const int8_t *src, int32_t n)
 
 /* A segment of one pixel into its lane: 4 int8 -> 2 words of int16 in SXTB16 order per group
  * (LDR, SXTB16 x 2, STRD: the compiled C loop took 15 instructions per group, this one 6). */
-static inline void widen_seg(int32_t *dst, const int8_t *src, int32_t len)
+static void __attribute__((noinline)) widen_seg(int32_t *dst, const int8_t *src, int32_t len)
 {
     const int8_t *end = src + (len & ~3);
     if (src != end) {
@@ -203,7 +261,7 @@ static inline void widen_seg(int32_t *dst, const int8_t *src, int32_t len)
 /* The same segment of both pixels into both lanes: per group LDR x 2, SXTB16 x 4 and one STM of
  * the group's 4 words (compiled C stored them one by one and kept more pointers: 15 instructions
  * per group instead of 9). */
-static inline void widen_seg2(int32_t *dst, const int8_t *s0, const int8_t *s1, int32_t len)
+static void __attribute__((noinline)) widen_seg2(int32_t *dst, const int8_t *s0, const int8_t *s1, int32_t len)
 {
     const int8_t *end = s0 + (len & ~3);
     if (s0 != end) {
@@ -239,10 +297,10 @@ static void pad_segment(const mcf_window *w, const int8_t *in_n, int8_t zp, int3
     const int row_in = iy >= 0 && iy < w->in_h;
     for (int32_t t = 0; t < taps; ++t) {
         const int32_t ix = ix0 + t;
-        if (row_in && ix >= 0 && ix < w->in_w) {
-            memcpy(segbuf + t * c, in_n + ((size_t)iy * w->in_w + ix) * c, (size_t)c);
-        } else {
-            memset(segbuf + t * c, zp, (size_t)c);
+        const int8_t *src = in_n + ((size_t)iy * w->in_w + ix) * c;
+        const int tap_in = row_in && ix >= 0 && ix < w->in_w;
+        for (int32_t i = 0; i < c; ++i) {     /* in_c % 4 != 0: a few bytes, no library call */
+            segbuf[t * c + i] = tap_in ? src[i] : zp;
         }
     }
 }
@@ -267,58 +325,73 @@ static void pad_lane(const mcf_window *w, const int8_t *in_n, int32_t zpw, int32
     }
 }
 
-/* One lane's segment that touches the padding. */
-static void lane_padded(const mcf_window *w, const geom *gm, const int8_t *in_n, int8_t zp, int32_t iy, int32_t ix0,
-                        int32_t taps, int32_t *dst, int8_t *segbuf)
+/* Whether the segment of `taps` input pixels from (iy, ix) lies wholly inside the input. */
+static inline int inside(const mcf_window *w, int32_t iy, int32_t ix, int32_t taps)
 {
-    if ((w->in_c & 3) == 0) {
-        pad_lane(w, in_n, (int32_t)((uint32_t)(uint16_t)zp * 0x10001u), iy, ix0, taps, dst);
+    return (uint32_t)iy < (uint32_t)w->in_h && ix >= 0 && ix + taps <= w->in_w;
+}
+
+/* One lane's segment from input pixel (iy, ix) on, through segbuf where it touches the padding. */
+static void __attribute__((noinline)) lane_segment(const mcf_conv2d_s8_args *a, const int8_t *in_n, int32_t iy,
+                                                   int32_t ix, int32_t *dst)
+{
+    const mcf_window *w = &a->win;
+    const geom g = geometry(w), *gm = &g;
+    const int32_t taps = w->dil_w == 1 ? w->k_w : 1;      /* input pixels per segment */
+    const int8_t zp = (int8_t)a->rq.in_zp;
+    if (inside(w, iy, ix, taps)) {
+        widen_seg(dst, in_n + ((size_t)iy * w->in_w + ix) * w->in_c, gm->seg_len);
+    } else if ((w->in_c & 3) == 0) {
+        pad_lane(w, in_n, (int32_t)((uint32_t)(uint16_t)zp * 0x10001u), iy, ix, taps, dst);
     } else {
-        pad_segment(w, in_n, zp, iy, ix0, taps, segbuf);
+        int8_t *segbuf = (int8_t *)((int32_t *)a->scratch + gm->k4);
+        pad_segment(w, in_n, zp, iy, ix, taps, segbuf);
         widen_seg(dst, segbuf, gm->seg_len);
     }
 }
 
 /*
- * The columns of pixels (oy0, ox0) and (oy1, ox1) into lanes 0 and 1 of the scratch. A segment
- * that lies wholly inside the input is read in place; one that touches the padding is built one
- * lane at a time.
+ * The columns of output pixels p0 and p1 into lanes 0 and 1 of the scratch. Segments that lie
+ * wholly inside the input for both pixels are widened together, in place; the others one lane at
+ * a time.
  */
-static void im2col2(const mcf_conv2d_s8_args *a, const geom *gm, const int8_t *in_n, int32_t oy0, int32_t ox0,
-                    int32_t oy1, int32_t ox1, int32_t *col, int8_t *segbuf)
+static void __attribute__((noinline)) im2col2(const mcf_conv2d_s8_args *a, const int8_t *in_n, int32_t p0,
+                                              int32_t p1)
 {
     const mcf_window *w = &a->win;
-    const int8_t zp = (int8_t)a->rq.in_zp;
-    const int32_t len = gm->seg_len, c = w->in_c;
-    const int32_t row_bytes = w->in_w * c;
-    const int32_t taps = w->dil_w == 1 ? w->k_w : 1;      /* input pixels per segment */
-    const int32_t kx_n = w->dil_w == 1 ? 1 : w->k_w;      /* segments per kernel row */
+    const geom gm = geometry(w);
+    int32_t *col = (int32_t *)a->scratch;
+    const int32_t taps = w->dil_w == 1 ? w->k_w : 1;
+    const int32_t oy0 = p0 / w->out_w, oy1 = p1 / w->out_w;
     const int32_t iy0 = oy0 * w->stride_h - w->pad_top, iy1 = oy1 * w->stride_h - w->pad_top;
-    const int32_t ix0 = ox0 * w->stride_w - w->pad_left, ix1 = ox1 * w->stride_w - w->pad_left;
+    const int32_t ix0 = (p0 - oy0 * w->out_w) * w->stride_w - w->pad_left;
+    const int32_t ix1 = (p1 - oy1 * w->out_w) * w->stride_w - w->pad_left;
+    const int32_t kx_n = w->dil_w == 1 ? 1 : w->k_w;     /* segments per kernel row */
     for (int32_t ky = 0; ky < w->k_h; ++ky) {
-        const int32_t y0 = iy0 + ky * w->dil_h, y1 = iy1 + ky * w->dil_h;
-        const int rows_in0 = y0 >= 0 && y0 < w->in_h, rows_in1 = y1 >= 0 && y1 < w->in_h;
-        for (int32_t kx = 0; kx < kx_n; ++kx, col += gm->seg_len4) {
-            const int32_t x0 = ix0 + kx * w->dil_w, x1 = ix1 + kx * w->dil_w;
-            const int in0 = rows_in0 && x0 >= 0 && x0 + taps <= w->in_w;
-            const int in1 = rows_in1 && x1 >= 0 && x1 + taps <= w->in_w;
-            const int32_t off0 = y0 * row_bytes + x0 * c, off1 = y1 * row_bytes + x1 * c;
-            if (in0 && in1) {
-                widen_seg2(col, in_n + off0, in_n + off1, len);
-                continue;
-            }
-            if (in0) {
-                widen_seg(col, in_n + off0, len);
+        const int32_t dy = ky * w->dil_h;
+        for (int32_t kx = 0; kx < kx_n; ++kx, col += gm.seg_len4) {
+            const int32_t dx = kx * w->dil_w;
+            if (inside(w, iy0 + dy, ix0 + dx, taps) && inside(w, iy1 + dy, ix1 + dx, taps)) {
+                const int32_t row = w->in_w * w->in_c;
+                widen_seg2(col, in_n + (iy0 + dy) * row + (ix0 + dx) * w->in_c,
+                           in_n + (iy1 + dy) * row + (ix1 + dx) * w->in_c, gm.seg_len);
             } else {
-                lane_padded(w, gm, in_n, zp, y0, x0, taps, col, segbuf);
-            }
-            if (in1) {
-                widen_seg(col + 2, in_n + off1, len);
-            } else {
-                lane_padded(w, gm, in_n, zp, y1, x1, taps, col + 2, segbuf);
+                lane_segment(a, in_n, iy0 + dy, ix0 + dx, col);
+                lane_segment(a, in_n, iy1 + dy, ix1 + dx, col + 2);
             }
         }
     }
+}
+
+/* 1x1 without padding: each column is one input pixel's channels, widened in place. */
+static void __attribute__((noinline)) direct2(const mcf_conv2d_s8_args *a, const int8_t *in_n, int32_t p0,
+                                              int32_t p1)
+{
+    const mcf_window *w = &a->win;
+    const int32_t oy0 = p0 / w->out_w, oy1 = p1 / w->out_w;
+    const int32_t px0 = oy0 * w->stride_h * w->in_w + (p0 - oy0 * w->out_w) * w->stride_w;
+    const int32_t px1 = oy1 * w->stride_h * w->in_w + (p1 - oy1 * w->out_w) * w->stride_w;
+    widen_seg2((int32_t *)a->scratch, in_n + px0 * w->in_c, in_n + px1 * w->in_c, w->in_c);
 }
 
 static inline int8_t store1(int32_t acc2, const int32_t *q, int32_t lo, int32_t hi)
@@ -327,86 +400,50 @@ static inline int8_t store1(int32_t acc2, const int32_t *q, int32_t lo, int32_t 
     return (int8_t)MCF_CLAMP(y, lo, hi);
 }
 
-static inline uint32_t bytes4(int32_t v)
+/* The odd last output channel of both pixels ([K4 / 4][4] weights, {2 * b', m, rcz, e}). */
+static void __attribute__((noinline)) odd_channel(const mcf_conv2d_s8_args *a, int8_t *out0, int8_t *out1)
 {
-    return (uint32_t)(uint8_t)v * 0x01010101u;
+    const int32_t steps = geometry(&a->win).k4 >> 2;
+    const int32_t *col = (const int32_t *)a->scratch;
+    const int32_t pairs = a->win.out_c >> 1;
+    const int32_t *q = a->packed_quant + 8 * pairs;
+    const int32_t *wp = (const int32_t *)((const int16_t *)a->packed_weights + (size_t)pairs * 8 * steps);
+    int32_t a0 = q[0], a1 = q[0];
+    for (int32_t s = 0; s < steps; ++s, col += 4, wp += 2) {
+        a0 = __smlad(wp[0], col[0], a0);
+        a0 = __smlad(wp[1], col[1], a0);
+        a1 = __smlad(wp[0], col[2], a1);
+        a1 = __smlad(wp[1], col[3], a1);
+    }
+    out0[2 * pairs] = store1(a0, q, a->rq.act_min, a->rq.act_max);
+    out1[2 * pairs] = store1(a1, q, a->rq.act_min, a->rq.act_max);
 }
 
 void mcf_conv2d_s8_dsp(const mcf_conv2d_s8_args *a, const int8_t *in, int8_t *out)
 {
     const mcf_window *w = &a->win;
-    geom gm;
-    gm.seg_len = w->dil_w == 1 ? w->k_w * w->in_c : w->in_c;
-    gm.seg_len4 = (gm.seg_len + 3) & ~3;
-    gm.n_seg = w->dil_w == 1 ? w->k_h : w->k_h * w->k_w;
-    gm.k4 = gm.n_seg * gm.seg_len4;
-    int32_t *col = (int32_t *)a->scratch;
-    int8_t *segbuf = (int8_t *)(col + gm.k4);
     const int32_t npix = w->out_h * w->out_w;
-    const int32_t steps = gm.k4 >> 2;
-    const int32_t pairs = w->out_c >> 1;
-    const int32_t lo = a->rq.act_min, hi = a->rq.act_max;
-    const int clamp = lo > -128 || hi < 127;
-    const int16_t *w_odd = (const int16_t *)a->packed_weights + (size_t)pairs * 8 * steps;
-    const int32_t *q_odd = a->packed_quant + 8 * pairs;
-    /* 1x1 without padding: every column is one input pixel's channels, widened in place */
     const int direct = w->k_h == 1 && w->k_w == 1 && w->pad_top == 0 && w->pad_left == 0 &&
                        (w->out_h - 1) * w->stride_h < w->in_h && (w->out_w - 1) * w->stride_w < w->in_w;
-    pair_frame f;
-    f.col = col;
-    f.skip = steps == 1 ? 16u : (uint32_t)(1 - steps) & 15u;
-    f.col_end = col + 4 * steps;
-    f.lo4 = bytes4(lo);
-    f.hi4 = bytes4(hi);
     for (int32_t n = 0; n < w->batch; ++n) {
         const int8_t *in_n = in + (size_t)n * w->in_h * w->in_w * w->in_c;
-        int8_t *out_n = out + (size_t)n * npix * w->out_c;
-        int32_t oy = 0, ox = 0;
+        int8_t *out0 = out + (size_t)n * npix * w->out_c;
         for (int32_t p = 0; p < npix; p += 2) {
             /* a last single pixel fills both lanes and is written twice */
-            const int32_t oy0 = oy, ox0 = ox;
-            if (p + 1 < npix && ++ox == w->out_w) {
-                ox = 0;
-                ++oy;
-            }
+            const int32_t p1 = p + 1 < npix ? p + 1 : p;
+            int8_t *out1 = out0 + (p1 - p) * w->out_c;
             if (direct) {
-                const size_t c = (size_t)w->in_c;
-                widen_seg2(col, in_n + ((size_t)oy0 * w->stride_h * w->in_w + (size_t)ox0 * w->stride_w) * c,
-                           in_n + ((size_t)oy * w->stride_h * w->in_w + (size_t)ox * w->stride_w) * c, w->in_c);
+                direct2(a, in_n, p, p1);
             } else {
-                im2col2(a, &gm, in_n, oy0, ox0, oy, ox, col, segbuf);
+                im2col2(a, in_n, p, p1);
             }
-            int8_t *out0 = out_n + (size_t)p * w->out_c;
-            int8_t *out1 = p + 1 < npix ? out0 + w->out_c : out0;
-            if (++ox == w->out_w) {
-                ox = 0;
-                ++oy;
-            }
-            if (pairs) {
-                f.q = a->packed_quant;
-                f.out0 = out0;
-                f.out1 = out1;
-                f.out0_end = out0 + 2 * pairs;
-                f.w = a->packed_weights;
-                if (clamp) {
-                    pairs_2px_clamp(&f);
-                } else {
-                    pairs_2px(&f);
-                }
+            if (w->out_c >= 2) {
+                run_pairs(a, out0, out1);
             }
             if (w->out_c & 1) {
-                int32_t a0 = q_odd[0], a1 = q_odd[0];
-                const int32_t *wp = (const int32_t *)w_odd;
-                const int32_t *xp = col;
-                for (int32_t s = 0; s < steps; ++s, xp += 4, wp += 2) {
-                    a0 = __smlad(wp[0], xp[0], a0);
-                    a0 = __smlad(wp[1], xp[1], a0);
-                    a1 = __smlad(wp[0], xp[2], a1);
-                    a1 = __smlad(wp[1], xp[3], a1);
-                }
-                out0[w->out_c - 1] = store1(a0, q_odd, lo, hi);
-                out1[w->out_c - 1] = store1(a1, q_odd, lo, hi);
+                odd_channel(a, out0, out1);
             }
+            out0 = out1 + w->out_c;
         }
     }
 }

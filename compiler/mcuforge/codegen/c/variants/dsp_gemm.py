@@ -3,12 +3,46 @@ from __future__ import annotations
 
 import numpy as np
 
+from ....reference.arith import multiply_by_quantized_multiplier
 from ..kernel_select import Variant, register_variant
 from .shared import DSP, _ceil, conv_segments, dsp_quant, dsp_requant_ok, interleave_pairs, segmented_weights, sxtb16_order
 
 
+def dead_channels(consts: dict, rq: dict) -> tuple[dict, np.ndarray, np.ndarray]:
+    """Output channels whose weights are all zero (pruned ones; vww_mbv1_96 has them with biases
+    of +-2^30 and shifts up to -31, which the 32-bit requantization cannot take) output one constant:
+    (consts with those channels' bias 0, multiplier 0 and shift -1, which pass dsp_requant_ok,
+    mask of the dead channels, their int8 outputs by the golden model's arithmetic)."""
+    w = consts["weights"]
+    c = w.shape[0]
+    dead = ~w.reshape(c, -1).any(axis=1)
+    if not dead.any():
+        return consts, dead, np.zeros(0, np.int64)
+    bias = np.zeros(c, np.int64) if consts["bias"] is None else np.asarray(consts["bias"], np.int64)
+    y = multiply_by_quantized_multiplier(bias[dead], np.asarray(consts["mult"], np.int64)[dead],
+                                         np.asarray(consts["shift"], np.int64)[dead]) + int(rq["out_zp"])
+    y = np.clip(y, rq["act_min"], rq["act_max"])
+    live = dict(consts, bias=np.where(dead, 0, bias), mult=np.where(dead, 0, consts["mult"]),
+                shift=np.where(dead, -1, consts["shift"]))
+    return live, dead, y
+
+
+def dsp_gemm_quant(consts: dict, rq: dict) -> np.ndarray:
+    """{2 * bias', m, rcz, e} per channel (mcf_opt.h); a dead channel gets {0, 0, 2 y, 1}: its
+    accumulator stays 0 and SMMLAR(0, 0, rcz) >> 1 = y."""
+    live, dead, y = dead_channels(consts, rq)
+    q = dsp_quant(live, rq["in_zp"], rq["out_zp"]).reshape(-1, 4)
+    q[dead, 2] = 2 * y
+    return q.reshape(-1)
+
+
+def _dsp_gemm_ok(params: dict) -> bool:
+    live, _, _ = dead_channels(params["consts"], params["rq"])
+    return dsp_requant_ok(live, params["rq"]["in_zp"])
+
+
 def _dsp_conv_accepts(params: dict) -> bool:
-    return params["groups"] == 1 and dsp_requant_ok(params["consts"], params["rq"]["in_zp"])
+    return params["groups"] == 1 and _dsp_gemm_ok(params)
 
 
 def pair_quant(q: np.ndarray) -> np.ndarray:
@@ -29,7 +63,7 @@ def _dsp_conv_prepare(params: dict, consts: dict, pair_layout: bool = True) -> d
     L, _ = conv_segments(win)
     params["scratch_bytes"] = 4 * k4 + _ceil(L, 4) + 8
     params["drop"] = ["weights"]
-    q = dsp_quant(consts, params["rq"]["in_zp"], params["rq"]["out_zp"])
+    q = dsp_gemm_quant(consts, params["rq"])
     return {"packed_weights": ("int16_t", interleave_pairs(wk, 4).astype(np.int16)),
             "packed_quant": ("int32_t", pair_quant(q) if pair_layout else q)}
 
@@ -61,7 +95,7 @@ def fc_window(params: dict) -> dict:
 
 
 def _dsp_fc_accepts(params: dict) -> bool:
-    return dsp_requant_ok(params["consts"], params["rq"]["in_zp"])
+    return _dsp_gemm_ok(params)
 
 
 def _dsp_fc_prepare(params: dict, consts: dict, pair_layout: bool = True) -> dict:
