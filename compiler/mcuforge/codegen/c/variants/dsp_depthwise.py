@@ -72,3 +72,53 @@ def _dsp_dw2_prepare(params: dict, consts: dict) -> dict:
 register_variant("mcf_depthwise_conv2d_s8", Variant(
     function="mcf_depthwise_conv2d_s8_dsp2", sources=("mcf_depthwise_conv2d_s8_dsp.c",), requires=DSP,
     accepts=_dsp_dw2_accepts, prepare=_dsp_dw2_prepare))
+
+
+# 3x3, depth multiplier 1, dilation 1, horizontal stride 1 or 2: four channels widened per 32-bit
+# load into four planes, stride-1 rows in blocks of six outputs (mcf_depthwise_conv2d_s8_dsp3x3.c)
+DSP_DW3_MAX_SCRATCH = 8192
+
+
+def dw3_plane_dims(win: dict) -> tuple[int, int]:
+    """Plane rows and (even) columns of the 3x3 kernel, as the C code computes them."""
+    ph = (win["out_h"] - 1) * win["stride_h"] + 3
+    pw = ((win["out_w"] - 1) * win["stride_w"] + 4 + 1) & ~1
+    return ph, pw
+
+
+def _dsp_dw3_fits(params: dict) -> bool:
+    win = params["win"]
+    return (win["k_h"] == 3 and win["k_w"] == 3 and win["dil_h"] == 1 and win["dil_w"] == 1
+            and win["stride_w"] in (1, 2) and win["out_c"] == win["in_c"] and _dsp_dw_accepts(params))
+
+
+def _dsp_dw3_accepts(params: dict) -> bool:
+    """Four planes: only where they are small (vww's 48x48 layers keep one plane)."""
+    ph, pw = dw3_plane_dims(params["win"])
+    return _dsp_dw3_fits(params) and 4 * 2 * ph * pw <= DSP_DW3_MAX_SCRATCH
+
+
+def _dsp_dw3_prepare(params: dict, consts: dict, planes: int = 4) -> dict:
+    w = consts["weights"].astype(np.int64)[..., 0]          # [c][3][3]
+    c = w.shape[0]
+    taps = np.zeros((c, 3, 2, 2), np.int64)                 # per kernel row A = (w0, w1), B = (w1, w2)
+    taps[:, :, 0, 0], taps[:, :, 0, 1] = 2 * w[:, :, 0], 2 * w[:, :, 1]
+    taps[:, :, 1, 0], taps[:, :, 1, 1] = 2 * w[:, :, 1], 2 * w[:, :, 2]
+    ph, pw = dw3_plane_dims(params["win"])
+    params["scratch_bytes"] = planes * 2 * ph * pw
+    # channels c .. c + planes - 1 of every pixel are in the planes before any output byte of them
+    # is written, and out_c == in_c: safe over its input exactly at the same offset
+    params["inplace_exact"] = True
+    params["drop"] = ["weights"]
+    return {"packed_weights": ("int16_t", taps.reshape(-1).astype(np.int16)),
+            "packed_quant": ("int32_t", dsp_quant(consts, params["rq"]["in_zp"], params["rq"]["out_zp"]))}
+
+
+register_variant("mcf_depthwise_conv2d_s8", Variant(
+    function="mcf_depthwise_conv2d_s8_dsp3x3_1", sources=("mcf_depthwise_conv2d_s8_dsp3x3.c",), requires=DSP,
+    accepts=_dsp_dw3_fits, prepare=lambda p, c: _dsp_dw3_prepare(p, c, 1)))
+
+# registered last: tried first where its four planes are small
+register_variant("mcf_depthwise_conv2d_s8", Variant(
+    function="mcf_depthwise_conv2d_s8_dsp3x3", sources=("mcf_depthwise_conv2d_s8_dsp3x3.c",), requires=DSP,
+    accepts=_dsp_dw3_accepts, prepare=_dsp_dw3_prepare))
