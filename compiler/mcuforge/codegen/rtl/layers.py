@@ -147,6 +147,8 @@ class RtlDesign:
             geo, mode, k = self._geometry(node)
             lanes = self._balanced_lanes(node, geo, k)
             t = geo["oh"] * geo["ow"] * k * (geo["cout"] // lanes)
+            if self._global_pool(node, geo):
+                t = geo["h"] * geo["w"] * geo["cin"]  # one element per beat
             return lanes, t, lanes if mode in ("conv", "dw") else 0
         return 0, self.g.tensors[node.outputs[0]].size, 0  # elementwise: one element per beat
 
@@ -241,6 +243,9 @@ class RtlDesign:
             cycles = sum(s["k"] * s["groups"] for s in c["stages"]) + len(c["stages"]) - 1
             n = c["stages"][-1]["cout"]
             return cycles, (done + 1, done + n)  # the outputs leave one per beat
+        if layer.template == "rtl/global_pool_layer.v.j2":
+            n = c["h"] * c["w"] * c["cin"]
+            return n, (max(last_in, first_in + n - 1) + 1, max(last_in, first_in + n - 1) + c["cout"])
         if layer.template == "rtl/window_layer.v.j2":
             per_px = c["groups"] * c["k"]
             cycles = c["oh"] * c["ow"] * per_px
@@ -273,15 +278,19 @@ class RtlDesign:
         lanes = self._lanes(node, geo["cout"])
         if not self.balance:
             return lanes
-        if node.op in ("maxpool", "avgpool") and geo["oh"] == geo["ow"] == 1:
-            # a global pooling starts only when its whole input is in, so its time is all latency;
-            # its lanes are adders or comparators, not MAC units: reduce every channel at once
-            return geo["cout"]
+        if self._global_pool(node, geo):
+            return 1
         per_group = geo["oh"] * geo["ow"] * k
         for d in range(1, lanes + 1):
             if geo["cout"] % d == 0 and per_group * (geo["cout"] // d) <= self.frame_cycles:
                 return d
         return lanes
+
+    @staticmethod
+    def _global_pool(node, geo) -> bool:
+        """A pooling whose one window is the whole unpadded input: reduced as it streams in."""
+        return (node.op in ("maxpool", "avgpool") and geo["oh"] == geo["ow"] == 1 and geo["kh"] == geo["h"]
+                and geo["kw"] == geo["w"] and geo["pt"] == geo["pl"] == 0)
 
     def _geometry(self, node):
         g, a = self.g, node.attrs
@@ -338,6 +347,8 @@ class RtlDesign:
         else:
             ctx.update(_requant_ctx(p["acc_width"], p["in_frac"] + p["shift"] - yt.frac, yt, p["act_lo"], p["act_hi"]))
         macs = get_op(node.op).macs(node, g)
+        if self._global_pool(node, geo):
+            return RtlLayer(module, "rtl/global_pool_layer.v.j2", ctx, macs, 0)
         return RtlLayer(module, "rtl/window_layer.v.j2", ctx, macs, lanes if mode in ("conv", "dw") else 0)
 
     def _dense(self, chain, module) -> RtlLayer:
