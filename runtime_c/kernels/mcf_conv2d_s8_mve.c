@@ -13,9 +13,9 @@
  * accumulators need all of them (r0 ... r12 and lr). GCC 12 then moved accumulators between
  * registers inside the K loop and spilled the channel loop's variables (that C version: 1.74
  * MAC/instruction on the 32->64 pointwise benchmark layer, 2.59 on the 3x3 one). Written by hand,
- * the K loop is the 14 instructions above plus SUBS/BNE (lr is an accumulator, so no low-overhead
- * loop), and nothing spills: the per-call state sits in a small context struct read with
- * immediate offsets.
+ * the K loop is the 14 instructions above, unrolled twice, plus SUBS/BNE (lr is an accumulator,
+ * so no low-overhead loop), and nothing spills: the per-call state sits in a small context
+ * struct read with immediate offsets.
  *
  * Patches: a 1x1 convolution over whole vectors of input channels reads its input rows in place,
  * unless the pixel pair's output would overwrite input still to be read (in-place arena plans
@@ -127,8 +127,13 @@ struct mcf_mve_gemm_ctx {
             "   ldr r3, [r9, #4]\n"                                                               \
             "   ldr r7, [r9, #28]\n"                                                              \
             MCF_MVE_K_STEP("vmladav.s8")                                                          \
+            "   lsrs r7, r7, #1\n"                                                                \
+            "   bcc 4f\n"                                                                         \
+            MCF_MVE_K_STEP("vmladava.s8")                                                         \
+            "4:\n"                                                                                \
             "   cbz r7, 3f\n"                                                                     \
             "2:\n"                                                                                \
+            MCF_MVE_K_STEP("vmladava.s8")                                                         \
             MCF_MVE_K_STEP("vmladava.s8")                                                         \
             "   subs r7, #1\n"                                                                    \
             "   bne 2b\n"                                                                         \
