@@ -32,7 +32,8 @@
 #endif
 /* inline-assembly inner loops: ARMv6-M (MCF_FAST_ASM_V6M) and ARMv7-M / v8-M mainline (..._V7M) */
 #if defined(__GNUC__) && !defined(__clang__)
-#if defined(MCF_FAST_NO_LONG_MUL)
+#if defined(MCF_FAST_NO_LONG_MUL) && defined(__OPTIMIZE__)
+/* (it needs all eight low registers: without optimization r7 stays the frame pointer) */
 #define MCF_FAST_ASM_V6M 1
 #elif defined(__ARM_ARCH_7M__) || defined(__ARM_ARCH_7EM__) || defined(__ARM_ARCH_8M_MAIN__) || \
     defined(__ARM_ARCH_8_1M_MAIN__)
@@ -131,7 +132,8 @@ static void pack(const int8_t *src, int32_t n4, uint32_t *xp)
  * eight low registers hold the four sums, the two pointers and two temporaries; the end pointer
  * lives in a high register (CMP accepts one).
  */
-static inline const uint32_t *dot4(const uint32_t *x, const uint32_t *x_end, const uint32_t *pw, int32_t acc[4])
+__attribute__((noinline, optimize("omit-frame-pointer"))) static const uint32_t *dot4(const uint32_t *x,
+    const uint32_t *x_end, const uint32_t *pw, int32_t acc[4])
 {
     int32_t a0 = acc[0], a1 = acc[1], a2 = acc[2], a3 = acc[3];
     uint32_t xv, t;
