@@ -95,6 +95,25 @@ def random_case(seed, tmp_path):
     three_way(hls, rtl, n_in, x_raw)
 
 
+def test_global_max_pool_three_way(tmp_path):
+    """A global max pooling (the CNN has the average one), reduced as its input streams in."""
+    from mcuforge.quant.calibrate import calibrate
+    from mcuforge.quant.fixed import quantize_fixed
+    rng = np.random.default_rng(11)
+    b = random_models.Builder(rng, (1, 5, 5, 2))
+    b.cur = b.conv("x", 6, 3, 1, (1, 1, 1, 1))
+    b.cur = b.node("maxpool", [b.cur], {"kernel": (5, 5), "strides": (1, 1), "pads": (0, 0, 0, 0)})
+    flat = b.node("reshape", [b.cur], {"shape": (1, 6)})
+    w = b.g.const("fc_w", rng.normal(0, 0.5, (4, 6)).astype(np.float32))
+    b.g.outputs = [b.node("dense", [flat, w.name], {})]
+    samples = [{"x": rng.uniform(-2, 2, (1, 5, 5, 2)).astype(np.float32)} for _ in range(16)]
+    g = quantize_fixed(b.g, calibrate(b.g, samples), 12, 6, "trn", "sat")
+    hls, rtl = write_hls_project(g, tmp_path / "hls", reuse=2), write_rtl_project(g, tmp_path / "rtl", reuse=2)
+    assert "global" in (rtl / "rtl" / "mcf_accel_l2.v").read_text()
+    t = g.tensors[g.inputs[0]].meta["fixed"]
+    three_way(hls, rtl, 50, np.random.default_rng(3).integers(t.raw_min, t.raw_max + 1, (5, 50)))
+
+
 def test_random_configuration(tmp_path):
     random_case(3, tmp_path)
 
