@@ -24,6 +24,8 @@
  * 16-times unrolled loop of the other steps Duff-style through a computed branch and requantizes
  * with 5 instructions per output: about 29 + 3 per 16 K steps of overhead per channel pair
  * against 10 per K step for 16 MACs.
+ * A single pixel (a fully connected layer's row, an odd last pixel) without a clamp runs a
+ * 2-channel x 1-pixel loop (pairs_1px: 6 instructions per 8 MACs) rather than two equal lanes.
  * Why both pixels are widened in one pass: their words interleave in the column, and one STM
  * writes a group's 4 words.
  * A 1x1 convolution without padding needs no gather: its "im2col" is only that widening of two
@@ -65,7 +67,7 @@ typedef struct {
 typedef struct {
     pair_frame f;
     uint32_t saved[9];
-    uint32_t pad;          /* a multiple of 8 bytes: no padding below it in the frame */
+    uint32_t sp_adjust;    /* 0 here; makes the size a multiple of 8 (no padding below it) */
 } pair_stack;
 
 /* One step: 4 K of two channels x two pixels, 10 instructions of 4 bytes each (the computed
@@ -110,21 +112,38 @@ typedef struct {
  * times and entered Duff-style at ktop + 40 * skip (skip = 16 when there is no other step: the
  * entry is then the loop test, which falls through), and the start of the epilogue with
  * m, rcz, e of the first channel in r7-r9. */
-#define MCF_PAIR_LOOP_HEAD                                                          \
+/* The frame is at the caller's sp (the usual case, see run_pairs), or else copied to 80 bytes of
+ * this function's own stack (e.g. an unoptimized build laying out run_pairs differently; stack
+ * that -fstack-usage does not see). Then r4-r11 and lr saved in the frame, lr = weights, the entry address ktop (8) + step_bytes *
+ * skip, the first pair's biases in r0 and r2. */
+#define MCF_FRAME_SETUP(step_bytes)                                                 \
     "cmp r0, sp\n\t"                                                                \
-    "bne.w 9f\n\t"                                                                  \
+    "beq.w 2f\n\t"                                                                  \
+    "sub sp, sp, #80\n\t"                                                           \
+    "add r1, sp, #40\n\t"                                                           \
+    "stmia r1, {r4-r11, lr}\n\t"                                                    \
+    "ldm r0, {r1-r10}\n\t"                                                          \
+    "stm sp, {r1-r10}\n\t"                                                          \
+    "mov.w r1, #80\n\t"                                                             \
+    "str r1, [sp, #76]\n\t"                                                         \
+    "b.w 3f\n\t"                                                                    \
+    "2:\n\t"                                                                        \
     "add r1, r0, #40\n\t"                                                           \
     "stmia r1, {r4-r11, lr}\n\t"                                                    \
+    "3:\n\t"                                                                        \
     "ldr lr, [sp, #36]\n\t"                                                         \
     "ldr r6, [sp, #20]\n\t"                                                         \
     "adr.w r10, 8f\n\t"                                                             \
-    "mov.w r11, #40\n\t"                                                            \
+    "mov.w r11, #" step_bytes "\n\t"                                                \
     "mla r6, r6, r11, r10\n\t"                                                      \
     "orr r6, r6, #1\n\t"                                                            \
     "str r6, [sp, #20]\n\t"                                                         \
     "ldr r1, [sp]\n\t"                                                              \
     "ldmia r1!, {r0, r2}\n\t"                                                       \
-    "str r1, [sp]\n\t"                                                              \
+    "str r1, [sp]\n\t"
+
+#define MCF_PAIR_LOOP_HEAD                                                          \
+    MCF_FRAME_SETUP("40")                                                           \
     "1:\n\t"                                                                        \
     "ldr r12, [sp, #16]\n\t"                                                        \
     MCF_FIRST_STEP                                                                  \
@@ -138,17 +157,18 @@ typedef struct {
     "ldm sp, {r4, r5, r6, r12}\n\t"                                                 \
     "ldmia r4!, {r7, r8, r9}\n\t"
 
-/* After the last pair: r4-r11 and lr back from the frame. 9: the frame is not at the caller's
- * stack pointer (see run_pairs): stop rather than write below it. */
+/* After the last pair: r4-r11 and lr back from the frame, sp back by the frame's last word (0,
+ * or 80 when the frame was copied to this function's own stack). */
 #define MCF_PAIR_LOOP_TAIL                                                          \
     "ldmia r4!, {r0, r2}\n\t"                                                       \
     "stm sp, {r4, r5, r6}\n\t"                                                      \
     "cmp r5, r12\n\t"                                                               \
     "bne.w 1b\n\t"                                                                  \
+    "ldr r1, [sp, #76]\n\t"                                                         \
     "add r0, sp, #40\n\t"                                                           \
-    "ldmia r0, {r4-r11, pc}\n\t"                                                    \
-    "9:\n\t"                                                                        \
-    "udf #0\n\t"
+    "ldmia r0, {r4-r11, lr}\n\t"                                                    \
+    "add sp, sp, r1\n\t"                                                            \
+    "bx lr\n\t"
 
 /* All channel pairs of two pixels, without an activation clamp (ssat only): 5 instructions per
  * output. */
@@ -194,11 +214,51 @@ static void __attribute__((naked, noinline)) pairs_2px_clamp(pair_stack *st __at
         MCF_PAIR_LOOP_TAIL);
 }
 
+/* One step of one pixel: 4 K of two channels, 6 instructions of 4 bytes (lane 1 of the column is
+ * skipped); accumulators r0 (ch0) and r2 (ch1). */
+#define MCF_STEP_1PX                                                                \
+    "ldrd r4, r5, [r12], #16\n\t"                                                   \
+    "ldmia.w lr!, {r8, r9, r10, r11}\n\t"                                           \
+    "smlad r0, r8, r4, r0\n\t"                                                      \
+    "smlad r0, r9, r5, r0\n\t"                                                      \
+    "smlad r2, r10, r4, r2\n\t"                                                     \
+    "smlad r2, r11, r5, r2\n\t"
+
+#define MCF_STEP4_1PX MCF_STEP_1PX MCF_STEP_1PX MCF_STEP_1PX MCF_STEP_1PX
+
+/*
+ * All channel pairs of one pixel (lane 0), without a clamp: a single last pixel or a fully
+ * connected layer's one row. Two lanes would cost 10 instructions per 8 useful MACs instead of 6.
+ * All K steps run in the loop (skip = (-steps) & 15).
+ */
+static void __attribute__((naked, noinline)) pairs_1px(pair_stack *st __attribute__((unused)))
+{
+    __asm__ volatile(
+        MCF_FRAME_SETUP("24")
+        "1:\n\t"
+        "ldr r12, [sp, #16]\n\t"
+        "ldr r4, [sp, #20]\n\t"
+        "bx r4\n\t"
+        "8:\n\t"
+        MCF_STEP4_1PX MCF_STEP4_1PX MCF_STEP4_1PX MCF_STEP4_1PX
+        "ldr r4, [sp, #24]\n\t"
+        "cmp r12, r4\n\t"
+        "bne.w 8b\n\t"
+        "ldm sp, {r4, r5, r6, r12}\n\t"
+        "ldmia r4!, {r7, r8, r9}\n\t"
+        MCF_RQ("r10", "r0")
+        "strb r10, [r5], #1\n\t"
+        "ldmia r4!, {r7, r8, r9}\n\t"
+        MCF_RQ("r10", "r2")
+        "strb r10, [r5], #1\n\t"
+        MCF_PAIR_LOOP_TAIL);
+}
+
 /*
  * The asm addresses its state as [sp, #k] (the K loop has no register left for a base), and so
  * that its stack use shows in -fstack-usage it uses this function's frame instead of its own:
- * the frame's only local is `st`, which GCC places at the stack pointer (the asm checks this on
- * entry).
+ * the frame's only local is `st`, which optimizing GCC places at the stack pointer (the asm
+ * checks this on entry and copies the frame otherwise).
  */
 static void __attribute__((noinline)) run_pairs(const mcf_conv2d_s8_args *a, int8_t *out0, int8_t *out1)
 {
@@ -216,8 +276,12 @@ static void __attribute__((noinline)) run_pairs(const mcf_conv2d_s8_args *a, int
     st.f.lo4 = (uint32_t)(uint8_t)lo * 0x01010101u;
     st.f.hi4 = (uint32_t)(uint8_t)hi * 0x01010101u;
     st.f.w = a->packed_weights;
+    st.sp_adjust = 0;
     if (lo > -128 || hi < 127) {
         pairs_2px_clamp(&st);
+    } else if (out0 == out1) {
+        st.f.skip = (uint32_t)(-steps) & 15u;
+        pairs_1px(&st);
     } else {
         pairs_2px(&st);
     }
@@ -271,14 +335,14 @@ static void __attribute__((noinline)) widen_seg2(int32_t *dst, const int8_t *s0,
             "ldr r6, [%[s1]], #4\n\t"
             "sxtb16 r5, r4, ror #8\n\t"
             "sxtb16 r4, r4\n\t"
-            "sxtb16 r7, r6, ror #8\n\t"
+            "sxtb16 r8, r6, ror #8\n\t"
             "sxtb16 r6, r6\n\t"
-            "stmia %[d]!, {r4, r5, r6, r7}\n\t"
+            "stmia %[d]!, {r4, r5, r6, r8}\n\t"
             "cmp %[s0], %[end]\n\t"
             "bne 1b\n\t"
             : [s0] "+r"(s0), [s1] "+r"(s1), [d] "+r"(dst)
             : [end] "r"(end)
-            : "r4", "r5", "r6", "r7", "cc", "memory");
+            : "r4", "r5", "r6", "r8", "cc", "memory");     /* not r7: the frame pointer at -O0 */
     }
     if (len & 3) {
         const uint32_t v0 = tail_word(s0, len & 3), v1 = tail_word(s1, len & 3);
