@@ -378,11 +378,11 @@ class RtlDesign:
             for gi in range(st["groups"]):
                 for j in range(lanes):
                     b_lanes[j].append(int(st["bias"][gi * lanes + j]))
-                for ki in range(st["k"]):
+                for ki in range(st["k"]):  # issue order: input-major, group-minor
                     word = 0
                     for j in range(lanes):
                         word |= (int(st["w"][gi * lanes + j, ki]) & mask) << (j * ww)
-                    words[st["w_base"] + gi * st["k"] + ki] = f"{word:0{(lanes * ww + 3) // 4}x}"
+                    words[st["w_base"] + ki * st["groups"] + gi] = f"{word:0{(lanes * ww + 3) // 4}x}"
             del st["w"], st["bias"]
         ctx = {"module": module, "node": "+".join(n.name for n in chain), "nodes": [n.name for n in chain],
                "stages": stages, "lanes": lanes, "ww": ww, "aw": max(st["acc_w"] for st in stages),
