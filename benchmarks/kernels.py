@@ -65,7 +65,7 @@ def row(name, core, opt, port):
     if opt is None:
         return f"| {name} | {core} | does not fit | | | | |"
     (n_opt, macs, ex_opt, kern, _), (n_port, _, ex_port, _, _) = opt, port
-    vk = ", ".join(k.replace("mcf_", "") for k in kern if k.endswith(("_dsp", "_mve", "_fast"))) or "portable"
+    vk = ", ".join(k.replace("mcf_", "") for k in kern if any(t in k for t in ("_dsp", "_mve", "_fast"))) or "portable"
     return (f"| {name} | {core} | {vk} | {n_opt:,} | {macs / n_opt:.2f} | {n_port / n_opt:.1f}x | "
             f"{'yes' if ex_opt and ex_port else 'NO'} |")
 
