@@ -42,6 +42,8 @@ M0_LAYERS = {
     "conv 3x3 8->8 @8x8 (M0 size)": conv_spec(8, 8, 8),
     "pointwise 16->16 @8x8 (M0 size)": conv_spec(16, 16, 8, k=1, pad=0),
     "depthwise 3x3 16 @12x12 (M0 size)": dw_spec(16, 12),
+    "avg pool 2x2 16ch @12x12 (M0 size)": pool_spec("avgpool", 16, 12),
+    "add 16ch @12x12 (M0 size)": add_spec(16, 12),
 }
 MODELS = ["ic_resnet8", "vww_mbv1_96", "kws_dscnn", "ad_fcae"]
 

@@ -20,13 +20,17 @@ void mcf_depthwise_conv2d_s8_dsp2(const mcf_conv2d_s8_args *a, const int8_t *in,
 void mcf_depthwise_conv2d_s8_dsp3x3(const mcf_conv2d_s8_args *a, const int8_t *in, int8_t *out);
 void mcf_depthwise_conv2d_s8_dsp3x3_1(const mcf_conv2d_s8_args *a, const int8_t *in, int8_t *out);
 void mcf_depthwise_conv2d_s8_mve(const mcf_conv2d_s8_args *a, const int8_t *in, int8_t *out);
+void mcf_depthwise_conv2d_s8_mve_ch(const mcf_conv2d_s8_args *a, const int8_t *in, int8_t *out);
 void mcf_depthwise_conv2d_s8_fast(const mcf_conv2d_s8_args *a, const int8_t *in, int8_t *out);
 void mcf_maxpool_s8_dsp(const mcf_pool_s8_args *a, const int8_t *in, int8_t *out);
 void mcf_maxpool_s8_mve(const mcf_pool_s8_args *a, const int8_t *in, int8_t *out);
+void mcf_maxpool_s8_fast(const mcf_pool_s8_args *a, const int8_t *in, int8_t *out);
 void mcf_avgpool_s8_dsp(const mcf_pool_s8_args *a, const int8_t *in, int8_t *out);
 void mcf_avgpool_s8_mve(const mcf_pool_s8_args *a, const int8_t *in, int8_t *out);
+void mcf_avgpool_s8_fast(const mcf_pool_s8_args *a, const int8_t *in, int8_t *out);
 void mcf_add_s8_dsp(const mcf_add_s8_args *a, const int8_t *in1, const int8_t *in2, int8_t *out);
 void mcf_add_s8_mve(const mcf_add_s8_args *a, const int8_t *in1, const int8_t *in2, int8_t *out);
+void mcf_add_s8_fast(const mcf_add_s8_args *a, const int8_t *in1, const int8_t *in2, int8_t *out);
 void mcf_fully_connected_s8_dsp(const mcf_fully_connected_s8_args *a, const int8_t *in, int8_t *out);
 void mcf_fully_connected_s8_dsp_lean(const mcf_fully_connected_s8_args *a, const int8_t *in, int8_t *out);
 void mcf_fully_connected_s8_mve(const mcf_fully_connected_s8_args *a, const int8_t *in, int8_t *out);

@@ -21,7 +21,7 @@ CORES = {  # target -> (board, expected variant suffix of conv / depthwise / fc)
     "cortex-m55": ("mps3-an547", {"conv2d": "_mve", "depthwise": "_mve", "dense": "_mve"}),
 }
 # pooling and add: every such layer of FAST_SPECS runs this variant ("" = the portable kernel)
-POOL_ADD = {"cortex-m3": "", "cortex-m4": "_dsp", "cortex-m7": "_dsp", "cortex-m33": "_dsp", "cortex-m55": "_mve"}
+POOL_ADD = {"cortex-m3": "_fast", "cortex-m4": "_dsp", "cortex-m7": "_dsp", "cortex-m33": "_dsp", "cortex-m55": "_mve"}
 
 FAST_SPECS = [
     conv_spec(16, 16, 8),                                   # 3x3, pad 1, stride 1
