@@ -93,6 +93,33 @@ void mcf_avgpool_s8_fast(const mcf_pool_s8_args *a, const int8_t *in, int8_t *ou
                 }
                 const int8_t *first = in_n + ((ptrdiff_t)(iy0 + ky0 * w->dil_h) * w->in_w + ix0 + kx0 * w->dil_w) * C;
                 int32_t c = 0;
+                const int32_t bias = 128 * valid;
+                if (nky == 2 && nkx == 2) {
+                    /* the common 2x2 window without loops over taps */
+                    const int32_t d3 = dy + dx;
+#if defined(__ARM_FEATURE_UNALIGNED)
+                    for (; c + 4 <= C; c += 4) {
+                        const int8_t *p = first + c;
+                        const uint32_t u0 = (uint32_t)mcf_rd32(p) ^ 0x80808080u;
+                        const uint32_t u1 = (uint32_t)mcf_rd32(p + dx) ^ 0x80808080u;
+                        const uint32_t u2 = (uint32_t)mcf_rd32(p + dy) ^ 0x80808080u;
+                        const uint32_t u3 = (uint32_t)mcf_rd32(p + d3) ^ 0x80808080u;
+                        const uint32_t ae = (u0 & 0x00FF00FFu) + (u1 & 0x00FF00FFu) + (u2 & 0x00FF00FFu)
+                                          + (u3 & 0x00FF00FFu);
+                        const uint32_t ao = ((u0 >> 8) & 0x00FF00FFu) + ((u1 >> 8) & 0x00FF00FFu)
+                                          + ((u2 >> 8) & 0x00FF00FFu) + ((u3 >> 8) & 0x00FF00FFu);
+                        out[c] = average((int32_t)(ae & 0xFFFFu), &k);
+                        out[c + 1] = average((int32_t)(ao & 0xFFFFu), &k);
+                        out[c + 2] = average((int32_t)(ae >> 16), &k);
+                        out[c + 3] = average((int32_t)(ao >> 16), &k);
+                    }
+#endif
+                    for (; c < C; ++c) {
+                        const int8_t *p = first + c;
+                        out[c] = average(bias + p[0] + p[dx] + p[dy] + p[d3], &k);
+                    }
+                    continue;
+                }
 #if defined(__ARM_FEATURE_UNALIGNED)
                 for (; c + 4 <= C; c += 4) {
                     uint32_t ae = 0, ao = 0;
@@ -111,7 +138,6 @@ void mcf_avgpool_s8_fast(const mcf_pool_s8_args *a, const int8_t *in, int8_t *ou
                     out[c + 3] = average((int32_t)(ao >> 16), &k);
                 }
 #endif
-                const int32_t bias = 128 * valid;
                 for (; c < C; ++c) {
                     int32_t acc = bias;
                     const int8_t *row = first + c;

@@ -17,6 +17,7 @@ M3_SPECS = [
     pool_spec("maxpool", 16, 8),
     pool_spec("avgpool", 13, 9, k=3, stride=2, pad=1),                     # counts 4, 6, 9
     pool_spec("avgpool", 16, 8),                                            # even count: negative ties
+    pool_spec("avgpool", 7, 6),                                             # 2x2: one word + 3 channels
     pool_spec("avgpool", 7, (7, 6), k=3, stride=1, pad=1),
     pool_spec("avgpool", 21, 5, k=3, stride=2, pad=1, include_pad=True),
     add_spec(13, (5, 7)),
