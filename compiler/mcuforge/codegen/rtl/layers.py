@@ -1,7 +1,9 @@
 """Graph nodes -> instances of the Verilog layer templates (templates/rtl/) and the streams that
-connect them. Every MAC layer and pooling layer is a line-buffered window engine whose lanes
-each compute reuse-factor output channels in turn; adds and unfused clamps are elementwise
-stages; reshapes are the same stream; a tensor read twice is forked into two FIFOs."""
+connect them. Convolutions and pooling are line-buffered window engines whose lanes each
+compute reuse-factor output channels in turn; dense layers are input-stationary (a chain of
+small ones may share the first one's lanes); a global pooling reduces its input as it streams
+in; adds and unfused clamps are elementwise stages; reshapes are the same stream; a tensor read
+twice is forked into two FIFOs."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -387,7 +389,7 @@ class RtlDesign:
         ctx = {"module": module, "node": "+".join(n.name for n in chain), "nodes": [n.name for n in chain],
                "stages": stages, "lanes": lanes, "ww": ww, "aw": max(st["acc_w"] for st in stages),
                "xw": max(st["in_w"] for st in stages), "n_groups": n_groups, "w_words": words,
-               "b_lanes": b_lanes, "sconst": sconst}
+               "b_lanes": b_lanes, "sconst": sconst, "wa_w": max(1, (len(words) - 1).bit_length())}
         macs = sum(get_op(n.op).macs(n, g) for n in chain)
         return RtlLayer(module, "rtl/dense_layer.v.j2", ctx, macs, lanes)
 
