@@ -110,6 +110,40 @@ register_variant("mcf_depthwise_conv2d_s8", Variant(
     accepts=_mve_dw_accepts, prepare=_mve_dw_prepare))
 
 
+def _mve_dwc_accepts(params: dict) -> bool:
+    win = params["win"]
+    return win["out_c"] == win["in_c"] and _mve_dw_accepts(params)
+
+
+def _mve_dwc_prepare(params: dict, consts: dict) -> dict:
+    """mcf_depthwise_conv2d_s8_mve_ch (depth multiplier 1, channels in vector lanes): weights
+    [C4 / 4][taps][4]; constants: a mode word (1: some channel shifts left, 2: some channel has no
+    right shift) and 3 padding words, mve_quant4, then C4 bytes of the input zero point (read by
+    padding columns)."""
+    win = params["win"]
+    c, taps = win["in_c"], win["k_h"] * win["k_w"]
+    c4 = _ceil(c, 4)
+    wt = np.zeros((c4, taps), np.int64)
+    wt[:c] = np.asarray(consts["weights"], np.int64).reshape(c, taps)
+    wt = wt.reshape(c4 // 4, 4, taps).transpose(0, 2, 1)        # [group][tap][4 channels]
+    zp = np.full((c4 // 4, 4), int(params["rq"]["in_zp"]) & 0xFF, np.uint32)
+    zp_words = (zp[:, 0] | zp[:, 1] << 8 | zp[:, 2] << 16 | zp[:, 3] << 24).view(np.int32)
+    shift = np.asarray(consts["shift"], np.int64)
+    head = np.array([int((shift > 0).any()) | 2 * int((shift >= 0).any()), 0, 0, 0], np.int32)
+    # a block's stores precede reads of other channels of its windows
+    params["inplace_safe"] = False
+    cols = 3 * win["stride_w"] + (win["k_w"] - 1) * win["dil_w"] + 1
+    params["scratch_bytes"] = 4 * win["k_h"] * cols + 16     # column table, 16-byte aligned
+    params["drop"] = ["weights"]
+    return {"packed_weights": ("int8_t", wt.reshape(-1).astype(np.int8)),
+            "packed_quant": ("int32_t", np.concatenate([head, mve_quant4(consts, params["rq"]["in_zp"]), zp_words]))}
+
+
+register_variant("mcf_depthwise_conv2d_s8", Variant(
+    function="mcf_depthwise_conv2d_s8_mve_ch", sources=("mcf_depthwise_conv2d_s8_mve_ch.c",), requires=MVE,
+    accepts=_mve_dwc_accepts, prepare=_mve_dwc_prepare))
+
+
 def _mve_fc_accepts(params: dict) -> bool:
     return (np.asarray(params["consts"]["mult"]) >= 0).all()
 

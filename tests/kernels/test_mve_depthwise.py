@@ -1,0 +1,105 @@
+"""The channel-vectorized Helium depthwise convolution (mcf_depthwise_conv2d_s8_mve_ch, depth
+multiplier 1) and the gathering one it leaves to depth multipliers > 1 (mcf_depthwise_conv2d_s8_mve),
+bit-exact with the golden model on the Cortex-M55 board.
+
+The fast case covers both of the channel kernel's paths (3-wide stride 1 with shared column loads,
+the general one), tail predication (channel counts 5, 17, 33: one to three channels past the last
+whole group of 4), padding on one axis only, stride 2, dilation, ReLU, rows of one and two output
+pixels (blocks are 3 pixels wide), and all three requantization forms (channels without a right
+shift, channels shifting left) through the shift rewriting of test_mve_conv."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from mcuforge.api import compile_model, simulate
+from mcuforge.errors import McuforgeError
+from mcuforge.ir.ops.conv2d import Conv2D
+from mcuforge.sim import toolchain
+
+from .layer_models import build_model, dw_spec
+from .test_mve_conv import _with_shift
+
+BOARD = "mps3-an547"
+
+
+def _need_qemu():
+    try:
+        toolchain.qemu_arm()
+        toolchain.arm_gcc()
+    except McuforgeError as e:
+        pytest.skip(f"no Cortex-M toolchain/QEMU here: {e}")
+
+
+def patch_dw_shifts(monkeypatch, policies):
+    """Depthwise layers get policies[i % len] in the order first seen (see test_mve_conv)."""
+    orig = Conv2D.int8_params
+    seen: dict[str, str] = {}
+
+    def int8_params(self, node, g):
+        p = dict(orig(self, node, g))
+        if node.attrs.get("groups", 1) == 1:
+            return p
+        policy = seen.setdefault(node.name, policies[len(seen) % len(policies)])
+        mult, shift = np.asarray(p["mult"], np.int64), np.asarray(p["shift"], np.int64)
+        c = np.arange(len(mult))
+        if policy in ("norshift", "left"):
+            mult, shift = _with_shift(mult, shift, np.where(c % 2 == 1, 0, shift))
+        if policy == "left":
+            mult, shift = _with_shift(mult, shift, np.where(c % 3 == 2, 1 + c % 2, shift))
+        p["mult"], p["shift"] = mult, shift
+        return p
+
+    monkeypatch.setattr(Conv2D, "int8_params", int8_params)
+    return seen
+
+
+def run(tmp_path, specs, seed=0):
+    model, calib, x = build_model(specs, tmp_path / "model.onnx", seed=seed)
+    res = compile_model(model, tmp_path / "m55", target="cortex-m55", calib=calib, quiet=True)
+    kernels = [l.get("kernel") for l in res.info["layers"]]
+    want = ["mcf_depthwise_conv2d_s8_mve_ch" if s["out_c"] == s["in_c"] else "mcf_depthwise_conv2d_s8_mve"
+            for s in specs]
+    assert sorted(k for k in kernels if k and "depthwise" in k) == sorted(want), kernels
+    y, _ = simulate(tmp_path / "m55", board=BOARD, x=x, quiet=True)
+    ref, _ = simulate(tmp_path / "m55", board="reference", x=x, quiet=True)
+    y, ref = (y, ref) if isinstance(y, list) else ([y], [ref])
+    for i, (a, b) in enumerate(zip(y, ref)):
+        assert a.shape == b.shape
+        assert np.array_equal(a, b), f"branch {i} ({specs[i]}) differs from the golden model at {int((a != b).sum())} places"
+
+
+SPECS = [
+    dw_spec(16, 8),                                  # 3x3 stride 1: shared columns, 8 = 3 + 3 + 2 pixels
+    dw_spec(5, (4, 7), relu=True),                   # 5 channels: one whole group + a tail of 1
+    dw_spec(17, 7, stride=2),                        # general path, stride 2, tail of 1
+    dw_spec(33, (5, 4), k=(3, 2), pad=(1, 0)),       # 2-wide kernel, padding on rows only, tail of 1
+    dw_spec(7, 9, dil=2, relu=True),                 # dilation, tail of 3
+    dw_spec(6, (3, 1), pad=(1, 1)),                  # one-pixel rows, tail of 2
+    dw_spec(8, (1, 5), k=(1, 3), pad=(0, 1)),        # one output row
+    dw_spec(3, 5, mult=2),                           # depth multiplier 2: the gathering kernel
+]
+
+
+def test_mve_depthwise_layers(tmp_path, monkeypatch):
+    _need_qemu()
+    seen = patch_dw_shifts(monkeypatch, [0, "norshift", "left"])
+    run(tmp_path, SPECS)
+    assert sorted(set(seen.values()), key=str) == sorted({0, "norshift", "left"}, key=str)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_mve_depthwise_random_layers(tmp_path, monkeypatch, seed):
+    _need_qemu()
+    rng = np.random.default_rng(seed)
+    specs = []
+    for _ in range(8):
+        k = (int(rng.choice([1, 2, 3, 5])), int(rng.choice([1, 2, 3, 5])))
+        dil = int(rng.choice([1, 2])) if min(k) > 1 else 1
+        hw = (int(rng.integers(k[0] * dil, 13)), int(rng.integers(k[1] * dil, 13)))
+        pad = (int(rng.integers(0, k[0])), int(rng.integers(0, k[1])))
+        specs.append(dw_spec(int(rng.integers(1, 70)), hw, k=k, stride=int(rng.choice([1, 2])), dil=dil, pad=pad,
+                             mult=int(rng.choice([1, 1, 1, 2])), relu=bool(rng.integers(2))))
+    patch_dw_shifts(monkeypatch, [0, "norshift", "left"])
+    run(tmp_path, specs, seed=seed)
