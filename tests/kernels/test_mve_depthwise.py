@@ -1,6 +1,7 @@
-"""The channel-vectorized Helium depthwise convolution (mcf_depthwise_conv2d_s8_mve_ch, depth
-multiplier 1) and the gathering one it leaves to depth multipliers > 1 (mcf_depthwise_conv2d_s8_mve),
-bit-exact with the golden model on the Cortex-M55 board.
+"""The channel-vectorized Helium depthwise convolutions (mcf_depthwise_conv2d_s8_mve_ch: depth
+multiplier 1; mcf_depthwise_conv2d_s8_mve1: one input channel) and the gathering one they leave to
+other depth multipliers (mcf_depthwise_conv2d_s8_mve), bit-exact with the golden model on the
+Cortex-M55 board.
 
 The fast case covers both of the channel kernel's paths (3-wide stride 1 with shared column loads,
 the general one), tail predication (channel counts 5, 17, 33: one to three channels past the last
@@ -58,8 +59,8 @@ def run(tmp_path, specs, seed=0):
     model, calib, x = build_model(specs, tmp_path / "model.onnx", seed=seed)
     res = compile_model(model, tmp_path / "m55", target="cortex-m55", calib=calib, quiet=True)
     kernels = [l.get("kernel") for l in res.info["layers"]]
-    want = ["mcf_depthwise_conv2d_s8_mve_ch" if s["out_c"] == s["in_c"] else "mcf_depthwise_conv2d_s8_mve"
-            for s in specs]
+    want = ["mcf_depthwise_conv2d_s8_mve_ch" if s["out_c"] == s["in_c"] else
+            "mcf_depthwise_conv2d_s8_mve1" if s["in_c"] == 1 else "mcf_depthwise_conv2d_s8_mve" for s in specs]
     assert sorted(k for k in kernels if k and "depthwise" in k) == sorted(want), kernels
     y, _ = simulate(tmp_path / "m55", board=BOARD, x=x, quiet=True)
     ref, _ = simulate(tmp_path / "m55", board="reference", x=x, quiet=True)
@@ -78,6 +79,9 @@ SPECS = [
     dw_spec(6, (3, 1), pad=(1, 1)),                  # one-pixel rows, tail of 2
     dw_spec(8, (1, 5), k=(1, 3), pad=(0, 1)),        # one output row
     dw_spec(3, 5, mult=2),                           # depth multiplier 2: the gathering kernel
+    dw_spec(1, (9, 6), k=(4, 3), stride=2, mult=37, pad=(1, 1), relu=True),  # one input channel (mve1):
+                                                     # 2 passes of 16 channels, then 4 + a tail of 1
+    dw_spec(1, 5, k=3, mult=8, dil=2),               # mve1 with groups of 4 only, dilation
 ]
 
 
@@ -101,5 +105,8 @@ def test_mve_depthwise_random_layers(tmp_path, monkeypatch, seed):
         pad = (int(rng.integers(0, k[0])), int(rng.integers(0, k[1])))
         specs.append(dw_spec(int(rng.integers(1, 70)), hw, k=k, stride=int(rng.choice([1, 2])), dil=dil, pad=pad,
                              mult=int(rng.choice([1, 1, 1, 2])), relu=bool(rng.integers(2))))
+    c1 = int(rng.integers(2, 70))              # and a one-channel input (mve1)
+    specs.append(dw_spec(1, (int(rng.integers(5, 13)), int(rng.integers(5, 13))), k=(int(rng.integers(1, 6)), 3),
+                         stride=int(rng.choice([1, 2])), mult=c1, relu=bool(rng.integers(2))))
     patch_dw_shifts(monkeypatch, [0, "norshift", "left"])
     run(tmp_path, specs, seed=seed)

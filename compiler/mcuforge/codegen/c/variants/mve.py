@@ -144,6 +144,33 @@ register_variant("mcf_depthwise_conv2d_s8", Variant(
     accepts=_mve_dwc_accepts, prepare=_mve_dwc_prepare))
 
 
+def _mve_dw1_accepts(params: dict) -> bool:
+    win = params["win"]
+    return win["in_c"] == 1 and win["out_c"] > 1 and _mve_dw_accepts(params)
+
+
+def _mve_dw1_prepare(params: dict, consts: dict) -> dict:
+    """mcf_depthwise_conv2d_s8_mve1 (one input channel, output channels in vector lanes): weights
+    [taps][C4]; constants: mode word and 3 padding words, then mve_quant4."""
+    win = params["win"]
+    c, taps = win["out_c"], win["k_h"] * win["k_w"]
+    wt = np.zeros((taps, _ceil(c, 4)), np.int64)
+    wt[:, :c] = np.asarray(consts["weights"], np.int64).reshape(c, taps).T
+    shift = np.asarray(consts["shift"], np.int64)
+    head = np.array([int((shift > 0).any()) | 2 * int((shift >= 0).any()), 0, 0, 0], np.int32)
+    # the outputs (out_c bytes per pixel) run ahead of the input (1 byte per pixel)
+    params["inplace_safe"] = False
+    params["scratch_bytes"] = taps          # the window's input values
+    params["drop"] = ["weights"]
+    return {"packed_weights": ("int8_t", wt.reshape(-1).astype(np.int8)),
+            "packed_quant": ("int32_t", np.concatenate([head, mve_quant4(consts, params["rq"]["in_zp"])]))}
+
+
+register_variant("mcf_depthwise_conv2d_s8", Variant(
+    function="mcf_depthwise_conv2d_s8_mve1", sources=("mcf_depthwise_conv2d_s8_mve1.c",), requires=MVE,
+    accepts=_mve_dw1_accepts, prepare=_mve_dw1_prepare))
+
+
 def _mve_fc_accepts(params: dict) -> bool:
     return (np.asarray(params["consts"]["mult"]) >= 0).all()
 
