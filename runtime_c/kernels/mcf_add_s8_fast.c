@@ -7,8 +7,8 @@
  * Input stage, in 32 bits: with d = x - zp (|d| <= 255) and m = mh 2^11 + ml (ml < 2^11),
  *   SRDHM(d 2^20, m) = floor((d m + 2^10) / 2^11) = d mh + ((d ml + 2^10) >> 11),
  * where d mh < 2^28 and d ml < 2^19; SRDHM rounds both signs alike (floor((v m + 2^30) / 2^31)).
- * RDBP(s, e) = (s + 2^(e-1) - [s < 0]) >> e for e >= 1, and [s < 0] may be read off d (s is 0
- * where they differ, and then the result is 0 either way). An input whose multiplier is exactly
+ * On ARMv7-M the zero point is folded into the constant terms (x mh - zp mh, x ml + 2^10 - zp ml).
+ * RDBP(s, e) = (s + 2^(e-1) - [s < 0]) >> e for e >= 1. An input whose multiplier is exactly
  * 2^30 with e = 0 (the input of the larger scale) needs no multiply: s = d << 19.
  * Output stage: |s1 + s2| < 2^28, so with A2 = 2 (s1 + s2) the identity of mcf_dsp_requant holds:
  *   SRDHM(A, mo) = floor((A2 mo + 2^31) / 2^32), and the rounding shift by eo (1..22) with the
@@ -42,22 +42,35 @@ static inline int32_t mulhi_round_acc(int32_t a, int32_t bh, int32_t bl, int32_t
 #endif
 }
 
-/* s of one input; `exact`: multiplier 2^30, e = 0 */
-static inline __attribute__((always_inline)) int32_t scaled(int32_t x, int32_t zp, int32_t mh, int32_t ml,
-                                                            int32_t rc, int32_t e, const int exact)
+/* s of one input; `exact`: multiplier 2^30, e = 0. ARMv7-M: the zero point folded into
+ * k1 = -zp mh and k2 = 2^10 - zp ml (two multiply-accumulates); ARMv6-M (8 low registers): one
+ * constant fewer, d = x - zp formed per element and k2 = 2^10. */
+static inline __attribute__((always_inline)) int32_t scaled(int32_t x, int32_t zp, int32_t k1, int32_t mh,
+                                                            int32_t ml, int32_t k2, int32_t rc, int32_t e,
+                                                            const int exact)
 {
+#if defined(__ARM_ARCH_6M__)
+    (void)k1;
     const int32_t d = x - zp;
     if (exact) {
         return d * (1 << 19);
     }
-    const int32_t s = d * mh + ((d * ml + (1 << 10)) >> 11);
-    return (s + rc + (d >> 31)) >> e;
+    const int32_t s = d * mh + ((d * ml + k2) >> 11);
+    return (s + rc + (d >> 31)) >> e;   /* [s < 0] read off d: they differ only where s = 0 */
+#else
+    (void)zp;
+    if (exact) {
+        return x * (1 << 19) + k1;
+    }
+    const int32_t s = x * mh + k1 + ((x * ml + k2) >> 11);
+    return (s + (s >> 31) + rc) >> e;
+#endif
 }
 
 #define ADD_ONE(x1, x2)                                                                        \
     __extension__({                                                                            \
-        const int32_t a2_ = 2 * (scaled((x1), zp1, mh1, ml1, rc1, e1, exact1)                   \
-                                 + scaled((x2), zp2, mh2, ml2, rc2, e2, exact2));              \
+        const int32_t a2_ = 2 * (scaled((x1), zp1, k11, mh1, ml1, k21, rc1, e1, exact1)                   \
+                                 + scaled((x2), zp2, k12, mh2, ml2, k22, rc2, e2, exact2));              \
         int32_t y_ = (mulhi_round_acc(a2_, moh, mol, mo, rcz) + (a2_ >> 31)) >> eo;            \
         y_ = y_ < lo ? lo : y_;                                                                \
         (int8_t)(y_ > hi ? hi : y_);                                                           \
@@ -68,9 +81,15 @@ static inline __attribute__((always_inline)) void add_loop(const mcf_add_s8_args
                                                            const int exact1, const int exact2)
 {
     const int32_t e1 = -a->in1_shift, e2 = -a->in2_shift, eo = -a->out_shift;
+    const int32_t mh1 = exact1 ? 1 << 19 : a->in1_mult >> 11, ml1 = a->in1_mult & 0x7FF;
+    const int32_t mh2 = exact2 ? 1 << 19 : a->in2_mult >> 11, ml2 = a->in2_mult & 0x7FF;
     const int32_t zp1 = a->in1_zp, zp2 = a->in2_zp;
-    const int32_t mh1 = a->in1_mult >> 11, ml1 = a->in1_mult & 0x7FF;
-    const int32_t mh2 = a->in2_mult >> 11, ml2 = a->in2_mult & 0x7FF;
+#if defined(__ARM_ARCH_6M__)
+    const int32_t k11 = 0, k21 = 1 << 10, k12 = 0, k22 = 1 << 10;
+#else
+    const int32_t k11 = -zp1 * mh1, k21 = (1 << 10) - zp1 * ml1;
+    const int32_t k12 = -zp2 * mh2, k22 = (1 << 10) - zp2 * ml2;
+#endif
     const int32_t rc1 = exact1 ? 0 : 1 << (e1 - 1), rc2 = exact2 ? 0 : 1 << (e2 - 1);
     const int32_t mo = a->out_mult, moh = mo >> 16, mol = mo & 0xFFFF;
     const int32_t rcz = (int32_t)((1u << (eo - 1)) + (uint32_t)a->out_zp * (1u << eo));
