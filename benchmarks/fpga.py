@@ -133,6 +133,8 @@ def main():
     xtr, ytr, xte, yte = models.digits()
     from conftest import Trained
     work = Path(tempfile.mkdtemp(prefix="mcf_fpga_bench_"))
+    import torch
+    torch.manual_seed(0)     # the modules' initial weights: the same trained models on every run
     mlp_m = models.train(models.mlp_module(), xtr, ytr, epochs=10)
     mlp = Trained(mlp_m, models.export(mlp_m, work / "mlp.onnx"), xtr[:128], xte, yte)
     designs = {"mlp": mlp}
@@ -141,7 +143,6 @@ def main():
         designs["cnn"] = Trained(cnn_m, models.export(cnn_m, work / "cnn.onnx"), xtr[:128], xte, yte)
 
     if "big" in wanted:
-        import torch
         torch.manual_seed(0)
         big_m = torch.nn.Sequential(torch.nn.Linear(256, 32), torch.nn.ReLU(), torch.nn.Linear(32, 8)).eval()
         big_calib = np.random.default_rng(0).uniform(0, 1, (64, 256)).astype(np.float32)
