@@ -4,12 +4,12 @@
  * The portable kernel tests every tap against the borders per channel. Here each output pixel
  * clips its window once (rows ky0..ky1, columns kx0..kx1); the channel loop then only loads and
  * compares, and the first valid cell seeds the maximum (a clipped window is never empty for a
- * real layer; an empty one gives -129 clamped, as the reference). The common full 2x2 window has
- * its own loop: on ARMv7-M (unaligned word loads) four channels per word, the maximum of signed
- * bytes computed in SWAR (a per-byte compare mask from one subtraction, see ge4), elsewhere one
- * channel per step; the activation clamp is skipped when it spans all of int8. Pixel by pixel,
- * and each channel (or word of four) read from every tap before it is written, as the reference
- * kernel, so the same in-place overlaps are safe.
+ * real layer; an empty one gives -129 clamped, as the reference). On ARMv7-M (unaligned word
+ * loads) four channels per word, the maximum of signed bytes computed in SWAR (a per-byte compare
+ * mask from one subtraction, see ge4), elsewhere one channel per step. The common full 2x2 window
+ * has its own loop without tap loops; the activation clamp is skipped when it spans all of int8.
+ * Pixel by pixel, and each channel (or word of four) read from every tap before it is written, as
+ * the reference kernel, so the same in-place overlaps are safe.
  */
 #include "mcf_arith.h"
 #include "mcf_kernels.h"
@@ -75,6 +75,9 @@ void mcf_maxpool_s8_fast(const mcf_pool_s8_args *a, const int8_t *in, int8_t *ou
     const int32_t dy = w->dil_h * w->in_w * C, dx = w->dil_w * C;
     const int32_t lo = a->act_min, hi = a->act_max;
     const int clamp = lo > -128 || hi < 127;
+#if defined(__ARM_FEATURE_UNALIGNED)
+    const uint32_t lo4 = 0x01010101u * (uint8_t)lo, hi4 = 0x01010101u * (uint8_t)hi;
+#endif
     for (int32_t n = 0; n < w->batch; ++n) {
         const int8_t *in_n = in + (size_t)n * w->in_h * w->in_w * C;
         for (int32_t oy = 0; oy < w->out_h; ++oy) {
@@ -111,7 +114,24 @@ void mcf_maxpool_s8_fast(const mcf_pool_s8_args *a, const int8_t *in, int8_t *ou
                     }
                     continue;
                 }
-                for (int32_t c = 0; c < C; ++c) {
+                int32_t c = 0;
+#if defined(__ARM_FEATURE_UNALIGNED)
+                for (; c + 4 <= C; c += 4) {
+                    const int8_t *row = first + c;
+                    uint32_t r = (uint32_t)mcf_rd32(row);
+                    for (int32_t ky = 0; ky < nky; ++ky, row += dy) {
+                        const int8_t *p = row;
+                        for (int32_t kx = 0; kx < nkx; ++kx, p += dx) {
+                            r = max4(r, (uint32_t)mcf_rd32(p));
+                        }
+                    }
+                    if (clamp) {
+                        r = min4(max4(r, lo4), hi4);
+                    }
+                    mcf_wr32(out + c, (int32_t)r);
+                }
+#endif
+                for (; c < C; ++c) {
                     const int8_t *row = first + c;
                     int32_t best = *row;
                     for (int32_t ky = 0; ky < nky; ++ky, row += dy) {
