@@ -34,6 +34,7 @@ LAYERS = {
     "depthwise 3x3 64 @24x24": dw_spec(64, 24),
     "fully connected 256->64": fc_spec(256, 64),
     "avg pool 2x2 64ch @24x24": pool_spec("avgpool", 64, 24),
+    "max pool 2x2 64ch @24x24": pool_spec("maxpool", 64, 24),
     "add 64ch @24x24": add_spec(64, 24),
 }
 # The shapes above do not fit the micro:bit's 16 KB RAM: Cortex-M0 runs these smaller ones instead
@@ -43,6 +44,7 @@ M0_LAYERS = {
     "pointwise 16->16 @8x8 (M0 size)": conv_spec(16, 16, 8, k=1, pad=0),
     "depthwise 3x3 16 @12x12 (M0 size)": dw_spec(16, 12),
     "avg pool 2x2 16ch @12x12 (M0 size)": pool_spec("avgpool", 16, 12),
+    "max pool 2x2 16ch @12x12 (M0 size)": pool_spec("maxpool", 16, 12),
     "add 16ch @12x12 (M0 size)": add_spec(16, 12),
 }
 MODELS = ["ic_resnet8", "vww_mbv1_96", "kws_dscnn", "ad_fcae"]
