@@ -2,23 +2,25 @@
  * int8 depthwise convolution with depth multiplier 1 (any kernel, stride, dilation, padding) for
  * Cortex-M55 with Helium (MVE), vectorized over channels.
  *
- * Method: NHWC keeps the channels of a pixel contiguous, so 4 channels of one tap are one
- * widening VLDRB.S32, multiplied lanewise by the 4 channels' weights of that tap (no gathers: a
- * gather costs one instruction but a beat per lane, so it looked cheap in instruction counts and
- * is slow in cycles). MVE has no lanewise vector x vector VMLA, so a MAC is VMUL + VADD. Output
- * pixels go in blocks of 3 along a row, so each weight load feeds 3 pixels (4 would need 9 Q
- * registers with 3 weights and a product; there are 8). For every block the start of each input
- * column its windows touch is computed once (scratch table, k_h rows of
- * cols = 2 * stride + (k_w - 1) * dilation + 1 pointers); a column in the padding (or of a lane
- * past the end of the row) points at a row of input zero points prepared at compile time (the
- * input zero point is folded into the bias), so the channel loop has no padding tests. With a
- * 3-wide kernel, stride 1 and no dilation, the 5 columns of a kernel row are loaded once and each
- * feeds up to 3 pixels (9 products per 5 + 3 loads; inline assembly, see group()); blocks inside
- * the image walk the columns with one pointer instead of the table. Requantization runs on the 4
- * channels of a pixel: [VSHL], VQRDMULH, sign fix-up, VRSHL (TFLite's rounding), zero point,
- * clamp, one narrowing VSTRB.32; one build per requantization mode leaves out what no channel
- * needs. The last group of channels is tail predicated (zeroing loads, predicated stores), so odd
- * channel counts need no copies. Pixels missing at the end of a row store onto an earlier pixel.
+ * Method: NHWC keeps the channels of a pixel contiguous, so 4 channels of one tap are one widening
+ * VLDRB.S32, multiplied lanewise by the 4 channels' weights of that tap (no gathers: a gather
+ * costs one instruction but a beat per lane, so it looked cheap in instruction counts and is slow
+ * in cycles). MVE has no lanewise vector x vector VMLA, so a MAC is VMUL + VADD. Output pixels go
+ * in blocks of 3 along a row, so each weight load feeds 3 pixels (4 would need 9 Q registers with
+ * 3 weights and a product; there are 8). For every block the start of each input column its
+ * windows touch is computed once (scratch table, k_h rows of cols = 2 * stride + (k_w - 1) *
+ * dilation + 1 pointers); a column in the padding (or of a lane past the end of the row) points at
+ * a row of input zero points prepared at compile time (the input zero point is folded into the
+ * bias), so the channel loop has no padding tests. With a 3-wide kernel, stride 1 and no dilation,
+ * the 5 columns of a kernel row are loaded once and each feeds up to 3 pixels (9 products per 5 +
+ * 3 loads; inline assembly, see group()). Walking the columns of blocks inside the image with one
+ * pointer instead of the table was tried: 4 fewer instructions per kernel row, but kws and vww got
+ * slower (+21 k, +15 k instructions: the per-block test and the extra build). Requantization runs
+ * on the 4 channels of a pixel: [VSHL], VQRDMULH, sign fix-up, VRSHL (TFLite's rounding), zero
+ * point, clamp, one narrowing VSTRB.32; one build per requantization mode leaves out what no
+ * channel needs. The last group of channels is tail predicated (zeroing loads, predicated stores),
+ * so odd channel counts need no copies. Pixels missing at the end of a row store onto an earlier
+ * pixel.
  *
  * Compile-time preparation (variants/mve.py, _mve_dwc_prepare):
  *   packed_weights: int8 [C4 / 4][k_h * k_w][4] (C4 = channels rounded up to 4, zero padded).
@@ -97,59 +99,11 @@ static inline __attribute__((always_inline)) void group(const int8_t *const *col
                                                          int32_t c, const int8_t *w, const int32_t *bias,
                                                          const int32_t *q, const dw_consts *k, int32_t mode,
                                                          int32x4_t vlo, int32x4_t vhi, int8_t *o, int32_t o1,
-                                                         int32_t o2, mve_pred16_t p, int tail, int fast3, int inner)
+                                                         int32_t o2, mve_pred16_t p, int tail, int fast3)
 {
     int32x4_t a0 = vldrwq_s32(bias), a1 = a0, a2 = a0;
 #define LD(ptr) (tail ? vldrbq_z_s32((ptr) + c, p) : vldrbq_s32((ptr) + c))
-    if (fast3 && !tail && inner) {
-        /* The same inside the image: a kernel row's 5 columns follow each other at C bytes, so
-         * one pointer walks them (11 instead of 15 instructions per row for the columns). */
-        const int8_t *const *cp = col;
-        const int8_t *wp = w;
-        int32_t n = win->k_h;
-        const int8_t *t;
-        int32x4_t w0, w1, w2, x, m;
-        __asm__ volatile(
-            "1:\n\t"
-            "vldrb.s32 %q[w0], [%[wp]], #4\n\t"
-            "ldr %[t], [%[cp]], #20\n\t"
-            "vldrb.s32 %q[w1], [%[wp]], #4\n\t"
-            "add %[t], %[c]\n\t"
-            "vldrb.s32 %q[w2], [%[wp]], #4\n\t"
-            "vldrb.s32 %q[x], [%[t]]\n\t"
-            "add %[t], %[C]\n\t"
-            "vmul.i32 %q[x], %q[x], %q[w0]\n\t"
-            "vadd.i32 %q[a0], %q[a0], %q[x]\n\t"
-            "vldrb.s32 %q[x], [%[t]]\n\t"
-            "add %[t], %[C]\n\t"
-            "vmul.i32 %q[m], %q[x], %q[w1]\n\t"
-            "vadd.i32 %q[a0], %q[a0], %q[m]\n\t"
-            "vmul.i32 %q[x], %q[x], %q[w0]\n\t"
-            "vadd.i32 %q[a1], %q[a1], %q[x]\n\t"
-            "vldrb.s32 %q[x], [%[t]]\n\t"
-            "add %[t], %[C]\n\t"
-            "vmul.i32 %q[m], %q[x], %q[w2]\n\t"
-            "vadd.i32 %q[a0], %q[a0], %q[m]\n\t"
-            "vmul.i32 %q[m], %q[x], %q[w1]\n\t"
-            "vadd.i32 %q[a1], %q[a1], %q[m]\n\t"
-            "vmul.i32 %q[x], %q[x], %q[w0]\n\t"
-            "vadd.i32 %q[a2], %q[a2], %q[x]\n\t"
-            "vldrb.s32 %q[x], [%[t]]\n\t"
-            "add %[t], %[C]\n\t"
-            "vmul.i32 %q[m], %q[x], %q[w2]\n\t"
-            "vadd.i32 %q[a1], %q[a1], %q[m]\n\t"
-            "vmul.i32 %q[x], %q[x], %q[w1]\n\t"
-            "vadd.i32 %q[a2], %q[a2], %q[x]\n\t"
-            "vldrb.s32 %q[x], [%[t]]\n\t"
-            "subs %[n], #1\n\t"
-            "vmul.i32 %q[x], %q[x], %q[w2]\n\t"
-            "vadd.i32 %q[a2], %q[a2], %q[x]\n\t"
-            "bne 1b"
-            : [a0] "+w"(a0), [a1] "+w"(a1), [a2] "+w"(a2), [w0] "=&w"(w0), [w1] "=&w"(w1), [w2] "=&w"(w2),
-              [x] "=&w"(x), [m] "=&w"(m), [cp] "+r"(cp), [wp] "+l"(wp), [n] "+r"(n), [t] "=&l"(t)
-            : [c] "r"(c), [C] "r"(win->in_c)
-            : "memory", "cc");
-    } else if (fast3 && !tail) {
+    if (fast3 && !tail) {
         /* Why assembly: the rows below need all 8 Q registers (3 accumulators, 3 weights, the
          * column, a product) and GCC 12 spilled accumulators to the stack inside this loop (about
          * 50 instructions per kernel row instead of 38). It uses no stack and calls nothing, so the
@@ -241,7 +195,7 @@ static inline __attribute__((always_inline)) void group(const int8_t *const *col
 
 static inline __attribute__((always_inline)) void block_t(const int8_t *const *col, int32_t cols,
                                                            const mcf_window *win, const dw_consts *k, int8_t *o,
-                                                           int32_t nl, int32_t mode, int fast3, int inner)
+                                                           int32_t nl, int32_t mode, int fast3)
 {
     const int32_t C = win->in_c;
     const int32x4_t vlo = vdupq_n_s32(k->lo), vhi = vdupq_n_s32(k->hi);
@@ -250,19 +204,19 @@ static inline __attribute__((always_inline)) void block_t(const int8_t *const *c
     const int32_t o1 = nl > 1 ? C : 0, o2 = nl > 2 ? 2 * C : o1;
     int32_t c = 0;
     for (; c + 4 <= C; c += 4, w += k->taps4, bias += 4, q += 16) {
-        group(col, cols, win, c, w, bias, q, k, mode, vlo, vhi, o, o1, o2, 0xFFFF, 0, fast3, inner);
+        group(col, cols, win, c, w, bias, q, k, mode, vlo, vhi, o, o1, o2, 0xFFFF, 0, fast3);
     }
     if (c < C) {
-        group(col, cols, win, c, w, bias, q, k, mode, vlo, vhi, o, o1, o2, vctp32q((uint32_t)(C - c)), 1, fast3, 0);
+        group(col, cols, win, c, w, bias, q, k, mode, vlo, vhi, o, o1, o2, vctp32q((uint32_t)(C - c)), 1, fast3);
     }
 }
 
 /* one build per requantization mode and path, so that neither test sits in the channel loop */
 #define BLOCK(name, mode, fast3)                                                                         \
     static void __attribute__((noinline)) name(const int8_t *const *col, int32_t cols, const mcf_window *win, \
-                                               const dw_consts *k, int8_t *o, int32_t nl, int inner)     \
+                                               const dw_consts *k, int8_t *o, int32_t nl)                \
     {                                                                                                    \
-        block_t(col, cols, win, k, o, nl, mode, fast3, inner);                                                  \
+        block_t(col, cols, win, k, o, nl, mode, fast3);                                                  \
     }
 BLOCK(block3_0, 0, 1)
 BLOCK(block3_1, 1, 1)
@@ -288,8 +242,7 @@ void mcf_depthwise_conv2d_s8_mve_ch(const mcf_conv2d_s8_args *a, const int8_t *i
     k.lo = a->rq.act_min;
     k.hi = a->rq.act_max;
     const int8_t *zp_row = (const int8_t *)(a->packed_quant + 4 + 5 * c4);
-    void (*const block)(const int8_t *const *, int32_t, const mcf_window *, const dw_consts *, int8_t *, int32_t,
-                        int) =
+    void (*const block)(const int8_t *const *, int32_t, const mcf_window *, const dw_consts *, int8_t *, int32_t) =
         !fast3 ? block_any : k.mode == 0 ? block3_0 : k.mode == 1 ? block3_1 : k.mode == 2 ? block3_2 : block3_3;
     const int8_t **col = (const int8_t **)(((uintptr_t)a->scratch + 15u) & ~(uintptr_t)15u);
     for (int32_t n = 0; n < w->batch; ++n) {
@@ -306,11 +259,9 @@ void mcf_depthwise_conv2d_s8_mve_ch(const mcf_conv2d_s8_args *a, const int8_t *i
                 const int32_t j0 = MCF_MIN(cols, MCF_MAX(0, -ix0));
                 const int32_t j1 = MCF_MIN(cols, MCF_MIN(w->in_w, ix_end + 1) - ix0);
                 const int8_t **t = col;
-                int inner = j0 == 0 && j1 == cols;
                 for (int32_t ky = 0; ky < kh; ++ky, t += cols) {
                     const int32_t iy = iy0 + ky * w->dil_h;
                     int32_t j = 0;
-                    inner &= iy >= 0 && iy < w->in_h;
                     if (iy >= 0 && iy < w->in_h) {
                         const int8_t *p = in_n + ((size_t)iy * w->in_w + ix0 + j0) * C;
                         for (; j < j0; ++j) {
@@ -325,7 +276,7 @@ void mcf_depthwise_conv2d_s8_mve_ch(const mcf_conv2d_s8_args *a, const int8_t *i
                     }
                 }
                 int8_t *o = out_n + ((size_t)oy * w->out_w + ox) * C;
-                block(col, cols, w, &k, o, nl, inner);
+                block(col, cols, w, &k, o, nl);
             }
         }
     }
