@@ -13,6 +13,14 @@ from .layer_models import dw_spec
 from .test_dsp_dw2 import BOARDS, _run
 
 DW3 = "mcf_depthwise_conv2d_s8_dsp3x3"
+
+
+@pytest.fixture(autouse=True)
+def _four_planes_on_small_layers(monkeypatch):
+    """These small layers test the kernel: let the four-plane variant take them even where its
+    planes outweigh the input (by default such a layer keeps one plane to spare the arena)."""
+    from mcuforge.codegen.c.variants import dsp_depthwise
+    monkeypatch.setattr(dsp_depthwise, "DSP_DW3_MAX_INPUT_SHARE", 100.0)
 FAST_SPECS = [
     (dw_spec(16, 9), DW3),                                  # one block of six and a tail of three
     (dw_spec(12, (7, 14), relu=True), DW3),                 # clamped blocks, tail of two
