@@ -20,6 +20,7 @@
 
 #include "mcf_arith.h"
 #include "mcf_kernels.h"
+#include "mcf_pool_window.h"
 
 typedef struct {
     int16_t padsum;     /* zero point times padded cells counted (count_include_pad) */
@@ -57,22 +58,12 @@ void mcf_avgpool_s8_mve(const mcf_pool_s8_args *a, const int8_t *in, int8_t *out
         const int8_t *in_n = in + (size_t)n * w->in_h * w->in_w * C;
         for (int32_t oy = 0; oy < w->out_h; ++oy) {
             const int32_t iy0 = oy * w->stride_h - w->pad_top;
-            int32_t ky0 = 0, ky1 = w->k_h;
-            while (ky0 < ky1 && iy0 + ky0 * w->dil_h < 0) {
-                ++ky0;
-            }
-            while (ky1 > ky0 && iy0 + (ky1 - 1) * w->dil_h >= w->in_h) {
-                --ky1;
-            }
+            int32_t ky0, ky1;
+            mcf_taps_inside(iy0, w->k_h, w->dil_h, w->in_h, &ky0, &ky1);
             for (int32_t ox = 0; ox < w->out_w; ++ox, out += C) {
                 const int32_t ix0 = ox * w->stride_w - w->pad_left;
-                int32_t kx0 = 0, kx1 = w->k_w;
-                while (kx0 < kx1 && ix0 + kx0 * w->dil_w < 0) {
-                    ++kx0;
-                }
-                while (kx1 > kx0 && ix0 + (kx1 - 1) * w->dil_w >= w->in_w) {
-                    --kx1;
-                }
+                int32_t kx0, kx1;
+                mcf_taps_inside(ix0, w->k_w, w->dil_w, w->in_w, &kx0, &kx1);
                 const int32_t nky = ky1 - ky0, nkx = kx1 - kx0;
                 const int32_t count = a->count_include_pad ? w->k_h * w->k_w : nky * nkx;
                 if (count == 0) {

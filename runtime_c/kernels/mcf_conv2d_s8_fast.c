@@ -26,10 +26,8 @@
 
 #include "mcf_arith.h"
 #include "mcf_kernels.h"
+#include "mcf_fast_requant.h"
 
-#if defined(__ARM_ARCH_6M__) || defined(__ARM_ARCH_8M_BASE__)
-#define MCF_FAST_NO_LONG_MUL 1
-#endif
 /* inline-assembly inner loops: ARMv6-M (MCF_FAST_ASM_V6M) and ARMv7-M / v8-M mainline (..._V7M) */
 #if defined(__GNUC__) && !defined(__clang__)
 #if defined(MCF_FAST_NO_LONG_MUL) && defined(__OPTIMIZE__)
@@ -41,41 +39,6 @@
 #endif
 #endif
 
-/* floor((2 acc m + 2^31) / 2^32) for |acc| < 2^29, 0 <= m < 2^31 (fast_quant checks both). */
-static inline int32_t mulhi(int32_t acc, int32_t m)
-{
-#ifdef MCF_FAST_NO_LONG_MUL
-    /* A m with A = Ah 2^16 + Al and m = mh 2^16 + ml, low halves signed: every partial product and
-     * the sum below stay within int32 (|A| < 2^30, |Ah| <= 2^14, mh <= 2^15, |Al|, |ml| <= 2^15),
-     * and floor((x 2^16 + P0 + 2^31) / 2^32) = (x + (P0 >> 16) + 2^15) >> 16 */
-    const int32_t A = acc * 2;
-    const int32_t al = (int16_t)A, ah = (A - al) >> 16;
-    const int32_t ml = (int16_t)m, mh = (int32_t)(((uint32_t)m - (uint32_t)ml) >> 16);
-    return ah * mh + ((ah * ml + al * mh + ((al * ml) >> 16) + 0x8000) >> 16);
-#else
-    /* SMULL, then + bit 31 of the low word: the rounding without a 64-bit add */
-    const int64_t p = (int64_t)(acc * 2) * m;
-    return (int32_t)(p >> 32) + (int32_t)((uint32_t)p >> 31);
-#endif
-}
-
-/* Requantization with q = {bias', m, rcz, e}: the 32-bit form where fast_quant proved it exact
- * (e >= 1; see mcf_dsp_requant in mcf_opt.h), else the reference one; all_fast (a constant after
- * inlining) says every channel of the layer has e >= 1. lo, hi: the fused activation's range. q,
- * lo and hi come from the caller's locals: read through `a` they would be reloaded after every
- * int8 store (which may alias anything). */
-static inline int8_t finish(const mcf_conv2d_s8_args *a, int32_t acc, int32_t oc, const int32_t *q, int32_t lo,
-                            int32_t hi, int all_fast)
-{
-    int32_t y;
-    if (all_fast || q[3] > 0) {
-        y = (mulhi(acc, q[1]) + q[2] + (acc >> 31)) >> q[3];
-    } else {
-        y = mcf_requantize(acc, a->rq.mult[oc], a->rq.shift[oc]) + a->rq.out_zp;
-    }
-    y = y < lo ? lo : y;
-    return (int8_t)(y > hi ? hi : y);
-}
 
 static const int8_t *gather(const mcf_conv2d_s8_args *a, const int8_t *in_n, int32_t oy, int32_t ox, int8_t *col)
 {
@@ -252,10 +215,10 @@ static inline __attribute__((always_inline)) void gemm(const mcf_conv2d_s8_args 
             a3 += MCF_DOT2(xv, pw[7]);
         }
 #endif
-        out[oc] = finish(a, a0, oc, q + 4 * oc, lo, hi, all_fast);
-        out[oc + 1] = finish(a, a1, oc + 1, q + 4 * oc + 4, lo, hi, all_fast);
-        out[oc + 2] = finish(a, a2, oc + 2, q + 4 * oc + 8, lo, hi, all_fast);
-        out[oc + 3] = finish(a, a3, oc + 3, q + 4 * oc + 12, lo, hi, all_fast);
+        out[oc] = mcf_fast_finish(a, a0, oc, q + 4 * oc, lo, hi, all_fast);
+        out[oc + 1] = mcf_fast_finish(a, a1, oc + 1, q + 4 * oc + 4, lo, hi, all_fast);
+        out[oc + 2] = mcf_fast_finish(a, a2, oc + 2, q + 4 * oc + 8, lo, hi, all_fast);
+        out[oc + 3] = mcf_fast_finish(a, a3, oc + 3, q + 4 * oc + 12, lo, hi, all_fast);
     }
     for (; oc < oc_n; ++oc) {
         int32_t a0 = q[4 * oc];
@@ -263,7 +226,7 @@ static inline __attribute__((always_inline)) void gemm(const mcf_conv2d_s8_args 
             a0 += MCF_DOT2(xp[j], pw[0]);
             a0 += MCF_DOT2(xp[j + 1], pw[1]);
         }
-        out[oc] = finish(a, a0, oc, q + 4 * oc, lo, hi, all_fast);
+        out[oc] = mcf_fast_finish(a, a0, oc, q + 4 * oc, lo, hi, all_fast);
     }
 }
 

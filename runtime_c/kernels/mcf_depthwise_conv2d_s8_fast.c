@@ -22,51 +22,14 @@
 
 #include "mcf_arith.h"
 #include "mcf_kernels.h"
+#include "mcf_fast_requant.h"
 
-#if defined(__ARM_ARCH_6M__) || defined(__ARM_ARCH_8M_BASE__)
-#define MCF_FAST_NO_LONG_MUL 1
-#endif
 
 /* Windows up to this many taps use the offset table; larger ones the nested loops. */
 #define MCF_DW_MAX_TAPS 25
 /* Channels per 3x3 patch copied for a pixel over the padding (9 x this many bytes of stack). */
 #define MCF_DW_CHUNK 16
 
-/* floor((2 acc m + 2^31) / 2^32) for |acc| < 2^29, 0 <= m < 2^31 (fast_quant checks both); on
- * ARMv6-M on 16-bit halves, as in mcf_conv2d_s8_fast.c (which states the bounds). */
-static inline int32_t mulhi(int32_t acc, int32_t m)
-{
-#ifdef MCF_FAST_NO_LONG_MUL
-    const int32_t A = acc * 2;
-    const int32_t al = (int16_t)A, ah = (A - al) >> 16;
-    const int32_t ml = (int16_t)m, mh = (int32_t)(((uint32_t)m - (uint32_t)ml) >> 16);
-    return ah * mh + ((ah * ml + al * mh + ((al * ml) >> 16) + 0x8000) >> 16);
-#else
-    /* SMULL, then + bit 31 of the low word: the rounding without a 64-bit add */
-    const int64_t p = (int64_t)(acc * 2) * m;
-    return (int32_t)(p >> 32) + (int32_t)((uint32_t)p >> 31);
-#endif
-}
-
-/*
- * Requantization. With q = {bias', m, rcz, e} and e >= 1 (fast_quant proved |acc| < 2^29, m >= 0,
- * 1 <= e <= 22 for this channel): TFLite's SRDHM(acc, m) = floor((2 acc m + 2^31) / 2^32), then
- * the rounding divide (half away from zero) plus the zero point as
- * (s + 2^(e-1) + zp 2^e - [acc < 0]) >> e (see mcf_dsp_requant in mcf_opt.h for the proof).
- * Otherwise (e == 0) the reference requantization.
- */
-static inline int8_t finish(const mcf_conv2d_s8_args *a, int32_t acc, int32_t oc, const int32_t *q, int32_t lo,
-                            int32_t hi, int all_fast)
-{
-    int32_t y;
-    if (all_fast || q[3] > 0) {
-        y = (mulhi(acc, q[1]) + q[2] + (acc >> 31)) >> q[3];
-    } else {
-        y = mcf_requantize(acc, a->rq.mult[oc], a->rq.shift[oc]) + a->rq.out_zp;
-    }
-    y = y < lo ? lo : y;
-    return (int8_t)(y > hi ? hi : y);
-}
 
 /* n channels (depth multiplier 1) of a 3x3 window at p: channel stride 1, column stride cs, row
  * stride rs; channel oc's weights at wt, its constants at q. Inlined twice (all_fast 0 / 1) so
@@ -85,7 +48,7 @@ static inline __attribute__((always_inline)) int8_t *dw3(const mcf_conv2d_s8_arg
         acc += r[0] * wt[3] + r[cs] * wt[4] + r[cs2] * wt[5];
         r += rs;
         acc += r[0] * wt[6] + r[cs] * wt[7] + r[cs2] * wt[8];
-        *o++ = finish(a, acc, oc + i, q, lo, hi, all_fast);
+        *o++ = mcf_fast_finish(a, acc, oc + i, q, lo, hi, all_fast);
     }
     return o;
 }
@@ -176,7 +139,7 @@ void mcf_depthwise_conv2d_s8_fast(const mcf_conv2d_s8_args *a, const int8_t *in,
                                     }
                                 }
                             }
-                            *o++ = finish(a, acc, oc, fb + 4 * oc, lo, hi, 0);
+                            *o++ = mcf_fast_finish(a, acc, oc, fb + 4 * oc, lo, hi, 0);
                         }
                     }
                     continue;
@@ -220,7 +183,7 @@ void mcf_depthwise_conv2d_s8_fast(const mcf_conv2d_s8_args *a, const int8_t *in,
                                 acc += (r[(ix0 + kx * w->dil_w) * C] - zp) * t[kx];
                             }
                         }
-                        *o++ = finish(a, acc, oc, fb + 4 * oc, lo, hi, 0);
+                        *o++ = mcf_fast_finish(a, acc, oc, fb + 4 * oc, lo, hi, 0);
                     }
                 }
             }
