@@ -35,8 +35,9 @@ def _with_shift(mult, shift, new_shift):
     return np.where(new_shift > shift, mult >> np.minimum(new_shift - shift, 62), mult), np.maximum(new_shift, shift)
 
 
-def patch_shifts(monkeypatch, policies):
-    """Conv layers, in the order they are first seen, get policies[i % len]: 0 = as calibrated,
+def patch_shifts(monkeypatch, policies, depthwise: bool = False):
+    """Conv layers (depthwise ones with depthwise=True), in the order first seen, get policies[i % len]:
+    0 = as calibrated,
     'norshift' = channels 1, 3, 5 ... without a right shift, 'left' = also channels 2, 5, 8 ...
     shifting left by 1 or 2."""
     orig = Conv2D.int8_params
@@ -44,7 +45,7 @@ def patch_shifts(monkeypatch, policies):
 
     def int8_params(self, node, g):
         p = dict(orig(self, node, g))
-        if node.attrs.get("groups", 1) != 1:
+        if (node.attrs.get("groups", 1) != 1) != depthwise:     # only the kind of layer under test
             return p
         policy = seen.setdefault(node.name, policies[len(seen) % len(policies)])
         mult, shift = np.asarray(p["mult"], np.int64), np.asarray(p["shift"], np.int64)

@@ -15,11 +15,10 @@ import pytest
 
 from mcuforge.api import compile_model, simulate
 from mcuforge.errors import McuforgeError
-from mcuforge.ir.ops.conv2d import Conv2D
 from mcuforge.sim import toolchain
 
 from .layer_models import build_model, dw_spec
-from .test_mve_conv import _with_shift
+from .test_mve_conv import patch_shifts
 
 BOARD = "mps3-an547"
 
@@ -30,29 +29,6 @@ def _need_qemu():
         toolchain.arm_gcc()
     except McuforgeError as e:
         pytest.skip(f"no Cortex-M toolchain/QEMU here: {e}")
-
-
-def patch_dw_shifts(monkeypatch, policies):
-    """Depthwise layers get policies[i % len] in the order first seen (see test_mve_conv)."""
-    orig = Conv2D.int8_params
-    seen: dict[str, str] = {}
-
-    def int8_params(self, node, g):
-        p = dict(orig(self, node, g))
-        if node.attrs.get("groups", 1) == 1:
-            return p
-        policy = seen.setdefault(node.name, policies[len(seen) % len(policies)])
-        mult, shift = np.asarray(p["mult"], np.int64), np.asarray(p["shift"], np.int64)
-        c = np.arange(len(mult))
-        if policy in ("norshift", "left"):
-            mult, shift = _with_shift(mult, shift, np.where(c % 2 == 1, 0, shift))
-        if policy == "left":
-            mult, shift = _with_shift(mult, shift, np.where(c % 3 == 2, 1 + c % 2, shift))
-        p["mult"], p["shift"] = mult, shift
-        return p
-
-    monkeypatch.setattr(Conv2D, "int8_params", int8_params)
-    return seen
 
 
 def run(tmp_path, specs, seed=0):
@@ -87,7 +63,7 @@ SPECS = [
 
 def test_mve_depthwise_layers(tmp_path, monkeypatch):
     _need_qemu()
-    seen = patch_dw_shifts(monkeypatch, [0, "norshift", "left"])
+    seen = patch_shifts(monkeypatch, [0, "norshift", "left"], depthwise=True)
     run(tmp_path, SPECS)
     assert sorted(set(seen.values()), key=str) == sorted({0, "norshift", "left"}, key=str)
 
@@ -108,5 +84,5 @@ def test_mve_depthwise_random_layers(tmp_path, monkeypatch, seed):
     c1 = int(rng.integers(2, 70))              # and a one-channel input (mve1)
     specs.append(dw_spec(1, (int(rng.integers(5, 13)), int(rng.integers(5, 13))), k=(int(rng.integers(1, 6)), 3),
                          stride=int(rng.choice([1, 2])), mult=c1, relu=bool(rng.integers(2))))
-    patch_dw_shifts(monkeypatch, [0, "norshift", "left"])
+    patch_shifts(monkeypatch, [0, "norshift", "left"], depthwise=True)
     run(tmp_path, specs, seed=seed)
