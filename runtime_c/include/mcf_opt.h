@@ -45,6 +45,20 @@ static inline uint32_t mcf_sxtb16_ror8(uint32_t x)
     return r;
 }
 
+/* Bytewise signed max / min of four int8 lanes: SSUB8 sets GE[i] where a[i] >= b[i] (resp.
+ * b[i] >= a[i]), SEL picks by it. */
+static inline uint32_t mcf_max4_s8(uint32_t a, uint32_t b)
+{
+    (void)__ssub8(a, b);
+    return __sel(a, b);
+}
+
+static inline uint32_t mcf_min4_s8(uint32_t a, uint32_t b)
+{
+    (void)__ssub8(b, a);
+    return __sel(a, b);
+}
+
 /* (acc_hi * 2^32 + a * b + 2^31) >> 32 */
 static inline int32_t mcf_smmlar(int32_t a, int32_t b, int32_t acc)
 {

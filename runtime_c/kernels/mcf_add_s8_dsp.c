@@ -33,18 +33,6 @@ typedef struct {
 /* byte `pos / 8` of r = the low byte of v (GCC does not find BFI for the masked OR) */
 #define BFI8(r, v, pos) __asm__("bfi %0, %1, #" #pos ", #8" : "+r"(r) : "r"(v))
 
-static inline uint32_t max4(uint32_t a, uint32_t b)
-{
-    (void)__ssub8(a, b);
-    return __sel(a, b);
-}
-
-static inline uint32_t min4(uint32_t a, uint32_t b)
-{
-    (void)__ssub8(b, a);
-    return __sel(a, b);
-}
-
 /* TFLite's left shift (20, checked by `accepts`) + 1, as an immediate; an exact input shifts by 20 */
 #define LS 21
 
@@ -92,7 +80,7 @@ static inline __attribute__((always_inline)) void add_loop(const add_consts *k, 
         __asm__ volatile("" ::: "memory");
         BFI8(r, add_one(k, in1[i + 3], in2[i + 3], exact1, exact2), 24);
         if (k->clamp) {
-            r = min4(max4(r, k->lo4), k->hi4);
+            r = mcf_min4_s8(mcf_max4_s8(r, k->lo4), k->hi4);
         }
         mcf_wr32(out + i, (int32_t)r);
     }

@@ -44,18 +44,6 @@ static inline uint32_t smulwt(uint32_t m, uint32_t x)
     return r;
 }
 
-static inline uint32_t max4(uint32_t a, uint32_t b)
-{
-    (void)__ssub8(a, b);
-    return __sel(a, b);
-}
-
-static inline uint32_t min4(uint32_t a, uint32_t b)
-{
-    (void)__ssub8(b, a);
-    return __sel(a, b);
-}
-
 typedef struct {
     uint32_t K2, K2m1, T2;   /* biased numerator (h, h - 1) and tie threshold, in both lanes */
     uint32_t m;              /* ceil(2^24 / count) */
@@ -79,7 +67,7 @@ static inline uint32_t average4(uint32_t ae, uint32_t ao, const avg_consts *k)
     const uint32_t q13 = smulwb(k->m, no) | smulwt(k->m, no) << 16;
     uint32_t r = (((q02 >> 8) & 0x00FF00FFu) | (q13 & 0xFF00FF00u)) ^ 0x80808080u;
     if (k->clamp) {
-        r = min4(max4(r, k->lo4), k->hi4);
+        r = mcf_min4_s8(mcf_max4_s8(r, k->lo4), k->hi4);
     }
     return r;
 }

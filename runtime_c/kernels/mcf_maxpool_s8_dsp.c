@@ -14,18 +14,6 @@
 #include "mcf_opt.h"
 #include "mcf_pool_window.h"
 
-static inline uint32_t max4(uint32_t a, uint32_t b)
-{
-    (void)__ssub8(a, b);    /* GE[i] = a[i] >= b[i] */
-    return __sel(a, b);
-}
-
-static inline uint32_t min4(uint32_t a, uint32_t b)
-{
-    (void)__ssub8(b, a);    /* GE[i] = b[i] >= a[i] */
-    return __sel(a, b);
-}
-
 void mcf_maxpool_s8_dsp(const mcf_pool_s8_args *a, const int8_t *in, int8_t *out)
 {
     const mcf_window *w = &a->win;
@@ -57,11 +45,11 @@ void mcf_maxpool_s8_dsp(const mcf_pool_s8_args *a, const int8_t *in, int8_t *out
                     for (int32_t ky = ky0; ky < ky1; ++ky, row += dy) {
                         const int8_t *p = row;
                         for (int32_t kx = kx0; kx < kx1; ++kx, p += dx) {
-                            best = max4((uint32_t)mcf_rd32(p), best);
+                            best = mcf_max4_s8((uint32_t)mcf_rd32(p), best);
                         }
                     }
-                    best = max4(best, lo4);
-                    best = min4(best, hi4);
+                    best = mcf_max4_s8(best, lo4);
+                    best = mcf_min4_s8(best, hi4);
                     mcf_wr32(out + c, (int32_t)best);
                 }
                 for (; c < C; ++c) {
