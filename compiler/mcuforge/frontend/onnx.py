@@ -17,6 +17,7 @@ from ..errors import McuforgeError, UnsupportedOpError
 from ..ir.graph import Graph, Node
 from ..ir.ops import infer_node
 from ..ir.tensor import QuantParams, Tensor
+from .onnx_resize import ResizeOps
 
 TO_NHWC = (0, 2, 3, 1)
 TO_NCHW = (0, 3, 1, 2)
@@ -31,7 +32,7 @@ def _attrs(node) -> dict:
     return {a.name: helper.get_attribute_value(a) for a in node.attribute}
 
 
-class OnnxImporter:
+class OnnxImporter(ResizeOps):
     def __init__(self, model, input_shapes: dict[str, tuple] | None = None):
         self.model = model
         self.input_shapes = input_shapes or {}

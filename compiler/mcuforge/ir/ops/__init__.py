@@ -1,3 +1,4 @@
 """Importing this package registers every op kind."""
 from . import base, batchnorm, binary, conv2d, dense, mean, pool, quantize, shape_ops, softmax, unary  # noqa: F401
+from . import conv_transpose, resize  # noqa: F401
 from .base import OPS, get_op, infer_node, infer_shapes  # noqa: F401
