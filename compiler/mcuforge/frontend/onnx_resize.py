@@ -5,7 +5,8 @@ H and W); cubic, tf_crop_and_resize and antialiased downscaling are refused by n
 (opset 7 / 9) and Resize-10 use onnxruntime's rules for them: asymmetric coordinates and, for
 nearest, the truncating "simple" rounding. ConvTranspose: groups, strides, dilations, pads,
 output_padding, output_shape and auto_pad reduce to a window (pads, size) of the full output,
-with onnxruntime's split of the padding."""
+with onnxruntime's split of the padding (SAME_UPPER: the odd pixel at the end; otherwise at the
+start, output_shape with NOTSET included)."""
 from __future__ import annotations
 
 import numpy as np
@@ -135,13 +136,13 @@ class ResizeOps:
             full = (n_in - 1) * k[1] + k[3] + (k[0] - 1) * k[2] + 1
             if out_shape is not None:
                 total = max(0, full - out_shape[i])
-                head = total - total // 2 if auto == "SAME_UPPER" else total // 2
+                head = total // 2 if auto == "SAME_UPPER" else total - total // 2
                 heads.append(head)
                 sizes.append(out_shape[i])
                 continue
             if auto in ("SAME_UPPER", "SAME_LOWER"):
                 total = max(0, full - n_in * k[1])
-                head = total - total // 2 if auto == "SAME_UPPER" else total // 2
+                head = total // 2 if auto == "SAME_UPPER" else total - total // 2
                 tail = total - head
             elif auto == "VALID":
                 head = tail = 0
