@@ -224,4 +224,7 @@ typedef struct {
 void mcf_mean_s8(const mcf_mean_args *a, const int8_t *in, int8_t *out);
 void mcf_mean_f32(const mcf_mean_args *a, const float *in, float *out);
 
+/* resize and transposed convolution (they reuse the conv2d argument structs above) */
+#include "mcf_resize.h"
+
 #endif /* MCF_KERNELS_H */
