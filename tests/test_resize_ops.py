@@ -298,3 +298,59 @@ def test_onnx_conv_transpose_int8_qdq(tmp_path):
     calib = rng.standard_normal((16,) + x_shape[1:]).astype(np.float32)
     x = rng.standard_normal((4,) + x_shape[1:]).astype(np.float32)
     _check_qdq(model, calib, x, tmp_path)
+
+
+# -- a small torch decoder through both exporters -------------------------------------------------
+def _decoder():
+    import torch
+    from torch import nn
+    import torch.nn.functional as F
+
+    class Decoder(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.up_t2 = nn.ConvTranspose2d(4, 6, 2, stride=2)
+            self.up_t3 = nn.ConvTranspose2d(6, 4, 3, stride=2, padding=1, output_padding=1)
+            self.grouped = nn.ConvTranspose2d(4, 4, 3, stride=2, padding=1, output_padding=1, groups=2, bias=False)
+            self.near = nn.Upsample(scale_factor=2, mode="nearest")
+            self.bil = nn.Upsample(scale_factor=2, mode="bilinear", align_corners=False)
+            self.bil_ac = nn.Upsample(scale_factor=2, mode="bilinear", align_corners=True)
+            self.head = nn.Conv2d(4, 3, 3, padding=1)
+
+        def forward(self, x):
+            a = torch.relu(self.up_t2(x))                       # 4x5 -> 8x10
+            b = torch.relu(self.up_t3(a))                       # -> 16x20
+            c = self.grouped(self.near(x))                      # 8x10 -> 16x20
+            d = self.bil(x) + self.bil_ac(x)                    # 8x10
+            e = F.interpolate(d, size=(16, 20), mode="nearest")
+            f = F.interpolate(x, scale_factor=1.5, mode="bilinear", align_corners=False)
+            return self.head(b + c + e), f
+    torch.manual_seed(0)
+    return Decoder().eval()
+
+
+@pytest.mark.parametrize("dynamo", [False, True])
+def test_torch_decoder_both_exporters(dynamo, tmp_path):
+    """nn.Upsample (nearest, bilinear with and without align_corners), F.interpolate (size and
+    scale_factor), ConvTranspose2d (k2 s2; k3 s2 p1 output_padding 1; grouped) exported by the
+    TorchScript and the dynamo exporter: float32 C vs onnxruntime, then int8 via onnxruntime's QDQ
+    within 1 LSB."""
+    torch = pytest.importorskip("torch")
+    import onnx
+    net = _decoder()
+    example = torch.randn(1, 4, 4, 5)
+    path = tmp_path / "dec.onnx"
+    kw = dict(dynamo=True, external_data=False, optimize=True) if dynamo else dict(dynamo=False, opset_version=17)
+    torch.onnx.export(net, (example,), str(path), input_names=["x"], **kw)
+    model = onnx.load(str(path))
+    ops = {n.op_type for n in model.graph.node}
+    assert {"Resize", "ConvTranspose"} <= ops, ops
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((3, 1, 4, 4, 5)).astype(np.float32)
+    want = _run_float(model, x, tmp_path, "dec")
+    with torch.no_grad():
+        t = [np.stack(v) for v in zip(*[[o.numpy()[0] for o in net(torch.from_numpy(xi))] for xi in x])]
+    for w, tt in zip(want, t):
+        np.testing.assert_allclose(w.reshape(tt.shape), tt, rtol=1e-4, atol=1e-5)
+    calib = rng.standard_normal((16, 4, 4, 5)).astype(np.float32)
+    _check_qdq(model, calib, x[:, 0], tmp_path, "decq", min_exact=0.8)
