@@ -434,3 +434,46 @@ def _ort_expected(oc, case):
     outs = sess.run(None, {vi.name: v for vi, v in zip(model.graph.input, inputs)})
     for j, y in enumerate(outs):
         (case.path / "test_data_set_0" / f"output_{j}.pb").write_bytes(numpy_helper.from_array(y).SerializeToString())
+
+
+# -- Cortex-M4 under QEMU ----------------------------------------------------------------------------
+def _tfl_decoder_chain():
+    """TRANSPOSE_CONV (k3 s2 SAME, bias, relu) -> RESIZE_BILINEAR (half-pixel) -> RESIZE_NEAREST."""
+    rng = np.random.default_rng(3)
+    b = ModelBuilder()
+    x = b.tensor((1, 5, 6, 8), scale=0.05, zp=-4)
+    shape = b.tensor((4,), dtype="int32", data=np.array([1, 10, 12, 8], np.int32))
+    ws = rng.uniform(0.002, 0.006, 8)
+    w = b.tensor((8, 3, 3, 8), scale=ws, zp=0, axis=0, data=rng.integers(-127, 128, (8, 3, 3, 8)))
+    bias = b.tensor((8,), dtype="int32", scale=0.05 * ws, zp=0, axis=0, data=rng.integers(-500, 500, 8))
+    t = b.tensor((1, 10, 12, 8), scale=0.03, zp=-128)
+    o = fb.TransposeConvOptionsT()
+    o.padding, o.strideH, o.strideW, o.fusedActivationFunction = fb.Padding.SAME, 2, 2, ACT["relu"]
+    b.op(OP.TRANSPOSE_CONV, [shape, w, x, bias], [t], options=o, options_type=fb.BuiltinOptions.TransposeConvOptions)
+    s1 = b.tensor((2,), dtype="int32", data=np.array([19, 23], np.int32))
+    r1 = b.tensor((1, 19, 23, 8), scale=0.03, zp=-128)
+    b.op(OP.RESIZE_BILINEAR, [t, s1], [r1], **_resize_opts(OP.RESIZE_BILINEAR, False, True))
+    s2 = b.tensor((2,), dtype="int32", data=np.array([38, 46], np.int32))
+    r2 = b.tensor((1, 38, 46, 8), scale=0.03, zp=-128)
+    b.op(OP.RESIZE_NEAREST_NEIGHBOR, [r1, s2], [r2], **_resize_opts(OP.RESIZE_NEAREST_NEIGHBOR, False, False))
+    return b.build([x], [r2])
+
+
+def test_qemu_m4_decoder_chain_matches_tflm(tmp_path):
+    """The chain on Cortex-M4 (mps2-an386, the DSP transposed convolution) and on the host (portable
+    kernels) equals tflite-micro byte for byte; prints the M4 instruction count."""
+    buf = _tfl_decoder_chain()
+    path = tmp_path / "chain.tflite"
+    path.write_bytes(buf)
+    ref = TflmModel(buf)
+    feeds = int8_inputs((1, 5, 6, 8), 2, seed=4)
+    for target, board in (("cortex-m4", "mps2-an386"), ("host", "host")):
+        res = compile_model(path, tmp_path / target, target=target, quiet=True)
+        dsp = "mcf_conv_transpose2d_s8_dsp.c" in res.info["runtime_sources"]
+        assert dsp == (target == "cortex-m4"), res.info["runtime_sources"]
+        ours, info = simulate(tmp_path / target, board, np.stack(feeds))
+        for k, f in enumerate(feeds):
+            theirs = ref.run(f)[0]
+            assert np.array_equal(ours[k].reshape(theirs.shape), theirs), f"{board}: sample {k}"
+        if board != "host":
+            print(f"\ndecoder chain on {board}: {info['instructions']} instructions per inference")
