@@ -477,3 +477,24 @@ def test_qemu_m4_decoder_chain_matches_tflm(tmp_path):
             assert np.array_equal(ours[k].reshape(theirs.shape), theirs), f"{board}: sample {k}"
         if board != "host":
             print(f"\ndecoder chain on {board}: {info['instructions']} instructions per inference")
+
+
+def test_fpga_backends_refuse_resize_and_conv_transpose(tmp_path):
+    """No FPGA lowering yet: both backends refuse in one line naming the op, the node and the backend."""
+    import onnx
+    from mcuforge.codegen.hls.project import write_hls_project
+    from mcuforge.codegen.rtl.project import write_rtl_project
+    from mcuforge.errors import McuforgeError
+    nodes, outs, inits = _resize_nodes([("nearest", "asymmetric", "floor", (1, 1, 2, 2), None)], 13)
+    rng = np.random.default_rng(0)
+    models = {"resize": _onnx_model(nodes, (1, 2, 3, 3), outs, inits, 13),
+              "conv_transpose2d": _conv_t_model(rng, (1, 4, 5, 5), CONV_T[:1])}
+    for op, model in models.items():
+        path = tmp_path / f"{op}.onnx"
+        onnx.save_model(model, str(path))
+        calib = rng.standard_normal((4,) + tuple(d.dim_value for d in model.graph.input[0].type.tensor_type.shape.dim)[1:])
+        for write in (write_hls_project, write_rtl_project):
+            with pytest.raises(McuforgeError) as e:
+                write(path, tmp_path / f"{op}_{write.__name__}", calib=calib.astype(np.float32))
+            msg = str(e.value)
+            assert op in msg and "at node" in msg and "FPGA" in msg and "\n" not in msg, msg
