@@ -20,6 +20,7 @@ typedef struct {
 } mcf_resize_nearest_args;
 
 void mcf_resize_nearest(const mcf_resize_nearest_args *a, const void *in, void *out);
+void mcf_resize_nearest_fast(const mcf_resize_nearest_args *a, const void *in, void *out);
 
 typedef struct {
     int32_t batch, in_h, in_w, out_h, out_w, channels;

@@ -1,5 +1,7 @@
-"""Cortex-M4 / M7 / M33 DSP extension: transposed convolution (SMLAD over four input channels,
-two output channels at a time, mcf_dsp_requant with per-channel constants prepared here)."""
+"""Resize and transposed convolution variants: nearest resize as 32-bit word copies (any core,
+pixels a multiple of 4 bytes); on the DSP extension (Cortex-M4 / M7 / M33) transposed
+convolution with SMLAD over four input channels, two output channels at a time, and
+mcf_dsp_requant with per-channel constants prepared here."""
 from __future__ import annotations
 
 import numpy as np
@@ -36,3 +38,8 @@ def _prepare(params: dict, consts: dict) -> dict:
 register_variant("mcf_conv_transpose2d_s8", Variant(
     function="mcf_conv_transpose2d_s8_dsp", sources=("mcf_conv_transpose2d_s8_dsp.c",), requires=DSP,
     accepts=_accepts, prepare=_prepare))
+
+
+register_variant("mcf_resize_nearest", Variant(
+    function="mcf_resize_nearest_fast", sources=("mcf_resize_nearest_fast.c",),
+    accepts=lambda params: params["pixel_bytes"] % 4 == 0))
