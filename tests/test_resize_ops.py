@@ -185,7 +185,8 @@ def test_onnx_resize_every_mode_float(opset, tmp_path):
 
 
 def test_onnx_resize_axes_policy_upsample_float(tmp_path):
-    """Opset 18 axes and keep_aspect_ratio_policy; Upsample (opset 9, scales input) and Resize-10."""
+    """Opset 18 axes and keep_aspect_ratio_policy; Upsample (opset 7 attribute, opset 9 input) and
+    Resize-10."""
     from onnx import helper
     x_shape = (1, 2, 4, 6)
     n = helper.make_node
@@ -201,6 +202,10 @@ def test_onnx_resize_axes_policy_upsample_float(tmp_path):
                       n("Upsample", ["x", "s"], ["b"], mode="linear")],
                      x_shape, ["a", "b"], {"s": np.array([1, 1, 2, 3], np.float32)}, 9)
     _run_float(m9, x, tmp_path, "m9")
+    m7 = _onnx_model([n("Upsample", ["x"], ["a"], mode="nearest", scales=[1.0, 1.0, 3.0, 2.0]),
+                      n("Upsample", ["x"], ["b"], mode="linear", scales=[1.0, 1.0, 2.0, 1.5])],
+                     x_shape, ["a", "b"], {}, 7)
+    _run_float(m7, x, tmp_path, "m7")
     m10 = _onnx_model([n("Resize", ["x", "s"], ["a"], mode="nearest"), n("Resize", ["x", "s"], ["b"], mode="linear")],
                       x_shape, ["a", "b"], {"s": np.array([1, 1, 2.5, 0.5], np.float32)}, 10)
     _run_float(m10, x, tmp_path, "m10")
