@@ -64,14 +64,13 @@ def _tfl_transpose_conv(in_shape, cout, k, stride, padding, out_hw, bias=True, a
 
 
 TFL_CASES = {}
+_GEOMETRIES = {"2x": ((1, 5, 4, 3), (10, 8)), "odd": ((2, 5, 7, 2), (8, 11)), "down": ((1, 9, 7, 2), (4, 3))}
 for _align, _half in ((False, False), (True, False), (False, True)):
     _tag = "align" if _align else "half" if _half else "plain"
-    TFL_CASES[f"nearest_2x_{_tag}"] = (lambda a=_align, h=_half: _tfl_resize(OP.RESIZE_NEAREST_NEIGHBOR, (1, 5, 4, 3), (10, 8), a, h))
-    TFL_CASES[f"nearest_odd_{_tag}"] = (lambda a=_align, h=_half: _tfl_resize(OP.RESIZE_NEAREST_NEIGHBOR, (1, 5, 7, 2), (8, 11), a, h))
-    TFL_CASES[f"nearest_down_{_tag}"] = (lambda a=_align, h=_half: _tfl_resize(OP.RESIZE_NEAREST_NEIGHBOR, (1, 9, 7, 2), (4, 3), a, h))
-    TFL_CASES[f"bilinear_2x_{_tag}"] = (lambda a=_align, h=_half: _tfl_resize(OP.RESIZE_BILINEAR, (1, 5, 4, 3), (10, 8), a, h))
-    TFL_CASES[f"bilinear_odd_{_tag}"] = (lambda a=_align, h=_half: _tfl_resize(OP.RESIZE_BILINEAR, (2, 5, 7, 2), (8, 11), a, h))
-    TFL_CASES[f"bilinear_down_{_tag}"] = (lambda a=_align, h=_half: _tfl_resize(OP.RESIZE_BILINEAR, (1, 9, 7, 2), (4, 3), a, h))
+    for _op, _code in (("nearest", OP.RESIZE_NEAREST_NEIGHBOR), ("bilinear", OP.RESIZE_BILINEAR)):
+        for _g, (_in, _out) in _GEOMETRIES.items():
+            TFL_CASES[f"{_op}_{_g}_{_tag}"] = (lambda c=_code, i=_in, o=_out, a=_align, h=_half:
+                                               _tfl_resize(c, i, o, a, h))
 TFL_CASES.update({
     "tconv_k2s2_valid": lambda: _tfl_transpose_conv((1, 4, 5, 3), 6, (2, 2), (2, 2), "VALID", (8, 10)),
     "tconv_k3s2_same": lambda: _tfl_transpose_conv((1, 4, 5, 3), 4, (3, 3), (2, 2), "SAME", (8, 10)),
