@@ -208,6 +208,11 @@ def test_onnx_resize_axes_policy_upsample_float(tmp_path):
     m10 = _onnx_model([n("Resize", ["x", "s"], ["a"], mode="nearest"), n("Resize", ["x", "s"], ["b"], mode="linear")],
                       x_shape, ["a", "b"], {"s": np.array([1, 1, 2.5, 0.5], np.float32)}, 10)
     _run_float(m10, x, tmp_path, "m10")
+    # scales that keep the shape (4 * 1.2 -> 4, 6 * 1.1 -> 6): onnxruntime copies the tensor
+    keep = _onnx_model([n("Resize", ["x", "", "s"], ["a"], mode="nearest", nearest_mode="floor"),
+                        n("Resize", ["x", "", "s"], ["b"], mode="linear", coordinate_transformation_mode="asymmetric")],
+                       x_shape, ["a", "b"], {"s": np.array([1, 1, 1.2, 1.1], np.float32)}, 13)
+    _run_float(keep, x, tmp_path, "keep")
 
 
 CONV_T = [  # (weights shape [Cin, Cout/g, KH, KW], group, attrs)
