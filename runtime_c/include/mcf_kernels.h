@@ -136,12 +136,37 @@ typedef struct {
     int32_t in_shape[MCF_MAX_DIMS];
     int32_t out_shape[MCF_MAX_DIMS];
     int32_t pad_before[MCF_MAX_DIMS];
-    const void *fill;                   /* one element */
+    const void *fill;                   /* one element (mode MCF_PAD_CONSTANT) */
+    int32_t mode;                       /* MCF_PAD_CONSTANT, MCF_PAD_EDGE or MCF_PAD_REFLECT */
 } mcf_pad_args;
+
+#define MCF_PAD_CONSTANT 0
+#define MCF_PAD_EDGE 1
+#define MCF_PAD_REFLECT 2
 
 void mcf_pad(const mcf_pad_args *a, const void *in, void *out);
 
 void mcf_copy(const void *in, void *out, int32_t nbytes);
+
+/* A strided view of the input copied out densely: slice (negative steps too), split, gather with
+ * evenly spaced indices, broadcast (stride 0), tile. Offsets and strides in bytes; each output
+ * position copies run_bytes contiguous bytes (the merged innermost contiguous dims). */
+typedef struct {
+    int32_t rank, run_bytes, in_offset;
+    int32_t out_shape[MCF_MAX_DIMS];
+    int32_t in_strides[MCF_MAX_DIMS];
+} mcf_strided_copy_args;
+
+void mcf_strided_copy(const mcf_strided_copy_args *a, const void *in, void *out);
+
+/* Gather along one axis with constant indices: out[o][k] = in[o][indices[k]], blocks of
+ * inner_bytes. */
+typedef struct {
+    int32_t outer, axis_len, inner_bytes, n_indices;
+    const int32_t *indices;
+} mcf_gather_args;
+
+void mcf_gather(const mcf_gather_args *a, const void *in, void *out);
 
 /* ---- float32 ----------------------------------------------------------------------------- */
 typedef struct {

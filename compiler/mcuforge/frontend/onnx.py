@@ -17,6 +17,7 @@ from ..errors import McuforgeError, UnsupportedOpError
 from ..ir.graph import Graph, Node
 from ..ir.ops import infer_node
 from ..ir.tensor import QuantParams, Tensor
+from .onnx_movement import MovementOps
 
 TO_NHWC = (0, 2, 3, 1)
 TO_NCHW = (0, 3, 1, 2)
@@ -31,7 +32,7 @@ def _attrs(node) -> dict:
     return {a.name: helper.get_attribute_value(a) for a in node.attribute}
 
 
-class OnnxImporter:
+class OnnxImporter(MovementOps):
     def __init__(self, model, input_shapes: dict[str, tuple] | None = None):
         self.model = model
         self.input_shapes = input_shapes or {}
@@ -492,34 +493,6 @@ class OnnxImporter:
         self.unconsumed_inputs.discard(ir)
         self.bind(node.output[0], self.add("softmax", [ir], None, {"axis": axis}, name=node.name), layout)
 
-    def op_Pad(self, node, a):
-        mode = a.get("mode", b"constant")
-        mode = mode.decode() if isinstance(mode, bytes) else mode
-        if mode != "constant":
-            raise UnsupportedOpError("Pad", node.name, f"mode {mode!r} (only constant)")
-        shape = self._onnx_shape(node.input[0])
-        rank = len(shape)
-        pads = a.get("pads")
-        if pads is None:
-            pads = self.require_const(node, 1, "pads").tolist()
-        value = float(a.get("value", 0.0))
-        if len(node.input) > 2 and node.input[2]:
-            value = float(self.require_const(node, 2, "constant_value"))
-        axes = list(range(rank))
-        if len(node.input) > 3 and node.input[3]:
-            axes = [ax % rank for ax in self.require_const(node, 3, "axes").tolist()]
-        full = [[0, 0] for _ in range(rank)]
-        for i, ax in enumerate(axes):
-            full[ax] = [int(pads[i]), int(pads[i + len(axes)])]
-        if any(p < 0 for pr in full for p in pr):
-            raise UnsupportedOpError("Pad", node.name, "negative pads")
-        ir, layout = self.vals[node.input[0]]
-        if layout == "nhwc":
-            full = [full[i] for i in TO_NHWC]
-        self.unconsumed_inputs.discard(ir)
-        out = self.add("pad", [ir], None, {"pads": tuple(tuple(p) for p in full), "value": value}, name=node.name)
-        self.bind(node.output[0], out, layout)
-
     def op_Gemm(self, node, a):
         alpha, beta = float(a.get("alpha", 1.0)), float(a.get("beta", 1.0))
         x = self.plain(node.input[0])
@@ -603,19 +576,6 @@ class OnnxImporter:
         shape = np.array(self._onnx_shape(node.input[0]), np.int64)
         self.const(node.output[0], shape[a.get("start", 0): a.get("end", len(shape))])
 
-    def op_Gather(self, node, a):
-        data, idx = self.const_value(node.input[0]), self.const_value(node.input[1])
-        if data is None or idx is None:
-            raise UnsupportedOpError("Gather", node.name, "only on constants")
-        self.const(node.output[0], np.take(data, idx, axis=a.get("axis", 0)))
-
-    def op_Cast(self, node, a):
-        c = self.const_value(node.input[0])
-        if c is None:
-            raise UnsupportedOpError("Cast", node.name, "only on constants")
-        from onnx import helper
-        self.const(node.output[0], c.astype(helper.tensor_dtype_to_np_dtype(a["to"])))
-
     # -- QDQ: annotations, not ops ------------------------------------------------------------
     def _qparams(self, node, a):
         scale = self.require_const(node, 1, "scale").astype(np.float64)
@@ -695,3 +655,4 @@ def load_onnx(path: str | os.PathLike, input_shapes: dict | None = None, name: s
         if g.name[0].isdigit():
             g.name = "m_" + g.name
     return g
+
