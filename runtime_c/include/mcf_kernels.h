@@ -183,14 +183,14 @@ void mcf_binary_f32(const mcf_binary_f32_args *a, const float *in1, const float 
 
 typedef enum {
     MCF_RELU = 0, MCF_CLIP = 1, MCF_SIGMOID = 2, MCF_HARDSWISH = 3, MCF_HARDSIGMOID = 4,
-    MCF_TANH = 5, MCF_LEAKYRELU = 6, MCF_ELU = 7, MCF_ERF = 8, MCF_GELU = 9, MCF_GELU_TANH = 10, MCF_SILU = 11
+    MCF_TANH = 5, MCF_LEAKYRELU = 6, MCF_ELU = 7, MCF_ERF = 8, MCF_GELU = 9, MCF_GELU_TANH = 10, MCF_SILU = 11, MCF_POW = 12
 } mcf_unary_op;
 
 typedef struct {
     int32_t size;
     mcf_unary_op op;
     float lo, hi;                  /* clip bounds */
-    float alpha, beta;             /* hard sigmoid: clamp(alpha * x + beta, 0, 1); leaky relu, elu: alpha */
+    float alpha, beta;             /* hard sigmoid: clamp(alpha * x + beta, 0, 1); leaky relu, elu: alpha; pow: exponent */
 } mcf_unary_f32_args;
 
 void mcf_unary_f32(const mcf_unary_f32_args *a, const float *in, float *out);

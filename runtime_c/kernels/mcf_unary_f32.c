@@ -1,5 +1,5 @@
 /* float32 elementwise functions: relu, clip, sigmoid, hard swish, hard sigmoid, tanh, leaky relu,
- * elu, erf, gelu (erf and tanh forms), silu. */
+ * elu, erf, gelu (erf and tanh forms), silu, pow. */
 #include <math.h>
 
 #include "mcf_arith.h"
@@ -43,6 +43,9 @@ void mcf_unary_f32(const mcf_unary_f32_args *a, const float *in, float *out)
             break;
         case MCF_SILU:
             y = x / (1.0f + expf(-x));
+            break;
+        case MCF_POW:
+            y = powf(x, a->alpha);
             break;
         default: /* MCF_HARDSWISH */
             y = x * MCF_CLAMP(x + 3.0f, 0.0f, 6.0f) / 6.0f;

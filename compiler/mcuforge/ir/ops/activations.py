@@ -135,3 +135,13 @@ class Silu(_Unary):
 
     def f(self, node, x):
         return x / (1.0 + np.exp(-x))
+
+
+@register
+class Pow(_Unary):
+    """x ** exponent with a constant exponent (the exporters' x * x * x of the tanh GELU)."""
+    name = "pow"
+    attrs = {"exponent": 2.0}
+
+    def f(self, node, x):
+        return np.power(x, node.attrs["exponent"])

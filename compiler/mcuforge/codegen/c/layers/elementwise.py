@@ -84,7 +84,8 @@ def lut_s8(ctx, node, cid):
 
 UNARY_F32 = {"relu": "MCF_RELU", "clip": "MCF_CLIP", "sigmoid": "MCF_SIGMOID", "hardswish": "MCF_HARDSWISH",
              "hardsigmoid": "MCF_HARDSIGMOID", "relu_tflm": "MCF_CLIP", "tanh": "MCF_TANH",
-             "leakyrelu": "MCF_LEAKYRELU", "elu": "MCF_ELU", "erf": "MCF_ERF", "gelu": "MCF_GELU", "silu": "MCF_SILU"}
+             "leakyrelu": "MCF_LEAKYRELU", "elu": "MCF_ELU", "erf": "MCF_ERF", "gelu": "MCF_GELU", "silu": "MCF_SILU",
+             "pow": "MCF_POW"}
 
 
 def _unary_f32(ctx, node, cid):
@@ -93,7 +94,7 @@ def _unary_f32(ctx, node, cid):
         op = "MCF_GELU_TANH"
     params = {"size": ctx.g.tensors[node.outputs[0]].size, "op": op,
               "lo": node.attrs.get("min", -np.inf), "hi": node.attrs.get("max", np.inf),
-              "alpha": node.attrs.get("alpha", 0.0), "beta": node.attrs.get("beta", 0.0)}
+              "alpha": node.attrs.get("alpha", node.attrs.get("exponent", 0.0)), "beta": node.attrs.get("beta", 0.0)}
     kernel, sources = ctx.select.pick("mcf_unary_f32", params)
     return Layer(node, "unary_f32", kernel, sources, [ctx.refs[node.inputs[0]]], [ctx.refs[node.outputs[0]]], params)
 
