@@ -196,7 +196,7 @@ typedef struct {
 
 void mcf_matmul_f32(const mcf_matmul_f32_args *a, const float *in1, const float *in2, float *out);
 
-typedef enum { MCF_ADD = 0, MCF_SUB = 1, MCF_MUL = 2 } mcf_binary_op;
+typedef enum { MCF_ADD = 0, MCF_SUB = 1, MCF_MUL = 2, MCF_DIV = 3, MCF_MAXIMUM = 4, MCF_MINIMUM = 5 } mcf_binary_op;
 
 typedef struct {
     mcf_broadcast bc;
@@ -206,13 +206,16 @@ typedef struct {
 
 void mcf_binary_f32(const mcf_binary_f32_args *a, const float *in1, const float *in2, float *out);
 
-typedef enum { MCF_RELU = 0, MCF_CLIP = 1, MCF_SIGMOID = 2, MCF_HARDSWISH = 3, MCF_HARDSIGMOID = 4 } mcf_unary_op;
+typedef enum {
+    MCF_RELU = 0, MCF_CLIP = 1, MCF_SIGMOID = 2, MCF_HARDSWISH = 3, MCF_HARDSIGMOID = 4,
+    MCF_TANH = 5, MCF_LEAKYRELU = 6, MCF_ELU = 7, MCF_ERF = 8, MCF_GELU = 9, MCF_GELU_TANH = 10, MCF_SILU = 11, MCF_POW = 12
+} mcf_unary_op;
 
 typedef struct {
     int32_t size;
     mcf_unary_op op;
     float lo, hi;                  /* clip bounds */
-    float alpha, beta;             /* hard sigmoid: clamp(alpha * x + beta, 0, 1) */
+    float alpha, beta;             /* hard sigmoid: clamp(alpha * x + beta, 0, 1); leaky relu, elu: alpha; pow: exponent */
 } mcf_unary_f32_args;
 
 void mcf_unary_f32(const mcf_unary_f32_args *a, const float *in, float *out);
@@ -248,5 +251,7 @@ typedef struct {
 
 void mcf_mean_s8(const mcf_mean_args *a, const int8_t *in, int8_t *out);
 void mcf_mean_f32(const mcf_mean_args *a, const float *in, float *out);
+
+#include "mcf_elementwise.h"
 
 #endif /* MCF_KERNELS_H */

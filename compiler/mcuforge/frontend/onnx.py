@@ -18,6 +18,7 @@ from ..ir.graph import Graph, Node
 from ..ir.ops import infer_node
 from ..ir.tensor import QuantParams, Tensor
 from .onnx_movement import MovementOps
+from .onnx_elementwise import ElementwiseOps
 
 TO_NHWC = (0, 2, 3, 1)
 TO_NCHW = (0, 3, 1, 2)
@@ -32,7 +33,7 @@ def _attrs(node) -> dict:
     return {a.name: helper.get_attribute_value(a) for a in node.attribute}
 
 
-class OnnxImporter(MovementOps):
+class OnnxImporter(MovementOps, ElementwiseOps):
     def __init__(self, model, input_shapes: dict[str, tuple] | None = None):
         self.model = model
         self.input_shapes = input_shapes or {}
@@ -270,37 +271,6 @@ class OnnxImporter(MovementOps):
             raise UnsupportedOpError("Dropout", node.name, "training mode (a random mask; inference is the identity)")
         self.op_Identity(node, a)
 
-    def _binary(self, op, node):
-        x, y = node.input[0], node.input[1]
-        cx, cy = self.const_value(x), self.const_value(y)
-        (irx, lx), (iry, ly) = self.vals[x], self.vals[y]
-        if cx is not None and cy is not None:
-            fn = {"add": np.add, "sub": np.subtract, "mul": np.multiply}[op]
-            self.const(node.output[0], fn(cx, cy))
-            return
-        if lx == ly:
-            ins, layout = [irx, iry], lx
-        elif "nhwc" in (lx, ly) and (cx is not None or cy is not None):
-            # A constant operand follows the variable one into NHWC (after rank promotion).
-            var_first = cy is not None
-            c = cy if var_first else cx
-            c4 = np.transpose(c.reshape((1,) * (4 - c.ndim) + c.shape), TO_NHWC)
-            cname = self.g.const(self.g.unique(f"{node.name}_c"), c4, str(c.dtype) if c.dtype != np.float64 else "float32").name
-            ins = [irx, cname] if var_first else [cname, iry]
-            layout = "nhwc"
-        else:
-            ins, layout = [self.plain(x), self.plain(y)], None
-        self.bind(node.output[0], self.add(op, ins, None, None, name=node.name), layout)
-
-    def op_Add(self, node, a):
-        self._binary("add", node)
-
-    def op_Sub(self, node, a):
-        self._binary("sub", node)
-
-    def op_Mul(self, node, a):
-        self._binary("mul", node)
-
     def _spatial_attrs(self, node, a, in_hw, kernel):
         strides = tuple(a.get("strides", (1, 1)))
         dil = tuple(a.get("dilations", (1, 1)))
@@ -476,22 +446,6 @@ class OnnxImporter(MovementOps):
             ins, layout = [self.plain(i) for i in node.input], None
         self.bind(node.output[0], self.add("concat", ins, None, {"axis": axis}, name=node.name), layout)
 
-    def op_Softmax(self, node, a):
-        shape = self._onnx_shape(node.input[0])
-        rank = len(shape)
-        axis = a.get("axis", -1 if self.opset >= 13 else 1) % rank
-        if self.opset < 13 and axis != rank - 1:
-            # Before opset 13 softmax flattens everything from `axis` on into one row.
-            x = self.plain(node.input[0])
-            flat = self.add("reshape", [x], None, {"shape": (int(np.prod(shape[:axis])), int(np.prod(shape[axis:])))})
-            y = self.add("softmax", [flat], None, {"axis": 1}, name=node.name)
-            self.bind(node.output[0], self.add("reshape", [y], None, {"shape": shape}), None)
-            return
-        ir, layout = self.vals[node.input[0]]
-        if layout == "nhwc":
-            axis = NCHW_AXIS_IN_NHWC[axis]
-        self.unconsumed_inputs.discard(ir)
-        self.bind(node.output[0], self.add("softmax", [ir], None, {"axis": axis}, name=node.name), layout)
 
     def op_Gemm(self, node, a):
         alpha, beta = float(a.get("alpha", 1.0)), float(a.get("beta", 1.0))

@@ -3,4 +3,5 @@ constant arrays it needs, and the parameters its template renders). Importing th
 registers them all."""
 from .base import BUILDERS, Layer, LayerContext, TensorRef, build_layer  # noqa: F401
 from . import conv, elementwise, mean, movement, pool, slicing, softmax  # noqa: F401,E402
+from . import elementwise_ext  # noqa: F401,E402
 from .. import variants  # noqa: F401,E402  (optimized kernel variants register themselves)
