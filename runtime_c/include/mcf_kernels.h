@@ -253,5 +253,7 @@ void mcf_mean_s8(const mcf_mean_args *a, const int8_t *in, int8_t *out);
 void mcf_mean_f32(const mcf_mean_args *a, const float *in, float *out);
 
 #include "mcf_elementwise.h"
+/* resize and transposed convolution (they reuse the conv2d argument structs above) */
+#include "mcf_resize.h"
 
 #endif /* MCF_KERNELS_H */

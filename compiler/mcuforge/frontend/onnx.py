@@ -19,6 +19,7 @@ from ..ir.ops import infer_node
 from ..ir.tensor import QuantParams, Tensor
 from .onnx_movement import MovementOps
 from .onnx_elementwise import ElementwiseOps
+from .onnx_resize import ResizeOps
 
 TO_NHWC = (0, 2, 3, 1)
 TO_NCHW = (0, 3, 1, 2)
@@ -33,7 +34,7 @@ def _attrs(node) -> dict:
     return {a.name: helper.get_attribute_value(a) for a in node.attribute}
 
 
-class OnnxImporter(MovementOps, ElementwiseOps):
+class OnnxImporter(MovementOps, ElementwiseOps, ResizeOps):
     def __init__(self, model, input_shapes: dict[str, tuple] | None = None):
         self.model = model
         self.input_shapes = input_shapes or {}

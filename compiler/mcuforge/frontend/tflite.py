@@ -24,6 +24,7 @@ from ..ir.tensor import QuantParams, Tensor
 from ..reference.arith import round_half_away
 from . import tflite_schema as fb
 from .tflite_elementwise import ElementwiseOps
+from .tflite_resize import TfliteResizeOps
 
 # TFLite TensorType -> IR dtype
 DTYPES = {0: "float32", 2: "int32", 3: "uint8", 4: "int64", 6: "bool", 7: "int16", 9: "int8"}
@@ -53,7 +54,7 @@ def _safe(name: str, fallback: str) -> str:
     return s if s and not s[0].isdigit() else fallback
 
 
-class TfliteImporter(ElementwiseOps):
+class TfliteImporter(ElementwiseOps, TfliteResizeOps):
     def __init__(self, buf: bytes, name: str, where: str):
         self.buf, self.where = buf, where
         self.pm = fb.open_model(buf, where)

@@ -13,7 +13,7 @@ from ..ir.ops import get_op, infer_node
 from ..ir.ops.base import OpDef
 from ..ir.tensor import QuantParams
 
-WEIGHT_OPS = {"conv2d", "dense"}
+WEIGHT_OPS = {"conv2d", "dense", "conv_transpose2d"}
 
 
 def activation_quant(lo: float, hi: float) -> QuantParams:

@@ -4,4 +4,5 @@ registers them all."""
 from .base import BUILDERS, Layer, LayerContext, TensorRef, build_layer  # noqa: F401
 from . import conv, elementwise, mean, movement, pool, slicing, softmax  # noqa: F401,E402
 from . import elementwise_ext  # noqa: F401,E402
+from . import upsample  # noqa: F401,E402
 from .. import variants  # noqa: F401,E402  (optimized kernel variants register themselves)
