@@ -60,10 +60,18 @@ class MatMul(OpDef):
 
     def infer(self, node, ins):
         a, b = ins
+        a2 = (1,) + a.shape if len(a.shape) == 1 else a.shape
+        b2 = b.shape + (1,) if len(b.shape) == 1 else b.shape
         try:
-            shape = np.matmul(np.empty(a.shape, np.float32), np.empty(b.shape, np.float32)).shape
+            if len(a2) < 2 or len(b2) < 2 or a2[-1] != b2[-2]:
+                raise ValueError
+            shape = tuple(np.broadcast_shapes(a2[:-2], b2[:-2])) + (a2[-2], b2[-1])
         except ValueError:
-            raise ValueError(f"matmul {node.name}: shapes {a.shape} and {b.shape} do not multiply")
+            raise ValueError(f"matmul {node.name}: shapes {a.shape} and {b.shape} do not multiply") from None
+        if len(a.shape) == 1:
+            shape = shape[:-2] + shape[-1:]
+        if len(b.shape) == 1:
+            shape = shape[:-1]
         return [(shape, a.dtype)]
 
     def run_float(self, node, xs):
