@@ -247,10 +247,48 @@ typedef struct {
     int32_t red_shape[MCF_MAX_DIMS], red_strides[MCF_MAX_DIMS];
     int32_t count;                      /* elements per output */
     int32_t in_zp, out_zp, mult, shift; /* int8: TFLM's requantization with the count folded in */
+    int32_t op;                         /* mcf_reduce_f32 / mcf_reduce_minmax_s8: an mcf_reduce_op */
 } mcf_mean_args;
 
+typedef enum { MCF_REDUCE_SUM = 0, MCF_REDUCE_MAX = 1, MCF_REDUCE_MIN = 2 } mcf_reduce_op;
+
+/* int8 SUM runs mcf_mean_s8 with the count left out of the multiplier */
 void mcf_mean_s8(const mcf_mean_args *a, const int8_t *in, int8_t *out);
 void mcf_mean_f32(const mcf_mean_args *a, const float *in, float *out);
+void mcf_reduce_f32(const mcf_mean_args *a, const float *in, float *out);
+void mcf_reduce_minmax_s8(const mcf_mean_args *a, const int8_t *in, int8_t *out);
+
+/* int8 batched matrix product (TFLite BATCH_MATMUL arithmetic) and layer normalization (float32
+ * and the integer rule of ir/ops/layernorm.py). */
+typedef struct {
+    int32_t batches, m, k, n;
+    const int32_t *a_offsets;      /* [batches] element offset of each A matrix */
+    const int32_t *b_offsets;      /* [batches] */
+    int32_t a_zp, b_zp, out_zp, mult, shift, act_min, act_max;
+} mcf_matmul_s8_args;
+
+/* out[b][i][j] = requant(sum_k (A[i][k] - a_zp) * (B[k][j] - b_zp)) */
+void mcf_matmul_s8(const mcf_matmul_s8_args *a, const int8_t *in1, const int8_t *in2, int8_t *out);
+
+typedef struct {
+    int32_t rows, n;
+    float epsilon;
+    const float *gamma;            /* [n] */
+    const float *beta;             /* [n] or NULL */
+} mcf_layernorm_f32_args;
+
+void mcf_layernorm_f32(const mcf_layernorm_f32_args *a, const float *in, float *out);
+
+typedef struct {
+    int32_t rows, n;
+    int64_t eps_q;                 /* epsilon * n^3 / s_in^2, rounded */
+    int32_t out_zp;
+    const int32_t *mult;           /* [n] signed Q31 multipliers: gamma * sqrt(n) / (2^30 * s_out) */
+    const int32_t *shift;          /* [n] */
+    const int32_t *bias;           /* [n] beta / s_out, rounded */
+} mcf_layernorm_s8_args;
+
+void mcf_layernorm_s8(const mcf_layernorm_s8_args *a, const int8_t *in, int8_t *out);
 
 #include "mcf_elementwise.h"
 /* resize and transposed convolution (they reuse the conv2d argument structs above) */

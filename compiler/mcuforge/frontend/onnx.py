@@ -20,6 +20,7 @@ from ..ir.tensor import QuantParams, Tensor
 from .onnx_movement import MovementOps
 from .onnx_elementwise import ElementwiseOps
 from .onnx_resize import ResizeOps
+from .onnx_reduce import ReduceOps
 
 TO_NHWC = (0, 2, 3, 1)
 TO_NCHW = (0, 3, 1, 2)
@@ -34,7 +35,7 @@ def _attrs(node) -> dict:
     return {a.name: helper.get_attribute_value(a) for a in node.attribute}
 
 
-class OnnxImporter(MovementOps, ElementwiseOps, ResizeOps):
+class OnnxImporter(MovementOps, ElementwiseOps, ResizeOps, ReduceOps):
     def __init__(self, model, input_shapes: dict[str, tuple] | None = None):
         self.model = model
         self.input_shapes = input_shapes or {}
@@ -136,6 +137,7 @@ class OnnxImporter(MovementOps, ElementwiseOps, ResizeOps):
     # -- graph -------------------------------------------------------------------------------
     def run(self) -> Graph:
         from onnx import numpy_helper
+        self.fuse_decomposed_layernorm()
         graph = self.model.graph
         for init in graph.initializer:
             self.const(init.name, numpy_helper.to_array(init))
@@ -501,16 +503,6 @@ class OnnxImporter(MovementOps, ElementwiseOps, ResizeOps):
         if q_int is not None:
             w.meta["q_int"] = np.ascontiguousarray(q_int)
         return w.name
-
-    def op_MatMul(self, node, a):
-        bmat = self.const_value(node.input[1])
-        x = self.plain(node.input[0])
-        if bmat is not None and bmat.ndim == 2:
-            w = self._dense_weight(node, node.input[1], transpose=True)
-            self.bind(node.output[0], self.add("dense", [x, w], None, None, name=node.name), None)
-            return
-        y = self.plain(node.input[1])
-        self.bind(node.output[0], self.add("matmul", [x, y], None, None, name=node.name), None)
 
     def op_Constant(self, node, a):
         from onnx import numpy_helper

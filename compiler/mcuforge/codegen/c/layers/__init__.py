@@ -5,4 +5,5 @@ from .base import BUILDERS, Layer, LayerContext, TensorRef, build_layer  # noqa:
 from . import conv, elementwise, mean, movement, pool, slicing, softmax  # noqa: F401,E402
 from . import elementwise_ext  # noqa: F401,E402
 from . import upsample  # noqa: F401,E402
+from . import matmul  # noqa: F401,E402
 from .. import variants  # noqa: F401,E402  (optimized kernel variants register themselves)
