@@ -23,6 +23,7 @@ from ..ir.ops.base import act_range_int8, same_padding
 from ..ir.tensor import QuantParams, Tensor
 from ..reference.arith import round_half_away
 from . import tflite_schema as fb
+from .tflite_movement import TfliteMovementOps
 
 # TFLite TensorType -> IR dtype
 DTYPES = {0: "float32", 2: "int32", 3: "uint8", 4: "int64", 6: "bool", 7: "int16", 9: "int8"}
@@ -52,7 +53,7 @@ def _safe(name: str, fallback: str) -> str:
     return s if s and not s[0].isdigit() else fallback
 
 
-class TfliteImporter:
+class TfliteImporter(TfliteMovementOps):
     def __init__(self, buf: bytes, name: str, where: str):
         self.buf, self.where = buf, where
         self.pm = fb.open_model(buf, where)
@@ -60,6 +61,7 @@ class TfliteImporter:
         self.ir: dict[int, str] = {}       # tflite tensor index -> IR tensor name
         self.op_index = 0
         self.op_name = ""
+        self.folded: dict[int, np.ndarray] = {}  # tflite tensor index -> constant computed at import
 
     # -- tensors -----------------------------------------------------------------------------
     def tinfo(self, i: int) -> fb.TensorInfo:
@@ -78,17 +80,15 @@ class TfliteImporter:
         axis = t.quantized_dimension if len(t.scale) > 1 else None
         return QuantParams(t.scale.astype(np.float64), t.zero_point, axis)
 
-    def data(self, i: int) -> np.ndarray | None:
-        return self.tinfo(i).data
-
     def value(self, i: int) -> str:
         """IR name of tflite tensor i (a constant is created on first use)."""
         if i in self.ir:
             return self.ir[i]
         t = self.tinfo(i)
-        if t.data is None:
+        data = self.data(i)
+        if data is None:
             raise self.error(f"reads tensor {t.name!r} before any operator writes it")
-        c = self.g.const(_safe(t.name, f"t{i}"), t.data, self.dtype(i), self.quant(i))
+        c = self.g.const(_safe(t.name, f"t{i}"), data, self.dtype(i), self.quant(i))
         self.ir[i] = c.name
         return c.name
 
@@ -141,6 +141,8 @@ class TfliteImporter:
             self.ir[i] = name
         for idx, (code, op) in enumerate(self.pm.ops):
             self.op_index, self.op_name = idx, fb.op_name(code)
+            if self.fold_constant_op(op, fb.op_inputs(op), fb.op_outputs(op)):
+                continue
             handler = getattr(self, f"op_{self.op_name}", None)
             if handler is None:
                 raise UnsupportedOpError(self.op_name, self.node_base,
@@ -167,7 +169,7 @@ class TfliteImporter:
                     f"hybrid quantization ({x} activations with {w} weights) is not supported; "
                     "give mcuforge a fully int8 model or a float32 model")
         for i in ins:
-            if i >= 0 and i not in self.ir and self.tinfo(i).data is None:
+            if i >= 0 and i not in self.ir and self.data(i) is None:
                 raise self.error(f"reads tensor {self.tinfo(i).name!r} before any operator writes it")
 
     # -- helpers -----------------------------------------------------------------------------
@@ -312,12 +314,6 @@ class TfliteImporter:
 
     def op_MUL(self, op, ins, outs):
         self._binary("mul", op, ins, outs)
-
-    def op_RESHAPE(self, op, ins, outs):
-        self.emit("reshape", [self.value(ins[0])], outs[0], {"shape": tuple(self.tinfo(outs[0]).shape)})
-
-    op_SQUEEZE = op_RESHAPE
-    op_EXPAND_DIMS = op_RESHAPE
 
     def op_SOFTMAX(self, op, ins, outs):
         self.emit("softmax", [self.value(ins[0])], outs[0], {"axis": -1, "beta": fb.softmax_beta(op)})
