@@ -147,7 +147,10 @@ class MovementOps:
         if all(r == 1 for r in reps):
             self.vals[node.output[0]] = (ir, layout)
             return
-        y = self.add("tile", [ir], None, {"reps": tuple(self._in_ir_order(layout, reps))}, name=node.name)
+        from ..ir.ops.slicing import tile_steps
+        y = ir
+        for k, step in enumerate(tile_steps(self._in_ir_order(layout, reps))):
+            y = self.add("tile", [y], None, {"reps": step}, name=node.name if k == 0 else f"{node.name}_{k}")
         self.bind(node.output[0], y, layout)
 
     def op_Cast(self, node, a):
@@ -200,7 +203,9 @@ class MovementOps:
             perm = (0, 1, 4, 2, 5, 3) if crd else (0, 3, 4, 1, 5, 2)
             out = (n, c // (b * b), h * b, w * b)
         else:
-            six, perm, out = (n, c, h // b, b, w // b, b), (0, 3, 5, 1, 2, 4), (n, c * b * b, h // b, w // b)
+            crd = _s(a.get("mode", b"DCR")) == "CRD"
+            six, out = (n, c, h // b, b, w // b, b), (n, c * b * b, h // b, w // b)
+            perm = (0, 1, 3, 5, 2, 4) if crd else (0, 3, 5, 1, 2, 4)
         y = self.add("reshape", [x], None, {"shape": six}, name=f"{node.name}_split")
         y = self.add("transpose", [y], None, {"perm": perm}, name=node.name)
         self.bind(node.output[0], self.add("reshape", [y], None, {"shape": out}, name=f"{node.name}_merge"), None)

@@ -250,8 +250,14 @@ class TfliteMovementOps:
         self._moved("transpose", self.value(ins[0]), {"perm": perm}, outs[0])
 
     def op_TILE(self, op, ins, outs):
+        from ..ir.ops.slicing import tile_steps
         reps = tuple(int(r) for r in self.const_input(ins, 1, "multiples").reshape(-1))
-        self._moved("tile", self.value(ins[0]), {"reps": reps}, outs[0])
+        steps = tile_steps(reps)
+        y = self.value(ins[0])
+        for step in steps[:-1]:
+            shape = tuple(d * r for d, r in zip(self.g.tensors[y].shape, step))
+            y = self._moved("tile", y, {"reps": step}, None, shape)
+        self._moved("tile", y, {"reps": steps[-1]}, outs[0])
 
     def _space_depth(self, op, ins, outs, cls: str, to_space: bool):
         o = _opt(op, cls)
