@@ -103,6 +103,14 @@ class MovementOps:
                                      f"for a dimension of {shape[ax]}")
         flat = tuple(int(i) % shape[ax] for i in idx.reshape(-1))
         ir, layout = self.vals[node.input[0]]
+        if idx.ndim == 0 and layout == "nhwc" and ax == 1:
+            # one channel of an NHWC value: [N, H, W] is the same order in both layouts
+            self.unconsumed_inputs.discard(ir)
+            y = self.add("gather", [ir], None, {"axis": 3, "indices": flat}, name=node.name)
+            y = self.add("reshape", [y], None, {"shape": tuple(shape[:1]) + tuple(shape[2:])},
+                         name=f"{node.name}_shape")
+            self.bind(node.output[0], y, None)
+            return
         if idx.ndim == 1 and layout == "nhwc":
             from .onnx import NCHW_AXIS_IN_NHWC
             self.unconsumed_inputs.discard(ir)
@@ -194,21 +202,35 @@ class MovementOps:
         self.bind(node.output[0], self.add("pad", [ir], None, attrs, name=node.name), layout)
 
     def _space_depth(self, node, a, to_space: bool):
+        """Both block orders as reshape -> 6-D transpose -> reshape: in NHWC when the value is held
+        NHWC (no layout change around it), in NCHW otherwise."""
         n, c, h, w = self._onnx_shape(node.input[0])
         b = int(a["blocksize"])
-        x = self.plain(node.input[0])
-        if to_space:
-            crd = _s(a.get("mode", b"DCR")) == "CRD"
-            six = (n, c // (b * b), b, b, h, w) if crd else (n, b, b, c // (b * b), h, w)
-            perm = (0, 1, 4, 2, 5, 3) if crd else (0, 3, 4, 1, 5, 2)
-            out = (n, c // (b * b), h * b, w * b)
+        crd = _s(a.get("mode", b"DCR")) == "CRD"
+        ir, layout = self.vals[node.input[0]]
+        if layout == "nhwc":
+            x, out_layout = ir, "nhwc"
+            self.unconsumed_inputs.discard(ir)
+            if to_space:   # channel = (i*b + j)*C' + c' (DCR) or c'*b*b + i*b + j (CRD)
+                six = (n, h, w, c // (b * b), b, b) if crd else (n, h, w, b, b, c // (b * b))
+                perm = (0, 1, 4, 2, 5, 3) if crd else (0, 1, 3, 2, 4, 5)
+                out = (n, h * b, w * b, c // (b * b))
+            else:
+                six, out = (n, h // b, b, w // b, b, c), (n, h // b, w // b, c * b * b)
+                perm = (0, 1, 3, 5, 2, 4) if crd else (0, 1, 3, 2, 4, 5)
         else:
-            crd = _s(a.get("mode", b"DCR")) == "CRD"
-            six, out = (n, c, h // b, b, w // b, b), (n, c * b * b, h // b, w // b)
-            perm = (0, 1, 3, 5, 2, 4) if crd else (0, 3, 5, 1, 2, 4)
+            x, out_layout = self.plain(node.input[0]), None
+            if to_space:
+                six = (n, c // (b * b), b, b, h, w) if crd else (n, b, b, c // (b * b), h, w)
+                perm = (0, 1, 4, 2, 5, 3) if crd else (0, 3, 4, 1, 5, 2)
+                out = (n, c // (b * b), h * b, w * b)
+            else:
+                six, out = (n, c, h // b, b, w // b, b), (n, c * b * b, h // b, w // b)
+                perm = (0, 1, 3, 5, 2, 4) if crd else (0, 3, 5, 1, 2, 4)
         y = self.add("reshape", [x], None, {"shape": six}, name=f"{node.name}_split")
         y = self.add("transpose", [y], None, {"perm": perm}, name=node.name)
-        self.bind(node.output[0], self.add("reshape", [y], None, {"shape": out}, name=f"{node.name}_merge"), None)
+        self.bind(node.output[0], self.add("reshape", [y], None, {"shape": out}, name=f"{node.name}_merge"),
+                  out_layout)
 
     def op_DepthToSpace(self, node, a):
         self._space_depth(node, a, True)
