@@ -106,6 +106,7 @@ def test_exporter_float_matches_onnxruntime_and_torch(net, dynamo, tmp_path):
         np.testing.assert_allclose(y.reshape(want.shape), want, rtol=1e-4, atol=1e-5, err_msg=board)
 
 
+@pytest.mark.slow
 def test_int8_golden_host_and_m4_agree(net, tmp_path):
     path = tmp_path / "net.onnx"
     _export(net, path, False)

@@ -45,6 +45,43 @@ class MovementOps:
                  "sizes": tuple(self._in_ir_order(layout, sizes))}
         self.bind(out_name, self.add("slice", [ir], None, attrs, name=name), layout)
 
+    # -- patterns --------------------------------------------------------------------------------
+    def _sole_consumer(self, value: str):
+        users = [n for n in self.model.graph.node if value in n.input]
+        outputs = {o.name for o in self.model.graph.output}
+        return users[0] if len(users) == 1 and value not in outputs else None
+
+    def channel_shuffle(self, node) -> bool:
+        """ShuffleNet's Reshape [N, C, H, W] -> [N, g, C/g, H, W], Transpose (0, 2, 1, 3, 4), Reshape
+        back to [N, C, H, W], on a value held NHWC: emitted as the same shuffle of the NHWC channel
+        axis (reshape [N, H, W, g, C/g], transpose (0, 1, 2, 4, 3), reshape), so no layout transposes
+        surround it. True if `node` started such a pattern (its two followers are then absorbed)."""
+        ir, layout = self.vals[node.input[0]]
+        s5 = self.const_value(node.input[1]) if len(node.input) > 1 else None
+        if layout != "nhwc" or s5 is None or len(s5) != 5:
+            return False
+        n, c, h, w = self._onnx_shape(node.input[0])
+        g = int(s5[1])
+        if g < 1 or c % g or [int(d) for d in s5] != [n, g, c // g, h, w] and [int(d) for d in s5] != [n, g, -1, h, w]:
+            return False
+        tr = self._sole_consumer(node.output[0])
+        if tr is None or tr.op_type != "Transpose":
+            return False
+        perm = [a.ints for a in tr.attribute if a.name == "perm"]
+        if not perm or list(perm[0]) != [0, 2, 1, 3, 4]:
+            return False
+        back = self._sole_consumer(tr.output[0])
+        s4 = self.const_value(back.input[1]) if back is not None and back.op_type == "Reshape" else None
+        if s4 is None or [int(d) for d in s4] not in ([n, c, h, w], [n, -1, h, w], [n, c, -1, w], [n, c, h, -1]):
+            return False
+        self.unconsumed_inputs.discard(ir)
+        y = self.add("reshape", [ir], None, {"shape": (n, h, w, g, c // g)}, name=f"{node.name}_groups")
+        y = self.add("transpose", [y], None, {"perm": (0, 1, 2, 4, 3)}, name=tr.name or f"{node.name}_shuffle")
+        y = self.add("reshape", [y], None, {"shape": (n, h, w, c)}, name=f"{node.name}_merge")
+        self.bind(back.output[0], y, "nhwc")
+        self.absorbed.update({tr.output[0], back.output[0]})
+        return True
+
     # -- ops -------------------------------------------------------------------------------------
     def op_Slice(self, node, a):
         shape = self._onnx_shape(node.input[0])
