@@ -113,6 +113,19 @@ def _depth_space():
     return b.build([x], [d, s2])
 
 
+def _mirror_pad_broadcast():
+    b = ModelBuilder()
+    x = b.tensor((1, 4, 5, 3), **Q)
+    p = b.tensor((1, 7, 6, 3), **Q)
+    b.op(OP.MIRROR_PAD, [x, _i32(b, [[0, 0], [2, 1], [0, 1], [0, 0]])], [p],
+         **_opts("MirrorPadOptions", "MirrorPadOptions", mode=fbs.MirrorPadMode.REFLECT))
+    row = b.tensor((1, 1, 5, 3), **Q)
+    b.op(OP.STRIDED_SLICE, [x, _i32(b, [0, 1, 0, 0]), _i32(b, [1, 2, 5, 3]), _i32(b, [1, 1, 1, 1])], [row])
+    bc = b.tensor((2, 4, 5, 3), **Q)
+    b.op(OP.BROADCAST_TO, [row, _i32(b, [2, 4, 5, 3])], [bc])
+    return b.build([x], [p, bc])
+
+
 def _quantize_dequantize():
     b = ModelBuilder()
     x = b.tensor((1, 4, 4, 8), scale=0.05, zp=3)
@@ -127,7 +140,8 @@ def _quantize_dequantize():
 
 CASES = {"keras_flatten": _keras_flatten, "strided_slice": _strided_slice, "split": _split,
          "pack_unpack_gather": _pack_unpack_gather, "transpose_squeeze_padv2": _transpose_squeeze_pad,
-         "depth_space": _depth_space, "quantize_dequantize": _quantize_dequantize}
+         "depth_space": _depth_space, "quantize_dequantize": _quantize_dequantize,
+         "mirror_pad_broadcast_to": _mirror_pad_broadcast}
 
 
 def _check(buf, tmp_path, board="host"):

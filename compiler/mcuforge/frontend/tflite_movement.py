@@ -5,7 +5,7 @@ SLICE, PACK, UNPACK, GATHER, CONCATENATION, RESHAPE, SQUEEZE, EXPAND_DIMS, CAST 
 ADD / SUB / MUL / FLOOR_DIV whose inputs are all constants are evaluated with numpy, so Keras'
 Flatten / Reshape (SHAPE -> STRIDED_SLICE -> PACK -> RESHAPE) reach the IR as one reshape.
 On variable tensors: STRIDED_SLICE, SLICE, GATHER (constant indices), PACK, UNPACK, SPLIT,
-SPLIT_V, TRANSPOSE, DEPTH_TO_SPACE, SPACE_TO_DEPTH, TILE. All of them only move bytes, so the
+SPLIT_V, TRANSPOSE, DEPTH_TO_SPACE, SPACE_TO_DEPTH, TILE, BROADCAST_TO, MIRROR_PAD (REFLECT). All of them only move bytes, so the
 int8 output keeps the input's quantization (the converter writes them that way; TFLite Micro
 copies bytes too)."""
 from __future__ import annotations
@@ -258,6 +258,17 @@ class TfliteMovementOps:
             shape = tuple(d * r for d, r in zip(self.g.tensors[y].shape, step))
             y = self._moved("tile", y, {"reps": step}, None, shape)
         self._moved("tile", y, {"reps": steps[-1]}, outs[0])
+
+    def op_BROADCAST_TO(self, op, ins, outs):
+        shape = tuple(int(d) for d in self.const_input(ins, 1, "shape").reshape(-1))
+        self._moved("broadcast_to", self.value(ins[0]), {"shape": shape}, outs[0])
+
+    def op_MIRROR_PAD(self, op, ins, outs):
+        o = _opt(op, "MirrorPadOptions")
+        if o is not None and o.Mode() != 0:
+            raise self.error("MIRROR_PAD in SYMMETRIC mode is not supported (REFLECT is)")
+        pads = tuple((int(a), int(b)) for a, b in self.const_input(ins, 1, "paddings").reshape(-1, 2))
+        self._moved("pad", self.value(ins[0]), {"pads": pads, "mode": "reflect"}, outs[0])
 
     def _space_depth(self, op, ins, outs, cls: str, to_space: bool):
         o = _opt(op, cls)
