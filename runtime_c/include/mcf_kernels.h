@@ -168,6 +168,16 @@ typedef struct {
 
 void mcf_gather(const mcf_gather_args *a, const void *in, void *out);
 
+/* The float/int8 boundary of a model (TFLite QUANTIZE from float, DEQUANTIZE to float):
+ * q = clamp(round_half_away(x / scale) + zp) in float32 as TFLite does; x = (q - zp) * scale. */
+typedef struct {
+    int32_t size, zero_point;
+    float scale;
+} mcf_affine_args;
+
+void mcf_quantize_f32_s8(const mcf_affine_args *a, const float *in, int8_t *out);
+void mcf_dequantize_s8_f32(const mcf_affine_args *a, const int8_t *in, float *out);
+
 /* ---- float32 ----------------------------------------------------------------------------- */
 typedef struct {
     mcf_window win;

@@ -44,6 +44,7 @@ class OnnxImporter(MovementOps, ElementwiseOps, ResizeOps, ReduceOps):
         self.unconsumed_inputs: set[str] = set()
         self.opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 13)
         self._converted: dict[tuple[str, str], str] = {}
+        self.absorbed: set[str] = set()  # first outputs of nodes already emitted as part of a pattern
 
     # -- values ------------------------------------------------------------------------------
     def t(self, ir_name: str) -> Tensor:
@@ -149,6 +150,8 @@ class OnnxImporter(MovementOps, ElementwiseOps, ResizeOps, ReduceOps):
         for idx, node in enumerate(graph.node):
             if not node.name:
                 node.name = f"{node.op_type}_{idx}"
+            if node.output and node.output[0] in self.absorbed:
+                continue  # emitted together with an earlier node (a pattern, see onnx_movement)
             handler = getattr(self, f"op_{node.op_type}", None)
             if node.domain in ("", "ai.onnx") and self._fold_constant_node(node, handler):
                 continue
@@ -394,6 +397,8 @@ class OnnxImporter(MovementOps, ElementwiseOps, ResizeOps, ReduceOps):
         self._reshape_to(node, (int(np.prod(shape[:axis])), int(np.prod(shape[axis:]))))
 
     def op_Reshape(self, node, a):
+        if self.channel_shuffle(node):
+            return
         target = [int(d) for d in self.require_const(node, 1, "shape")]
         shape = self._onnx_shape(node.input[0])
         allowzero = a.get("allowzero", 0)
