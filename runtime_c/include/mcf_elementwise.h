@@ -11,7 +11,7 @@
 typedef struct {
     mcf_broadcast bc;
     int32_t is_max, raw;
-    int32_t in1_zp, in2_zp, out_zp;
+    int32_t in1_zp, in2_zp, out_zp, left_shift;
     int32_t in1_mult, in1_shift, in2_mult, in2_shift;
 } mcf_maxmin_s8_args;
 

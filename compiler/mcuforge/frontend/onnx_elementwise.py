@@ -46,11 +46,16 @@ class ElementwiseOps:
             return None
         shape4 = (1,) * (4 - len(shape)) + tuple(shape)
         nhwc = tuple(shape4[i] for i in TO_NHWC)
-        if [d for d in shape4 if d != 1] == [d for d in nhwc if d != 1]:
-            return self.add("reshape", [self.plain(onnx_name)], None, {"shape": nhwc}, name=f"{node.name}_nhwc")
-        if len(shape) != 4:
-            ir = self.add("reshape", [self.plain(onnx_name)], None, {"shape": shape4}, name=f"{node.name}_r4")
-        return self.add("transpose", [ir], None, {"perm": TO_NHWC}, name=f"{node.name}_t")
+        key = (ir, "nhwc_operand")
+        if key not in self._converted:  # one conversion per value, however many ops read it
+            if [d for d in shape4 if d != 1] == [d for d in nhwc if d != 1]:
+                out = self.add("reshape", [self.plain(onnx_name)], None, {"shape": nhwc}, name=f"{node.name}_nhwc")
+            else:
+                x = ir if len(shape) == 4 else \
+                    self.add("reshape", [self.plain(onnx_name)], None, {"shape": shape4}, name=f"{node.name}_r4")
+                out = self.add("transpose", [x], None, {"perm": TO_NHWC}, name=f"{node.name}_t")
+            self._converted[key] = out
+        return self._converted[key]
 
     def _binary(self, op, node, x=None, y=None, out=None):
         """Bind ONNX value `out` (default: the node's output) to op(x, y)."""
