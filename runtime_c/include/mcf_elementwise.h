@@ -1,6 +1,6 @@
 /*
  * mcf_elementwise.h - argument structs of the elementwise kernels beyond add / sub / mul:
- * int8 maximum / minimum, PReLU (int8 and float32) and float32 log-softmax.
+ * int8 maximum / minimum, PReLU (int8 and float32), float32 log-softmax, L2 normalization.
  * Included by mcf_kernels.h (it uses mcf_broadcast from there).
  */
 #ifndef MCF_ELEMENTWISE_H
@@ -38,5 +38,15 @@ typedef struct {
 } mcf_log_softmax_f32_args;
 
 void mcf_log_softmax_f32(const mcf_log_softmax_f32_args *a, const float *in, float *out);
+
+/* L2 normalization along one axis (outer x axis x inner); int8: in_zp, output 1/128 and 0. */
+typedef struct {
+    int32_t outer, axis_len, inner;
+    int32_t in_zp;
+    float eps;
+} mcf_l2norm_args;
+
+void mcf_l2norm_s8(const mcf_l2norm_args *a, const int8_t *in, int8_t *out);
+void mcf_l2norm_f32(const mcf_l2norm_args *a, const float *in, float *out);
 
 #endif /* MCF_ELEMENTWISE_H */

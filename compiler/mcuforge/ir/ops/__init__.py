@@ -1,4 +1,4 @@
 """Importing this package registers every op kind."""
 from . import base, batchnorm, binary, conv2d, dense, mean, pool, quantize, shape_ops, softmax, unary  # noqa: F401
-from . import activations, binary_ext, log_softmax  # noqa: F401,E402  (elementwise ops)
+from . import activations, binary_ext, l2norm, log_softmax  # noqa: F401,E402  (elementwise ops)
 from .base import OPS, get_op, infer_node, infer_shapes  # noqa: F401
