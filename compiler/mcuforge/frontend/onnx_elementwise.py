@@ -46,13 +46,15 @@ class ElementwiseOps:
             return None
         shape4 = (1,) * (4 - len(shape)) + tuple(shape)
         nhwc = tuple(shape4[i] for i in TO_NHWC)
+        moved = [i for i in TO_NHWC if shape4[i] != 1]  # the non-unit axes, in NHWC order
+        if moved != sorted(moved) and len(shape) == 4:
+            return self.nhwc(onnx_name)  # a real transpose (or a graph input taken NHWC)
         key = (ir, "nhwc_operand")
         if key not in self._converted:  # one conversion per value, however many ops read it
-            if [d for d in shape4 if d != 1] == [d for d in nhwc if d != 1]:
+            if moved == sorted(moved):   # only unit axes move: the same bytes, reshaped
                 out = self.add("reshape", [self.plain(onnx_name)], None, {"shape": nhwc}, name=f"{node.name}_nhwc")
             else:
-                x = ir if len(shape) == 4 else \
-                    self.add("reshape", [self.plain(onnx_name)], None, {"shape": shape4}, name=f"{node.name}_r4")
+                x = self.add("reshape", [self.plain(onnx_name)], None, {"shape": shape4}, name=f"{node.name}_r4")
                 out = self.add("transpose", [x], None, {"perm": TO_NHWC}, name=f"{node.name}_t")
             self._converted[key] = out
         return self._converted[key]
