@@ -17,7 +17,10 @@ from ..errors import McuforgeError, UnsupportedOpError
 from ..ir.graph import Graph, Node
 from ..ir.ops import infer_node
 from ..ir.tensor import QuantParams, Tensor
+from .onnx_movement import MovementOps
 from .onnx_elementwise import ElementwiseOps
+from .onnx_resize import ResizeOps
+from .onnx_reduce import ReduceOps
 
 TO_NHWC = (0, 2, 3, 1)
 TO_NCHW = (0, 3, 1, 2)
@@ -32,7 +35,7 @@ def _attrs(node) -> dict:
     return {a.name: helper.get_attribute_value(a) for a in node.attribute}
 
 
-class OnnxImporter(ElementwiseOps):
+class OnnxImporter(MovementOps, ElementwiseOps, ResizeOps, ReduceOps):
     def __init__(self, model, input_shapes: dict[str, tuple] | None = None):
         self.model = model
         self.input_shapes = input_shapes or {}
@@ -134,6 +137,7 @@ class OnnxImporter(ElementwiseOps):
     # -- graph -------------------------------------------------------------------------------
     def run(self) -> Graph:
         from onnx import numpy_helper
+        self.fuse_decomposed_layernorm()
         graph = self.model.graph
         for init in graph.initializer:
             self.const(init.name, numpy_helper.to_array(init))
@@ -445,33 +449,6 @@ class OnnxImporter(ElementwiseOps):
             ins, layout = [self.plain(i) for i in node.input], None
         self.bind(node.output[0], self.add("concat", ins, None, {"axis": axis}, name=node.name), layout)
 
-    def op_Pad(self, node, a):
-        mode = a.get("mode", b"constant")
-        mode = mode.decode() if isinstance(mode, bytes) else mode
-        if mode != "constant":
-            raise UnsupportedOpError("Pad", node.name, f"mode {mode!r} (only constant)")
-        shape = self._onnx_shape(node.input[0])
-        rank = len(shape)
-        pads = a.get("pads")
-        if pads is None:
-            pads = self.require_const(node, 1, "pads").tolist()
-        value = float(a.get("value", 0.0))
-        if len(node.input) > 2 and node.input[2]:
-            value = float(self.require_const(node, 2, "constant_value"))
-        axes = list(range(rank))
-        if len(node.input) > 3 and node.input[3]:
-            axes = [ax % rank for ax in self.require_const(node, 3, "axes").tolist()]
-        full = [[0, 0] for _ in range(rank)]
-        for i, ax in enumerate(axes):
-            full[ax] = [int(pads[i]), int(pads[i + len(axes)])]
-        if any(p < 0 for pr in full for p in pr):
-            raise UnsupportedOpError("Pad", node.name, "negative pads")
-        ir, layout = self.vals[node.input[0]]
-        if layout == "nhwc":
-            full = [full[i] for i in TO_NHWC]
-        self.unconsumed_inputs.discard(ir)
-        out = self.add("pad", [ir], None, {"pads": tuple(tuple(p) for p in full), "value": value}, name=node.name)
-        self.bind(node.output[0], out, layout)
 
     def op_Gemm(self, node, a):
         alpha, beta = float(a.get("alpha", 1.0)), float(a.get("beta", 1.0))
@@ -527,16 +504,6 @@ class OnnxImporter(ElementwiseOps):
             w.meta["q_int"] = np.ascontiguousarray(q_int)
         return w.name
 
-    def op_MatMul(self, node, a):
-        bmat = self.const_value(node.input[1])
-        x = self.plain(node.input[0])
-        if bmat is not None and bmat.ndim == 2:
-            w = self._dense_weight(node, node.input[1], transpose=True)
-            self.bind(node.output[0], self.add("dense", [x, w], None, None, name=node.name), None)
-            return
-        y = self.plain(node.input[1])
-        self.bind(node.output[0], self.add("matmul", [x, y], None, None, name=node.name), None)
-
     def op_Constant(self, node, a):
         from onnx import numpy_helper
         if "value" in a:
@@ -555,19 +522,6 @@ class OnnxImporter(ElementwiseOps):
     def op_Shape(self, node, a):
         shape = np.array(self._onnx_shape(node.input[0]), np.int64)
         self.const(node.output[0], shape[a.get("start", 0): a.get("end", len(shape))])
-
-    def op_Gather(self, node, a):
-        data, idx = self.const_value(node.input[0]), self.const_value(node.input[1])
-        if data is None or idx is None:
-            raise UnsupportedOpError("Gather", node.name, "only on constants")
-        self.const(node.output[0], np.take(data, idx, axis=a.get("axis", 0)))
-
-    def op_Cast(self, node, a):
-        c = self.const_value(node.input[0])
-        if c is None:
-            raise UnsupportedOpError("Cast", node.name, "only on constants")
-        from onnx import helper
-        self.const(node.output[0], c.astype(helper.tensor_dtype_to_np_dtype(a["to"])))
 
     # -- QDQ: annotations, not ops ------------------------------------------------------------
     def _qparams(self, node, a):
@@ -648,3 +602,4 @@ def load_onnx(path: str | os.PathLike, input_shapes: dict | None = None, name: s
         if g.name[0].isdigit():
             g.name = "m_" + g.name
     return g
+
