@@ -153,7 +153,8 @@ def branched_model() -> bytes:
     b.op(OP.LOGISTIC, [x], [out(1 / 256, -128)])
     slope = b.tensor((1, 1, 8), scale=0.01, zp=-5, data=rng.integers(-128, 128, (1, 1, 8)))
     b.op(OP.PRELU, [x, slope], [out(0.045, -30)])
-    b.op(OP.MUL, [x, g], [out(0.02, 7)], **mul_opts())
+    b.op(OP.MUL, [x, g], [out(0.02, 7)], **mul_opts())           # the gate kernel, gate second
+    b.op(OP.MUL, [g, x], [out(0.03, -7)], **mul_opts("relu"))    # gate first
     b.op(OP.ADD, [x, g], [out(0.07, 0)], **add_opts("relu6"))
     b.op(OP.SUB, [g, x], [out(0.08, 2)], **sub_opts())
     b.op(OP.MAXIMUM, [x, x], [out(0.05, 3)])
@@ -180,6 +181,18 @@ def _c_vs_tflm(tmp_path, board):
 
 def test_c_host_matches_tflm(tmp_path):
     _c_vs_tflm(tmp_path, "host")
+
+
+def test_gate_layout_detection():
+    from mcuforge.codegen.c.layers.elementwise import broadcast_params
+    from mcuforge.codegen.c.variants.gate_elementwise import gate_layout
+    x = (1, 4, 4, 8)
+    assert gate_layout(broadcast_params(x, (1, 1, 1, 8), x)) == "b"
+    assert gate_layout(broadcast_params((1, 1, 4, 8), x, x)) == "a"
+    assert gate_layout(broadcast_params(x, (8,), x)) == "b"
+    assert gate_layout(broadcast_params(x, (1, 4, 1, 1), x)) is None      # per-row scalar: odometer
+    assert gate_layout(broadcast_params(x, x, x)) is None
+    assert gate_layout(broadcast_params((1, 4, 1, 8), (1, 1, 4, 1), x)) is None
 
 
 @pytest.mark.slow

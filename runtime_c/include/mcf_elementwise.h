@@ -17,6 +17,10 @@ typedef struct {
 
 void mcf_maxmin_s8(const mcf_maxmin_s8_args *a, const int8_t *in1, const int8_t *in2, int8_t *out);
 
+/* mcf_mul_s8 when one operand is a gate repeated over the other (its strides contiguous on the
+ * trailing dims, 0 on the leading ones): rows instead of the broadcast odometer. */
+void mcf_mul_s8_gate(const mcf_mul_s8_args *a, const int8_t *in1, const int8_t *in2, int8_t *out);
+
 /* PReLU: y = x >= 0 ? x : x * slope, the slope broadcast against x (TFLM's int8 arithmetic:
  * x - zp >= 0 requantized by mult_pos, else (x - zp) * (slope - slope_zp) by mult_neg). */
 typedef struct {
