@@ -198,3 +198,22 @@ def test_gate_layout_detection():
 @pytest.mark.slow
 def test_c_m4_matches_tflm(tmp_path):
     _c_vs_tflm(tmp_path, "mps2-an386")
+
+
+def test_gate_mul_every_pair_of_values(tmp_path):
+    """x holds every int8 value on each row, the gate every int8 value along the channels: the
+    generated gate kernel (its 32-bit requantization) against TFLM on all 65536 products."""
+    b = ModelBuilder()
+    x = b.tensor((1, 256, 256), scale=0.05, zp=3)
+    g = b.tensor((1, 1, 256), scale=0.011, zp=-100)
+    y = b.tensor((1, 256, 256), scale=0.09, zp=-5)
+    b.op(OP.MUL, [x, g], [y], **mul_opts("relu6"))
+    buf = b.build([x, g], [y])
+    (tmp_path / "m.tflite").write_bytes(buf)
+    res = compile_model(tmp_path / "m.tflite", tmp_path / "lib", target="host", quiet=True)
+    assert [r.get("kernel") for r in res.info["layers"]] == ["mcf_mul_s8_gate"]
+    vals = np.arange(-128, 128, dtype=np.int8)
+    xv = np.broadcast_to(vals[:, None], (256, 256)).reshape(1, 256, 256).copy()
+    gv = vals.reshape(1, 1, 256)
+    ours, _ = simulate(tmp_path / "lib", "host", [xv[None], gv[None]])
+    assert np.array_equal(ours.reshape(1, 256, 256), TflmModel(buf, arena_size=1 << 20).run(xv, gv)[0])
