@@ -278,3 +278,107 @@ def test_tflite_reduce_max_needs_one_grid():
     from mcuforge.frontend.tflite import load_tflite_bytes
     with pytest.raises(McuforgeError, match="REDUCE_MAX.*quantization differ"):
         load_tflite_bytes(_reduce_model(OP.REDUCE_MAX, (1, 4, 5, 6), [1, 2], False, False))
+
+
+# -- a tiny keyword-spotting transformer through both torch exporters --------------------------------
+def _kwt(seed=0, d=32, heads=2):
+    """Patch embedding (a strided conv over a 40x16 spectrogram), two pre-norm encoder blocks with
+    hand-written multi-head attention (Q @ K^T, softmax, @ V on rank-4 tensors) and a ReLU MLP,
+    LayerNorm, mean pooling over the tokens, a linear head (12 keywords)."""
+    import torch
+    import torch.nn as nn
+
+    class Block(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.ln1, self.ln2 = nn.LayerNorm(d), nn.LayerNorm(d)
+            self.q, self.k, self.v, self.proj = (nn.Linear(d, d) for _ in range(4))
+            self.ff = nn.Sequential(nn.Linear(d, 2 * d), nn.ReLU(), nn.Linear(2 * d, d))
+
+        def forward(self, x):
+            b, t, _ = x.shape
+            y = self.ln1(x)
+            q, k, v = (lin(y).reshape(b, t, heads, d // heads).transpose(1, 2) for lin in (self.q, self.k, self.v))
+            a = torch.softmax(q @ k.transpose(-2, -1) * (d // heads) ** -0.5, dim=-1)
+            x = x + self.proj((a @ v).transpose(1, 2).reshape(b, t, d))
+            return x + self.ff(self.ln2(x))
+
+    class KWT(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.embed = nn.Conv2d(1, d, (10, 4), stride=(10, 4))
+            self.blocks = nn.Sequential(Block(), Block())
+            self.ln = nn.LayerNorm(d)
+            self.head = nn.Linear(d, 12)
+
+        def forward(self, x):
+            t = self.embed(x).flatten(2).transpose(1, 2)
+            return self.head(self.ln(self.blocks(t)).mean(dim=1))
+
+    torch.manual_seed(seed)
+    return KWT().eval()
+
+
+def _fast_plan(g):
+    """The memory plan in the graph's own order: the default order search plans up to 200
+    topological orders, minutes for a 70-node transformer on a loaded machine (see the report)."""
+    from mcuforge.schedule.memory import plan_memory
+    return plan_memory(g, search_order=False)[1]
+
+
+@pytest.fixture(scope="module", params=["torchscript", pytest.param("dynamo", marks=pytest.mark.slow)])
+def kwt(request, tmp_path_factory):
+    import torch
+    tmp = tmp_path_factory.mktemp(f"kwt_{request.param}")
+    path = tmp / "kwt.onnx"
+    kw = {"dynamo": True} if request.param == "dynamo" else {"dynamo": False, "opset_version": 13}
+    torch.onnx.export(_kwt(), (torch.randn(1, 1, 40, 16),), str(path), input_names=["x"], output_names=["y"], **kw)
+    return request.param, path, tmp
+
+
+def test_kwt_float_matches_onnxruntime(kwt, rng):
+    exporter, path, tmp = kwt
+    ops = collections.Counter(n.op_type for n in onnx.load(str(path)).graph.node)
+    assert ops["MatMul"] >= 4 and ops["ReduceMean"] >= 1 and ops["Softmax"] == 2
+    # opset 13 TorchScript writes the layer norm decomposed, dynamo writes LayerNormalization
+    assert ops["LayerNormalization"] == (5 if exporter == "dynamo" else 0)
+    compile_model(path, tmp / "f32", target="host", quant="float32", quiet=True, planner=_fast_plan)
+    xs = rng.standard_normal((4, 1, 1, 40, 16)).astype(np.float32)
+    want = _ort(path, [xs])
+    for board in ("host", "reference"):
+        y, _ = simulate(tmp / "f32", board, x=xs, quiet=True)
+        np.testing.assert_allclose(y.reshape(want.shape), want, rtol=RTOL, atol=ATOL, err_msg=board)
+
+
+def test_kwt_int8_host_equals_golden_and_tracks_float(kwt, rng):
+    exporter, path, tmp = kwt
+    calib = rng.standard_normal((32, 1, 40, 16)).astype(np.float32)
+    res = compile_model(path, tmp / "int8", target="host", quant="int8", calib=calib, quiet=True,
+                        planner=_fast_plan)
+    oq = res.info["outputs"][0]["quant"]
+    xs = rng.standard_normal((16, 1, 1, 40, 16)).astype(np.float32)
+    host, _ = simulate(tmp / "int8", "host", x=xs, quiet=True)
+    gold, _ = simulate(tmp / "int8", "reference", x=xs, quiet=True)
+    assert np.array_equal(host, gold)
+    want = _ort(path, [xs]).reshape(len(xs), -1)
+    real = (host.reshape(want.shape).astype(np.float64) - oq["zero_point"]) * oq["scale"]
+    err = np.abs(real - want).max() / oq["scale"]
+    print(f"\n{exporter}: int8 transformer within {err:.1f} output LSB of float; "
+          f"argmax agreement {np.mean(real.argmax(1) == want.argmax(1)):.3f}")
+    assert err <= 6
+    assert np.mean(real.argmax(1) == want.argmax(1)) >= 0.9
+
+
+@pytest.mark.slow
+def test_kwt_int8_on_qemu_m4(tmp_path, rng):
+    """The int8 transformer (TorchScript export) on an emulated Cortex-M4 == the golden model."""
+    import torch
+    path = tmp_path / "kwt.onnx"
+    torch.onnx.export(_kwt(), (torch.randn(1, 1, 40, 16),), str(path), dynamo=False, opset_version=17)
+    calib = rng.standard_normal((16, 1, 40, 16)).astype(np.float32)
+    compile_model(path, tmp_path / "m4", target="cortex-m4", quant="int8", calib=calib, quiet=True, planner=_fast_plan)
+    xs = rng.standard_normal((3, 1, 1, 40, 16)).astype(np.float32)
+    m4, info = simulate(tmp_path / "m4", "mps2-an386", x=xs, quiet=True)
+    gold, _ = simulate(tmp_path / "m4", "reference", x=xs, quiet=True)
+    assert np.array_equal(m4, gold)
+    print(f"\nkwt int8 on M4: {info['instructions']} instructions per inference, arena {info['arena_bytes']} B")
