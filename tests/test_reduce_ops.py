@@ -163,10 +163,14 @@ def _qdq_models(rng):
                    oh.make_node("Add", ["m", "mx"], ["a"]), oh.make_node("Add", ["a", "s"], ["y"])],
                   [("x", [1, 3, 6, 6])], [nh.from_array(w, "W"), nh.from_array(np.array([2, 3], np.int64), "ax")])
     matmul = _model([oh.make_node("MatMul", ["a", "b"], ["y"])], [("a", [1, 2, 5, 8]), ("b", [1, 1, 8, 6])])
-    return {"reductions": pool, "batched_matmul": matmul}
+    # the layer norm's scale and bias arrive as DequantizeLinear of int8 constants
+    layernorm = _model([oh.make_node("LayerNormalization", ["x", "g", "b"], ["y"], axis=-1)], [("x", [1, 6, 16])],
+                       [nh.from_array(rng.standard_normal(16).astype(np.float32), "g"),
+                        nh.from_array(rng.standard_normal(16).astype(np.float32), "b")], opset=17)
+    return {"reductions": pool, "batched_matmul": matmul, "layernorm": layernorm}
 
 
-@pytest.mark.parametrize("case", ["reductions", "batched_matmul"])
+@pytest.mark.parametrize("case", ["reductions", "batched_matmul", "layernorm"])
 def test_onnx_qdq_within_one_lsb(case, tmp_path, rng):
     model = _qdq_models(rng)[case]
     src, qdq = tmp_path / "f.onnx", tmp_path / "qdq.onnx"
