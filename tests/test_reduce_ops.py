@@ -146,11 +146,73 @@ def test_decomposed_layernorm_is_fused(tmp_path, rng):
     _float_check(model, [rng.standard_normal((3, 1, 6, 16)).astype(np.float32)], tmp_path)
 
 
-def test_unsupported_reduction_names_op_and_node(tmp_path):
+def test_unsupported_forms_are_refused_in_one_line(tmp_path, rng):
+    """An op outside the family, the layer norm's statistics outputs, and the FPGA backends (which
+    have no reduction / layer norm layer) each fail naming op and node."""
+    from mcuforge.codegen.hls.project import write_hls_project
     model = _model([oh.make_node("ReduceL2", ["x"], ["y"], axes=[1], name="l2norm")], [("x", [1, 4])])
     onnx.save(model, str(tmp_path / "m.onnx"))
     with pytest.raises(McuforgeError, match="'ReduceL2' at node 'l2norm'"):
         compile_model(tmp_path / "m.onnx", tmp_path / "lib", target="host", quant="float32", quiet=True)
+    ln = _model([oh.make_node("LayerNormalization", ["x", "g"], ["y", "mu"], name="ln")], [("x", [1, 4])],
+                [nh.from_array(np.ones(4, np.float32), "g")], opset=17)
+    onnx.save(ln, str(tmp_path / "ln.onnx"))
+    with pytest.raises(McuforgeError, match="'LayerNormalization' at node 'ln': the Mean / InvStdDev outputs"):
+        compile_model(tmp_path / "ln.onnx", tmp_path / "lib2", target="host", quant="float32", quiet=True)
+    pool = _model([oh.make_node("ReduceMean", ["x"], ["y"], axes=[1], name="avg")], [("x", [1, 4])])
+    onnx.save(pool, str(tmp_path / "pool.onnx"))
+    with pytest.raises(McuforgeError, match="'mean' at node 'avg'.*FPGA"):
+        write_hls_project(tmp_path / "pool.onnx", tmp_path / "hls", calib=rng.standard_normal((4, 1, 4)).astype(np.float32))
+
+
+# -- onnx's own node test cases ------------------------------------------------------------------
+NODE_MODULES = ("reducemean", "reducesum", "reducemax", "reducemin", "layernormalization")
+NODE_PREFIXES = ("test_reduce_mean", "test_reduce_sum_", "test_reduce_max", "test_reduce_min",
+                 "test_layer_normalization")
+# bool tensors and zero-sized reductions are outside the float32 device contract; the "_expanded"
+# layer norms are function bodies of ops that belong to other areas (Cast, Reciprocal, ...)
+NODE_SKIP = ("bool", "empty_set", "_expanded")
+NODE_DEFAULT = ("test_reduce_mean_do_not_keepdims_random", "test_reduce_max_negative_axes_keepdims_random",
+                "test_reduce_min_default_axes_keepdims_random", "test_reduce_sum_empty_axes_input_noop",
+                "test_reduce_sum_keepdims_random", "test_layer_normalization_3d_axis_negative_1_epsilon",
+                "test_layer_normalization_4d_axis1", "test_layer_normalization_default_axis")
+
+
+def _node_case_names():
+    import onnx_cases as oc
+    return [tc.name for tc in oc.collect_node_cases(NODE_MODULES, NODE_PREFIXES)
+            if not any(k in tc.name for k in NODE_SKIP)]
+
+
+def _drop_layernorm_stats(case_dir):
+    """LayerNormalization's node cases also output Mean and InvStdDev (training statistics no
+    exporter writes for inference; the compiler refuses them, see below): keep output 0 only."""
+    model = onnx.load(str(case_dir / "model.onnx"))
+    node = model.graph.node[0]
+    if node.op_type != "LayerNormalization" or len(model.graph.output) == 1:
+        return
+    del node.output[1:]
+    del model.graph.output[1:]
+    onnx.save(model, str(case_dir / "model.onnx"))
+    for extra in case_dir.glob("test_data_set_0/output_[12].pb"):
+        extra.unlink()
+
+
+@pytest.mark.parametrize("subset", ["default", pytest.param("all", marks=pytest.mark.slow)])
+def test_onnx_node_cases(subset, tmp_path):
+    """onnx's node cases of ReduceMean/Sum/Max/Min (opset 18: axes as an input) and
+    LayerNormalization (every axis, 2-D to 4-D): host C and golden at rtol 1e-5 / atol 1e-6."""
+    import onnx_cases as oc
+    tcs = [tc for tc in oc.collect_node_cases(NODE_MODULES, NODE_PREFIXES) if tc.name in set(_node_case_names())]
+    if subset == "default":
+        tcs = [tc for tc in tcs if tc.name in NODE_DEFAULT]
+        assert len(tcs) == len(NODE_DEFAULT)
+    cases = oc.generate_node_cases(tmp_path, tcs)
+    for case in cases:
+        _drop_layernorm_stats(case.path)
+    results = oc.run_all(cases, tmp_path / "work")
+    bad = {name: r.message for name, r in results.items() if not r.ok}
+    assert not bad, bad
 
 
 # -- ONNX int8: onnxruntime's QDQ ---------------------------------------------------------------
