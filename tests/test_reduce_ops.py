@@ -448,3 +448,29 @@ def test_kwt_int8_on_qemu_m4(tmp_path, rng):
     gold, _ = simulate(tmp_path / "m4", "reference", x=xs, quiet=True)
     assert np.array_equal(m4, gold)
     print(f"\nkwt int8 on M4: {info['instructions']} instructions per inference, arena {info['arena_bytes']} B")
+
+
+def test_dynamo_global_pool_is_reduce_mean(tmp_path, rng):
+    """torch's dynamo exporter writes AdaptiveAvgPool2d(1) as ReduceMean over H, W: a small CNN
+    with it compiles, float32 matches onnxruntime, int8 host C == golden and tracks float."""
+    import torch
+    import torch.nn as nn
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.ReLU(), nn.Conv2d(8, 16, 3, stride=2, padding=1),
+                        nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(16, 5)).eval()
+    path = tmp_path / "gap.onnx"
+    torch.onnx.export(net, (torch.randn(1, 3, 12, 12),), str(path), dynamo=True, input_names=["x"])
+    assert "ReduceMean" in {n.op_type for n in onnx.load(str(path)).graph.node}
+    xs = rng.standard_normal((6, 1, 3, 12, 12)).astype(np.float32)
+    want = _ort(path, [xs])
+    compile_model(path, tmp_path / "f32", target="host", quant="float32", quiet=True)
+    y, _ = simulate(tmp_path / "f32", "host", x=xs, quiet=True)
+    np.testing.assert_allclose(y.reshape(want.shape), want, rtol=RTOL, atol=ATOL)
+    res = compile_model(path, tmp_path / "int8", target="host", quant="int8",
+                        calib=rng.standard_normal((16, 1, 3, 12, 12)).astype(np.float32)[:, 0], quiet=True)
+    oq = res.info["outputs"][0]["quant"]
+    host, _ = simulate(tmp_path / "int8", "host", x=xs, quiet=True)
+    gold, _ = simulate(tmp_path / "int8", "reference", x=xs, quiet=True)
+    assert np.array_equal(host, gold)
+    real = (host.reshape(want.shape).astype(np.float64) - oq["zero_point"]) * oq["scale"]
+    assert np.abs(real - want).max() <= 3 * oq["scale"]
