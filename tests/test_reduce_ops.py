@@ -474,3 +474,19 @@ def test_dynamo_global_pool_is_reduce_mean(tmp_path, rng):
     assert np.array_equal(host, gold)
     real = (host.reshape(want.shape).astype(np.float64) - oq["zero_point"]) * oq["scale"]
     assert np.abs(real - want).max() <= 3 * oq["scale"]
+
+
+def test_batch_matmul_dsp_kernel_on_m4_matches_tflm(tmp_path):
+    """BATCH_MATMUL compiled for the Cortex-M4 takes the SMLAD kernel (odd k, a broadcast batch
+    that reuses B's transposed columns); under QEMU its bytes equal tflite-micro's."""
+    from mcuforge.sim.tflm import TflmModel
+    buf = _batch_matmul_model((2, 3, 4, 7), (1, 3, 7, 5), False, False)
+    path = tmp_path / "bmm.tflite"
+    path.write_bytes(buf)
+    res = compile_model(path, tmp_path / "lib", target="cortex-m4", quiet=True)
+    assert "mcf_matmul_s8_dsp" in (tmp_path / "lib" / f"{res.info['prefix']}.c").read_text()
+    feeds = [int8_inputs(s, 2, seed=i) for i, s in enumerate([(2, 3, 4, 7), (1, 3, 7, 5)])]
+    ours, _ = simulate(tmp_path / "lib", "mps2-an386", [np.stack(f) for f in feeds], quiet=True)
+    ref = TflmModel(buf)
+    for k in range(len(feeds[0])):
+        assert np.array_equal(ours[k], ref.run(feeds[0][k], feeds[1][k])[0]), f"sample {k}"

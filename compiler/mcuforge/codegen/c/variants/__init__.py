@@ -14,4 +14,4 @@ from __future__ import annotations
 
 # one module per instruction set and kernel family; import order is registration order
 from . import (fast, fast_pool, fast_elementwise, dsp_gemm, dsp_depthwise, dsp_pool, dsp_elementwise,  # noqa: F401,E402
-               mve_pool, mve_elementwise, mve)
+               dsp_matmul, mve_pool, mve_elementwise, mve)
