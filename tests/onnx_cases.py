@@ -64,6 +64,8 @@ PARAM_INPUTS = {
     "Conv": (1, 2), "Gemm": (1, 2), "MatMul": (1,), "BatchNormalization": (1, 2, 3, 4),
     "Reshape": (1,), "Pad": (1, 2, 3), "Clip": (1, 2), "Squeeze": (1,), "Unsqueeze": (1,),
     "Dropout": (1, 2), "Slice": (1, 2, 3, 4), "Split": (1,), "Gather": (1,), "Expand": (1,), "Tile": (1,),
+    "Dropout": (1, 2),
+    "ReduceMean": (1,), "ReduceSum": (1,), "ReduceMax": (1,), "ReduceMin": (1,), "LayerNormalization": (1, 2),
 }
 
 # Variants: the same case compiled with other inputs left as graph inputs. "dynamic" keeps every
@@ -104,27 +106,28 @@ def pytorch_converted_dir() -> Path:
     return Path(onnx.backend.test.__file__).parent / "data" / "pytorch-converted"
 
 
-def collect_node_cases() -> list:
+def collect_node_cases(modules=NODE_MODULES, prefixes=CASE_PREFIXES) -> list:
     """onnx's node TestCase objects of the supported ops (generated in memory, name-filtered)."""
     import onnx.backend.test.case.node as node_pkg
 
-    for mod in NODE_MODULES:  # importing a module runs its generators (expect() collects the cases)
+    for mod in modules:  # importing a module runs its generators (expect() collects the cases)
         importlib.import_module(f"{node_pkg.__name__}.{mod}")
     seen, cases = set(), []
     for tc in node_pkg._NodeTestCases:
-        if tc.name not in seen and tc.name.startswith(CASE_PREFIXES):
+        if tc.name not in seen and tc.name.startswith(prefixes):
             seen.add(tc.name)
             cases.append(tc)
     return sorted(cases, key=lambda tc: tc.name)
 
 
-def generate_node_cases(root: Path) -> list[Case]:
-    """Write the node test cases of the supported ops in the standard layout under root/node."""
+def generate_node_cases(root: Path, test_cases: list | None = None) -> list[Case]:
+    """Write the node test cases of the supported ops (or the given TestCase objects) in the
+    standard layout under root/node."""
     import onnx
     from onnx import numpy_helper
 
     cases = []
-    for tc in collect_node_cases():
+    for tc in collect_node_cases() if test_cases is None else test_cases:
         d = root / "node" / tc.name
         data_dir = d / "test_data_set_0"
         data_dir.mkdir(parents=True, exist_ok=True)

@@ -275,10 +275,12 @@ typedef struct {
     const int32_t *a_offsets;      /* [batches] element offset of each A matrix */
     const int32_t *b_offsets;      /* [batches] */
     int32_t a_zp, b_zp, out_zp, mult, shift, act_min, act_max;
+    void *scratch;                 /* DSP variant: int16 copies of B's columns and one A row */
 } mcf_matmul_s8_args;
 
 /* out[b][i][j] = requant(sum_k (A[i][k] - a_zp) * (B[k][j] - b_zp)) */
 void mcf_matmul_s8(const mcf_matmul_s8_args *a, const int8_t *in1, const int8_t *in2, int8_t *out);
+void mcf_matmul_s8_dsp(const mcf_matmul_s8_args *a, const int8_t *in1, const int8_t *in2, int8_t *out);
 
 typedef struct {
     int32_t rows, n;
