@@ -46,7 +46,8 @@ class ElementwiseOps:
             return None
         shape4 = (1,) * (4 - len(shape)) + tuple(shape)
         nhwc = tuple(shape4[i] for i in TO_NHWC)
-        if [d for d in shape4 if d != 1] == [d for d in nhwc if d != 1]:
+        moved = [i for i in TO_NHWC if shape4[i] != 1]  # ONNX axes of the non-1 dims, in NHWC order
+        if moved == sorted(moved):  # the transpose only moves size-1 axes: a reshape does it
             return self.add("reshape", [self.plain(onnx_name)], None, {"shape": nhwc}, name=f"{node.name}_nhwc")
         if len(shape) != 4:
             ir = self.add("reshape", [self.plain(onnx_name)], None, {"shape": shape4}, name=f"{node.name}_r4")
