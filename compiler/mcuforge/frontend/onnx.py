@@ -17,6 +17,7 @@ from ..errors import McuforgeError, UnsupportedOpError
 from ..ir.graph import Graph, Node
 from ..ir.ops import infer_node
 from ..ir.tensor import QuantParams, Tensor
+from .validate_onnx import check_axis
 
 TO_NHWC = (0, 2, 3, 1)
 TO_NCHW = (0, 3, 1, 2)
@@ -423,7 +424,7 @@ class OnnxImporter:
 
     def op_Flatten(self, node, a):
         shape = self._onnx_shape(node.input[0])
-        axis = a.get("axis", 1) % max(len(shape), 1) if a.get("axis", 1) != len(shape) else len(shape)
+        axis = check_axis(node, a.get("axis", 1), len(shape), inclusive_end=True)
         self._reshape_to(node, (int(np.prod(shape[:axis])), int(np.prod(shape[axis:]))))
 
     def op_Reshape(self, node, a):
@@ -467,6 +468,8 @@ class OnnxImporter:
         ir, layout = self.vals[node.input[0]]
         rank = len(self.t(ir).shape)
         perm = tuple(a.get("perm", tuple(reversed(range(rank)))))
+        if sorted(perm) != list(range(rank)):
+            raise McuforgeError(f"node {node.name!r} (Transpose): perm {list(perm)} for a tensor of rank {rank}")
         if layout == "nhwc":
             perm = tuple(TO_NCHW[p] for p in perm)
         self.unconsumed_inputs.discard(ir)
@@ -475,7 +478,7 @@ class OnnxImporter:
     def op_Concat(self, node, a):
         layouts = {self.vals[i][1] for i in node.input}
         rank = len(self._onnx_shape(node.input[0]))
-        axis = a["axis"] % rank
+        axis = check_axis(node, a["axis"], rank)
         if "nhwc" in layouts and rank == 4:
             ins, axis, layout = [self.nhwc(i) for i in node.input], NCHW_AXIS_IN_NHWC[axis], "nhwc"
         else:
@@ -485,7 +488,7 @@ class OnnxImporter:
     def op_Softmax(self, node, a):
         shape = self._onnx_shape(node.input[0])
         rank = len(shape)
-        axis = a.get("axis", -1 if self.opset >= 13 else 1) % rank
+        axis = check_axis(node, a.get("axis", -1 if self.opset >= 13 else 1), rank)
         if self.opset < 13 and axis != rank - 1:
             # Before opset 13 softmax flattens everything from `axis` on into one row.
             x = self.plain(node.input[0])
@@ -696,8 +699,10 @@ def load_onnx(path: str | os.PathLike, input_shapes: dict | None = None, name: s
     if not model.graph.node:
         raise McuforgeError(f"cannot read ONNX model {path}: it has no nodes (truncated or not an ONNX file?)")
     from .validate_onnx import validate_model
-    validate_model(model, path.parent, str(path))
+    nonfinite = validate_model(model, path.parent, str(path))
     g = OnnxImporter(model, input_shapes).run()
+    if nonfinite:
+        g.meta["nonfinite_constants"] = nonfinite
     if name:
         g.name = name
     else:

@@ -53,8 +53,11 @@ def load_external_data(model, base_dir: Path, where: str):
             raise McuforgeError(f"{where}: cannot read external data: {str(e).splitlines()[0]}") from None
 
 
-def check_initializers(model, where: str):
+def check_initializers(model, where: str) -> list[str]:
+    """Refuses initializers whose data disagree with their dims; returns the names of those holding
+    NaN or inf (legal in a float32 compile, refused by ir/validate.py for int8)."""
     from onnx import numpy_helper
+    nonfinite = []
     for t in model.graph.initializer:
         if any(d < 0 for d in t.dims):
             raise McuforgeError(f"{where}: initializer {t.name!r} has negative dims {list(t.dims)}")
@@ -65,6 +68,9 @@ def check_initializers(model, where: str):
                                 f"match ({str(e).splitlines()[0]})") from None
         if arr.shape != tuple(t.dims):
             raise McuforgeError(f"{where}: initializer {t.name!r}: data of shape {arr.shape} for dims {list(t.dims)}")
+        if arr.dtype.kind == "f" and not np.all(np.isfinite(arr)):
+            nonfinite.append(t.name)
+    return nonfinite
 
 
 def _attr_ok(a, want) -> bool:
@@ -207,16 +213,24 @@ def sort_and_check_names(model, where: str):
         g.node.extend(copies)
 
 
-def validate_model(model, base_dir: Path, where: str):
-    """All structural checks, in the order their failures would otherwise cascade."""
+def validate_model(model, base_dir: Path, where: str) -> list[str]:
+    """All structural checks, in the order their failures would otherwise cascade. Returns the
+    initializers holding NaN / inf."""
     load_external_data(model, base_dir, where)
-    check_initializers(model, where)
+    nonfinite = check_initializers(model, where)
     sort_and_check_names(model, where)
     opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 13)
+    dims = {t.name: tuple(t.dims) for t in model.graph.initializer}
     for idx, node in enumerate(model.graph.node):
         if not node.name:
             node.name = f"{node.op_type}_{idx}"
         check_node_attributes(node, opset)
+        if node.op_type == "Conv" and len(node.input) > 1 and node.input[1] in dims:
+            k = next((list(a.ints) for a in node.attribute if a.name == "kernel_shape"), None)
+            wd = dims[node.input[1]]
+            if k is not None and list(wd[2:]) != k:
+                raise McuforgeError(f"node {node.name!r} (Conv): kernel_shape {k} but weights of shape {list(wd)}")
+    return nonfinite
 
 
 def check_qdq_params(node, scale: np.ndarray, zp: np.ndarray, axis, data_shape: tuple):
@@ -236,3 +250,11 @@ def check_qdq_params(node, scale: np.ndarray, zp: np.ndarray, axis, data_shape: 
             raise McuforgeError(f"{name}: axis {axis} for a tensor of rank {rank}")
         if data_shape[axis] != scale.size:
             raise McuforgeError(f"{name}: {scale.size} scales along axis {axis}, which has {data_shape[axis]} channels")
+
+
+def check_axis(node, axis, rank: int, inclusive_end: bool = False) -> int:
+    """An axis attribute within [-rank, rank) ([-rank, rank] for Flatten); returns it non-negative."""
+    hi = rank + 1 if inclusive_end else rank
+    if not isinstance(axis, (int, np.integer)) or not -rank <= axis < hi:
+        raise McuforgeError(f"node {node.name!r} ({node.op_type}): axis {axis} for a tensor of rank {rank}")
+    return int(axis) + rank if axis < 0 else int(axis)

@@ -119,6 +119,10 @@ def validate(pm, where: str):
                 raise McuforgeError(f"{loc} writes tensor {i} ({tensors[i].name!r}), already written by "
                                     f"operator {written[i]}")
             written[i] = idx
+        if name not in ("QUANTIZE", "DEQUANTIZE", "CAST"):
+            kinds = {tensors[i].type for i in list(ins) + list(o) if i >= 0 and tensors[i].data is None}
+            if len(kinds) > 1:
+                raise McuforgeError(f"{loc} mixes tensor types {sorted(kinds)} among its activations")
         rank = WEIGHT_RANK.get(name)
         if rank is not None:
             if len(ins) < 2:
@@ -128,8 +132,15 @@ def validate(pm, where: str):
                 raise McuforgeError(f"{loc}: weights {w.name!r} have shape {w.shape}, expected rank {rank}")
             if name != "FULLY_CONNECTED" and len(tensors[ins[0]].shape) != 4:
                 raise McuforgeError(f"{loc}: input of shape {tensors[ins[0]].shape}, expected NHWC (rank 4)")
+            x = tensors[ins[0]]
+            if x.type == 9 and w.type != 9:
+                raise McuforgeError(f"{loc}: int8 input with weights {w.name!r} of TFLite type {w.type}")
             if len(ins) > 2 and ins[2] >= 0:
                 b = tensors[ins[2]]
+                if x.type == 9 and b.type != 2:
+                    raise McuforgeError(f"{loc}: int8 input with bias {b.name!r} of TFLite type {b.type} (int32 expected)")
+                if x.type == 0 and b.type != 0:
+                    raise McuforgeError(f"{loc}: float input with bias {b.name!r} of TFLite type {b.type}")
                 cout = w.shape[0] if name != "DEPTHWISE_CONV_2D" else w.shape[3]
                 if b.shape != (cout,):
                     raise McuforgeError(f"{loc}: bias {b.name!r} has shape {b.shape}, expected ({cout},)")

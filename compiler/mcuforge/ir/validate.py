@@ -74,6 +74,8 @@ def validate_graph(g: Graph, quant: str | None = None) -> Graph:
             tt = g.tensors[t]
             if tt.data is None and t not in g.inputs and g.producer(t) is None:
                 raise McuforgeError(f"node {node.name!r} ({node.op}) reads {t!r}, which is never computed")
+    for node in g.nodes.values():
+        check_params(g, node)
     for name in g.inputs:
         if name not in used and name not in g.outputs:
             raise McuforgeError(f"graph input {name!r} is not used by any operator (remove it from the model)")
@@ -91,6 +93,9 @@ def validate_graph(g: Graph, quant: str | None = None) -> Graph:
             if t.data is None and t.quant.scale.size > 1:
                 raise McuforgeError(f"tensor {name!r}: per-channel quantization on an activation")
     int8 = quant == "int8" or g.meta.get("quant") == "int8"
+    if int8 and g.meta.get("nonfinite_constants"):
+        raise McuforgeError(f"initializer {g.meta['nonfinite_constants'][0]!r} holds NaN or infinite values, "
+                            f"which have no int8 representation")
     for name, t in g.tensors.items():
         if t.data is None or t.data.dtype.kind != "f":
             continue
@@ -102,3 +107,19 @@ def validate_graph(g: Graph, quant: str | None = None) -> Graph:
             if t.dtype == "int8" and t.quant is None:
                 raise McuforgeError(f"int8 tensor {name!r} has no quantization parameters")
     return g
+
+
+def check_params(g: Graph, node):
+    """Per-channel parameters match the channel count they scale (bias, BatchNorm statistics)."""
+    ins = [g.tensors[t] if t else None for t in node.inputs]
+    if node.op in ("conv2d", "dense") and len(ins) > 2 and ins[2] is not None and len(ins[1].shape) >= 1:
+        cout = ins[1].shape[0]
+        if ins[2].shape != (cout,):
+            raise McuforgeError(f"{node.op} node {node.name!r}: bias {ins[2].name!r} has shape {ins[2].shape}, "
+                                f"the layer has {cout} output channels")
+    if node.op == "batchnorm" and ins and ins[0] is not None and ins[0].shape:
+        c = ins[0].shape[-1]
+        for t in ins[1:]:
+            if t is not None and t.size != c:
+                raise McuforgeError(f"batchnorm node {node.name!r}: parameter {t.name!r} has {t.size} values "
+                                    f"for {c} channels")
