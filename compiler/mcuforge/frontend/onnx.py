@@ -17,6 +17,10 @@ from ..errors import McuforgeError, UnsupportedOpError
 from ..ir.graph import Graph, Node
 from ..ir.ops import infer_node
 from ..ir.tensor import QuantParams, Tensor
+from .onnx_movement import MovementOps
+from .onnx_elementwise import ElementwiseOps
+from .onnx_resize import ResizeOps
+from .onnx_reduce import ReduceOps
 from .validate_onnx import check_axis
 
 TO_NHWC = (0, 2, 3, 1)
@@ -32,7 +36,7 @@ def _attrs(node) -> dict:
     return {a.name: helper.get_attribute_value(a) for a in node.attribute}
 
 
-class OnnxImporter:
+class OnnxImporter(MovementOps, ElementwiseOps, ResizeOps, ReduceOps):
     def __init__(self, model, input_shapes: dict[str, tuple] | None = None):
         self.model = model
         self.input_shapes = input_shapes or {}
@@ -136,6 +140,7 @@ class OnnxImporter:
     # -- graph -------------------------------------------------------------------------------
     def run(self) -> Graph:
         from onnx import numpy_helper
+        self.fuse_decomposed_layernorm()
         graph = self.model.graph
         for init in graph.initializer:
             self.const(init.name, numpy_helper.to_array(init))
@@ -276,37 +281,6 @@ class OnnxImporter:
         if training and ratio != 0.0:
             raise UnsupportedOpError("Dropout", node.name, "training mode (a random mask; inference is the identity)")
         self.op_Identity(node, a)
-
-    def _binary(self, op, node):
-        x, y = node.input[0], node.input[1]
-        cx, cy = self.const_value(x), self.const_value(y)
-        (irx, lx), (iry, ly) = self.vals[x], self.vals[y]
-        if cx is not None and cy is not None:
-            fn = {"add": np.add, "sub": np.subtract, "mul": np.multiply}[op]
-            self.const(node.output[0], fn(cx, cy))
-            return
-        if lx == ly:
-            ins, layout = [irx, iry], lx
-        elif "nhwc" in (lx, ly) and (cx is not None or cy is not None):
-            # A constant operand follows the variable one into NHWC (after rank promotion).
-            var_first = cy is not None
-            c = cy if var_first else cx
-            c4 = np.transpose(c.reshape((1,) * (4 - c.ndim) + c.shape), TO_NHWC)
-            cname = self.g.const(self.g.unique(f"{node.name}_c"), c4, str(c.dtype) if c.dtype != np.float64 else "float32").name
-            ins = [irx, cname] if var_first else [cname, iry]
-            layout = "nhwc"
-        else:
-            ins, layout = [self.plain(x), self.plain(y)], None
-        self.bind(node.output[0], self.add(op, ins, None, None, name=node.name), layout)
-
-    def op_Add(self, node, a):
-        self._binary("add", node)
-
-    def op_Sub(self, node, a):
-        self._binary("sub", node)
-
-    def op_Mul(self, node, a):
-        self._binary("mul", node)
 
     def _spatial_attrs(self, node, a, in_hw, kernel):
         strides = tuple(a.get("strides", (1, 1)))
@@ -485,50 +459,6 @@ class OnnxImporter:
             ins, layout = [self.plain(i) for i in node.input], None
         self.bind(node.output[0], self.add("concat", ins, None, {"axis": axis}, name=node.name), layout)
 
-    def op_Softmax(self, node, a):
-        shape = self._onnx_shape(node.input[0])
-        rank = len(shape)
-        axis = check_axis(node, a.get("axis", -1 if self.opset >= 13 else 1), rank)
-        if self.opset < 13 and axis != rank - 1:
-            # Before opset 13 softmax flattens everything from `axis` on into one row.
-            x = self.plain(node.input[0])
-            flat = self.add("reshape", [x], None, {"shape": (int(np.prod(shape[:axis])), int(np.prod(shape[axis:])))})
-            y = self.add("softmax", [flat], None, {"axis": 1}, name=node.name)
-            self.bind(node.output[0], self.add("reshape", [y], None, {"shape": shape}), None)
-            return
-        ir, layout = self.vals[node.input[0]]
-        if layout == "nhwc":
-            axis = NCHW_AXIS_IN_NHWC[axis]
-        self.unconsumed_inputs.discard(ir)
-        self.bind(node.output[0], self.add("softmax", [ir], None, {"axis": axis}, name=node.name), layout)
-
-    def op_Pad(self, node, a):
-        mode = a.get("mode", b"constant")
-        mode = mode.decode() if isinstance(mode, bytes) else mode
-        if mode != "constant":
-            raise UnsupportedOpError("Pad", node.name, f"mode {mode!r} (only constant)")
-        shape = self._onnx_shape(node.input[0])
-        rank = len(shape)
-        pads = a.get("pads")
-        if pads is None:
-            pads = self.require_const(node, 1, "pads").tolist()
-        value = float(a.get("value", 0.0))
-        if len(node.input) > 2 and node.input[2]:
-            value = float(self.require_const(node, 2, "constant_value"))
-        axes = list(range(rank))
-        if len(node.input) > 3 and node.input[3]:
-            axes = [ax % rank for ax in self.require_const(node, 3, "axes").tolist()]
-        full = [[0, 0] for _ in range(rank)]
-        for i, ax in enumerate(axes):
-            full[ax] = [int(pads[i]), int(pads[i + len(axes)])]
-        if any(p < 0 for pr in full for p in pr):
-            raise UnsupportedOpError("Pad", node.name, "negative pads")
-        ir, layout = self.vals[node.input[0]]
-        if layout == "nhwc":
-            full = [full[i] for i in TO_NHWC]
-        self.unconsumed_inputs.discard(ir)
-        out = self.add("pad", [ir], None, {"pads": tuple(tuple(p) for p in full), "value": value}, name=node.name)
-        self.bind(node.output[0], out, layout)
 
     def op_Gemm(self, node, a):
         alpha, beta = float(a.get("alpha", 1.0)), float(a.get("beta", 1.0))
@@ -584,16 +514,6 @@ class OnnxImporter:
             w.meta["q_int"] = np.ascontiguousarray(q_int)
         return w.name
 
-    def op_MatMul(self, node, a):
-        bmat = self.const_value(node.input[1])
-        x = self.plain(node.input[0])
-        if bmat is not None and bmat.ndim == 2:
-            w = self._dense_weight(node, node.input[1], transpose=True)
-            self.bind(node.output[0], self.add("dense", [x, w], None, None, name=node.name), None)
-            return
-        y = self.plain(node.input[1])
-        self.bind(node.output[0], self.add("matmul", [x, y], None, None, name=node.name), None)
-
     def op_Constant(self, node, a):
         from onnx import numpy_helper
         if "value" in a:
@@ -612,19 +532,6 @@ class OnnxImporter:
     def op_Shape(self, node, a):
         shape = np.array(self._onnx_shape(node.input[0]), np.int64)
         self.const(node.output[0], shape[a.get("start", 0): a.get("end", len(shape))])
-
-    def op_Gather(self, node, a):
-        data, idx = self.const_value(node.input[0]), self.const_value(node.input[1])
-        if data is None or idx is None:
-            raise UnsupportedOpError("Gather", node.name, "only on constants")
-        self.const(node.output[0], np.take(data, idx, axis=a.get("axis", 0)))
-
-    def op_Cast(self, node, a):
-        c = self.const_value(node.input[0])
-        if c is None:
-            raise UnsupportedOpError("Cast", node.name, "only on constants")
-        from onnx import helper
-        self.const(node.output[0], c.astype(helper.tensor_dtype_to_np_dtype(a["to"])))
 
     # -- QDQ: annotations, not ops ------------------------------------------------------------
     def _qparams(self, node, a):
@@ -711,3 +618,4 @@ def load_onnx(path: str | os.PathLike, input_shapes: dict | None = None, name: s
         if g.name[0].isdigit():
             g.name = "m_" + g.name
     return g
+

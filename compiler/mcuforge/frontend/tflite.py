@@ -23,6 +23,9 @@ from ..ir.ops.base import act_range_int8, same_padding
 from ..ir.tensor import QuantParams, Tensor
 from ..reference.arith import round_half_away
 from . import tflite_schema as fb
+from .tflite_elementwise import ElementwiseOps
+from .tflite_resize import TfliteResizeOps
+from .tflite_reduce import ReduceOps
 
 # TFLite TensorType -> IR dtype
 DTYPES = {0: "float32", 2: "int32", 3: "uint8", 4: "int64", 6: "bool", 7: "int16", 9: "int8"}
@@ -52,7 +55,7 @@ def _safe(name: str, fallback: str) -> str:
     return s if s and not s[0].isdigit() else fallback
 
 
-class TfliteImporter:
+class TfliteImporter(ElementwiseOps, TfliteResizeOps, ReduceOps):
     def __init__(self, buf: bytes, name: str, where: str):
         self.buf, self.where = buf, where
         self.pm = fb.open_model(buf, where)
@@ -396,14 +399,6 @@ class TfliteImporter:
 
     def op_HARD_SWISH(self, op, ins, outs):
         self.emit("hardswish", [self.value(ins[0])], outs[0], {"int_algo": "tflm"})
-
-    def op_MEAN(self, op, ins, outs):
-        axes = self.data(ins[1])
-        if axes is None:
-            raise self.error("the axes of MEAN must be a constant")
-        keep = fb.reducer_keep_dims(op)
-        self.emit("mean", [self.value(ins[0])], outs[0],
-                  {"axes": tuple(int(a) for a in np.asarray(axes).reshape(-1)), "keepdims": int(keep)})
 
 
 def _exact_int8_clamp(attrs: dict, q: QuantParams) -> dict:

@@ -13,7 +13,7 @@ from ..ir.ops import get_op, infer_node
 from ..ir.ops.base import OpDef
 from ..ir.tensor import QuantParams
 
-WEIGHT_OPS = {"conv2d", "dense"}
+WEIGHT_OPS = {"conv2d", "dense", "conv_transpose2d"}
 
 
 def activation_quant(lo: float, hi: float) -> QuantParams:
@@ -62,7 +62,10 @@ def quantize_int8(g: Graph, ranges: dict[str, tuple[float, float]]) -> Graph:
             want = out.quant
             out.quant = g.tensors[n.inputs[0]].quant
             if want is not None and not want.same_as(out.quant):
+                # the op runs on its input's grid and a requantize to `want` follows it; readers
+                # of this tensor (another keep-quant op, say) see `want` already
                 requantize_after.append((n, want))
+                out.quant = want
         elif op.fixed_output_quant is not None:
             out.quant = QuantParams(*op.fixed_output_quant)
         else:

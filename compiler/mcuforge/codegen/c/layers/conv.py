@@ -1,4 +1,4 @@
-"""Convolution, depthwise convolution, fully connected and matrix product layers."""
+"""Convolution, depthwise convolution and fully connected layers (matrix products: matmul.py)."""
 import numpy as np
 
 from ....errors import McuforgeError
@@ -89,25 +89,3 @@ def dense_s8(ctx, node, cid):
 @builder("dense", "float32")
 def dense_f32(ctx, node, cid):
     return _f32_weighted(ctx, node, cid, "dense_f32", "mcf_fully_connected_f32", _dense_geometry(ctx, node))
-
-
-@builder("matmul", "float32")
-def matmul_f32(ctx, node, cid):
-    g = ctx.g
-    a_shape, b_shape = g.tensors[node.inputs[0]].shape, g.tensors[node.inputs[1]].shape
-    out_shape = g.tensors[node.outputs[0]].shape
-    # promote 1-D operands as numpy.matmul does
-    a2 = (1,) + a_shape if len(a_shape) == 1 else a_shape
-    b2 = b_shape + (1,) if len(b_shape) == 1 else b_shape
-    m, k, n = a2[-2], a2[-1], b2[-1]
-    batch_shape = np.broadcast_shapes(a2[:-2], b2[:-2])
-    a_idx = np.broadcast_to(np.arange(int(np.prod(a2[:-2]))).reshape(a2[:-2] or (1,)) if a2[:-2] else np.zeros((), int), batch_shape)
-    b_idx = np.broadcast_to(np.arange(int(np.prod(b2[:-2]))).reshape(b2[:-2] or (1,)) if b2[:-2] else np.zeros((), int), batch_shape)
-    a_off = (np.asarray(a_idx).reshape(-1) * m * k).astype(np.int32)
-    b_off = (np.asarray(b_idx).reshape(-1) * k * n).astype(np.int32)
-    params = {"batches": int(a_off.size), "m": m, "k": k, "n": n}
-    assert int(np.prod(out_shape)) == a_off.size * m * n
-    kernel, sources = ctx.select.pick("mcf_matmul_f32", params)
-    arrays = [ctx.array(cid, "a_offsets", "int32_t", a_off), ctx.array(cid, "b_offsets", "int32_t", b_off)]
-    return Layer(node, "matmul_f32", kernel, sources, [ctx.refs[t] for t in node.inputs],
-                 [ctx.refs[node.outputs[0]]], params, arrays, macs=get_op("matmul").macs(node, g))

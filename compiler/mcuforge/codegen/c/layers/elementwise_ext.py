@@ -1,0 +1,43 @@
+"""Layers of the elementwise ops beyond add / sub / mul: int8 max / min, PReLU (int8, float32) and
+float32 log-softmax. Unary int8 ops need no builder: lower_to_lut turns them into `lut` nodes."""
+from ....ir.ops import get_op
+from .base import Layer, builder
+from .elementwise import _bc, _io
+from .softmax import _split
+
+
+def _maxmin_s8(ctx, node, cid):
+    p = get_op(node.op).int8_params(node, ctx.g)
+    params = {"bc": _bc(ctx.g, node), "p": p, "is_max": int(node.op == "max")}
+    kernel, sources = ctx.select.pick("mcf_maxmin_s8", params)
+    ins, outs = _io(ctx, node)
+    return Layer(node, "maxmin_s8", kernel, sources, ins, outs, params, macs=params["bc"]["size"])
+
+
+builder("max", "int8")(_maxmin_s8)
+builder("min", "int8")(_maxmin_s8)
+
+
+@builder("prelu", "int8")
+def prelu_s8(ctx, node, cid):
+    p = get_op("prelu").int8_params(node, ctx.g)
+    params = {"bc": _bc(ctx.g, node), "p": p}
+    kernel, sources = ctx.select.pick("mcf_prelu_s8", params)
+    ins, outs = _io(ctx, node)
+    return Layer(node, "prelu_s8", kernel, sources, ins, outs, params, macs=params["bc"]["size"])
+
+
+@builder("prelu", "float32")
+def prelu_f32(ctx, node, cid):
+    params = {"bc": _bc(ctx.g, node)}
+    kernel, sources = ctx.select.pick("mcf_prelu_f32", params)
+    ins, outs = _io(ctx, node)
+    return Layer(node, "prelu_f32", kernel, sources, ins, outs, params, macs=params["bc"]["size"])
+
+
+@builder("log_softmax", "float32")
+def log_softmax_f32(ctx, node, cid):
+    params = _split(ctx.g.tensors[node.inputs[0]].shape, node.attrs["axis"])
+    kernel, sources = ctx.select.pick("mcf_log_softmax_f32", params)
+    return Layer(node, "log_softmax_f32", kernel, sources, [ctx.refs[node.inputs[0]]],
+                 [ctx.refs[node.outputs[0]]], params)
