@@ -490,3 +490,22 @@ def test_two_compiles_are_byte_identical(tmp_path):
     assert files_a == files_b
     for f in files_a:
         assert (tmp_path / "a" / f).read_bytes() == (tmp_path / "b" / f).read_bytes(), f
+
+
+@pytest.mark.parametrize("method", ["minmax", "percentile", "mse"])
+@pytest.mark.parametrize("kind", ["constant", "huge"])
+def test_calibration_cannot_fail_on_legal_data(kind, method, tmp_path):
+    """Constant activations (every sample 0.5, a Softmax over one value) and huge but finite ranges
+    give a library, with every calibration method."""
+    d = tmp_path / "model"
+    d.mkdir()
+    (d / "m.onnx").write_bytes(onnx_cnn(np.random.default_rng(0)))
+    if kind == "constant":
+        calib = np.full((4, 1, 8, 8), 0.5, np.float32)
+    else:
+        calib = np.random.default_rng(0).uniform(-1, 1, (4, 1, 8, 8)).astype(np.float32) * 1e15
+        calib[0] = 1e-20
+    res = compile_model(d / "m.onnx", tmp_path / "out", target="host", calib=calib, calib_method=method, quiet=True)
+    for layer in res.graph.tensors.values():
+        if layer.quant is not None:
+            assert np.all(np.isfinite(layer.quant.scale)) and np.all(layer.quant.scale > 0)
