@@ -37,11 +37,11 @@ def check_quant(q: QuantParams, what: str, dtype: str, shape: tuple | None = Non
         z = zp[(zp < lo) | (zp > hi)][0]
         raise McuforgeError(f"{what}: zero point {z} outside the {dtype} range [{lo}, {hi}]")
     if q.per_channel and shape is not None:
-        if not -len(shape) <= q.axis < len(shape):
-            raise McuforgeError(f"{what}: per-channel axis {q.axis} for a tensor of rank {len(shape)}")
+        if not 0 <= q.axis < len(shape):
+            raise McuforgeError(f"{what}: quantized dimension {q.axis} for a tensor of rank {len(shape)}")
         if s.size != shape[q.axis]:
-            raise McuforgeError(f"{what}: {s.size} per-channel scales along axis {q.axis}, "
-                                f"but that axis has {shape[q.axis]} channels")
+            raise McuforgeError(f"{what}: {s.size} scales along dimension {q.axis}, which has "
+                                f"{shape[q.axis]} entries")
     elif s.size > 1 and q.axis is None:
         raise McuforgeError(f"{what}: {s.size} scales without a quantized axis")
 
