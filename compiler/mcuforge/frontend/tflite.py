@@ -60,6 +60,8 @@ class TfliteImporter(ElementwiseOps, TfliteResizeOps, ReduceOps, TfliteMovementO
     def __init__(self, buf: bytes, name: str, where: str):
         self.buf, self.where = buf, where
         self.pm = fb.open_model(buf, where)
+        from .validate_tflite import validate
+        validate(self.pm, where)
         self.g = Graph(_safe(name, "model"))
         self.ir: dict[int, str] = {}       # tflite tensor index -> IR tensor name
         self.op_index = 0
@@ -124,6 +126,8 @@ class TfliteImporter(ElementwiseOps, TfliteResizeOps, ReduceOps, TfliteMovementO
             infer_node(self.g, node)
         except ValueError as e:
             raise self.error(str(e)) from None
+        except (KeyError, IndexError, ZeroDivisionError, TypeError) as e:
+            raise self.error(f"shape inference failed ({type(e).__name__}: {e})") from None
         ir_t = self.g.tensors[ir_name]
         if shape is not None and tuple(ir_t.shape) != tuple(shape):
             raise self.error(f"output shape {tuple(shape)} in the file, but the op computes {ir_t.shape}")
@@ -153,7 +157,11 @@ class TfliteImporter(ElementwiseOps, TfliteResizeOps, ReduceOps, TfliteMovementO
             ins = fb.op_inputs(op)
             outs = fb.op_outputs(op)
             self.check_hybrid(ins)
-            handler(op, ins, outs)
+            try:
+                handler(op, ins, outs)
+            except (KeyError, IndexError, ZeroDivisionError, TypeError, ValueError, AttributeError) as e:
+                # the last line behind validate_tflite: a malformed operator never becomes an internal error
+                raise self.error(f"cannot import it ({type(e).__name__}: {e})") from None
         self.op_name = ""
         for i in fb.subgraph_outputs(self.pm.sg):
             if i not in self.ir:
