@@ -21,6 +21,7 @@ from .onnx_movement import MovementOps
 from .onnx_elementwise import ElementwiseOps
 from .onnx_resize import ResizeOps
 from .onnx_reduce import ReduceOps
+from .onnx_qonnx import QONNX_DOMAINS, QonnxOps
 
 TO_NHWC = (0, 2, 3, 1)
 TO_NCHW = (0, 3, 1, 2)
@@ -35,7 +36,7 @@ def _attrs(node) -> dict:
     return {a.name: helper.get_attribute_value(a) for a in node.attribute}
 
 
-class OnnxImporter(MovementOps, ElementwiseOps, ResizeOps, ReduceOps):
+class OnnxImporter(MovementOps, ElementwiseOps, ResizeOps, ReduceOps, QonnxOps):
     def __init__(self, model, input_shapes: dict[str, tuple] | None = None):
         self.model = model
         self.input_shapes = input_shapes or {}
@@ -150,9 +151,11 @@ class OnnxImporter(MovementOps, ElementwiseOps, ResizeOps, ReduceOps):
             if not node.name:
                 node.name = f"{node.op_type}_{idx}"
             handler = getattr(self, f"op_{node.op_type}", None)
+            if node.domain in QONNX_DOMAINS:
+                handler = getattr(self, f"qonnx_{node.op_type}", None)
             if node.domain in ("", "ai.onnx") and self._fold_constant_node(node, handler):
                 continue
-            if handler is None or node.domain not in ("", "ai.onnx"):
+            if handler is None or node.domain not in ("", "ai.onnx") + QONNX_DOMAINS:
                 raise UnsupportedOpError(node.op_type, node.name)
             handler(node, _attrs(node))
         for vo in graph.output:
