@@ -6,7 +6,8 @@
   Weights at power-of-two scales (per tensor, or per channel brought to the finest one) keep their
   integers exactly. A MAC layer without an output Quant whose input and weights are typed gets its
   exact accumulator type. Anything else raises, naming the Quant node.
-- C (`int8`): any scale on grids of at most 8 bits; wider grids raise, naming node and width.
+- C (`int8`): any scale on grids of at most 8 bits, activations rounded to nearest (its requantization
+  differs from ROUND only at ties: 1 LSB); wider grids and FLOOR/CEIL/... activations raise, naming the node.
 """
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from .fixed import PASS_THROUGH
 from ..reference.fixed_arith import FixedType, bits_for_sum
 
 MAC_OPS = ("conv2d", "dense")
+NEAREST = ("ROUND", "HALF_EVEN", "HALF_UP", "HALF_DOWN")  # what int8 requantization approximates
 
 
 def has_qonnx(g: Graph) -> bool:
@@ -93,6 +95,9 @@ def check_int8(g: Graph):
         if isinstance(q, QonnxQuant) and q.bits > 8:
             raise McuforgeError(f"QONNX Quant {q.node}: {q.bits}-bit activations; the C backend runs int8 "
                                 "(use mcuforge hls/rtl with power-of-two scales for wider types)")
+        if isinstance(q, QonnxQuant) and q.rounding not in NEAREST:
+            raise McuforgeError(f"QONNX Quant {q.node}: rounding mode {q.rounding} on an activation; the int8 "
+                                "scheme rounds to nearest (use mcuforge hls/rtl with power-of-two scales)")
         if t.is_const and q is not None and "q_int" in t.meta:
             peak = np.asarray(t.meta["q_int"])
             if peak.size and (peak.max() > 127 or peak.min() < -128):
