@@ -1,0 +1,104 @@
+"""The trainable fixed-point quantizer and the exact cast it shares with every QFX layer.
+
+A QFX tensor is a float64 torch tensor whose values lie on the grid of its FixedType, with that type
+attached as the attribute ``qfx`` (so the next layer knows its binary point, e.g. for the bias).
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn as nn
+
+from ...reference.fixed_arith import FixedType
+from ..fixed import int_bits_for
+
+QFX_ROUNDING = ("rne", "trn")  # the modes a QONNX Quant expresses: ROUND (ties to even), FLOOR
+
+
+def round_ste(v: torch.Tensor, rounding: str) -> torch.Tensor:
+    """Rounding in the forward, identity in the backward (straight-through estimator)."""
+    r = torch.round(v) if rounding == "rne" else torch.floor(v)  # torch.round: ties to even
+    return v + (r - v).detach()
+
+
+def cast(x: torch.Tensor, t: FixedType, frac: torch.Tensor | None = None) -> torch.Tensor:
+    """x stored into fixed type t (t's rounding, saturation), exact in float64. `frac` (a float
+    tensor equal to t.frac in the forward) carries the gradient to a trainable binary point."""
+    f = torch.tensor(float(t.frac), dtype=torch.float64) if frac is None else frac
+    scale = torch.pow(2.0, f)
+    v = torch.clamp(x * scale, float(t.raw_min), float(t.raw_max))
+    y = round_ste(v, t.rounding) / scale
+    return tag(y, t)
+
+
+def tag(y: torch.Tensor, t: FixedType) -> torch.Tensor:
+    y.qfx = t
+    return y
+
+
+def type_of(x: torch.Tensor, who: str) -> FixedType:
+    t = getattr(x, "qfx", None)
+    if t is None:
+        raise TypeError(f"{who}: input is not a QFX tensor (start the model with QfxInput and use QFX "
+                        "layers only between quantized tensors)")
+    return t
+
+
+class FixedQuant(nn.Module):
+    """<width, frac> with a trainable binary point: frac is a float parameter rounded (STE) to the
+    integer F the forward uses. Before calibration it observes max |x| (see `calibrate`)."""
+
+    def __init__(self, width: int, rounding: str = "rne", frac: float | None = None, trainable: bool = True):
+        super().__init__()
+        if rounding not in QFX_ROUNDING:
+            raise ValueError(f"rounding must be one of {QFX_ROUNDING} (QONNX can carry them), not {rounding!r}")
+        if not 2 <= width <= 32:
+            raise ValueError(f"width {width} outside 2..32")
+        self.width, self.rounding = int(width), rounding
+        self.frac = nn.Parameter(torch.tensor(0.0 if frac is None else float(frac), dtype=torch.float64),
+                                 requires_grad=trainable)
+        self.observing = frac is None
+        self.register_buffer("max_abs", torch.zeros((), dtype=torch.float64))
+
+    @property
+    def type(self) -> FixedType:
+        return FixedType(self.width, int(torch.round(self.frac.detach()).item()), self.rounding, "sat")
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = x.to(torch.float64)
+        if self.observing:
+            self.max_abs = torch.maximum(self.max_abs, x.detach().abs().max())
+            return tag(x, FixedType(64, 0))  # calibration pass: float through
+        f = self.frac + (torch.round(self.frac) - self.frac).detach()
+        return cast(x, self.type, f)
+
+    def extra_repr(self):
+        return f"width={self.width}, frac={self.type.frac}, rounding={self.rounding}"
+
+
+def quantizers(model: nn.Module) -> list[tuple[str, FixedQuant]]:
+    return [(n, m) for n, m in model.named_modules() if isinstance(m, FixedQuant)]
+
+
+@torch.no_grad()
+def calibrate(model: nn.Module, x: torch.Tensor) -> nn.Module:
+    """Binary points from ranges, as quant/fixed.py picks them (I = floor(log2 max|x|) + 2 integer
+    bits, sign included): one float pass observes every tensor, then F = W - I. This is the
+    fixed-point PTQ starting point; QFX training then moves F."""
+    qs = quantizers(model)
+    for _, q in qs:
+        q.observing = True
+        q.max_abs.zero_()
+    # weights first (they do not depend on data), then activations in forward order
+    for m in model.modules():
+        if hasattr(m, "observe_weights"):
+            m.observe_weights()
+    model(x)
+    for _, q in qs:
+        q.frac.fill_(float(q.width - int_bits_for(float(q.max_abs))))
+        q.observing = False
+    return model
+
+
+def frac_bits(model: nn.Module) -> dict[str, int]:
+    """The binary point every quantizer uses now (for reports: bits learned per layer)."""
+    return {n: q.type.frac for n, q in quantizers(model)}
