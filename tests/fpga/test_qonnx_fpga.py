@@ -30,6 +30,7 @@ def brevitas_designs(tmp_path_factory):
     return write_hls_project(onnx, root / "hls", reuse=2), write_rtl_project(onnx, root / "rtl", reuse=2)
 
 
+@pytest.mark.slow  # 45 s of builds; tests/fpga/test_qfx_fpga.py runs the same chain by default
 def test_brevitas_qonnx_three_way(brevitas_designs):
     hls, rtl = brevitas_designs
     doc = json.loads((rtl / "model.json").read_text())
