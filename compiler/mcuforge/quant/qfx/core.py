@@ -99,6 +99,14 @@ def calibrate(model: nn.Module, x: torch.Tensor) -> nn.Module:
     return model
 
 
+def float_mode(model: nn.Module) -> nn.Module:
+    """Every quantizer passes values through (and observes them): the float network, e.g. to
+    pretrain before `calibrate`."""
+    for _, q in quantizers(model):
+        q.observing = True
+    return model
+
+
 def frac_bits(model: nn.Module) -> dict[str, int]:
     """The binary point every quantizer uses now (for reports: bits learned per layer)."""
     return {n: q.type.frac for n, q in quantizers(model)}
