@@ -10,7 +10,7 @@ sys.path.insert(0, str(Path(__file__).parent / "fpga"))
 import fpga_models  # noqa: E402
 
 
-def trained_qfx(wb=4, ab=6, rounding="rne", steps=12, seed=0):
+def trained_qfx(wb=4, ab=6, rounding="rne", steps=12, seed=0, khot=None):
     """TinyResNet: calibrated binary points (fixed PTQ), then `steps` QFX steps (weights and binary
     points move). Returns (model, x_test, y_test)."""
     import torch
@@ -19,7 +19,7 @@ def trained_qfx(wb=4, ab=6, rounding="rne", steps=12, seed=0):
     xtr, ytr, xte, yte = fpga_models.digits()
     torch.set_num_threads(1)  # a few small steps: threads only contend on a shared machine
     torch.manual_seed(seed)
-    m = TinyResNet(wb=wb, ab=ab, rounding=rounding)
+    m = TinyResNet(wb=wb, ab=ab, rounding=rounding, khot=khot)
     qfx.calibrate(m, torch.from_numpy(xtr[:256]))
     opt = torch.optim.Adam(m.parameters(), lr=0.02)
     x, y = torch.from_numpy(xtr), torch.from_numpy(ytr)

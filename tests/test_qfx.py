@@ -65,3 +65,32 @@ def test_qfx_export_on_c_backend(tmp_path):
     lsb = 2.0 ** -m.fc.oq.type.frac
     err = np.abs(int8_real(tmp_path / "out", y_ref) - y_t) / lsb
     assert np.median(err) <= 1.0 and (y_ref.argmax(1) == y_t.argmax(1)).mean() >= 0.8, (np.median(err), err.max())
+
+
+def naf_weight(v: int) -> int:
+    """Fewest signed powers of two summing to v (non-adjacent form)."""
+    n, v = 0, abs(int(v))
+    while v:
+        if v & 1:
+            v -= 2 - (v & 3)  # digit +1 or -1
+            n += 1
+        v >>= 1
+    return n
+
+
+@pytest.mark.parametrize("k", [1, 2])
+def test_khot_weights_exact_and_k_terms(tmp_path, k):
+    """K-hot weights: every weight of the exported model is a sum of at most K signed powers of two,
+    and the model stays bit-exact with the golden model."""
+    from mcuforge.codegen.fpga.prepare import prepare_fixed
+    from mcuforge.quant import qfx
+    assert [naf_weight(v) for v in (0, 1, 3, 7, 5, -6, 11)] == [0, 1, 2, 2, 2, 2, 3]
+    m, xte, _ = trained_qfx(wb=6, ab=8, khot=k, steps=4)
+    path = qfx.export_qonnx(m, torch.from_numpy(xte[:1]), tmp_path / "khot.onnx")
+    x = xte[:8]
+    assert np.array_equal(fixed_outputs(path, x), torch_outputs(m, x))
+    g = prepare_fixed(path)
+    weights = [g.tensors[n.inputs[1]].data for n in g.topo_order() if n.op in ("conv2d", "dense")]
+    assert len(weights) == 5
+    terms = np.array([naf_weight(v) for w in weights for v in w.reshape(-1)])
+    assert terms.max() == k and (terms == k).mean() > 0.2

@@ -14,7 +14,7 @@ sums and casts are exact and the result equals reference/fixed_arith.py bit for 
 
 torch is imported here; the rest of mcuforge does not need it.
 """
-from .core import FixedQuant, calibrate, float_mode, frac_bits, quantizers  # noqa: F401
+from .core import FixedQuant, KHotQuant, calibrate, float_mode, frac_bits, quantizers  # noqa: F401
 from .export import export_qonnx  # noqa: F401
 from .layers import (QfxAdd, QfxAvgPool, QfxConv2d, QfxFlatten, QfxInput, QfxLinear,  # noqa: F401
                      QfxMaxPool, fold_batchnorm)

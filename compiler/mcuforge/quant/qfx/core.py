@@ -110,3 +110,47 @@ def float_mode(model: nn.Module) -> nn.Module:
 def frac_bits(model: nn.Module) -> dict[str, int]:
     """The binary point every quantizer uses now (for reports: bits learned per layer)."""
     return {n: q.type.frac for n, q in quantizers(model)}
+
+
+class KHotQuant(FixedQuant):
+    """K-hot weights: each value on the <width, frac> grid is a sum of at most k signed powers of two
+    (a multiply becomes k shifts and adds). The k terms are picked greedily, each the power of two
+    nearest the remaining residual (ties to the smaller, never leaving the W-bit range); gradients
+    pass straight through, to the weights and to the binary point."""
+
+    def __init__(self, width: int, k: int, frac: float | None = None, trainable: bool = True):
+        super().__init__(width, "rne", frac, trainable)
+        if not 1 <= k <= 3:
+            raise ValueError(f"k = {k}: K-hot weights take k = 1, 2 or 3")
+        self.k = int(k)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = x.to(torch.float64)
+        if self.observing:
+            return super().forward(x)
+        t = self.type
+        f = self.frac + (torch.round(self.frac) - self.frac).detach()
+        scale = torch.pow(2.0, f)
+        v = torch.clamp(x * scale, float(t.raw_min), float(t.raw_max))
+        q = khot_project(v.detach(), self.k, t.raw_min, t.raw_max)
+        return tag((v + (q - v).detach()) / scale, t)
+
+    def extra_repr(self):
+        return super().extra_repr() + f", k={self.k}"
+
+
+def khot_project(v: torch.Tensor, k: int, lo: int, hi: int) -> torch.Tensor:
+    """Integers with at most k signed power-of-two terms near v (in LSB units, within [lo, hi])."""
+    q = torch.zeros_like(v)
+    for _ in range(k):
+        r = v - q
+        a = r.abs()
+        sign = torch.sign(r)
+        e_lo = torch.floor(torch.log2(torch.clamp(a, min=1.0)))
+        p_lo, p_hi = torch.pow(2.0, e_lo), torch.pow(2.0, e_lo + 1)
+        up = (p_hi - a) < (a - p_lo)
+        cand = q + sign * p_hi
+        up &= (cand >= lo) & (cand <= hi)
+        p = torch.where(up, p_hi, p_lo)
+        q = torch.where(a > 0.5, q + sign * p, q)  # below half an LSB the nearest term is none
+    return q

@@ -15,7 +15,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from ...reference.fixed_arith import FixedType, bits_for_sum
-from .core import FixedQuant, cast, round_ste, tag, type_of
+from .core import FixedQuant, KHotQuant, cast, round_ste, tag, type_of
 
 ACTS = (None, "relu", "relu6")
 
@@ -44,11 +44,11 @@ class QfxInput(nn.Module):
 class _Mac(nn.Module):
     """Shared by QfxConv2d and QfxLinear: weight / output quantizers, bias at the accumulator."""
 
-    def _init_quant(self, weight_bits, act_bits, act, rounding):
+    def _init_quant(self, weight_bits, act_bits, act, rounding, khot=None):
         if act not in ACTS:
             raise ValueError(f"act must be one of {ACTS}")
         self.act = act
-        self.wq = FixedQuant(weight_bits, "rne")
+        self.wq = FixedQuant(weight_bits, "rne") if khot is None else KHotQuant(weight_bits, khot)
         self.oq = FixedQuant(act_bits, rounding)
 
     def observe_weights(self):
@@ -78,10 +78,10 @@ class _Mac(nn.Module):
 
 class QfxConv2d(_Mac):
     def __init__(self, cin, cout, kernel, stride=1, padding=0, groups=1, bias=True, weight_bits=8,
-                 act_bits=8, act=None, rounding="rne"):
+                 act_bits=8, act=None, rounding="rne", khot=None):
         super().__init__()
         self.conv = nn.Conv2d(cin, cout, kernel, stride, padding, groups=groups, bias=bias, dtype=torch.float64)
-        self._init_quant(weight_bits, act_bits, act, rounding)
+        self._init_quant(weight_bits, act_bits, act, rounding, khot)
 
     @property
     def weight(self):
@@ -98,10 +98,10 @@ class QfxConv2d(_Mac):
 
 
 class QfxLinear(_Mac):
-    def __init__(self, cin, cout, bias=True, weight_bits=8, act_bits=8, act=None, rounding="rne"):
+    def __init__(self, cin, cout, bias=True, weight_bits=8, act_bits=8, act=None, rounding="rne", khot=None):
         super().__init__()
         self.fc = nn.Linear(cin, cout, bias=bias, dtype=torch.float64)
-        self._init_quant(weight_bits, act_bits, act, rounding)
+        self._init_quant(weight_bits, act_bits, act, rounding, khot)
 
     @property
     def weight(self):
