@@ -134,6 +134,8 @@ def prepare_graph(model, quant: str = "int8", calib=None, calib_method: str = "m
         g = canonicalize(g)
         if quant == "int8":
             validate_graph(g, quant)  # folding (BatchNorm with a negative variance, ...) may create NaN
+            from .quant.qonnx import check_int8
+            check_int8(g)  # QONNX grids wider than 8 bits
             samples = load_samples(calib, g)
             missing = [t for t in list(g.inputs) + [o for n in g.nodes.values() for o in n.outputs]
                        if g.tensors[t].quant is None]
