@@ -64,7 +64,6 @@ PARAM_INPUTS = {
     "Conv": (1, 2), "Gemm": (1, 2), "MatMul": (1,), "BatchNormalization": (1, 2, 3, 4),
     "Reshape": (1,), "Pad": (1, 2, 3), "Clip": (1, 2), "Squeeze": (1,), "Unsqueeze": (1,),
     "Dropout": (1, 2), "Slice": (1, 2, 3, 4), "Split": (1,), "Gather": (1,), "Expand": (1,), "Tile": (1,),
-    "Dropout": (1, 2),
     "ReduceMean": (1,), "ReduceSum": (1,), "ReduceMax": (1,), "ReduceMin": (1,), "LayerNormalization": (1, 2),
 }
 

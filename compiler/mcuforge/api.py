@@ -123,7 +123,6 @@ def prepare_graph(model, quant: str = "int8", calib=None, calib_method: str = "m
     if quant not in QUANT_MODES:
         raise McuforgeError(f"--quant must be one of {', '.join(QUANT_MODES)}, not {quant!r}")
     g = model if isinstance(model, Graph) else load_model(model, input_shapes, example_inputs)
-    g = model if isinstance(model, Graph) else load_model(model, input_shapes)
     from .ir.validate import validate_graph
     validate_graph(g, quant)
     ranges: dict = {}

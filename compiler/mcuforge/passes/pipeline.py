@@ -10,8 +10,8 @@ from .remove_dead_nodes import remove_dead_nodes
 from .simplify_layout import simplify_layout
 
 # Float-level clean-up every model goes through, whatever its format or target.
-CANONICALIZE = [fold_constants, fold_batchnorm, fuse_elementwise, fuse_activation, simplify_layout, remove_dead_nodes]
-CANONICALIZE = [fold_constants, fold_batchnorm, fuse_activation, simplify_layout, merge_slices, remove_dead_nodes]
+CANONICALIZE = [fold_constants, fold_batchnorm, fuse_elementwise, fuse_activation, simplify_layout, merge_slices,
+                remove_dead_nodes]
 
 
 def run_passes(g: Graph, passes) -> Graph:

@@ -66,9 +66,6 @@ def overlaps(g: Graph, order: list[Node], arena: set[str]) -> list[Overlap]:
         for k, src in enumerate(n.inputs):
             if not src or src not in arena or last_use.get(src) != i or src in g.outputs:
                 continue  # (a graph output read by a later op lives to the end: never overwritten)
-            # a graph output read by a later op must survive it: never written over
-            if not src or src not in arena or src in g.outputs or last_use.get(src) != i:
-                continue
             x = g.tensors[src]
             if n.inputs.count(src) > 1:
                 continue
