@@ -60,7 +60,7 @@ def _float_check(model, xs, tmp_path, boards=("host", "reference")):
 
 
 def _reduce_node(op, x, out, axes, keep, opset, inits):
-    if axes is not None and (opset >= 18 or op == "ReduceSum"):
+    if axes is not None and (opset >= 18 or (op == "ReduceSum" and opset >= 13)):
         inits.append(nh.from_array(np.array(axes, np.int64), out + "_axes"))
         return oh.make_node(op, [x, out + "_axes"], [out], keepdims=keep)
     return oh.make_node(op, [x], [out], keepdims=keep, **({} if axes is None else {"axes": axes}))
@@ -81,12 +81,13 @@ def _ort_qdq(src, dst, feeds):
 
 
 # -- ONNX float32 -------------------------------------------------------------------------------
-@pytest.mark.parametrize("opset", [13, 18])
+@pytest.mark.parametrize("opset", [pytest.param(11, marks=pytest.mark.slow), 13, 18])
 def test_onnx_reductions_float(opset, tmp_path, rng):
     """After a Conv (NHWC on the device): ReduceMean over H, W without keepdims (the global pool of
     torch's dynamo exporter), ReduceMax over C with keepdims, ReduceSum over W of that, ReduceMin
     over H without keepdims (needs the ONNX order back), ReduceMax over everything, and a
-    ReduceSum with empty axes and noop_with_empty_axes=1 (the identity)."""
+    ReduceSum with empty axes and noop_with_empty_axes=1 (the identity; opset 13 on). Opset 11
+    has every axes as an attribute, 13 ReduceSum's as an input, 18 all of them as inputs."""
     inits = [nh.from_array(rng.standard_normal((4, 3, 3, 3)).astype(np.float32), "W")]
     nodes = [oh.make_node("Conv", ["x", "W"], ["c"], pads=[1, 1, 1, 1]),
              _reduce_node("ReduceMean", "c", "m", [2, 3], 0, opset, inits),
@@ -94,7 +95,8 @@ def test_onnx_reductions_float(opset, tmp_path, rng):
              _reduce_node("ReduceSum", "mx", "s", [-1], 0, opset, inits),
              _reduce_node("ReduceMin", "c", "mn", [2], 0, opset, inits),
              _reduce_node("ReduceMax", "c", "all", None, 1, opset, inits),
-             oh.make_node("ReduceSum", ["m"], ["m_same"], noop_with_empty_axes=1),
+             oh.make_node("ReduceSum", ["m"], ["m_same"], noop_with_empty_axes=1) if opset >= 13 else
+             oh.make_node("Identity", ["m"], ["m_same"]),
              oh.make_node("Flatten", ["s"], ["sf"]), oh.make_node("Flatten", ["mn"], ["mnf"]),
              oh.make_node("Flatten", ["all"], ["allf"]),
              oh.make_node("Concat", ["m_same", "sf", "mnf", "allf"], ["y"], axis=1)]
