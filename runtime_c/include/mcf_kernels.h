@@ -136,12 +136,47 @@ typedef struct {
     int32_t in_shape[MCF_MAX_DIMS];
     int32_t out_shape[MCF_MAX_DIMS];
     int32_t pad_before[MCF_MAX_DIMS];
-    const void *fill;                   /* one element */
+    const void *fill;                   /* one element (mode MCF_PAD_CONSTANT) */
+    int32_t mode;                       /* MCF_PAD_CONSTANT, MCF_PAD_EDGE or MCF_PAD_REFLECT */
 } mcf_pad_args;
+
+#define MCF_PAD_CONSTANT 0
+#define MCF_PAD_EDGE 1
+#define MCF_PAD_REFLECT 2
 
 void mcf_pad(const mcf_pad_args *a, const void *in, void *out);
 
 void mcf_copy(const void *in, void *out, int32_t nbytes);
+
+/* A strided view of the input copied out densely: slice (negative steps too), split, gather with
+ * evenly spaced indices, broadcast (stride 0), tile. Offsets and strides in bytes; each output
+ * position copies run_bytes contiguous bytes (the merged innermost contiguous dims). */
+typedef struct {
+    int32_t rank, run_bytes, in_offset;
+    int32_t out_shape[MCF_MAX_DIMS];
+    int32_t in_strides[MCF_MAX_DIMS];
+} mcf_strided_copy_args;
+
+void mcf_strided_copy(const mcf_strided_copy_args *a, const void *in, void *out);
+
+/* Gather along one axis with constant indices: out[o][k] = in[o][indices[k]], blocks of
+ * inner_bytes. */
+typedef struct {
+    int32_t outer, axis_len, inner_bytes, n_indices;
+    const int32_t *indices;
+} mcf_gather_args;
+
+void mcf_gather(const mcf_gather_args *a, const void *in, void *out);
+
+/* The float/int8 boundary of a model (TFLite QUANTIZE from float, DEQUANTIZE to float):
+ * q = clamp(round_half_away(x / scale) + zp) in float32 as TFLite does; x = (q - zp) * scale. */
+typedef struct {
+    int32_t size, zero_point;
+    float scale;
+} mcf_affine_args;
+
+void mcf_quantize_f32_s8(const mcf_affine_args *a, const float *in, int8_t *out);
+void mcf_dequantize_s8_f32(const mcf_affine_args *a, const int8_t *in, float *out);
 
 /* ---- float32 ----------------------------------------------------------------------------- */
 typedef struct {
@@ -171,7 +206,7 @@ typedef struct {
 
 void mcf_matmul_f32(const mcf_matmul_f32_args *a, const float *in1, const float *in2, float *out);
 
-typedef enum { MCF_ADD = 0, MCF_SUB = 1, MCF_MUL = 2 } mcf_binary_op;
+typedef enum { MCF_ADD = 0, MCF_SUB = 1, MCF_MUL = 2, MCF_DIV = 3, MCF_MAXIMUM = 4, MCF_MINIMUM = 5 } mcf_binary_op;
 
 typedef struct {
     mcf_broadcast bc;
@@ -181,13 +216,16 @@ typedef struct {
 
 void mcf_binary_f32(const mcf_binary_f32_args *a, const float *in1, const float *in2, float *out);
 
-typedef enum { MCF_RELU = 0, MCF_CLIP = 1, MCF_SIGMOID = 2, MCF_HARDSWISH = 3, MCF_HARDSIGMOID = 4 } mcf_unary_op;
+typedef enum {
+    MCF_RELU = 0, MCF_CLIP = 1, MCF_SIGMOID = 2, MCF_HARDSWISH = 3, MCF_HARDSIGMOID = 4,
+    MCF_TANH = 5, MCF_LEAKYRELU = 6, MCF_ELU = 7, MCF_ERF = 8, MCF_GELU = 9, MCF_GELU_TANH = 10, MCF_SILU = 11, MCF_POW = 12, MCF_RSQRT = 13
+} mcf_unary_op;
 
 typedef struct {
     int32_t size;
     mcf_unary_op op;
     float lo, hi;                  /* clip bounds */
-    float alpha, beta;             /* hard sigmoid: clamp(alpha * x + beta, 0, 1) */
+    float alpha, beta;             /* hard sigmoid: clamp(alpha * x + beta, 0, 1); leaky relu, elu: alpha; pow: exponent */
 } mcf_unary_f32_args;
 
 void mcf_unary_f32(const mcf_unary_f32_args *a, const float *in, float *out);
@@ -263,5 +301,9 @@ typedef struct {
 } mcf_layernorm_s8_args;
 
 void mcf_layernorm_s8(const mcf_layernorm_s8_args *a, const int8_t *in, int8_t *out);
+
+#include "mcf_elementwise.h"
+/* resize and transposed convolution (they reuse the conv2d argument structs above) */
+#include "mcf_resize.h"
 
 #endif /* MCF_KERNELS_H */

@@ -1,10 +1,30 @@
-/* float32 add / sub / mul with broadcasting and a fused clamp. */
+/* float32 add / sub / mul / div / max / min with broadcasting and a fused clamp. */
 #include "mcf_arith.h"
 #include "mcf_broadcast.h"
 
 static inline float apply(const mcf_binary_f32_args *a, float x, float y)
 {
-    float r = a->op == MCF_ADD ? x + y : a->op == MCF_SUB ? x - y : x * y;
+    float r;
+    switch (a->op) {
+    case MCF_ADD:
+        r = x + y;
+        break;
+    case MCF_SUB:
+        r = x - y;
+        break;
+    case MCF_MUL:
+        r = x * y;
+        break;
+    case MCF_DIV:
+        r = x / y;
+        break;
+    case MCF_MAXIMUM:
+        r = x > y ? x : y;
+        break;
+    default: /* MCF_MINIMUM */
+        r = x < y ? x : y;
+        break;
+    }
     return MCF_CLAMP(r, a->act_min, a->act_max);
 }
 

@@ -1,8 +1,21 @@
-/* Constant padding of up to MCF_MAX_DIMS dims, any element size: walk the output, copy where
- * the index falls inside the input, fill elsewhere. */
+/* Padding of up to MCF_MAX_DIMS dims, any element size: walk the output; where the index falls
+ * outside the input, MCF_PAD_CONSTANT writes the fill element, MCF_PAD_EDGE reads the nearest
+ * border element and MCF_PAD_REFLECT its mirror image (border not repeated; pads < dim). */
 #include <string.h>
 
 #include "mcf_kernels.h"
+
+static int32_t mcf_pad_source(int32_t j, int32_t n, int32_t mode)
+{
+    if (mode == MCF_PAD_EDGE) {
+        return j < 0 ? 0 : (j >= n ? n - 1 : j);
+    }
+    /* MCF_PAD_REFLECT */
+    if (j < 0) {
+        return -j;
+    }
+    return j >= n ? 2 * (n - 1) - j : j;
+}
 
 void mcf_pad(const mcf_pad_args *a, const void *in, void *out)
 {
@@ -21,10 +34,13 @@ void mcf_pad(const mcf_pad_args *a, const void *in, void *out)
         int32_t off = 0;
         int32_t inside = 1;
         for (int32_t d = 0; d < a->rank; ++d) {
-            const int32_t j = idx[d] - a->pad_before[d];
+            int32_t j = idx[d] - a->pad_before[d];
             if (j < 0 || j >= a->in_shape[d]) {
-                inside = 0;
-                break;
+                if (a->mode == MCF_PAD_CONSTANT) {
+                    inside = 0;
+                    break;
+                }
+                j = mcf_pad_source(j, a->in_shape[d], a->mode);
             }
             off += j * in_strides[d];
         }

@@ -17,7 +17,12 @@ from ..errors import McuforgeError, UnsupportedOpError
 from ..ir.graph import Graph, Node
 from ..ir.ops import infer_node
 from ..ir.tensor import QuantParams, Tensor
+from .onnx_movement import MovementOps
+from .onnx_elementwise import ElementwiseOps
+from .onnx_resize import ResizeOps
 from .onnx_reduce import ReduceOps
+from .validate_onnx import check_axis
+from .onnx_qonnx import QONNX_DOMAINS, QonnxOps
 
 TO_NHWC = (0, 2, 3, 1)
 TO_NCHW = (0, 3, 1, 2)
@@ -32,7 +37,7 @@ def _attrs(node) -> dict:
     return {a.name: helper.get_attribute_value(a) for a in node.attribute}
 
 
-class OnnxImporter(ReduceOps):
+class OnnxImporter(MovementOps, ElementwiseOps, ResizeOps, ReduceOps, QonnxOps):
     def __init__(self, model, input_shapes: dict[str, tuple] | None = None):
         self.model = model
         self.input_shapes = input_shapes or {}
@@ -41,6 +46,7 @@ class OnnxImporter(ReduceOps):
         self.unconsumed_inputs: set[str] = set()
         self.opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 13)
         self._converted: dict[tuple[str, str], str] = {}
+        self.absorbed: set[str] = set()  # first outputs of nodes already emitted as part of a pattern
 
     # -- values ------------------------------------------------------------------------------
     def t(self, ir_name: str) -> Tensor:
@@ -117,6 +123,8 @@ class OnnxImporter(ReduceOps):
             infer_node(self.g, node)
         except ValueError as e:
             raise McuforgeError(str(e)) from None
+        except (KeyError, IndexError, ZeroDivisionError, TypeError) as e:
+            raise McuforgeError(f"{node.op} node {node.name}: shape inference failed ({type(e).__name__}: {e})") from None
         return out
 
     def bind(self, onnx_name: str, ir: str, layout: str | None):
@@ -146,12 +154,21 @@ class OnnxImporter(ReduceOps):
         for idx, node in enumerate(graph.node):
             if not node.name:
                 node.name = f"{node.op_type}_{idx}"
+            if node.output and node.output[0] in self.absorbed:
+                continue  # emitted together with an earlier node (a pattern, see onnx_movement)
             handler = getattr(self, f"op_{node.op_type}", None)
+            if node.domain in QONNX_DOMAINS:
+                handler = getattr(self, f"qonnx_{node.op_type}", None)
             if node.domain in ("", "ai.onnx") and self._fold_constant_node(node, handler):
                 continue
-            if handler is None or node.domain not in ("", "ai.onnx"):
+            if handler is None or node.domain not in ("", "ai.onnx") + QONNX_DOMAINS:
                 raise UnsupportedOpError(node.op_type, node.name)
-            handler(node, _attrs(node))
+            try:
+                handler(node, _attrs(node))
+            except (KeyError, IndexError, ZeroDivisionError, TypeError, ValueError, AttributeError) as e:
+                # the last line behind validate_onnx: a malformed node never becomes an internal error
+                raise McuforgeError(f"node {node.name!r} ({node.op_type}): cannot import it "
+                                    f"({type(e).__name__}: {e})") from None
         for vo in graph.output:
             ir, layout = self.vals[vo.name]
             if self.t(ir).data is not None:
@@ -271,37 +288,6 @@ class OnnxImporter(ReduceOps):
             raise UnsupportedOpError("Dropout", node.name, "training mode (a random mask; inference is the identity)")
         self.op_Identity(node, a)
 
-    def _binary(self, op, node):
-        x, y = node.input[0], node.input[1]
-        cx, cy = self.const_value(x), self.const_value(y)
-        (irx, lx), (iry, ly) = self.vals[x], self.vals[y]
-        if cx is not None and cy is not None:
-            fn = {"add": np.add, "sub": np.subtract, "mul": np.multiply}[op]
-            self.const(node.output[0], fn(cx, cy))
-            return
-        if lx == ly:
-            ins, layout = [irx, iry], lx
-        elif "nhwc" in (lx, ly) and (cx is not None or cy is not None):
-            # A constant operand follows the variable one into NHWC (after rank promotion).
-            var_first = cy is not None
-            c = cy if var_first else cx
-            c4 = np.transpose(c.reshape((1,) * (4 - c.ndim) + c.shape), TO_NHWC)
-            cname = self.g.const(self.g.unique(f"{node.name}_c"), c4, str(c.dtype) if c.dtype != np.float64 else "float32").name
-            ins = [irx, cname] if var_first else [cname, iry]
-            layout = "nhwc"
-        else:
-            ins, layout = [self.plain(x), self.plain(y)], None
-        self.bind(node.output[0], self.add(op, ins, None, None, name=node.name), layout)
-
-    def op_Add(self, node, a):
-        self._binary("add", node)
-
-    def op_Sub(self, node, a):
-        self._binary("sub", node)
-
-    def op_Mul(self, node, a):
-        self._binary("mul", node)
-
     def _spatial_attrs(self, node, a, in_hw, kernel):
         strides = tuple(a.get("strides", (1, 1)))
         dil = tuple(a.get("dilations", (1, 1)))
@@ -418,10 +404,12 @@ class OnnxImporter(ReduceOps):
 
     def op_Flatten(self, node, a):
         shape = self._onnx_shape(node.input[0])
-        axis = a.get("axis", 1) % max(len(shape), 1) if a.get("axis", 1) != len(shape) else len(shape)
+        axis = check_axis(node, a.get("axis", 1), len(shape), inclusive_end=True)
         self._reshape_to(node, (int(np.prod(shape[:axis])), int(np.prod(shape[axis:]))))
 
     def op_Reshape(self, node, a):
+        if self.channel_shuffle(node):
+            return
         target = [int(d) for d in self.require_const(node, 1, "shape")]
         shape = self._onnx_shape(node.input[0])
         allowzero = a.get("allowzero", 0)
@@ -462,6 +450,8 @@ class OnnxImporter(ReduceOps):
         ir, layout = self.vals[node.input[0]]
         rank = len(self.t(ir).shape)
         perm = tuple(a.get("perm", tuple(reversed(range(rank)))))
+        if sorted(perm) != list(range(rank)):
+            raise McuforgeError(f"node {node.name!r} (Transpose): perm {list(perm)} for a tensor of rank {rank}")
         if layout == "nhwc":
             perm = tuple(TO_NCHW[p] for p in perm)
         self.unconsumed_inputs.discard(ir)
@@ -470,57 +460,13 @@ class OnnxImporter(ReduceOps):
     def op_Concat(self, node, a):
         layouts = {self.vals[i][1] for i in node.input}
         rank = len(self._onnx_shape(node.input[0]))
-        axis = a["axis"] % rank
+        axis = check_axis(node, a["axis"], rank)
         if "nhwc" in layouts and rank == 4:
             ins, axis, layout = [self.nhwc(i) for i in node.input], NCHW_AXIS_IN_NHWC[axis], "nhwc"
         else:
             ins, layout = [self.plain(i) for i in node.input], None
         self.bind(node.output[0], self.add("concat", ins, None, {"axis": axis}, name=node.name), layout)
 
-    def op_Softmax(self, node, a):
-        shape = self._onnx_shape(node.input[0])
-        rank = len(shape)
-        axis = a.get("axis", -1 if self.opset >= 13 else 1) % rank
-        if self.opset < 13 and axis != rank - 1:
-            # Before opset 13 softmax flattens everything from `axis` on into one row.
-            x = self.plain(node.input[0])
-            flat = self.add("reshape", [x], None, {"shape": (int(np.prod(shape[:axis])), int(np.prod(shape[axis:])))})
-            y = self.add("softmax", [flat], None, {"axis": 1}, name=node.name)
-            self.bind(node.output[0], self.add("reshape", [y], None, {"shape": shape}), None)
-            return
-        ir, layout = self.vals[node.input[0]]
-        if layout == "nhwc":
-            axis = NCHW_AXIS_IN_NHWC[axis]
-        self.unconsumed_inputs.discard(ir)
-        self.bind(node.output[0], self.add("softmax", [ir], None, {"axis": axis}, name=node.name), layout)
-
-    def op_Pad(self, node, a):
-        mode = a.get("mode", b"constant")
-        mode = mode.decode() if isinstance(mode, bytes) else mode
-        if mode != "constant":
-            raise UnsupportedOpError("Pad", node.name, f"mode {mode!r} (only constant)")
-        shape = self._onnx_shape(node.input[0])
-        rank = len(shape)
-        pads = a.get("pads")
-        if pads is None:
-            pads = self.require_const(node, 1, "pads").tolist()
-        value = float(a.get("value", 0.0))
-        if len(node.input) > 2 and node.input[2]:
-            value = float(self.require_const(node, 2, "constant_value"))
-        axes = list(range(rank))
-        if len(node.input) > 3 and node.input[3]:
-            axes = [ax % rank for ax in self.require_const(node, 3, "axes").tolist()]
-        full = [[0, 0] for _ in range(rank)]
-        for i, ax in enumerate(axes):
-            full[ax] = [int(pads[i]), int(pads[i + len(axes)])]
-        if any(p < 0 for pr in full for p in pr):
-            raise UnsupportedOpError("Pad", node.name, "negative pads")
-        ir, layout = self.vals[node.input[0]]
-        if layout == "nhwc":
-            full = [full[i] for i in TO_NHWC]
-        self.unconsumed_inputs.discard(ir)
-        out = self.add("pad", [ir], None, {"pads": tuple(tuple(p) for p in full), "value": value}, name=node.name)
-        self.bind(node.output[0], out, layout)
 
     def op_Gemm(self, node, a):
         alpha, beta = float(a.get("alpha", 1.0)), float(a.get("beta", 1.0))
@@ -595,30 +541,19 @@ class OnnxImporter(ReduceOps):
         shape = np.array(self._onnx_shape(node.input[0]), np.int64)
         self.const(node.output[0], shape[a.get("start", 0): a.get("end", len(shape))])
 
-    def op_Gather(self, node, a):
-        data, idx = self.const_value(node.input[0]), self.const_value(node.input[1])
-        if data is None or idx is None:
-            raise UnsupportedOpError("Gather", node.name, "only on constants")
-        self.const(node.output[0], np.take(data, idx, axis=a.get("axis", 0)))
-
-    def op_Cast(self, node, a):
-        c = self.const_value(node.input[0])
-        if c is None:
-            raise UnsupportedOpError("Cast", node.name, "only on constants")
-        from onnx import helper
-        self.const(node.output[0], c.astype(helper.tensor_dtype_to_np_dtype(a["to"])))
-
     # -- QDQ: annotations, not ops ------------------------------------------------------------
     def _qparams(self, node, a):
         scale = self.require_const(node, 1, "scale").astype(np.float64)
         zp = self.const_value(node.input[2]) if len(node.input) > 2 and node.input[2] else None
         zp_dtype = zp.dtype if zp is not None else np.dtype(np.uint8)
+        if zp_dtype not in (np.uint8, np.int8, np.int32):
+            raise UnsupportedOpError(node.op_type, node.name, f"zero point type {zp_dtype}")
         zp = np.zeros_like(scale, np.int64) if zp is None else zp.astype(np.int64)
         if zp_dtype == np.uint8:
             zp = zp - 128  # the same grid shifted into int8: q - zp is unchanged
-        elif zp_dtype not in (np.int8, np.int32):
-            raise UnsupportedOpError(node.op_type, node.name, f"zero point type {zp_dtype}")
         axis = a.get("axis", 1) if scale.size > 1 else None
+        from .validate_onnx import check_qdq_params
+        check_qdq_params(node, scale, zp, axis, self._onnx_shape(node.input[0]))
         return scale, zp, axis, zp_dtype
 
     def op_QuantizeLinear(self, node, a):
@@ -673,12 +608,16 @@ def load_onnx(path: str | os.PathLike, input_shapes: dict | None = None, name: s
     if not path.is_file():
         raise McuforgeError(f"model file not found: {path}")
     try:
-        model = onnx.load(str(path), load_external_data=True)
+        model = onnx.load(str(path), load_external_data=False)
     except (DecodeError, RuntimeError, ValueError, OSError) as e:
         raise McuforgeError(f"cannot read ONNX model {path}: {str(e).splitlines()[0] if str(e) else type(e).__name__}") from None
     if not model.graph.node:
         raise McuforgeError(f"cannot read ONNX model {path}: it has no nodes (truncated or not an ONNX file?)")
+    from .validate_onnx import validate_model
+    nonfinite = validate_model(model, path.parent, str(path))
     g = OnnxImporter(model, input_shapes).run()
+    if nonfinite:
+        g.meta["nonfinite_constants"] = nonfinite
     if name:
         g.name = name
     else:
@@ -687,3 +626,4 @@ def load_onnx(path: str | os.PathLike, input_shapes: dict | None = None, name: s
         if g.name[0].isdigit():
             g.name = "m_" + g.name
     return g
+

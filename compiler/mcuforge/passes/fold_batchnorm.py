@@ -15,7 +15,7 @@ def fold_batchnorm(g: Graph) -> Graph:
         gamma, beta, mean, var = (g.tensors[t].data for t in bn.inputs[1:5])
         scale, shift = bn_scale_shift(gamma, beta, mean, var, bn.attrs["epsilon"])
         prod = g.producer(x)
-        foldable = (prod is not None and prod.op in ("conv2d", "dense") and len(g.consumers(x)) == 1
+        foldable = (prod is not None and prod.op in ("conv2d", "dense", "conv_transpose2d") and len(g.consumers(x)) == 1
                     and x not in g.outputs and prod.attrs.get("act_min") is None
                     and prod.attrs.get("act_max") is None and g.tensors[x].quant is None)
         if foldable:

@@ -6,7 +6,7 @@ import numpy as np
 
 from ..ir.graph import Graph
 
-FUSES_INTO = {"conv2d", "dense", "add", "sub", "mul", "maxpool", "avgpool"}
+FUSES_INTO = {"conv2d", "dense", "add", "sub", "mul", "maxpool", "avgpool", "conv_transpose2d"}
 
 
 def fuse_activation(g: Graph) -> Graph:

@@ -65,8 +65,9 @@ def rounding_half_sum(a, b):
     return np.where(t >= 0, t // 2, -((-t) // 2))
 
 
-def one_over_one_plus_x_for_x_in_0_1(a):
-    """1 / (1 + a) for a in [0, 1) (0 integer bits in and out), by three Newton-Raphson steps."""
+def _two_over_one_plus_x(a):
+    """2 / (1 + a) for a in [0, 1) with 2 integer bits: three Newton-Raphson steps on the half
+    denominator (gemmlowp's 48/17 - 32/17 x start)."""
     half_denominator = rounding_half_sum(a, INT32_MAX)
     x = wrap_int32(N48_OVER_17 + mul(half_denominator, NEG32_OVER_17))
     one_f2 = 1 << 29
@@ -74,8 +75,18 @@ def one_over_one_plus_x_for_x_in_0_1(a):
         half_denominator_times_x = mul(half_denominator, x)
         one_minus = wrap_int32(one_f2 - half_denominator_times_x)
         x = wrap_int32(x + rescale(mul(x, one_minus), 4, 2))
+    return x
+
+
+def one_over_one_plus_x_for_x_in_0_1(a):
+    """1 / (1 + a) for a in [0, 1) (0 integer bits in and out)."""
     # x has 2 integer bits; halving it is a reinterpretation with 1 integer bit, then rescale to 0.
-    return rescale(x, 1, 0)
+    return rescale(_two_over_one_plus_x(a), 1, 0)
+
+
+def one_minus_x_over_one_plus_x_for_x_in_0_1(a):
+    """(1 - a) / (1 + a) for a in [0, 1) (0 integer bits in and out): 2 / (1 + a) - 1."""
+    return rescale(wrap_int32(_two_over_one_plus_x(a) - (1 << 29)), 2, 0)
 
 
 def count_leading_zeros32(x):
@@ -137,3 +148,47 @@ def logistic_raw(a, integer_bits: int):
     pos = one_over_one_plus_x_for_x_in_0_1(exp_on_negative_values(wrap_int32(-abs_a), integer_bits))
     neg = wrap_int32(INT32_MAX - pos)
     return np.where(a == 0, 1 << 30, np.where(a > 0, pos, neg))
+
+
+# -- tanh (gemmlowp: tanh(x) = (1 - exp(-2|x|)) / (1 + exp(-2|x|)), sign restored) ----------------
+def tanh_raw(a, integer_bits: int):
+    """tanh(a) with 0 integer bits out; a has `integer_bits` integer bits."""
+    a = np.asarray(a, np.int64)
+    n = np.where(a < 0, a, wrap_int32(-a))          # -|a|
+    # -2|a| is the same raw value read with one more integer bit
+    t = one_minus_x_over_one_plus_x_for_x_in_0_1(exp_on_negative_values(n, integer_bits + 1))
+    return np.where(a == 0, 0, np.where(a < 0, wrap_int32(-t), t))
+
+
+# -- inverse square root (TFLite's GetInvSqrtQuantizedMultiplierExp, reverse shift -1) ----------
+HALF_SQRT_2 = 1518500250  # sqrt(2) / 2 with 0 integer bits
+
+
+def inv_sqrt_multiplier_exp(value: int) -> tuple[int, int]:
+    """1 / sqrt(value) of a non-negative int32 as (Q31 multiplier, shift) for
+    multiply_by_quantized_multiplier: five Newton-Raphson steps in Q3.28 from x = 1."""
+    def srdhm(a, b):
+        return int(mul(a, b))
+
+    value = int(value)
+    if value <= 1:
+        return INT32_MAX, 0
+    shift = 11
+    while value >= (1 << 29):
+        value //= 4
+        shift += 1
+    max_left_shift_bits = (32 - value.bit_length()) - 1
+    pairs = max_left_shift_bits // 2 - 1
+    shift -= pairs
+    value <<= 2 * pairs
+    half_input = int(rounding_divide_by_pot(value >> 1, 1))
+    half_three = (1 << 28) + (1 << 27)
+    x = 1 << 28
+    for _ in range(5):
+        x3 = int(saturating_rounding_multiply_by_pot(srdhm(srdhm(x, x), x), 6))
+        x = int(saturating_rounding_multiply_by_pot(int(wrap_int32(srdhm(half_three, x) - srdhm(half_input, x3))), 3))
+    x = srdhm(x, HALF_SQRT_2)
+    if shift < 0:
+        x = int(wrap_int32(x << -shift))
+        shift = 0
+    return x, -shift

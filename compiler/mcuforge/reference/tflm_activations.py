@@ -1,4 +1,5 @@
-"""TFLite Micro's own int8 algorithms for LOGISTIC and HARD_SWISH, in numpy.
+"""TFLite Micro's own int8 algorithms for LOGISTIC, TANH, HARD_SWISH, RELU / RELU6, LEAKY_RELU,
+PRELU, RSQRT and L2_NORMALIZATION, in numpy.
 
 They differ from "dequantize, apply f, requantize": LOGISTIC rescales the input to a Q4.27 raw
 value and runs gemmlowp's fixed-point logistic; HARD_SWISH works on int16 fixed-point values with
@@ -11,7 +12,7 @@ import numpy as np
 
 from .arith import (multiply_by_quantized_multiplier, quantize_multiplier, round_half_away,
                     rounding_divide_by_pot)
-from .fixedpoint import input_radius, logistic_raw
+from .fixedpoint import input_radius, inv_sqrt_multiplier_exp, logistic_raw, tanh_raw
 
 LOGISTIC_INPUT_INT_BITS = 4
 
@@ -24,6 +25,18 @@ def logistic_params(input_scale: float, input_zp: int) -> dict:
     mult = int(round_half_away(q * (1 << 31)))
     return {"zp": int(input_zp), "mult": mult, "shift": left_shift,
             "radius": input_radius(LOGISTIC_INPUT_INT_BITS, left_shift)}
+
+
+tanh_params = logistic_params  # the same Q4.27 input rescaling (TFLM's CalculateArithmeticOpData)
+
+
+def tanh_int8(x, p) -> np.ndarray:
+    """Output scale 1/128, zero point 0 (TFLM's int8 TANH)."""
+    d = np.asarray(x, np.int64) - p["zp"]
+    q4 = multiply_by_quantized_multiplier(d, p["mult"], p["shift"])
+    y = np.clip(rounding_divide_by_pot(tanh_raw(q4, LOGISTIC_INPUT_INT_BITS), 31 - 7), -128, 127)
+    y = np.where(d <= -p["radius"], -128, np.where(d >= p["radius"], 127, y))
+    return y.astype(np.int8)
 
 
 def logistic_int8(x, p) -> np.ndarray:
@@ -102,3 +115,95 @@ def hardswish_int8(x, p) -> np.ndarray:
     # the zero point is added in int16, so it wraps like the C code would
     y = _wrap16(rounding_divide_by_pot(_sdhm16(r, pre_out), -p["out_exp"]) + p["out_zp"])
     return np.clip(y, -128, 127).astype(np.int8)
+
+
+# -- RELU / RELU6 / LEAKY_RELU / PRELU -----------------------------------------------------------
+def relu_params(in_scale, in_zp, out_scale, out_zp, lo: float, hi: float | None) -> dict:
+    """RELU (and RELU_N1_TO_1): requantize with the Q31 multiplier s_in / s_out, then clamp to
+    the bounds rounded in float32 in the output grid."""
+    f32 = np.float32
+    m, s = quantize_multiplier(float(in_scale) / float(out_scale))
+    qmin = max(-128, int(out_zp) + int(round_half_away(f32(lo) / f32(out_scale))))
+    qmax = 127 if hi is None else min(127, int(out_zp) + int(round_half_away(f32(hi) / f32(out_scale))))
+    return {"in_zp": int(in_zp), "out_zp": int(out_zp), "mult": m, "shift": s, "qmin": qmin, "qmax": qmax}
+
+
+def relu_int8(x, p) -> np.ndarray:
+    y = multiply_by_quantized_multiplier(np.asarray(x, np.int64) - p["in_zp"], p["mult"], p["shift"])
+    return np.clip(y + p["out_zp"], p["qmin"], p["qmax"]).astype(np.int8)
+
+
+def relu6_params(in_scale, in_zp) -> dict:
+    """RELU6 clamps the raw int8 input between its zero and six (TFLM ignores the output grid)."""
+    six = int(round_half_away(np.float32(6.0) / np.float32(in_scale))) + int(in_zp)
+    return {"zero": int(in_zp), "six": int(np.clip(six, -128, 127))}
+
+
+def relu6_int8(x, p) -> np.ndarray:
+    return np.clip(np.asarray(x, np.int64), p["zero"], p["six"]).astype(np.int8)
+
+
+def leaky_relu_params(in_scale, in_zp, out_scale, out_zp, alpha: float) -> dict:
+    ma, sa = quantize_multiplier(float(in_scale) * float(np.float32(alpha)) / float(out_scale))
+    mi, si = quantize_multiplier(float(in_scale) / float(out_scale))
+    return {"in_zp": int(in_zp), "out_zp": int(out_zp), "mult_alpha": ma, "shift_alpha": sa,
+            "mult_id": mi, "shift_id": si}
+
+
+def leaky_relu_int8(x, p) -> np.ndarray:
+    v = np.asarray(x, np.int64) - p["in_zp"]
+    pos = multiply_by_quantized_multiplier(v, p["mult_id"], p["shift_id"])
+    neg = multiply_by_quantized_multiplier(v, p["mult_alpha"], p["shift_alpha"])
+    return np.clip(np.where(v >= 0, pos, neg) + p["out_zp"], -128, 127).astype(np.int8)
+
+
+def prelu_params(in_scale, in_zp, alpha_scale, alpha_zp, out_scale, out_zp) -> dict:
+    m1, s1 = quantize_multiplier(float(in_scale) / float(out_scale))
+    m2, s2 = quantize_multiplier(float(in_scale) * float(alpha_scale) / float(out_scale))
+    return {"in_zp": int(in_zp), "alpha_zp": int(alpha_zp), "out_zp": int(out_zp),
+            "mult_pos": m1, "shift_pos": s1, "mult_neg": m2, "shift_neg": s2}
+
+
+def prelu_int8(x, alpha, p) -> np.ndarray:
+    """x >= zero point: x requantized; below: (x - zp) * (alpha - alpha_zp) requantized."""
+    v = np.asarray(x, np.int64) - p["in_zp"]
+    a = np.asarray(alpha, np.int64) - p["alpha_zp"]
+    pos = multiply_by_quantized_multiplier(v, p["mult_pos"], p["shift_pos"])
+    neg = multiply_by_quantized_multiplier(v * a, p["mult_neg"], p["shift_neg"])
+    return np.clip(np.where(v >= 0, pos, neg) + p["out_zp"], -128, 127).astype(np.int8)
+
+
+# -- RSQRT / L2_NORMALIZATION (integer inverse square root) ---------------------------------------
+RSQRT_SHIFT = 20
+
+
+def rsqrt_params(in_scale, in_zp, out_scale, out_zp) -> dict:
+    """The output multiplier 1 / (sqrt(s_in) * s_out), the product formed in float32 as TFLM does."""
+    f32 = np.float32
+    m, s = quantize_multiplier(1.0 / float(f32(np.sqrt(f32(in_scale))) * f32(out_scale)))
+    return {"in_zp": int(in_zp), "out_zp": int(out_zp), "mult": m, "shift": s}
+
+
+def rsqrt_int8(x, p) -> np.ndarray:
+    """0 maps to 127; TFLM rejects negative inputs at run time, here they take the value-1 path."""
+    out = []
+    for v in (np.asarray(x, np.int64) - p["in_zp"]).reshape(-1):
+        if v == 0:
+            out.append(127)
+            continue
+        m, s = inv_sqrt_multiplier_exp(v)
+        data = multiply_by_quantized_multiplier(1, m, s + RSQRT_SHIFT)
+        y = multiply_by_quantized_multiplier(data, p["mult"], p["shift"] - RSQRT_SHIFT) + p["out_zp"]
+        out.append(int(np.clip(y, -128, 127)))
+    return np.array(out, np.int8).reshape(np.shape(x))
+
+
+def l2norm_int8(x, in_zp: int) -> np.ndarray:
+    """Each row (last axis) times 1 / sqrt(sum of squares), output scale 1/128, zero point 0."""
+    v = np.asarray(x, np.int64) - in_zp
+    rows = v.reshape(-1, v.shape[-1])
+    out = np.empty_like(rows)
+    for i, r in enumerate(rows):
+        m, s = inv_sqrt_multiplier_exp(int((r * r).sum()))
+        out[i] = np.clip(multiply_by_quantized_multiplier(r, m, s + 7), -128, 127)
+    return out.reshape(v.shape).astype(np.int8)

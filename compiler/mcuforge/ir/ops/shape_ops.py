@@ -75,17 +75,32 @@ class Concat(OpDef):
 
 @register
 class Pad(OpDef):
-    """Constant padding; pads = ((before, after), ...) per dimension, value in real units."""
+    """Padding; pads = ((before, after), ...) per dimension. mode "constant" fills with value (real
+    units), "edge" repeats the border element, "reflect" mirrors without repeating the border
+    (numpy's and ONNX's reflect; pads must then be smaller than the dimension)."""
     name = "pad"
-    attrs = {"pads": REQUIRED, "value": 0.0}
+    attrs = {"pads": REQUIRED, "value": 0.0, "mode": "constant"}
     keeps_quant = True
+    MODES = ("constant", "edge", "reflect")
 
     def infer(self, node, ins):
+        mode = node.attrs["mode"]
+        if mode not in self.MODES:
+            raise ValueError(f"pad {node.name}: mode {mode!r} (supported: {', '.join(self.MODES)})")
+        for d, (a, b) in zip(ins[0].shape, node.attrs["pads"]):
+            if min(a, b) < 0 or (mode == "reflect" and max(a, b) >= d) or (mode == "edge" and d == 0):
+                raise ValueError(f"pad {node.name}: pads {(a, b)} on a dimension of {d} in mode {mode}")
         shape = tuple(d + a + b for d, (a, b) in zip(ins[0].shape, node.attrs["pads"]))
         return [(shape, ins[0].dtype)]
 
+    def _pad(self, node, x, fill):
+        mode = node.attrs["mode"]
+        if mode == "constant":
+            return np.pad(x, node.attrs["pads"], constant_values=fill)
+        return np.pad(x, node.attrs["pads"], mode=mode)
+
     def run_float(self, node, xs):
-        return [np.pad(xs[0], node.attrs["pads"], constant_values=node.attrs["value"])]
+        return [self._pad(node, xs[0], node.attrs["value"])]
 
     def int8_params(self, node, g):
         from ...reference.arith import round_half_away
@@ -94,4 +109,4 @@ class Pad(OpDef):
         return {"fill": fill}
 
     def run_int8(self, node, xs, p):
-        return [np.pad(xs[0], node.attrs["pads"], constant_values=p["fill"])]
+        return [self._pad(node, xs[0], p["fill"])]

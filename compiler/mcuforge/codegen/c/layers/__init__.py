@@ -2,5 +2,9 @@
 constant arrays it needs, and the parameters its template renders). Importing this package
 registers them all."""
 from .base import BUILDERS, Layer, LayerContext, TensorRef, build_layer  # noqa: F401
-from . import conv, elementwise, matmul, mean, movement, pool, softmax  # noqa: F401,E402
+from . import conv, elementwise, mean, movement, pool, slicing, softmax  # noqa: F401,E402
+from . import elementwise_ext  # noqa: F401,E402
+from . import upsample  # noqa: F401,E402
+from . import matmul  # noqa: F401,E402
+from . import quantize_io  # noqa: F401,E402
 from .. import variants  # noqa: F401,E402  (optimized kernel variants register themselves)

@@ -56,16 +56,20 @@ def mul_s8(ctx, node, cid):
     return Layer(node, "mul_s8", kernel, sources, ins, outs, params, macs=params["bc"]["size"])
 
 
+BINARY_F32 = {"add": "MCF_ADD", "sub": "MCF_SUB", "mul": "MCF_MUL", "div": "MCF_DIV", "max": "MCF_MAXIMUM",
+              "min": "MCF_MINIMUM"}
+
+
 def _binary_f32(ctx, node, cid):
     lo, hi = float_act(node)
-    params = {"bc": _bc(ctx.g, node), "op": {"add": "MCF_ADD", "sub": "MCF_SUB", "mul": "MCF_MUL"}[node.op],
+    params = {"bc": _bc(ctx.g, node), "op": BINARY_F32[node.op],
               "act_min": lo, "act_max": hi}
     kernel, sources = ctx.select.pick("mcf_binary_f32", params)
     ins, outs = _io(ctx, node)
     return Layer(node, "binary_f32", kernel, sources, ins, outs, params, macs=params["bc"]["size"])
 
 
-for _op in ("add", "sub", "mul"):
+for _op in BINARY_F32:
     builder(_op, "float32")(_binary_f32)
 
 
@@ -79,13 +83,18 @@ def lut_s8(ctx, node, cid):
 
 
 UNARY_F32 = {"relu": "MCF_RELU", "clip": "MCF_CLIP", "sigmoid": "MCF_SIGMOID", "hardswish": "MCF_HARDSWISH",
-             "hardsigmoid": "MCF_HARDSIGMOID"}
+             "hardsigmoid": "MCF_HARDSIGMOID", "relu_tflm": "MCF_CLIP", "tanh": "MCF_TANH",
+             "leakyrelu": "MCF_LEAKYRELU", "elu": "MCF_ELU", "erf": "MCF_ERF", "gelu": "MCF_GELU", "silu": "MCF_SILU",
+             "pow": "MCF_POW", "rsqrt": "MCF_RSQRT"}
 
 
 def _unary_f32(ctx, node, cid):
-    params = {"size": ctx.g.tensors[node.outputs[0]].size, "op": UNARY_F32[node.op],
+    op = UNARY_F32[node.op]
+    if node.op == "gelu" and node.attrs.get("approximate") == "tanh":
+        op = "MCF_GELU_TANH"
+    params = {"size": ctx.g.tensors[node.outputs[0]].size, "op": op,
               "lo": node.attrs.get("min", -np.inf), "hi": node.attrs.get("max", np.inf),
-              "alpha": node.attrs.get("alpha", 0.0), "beta": node.attrs.get("beta", 0.0)}
+              "alpha": node.attrs.get("alpha", node.attrs.get("exponent", 0.0)), "beta": node.attrs.get("beta", 0.0)}
     kernel, sources = ctx.select.pick("mcf_unary_f32", params)
     return Layer(node, "unary_f32", kernel, sources, [ctx.refs[node.inputs[0]]], [ctx.refs[node.outputs[0]]], params)
 

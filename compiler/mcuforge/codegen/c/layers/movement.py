@@ -57,7 +57,8 @@ def pad(ctx, node, cid):
         fill = np.array([node.attrs["value"]], t.np_dtype)
     params = {"rank": len(t.shape), "elem_size": _elem(t), "in_shape": list(t.shape),
               "out_shape": list(g.tensors[node.outputs[0]].shape),
-              "pad_before": [int(p[0]) for p in node.attrs["pads"]]}
+              "pad_before": [int(p[0]) for p in node.attrs["pads"]],
+              "mode": "MCF_PAD_" + node.attrs.get("mode", "constant").upper()}
     kernel, sources = ctx.select.pick("mcf_pad", params)
     arrays = [ctx.array(cid, "fill", t.c_type, fill)]
     return Layer(node, "pad", kernel, sources, [ctx.refs[node.inputs[0]]], [ctx.refs[node.outputs[0]]], params, arrays)
