@@ -349,10 +349,11 @@ def test_tflite_reduce_max_needs_one_grid():
 
 
 # -- a tiny keyword-spotting transformer through both torch exporters --------------------------------
-def _kwt(seed=0, d=32, heads=2):
+def _kwt(seed=0, d=32, heads=2, mha=False):
     """Patch embedding (a strided conv over a 40x16 spectrogram), two pre-norm encoder blocks with
     hand-written multi-head attention (Q @ K^T, softmax, @ V on rank-4 tensors) and a ReLU MLP,
-    LayerNorm, mean pooling over the tokens, a linear head (12 keywords)."""
+    LayerNorm, mean pooling over the tokens, a linear head (12 keywords). mha: torch's
+    nn.MultiheadAttention instead (its export slices the packed projection with Gather/Slice)."""
     import torch
     import torch.nn as nn
 
@@ -360,15 +361,21 @@ def _kwt(seed=0, d=32, heads=2):
         def __init__(self):
             super().__init__()
             self.ln1, self.ln2 = nn.LayerNorm(d), nn.LayerNorm(d)
+            if mha:
+                self.att = nn.MultiheadAttention(d, heads, batch_first=True)
             self.q, self.k, self.v, self.proj = (nn.Linear(d, d) for _ in range(4))
             self.ff = nn.Sequential(nn.Linear(d, 2 * d), nn.ReLU(), nn.Linear(2 * d, d))
 
         def forward(self, x):
             b, t, _ = x.shape
             y = self.ln1(x)
+            if mha:
+                return self._mlp(x + self.att(y, y, y, need_weights=False)[0])
             q, k, v = (lin(y).reshape(b, t, heads, d // heads).transpose(1, 2) for lin in (self.q, self.k, self.v))
             a = torch.softmax(q @ k.transpose(-2, -1) * (d // heads) ** -0.5, dim=-1)
-            x = x + self.proj((a @ v).transpose(1, 2).reshape(b, t, d))
+            return self._mlp(x + self.proj((a @ v).transpose(1, 2).reshape(b, t, d)))
+
+        def _mlp(self, x):
             return x + self.ff(self.ln2(x))
 
     class KWT(nn.Module):
@@ -492,3 +499,23 @@ def test_batch_matmul_dsp_kernel_on_m4_matches_tflm(tmp_path):
     ref = TflmModel(buf)
     for k in range(len(feeds[0])):
         assert np.array_equal(ours[k], ref.run(feeds[0][k], feeds[1][k])[0]), f"sample {k}"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("exporter", ["torchscript", "dynamo"])
+def test_kwt_with_torch_multihead_attention(exporter, tmp_path, rng):
+    """The same transformer with nn.MultiheadAttention: float C = onnxruntime, int8 host == golden."""
+    import torch
+    path = tmp_path / "kwt_mha.onnx"
+    kw = {"dynamo": True} if exporter == "dynamo" else {"dynamo": False, "opset_version": 17}
+    torch.onnx.export(_kwt(mha=True), (torch.randn(1, 1, 40, 16),), str(path), input_names=["x"], **kw)
+    xs = rng.standard_normal((4, 1, 1, 40, 16)).astype(np.float32)
+    want = _ort(path, [xs])
+    compile_model(path, tmp_path / "f32", target="host", quant="float32", quiet=True, planner=_fast_plan)
+    y, _ = simulate(tmp_path / "f32", "host", x=xs, quiet=True)
+    np.testing.assert_allclose(y.reshape(want.shape), want, rtol=RTOL, atol=ATOL)
+    calib = rng.standard_normal((16, 1, 40, 16)).astype(np.float32)
+    compile_model(path, tmp_path / "int8", target="host", quant="int8", calib=calib, quiet=True, planner=_fast_plan)
+    host, _ = simulate(tmp_path / "int8", "host", x=xs, quiet=True)
+    gold, _ = simulate(tmp_path / "int8", "reference", x=xs, quiet=True)
+    assert np.array_equal(host, gold)
