@@ -227,14 +227,19 @@ def _qdq_models(rng):
                    oh.make_node("Add", ["m", "mx"], ["a"]), oh.make_node("Add", ["a", "s"], ["y"])],
                   [("x", [1, 3, 6, 6])], [nh.from_array(w, "W"), nh.from_array(np.array([2, 3], np.int64), "ax")])
     matmul = _model([oh.make_node("MatMul", ["a", "b"], ["y"])], [("a", [1, 2, 5, 8]), ("b", [1, 1, 8, 6])])
+    # attention scores scaled by a Constant node: onnxruntime quantizes the constant with a
+    # QuantizeLinear node of its own, which the frontend folds into stored integers
+    scaled = _model([oh.make_node("MatMul", ["a", "b"], ["s"]),
+                     oh.make_node("Constant", [], ["c"], value=nh.from_array(np.array(0.25, np.float32))),
+                     oh.make_node("Mul", ["s", "c"], ["y"])], [("a", [1, 2, 5, 8]), ("b", [1, 2, 8, 5])])
     # the layer norm's scale and bias arrive as DequantizeLinear of int8 constants
     layernorm = _model([oh.make_node("LayerNormalization", ["x", "g", "b"], ["y"], axis=-1)], [("x", [1, 6, 16])],
                        [nh.from_array(rng.standard_normal(16).astype(np.float32), "g"),
                         nh.from_array(rng.standard_normal(16).astype(np.float32), "b")], opset=17)
-    return {"reductions": pool, "batched_matmul": matmul, "layernorm": layernorm}
+    return {"reductions": pool, "batched_matmul": matmul, "scaled_scores": scaled, "layernorm": layernorm}
 
 
-@pytest.mark.parametrize("case", ["reductions", "batched_matmul", "layernorm"])
+@pytest.mark.parametrize("case", ["reductions", "batched_matmul", "scaled_scores", "layernorm"])
 def test_onnx_qdq_within_one_lsb(case, tmp_path, rng):
     model = _qdq_models(rng)[case]
     src, qdq = tmp_path / "f.onnx", tmp_path / "qdq.onnx"
@@ -242,7 +247,10 @@ def test_onnx_qdq_within_one_lsb(case, tmp_path, rng):
     ins = [(vi.name, tuple(d.dim_value for d in vi.type.tensor_type.shape.dim)) for vi in model.graph.input]
     calib = [{n: rng.standard_normal(s).astype(np.float32) for n, s in ins} for _ in range(16)]
     _ort_qdq(src, qdq, calib)
-    assert sum(n.op_type == "QuantizeLinear" for n in onnx.load(str(qdq)).graph.node) >= 2
+    qnodes = [n for n in onnx.load(str(qdq)).graph.node if n.op_type == "QuantizeLinear"]
+    assert len(qnodes) >= 2
+    if case == "scaled_scores":
+        assert any(n.input[0] == "c" for n in qnodes)
     np.savez(tmp_path / "calib.npz", **{n: np.concatenate([c[n] for c in calib]) for n, _ in ins})
     res = compile_model(qdq, tmp_path / "lib", target="host", quant="int8", calib=tmp_path / "calib.npz", quiet=True)
     oq = res.info["outputs"][0]["quant"]
