@@ -220,12 +220,13 @@ def test_onnx_node_cases(subset, tmp_path):
 # -- ONNX int8: onnxruntime's QDQ ---------------------------------------------------------------
 def _qdq_models(rng):
     w = rng.standard_normal((4, 3, 3, 3)).astype(np.float32)
-    pool = _model([oh.make_node("Conv", ["x", "W"], ["c"], pads=[1, 1, 1, 1]),
+    pool = _model([oh.make_node("Conv", ["x", "W", "B"], ["c"], pads=[1, 1, 1, 1]),
                    oh.make_node("ReduceMean", ["c"], ["m"], axes=[2, 3], keepdims=0),
                    oh.make_node("ReduceMax", ["c"], ["mx"], axes=[2, 3], keepdims=0),
                    oh.make_node("ReduceSum", ["c", "ax"], ["s"], keepdims=0),
                    oh.make_node("Add", ["m", "mx"], ["a"]), oh.make_node("Add", ["a", "s"], ["y"])],
-                  [("x", [1, 3, 6, 6])], [nh.from_array(w, "W"), nh.from_array(np.array([2, 3], np.int64), "ax")])
+                  [("x", [1, 3, 6, 6])], [nh.from_array(w, "W"), nh.from_array(np.array([2, 3], np.int64), "ax"),
+                                          nh.from_array(np.linspace(-2, 2, 4).astype(np.float32), "B")])
     matmul = _model([oh.make_node("MatMul", ["a", "b"], ["y"])], [("a", [1, 2, 5, 8]), ("b", [1, 1, 8, 6])])
     # attention scores scaled by a Constant node: onnxruntime quantizes the constant with a
     # QuantizeLinear node of its own, which the frontend folds into stored integers
