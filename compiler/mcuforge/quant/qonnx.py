@@ -95,6 +95,8 @@ def check_int8(g: Graph):
     biases = {n.inputs[2] for n in g.nodes.values()
               if n.op in ("conv2d", "dense", "conv_transpose2d") and len(n.inputs) > 2}
     for name, t in g.tensors.items():
+        if name in biases:
+            continue
         q = t.quant
         if isinstance(q, QonnxQuant) and q.bits > 8:
             raise McuforgeError(f"QONNX Quant {q.node}: {q.bits}-bit activations; the C backend runs int8 "
