@@ -162,7 +162,8 @@ class ElementwiseOps:
     def _softmax_like(self, op, node, a):
         shape = self._onnx_shape(node.input[0])
         rank = len(shape)
-        axis = a.get("axis", -1 if self.opset >= 13 else 1) % rank
+        from .validate_onnx import check_axis
+        axis = check_axis(node, a.get("axis", -1 if self.opset >= 13 else 1), rank)
         if self.opset < 13 and axis != rank - 1:
             # Before opset 13 (Log)Softmax flattens everything from `axis` on into one row.
             x = self.plain(node.input[0])
