@@ -89,8 +89,13 @@ def qonnx_fixed_types(g: Graph) -> dict[str, FixedType]:
 
 
 def check_int8(g: Graph):
-    """The C backend runs 8-bit grids: refuse wider QONNX activations and weights, naming them."""
+    """The C backend runs 8-bit grids: refuse wider QONNX activations and weights, naming them.
+    Biases are exempt: QDQ models store them as int32 (s_in * s_w), which is the int8 scheme."""
+    biases = {n.inputs[2] for n in g.nodes.values()
+              if n.op in ("conv2d", "dense", "conv_transpose2d") and len(n.inputs) > 2 and n.inputs[2]}
     for name, t in g.tensors.items():
+        if name in biases:
+            continue
         q = t.quant
         if isinstance(q, QonnxQuant) and q.bits > 8:
             raise McuforgeError(f"QONNX Quant {q.node}: {q.bits}-bit activations; the C backend runs int8 "
