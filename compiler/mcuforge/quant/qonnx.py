@@ -90,10 +90,9 @@ def qonnx_fixed_types(g: Graph) -> dict[str, FixedType]:
 
 def check_int8(g: Graph):
     """The C backend runs 8-bit grids: refuse wider QONNX activations and weights, naming them.
-    Biases of conv / dense / transposed conv are int32 in the int8 scheme (a QDQ model's
-    DequantizeLinear of an int32 bias), so they are not weights here."""
+    Biases are exempt: QDQ models store them as int32 (s_in * s_w), which is the int8 scheme."""
     biases = {n.inputs[2] for n in g.nodes.values()
-              if n.op in ("conv2d", "dense", "conv_transpose2d") and len(n.inputs) > 2}
+              if n.op in ("conv2d", "dense", "conv_transpose2d") and len(n.inputs) > 2 and n.inputs[2]}
     for name, t in g.tensors.items():
         if name in biases:
             continue
