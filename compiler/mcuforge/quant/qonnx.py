@@ -98,9 +98,11 @@ def check_int8(g: Graph):
         if isinstance(q, QonnxQuant) and q.rounding not in NEAREST:
             raise McuforgeError(f"QONNX Quant {q.node}: rounding mode {q.rounding} on an activation; the int8 "
                                 "scheme rounds to nearest (use mcuforge hls/rtl with power-of-two scales)")
-        if t.is_const and q is not None and "q_int" in t.meta:
-            peak = np.asarray(t.meta["q_int"])
+    for n in g.topo_order():  # weights (input 1) are stored as int8; biases are int32 anyway
+        w = g.tensors[n.inputs[1]] if len(n.inputs) > 1 and n.inputs[1] else None
+        if w is not None and w.is_const and w.quant is not None and "q_int" in w.meta:
+            peak = np.asarray(w.meta["q_int"])
             if peak.size and (peak.max() > 127 or peak.min() < -128):
                 bits = int(math.ceil(math.log2(max(abs(int(peak.min())), int(peak.max()) + 1)))) + 1
-                raise McuforgeError(f"weights {name}: {bits}-bit integers; the C backend runs int8 weights "
+                raise McuforgeError(f"{n.op} {n.name}: {bits}-bit weights; the C backend runs int8 weights "
                                     "(use mcuforge hls/rtl with power-of-two scales for wider types)")
