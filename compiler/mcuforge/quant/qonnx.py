@@ -90,6 +90,8 @@ def qonnx_fixed_types(g: Graph) -> dict[str, FixedType]:
 
 def check_int8(g: Graph):
     """The C backend runs 8-bit grids: refuse wider QONNX activations and weights, naming them."""
+    # int8 weights are what the kernels take; int32 biases (onnxruntime's QDQ writes them) are fine
+    weights = {n.inputs[1] for n in g.nodes.values() if n.op in ("conv2d", "dense") and len(n.inputs) > 1}
     for name, t in g.tensors.items():
         q = t.quant
         if isinstance(q, QonnxQuant) and q.bits > 8:
@@ -98,7 +100,7 @@ def check_int8(g: Graph):
         if isinstance(q, QonnxQuant) and q.rounding not in NEAREST:
             raise McuforgeError(f"QONNX Quant {q.node}: rounding mode {q.rounding} on an activation; the int8 "
                                 "scheme rounds to nearest (use mcuforge hls/rtl with power-of-two scales)")
-        if t.is_const and q is not None and "q_int" in t.meta:
+        if t.is_const and q is not None and "q_int" in t.meta and name in weights:
             peak = np.asarray(t.meta["q_int"])
             if peak.size and (peak.max() > 127 or peak.min() < -128):
                 bits = int(math.ceil(math.log2(max(abs(int(peak.min())), int(peak.max()) + 1)))) + 1
