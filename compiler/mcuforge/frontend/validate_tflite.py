@@ -108,7 +108,10 @@ def validate(pm, where: str):
                                     f"operator {written[i]}")
             written[i] = idx
         if name not in ("QUANTIZE", "DEQUANTIZE", "CAST"):
-            kinds = {tensors[i].type for i in list(ins) + list(o) if i >= 0 and tensors[i].data is None}
+            # int32 / int64 tensors are shapes and indices (SHAPE -> STRIDED_SLICE -> PACK -> RESHAPE
+            # computes them at run time in the file; the importer folds them), not activations
+            kinds = {tensors[i].type for i in list(ins) + list(o)
+                     if i >= 0 and tensors[i].data is None and tensors[i].type not in (2, 4)}
             if len(kinds) > 1:
                 raise McuforgeError(f"{loc} mixes tensor types {sorted(kinds)} among its activations")
         rank = WEIGHT_RANK.get(name)
