@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import McuforgeError, UnsupportedOpError
+from ..errors import McuforgeError, UnsupportedOpError, closest_supported
 from ..ir.graph import Graph, Node
 from ..ir.ops import infer_node
 from ..ir.tensor import QuantParams, Tensor
@@ -139,6 +139,11 @@ class OnnxImporter(MovementOps, ElementwiseOps, ResizeOps, ReduceOps, QonnxOps):
             c.meta["q_int"] = q_int
         self.bind(onnx_name, c.name, None)
 
+    @classmethod
+    def supported_ops(cls) -> list[str]:
+        """ONNX op types this importer reads (every op_<Type> handler of it and its mixins)."""
+        return [m[3:] for m in dir(cls) if m.startswith("op_")]
+
     # -- graph -------------------------------------------------------------------------------
     def run(self) -> Graph:
         from onnx import numpy_helper
@@ -162,7 +167,7 @@ class OnnxImporter(MovementOps, ElementwiseOps, ResizeOps, ReduceOps, QonnxOps):
             if node.domain in ("", "ai.onnx") and self._fold_constant_node(node, handler):
                 continue
             if handler is None or node.domain not in ("", "ai.onnx") + QONNX_DOMAINS:
-                raise UnsupportedOpError(node.op_type, node.name)
+                raise UnsupportedOpError(node.op_type, node.name, closest_supported(node.op_type, self.supported_ops()))
             try:
                 handler(node, _attrs(node))
             except (KeyError, IndexError, ZeroDivisionError, TypeError, ValueError, AttributeError) as e:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import McuforgeError, UnsupportedOpError
+from ..errors import McuforgeError, UnsupportedOpError, closest_supported
 from ..ir.graph import Graph, Node
 from ..ir.ops import infer_node
 from ..ir.ops.base import act_range_int8, same_padding
@@ -137,6 +137,11 @@ class TfliteImporter(ElementwiseOps, TfliteResizeOps, ReduceOps, TfliteMovementO
             ir_t.meta["tflite_name"] = self.tinfo(out).name
         return ir_name
 
+    @classmethod
+    def supported_ops(cls) -> list[str]:
+        """TFLite builtin operators this importer reads (every op_<NAME> handler)."""
+        return [m[3:] for m in dir(cls) if m.startswith("op_")]
+
     # -- graph -------------------------------------------------------------------------------
     def run(self) -> Graph:
         for i in fb.subgraph_inputs(self.pm.sg):
@@ -153,7 +158,8 @@ class TfliteImporter(ElementwiseOps, TfliteResizeOps, ReduceOps, TfliteMovementO
             handler = getattr(self, f"op_{self.op_name}", None)
             if handler is None:
                 raise UnsupportedOpError(self.op_name, self.node_base,
-                                         f"operator {idx} of {self.where} (TFLite builtin code {code})")
+                                         f"operator {idx} of {self.where} (TFLite builtin code {code}); "
+                                         + closest_supported(self.op_name, self.supported_ops()))
             ins = fb.op_inputs(op)
             outs = fb.op_outputs(op)
             self.check_hybrid(ins)
