@@ -27,7 +27,13 @@ def _log(msg: str, quiet: bool = False):
         print(f"[mcuforge] {msg}", file=sys.stderr, flush=True)
 
 
-def load_model(path: str | Path, input_shapes: dict | None = None) -> Graph:
+def load_model(path, input_shapes: dict | None = None, example_inputs=None) -> Graph:
+    """An .onnx / .tflite file, or a torch.nn.Module (exported with torch's dynamo exporter on
+    example_inputs)."""
+    from .frontend.torch_export import is_torch_module
+    if is_torch_module(path):
+        from .frontend.torch_export import load_torch
+        return load_torch(path, example_inputs, input_shapes)
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix == ".onnx":
@@ -45,7 +51,11 @@ def load_samples(path: str | Path | np.ndarray | None, g: Graph) -> list[dict[st
     in device layout."""
     if path is None:
         return None
-    if isinstance(path, np.ndarray):
+    from .frontend.torch_export import to_numpy
+    path = to_numpy(path)
+    if isinstance(path, (list, tuple)) and all(isinstance(a, np.ndarray) for a in path):
+        arrays = list(path)
+    elif isinstance(path, np.ndarray):
         arrays = [path]
     else:
         path = Path(path)
@@ -53,15 +63,15 @@ def load_samples(path: str | Path | np.ndarray | None, g: Graph) -> list[dict[st
             raise McuforgeError(f"sample file not found: {path}")
         try:
             loaded = np.load(path, allow_pickle=False)
-        except (ValueError, OSError) as e:
-            raise McuforgeError(f"cannot read samples {path}: {e}") from None
-        if isinstance(loaded, np.ndarray):
-            arrays = [loaded]
-        else:
-            names = g.meta.get("onnx_names", {}).get("inputs", [])
-            arrays = [loaded[n] if n in loaded.files else None for n in names] if names else []
-            if not arrays or any(a is None for a in arrays):
-                arrays = [loaded[k] for k in loaded.files][:len(g.inputs)]
+            if isinstance(loaded, np.ndarray):
+                arrays = [loaded]
+            else:
+                names = g.meta.get("onnx_names", {}).get("inputs", [])
+                arrays = [loaded[n] if n in loaded.files else None for n in names] if names else []
+                if not arrays or any(a is None for a in arrays):
+                    arrays = [loaded[k] for k in loaded.files][:len(g.inputs)]
+        except Exception as e:  # noqa: BLE001 - ValueError, OSError, EOFError, BadZipFile, ...
+            raise McuforgeError(f"cannot read samples {path}: {str(e).splitlines()[0] if str(e) else type(e).__name__}") from None
     if len(arrays) != len(g.inputs):
         raise McuforgeError(f"samples hold {len(arrays)} arrays, the model has {len(g.inputs)} inputs")
     feeds = []
@@ -70,6 +80,11 @@ def load_samples(path: str | Path | np.ndarray | None, g: Graph) -> list[dict[st
     for name, arr in zip(g.inputs, arrays):
         t = g.tensors[name]
         arr = np.asarray(arr)
+        if arr.dtype.kind not in "fiu" or arr.size == 0:
+            raise McuforgeError(f"samples for input {name}: {arr.dtype} array of shape {arr.shape}; "
+                                f"expected a non-empty array of real numbers")
+        if arr.dtype.kind == "f" and not np.all(np.isfinite(arr)):
+            raise McuforgeError(f"samples for input {name} hold NaN or infinite values")
         user_shape = tuple(t.shape[i] for i in np.argsort(perms[name])) if name in perms else t.shape
         per_sample = user_shape[1:] if user_shape and user_shape[0] == 1 else user_shape
         if user_shape and arr.shape[1:] == tuple(user_shape[1:]) and user_shape[0] == 1:
@@ -83,7 +98,10 @@ def load_samples(path: str | Path | np.ndarray | None, g: Graph) -> list[dict[st
                                 f"(N, {', '.join(map(str, per_sample))}) with the model's input shape {user_shape}")
         if name in perms:
             batch = np.stack([np.transpose(b, perms[name]) for b in batch])
-        count = len(batch) if count is None else min(count, len(batch))
+        if count is not None and len(batch) != count:
+            raise McuforgeError(f"samples hold {count} values for the first input but {len(batch)} for {name}; "
+                                f"give every input the same number of samples")
+        count = len(batch)
         feeds.append((name, batch))
     return [{name: batch[i] for name, batch in feeds} for i in range(count)]
 
@@ -96,13 +114,17 @@ class CompileResult:
 
 
 def prepare_graph(model, quant: str = "int8", calib=None, calib_method: str = "minmax",
-                  input_shapes: dict | None = None, quiet: bool = False) -> tuple[Graph, dict]:
-    """Frontend + passes + quantization: the device graph and what calibration chose."""
+                  input_shapes: dict | None = None, quiet: bool = False,
+                  example_inputs=None) -> tuple[Graph, dict]:
+    """Frontend + passes + quantization: the device graph and what calibration chose. model is a
+    file, a Graph or a torch.nn.Module (which needs example_inputs)."""
     from .passes.lower_to_lut import lower_to_lut
     from .passes.pipeline import canonicalize
     if quant not in QUANT_MODES:
         raise McuforgeError(f"--quant must be one of {', '.join(QUANT_MODES)}, not {quant!r}")
-    g = model if isinstance(model, Graph) else load_model(model, input_shapes)
+    g = model if isinstance(model, Graph) else load_model(model, input_shapes, example_inputs)
+    from .ir.validate import validate_graph
+    validate_graph(g, quant)
     ranges: dict = {}
     if g.meta.get("quant") == "int8":
         if quant != "int8":
@@ -110,6 +132,9 @@ def prepare_graph(model, quant: str = "int8", calib=None, calib_method: str = "m
     else:
         g = canonicalize(g)
         if quant == "int8":
+            validate_graph(g, quant)  # folding (BatchNorm with a negative variance, ...) may create NaN
+            from .quant.qonnx import check_int8
+            check_int8(g)  # QONNX grids wider than 8 bits
             samples = load_samples(calib, g)
             missing = [t for t in list(g.inputs) + [o for n in g.nodes.values() for o in n.outputs]
                        if g.tensors[t].quant is None]
@@ -125,6 +150,9 @@ def prepare_graph(model, quant: str = "int8", calib=None, calib_method: str = "m
     if g.meta.get("quant") == "int8":
         g = lower_to_lut(g)
     infer_shapes(g)
+    if g.meta.get("quant") == "int8":
+        from .quant.range_check import check_int8_ranges
+        check_int8_ranges(g)
     return g, ranges
 
 
@@ -132,8 +160,11 @@ def compile_model(model, out_dir, target: str = "cortex-m4", quant: str = "int8"
                   calib_method: str = "minmax", input_shapes: dict | None = None, name: str | None = None,
                   portable_kernels: bool = False, quiet: bool = False,
                   io_in_arena: bool | None = None, arena_budget: int | None = None,
-                  min_arena: bool = False, planner=None) -> CompileResult:
-    """io_in_arena (default: on for int8 models) plans the input and output inside the arena as
+                  min_arena: bool = False, planner=None, example_inputs=None) -> CompileResult:
+    """model: an .onnx or .tflite file, a Graph, or a torch.nn.Module; a module is exported with
+    torch's dynamo exporter on example_inputs (a tensor or array of the input shape, batch 1, or a
+    tuple of them); calib may then be a torch tensor as well as an array or a file.
+    io_in_arena (default: on for int8 models) plans the input and output inside the arena as
     TFLite Micro does and adds the zero-copy API (<prefix>_input/_invoke/_output). While the arena
     is above arena_budget (bytes; min_arena is a budget of 0) the layers whose kernel scratch sets
     its peak get a leaner, slower kernel variant; the others keep the fastest. planner (graph ->
@@ -141,10 +172,17 @@ def compile_model(model, out_dir, target: str = "cortex-m4", quant: str = "int8"
     from .codegen.c.emit import lower_to_c, write_c_library
     from .report.layers import layer_table, write_report
     from .targets import load_core
+    from .frontend.torch_export import is_torch_module, module_name
     core = load_core(target)
-    src_name = str(model) if not isinstance(model, Graph) else model.name
+    if isinstance(model, Graph):
+        src_name = model.name
+    elif is_torch_module(model):
+        src_name = f"{module_name(model)}.onnx"  # what the dynamo exporter made of the module
+        _log(f"exporting {type(model).__name__} with torch.onnx.export(dynamo=True)", quiet)
+    else:
+        src_name = str(model)
     _log(f"loading {src_name}", quiet)
-    g, ranges = prepare_graph(model, quant, calib, calib_method, input_shapes, quiet)
+    g, ranges = prepare_graph(model, quant, calib, calib_method, input_shapes, quiet, example_inputs)
     if name:
         g.name = name
     _log(f"generating C for {core.name} ({len(g.nodes)} layers)", quiet)
@@ -199,7 +237,7 @@ def to_device_inputs(info: dict, x) -> list[np.ndarray]:
         raise McuforgeError(f"the model has {len(info['inputs'])} inputs, got {len(xs)} arrays")
     out = []
     for io, arr in zip(info["inputs"], xs):
-        arr = np.asarray(arr)
+        arr = check_input_array(io, arr)
         shape = tuple(io["shape"])
         perm = io["perm"]
         user = tuple(shape[i] for i in np.argsort(perm)) if perm else shape
@@ -216,14 +254,42 @@ def to_device_inputs(info: dict, x) -> list[np.ndarray]:
             if arr.dtype.kind == "f":
                 from .reference.arith import round_half_away
                 q = io["quant"]
-                arr = np.clip(round_half_away(arr / q["scale"]) + q["zero_point"], -128, 127)
-            elif arr.dtype != np.int8 and (arr.min() < -128 or arr.max() > 127):
-                raise McuforgeError(f"input {io['name']}: integer samples outside int8")
+                with np.errstate(over="ignore"):
+                    arr = np.clip(round_half_away(arr.astype(np.float64) / q["scale"]) + q["zero_point"], -128, 127)
             arr = arr.astype(np.int8)
         else:
             arr = arr.astype(np.float32)
         out.append(np.ascontiguousarray(arr))
+    counts = {len(a) for a in out}
+    if len(counts) > 1:
+        raise McuforgeError(f"the inputs hold different numbers of samples ({', '.join(str(len(a)) for a in out)}); "
+                            f"give every input the same batch size")
+    if out and len(out[0]) == 0:
+        raise McuforgeError("the input batch is empty")
     return out
+
+
+INPUT_RULE = ("float samples (float16/32/64) are quantized with the model's input scale and zero point "
+              "(int8 models) or used as float32; int8 samples are fed as they are (int8 models only); "
+              "other types are refused")
+
+
+def check_input_array(io: dict, arr) -> np.ndarray:
+    """The one rule per dtype for simulate inputs (INPUT_RULE); NaN and inf refused."""
+    try:
+        arr = np.asarray(arr)
+    except Exception as e:  # noqa: BLE001 - ragged lists and other non-arrays
+        raise McuforgeError(f"input {io['name']}: not an array ({e})") from None
+    kind = arr.dtype.kind
+    if kind == "f":
+        if not np.all(np.isfinite(arr)):
+            raise McuforgeError(f"input {io['name']}: samples hold NaN or infinite values")
+    elif not (arr.dtype == np.int8 and io["dtype"] == "int8"):
+        raise McuforgeError(f"input {io['name']}: samples of type {arr.dtype} for a {io['dtype']} input; "
+                            + INPUT_RULE)
+    if arr.ndim == 0 or arr.size == 0:
+        raise McuforgeError(f"input {io['name']}: the batch is empty (shape {arr.shape})")
+    return arr
 
 
 def from_device_outputs(info: dict, ys: list[np.ndarray]) -> list[np.ndarray]:
@@ -254,7 +320,8 @@ def simulate(out_dir, board: str = "mps2-an386", x=None, quiet: bool = False, op
              else rng.standard_normal((1,) + tuple(io["shape"])).astype(np.float32) for io in info["inputs"]]
         x = [np.transpose(a, (0,) + tuple(np.argsort(io["perm"]) + 1)) if io["perm"] else a
              for a, io in zip(x, info["inputs"])]
-    xs = to_device_inputs(info, x)
+    from .frontend.torch_export import to_numpy
+    xs = to_device_inputs(info, to_numpy(x))
     if board == "reference":
         from .reference.executor import Executor
         g = load_graph(Path(out_dir) / "graph.json", Path(out_dir) / "graph.npz")

@@ -12,6 +12,7 @@ from mcuforge.search.evaluate import run_int8
 def _stats(values) -> TensorStats:
     s = TensorStats()
     s.lo, s.hi = float(values.min()), float(values.max())
+    s.hlo, s.hhi = s.lo, s.hi
     s.hist, _ = np.histogram(values, bins=BINS, range=(s.lo, s.hi))
     return s
 

@@ -16,10 +16,11 @@ METHODS = ("minmax", "percentile", "mse", "kl")
 class TensorStats:
     def __init__(self):
         self.lo, self.hi = np.inf, -np.inf
+        self.hlo = self.hhi = None   # the histogram's range (lo, hi widened for a constant tensor)
         self.hist = None
 
     def edges(self):
-        return np.linspace(self.lo, self.hi, BINS + 1)
+        return np.linspace(self.hlo, self.hhi, BINS + 1)
 
 
 def collect_stats(g: Graph, samples: list[dict[str, np.ndarray]]) -> dict[str, TensorStats]:
@@ -35,13 +36,31 @@ def collect_stats(g: Graph, samples: list[dict[str, np.ndarray]]) -> dict[str, T
             stats[t].lo = min(stats[t].lo, float(v.min()))
             stats[t].hi = max(stats[t].hi, float(v.max()))
         envs.append(env) if len(samples) <= 64 else None
+    for t in names:
+        s = stats[t]
+        if not (np.isfinite(s.lo) and np.isfinite(s.hi)):
+            from ..errors import McuforgeError
+            raise McuforgeError(f"tensor {t!r} reaches {s.lo if not np.isfinite(s.lo) else s.hi} on the "
+                                f"calibration samples; int8 needs finite activations")
+        s.hlo, s.hhi = _histogram_range(s.lo, s.hi)
     for i, feeds in enumerate(samples):
         env = envs[i] if envs else ex.run(feeds, keep_all=True)
         for t in names:
             s = stats[t]
-            h, _ = np.histogram(env[t], bins=BINS, range=(s.lo, s.hi if s.hi > s.lo else s.lo + 1e-8))
+            h, _ = np.histogram(np.asarray(env[t], np.float64), bins=BINS, range=(s.hlo, s.hhi))
             s.hist = h if s.hist is None else s.hist + h
     return stats
+
+
+def _histogram_range(lo: float, hi: float) -> tuple[float, float]:
+    """A range numpy can split into BINS finite bins: a constant or nearly constant tensor (all
+    0.5, say) gets a small interval around its value, wide enough for float64 bin edges."""
+    width = hi - lo
+    need = max(abs(lo), abs(hi), 1.0) * 1e-9 * BINS
+    if width < need:
+        mid = (lo + hi) / 2
+        return mid - need / 2, mid + need / 2
+    return lo, hi
 
 
 def _percentile_range(s: TensorStats, pct: float = 99.99):
