@@ -68,7 +68,7 @@ def tune(model, out, x, y, calib=None, trials: int = 40, tuner: str = "quantune"
     if use_ray or ray_address:
         try:
             from .search.ray_runner import RayBackend
-            backend = RayBackend(ev, workers, ray_address)
+            backend = RayBackend(ev.warm(space), workers, ray_address)
             print(f"[tune] evaluating on Ray with {backend.workers} workers", file=sys.stderr)
         except McuforgeError:
             if ray_address:
