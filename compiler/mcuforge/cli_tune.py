@@ -58,8 +58,11 @@ def tune(model, out, x, y, calib=None, trials: int = 40, tuner: str = "quantune"
         from .search.zeroq import distill
         if not str(model).lower().endswith(".onnx"):
             raise McuforgeError("ZeroQ needs the float ONNX model with its BatchNormalization nodes")
-        distilled, info = distill(model, n=64, seed=seed, input_range=input_range, quiet=not progress)
-        np.save(out / "distilled.npy", distilled)
+        if (out / "distilled.npy").is_file():   # a resumed search reuses the data it distilled
+            distilled = np.load(out / "distilled.npy")
+        else:
+            distilled, info = distill(model, n=64, seed=seed, input_range=input_range, quiet=not progress)
+            np.save(out / "distilled.npy", distilled)
     ev = Evaluator(model, x, y, calib, distilled=distilled, target=target, measure=measure)
     n_real = len(ev.samples["real"])
     space = default_space(objective, distilled=zeroq, n_calib=tuple(sorted({min(32, n_real), n_real})))
