@@ -120,8 +120,8 @@ def trained_onnx(arch: str, out: Path, epochs: int = 30, seed: int = 0, width: i
     acc_file = path.with_suffix(".acc")
     if not path.is_file():
         model = train(arch, data[0], data[1], epochs, seed, width)
-        acc_file.write_text(str(float_accuracy(model, data[2], data[3]))) if path.parent.mkdir(parents=True, exist_ok=True) is None else None
         export_onnx(model, path)
+        acc_file.write_text(str(float_accuracy(model, data[2], data[3])))
     return path, float(acc_file.read_text()), data
 
 

@@ -128,6 +128,8 @@ def build_parser() -> argparse.ArgumentParser:
         cli_fpga = None
     if cli_fpga is not None:
         cli_fpga.add_parsers(sub)
+    from . import cli_tune
+    cli_tune.add_parsers(sub)
     return p
 
 

@@ -12,6 +12,7 @@ from mcuforge.search.evaluate import run_int8
 def _stats(values) -> TensorStats:
     s = TensorStats()
     s.lo, s.hi = float(values.min()), float(values.max())
+    s.hlo, s.hhi = s.lo, s.hi
     s.hist, _ = np.histogram(values, bins=BINS, range=(s.lo, s.hi))
     return s
 
@@ -84,3 +85,14 @@ def test_search_options_compile_to_c_bit_exact_with_the_golden_model(evaluator, 
     assert np.array_equal(y_host, y_ref)
     g = evaluator.quantize(config)
     assert np.array_equal(run_int8(g, evaluator.x_eval[:40]), y_ref.reshape(40, -1))
+
+
+def test_kernel_knob_trades_arena(evaluator):
+    """The cost-only knob of --objective pareto: the leanest kernels never need a larger arena."""
+    from mcuforge.search.space import default_space
+    assert "kernels" in default_space("pareto").names and "kernels" not in default_space().names
+    c = dict(calib="minmax", clip=1.0, weights="per_channel", acts="asymmetric", n_calib=128)
+    q = evaluator.quantize(c)
+    fast, lean = evaluator.cost(dict(c, kernels="fast"), q), evaluator.cost(dict(c, kernels="min_arena"), q)
+    print(f"\narena: fast kernels {fast['arena_bytes']} B, leanest {lean['arena_bytes']} B")
+    assert 0 < lean["arena_bytes"] <= fast["arena_bytes"] and fast["weights_bytes"] > 0

@@ -91,6 +91,16 @@ class Evaluator:
             self._stats[(data, n)] = collect_stats(self.graph, self.samples[data][:n])
         return self._stats[(data, n)]
 
+    def warm(self, space) -> "Evaluator":
+        """Compute the calibration statistics every configuration of `space` needs, here and once,
+        before the evaluator is shipped to Ray workers (each would compute them again)."""
+        datas = next((k.choices for k in space.knobs if k.name == "data"), ("real",))
+        counts = next((k.choices for k in space.knobs if k.name == "n_calib"), (10 ** 9,))
+        for data in datas:
+            for n in counts:
+                self.stats(data, int(n))
+        return self
+
     def quantize(self, config: dict) -> Graph:
         from ..api import prepare_graph
         from ..quant.calibrate import choose_ranges

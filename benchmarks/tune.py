@@ -1,0 +1,209 @@
+"""Quantization search on three shipped-dataset CNNs (MobileNet-, ShuffleNet-, ResNet-style on
+scikit-learn's digits): exhaustive grid search, then random, genetic and Quantune search with
+the same evaluation budget (median trials to come within 0.2 points of the grid's best over
+seeds), ZeroQ's distilled calibration against real data, and the same search on Ray with 1 and
+2 workers.
+
+    python benchmarks/tune.py [--out build/tune] [--seeds 10] [--skip-ray]
+
+The grid's results are kept in <out>/<arch>/grid.jsonl (a rerun resumes); the tuners then run on
+that table: every configuration a tuner proposes was evaluated once by the grid, so a tuner's
+trials cost nothing here, and its trials-to-best are what the same search would take live.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent / "examples"))
+
+TOL = 0.002          # "within 0.2 points"
+TUNERS = ("random", "genetic", "quantune", "quantune+transfer")
+
+
+def grid_table(arch, ev, space, out: Path):
+    from mcuforge.search.runner import run_search
+    from mcuforge.search.tuners import make_tuner
+    t0 = time.perf_counter()
+    res = run_search(ev, space, make_tuner("grid", space), space.size, out / arch / "grid.jsonl",
+                     header={"arch": arch, "samples": int(len(ev.y_eval))})
+    return {space.key(t.config): t.result for t in res.trials}, time.perf_counter() - t0
+
+
+def trials_to_best(name, space, table, seed, best, transfer=None, mf=None):
+    from mcuforge.search.runner import run_search
+    from mcuforge.search.tuners import make_tuner
+    kw = {}
+    if name == "quantune+transfer":
+        name, kw = "quantune", {"transfer": transfer, "model_features": mf}
+    tuner = make_tuner(name, space, seed, **kw)
+    res = run_search(lambda c: table[space.key(c)], space, tuner, space.size, progress=False, stop_at=best - TOL)
+    return res.trials_to(best, TOL)
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--out", default=str(HERE.parent / "build" / "tune"))
+    ap.add_argument("--seeds", type=int, default=10)
+    ap.add_argument("--epochs", type=int, default=20)
+    ap.add_argument("--archs", default="mobilenet,shufflenet,resnet")
+    ap.add_argument("--zeroq-iters", type=int, default=100)
+    ap.add_argument("--skip-ray", action="store_true")
+    ap.add_argument("--ray-trials", type=int, default=8)
+    args = ap.parse_args(argv)
+    import digits_cnns as dc
+    from mcuforge.search.evaluate import Evaluator
+    from mcuforge.search.quantune import model_features
+    from mcuforge.search.space import default_space
+    out = Path(args.out)
+    archs = args.archs.split(",")
+    space = default_space(n_calib=(256,))
+    report = {"space": space.to_json(), "space_size": space.size, "tolerance_points": 100 * TOL, "models": {}}
+    tables, feats, evs, data = {}, {}, {}, {}
+    for arch in archs:
+        path, acc, (xtr, ytr, xte, yte) = dc.trained_onnx(arch, out / "models", epochs=args.epochs)
+        ev = Evaluator(path, xte, yte, xtr[:256])
+        print(f"[bench] {arch}: float accuracy {acc:.4f}; grid over {space.size} configurations", flush=True)
+        table, secs = grid_table(arch, ev, space, out)
+        tables[arch], feats[arch], evs[arch], data[arch] = table, model_features(ev), ev, (xtr, xte, yte)
+        accs = np.array([r["accuracy"] for r in table.values()])
+        best_key = max(table, key=lambda k: table[k]["accuracy"])
+        report["models"][arch] = {
+            "onnx": str(path), "float_accuracy": acc, "grid_seconds": round(secs, 1),
+            "best": best_key, "best_accuracy": float(accs.max()), "worst_accuracy": float(accs.min()),
+            "median_accuracy": float(np.median(accs)),
+            "within_tol": int((accs >= accs.max() - TOL).sum()),
+            "grid_trials_to_best": 1 + [i for i, c in enumerate(space.all()) if table[space.key(c)]["accuracy"] >= accs.max() - TOL][0],
+            "weights_bytes": sorted({r["weights_bytes"] for r in table.values()}),
+            "arena_bytes": sorted({r["arena_bytes"] for r in table.values()}),
+        }
+        print(f"[bench] {arch}: best {accs.max():.4f} ({best_key}), worst {accs.min():.4f}, "
+              f"{report['models'][arch]['within_tol']} configurations within 0.2 points", flush=True)
+
+    for arch in archs:
+        m = report["models"][arch]
+        best = m["best_accuracy"]
+        transfer = [(feats[o], cfg, r["accuracy"]) for o in archs if o != arch
+                    for cfg in space.all() for r in [tables[o][space.key(cfg)]]]
+        m["trials_to_best"] = {}
+        for name in TUNERS:
+            runs = [trials_to_best(name, space, tables[arch], s, best, transfer, feats[arch]) for s in range(args.seeds)]
+            m["trials_to_best"][name] = {"median": float(np.median(runs)), "runs": runs}
+        print(f"[bench] {arch}: median trials to within 0.2 points: " +
+              ", ".join(f"{k} {v['median']:g}" for k, v in m["trials_to_best"].items()), flush=True)
+
+    from mcuforge.search.zeroq import distill
+    for arch in archs:
+        m, (xtr, xte, yte) = report["models"][arch], data[arch]
+        x, info = distill(m["onnx"], n=64, iters=args.zeroq_iters, seed=0, input_range=(0.0, 1.0))
+        ev_z = Evaluator(m["onnx"], xte, yte, xtr[:256], distilled=x)
+        best_cfg = dict(zip(space.names, [parse(v) for v in [kv.split("=")[1] for kv in m["best"].split(",")]]))
+        rows = {}
+        for label, cfg in [("default (minmax, per-channel, asymmetric)",
+                            dict(calib="minmax", clip=1.0, weights="per_channel", acts="asymmetric", n_calib=256)),
+                           ("grid best", best_cfg)]:
+            real = tables[arch][space.key(cfg)]["accuracy"]
+            dist = ev_z(dict(cfg, data="distilled"))["accuracy"]
+            rows[label] = {"real": real, "distilled": dist}
+        m["zeroq"] = {"seconds": round(info["seconds"], 1), "loss_start": info["loss_start"],
+                      "loss_end": info["loss_end"], "iters": args.zeroq_iters, "rows": rows}
+        print(f"[bench] {arch}: ZeroQ {info['seconds']:.0f} s, " +
+              "; ".join(f"{k}: real {v['real']:.4f} distilled {v['distilled']:.4f}" for k, v in rows.items()), flush=True)
+
+    if not args.skip_ray:
+        report["ray"] = ray_check(evs[archs[0]], space, args.ray_trials, out)
+    (out / "report.json").write_text(json.dumps(report, indent=1))
+    print(markdown(report))
+    plot(report, out / "tune.png")
+
+
+def parse(v):
+    try:
+        return int(v)
+    except ValueError:
+        try:
+            return float(v)
+        except ValueError:
+            return v
+
+
+def ray_check(ev, space, trials, out):
+    import ray
+
+    from mcuforge.search.ray_runner import RayBackend
+    from mcuforge.search.runner import run_search
+    from mcuforge.search.tuners import make_tuner
+    rows = {}
+    ev.warm(space)
+    import xgboost  # noqa: F401  (imported once before timing: its import is not the search)
+    for workers in (1, 2):
+        t0 = time.perf_counter()
+        backend = RayBackend(ev, workers)
+        t_init = time.perf_counter() - t0
+        res = run_search(ev, space, make_tuner("quantune", space, 0), trials, backend=backend, batch=4, progress=False)
+        backend.close()
+        rows[workers] = {"wall_seconds": round(time.perf_counter() - t0, 1), "ray_start_seconds": round(t_init, 1),
+                         "search_seconds": round(res.seconds, 1), "best": space.key(res.best.config),
+                         "evaluation_seconds": round(sum(t.result["seconds"] for t in res.trials), 1),
+                         "best_accuracy": res.best.result["accuracy"],
+                         "trials": [space.key(t.config) for t in res.trials]}
+        print(f"[bench] Ray {workers} worker(s): {rows[workers]['search_seconds']} s search, "
+              f"{rows[workers]['evaluation_seconds']} s of evaluations "
+              f"(+{t_init:.0f} s start), best {rows[workers]['best']}", flush=True)
+        assert not ray.is_initialized()
+    rows["same_best"] = rows[1]["best"] == rows[2]["best"] and rows[1]["trials"] == rows[2]["trials"]
+    return rows
+
+
+def markdown(rep) -> str:
+    lines = [f"Search space: {rep['space_size']} configurations "
+             f"({', '.join(f'{k}: {len(v)}' for k, v in rep['space'].items())}).", "",
+             "| model | float | grid best | worst | within 0.2 pt | grid | " + " | ".join(TUNERS) + " |",
+             "|---|---|---|---|---|---|" + "---|" * len(TUNERS)]
+    for arch, m in rep["models"].items():
+        t = m["trials_to_best"]
+        lines.append(f"| {arch} | {100 * m['float_accuracy']:.2f} | {100 * m['best_accuracy']:.2f} | "
+                     f"{100 * m['worst_accuracy']:.2f} | {m['within_tol']} | {m['grid_trials_to_best']} | " +
+                     " | ".join(f"{t[k]['median']:g}" for k in TUNERS) + " |")
+    lines += ["", "| model | ZeroQ time (s) | config | real data | distilled |", "|---|---|---|---|---|"]
+    for arch, m in rep["models"].items():
+        z = m.get("zeroq")
+        if z:
+            for label, r in z["rows"].items():
+                lines.append(f"| {arch} | {z['seconds']} | {label} | {100 * r['real']:.2f} | {100 * r['distilled']:.2f} |")
+    if "ray" in rep:
+        r = rep["ray"]
+        lines += ["", "| Ray workers | search wall time (s) | Ray start (s) | best configuration | same trials as 1 worker |",
+                  "|---|---|---|---|---|"]
+        for w in (1, 2):
+            lines.append(f"| {w} | {r[w]['search_seconds']} | {r[w]['ray_start_seconds']} | {r[w]['best']} | "
+                         f"{'yes' if w == 1 or r['same_best'] else 'no'} |")
+    return "\n".join(lines)
+
+
+def plot(rep, path):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    archs = list(rep["models"])
+    fig, ax = plt.subplots(figsize=(7, 3.5))
+    w = 0.8 / len(TUNERS)
+    for i, name in enumerate(TUNERS):
+        ax.bar(np.arange(len(archs)) + i * w, [rep["models"][a]["trials_to_best"][name]["median"] for a in archs],
+               w, label=name)
+    ax.set_xticks(np.arange(len(archs)) + 0.4 - w / 2, archs)
+    ax.set_ylabel("median trials to within 0.2 pt")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+if __name__ == "__main__":
+    main()
