@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from .errors import McuforgeError
+from .quant.calibrate import METHODS
 
 
 def _shapes(items: list[str] | None) -> dict | None:
@@ -92,7 +93,7 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--target", default="cortex-m4", choices=list_cores(), help="core to generate code for")
     c.add_argument("--quant", default="int8", choices=["int8", "float32"], help="numeric scheme")
     c.add_argument("--calib", help="calibration samples (.npy with the batch on axis 0, or .npz per input)")
-    c.add_argument("--calib-method", default="minmax", choices=["minmax", "percentile", "mse"],
+    c.add_argument("--calib-method", default="minmax", choices=list(METHODS),
                    help="how activation ranges are chosen from the calibration histograms")
     c.add_argument("--input-shape", action="append", metavar="NAME=D1,D2,...",
                    help="fixed shape for an input with dynamic dimensions (repeatable)")
