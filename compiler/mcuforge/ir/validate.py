@@ -93,15 +93,13 @@ def validate_graph(g: Graph, quant: str | None = None) -> Graph:
             if t.data is None and t.quant.scale.size > 1:
                 raise McuforgeError(f"tensor {name!r}: per-channel quantization on an activation")
     int8 = quant == "int8" or g.meta.get("quant") == "int8"
-    if int8 and g.meta.get("nonfinite_constants"):
-        raise McuforgeError(f"initializer {g.meta['nonfinite_constants'][0]!r} holds NaN or infinite values, "
-                            f"which have no int8 representation")
+    why = ("which have no int8 representation" if int8 else
+           "whose results would depend on how each kernel propagates NaN (float32 refuses them too)")
+    if g.meta.get("nonfinite_constants"):
+        raise McuforgeError(f"initializer {g.meta['nonfinite_constants'][0]!r} holds NaN or infinite values, {why}")
     for name, t in g.tensors.items():
-        if t.data is None or t.data.dtype.kind != "f":
-            continue
-        if (int8 or t.quant is not None) and not np.all(np.isfinite(t.data)):
-            raise McuforgeError(f"constant {name!r} holds NaN or infinite values, which have no int8 "
-                                f"representation")
+        if t.data is not None and t.data.dtype.kind == "f" and not np.all(np.isfinite(t.data)):
+            raise McuforgeError(f"constant {name!r} holds NaN or infinite values, {why}")
     if g.meta.get("quant") == "int8":
         for name, t in g.tensors.items():
             if t.dtype == "int8" and t.quant is None:
