@@ -110,6 +110,13 @@ def validate_graph(g: Graph, quant: str | None = None) -> Graph:
 def check_params(g: Graph, node):
     """Per-channel parameters match the channel count they scale (bias, BatchNorm statistics)."""
     ins = [g.tensors[t] if t else None for t in node.inputs]
+    operands = {"add": (0, 1), "sub": (0, 1), "mul": (0, 1), "conv2d": (0, 1), "dense": (0, 1)}
+    for k in operands.get(node.op, ()):
+        t = ins[k] if k < len(ins) else None
+        if t is not None and t.dtype != "float32" and not (t.dtype == "int8" and t.quant is not None):
+            raise McuforgeError(f"{node.op} node {node.name!r}: operand {t.name!r} is {t.dtype}"
+                                f"{'' if t.quant is not None else ' without quantization parameters'}; "
+                                f"operands are float32 or quantized int8")
     if node.op in ("conv2d", "dense") and len(ins) > 2 and ins[2] is not None and len(ins[1].shape) >= 1:
         cout = ins[1].shape[0]
         if ins[2].shape != (cout,):
