@@ -27,7 +27,13 @@ def _log(msg: str, quiet: bool = False):
         print(f"[mcuforge] {msg}", file=sys.stderr, flush=True)
 
 
-def load_model(path: str | Path, input_shapes: dict | None = None) -> Graph:
+def load_model(path, input_shapes: dict | None = None, example_inputs=None) -> Graph:
+    """An .onnx / .tflite file, or a torch.nn.Module (exported with torch's dynamo exporter on
+    example_inputs)."""
+    from .frontend.torch_export import is_torch_module
+    if is_torch_module(path):
+        from .frontend.torch_export import load_torch
+        return load_torch(path, example_inputs, input_shapes)
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix == ".onnx":
@@ -45,7 +51,11 @@ def load_samples(path: str | Path | np.ndarray | None, g: Graph) -> list[dict[st
     in device layout."""
     if path is None:
         return None
-    if isinstance(path, np.ndarray):
+    from .frontend.torch_export import to_numpy
+    path = to_numpy(path)
+    if isinstance(path, (list, tuple)) and all(isinstance(a, np.ndarray) for a in path):
+        arrays = list(path)
+    elif isinstance(path, np.ndarray):
         arrays = [path]
     else:
         path = Path(path)
@@ -104,13 +114,15 @@ class CompileResult:
 
 
 def prepare_graph(model, quant: str = "int8", calib=None, calib_method: str = "minmax",
-                  input_shapes: dict | None = None, quiet: bool = False) -> tuple[Graph, dict]:
-    """Frontend + passes + quantization: the device graph and what calibration chose."""
+                  input_shapes: dict | None = None, quiet: bool = False,
+                  example_inputs=None) -> tuple[Graph, dict]:
+    """Frontend + passes + quantization: the device graph and what calibration chose. model is a
+    file, a Graph or a torch.nn.Module (which needs example_inputs)."""
     from .passes.lower_to_lut import lower_to_lut
     from .passes.pipeline import canonicalize
     if quant not in QUANT_MODES:
         raise McuforgeError(f"--quant must be one of {', '.join(QUANT_MODES)}, not {quant!r}")
-    g = model if isinstance(model, Graph) else load_model(model, input_shapes)
+    g = model if isinstance(model, Graph) else load_model(model, input_shapes, example_inputs)
     from .ir.validate import validate_graph
     validate_graph(g, quant)
     ranges: dict = {}
@@ -121,6 +133,8 @@ def prepare_graph(model, quant: str = "int8", calib=None, calib_method: str = "m
         g = canonicalize(g)
         if quant == "int8":
             validate_graph(g, quant)  # folding (BatchNorm with a negative variance, ...) may create NaN
+            from .quant.qonnx import check_int8
+            check_int8(g)  # QONNX grids wider than 8 bits
             samples = load_samples(calib, g)
             missing = [t for t in list(g.inputs) + [o for n in g.nodes.values() for o in n.outputs]
                        if g.tensors[t].quant is None]
@@ -146,8 +160,11 @@ def compile_model(model, out_dir, target: str = "cortex-m4", quant: str = "int8"
                   calib_method: str = "minmax", input_shapes: dict | None = None, name: str | None = None,
                   portable_kernels: bool = False, quiet: bool = False,
                   io_in_arena: bool | None = None, arena_budget: int | None = None,
-                  min_arena: bool = False, planner=None) -> CompileResult:
-    """io_in_arena (default: on for int8 models) plans the input and output inside the arena as
+                  min_arena: bool = False, planner=None, example_inputs=None) -> CompileResult:
+    """model: an .onnx or .tflite file, a Graph, or a torch.nn.Module; a module is exported with
+    torch's dynamo exporter on example_inputs (a tensor or array of the input shape, batch 1, or a
+    tuple of them); calib may then be a torch tensor as well as an array or a file.
+    io_in_arena (default: on for int8 models) plans the input and output inside the arena as
     TFLite Micro does and adds the zero-copy API (<prefix>_input/_invoke/_output). While the arena
     is above arena_budget (bytes; min_arena is a budget of 0) the layers whose kernel scratch sets
     its peak get a leaner, slower kernel variant; the others keep the fastest. planner (graph ->
@@ -155,10 +172,17 @@ def compile_model(model, out_dir, target: str = "cortex-m4", quant: str = "int8"
     from .codegen.c.emit import lower_to_c, write_c_library
     from .report.layers import layer_table, write_report
     from .targets import load_core
+    from .frontend.torch_export import is_torch_module, module_name
     core = load_core(target)
-    src_name = str(model) if not isinstance(model, Graph) else model.name
+    if isinstance(model, Graph):
+        src_name = model.name
+    elif is_torch_module(model):
+        src_name = f"{module_name(model)}.onnx"  # what the dynamo exporter made of the module
+        _log(f"exporting {type(model).__name__} with torch.onnx.export(dynamo=True)", quiet)
+    else:
+        src_name = str(model)
     _log(f"loading {src_name}", quiet)
-    g, ranges = prepare_graph(model, quant, calib, calib_method, input_shapes, quiet)
+    g, ranges = prepare_graph(model, quant, calib, calib_method, input_shapes, quiet, example_inputs)
     if name:
         g.name = name
     _log(f"generating C for {core.name} ({len(g.nodes)} layers)", quiet)
@@ -296,7 +320,8 @@ def simulate(out_dir, board: str = "mps2-an386", x=None, quiet: bool = False, op
              else rng.standard_normal((1,) + tuple(io["shape"])).astype(np.float32) for io in info["inputs"]]
         x = [np.transpose(a, (0,) + tuple(np.argsort(io["perm"]) + 1)) if io["perm"] else a
              for a, io in zip(x, info["inputs"])]
-    xs = to_device_inputs(info, x)
+    from .frontend.torch_export import to_numpy
+    xs = to_device_inputs(info, to_numpy(x))
     if board == "reference":
         from .reference.executor import Executor
         g = load_graph(Path(out_dir) / "graph.json", Path(out_dir) / "graph.npz")

@@ -22,6 +22,7 @@ from .onnx_elementwise import ElementwiseOps
 from .onnx_resize import ResizeOps
 from .onnx_reduce import ReduceOps
 from .validate_onnx import check_axis
+from .onnx_qonnx import QONNX_DOMAINS, QonnxOps
 
 TO_NHWC = (0, 2, 3, 1)
 TO_NCHW = (0, 3, 1, 2)
@@ -36,7 +37,7 @@ def _attrs(node) -> dict:
     return {a.name: helper.get_attribute_value(a) for a in node.attribute}
 
 
-class OnnxImporter(MovementOps, ElementwiseOps, ResizeOps, ReduceOps):
+class OnnxImporter(MovementOps, ElementwiseOps, ResizeOps, ReduceOps, QonnxOps):
     def __init__(self, model, input_shapes: dict[str, tuple] | None = None):
         self.model = model
         self.input_shapes = input_shapes or {}
@@ -45,6 +46,7 @@ class OnnxImporter(MovementOps, ElementwiseOps, ResizeOps, ReduceOps):
         self.unconsumed_inputs: set[str] = set()
         self.opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 13)
         self._converted: dict[tuple[str, str], str] = {}
+        self.absorbed: set[str] = set()  # first outputs of nodes already emitted as part of a pattern
 
     # -- values ------------------------------------------------------------------------------
     def t(self, ir_name: str) -> Tensor:
@@ -152,10 +154,14 @@ class OnnxImporter(MovementOps, ElementwiseOps, ResizeOps, ReduceOps):
         for idx, node in enumerate(graph.node):
             if not node.name:
                 node.name = f"{node.op_type}_{idx}"
+            if node.output and node.output[0] in self.absorbed:
+                continue  # emitted together with an earlier node (a pattern, see onnx_movement)
             handler = getattr(self, f"op_{node.op_type}", None)
+            if node.domain in QONNX_DOMAINS:
+                handler = getattr(self, f"qonnx_{node.op_type}", None)
             if node.domain in ("", "ai.onnx") and self._fold_constant_node(node, handler):
                 continue
-            if handler is None or node.domain not in ("", "ai.onnx"):
+            if handler is None or node.domain not in ("", "ai.onnx") + QONNX_DOMAINS:
                 raise UnsupportedOpError(node.op_type, node.name)
             try:
                 handler(node, _attrs(node))
@@ -402,6 +408,8 @@ class OnnxImporter(MovementOps, ElementwiseOps, ResizeOps, ReduceOps):
         self._reshape_to(node, (int(np.prod(shape[:axis])), int(np.prod(shape[axis:]))))
 
     def op_Reshape(self, node, a):
+        if self.channel_shuffle(node):
+            return
         target = [int(d) for d in self.require_const(node, 1, "shape")]
         shape = self._onnx_shape(node.input[0])
         allowzero = a.get("allowzero", 0)

@@ -26,6 +26,7 @@ from . import tflite_schema as fb
 from .tflite_elementwise import ElementwiseOps
 from .tflite_resize import TfliteResizeOps
 from .tflite_reduce import ReduceOps
+from .tflite_movement import TfliteMovementOps
 
 # TFLite TensorType -> IR dtype
 DTYPES = {0: "float32", 2: "int32", 3: "uint8", 4: "int64", 6: "bool", 7: "int16", 9: "int8"}
@@ -55,7 +56,7 @@ def _safe(name: str, fallback: str) -> str:
     return s if s and not s[0].isdigit() else fallback
 
 
-class TfliteImporter(ElementwiseOps, TfliteResizeOps, ReduceOps):
+class TfliteImporter(ElementwiseOps, TfliteResizeOps, ReduceOps, TfliteMovementOps):
     def __init__(self, buf: bytes, name: str, where: str):
         self.buf, self.where = buf, where
         self.pm = fb.open_model(buf, where)
@@ -65,6 +66,7 @@ class TfliteImporter(ElementwiseOps, TfliteResizeOps, ReduceOps):
         self.ir: dict[int, str] = {}       # tflite tensor index -> IR tensor name
         self.op_index = 0
         self.op_name = ""
+        self.folded: dict[int, np.ndarray] = {}  # tflite tensor index -> constant computed at import
 
     # -- tensors -----------------------------------------------------------------------------
     def tinfo(self, i: int) -> fb.TensorInfo:
@@ -83,17 +85,15 @@ class TfliteImporter(ElementwiseOps, TfliteResizeOps, ReduceOps):
         axis = t.quantized_dimension if len(t.scale) > 1 else None
         return QuantParams(t.scale.astype(np.float64), t.zero_point, axis)
 
-    def data(self, i: int) -> np.ndarray | None:
-        return self.tinfo(i).data
-
     def value(self, i: int) -> str:
         """IR name of tflite tensor i (a constant is created on first use)."""
         if i in self.ir:
             return self.ir[i]
         t = self.tinfo(i)
-        if t.data is None:
+        data = self.data(i)
+        if data is None:
             raise self.error(f"reads tensor {t.name!r} before any operator writes it")
-        c = self.g.const(_safe(t.name, f"t{i}"), t.data, self.dtype(i), self.quant(i))
+        c = self.g.const(_safe(t.name, f"t{i}"), data, self.dtype(i), self.quant(i))
         self.ir[i] = c.name
         return c.name
 
@@ -148,6 +148,8 @@ class TfliteImporter(ElementwiseOps, TfliteResizeOps, ReduceOps):
             self.ir[i] = name
         for idx, (code, op) in enumerate(self.pm.ops):
             self.op_index, self.op_name = idx, fb.op_name(code)
+            if self.fold_constant_op(op, fb.op_inputs(op), fb.op_outputs(op)):
+                continue
             handler = getattr(self, f"op_{self.op_name}", None)
             if handler is None:
                 raise UnsupportedOpError(self.op_name, self.node_base,
@@ -178,7 +180,7 @@ class TfliteImporter(ElementwiseOps, TfliteResizeOps, ReduceOps):
                     f"hybrid quantization ({x} activations with {w} weights) is not supported; "
                     "give mcuforge a fully int8 model or a float32 model")
         for i in ins:
-            if i >= 0 and i not in self.ir and self.tinfo(i).data is None:
+            if i >= 0 and i not in self.ir and self.data(i) is None:
                 raise self.error(f"reads tensor {self.tinfo(i).name!r} before any operator writes it")
 
     # -- helpers -----------------------------------------------------------------------------
@@ -323,12 +325,6 @@ class TfliteImporter(ElementwiseOps, TfliteResizeOps, ReduceOps):
 
     def op_MUL(self, op, ins, outs):
         self._binary("mul", op, ins, outs)
-
-    def op_RESHAPE(self, op, ins, outs):
-        self.emit("reshape", [self.value(ins[0])], outs[0], {"shape": tuple(self.tinfo(outs[0]).shape)})
-
-    op_SQUEEZE = op_RESHAPE
-    op_EXPAND_DIMS = op_RESHAPE
 
     def op_SOFTMAX(self, op, ins, outs):
         self.emit("softmax", [self.value(ins[0])], outs[0], {"axis": -1, "beta": fb.softmax_beta(op)})

@@ -85,7 +85,7 @@ def lut_s8(ctx, node, cid):
 UNARY_F32 = {"relu": "MCF_RELU", "clip": "MCF_CLIP", "sigmoid": "MCF_SIGMOID", "hardswish": "MCF_HARDSWISH",
              "hardsigmoid": "MCF_HARDSIGMOID", "relu_tflm": "MCF_CLIP", "tanh": "MCF_TANH",
              "leakyrelu": "MCF_LEAKYRELU", "elu": "MCF_ELU", "erf": "MCF_ERF", "gelu": "MCF_GELU", "silu": "MCF_SILU",
-             "pow": "MCF_POW"}
+             "pow": "MCF_POW", "rsqrt": "MCF_RSQRT"}
 
 
 def _unary_f32(ctx, node, cid):

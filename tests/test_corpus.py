@@ -1,0 +1,58 @@
+"""The real-model corpus (tests/corpus/): torchvision-style networks exported by both torch exporters,
+and Keras networks converted by TensorFlow's TFLiteConverter, each against its outside oracle:
+
+- ONNX float32: host C vs onnxruntime within rel 1e-4 (of the largest output magnitude);
+- ONNX int8: calibrated through onnxruntime's QDQ quantization, host C within 1 LSB of onnxruntime
+  running that QDQ model on >= 99 % of the outputs;
+- TFLite int8: golden model == host C == tflite-micro byte for byte (and QEMU Cortex-M4 for one).
+
+The default run keeps one fast representative per family; the rest are marked slow
+(`pytest -m slow tests/test_corpus.py`). Networks that do not compile yet are left out of these
+lists (not skipped): tests/corpus/triage.py lists them with their error.
+"""
+import shutil
+
+import pytest
+
+from corpus import check
+
+# (network, exporter) pairs that pass
+ONNX_CASES = [
+    ("ds_cnn", "ts"), ("ds_cnn", "dynamo"),
+    ("autoencoder", "ts"), ("autoencoder", "dynamo"),
+    ("mobilenet_v1", "ts"), ("mobilenet_v2", "ts"), ("mobilenet_v3_small", "ts"), ("squeezenet", "ts"),
+    ("efficientnet_b0", "ts"), ("efficientnet_lite", "ts"), ("resnet", "ts"),
+]
+FAST_FLOAT = {("ds_cnn", "dynamo")}  # one exporter each by default, the other in the slow run
+FAST_INT8 = {("ds_cnn", "ts")}
+
+TFLITE_CASES = ["keras_resnet", "keras_mobilenet_v2"]
+FAST_TFLITE = {"keras_resnet"}
+QEMU_TFLITE = "keras_resnet"  # the one that also runs on QEMU Cortex-M4 by default
+
+
+def _params(cases, fast):
+    return [pytest.param(*c if isinstance(c, tuple) else (c,), id=".".join(c) if isinstance(c, tuple) else c,
+                         marks=() if c in fast else pytest.mark.slow) for c in cases]
+
+
+@pytest.mark.parametrize("net,exporter", _params(ONNX_CASES, FAST_FLOAT))
+def test_onnx_float32_matches_onnxruntime(net, exporter, tmp_path):
+    r = check.onnx_float(net, exporter, tmp_path)
+    print(f"\n{net}.{exporter} float32: max error {r['max_err']:.2e} (rel {r['rel_err']:.2e})")
+    assert r["rel_err"] <= 1e-4
+
+
+@pytest.mark.parametrize("net,exporter", _params(ONNX_CASES, FAST_INT8))
+def test_onnx_int8_within_1_lsb_of_onnxruntime_qdq(net, exporter, tmp_path):
+    r = check.onnx_int8(net, exporter, tmp_path)
+    print(f"\n{net}.{exporter} int8: {r['exact']:.4f} identical, {r['within1']:.4f} within 1 LSB, max {r['max_lsb']} LSB")
+    assert r["within1"] >= 0.99
+
+
+@pytest.mark.parametrize("net", _params(TFLITE_CASES, FAST_TFLITE))
+def test_tflite_byte_exact_with_tflite_micro(net, tmp_path):
+    boards = ("host", "mps2-an386") if net == QEMU_TFLITE and shutil.which("qemu-system-arm") else ("host",)
+    r = check.tflite_int8(net, tmp_path, boards)
+    assert set(r["byte_exact"]) == {"tflm", "reference", *boards}
+    assert all(r["byte_exact"].values()), r["byte_exact"]
