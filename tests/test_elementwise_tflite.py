@@ -1,6 +1,7 @@
 """TFLite int8 elementwise operators against TFLite Micro, byte for byte: the golden model on every
 int8 input for the unary ones (TANH, RELU, RELU6, LEAKY_RELU, RSQRT, whose TFLM arithmetic the LUT
-must reproduce), broadcasting ADD / SUB / MUL / MAXIMUM / MINIMUM / PRELU, L2_NORMALIZATION, and the
+must reproduce), broadcasting ADD / SUB / MUL / MAXIMUM / MINIMUM / PRELU / SQUARED_DIFFERENCE,
+L2_NORMALIZATION, and the
 generated C of one branched model holding all of them (host, and QEMU Cortex-M4 in the slow run).
 RELU_N1_TO_1 imports but has no TFLM kernel to compare with."""
 import numpy as np
@@ -118,6 +119,9 @@ BINARY = {
     "add_rank5_both_sides": lambda: _binary(OP.ADD, (2, 1, 3, 1, 5), (1, 4, 1, 6, 1), (2, 4, 3, 6, 5), add_opts()),
     "sub_row": lambda: _binary(OP.SUB, (1, 4, 4, 8), (1, 1, 4, 1), (1, 4, 4, 8), sub_opts()),
     "sub_const": lambda: _binary(OP.SUB, (1, 4, 4, 8), (1, 1, 1, 8), (1, 4, 4, 8), sub_opts(), const2=True),
+    "sqdiff_same": lambda: _binary(OP.SQUARED_DIFFERENCE, (1, 4, 4, 8), (1, 4, 4, 8), (1, 4, 4, 8)),
+    "sqdiff_both_sides": lambda: _binary(OP.SQUARED_DIFFERENCE, (1, 4, 1, 8), (1, 1, 4, 1), (1, 4, 4, 8),
+                                         qs=((0.1, -128), (0.02, 50), (0.3, -128))),
 }
 
 
@@ -159,6 +163,7 @@ def branched_model() -> bytes:
     b.op(OP.SUB, [g, x], [out(0.08, 2)], **sub_opts())
     b.op(OP.MAXIMUM, [x, x], [out(0.05, 3)])
     b.op(OP.MINIMUM, [x, x], [out(0.05, 3)])
+    b.op(OP.SQUARED_DIFFERENCE, [x, g], [out(0.1, -128)])
     return b.build([x, g], outs), [shape, (1, 1, 1, 8)]
 
 
@@ -168,7 +173,7 @@ def _c_vs_tflm(tmp_path, board):
     path.write_bytes(buf)
     res = compile_model(path, tmp_path / "lib", target="cortex-m4" if board != "host" else "host", quiet=True)
     kinds = {r["op"] for r in res.info["layers"]}
-    assert {"lut", "prelu", "mul", "add", "sub", "max", "min", "l2_normalize"} <= kinds, kinds
+    assert {"lut", "prelu", "mul", "add", "sub", "max", "min", "l2_normalize", "squared_difference"} <= kinds, kinds
     feeds = [int8_inputs(s, 3, seed=i) for i, s in enumerate(shapes)]
     ours, _ = simulate(tmp_path / "lib", board, [np.stack(f) for f in feeds])
     ref = TflmModel(buf)

@@ -12,7 +12,7 @@ from mcuforge.errors import McuforgeError
 from mcuforge.sim.tflm import TflmModel
 
 from test_tflite_frontend import int8_inputs
-from tflite_builder import OP, ModelBuilder, fc_opts
+from tflite_builder import OP, ModelBuilder, concat_opts, fc_opts
 
 Q = dict(scale=0.05, zp=-3)
 
@@ -190,6 +190,41 @@ def test_tile_matches_numpy(tmp_path):
     want = np.stack([np.tile(v, (1, 2, 1, 2)) for v in xs])
     for board in ("reference", "host"):
         assert np.array_equal(simulate(tmp_path / "lib", board, xs, quiet=True)[0].reshape(want.shape), want)
+
+
+def test_keras_upsampling2d_chain_with_stale_static_shape(tmp_path):
+    """Keras UpSampling2D as TensorFlow converts it: EXPAND_DIMS -> TILE -> RESHAPE per axis, the
+    new shape computed by SHAPE -> STRIDED_SLICE -> CONCATENATION, and (as in the corpus fixture
+    keras_unet_upsampling2d) a stale static shape stored on the last RESHAPE's output. The computed
+    shape wins; the result is nearest-neighbour upsampling (numpy's repeat is the oracle, since
+    tflite-micro has no TILE kernel)."""
+    b = ModelBuilder()
+    x = b.tensor((1, 2, 3, 4), **Q)
+    e1, t1 = b.tensor((1, 2, 1, 3, 4), **Q), b.tensor((1, 2, 2, 3, 4), **Q)
+    b.op(OP.EXPAND_DIMS, [x, _i32(b, 2)], [e1])
+    b.op(OP.TILE, [e1, _i32(b, [1, 1, 2, 1, 1])], [t1])
+    shp, n = b.tensor((4,), dtype="int32"), b.tensor((1,), dtype="int32")
+    b.op(OP.SHAPE, [x], [shp], **_opts("ShapeOptions", "ShapeOptions", outType=fbs.TensorType.INT32))
+    b.op(OP.STRIDED_SLICE, [shp, _i32(b, [0]), _i32(b, [1]), _i32(b, [1])], [n],
+         **_opts("StridedSliceOptions", "StridedSliceOptions"))
+    new_shape = b.tensor((4,), dtype="int32")
+    b.op(OP.CONCATENATION, [n, _i32(b, [4]), _i32(b, [3, 4])], [new_shape], **concat_opts(0))
+    h2 = b.tensor((1, 4, 3, 4), **Q)
+    b.op(OP.RESHAPE, [t1, new_shape], [h2])
+    e2, t2 = b.tensor((1, 4, 3, 1, 4), **Q), b.tensor((1, 4, 3, 2, 4), **Q)
+    b.op(OP.EXPAND_DIMS, [h2, _i32(b, [3])], [e2])
+    b.op(OP.TILE, [e2, _i32(b, [1, 1, 1, 2, 1])], [t2])
+    y = b.tensor((1, 1, 4, 6), **Q)  # stale: the value is (1, 4, 6, 4)
+    b.op(OP.RESHAPE, [t2, _i32(b, [1, 4, 6, 4])], [y])
+    path = tmp_path / "up.tflite"
+    path.write_bytes(b.build([x], [y]))
+    res = compile_model(path, tmp_path / "lib", target="host", quiet=True)
+    assert tuple(res.info["outputs"][0]["shape"]) == (1, 4, 6, 4)
+    xs = np.stack(int8_inputs((1, 2, 3, 4), 2))
+    want = np.repeat(np.repeat(xs, 2, axis=2), 2, axis=3)
+    for board in ("reference", "host"):
+        got = simulate(tmp_path / "lib", board, xs, quiet=True)[0]
+        assert np.array_equal(got.reshape(want.shape), want), board
 
 
 def test_shape_from_data_refused(tmp_path):

@@ -61,6 +61,8 @@ def test_qfx_export_on_c_backend(tmp_path):
     y_ref, _ = simulate(tmp_path / "out", board="reference", x=x, quiet=True)
     y_c, _ = simulate(tmp_path / "out", board="host", x=x, quiet=True)
     assert np.array_equal(y_ref, y_c)
+    y_m4, _ = simulate(tmp_path / "out", board="mps2-an386", x=x[:4], quiet=True)
+    assert np.array_equal(y_ref[:4], y_m4)
     y_t = torch_outputs(m, x.astype(np.float64))
     lsb = 2.0 ** -m.fc.oq.type.frac
     err = np.abs(int8_real(tmp_path / "out", y_ref) - y_t) / lsb
@@ -94,3 +96,21 @@ def test_khot_weights_exact_and_k_terms(tmp_path, k):
     assert len(weights) == 5
     terms = np.array([naf_weight(v) for w in weights for v in w.reshape(-1)])
     assert terms.max() == k and (terms == k).mean() > 0.2
+
+
+def test_fold_batchnorm_into_qfx_conv():
+    """A float conv + eval BatchNorm folded into a QfxConv2d: in float mode the same function."""
+    from mcuforge.quant import qfx
+    torch.manual_seed(0)
+    conv, bn = torch.nn.Conv2d(2, 4, 3, padding=1).double(), torch.nn.BatchNorm2d(4).double()
+    with torch.no_grad():
+        bn.running_mean.uniform_(-1, 1), bn.running_var.uniform_(0.5, 2), bn.weight.uniform_(0.5, 2), bn.bias.uniform_(-1, 1)
+    bn.eval()
+    q = qfx.QfxConv2d(2, 4, 3, padding=1)
+    w, b = qfx.fold_batchnorm(conv, bn)
+    with torch.no_grad():
+        q.conv.weight.copy_(w), q.conv.bias.copy_(b)
+    x = torch.randn(3, 2, 6, 6, dtype=torch.float64)
+    qfx.float_mode(q)
+    x.qfx = FixedType(64, 0)  # a float-mode input
+    assert torch.allclose(q(x), bn(conv(x)), atol=1e-12)

@@ -128,6 +128,11 @@ def test_refusals_name_node_and_width(tmp_path):
     with pytest.raises(McuforgeError, match="QONNX Quant qy: 12-bit activations"):
         compile_model(path, tmp_path / "o", quant="int8", calib=np.zeros((1, 2, 5, 5), np.float32), quiet=True)
     assert not (tmp_path / "o").exists()
+    # 12-bit weights likewise (a 16-bit bias is fine: biases are int32)
+    path = conv_model(tmp_path / "b2.onnx", x_q=dict(scale=0.03, bits=8), w_q=dict(scale=0.001, bits=12),
+                      out_q=dict(scale=0.1, bits=8))
+    with pytest.raises(McuforgeError, match="conv2d conv: 12-bit weights"):
+        compile_model(path, tmp_path / "o", quant="int8", calib=np.zeros((1, 2, 5, 5), np.float32), quiet=True)
     # FLOOR activations: exact in fixed point, refused by int8 (which rounds to nearest)
     path = conv_model(tmp_path / "e.onnx", x_q=dict(scale=0.03, bits=8, rounding="FLOOR"),
                       w_q=dict(scale=0.01, bits=8), out_q=dict(scale=0.1, bits=8))

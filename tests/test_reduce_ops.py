@@ -60,7 +60,7 @@ def _float_check(model, xs, tmp_path, boards=("host", "reference")):
 
 
 def _reduce_node(op, x, out, axes, keep, opset, inits):
-    if axes is not None and (opset >= 18 or op == "ReduceSum"):
+    if axes is not None and (opset >= 18 or (op == "ReduceSum" and opset >= 13)):
         inits.append(nh.from_array(np.array(axes, np.int64), out + "_axes"))
         return oh.make_node(op, [x, out + "_axes"], [out], keepdims=keep)
     return oh.make_node(op, [x], [out], keepdims=keep, **({} if axes is None else {"axes": axes}))
@@ -81,12 +81,13 @@ def _ort_qdq(src, dst, feeds):
 
 
 # -- ONNX float32 -------------------------------------------------------------------------------
-@pytest.mark.parametrize("opset", [13, 18])
+@pytest.mark.parametrize("opset", [pytest.param(11, marks=pytest.mark.slow), 13, 18])
 def test_onnx_reductions_float(opset, tmp_path, rng):
     """After a Conv (NHWC on the device): ReduceMean over H, W without keepdims (the global pool of
     torch's dynamo exporter), ReduceMax over C with keepdims, ReduceSum over W of that, ReduceMin
     over H without keepdims (needs the ONNX order back), ReduceMax over everything, and a
-    ReduceSum with empty axes and noop_with_empty_axes=1 (the identity)."""
+    ReduceSum with empty axes and noop_with_empty_axes=1 (the identity; opset 13 on). Opset 11
+    has every axes as an attribute, 13 ReduceSum's as an input, 18 all of them as inputs."""
     inits = [nh.from_array(rng.standard_normal((4, 3, 3, 3)).astype(np.float32), "W")]
     nodes = [oh.make_node("Conv", ["x", "W"], ["c"], pads=[1, 1, 1, 1]),
              _reduce_node("ReduceMean", "c", "m", [2, 3], 0, opset, inits),
@@ -94,7 +95,8 @@ def test_onnx_reductions_float(opset, tmp_path, rng):
              _reduce_node("ReduceSum", "mx", "s", [-1], 0, opset, inits),
              _reduce_node("ReduceMin", "c", "mn", [2], 0, opset, inits),
              _reduce_node("ReduceMax", "c", "all", None, 1, opset, inits),
-             oh.make_node("ReduceSum", ["m"], ["m_same"], noop_with_empty_axes=1),
+             oh.make_node("ReduceSum", ["m"], ["m_same"], noop_with_empty_axes=1) if opset >= 13 else
+             oh.make_node("Identity", ["m"], ["m_same"]),
              oh.make_node("Flatten", ["s"], ["sf"]), oh.make_node("Flatten", ["mn"], ["mnf"]),
              oh.make_node("Flatten", ["all"], ["allf"]),
              oh.make_node("Concat", ["m_same", "sf", "mnf", "allf"], ["y"], axis=1)]
@@ -218,21 +220,27 @@ def test_onnx_node_cases(subset, tmp_path):
 # -- ONNX int8: onnxruntime's QDQ ---------------------------------------------------------------
 def _qdq_models(rng):
     w = rng.standard_normal((4, 3, 3, 3)).astype(np.float32)
-    pool = _model([oh.make_node("Conv", ["x", "W"], ["c"], pads=[1, 1, 1, 1]),
+    pool = _model([oh.make_node("Conv", ["x", "W", "B"], ["c"], pads=[1, 1, 1, 1]),
                    oh.make_node("ReduceMean", ["c"], ["m"], axes=[2, 3], keepdims=0),
                    oh.make_node("ReduceMax", ["c"], ["mx"], axes=[2, 3], keepdims=0),
                    oh.make_node("ReduceSum", ["c", "ax"], ["s"], keepdims=0),
                    oh.make_node("Add", ["m", "mx"], ["a"]), oh.make_node("Add", ["a", "s"], ["y"])],
-                  [("x", [1, 3, 6, 6])], [nh.from_array(w, "W"), nh.from_array(np.array([2, 3], np.int64), "ax")])
+                  [("x", [1, 3, 6, 6])], [nh.from_array(w, "W"), nh.from_array(np.array([2, 3], np.int64), "ax"),
+                                          nh.from_array(np.linspace(-2, 2, 4).astype(np.float32), "B")])
     matmul = _model([oh.make_node("MatMul", ["a", "b"], ["y"])], [("a", [1, 2, 5, 8]), ("b", [1, 1, 8, 6])])
+    # attention scores scaled by a Constant node: onnxruntime quantizes the constant with a
+    # QuantizeLinear node of its own, which the frontend folds into stored integers
+    scaled = _model([oh.make_node("MatMul", ["a", "b"], ["s"]),
+                     oh.make_node("Constant", [], ["c"], value=nh.from_array(np.array(0.25, np.float32))),
+                     oh.make_node("Mul", ["s", "c"], ["y"])], [("a", [1, 2, 5, 8]), ("b", [1, 2, 8, 5])])
     # the layer norm's scale and bias arrive as DequantizeLinear of int8 constants
     layernorm = _model([oh.make_node("LayerNormalization", ["x", "g", "b"], ["y"], axis=-1)], [("x", [1, 6, 16])],
                        [nh.from_array(rng.standard_normal(16).astype(np.float32), "g"),
                         nh.from_array(rng.standard_normal(16).astype(np.float32), "b")], opset=17)
-    return {"reductions": pool, "batched_matmul": matmul, "layernorm": layernorm}
+    return {"reductions": pool, "batched_matmul": matmul, "scaled_scores": scaled, "layernorm": layernorm}
 
 
-@pytest.mark.parametrize("case", ["reductions", "batched_matmul", "layernorm"])
+@pytest.mark.parametrize("case", ["reductions", "batched_matmul", "scaled_scores", "layernorm"])
 def test_onnx_qdq_within_one_lsb(case, tmp_path, rng):
     model = _qdq_models(rng)[case]
     src, qdq = tmp_path / "f.onnx", tmp_path / "qdq.onnx"
@@ -240,7 +248,10 @@ def test_onnx_qdq_within_one_lsb(case, tmp_path, rng):
     ins = [(vi.name, tuple(d.dim_value for d in vi.type.tensor_type.shape.dim)) for vi in model.graph.input]
     calib = [{n: rng.standard_normal(s).astype(np.float32) for n, s in ins} for _ in range(16)]
     _ort_qdq(src, qdq, calib)
-    assert sum(n.op_type == "QuantizeLinear" for n in onnx.load(str(qdq)).graph.node) >= 2
+    qnodes = [n for n in onnx.load(str(qdq)).graph.node if n.op_type == "QuantizeLinear"]
+    assert len(qnodes) >= 2
+    if case == "scaled_scores":
+        assert any(n.input[0] == "c" for n in qnodes)
     np.savez(tmp_path / "calib.npz", **{n: np.concatenate([c[n] for c in calib]) for n, _ in ins})
     res = compile_model(qdq, tmp_path / "lib", target="host", quant="int8", calib=tmp_path / "calib.npz", quiet=True)
     oq = res.info["outputs"][0]["quant"]
@@ -347,10 +358,11 @@ def test_tflite_reduce_max_needs_one_grid():
 
 
 # -- a tiny keyword-spotting transformer through both torch exporters --------------------------------
-def _kwt(seed=0, d=32, heads=2):
+def _kwt(seed=0, d=32, heads=2, mha=False):
     """Patch embedding (a strided conv over a 40x16 spectrogram), two pre-norm encoder blocks with
     hand-written multi-head attention (Q @ K^T, softmax, @ V on rank-4 tensors) and a ReLU MLP,
-    LayerNorm, mean pooling over the tokens, a linear head (12 keywords)."""
+    LayerNorm, mean pooling over the tokens, a linear head (12 keywords). mha: torch's
+    nn.MultiheadAttention instead (its export slices the packed projection with Gather/Slice)."""
     import torch
     import torch.nn as nn
 
@@ -358,15 +370,21 @@ def _kwt(seed=0, d=32, heads=2):
         def __init__(self):
             super().__init__()
             self.ln1, self.ln2 = nn.LayerNorm(d), nn.LayerNorm(d)
+            if mha:
+                self.att = nn.MultiheadAttention(d, heads, batch_first=True)
             self.q, self.k, self.v, self.proj = (nn.Linear(d, d) for _ in range(4))
             self.ff = nn.Sequential(nn.Linear(d, 2 * d), nn.ReLU(), nn.Linear(2 * d, d))
 
         def forward(self, x):
             b, t, _ = x.shape
             y = self.ln1(x)
+            if mha:
+                return self._mlp(x + self.att(y, y, y, need_weights=False)[0])
             q, k, v = (lin(y).reshape(b, t, heads, d // heads).transpose(1, 2) for lin in (self.q, self.k, self.v))
             a = torch.softmax(q @ k.transpose(-2, -1) * (d // heads) ** -0.5, dim=-1)
-            x = x + self.proj((a @ v).transpose(1, 2).reshape(b, t, d))
+            return self._mlp(x + self.proj((a @ v).transpose(1, 2).reshape(b, t, d)))
+
+        def _mlp(self, x):
             return x + self.ff(self.ln2(x))
 
     class KWT(nn.Module):
@@ -490,3 +508,23 @@ def test_batch_matmul_dsp_kernel_on_m4_matches_tflm(tmp_path):
     ref = TflmModel(buf)
     for k in range(len(feeds[0])):
         assert np.array_equal(ours[k], ref.run(feeds[0][k], feeds[1][k])[0]), f"sample {k}"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("exporter", ["torchscript", "dynamo"])
+def test_kwt_with_torch_multihead_attention(exporter, tmp_path, rng):
+    """The same transformer with nn.MultiheadAttention: float C = onnxruntime, int8 host == golden."""
+    import torch
+    path = tmp_path / "kwt_mha.onnx"
+    kw = {"dynamo": True} if exporter == "dynamo" else {"dynamo": False, "opset_version": 17}
+    torch.onnx.export(_kwt(mha=True), (torch.randn(1, 1, 40, 16),), str(path), input_names=["x"], **kw)
+    xs = rng.standard_normal((4, 1, 1, 40, 16)).astype(np.float32)
+    want = _ort(path, [xs])
+    compile_model(path, tmp_path / "f32", target="host", quant="float32", quiet=True, planner=_fast_plan)
+    y, _ = simulate(tmp_path / "f32", "host", x=xs, quiet=True)
+    np.testing.assert_allclose(y.reshape(want.shape), want, rtol=RTOL, atol=ATOL)
+    calib = rng.standard_normal((16, 1, 40, 16)).astype(np.float32)
+    compile_model(path, tmp_path / "int8", target="host", quant="int8", calib=calib, quiet=True, planner=_fast_plan)
+    host, _ = simulate(tmp_path / "int8", "host", x=xs, quiet=True)
+    gold, _ = simulate(tmp_path / "int8", "reference", x=xs, quiet=True)
+    assert np.array_equal(host, gold)

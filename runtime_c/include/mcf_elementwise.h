@@ -21,6 +21,9 @@ void mcf_maxmin_s8(const mcf_maxmin_s8_args *a, const int8_t *in1, const int8_t 
  * trailing dims, 0 on the leading ones): rows instead of the broadcast odometer. */
 void mcf_mul_s8_gate(const mcf_mul_s8_args *a, const int8_t *in1, const int8_t *in2, int8_t *out);
 
+/* int8 squared difference with broadcasting (TFLM's left shift of 7; add's argument struct). */
+void mcf_sqdiff_s8(const mcf_add_s8_args *a, const int8_t *in1, const int8_t *in2, int8_t *out);
+
 /* PReLU: y = x >= 0 ? x : x * slope, the slope broadcast against x (TFLM's int8 arithmetic:
  * x - zp >= 0 requantized by mult_pos, else (x - zp) * (slope - slope_zp) by mult_neg). */
 typedef struct {

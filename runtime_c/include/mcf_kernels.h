@@ -206,7 +206,8 @@ typedef struct {
 
 void mcf_matmul_f32(const mcf_matmul_f32_args *a, const float *in1, const float *in2, float *out);
 
-typedef enum { MCF_ADD = 0, MCF_SUB = 1, MCF_MUL = 2, MCF_DIV = 3, MCF_MAXIMUM = 4, MCF_MINIMUM = 5 } mcf_binary_op;
+typedef enum { MCF_ADD = 0, MCF_SUB = 1, MCF_MUL = 2, MCF_DIV = 3, MCF_MAXIMUM = 4, MCF_MINIMUM = 5,
+               MCF_SQDIFF = 6 } mcf_binary_op;
 
 typedef struct {
     mcf_broadcast bc;

@@ -561,7 +561,18 @@ class OnnxImporter(MovementOps, ElementwiseOps, ResizeOps, ReduceOps, QonnxOps):
         ir, layout = self.vals[node.input[0]]
         t = self.t(ir)
         if t.data is not None:
-            raise UnsupportedOpError("QuantizeLinear", node.name, "on a constant (store the quantized weights)")
+            # a constant quantized at run time (onnxruntime's quantizer does this to Constant-node
+            # operands such as attention's 1/sqrt(d)): fold it into the stored integers, as
+            # QuantizeLinear computes them (round half to even, saturate)
+            data = self.const_value(node.input[0]).astype(np.float64)
+            shape = [1] * data.ndim
+            if axis is not None and data.ndim:
+                shape[axis % data.ndim] = -1
+            offset = 128 if zp_dtype == np.uint8 else 0
+            q = np.round(data / scale.reshape(shape)) + zp.reshape(shape) + offset
+            info = np.iinfo(zp_dtype)
+            self.const(node.output[0], np.clip(q, info.min, info.max).astype(zp_dtype))
+            return
         if scale.size != 1:
             raise UnsupportedOpError("QuantizeLinear", node.name, "per-channel activation quantization")
         q = QuantParams(scale, zp)

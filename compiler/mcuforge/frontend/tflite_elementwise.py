@@ -80,3 +80,6 @@ class ElementwiseOps:
         if self._is_int8(outs[0]) and q is not None and (q.zp != 0 or abs(q.s * 128 - 1) > 1e-6):
             raise self.error("int8 L2_NORMALIZATION needs output scale 1/128 and zero point 0")
         self.emit("l2_normalize", [self.value(ins[0])], outs[0], {"axis": -1})
+
+    def op_SQUARED_DIFFERENCE(self, op, ins, outs):
+        self.emit("squared_difference", [self.value(ins[0]), self.value(ins[1])], outs[0])

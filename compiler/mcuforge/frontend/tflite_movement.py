@@ -287,19 +287,46 @@ class TfliteMovementOps:
     def op_SPACE_TO_DEPTH(self, op, ins, outs):
         self._space_depth(op, ins, outs, "SpaceToDepthOptions", False)
 
+    def _reshape_to(self, x: str, shape: tuple, out: int):
+        """Reshape to the shape the operator computes. Converters sometimes store a stale static
+        shape on tensors that a shape chain computes at run time (a Keras UpSampling2D writes
+        (1, 1, 16, 16) for a (1, 16, 16, 16) value); the computed shape wins, as in TFLite Micro."""
+        shape = tuple(int(d) for d in shape)
+        if shape == tuple(self.tinfo(out).shape):
+            return self._moved("reshape", x, {"shape": shape}, out)
+        self.check_same_quant_ir(x, out)
+        y = self._moved("reshape", x, {"shape": shape}, None, shape)
+        self.g.tensors[y].quant = self.quant(out)
+        self.g.tensors[y].meta["tflite_name"] = self.tinfo(out).name
+        self.ir[out] = y
+        return y
+
     def op_RESHAPE(self, op, ins, outs):
         x = self.value(ins[0])
-        out_shape = tuple(self.tinfo(outs[0]).shape)
+        target = tuple(self.tinfo(outs[0]).shape)
         if len(ins) > 1 and ins[1] >= 0:
-            target = [int(d) for d in self.const_input(ins, 1, "the new shape").reshape(-1)]
-            if -1 in target:
-                known = int(np.prod([d for d in target if d != -1]))
-                target[target.index(-1)] = self.g.tensors[x].size // max(known, 1)
-            if tuple(target) != out_shape and len(target) > 0:
-                raise self.error(f"shape input {target} disagrees with the output tensor's {out_shape}")
-        self._moved("reshape", x, {"shape": out_shape}, outs[0])
+            given = [int(d) for d in self.const_input(ins, 1, "the new shape").reshape(-1)]
+            if given:
+                if -1 in given:
+                    known = int(np.prod([d for d in given if d != -1]))
+                    given[given.index(-1)] = self.g.tensors[x].size // max(known, 1)
+                if int(np.prod(given)) != self.g.tensors[x].size:
+                    raise self.error(f"shape input {given} does not hold the {self.g.tensors[x].size} "
+                                     f"elements of {self.g.tensors[x].shape}")
+                target = tuple(given)
+        self._reshape_to(x, target, outs[0])
 
     def op_SQUEEZE(self, op, ins, outs):
-        self._moved("reshape", self.value(ins[0]), {"shape": tuple(self.tinfo(outs[0]).shape)}, outs[0])
+        x = self.value(ins[0])
+        shape = self.g.tensors[x].shape
+        o = _opt(op, "SqueezeOptions")
+        dims = [int(d) % len(shape) for d in o.SqueezeDimsAsNumpy()] if o is not None and o.SqueezeDimsLength() else \
+            [d for d, n in enumerate(shape) if n == 1]
+        self._reshape_to(x, tuple(n for d, n in enumerate(shape) if d not in dims), outs[0])
 
-    op_EXPAND_DIMS = op_SQUEEZE
+    def op_EXPAND_DIMS(self, op, ins, outs):
+        x = self.value(ins[0])
+        shape = list(self.g.tensors[x].shape)
+        ax = int(self.const_input(ins, 1, "axis").reshape(-1)[0])
+        shape.insert(ax % (len(shape) + 1), 1)
+        self._reshape_to(x, tuple(shape), outs[0])

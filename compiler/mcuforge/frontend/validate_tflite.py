@@ -16,9 +16,6 @@ OPTIONAL_INPUTS = {"CONV_2D": {2}, "DEPTHWISE_CONV_2D": {2}, "FULLY_CONNECTED": 
                    "TRANSPOSE_CONV": {3}}
 WEIGHT_RANK = {"CONV_2D": 4, "DEPTHWISE_CONV_2D": 4, "FULLY_CONNECTED": 2}
 TYPE_NAMES = {9: "int8", 3: "uint8", 7: "int16", 2: "int32"}
-# operators whose data inputs (the first k, or all) and output 0 share one tensor type
-SAME_TYPE = {"CONV_2D": 1, "DEPTHWISE_CONV_2D": 1, "FULLY_CONNECTED": 1, "AVERAGE_POOL_2D": 1, "MAX_POOL_2D": 1,
-             "ADD": 2, "SUB": 2, "MUL": 2, "SOFTMAX": 1, "MEAN": 1, "RESHAPE": 1, "CONCATENATION": "all"}
 
 
 def check_tensor(t: fb.TensorInfo, i: int, where: str):
@@ -110,10 +107,11 @@ def validate(pm, where: str):
                 raise McuforgeError(f"{loc} writes tensor {i} ({tensors[i].name!r}), already written by "
                                     f"operator {written[i]}")
             written[i] = idx
-        same = SAME_TYPE.get(name)
-        if same is not None:
-            picked = [i for i in (ins if same == "all" else ins[:same]) if i >= 0] + o[:1]
-            kinds = {tensors[i].type for i in picked if tensors[i].data is None}
+        if name not in ("QUANTIZE", "DEQUANTIZE", "CAST"):
+            # int32 / int64 tensors are shapes and indices (SHAPE -> STRIDED_SLICE -> PACK -> RESHAPE
+            # computes them at run time in the file; the importer folds them), not activations
+            kinds = {tensors[i].type for i in list(ins) + list(o)
+                     if i >= 0 and tensors[i].data is None and tensors[i].type not in (2, 4)}
             if len(kinds) > 1:
                 raise McuforgeError(f"{loc} mixes tensor types {sorted(kinds)} among its activations")
         rank = WEIGHT_RANK.get(name)

@@ -89,18 +89,26 @@ def qonnx_fixed_types(g: Graph) -> dict[str, FixedType]:
 
 
 def check_int8(g: Graph):
-    """The C backend runs 8-bit grids: refuse wider QONNX activations and weights, naming them."""
+    """The C backend runs 8-bit grids: refuse wider QONNX activations and weights, naming them.
+    Biases of conv / dense / transposed conv are int32 in the int8 scheme (a QDQ model's
+    DequantizeLinear of an int32 bias), so they are neither activations nor weights here."""
+    biases = {n.inputs[2] for n in g.nodes.values()
+              if n.op in ("conv2d", "dense", "conv_transpose2d") and len(n.inputs) > 2 and n.inputs[2]}
     for name, t in g.tensors.items():
         q = t.quant
-        if isinstance(q, QonnxQuant) and q.bits > 8:
+        if name in biases or not isinstance(q, QonnxQuant):
+            continue
+        if q.bits > 8:
             raise McuforgeError(f"QONNX Quant {q.node}: {q.bits}-bit activations; the C backend runs int8 "
                                 "(use mcuforge hls/rtl with power-of-two scales for wider types)")
-        if isinstance(q, QonnxQuant) and q.rounding not in NEAREST:
+        if q.rounding not in NEAREST:
             raise McuforgeError(f"QONNX Quant {q.node}: rounding mode {q.rounding} on an activation; the int8 "
                                 "scheme rounds to nearest (use mcuforge hls/rtl with power-of-two scales)")
-        if t.is_const and q is not None and "q_int" in t.meta:
-            peak = np.asarray(t.meta["q_int"])
+    for n in g.topo_order():  # weights (input 1) are stored as int8
+        w = g.tensors[n.inputs[1]] if len(n.inputs) > 1 and n.inputs[1] else None
+        if w is not None and w.is_const and w.quant is not None and "q_int" in w.meta:
+            peak = np.asarray(w.meta["q_int"])
             if peak.size and (peak.max() > 127 or peak.min() < -128):
                 bits = int(math.ceil(math.log2(max(abs(int(peak.min())), int(peak.max()) + 1)))) + 1
-                raise McuforgeError(f"weights {name}: {bits}-bit integers; the C backend runs int8 weights "
+                raise McuforgeError(f"{n.op} {n.name}: {bits}-bit weights; the C backend runs int8 weights "
                                     "(use mcuforge hls/rtl with power-of-two scales for wider types)")

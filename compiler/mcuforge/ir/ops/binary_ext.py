@@ -82,3 +82,35 @@ class PRelu(OpDef):
 
     def macs(self, node, g):
         return g.tensors[node.outputs[0]].size
+
+
+@register
+class SquaredDifference(_Binary):
+    """(a - b)^2 (TFLite's SQUARED_DIFFERENCE). int8 is TFLM's: both inputs shifted left 7 bits and
+    rescaled to twice the larger input scale, the difference squared, then requantized."""
+    name = "squared_difference"
+    LEFT_SHIFT = 7  # 255^2 * 2^14 stays within int32
+
+    @staticmethod
+    def fn(a, b):
+        return (a - b) * (a - b)
+
+    def int8_params(self, node, g):
+        q1, q2 = (g.tensors[t].quant for t in node.inputs[:2])
+        qo = g.tensors[node.outputs[0]].quant
+        s1, s2, so = (float(np.float32(q.s)) for q in (q1, q2, qo))
+        twice_max = 2.0 * max(s1, s2)
+        m1, sh1 = arith.quantize_multiplier(s1 / twice_max)
+        m2, sh2 = arith.quantize_multiplier(s2 / twice_max)
+        mo, sho = arith.quantize_multiplier(twice_max * twice_max / ((1 << (2 * self.LEFT_SHIFT)) * so))
+        return {"in1_zp": q1.zp, "in2_zp": q2.zp, "out_zp": qo.zp, "left_shift": self.LEFT_SHIFT,
+                "in1_mult": m1, "in1_shift": sh1, "in2_mult": m2, "in2_shift": sh2,
+                "out_mult": mo, "out_shift": sho}
+
+    def run_int8(self, node, xs, p):
+        mbqm = arith.multiply_by_quantized_multiplier
+        a = mbqm((xs[0].astype(np.int64) - p["in1_zp"]) << p["left_shift"], p["in1_mult"], p["in1_shift"])
+        b = mbqm((xs[1].astype(np.int64) - p["in2_zp"]) << p["left_shift"], p["in2_mult"], p["in2_shift"])
+        d = a - b
+        y = mbqm(d * d, p["out_mult"], p["out_shift"]) + p["out_zp"]
+        return [np.clip(y, -128, 127).astype(np.int8)]

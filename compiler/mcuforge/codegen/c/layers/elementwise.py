@@ -57,7 +57,7 @@ def mul_s8(ctx, node, cid):
 
 
 BINARY_F32 = {"add": "MCF_ADD", "sub": "MCF_SUB", "mul": "MCF_MUL", "div": "MCF_DIV", "max": "MCF_MAXIMUM",
-              "min": "MCF_MINIMUM"}
+              "min": "MCF_MINIMUM", "squared_difference": "MCF_SQDIFF"}
 
 
 def _binary_f32(ctx, node, cid):
