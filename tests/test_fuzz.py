@@ -21,7 +21,7 @@ def _assert_clean(camp):
 
 
 def test_fuzz_sample_of_100_small_mutants(tmp_path):
-    camp = run_campaign(small_seeds(), 100, tmp_path, seed=2026, build=True, build_every=5)
+    camp = run_campaign(small_seeds(), 100, tmp_path, seed=2026, build=True, build_every=10)
     _assert_clean(camp)
     assert sum(camp.counts.values()) == 100
 

@@ -262,11 +262,22 @@ def test_nan_weights_refused_for_int8_naming_the_tensor(tmp_path):
     _refused(lambda: _compile_onnx(m, tmp_path, calib_shape=(1, 1, 8, 8)), "fc_w", "NaN or infinite")
 
 
-def test_inf_weights_in_float32_build_and_match_golden(tmp_path):
+def test_inf_weights_refused_for_float32_with_the_reason(tmp_path):
     m = _cnn()
     b = np.zeros(3, np.float32)
     b[1] = np.inf
     _set_init(m, "fc_b", b)
+    _refused(lambda: _compile_onnx(m, tmp_path, quant="float32"), "fc_b", "NaN")
+
+
+def test_infinite_clip_bounds_build_in_float32(tmp_path):
+    """Float literals that are infinite (a Clip without max) compile: INFINITY comes from <math.h>."""
+    m = _cnn()
+    relu = _node(m, "Relu")
+    relu.op_type = "Clip"
+    _attr(relu, "min", 0.0)
+    _attr(relu, "max", float("inf"))
+    m.opset_import[0].version = 6
     res = _compile_onnx(m, tmp_path, quant="float32")
     outcome = check_library(res.out_dir, res.info, tmp_path, HostBuilder(tmp_path / "obj"), _rng())
     assert outcome.cls == "accepted", outcome.detail

@@ -273,8 +273,11 @@ def tflite_mutation(data: bytes, rng) -> tuple[bytes, str]:
     elif kind == "tensor_type":
         t = pick(tensors)
         t.type = int(pick([0, 1, 2, 3, 7, 9, 10, 16]))
-    b = flatbuffers.Builder(0)
-    b.Finish(m.Pack(b), file_identifier=b"TFL3")
+    try:
+        b = flatbuffers.Builder(0)
+        b.Finish(m.Pack(b), file_identifier=b"TFL3")
+    except (TypeError, ValueError, struct.error):  # a value the field's type cannot hold: the byte mutator's job
+        return byte_mutation(data, rng)[0], desc + " (unpackable, byte mutation instead)"
     return bytes(b.Output()), desc
 
 

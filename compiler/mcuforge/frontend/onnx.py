@@ -630,8 +630,12 @@ def load_onnx(path: str | os.PathLike, input_shapes: dict | None = None, name: s
     if not model.graph.node:
         raise McuforgeError(f"cannot read ONNX model {path}: it has no nodes (truncated or not an ONNX file?)")
     from .validate_onnx import validate_model
-    nonfinite = validate_model(model, path.parent, str(path))
-    g = OnnxImporter(model, input_shapes).run()
+    try:
+        nonfinite = validate_model(model, path.parent, str(path))
+        g = OnnxImporter(model, input_shapes).run()
+    except UnicodeDecodeError as e:  # protobuf decodes string fields lazily
+        raise McuforgeError(f"cannot read ONNX model {path}: a name or string is not valid UTF-8 ({e.reason} "
+                            f"at byte {e.start})") from None
     if nonfinite:
         g.meta["nonfinite_constants"] = nonfinite
     if name:

@@ -117,7 +117,7 @@ def check_node_attributes(node, opset: int):
     for k, formal in enumerate(schema.inputs):
         if k < len(node.input) and not node.input[k] and formal.option == formal.option.Single:
             raise McuforgeError(f"{name}: required input {k} ({formal.name}) is empty")
-    if len(node.output) < schema.min_output or not node.output or not node.output[0]:
+    if len(node.output) < schema.min_output or not any(node.output):
         raise McuforgeError(f"{name}: missing output")
     ints = {a.name: list(a.ints) for a in node.attribute if a.type == AttributeProto.INTS}
     one = {a.name: a.i for a in node.attribute if a.type == AttributeProto.INT}

@@ -93,15 +93,13 @@ def validate_graph(g: Graph, quant: str | None = None) -> Graph:
             if t.data is None and t.quant.scale.size > 1:
                 raise McuforgeError(f"tensor {name!r}: per-channel quantization on an activation")
     int8 = quant == "int8" or g.meta.get("quant") == "int8"
-    if int8 and g.meta.get("nonfinite_constants"):
-        raise McuforgeError(f"initializer {g.meta['nonfinite_constants'][0]!r} holds NaN or infinite values, "
-                            f"which have no int8 representation")
+    why = ("which have no int8 representation" if int8 else
+           "whose results would depend on how each kernel propagates NaN (float32 refuses them too)")
+    if g.meta.get("nonfinite_constants"):
+        raise McuforgeError(f"initializer {g.meta['nonfinite_constants'][0]!r} holds NaN or infinite values, {why}")
     for name, t in g.tensors.items():
-        if t.data is None or t.data.dtype.kind != "f":
-            continue
-        if (int8 or t.quant is not None) and not np.all(np.isfinite(t.data)):
-            raise McuforgeError(f"constant {name!r} holds NaN or infinite values, which have no int8 "
-                                f"representation")
+        if t.data is not None and t.data.dtype.kind == "f" and not np.all(np.isfinite(t.data)):
+            raise McuforgeError(f"constant {name!r} holds NaN or infinite values, {why}")
     if g.meta.get("quant") == "int8":
         for name, t in g.tensors.items():
             if t.dtype == "int8" and t.quant is None:
@@ -112,6 +110,13 @@ def validate_graph(g: Graph, quant: str | None = None) -> Graph:
 def check_params(g: Graph, node):
     """Per-channel parameters match the channel count they scale (bias, BatchNorm statistics)."""
     ins = [g.tensors[t] if t else None for t in node.inputs]
+    operands = {"add": (0, 1), "sub": (0, 1), "mul": (0, 1), "conv2d": (0, 1), "dense": (0, 1)}
+    for k in operands.get(node.op, ()):
+        t = ins[k] if k < len(ins) else None
+        if t is not None and t.dtype != "float32" and not (t.dtype == "int8" and t.quant is not None):
+            raise McuforgeError(f"{node.op} node {node.name!r}: operand {t.name!r} is {t.dtype}"
+                                f"{'' if t.quant is not None else ' without quantization parameters'}; "
+                                f"operands are float32 or quantized int8")
     if node.op in ("conv2d", "dense") and len(ins) > 2 and ins[2] is not None and len(ins[1].shape) >= 1:
         cout = ins[1].shape[0]
         if ins[2].shape != (cout,):

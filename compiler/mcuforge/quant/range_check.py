@@ -46,7 +46,7 @@ def check_int8_ranges(g: Graph) -> Graph:
         if node.op != "lut" and any(g.tensors[t].dtype == "int8" for t in node.outputs):
             try:
                 op.int8_params(node, g)
-            except (ValueError, ZeroDivisionError, OverflowError, AssertionError) as e:
+            except (ValueError, ZeroDivisionError, OverflowError, AssertionError, AttributeError, TypeError) as e:
                 raise McuforgeError(f"{node.op} node {node.name!r}: its int8 parameters cannot be derived "
                                     f"({e or type(e).__name__})") from None
         if node.op in ("conv2d", "dense"):
