@@ -25,13 +25,19 @@ SUPPORTED_OPS = (
     "Conv", "Gemm", "MatMul", "Relu", "Clip", "Sigmoid", "HardSwish", "HardSigmoid", "Add", "Mul", "Sub", "Concat",
     "MaxPool", "AveragePool", "GlobalAveragePool", "GlobalMaxPool", "Flatten", "Reshape", "Transpose",
     "Softmax", "BatchNormalization", "Pad", "Identity", "Dropout", "Squeeze", "Unsqueeze",
+    "Slice", "Split", "Gather", "Expand", "Tile", "DepthToSpace", "SpaceToDepth",
 )
+
+# Ops that the function-expanded bodies (e.g. test_depthtospace_example_expanded) use only on shapes
+# and constants: the frontend folds them at compile time, so such bodies are covered cases.
+SHAPE_ARITHMETIC = ("Shape", "Constant", "Div")
 
 # onnx.backend.test.case.node modules that define the cases of those ops.
 NODE_MODULES = (
     "conv", "gemm", "matmul", "relu", "clip", "sigmoid", "hardswish", "hardsigmoid", "add", "mul", "sub", "concat",
     "maxpool", "averagepool", "globalaveragepool", "globalmaxpool", "flatten", "reshape", "transpose",
     "softmax", "batch_normalization", "pad", "identity", "dropout", "squeeze", "unsqueeze",
+    "slice", "split", "gather", "expand", "tile", "depthtospace", "spacetodepth",
 )
 
 # Name prefixes of the node cases per op (the filter the summary reports by).
@@ -42,6 +48,7 @@ CASE_PREFIXES = (
     "test_transpose", "test_softmax", "test_batchnorm", "test_constant_pad", "test_edge_pad",
     "test_reflect_pad", "test_wrap_pad", "test_identity", "test_dropout", "test_training_dropout",
     "test_squeeze", "test_unsqueeze",
+    "test_slice", "test_split", "test_gather_", "test_expand", "test_tile", "test_depthtospace", "test_spacetodepth",
 )
 
 # pytorch-converted cases shipped in the wheel: every 2-D Conv, grouped and depthwise included.
@@ -56,7 +63,8 @@ PYTORCH_CONV_CASES = (
 PARAM_INPUTS = {
     "Conv": (1, 2), "Gemm": (1, 2), "MatMul": (1,), "BatchNormalization": (1, 2, 3, 4),
     "Reshape": (1,), "Pad": (1, 2, 3), "Clip": (1, 2), "Squeeze": (1,), "Unsqueeze": (1,),
-    "Dropout": (1, 2),
+    "Dropout": (1, 2), "Slice": (1, 2, 3, 4), "Split": (1,), "Gather": (1,), "Expand": (1,), "Tile": (1,),
+    "ReduceMean": (1,), "ReduceSum": (1,), "ReduceMax": (1,), "ReduceMin": (1,), "LayerNormalization": (1, 2),
 }
 
 # Variants: the same case compiled with other inputs left as graph inputs. "dynamic" keeps every
@@ -97,27 +105,28 @@ def pytorch_converted_dir() -> Path:
     return Path(onnx.backend.test.__file__).parent / "data" / "pytorch-converted"
 
 
-def collect_node_cases() -> list:
+def collect_node_cases(modules=NODE_MODULES, prefixes=CASE_PREFIXES) -> list:
     """onnx's node TestCase objects of the supported ops (generated in memory, name-filtered)."""
     import onnx.backend.test.case.node as node_pkg
 
-    for mod in NODE_MODULES:  # importing a module runs its generators (expect() collects the cases)
+    for mod in modules:  # importing a module runs its generators (expect() collects the cases)
         importlib.import_module(f"{node_pkg.__name__}.{mod}")
     seen, cases = set(), []
     for tc in node_pkg._NodeTestCases:
-        if tc.name not in seen and tc.name.startswith(CASE_PREFIXES):
+        if tc.name not in seen and tc.name.startswith(prefixes):
             seen.add(tc.name)
             cases.append(tc)
     return sorted(cases, key=lambda tc: tc.name)
 
 
-def generate_node_cases(root: Path) -> list[Case]:
-    """Write the node test cases of the supported ops in the standard layout under root/node."""
+def generate_node_cases(root: Path, test_cases: list | None = None) -> list[Case]:
+    """Write the node test cases of the supported ops (or the given TestCase objects) in the
+    standard layout under root/node."""
     import onnx
     from onnx import numpy_helper
 
     cases = []
-    for tc in collect_node_cases():
+    for tc in collect_node_cases() if test_cases is None else test_cases:
         d = root / "node" / tc.name
         data_dir = d / "test_data_set_0"
         data_dir.mkdir(parents=True, exist_ok=True)
@@ -178,7 +187,7 @@ def automatic_exclusion(case: Case) -> str | None:
     import onnx
     model = onnx.load(str(case.path / "model.onnx"))
     ops = [n.op_type for n in model.graph.node]
-    unsupported = sorted({o for o in ops if o not in SUPPORTED_OPS})
+    unsupported = sorted({o for o in ops if o not in SUPPORTED_OPS + SHAPE_ARITHMETIC})
     if unsupported:
         return f"function-expanded body uses ops outside the supported list ({', '.join(unsupported)})"
     for vi in list(graph_inputs(model)) + list(model.graph.output):

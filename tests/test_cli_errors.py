@@ -56,11 +56,14 @@ def test_truncated_onnx(tmp_path):
     assert not out.exists()
 
 
-def test_unsupported_op_names_op_and_node(tmp_path):
-    m = conv_model(tmp_path / "m.onnx", op="Erf")
+@pytest.mark.parametrize("op, hint", [("Softplus", "closest supported form: Relu, Elu or Gelu"),
+                                      ("ReduceLogSumExp", "closest supported: ReduceSum"),
+                                      ("Hardmax", "closest supported: HardS")])
+def test_unsupported_op_names_op_node_and_closest_form(tmp_path, op, hint):
+    m = conv_model(tmp_path / "m.onnx", op=op)
     out = tmp_path / "out"
     res = run_cli("compile", m, "-o", out, "--quant", "float32")
-    assert_clean_error(res, "'Erf'", "'the_node'")
+    assert_clean_error(res, f"'{op}'", "'the_node'", hint)
     assert not out.exists()
 
 

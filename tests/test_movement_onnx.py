@@ -135,6 +135,28 @@ def test_float_matches_onnxruntime(case, tmp_path):
     check_float(path, tmp_path / "out", x)
 
 
+def test_layout_stays_nhwc_through_shuffle_and_slices(tmp_path):
+    """Channel shuffle on an NHWC value is one transpose of the channel axis (no layout transposes
+    around it), and the per-axis Slices an exporter writes merge into one strided copy."""
+    path = tmp_path / "shuffle.onnx"
+    onnx.save(_case_shuffle(), str(path))
+    ops = [r["op"] for r in compile_model(path, tmp_path / "a", target="host", quant="float32",
+                                          quiet=True).info["layers"]]
+    assert ops.count("transpose") == 1, ops
+    conv, w = _conv()
+    nodes = [conv, helper.make_node("Slice", ["c", "s1", "e1", "a1"], ["y"]),
+             helper.make_node("Slice", ["y", "s2", "e2", "a2", "st2"], ["z"])]
+    model = _model(nodes, [w, _i("s1", [1]), _i("e1", [7]), _i("a1", [2]), _i("s2", [-1]), _i("e2", [0]),
+                           _i("a2", [1]), _i("st2", [-2])], ["z"])
+    path = tmp_path / "slices.onnx"
+    onnx.save(model, str(path))
+    x = RNG.standard_normal((2, 1, 3, 8, 8)).astype(np.float32)
+    check_float(path, tmp_path / "b", x)
+    ops = [r["op"] for r in compile_model(path, tmp_path / "b", target="host", quant="float32",
+                                          quiet=True).info["layers"]]
+    assert ops == ["conv2d", "slice"], ops
+
+
 def _qdq(path, out_path, calib):
     from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
 

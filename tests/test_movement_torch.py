@@ -36,6 +36,42 @@ class ShuffleNetBits(nn.Module):
         return self.fc(x)
 
 
+class PixelBits(nn.Module):
+    """PixelShuffle / PixelUnshuffle, replicate pad, repeat, expand, select, unbind, stack, permute."""
+
+    def __init__(self):
+        super().__init__()
+        self.c1 = nn.Conv2d(3, 8, 3, padding=1)
+        self.ps, self.pu = nn.PixelShuffle(2), nn.PixelUnshuffle(2)
+        self.c2 = nn.Conv2d(8, 4, 1)
+
+    def forward(self, x):
+        y = self.c1(x)
+        u = F.pad(self.ps(y), (1, 0, 0, 1), mode="replicate")[:, :, :16, 1:]
+        g = y[:, 0:1].repeat(1, 8, 1, 1)
+        e = y[:, :, :1, :1].expand(-1, -1, 8, 8)
+        z = self.c2(self.pu(u) + g + e)
+        s = torch.stack([z.unbind(1)[0], z[:, 3]], dim=1)
+        return s.permute(0, 2, 3, 1).reshape(1, -1)
+
+
+@pytest.mark.parametrize("dynamo", [False, True], ids=["torchscript", "dynamo"])
+def test_exporter_pixel_shuffle_repeat_expand_select(dynamo, tmp_path):
+    if dynamo:
+        pytest.importorskip("onnxscript")
+    torch.manual_seed(0)
+    net = PixelBits().eval()
+    path = tmp_path / "net.onnx"
+    ops = _export(net, path, dynamo)
+    assert {"DepthToSpace", "Pad", "Tile", "Expand", "Gather"} <= set(ops), ops
+    x = np.random.default_rng(3).standard_normal((2, 1, 3, 8, 8)).astype(np.float32)
+    want = _ort(path, x)[0]
+    res = compile_model(path, tmp_path / "out", target="host", quant="float32", quiet=True)
+    assert {"tile", "broadcast_to", "gather", "slice", "pad"} <= {r["op"] for r in res.info["layers"]}
+    y, _ = simulate(tmp_path / "out", "host", x=x, quiet=True)
+    np.testing.assert_allclose(y.reshape(want.shape), want, rtol=1e-4, atol=1e-5)
+
+
 @pytest.fixture(scope="module")
 def net():
     torch.manual_seed(0)
@@ -70,6 +106,7 @@ def test_exporter_float_matches_onnxruntime_and_torch(net, dynamo, tmp_path):
         np.testing.assert_allclose(y.reshape(want.shape), want, rtol=1e-4, atol=1e-5, err_msg=board)
 
 
+@pytest.mark.slow
 def test_int8_golden_host_and_m4_agree(net, tmp_path):
     path = tmp_path / "net.onnx"
     _export(net, path, False)

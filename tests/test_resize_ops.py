@@ -8,11 +8,18 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from mcuforge.api import compile_model, simulate
+from mcuforge.api import compile_model as _compile_model, simulate
 from mcuforge.sim.tflm import TflmModel
 
 from test_tflite_frontend import int8_inputs
 from tflite_builder import ACT, OP, ModelBuilder, fb
+
+
+def compile_model(*args, **kw):
+    """compile_model without the report's plot (0.5 s to 6 s a model, nothing these tests read)."""
+    import onnx_cases
+    with onnx_cases.no_matplotlib():
+        return _compile_model(*args, **kw)
 
 
 # -- TFLite, byte-exact with tflite-micro ----------------------------------------------------------
@@ -57,14 +64,13 @@ def _tfl_transpose_conv(in_shape, cout, k, stride, padding, out_hw, bias=True, a
 
 
 TFL_CASES = {}
+_GEOMETRIES = {"2x": ((1, 5, 4, 3), (10, 8)), "odd": ((2, 5, 7, 2), (8, 11)), "down": ((1, 9, 7, 2), (4, 3))}
 for _align, _half in ((False, False), (True, False), (False, True)):
     _tag = "align" if _align else "half" if _half else "plain"
-    TFL_CASES[f"nearest_2x_{_tag}"] = (lambda a=_align, h=_half: _tfl_resize(OP.RESIZE_NEAREST_NEIGHBOR, (1, 5, 4, 3), (10, 8), a, h))
-    TFL_CASES[f"nearest_odd_{_tag}"] = (lambda a=_align, h=_half: _tfl_resize(OP.RESIZE_NEAREST_NEIGHBOR, (1, 5, 7, 2), (8, 11), a, h))
-    TFL_CASES[f"nearest_down_{_tag}"] = (lambda a=_align, h=_half: _tfl_resize(OP.RESIZE_NEAREST_NEIGHBOR, (1, 9, 7, 2), (4, 3), a, h))
-    TFL_CASES[f"bilinear_2x_{_tag}"] = (lambda a=_align, h=_half: _tfl_resize(OP.RESIZE_BILINEAR, (1, 5, 4, 3), (10, 8), a, h))
-    TFL_CASES[f"bilinear_odd_{_tag}"] = (lambda a=_align, h=_half: _tfl_resize(OP.RESIZE_BILINEAR, (2, 5, 7, 2), (8, 11), a, h))
-    TFL_CASES[f"bilinear_down_{_tag}"] = (lambda a=_align, h=_half: _tfl_resize(OP.RESIZE_BILINEAR, (1, 9, 7, 2), (4, 3), a, h))
+    for _op, _code in (("nearest", OP.RESIZE_NEAREST_NEIGHBOR), ("bilinear", OP.RESIZE_BILINEAR)):
+        for _g, (_in, _out) in _GEOMETRIES.items():
+            TFL_CASES[f"{_op}_{_g}_{_tag}"] = (lambda c=_code, i=_in, o=_out, a=_align, h=_half:
+                                               _tfl_resize(c, i, o, a, h))
 TFL_CASES.update({
     "tconv_k2s2_valid": lambda: _tfl_transpose_conv((1, 4, 5, 3), 6, (2, 2), (2, 2), "VALID", (8, 10)),
     "tconv_k3s2_same": lambda: _tfl_transpose_conv((1, 4, 5, 3), 4, (3, 3), (2, 2), "SAME", (8, 10)),
@@ -75,7 +81,13 @@ TFL_CASES.update({
 })
 
 
-@pytest.mark.parametrize("case", sorted(TFL_CASES))
+# one fast representative per operator and flag in the default run, the rest with -m slow
+TFL_FAST = ("nearest_2x_half", "nearest_odd_align", "bilinear_odd_plain", "bilinear_down_half",
+            "bilinear_2x_align", "tconv_k3s2_same", "tconv_k3s2_valid_nobias_relu")
+
+
+@pytest.mark.parametrize("case", [c if c in TFL_FAST else pytest.param(c, marks=pytest.mark.slow)
+                                  for c in sorted(TFL_CASES)])
 def test_tflite_c_matches_tflm(case, tmp_path):
     buf = TFL_CASES[case]()
     path = tmp_path / f"{case}.tflite"
@@ -162,7 +174,7 @@ def _run_float(model, x, tmp_path, name="m"):
     return want
 
 
-@pytest.mark.parametrize("opset", [13, 19])
+@pytest.mark.parametrize("opset", [13, pytest.param(19, marks=pytest.mark.slow)])
 def test_onnx_resize_every_mode_float(opset, tmp_path):
     x_shape = (1, 3, 5, 7)
     nodes, outs, inits = _resize_nodes(_float_specs(x_shape), opset)
@@ -172,7 +184,8 @@ def test_onnx_resize_every_mode_float(opset, tmp_path):
 
 
 def test_onnx_resize_axes_policy_upsample_float(tmp_path):
-    """Opset 18 axes and keep_aspect_ratio_policy; Upsample (opset 9, scales input) and Resize-10."""
+    """Opset 18 axes and keep_aspect_ratio_policy; Upsample (opset 7 attribute, opset 9 input) and
+    Resize-10."""
     from onnx import helper
     x_shape = (1, 2, 4, 6)
     n = helper.make_node
@@ -188,9 +201,18 @@ def test_onnx_resize_axes_policy_upsample_float(tmp_path):
                       n("Upsample", ["x", "s"], ["b"], mode="linear")],
                      x_shape, ["a", "b"], {"s": np.array([1, 1, 2, 3], np.float32)}, 9)
     _run_float(m9, x, tmp_path, "m9")
+    m7 = _onnx_model([n("Upsample", ["x"], ["a"], mode="nearest", scales=[1.0, 1.0, 3.0, 2.0]),
+                      n("Upsample", ["x"], ["b"], mode="linear", scales=[1.0, 1.0, 2.0, 1.5])],
+                     x_shape, ["a", "b"], {}, 7)
+    _run_float(m7, x, tmp_path, "m7")
     m10 = _onnx_model([n("Resize", ["x", "s"], ["a"], mode="nearest"), n("Resize", ["x", "s"], ["b"], mode="linear")],
                       x_shape, ["a", "b"], {"s": np.array([1, 1, 2.5, 0.5], np.float32)}, 10)
     _run_float(m10, x, tmp_path, "m10")
+    # scales that keep the shape (4 * 1.2 -> 4, 6 * 1.1 -> 6): onnxruntime copies the tensor
+    keep = _onnx_model([n("Resize", ["x", "", "s"], ["a"], mode="nearest", nearest_mode="floor"),
+                        n("Resize", ["x", "", "s"], ["b"], mode="linear", coordinate_transformation_mode="asymmetric")],
+                       x_shape, ["a", "b"], {"s": np.array([1, 1, 1.2, 1.1], np.float32)}, 13)
+    _run_float(keep, x, tmp_path, "keep")
 
 
 CONV_T = [  # (weights shape [Cin, Cout/g, KH, KW], group, attrs)
@@ -248,15 +270,22 @@ def _qdq(float_path, calib, out_path, in_name="x"):
                     activation_type=QuantType.QInt8, weight_type=QuantType.QInt8, per_channel=True)
 
 
-def _check_qdq(model, calib, x, tmp_path, name="q", min_exact=0.9):
+def _check_qdq(model, calib, x, tmp_path, name="q", min_exact=0.9, network=False):
     """Our int8 C (and golden model) vs onnxruntime running the QDQ model without graph
-    optimizations: every output within 1 LSB. Returns the fraction of identical values."""
+    optimizations: every output within 1 LSB (a network of several int8 layers: 99% of the values
+    within 1 LSB, none off by more than 2; rounding differences add up layer by layer). Returns the
+    fraction of identical values."""
     import onnx
     import onnxruntime as ort
     fpath, qpath = tmp_path / f"{name}_f.onnx", tmp_path / f"{name}_qdq.onnx"
     onnx.save_model(model, str(fpath))
     in_name = model.graph.input[0].name
     _qdq(fpath, calib, qpath, in_name)
+    qdq = onnx.load(str(qpath))
+    producers = {o: n.op_type for n in qdq.graph.node for o in n.output}
+    # (onnxruntime leaves a Resize on the float graph input as it is: our compiler quantizes the input)
+    ours = [n for n in qdq.graph.node if n.op_type in ("Resize", "ConvTranspose") and n.input[0] != in_name]
+    assert ours and all(producers.get(n.input[0]) == "DequantizeLinear" for n in ours), "not quantized by onnxruntime"
     res = compile_model(qpath, tmp_path / f"{name}_lib", target="host", quant="int8", calib=calib, quiet=True)
     opts = ort.SessionOptions()
     opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
@@ -270,7 +299,10 @@ def _check_qdq(model, calib, x, tmp_path, name="q", min_exact=0.9):
             q = res.info["outputs"][k]["quant"]
             wq = np.round(wnt / q["scale"]) + q["zero_point"]
             diff = np.abs(y.reshape(wq.shape).astype(np.int64) - wq.astype(np.int64))
-            assert diff.max() <= 1, f"{name} {board} output {k}: {diff.max()} LSB"
+            if network:
+                assert diff.max() <= 2 and np.mean(diff <= 1) >= 0.99, f"{name} {board} output {k}: {diff.max()} LSB"
+            else:
+                assert diff.max() <= 1, f"{name} {board} output {k}: {diff.max()} LSB"
             same.append(float(np.mean(diff == 0)))
     assert min(same) >= min_exact, same
     return min(same)
@@ -278,15 +310,26 @@ def _check_qdq(model, calib, x, tmp_path, name="q", min_exact=0.9):
 
 def test_onnx_resize_int8_qdq(tmp_path):
     x_shape = (1, 3, 5, 7)
-    specs = [("nearest", c, nm, (1, 1, 1.5, 2.7), None) for c in COORDS for nm in ("round_prefer_floor", "floor")]
-    specs += [("linear", c, None, s, None) for c in LINEAR_COORDS for s in ((1, 1, 2, 2), (1, 1, 1.7, 0.6))]
+    # (few outputs: every parallel branch multiplies the execution-order search of the planner)
+    specs = [("nearest", "half_pixel", "round_prefer_floor", (1, 1, 1.5, 2.7), None),
+             ("nearest", "asymmetric", "floor", (1, 1, 2, 2), None),
+             ("nearest", "tf_half_pixel_for_nn", "round_prefer_ceil", (1, 1, 0.6, 1.3), None)]
+    specs += [("linear", c, None, (1, 1, 1.7, 0.6) if i % 2 else (1, 1, 2, 2), None)
+              for i, c in enumerate(LINEAR_COORDS)]
     nodes, outs, inits = _resize_nodes(specs, 13)
+    # a 1x1 conv in front: onnxruntime's quantizer quantizes a Resize only behind a quantized op
+    from onnx import helper
+    for nd in nodes:
+        nd.input[0] = "c"
     rng = np.random.default_rng(11)
-    calib = rng.standard_normal((16,) + x_shape[1:]).astype(np.float32)
-    x = rng.standard_normal((4,) + x_shape[1:]).astype(np.float32)
+    inits["w"] = rng.standard_normal((3, 3, 1, 1)).astype(np.float32)
+    nodes.insert(0, helper.make_node("Conv", ["x", "w"], ["c"]))
+    calib = rng.standard_normal((8,) + x_shape[1:]).astype(np.float32)
+    x = rng.standard_normal((3,) + x_shape[1:]).astype(np.float32)
     # bilinear weights in 1/1024 (TFLM's integer rule) vs onnxruntime's float resize: random inputs
     # (neighbours far apart) round the other way on up to ~1/5 of the values, never by more than 1
-    exact = _check_qdq(_onnx_model(nodes, x_shape, outs, inits, 13), calib, x, tmp_path, min_exact=0.75)
+    model = _onnx_model(nodes, x_shape, outs, inits, 13)
+    exact = _check_qdq(model, calib, x, tmp_path, min_exact=0.75)
     print(f"\nresize int8 vs onnxruntime QDQ: worst output {exact:.3f} identical, all within 1 LSB")
 
 
@@ -298,3 +341,170 @@ def test_onnx_conv_transpose_int8_qdq(tmp_path):
     calib = rng.standard_normal((16,) + x_shape[1:]).astype(np.float32)
     x = rng.standard_normal((4,) + x_shape[1:]).astype(np.float32)
     _check_qdq(model, calib, x, tmp_path)
+
+
+# -- a small torch decoder through both exporters -------------------------------------------------
+def _decoder():
+    """One chain (no parallel branches, which multiply the planner's execution-order search)."""
+    import torch
+    from torch import nn
+    import torch.nn.functional as F
+
+    class Decoder(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.near = nn.Upsample(scale_factor=2, mode="nearest")
+            self.grouped = nn.ConvTranspose2d(4, 4, 3, stride=2, padding=1, output_padding=1, groups=2, bias=False)
+            self.bil = nn.Upsample(scale_factor=0.5, mode="bilinear", align_corners=False)
+            self.bil_ac = nn.Upsample(scale_factor=2, mode="bilinear", align_corners=True)
+            self.up_t2 = nn.ConvTranspose2d(4, 6, 2, stride=2)
+            self.up_t3 = nn.ConvTranspose2d(6, 4, 3, stride=2, padding=1, output_padding=1)
+            self.head = nn.Conv2d(4, 3, 3, padding=1)
+
+        def forward(self, x):                                    # 4x5
+            x = self.grouped(self.near(x))                       # 8x10 -> 16x20
+            x = self.bil_ac(self.bil(x))                         # 8x10 -> 16x20
+            x = F.interpolate(x, size=(8, 10), mode="nearest")   # 8x10
+            x = torch.relu(self.up_t2(x))                        # 16x20
+            x = F.interpolate(x, scale_factor=1.5, mode="bilinear", align_corners=False)  # 24x30
+            x = torch.relu(self.up_t3(x))                        # 48x60
+            return self.head(x)
+    torch.manual_seed(0)
+    return Decoder().eval()
+
+
+@pytest.mark.parametrize("dynamo", [False, pytest.param(True, marks=pytest.mark.slow)])
+def test_torch_decoder_both_exporters(dynamo, tmp_path):
+    """nn.Upsample (nearest, bilinear with and without align_corners), F.interpolate (size and
+    scale_factor), ConvTranspose2d (k2 s2; k3 s2 p1 output_padding 1; grouped) exported by the
+    TorchScript and the dynamo exporter: float32 C vs onnxruntime, then int8 via onnxruntime's QDQ
+    within 1 LSB."""
+    torch = pytest.importorskip("torch")
+    import onnx
+    net = _decoder()
+    example = torch.randn(1, 4, 4, 5)
+    path = tmp_path / "dec.onnx"
+    kw = dict(dynamo=True, external_data=False, optimize=True) if dynamo else dict(dynamo=False, opset_version=17)
+    torch.onnx.export(net, (example,), str(path), input_names=["x"], **kw)
+    model = onnx.load(str(path))
+    ops = {n.op_type for n in model.graph.node}
+    assert {"Resize", "ConvTranspose"} <= ops, ops
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((2, 1, 4, 4, 5)).astype(np.float32)
+    want = _run_float(model, x, tmp_path, "dec")
+    with torch.no_grad():
+        t = np.stack([net(torch.from_numpy(xi)).numpy() for xi in x])
+    np.testing.assert_allclose(want[0].reshape(t.shape), t, rtol=1e-4, atol=1e-5)
+    calib = rng.standard_normal((8, 4, 4, 5)).astype(np.float32)
+    _check_qdq(model, calib, x[:, 0], tmp_path, "decq", min_exact=0.8, network=True)
+
+
+# -- onnx's own node test cases of Resize, Upsample and ConvTranspose -----------------------------
+REFUSED = ("cubic", "tf_crop_and_resize", "linear_antialias", "convtranspose_1d", "convtranspose_3d")
+# onnx's expected output computes align_corners with the fractional resized length (scale * in);
+# onnxruntime, our float oracle, uses the integer output length, and so do we
+ORT_ORACLE = ("test_resize_downsample_scales_linear_align_corners",)
+
+
+@pytest.mark.slow
+def test_onnx_node_cases(tmp_path, monkeypatch):
+    """Every onnx node case of these ops: the supported ones match their expected outputs (host C
+    and golden model, rtol 1e-5), the rest (cubic, crop-and-resize, antialiased linear
+    downscaling, 1-D / 3-D) are refused with an error naming the op and node."""
+    import onnx_cases as oc
+    monkeypatch.setattr(oc, "NODE_MODULES", ("resize", "convtranspose", "upsample"))
+    monkeypatch.setattr(oc, "CASE_PREFIXES", ("test_resize", "test_convtranspose", "test_upsample"))
+    monkeypatch.setattr(oc, "PARAM_INPUTS", dict(oc.PARAM_INPUTS, Resize=(1, 2, 3), ConvTranspose=(1, 2),
+                                                 Upsample=(1,)))
+    cases = oc.generate_node_cases(tmp_path / "cases")
+    assert len(cases) > 40
+    failures, passed, refused = [], 0, 0
+    for case in cases:
+        if any(k in case.name for k in REFUSED):
+            msg = oc.compile_error(case, tmp_path / "refused" / case.name)
+            assert msg is not None and "at node" in msg and "\n" not in msg, (case.name, msg)
+            refused += 1
+            continue
+        if case.name in ORT_ORACLE:
+            _ort_expected(oc, case)
+        r = oc.run_case(case, tmp_path / "work" / case.name)
+        passed += r.ok
+        if not r.ok:
+            failures.append(f"{case.name}: {r.message}")
+    print(f"\nonnx node cases: {passed} pass, {refused} refused")
+    assert not failures, failures
+
+
+def _ort_expected(oc, case):
+    """Rewrite the case's expected outputs with onnxruntime's."""
+    import onnxruntime as ort
+    from onnx import numpy_helper
+    model, inputs, _ = oc.load_case(case)
+    sess = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    outs = sess.run(None, {vi.name: v for vi, v in zip(model.graph.input, inputs)})
+    for j, y in enumerate(outs):
+        (case.path / "test_data_set_0" / f"output_{j}.pb").write_bytes(numpy_helper.from_array(y).SerializeToString())
+
+
+# -- Cortex-M4 under QEMU ----------------------------------------------------------------------------
+def _tfl_decoder_chain():
+    """TRANSPOSE_CONV (k3 s2 SAME, bias, relu) -> RESIZE_BILINEAR (half-pixel) -> RESIZE_NEAREST."""
+    rng = np.random.default_rng(3)
+    b = ModelBuilder()
+    x = b.tensor((1, 5, 6, 8), scale=0.05, zp=-4)
+    shape = b.tensor((4,), dtype="int32", data=np.array([1, 10, 12, 8], np.int32))
+    ws = rng.uniform(0.002, 0.006, 8)
+    w = b.tensor((8, 3, 3, 8), scale=ws, zp=0, axis=0, data=rng.integers(-127, 128, (8, 3, 3, 8)))
+    bias = b.tensor((8,), dtype="int32", scale=0.05 * ws, zp=0, axis=0, data=rng.integers(-500, 500, 8))
+    t = b.tensor((1, 10, 12, 8), scale=0.03, zp=-128)
+    o = fb.TransposeConvOptionsT()
+    o.padding, o.strideH, o.strideW, o.fusedActivationFunction = fb.Padding.SAME, 2, 2, ACT["relu"]
+    b.op(OP.TRANSPOSE_CONV, [shape, w, x, bias], [t], options=o, options_type=fb.BuiltinOptions.TransposeConvOptions)
+    s1 = b.tensor((2,), dtype="int32", data=np.array([19, 23], np.int32))
+    r1 = b.tensor((1, 19, 23, 8), scale=0.03, zp=-128)
+    b.op(OP.RESIZE_BILINEAR, [t, s1], [r1], **_resize_opts(OP.RESIZE_BILINEAR, False, True))
+    s2 = b.tensor((2,), dtype="int32", data=np.array([38, 46], np.int32))
+    r2 = b.tensor((1, 38, 46, 8), scale=0.03, zp=-128)
+    b.op(OP.RESIZE_NEAREST_NEIGHBOR, [r1, s2], [r2], **_resize_opts(OP.RESIZE_NEAREST_NEIGHBOR, False, False))
+    return b.build([x], [r2])
+
+
+def test_qemu_m4_decoder_chain_matches_tflm(tmp_path):
+    """The chain on Cortex-M4 (mps2-an386, the DSP transposed convolution) and on the host (portable
+    kernels) equals tflite-micro byte for byte; prints the M4 instruction count."""
+    buf = _tfl_decoder_chain()
+    path = tmp_path / "chain.tflite"
+    path.write_bytes(buf)
+    ref = TflmModel(buf)
+    feeds = int8_inputs((1, 5, 6, 8), 2, seed=4)
+    for target, board in (("cortex-m4", "mps2-an386"), ("host", "host")):
+        res = compile_model(path, tmp_path / target, target=target, quiet=True)
+        dsp = "mcf_conv_transpose2d_s8_dsp.c" in res.info["runtime_sources"]
+        assert dsp == (target == "cortex-m4"), res.info["runtime_sources"]
+        ours, info = simulate(tmp_path / target, board, np.stack(feeds))
+        for k, f in enumerate(feeds):
+            theirs = ref.run(f)[0]
+            assert np.array_equal(ours[k].reshape(theirs.shape), theirs), f"{board}: sample {k}"
+        if board != "host":
+            print(f"\ndecoder chain on {board}: {info['instructions']} instructions per inference")
+
+
+def test_fpga_backends_refuse_resize_and_conv_transpose(tmp_path):
+    """No FPGA lowering yet: both backends refuse in one line naming the op, the node and the backend."""
+    import onnx
+    from mcuforge.codegen.hls.project import write_hls_project
+    from mcuforge.codegen.rtl.project import write_rtl_project
+    from mcuforge.errors import McuforgeError
+    nodes, outs, inits = _resize_nodes([("nearest", "asymmetric", "floor", (1, 1, 2, 2), None)], 13)
+    rng = np.random.default_rng(0)
+    models = {"resize": _onnx_model(nodes, (1, 2, 3, 3), outs, inits, 13),
+              "conv_transpose2d": _conv_t_model(rng, (1, 4, 5, 5), CONV_T[:1])}
+    for op, model in models.items():
+        path = tmp_path / f"{op}.onnx"
+        onnx.save_model(model, str(path))
+        calib = rng.standard_normal((4,) + tuple(d.dim_value for d in model.graph.input[0].type.tensor_type.shape.dim)[1:])
+        for write in (write_hls_project, write_rtl_project):
+            with pytest.raises(McuforgeError) as e:
+                write(path, tmp_path / f"{op}_{write.__name__}", calib=calib.astype(np.float32))
+            msg = str(e.value)
+            assert op in msg and "at node" in msg and "FPGA" in msg and "\n" not in msg, msg

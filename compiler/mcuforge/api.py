@@ -63,15 +63,15 @@ def load_samples(path: str | Path | np.ndarray | None, g: Graph) -> list[dict[st
             raise McuforgeError(f"sample file not found: {path}")
         try:
             loaded = np.load(path, allow_pickle=False)
-        except (ValueError, OSError) as e:
-            raise McuforgeError(f"cannot read samples {path}: {e}") from None
-        if isinstance(loaded, np.ndarray):
-            arrays = [loaded]
-        else:
-            names = g.meta.get("onnx_names", {}).get("inputs", [])
-            arrays = [loaded[n] if n in loaded.files else None for n in names] if names else []
-            if not arrays or any(a is None for a in arrays):
-                arrays = [loaded[k] for k in loaded.files][:len(g.inputs)]
+            if isinstance(loaded, np.ndarray):
+                arrays = [loaded]
+            else:
+                names = g.meta.get("onnx_names", {}).get("inputs", [])
+                arrays = [loaded[n] if n in loaded.files else None for n in names] if names else []
+                if not arrays or any(a is None for a in arrays):
+                    arrays = [loaded[k] for k in loaded.files][:len(g.inputs)]
+        except Exception as e:  # noqa: BLE001 - ValueError, OSError, EOFError, BadZipFile, ...
+            raise McuforgeError(f"cannot read samples {path}: {str(e).splitlines()[0] if str(e) else type(e).__name__}") from None
     if len(arrays) != len(g.inputs):
         raise McuforgeError(f"samples hold {len(arrays)} arrays, the model has {len(g.inputs)} inputs")
     feeds = []
@@ -80,6 +80,11 @@ def load_samples(path: str | Path | np.ndarray | None, g: Graph) -> list[dict[st
     for name, arr in zip(g.inputs, arrays):
         t = g.tensors[name]
         arr = np.asarray(arr)
+        if arr.dtype.kind not in "fiu" or arr.size == 0:
+            raise McuforgeError(f"samples for input {name}: {arr.dtype} array of shape {arr.shape}; "
+                                f"expected a non-empty array of real numbers")
+        if arr.dtype.kind == "f" and not np.all(np.isfinite(arr)):
+            raise McuforgeError(f"samples for input {name} hold NaN or infinite values")
         user_shape = tuple(t.shape[i] for i in np.argsort(perms[name])) if name in perms else t.shape
         per_sample = user_shape[1:] if user_shape and user_shape[0] == 1 else user_shape
         if user_shape and arr.shape[1:] == tuple(user_shape[1:]) and user_shape[0] == 1:
@@ -93,7 +98,10 @@ def load_samples(path: str | Path | np.ndarray | None, g: Graph) -> list[dict[st
                                 f"(N, {', '.join(map(str, per_sample))}) with the model's input shape {user_shape}")
         if name in perms:
             batch = np.stack([np.transpose(b, perms[name]) for b in batch])
-        count = len(batch) if count is None else min(count, len(batch))
+        if count is not None and len(batch) != count:
+            raise McuforgeError(f"samples hold {count} values for the first input but {len(batch)} for {name}; "
+                                f"give every input the same number of samples")
+        count = len(batch)
         feeds.append((name, batch))
     return [{name: batch[i] for name, batch in feeds} for i in range(count)]
 
@@ -115,6 +123,8 @@ def prepare_graph(model, quant: str = "int8", calib=None, calib_method: str = "m
     if quant not in QUANT_MODES:
         raise McuforgeError(f"--quant must be one of {', '.join(QUANT_MODES)}, not {quant!r}")
     g = model if isinstance(model, Graph) else load_model(model, input_shapes, example_inputs)
+    from .ir.validate import validate_graph
+    validate_graph(g, quant)
     ranges: dict = {}
     if g.meta.get("quant") == "int8":
         if quant != "int8":
@@ -122,6 +132,9 @@ def prepare_graph(model, quant: str = "int8", calib=None, calib_method: str = "m
     else:
         g = canonicalize(g)
         if quant == "int8":
+            validate_graph(g, quant)  # folding (BatchNorm with a negative variance, ...) may create NaN
+            from .quant.qonnx import check_int8
+            check_int8(g)  # QONNX grids wider than 8 bits
             samples = load_samples(calib, g)
             missing = [t for t in list(g.inputs) + [o for n in g.nodes.values() for o in n.outputs]
                        if g.tensors[t].quant is None]
@@ -137,6 +150,9 @@ def prepare_graph(model, quant: str = "int8", calib=None, calib_method: str = "m
     if g.meta.get("quant") == "int8":
         g = lower_to_lut(g)
     infer_shapes(g)
+    if g.meta.get("quant") == "int8":
+        from .quant.range_check import check_int8_ranges
+        check_int8_ranges(g)
     return g, ranges
 
 
@@ -221,7 +237,7 @@ def to_device_inputs(info: dict, x) -> list[np.ndarray]:
         raise McuforgeError(f"the model has {len(info['inputs'])} inputs, got {len(xs)} arrays")
     out = []
     for io, arr in zip(info["inputs"], xs):
-        arr = np.asarray(arr)
+        arr = check_input_array(io, arr)
         shape = tuple(io["shape"])
         perm = io["perm"]
         user = tuple(shape[i] for i in np.argsort(perm)) if perm else shape
@@ -238,14 +254,42 @@ def to_device_inputs(info: dict, x) -> list[np.ndarray]:
             if arr.dtype.kind == "f":
                 from .reference.arith import round_half_away
                 q = io["quant"]
-                arr = np.clip(round_half_away(arr / q["scale"]) + q["zero_point"], -128, 127)
-            elif arr.dtype != np.int8 and (arr.min() < -128 or arr.max() > 127):
-                raise McuforgeError(f"input {io['name']}: integer samples outside int8")
+                with np.errstate(over="ignore"):
+                    arr = np.clip(round_half_away(arr.astype(np.float64) / q["scale"]) + q["zero_point"], -128, 127)
             arr = arr.astype(np.int8)
         else:
             arr = arr.astype(np.float32)
         out.append(np.ascontiguousarray(arr))
+    counts = {len(a) for a in out}
+    if len(counts) > 1:
+        raise McuforgeError(f"the inputs hold different numbers of samples ({', '.join(str(len(a)) for a in out)}); "
+                            f"give every input the same batch size")
+    if out and len(out[0]) == 0:
+        raise McuforgeError("the input batch is empty")
     return out
+
+
+INPUT_RULE = ("float samples (float16/32/64) are quantized with the model's input scale and zero point "
+              "(int8 models) or used as float32; int8 samples are fed as they are (int8 models only); "
+              "other types are refused")
+
+
+def check_input_array(io: dict, arr) -> np.ndarray:
+    """The one rule per dtype for simulate inputs (INPUT_RULE); NaN and inf refused."""
+    try:
+        arr = np.asarray(arr)
+    except Exception as e:  # noqa: BLE001 - ragged lists and other non-arrays
+        raise McuforgeError(f"input {io['name']}: not an array ({e})") from None
+    kind = arr.dtype.kind
+    if kind == "f":
+        if not np.all(np.isfinite(arr)):
+            raise McuforgeError(f"input {io['name']}: samples hold NaN or infinite values")
+    elif not (arr.dtype == np.int8 and io["dtype"] == "int8"):
+        raise McuforgeError(f"input {io['name']}: samples of type {arr.dtype} for a {io['dtype']} input; "
+                            + INPUT_RULE)
+    if arr.ndim == 0 or arr.size == 0:
+        raise McuforgeError(f"input {io['name']}: the batch is empty (shape {arr.shape})")
+    return arr
 
 
 def from_device_outputs(info: dict, ys: list[np.ndarray]) -> list[np.ndarray]:

@@ -40,12 +40,21 @@ def cmd_simulate(args):
 
     from .api import simulate
     x = None
+    for what, dest in (("--output", args.output), ("--json", args.json)):
+        if dest and not Path(dest).resolve().parent.is_dir():
+            raise McuforgeError(f"{what} {dest}: folder {Path(dest).resolve().parent} does not exist")
+        if dest and Path(dest).is_dir():
+            raise McuforgeError(f"{what} {dest} is a folder; give a file name")
     if args.input:
         path = Path(args.input)
         if not path.is_file():
             raise McuforgeError(f"input file not found: {path}")
-        loaded = np.load(path, allow_pickle=False)
-        x = [loaded[k] for k in loaded.files] if hasattr(loaded, "files") else loaded
+        try:
+            loaded = np.load(path, allow_pickle=False)
+            x = [loaded[k] for k in loaded.files] if hasattr(loaded, "files") else loaded
+        except Exception as e:  # noqa: BLE001 - numpy raises ValueError, OSError, EOFError, BadZipFile...
+            raise McuforgeError(f"cannot read input samples {path}: {str(e).splitlines()[0] if str(e) else type(e).__name__} "
+                                f"(expected a .npy array or an .npz of arrays)") from None
     y, info = simulate(args.outdir, board=args.board, x=x)
     if args.output:
         if isinstance(y, list):
@@ -122,7 +131,20 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+class Terminated(BaseException):
+    """SIGTERM, raised as an exception so that staging folders are cleaned up on the way out."""
+
+
+def _on_sigterm(signum, frame):
+    raise Terminated()
+
+
 def main(argv: list[str] | None = None) -> int:
+    import signal
+    try:
+        signal.signal(signal.SIGTERM, _on_sigterm)
+    except ValueError:  # not the main thread (embedded use): keep the default
+        pass
     try:
         parser = build_parser()
         args = parser.parse_args(argv)
@@ -134,6 +156,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("mcuforge: interrupted", file=sys.stderr)
         return 130
+    except Terminated:
+        print("mcuforge: terminated", file=sys.stderr)
+        return 143
     except Exception as e:  # a bug of ours: still one line, the traceback on request
         if os.environ.get("MCUFORGE_DEBUG"):
             raise

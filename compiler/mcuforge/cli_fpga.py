@@ -26,7 +26,8 @@ def _bits(args) -> dict:
 
 def _warn_no_calib(args):
     if args.calib is None:
-        print("mcuforge: warning: no --calib samples; binary points come from uniform noise in [0, 1]")
+        print("mcuforge: warning: no --calib samples; binary points the model does not set (QONNX Quant "
+              "nodes set theirs) come from uniform noise in [0, 1]")
 
 
 def cmd_hls(args):

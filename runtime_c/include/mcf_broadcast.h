@@ -36,4 +36,22 @@ static inline void mcf_bc_next(const mcf_broadcast *bc, mcf_bc_iter *it)
     }
 }
 
+/* out[i] = fn(a, in1[.], in2[.]) over the whole output: one flat loop when the shapes agree,
+ * else the odometer. fn is a function (or macro) of the kernel, inlined here. */
+#define MCF_BROADCAST_APPLY(fn, a, in1, in2, out)                                   \
+    do {                                                                            \
+        if ((a)->bc.same_shape) {                                                   \
+            for (int32_t i_ = 0; i_ < (a)->bc.size; ++i_) {                         \
+                (out)[i_] = fn((a), (in1)[i_], (in2)[i_]);                          \
+            }                                                                       \
+        } else {                                                                    \
+            mcf_bc_iter it_;                                                        \
+            mcf_bc_begin(&it_);                                                     \
+            for (int32_t i_ = 0; i_ < (a)->bc.size; ++i_) {                         \
+                (out)[i_] = fn((a), (in1)[it_.a_off], (in2)[it_.b_off]);            \
+                mcf_bc_next(&(a)->bc, &it_);                                        \
+            }                                                                       \
+        }                                                                           \
+    } while (0)
+
 #endif /* MCF_BROADCAST_H */

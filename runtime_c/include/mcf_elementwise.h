@@ -1,6 +1,6 @@
 /*
  * mcf_elementwise.h - argument structs of the elementwise kernels beyond add / sub / mul:
- * int8 maximum / minimum, PReLU (int8 and float32) and float32 log-softmax.
+ * int8 maximum / minimum, PReLU (int8 and float32), float32 log-softmax, L2 normalization.
  * Included by mcf_kernels.h (it uses mcf_broadcast from there).
  */
 #ifndef MCF_ELEMENTWISE_H
@@ -11,11 +11,18 @@
 typedef struct {
     mcf_broadcast bc;
     int32_t is_max, raw;
-    int32_t in1_zp, in2_zp, out_zp;
+    int32_t in1_zp, in2_zp, out_zp, left_shift;
     int32_t in1_mult, in1_shift, in2_mult, in2_shift;
 } mcf_maxmin_s8_args;
 
 void mcf_maxmin_s8(const mcf_maxmin_s8_args *a, const int8_t *in1, const int8_t *in2, int8_t *out);
+
+/* mcf_mul_s8 when one operand is a gate repeated over the other (its strides contiguous on the
+ * trailing dims, 0 on the leading ones): rows instead of the broadcast odometer. */
+void mcf_mul_s8_gate(const mcf_mul_s8_args *a, const int8_t *in1, const int8_t *in2, int8_t *out);
+
+/* int8 squared difference with broadcasting (TFLM's left shift of 7; add's argument struct). */
+void mcf_sqdiff_s8(const mcf_add_s8_args *a, const int8_t *in1, const int8_t *in2, int8_t *out);
 
 /* PReLU: y = x >= 0 ? x : x * slope, the slope broadcast against x (TFLM's int8 arithmetic:
  * x - zp >= 0 requantized by mult_pos, else (x - zp) * (slope - slope_zp) by mult_neg). */
@@ -38,5 +45,15 @@ typedef struct {
 } mcf_log_softmax_f32_args;
 
 void mcf_log_softmax_f32(const mcf_log_softmax_f32_args *a, const float *in, float *out);
+
+/* L2 normalization along one axis (outer x axis x inner); int8: in_zp, output 1/128 and 0. */
+typedef struct {
+    int32_t outer, axis_len, inner;
+    int32_t in_zp;
+    float eps;
+} mcf_l2norm_args;
+
+void mcf_l2norm_s8(const mcf_l2norm_args *a, const int8_t *in, int8_t *out);
+void mcf_l2norm_f32(const mcf_l2norm_args *a, const float *in, float *out);
 
 #endif /* MCF_ELEMENTWISE_H */

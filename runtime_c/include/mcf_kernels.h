@@ -168,6 +168,16 @@ typedef struct {
 
 void mcf_gather(const mcf_gather_args *a, const void *in, void *out);
 
+/* The float/int8 boundary of a model (TFLite QUANTIZE from float, DEQUANTIZE to float):
+ * q = clamp(round_half_away(x / scale) + zp) in float32 as TFLite does; x = (q - zp) * scale. */
+typedef struct {
+    int32_t size, zero_point;
+    float scale;
+} mcf_affine_args;
+
+void mcf_quantize_f32_s8(const mcf_affine_args *a, const float *in, int8_t *out);
+void mcf_dequantize_s8_f32(const mcf_affine_args *a, const int8_t *in, float *out);
+
 /* ---- float32 ----------------------------------------------------------------------------- */
 typedef struct {
     mcf_window win;
@@ -196,7 +206,8 @@ typedef struct {
 
 void mcf_matmul_f32(const mcf_matmul_f32_args *a, const float *in1, const float *in2, float *out);
 
-typedef enum { MCF_ADD = 0, MCF_SUB = 1, MCF_MUL = 2, MCF_DIV = 3, MCF_MAXIMUM = 4, MCF_MINIMUM = 5 } mcf_binary_op;
+typedef enum { MCF_ADD = 0, MCF_SUB = 1, MCF_MUL = 2, MCF_DIV = 3, MCF_MAXIMUM = 4, MCF_MINIMUM = 5,
+               MCF_SQDIFF = 6 } mcf_binary_op;
 
 typedef struct {
     mcf_broadcast bc;
@@ -208,7 +219,7 @@ void mcf_binary_f32(const mcf_binary_f32_args *a, const float *in1, const float 
 
 typedef enum {
     MCF_RELU = 0, MCF_CLIP = 1, MCF_SIGMOID = 2, MCF_HARDSWISH = 3, MCF_HARDSIGMOID = 4,
-    MCF_TANH = 5, MCF_LEAKYRELU = 6, MCF_ELU = 7, MCF_ERF = 8, MCF_GELU = 9, MCF_GELU_TANH = 10, MCF_SILU = 11, MCF_POW = 12
+    MCF_TANH = 5, MCF_LEAKYRELU = 6, MCF_ELU = 7, MCF_ERF = 8, MCF_GELU = 9, MCF_GELU_TANH = 10, MCF_SILU = 11, MCF_POW = 12, MCF_RSQRT = 13
 } mcf_unary_op;
 
 typedef struct {
@@ -265,10 +276,12 @@ typedef struct {
     const int32_t *a_offsets;      /* [batches] element offset of each A matrix */
     const int32_t *b_offsets;      /* [batches] */
     int32_t a_zp, b_zp, out_zp, mult, shift, act_min, act_max;
+    void *scratch;                 /* DSP variant: int16 copies of B's columns and one A row */
 } mcf_matmul_s8_args;
 
 /* out[b][i][j] = requant(sum_k (A[i][k] - a_zp) * (B[k][j] - b_zp)) */
 void mcf_matmul_s8(const mcf_matmul_s8_args *a, const int8_t *in1, const int8_t *in2, int8_t *out);
+void mcf_matmul_s8_dsp(const mcf_matmul_s8_args *a, const int8_t *in1, const int8_t *in2, int8_t *out);
 
 typedef struct {
     int32_t rows, n;

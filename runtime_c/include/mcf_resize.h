@@ -20,6 +20,7 @@ typedef struct {
 } mcf_resize_nearest_args;
 
 void mcf_resize_nearest(const mcf_resize_nearest_args *a, const void *in, void *out);
+void mcf_resize_nearest_fast(const mcf_resize_nearest_args *a, const void *in, void *out);
 
 typedef struct {
     int32_t batch, in_h, in_w, out_h, out_w, channels;
@@ -38,7 +39,49 @@ typedef struct {
 
 void mcf_resize_bilinear_f32(const mcf_resize_bilinear_f32_args *a, const float *in, float *out);
 
+/*
+ * Taps of one output coordinate o of a transposed convolution along one axis: input i reaches o
+ * through tap k when o + pad = i * stride + k * dil. Those taps are k = k0, k0 + kstep, ... and
+ * read i = i0, i0 - di, ... (n of them, all inside the kernel and the input), so the kernels do
+ * no division or modulo per tap.
+ */
+typedef struct {
+    int32_t k0, i0, n, kstep, di;
+} mcf_ct_taps;
+
+static inline mcf_ct_taps mcf_ct_axis(int32_t o, int32_t pad, int32_t stride, int32_t dil, int32_t k, int32_t in)
+{
+    mcf_ct_taps t = {0, 0, 0, 1, 0};
+    int32_t g = stride, r = dil;              /* kstep = stride / gcd(stride, dil) */
+    while (r != 0) {
+        const int32_t tmp = g % r;
+        g = r;
+        r = tmp;
+    }
+    t.kstep = stride / g;
+    t.di = t.kstep * dil / stride;
+    const int32_t target = o + pad;
+    for (int32_t kk = 0; kk < t.kstep && kk < k; ++kk) {
+        const int32_t rest = target - kk * dil;
+        if (rest >= 0 && rest % stride == 0) {
+            t.k0 = kk;
+            t.i0 = rest / stride;
+            /* first tap whose input lies inside: i0 - s * di < in */
+            int32_t skip = t.i0 >= in ? (t.i0 - in) / t.di + 1 : 0;
+            const int32_t last_k = (k - 1 - kk) / t.kstep;           /* taps inside the kernel */
+            const int32_t last_i = t.i0 / t.di;                      /* taps with i >= 0 */
+            const int32_t last = last_k < last_i ? last_k : last_i;
+            t.n = last >= skip ? last - skip + 1 : 0;
+            t.k0 += skip * t.kstep;
+            t.i0 -= skip * t.di;
+            return t;
+        }
+    }
+    return t;
+}
+
 void mcf_conv_transpose2d_s8(const mcf_conv2d_s8_args *a, const int8_t *in, int8_t *out);
+void mcf_conv_transpose2d_s8_dsp(const mcf_conv2d_s8_args *a, const int8_t *in, int8_t *out);
 void mcf_conv_transpose2d_f32(const mcf_conv2d_f32_args *a, const float *in, float *out);
 
 #endif /* MCF_RESIZE_H */

@@ -1,4 +1,4 @@
-/* float32 add / sub / mul / div / max / min with broadcasting and a fused clamp. */
+/* float32 add / sub / mul / div / max / min / squared difference with broadcasting and a fused clamp. */
 #include "mcf_arith.h"
 #include "mcf_broadcast.h"
 
@@ -21,8 +21,11 @@ static inline float apply(const mcf_binary_f32_args *a, float x, float y)
     case MCF_MAXIMUM:
         r = x > y ? x : y;
         break;
-    default: /* MCF_MINIMUM */
+    case MCF_MINIMUM:
         r = x < y ? x : y;
+        break;
+    default: /* MCF_SQDIFF */
+        r = (x - y) * (x - y);
         break;
     }
     return MCF_CLAMP(r, a->act_min, a->act_max);

@@ -11,23 +11,17 @@ void mcf_conv_transpose2d_f32(const mcf_conv2d_f32_args *a, const float *in, flo
     for (int32_t n = 0; n < w->batch; ++n) {
         const float *in_n = in + (size_t)n * w->in_h * w->in_w * w->in_c;
         for (int32_t oy = 0; oy < w->out_h; ++oy) {
+            const mcf_ct_taps ty = mcf_ct_axis(oy, w->pad_top, w->stride_h, w->dil_h, w->k_h, w->in_h);
             for (int32_t ox = 0; ox < w->out_w; ++ox) {
+                const mcf_ct_taps tx = mcf_ct_axis(ox, w->pad_left, w->stride_w, w->dil_w, w->k_w, w->in_w);
                 for (int32_t oc = 0; oc < w->out_c; ++oc) {
                     const int32_t ic0 = (oc / out_per_group) * in_per_group;
                     const float *filt = a->weights + (size_t)oc * w->k_h * w->k_w * in_per_group;
                     float acc = a->bias ? a->bias[oc] : 0.0f;
-                    for (int32_t ky = 0; ky < w->k_h; ++ky) {
-                        const int32_t ty = oy + w->pad_top - ky * w->dil_h;
-                        if (ty < 0 || ty % w->stride_h != 0 || ty / w->stride_h >= w->in_h) {
-                            continue;
-                        }
-                        const int32_t iy = ty / w->stride_h;
-                        for (int32_t kx = 0; kx < w->k_w; ++kx) {
-                            const int32_t tx = ox + w->pad_left - kx * w->dil_w;
-                            if (tx < 0 || tx % w->stride_w != 0 || tx / w->stride_w >= w->in_w) {
-                                continue;
-                            }
-                            const int32_t ix = tx / w->stride_w;
+                    for (int32_t j = 0; j < ty.n; ++j) {
+                        const int32_t ky = ty.k0 + j * ty.kstep, iy = ty.i0 - j * ty.di;
+                        for (int32_t i = 0; i < tx.n; ++i) {
+                            const int32_t kx = tx.k0 + i * tx.kstep, ix = tx.i0 - i * tx.di;
                             const float *px = in_n + ((size_t)iy * w->in_w + ix) * w->in_c + ic0;
                             const float *fk = filt + ((size_t)ky * w->k_w + kx) * in_per_group;
                             for (int32_t ic = 0; ic < in_per_group; ++ic) {

@@ -20,8 +20,8 @@ void mcf_resize_bilinear_s8(const mcf_resize_bilinear_s8_args *a, const int8_t *
                 const int8_t *p10 = r1 + (size_t)a->x0[ox] * c_n, *p11 = r1 + (size_t)a->x1[ox] * c_n;
                 for (int32_t c = 0; c < c_n; ++c) {
                     const int32_t acc = p00[c] * w00 + p10[c] * w10 + p01[c] * w01 + p11[c] * w11;
-                    const int32_t round = acc > 0 ? (1 << 19) : -(1 << 19);
-                    *out++ = (int8_t)((acc + round) / (1 << 20));
+                    /* (acc + sign(acc) 2^19) / 2^20 truncated == floor((acc + 2^19 - [acc <= 0]) / 2^20) */
+                    *out++ = (int8_t)((acc + (1 << 19) - (acc <= 0)) >> 20);
                 }
             }
         }

@@ -1,5 +1,5 @@
 /* float32 elementwise functions: relu, clip, sigmoid, hard swish, hard sigmoid, tanh, leaky relu,
- * elu, erf, gelu (erf and tanh forms), silu, pow. */
+ * elu, erf, gelu (erf and tanh forms), silu, pow, rsqrt. */
 #include <math.h>
 
 #include "mcf_arith.h"
@@ -46,6 +46,9 @@ void mcf_unary_f32(const mcf_unary_f32_args *a, const float *in, float *out)
             break;
         case MCF_POW:
             y = powf(x, a->alpha);
+            break;
+        case MCF_RSQRT:
+            y = 1.0f / sqrtf(x);
             break;
         default: /* MCF_HARDSWISH */
             y = x * MCF_CLAMP(x + 3.0f, 0.0f, 6.0f) / 6.0f;

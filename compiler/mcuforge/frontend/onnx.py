@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import McuforgeError, UnsupportedOpError
+from ..errors import McuforgeError, UnsupportedOpError, closest_supported
 from ..ir.graph import Graph, Node
 from ..ir.ops import infer_node
 from ..ir.tensor import QuantParams, Tensor
@@ -21,6 +21,8 @@ from .onnx_movement import MovementOps
 from .onnx_elementwise import ElementwiseOps
 from .onnx_resize import ResizeOps
 from .onnx_reduce import ReduceOps
+from .validate_onnx import check_axis
+from .onnx_qonnx import QONNX_DOMAINS, QonnxOps
 
 TO_NHWC = (0, 2, 3, 1)
 TO_NCHW = (0, 3, 1, 2)
@@ -35,7 +37,7 @@ def _attrs(node) -> dict:
     return {a.name: helper.get_attribute_value(a) for a in node.attribute}
 
 
-class OnnxImporter(MovementOps, ElementwiseOps, ResizeOps, ReduceOps):
+class OnnxImporter(MovementOps, ElementwiseOps, ResizeOps, ReduceOps, QonnxOps):
     def __init__(self, model, input_shapes: dict[str, tuple] | None = None):
         self.model = model
         self.input_shapes = input_shapes or {}
@@ -44,6 +46,7 @@ class OnnxImporter(MovementOps, ElementwiseOps, ResizeOps, ReduceOps):
         self.unconsumed_inputs: set[str] = set()
         self.opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 13)
         self._converted: dict[tuple[str, str], str] = {}
+        self.absorbed: set[str] = set()  # first outputs of nodes already emitted as part of a pattern
 
     # -- values ------------------------------------------------------------------------------
     def t(self, ir_name: str) -> Tensor:
@@ -120,6 +123,8 @@ class OnnxImporter(MovementOps, ElementwiseOps, ResizeOps, ReduceOps):
             infer_node(self.g, node)
         except ValueError as e:
             raise McuforgeError(str(e)) from None
+        except (KeyError, IndexError, ZeroDivisionError, TypeError) as e:
+            raise McuforgeError(f"{node.op} node {node.name}: shape inference failed ({type(e).__name__}: {e})") from None
         return out
 
     def bind(self, onnx_name: str, ir: str, layout: str | None):
@@ -133,6 +138,11 @@ class OnnxImporter(MovementOps, ElementwiseOps, ResizeOps, ReduceOps):
         if q_int is not None:
             c.meta["q_int"] = q_int
         self.bind(onnx_name, c.name, None)
+
+    @classmethod
+    def supported_ops(cls) -> list[str]:
+        """ONNX op types this importer reads (every op_<Type> handler of it and its mixins)."""
+        return [m[3:] for m in dir(cls) if m.startswith("op_")]
 
     # -- graph -------------------------------------------------------------------------------
     def run(self) -> Graph:
@@ -149,12 +159,21 @@ class OnnxImporter(MovementOps, ElementwiseOps, ResizeOps, ReduceOps):
         for idx, node in enumerate(graph.node):
             if not node.name:
                 node.name = f"{node.op_type}_{idx}"
+            if node.output and node.output[0] in self.absorbed:
+                continue  # emitted together with an earlier node (a pattern, see onnx_movement)
             handler = getattr(self, f"op_{node.op_type}", None)
+            if node.domain in QONNX_DOMAINS:
+                handler = getattr(self, f"qonnx_{node.op_type}", None)
             if node.domain in ("", "ai.onnx") and self._fold_constant_node(node, handler):
                 continue
-            if handler is None or node.domain not in ("", "ai.onnx"):
-                raise UnsupportedOpError(node.op_type, node.name)
-            handler(node, _attrs(node))
+            if handler is None or node.domain not in ("", "ai.onnx") + QONNX_DOMAINS:
+                raise UnsupportedOpError(node.op_type, node.name, closest_supported(node.op_type, self.supported_ops()))
+            try:
+                handler(node, _attrs(node))
+            except (KeyError, IndexError, ZeroDivisionError, TypeError, ValueError, AttributeError) as e:
+                # the last line behind validate_onnx: a malformed node never becomes an internal error
+                raise McuforgeError(f"node {node.name!r} ({node.op_type}): cannot import it "
+                                    f"({type(e).__name__}: {e})") from None
         for vo in graph.output:
             ir, layout = self.vals[vo.name]
             if self.t(ir).data is not None:
@@ -390,10 +409,12 @@ class OnnxImporter(MovementOps, ElementwiseOps, ResizeOps, ReduceOps):
 
     def op_Flatten(self, node, a):
         shape = self._onnx_shape(node.input[0])
-        axis = a.get("axis", 1) % max(len(shape), 1) if a.get("axis", 1) != len(shape) else len(shape)
+        axis = check_axis(node, a.get("axis", 1), len(shape), inclusive_end=True)
         self._reshape_to(node, (int(np.prod(shape[:axis])), int(np.prod(shape[axis:]))))
 
     def op_Reshape(self, node, a):
+        if self.channel_shuffle(node):
+            return
         target = [int(d) for d in self.require_const(node, 1, "shape")]
         shape = self._onnx_shape(node.input[0])
         allowzero = a.get("allowzero", 0)
@@ -434,6 +455,8 @@ class OnnxImporter(MovementOps, ElementwiseOps, ResizeOps, ReduceOps):
         ir, layout = self.vals[node.input[0]]
         rank = len(self.t(ir).shape)
         perm = tuple(a.get("perm", tuple(reversed(range(rank)))))
+        if sorted(perm) != list(range(rank)):
+            raise McuforgeError(f"node {node.name!r} (Transpose): perm {list(perm)} for a tensor of rank {rank}")
         if layout == "nhwc":
             perm = tuple(TO_NCHW[p] for p in perm)
         self.unconsumed_inputs.discard(ir)
@@ -442,7 +465,7 @@ class OnnxImporter(MovementOps, ElementwiseOps, ResizeOps, ReduceOps):
     def op_Concat(self, node, a):
         layouts = {self.vals[i][1] for i in node.input}
         rank = len(self._onnx_shape(node.input[0]))
-        axis = a["axis"] % rank
+        axis = check_axis(node, a["axis"], rank)
         if "nhwc" in layouts and rank == 4:
             ins, axis, layout = [self.nhwc(i) for i in node.input], NCHW_AXIS_IN_NHWC[axis], "nhwc"
         else:
@@ -528,12 +551,14 @@ class OnnxImporter(MovementOps, ElementwiseOps, ResizeOps, ReduceOps):
         scale = self.require_const(node, 1, "scale").astype(np.float64)
         zp = self.const_value(node.input[2]) if len(node.input) > 2 and node.input[2] else None
         zp_dtype = zp.dtype if zp is not None else np.dtype(np.uint8)
+        if zp_dtype not in (np.uint8, np.int8, np.int32):
+            raise UnsupportedOpError(node.op_type, node.name, f"zero point type {zp_dtype}")
         zp = np.zeros_like(scale, np.int64) if zp is None else zp.astype(np.int64)
         if zp_dtype == np.uint8:
             zp = zp - 128  # the same grid shifted into int8: q - zp is unchanged
-        elif zp_dtype not in (np.int8, np.int32):
-            raise UnsupportedOpError(node.op_type, node.name, f"zero point type {zp_dtype}")
         axis = a.get("axis", 1) if scale.size > 1 else None
+        from .validate_onnx import check_qdq_params
+        check_qdq_params(node, scale, zp, axis, self._onnx_shape(node.input[0]))
         return scale, zp, axis, zp_dtype
 
     def op_QuantizeLinear(self, node, a):
@@ -541,7 +566,18 @@ class OnnxImporter(MovementOps, ElementwiseOps, ResizeOps, ReduceOps):
         ir, layout = self.vals[node.input[0]]
         t = self.t(ir)
         if t.data is not None:
-            raise UnsupportedOpError("QuantizeLinear", node.name, "on a constant (store the quantized weights)")
+            # a constant quantized at run time (onnxruntime's quantizer does this to Constant-node
+            # operands such as attention's 1/sqrt(d)): fold it into the stored integers, as
+            # QuantizeLinear computes them (round half to even, saturate)
+            data = self.const_value(node.input[0]).astype(np.float64)
+            shape = [1] * data.ndim
+            if axis is not None and data.ndim:
+                shape[axis % data.ndim] = -1
+            offset = 128 if zp_dtype == np.uint8 else 0
+            q = np.round(data / scale.reshape(shape)) + zp.reshape(shape) + offset
+            info = np.iinfo(zp_dtype)
+            self.const(node.output[0], np.clip(q, info.min, info.max).astype(zp_dtype))
+            return
         if scale.size != 1:
             raise UnsupportedOpError("QuantizeLinear", node.name, "per-channel activation quantization")
         q = QuantParams(scale, zp)
@@ -588,12 +624,16 @@ def load_onnx(path: str | os.PathLike, input_shapes: dict | None = None, name: s
     if not path.is_file():
         raise McuforgeError(f"model file not found: {path}")
     try:
-        model = onnx.load(str(path), load_external_data=True)
+        model = onnx.load(str(path), load_external_data=False)
     except (DecodeError, RuntimeError, ValueError, OSError) as e:
         raise McuforgeError(f"cannot read ONNX model {path}: {str(e).splitlines()[0] if str(e) else type(e).__name__}") from None
     if not model.graph.node:
         raise McuforgeError(f"cannot read ONNX model {path}: it has no nodes (truncated or not an ONNX file?)")
+    from .validate_onnx import validate_model
+    nonfinite = validate_model(model, path.parent, str(path))
     g = OnnxImporter(model, input_shapes).run()
+    if nonfinite:
+        g.meta["nonfinite_constants"] = nonfinite
     if name:
         g.name = name
     else:

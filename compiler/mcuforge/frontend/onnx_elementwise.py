@@ -46,12 +46,18 @@ class ElementwiseOps:
             return None
         shape4 = (1,) * (4 - len(shape)) + tuple(shape)
         nhwc = tuple(shape4[i] for i in TO_NHWC)
-        moved = [i for i in TO_NHWC if shape4[i] != 1]  # ONNX axes of the non-1 dims, in NHWC order
-        if moved == sorted(moved):  # the transpose only moves size-1 axes: a reshape does it
-            return self.add("reshape", [self.plain(onnx_name)], None, {"shape": nhwc}, name=f"{node.name}_nhwc")
-        if len(shape) != 4:
-            ir = self.add("reshape", [self.plain(onnx_name)], None, {"shape": shape4}, name=f"{node.name}_r4")
-        return self.add("transpose", [ir], None, {"perm": TO_NHWC}, name=f"{node.name}_t")
+        moved = [i for i in TO_NHWC if shape4[i] != 1]  # the non-unit axes, in NHWC order
+        if moved != sorted(moved) and len(shape) == 4:
+            return self.nhwc(onnx_name)  # a real transpose (or a graph input taken NHWC)
+        key = (ir, "nhwc_operand")
+        if key not in self._converted:  # one conversion per value, however many ops read it
+            if moved == sorted(moved):   # only unit axes move: the same bytes, reshaped
+                out = self.add("reshape", [self.plain(onnx_name)], None, {"shape": nhwc}, name=f"{node.name}_nhwc")
+            else:
+                x = self.add("reshape", [self.plain(onnx_name)], None, {"shape": shape4}, name=f"{node.name}_r4")
+                out = self.add("transpose", [x], None, {"perm": TO_NHWC}, name=f"{node.name}_t")
+            self._converted[key] = out
+        return self._converted[key]
 
     def _binary(self, op, node, x=None, y=None, out=None):
         """Bind ONNX value `out` (default: the node's output) to op(x, y)."""
@@ -156,7 +162,8 @@ class ElementwiseOps:
     def _softmax_like(self, op, node, a):
         shape = self._onnx_shape(node.input[0])
         rank = len(shape)
-        axis = a.get("axis", -1 if self.opset >= 13 else 1) % rank
+        from .validate_onnx import check_axis
+        axis = check_axis(node, a.get("axis", -1 if self.opset >= 13 else 1), rank)
         if self.opset < 13 and axis != rank - 1:
             # Before opset 13 (Log)Softmax flattens everything from `axis` on into one row.
             x = self.plain(node.input[0])

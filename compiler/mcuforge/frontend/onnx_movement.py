@@ -45,6 +45,43 @@ class MovementOps:
                  "sizes": tuple(self._in_ir_order(layout, sizes))}
         self.bind(out_name, self.add("slice", [ir], None, attrs, name=name), layout)
 
+    # -- patterns --------------------------------------------------------------------------------
+    def _sole_consumer(self, value: str):
+        users = [n for n in self.model.graph.node if value in n.input]
+        outputs = {o.name for o in self.model.graph.output}
+        return users[0] if len(users) == 1 and value not in outputs else None
+
+    def channel_shuffle(self, node) -> bool:
+        """ShuffleNet's Reshape [N, C, H, W] -> [N, g, C/g, H, W], Transpose (0, 2, 1, 3, 4), Reshape
+        back to [N, C, H, W], on a value held NHWC: emitted as the same shuffle of the NHWC channel
+        axis (reshape [N, H, W, g, C/g], transpose (0, 1, 2, 4, 3), reshape), so no layout transposes
+        surround it. True if `node` started such a pattern (its two followers are then absorbed)."""
+        ir, layout = self.vals[node.input[0]]
+        s5 = self.const_value(node.input[1]) if len(node.input) > 1 else None
+        if layout != "nhwc" or s5 is None or len(s5) != 5:
+            return False
+        n, c, h, w = self._onnx_shape(node.input[0])
+        g = int(s5[1])
+        if g < 1 or c % g or [int(d) for d in s5] != [n, g, c // g, h, w] and [int(d) for d in s5] != [n, g, -1, h, w]:
+            return False
+        tr = self._sole_consumer(node.output[0])
+        if tr is None or tr.op_type != "Transpose":
+            return False
+        perm = [a.ints for a in tr.attribute if a.name == "perm"]
+        if not perm or list(perm[0]) != [0, 2, 1, 3, 4]:
+            return False
+        back = self._sole_consumer(tr.output[0])
+        s4 = self.const_value(back.input[1]) if back is not None and back.op_type == "Reshape" else None
+        if s4 is None or [int(d) for d in s4] not in ([n, c, h, w], [n, -1, h, w], [n, c, -1, w], [n, c, h, -1]):
+            return False
+        self.unconsumed_inputs.discard(ir)
+        y = self.add("reshape", [ir], None, {"shape": (n, h, w, g, c // g)}, name=f"{node.name}_groups")
+        y = self.add("transpose", [y], None, {"perm": (0, 1, 2, 4, 3)}, name=tr.name or f"{node.name}_shuffle")
+        y = self.add("reshape", [y], None, {"shape": (n, h, w, c)}, name=f"{node.name}_merge")
+        self.bind(back.output[0], y, "nhwc")
+        self.absorbed.update({tr.output[0], back.output[0]})
+        return True
+
     # -- ops -------------------------------------------------------------------------------------
     def op_Slice(self, node, a):
         shape = self._onnx_shape(node.input[0])
@@ -103,6 +140,14 @@ class MovementOps:
                                      f"for a dimension of {shape[ax]}")
         flat = tuple(int(i) % shape[ax] for i in idx.reshape(-1))
         ir, layout = self.vals[node.input[0]]
+        if idx.ndim == 0 and layout == "nhwc" and ax == 1:
+            # one channel of an NHWC value: [N, H, W] is the same order in both layouts
+            self.unconsumed_inputs.discard(ir)
+            y = self.add("gather", [ir], None, {"axis": 3, "indices": flat}, name=node.name)
+            y = self.add("reshape", [y], None, {"shape": tuple(shape[:1]) + tuple(shape[2:])},
+                         name=f"{node.name}_shape")
+            self.bind(node.output[0], y, None)
+            return
         if idx.ndim == 1 and layout == "nhwc":
             from .onnx import NCHW_AXIS_IN_NHWC
             self.unconsumed_inputs.discard(ir)
@@ -147,7 +192,10 @@ class MovementOps:
         if all(r == 1 for r in reps):
             self.vals[node.output[0]] = (ir, layout)
             return
-        y = self.add("tile", [ir], None, {"reps": tuple(self._in_ir_order(layout, reps))}, name=node.name)
+        from ..ir.ops.slicing import tile_steps
+        y = ir
+        for k, step in enumerate(tile_steps(self._in_ir_order(layout, reps))):
+            y = self.add("tile", [y], None, {"reps": step}, name=node.name if k == 0 else f"{node.name}_{k}")
         self.bind(node.output[0], y, layout)
 
     def op_Cast(self, node, a):
@@ -191,19 +239,35 @@ class MovementOps:
         self.bind(node.output[0], self.add("pad", [ir], None, attrs, name=node.name), layout)
 
     def _space_depth(self, node, a, to_space: bool):
+        """Both block orders as reshape -> 6-D transpose -> reshape: in NHWC when the value is held
+        NHWC (no layout change around it), in NCHW otherwise."""
         n, c, h, w = self._onnx_shape(node.input[0])
         b = int(a["blocksize"])
-        x = self.plain(node.input[0])
-        if to_space:
-            crd = _s(a.get("mode", b"DCR")) == "CRD"
-            six = (n, c // (b * b), b, b, h, w) if crd else (n, b, b, c // (b * b), h, w)
-            perm = (0, 1, 4, 2, 5, 3) if crd else (0, 3, 4, 1, 5, 2)
-            out = (n, c // (b * b), h * b, w * b)
+        crd = _s(a.get("mode", b"DCR")) == "CRD"
+        ir, layout = self.vals[node.input[0]]
+        if layout == "nhwc":
+            x, out_layout = ir, "nhwc"
+            self.unconsumed_inputs.discard(ir)
+            if to_space:   # channel = (i*b + j)*C' + c' (DCR) or c'*b*b + i*b + j (CRD)
+                six = (n, h, w, c // (b * b), b, b) if crd else (n, h, w, b, b, c // (b * b))
+                perm = (0, 1, 4, 2, 5, 3) if crd else (0, 1, 3, 2, 4, 5)
+                out = (n, h * b, w * b, c // (b * b))
+            else:
+                six, out = (n, h // b, b, w // b, b, c), (n, h // b, w // b, c * b * b)
+                perm = (0, 1, 3, 5, 2, 4) if crd else (0, 1, 3, 2, 4, 5)
         else:
-            six, perm, out = (n, c, h // b, b, w // b, b), (0, 3, 5, 1, 2, 4), (n, c * b * b, h // b, w // b)
+            x, out_layout = self.plain(node.input[0]), None
+            if to_space:
+                six = (n, c // (b * b), b, b, h, w) if crd else (n, b, b, c // (b * b), h, w)
+                perm = (0, 1, 4, 2, 5, 3) if crd else (0, 3, 4, 1, 5, 2)
+                out = (n, c // (b * b), h * b, w * b)
+            else:
+                six, out = (n, c, h // b, b, w // b, b), (n, c * b * b, h // b, w // b)
+                perm = (0, 1, 3, 5, 2, 4) if crd else (0, 3, 5, 1, 2, 4)
         y = self.add("reshape", [x], None, {"shape": six}, name=f"{node.name}_split")
         y = self.add("transpose", [y], None, {"perm": perm}, name=node.name)
-        self.bind(node.output[0], self.add("reshape", [y], None, {"shape": out}, name=f"{node.name}_merge"), None)
+        self.bind(node.output[0], self.add("reshape", [y], None, {"shape": out}, name=f"{node.name}_merge"),
+                  out_layout)
 
     def op_DepthToSpace(self, node, a):
         self._space_depth(node, a, True)

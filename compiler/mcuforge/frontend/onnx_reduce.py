@@ -123,6 +123,11 @@ def _key(n):
     return n.op_type, tuple(n.output)
 
 
+def _per_last_axis(v) -> bool:
+    """A constant that broadcasts along the last axis only (a layer norm's scale or bias)."""
+    return v is not None and all(d == 1 for d in v.shape[:-1])
+
+
 def _scalar(consts, name):
     v = consts.get(name)
     return None if v is None or v.size != 1 else float(v.reshape(-1)[0])
@@ -130,7 +135,8 @@ def _scalar(consts, name):
 
 def fuse_decomposed_layernorm(model) -> int:
     """Rewrite ReduceMean -> Sub -> Pow(2) -> ReduceMean -> Add(eps) -> Sqrt -> Div [-> Mul(gamma)
-    [-> Add(beta)]] over the last axis into LayerNormalization (in place; returns how many)."""
+    [-> Add(beta)]] over the last axis into LayerNormalization (modifies `model` in place; returns
+    how many). A chain that differs in any way is left alone for the elementwise handlers."""
     from onnx import helper, numpy_helper
     g = model.graph
     consts = {i.name: numpy_helper.to_array(i) for i in g.initializer}
@@ -188,11 +194,11 @@ def fuse_decomposed_layernorm(model) -> int:
         chain, last = [rm1, sub, pows[0], rm2, add, sqrt, divs[0]], divs[0]
         gamma = beta = None
         mul = only_user(last.output[0], "Mul")
-        if mul is not None and mul.input[1] in consts:
+        if mul is not None and _per_last_axis(consts.get(mul.input[1])):
             gamma, last = consts[mul.input[1]], mul
             chain.append(mul)
             badd = only_user(last.output[0], "Add")
-            if badd is not None and badd.input[1] in consts:
+            if badd is not None and _per_last_axis(consts.get(badd.input[1])):
                 beta, last = consts[badd.input[1]], badd
                 chain.append(badd)
         width = gamma.size if gamma is not None else (beta.size if beta is not None else 1)

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import McuforgeError, UnsupportedOpError
+from ..errors import McuforgeError, UnsupportedOpError, closest_supported
 from ..ir.graph import Graph, Node
 from ..ir.ops import infer_node
 from ..ir.ops.base import act_range_int8, same_padding
@@ -26,6 +26,7 @@ from . import tflite_schema as fb
 from .tflite_elementwise import ElementwiseOps
 from .tflite_resize import TfliteResizeOps
 from .tflite_reduce import ReduceOps
+from .tflite_movement import TfliteMovementOps
 
 # TFLite TensorType -> IR dtype
 DTYPES = {0: "float32", 2: "int32", 3: "uint8", 4: "int64", 6: "bool", 7: "int16", 9: "int8"}
@@ -55,14 +56,17 @@ def _safe(name: str, fallback: str) -> str:
     return s if s and not s[0].isdigit() else fallback
 
 
-class TfliteImporter(ElementwiseOps, TfliteResizeOps, ReduceOps):
+class TfliteImporter(ElementwiseOps, TfliteResizeOps, ReduceOps, TfliteMovementOps):
     def __init__(self, buf: bytes, name: str, where: str):
         self.buf, self.where = buf, where
         self.pm = fb.open_model(buf, where)
+        from .validate_tflite import validate
+        validate(self.pm, where)
         self.g = Graph(_safe(name, "model"))
         self.ir: dict[int, str] = {}       # tflite tensor index -> IR tensor name
         self.op_index = 0
         self.op_name = ""
+        self.folded: dict[int, np.ndarray] = {}  # tflite tensor index -> constant computed at import
 
     # -- tensors -----------------------------------------------------------------------------
     def tinfo(self, i: int) -> fb.TensorInfo:
@@ -81,17 +85,15 @@ class TfliteImporter(ElementwiseOps, TfliteResizeOps, ReduceOps):
         axis = t.quantized_dimension if len(t.scale) > 1 else None
         return QuantParams(t.scale.astype(np.float64), t.zero_point, axis)
 
-    def data(self, i: int) -> np.ndarray | None:
-        return self.tinfo(i).data
-
     def value(self, i: int) -> str:
         """IR name of tflite tensor i (a constant is created on first use)."""
         if i in self.ir:
             return self.ir[i]
         t = self.tinfo(i)
-        if t.data is None:
+        data = self.data(i)
+        if data is None:
             raise self.error(f"reads tensor {t.name!r} before any operator writes it")
-        c = self.g.const(_safe(t.name, f"t{i}"), t.data, self.dtype(i), self.quant(i))
+        c = self.g.const(_safe(t.name, f"t{i}"), data, self.dtype(i), self.quant(i))
         self.ir[i] = c.name
         return c.name
 
@@ -124,6 +126,8 @@ class TfliteImporter(ElementwiseOps, TfliteResizeOps, ReduceOps):
             infer_node(self.g, node)
         except ValueError as e:
             raise self.error(str(e)) from None
+        except (KeyError, IndexError, ZeroDivisionError, TypeError) as e:
+            raise self.error(f"shape inference failed ({type(e).__name__}: {e})") from None
         ir_t = self.g.tensors[ir_name]
         if shape is not None and tuple(ir_t.shape) != tuple(shape):
             raise self.error(f"output shape {tuple(shape)} in the file, but the op computes {ir_t.shape}")
@@ -132,6 +136,11 @@ class TfliteImporter(ElementwiseOps, TfliteResizeOps, ReduceOps):
             self.ir[out] = ir_name
             ir_t.meta["tflite_name"] = self.tinfo(out).name
         return ir_name
+
+    @classmethod
+    def supported_ops(cls) -> list[str]:
+        """TFLite builtin operators this importer reads (every op_<NAME> handler)."""
+        return [m[3:] for m in dir(cls) if m.startswith("op_")]
 
     # -- graph -------------------------------------------------------------------------------
     def run(self) -> Graph:
@@ -144,14 +153,21 @@ class TfliteImporter(ElementwiseOps, TfliteResizeOps, ReduceOps):
             self.ir[i] = name
         for idx, (code, op) in enumerate(self.pm.ops):
             self.op_index, self.op_name = idx, fb.op_name(code)
+            if self.fold_constant_op(op, fb.op_inputs(op), fb.op_outputs(op)):
+                continue
             handler = getattr(self, f"op_{self.op_name}", None)
             if handler is None:
                 raise UnsupportedOpError(self.op_name, self.node_base,
-                                         f"operator {idx} of {self.where} (TFLite builtin code {code})")
+                                         f"operator {idx} of {self.where} (TFLite builtin code {code}); "
+                                         + closest_supported(self.op_name, self.supported_ops()))
             ins = fb.op_inputs(op)
             outs = fb.op_outputs(op)
             self.check_hybrid(ins)
-            handler(op, ins, outs)
+            try:
+                handler(op, ins, outs)
+            except (KeyError, IndexError, ZeroDivisionError, TypeError, ValueError, AttributeError) as e:
+                # the last line behind validate_tflite: a malformed operator never becomes an internal error
+                raise self.error(f"cannot import it ({type(e).__name__}: {e})") from None
         self.op_name = ""
         for i in fb.subgraph_outputs(self.pm.sg):
             if i not in self.ir:
@@ -170,7 +186,7 @@ class TfliteImporter(ElementwiseOps, TfliteResizeOps, ReduceOps):
                     f"hybrid quantization ({x} activations with {w} weights) is not supported; "
                     "give mcuforge a fully int8 model or a float32 model")
         for i in ins:
-            if i >= 0 and i not in self.ir and self.tinfo(i).data is None:
+            if i >= 0 and i not in self.ir and self.data(i) is None:
                 raise self.error(f"reads tensor {self.tinfo(i).name!r} before any operator writes it")
 
     # -- helpers -----------------------------------------------------------------------------
@@ -315,12 +331,6 @@ class TfliteImporter(ElementwiseOps, TfliteResizeOps, ReduceOps):
 
     def op_MUL(self, op, ins, outs):
         self._binary("mul", op, ins, outs)
-
-    def op_RESHAPE(self, op, ins, outs):
-        self.emit("reshape", [self.value(ins[0])], outs[0], {"shape": tuple(self.tinfo(outs[0]).shape)})
-
-    op_SQUEEZE = op_RESHAPE
-    op_EXPAND_DIMS = op_RESHAPE
 
     def op_SOFTMAX(self, op, ins, outs):
         self.emit("softmax", [self.value(ins[0])], outs[0], {"axis": -1, "beta": fb.softmax_beta(op)})

@@ -68,3 +68,18 @@ class ElementwiseOps:
 
     def op_MINIMUM(self, op, ins, outs):
         self._maxmin("min", ins, outs)
+
+    def op_RSQRT(self, op, ins, outs):
+        self.emit("rsqrt", [self.value(ins[0])], outs[0],
+                  {"int_algo": "tflm" if self._is_int8(ins[0]) else "float"})
+
+    def op_L2_NORMALIZATION(self, op, ins, outs):
+        if fb.activation_option(op) != 0:
+            raise self.error("a fused activation on L2_NORMALIZATION is not supported (TFLM refuses it too)")
+        q = self.quant(outs[0])
+        if self._is_int8(outs[0]) and q is not None and (q.zp != 0 or abs(q.s * 128 - 1) > 1e-6):
+            raise self.error("int8 L2_NORMALIZATION needs output scale 1/128 and zero point 0")
+        self.emit("l2_normalize", [self.value(ins[0])], outs[0], {"axis": -1})
+
+    def op_SQUARED_DIFFERENCE(self, op, ins, outs):
+        self.emit("squared_difference", [self.value(ins[0]), self.value(ins[1])], outs[0])

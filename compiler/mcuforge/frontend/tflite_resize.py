@@ -22,7 +22,8 @@ def _resize_options(op) -> SimpleNamespace:
     o = fb._options(op, cls)
     if o is None:
         return SimpleNamespace(align_corners=0, half_pixel_centers=0)
-    return SimpleNamespace(align_corners=int(bool(o.AlignCorners())), half_pixel_centers=int(bool(o.HalfPixelCenters())))
+    return SimpleNamespace(align_corners=int(bool(o.AlignCorners())),
+                           half_pixel_centers=int(bool(o.HalfPixelCenters())))
 
 
 def _transpose_conv_options(op) -> SimpleNamespace:

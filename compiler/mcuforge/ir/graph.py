@@ -106,7 +106,11 @@ class Graph:
         """Every reader of `old` (and the graph outputs) reads `new` instead."""
         for n in self.consumers(old):
             self.set_inputs(n, [new if t == old else t for t in n.inputs])
-        self.outputs = [new if t == old else t for t in self.outputs]
+        if old in self.outputs:
+            self.outputs = [new if t == old else t for t in self.outputs]
+            perms = self.meta.get("io_perm", {})
+            if old in perms:  # the output's layout for the user moves with it
+                perms[new] = perms.pop(old)
 
     def topo_order(self) -> list[Node]:
         # Deterministic: ties broken by insertion order.

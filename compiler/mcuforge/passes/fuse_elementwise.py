@@ -5,6 +5,10 @@ op it computes, which in int8 is a single 256-entry table instead of several req
 - x * (erf(x / sqrt 2) + 1) * 1/2   -> gelu       (both torch exporters' exact GELU, any order of
                                                    the two multiplies)
 
+Also: an n-input ONNX Max / Min arrives as a chain of two-input ops; when the model's QDQ gives
+the chain's output a grid, the inner partial results take that grid too, so that int8 compares
+every input on one grid as a single n-input op would (no extra rounding in between).
+
 Requires: a float graph, constants folded (a division by a constant is a multiply already).
 Guarantees: no such chain remains whose inner values are used elsewhere or carry a QDQ
 quantization (a QDQ model quantizes each step; it is kept step by step to match its producer).
@@ -106,9 +110,24 @@ def _fuse_gelu(g: Graph, erf: Node) -> bool:
     return True
 
 
+def _share_maxmin_grid(g: Graph):
+    for n in reversed(g.topo_order()):
+        if n.op not in ("max", "min") or g.tensors[n.outputs[0]].quant is None:
+            continue
+        for i in n.inputs:
+            p = g.producer(i)
+            if p is not None and p.op == n.op and g.tensors[i].quant is None and _private_but_quant(g, i):
+                g.tensors[i].quant = g.tensors[n.outputs[0]].quant
+
+
+def _private_but_quant(g: Graph, tensor: str) -> bool:
+    return len(g.consumers(tensor)) == 1 and tensor not in g.outputs
+
+
 def fuse_elementwise(g: Graph) -> Graph:
     if g.meta.get("quant") == "int8":
         return g
+    _share_maxmin_grid(g)
     changed = True
     while changed:
         changed = False

@@ -2,7 +2,9 @@
 per-output-channel symmetric int8 weights, int32 biases with scale s_in * s_w.
 
 Tensors that already carry quantization (from a QDQ ONNX model or a .tflite file) keep it;
-the rest take their ranges from calibration."""
+the rest take their ranges from calibration. Two options of the search space (mcuforge.search)
+depart from that scheme while keeping its arithmetic: per-tensor weights (one scale shared by
+every output channel, stored per channel) and symmetric activations (zero point 0)."""
 from __future__ import annotations
 
 import numpy as np
@@ -18,9 +20,12 @@ WEIGHT_OPS = {"conv2d", "dense", "conv_transpose2d"}
 RANGE_PRESERVING = {"mean"}
 
 
-def activation_quant(lo: float, hi: float) -> QuantParams:
-    """Asymmetric int8 parameters whose grid covers [lo, hi] and represents 0 exactly."""
+def activation_quant(lo: float, hi: float, symmetric: bool = False) -> QuantParams:
+    """Asymmetric int8 parameters whose grid covers [lo, hi] and represents 0 exactly; symmetric:
+    zero point 0 and scale max(|lo|, |hi|) / 127 (codes -127..127)."""
     lo, hi = min(lo, 0.0), max(hi, 0.0)
+    if symmetric:
+        return QuantParams(max(-lo, hi, 1e-8) / 127.0, 0)
     if hi - lo < 1e-8:
         hi = lo + 1e-8
     scale = (hi - lo) / 255.0
@@ -28,16 +33,20 @@ def activation_quant(lo: float, hi: float) -> QuantParams:
     return QuantParams(scale, zp)
 
 
-def quantize_weights(w: np.ndarray) -> tuple[np.ndarray, QuantParams]:
-    """Symmetric per output channel (axis 0), values in [-127, 127]."""
+def quantize_weights(w: np.ndarray, per_channel: bool = True) -> tuple[np.ndarray, QuantParams]:
+    """Symmetric per output channel (axis 0), values in [-127, 127]; per_channel=False gives every
+    channel the scale of the largest weight of the tensor (still stored along axis 0)."""
     flat = np.abs(w.reshape(w.shape[0], -1)).max(axis=1).astype(np.float64)
+    if not per_channel:
+        flat = np.full_like(flat, flat.max(initial=0.0))
     scale = np.where(flat > 0, flat / 127.0, 1.0)
     shape = (-1,) + (1,) * (w.ndim - 1)
     q = np.clip(np.round(w / scale.reshape(shape)), -127, 127).astype(np.int8)
     return q, QuantParams(scale, np.zeros_like(scale, np.int64), axis=0)
 
 
-def quantize_int8(g: Graph, ranges: dict[str, tuple[float, float]]) -> Graph:
+def quantize_int8(g: Graph, ranges: dict[str, tuple[float, float]], per_channel_weights: bool = True,
+                  symmetric_acts: bool = False) -> Graph:
     g = g.copy()
     order = g.topo_order()
     float_acts = [t for t in g.inputs] + [t for n in order for t in n.outputs]
@@ -49,7 +58,7 @@ def quantize_int8(g: Graph, ranges: dict[str, tuple[float, float]]) -> Graph:
             return t.quant
         if name not in ranges:
             raise McuforgeError(f"tensor {name} has no calibration range")
-        return activation_quant(*ranges[name])
+        return activation_quant(*ranges[name], symmetric=symmetric_acts)
 
     # 1. activation quantization, in execution order so ops that keep their input's quantization
     #    (pooling, reshape, ...) and ops with a fixed output grid (softmax, sigmoid) see it settled
@@ -83,7 +92,7 @@ def quantize_int8(g: Graph, ranges: dict[str, tuple[float, float]]) -> Graph:
     # 2. constants: weights per channel, biases in int32, other constant operands per tensor
     for n in order:
         if n.op in WEIGHT_OPS:
-            _quantize_weight_and_bias(g, n)
+            _quantize_weight_and_bias(g, n, per_channel_weights)
         else:
             for i, name in enumerate(n.inputs):
                 t = g.tensors[name] if name else None
@@ -137,7 +146,7 @@ def _requantize_output(g: Graph, n: Node, want: QuantParams):
     g.add_node(node)
 
 
-def _quantize_weight_and_bias(g: Graph, n: Node):
+def _quantize_weight_and_bias(g: Graph, n: Node, per_channel: bool = True):
     w = g.tensors[n.inputs[1]]
     if w.dtype == "int8":
         return
@@ -151,14 +160,14 @@ def _quantize_weight_and_bias(g: Graph, n: Node):
         q = np.clip(w.meta["q_int"], -128, 127).astype(np.int8)
         wq = QuantParams(scale, np.zeros(cout, np.int64), axis=0)
     else:
-        q, wq = quantize_weights(w.data)
+        q, wq = quantize_weights(w.data, per_channel)
         if len(n.inputs) > 2 and n.inputs[2]:
             # a (nearly) dead channel has a tiny weight scale, and its bias would overflow int32 at
             # s_in * s_w: raise that channel's scale until the bias fits (its weights round to ~0)
             b = np.abs(g.tensors[n.inputs[2]].data.astype(np.float64)).reshape(-1)
             need = b / (g.tensors[n.inputs[0]].quant.s * (2 ** 31 - 1) * 0.5)
             if np.any(need > wq.scale):
-                scale = np.maximum(wq.scale, need)
+                scale = np.maximum(wq.scale, need if per_channel else need.max())
                 shape = (-1,) + (1,) * (w.data.ndim - 1)
                 q = np.clip(np.round(w.data / scale.reshape(shape)), -127, 127).astype(np.int8)
                 wq = QuantParams(scale, np.zeros_like(scale, np.int64), axis=0)

@@ -2,7 +2,8 @@
 meaning r * 2**-F, exactly what ap_fixed<W, W-F, Q, O> holds.
 
 A change of binary point is a shift; dropped bits follow the rounding mode (``trn`` floors like
-AP_TRN, ``rnd`` adds half an LSB then floors like AP_RND, i.e. ties go up), and a value outside the
+AP_TRN, ``rnd`` adds half an LSB then floors like AP_RND, i.e. ties go up, ``rne`` rounds ties to
+even like AP_RND_CONV and QONNX's ROUND), and a value outside the
 W-bit range follows the overflow mode (``sat`` clamps like AP_SAT, ``wrap`` keeps the low W bits
 like AP_WRAP). The HLS layer library, our ap_types header and the Verilog requantizer implement the
 same two steps in the same order: shift-with-rounding, then overflow.
@@ -17,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 MAX_WIDTH = 64  # ap_fixed widths the backends (and int64 raw values) support
-ROUNDING = ("trn", "rnd")
+ROUNDING = ("trn", "rnd", "rne")
 OVERFLOW = ("wrap", "sat")
 
 
@@ -65,6 +66,8 @@ def shift_round(raw, from_frac: int, to_frac: int, rounding: str) -> np.ndarray:
         return raw << np.int64(-sh)
     if rounding == "rnd":
         raw = raw + (np.int64(1) << np.int64(sh - 1))
+    elif rounding == "rne":  # half - 1, plus one more when the floor is odd: ties go to even
+        raw = raw + ((np.int64(1) << np.int64(sh - 1)) - 1) + ((raw >> np.int64(sh)) & 1)
     return raw >> np.int64(sh)  # arithmetic shift: floor
 
 
@@ -87,7 +90,7 @@ def cast(raw, from_frac: int, t: FixedType) -> np.ndarray:
 def from_float(x, t: FixedType) -> np.ndarray:
     """Quantize real values into t (exact scaling by 2**F, then t's rounding and overflow)."""
     scaled = np.ldexp(np.asarray(x, dtype=np.float64), t.frac)
-    q = np.floor(scaled + 0.5) if t.rounding == "rnd" else np.floor(scaled)
+    q = {"rnd": lambda v: np.floor(v + 0.5), "rne": np.round, "trn": np.floor}[t.rounding](scaled)
     lim = float(1 << 63)
     q = np.clip(q, -lim, lim - 1024)  # keep the int64 conversion defined; overflow() does the rest
     return overflow(q.astype(np.int64), t)

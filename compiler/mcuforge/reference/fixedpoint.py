@@ -158,3 +158,37 @@ def tanh_raw(a, integer_bits: int):
     # -2|a| is the same raw value read with one more integer bit
     t = one_minus_x_over_one_plus_x_for_x_in_0_1(exp_on_negative_values(n, integer_bits + 1))
     return np.where(a == 0, 0, np.where(a < 0, wrap_int32(-t), t))
+
+
+# -- inverse square root (TFLite's GetInvSqrtQuantizedMultiplierExp, reverse shift -1) ----------
+HALF_SQRT_2 = 1518500250  # sqrt(2) / 2 with 0 integer bits
+
+
+def inv_sqrt_multiplier_exp(value: int) -> tuple[int, int]:
+    """1 / sqrt(value) of a non-negative int32 as (Q31 multiplier, shift) for
+    multiply_by_quantized_multiplier: five Newton-Raphson steps in Q3.28 from x = 1."""
+    def srdhm(a, b):
+        return int(mul(a, b))
+
+    value = int(value)
+    if value <= 1:
+        return INT32_MAX, 0
+    shift = 11
+    while value >= (1 << 29):
+        value //= 4
+        shift += 1
+    max_left_shift_bits = (32 - value.bit_length()) - 1
+    pairs = max_left_shift_bits // 2 - 1
+    shift -= pairs
+    value <<= 2 * pairs
+    half_input = int(rounding_divide_by_pot(value >> 1, 1))
+    half_three = (1 << 28) + (1 << 27)
+    x = 1 << 28
+    for _ in range(5):
+        x3 = int(saturating_rounding_multiply_by_pot(srdhm(srdhm(x, x), x), 6))
+        x = int(saturating_rounding_multiply_by_pot(int(wrap_int32(srdhm(half_three, x) - srdhm(half_input, x3))), 3))
+    x = srdhm(x, HALF_SQRT_2)
+    if shift < 0:
+        x = int(wrap_int32(x << -shift))
+        shift = 0
+    return x, -shift

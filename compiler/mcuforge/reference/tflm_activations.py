@@ -1,5 +1,5 @@
-"""TFLite Micro's own int8 algorithms for LOGISTIC, TANH, HARD_SWISH, RELU / RELU6, LEAKY_RELU and
-PRELU, in numpy.
+"""TFLite Micro's own int8 algorithms for LOGISTIC, TANH, HARD_SWISH, RELU / RELU6, LEAKY_RELU,
+PRELU, RSQRT and L2_NORMALIZATION, in numpy.
 
 They differ from "dequantize, apply f, requantize": LOGISTIC rescales the input to a Q4.27 raw
 value and runs gemmlowp's fixed-point logistic; HARD_SWISH works on int16 fixed-point values with
@@ -12,7 +12,7 @@ import numpy as np
 
 from .arith import (multiply_by_quantized_multiplier, quantize_multiplier, round_half_away,
                     rounding_divide_by_pot)
-from .fixedpoint import input_radius, logistic_raw, tanh_raw
+from .fixedpoint import input_radius, inv_sqrt_multiplier_exp, logistic_raw, tanh_raw
 
 LOGISTIC_INPUT_INT_BITS = 4
 
@@ -171,3 +171,39 @@ def prelu_int8(x, alpha, p) -> np.ndarray:
     pos = multiply_by_quantized_multiplier(v, p["mult_pos"], p["shift_pos"])
     neg = multiply_by_quantized_multiplier(v * a, p["mult_neg"], p["shift_neg"])
     return np.clip(np.where(v >= 0, pos, neg) + p["out_zp"], -128, 127).astype(np.int8)
+
+
+# -- RSQRT / L2_NORMALIZATION (integer inverse square root) ---------------------------------------
+RSQRT_SHIFT = 20
+
+
+def rsqrt_params(in_scale, in_zp, out_scale, out_zp) -> dict:
+    """The output multiplier 1 / (sqrt(s_in) * s_out), the product formed in float32 as TFLM does."""
+    f32 = np.float32
+    m, s = quantize_multiplier(1.0 / float(f32(np.sqrt(f32(in_scale))) * f32(out_scale)))
+    return {"in_zp": int(in_zp), "out_zp": int(out_zp), "mult": m, "shift": s}
+
+
+def rsqrt_int8(x, p) -> np.ndarray:
+    """0 maps to 127; TFLM rejects negative inputs at run time, here they take the value-1 path."""
+    out = []
+    for v in (np.asarray(x, np.int64) - p["in_zp"]).reshape(-1):
+        if v == 0:
+            out.append(127)
+            continue
+        m, s = inv_sqrt_multiplier_exp(v)
+        data = multiply_by_quantized_multiplier(1, m, s + RSQRT_SHIFT)
+        y = multiply_by_quantized_multiplier(data, p["mult"], p["shift"] - RSQRT_SHIFT) + p["out_zp"]
+        out.append(int(np.clip(y, -128, 127)))
+    return np.array(out, np.int8).reshape(np.shape(x))
+
+
+def l2norm_int8(x, in_zp: int) -> np.ndarray:
+    """Each row (last axis) times 1 / sqrt(sum of squares), output scale 1/128, zero point 0."""
+    v = np.asarray(x, np.int64) - in_zp
+    rows = v.reshape(-1, v.shape[-1])
+    out = np.empty_like(rows)
+    for i, r in enumerate(rows):
+        m, s = inv_sqrt_multiplier_exp(int((r * r).sum()))
+        out[i] = np.clip(multiply_by_quantized_multiplier(r, m, s + 7), -128, 127)
+    return out.reshape(v.shape).astype(np.int8)

@@ -64,8 +64,8 @@ def overlaps(g: Graph, order: list[Node], arena: set[str]) -> list[Overlap]:
             continue
         y = g.tensors[n.outputs[0]]
         for k, src in enumerate(n.inputs):
-            if not src or src not in arena or last_use.get(src) != i:
-                continue
+            if not src or src not in arena or last_use.get(src) != i or src in g.outputs:
+                continue  # (a graph output read by a later op lives to the end: never overwritten)
             x = g.tensors[src]
             if n.inputs.count(src) > 1:
                 continue

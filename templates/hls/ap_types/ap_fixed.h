@@ -1,7 +1,8 @@
 // mcuforge's own implementation of the subset of Xilinx ap_fixed semantics the generated HLS
 // projects use, so that a project C-simulates with plain g++ (Vitis not needed):
 //   ap_fixed<W, I, Q, O> with W <= 64 for declared types (products and sums of them go up to 128),
-//   quantization AP_TRN (floor) and AP_RND (add half an LSB, then floor: ties toward +inf),
+//   quantization AP_TRN (floor), AP_RND (add half an LSB, then floor: ties toward +inf) and
+//   AP_RND_CONV (ties to even),
 //   overflow AP_WRAP (keep the low W bits) and AP_SAT (clamp to the W-bit range),
 //   exact full-precision + - * between ap_fixed values, comparisons, conversion to/from double.
 // The value is raw * 2^-(W-I); raw is kept sign-extended in a 128-bit integer.
@@ -20,11 +21,12 @@ namespace ap_detail {
 typedef __int128 wide_t;
 
 // Move the binary point from from_f to to_f fractional bits; dropped bits follow the mode.
-inline wide_t shift_round(wide_t raw, int from_f, int to_f, bool round_half_up) {
+inline wide_t shift_round(wide_t raw, int from_f, int to_f, bool round_half_up, bool half_even = false) {
     int sh = from_f - to_f;
     if (sh <= 0) return raw * ((wide_t)1 << -sh);  // widening: exact
     if (sh >= 127) return (raw < 0) ? -1 : 0;
     if (round_half_up) raw += (wide_t)1 << (sh - 1);
+    else if (half_even) raw += (((wide_t)1 << (sh - 1)) - 1) + ((raw >> sh) & 1);
     return raw >> sh;  // arithmetic shift: floor
 }
 
@@ -44,7 +46,8 @@ inline wide_t fit(wide_t raw, bool saturate) {
 template <int W, int I, ap_q_mode Q = AP_TRN, ap_o_mode O = AP_WRAP, int N = 0>
 struct ap_fixed {
     static_assert(W >= 1 && W <= 128, "ap_fixed: width outside 1..128");
-    static_assert(Q == AP_TRN || Q == AP_RND, "ap_fixed: only AP_TRN and AP_RND are implemented");
+    static_assert(Q == AP_TRN || Q == AP_RND || Q == AP_RND_CONV,
+                  "ap_fixed: only AP_TRN, AP_RND and AP_RND_CONV are implemented");
     static_assert(O == AP_WRAP || O == AP_SAT, "ap_fixed: only AP_WRAP and AP_SAT are implemented");
     static const int width = W;
     static const int iwidth = I;
@@ -55,7 +58,7 @@ struct ap_fixed {
 
     // Every conversion into this type goes through here: rounding first, then overflow.
     void assign_raw(ap_detail::wide_t raw, int from_frac) {
-        raw_ = ap_detail::fit<W>(ap_detail::shift_round(raw, from_frac, frac, Q == AP_RND), O == AP_SAT);
+        raw_ = ap_detail::fit<W>(ap_detail::shift_round(raw, from_frac, frac, Q == AP_RND, Q == AP_RND_CONV), O == AP_SAT);
     }
 
     template <int W2, int I2, ap_q_mode Q2, ap_o_mode O2, int N2>
@@ -72,7 +75,8 @@ struct ap_fixed {
 
     void from_double(double v) {
         double scaled = std::ldexp(v, frac);  // exact
-        double q = (Q == AP_RND) ? std::floor(scaled + 0.5) : std::floor(scaled);
+        double q = (Q == AP_RND) ? std::floor(scaled + 0.5)
+                 : (Q == AP_RND_CONV) ? std::nearbyint(scaled) : std::floor(scaled);  // default: ties to even
         const double lim = std::ldexp(1.0, 126);
         q = q > lim ? lim : (q < -lim ? -lim : q);
         raw_ = ap_detail::fit<W>((ap_detail::wide_t)q, O == AP_SAT);

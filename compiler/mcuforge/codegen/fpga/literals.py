@@ -23,7 +23,7 @@ def literal_list(raw: np.ndarray, t: FixedType, per_line: int = 12) -> str:
 
 
 def ap_fixed_type(t: FixedType) -> str:
-    q = "AP_RND" if t.rounding == "rnd" else "AP_TRN"
+    q = {"rnd": "AP_RND", "rne": "AP_RND_CONV", "trn": "AP_TRN"}[t.rounding]
     o = "AP_SAT" if t.overflow == "sat" else "AP_WRAP"
     return f"ap_fixed<{t.width}, {t.int_bits}, {q}, {o}>"
 

@@ -54,7 +54,7 @@ def _pow2_at_least(n: int) -> int:
 
 def _requant_ctx(acc_w: int, shift: int, out, lo: int, hi: int) -> dict:
     return {"acc_w": acc_w, "out_w": out.width, "rw": acc_w + 2 + max(0, -shift), "shift": shift,
-            "rnd": out.rounding == "rnd", "sat": out.overflow == "sat", "lo": lo, "hi": hi,
+            "rnd": out.rounding == "rnd", "rne": out.rounding == "rne", "sat": out.overflow == "sat", "lo": lo, "hi": hi,
             "raw_min": out.raw_min, "raw_max": out.raw_max, "sconst": sconst}
 
 

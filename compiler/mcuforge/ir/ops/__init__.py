@@ -1,6 +1,6 @@
 """Importing this package registers every op kind."""
 from . import base, batchnorm, binary, conv2d, dense, mean, pool, quantize, shape_ops, slicing, softmax, unary  # noqa: F401
-from . import activations, binary_ext, log_softmax  # noqa: F401,E402  (elementwise ops)
+from . import activations, binary_ext, l2norm, log_softmax  # noqa: F401,E402  (elementwise ops)
 from . import conv_transpose, resize  # noqa: F401,E402
 from . import layernorm  # noqa: F401,E402
 from .base import OPS, get_op, infer_node, infer_shapes  # noqa: F401

@@ -145,3 +145,19 @@ class Pow(_Unary):
 
     def f(self, node, x):
         return np.power(x, node.attrs["exponent"])
+
+
+@register
+class Rsqrt(_TflmUnary):
+    """1 / sqrt(x). int_algo="tflm": TFLM's RSQRT (integer Newton-Raphson inverse square root)."""
+    name = "rsqrt"
+
+    def f(self, node, x):
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return 1.0 / np.sqrt(x)
+
+    def tflm_params(self, node, in_q, out_q):
+        return tflm.rsqrt_params(in_q.s, in_q.zp, out_q.s, out_q.zp)
+
+    def tflm_run(self, x, p):
+        return tflm.rsqrt_int8(x, p)

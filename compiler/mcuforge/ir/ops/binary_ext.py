@@ -3,13 +3,15 @@
 div has float semantics only: a division by a constant becomes a multiplication by its reciprocal
 in the frontend; int8 division of two variables is refused by the quantizer (no int8 kernel).
 max / min in int8 bring both inputs to the output grid (TFLite's requantization) and compare;
-with int_algo="tflm" (TFLite MAXIMUM / MINIMUM) they compare raw values, as TFLM does.
+with int_algo="tflm" (TFLite MAXIMUM / MINIMUM) they compare raw values, as TFLM does. The
+requantization shifts the input left by 20 bits first (as TFLite's ADD does), so it rounds once:
+MultiplyByQuantizedMultiplier on the bare difference rounds twice when the shift is negative.
 """
 import numpy as np
 
 from ...reference import arith, tflm_activations as tflm
 from .base import OpDef, register
-from .binary import _Binary, broadcast_shape
+from .binary import ADD_LEFT_SHIFT, _Binary, broadcast_shape
 
 
 @register
@@ -25,17 +27,18 @@ class _MaxMin(_Binary):
         q1, q2 = (g.tensors[t].quant for t in node.inputs[:2])
         qo = g.tensors[node.outputs[0]].quant
         raw = node.attrs.get("int_algo") == "tflm" or (q1.same_as(qo) and q2.same_as(qo))
-        m1, s1 = arith.quantize_multiplier(q1.s / qo.s)
-        m2, s2 = arith.quantize_multiplier(q2.s / qo.s)
-        return {"raw": int(raw), "in1_zp": q1.zp, "in2_zp": q2.zp, "out_zp": qo.zp,
+        m1, s1 = arith.quantize_multiplier(q1.s / qo.s / (1 << ADD_LEFT_SHIFT))
+        m2, s2 = arith.quantize_multiplier(q2.s / qo.s / (1 << ADD_LEFT_SHIFT))
+        return {"raw": int(raw), "in1_zp": q1.zp, "in2_zp": q2.zp, "out_zp": qo.zp, "left_shift": ADD_LEFT_SHIFT,
                 "in1_mult": m1, "in1_shift": s1, "in2_mult": m2, "in2_shift": s2}
 
     def run_int8(self, node, xs, p):
         if p["raw"]:
             return [type(self).fn(xs[0], xs[1]).astype(np.int8)]
         mbqm = arith.multiply_by_quantized_multiplier
-        a = mbqm(xs[0].astype(np.int64) - p["in1_zp"], p["in1_mult"], p["in1_shift"]) + p["out_zp"]
-        b = mbqm(xs[1].astype(np.int64) - p["in2_zp"], p["in2_mult"], p["in2_shift"]) + p["out_zp"]
+        a = mbqm((xs[0].astype(np.int64) - p["in1_zp"]) << p["left_shift"], p["in1_mult"], p["in1_shift"])
+        b = mbqm((xs[1].astype(np.int64) - p["in2_zp"]) << p["left_shift"], p["in2_mult"], p["in2_shift"])
+        a, b = a + p["out_zp"], b + p["out_zp"]
         return [np.clip(type(self).fn(a, b), -128, 127).astype(np.int8)]
 
 
@@ -79,3 +82,35 @@ class PRelu(OpDef):
 
     def macs(self, node, g):
         return g.tensors[node.outputs[0]].size
+
+
+@register
+class SquaredDifference(_Binary):
+    """(a - b)^2 (TFLite's SQUARED_DIFFERENCE). int8 is TFLM's: both inputs shifted left 7 bits and
+    rescaled to twice the larger input scale, the difference squared, then requantized."""
+    name = "squared_difference"
+    LEFT_SHIFT = 7  # 255^2 * 2^14 stays within int32
+
+    @staticmethod
+    def fn(a, b):
+        return (a - b) * (a - b)
+
+    def int8_params(self, node, g):
+        q1, q2 = (g.tensors[t].quant for t in node.inputs[:2])
+        qo = g.tensors[node.outputs[0]].quant
+        s1, s2, so = (float(np.float32(q.s)) for q in (q1, q2, qo))
+        twice_max = 2.0 * max(s1, s2)
+        m1, sh1 = arith.quantize_multiplier(s1 / twice_max)
+        m2, sh2 = arith.quantize_multiplier(s2 / twice_max)
+        mo, sho = arith.quantize_multiplier(twice_max * twice_max / ((1 << (2 * self.LEFT_SHIFT)) * so))
+        return {"in1_zp": q1.zp, "in2_zp": q2.zp, "out_zp": qo.zp, "left_shift": self.LEFT_SHIFT,
+                "in1_mult": m1, "in1_shift": sh1, "in2_mult": m2, "in2_shift": sh2,
+                "out_mult": mo, "out_shift": sho}
+
+    def run_int8(self, node, xs, p):
+        mbqm = arith.multiply_by_quantized_multiplier
+        a = mbqm((xs[0].astype(np.int64) - p["in1_zp"]) << p["left_shift"], p["in1_mult"], p["in1_shift"])
+        b = mbqm((xs[1].astype(np.int64) - p["in2_zp"]) << p["left_shift"], p["in2_mult"], p["in2_shift"])
+        d = a - b
+        y = mbqm(d * d, p["out_mult"], p["out_shift"]) + p["out_zp"]
+        return [np.clip(y, -128, 127).astype(np.int8)]

@@ -31,10 +31,12 @@ f32 = np.float32
 def _onnx_coords(coord: str, out_size: int, in_size: int, scale) -> np.ndarray:
     """onnxruntime's original coordinate of each output index, as the float32 it rounds. The scale is
     a float32 (given scales) or, for given sizes, the float64 ratio out / in. Measured against
-    onnxruntime 1.32 on every size pair up to 11 -> 24: its asymmetric and tf_half_pixel_for_nn
-    results equal evaluating in float64 (then rounding to float32), the others in float32; the
-    one known difference left is half_pixel_symmetric with floor at exact integer coordinates."""
-    dt = np.float64 if coord in ("asymmetric", "tf_half_pixel_for_nn") else f32
+    onnxruntime 1.32 on every size pair up to 11 -> 24 and on 13 scales for inputs up to 11: with
+    sizes its asymmetric and tf_half_pixel_for_nn indices equal evaluating in float64 (then
+    rounding to float32), everything else float32. Known differences left, all at coordinates a
+    float rounding away from an exact .5 or integer: half_pixel_symmetric with floor, and
+    tf_half_pixel_for_nn with round_prefer_ceil at scale 0.6 (inputs 9 to 11)."""
+    dt = np.float64 if coord in ("asymmetric", "tf_half_pixel_for_nn") and isinstance(scale, np.float64) else f32
     scale = dt(scale)
     x = np.arange(out_size, dtype=dt)
     s, h = scale, dt(0.5)
@@ -174,6 +176,13 @@ class Resize(OpDef):
     @staticmethod
     def tables(node, in_hw, integer: bool = False) -> dict:
         a, out_hw = node.attrs, tuple(node.attrs["size"])
+        if a["coord"] != "tflite" and out_hw == tuple(in_hw):
+            # onnxruntime copies a tensor whose shape the resize keeps, whatever the scales say
+            iy, ix = np.arange(out_hw[0]), np.arange(out_hw[1])
+            if a["mode"] == "nearest":
+                return {"iy": iy, "ix": ix}
+            zy, zx = np.zeros(out_hw[0], np.int64), np.zeros(out_hw[1], np.int64)
+            return {"y0": iy, "y1": iy, "wy": zy, "x0": ix, "x1": ix, "wx": zx}
         if a["mode"] == "nearest":
             return {"iy": nearest_table(a, 0, in_hw[0], out_hw[0]), "ix": nearest_table(a, 1, in_hw[1], out_hw[1])}
         fn = linear_table_int if integer else linear_table

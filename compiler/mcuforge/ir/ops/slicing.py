@@ -101,3 +101,13 @@ class Tile(_Move):
 
     def move(self, node, x):
         return np.tile(x, tuple(node.attrs["reps"]))
+
+
+def tile_steps(reps, max_dims: int = 6) -> list[tuple]:
+    """reps split into a chain of tiles whose strided views each fit in max_dims dims: one tile
+    when rank + repeated axes fit, else one tile per repeated axis."""
+    reps = tuple(int(r) for r in reps)
+    rep_axes = [d for d, r in enumerate(reps) if r > 1]
+    if len(reps) + len(rep_axes) <= max_dims:
+        return [reps]
+    return [tuple(r if d == ax else 1 for d, r in enumerate(reps)) for ax in rep_axes]

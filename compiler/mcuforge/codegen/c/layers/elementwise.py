@@ -57,7 +57,7 @@ def mul_s8(ctx, node, cid):
 
 
 BINARY_F32 = {"add": "MCF_ADD", "sub": "MCF_SUB", "mul": "MCF_MUL", "div": "MCF_DIV", "max": "MCF_MAXIMUM",
-              "min": "MCF_MINIMUM"}
+              "min": "MCF_MINIMUM", "squared_difference": "MCF_SQDIFF"}
 
 
 def _binary_f32(ctx, node, cid):
@@ -85,7 +85,7 @@ def lut_s8(ctx, node, cid):
 UNARY_F32 = {"relu": "MCF_RELU", "clip": "MCF_CLIP", "sigmoid": "MCF_SIGMOID", "hardswish": "MCF_HARDSWISH",
              "hardsigmoid": "MCF_HARDSIGMOID", "relu_tflm": "MCF_CLIP", "tanh": "MCF_TANH",
              "leakyrelu": "MCF_LEAKYRELU", "elu": "MCF_ELU", "erf": "MCF_ERF", "gelu": "MCF_GELU", "silu": "MCF_SILU",
-             "pow": "MCF_POW"}
+             "pow": "MCF_POW", "rsqrt": "MCF_RSQRT"}
 
 
 def _unary_f32(ctx, node, cid):

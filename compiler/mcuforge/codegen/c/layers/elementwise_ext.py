@@ -1,5 +1,5 @@
-"""Layers of the elementwise ops beyond add / sub / mul: int8 max / min, PReLU (int8, float32) and
-float32 log-softmax. Unary int8 ops need no builder: lower_to_lut turns them into `lut` nodes."""
+"""Layers of the elementwise ops beyond add / sub / mul: int8 max / min, PReLU (int8, float32),
+float32 log-softmax, L2 normalization (int8, float32) and int8 squared difference. Unary int8 ops need no builder: lower_to_lut turns them into `lut` nodes."""
 from ....ir.ops import get_op
 from .base import Layer, builder
 from .elementwise import _bc, _io
@@ -41,3 +41,24 @@ def log_softmax_f32(ctx, node, cid):
     kernel, sources = ctx.select.pick("mcf_log_softmax_f32", params)
     return Layer(node, "log_softmax_f32", kernel, sources, [ctx.refs[node.inputs[0]]],
                  [ctx.refs[node.outputs[0]]], params)
+
+
+def _l2norm(ctx, node, cid):
+    int8 = ctx.g.tensors[node.outputs[0]].dtype == "int8"
+    params = dict(_split(ctx.g.tensors[node.inputs[0]].shape, node.attrs["axis"]), eps=node.attrs["eps"],
+                  in_zp=get_op("l2_normalize").int8_params(node, ctx.g)["in_zp"] if int8 else 0)
+    kernel, sources = ctx.select.pick("mcf_l2norm_s8" if int8 else "mcf_l2norm_f32", params)
+    return Layer(node, "l2norm", kernel, sources, [ctx.refs[node.inputs[0]]], [ctx.refs[node.outputs[0]]], params)
+
+
+builder("l2_normalize", "int8")(_l2norm)
+builder("l2_normalize", "float32")(_l2norm)
+
+
+@builder("squared_difference", "int8")
+def sqdiff_s8(ctx, node, cid):
+    p = dict(get_op("squared_difference").int8_params(node, ctx.g), act_min=-128, act_max=127)
+    params = {"bc": _bc(ctx.g, node), "p": p, "subtract": 0}
+    kernel, sources = ctx.select.pick("mcf_sqdiff_s8", params)
+    ins, outs = _io(ctx, node)
+    return Layer(node, "add_s8", kernel, sources, ins, outs, params, macs=params["bc"]["size"])

@@ -3,6 +3,7 @@ import numpy as np
 
 from ....errors import McuforgeError
 from ....ir.ops import get_op
+from ..kernel_select import prepare_arrays
 from .base import Layer, builder
 
 
@@ -31,9 +32,11 @@ def _matmul(ctx, node, cid, int8: bool):
         except ValueError as e:
             raise McuforgeError(str(e)) from None
         params.update({key: p[key] for key in ("a_zp", "b_zp", "out_zp", "mult", "shift", "act_min", "act_max")})
-    kernel, sources = ctx.select.pick("mcf_matmul_s8" if int8 else "mcf_matmul_f32", params)
+    variant = ctx.select.choose("mcf_matmul_s8" if int8 else "mcf_matmul_f32", params)
     arrays = [ctx.array(cid, "a_offsets", "int32_t", a_off), ctx.array(cid, "b_offsets", "int32_t", b_off)]
-    return Layer(node, "matmul_s8" if int8 else "matmul_f32", kernel, sources, [ctx.refs[t] for t in node.inputs],
+    arrays = prepare_arrays(ctx, cid, variant, params, {}, arrays)
+    return Layer(node, "matmul_s8" if int8 else "matmul_f32", variant.function, list(variant.sources),
+                 [ctx.refs[t] for t in node.inputs],
                  [ctx.refs[node.outputs[0]]], params, arrays, macs=get_op("matmul").macs(node, g))
 
 

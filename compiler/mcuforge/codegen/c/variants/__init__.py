@@ -13,5 +13,6 @@ Prepared constants (see runtime_c/include/mcf_opt.h):
 from __future__ import annotations
 
 # one module per instruction set and kernel family; import order is registration order
-from . import (fast, fast_pool, fast_elementwise, dsp_gemm, dsp_depthwise, dsp_pool, dsp_elementwise,  # noqa: F401,E402
-               mve_pool, mve_elementwise, mve)
+from . import (fast, fast_pool, fast_elementwise, gate_elementwise, dsp_gemm, dsp_depthwise, dsp_pool,  # noqa: F401,E402
+               dsp_elementwise, dsp_matmul, mve_pool, mve_elementwise, mve)
+from . import upsample  # noqa: F401,E402

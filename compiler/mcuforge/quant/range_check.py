@@ -1,0 +1,86 @@
+"""Compile-time range proofs of the int8 integer layers (issue 15, item 2).
+
+For every layer whose C kernel accumulates and requantizes in int32, bound the accumulator from
+the actual weights, biases and zero points, and check that
+  - the accumulator (bias + sum of (x - in_zp) * w) stays within int32,
+  - the requantization's left shift (shift > 0) cannot wrap: |acc| * 2^shift < 2^31,
+  - adding the output zero point to the requantized value cannot overflow int32,
+so that no C expression in the kernels (reference, tuned, DSP, MVE) overflows. A layer outside
+these bounds is refused, naming it: TFLite's reference arithmetic is undefined there (signed
+overflow) and its ADD / SUB refuse an output multiplier >= 1 at prepare time, as we do.
+
+Inputs are any int8 value (-128..127) minus the input zero point, so |x - in_zp| <= 128 + |in_zp|."""
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import McuforgeError
+from ..ir.graph import Graph
+from ..ir.ops import get_op
+
+LIMIT = (1 << 31) - 1 - 256   # |requantized| + |out_zp| (and a rounding step) must stay in int32
+
+
+def _span(zp: int) -> int:
+    return 128 + abs(int(zp))
+
+
+def _check(node, what: str, bound, shift, extra: str = ""):
+    bound = np.asarray(bound, dtype=object)   # Python ints: exact, no numpy overflow
+    shift = np.broadcast_to(np.asarray(shift, np.int64), bound.shape)
+    for c, (b, s) in enumerate(zip(bound.reshape(-1), shift.reshape(-1))):
+        b = int(b)
+        if b > (1 << 31) - 1:
+            raise McuforgeError(f"{node.op} node {node.name!r}: {what} can reach {b} (channel {c}), beyond int32"
+                                f"{extra}; the quantization parameters or weights are out of range")
+        scaled = b << max(int(s), 0)
+        if scaled > LIMIT:
+            raise McuforgeError(f"{node.op} node {node.name!r}: requantization scale 2^{int(s)} (channel {c}) "
+                                f"overflows int32 for {what} up to {b}{extra}; the effective scale "
+                                f"(input scale * weight scale / output scale) is out of the range TFLite supports")
+
+
+def check_int8_ranges(g: Graph) -> Graph:
+    for node in g.topo_order():
+        op = get_op(node.op)
+        if node.op != "lut" and any(g.tensors[t].dtype == "int8" for t in node.outputs):
+            try:
+                op.int8_params(node, g)
+            except (ValueError, ZeroDivisionError, OverflowError, AssertionError) as e:
+                raise McuforgeError(f"{node.op} node {node.name!r}: its int8 parameters cannot be derived "
+                                    f"({e or type(e).__name__})") from None
+        if node.op in ("conv2d", "dense"):
+            x, w = g.tensors[node.inputs[0]], g.tensors[node.inputs[1]]
+            if x.dtype != "int8" or x.quant is None or w.quant is None:
+                continue
+            p = op.int8_params(node, g)
+            cout = w.shape[0]
+            if w.data is not None:
+                sabs = np.abs(w.data.astype(np.int64)).reshape(cout, -1).sum(axis=1)
+            else:
+                sabs = np.full(cout, 128 * int(np.prod(w.shape[1:])), np.int64)
+            bound = [int(s) * _span(p["in_zp"]) for s in sabs]
+            if len(node.inputs) > 2 and node.inputs[2] and g.tensors[node.inputs[2]].data is not None:
+                b = np.abs(g.tensors[node.inputs[2]].data.astype(np.int64)).reshape(-1)
+                b = np.broadcast_to(b, (cout,))
+                bound = [s + int(bb) for s, bb in zip(bound, b)]
+            _check(node, "the accumulator", bound, p["shift"])
+        elif node.op in ("add", "sub"):
+            p = op.int8_params(node, g)
+            if p["out_shift"] > 0 or (p["out_shift"] == 0 and p["out_mult"] >= (1 << 31) - 1):
+                raise McuforgeError(f"{node.op} node {node.name!r}: output scale {g.tensors[node.outputs[0]].quant.s:g} "
+                                    f"is more than 2^{p['left_shift']} / 2 times finer than the inputs' "
+                                    f"(output multiplier >= 1); TFLite refuses such an ADD / SUB too")
+        elif node.op == "mul":
+            p = op.int8_params(node, g)
+            _check(node, "the product", _span(p["in1_zp"]) * _span(p["in2_zp"]), p["shift"])
+        elif node.op == "mean":
+            p = op.int8_params(node, g)
+            _check(node, "the sum", 255 * p["count"] + abs(p["in_zp"]) * p["count"], p["shift"])
+        elif node.op == "requantize":
+            from ..reference import arith
+            iq = g.tensors[node.inputs[0]].quant
+            oq = g.tensors[node.outputs[0]].quant
+            _, s = arith.quantize_multiplier(iq.s / oq.s)
+            _check(node, "the input", _span(iq.zp), s)
+    return g

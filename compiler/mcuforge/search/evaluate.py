@@ -1,0 +1,141 @@
+"""Evaluating one configuration: quantize the float graph as the configuration says, measure the
+int8 golden model's accuracy on the user's labelled data, and compile it for its cost.
+
+Accuracy is the fraction of samples whose argmax over the (single) output matches the label,
+computed by the golden model (mcuforge.reference), which the generated C matches bit for bit.
+Cost comes from the compile: weight bytes (flash for the weights) and arena bytes; with
+measure="qemu" the library is also built and run on an emulated board for executed instructions
+and the linked ELF's flash bytes.
+"""
+from __future__ import annotations
+
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import McuforgeError
+from ..ir.graph import Graph
+from ..reference.arith import round_half_away
+from ..reference.executor import Executor
+from .space import calib_options
+
+
+def batched(g: Graph, n: int) -> Graph:
+    """A copy of g that runs n samples at once in the golden model: the device graph's batch axis
+    is 1, and every kernel of the reference is batch-agnostic except reshape, whose target
+    shape carries that 1 (tests/search checks the result equals n single runs)."""
+    b = g.copy()
+    for name in b.inputs:
+        t = b.tensors[name]
+        if not t.shape or t.shape[0] != 1:
+            raise McuforgeError(f"input {name} of shape {t.shape} has no batch axis of 1")
+        t.shape = (n,) + tuple(t.shape[1:])
+    for node in b.nodes.values():
+        if node.op == "reshape" and tuple(node.attrs["shape"])[:1] == (1,):
+            node.attrs = dict(node.attrs, shape=(-1,) + tuple(node.attrs["shape"])[1:])
+    return b
+
+
+def run_int8(g: Graph, x_dev: np.ndarray, chunk: int = 256) -> np.ndarray:
+    """Golden-model outputs (N, ...) of an int8 graph for float device-layout inputs x_dev
+    (N, *input shape without its batch axis), quantized with the graph's input parameters."""
+    name = g.inputs[0]
+    q = g.tensors[name].quant
+    x = np.clip(round_half_away(x_dev / q.s) + q.zp, -128, 127).astype(np.int8)
+    outs = []
+    for i in range(0, len(x), chunk):
+        part = x[i:i + chunk]
+        b = batched(g, len(part))
+        y = Executor(b).run({name: part.reshape((len(part),) + tuple(g.tensors[name].shape[1:]))})[g.outputs[0]]
+        outs.append(y.reshape(len(part), -1))
+    return np.concatenate(outs)
+
+
+class Evaluator:
+    """Holds the float graph, the evaluation data and the calibration statistics (computed once
+    per calibration data set and sample count) so that a configuration costs one quantization,
+    one batched golden run and one code generation. Picklable: Ray ships it to its workers."""
+
+    def __init__(self, model, x_eval, y_eval, calib, distilled=None, target: str = "cortex-m4",
+                 measure: str = "compile", board: str = "mps2-an386", input_shapes: dict | None = None):
+        from ..api import load_model, load_samples
+        from ..passes.pipeline import canonicalize
+        g = model if isinstance(model, Graph) else load_model(model, input_shapes)
+        if g.meta.get("quant") == "int8":
+            raise McuforgeError("the model is already quantized: the search needs a float model")
+        self.graph = canonicalize(g)
+        if len(self.graph.inputs) != 1 or len(self.graph.outputs) != 1:
+            raise McuforgeError("the search evaluates classifiers with one input and one output; "
+                                f"this model has {len(self.graph.inputs)} inputs and {len(self.graph.outputs)} outputs")
+        if measure not in ("compile", "qemu"):
+            raise McuforgeError(f"measure must be 'compile' or 'qemu', not {measure!r}")
+        self.target, self.measure, self.board = target, measure, board
+        feeds = load_samples(np.asarray(x_eval, np.float32), self.graph)
+        self.x_eval = np.stack([f[self.graph.inputs[0]][0] for f in feeds])
+        self.y_eval = np.asarray(y_eval).reshape(-1).astype(np.int64)
+        if len(self.y_eval) != len(self.x_eval):
+            raise McuforgeError(f"{len(self.x_eval)} evaluation samples but {len(self.y_eval)} labels")
+        self.samples = {"real": load_samples(np.asarray(calib, np.float32), self.graph)}
+        if distilled is not None:
+            self.samples["distilled"] = load_samples(np.asarray(distilled, np.float32), self.graph)
+        self._stats: dict = {}
+
+    def stats(self, data: str, n: int):
+        from ..quant.calibrate import collect_stats
+        if data not in self.samples:
+            raise McuforgeError(f"no {data} calibration samples (distilled data needs ZeroQ: --zeroq)")
+        n = min(n, len(self.samples[data]))
+        if (data, n) not in self._stats:
+            self._stats[(data, n)] = collect_stats(self.graph, self.samples[data][:n])
+        return self._stats[(data, n)]
+
+    def quantize(self, config: dict) -> Graph:
+        from ..api import prepare_graph
+        from ..quant.calibrate import choose_ranges
+        from ..quant.int8 import quantize_int8
+        method, pct = calib_options(config)
+        stats = self.stats(config.get("data", "real"), int(config.get("n_calib", 10 ** 9)))
+        ranges = choose_ranges(stats, method, pct, float(config.get("clip", 1.0)))
+        q = quantize_int8(self.graph, ranges, per_channel_weights=config.get("weights", "per_channel") == "per_channel",
+                          symmetric_acts=config.get("acts", "asymmetric") == "symmetric")
+        return prepare_graph(q, quiet=True)[0]
+
+    def accuracy(self, q: Graph) -> float:
+        y = run_int8(q, self.x_eval)
+        return float((y.argmax(1) == self.y_eval).mean())
+
+    def cost(self, config: dict, q: Graph) -> dict:
+        from ..codegen.c.emit import lower_to_c
+        from ..targets import load_core
+        min_arena = config.get("kernels", "fast") == "min_arena"
+        cm = lower_to_c(q.copy(), load_core(self.target).features, io_in_arena=True,
+                        arena_budget=0 if min_arena else None)
+        out = {"weights_bytes": int(sum(a.values.nbytes for a in cm.arrays)), "arena_bytes": int(cm.plan.size)}
+        if self.measure == "qemu":
+            from ..api import compile_model, simulate
+            with tempfile.TemporaryDirectory() as tmp:
+                compile_model(q, Path(tmp) / "lib", target=self.target, quiet=True, min_arena=min_arena)
+                _, info = simulate(Path(tmp) / "lib", self.board, self._one_user_sample(), quiet=True)
+            out.update(instructions=int(info["instructions"]), flash_bytes=int(info["flash_bytes"]))
+        return out
+
+    def _one_user_sample(self) -> np.ndarray:
+        """The first evaluation sample back in the model's layout (batch axis 1)."""
+        x = self.x_eval[:1]
+        perm = self.graph.meta.get("io_perm", {}).get(self.graph.inputs[0])
+        return np.transpose(x, np.argsort(perm)) if perm else x
+
+    def __call__(self, config: dict) -> dict:
+        t0 = time.perf_counter()
+        q = self.quantize(config)
+        result = {"accuracy": self.accuracy(q)}
+        result.update(self.cost(config, q))
+        result["seconds"] = round(time.perf_counter() - t0, 3)
+        return result
+
+    def compile_best(self, config: dict, out_dir, name: str | None = None):
+        from ..api import compile_model
+        return compile_model(self.quantize(config), out_dir, target=self.target, name=name, quiet=True,
+                             min_arena=config.get("kernels", "fast") == "min_arena")

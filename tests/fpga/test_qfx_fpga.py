@@ -1,0 +1,38 @@
+"""One QFX-trained model (PyTorch, binary points learned) bit-identical on PyTorch emulation, the
+golden model, HLS C-simulation and Verilator, through QONNX export and `mcuforge hls / rtl` without
+calibration."""
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from mcuforge.codegen.hls.project import write_hls_project
+from mcuforge.codegen.rtl.project import write_rtl_project
+from mcuforge.reference.fixed_arith import from_float
+from test_three_way import three_way
+
+sys.path.insert(0, str(Path(__file__).parent.parent))
+from qfx_helpers import torch_outputs, trained_qfx  # noqa: E402
+
+torch = pytest.importorskip("torch")
+
+
+@pytest.fixture(scope="module")
+def qfx_designs(tmp_path_factory):
+    from mcuforge.quant import qfx
+    m, xte, _ = trained_qfx(wb=4, ab=6)
+    root = tmp_path_factory.mktemp("qfx3")
+    onnx = qfx.export_qonnx(m, torch.from_numpy(xte[:1]), root / "qfx.onnx")
+    return m, xte, write_hls_project(onnx, root / "hls", reuse=2), write_rtl_project(onnx, root / "rtl", reuse=2)
+
+
+def test_qfx_pytorch_golden_csim_verilator(qfx_designs):
+    m, xte, hls, rtl = qfx_designs
+    x = xte[:8]
+    in_t, out_t = m.inp.q.type, m.fc.oq.type
+    x_raw = from_float(x.transpose(0, 2, 3, 1).reshape(len(x), -1), in_t)
+    golden, _ = three_way(hls, rtl, 64, x_raw)  # golden == HLS C-sim == Verilator
+    torch_raw = np.ldexp(torch_outputs(m, x), out_t.frac).astype(np.int64)
+    assert np.array_equal(golden, torch_raw)  # == PyTorch emulation
+    assert len(np.unique(golden)) > 20
