@@ -33,9 +33,11 @@ ONNX_INT8_CASES = [("ds_cnn", "ts"), ("ds_cnn", "dynamo"), ("autoencoder", "dyna
 FAST_FLOAT = {("ds_cnn", "dynamo")}  # one exporter each by default, the other in the slow run
 FAST_INT8 = {("ds_cnn", "ts")}
 
-TFLITE_CASES = ["keras_resnet", "keras_mobilenet_v2"]
-FAST_TFLITE = {"keras_resnet"}
-QEMU_TFLITE = "keras_resnet"  # the one that also runs on QEMU Cortex-M4 by default
+# every Keras conversion but keras_unet_upsampling2d (UpSampling2D's TILE: tflite-micro cannot run it)
+TFLITE_CASES = ["keras_ds_cnn", "keras_se_cnn", "keras_resnet", "keras_unet", "keras_mobilenet_v1",
+                "keras_mobilenet_v2", "keras_mobilenet_v3_small"]
+FAST_TFLITE = {"keras_ds_cnn"}  # SHAPE -> STRIDED_SLICE -> PACK -> RESHAPE Flatten head
+QEMU_TFLITE = "keras_ds_cnn"  # the one that also runs on QEMU Cortex-M4 by default
 
 
 def _params(cases, fast):
