@@ -15,28 +15,13 @@ from corpus.nets import ResNet  # noqa: E402
 from mcuforge.api import compile_model, simulate  # noqa: E402
 
 
-def _train(x, y, epochs=2, seed=0):
-    torch.manual_seed(seed)
-    torch.set_num_threads(2)
-    model = ResNet(in_ch=1, widths=(8, 12, 16, 24), stem_stride=2, stem_pool=False)
-    opt = torch.optim.Adam(model.parameters(), lr=3e-3)
-    xt, yt = torch.from_numpy(x), torch.from_numpy(y)
-    gen = torch.Generator().manual_seed(seed)
-    for _ in range(epochs):
-        model.train()
-        for idx in torch.randperm(len(xt), generator=gen).split(64):
-            opt.zero_grad()
-            torch.nn.functional.cross_entropy(model(xt[idx]), yt[idx]).backward()
-            opt.step()
-    return model.eval()
-
-
 @pytest.mark.slow  # trains for about a minute on 2 idle cores
 def test_resnet_int8_accuracy_within_1_point_of_float(tmp_path):
     import mnist_cnn  # examples/, on the path through conftest
     xtr, ytr, xte, yte = mnist_cnn.load_mnist()
     t0 = time.time()
-    model = _train(xtr, ytr)
+    model = mnist_cnn.train(xtr, ytr, epochs=2, model_fn=lambda: ResNet(in_ch=1, widths=(8, 12, 16, 24),
+                                                                       stem_stride=2, stem_pool=False))
     print(f"\ntrained in {time.time() - t0:.1f} s")
     with torch.no_grad():
         acc_f = float(np.mean(model(torch.from_numpy(xte)).argmax(1).numpy() == yte))
