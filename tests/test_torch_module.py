@@ -32,6 +32,7 @@ def test_float32_module_matches_torch(ds_cnn, tmp_path):
     assert not model.training  # left in the mode it came in
 
 
+@pytest.mark.slow
 def test_int8_module_with_tensor_calibration(ds_cnn, tmp_path):
     model, x = ds_cnn
     calib = torch.from_numpy(input_batch("ds_cnn", 16, seed=3))
@@ -55,6 +56,7 @@ def test_module_needs_example_inputs(ds_cnn, tmp_path):
     assert not (tmp_path / "lib").exists()
 
 
+@pytest.mark.slow  # torch.export tries twice (strict and non-strict) before it gives up
 def test_export_failure_is_one_line(tmp_path):
     class DataDependent(torch.nn.Module):
         def forward(self, x):

@@ -16,6 +16,8 @@ from ..ir.ops.base import OpDef
 from ..ir.tensor import QuantParams
 
 WEIGHT_OPS = {"conv2d", "dense", "conv_transpose2d"}
+# ops whose output lies within the range of their (first) input
+RANGE_PRESERVING = {"mean"}
 
 
 def activation_quant(lo: float, hi: float, symmetric: bool = False) -> QuantParams:
@@ -48,6 +50,7 @@ def quantize_int8(g: Graph, ranges: dict[str, tuple[float, float]], per_channel_
     g = g.copy()
     order = g.topo_order()
     float_acts = [t for t in g.inputs] + [t for n in order for t in n.outputs]
+    from_model = {name for name in float_acts if g.tensors[name].quant is not None}
 
     def qparams_for(name: str) -> QuantParams:
         t = g.tensors[name]
@@ -77,6 +80,12 @@ def quantize_int8(g: Graph, ranges: dict[str, tuple[float, float]], per_channel_
                 out.quant = want
         elif op.fixed_output_quant is not None:
             out.quant = QuantParams(*op.fixed_output_quant)
+        elif out.quant is None and n.op in RANGE_PRESERVING and n.inputs[0] in from_model:
+            # a QDQ model left this tensor in float (onnxruntime does not quantize ReduceMean):
+            # take the input's grid. Calibrating it instead runs the float graph, which does not
+            # apply the clamps of the model's Q nodes (Relu / Clip folded into them), so its
+            # range could be far too wide (mobilenet_v2's global pool: scale 1.5 for 0.005).
+            out.quant = g.tensors[n.inputs[0]].quant
         else:
             out.quant = qparams_for(n.outputs[0])
 
