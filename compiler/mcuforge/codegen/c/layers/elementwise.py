@@ -35,12 +35,17 @@ def _io(ctx, node):
     return [ctx.refs[t] for t in node.inputs[:2]], [ctx.refs[node.outputs[0]]]
 
 
+def broadcast_layer(ctx, node, kernel: str, template: str, **params) -> Layer:
+    """A two-input layer with numpy broadcasting: the broadcast geometry ("bc") plus `params`."""
+    params = {"bc": _bc(ctx.g, node), **params}
+    function, sources = ctx.select.pick(kernel, params)
+    ins, outs = _io(ctx, node)
+    return Layer(node, template, function, sources, ins, outs, params, macs=params["bc"]["size"])
+
+
 def _add_s8(ctx, node, cid):
     p = get_op(node.op).int8_params(node, ctx.g)
-    params = {"bc": _bc(ctx.g, node), "p": p, "subtract": int(node.op == "sub")}
-    kernel, sources = ctx.select.pick("mcf_add_s8", params)
-    ins, outs = _io(ctx, node)
-    return Layer(node, "add_s8", kernel, sources, ins, outs, params, macs=params["bc"]["size"])
+    return broadcast_layer(ctx, node, "mcf_add_s8", "add_s8", p=p, subtract=int(node.op == "sub"))
 
 
 builder("add", "int8")(_add_s8)
@@ -49,11 +54,7 @@ builder("sub", "int8")(_add_s8)
 
 @builder("mul", "int8")
 def mul_s8(ctx, node, cid):
-    p = get_op("mul").int8_params(node, ctx.g)
-    params = {"bc": _bc(ctx.g, node), "p": p}
-    kernel, sources = ctx.select.pick("mcf_mul_s8", params)
-    ins, outs = _io(ctx, node)
-    return Layer(node, "mul_s8", kernel, sources, ins, outs, params, macs=params["bc"]["size"])
+    return broadcast_layer(ctx, node, "mcf_mul_s8", "mul_s8", p=get_op("mul").int8_params(node, ctx.g))
 
 
 BINARY_F32 = {"add": "MCF_ADD", "sub": "MCF_SUB", "mul": "MCF_MUL", "div": "MCF_DIV", "max": "MCF_MAXIMUM",
@@ -62,11 +63,7 @@ BINARY_F32 = {"add": "MCF_ADD", "sub": "MCF_SUB", "mul": "MCF_MUL", "div": "MCF_
 
 def _binary_f32(ctx, node, cid):
     lo, hi = float_act(node)
-    params = {"bc": _bc(ctx.g, node), "op": BINARY_F32[node.op],
-              "act_min": lo, "act_max": hi}
-    kernel, sources = ctx.select.pick("mcf_binary_f32", params)
-    ins, outs = _io(ctx, node)
-    return Layer(node, "binary_f32", kernel, sources, ins, outs, params, macs=params["bc"]["size"])
+    return broadcast_layer(ctx, node, "mcf_binary_f32", "binary_f32", op=BINARY_F32[node.op], act_min=lo, act_max=hi)
 
 
 for _op in BINARY_F32:

@@ -2,16 +2,13 @@
 float32 log-softmax, L2 normalization (int8, float32) and int8 squared difference. Unary int8 ops need no builder: lower_to_lut turns them into `lut` nodes."""
 from ....ir.ops import get_op
 from .base import Layer, builder
-from .elementwise import _bc, _io
+from .elementwise import broadcast_layer
 from .softmax import _split
 
 
 def _maxmin_s8(ctx, node, cid):
     p = get_op(node.op).int8_params(node, ctx.g)
-    params = {"bc": _bc(ctx.g, node), "p": p, "is_max": int(node.op == "max")}
-    kernel, sources = ctx.select.pick("mcf_maxmin_s8", params)
-    ins, outs = _io(ctx, node)
-    return Layer(node, "maxmin_s8", kernel, sources, ins, outs, params, macs=params["bc"]["size"])
+    return broadcast_layer(ctx, node, "mcf_maxmin_s8", "maxmin_s8", p=p, is_max=int(node.op == "max"))
 
 
 builder("max", "int8")(_maxmin_s8)
@@ -20,19 +17,12 @@ builder("min", "int8")(_maxmin_s8)
 
 @builder("prelu", "int8")
 def prelu_s8(ctx, node, cid):
-    p = get_op("prelu").int8_params(node, ctx.g)
-    params = {"bc": _bc(ctx.g, node), "p": p}
-    kernel, sources = ctx.select.pick("mcf_prelu_s8", params)
-    ins, outs = _io(ctx, node)
-    return Layer(node, "prelu_s8", kernel, sources, ins, outs, params, macs=params["bc"]["size"])
+    return broadcast_layer(ctx, node, "mcf_prelu_s8", "prelu_s8", p=get_op("prelu").int8_params(node, ctx.g))
 
 
 @builder("prelu", "float32")
 def prelu_f32(ctx, node, cid):
-    params = {"bc": _bc(ctx.g, node)}
-    kernel, sources = ctx.select.pick("mcf_prelu_f32", params)
-    ins, outs = _io(ctx, node)
-    return Layer(node, "prelu_f32", kernel, sources, ins, outs, params, macs=params["bc"]["size"])
+    return broadcast_layer(ctx, node, "mcf_prelu_f32", "prelu_f32")
 
 
 @builder("log_softmax", "float32")
@@ -58,7 +48,4 @@ builder("l2_normalize", "float32")(_l2norm)
 @builder("squared_difference", "int8")
 def sqdiff_s8(ctx, node, cid):
     p = dict(get_op("squared_difference").int8_params(node, ctx.g), act_min=-128, act_max=127)
-    params = {"bc": _bc(ctx.g, node), "p": p, "subtract": 0}
-    kernel, sources = ctx.select.pick("mcf_sqdiff_s8", params)
-    ins, outs = _io(ctx, node)
-    return Layer(node, "add_s8", kernel, sources, ins, outs, params, macs=params["bc"]["size"])
+    return broadcast_layer(ctx, node, "mcf_sqdiff_s8", "add_s8", p=p, subtract=0)
