@@ -49,7 +49,7 @@ def check_int8_ranges(g: Graph) -> Graph:
             except (ValueError, ZeroDivisionError, OverflowError, AssertionError, AttributeError, TypeError) as e:
                 raise McuforgeError(f"{node.op} node {node.name!r}: its int8 parameters cannot be derived "
                                     f"({e or type(e).__name__})") from None
-        if node.op in ("conv2d", "dense"):
+        if node.op in ("conv2d", "dense", "conv_transpose2d"):  # weights [cout, ...]: one bound per channel
             x, w = g.tensors[node.inputs[0]], g.tensors[node.inputs[1]]
             if x.dtype != "int8" or x.quant is None or w.quant is None:
                 continue
@@ -71,6 +71,10 @@ def check_int8_ranges(g: Graph) -> Graph:
                 raise McuforgeError(f"{node.op} node {node.name!r}: output scale {g.tensors[node.outputs[0]].quant.s:g} "
                                     f"is more than 2^{p['left_shift']} / 2 times finer than the inputs' "
                                     f"(output multiplier >= 1); TFLite refuses such an ADD / SUB too")
+        elif node.op == "matmul" and g.tensors[node.inputs[0]].dtype == "int8":
+            p = op.int8_params(node, g)
+            k = g.tensors[node.inputs[0]].shape[-1]
+            _check(node, "the accumulator", k * _span(p["a_zp"]) * _span(p["b_zp"]), p["shift"])
         elif node.op == "mul":
             p = op.int8_params(node, g)
             _check(node, "the product", _span(p["in1_zp"]) * _span(p["in2_zp"]), p["shift"])
