@@ -6,6 +6,7 @@ import pytest
 import torch
 import torch.nn as nn
 
+from corpus.check import ort_qdq_model, ort_run
 from mcuforge.frontend.onnx import load_onnx
 from mcuforge.passes.fold_batchnorm import fold_batchnorm
 from mcuforge.passes.pipeline import canonicalize
@@ -38,14 +39,6 @@ def mlp(tmp_path_factory):
     return path
 
 
-def _ort(path, x):
-    import onnxruntime as ort
-    so = ort.SessionOptions()
-    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
-    s = ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
-    return s.run(None, {s.get_inputs()[0].name: x})[0]
-
-
 def _ops(g):
     return [n.op for n in g.topo_order()]
 
@@ -66,14 +59,13 @@ def test_batchnorm_folds_into_dense(mlp):
     canon = canonicalize(g.copy())
     for x in np.random.default_rng(1).standard_normal((5, 1, 12)).astype(np.float32):
         np.testing.assert_allclose(_run(folded, x), _run(g, x), rtol=1e-6, atol=1e-6)
-        np.testing.assert_allclose(_run(canon, x), _ort(mlp, x), rtol=1e-4, atol=1e-5)
+        np.testing.assert_allclose(_run(canon, x), ort_run(mlp, x, disable_opt=True)[0], rtol=1e-4, atol=1e-5)
 
 
 def test_batchnorm_folds_into_dense_across_a_qdq_pair(mlp, tmp_path):
     """onnxruntime's quantizer puts a Q/DQ pair on the Gemm output, before the BatchNormalization:
     that grid describes values that no longer exist once the BN is folded, so the folded layer's
     output takes the BN output's grid."""
-    from corpus.check import ort_qdq_model
     calib = np.random.default_rng(2).standard_normal((16, 12)).astype(np.float32)
     g = load_onnx(ort_qdq_model(mlp, calib, tmp_path / "mlp.qdq.onnx"))
     bns = [n for n in g.topo_order() if n.op == "batchnorm"]
