@@ -17,7 +17,7 @@ def fold_batchnorm(g: Graph) -> Graph:
         prod = g.producer(x)
         foldable = (prod is not None and prod.op in ("conv2d", "dense", "conv_transpose2d") and len(g.consumers(x)) == 1
                     and x not in g.outputs and prod.attrs.get("act_min") is None
-                    and prod.attrs.get("act_max") is None and g.tensors[x].quant is None)
+                    and prod.attrs.get("act_max") is None)
         if foldable:
             w = g.tensors[prod.inputs[1]]
             w_shape = (-1,) + (1,) * (w.data.ndim - 1)
@@ -27,9 +27,9 @@ def fold_batchnorm(g: Graph) -> Graph:
             g.set_inputs(prod, [prod.inputs[0], new_w.name, new_b.name])
             g.remove_node(bn.name)
             g.replace_uses(bn.outputs[0], x)
-            # keep the BN output's name and annotations on the folded tensor
-            if g.tensors[bn.outputs[0]].quant is not None:
-                g.tensors[x].quant = g.tensors[bn.outputs[0]].quant
+            # the folded tensor now holds the BN output's values: it takes that grid (a QDQ model's
+            # grid between the layer and the BN, if any, describes values that no longer exist)
+            g.tensors[x].quant = g.tensors[bn.outputs[0]].quant
         else:
             c = g.tensors[x].shape[-1]
             w = g.const(bn.name + "_dw", scale.reshape(c, 1, 1, 1).astype(np.float32))
