@@ -1,5 +1,5 @@
-"""Range proofs cover the integer layers added for real models too: a transposed convolution or an
-int8 batch matmul whose requantization would overflow int32 is refused naming the layer, and the
+"""Range proofs cover the integer layers added for real models too: a transposed convolution, an
+int8 batch matmul or a PReLU whose requantization would overflow int32 is refused naming the layer, and the
 same layers at sane scales compile (the proof does not refuse legal models)."""
 import pytest
 
@@ -7,12 +7,14 @@ from mcuforge.api import compile_model
 from mcuforge.errors import McuforgeError
 from mcuforge.frontend.tflite import load_tflite_bytes
 
+from test_elementwise_tflite import OP, _binary
 from test_reduce_ops import _batch_matmul_model
 from test_resize_ops import _tfl_transpose_conv
 
 MODELS = {
     "conv_transpose2d": lambda: _tfl_transpose_conv((1, 4, 4, 3), 4, (3, 3), (2, 2), "SAME", (8, 8)),
     "matmul": lambda: _batch_matmul_model((1, 3, 5), (1, 5, 4), False, False),
+    "prelu": lambda: _binary(OP.PRELU, (1, 4, 4, 8), (1, 1, 8), (1, 4, 4, 8), const2=True)[0],
 }
 
 

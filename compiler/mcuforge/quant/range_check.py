@@ -75,6 +75,15 @@ def check_int8_ranges(g: Graph) -> Graph:
             p = op.int8_params(node, g)
             k = g.tensors[node.inputs[0]].shape[-1]
             _check(node, "the accumulator", k * _span(p["a_zp"]) * _span(p["b_zp"]), p["shift"])
+        elif node.op in ("max", "min", "squared_difference") and g.tensors[node.inputs[0]].dtype == "int8":
+            p = op.int8_params(node, g)  # each input is shifted left, then rescaled to a common grid
+            if not p.get("raw"):
+                for i in (1, 2):
+                    _check(node, f"input {i}", _span(p[f"in{i}_zp"]) << p["left_shift"], p[f"in{i}_shift"])
+        elif node.op == "prelu" and g.tensors[node.inputs[0]].dtype == "int8":
+            p = op.int8_params(node, g)
+            _check(node, "the input", _span(p["in_zp"]), p["shift_pos"])
+            _check(node, "the product", _span(p["in_zp"]) * _span(p["alpha_zp"]), p["shift_neg"])
         elif node.op == "mul":
             p = op.int8_params(node, g)
             _check(node, "the product", _span(p["in1_zp"]) * _span(p["in2_zp"]), p["shift"])
