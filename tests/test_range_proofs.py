@@ -32,3 +32,20 @@ def test_overflowing_requantization_is_refused_naming_the_layer(op, tmp_path):
 def test_legal_scales_compile(op, tmp_path):
     res = compile_model(load_tflite_bytes(MODELS[op]()), tmp_path / "lib", target="host", quiet=True)
     assert (tmp_path / "lib").is_dir() and res.info["arena_bytes"] > 0
+
+
+def test_l2_normalization_over_a_long_axis_is_refused(tmp_path):
+    """int32 sum of squares along the axis: 200,000 values of up to 135^2 would wrap (TFLM's kernel
+    too); a 64-long axis compiles."""
+    from tflite_builder import ModelBuilder
+    from test_elementwise_tflite import l2norm_opts
+
+    def model(n):
+        b = ModelBuilder()
+        x, y = b.tensor((1, n), scale=0.05, zp=7), b.tensor((1, n), scale=1 / 128, zp=0)
+        b.op(OP.L2_NORMALIZATION, [x], [y], **l2norm_opts())
+        return load_tflite_bytes(b.build([x], [y]))
+
+    with pytest.raises(McuforgeError, match=r"l2_normalize node .*sum of squares.*beyond int32"):
+        compile_model(model(200000), tmp_path / "big", target="host", quiet=True)
+    compile_model(model(64), tmp_path / "small", target="host", quiet=True)

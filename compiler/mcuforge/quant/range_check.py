@@ -84,6 +84,15 @@ def check_int8_ranges(g: Graph) -> Graph:
             p = op.int8_params(node, g)
             _check(node, "the input", _span(p["in_zp"]), p["shift_pos"])
             _check(node, "the product", _span(p["in_zp"]) * _span(p["alpha_zp"]), p["shift_neg"])
+        elif node.op == "l2_normalize" and g.tensors[node.inputs[0]].dtype == "int8":
+            p = op.int8_params(node, g)  # int32 sum of squares along the axis
+            axis_len = g.tensors[node.inputs[0]].shape[node.attrs["axis"]]
+            _check(node, "the sum of squares", axis_len * _span(p["in_zp"]) ** 2, 0)
+        elif node.op == "layernorm" and g.tensors[node.inputs[0]].dtype == "int8":
+            p = op.int8_params(node, g)  # normalized value |q| <= 2^30, then one requantization
+            _check(node, "the normalized value", np.full(len(p["shift"]), 1 << 30, dtype=object), p["shift"])
+            if np.abs(p["bias"]).max(initial=0) + 256 > LIMIT:
+                raise McuforgeError(f"layernorm node {node.name!r}: bias beyond int32")
         elif node.op == "mul":
             p = op.int8_params(node, g)
             _check(node, "the product", _span(p["in1_zp"]) * _span(p["in2_zp"]), p["shift"])
