@@ -128,6 +128,18 @@ def per_channel_requant_params(node: Node, g: Graph) -> dict:
             "shift": np.array(shifts, np.int64), "act_min": lo, "act_max": hi}
 
 
+def check_grouped_weights(node: Node, x_shape, w_shape) -> tuple[int, int, int, int, int, int, int]:
+    """NHWC input and [Cout, KH, KW, Cin/groups] weights of a (transposed) convolution that agree
+    with `groups`: returns n, h, w, cin, cout, kh, kw."""
+    n, h, wd, c = x_shape
+    cout, kh, kw, cg = w_shape
+    g = node.attrs["groups"]
+    if c != cg * g or cout % g:
+        raise ValueError(f"{node.op} {node.name}: input channels {c} do not match weights "
+                         f"{tuple(w_shape)} with groups={g}")
+    return n, h, wd, c, cout, kh, kw
+
+
 def same_padding(in_size: int, k: int, stride: int, dilation: int) -> tuple[int, int]:
     """SAME padding split as TFLite and ONNX SAME_UPPER do: the extra pixel goes at the end."""
     eff = (k - 1) * dilation + 1

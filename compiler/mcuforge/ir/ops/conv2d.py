@@ -2,7 +2,8 @@
 import numpy as np
 
 from ...reference import arith
-from .base import OpDef, apply_act_float, conv_out_size, per_channel_requant_params, register
+from .base import (OpDef, apply_act_float, check_grouped_weights, conv_out_size, per_channel_requant_params,
+                   register)
 
 
 def window_sum(xp, w, strides, dilations, groups, out_hw):
@@ -34,12 +35,7 @@ class Conv2D(OpDef):
 
     def infer(self, node, ins):
         x, w = ins[0], ins[1]
-        n, h, wd, c = x.shape
-        cout, kh, kw, cg = w.shape
-        g = node.attrs["groups"]
-        if c != cg * g or cout % g:
-            raise ValueError(f"conv2d {node.name}: input channels {c} do not match weights "
-                             f"{w.shape} with groups={g}")
+        n, h, wd, c, cout, kh, kw = check_grouped_weights(node, x.shape, w.shape)
         t, l, b, r = node.attrs["pads"]
         oh = conv_out_size(h, kh, node.attrs["strides"][0], node.attrs["dilations"][0], t, b)
         ow = conv_out_size(wd, kw, node.attrs["strides"][1], node.attrs["dilations"][1], l, r)

@@ -11,7 +11,7 @@ past the full output, e.g. output_padding, receive only the bias). int8: int32 a
 import numpy as np
 
 from ...reference import arith
-from .base import REQUIRED, OpDef, apply_act_float, per_channel_requant_params, register
+from .base import REQUIRED, OpDef, apply_act_float, check_grouped_weights, per_channel_requant_params, register
 
 
 def full_size(in_size: int, k: int, stride: int, dilation: int) -> int:
@@ -50,12 +50,7 @@ class ConvTranspose2D(OpDef):
 
     def infer(self, node, ins):
         x, w = ins[0], ins[1]
-        n, h, wd, c = x.shape
-        cout, kh, kw, cg = w.shape
-        g = node.attrs["groups"]
-        if c != cg * g or cout % g:
-            raise ValueError(f"conv_transpose2d {node.name}: input channels {c} do not match weights "
-                             f"{w.shape} with groups={g}")
+        n, h, wd, c, cout, kh, kw = check_grouped_weights(node, x.shape, w.shape)
         pt, pl = node.attrs["pads"][:2]
         if pt < 0 or pl < 0:
             raise ValueError(f"conv_transpose2d {node.name}: negative pads {node.attrs['pads']}")
