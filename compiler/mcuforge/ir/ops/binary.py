@@ -14,6 +14,15 @@ def broadcast_shape(node, a, b):
         raise ValueError(f"{node.op} {node.name}: shapes {a} and {b} do not broadcast") from None
 
 
+def rescaled_inputs(xs, p) -> tuple[np.ndarray, np.ndarray]:
+    """TFLite's two-input preamble: each int8 input minus its zero point, shifted left by
+    p["left_shift"] and rescaled by its Q31 multiplier to the common grid (int64, exact)."""
+    mbqm = arith.multiply_by_quantized_multiplier
+    a = mbqm((xs[0].astype(np.int64) - p["in1_zp"]) << p["left_shift"], p["in1_mult"], p["in1_shift"])
+    b = mbqm((xs[1].astype(np.int64) - p["in2_zp"]) << p["left_shift"], p["in2_mult"], p["in2_shift"])
+    return a, b
+
+
 class _Binary(OpDef):
     attrs = {"act_min": None, "act_max": None}
     fn = None
@@ -66,10 +75,8 @@ class _AddSub(_Binary):
         return [fixed_arith.requantize(a + self.sign * b, p)]
 
     def run_int8(self, node, xs, p):
-        mbqm = arith.multiply_by_quantized_multiplier
-        a = mbqm((xs[0].astype(np.int64) - p["in1_zp"]) << p["left_shift"], p["in1_mult"], p["in1_shift"])
-        b = mbqm((xs[1].astype(np.int64) - p["in2_zp"]) << p["left_shift"], p["in2_mult"], p["in2_shift"])
-        y = mbqm(a + self.sign * b, p["out_mult"], p["out_shift"]) + p["out_zp"]
+        a, b = rescaled_inputs(xs, p)
+        y = arith.multiply_by_quantized_multiplier(a + self.sign * b, p["out_mult"], p["out_shift"]) + p["out_zp"]
         return [arith.saturate(y, p["act_min"], p["act_max"]).astype(np.int8)]
 
 

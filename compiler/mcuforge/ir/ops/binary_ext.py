@@ -11,7 +11,7 @@ import numpy as np
 
 from ...reference import arith, tflm_activations as tflm
 from .base import OpDef, register
-from .binary import ADD_LEFT_SHIFT, _Binary, broadcast_shape
+from .binary import ADD_LEFT_SHIFT, _Binary, broadcast_shape, rescaled_inputs
 
 
 @register
@@ -35,9 +35,7 @@ class _MaxMin(_Binary):
     def run_int8(self, node, xs, p):
         if p["raw"]:
             return [type(self).fn(xs[0], xs[1]).astype(np.int8)]
-        mbqm = arith.multiply_by_quantized_multiplier
-        a = mbqm((xs[0].astype(np.int64) - p["in1_zp"]) << p["left_shift"], p["in1_mult"], p["in1_shift"])
-        b = mbqm((xs[1].astype(np.int64) - p["in2_zp"]) << p["left_shift"], p["in2_mult"], p["in2_shift"])
+        a, b = rescaled_inputs(xs, p)
         a, b = a + p["out_zp"], b + p["out_zp"]
         return [np.clip(type(self).fn(a, b), -128, 127).astype(np.int8)]
 
@@ -108,9 +106,6 @@ class SquaredDifference(_Binary):
                 "out_mult": mo, "out_shift": sho}
 
     def run_int8(self, node, xs, p):
-        mbqm = arith.multiply_by_quantized_multiplier
-        a = mbqm((xs[0].astype(np.int64) - p["in1_zp"]) << p["left_shift"], p["in1_mult"], p["in1_shift"])
-        b = mbqm((xs[1].astype(np.int64) - p["in2_zp"]) << p["left_shift"], p["in2_mult"], p["in2_shift"])
-        d = a - b
-        y = mbqm(d * d, p["out_mult"], p["out_shift"]) + p["out_zp"]
+        a, b = rescaled_inputs(xs, p)
+        y = arith.multiply_by_quantized_multiplier((a - b) * (a - b), p["out_mult"], p["out_shift"]) + p["out_zp"]
         return [np.clip(y, -128, 127).astype(np.int8)]
