@@ -154,7 +154,7 @@ def assemble(f: Graph, q: Graph | None, trained: list[Trained], quant: str = "in
     g.prune_tensors()
     infer_shapes(g)
     saved = sorted({t for n in backward for t in g.node(n).inputs
-                    if t and t in g.tensors and not g.tensors[t].is_const
+                    if t and t in g.tensors and not g.tensors[t].is_const and t != label
                     and (g.producer(t) is None or g.producer(t).name in fwd_nodes)})
     g.meta["train"] = {
         "quant": quant, "loss": loss, "qas": bool(qas) if quant == "int8" else False,
