@@ -28,6 +28,10 @@ def _shapes(items: list[str] | None) -> dict | None:
 
 def cmd_compile(args):
     from .api import compile_model, report
+    if getattr(args, "train", False):
+        from .cli_train import compile_train
+        compile_train(args)
+        return
     compile_model(args.model, args.output, target=args.target, quant=args.quant, calib=args.calib,
                   calib_method=args.calib_method, input_shapes=_shapes(args.input_shape), name=args.name,
                   portable_kernels=args.portable_kernels, io_in_arena=args.io_in_arena,
@@ -106,6 +110,8 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--arena-budget", type=int, metavar="BYTES",
                    help="while the arena is larger, layers whose kernel scratch sets its peak use a leaner, slower kernel")
     c.add_argument("--min-arena", action="store_true", help="the smallest arena this gets (--arena-budget 0)")
+    from .cli_train import add_train_args
+    add_train_args(c)
     c.set_defaults(func=cmd_compile)
 
     s = sub.add_parser("simulate", help="run a compiled model on an emulated board, the host, or the golden model",
