@@ -148,7 +148,8 @@ def test_updates_follow_their_gradient(models):
         deps = [grad_node] + list(un.attrs["after"])
         assert order.index(u) == max(order.index(d) for d in deps) + 1, u
         assert un.attrs["inplace_of"][-1] == un.inputs[4]
-        assert len(un.outputs) == 2  # master, param (no momentum state)
+        assert un.outputs == [un.outputs[0]] and not un.inputs[1] and not un.inputs[2]  # float32, no momentum:
+        # the parameter is its own master and there is no other state
 
 
 def test_float_training_reduces_loss(models):
@@ -193,6 +194,29 @@ def test_int8_forward_is_inference_and_steps_are_deterministic(models):
     assert new.dtype == np.int8 and np.array_equal(new[w["rows"]:], old[w["rows"]:])
     assert np.array_equal(new[:w["rows"]], np.clip(np.trunc(a.state[w["master"]] + np.where(
         a.state[w["master"]] >= 0, np.float32(0.5), np.float32(-0.5))), -127, 127))
+
+
+def test_int8_only_state(models):
+    """master=False, momentum=0: the paper's int8-only state (one byte per trained weight)."""
+    from mcuforge.train.memory import training_sram
+    _, path = models["ResNet"]
+    g, calib = _int8_graph(path, update="bias:last1,weight:last1", master=False, momentum=0.0, lr=0.5)
+    full, _ = _int8_graph(path, update="bias:last1,weight:last1")
+    m, mf = training_sram(g), training_sram(full)
+    assert m["state"]["masters"] == m["state"]["momenta"] == 0 and m["state"]["params"] == mf["state"]["params"]
+    assert m["total"] < mf["total"]
+    st = TrainState(g)
+    assert set(st.state) == {t["param"] for t in g.meta["train"]["trained"]}
+    x = _quantize_input(g, calib[:1])
+    w = next(t["param"] for t in g.meta["train"]["trained"] if t["kind"] == "weight")
+    before = st.state[w].copy()
+    _, grads = st.gradients(x, 1)
+    st.step(x, 1)
+    s = g.tensors[w].quant.scale.reshape(-1, 1).astype(np.float32)
+    expect = np.clip(np.trunc(before.astype(np.float32) - np.float32(0.5) * (grads[w] * (np.float32(1) / s))
+                              + np.float32(0.5) * np.sign(before - 0.5 * grads[w] / s)), -127, 127)
+    assert st.state[w].dtype == np.int8 and np.abs(st.state[w].astype(int) - expect).max() <= 1
+    assert np.any(st.state[w] != before)
 
 
 def test_int8_qas_scales(models):

@@ -22,6 +22,8 @@ def add_train_args(c: argparse.ArgumentParser):
     t.add_argument("--lr", type=float, default=0.01, help="SGD learning rate (default 0.01)")
     t.add_argument("--momentum", type=float, default=0.9, help="SGD momentum (default 0.9; 0: no state)")
     t.add_argument("--no-qas", action="store_true", help="int8: no quantization-aware scaling of the gradients")
+    t.add_argument("--no-master", action="store_true",
+                   help="int8: keep trained weights in int8 only (no float32 master copy; 4 B less per weight)")
     t.add_argument("--auto-data", metavar="X.npy", help="--update auto: labelled samples to rank tensors on")
     t.add_argument("--auto-labels", metavar="Y.npy", help="--update auto: their integer labels")
 
@@ -37,7 +39,7 @@ def compile_train(args, quiet: bool = False):
         print(f"building the training graph ({args.quant}, update {args.update})", flush=True)
     g = build_training_graph(args.model, update=args.update, quant=args.quant, calib=args.calib, loss=args.loss,
                              sram_budget=args.sram_budget, lr=args.lr, momentum=args.momentum, qas=not args.no_qas,
-                             input_shapes=_shapes(args.input_shape),
+                             master=not args.no_master, input_shapes=_shapes(args.input_shape),
                              auto_options={"data": args.auto_data, "labels": args.auto_labels, "log": log})
     if not quiet:
         from .train.memory import training_sram

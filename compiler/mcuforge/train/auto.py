@@ -73,7 +73,7 @@ def contribution(f: Graph, scheme: list[Trained], xs, ys, n_train: int, lr: floa
 
 def choose_scheme(f: Graph, q: Graph | None, quant: str = "int8", calib=None, loss: str = "xent",
                   sram_budget: int | None = None, lr: float = 0.01, momentum: float = 0.9, qas: bool = True,
-                  data=None, labels=None, epochs: int = 1, max_layers: int = 6, log=None) -> list[Trained]:
+                  master: bool = True, data=None, labels=None, epochs: int = 1, max_layers: int = 6, log=None) -> list[Trained]:
     from .build import assemble
     from .memory import training_sram
     xs, ys = _samples(f, data if data is not None else None, labels)
@@ -87,7 +87,7 @@ def choose_scheme(f: Graph, q: Graph | None, quant: str = "int8", calib=None, lo
     for c in cands:
         values.append(max(0.0, loss0 - contribution(f, [c], xs, ys, n_train, lr, momentum, epochs, loss)))
         costs.append(training_sram(assemble(f, q, [c], quant=quant, loss=loss, lr=lr, momentum=momentum,
-                                            qas=qas))["total"])
+                                            qas=qas, master=master))["total"])
         if log:
             log(f"auto: {c.kind} {c.layer} rows {c.rows}/{c.channels}: loss -{values[-1]:.4f}, {costs[-1]} B")
     base = min(costs)
@@ -102,7 +102,7 @@ def choose_scheme(f: Graph, q: Graph | None, quant: str = "int8", calib=None, lo
     while True:
         scheme = [cands[i] for i in sorted(chosen)]
         need = training_sram(assemble(f, q, scheme, quant=quant, loss=loss, lr=lr, momentum=momentum,
-                                      qas=qas))["total"]
+                                      qas=qas, master=master))["total"]
         if need <= sram_budget or len(chosen) == 1:
             break
         worst = min(chosen, key=lambda i: values[i] / max(1, costs[i] - base + UNIT))

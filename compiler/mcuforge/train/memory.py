@@ -22,7 +22,7 @@ def training_sram(g: Graph, tries: int = 20) -> dict:
     lts = [lt for lt in lifetimes(g, order, io_in_arena=True) if lt.tensor not in aliases]
     plan = plan_with_overlaps(lts, [], tries=tries)
     state = {"params": sum(g.tensors[t["param"]].nbytes for t in meta["trained"]),
-             "masters": sum(g.tensors[t["master"]].nbytes for t in meta["trained"]),
+             "masters": sum(g.tensors[t["master"]].nbytes for t in meta["trained"] if t["master"]),
              "momenta": sum(g.tensors[t["momentum"]].nbytes for t in meta["trained"] if t["momentum"])}
     saved = sum(g.tensors[t].nbytes for t in meta["saved"])
     bwd = set(meta["backward_nodes"])
