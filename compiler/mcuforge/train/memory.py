@@ -4,23 +4,27 @@ graph, so the figures agree up to the codegen's own scratch buffers.
 
 - arena: saved activations, gradients and every other intermediate of the training step, in the
   graph's own order (updates right after their gradients), input and loss included (they live in
-  the arena as tflite-micro does it). Update outputs alias their state tensors and take no arena.
+  the arena as tflite-micro does it), with the inference planner's in-place overlaps (an output
+  over its input dying at that op). Update outputs alias their state tensors and take no arena.
 - state: what lives in RAM for the whole program: trained parameter tensors (copied from flash at
   start, whole tensors), their float32 masters and momenta.
 """
 from __future__ import annotations
 
 from ..ir.graph import Graph
-from ..schedule.arena_search import plan_with_overlaps
-from ..schedule.lifetimes import lifetimes
+from ..schedule.arena_search import check_plan, plan_with_overlaps
+from ..schedule.inplace import overlaps
+from ..schedule.lifetimes import arena_tensors, lifetimes
 
 
-def training_sram(g: Graph, tries: int = 20) -> dict:
+def training_sram(g: Graph, tries: int = 20, in_place: bool = True) -> dict:
     meta = g.meta["train"]
     order = g.topo_order()
     aliases = {o for u in meta["update_nodes"] for o in g.node(u).outputs}
     lts = [lt for lt in lifetimes(g, order, io_in_arena=True) if lt.tensor not in aliases]
-    plan = plan_with_overlaps(lts, [], tries=tries)
+    ovs = overlaps(g, order, arena_tensors(g, True) - aliases) if in_place else []
+    plan = plan_with_overlaps(lts, ovs, tries=tries)
+    check_plan(plan, ovs)
     state = {"params": sum(g.tensors[t["param"]].nbytes for t in meta["trained"]),
              "masters": sum(g.tensors[t["master"]].nbytes for t in meta["trained"] if t["master"]),
              "momenta": sum(g.tensors[t["momentum"]].nbytes for t in meta["trained"] if t["momentum"])}
