@@ -283,3 +283,47 @@ def test_softmax_xent_and_fmath():
     lt.backward()
     assert abs(loss[0] - lt.item()) < 1e-6
     np.testing.assert_allclose(grad, zt.grad.numpy(), atol=1e-7)
+
+
+def test_training_sram_and_budget(models):
+    from mcuforge.train.memory import training_sram
+    _, path = models["FlatNet"]
+    small = build_training_graph(path, update="bias:last1", quant="float32")
+    full = build_training_graph(path, update="all", quant="float32")
+    ms, mf = training_sram(small), training_sram(full)
+    assert ms["total"] < mf["total"] and ms["saved_activations"] < mf["saved_activations"]
+    assert mf["state"]["momenta"] == sum(full.tensors[t["param"]].nbytes for t in full.meta["train"]["trained"])
+    with pytest.raises(McuforgeError, match=r"needs \d+ bytes of SRAM .* over the budget of 100"):
+        build_training_graph(path, update="all", quant="float32", sram_budget=100)
+
+
+def test_auto_scheme_under_budget(models):
+    from mcuforge.train.memory import training_sram
+    _, path = models["ResNet"]
+    rs = np.random.RandomState(0)
+    x = rs.randn(12, 1, 8, 8).astype(np.float32)
+    y = (x.mean(axis=(1, 2, 3)) > 0).astype(np.int64)
+    opts = {"data": x, "labels": y, "max_layers": 2}
+    g = build_training_graph(path, update="auto", quant="float32", lr=0.1, sram_budget=1200, auto_options=opts)
+    assert training_sram(g)["total"] <= 1200 and g.meta["train"]["trained"]
+    with pytest.raises(McuforgeError, match=r"no sparse-update scheme fits 50 bytes.* needs \d+ bytes"):
+        build_training_graph(path, update="auto", quant="float32", sram_budget=50, auto_options=opts)
+    with pytest.raises(McuforgeError, match="labelled samples"):
+        build_training_graph(path, update="auto", quant="float32")
+
+
+def test_cli_compile_train(models, tmp_path, capsys):
+    from mcuforge.cli import main
+    _, path = models["ResNet"]
+    rc = main(["compile", path, "-o", str(tmp_path / "out"), "--train", "--quant", "float32",
+               "--update", "bias:last1", "--sram-budget", "10"])
+    assert rc == 1 and "bytes over the budget of 10" in capsys.readouterr().err
+    rc = main(["compile", path, "-o", str(tmp_path / "out"), "--train", "--quant", "float32"])
+    assert rc == 1 and "--auto-data" in capsys.readouterr().err
+    rc = main(["compile", path, "-o", str(tmp_path / "out"), "--train", "--quant", "float32", "--update", "bias:last1"])
+    captured = capsys.readouterr()
+    assert "training scheme: bias:layer3" in captured.out
+    try:
+        from mcuforge.codegen.c.train import emit_training_library  # noqa: F401
+    except ImportError:
+        assert rc == 1 and "training codegen not built yet" in captured.err
