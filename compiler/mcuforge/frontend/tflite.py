@@ -374,9 +374,9 @@ class TfliteImporter(ElementwiseOps, TfliteResizeOps, ReduceOps, TfliteMovementO
     def op_QUANTIZE(self, op, ins, outs):
         src, dst = self.dtype(ins[0]), self.dtype(outs[0])
         if src == "float32" and dst in INT_BOUNDS:
-            self.emit("quantize", [self.value(ins[0])], outs[0])
+            self.emit("quantize", [self.value(ins[0])], outs[0], {"to": dst})
         elif src in INT_BOUNDS and dst in INT_BOUNDS:
-            self.emit("requantize", [self.value(ins[0])], outs[0])
+            self.emit("requantize", [self.value(ins[0])], outs[0], {"to": dst} if dst != src else {})
         else:
             raise self.error(f"QUANTIZE from {src} to {dst} is not supported")
 
