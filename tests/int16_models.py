@@ -94,6 +94,22 @@ def quantize(src="int8", dst="int16"):
     return b.build([x], [y])
 
 
+def float_io():
+    """float32 in -> QUANTIZE (int16) -> FULLY_CONNECTED (16x8) -> DEQUANTIZE -> float32 out."""
+    rng = np.random.default_rng(4)
+    b = ModelBuilder()
+    xf = b.tensor((1, 16), "float32")
+    x = b.tensor((1, 16), "int16", scale=S_IN, zp=0)
+    b.op(OP.QUANTIZE, [xf], [x])
+    w = b.tensor((5, 16), "int8", scale=0.01, zp=0, data=rng.integers(-127, 128, (5, 16)))
+    bias = b.tensor((5,), "int64", scale=S_IN * 0.01, zp=0, data=rng.integers(-9000, 9000, 5))
+    y = b.tensor((1, 5), "int16", scale=0.003, zp=0)
+    b.op(OP.FULLY_CONNECTED, [x, w, bias], [y], **fc_opts())
+    yf = b.tensor((1, 5), "float32")
+    b.op(OP.DEQUANTIZE, [y], [yf])
+    return b.build([xf], [yf])
+
+
 def mean(axes=(1, 2), keep=True, out_scale=0.0017):
     shape = (1, 5, 7, 8)
     b = ModelBuilder()
@@ -171,6 +187,7 @@ CASES = {
     "softmax_beta": (lambda: softmax(beta=0.5, in_scale=0.0003), 1.0),
     "quantize_s8_s16": (lambda: quantize("int8", "int16"), 1.0),
     "quantize_s16_s8": (lambda: quantize("int16", "int8"), 1.0),
+    "float_io": (float_io, 1.0),
     "mean": (lambda: mean(), 1.0),
     "mean_w": (lambda: mean((2,), False), 1.0),
     "reshape_concat_pad": (reshape_concat_pad, 1.0),
@@ -191,6 +208,9 @@ def model_inputs(buf: bytes, n: int, scale: float = 1.0, seed: int = 0) -> list[
         shape = tuple(t.ShapeAsNumpy())
         if DTYPES[t.Type()] == "int16":
             per_input.append(int16_inputs(shape, n, seed + k, scale))
+        elif DTYPES[t.Type()] == "float32":
+            rng = np.random.default_rng(seed + k)
+            per_input.append([(rng.standard_normal(shape) * 40 * S_IN).astype(np.float32) for _ in range(n + 2)])
         else:
             rng = np.random.default_rng(seed + k)
             per_input.append([rng.integers(-128, 128, shape).astype(np.int8) for _ in range(n)]

@@ -66,7 +66,7 @@ def test_mix16_on_cortex_m4(tmp_path):
 
 
 # single-op cases the converted networks do not reach (the full sweep is the slow test below)
-C_EXTRA = ("conv_bias32", "sub", "quantize_s8_s16", "quantize_s16_s8", "add_broadcast_relu")
+C_EXTRA = ("conv_bias32", "sub", "quantize_s8_s16", "quantize_s16_s8", "add_broadcast_relu", "float_io")
 
 
 @pytest.mark.parametrize("case", C_EXTRA)

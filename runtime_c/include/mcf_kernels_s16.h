@@ -69,4 +69,8 @@ void mcf_requantize_s8_s16(const mcf_requantize_args *a, const int8_t *in, int16
 void mcf_requantize_s16_s8(const mcf_requantize_args *a, const int16_t *in, int8_t *out);
 void mcf_requantize_s16_s16(const mcf_requantize_args *a, const int16_t *in, int16_t *out);
 
+/* the float / int16 boundary (a model with float input or output) */
+void mcf_quantize_f32_s16(const mcf_affine_args *a, const float *in, int16_t *out);
+void mcf_dequantize_s16_f32(const mcf_affine_args *a, const int16_t *in, float *out);
+
 #endif /* MCF_KERNELS_S16_H */

@@ -11,6 +11,7 @@ from . import movement, slicing, softmax as softmax_layers
 from .base import Layer, builder, window
 from .conv import _conv_geometry, _dense_geometry
 from .elementwise import broadcast_layer
+from .quantize_io import _affine
 
 
 def _p(ctx, node):
@@ -123,6 +124,10 @@ def requantize_s16(ctx, node, cid):
     kernel = f"mcf_requantize_{WIDTH[src]}_{WIDTH[dst]}"
     ins, outs = _io(ctx, node)
     return Layer(node, "requantize_s16", kernel, ["mcf_requantize_s16.c"], ins, outs, p)
+
+
+builder("quantize", "int16")(_affine("mcf_quantize_f32_s16"))
+builder("dequantize", "int16")(_affine("mcf_dequantize_s16_f32"))
 
 
 @builder("mean", "int16")
