@@ -17,11 +17,14 @@ typedef struct {
     const int32_t *bias32;         /* an int32 bias: int32 accumulation (proved not to wrap) */
     const int32_t *mult, *shift;   /* per output channel */
     int32_t act_min, act_max;
+    void *scratch;                 /* DSP variant: the gathered window (arena), NULL otherwise */
 } mcf_conv2d_s16_args;
 
 void mcf_conv2d_s16(const mcf_conv2d_s16_args *a, const int16_t *in, int16_t *out);
 void mcf_depthwise_conv2d_s16(const mcf_conv2d_s16_args *a, const int16_t *in, int16_t *out);
 void mcf_conv_transpose2d_s16(const mcf_conv2d_s16_args *a, const int16_t *in, int16_t *out);
+/* DSP extension (SMLALD), weights reordered at compile time: codegen/c/variants/dsp_s16.py */
+void mcf_conv2d_s16_dsp(const mcf_conv2d_s16_args *a, const int16_t *in, int16_t *out);
 
 typedef struct {
     int32_t rows, in_features, out_features;
@@ -33,6 +36,7 @@ typedef struct {
 } mcf_fully_connected_s16_args;
 
 void mcf_fully_connected_s16(const mcf_fully_connected_s16_args *a, const int16_t *in, int16_t *out);
+void mcf_fully_connected_s16_dsp(const mcf_fully_connected_s16_args *a, const int16_t *in, int16_t *out);
 
 void mcf_add_s16(const mcf_add_s8_args *a, const int16_t *in1, const int16_t *in2, int16_t *out);
 void mcf_mul_s16(const mcf_mul_s8_args *a, const int16_t *in1, const int16_t *in2, int16_t *out);

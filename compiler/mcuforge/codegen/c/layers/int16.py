@@ -6,6 +6,7 @@ from ....errors import UnsupportedOpError
 from ....ir.ops import get_op
 from ....ir.ops.int16 import int16_semantics
 from ....reference import int16_arith
+from ..kernel_select import prepare_arrays
 from . import mean as mean_layers
 from . import movement, slicing, softmax as softmax_layers
 from .base import Layer, builder, window
@@ -31,13 +32,16 @@ def _weighted(ctx, node, cid, template, kernel, geometry) -> Layer:
     bias = g.tensors[node.inputs[2]] if len(node.inputs) > 2 and node.inputs[2] else None
     params = dict(geometry, act_min=p["act_min"], act_max=p["act_max"],
                   bias=None if bias is None else ("int64" if p["acc64"] else "int32"))
-    kernel, sources = ctx.select.pick(kernel, params)
+    variant = ctx.select.choose(kernel, params)
     arrays = [ctx.array(cid, "weights", "int8_t", w.data.reshape(-1)),
               ctx.array(cid, "mult", "int32_t", p["mult"]), ctx.array(cid, "shift", "int32_t", p["shift"])]
     if bias is not None:
         arrays.append(ctx.array(cid, "bias", params["bias"] + "_t", bias.data.astype(bias.np_dtype)))
+    # a variant may replace the weights by a reordering of its own (codegen/c/variants/dsp_s16.py)
+    arrays = prepare_arrays(ctx, cid, variant, params, {"weights": w.data}, arrays)
     ins, outs = _io(ctx, node)
-    return Layer(node, template, kernel, sources, ins, outs, params, arrays, macs=get_op(node.op).macs(node, g))
+    return Layer(node, template, variant.function, list(variant.sources), ins, outs, params, arrays,
+                 macs=get_op(node.op).macs(node, g))
 
 
 @builder("conv2d", "int16")
