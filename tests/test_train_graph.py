@@ -327,3 +327,23 @@ def test_cli_compile_train(models, tmp_path, capsys):
         from mcuforge.codegen.c.train import emit_training_library  # noqa: F401
     except ImportError:
         assert rc == 1 and "training codegen not built yet" in captured.err
+
+
+@pytest.mark.slow
+def test_lowering_matches_relax_vm(models):
+    """The lowered graph computes what the Relax adjoint computes on TVM's own host VM."""
+    from mcuforge.train.build import float_forward
+    from mcuforge.train.relax_import import build_relax, relax_reference
+    from mcuforge.train.sparse import parse_spec
+    _, path = models["ResNet"]
+    f = float_forward(path)
+    trained = parse_spec("all", f)
+    params = [f.node(t.layer).inputs[1 if t.kind == "weight" else 2] for t in trained]
+    x = np.random.RandomState(0).randn(1, 8, 8, 1).astype(np.float32)
+    loss, grads = relax_reference(build_relax(f, params), f, x, 2)
+    g = build_training_graph(path, update=trained, quant="float32")
+    ours_loss, ours = TrainState(g).gradients(x, 2)
+    assert abs(ours_loss - loss) < 1e-6
+    for p, gr in zip(params, grads):
+        gr = gr.transpose(0, 2, 3, 1) if gr.ndim == 4 else gr
+        assert np.abs(ours[p] - gr).max() <= 1e-5 * np.abs(gr).max(), p
