@@ -347,3 +347,29 @@ def test_lowering_matches_relax_vm(models):
     for p, gr in zip(params, grads):
         gr = gr.transpose(0, 2, 3, 1) if gr.ndim == 4 else gr
         assert np.abs(ours[p] - gr).max() <= 1e-5 * np.abs(gr).max(), p
+
+
+def test_mse_autoencoder_gradients(tmp_path):
+    class AE(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.enc = torch.nn.Linear(8, 4)
+            self.dec = torch.nn.Linear(4, 8)
+
+        def forward(self, x):
+            return self.dec(torch.relu(self.enc(x)))
+    torch.manual_seed(0)
+    m = AE().eval()
+    torch.onnx.export(m, (torch.randn(1, 8),), str(tmp_path / "ae.onnx"), dynamo=False)
+    g = build_training_graph(str(tmp_path / "ae.onnx"), update="all", quant="float32", loss="mse")
+    assert g.tensors[g.inputs[1]].shape == (1, 8) and g.tensors[g.inputs[1]].dtype == "float32"
+    rs = np.random.RandomState(0)
+    x, t = rs.randn(1, 8).astype(np.float32), rs.randn(1, 8).astype(np.float32)
+    loss, grads = TrainState(g).gradients(x, t)
+    lt = torch.nn.functional.mse_loss(m(torch.tensor(x)), torch.tensor(t))
+    lt.backward()
+    assert abs(loss - lt.item()) <= 1e-6 * max(1.0, lt.item())
+    layers = [n for n in g.meta["train"]["forward_nodes"] if g.node(n).op == "dense"]
+    for tr in g.meta["train"]["trained"]:
+        ref = getattr([m.enc, m.dec][layers.index(tr["layer"])], tr["kind"]).grad.numpy()
+        assert np.abs(grads[tr["param"]] - ref).max() <= 1e-5 * np.abs(ref).max()
