@@ -115,9 +115,11 @@ class CompileResult:
 
 def prepare_graph(model, quant: str = "int8", calib=None, calib_method: str = "minmax",
                   input_shapes: dict | None = None, quiet: bool = False,
-                  example_inputs=None) -> tuple[Graph, dict]:
+                  example_inputs=None, requant: str = "double") -> tuple[Graph, dict]:
     """Frontend + passes + quantization: the device graph and what calibration chose. model is a
-    file, a Graph or a torch.nn.Module (which needs example_inputs)."""
+    file, a Graph or a torch.nn.Module (which needs example_inputs). requant="single" (models
+    quantized from ONNX / float only) rounds every requantization once instead of TFLite's
+    double rounding: it agrees with onnxruntime's QDQ models far more often (docs/int16.md)."""
     from .passes.lower_to_lut import lower_to_lut
     from .passes.pipeline import canonicalize
     if quant not in QUANT_MODES:
@@ -147,12 +149,22 @@ def prepare_graph(model, quant: str = "int8", calib=None, calib_method: str = "m
                 _log(f"calibrating on {len(samples)} samples ({calib_method})", quiet)
                 ranges = calibrate(g, samples, calib_method)
             g = quantize_int8(g, ranges)
-    if g.meta.get("quant") == "int8":
-        g = lower_to_lut(g)
-    infer_shapes(g)
-    if g.meta.get("quant") == "int8":
-        from .quant.range_check import check_int8_ranges
-        check_int8_ranges(g)
+    if requant != "double":
+        from .reference.arith import ROUNDING_MODES
+        if requant not in ROUNDING_MODES:
+            raise McuforgeError(f"requant must be one of {', '.join(ROUNDING_MODES)}, not {requant!r}")
+        if g.meta.get("source") == "tflite" or g.meta.get("quant") != "int8":
+            raise McuforgeError("requant='single' is for int8 models quantized from ONNX or float; a .tflite "
+                                "model keeps TFLite Micro's double rounding, a float32 build has no requantization")
+        g.meta["requant"] = requant
+    from .reference.arith import rounding
+    with rounding(g.meta.get("requant")):   # the tables lower_to_lut fills use the same rounding
+        if g.meta.get("quant") == "int8":
+            g = lower_to_lut(g)
+        infer_shapes(g)
+        if g.meta.get("quant") == "int8":
+            from .quant.range_check import check_int8_ranges
+            check_int8_ranges(g)
     return g, ranges
 
 
@@ -160,7 +172,8 @@ def compile_model(model, out_dir, target: str = "cortex-m4", quant: str = "int8"
                   calib_method: str = "minmax", input_shapes: dict | None = None, name: str | None = None,
                   portable_kernels: bool = False, quiet: bool = False,
                   io_in_arena: bool | None = None, arena_budget: int | None = None,
-                  min_arena: bool = False, planner=None, example_inputs=None) -> CompileResult:
+                  min_arena: bool = False, planner=None, example_inputs=None,
+                  requant: str = "double") -> CompileResult:
     """model: an .onnx or .tflite file, a Graph, or a torch.nn.Module; a module is exported with
     torch's dynamo exporter on example_inputs (a tensor or array of the input shape, batch 1, or a
     tuple of them); calib may then be a torch tensor as well as an array or a file.
@@ -168,7 +181,8 @@ def compile_model(model, out_dir, target: str = "cortex-m4", quant: str = "int8"
     TFLite Micro does and adds the zero-copy API (<prefix>_input/_invoke/_output). While the arena
     is above arena_budget (bytes; min_arena is a budget of 0) the layers whose kernel scratch sets
     its peak get a leaner, slower kernel variant; the others keep the fastest. planner (graph ->
-    ArenaPlan, e.g. a baseline to compare with) replaces the kernel-aware planning."""
+    ArenaPlan, e.g. a baseline to compare with) replaces the kernel-aware planning. requant: see
+    prepare_graph ("single" builds with the portable kernels, whose requantization it changes)."""
     from .codegen.c.emit import lower_to_c, write_c_library
     from .report.layers import layer_table, write_report
     from .targets import load_core
@@ -182,7 +196,7 @@ def compile_model(model, out_dir, target: str = "cortex-m4", quant: str = "int8"
     else:
         src_name = str(model)
     _log(f"loading {src_name}", quiet)
-    g, ranges = prepare_graph(model, quant, calib, calib_method, input_shapes, quiet, example_inputs)
+    g, ranges = prepare_graph(model, quant, calib, calib_method, input_shapes, quiet, example_inputs, requant)
     if name:
         g.name = name
     _log(f"generating C for {core.name} ({len(g.nodes)} layers)", quiet)

@@ -37,6 +37,7 @@ class CModel:
     outputs: list[dict]
     runtime_sources: list[str] = field(default_factory=list)
     io_in_arena: bool = False      # inputs and outputs are arena tensors (zero-copy API)
+    single_rounding: bool = False  # requant="single": mcf_config.h switches mcf_requantize
 
 
 def c_ident(name: str) -> str:
@@ -73,6 +74,9 @@ def lower_to_c(g: Graph, features=frozenset(), portable_only: bool = False, plan
     while the arena is above it: a layer whose kernel's scratch sets the arena's peak gets a
     leaner kernel variant (codegen/c/lean.py)."""
     kernel_aware = plan is None
+    single_rounding = g.meta.get("requant") == "single"
+    # the optimized variants implement TFLite's double rounding in their own ways
+    portable_only = portable_only or single_rounding
     if kernel_aware:
         # execution order (reorders g so topo_order() follows it); the arena is planned again
         # below, once the kernels are chosen and their scratch and in-place rules are known
@@ -136,7 +140,7 @@ def lower_to_c(g: Graph, features=frozenset(), portable_only: bool = False, plan
             const_arrays.append(CArray(ref.name, t.c_type, np.ascontiguousarray(t.data).reshape(-1)))
     arrays = const_arrays + [a for l in layers for a in l.arrays]
     sources = sorted({s for l in layers for s in l.sources})
-    return CModel(prefix, layers, plan, arrays, inputs, outputs, sources, io_in_arena)
+    return CModel(prefix, layers, plan, arrays, inputs, outputs, sources, io_in_arena, single_rounding)
 
 
 def write_c_library(cm: CModel, out: Path, source: str, target: str, quant: str) -> list[Path]:
@@ -167,6 +171,9 @@ def write_c_library(cm: CModel, out: Path, source: str, target: str, quant: str)
         shutil.copyfile(resources.runtime_c() / "include" / h, rt / "include" / h)
     for s in cm.runtime_sources:
         shutil.copyfile(resources.runtime_c() / "kernels" / s, rt / "kernels" / s)
+    if cm.single_rounding:
+        (rt / "include" / "mcf_config.h").write_text(render("c/mcf_config.h.j2", prefix=cm.prefix,
+                                                            single_rounding=True))
     return written
 
 
