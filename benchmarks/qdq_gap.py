@@ -8,12 +8,12 @@ calibration samples:
   - per layer (each layer fed OUR int8 input on both sides, tests/corpus/per_layer.py): share of
     identical outputs, so only that layer's arithmetic differs;
 and repeat both with the golden model's requantization replaced by
-  half_even   one exact rounding of x * M * 2^(shift - 31), ties to even (what a `requant=` option
-              could give the C kernels, still integer and deterministic),
-  half_away   one exact rounding, ties away from zero (isolates TFLite's double rounding).
-If a rounding rule were the cause, one of them would close the gap; if onnxruntime's float32
-arithmetic (dequantized products summed in float32, then y / scale rounded) is the cause, none
-does. Prints a Markdown table; docs/int16.md records the result.
+  single      one rounding of the exact product x * M * 2^(shift - 31), ties up: the
+              `requant="single"` compile option (golden model and C kernels, integer, deterministic),
+  half_even   the same with ties to even (onnxruntime's rounding rule), to see whether ties matter.
+If a rounding rule were the cause, these would close the gap; if onnxruntime's float32
+arithmetic (dequantized products summed in float32, then y / scale rounded) were the cause, they
+would not. Prints a Markdown table; docs/int16.md records the result.
 
     PYTHONPATH=compiler python benchmarks/qdq_gap.py [net] [exporter] [n_samples]
 """
@@ -30,25 +30,22 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
 
-def _round_shift(p: np.ndarray, n: np.ndarray, even: bool) -> np.ndarray:
-    """p / 2^n rounded once: ties to even or away from zero (p int64, 1 <= n <= 62)."""
+def _round_shift(p: np.ndarray, n: np.ndarray) -> np.ndarray:
+    """p / 2^n rounded once, ties to even (p int64, 1 <= n <= 62)."""
     q = p >> n
     r = p - (q << n)
     half = np.int64(1) << (n - 1)
-    if even:
-        up = (r > half) | ((r == half) & ((q & 1) == 1))
-    else:
-        up = (r > half) | ((r == half) & (p >= 0))
-    return q + up
+    return q + ((r > half) | ((r == half) & ((q & 1) == 1)))
 
 
 @contextmanager
 def requant_rule(rule: str):
-    """Swap the golden model's MultiplyByQuantizedMultiplier for a single exact rounding."""
+    """Run the golden model with one of the requantization roundings."""
     from mcuforge.reference import arith
     original = arith.multiply_by_quantized_multiplier
-    if rule == "tflite":
-        yield
+    if rule in arith.ROUNDING_MODES:
+        with arith.rounding(rule):
+            yield
         return
 
     def single(x, multiplier, shift):
@@ -56,7 +53,7 @@ def requant_rule(rule: str):
         left = np.maximum(s, 0)
         xs = arith.wrap_int32(x << left)
         n = 31 + np.maximum(-s, 0)
-        return _round_shift(xs * m, n, even=(rule == "half_even"))
+        return _round_shift(xs * m, n)
     arith.multiply_by_quantized_multiplier = single
     try:
         yield
@@ -86,7 +83,7 @@ def main(net="mobilenet_v2", exporter="ts", n=64):
     print("| requantization | end to end: identical | within 1 LSB | max LSB | per layer: mean identical "
           "| worst layer identical | layers all within 1 LSB |")
     print("|---|---|---|---|---|---|---|")
-    for rule in ("tflite", "half_even", "half_away"):
+    for rule in ("double", "single", "half_even"):
         with requant_rule(rule):
             ex = Executor(g)
             got = np.stack([ex.run({inp: (xq[i:i + 1].transpose(perm) if perm else xq[i:i + 1])})[out][0]
@@ -97,10 +94,10 @@ def main(net="mobilenet_v2", exporter="ts", n=64):
         print(f"| {rule} | {np.mean(d == 0):.1%} | {np.mean(d <= 1):.1%} | {int(d.max())} | "
               f"{np.mean(ex_rates):.2%} | {min(ex_rates):.2%} ({rows[int(np.argmin(ex_rates))]['op']}) | "
               f"{all(r['within1'] == 1.0 for r in rows)} |", flush=True)
-        if rule == "tflite":
+        if rule == "double":
             worst = sorted(rows, key=lambda r: r["exact"])[:6]
             detail = ", ".join(f"{r['op']} {r['name']} {r['exact']:.1%}" for r in worst)
-    print(f"\nleast-agreeing layers (TFLite rounding, identical share): {detail}")
+    print(f"\nleast-agreeing layers (TFLite's double rounding, identical share): {detail}")
 
 
 if __name__ == "__main__":
