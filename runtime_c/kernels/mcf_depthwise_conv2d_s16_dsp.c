@@ -7,17 +7,6 @@
 #include "mcf_kernels.h"
 #include "mcf_opt.h"
 
-static inline int16_t requant_one(const mcf_conv2d_s16_args *a, int64_t acc, int32_t c)
-{
-    int32_t y;
-    if (a->bias32) {
-        y = mcf_requantize((int32_t)(acc + a->bias32[c]), a->mult[c], a->shift[c]);
-    } else {
-        y = mcf_requantize_s64(acc + (a->bias64 ? a->bias64[c] : 0), a->mult[c], a->shift[c]);
-    }
-    return mcf_sat_s16(y, a->act_min, a->act_max);
-}
-
 void mcf_depthwise_conv2d_s16_dsp(const mcf_conv2d_s16_args *a, const int16_t *in, int16_t *out)
 {
     const mcf_window *w = &a->win;
@@ -50,8 +39,8 @@ void mcf_depthwise_conv2d_s16_dsp(const mcf_conv2d_s16_args *a, const int16_t *i
                             acc1 = __smlatt(xv, wv, acc1);
                         }
                     }
-                    out[c] = requant_one(a, acc0, c);
-                    out[c + 1] = requant_one(a, acc1, c + 1);
+                    out[c] = mcf_requant_s16(acc0, a->bias64, a->bias32, c, a->mult, a->shift, a->act_min, a->act_max);
+                    out[c + 1] = mcf_requant_s16(acc1, a->bias64, a->bias32, c + 1, a->mult, a->shift, a->act_min, a->act_max);
                 }
                 for (; c < ch; ++c) {
                     int32_t acc = 0;
@@ -65,7 +54,7 @@ void mcf_depthwise_conv2d_s16_dsp(const mcf_conv2d_s16_args *a, const int16_t *i
                             }
                         }
                     }
-                    out[c] = requant_one(a, acc, c);
+                    out[c] = mcf_requant_s16(acc, a->bias64, a->bias32, c, a->mult, a->shift, a->act_min, a->act_max);
                 }
                 out += ch;
             }
