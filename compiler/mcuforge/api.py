@@ -160,7 +160,8 @@ def compile_model(model, out_dir, target: str = "cortex-m4", quant: str = "int8"
                   calib_method: str = "minmax", input_shapes: dict | None = None, name: str | None = None,
                   portable_kernels: bool = False, quiet: bool = False,
                   io_in_arena: bool | None = None, arena_budget: int | None = None,
-                  min_arena: bool = False, planner=None, example_inputs=None) -> CompileResult:
+                  min_arena: bool = False, planner=None, example_inputs=None, patch=None,
+                  max_patch_overhead: float | None = None) -> CompileResult:
     """model: an .onnx or .tflite file, a Graph, or a torch.nn.Module; a module is exported with
     torch's dynamo exporter on example_inputs (a tensor or array of the input shape, batch 1, or a
     tuple of them); calib may then be a torch tensor as well as an array or a file.
@@ -168,7 +169,10 @@ def compile_model(model, out_dir, target: str = "cortex-m4", quant: str = "int8"
     TFLite Micro does and adds the zero-copy API (<prefix>_input/_invoke/_output). While the arena
     is above arena_budget (bytes; min_arena is a budget of 0) the layers whose kernel scratch sets
     its peak get a leaner, slower kernel variant; the others keep the fastest. planner (graph ->
-    ArenaPlan, e.g. a baseline to compare with) replaces the kernel-aware planning."""
+    ArenaPlan, e.g. a baseline to compare with) replaces the kernel-aware planning.
+    patch ("auto", "off"/None, or "<rows>x<cols>@<node>") runs the first layers patch by patch
+    (schedule/patches.py); "auto" keeps the layer-wise schedule unless the patched one has the
+    smaller arena, max_patch_overhead bounds its recomputed MACs (default 0.25 = +25 %)."""
     from .codegen.c.emit import lower_to_c, write_c_library
     from .report.layers import layer_table, write_report
     from .targets import load_core
@@ -190,8 +194,18 @@ def compile_model(model, out_dir, target: str = "cortex-m4", quant: str = "int8"
         io_in_arena = g.meta.get("quant") == "int8"
     if min_arena:
         arena_budget = 0
-    cm = lower_to_c(g, core.features, portable_only=portable_kernels, io_in_arena=io_in_arena,
-                    arena_budget=arena_budget, plan=planner(g) if planner else None)
+    patch_plan, patch_note = None, None
+    if patch not in (None, "off", False) and planner is None:
+        from .schedule.patches import lower_patched
+        cm, g, patch_plan, patch_note = lower_patched(
+            g, core.features, patch, lambda graph: lower_to_c(
+                graph, core.features, portable_only=portable_kernels, io_in_arena=io_in_arena,
+                arena_budget=arena_budget), io_in_arena=io_in_arena, budget=arena_budget,
+            max_overhead=max_patch_overhead)
+        _log(patch_note, quiet)
+    else:
+        cm = lower_to_c(g, core.features, portable_only=portable_kernels, io_in_arena=io_in_arena,
+                        arena_budget=arena_budget, plan=planner(g) if planner else None)
     info = {
         "backend": "c", "name": g.name, "prefix": cm.prefix, "target": core.name, "quant": g.meta.get("quant", "float32"),
         "source": Path(src_name).name, "inputs": cm.inputs, "outputs": cm.outputs,
@@ -203,6 +217,7 @@ def compile_model(model, out_dir, target: str = "cortex-m4", quant: str = "int8"
         "macs": int(sum(l.macs for l in cm.layers)),
         "runtime_sources": cm.runtime_sources,
         "layers": layer_table(g, cm, ranges),
+        "patches": patch_plan.report(cm) if patch_plan else None,
     }
     with staged_dir(out_dir) as tmp:
         write_c_library(cm, tmp, src_name, core.name, info["quant"])
