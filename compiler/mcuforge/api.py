@@ -213,7 +213,7 @@ def compile_model(model, out_dir, target: str = "cortex-m4", quant: str = "int8"
         # bytes of caller-owned input/output buffers the library needs besides its arena
         "io_bytes": 0 if cm.io_in_arena else sum(g.tensors[t].nbytes for t in g.inputs + g.outputs),
         "io_in_arena": cm.io_in_arena, "arena_budget": arena_budget,
-        "weights_bytes": int(sum(a.values.nbytes for a in cm.arrays)),
+        "weights_bytes": int(sum(a.values.nbytes for a in cm.arrays if not getattr(a, "alias", None))),
         "macs": int(sum(l.macs for l in cm.layers)),
         "runtime_sources": cm.runtime_sources,
         "layers": layer_table(g, cm, ranges),
