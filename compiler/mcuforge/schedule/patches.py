@@ -44,6 +44,7 @@ from .receptive_field import Box, backward, input_ranges, patchable
 MAX_GRID = 6
 DEFAULT_MAX_OVERHEAD = 0.25
 PLAN_TRIES = 8          # arena-search tries per candidate (the final compile plans with more)
+FINAL_PLAN_TRIES = 40   # random placement orders for the C backend's plan of a patched graph
 SHORTLIST = 6           # candidates planned exactly after ranking by live bytes
 
 
@@ -268,6 +269,8 @@ def apply_patches(g: Graph, plan: PatchPlan, copy: bool = True) -> Graph:
         _add(G, n)
     G.prune_tensors()
     G.meta["patches"] = plan.describe()
+    G.meta["fixed_order"] = True            # patch by patch: schedule/memory.py keeps this order
+    G.meta["plan_tries"] = FINAL_PLAN_TRIES
     return G
 
 
