@@ -31,7 +31,8 @@ def cmd_compile(args):
     compile_model(args.model, args.output, target=args.target, quant=args.quant, calib=args.calib,
                   calib_method=args.calib_method, input_shapes=_shapes(args.input_shape), name=args.name,
                   portable_kernels=args.portable_kernels, io_in_arena=args.io_in_arena,
-                  arena_budget=args.arena_budget, min_arena=args.min_arena)
+                  arena_budget=args.arena_budget, min_arena=args.min_arena, patch=args.patch,
+                  max_patch_overhead=args.patch_overhead)
     if not args.no_report:
         print(report(args.output))
 
@@ -106,6 +107,12 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--arena-budget", type=int, metavar="BYTES",
                    help="while the arena is larger, layers whose kernel scratch sets its peak use a leaner, slower kernel")
     c.add_argument("--min-arena", action="store_true", help="the smallest arena this gets (--arena-budget 0)")
+    c.add_argument("--patch", default="off", metavar="auto|off|NxM@NODE",
+                   help="run the first layers patch by patch (MCUNetV2): auto chooses the split layer and "
+                        "grid (kept only if the arena shrinks; with --arena-budget the fewest MACs that fit), "
+                        "or e.g. 3x2@conv_2d_4 for 3 rows x 2 columns of patches ending at that node")
+    c.add_argument("--patch-overhead", type=float, default=None, metavar="FRACTION",
+                   help="largest MAC overhead --patch auto accepts for recomputed halos (default 0.25)")
     c.set_defaults(func=cmd_compile)
 
     s = sub.add_parser("simulate", help="run a compiled model on an emulated board, the host, or the golden model",
