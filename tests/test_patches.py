@@ -148,3 +148,28 @@ def test_c_with_patches_equals_golden_host_and_m4(net, tmp_path):
     m4, _ = simulate(lib.out_dir, "mps2-an386", x)
     assert np.array_equal(want.reshape(pref.shape), pref)
     assert np.array_equal(pref, host) and np.array_equal(pref, m4)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name,patch", [("ic_resnet8_int8", "auto"), ("vww_mbv1_96_int8", "6x1@conv_2d_4"),
+                                        ("kws_dscnn_int8", "auto"), ("ad_fcae_int8", "auto")])
+def test_mlperf_with_patches_byte_exact_with_tflm_and_never_worse(name, patch, tmp_path):
+    from mcuforge.sim.tflm import TflmModel
+    from mlperf_data import model_path
+    path = model_path(name)
+    lib = compile_model(path, tmp_path / "p", quiet=True, patch=patch)
+    p = lib.info["patches"]
+    if p is not None:
+        assert lib.info["arena_bytes"] < p["layerwise_arena_bytes"]
+    if patch != "auto":
+        assert p is not None and p["grid"] == [6, 1]
+    shape = lib.info["inputs"][0]["shape"]
+    x = np.random.default_rng(1).integers(-128, 128, [2] + shape).astype(np.int8)
+    host, _ = simulate(lib.out_dir, "host", x)
+    ref = TflmModel(path.read_bytes())
+    want = np.stack([ref.run(xi[None])[0].reshape(host.shape[1:]) for xi in x])
+    assert np.array_equal(host, want)
+    if name == "ic_resnet8_int8":
+        assert p is not None and p["mac_overhead"] <= 0.25
+        m4, _ = simulate(lib.out_dir, "mps2-an386", x)
+        assert np.array_equal(m4, want)

@@ -23,12 +23,20 @@ whole input, the stage output and the rest of the network, with in-place pairs a
 pastes alias the stage output so patches land straight in it.
 
 The automatic choice: for every split node and grid (n, m in 1..MAX_GRID, non-square too; the
-last row/column of patches takes what is left) the patched graph is built and planned without
-kernels (schedule/memory.plan_for_order, the same planner for the layer-wise schedule).
-Default: the smallest peak whose MAC overhead (recomputed halo MACs / stage MACs) is at most
-max_overhead; with budget (bytes): the fewest MACs whose peak fits, else the smallest peak. A
-plan whose peak is not below the layer-wise one is never returned (None). The input image, when
-planned in the arena (io_in_arena), counts in every peak.
+last row/column of patches takes what is left, or sizes are as even as they get) the MACs are
+counted from the receptive-field boxes; the candidates within the MAC bound are ranked by a
+quick estimate of their peak (live bytes less in-place sharing, _estimate) and the best
+SHORTLIST are planned exactly without kernels (schedule/memory.plan_for_order, the planner of
+the layer-wise schedule too). Default: the smallest peak whose MAC overhead (recomputed halo
+MACs / stage MACs) is at most max_overhead; with budget (bytes): the fewest MACs whose peak
+fits, else the smallest peak. A plan whose peak is not below the layer-wise one is not returned
+(None; `margin` relaxes this for lower_patched). The input image, when planned in the arena
+(io_in_arena), counts in every peak; the stage output may be planned over the input's bytes
+that no later patch reads (the pastes' "over" gap, checked like any in-place pair).
+
+lower_patched(g, features, mode, lower, ...) is what compile_model calls: it lowers the chosen
+patched graph and the layer-wise graph with the C backend (kernel scratch included) and, for
+"auto", keeps the patched one only if its arena is smaller: never worse than layer-wise.
 """
 from __future__ import annotations
 
@@ -45,6 +53,7 @@ MAX_GRID = 6
 DEFAULT_MAX_OVERHEAD = 0.25
 PLAN_TRIES = 8          # arena-search tries per candidate (the final compile plans with more)
 FINAL_PLAN_TRIES = 40   # random placement orders for the C backend's plan of a patched graph
+KERNEL_MARGIN = 0.15    # lower_patched: candidates this close to layer-wise get compared with kernels
 SHORTLIST = 6           # candidates planned exactly after ranking by live bytes
 
 
@@ -377,10 +386,14 @@ def parse_mode(mode) -> tuple[str, tuple[int, int] | None, str | None]:
 
 
 def plan_patches(g: Graph, features=frozenset(), mode="auto", budget: int | None = None,
-                 io_in_arena: bool = True, max_overhead: float = DEFAULT_MAX_OVERHEAD) -> PatchPlan | None:
+                 io_in_arena: bool = True, max_overhead: float = DEFAULT_MAX_OVERHEAD,
+                 margin: float = 0.0) -> PatchPlan | None:
     """The patch schedule for g (see the module doc), or None (off, nothing to gain, no stage).
     features (the target core's) are accepted for the API's sake: the kernel-free planner
-    decides the schedule; the C backend then plans the chosen graph with its kernels."""
+    decides the schedule; the C backend then plans the chosen graph with its kernels. With
+    margin > 0 "auto" also returns a plan whose kernel-free peak is up to that fraction above the
+    layer-wise one (kernel scratch can reverse the order: lower_patched then compares the two
+    with their kernels and keeps the smaller)."""
     kind, grid, split_name = parse_mode(mode)
     if kind == "off":
         return None
@@ -431,7 +444,7 @@ def plan_patches(g: Graph, features=frozenset(), mode="auto", budget: int | None
         _measure(g, plan, io_in_arena)
         fits = budget is not None and plan.peak_bytes <= budget
         key = (not fits, plan.patched_macs if fits else plan.peak_bytes, plan.peak_bytes)
-        if plan.peak_bytes < layerwise and (best is None or key < best[0]):
+        if plan.peak_bytes < layerwise * (1 + margin) and (best is None or key < best[0]):
             best = (key, plan)
     if best is None:
         return None
@@ -449,7 +462,7 @@ def lower_patched(g: Graph, features, mode, lower, io_in_arena: bool = True, bud
     base = g.copy()
     plan_memory(base, io_in_arena=io_in_arena)           # the layer-wise execution order
     plan = plan_patches(base, features, mode, budget, io_in_arena,
-                        DEFAULT_MAX_OVERHEAD if max_overhead is None else max_overhead)
+                        DEFAULT_MAX_OVERHEAD if max_overhead is None else max_overhead, margin=KERNEL_MARGIN)
     cm_l = lower(g)
     if plan is None:
         return cm_l, g, None, "patches: no patch schedule has a smaller peak; layer-wise kept"
