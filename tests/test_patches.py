@@ -173,3 +173,14 @@ def test_mlperf_with_patches_byte_exact_with_tflm_and_never_worse(name, patch, t
         assert p is not None and p["mac_overhead"] <= 0.25
         m4, _ = simulate(lib.out_dir, "mps2-an386", x)
         assert np.array_equal(m4, want)
+
+
+def test_auto_below_layer_wise_and_budget_trades_macs(net):
+    _, g, _, _ = net
+    a = plan_patches(g, mode="auto")
+    assert a is not None and a.peak_bytes < a.layerwise_bytes and a.mac_overhead <= 0.25
+    b = plan_patches(g, mode="auto", budget=a.layerwise_bytes - 8)
+    assert b.peak_bytes <= a.layerwise_bytes - 8 and b.patched_macs <= a.patched_macs
+    z = plan_patches(g, mode="auto", max_overhead=0.0)   # only a stage whose patches share no output
+    assert z is None or (z.patched_macs == z.stage_macs and len(z.stage) == 1)
+    assert plan_patches(g, mode="off") is None
