@@ -167,7 +167,8 @@ def compile_model(model, out_dir, target: str = "cortex-m4", quant: str = "int8"
                   portable_kernels: bool = False, quiet: bool = False,
                   io_in_arena: bool | None = None, arena_budget: int | None = None,
                   min_arena: bool = False, planner=None, example_inputs=None,
-                  weight_bits=None, ternary_method: str = "absmean") -> CompileResult:
+                  weight_bits=None, ternary_method: str = "absmean", patch=None,
+                  max_patch_overhead: float | None = None) -> CompileResult:
     """model: an .onnx or .tflite file, a Graph, or a torch.nn.Module; a module is exported with
     torch's dynamo exporter on example_inputs (a tensor or array of the input shape, batch 1, or a
     tuple of them); calib may then be a torch tensor as well as an array or a file.
@@ -178,7 +179,10 @@ def compile_model(model, out_dir, target: str = "cortex-m4", quant: str = "int8"
     ArenaPlan, e.g. a baseline to compare with) replaces the kernel-aware planning.
     weight_bits: 8 (default), 4 (int4 in [-7, 7]) or 2 (ternary, scale by ternary_method
     'absmean' or 'median') for every conv2d / dense, or a dict {layer name: 8 | 4 | 2}; the
-    weights are stored packed (two or four per byte) and the report lists each layer's width."""
+    weights are stored packed (two or four per byte) and the report lists each layer's width.
+    patch ("auto", "off"/None, or "<rows>x<cols>@<node>") runs the first layers patch by patch
+    (schedule/patches.py); "auto" keeps the layer-wise schedule unless the patched one has the
+    smaller arena, max_patch_overhead bounds its recomputed MACs (default 0.25 = +25 %)."""
     from .codegen.c.emit import lower_to_c, write_c_library
     from .report.layers import layer_table, write_report
     from .targets import load_core
@@ -201,8 +205,18 @@ def compile_model(model, out_dir, target: str = "cortex-m4", quant: str = "int8"
         io_in_arena = g.meta.get("quant") == "int8"
     if min_arena:
         arena_budget = 0
-    cm = lower_to_c(g, core.features, portable_only=portable_kernels, io_in_arena=io_in_arena,
-                    arena_budget=arena_budget, plan=planner(g) if planner else None)
+    patch_plan, patch_note = None, None
+    if patch not in (None, "off", False) and planner is None:
+        from .schedule.patches import lower_patched
+        cm, g, patch_plan, patch_note = lower_patched(
+            g, core.features, patch, lambda graph: lower_to_c(
+                graph, core.features, portable_only=portable_kernels, io_in_arena=io_in_arena,
+                arena_budget=arena_budget), io_in_arena=io_in_arena, budget=arena_budget,
+            max_overhead=max_patch_overhead)
+        _log(patch_note, quiet)
+    else:
+        cm = lower_to_c(g, core.features, portable_only=portable_kernels, io_in_arena=io_in_arena,
+                        arena_budget=arena_budget, plan=planner(g) if planner else None)
     info = {
         "backend": "c", "name": g.name, "prefix": cm.prefix, "target": core.name, "quant": g.meta.get("quant", "float32"),
         "source": Path(src_name).name, "inputs": cm.inputs, "outputs": cm.outputs,
@@ -210,11 +224,12 @@ def compile_model(model, out_dir, target: str = "cortex-m4", quant: str = "int8"
         # bytes of caller-owned input/output buffers the library needs besides its arena
         "io_bytes": 0 if cm.io_in_arena else sum(g.tensors[t].nbytes for t in g.inputs + g.outputs),
         "io_in_arena": cm.io_in_arena, "arena_budget": arena_budget,
-        "weights_bytes": int(sum(a.nbytes for a in cm.arrays)),
+        "weights_bytes": int(sum(a.nbytes for a in cm.arrays if not getattr(a, "alias", None))),
         "weight_bits": {n.name: int(n.attrs.get("weight_bits", 8)) for n in g.topo_order() if "weight_bits" in n.attrs},
         "macs": int(sum(l.macs for l in cm.layers)),
         "runtime_sources": cm.runtime_sources,
         "layers": layer_table(g, cm, ranges),
+        "patches": patch_plan.report(cm) if patch_plan else None,
     }
     with staged_dir(out_dir) as tmp:
         write_c_library(cm, tmp, src_name, core.name, info["quant"])

@@ -134,9 +134,21 @@ def lower_to_c(g: Graph, features=frozenset(), portable_only: bool = False, plan
         ref = refs.get(name)
         if ref is not None and ref.kind == "const" and ref.name in used_consts:
             const_arrays.append(CArray(ref.name, t.c_type, np.ascontiguousarray(t.data).reshape(-1)))
-    arrays = const_arrays + [a for l in layers for a in l.arrays]
+    arrays = dedupe_arrays(const_arrays + [a for l in layers for a in l.arrays])
     sources = sorted({s for l in layers for s in l.sources})
     return CModel(prefix, layers, plan, arrays, inputs, outputs, sources, io_in_arena)
+
+
+def dedupe_arrays(arrays: list[CArray]) -> list[CArray]:
+    """Identical constant arrays (the copies of one layer in a patch stage, equal tables) are
+    stored once: the others become aliases (a #define in the weights header)."""
+    seen: dict = {}
+    for a in arrays:
+        v = np.ascontiguousarray(a.values)
+        key = (a.ctype, v.dtype.str, v.shape, v.tobytes())
+        canon = seen.setdefault(key, a.name)
+        a.alias = canon if canon != a.name else None
+    return arrays
 
 
 def write_c_library(cm: CModel, out: Path, source: str, target: str, quant: str) -> list[Path]:

@@ -25,6 +25,7 @@ class CArray:
     name: str
     ctype: str
     values: np.ndarray
+    alias: str | None = None           # an identical array emitted once under this name
 
     @property
     def nbytes(self) -> int:
