@@ -1,0 +1,43 @@
+"""The scratch-free DSP fully connected kernel (mcf_fully_connected_s8_dsp_row: four channels per
+pass over the int8 row, widened in the K loop) bit-exact with the golden model on the Cortex-M4:
+channel counts with a leftover pair and an odd channel, K not a multiple of 16 (the unrolled loop's
+remainder), K = 4 (no unrolled step), ReLU, no bias. On ad_fcae it is checked against tflite-micro
+in tests/test_pareto.py."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from mcuforge.api import compile_model, simulate
+from mcuforge.codegen.c import kernel_select, variants  # noqa: F401  (registers the variants)
+from mcuforge.errors import McuforgeError
+from mcuforge.sim import toolchain
+
+from .layer_models import build_model, fc_spec
+
+SPECS = [
+    fc_spec(64, 16),                 # quads only, K a multiple of 16
+    fc_spec(40, 7, relu=True),       # a quad, a pair, an odd channel; K % 16 = 8
+    fc_spec(4, 5, bias=False),       # K = 4: only the single-step loop
+    fc_spec(132, 6),                 # a quad and a pair
+    fc_spec(36, 1),                  # one channel
+]
+
+
+def test_dsp_fc_row_bit_exact_on_m4(tmp_path, monkeypatch):
+    try:
+        toolchain.qemu_arm()
+        toolchain.arm_gcc()
+    except McuforgeError as e:
+        pytest.skip(f"no Cortex-M toolchain/QEMU here: {e}")
+    # the faster DSP kernel withheld: every layer takes the scratch-free one
+    row = [v for v in kernel_select.VARIANTS["mcf_fully_connected_s8"] if v.function != "mcf_fully_connected_s8_dsp"]
+    monkeypatch.setitem(kernel_select.VARIANTS, "mcf_fully_connected_s8", row)
+    model, calib, x = build_model(SPECS, tmp_path / "model.onnx", seed=3)
+    res = compile_model(model, tmp_path / "m4", target="cortex-m4", calib=calib, quiet=True, arena_budget=None)
+    kernels = [l.get("kernel") for l in res.info["layers"]]
+    assert kernels.count("mcf_fully_connected_s8_dsp_row") == len(SPECS), kernels
+    y, _ = simulate(tmp_path / "m4", board="mps2-an386", x=x, quiet=True)
+    ref, _ = simulate(tmp_path / "m4", board="reference", x=x, quiet=True)
+    for i, (a, b) in enumerate(zip(y, ref)):
+        assert np.array_equal(a, b), f"branch {i} ({SPECS[i]}) differs from the golden model"
