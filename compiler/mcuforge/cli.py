@@ -31,7 +31,7 @@ def cmd_compile(args):
     compile_model(args.model, args.output, target=args.target, quant=args.quant, calib=args.calib,
                   calib_method=args.calib_method, input_shapes=_shapes(args.input_shape), name=args.name,
                   portable_kernels=args.portable_kernels, io_in_arena=args.io_in_arena,
-                  arena_budget=args.arena_budget, min_arena=args.min_arena)
+                  arena_budget=args.arena_budget, min_arena=args.min_arena, speed_first=args.speed_first)
     if not args.no_report:
         print(report(args.output))
 
@@ -106,6 +106,9 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--arena-budget", type=int, metavar="BYTES",
                    help="while the arena is larger, layers whose kernel scratch sets its peak use a leaner, slower kernel")
     c.add_argument("--min-arena", action="store_true", help="the smallest arena this gets (--arena-budget 0)")
+    c.add_argument("--speed-first", action="store_true",
+                   help="the fastest kernel on every layer, whatever its scratch costs in arena (default without "
+                        "--arena-budget: kernels at the arena's peak chosen by the smallest arena x instructions)")
     c.set_defaults(func=cmd_compile)
 
     s = sub.add_parser("simulate", help="run a compiled model on an emulated board, the host, or the golden model",
