@@ -38,8 +38,8 @@ def layer_instructions(layer, g) -> float:
     if layer.macs > 0:
         per = PER_MAC.get(layer.kernel)
         if per is None:
-            base = layer.kernel.split("_s8")[0] + "_s8"
-            per = PORTABLE_PER_UNIT if layer.kernel in (base, layer.node.op) else OPTIMIZED_PER_UNIT
+            optimized = any(f"_{isa}" in layer.kernel for isa in ("dsp", "mve", "fast"))
+            per = OPTIMIZED_PER_UNIT if optimized else PORTABLE_PER_UNIT
         return per * layer.macs
     n = sum(g.tensors[t].size for t in layer.node.outputs if t in g.tensors)
     return PER_ELEMENT * n
