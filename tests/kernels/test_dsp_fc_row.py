@@ -34,7 +34,7 @@ def test_dsp_fc_row_bit_exact_on_m4(tmp_path, monkeypatch):
     row = [v for v in kernel_select.VARIANTS["mcf_fully_connected_s8"] if v.function != "mcf_fully_connected_s8_dsp"]
     monkeypatch.setitem(kernel_select.VARIANTS, "mcf_fully_connected_s8", row)
     model, calib, x = build_model(SPECS, tmp_path / "model.onnx", seed=3)
-    res = compile_model(model, tmp_path / "m4", target="cortex-m4", calib=calib, quiet=True, arena_budget=None)
+    res = compile_model(model, tmp_path / "m4", target="cortex-m4", calib=calib, quiet=True, speed_first=True)
     kernels = [l.get("kernel") for l in res.info["layers"]]
     assert kernels.count("mcf_fully_connected_s8_dsp_row") == len(SPECS), kernels
     y, _ = simulate(tmp_path / "m4", board="mps2-an386", x=x, quiet=True)

@@ -29,7 +29,7 @@ def test_mve_fc_bit_exact_on_m55(tmp_path):
     except McuforgeError as e:
         pytest.skip(f"no Cortex-M toolchain/QEMU here: {e}")
     model, calib, x = build_model(SPECS, tmp_path / "model.onnx", seed=5)
-    res = compile_model(model, tmp_path / "m55", target="cortex-m55", calib=calib, quiet=True)
+    res = compile_model(model, tmp_path / "m55", target="cortex-m55", calib=calib, quiet=True, speed_first=True)
     kernels = [l.get("kernel") for l in res.info["layers"]]
     assert kernels.count("mcf_fully_connected_s8_mve") == len(SPECS), kernels
     y, _ = simulate(tmp_path / "m55", board="mps3-an547", x=x, quiet=True)

@@ -25,7 +25,7 @@ def test_mve_kws_paths(tmp_path, monkeypatch):
     _need_qemu()
     patch_shifts(monkeypatch, [0, "norshift", "left"], depthwise=True)
     model, calib, x = build_model(SPECS, tmp_path / "model.onnx", seed=7)
-    res = compile_model(model, tmp_path / "m55", target="cortex-m55", calib=calib, quiet=True)
+    res = compile_model(model, tmp_path / "m55", target="cortex-m55", calib=calib, quiet=True, speed_first=True)
     kernels = [l.get("kernel") for l in res.info["layers"] if l.get("kernel", "").startswith("mcf_")]
     assert kernels.count("mcf_conv2d_s8_mve") == 2 and kernels.count("mcf_depthwise_conv2d_s8_mve_ch") == 3, kernels
     y, _ = simulate(tmp_path / "m55", board="mps3-an547", x=x, quiet=True)
