@@ -12,11 +12,10 @@ import numpy as np
 import pytest
 
 from mcuforge.api import compile_model, simulate
-from mcuforge.errors import McuforgeError
-from mcuforge.sim import toolchain
 from mcuforge.sim.tflm import TflmModel
 
 from mlperf_data import model_path
+from kernels.test_mve_conv import _need_qemu
 from test_io_in_arena import TFLM_ARENA
 from test_tflite_frontend import int8_inputs
 
@@ -24,14 +23,6 @@ CMSIS_NN = {"cortex-m4": {"kws_dscnn_int8": 7.70e6, "ic_resnet8_int8": 29.86e6, 
                           "ad_fcae_int8": 0.58e6},
             "cortex-m55": {"kws_dscnn_int8": 1.81e6, "ad_fcae_int8": 0.15e6}}
 BOARD = {"cortex-m4": "mps2-an386", "cortex-m55": "mps3-an547"}
-
-
-def _need_qemu():
-    try:
-        toolchain.qemu_arm()
-        toolchain.arm_gcc()
-    except McuforgeError as e:
-        pytest.skip(f"no Cortex-M toolchain/QEMU here: {e}")
 
 
 def test_pareto_rule_on_ad_fcae(tmp_path):

@@ -107,6 +107,29 @@ static inline __attribute__((always_inline)) void requant3(int32x4_t a0, int32x4
     }
 }
 
+/* The start of a kernel row of the shared-column 3x3 loop (group()): the row's 3 weights, columns
+ * 0 and 1 into pixel 0 (and column 1 into pixel 1), column 2 loaded. */
+#define MCF_DW3_HEAD                                                                \
+    "1:\n\t" \
+    "vldrb.s32 %q[w0], [%[wp]], #4\n\t" \
+    "ldr %[t], [%[cp]], #4\n\t" \
+    "vldrb.s32 %q[w1], [%[wp]], #4\n\t" \
+    "add %[t], %[c]\n\t" \
+    "vldrb.s32 %q[w2], [%[wp]], #4\n\t" \
+    "vldrb.s32 %q[x], [%[t]]\n\t" \
+    "ldr %[t], [%[cp]], #4\n\t" \
+    "vmul.i32 %q[x], %q[x], %q[w0]\n\t" \
+    "add %[t], %[c]\n\t" \
+    "vadd.i32 %q[a0], %q[a0], %q[x]\n\t" \
+    "vldrb.s32 %q[x], [%[t]]\n\t" \
+    "ldr %[t], [%[cp]], #4\n\t" \
+    "vmul.i32 %q[m], %q[x], %q[w1]\n\t" \
+    "add %[t], %[c]\n\t" \
+    "vadd.i32 %q[a0], %q[a0], %q[m]\n\t" \
+    "vmul.i32 %q[x], %q[x], %q[w0]\n\t" \
+    "vadd.i32 %q[a1], %q[a1], %q[x]\n\t" \
+    "vldrb.s32 %q[x], [%[t]]\n\t"
+
 /* Channels c ... c + 3 of the 3 pixels of a block. tail: zeroing predicated input loads (the
  * weights are zero padded). fast3: 3-wide kernel, stride 1, no dilation: the 5 columns of a
  * kernel row are each loaded once and feed up to 3 pixels. */
@@ -128,25 +151,7 @@ static inline __attribute__((always_inline)) void group(const int8_t *const *col
         const int8_t *t;
         int32x4_t w0, w1, w2, x, m;
         __asm__ volatile(
-            "1:\n\t"
-            "vldrb.s32 %q[w0], [%[wp]], #4\n\t"
-            "ldr %[t], [%[cp]], #4\n\t"
-            "vldrb.s32 %q[w1], [%[wp]], #4\n\t"
-            "add %[t], %[c]\n\t"
-            "vldrb.s32 %q[w2], [%[wp]], #4\n\t"
-            "vldrb.s32 %q[x], [%[t]]\n\t"
-            "ldr %[t], [%[cp]], #4\n\t"
-            "vmul.i32 %q[x], %q[x], %q[w0]\n\t"
-            "add %[t], %[c]\n\t"
-            "vadd.i32 %q[a0], %q[a0], %q[x]\n\t"
-            "vldrb.s32 %q[x], [%[t]]\n\t"
-            "ldr %[t], [%[cp]], #4\n\t"
-            "vmul.i32 %q[m], %q[x], %q[w1]\n\t"
-            "add %[t], %[c]\n\t"
-            "vadd.i32 %q[a0], %q[a0], %q[m]\n\t"
-            "vmul.i32 %q[x], %q[x], %q[w0]\n\t"
-            "vadd.i32 %q[a1], %q[a1], %q[x]\n\t"
-            "vldrb.s32 %q[x], [%[t]]\n\t"
+            MCF_DW3_HEAD
             "ldr %[t], [%[cp]], #8\n\t"
             "vmul.i32 %q[m], %q[x], %q[w2]\n\t"
             "add %[t], %[c]\n\t"
@@ -175,25 +180,7 @@ static inline __attribute__((always_inline)) void group(const int8_t *const *col
         const int8_t *t;
         int32x4_t w0, w1, w2, x, m;
         __asm__ volatile(
-            "1:\n\t"
-            "vldrb.s32 %q[w0], [%[wp]], #4\n\t"
-            "ldr %[t], [%[cp]], #4\n\t"
-            "vldrb.s32 %q[w1], [%[wp]], #4\n\t"
-            "add %[t], %[c]\n\t"
-            "vldrb.s32 %q[w2], [%[wp]], #4\n\t"
-            "vldrb.s32 %q[x], [%[t]]\n\t"
-            "ldr %[t], [%[cp]], #4\n\t"
-            "vmul.i32 %q[x], %q[x], %q[w0]\n\t"
-            "add %[t], %[c]\n\t"
-            "vadd.i32 %q[a0], %q[a0], %q[x]\n\t"
-            "vldrb.s32 %q[x], [%[t]]\n\t"
-            "ldr %[t], [%[cp]], #4\n\t"
-            "vmul.i32 %q[m], %q[x], %q[w1]\n\t"
-            "add %[t], %[c]\n\t"
-            "vadd.i32 %q[a0], %q[a0], %q[m]\n\t"
-            "vmul.i32 %q[x], %q[x], %q[w0]\n\t"
-            "vadd.i32 %q[a1], %q[a1], %q[x]\n\t"
-            "vldrb.s32 %q[x], [%[t]]\n\t"
+            MCF_DW3_HEAD
             "ldr %[t], [%[cp]], #4\n\t"
             "vmul.i32 %q[m], %q[x], %q[w2]\n\t"
             "add %[t], %[c]\n\t"

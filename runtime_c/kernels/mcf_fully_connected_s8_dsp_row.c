@@ -79,12 +79,6 @@ static void __attribute__((naked, noinline)) quad_dot(const int8_t *x __attribut
         "bx lr\n\t");
 }
 
-static inline int8_t store(int32_t acc2, const int32_t *q, int32_t lo, int32_t hi)
-{
-    const int32_t y = __ssat(mcf_dsp_requant(acc2, q[1], q[2], q[3]), 8);
-    return (int8_t)MCF_CLAMP(y, lo, hi);
-}
-
 void mcf_fully_connected_s8_dsp_row(const mcf_fully_connected_s8_args *a, const int8_t *in, int8_t *out)
 {
     const int32_t k = a->in_features, n_out = a->out_features, steps = k >> 2;
@@ -98,34 +92,23 @@ void mcf_fully_connected_s8_dsp_row(const mcf_fully_connected_s8_args *a, const 
         for (; oc + 4 <= n_out; oc += 4, q += 16, wp += 8 * steps) {
             quad_state st = {{q[0], q[4], q[8], q[12]}, x + 16 * (steps >> 2), x + k, {0}};
             quad_dot(x, wp, &st);
-            o[oc] = store(st.acc[0], q, lo, hi);
-            o[oc + 1] = store(st.acc[1], q + 4, lo, hi);
-            o[oc + 2] = store(st.acc[2], q + 8, lo, hi);
-            o[oc + 3] = store(st.acc[3], q + 12, lo, hi);
+            o[oc] = mcf_dsp_store(st.acc[0], q, lo, hi);
+            o[oc + 1] = mcf_dsp_store(st.acc[1], q + 4, lo, hi);
+            o[oc + 2] = mcf_dsp_store(st.acc[2], q + 8, lo, hi);
+            o[oc + 3] = mcf_dsp_store(st.acc[3], q + 12, lo, hi);
         }
         if (oc + 2 <= n_out) {      /* a leftover pair: per 4 inputs ch0's two words, then ch1's */
             int32_t a0 = q[0], a1 = q[4];
-            for (int32_t s = 0; s < steps; ++s, wp += 4) {
-                const uint32_t v = (uint32_t)mcf_rd32(x + 4 * s);
-                const int32_t xe = (int32_t)__sxtb16(v), xo = (int32_t)mcf_sxtb16_ror8(v);
-                a0 = __smlad(wp[0], xe, a0);
-                a0 = __smlad(wp[1], xo, a0);
-                a1 = __smlad(wp[2], xe, a1);
-                a1 = __smlad(wp[3], xo, a1);
-            }
-            o[oc] = store(a0, q, lo, hi);
-            o[oc + 1] = store(a1, q + 4, lo, hi);
+            wp = mcf_dsp_dot2(x, wp, steps, &a0, &a1);
+            o[oc] = mcf_dsp_store(a0, q, lo, hi);
+            o[oc + 1] = mcf_dsp_store(a1, q + 4, lo, hi);
             oc += 2;
             q += 8;
         }
         if (oc < n_out) {           /* the odd last channel */
             int32_t a0 = q[0];
-            for (int32_t s = 0; s < steps; ++s, wp += 2) {
-                const uint32_t v = (uint32_t)mcf_rd32(x + 4 * s);
-                a0 = __smlad(wp[0], (int32_t)__sxtb16(v), a0);
-                a0 = __smlad(wp[1], (int32_t)mcf_sxtb16_ror8(v), a0);
-            }
-            o[oc] = store(a0, q, lo, hi);
+            mcf_dsp_dot1(x, wp, steps, &a0);
+            o[oc] = mcf_dsp_store(a0, q, lo, hi);
         }
     }
 }

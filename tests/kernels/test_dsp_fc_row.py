@@ -5,15 +5,11 @@ remainder), K = 4 (no unrolled step), ReLU, no bias. On ad_fcae it is checked ag
 in tests/test_pareto.py."""
 from __future__ import annotations
 
-import numpy as np
-import pytest
-
-from mcuforge.api import compile_model, simulate
+from mcuforge.api import compile_model
 from mcuforge.codegen.c import kernel_select, variants  # noqa: F401  (registers the variants)
-from mcuforge.errors import McuforgeError
-from mcuforge.sim import toolchain
 
-from .layer_models import build_model, fc_spec
+from .layer_models import assert_branches_exact, build_model, fc_spec
+from .test_mve_conv import _need_qemu
 
 SPECS = [
     fc_spec(64, 16),                 # quads only, K a multiple of 16
@@ -25,11 +21,7 @@ SPECS = [
 
 
 def test_dsp_fc_row_bit_exact_on_m4(tmp_path, monkeypatch):
-    try:
-        toolchain.qemu_arm()
-        toolchain.arm_gcc()
-    except McuforgeError as e:
-        pytest.skip(f"no Cortex-M toolchain/QEMU here: {e}")
+    _need_qemu()
     # the faster DSP kernel withheld: every layer takes the scratch-free one
     row = [v for v in kernel_select.VARIANTS["mcf_fully_connected_s8"] if v.function != "mcf_fully_connected_s8_dsp"]
     monkeypatch.setitem(kernel_select.VARIANTS, "mcf_fully_connected_s8", row)
@@ -37,7 +29,4 @@ def test_dsp_fc_row_bit_exact_on_m4(tmp_path, monkeypatch):
     res = compile_model(model, tmp_path / "m4", target="cortex-m4", calib=calib, quiet=True, speed_first=True)
     kernels = [l.get("kernel") for l in res.info["layers"]]
     assert kernels.count("mcf_fully_connected_s8_dsp_row") == len(SPECS), kernels
-    y, _ = simulate(tmp_path / "m4", board="mps2-an386", x=x, quiet=True)
-    ref, _ = simulate(tmp_path / "m4", board="reference", x=x, quiet=True)
-    for i, (a, b) in enumerate(zip(y, ref)):
-        assert np.array_equal(a, b), f"branch {i} ({SPECS[i]}) differs from the golden model"
+    assert_branches_exact(tmp_path / "m4", "mps2-an386", x, SPECS)

@@ -4,14 +4,10 @@ on the Cortex-M55: K a multiple of 16, K with a tail, K < 16, channel counts not
 ReLU, no bias. On ad_fcae and kws_dscnn it is checked against tflite-micro in tests/test_pareto.py."""
 from __future__ import annotations
 
-import numpy as np
-import pytest
+from mcuforge.api import compile_model
 
-from mcuforge.api import compile_model, simulate
-from mcuforge.errors import McuforgeError
-from mcuforge.sim import toolchain
-
-from .layer_models import build_model, fc_spec
+from .layer_models import assert_branches_exact, build_model, fc_spec
+from .test_mve_conv import _need_qemu
 
 SPECS = [
     fc_spec(64, 16),
@@ -23,16 +19,9 @@ SPECS = [
 
 
 def test_mve_fc_bit_exact_on_m55(tmp_path):
-    try:
-        toolchain.qemu_arm()
-        toolchain.arm_gcc()
-    except McuforgeError as e:
-        pytest.skip(f"no Cortex-M toolchain/QEMU here: {e}")
+    _need_qemu()
     model, calib, x = build_model(SPECS, tmp_path / "model.onnx", seed=5)
     res = compile_model(model, tmp_path / "m55", target="cortex-m55", calib=calib, quiet=True, speed_first=True)
     kernels = [l.get("kernel") for l in res.info["layers"]]
     assert kernels.count("mcf_fully_connected_s8_mve") == len(SPECS), kernels
-    y, _ = simulate(tmp_path / "m55", board="mps3-an547", x=x, quiet=True)
-    ref, _ = simulate(tmp_path / "m55", board="reference", x=x, quiet=True)
-    for i, (a, b) in enumerate(zip(y, ref)):
-        assert np.array_equal(a, b), f"branch {i} ({SPECS[i]}) differs from the golden model"
+    assert_branches_exact(tmp_path / "m55", "mps3-an547", x, SPECS)

@@ -5,11 +5,10 @@ stride 2 and padding as kws's first layer; 2 channels x 2 taps), and the depthwi
 requantization forms)."""
 from __future__ import annotations
 
-import numpy as np
 
-from mcuforge.api import compile_model, simulate
+from mcuforge.api import compile_model
 
-from .layer_models import build_model, conv_spec, dw_spec
+from .layer_models import assert_branches_exact, build_model, conv_spec, dw_spec
 from .test_mve_conv import _need_qemu, patch_shifts
 
 SPECS = [
@@ -28,7 +27,4 @@ def test_mve_kws_paths(tmp_path, monkeypatch):
     res = compile_model(model, tmp_path / "m55", target="cortex-m55", calib=calib, quiet=True, speed_first=True)
     kernels = [l.get("kernel") for l in res.info["layers"] if l.get("kernel", "").startswith("mcf_")]
     assert kernels.count("mcf_conv2d_s8_mve") == 2 and kernels.count("mcf_depthwise_conv2d_s8_mve_ch") == 3, kernels
-    y, _ = simulate(tmp_path / "m55", board="mps3-an547", x=x, quiet=True)
-    ref, _ = simulate(tmp_path / "m55", board="reference", x=x, quiet=True)
-    for i, (a, b) in enumerate(zip(y, ref)):
-        assert np.array_equal(a, b), f"branch {i} ({SPECS[i]}) differs from the golden model"
+    assert_branches_exact(tmp_path / "m55", "mps3-an547", x, SPECS)
