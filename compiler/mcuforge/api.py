@@ -168,14 +168,16 @@ def compile_model(model, out_dir, target: str = "cortex-m4", quant: str = "int8"
                   io_in_arena: bool | None = None, arena_budget: int | None = None,
                   min_arena: bool = False, planner=None, example_inputs=None,
                   weight_bits=None, ternary_method: str = "absmean", patch=None,
-                  max_patch_overhead: float | None = None) -> CompileResult:
+                  max_patch_overhead: float | None = None, speed_first: bool = False) -> CompileResult:
     """model: an .onnx or .tflite file, a Graph, or a torch.nn.Module; a module is exported with
     torch's dynamo exporter on example_inputs (a tensor or array of the input shape, batch 1, or a
     tuple of them); calib may then be a torch tensor as well as an array or a file.
     io_in_arena (default: on for int8 models) plans the input and output inside the arena as
     TFLite Micro does and adds the zero-copy API (<prefix>_input/_invoke/_output). While the arena
     is above arena_budget (bytes; min_arena is a budget of 0) the layers whose kernel scratch sets
-    its peak get a leaner, slower kernel variant; the others keep the fastest. planner (graph ->
+    its peak get a leaner, slower kernel variant; the others keep the fastest. Without a budget
+    (the default) those layers' kernels are chosen from both costs, the arena and the modelled
+    instructions (codegen/c/lean.py, pareto_peak); speed_first keeps the fastest kernels. planner (graph ->
     ArenaPlan, e.g. a baseline to compare with) replaces the kernel-aware planning.
     weight_bits: 8 (default), 4 (int4 in [-7, 7]) or 2 (ternary, scale by ternary_method
     'absmean' or 'median') for every conv2d / dense, or a dict {layer name: 8 | 4 | 2}; the
@@ -211,19 +213,21 @@ def compile_model(model, out_dir, target: str = "cortex-m4", quant: str = "int8"
         cm, g, patch_plan, patch_note = lower_patched(
             g, core.features, patch, lambda graph: lower_to_c(
                 graph, core.features, portable_only=portable_kernels, io_in_arena=io_in_arena,
-                arena_budget=arena_budget), io_in_arena=io_in_arena, budget=arena_budget,
+                arena_budget=arena_budget, speed_first=speed_first), io_in_arena=io_in_arena, budget=arena_budget,
             max_overhead=max_patch_overhead)
         _log(patch_note, quiet)
     else:
         cm = lower_to_c(g, core.features, portable_only=portable_kernels, io_in_arena=io_in_arena,
-                        arena_budget=arena_budget, plan=planner(g) if planner else None)
+                        arena_budget=arena_budget, plan=planner(g) if planner else None,
+                        speed_first=speed_first)
     info = {
         "backend": "c", "name": g.name, "prefix": cm.prefix, "target": core.name, "quant": g.meta.get("quant", "float32"),
         "source": Path(src_name).name, "inputs": cm.inputs, "outputs": cm.outputs,
         "arena_bytes": cm.plan.size,
         # bytes of caller-owned input/output buffers the library needs besides its arena
         "io_bytes": 0 if cm.io_in_arena else sum(g.tensors[t].nbytes for t in g.inputs + g.outputs),
-        "io_in_arena": cm.io_in_arena, "arena_budget": arena_budget,
+        "io_in_arena": cm.io_in_arena, "arena_budget": arena_budget, "speed_first": speed_first,
+        "kernel_choice": cm.pareto,
         "weights_bytes": int(sum(a.nbytes for a in cm.arrays if not getattr(a, "alias", None))),
         "weight_bits": {n.name: int(n.attrs.get("weight_bits", 8)) for n in g.topo_order() if "weight_bits" in n.attrs},
         "macs": int(sum(l.macs for l in cm.layers)),

@@ -33,7 +33,7 @@ def cmd_compile(args):
                   portable_kernels=args.portable_kernels, io_in_arena=args.io_in_arena,
                   arena_budget=args.arena_budget, min_arena=args.min_arena,
                   weight_bits=args.weight_bits, ternary_method=args.ternary_method, patch=args.patch,
-                  max_patch_overhead=args.patch_overhead)
+                  max_patch_overhead=args.patch_overhead, speed_first=args.speed_first)
     if not args.no_report:
         print(report(args.output))
 
@@ -108,6 +108,9 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--arena-budget", type=int, metavar="BYTES",
                    help="while the arena is larger, layers whose kernel scratch sets its peak use a leaner, slower kernel")
     c.add_argument("--min-arena", action="store_true", help="the smallest arena this gets (--arena-budget 0)")
+    c.add_argument("--speed-first", action="store_true",
+                   help="the fastest kernel on every layer, whatever its scratch costs in arena (default without "
+                        "--arena-budget: kernels at the arena's peak chosen by the smallest arena x instructions)")
     c.add_argument("--weight-bits", type=int, choices=[8, 4, 2], default=None,
                    help="weight width of every conv / fully connected layer: 8, 4 (int4, two per byte) "
                         "or 2 (ternary {-1, 0, 1}, four per byte); activations stay int8")
