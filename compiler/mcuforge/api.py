@@ -115,11 +115,14 @@ class CompileResult:
 
 def prepare_graph(model, quant: str = "int8", calib=None, calib_method: str = "minmax",
                   input_shapes: dict | None = None, quiet: bool = False,
-                  example_inputs=None, requant: str = "double") -> tuple[Graph, dict]:
+                  example_inputs=None, weight_bits=None, ternary_method: str = "absmean",
+                  requant: str = "double") -> tuple[Graph, dict]:
     """Frontend + passes + quantization: the device graph and what calibration chose. model is a
-    file, a Graph or a torch.nn.Module (which needs example_inputs). requant="single" (models
-    quantized from ONNX / float only) rounds every requantization once instead of TFLite's
-    double rounding: it agrees with onnxruntime's QDQ models far more often (docs/int16.md)."""
+    file, a Graph or a torch.nn.Module (which needs example_inputs). weight_bits (8, 4, 2 or a
+    dict {layer name: bits}) narrows the int8 weights of conv2d / dense (quant/subbyte.py).
+    requant="single" (models quantized from ONNX / float only) rounds every requantization once
+    instead of TFLite's double rounding: it agrees with onnxruntime's QDQ models far more often
+    (docs/int16.md)."""
     from .passes.lower_to_lut import lower_to_lut
     from .passes.pipeline import canonicalize
     if quant not in QUANT_MODES:
@@ -128,7 +131,12 @@ def prepare_graph(model, quant: str = "int8", calib=None, calib_method: str = "m
     from .ir.validate import validate_graph
     validate_graph(g, quant)
     ranges: dict = {}
+    if weight_bits not in (None, 8) and quant != "int8":
+        raise McuforgeError(f"--weight-bits {weight_bits} needs --quant int8")
     if g.meta.get("quant") == "int8":
+        if weight_bits not in (None, 8):
+            from .quant.subbyte import narrow_int8_graph
+            g = narrow_int8_graph(g, weight_bits, ternary_method)
         if quant != "int8":
             raise McuforgeError("the model is already int8; compile it with --quant int8")
     else:
@@ -148,7 +156,7 @@ def prepare_graph(model, quant: str = "int8", calib=None, calib_method: str = "m
             if samples:
                 _log(f"calibrating on {len(samples)} samples ({calib_method})", quiet)
                 ranges = calibrate(g, samples, calib_method)
-            g = quantize_int8(g, ranges)
+            g = quantize_int8(g, ranges, weight_bits=weight_bits, ternary_method=ternary_method)
     if requant != "double":
         from .reference.arith import ROUNDING_MODES
         if requant not in ROUNDING_MODES:
@@ -173,6 +181,8 @@ def compile_model(model, out_dir, target: str = "cortex-m4", quant: str = "int8"
                   portable_kernels: bool = False, quiet: bool = False,
                   io_in_arena: bool | None = None, arena_budget: int | None = None,
                   min_arena: bool = False, planner=None, example_inputs=None,
+                  weight_bits=None, ternary_method: str = "absmean", patch=None,
+                  max_patch_overhead: float | None = None, speed_first: bool = False,
                   requant: str = "double") -> CompileResult:
     """model: an .onnx or .tflite file, a Graph, or a torch.nn.Module; a module is exported with
     torch's dynamo exporter on example_inputs (a tensor or array of the input shape, batch 1, or a
@@ -180,9 +190,17 @@ def compile_model(model, out_dir, target: str = "cortex-m4", quant: str = "int8"
     io_in_arena (default: on for int8 models) plans the input and output inside the arena as
     TFLite Micro does and adds the zero-copy API (<prefix>_input/_invoke/_output). While the arena
     is above arena_budget (bytes; min_arena is a budget of 0) the layers whose kernel scratch sets
-    its peak get a leaner, slower kernel variant; the others keep the fastest. planner (graph ->
-    ArenaPlan, e.g. a baseline to compare with) replaces the kernel-aware planning. requant: see
-    prepare_graph ("single" builds with the portable kernels, whose requantization it changes)."""
+    its peak get a leaner, slower kernel variant; the others keep the fastest. Without a budget
+    (the default) those layers' kernels are chosen from both costs, the arena and the modelled
+    instructions (codegen/c/lean.py, pareto_peak); speed_first keeps the fastest kernels. planner (graph ->
+    ArenaPlan, e.g. a baseline to compare with) replaces the kernel-aware planning.
+    weight_bits: 8 (default), 4 (int4 in [-7, 7]) or 2 (ternary, scale by ternary_method
+    'absmean' or 'median') for every conv2d / dense, or a dict {layer name: 8 | 4 | 2}; the
+    weights are stored packed (two or four per byte) and the report lists each layer's width.
+    patch ("auto", "off"/None, or "<rows>x<cols>@<node>") runs the first layers patch by patch
+    (schedule/patches.py); "auto" keeps the layer-wise schedule unless the patched one has the
+    smaller arena, max_patch_overhead bounds its recomputed MACs (default 0.25 = +25 %). requant: see prepare_graph ("single" builds
+    with the portable kernels, whose requantization it changes)."""
     from .codegen.c.emit import lower_to_c, write_c_library
     from .report.layers import layer_table, write_report
     from .targets import load_core
@@ -196,7 +214,8 @@ def compile_model(model, out_dir, target: str = "cortex-m4", quant: str = "int8"
     else:
         src_name = str(model)
     _log(f"loading {src_name}", quiet)
-    g, ranges = prepare_graph(model, quant, calib, calib_method, input_shapes, quiet, example_inputs, requant)
+    g, ranges = prepare_graph(model, quant, calib, calib_method, input_shapes, quiet, example_inputs,
+                              weight_bits, ternary_method, requant)
     if name:
         g.name = name
     _log(f"generating C for {core.name} ({len(g.nodes)} layers)", quiet)
@@ -204,19 +223,33 @@ def compile_model(model, out_dir, target: str = "cortex-m4", quant: str = "int8"
         io_in_arena = g.meta.get("quant") == "int8"
     if min_arena:
         arena_budget = 0
-    cm = lower_to_c(g, core.features, portable_only=portable_kernels, io_in_arena=io_in_arena,
-                    arena_budget=arena_budget, plan=planner(g) if planner else None)
+    patch_plan, patch_note = None, None
+    if patch not in (None, "off", False) and planner is None:
+        from .schedule.patches import lower_patched
+        cm, g, patch_plan, patch_note = lower_patched(
+            g, core.features, patch, lambda graph: lower_to_c(
+                graph, core.features, portable_only=portable_kernels, io_in_arena=io_in_arena,
+                arena_budget=arena_budget, speed_first=speed_first), io_in_arena=io_in_arena, budget=arena_budget,
+            max_overhead=max_patch_overhead)
+        _log(patch_note, quiet)
+    else:
+        cm = lower_to_c(g, core.features, portable_only=portable_kernels, io_in_arena=io_in_arena,
+                        arena_budget=arena_budget, plan=planner(g) if planner else None,
+                        speed_first=speed_first)
     info = {
         "backend": "c", "name": g.name, "prefix": cm.prefix, "target": core.name, "quant": g.meta.get("quant", "float32"),
         "source": Path(src_name).name, "inputs": cm.inputs, "outputs": cm.outputs,
         "arena_bytes": cm.plan.size,
         # bytes of caller-owned input/output buffers the library needs besides its arena
         "io_bytes": 0 if cm.io_in_arena else sum(g.tensors[t].nbytes for t in g.inputs + g.outputs),
-        "io_in_arena": cm.io_in_arena, "arena_budget": arena_budget,
-        "weights_bytes": int(sum(a.values.nbytes for a in cm.arrays)),
+        "io_in_arena": cm.io_in_arena, "arena_budget": arena_budget, "speed_first": speed_first,
+        "kernel_choice": cm.pareto,
+        "weights_bytes": int(sum(a.nbytes for a in cm.arrays if not getattr(a, "alias", None))),
+        "weight_bits": {n.name: int(n.attrs.get("weight_bits", 8)) for n in g.topo_order() if "weight_bits" in n.attrs},
         "macs": int(sum(l.macs for l in cm.layers)),
         "runtime_sources": cm.runtime_sources,
         "layers": layer_table(g, cm, ranges),
+        "patches": patch_plan.report(cm) if patch_plan else None,
     }
     with staged_dir(out_dir) as tmp:
         write_c_library(cm, tmp, src_name, core.name, info["quant"])

@@ -25,6 +25,16 @@ class CArray:
     name: str
     ctype: str
     values: np.ndarray
+    alias: str | None = None           # an identical array emitted once under this name
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes in flash: the C element type's size (the numpy values may be wider, e.g. int64)."""
+        return int(self.values.size) * C_SIZES.get(self.ctype, self.values.itemsize)
+
+
+C_SIZES = {"int8_t": 1, "uint8_t": 1, "int16_t": 2, "uint16_t": 2, "int32_t": 4, "uint32_t": 4, "float": 4,
+           "int64_t": 8}
 
 
 @dataclass
