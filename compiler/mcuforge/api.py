@@ -199,8 +199,9 @@ def compile_model(model, out_dir, target: str = "cortex-m4", quant: str = "int8"
     weights are stored packed (two or four per byte) and the report lists each layer's width.
     patch ("auto", "off"/None, or "<rows>x<cols>@<node>") runs the first layers patch by patch
     (schedule/patches.py); "auto" keeps the layer-wise schedule unless the patched one has the
-    smaller arena, max_patch_overhead bounds its recomputed MACs (default 0.25 = +25 %). requant: see prepare_graph ("single" builds
-    with the portable kernels, whose requantization it changes)."""
+    smaller arena, max_patch_overhead bounds its recomputed MACs (default 0.25 = +25 %).
+    requant: see prepare_graph ("single" builds with the portable kernels, whose requantization it
+    changes)."""
     from .codegen.c.emit import lower_to_c, write_c_library
     from .report.layers import layer_table, write_report
     from .targets import load_core
