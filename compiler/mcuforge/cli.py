@@ -33,7 +33,7 @@ def cmd_compile(args):
                   portable_kernels=args.portable_kernels, io_in_arena=args.io_in_arena,
                   arena_budget=args.arena_budget, min_arena=args.min_arena,
                   weight_bits=args.weight_bits, ternary_method=args.ternary_method, patch=args.patch,
-                  max_patch_overhead=args.patch_overhead, speed_first=args.speed_first)
+                  max_patch_overhead=args.patch_overhead, speed_first=args.speed_first, requant=args.requant)
     if not args.no_report:
         print(report(args.output))
 
@@ -122,6 +122,10 @@ def build_parser() -> argparse.ArgumentParser:
                         "or e.g. 3x2@conv_2d_4 for 3 rows x 2 columns of patches ending at that node")
     c.add_argument("--patch-overhead", type=float, default=None, metavar="FRACTION",
                    help="largest MAC overhead --patch auto accepts for recomputed halos (default 0.25)")
+    c.add_argument("--requant", default="double", choices=["double", "single"],
+                   help="int8 requantization rounding: TFLite's double rounding (default; .tflite models always), "
+                        "or single: one rounding of the exact product, which agrees with onnxruntime's QDQ "
+                        "models far more often (ONNX / float models; portable kernels)")
     c.set_defaults(func=cmd_compile)
 
     s = sub.add_parser("simulate", help="run a compiled model on an emulated board, the host, or the golden model",
