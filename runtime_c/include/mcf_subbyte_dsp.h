@@ -115,8 +115,9 @@ static inline void mcf_sub_im2col(const mcf_window *w, const int8_t *in, int32_t
         MCF_SUB_MAC4(mcf_sxtb16_ror8(m_), (x) + 8 * (f) + 4); \
     } while (0)
 
-/* acc[0..3] = one channel's weights . four interleaved patches x (kp values each). */
-static inline void mcf_sub_dot1x4(const uint32_t *wr, const int32_t *x, int32_t kp, int32_t bits, int32_t acc[4])
+/* acc[0..3] = one channel's weights . four interleaved patches x (kp values each). Not inlined:
+ * on its own the loop keeps its 12 live values in registers (inlined, GCC spilled some). */
+static __attribute__((noinline)) void mcf_sub_dot1x4(const uint32_t *wr, const int32_t *x, int32_t kp, int32_t bits, int32_t acc[4])
 {
     int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0;
     const uint32_t *end = wr + kp * bits / 32;
@@ -151,7 +152,7 @@ static inline void mcf_sub_dot1x4(const uint32_t *wr, const int32_t *x, int32_t 
     } while (0)
 
 /* One channel's weights . one patch x. */
-static inline int32_t mcf_sub_dot1x1(const uint32_t *wr, const int32_t *x, int32_t kp, int32_t bits)
+static __attribute__((noinline)) int32_t mcf_sub_dot1x1(const uint32_t *wr, const int32_t *x, int32_t kp, int32_t bits)
 {
     int32_t a0 = 0, a1 = 0;
     const uint32_t *end = wr + kp * bits / 32;
