@@ -84,4 +84,68 @@ static inline void mcf_fully_connected_sub(const mcf_fully_connected_sub_args *a
     }
 }
 
+/* Depthwise, tuned (the _fast variants, any core): channel by channel, the channel's k_h * k_w
+ * weights (at most MCF_SUB_DW_MAX_K, checked at compile time) unpacked once into registers /
+ * the stack, then every output pixel of that channel; the window's inner part without bounds
+ * checks. Output channel c reads input channel c / mult. */
+#define MCF_SUB_DW_MAX_K 64
+
+static inline void mcf_depthwise_sub_fast(const mcf_conv2d_sub_args *a, const int8_t *in, int8_t *out, int32_t bits)
+{
+    const mcf_window *w = &a->win;
+    const int32_t mult = w->out_c / w->in_c;
+    const int32_t kk = w->k_h * w->k_w;
+    int32_t wk[MCF_SUB_DW_MAX_K];
+    for (int32_t oc = 0; oc < w->out_c; ++oc) {
+        const int32_t ic = oc / mult;
+        int32_t wsum = 0;
+        for (int32_t i = 0; i < kk; ++i) {
+            wk[i] = mcf_wsub(a->weights, (size_t)oc * kk + (size_t)i, bits);
+            wsum += wk[i];
+        }
+        /* sum (x - zp) w = sum x w - zp sum w over the taps inside the image; a window fully
+         * inside (the common case) subtracts zp * wsum once */
+        const int32_t b = a->bias ? a->bias[oc] : 0;
+        for (int32_t n = 0; n < w->batch; ++n) {
+            const int8_t *in_n = in + (size_t)n * w->in_h * w->in_w * w->in_c + ic;
+            int8_t *out_n = out + (size_t)n * w->out_h * w->out_w * w->out_c + oc;
+            for (int32_t oy = 0; oy < w->out_h; ++oy) {
+                const int32_t iy0 = oy * w->stride_h - w->pad_top;
+                const int32_t rows_in = iy0 >= 0 && iy0 + (w->k_h - 1) * w->dil_h < w->in_h;
+                for (int32_t ox = 0; ox < w->out_w; ++ox) {
+                    const int32_t ix0 = ox * w->stride_w - w->pad_left;
+                    int32_t acc = b;
+                    if (rows_in && ix0 >= 0 && ix0 + (w->k_w - 1) * w->dil_w < w->in_w) {
+                        const int8_t *px = in_n + ((size_t)iy0 * w->in_w + ix0) * w->in_c;
+                        const int32_t *wp = wk;
+                        for (int32_t ky = 0; ky < w->k_h; ++ky) {
+                            const int8_t *pr = px + (size_t)ky * w->dil_h * w->in_w * w->in_c;
+                            for (int32_t kx = 0; kx < w->k_w; ++kx) {
+                                acc += (int32_t)pr[(size_t)kx * w->dil_w * w->in_c] * *wp++;
+                            }
+                        }
+                        acc -= a->rq.in_zp * wsum;
+                    } else {
+                        for (int32_t ky = 0; ky < w->k_h; ++ky) {
+                            const int32_t iy = iy0 + ky * w->dil_h;
+                            if (iy < 0 || iy >= w->in_h) {
+                                continue;
+                            }
+                            for (int32_t kx = 0; kx < w->k_w; ++kx) {
+                                const int32_t ix = ix0 + kx * w->dil_w;
+                                if (ix < 0 || ix >= w->in_w) {
+                                    continue;
+                                }
+                                acc += ((int32_t)in_n[((size_t)iy * w->in_w + ix) * w->in_c] - a->rq.in_zp) *
+                                       wk[ky * w->k_w + kx];
+                            }
+                        }
+                    }
+                    out_n[((size_t)oy * w->out_w + ox) * w->out_c] = mcf_sub_out(&a->rq, acc, oc);
+                }
+            }
+        }
+    }
+}
+
 #endif /* MCF_SUBBYTE_REF_H */

@@ -1,5 +1,6 @@
-"""Cortex-M4 / M7 / M33 DSP extension: convolution (groups 1) and fully connected layers with int4
-or ternary weights (runtime_c/include/mcf_subbyte_dsp.h).
+"""Optimized sub-byte weight kernels. Cortex-M4 / M7 / M33 DSP extension: convolution (groups 1)
+and fully connected layers with int4 or ternary weights (runtime_c/include/mcf_subbyte_dsp.h);
+tuned portable C for depthwise (runtime_c/include/mcf_subbyte_ref.h), any core.
 
 The weights stay packed in flash: each channel's row is zero-padded to a whole number of 32-bit
 words (32 / bits weights) and its fields reordered so that one masked shift and an SXTB16 give
@@ -69,3 +70,25 @@ for _bits in (4, 2):
     register_variant(f"mcf_fully_connected_s8_w{_bits}", Variant(
         function=f"mcf_fully_connected_s8_w{_bits}_dsp", sources=(f"mcf_fully_connected_s8_w{_bits}_dsp.c",),
         requires=DSP, accepts=_accepts, prepare=_prepare))
+
+
+# -- tuned portable C, any core ------------------------------------------------------------------
+DW_MAX_K = 64     # MCF_SUB_DW_MAX_K in mcf_subbyte_ref.h
+
+
+def _dw_fast_accepts(params: dict) -> bool:
+    win = params["win"]
+    return win["k_h"] * win["k_w"] <= DW_MAX_K
+
+
+def _dw_fast_prepare(params: dict, consts: dict) -> dict:
+    # channel by channel: output (p, c) is written before input (p', c) of later pixels is read,
+    # so the output must not share bytes with the input
+    params["inplace_safe"] = False
+    return {}
+
+
+for _bits in (4, 2):
+    register_variant(f"mcf_depthwise_conv2d_s8_w{_bits}", Variant(
+        function=f"mcf_depthwise_conv2d_s8_w{_bits}_fast", sources=(f"mcf_depthwise_conv2d_s8_w{_bits}_fast.c",),
+        accepts=_dw_fast_accepts, prepare=_dw_fast_prepare))
