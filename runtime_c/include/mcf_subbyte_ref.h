@@ -148,4 +148,94 @@ static inline void mcf_depthwise_sub_fast(const mcf_conv2d_sub_args *a, const in
     }
 }
 
+/* Convolution (groups 1) and fully connected, tuned (the _fast variants for cores without the DSP
+ * extension): four output pixels' patches gathered as int16 (x - zp) into the scratch, then per
+ * output channel its row unpacked once into int16 (scratch) and one pass over the four patches:
+ * per weight one load and four multiply-accumulates. Scratch: 5 * k int16. */
+static inline void mcf_sub_patch16(const mcf_window *w, const int8_t *in, int32_t pix, int32_t zp, int16_t *dst)
+{
+    const int32_t per_img = w->out_h * w->out_w;
+    const int32_t n = pix / per_img;
+    const int32_t oy = (pix % per_img) / w->out_w;
+    const int32_t ox = pix % w->out_w;
+    const int8_t *in_n = in + (size_t)n * w->in_h * w->in_w * w->in_c;
+    const int32_t iy0 = oy * w->stride_h - w->pad_top;
+    const int32_t ix0 = ox * w->stride_w - w->pad_left;
+    for (int32_t ky = 0; ky < w->k_h; ++ky) {
+        const int32_t iy = iy0 + ky * w->dil_h;
+        for (int32_t kx = 0; kx < w->k_w; ++kx) {
+            const int32_t ix = ix0 + kx * w->dil_w;
+            if (iy < 0 || iy >= w->in_h || ix < 0 || ix >= w->in_w) {
+                for (int32_t c = 0; c < w->in_c; ++c) {
+                    *dst++ = 0;
+                }
+                continue;
+            }
+            const int8_t *px = in_n + ((size_t)iy * w->in_w + ix) * w->in_c;
+            for (int32_t c = 0; c < w->in_c; ++c) {
+                *dst++ = (int16_t)(px[c] - zp);
+            }
+        }
+    }
+}
+
+static inline void mcf_sub_gemm_fast(const mcf_window *win, const int8_t *in, int8_t *out, int32_t pixels,
+                                     int32_t out_c, int32_t k, const uint8_t *weights, const int32_t *bias,
+                                     const mcf_requant_sub *rq, void *scratch, int32_t bits)
+{
+    int16_t *wrow = (int16_t *)scratch;
+    int16_t *x0 = wrow + k;
+    int16_t *x1 = x0 + k, *x2 = x1 + k, *x3 = x2 + k;
+    for (int32_t p = 0; p < pixels; p += 4) {
+        const int32_t n = pixels - p < 4 ? pixels - p : 4;
+        mcf_sub_patch16(win, in, p, rq->in_zp, x0);
+        mcf_sub_patch16(win, in, p + (n > 1), rq->in_zp, x1);
+        mcf_sub_patch16(win, in, p + (n > 2 ? 2 : n - 1), rq->in_zp, x2);
+        mcf_sub_patch16(win, in, p + (n > 3 ? 3 : n - 1), rq->in_zp, x3);
+        int8_t *o = out + (size_t)p * out_c;
+        for (int32_t c = 0; c < out_c; ++c) {
+            const size_t base = (size_t)c * (size_t)k;
+            for (int32_t i = 0; i < k; ++i) {
+                wrow[i] = (int16_t)mcf_wsub(weights, base + (size_t)i, bits);
+            }
+            const int32_t b = bias ? bias[c] : 0;
+            int32_t a0 = b, a1 = b, a2 = b, a3 = b;
+            for (int32_t i = 0; i < k; ++i) {
+                const int32_t wv = wrow[i];
+                a0 += x0[i] * wv;
+                a1 += x1[i] * wv;
+                a2 += x2[i] * wv;
+                a3 += x3[i] * wv;
+            }
+            o[c] = mcf_sub_out(rq, a0, c);
+            if (n > 1) {
+                o[out_c + c] = mcf_sub_out(rq, a1, c);
+            }
+            if (n > 2) {
+                o[2 * out_c + c] = mcf_sub_out(rq, a2, c);
+            }
+            if (n > 3) {
+                o[3 * out_c + c] = mcf_sub_out(rq, a3, c);
+            }
+        }
+    }
+}
+
+static inline void mcf_conv2d_sub_fast(const mcf_conv2d_sub_args *a, const int8_t *in, int8_t *out, int32_t bits)
+{
+    const mcf_window *w = &a->win;
+    mcf_sub_gemm_fast(w, in, out, w->batch * w->out_h * w->out_w, w->out_c, w->k_h * w->k_w * w->in_c,
+                      a->weights, a->bias, &a->rq, a->scratch, bits);
+}
+
+static inline void mcf_fully_connected_sub_fast(const mcf_fully_connected_sub_args *a, const int8_t *in,
+                                                int8_t *out, int32_t bits)
+{
+    const mcf_window w = {.batch = 1, .in_h = 1, .in_w = a->rows, .in_c = a->in_features, .out_h = 1,
+                          .out_w = a->rows, .out_c = a->out_features, .k_h = 1, .k_w = 1, .stride_h = 1,
+                          .stride_w = 1, .dil_h = 1, .dil_w = 1, .pad_top = 0, .pad_left = 0};
+    mcf_sub_gemm_fast(&w, in, out, a->rows, a->out_features, a->in_features, a->weights, a->bias, &a->rq,
+                      a->scratch, bits);
+}
+
 #endif /* MCF_SUBBYTE_REF_H */

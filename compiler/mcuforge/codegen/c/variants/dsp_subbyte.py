@@ -63,6 +63,30 @@ def _prepare(params: dict, consts: dict) -> dict:
     return {"weights": ("uint8_t", dsp_word_layout(consts["weights"], bits))}
 
 
+
+# -- tuned portable C --------------------------------------------------------------------------------
+def _gemm_fast_accepts(params: dict) -> bool:
+    if params.get("groups", 1) != 1:
+        return False
+    w = np.asarray(params["consts"]["weights"], np.int64)
+    return bool((255 * np.abs(w.reshape(w.shape[0], -1)).sum(axis=1) < 2 ** 30).all())
+
+
+def _gemm_fast_prepare(params: dict, consts: dict) -> dict:
+    params["scratch_bytes"] = 10 * _k(params)       # one int16 weight row, four int16 patches
+    return {}
+
+
+# registered before the DSP variants, so tried after them: cores without the DSP extension
+for _bits in (4, 2):
+    register_variant(f"mcf_conv2d_s8_w{_bits}", Variant(
+        function=f"mcf_conv2d_s8_w{_bits}_fast", sources=(f"mcf_conv2d_s8_w{_bits}_fast.c",),
+        accepts=_gemm_fast_accepts, prepare=_gemm_fast_prepare))
+    register_variant(f"mcf_fully_connected_s8_w{_bits}", Variant(
+        function=f"mcf_fully_connected_s8_w{_bits}_fast", sources=(f"mcf_fully_connected_s8_w{_bits}_fast.c",),
+        accepts=_gemm_fast_accepts, prepare=_gemm_fast_prepare))
+
+
 for _bits in (4, 2):
     register_variant(f"mcf_conv2d_s8_w{_bits}", Variant(
         function=f"mcf_conv2d_s8_w{_bits}_dsp", sources=(f"mcf_conv2d_s8_w{_bits}_dsp.c",), requires=DSP,
