@@ -8,6 +8,7 @@
 #define MCF_SUBBYTE_REF_H
 
 #include "mcf_arith.h"
+#include "mcf_fast_requant.h"
 #include "mcf_kernels.h"
 #include "mcf_subbyte.h"
 
@@ -26,6 +27,21 @@ static inline int8_t mcf_sub_out(const mcf_requant_sub *rq, int32_t acc, int32_t
 {
     acc = mcf_requantize(acc, rq->mult[oc], rq->shift[oc]) + rq->out_zp;
     return mcf_sat_s8(acc, rq->act_min, rq->act_max);
+}
+
+/* The _fast variants' requantization: mcf_fast_mulhi's 32-bit form (exact for |acc| < 2^29, which
+ * their compile-time check proves, m >= 0 and 1 <= -shift <= 22), else the reference one. */
+static inline int8_t mcf_sub_out_fast(const mcf_requant_sub *rq, int32_t acc, int32_t oc)
+{
+    const int32_t m = rq->mult[oc], e = -rq->shift[oc];
+    int32_t y;
+    if (m >= 0 && e >= 1 && e <= 22) {
+        const int32_t rcz = (int32_t)((1u << (e - 1)) + ((uint32_t)rq->out_zp << e));
+        y = (mcf_fast_mulhi(acc, m) + rcz + (acc >> 31)) >> e;
+    } else {
+        y = mcf_requantize(acc, m, rq->shift[oc]) + rq->out_zp;
+    }
+    return mcf_sat_s8(y, rq->act_min, rq->act_max);
 }
 
 /* Any groups; depthwise (groups == in_c) is the case in_per_group == 1. */
@@ -141,7 +157,7 @@ static inline void mcf_depthwise_sub_fast(const mcf_conv2d_sub_args *a, const in
                             }
                         }
                     }
-                    out_n[((size_t)oy * w->out_w + ox) * w->out_c] = mcf_sub_out(&a->rq, acc, oc);
+                    out_n[((size_t)oy * w->out_w + ox) * w->out_c] = mcf_sub_out_fast(&a->rq, acc, oc);
                 }
             }
         }
@@ -186,6 +202,18 @@ static inline void mcf_sub_gemm_fast(const mcf_window *win, const int8_t *in, in
     int16_t *wrow = (int16_t *)scratch;
     int16_t *x0 = wrow + k;
     int16_t *x1 = x0 + k, *x2 = x1 + k, *x3 = x2 + k;
+    if (pixels == 1) {     /* a fully connected layer's single row: no pixel to share a row with */
+        mcf_sub_patch16(win, in, 0, rq->in_zp, x0);
+        for (int32_t c = 0; c < out_c; ++c) {
+            const size_t base = (size_t)c * (size_t)k;
+            int32_t acc = bias ? bias[c] : 0;
+            for (int32_t i = 0; i < k; ++i) {
+                acc += x0[i] * mcf_wsub(weights, base + (size_t)i, bits);
+            }
+            out[c] = mcf_sub_out_fast(rq, acc, c);
+        }
+        return;
+    }
     for (int32_t p = 0; p < pixels; p += 4) {
         const int32_t n = pixels - p < 4 ? pixels - p : 4;
         mcf_sub_patch16(win, in, p, rq->in_zp, x0);
@@ -207,15 +235,15 @@ static inline void mcf_sub_gemm_fast(const mcf_window *win, const int8_t *in, in
                 a2 += x2[i] * wv;
                 a3 += x3[i] * wv;
             }
-            o[c] = mcf_sub_out(rq, a0, c);
+            o[c] = mcf_sub_out_fast(rq, a0, c);
             if (n > 1) {
-                o[out_c + c] = mcf_sub_out(rq, a1, c);
+                o[out_c + c] = mcf_sub_out_fast(rq, a1, c);
             }
             if (n > 2) {
-                o[2 * out_c + c] = mcf_sub_out(rq, a2, c);
+                o[2 * out_c + c] = mcf_sub_out_fast(rq, a2, c);
             }
             if (n > 3) {
-                o[3 * out_c + c] = mcf_sub_out(rq, a3, c);
+                o[3 * out_c + c] = mcf_sub_out_fast(rq, a3, c);
             }
         }
     }

@@ -65,11 +65,17 @@ def _prepare(params: dict, consts: dict) -> dict:
 
 
 # -- tuned portable C --------------------------------------------------------------------------------
+def _fast_acc_ok(params: dict) -> bool:
+    """mcf_sub_out_fast's bound: |bias| + 255 * sum |w| < 2^29 for every channel."""
+    consts = params["consts"]
+    w = np.asarray(consts["weights"], np.int64)
+    sabs = np.abs(w.reshape(w.shape[0], -1)).sum(axis=1)
+    bias = 0 if consts["bias"] is None else np.abs(np.asarray(consts["bias"], np.int64))
+    return bool((bias + 255 * sabs < 2 ** 29).all())
+
+
 def _gemm_fast_accepts(params: dict) -> bool:
-    if params.get("groups", 1) != 1:
-        return False
-    w = np.asarray(params["consts"]["weights"], np.int64)
-    return bool((255 * np.abs(w.reshape(w.shape[0], -1)).sum(axis=1) < 2 ** 30).all())
+    return params.get("groups", 1) == 1 and _fast_acc_ok(params)
 
 
 def _gemm_fast_prepare(params: dict, consts: dict) -> dict:
@@ -102,7 +108,7 @@ DW_MAX_K = 64     # MCF_SUB_DW_MAX_K in mcf_subbyte_ref.h
 
 def _dw_fast_accepts(params: dict) -> bool:
     win = params["win"]
-    return win["k_h"] * win["k_w"] <= DW_MAX_K
+    return win["k_h"] * win["k_w"] <= DW_MAX_K and _fast_acc_ok(params)
 
 
 def _dw_fast_prepare(params: dict, consts: dict) -> dict:
