@@ -207,6 +207,22 @@ def test_subbyte_portable_kernels_bit_exact(tmp_path, target):
     assert all(l["kernel"].endswith(("_w4", "_w2")) for l in info["layers"] if l["op"] in ("conv2d", "dense"))
 
 
+@pytest.mark.slow
+def test_mlperf_ic_resnet8_flash_ratio(tmp_path):
+    """ic_resnet8 (MLPerf Tiny int8 .tflite narrowed to int4 / ternary): the weight layers' flash
+    with the portable kernels, packed weights + bias + multiplier + shift, against int8."""
+    from pathlib import Path
+    path = Path(__file__).resolve().parents[2] / "shared" / "models" / "mlperf-tiny" / "ic_resnet8_int8.tflite"
+    if not path.is_file():
+        path = Path("/work/shared/models/mlperf-tiny/ic_resnet8_int8.tflite")
+    assert path.is_file(), path
+    size = {}
+    for bits in (8, 4, 2):
+        info = compile_model(path, tmp_path / str(bits), quiet=True, weight_bits=bits, portable_kernels=True).info
+        size[bits] = sum(l["weight_bytes"] for l in info["layers"] if l["op"] in ("conv2d", "dense"))
+    assert size[4] <= 0.55 * size[8] and size[2] <= 0.3 * size[8], size
+
+
 @pytest.mark.parametrize("bits", [4, 2])
 def test_packed_flash_and_report(tmp_path, bits):
     """The packed bytes are what the weights file holds; the report and model.json list each width."""
@@ -219,6 +235,8 @@ def test_packed_flash_and_report(tmp_path, bits):
     assert l8["weight_bytes"] == 16 * 9 * 32 + consts
     assert lb["weight_bytes"] == 16 * 9 * 32 * bits // 8 + 16 * 9    # sub-byte: the shift in one byte
     assert lb["weight_bits"] == bits and list(sb.info["weight_bits"].values()) == [bits]
+    # the issue's bar, constants included: <= 0.55x (int4), <= 0.3x (ternary) of int8 (0.51x, 0.27x here)
+    assert lb["weight_bytes"] / l8["weight_bytes"] <= {4: 0.55, 2: 0.3}[bits]
     src = (tmp_path / f"w{bits}" / f"{sb.info['prefix']}_weights.c").read_text()
     assert f"{sb.info['prefix']}_L0_weights[{16 * 9 * 32 * bits // 8}]" in src
     assert f"(w{bits})" in __import__("mcuforge.api", fromlist=["report"]).report(tmp_path / f"w{bits}")
