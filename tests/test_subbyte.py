@@ -240,3 +240,18 @@ def test_packed_flash_and_report(tmp_path, bits):
     src = (tmp_path / f"w{bits}" / f"{sb.info['prefix']}_weights.c").read_text()
     assert f"{sb.info['prefix']}_L0_weights[{16 * 9 * 32 * bits // 8}]" in src
     assert f"(w{bits})" in __import__("mcuforge.api", fromlist=["report"]).report(tmp_path / f"w{bits}")
+
+
+@pytest.mark.slow
+def test_cli_weight_bits(tmp_path):
+    """`mcuforge compile --weight-bits 2` writes ternary kernels and reports the width; a sub-byte
+    width with --quant float32 is a one-line error."""
+    from test_cli_errors import assert_clean_error, run_cli
+    model, calib, _ = build_model([conv_spec(8, 4, 5), fc_spec(16, 3)], tmp_path / "m.onnx")
+    res = run_cli("compile", model, "-o", tmp_path / "out", "--calib", calib, "--weight-bits", "2",
+                  "--ternary-method", "median", "--portable-kernels")
+    assert res.returncode == 0, res.stderr
+    assert "(w2)" in res.stdout and "_w2" in res.stdout
+    assert_clean_error(run_cli("compile", model, "-o", tmp_path / "f", "--quant", "float32", "--weight-bits", "4"),
+                       "--weight-bits 4 needs --quant int8")
+    assert not (tmp_path / "f").exists()
