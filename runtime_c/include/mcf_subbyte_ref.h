@@ -222,18 +222,46 @@ static inline void mcf_sub_gemm_fast(const mcf_window *win, const int8_t *in, in
         mcf_sub_patch16(win, in, p + (n > 3 ? 3 : n - 1), rq->in_zp, x3);
         int8_t *o = out + (size_t)p * out_c;
         for (int32_t c = 0; c < out_c; ++c) {
-            const size_t base = (size_t)c * (size_t)k;
-            for (int32_t i = 0; i < k; ++i) {
-                wrow[i] = (int16_t)mcf_wsub(weights, base + (size_t)i, bits);
-            }
             const int32_t b = bias ? bias[c] : 0;
             int32_t a0 = b, a1 = b, a2 = b, a3 = b;
-            for (int32_t i = 0; i < k; ++i) {
-                const int32_t wv = wrow[i];
-                a0 += x0[i] * wv;
-                a1 += x1[i] * wv;
-                a2 += x2[i] * wv;
-                a3 += x3[i] * wv;
+            if ((k * bits) % 32 == 0) {
+                /* rows of whole words: fields straight from the word (SBFX on ARMv7-M) */
+                const uint32_t *wp = (const uint32_t *)(const void *)weights + (size_t)c * (size_t)(k * bits / 32);
+                const int16_t *y0 = x0, *y1 = x1, *y2 = x2, *y3 = x3;
+                for (int32_t i = 0; i < k; i += 32 / bits) {
+                    const uint32_t u = *wp++;
+#define MCF_SUB_TAP(j)                                                                          \
+    do {                                                                                        \
+        const int32_t wv = (int32_t)(u << (32 - bits * ((j) + 1))) >> (32 - bits);              \
+        a0 += y0[j] * wv;                                                                       \
+        a1 += y1[j] * wv;                                                                       \
+        a2 += y2[j] * wv;                                                                       \
+        a3 += y3[j] * wv;                                                                       \
+    } while (0)
+                    MCF_SUB_TAP(0); MCF_SUB_TAP(1); MCF_SUB_TAP(2); MCF_SUB_TAP(3);
+                    MCF_SUB_TAP(4); MCF_SUB_TAP(5); MCF_SUB_TAP(6); MCF_SUB_TAP(7);
+                    if (bits == 2) {
+                        MCF_SUB_TAP(8); MCF_SUB_TAP(9); MCF_SUB_TAP(10); MCF_SUB_TAP(11);
+                        MCF_SUB_TAP(12); MCF_SUB_TAP(13); MCF_SUB_TAP(14); MCF_SUB_TAP(15);
+                    }
+#undef MCF_SUB_TAP
+                    y0 += 32 / bits;
+                    y1 += 32 / bits;
+                    y2 += 32 / bits;
+                    y3 += 32 / bits;
+                }
+            } else {
+                const size_t base = (size_t)c * (size_t)k;
+                for (int32_t i = 0; i < k; ++i) {
+                    wrow[i] = (int16_t)mcf_wsub(weights, base + (size_t)i, bits);
+                }
+                for (int32_t i = 0; i < k; ++i) {
+                    const int32_t wv = wrow[i];
+                    a0 += x0[i] * wv;
+                    a1 += x1[i] * wv;
+                    a2 += x2[i] * wv;
+                    a3 += x3[i] * wv;
+                }
             }
             o[c] = mcf_sub_out_fast(rq, a0, c);
             if (n > 1) {
