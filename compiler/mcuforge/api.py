@@ -167,18 +167,24 @@ def compile_model(model, out_dir, target: str = "cortex-m4", quant: str = "int8"
                   portable_kernels: bool = False, quiet: bool = False,
                   io_in_arena: bool | None = None, arena_budget: int | None = None,
                   min_arena: bool = False, planner=None, example_inputs=None,
-                  weight_bits=None, ternary_method: str = "absmean") -> CompileResult:
+                  weight_bits=None, ternary_method: str = "absmean", patch=None,
+                  max_patch_overhead: float | None = None, speed_first: bool = False) -> CompileResult:
     """model: an .onnx or .tflite file, a Graph, or a torch.nn.Module; a module is exported with
     torch's dynamo exporter on example_inputs (a tensor or array of the input shape, batch 1, or a
     tuple of them); calib may then be a torch tensor as well as an array or a file.
     io_in_arena (default: on for int8 models) plans the input and output inside the arena as
     TFLite Micro does and adds the zero-copy API (<prefix>_input/_invoke/_output). While the arena
     is above arena_budget (bytes; min_arena is a budget of 0) the layers whose kernel scratch sets
-    its peak get a leaner, slower kernel variant; the others keep the fastest. planner (graph ->
+    its peak get a leaner, slower kernel variant; the others keep the fastest. Without a budget
+    (the default) those layers' kernels are chosen from both costs, the arena and the modelled
+    instructions (codegen/c/lean.py, pareto_peak); speed_first keeps the fastest kernels. planner (graph ->
     ArenaPlan, e.g. a baseline to compare with) replaces the kernel-aware planning.
     weight_bits: 8 (default), 4 (int4 in [-7, 7]) or 2 (ternary, scale by ternary_method
     'absmean' or 'median') for every conv2d / dense, or a dict {layer name: 8 | 4 | 2}; the
-    weights are stored packed (two or four per byte) and the report lists each layer's width."""
+    weights are stored packed (two or four per byte) and the report lists each layer's width.
+    patch ("auto", "off"/None, or "<rows>x<cols>@<node>") runs the first layers patch by patch
+    (schedule/patches.py); "auto" keeps the layer-wise schedule unless the patched one has the
+    smaller arena, max_patch_overhead bounds its recomputed MACs (default 0.25 = +25 %)."""
     from .codegen.c.emit import lower_to_c, write_c_library
     from .report.layers import layer_table, write_report
     from .targets import load_core
@@ -201,20 +207,33 @@ def compile_model(model, out_dir, target: str = "cortex-m4", quant: str = "int8"
         io_in_arena = g.meta.get("quant") == "int8"
     if min_arena:
         arena_budget = 0
-    cm = lower_to_c(g, core.features, portable_only=portable_kernels, io_in_arena=io_in_arena,
-                    arena_budget=arena_budget, plan=planner(g) if planner else None)
+    patch_plan, patch_note = None, None
+    if patch not in (None, "off", False) and planner is None:
+        from .schedule.patches import lower_patched
+        cm, g, patch_plan, patch_note = lower_patched(
+            g, core.features, patch, lambda graph: lower_to_c(
+                graph, core.features, portable_only=portable_kernels, io_in_arena=io_in_arena,
+                arena_budget=arena_budget, speed_first=speed_first), io_in_arena=io_in_arena, budget=arena_budget,
+            max_overhead=max_patch_overhead)
+        _log(patch_note, quiet)
+    else:
+        cm = lower_to_c(g, core.features, portable_only=portable_kernels, io_in_arena=io_in_arena,
+                        arena_budget=arena_budget, plan=planner(g) if planner else None,
+                        speed_first=speed_first)
     info = {
         "backend": "c", "name": g.name, "prefix": cm.prefix, "target": core.name, "quant": g.meta.get("quant", "float32"),
         "source": Path(src_name).name, "inputs": cm.inputs, "outputs": cm.outputs,
         "arena_bytes": cm.plan.size,
         # bytes of caller-owned input/output buffers the library needs besides its arena
         "io_bytes": 0 if cm.io_in_arena else sum(g.tensors[t].nbytes for t in g.inputs + g.outputs),
-        "io_in_arena": cm.io_in_arena, "arena_budget": arena_budget,
-        "weights_bytes": int(sum(a.nbytes for a in cm.arrays)),
+        "io_in_arena": cm.io_in_arena, "arena_budget": arena_budget, "speed_first": speed_first,
+        "kernel_choice": cm.pareto,
+        "weights_bytes": int(sum(a.nbytes for a in cm.arrays if not getattr(a, "alias", None))),
         "weight_bits": {n.name: int(n.attrs.get("weight_bits", 8)) for n in g.topo_order() if "weight_bits" in n.attrs},
         "macs": int(sum(l.macs for l in cm.layers)),
         "runtime_sources": cm.runtime_sources,
         "layers": layer_table(g, cm, ranges),
+        "patches": patch_plan.report(cm) if patch_plan else None,
     }
     with staged_dir(out_dir) as tmp:
         write_c_library(cm, tmp, src_name, core.name, info["quant"])
@@ -262,13 +281,14 @@ def to_device_inputs(info: dict, x) -> list[np.ndarray]:
         if perm:
             arr = np.transpose(arr, (0,) + tuple(p + 1 for p in perm)) if arr.ndim == len(perm) + 1 else \
                 np.stack([np.transpose(a, perm) for a in arr])
-        if io["dtype"] == "int8":
+        if io["dtype"] in INT_IO:
             if arr.dtype.kind == "f":
                 from .reference.arith import round_half_away
                 q = io["quant"]
+                lo, hi = INT_IO[io["dtype"]]
                 with np.errstate(over="ignore"):
-                    arr = np.clip(round_half_away(arr.astype(np.float64) / q["scale"]) + q["zero_point"], -128, 127)
-            arr = arr.astype(np.int8)
+                    arr = np.clip(round_half_away(arr.astype(np.float64) / q["scale"]) + q["zero_point"], lo, hi)
+            arr = arr.astype(io["dtype"])
         else:
             arr = arr.astype(np.float32)
         out.append(np.ascontiguousarray(arr))
@@ -282,8 +302,9 @@ def to_device_inputs(info: dict, x) -> list[np.ndarray]:
 
 
 INPUT_RULE = ("float samples (float16/32/64) are quantized with the model's input scale and zero point "
-              "(int8 models) or used as float32; int8 samples are fed as they are (int8 models only); "
-              "other types are refused")
+              "(int8 / int16 inputs) or used as float32; int8 (int16) samples are fed as they are to an "
+              "int8 (int16) input; other types are refused")
+INT_IO = {"int8": (-128, 127), "int16": (-32768, 32767)}   # integer model inputs and their ranges
 
 
 def check_input_array(io: dict, arr) -> np.ndarray:
@@ -296,7 +317,7 @@ def check_input_array(io: dict, arr) -> np.ndarray:
     if kind == "f":
         if not np.all(np.isfinite(arr)):
             raise McuforgeError(f"input {io['name']}: samples hold NaN or infinite values")
-    elif not (arr.dtype == np.int8 and io["dtype"] == "int8"):
+    elif not (io["dtype"] in INT_IO and arr.dtype == np.dtype(io["dtype"])):
         raise McuforgeError(f"input {io['name']}: samples of type {arr.dtype} for a {io['dtype']} input; "
                             + INPUT_RULE)
     if arr.ndim == 0 or arr.size == 0:
@@ -328,7 +349,8 @@ def simulate(out_dir, board: str = "mps2-an386", x=None, quiet: bool = False, op
         return simulate_fpga(out_dir, board, x)
     if x is None:
         rng = np.random.default_rng(0)
-        x = [rng.integers(-128, 128, size=(1,) + tuple(io["shape"]), dtype=np.int8) if io["dtype"] == "int8"
+        x = [rng.integers(INT_IO[io["dtype"]][0], INT_IO[io["dtype"]][1] + 1, size=(1,) + tuple(io["shape"]),
+                          dtype=io["dtype"]) if io["dtype"] in INT_IO
              else rng.standard_normal((1,) + tuple(io["shape"])).astype(np.float32) for io in info["inputs"]]
         x = [np.transpose(a, (0,) + tuple(np.argsort(io["perm"]) + 1)) if io["perm"] else a
              for a, io in zip(x, info["inputs"])]

@@ -32,7 +32,8 @@ def cmd_compile(args):
                   calib_method=args.calib_method, input_shapes=_shapes(args.input_shape), name=args.name,
                   portable_kernels=args.portable_kernels, io_in_arena=args.io_in_arena,
                   arena_budget=args.arena_budget, min_arena=args.min_arena,
-                  weight_bits=args.weight_bits, ternary_method=args.ternary_method)
+                  weight_bits=args.weight_bits, ternary_method=args.ternary_method, patch=args.patch,
+                  max_patch_overhead=args.patch_overhead, speed_first=args.speed_first)
     if not args.no_report:
         print(report(args.output))
 
@@ -107,11 +108,20 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--arena-budget", type=int, metavar="BYTES",
                    help="while the arena is larger, layers whose kernel scratch sets its peak use a leaner, slower kernel")
     c.add_argument("--min-arena", action="store_true", help="the smallest arena this gets (--arena-budget 0)")
+    c.add_argument("--speed-first", action="store_true",
+                   help="the fastest kernel on every layer, whatever its scratch costs in arena (default without "
+                        "--arena-budget: kernels at the arena's peak chosen by the smallest arena x instructions)")
     c.add_argument("--weight-bits", type=int, choices=[8, 4, 2], default=None,
                    help="weight width of every conv / fully connected layer: 8, 4 (int4, two per byte) "
                         "or 2 (ternary {-1, 0, 1}, four per byte); activations stay int8")
     c.add_argument("--ternary-method", default="absmean", choices=["absmean", "median"],
                    help="per-channel scale of ternary weights: mean |w| (BitNet b1.58) or median |w|")
+    c.add_argument("--patch", default="off", metavar="auto|off|NxM@NODE",
+                   help="run the first layers patch by patch (MCUNetV2): auto chooses the split layer and "
+                        "grid (kept only if the arena shrinks; with --arena-budget the fewest MACs that fit), "
+                        "or e.g. 3x2@conv_2d_4 for 3 rows x 2 columns of patches ending at that node")
+    c.add_argument("--patch-overhead", type=float, default=None, metavar="FRACTION",
+                   help="largest MAC overhead --patch auto accepts for recomputed halos (default 0.25)")
     c.set_defaults(func=cmd_compile)
 
     s = sub.add_parser("simulate", help="run a compiled model on an emulated board, the host, or the golden model",

@@ -16,15 +16,15 @@ from ...schedule.lifetimes import arena_tensors
 from ..jinja import render
 from .kernel_plan import plan_with_kernels, scratch_name
 from .kernel_select import KernelSelector
-from .lean import lean_peak
+from .lean import lean_peak, pareto_peak
 from .layers import Layer, LayerContext, TensorRef, build_layer
 from .layers.base import CArray
 from .scratch import place_scratch
 
 RUNTIME_HEADERS = ("mcf_kernels.h", "mcf_arith.h", "mcf_broadcast.h", "mcf_fixedpoint.h", "mcf_odometer.h",
                    "mcf_fc_as_conv.h", "mcf_opt.h", "mcf_variants.h", "mcf_pool_window.h",
-                   "mcf_fast_requant.h", "mcf_elementwise.h", "mcf_resize.h",
-                   "mcf_subbyte.h", "mcf_subbyte_ref.h", "mcf_subbyte_dsp.h")
+                   "mcf_fast_requant.h", "mcf_elementwise.h", "mcf_resize.h", "mcf_kernels_s16.h", "mcf_arith_s16.h",
+                   "mcf_dsp_s16.h", "mcf_subbyte.h", "mcf_subbyte_ref.h", "mcf_subbyte_dsp.h")
 
 
 @dataclass
@@ -37,6 +37,8 @@ class CModel:
     outputs: list[dict]
     runtime_sources: list[str] = field(default_factory=list)
     io_in_arena: bool = False      # inputs and outputs are arena tensors (zero-copy API)
+    # the default kernel choice's candidates: [{arena_bytes, instructions_model, chosen}] (lean.py)
+    pareto: list = field(default_factory=list)
 
 
 def c_ident(name: str) -> str:
@@ -53,7 +55,7 @@ def _io_desc(g: Graph, names: list[str], role: str) -> list[dict]:
         param = ("in" if role == "input" else "out") if single else f"{'in' if role == 'input' else 'out'}{i}"
         macro = role.upper() if single else f"{role.upper()}{i}"
         q = None
-        if t.quant is not None and t.dtype == "int8":
+        if t.quant is not None and t.dtype in ("int8", "int16"):
             q = {"scale": t.quant.s, "zero_point": t.quant.zp}
         accessor = role if single else f"{role}{i}"     # <prefix>_input(), <prefix>_output1(), ...
         out.append({"name": name, "role": role, "param": param, "macro": macro, "ctype": t.c_type,
@@ -64,15 +66,18 @@ def _io_desc(g: Graph, names: list[str], role: str) -> list[dict]:
 
 
 def lower_to_c(g: Graph, features=frozenset(), portable_only: bool = False, plan: ArenaPlan | None = None,
-               io_in_arena: bool = False, arena_budget: int | None = None) -> CModel:
+               io_in_arena: bool = False, arena_budget: int | None = None, speed_first: bool = False) -> CModel:
     """With io_in_arena the model's inputs and outputs are arena tensors (TFLite Micro's layout:
     the input's bytes are reused once it is consumed); the generated library then has the
     zero-copy API (<prefix>_input/_output/_invoke) besides <prefix>_run, which copies. A plan
     given by the caller is used as it is (scratch first-fit into it), with the I/O in the arena
     only if the plan has them. arena_budget (bytes; 0 for the smallest) trades speed for SRAM
     while the arena is above it: a layer whose kernel's scratch sets the arena's peak gets a
-    leaner kernel variant (codegen/c/lean.py)."""
+    leaner kernel variant (codegen/c/lean.py). Without a budget the kernels of the layers at the
+    peak are chosen from both costs (lean.pareto_peak: the smallest arena x instructions);
+    speed_first keeps the fastest kernel everywhere."""
     kernel_aware = plan is None
+    pareto: list = []
     if kernel_aware:
         # execution order (reorders g so topo_order() follows it); the arena is planned again
         # below, once the kernels are chosen and their scratch and in-place rules are known
@@ -108,8 +113,11 @@ def lower_to_c(g: Graph, features=frozenset(), portable_only: bool = False, plan
     layers = build_all()
     if kernel_aware:
         plan = plan_with_kernels(g, order, layers, io_in_arena)
-        if arena_budget is not None and plan.size > arena_budget:
-            layers, plan = lean_peak(g, order, layers, plan, ctx.select, build_all, io_in_arena, arena_budget)
+        if arena_budget is not None:
+            if plan.size > arena_budget:
+                layers, plan = lean_peak(g, order, layers, plan, ctx.select, build_all, io_in_arena, arena_budget)
+        elif not speed_first:
+            layers, plan, pareto = pareto_peak(g, order, layers, plan, ctx.select, build_all, io_in_arena)
         for ref in refs.values():
             if ref.kind == "arena":
                 ref.offset = plan.offsets[ref.name]
@@ -134,9 +142,21 @@ def lower_to_c(g: Graph, features=frozenset(), portable_only: bool = False, plan
         ref = refs.get(name)
         if ref is not None and ref.kind == "const" and ref.name in used_consts:
             const_arrays.append(CArray(ref.name, t.c_type, np.ascontiguousarray(t.data).reshape(-1)))
-    arrays = const_arrays + [a for l in layers for a in l.arrays]
+    arrays = dedupe_arrays(const_arrays + [a for l in layers for a in l.arrays])
     sources = sorted({s for l in layers for s in l.sources})
-    return CModel(prefix, layers, plan, arrays, inputs, outputs, sources, io_in_arena)
+    return CModel(prefix, layers, plan, arrays, inputs, outputs, sources, io_in_arena, pareto)
+
+
+def dedupe_arrays(arrays: list[CArray]) -> list[CArray]:
+    """Identical constant arrays (the copies of one layer in a patch stage, equal tables) are
+    stored once: the others become aliases (a #define in the weights header)."""
+    seen: dict = {}
+    for a in arrays:
+        v = np.ascontiguousarray(a.values)
+        key = (a.ctype, v.dtype.str, v.shape, v.tobytes())
+        canon = seen.setdefault(key, a.name)
+        a.alias = canon if canon != a.name else None
+    return arrays
 
 
 def write_c_library(cm: CModel, out: Path, source: str, target: str, quant: str) -> list[Path]:

@@ -25,6 +25,7 @@ class CArray:
     name: str
     ctype: str
     values: np.ndarray
+    alias: str | None = None           # an identical array emitted once under this name
 
     @property
     def nbytes(self) -> int:
@@ -72,7 +73,8 @@ class LayerContext:
 
 def build_layer(ctx: LayerContext, node: Node) -> Layer:
     g = ctx.g
-    dtype = "int8" if g.tensors[node.outputs[0]].dtype == "int8" or \
+    from ....ir.ops.int16 import is_int16_node
+    dtype = "int16" if is_int16_node(g, node) else "int8" if g.tensors[node.outputs[0]].dtype == "int8" or \
         (node.inputs and g.tensors[node.inputs[0]].dtype == "int8") else "float32"
     fn = BUILDERS.get((node.op, dtype))
     if fn is None:
