@@ -307,4 +307,6 @@ void mcf_layernorm_s8(const mcf_layernorm_s8_args *a, const int8_t *in, int8_t *
 /* resize and transposed convolution (they reuse the conv2d argument structs above) */
 #include "mcf_resize.h"
 
+#include "mcf_fixed.h"
+
 #endif /* MCF_KERNELS_H */

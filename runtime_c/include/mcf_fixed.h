@@ -1,0 +1,105 @@
+/*
+ * mcf_fixed.h - the `fixed` contract in C (compiler/mcuforge/reference/fixed_arith.py): every
+ * tensor is a raw two's-complement integer r meaning r * 2^-F. A change of binary point is a shift
+ * whose dropped bits follow the tensor's rounding mode (truncate = floor like AP_TRN, round half up
+ * like AP_RND, round half to even like AP_RND_CONV / QONNX ROUND), then its overflow mode
+ * (saturate like AP_SAT, or keep the low W bits like AP_WRAP), then the fused activation clamp:
+ * the same steps in the same order as the golden model, HLS ap_fixed and the Verilog requantizer.
+ *
+ * Activations are stored int8 (W <= 8 bits), weights int8, biases int32 at the accumulator's
+ * binary point. The compiler proves every accumulator fits 32 bits (W_x + W_w + log2(terms + 1)).
+ */
+#ifndef MCF_FIXED_H
+#define MCF_FIXED_H
+
+#include <stdint.h>
+
+#include "mcf_kernels.h"
+
+enum { MCF_FX_TRN = 0, MCF_FX_RND = 1, MCF_FX_RNE = 2 };
+
+/* Accumulator (binary point F_acc) -> output (F_out, W bits): shift = F_acc - F_out. */
+typedef struct {
+    int32_t shift;
+    int32_t rounding;   /* MCF_FX_TRN, MCF_FX_RND or MCF_FX_RNE */
+    int32_t saturate;   /* 1: clamp to the W-bit range; 0: keep the low W bits */
+    int32_t width;      /* W */
+    int32_t act_lo, act_hi;  /* fused activation, raw bounds in the output grid */
+} mcf_fx_requant;
+
+static inline int32_t mcf_fx_cast(int64_t acc, const mcf_fx_requant *q)
+{
+    int64_t r = acc;
+    const int32_t s = q->shift;
+    if (s > 0) {
+        if (q->rounding == MCF_FX_RND) {
+            r += (int64_t)1 << (s - 1);
+        } else if (q->rounding == MCF_FX_RNE) {  /* half - 1, plus one when the floor is odd */
+            r += (((int64_t)1 << (s - 1)) - 1) + ((r >> s) & 1);
+        }
+        r >>= s;  /* arithmetic shift: floor */
+    } else if (s < 0) {
+        r *= (int64_t)1 << -s;  /* widening: exact */
+    }
+    const int64_t hi = ((int64_t)1 << (q->width - 1)) - 1, lo = -hi - 1;
+    if (q->saturate) {
+        r = r > hi ? hi : (r < lo ? lo : r);
+    } else {
+        const uint64_t low = (uint64_t)r & (uint64_t)(((int64_t)1 << q->width) - 1);
+        r = low > (uint64_t)hi ? (int64_t)low - ((int64_t)1 << q->width) : (int64_t)low;
+    }
+    r = r < q->act_lo ? q->act_lo : (r > q->act_hi ? q->act_hi : r);
+    return (int32_t)r;
+}
+
+/* conv2d (groups: 1, depthwise or any grouping), weights [out_c][k_h][k_w][in_c / groups]. */
+typedef struct {
+    mcf_window win;
+    int32_t groups;
+    const int8_t *weights;
+    const int32_t *bias;  /* NULL: none */
+    mcf_fx_requant rq;
+} mcf_fx_conv2d_args;
+
+/* fully connected: rows x in_features -> rows x out_features, weights [out][in]. */
+typedef struct {
+    int32_t rows, in_features, out_features;
+    const int8_t *weights;
+    const int32_t *bias;
+    mcf_fx_requant rq;
+} mcf_fx_dense_args;
+
+/* add / subtract of two same-shape tensors: both move to the finer binary point (left shifts),
+ * then one cast. */
+typedef struct {
+    int32_t size;
+    int32_t a_shift, b_shift;
+    int32_t subtract;
+    mcf_fx_requant rq;
+} mcf_fx_add_args;
+
+/* max pooling (padding never wins; the output keeps the input's type) and the clamp of a relu /
+ * clip that could not be fused. */
+typedef struct {
+    mcf_window win;
+    int32_t act_lo, act_hi;
+} mcf_fx_maxpool_args;
+
+/* average pooling over windows of one power-of-two count: sum, then one cast. */
+typedef struct {
+    mcf_window win;
+    mcf_fx_requant rq;
+} mcf_fx_avgpool_args;
+
+typedef struct {
+    int32_t size, act_lo, act_hi;
+} mcf_fx_clamp_args;
+
+void mcf_fx_conv2d(const mcf_fx_conv2d_args *a, const int8_t *in, int8_t *out);
+void mcf_fx_dense(const mcf_fx_dense_args *a, const int8_t *in, int8_t *out);
+void mcf_fx_add(const mcf_fx_add_args *a, const int8_t *x, const int8_t *y, int8_t *out);
+void mcf_fx_maxpool(const mcf_fx_maxpool_args *a, const int8_t *in, int8_t *out);
+void mcf_fx_avgpool(const mcf_fx_avgpool_args *a, const int8_t *in, int8_t *out);
+void mcf_fx_clamp(const mcf_fx_clamp_args *a, const int8_t *in, int8_t *out);
+
+#endif
