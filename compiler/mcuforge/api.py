@@ -164,6 +164,10 @@ def _prepare_fixed(model, calib, quiet: bool) -> Graph:
     saturate), stored as int8 / int32 for the C kernels (codegen/c/layers/fixed.py)."""
     from .codegen.c.layers.fixed import to_c_storage
     from .codegen.fpga.prepare import prepare_fixed
+    if isinstance(model, Graph) and model.meta.get("quant") == "fixed":  # already typed (tests)
+        g = to_c_storage(model.copy())
+        infer_shapes(g)
+        return g
     if calib is None:
         _log("no --calib samples: binary points the model does not set (QONNX Quant nodes set theirs) "
              "come from uniform noise in [0, 1]", quiet)
