@@ -59,6 +59,8 @@ typedef struct {
     const int8_t *weights;
     const int32_t *bias;  /* NULL: none */
     mcf_fx_requant rq;
+    const uint8_t *codes;  /* K-hot variant only: khot codes per weight */
+    int32_t khot;
 } mcf_fx_conv2d_args;
 
 /* fully connected: rows x in_features -> rows x out_features, weights [out][in]. */
@@ -67,6 +69,8 @@ typedef struct {
     const int8_t *weights;
     const int32_t *bias;
     mcf_fx_requant rq;
+    const uint8_t *codes;  /* K-hot variant only */
+    int32_t khot;
 } mcf_fx_dense_args;
 
 /* add / subtract of two same-shape tensors: both move to the finer binary point (left shifts),
@@ -95,8 +99,26 @@ typedef struct {
     int32_t size, act_lo, act_hi;
 } mcf_fx_clamp_args;
 
+/* K-hot weights (a sum of at most `khot` signed powers of two each): `codes` holds khot bytes per
+ * weight, 0 (no term) or 0x80 | negative << 6 | shift, and the products are shifts and adds. On a
+ * core with a one-cycle multiplier this is slower (see docs/qfx.md); it is chosen only on request. */
+static inline int32_t mcf_fx_khot_product(int32_t x, const uint8_t *codes, int32_t khot)
+{
+    int32_t p = 0;
+    for (int32_t k = 0; k < khot; ++k) {
+        const uint32_t c = codes[k];
+        if (c & 0x80u) {
+            const int32_t t = (int32_t)((uint32_t)x << (c & 0x1fu));
+            p += (c & 0x40u) ? -t : t;
+        }
+    }
+    return p;
+}
+
 void mcf_fx_conv2d(const mcf_fx_conv2d_args *a, const int8_t *in, int8_t *out);
 void mcf_fx_dense(const mcf_fx_dense_args *a, const int8_t *in, int8_t *out);
+void mcf_fx_conv2d_khot(const mcf_fx_conv2d_args *a, const int8_t *in, int8_t *out);
+void mcf_fx_dense_khot(const mcf_fx_dense_args *a, const int8_t *in, int8_t *out);
 void mcf_fx_add(const mcf_fx_add_args *a, const int8_t *x, const int8_t *y, int8_t *out);
 void mcf_fx_maxpool(const mcf_fx_maxpool_args *a, const int8_t *in, int8_t *out);
 void mcf_fx_avgpool(const mcf_fx_avgpool_args *a, const int8_t *in, int8_t *out);

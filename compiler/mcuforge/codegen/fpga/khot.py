@@ -75,6 +75,12 @@ class KhotCodes:
         flat = [s * (e + 1) for v in np.asarray(raw, np.int64).reshape(-1) for s, e in self.terms(v)]
         return np.array(flat, np.int64).reshape(np.asarray(raw).shape + (self.k,))
 
+    def c_bytes(self, raw: np.ndarray) -> np.ndarray:
+        """K bytes per weight for the C kernels: 0 or 0x80 | negative << 6 | shift."""
+        flat = [0 if s == 0 else 0x80 | ((s < 0) << 6) | e
+                for v in np.asarray(raw, np.int64).reshape(-1) for s, e in self.terms(v)]
+        return np.array(flat, np.uint8)
+
     def rtl_word(self, v: int) -> int:
         """The weight's K fields packed, term i in bits [i * field_bits, (i + 1) * field_bits)."""
         word = 0

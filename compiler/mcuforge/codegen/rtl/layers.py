@@ -349,6 +349,7 @@ class RtlDesign:
                 wf = np.vectorize(codes.rtl_word, otypes=[object])(wf)
             ctx.update(w_w=wt.meta["fixed"].width, khot=codes.k if codes else 0,
                        sb=codes.shift_bits if codes else 0, cw=codes.word_bits if codes else 0,
+                       ms=codes.max_shift if codes else 0,
                        w_lanes=[wf[j::lanes].reshape(-1).tolist() for j in range(lanes)],
                        b_lanes=[bias[j::lanes].tolist() for j in range(lanes)])
             ctx.update(_requant_ctx(p["acc_width"], p["acc_frac"] - yt.frac, yt, p["act_lo"], p["act_hi"]))
@@ -404,7 +405,8 @@ class RtlDesign:
                "stages": stages, "lanes": lanes, "ww": ww, "aw": max(st["acc_w"] for st in stages),
                "xw": max(st["in_w"] for st in stages), "n_groups": n_groups, "w_words": words,
                "b_lanes": b_lanes, "sconst": sconst, "wa_w": max(1, (len(words) - 1).bit_length()),
-               "khot": codes.k if codes else 0, "sb": codes.shift_bits if codes else 0}
+               "khot": codes.k if codes else 0, "sb": codes.shift_bits if codes else 0,
+               "ms": codes.max_shift if codes else 0}
         macs = sum(get_op(n.op).macs(n, g) for n in chain)
         return RtlLayer(module, "rtl/dense_layer.v.j2", ctx, macs, lanes)
 

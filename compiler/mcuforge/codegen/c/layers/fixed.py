@@ -10,11 +10,15 @@ import numpy as np
 
 from ....errors import McuforgeError, UnsupportedOpError
 from ....ir.ops import get_op
+from ...fpga.khot import KhotCodes
 from .base import Layer, builder, window
 from .movement import reshape
 
 ROUNDING_CODE = {"trn": 0, "rnd": 1, "rne": 2}
 ACC_BITS = 32
+# K-hot weights as shift-add products in C (mcf_fx_*_khot.c): off, because on QEMU's Cortex-M4 the
+# multiply-accumulate kernels execute fewer instructions (docs/qfx.md); benchmarks set it to compare
+SHIFT_ADD_KHOT_MAX = 0
 
 
 def _rq(p: dict, acc_frac: int) -> dict:
@@ -40,8 +44,13 @@ def _weighted(ctx, node, cid, template: str, kernel: str, geometry: dict) -> Lay
     _acc_fits(node, p["acc_width"])
     w = g.tensors[node.inputs[1]]
     has_bias = len(node.inputs) > 2 and bool(node.inputs[2])
-    params = dict(geometry, rq=_rq(p, p["acc_frac"]), has_bias=has_bias)
+    params = dict(geometry, rq=_rq(p, p["acc_frac"]), has_bias=has_bias, khot=0)
     arrays = [ctx.array(cid, "weights", "int8_t", w.data.astype(np.int8).reshape(-1))]
+    codes = KhotCodes.for_weights(w.data, SHIFT_ADD_KHOT_MAX)
+    if codes:
+        params["khot"] = codes.k
+        arrays = [ctx.array(cid, "codes", "uint8_t", codes.c_bytes(w.data))]
+        kernel += "_khot"
     if has_bias:
         arrays.append(ctx.array(cid, "bias", "int32_t", g.tensors[node.inputs[2]].data.astype(np.int32)))
     function, sources = ctx.select.pick(kernel, params)
@@ -123,9 +132,15 @@ def to_c_storage(g):
         if ft is None:
             continue
         limit, dtype = (32, "int32") if name in bias_of else (8, "int8")
-        if ft.width > limit:
+        # a constant needs only the bits of its values (per-channel weights aligned to one binary
+        # point can be typed wider than they are)
+        bits = ft.width
+        if t.is_const and t.data.size:
+            lo, hi = int(t.data.min()), int(t.data.max())
+            bits = max((-lo - 1).bit_length(), hi.bit_length()) + 1
+        if min(ft.width, bits) > limit:
             what = "bias" if name in bias_of else ("weights" if t.is_const else "activation")
-            raise McuforgeError(f"tensor {name}: {ft.width}-bit {what}; the fixed-point C backend stores "
+            raise McuforgeError(f"tensor {name}: {min(ft.width, bits)}-bit {what}; the fixed-point C backend stores "
                                 f"{'biases in int32' if name in bias_of else 'activations and weights in int8'} "
                                 "(use mcuforge hls/rtl for wider types)")
         t.dtype = dtype
