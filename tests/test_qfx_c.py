@@ -80,3 +80,21 @@ def test_wide_activation_refused(tmp_path):
     with pytest.raises(McuforgeError, match=r"tensor \S+: 12-bit activation; the fixed-point C backend"):
         compile_model(g, tmp_path / "out", quant="fixed", quiet=True)
     assert not (tmp_path / "out").exists()
+
+
+def test_khot_shift_add_kernels_equal_golden(tmp_path, monkeypatch):
+    """The C shift-add kernels for K-hot weights (off by default: slower on Cortex-M4) compute the
+    same integers: 4-bit weights are all sums of at most two signed powers of two."""
+    import mcuforge.codegen.c.layers.fixed as fx
+    monkeypatch.setattr(fx, "SHIFT_ADD_KHOT_MAX", 3)
+    g = random_float_graph(3)
+    rng = np.random.default_rng(1)
+    ranges = calibrate(g, [{"x": rng.uniform(-2, 2, g.tensors["x"].shape).astype(np.float32)} for _ in range(8)])
+    g = quantize_fixed(g, ranges, 8, 4, "rne", "sat")
+    res = compile_model(g, tmp_path / "out", quant="fixed", quiet=True)
+    assert {"mcf_fx_conv2d_khot.c", "mcf_fx_dense_khot.c"} <= set(res.info["runtime_sources"])
+    x = rng.integers(-128, 128, (8,) + g.tensors["x"].shape[1:]).astype(np.int8)
+    y_c, _ = simulate(tmp_path / "out", board="host", x=x, quiet=True)
+    ex = Executor(g)
+    golden = np.stack([ex.run({"x": x[i:i + 1].astype(np.int64)})[g.outputs[0]][0] for i in range(len(x))])
+    assert np.array_equal(y_c.astype(np.int64), golden) and len(np.unique(golden)) > 2
