@@ -12,6 +12,7 @@
 #ifndef MCF_FIXED_H
 #define MCF_FIXED_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "mcf_kernels.h"
@@ -52,6 +53,60 @@ static inline int32_t mcf_fx_cast(int64_t acc, const mcf_fx_requant *q)
     return (int32_t)r;
 }
 
+/* sum over i < n of x[i] * w[i0 + i]. K-hot weights (each a sum of at most `khot` signed powers of
+ * two; codes != NULL): khot bytes per weight, 0 (no term) or 0x80 | negative << 6 | shift, and
+ * the products are shifts and adds. On a core with a one-cycle multiplier this is slower (see
+ * docs/qfx.md), so the compiler emits codes only on request. */
+static inline int32_t mcf_fx_dot(const int8_t *x, const int8_t *w, const uint8_t *codes, int32_t khot,
+                                 size_t i0, int32_t n)
+{
+    int32_t acc = 0;
+    if (codes == NULL) {
+        for (int32_t i = 0; i < n; ++i) {
+            acc += (int32_t)x[i] * (int32_t)w[i0 + i];
+        }
+        return acc;
+    }
+    const uint8_t *c = codes + i0 * (size_t)khot;
+    for (int32_t i = 0; i < n; ++i) {
+        for (int32_t k = 0; k < khot; ++k, ++c) {
+            if (*c & 0x80u) {
+                const int32_t t = (int32_t)((uint32_t)(int32_t)x[i] << (*c & 0x1fu));
+                acc += (*c & 0x40u) ? -t : t;
+            }
+        }
+    }
+    return acc;
+}
+
+/* Max (is_max) or sum of every window of an NHWC tensor: padding never wins a max and adds 0 to a
+ * sum; out receives one int32 per output element, handed to `emit`. */
+static inline void mcf_fx_pool(const mcf_window *w, const int8_t *in, int is_max,
+                               void (*emit)(const void *ctx, int64_t v, int8_t *dst), const void *ctx, int8_t *out)
+{
+    for (int32_t n = 0; n < w->batch; ++n) {
+        const int8_t *in_n = in + (size_t)n * w->in_h * w->in_w * w->in_c;
+        for (int32_t oy = 0; oy < w->out_h; ++oy) {
+            for (int32_t ox = 0; ox < w->out_w; ++ox) {
+                for (int32_t c = 0; c < w->in_c; ++c) {
+                    int64_t r = is_max ? INT32_MIN : 0;
+                    for (int32_t ky = 0; ky < w->k_h; ++ky) {
+                        const int32_t iy = oy * w->stride_h - w->pad_top + ky * w->dil_h;
+                        for (int32_t kx = 0; kx < w->k_w; ++kx) {
+                            const int32_t ix = ox * w->stride_w - w->pad_left + kx * w->dil_w;
+                            if (iy >= 0 && iy < w->in_h && ix >= 0 && ix < w->in_w) {
+                                const int32_t v = in_n[((size_t)iy * w->in_w + ix) * w->in_c + c];
+                                r = is_max ? (v > r ? v : r) : r + v;
+                            }
+                        }
+                    }
+                    emit(ctx, r, out++);
+                }
+            }
+        }
+    }
+}
+
 /* conv2d (groups: 1, depthwise or any grouping), weights [out_c][k_h][k_w][in_c / groups]. */
 typedef struct {
     mcf_window win;
@@ -59,7 +114,7 @@ typedef struct {
     const int8_t *weights;
     const int32_t *bias;  /* NULL: none */
     mcf_fx_requant rq;
-    const uint8_t *codes;  /* K-hot variant only: khot codes per weight */
+    const uint8_t *codes;  /* K-hot: khot codes per weight instead of weights (NULL: weights) */
     int32_t khot;
 } mcf_fx_conv2d_args;
 
@@ -69,7 +124,7 @@ typedef struct {
     const int8_t *weights;
     const int32_t *bias;
     mcf_fx_requant rq;
-    const uint8_t *codes;  /* K-hot variant only */
+    const uint8_t *codes;  /* K-hot codes (NULL: weights) */
     int32_t khot;
 } mcf_fx_dense_args;
 
@@ -99,26 +154,8 @@ typedef struct {
     int32_t size, act_lo, act_hi;
 } mcf_fx_clamp_args;
 
-/* K-hot weights (a sum of at most `khot` signed powers of two each): `codes` holds khot bytes per
- * weight, 0 (no term) or 0x80 | negative << 6 | shift, and the products are shifts and adds. On a
- * core with a one-cycle multiplier this is slower (see docs/qfx.md); it is chosen only on request. */
-static inline int32_t mcf_fx_khot_product(int32_t x, const uint8_t *codes, int32_t khot)
-{
-    int32_t p = 0;
-    for (int32_t k = 0; k < khot; ++k) {
-        const uint32_t c = codes[k];
-        if (c & 0x80u) {
-            const int32_t t = (int32_t)((uint32_t)x << (c & 0x1fu));
-            p += (c & 0x40u) ? -t : t;
-        }
-    }
-    return p;
-}
-
 void mcf_fx_conv2d(const mcf_fx_conv2d_args *a, const int8_t *in, int8_t *out);
 void mcf_fx_dense(const mcf_fx_dense_args *a, const int8_t *in, int8_t *out);
-void mcf_fx_conv2d_khot(const mcf_fx_conv2d_args *a, const int8_t *in, int8_t *out);
-void mcf_fx_dense_khot(const mcf_fx_dense_args *a, const int8_t *in, int8_t *out);
 void mcf_fx_add(const mcf_fx_add_args *a, const int8_t *x, const int8_t *y, int8_t *out);
 void mcf_fx_maxpool(const mcf_fx_maxpool_args *a, const int8_t *in, int8_t *out);
 void mcf_fx_avgpool(const mcf_fx_avgpool_args *a, const int8_t *in, int8_t *out);

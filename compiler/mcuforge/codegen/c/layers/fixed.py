@@ -16,7 +16,7 @@ from .movement import reshape
 
 ROUNDING_CODE = {"trn": 0, "rnd": 1, "rne": 2}
 ACC_BITS = 32
-# K-hot weights as shift-add products in C (mcf_fx_*_khot.c): off, because on QEMU's Cortex-M4 the
+# K-hot weights as shift-add products in C (mcf_fixed.h: mcf_fx_dot with codes): off, because on QEMU's Cortex-M4 the
 # multiply-accumulate kernels execute fewer instructions (docs/qfx.md); benchmarks set it to compare
 SHIFT_ADD_KHOT_MAX = 0
 
@@ -50,7 +50,6 @@ def _weighted(ctx, node, cid, template: str, kernel: str, geometry: dict) -> Lay
     if codes:
         params["khot"] = codes.k
         arrays = [ctx.array(cid, "codes", "uint8_t", codes.c_bytes(w.data))]
-        kernel += "_khot"
     if has_bias:
         arrays.append(ctx.array(cid, "bias", "int32_t", g.tensors[node.inputs[2]].data.astype(np.int32)))
     function, sources = ctx.select.pick(kernel, params)
