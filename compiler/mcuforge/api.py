@@ -19,7 +19,7 @@ from .ir.ops import infer_shapes
 from .ir.serialize import load_graph, save_graph
 from .outdir import staged_dir
 
-QUANT_MODES = ("int8", "float32")
+QUANT_MODES = ("int8", "float32", "fixed")
 
 
 def _log(msg: str, quiet: bool = False):
@@ -127,6 +127,8 @@ def prepare_graph(model, quant: str = "int8", calib=None, calib_method: str = "m
     from .passes.pipeline import canonicalize
     if quant not in QUANT_MODES:
         raise McuforgeError(f"--quant must be one of {', '.join(QUANT_MODES)}, not {quant!r}")
+    if quant == "fixed":
+        return _prepare_fixed(model, calib, quiet), {}
     g = model if isinstance(model, Graph) else load_model(model, input_shapes, example_inputs)
     from .ir.validate import validate_graph
     validate_graph(g, quant)
@@ -174,6 +176,24 @@ def prepare_graph(model, quant: str = "int8", calib=None, calib_method: str = "m
             from .quant.range_check import check_int8_ranges
             check_int8_ranges(g)
     return g, ranges
+
+
+def _prepare_fixed(model, calib, quiet: bool) -> Graph:
+    """The `fixed` contract for C: the FPGA backends' fixed-point graph (a QONNX / QFX model's own
+    power-of-two types, calibration for the rest: 8-bit activations and weights, round half up,
+    saturate), stored as int8 / int32 for the C kernels (codegen/c/layers/fixed.py)."""
+    from .codegen.c.layers.fixed import to_c_storage
+    from .codegen.fpga.prepare import prepare_fixed
+    if isinstance(model, Graph) and model.meta.get("quant") == "fixed":  # already typed (tests)
+        g = to_c_storage(model.copy())
+        infer_shapes(g)
+        return g
+    if calib is None:
+        _log("no --calib samples: binary points the model does not set (QONNX Quant nodes set theirs) "
+             "come from uniform noise in [0, 1]", quiet)
+    g = to_c_storage(prepare_fixed(model, calib, act_bits=8, weight_bits=8))
+    infer_shapes(g)
+    return g
 
 
 def compile_model(model, out_dir, target: str = "cortex-m4", quant: str = "int8", calib=None,
@@ -298,6 +318,9 @@ def to_device_inputs(info: dict, x) -> list[np.ndarray]:
         if perm:
             arr = np.transpose(arr, (0,) + tuple(p + 1 for p in perm)) if arr.ndim == len(perm) + 1 else \
                 np.stack([np.transpose(a, perm) for a in arr])
+        if io["dtype"] == "int8" and io.get("fixed") and arr.dtype.kind == "f":
+            from .reference.fixed_arith import FixedType, from_float
+            arr = from_float(arr, FixedType.from_dict(io["fixed"]))  # the input type's rounding
         if io["dtype"] in INT_IO:
             if arr.dtype.kind == "f":
                 from .reference.arith import round_half_away

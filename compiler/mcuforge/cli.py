@@ -93,7 +93,9 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("model", help="model file (.onnx or .tflite)")
     c.add_argument("-o", "--output", required=True, help="output folder (replaced if it exists)")
     c.add_argument("--target", default="cortex-m4", choices=list_cores(), help="core to generate code for")
-    c.add_argument("--quant", default="int8", choices=["int8", "float32"], help="numeric scheme")
+    c.add_argument("--quant", default="int8", choices=["int8", "float32", "fixed"],
+                   help="numeric scheme (fixed: power-of-two scales, shift requantization, bit-exact with "
+                   "mcuforge hls/rtl; QONNX / QFX models carry their own types)")
     c.add_argument("--calib", help="calibration samples (.npy with the batch on axis 0, or .npz per input)")
     c.add_argument("--calib-method", default="minmax", choices=list(METHODS),
                    help="how activation ranges are chosen from the calibration histograms")

@@ -321,4 +321,6 @@ void mcf_patch_paste(const mcf_patch_paste_args *a, const void *prev, const void
 /* convolution / fully connected with int4 and ternary weights (the int8 argument structs) */
 #include "mcf_subbyte.h"
 
+#include "mcf_fixed.h"
+
 #endif /* MCF_KERNELS_H */

@@ -24,7 +24,8 @@ from .scratch import place_scratch
 RUNTIME_HEADERS = ("mcf_kernels.h", "mcf_arith.h", "mcf_broadcast.h", "mcf_fixedpoint.h", "mcf_odometer.h",
                    "mcf_fc_as_conv.h", "mcf_opt.h", "mcf_variants.h", "mcf_pool_window.h",
                    "mcf_fast_requant.h", "mcf_elementwise.h", "mcf_resize.h", "mcf_kernels_s16.h", "mcf_arith_s16.h",
-                   "mcf_dsp_s16.h", "mcf_subbyte.h", "mcf_subbyte_ref.h", "mcf_subbyte_dsp.h")
+                   "mcf_dsp_s16.h", "mcf_subbyte.h", "mcf_subbyte_ref.h", "mcf_subbyte_dsp.h",
+                   "mcf_fixed.h")
 
 
 @dataclass
@@ -58,10 +59,11 @@ def _io_desc(g: Graph, names: list[str], role: str) -> list[dict]:
         q = None
         if t.quant is not None and t.dtype in ("int8", "int16"):
             q = {"scale": t.quant.s, "zero_point": t.quant.zp}
+        fixed = t.meta["fixed"].to_dict() if "fixed" in t.meta else None  # the `fixed` contract
         accessor = role if single else f"{role}{i}"     # <prefix>_input(), <prefix>_output1(), ...
         out.append({"name": name, "role": role, "param": param, "macro": macro, "ctype": t.c_type,
                     "accessor": accessor, "nbytes": t.nbytes,
-                    "dtype": t.dtype, "shape": list(t.shape), "size": t.size, "quant": q,
+                    "dtype": t.dtype, "shape": list(t.shape), "size": t.size, "quant": q, "fixed": fixed,
                     "layout": "NHWC" if name in perm else "as the model", "perm": list(perm.get(name, []))})
     return out
 
