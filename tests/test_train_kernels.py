@@ -1,6 +1,7 @@
-"""The training kernels (runtime_c/kernels/ + include/mcf_train.h) against their golden numpy
-semantics (mcuforge.reference.train_kernels) bit for bit, on the host and on QEMU's Cortex-M4,
-and the golden semantics against PyTorch autograd (the outside oracle) within float tolerance.
+"""The training kernels (runtime_c/kernels/ + include/mcf_train.h) against the golden models of
+the training ops (ir/ops/train_*.py, train/fmath.py) bit for bit, on the host and on QEMU's
+Cortex-M4, and the golden models against PyTorch autograd (the outside oracle) within float
+tolerance.
 
 All cases run in one generated C program per board: the cases' data are static arrays, each
 case writes its outputs to out_<case>_<name>.bin."""
@@ -13,12 +14,26 @@ import pytest
 import torch
 
 from mcuforge import resources
-from mcuforge.reference import train_kernels as tk
-from mcuforge.reference.train_math import expf, logf
+from mcuforge.ir.graph import Node
+from mcuforge.ir.ops import get_op
+from mcuforge.ir.ops.train_base import dequant
+from mcuforge.train.fmath import exp_f, log_f
 
 F = np.float32
 KERNELS = ["mcf_conv2d_wgrad.c", "mcf_conv2d_igrad.c", "mcf_avgpool_backward.c", "mcf_act_backward.c",
-           "mcf_reduce_sum_f32.c", "mcf_softmax_xent.c", "mcf_mse.c", "mcf_sgd.c"]
+           "mcf_reduce_sum_f32.c", "mcf_grad_add_f32.c", "mcf_softmax_xent.c", "mcf_mse.c", "mcf_sgd.c"]
+
+
+def golden(op, xs, **attrs):
+    """Outputs of one training op's golden model on float32 inputs."""
+    node = Node("n", op, [f"i{k}" if x is not None else "" for k, x in enumerate(xs)], ["o"], dict(attrs))
+    get_op(op).check_attrs(node)
+    return get_op(op).run_train(node, xs, {})
+
+
+def deq(q, zp, scale, axis=None):
+    s = np.atleast_1d(np.asarray(scale, F))
+    return dequant(q, {"scale": s, "zp": np.full(s.size, zp, np.int64), "axis": axis})
 CTYPES = {np.dtype(F): "float", np.dtype(np.int8): "int8_t", np.dtype(np.int32): "int32_t"}
 
 
@@ -73,7 +88,7 @@ def torch_conv(x, w, s, d, pads, groups):
 
 
 def build_cases(rng):
-    """[(Case, {output name: expected array}, {output name: oracle array or None})]."""
+    """[(Case, {output name: golden array}, {output name: torch oracle array or None})]."""
     cases = []
 
     def conv_case(name, x_shape, cout, k, s, d, pads, groups, x_int8=False, w_int8=False, rows=None):
@@ -83,17 +98,18 @@ def build_cases(rng):
         xq = wq = None
         if x_int8:
             xq = rng.integers(-128, 128, x_shape).astype(np.int8)
-            x = tk.dequant(xq, -3, 0.05)
+            x = deq(xq, -3, 0.05)
         if w_int8:
             wq = rng.integers(-127, 128, w.shape).astype(np.int8)
             ws = (rng.random(cout) * 0.02 + 0.01).astype(F)
-            w = tk.dequant(wq, 0, ws, axis=0)
+            w = deq(wq, 0, ws, axis=0)
         xt, wt, y = torch_conv(x, w, s, d, pads, groups)
         dy = rng.standard_normal(tuple(y.shape[i] for i in (0, 2, 3, 1))).astype(F)
         y.backward(torch.tensor(dy, dtype=torch.float64).permute(0, 3, 1, 2))
         rows = cout if rows is None else rows
-        dw_ref = tk.conv2d_wgrad(x, dy, w.shape, s, d, pads, groups, rows)
-        dx_ref = tk.conv2d_igrad(dy, w, x.shape, s, d, pads, groups)
+        geo = dict(strides=s, dilations=d, pads=pads, groups=groups)
+        dw_ref = golden("conv2d_grad_weight", [x, dy], kernel=k, rows=rows, **geo)[0]
+        dx_ref = golden("conv2d_grad_input", [dy, w], in_shape=x.shape, **geo)[0]
         c = Case(name)
         xs = c.fsrc("x", xq, -3, 0.05) if x_int8 else c.fsrc("x", x)
         ws_src = c.fsrc("w", wq, 0, ws, int(np.prod(w.shape[1:]))) if w_int8 else c.fsrc("w", w)
@@ -112,18 +128,19 @@ def build_cases(rng):
     conv_case("conv_q_rows", (1, 6, 6, 4), 6, (3, 2), (1, 1), (2, 1), (2, 1, 0, 1), 2, x_int8=True, w_int8=True,
               rows=3)
     conv_case("dw_s1", (1, 5, 5, 4), 8, (3, 3), (1, 1), (1, 1), (1, 1, 1, 1), 4, w_int8=True)
+    conv_case("dw_s2", (1, 8, 8, 3), 3, (3, 3), (2, 2), (1, 1), (0, 0, 1, 1), 3, x_int8=True, rows=2)
     conv_case("pw", (2, 4, 4, 5), 3, (1, 1), (1, 1), (1, 1), (0, 0, 0, 0), 1, x_int8=True)
+    conv_case("dense", (3, 1, 1, 7), 4, (1, 1), (1, 1), (1, 1), (0, 0, 0, 0), 1, w_int8=True, rows=2)
 
     def pool_case(name, x_shape, k, s, pads, include_pad):
         xt = torch.zeros(x_shape, dtype=torch.float64).permute(0, 3, 1, 2).requires_grad_()
         t, l, b, r = pads
-        if t == b and l == r:
-            y = torch.nn.functional.avg_pool2d(xt, k, s, (t, l), count_include_pad=include_pad)
-        else:
-            raise AssertionError("symmetric pads only in the oracle")
+        assert t == b and l == r, "symmetric pads only in the oracle"
+        y = torch.nn.functional.avg_pool2d(xt, k, s, (t, l), count_include_pad=include_pad)
         dy = rng.standard_normal(tuple(y.shape[i] for i in (0, 2, 3, 1))).astype(F)
         y.backward(torch.tensor(dy, dtype=torch.float64).permute(0, 3, 1, 2))
-        ref = tk.avgpool_backward(dy, x_shape, k, s, (1, 1), pads, include_pad)
+        ref = golden("avgpool_grad", [dy], kernel=k, strides=s, pads=pads, count_include_pad=int(include_pad),
+                     in_shape=x_shape)[0]
         c = Case(name)
         dyn, dx = c.arr("dy", dy), c.out("dx", ref.size)
         c.body += [f"const mcf_pool_grad_args a = {{ .win = {window(x_shape, dy.shape, k, s, (1, 1), pads)}, "
@@ -133,123 +150,144 @@ def build_cases(rng):
     pool_case("pool2", (2, 6, 4, 3), (2, 2), (2, 2), (0, 0, 0, 0), False)
     pool_case("pool3_pad", (1, 5, 5, 2), (3, 3), (1, 1), (1, 1, 1, 1), False)
     pool_case("pool3_incl", (1, 5, 5, 2), (3, 3), (2, 2), (1, 1, 1, 1), True)
-    pool_case("gmean", (2, 4, 3, 5), (4, 3), (1, 1), (0, 0, 0, 0), False)
+    pool_case("gpool", (2, 4, 3, 5), (4, 3), (1, 1), (0, 0, 0, 0), False)
 
-    # relu6 backward from float and from int8 saved outputs (lo/hi in y's units)
+    # relu6 backward from float and from int8 saved outputs (bounds in y's units)
     y = rng.choice(np.array([0.0, 6.0, 0.5, 3.0, 5.99], F), 40)
     yq = rng.integers(-128, 128, 40).astype(np.int8)
     dy = rng.standard_normal(40).astype(F)
     c = Case("act")
     yn, yqn, dyn = c.arr("y", y), c.arr("yq", yq), c.arr("dy", dy)
-    d1, d2 = c.out("dxf", 40), c.out("dxq", 40)
+    d1, d2, d3 = c.out("dxf", 40), c.out("dxq", 40), c.out("dxr", 40)
     c.body += ["const mcf_act_grad_args a = { .size = 40, .lo_f = 0.0f, .hi_f = 6.0f, .lo_q = -128, .hi_q = 60 };",
-               f"mcf_act_backward_f32(&a, {yn}, {dyn}, {d1});", f"mcf_act_backward_s8(&a, {yqn}, {dyn}, {d2});"]
+               "const mcf_act_grad_args r = { .size = 40, .lo_f = 0.5f, .hi_f = INFINITY, .lo_q = -129, .hi_q = 128 };",
+               f"mcf_act_backward_f32(&a, {yn}, {dyn}, {d1});", f"mcf_act_backward_s8(&a, {yqn}, {dyn}, {d2});",
+               f"mcf_act_backward_f32(&r, {yn}, {dyn}, {d3});"]
+    node = Node("n", "act_grad", ["y", "dy"], ["dx"], {"act_min": 0.0, "act_max": 6.0})
+    dxq = get_op("act_grad").run_int8(node, [yq, dy], {"deq": [None, None], "q_lo": -128, "q_hi": 60})[0]
     yt = torch.tensor(y, dtype=torch.float64, requires_grad=True)
     torch.nn.functional.relu6(yt).backward(torch.tensor(dy, dtype=torch.float64))
-    cases.append((c, {"dxf": tk.act_backward(y, dy, 0.0, 6.0), "dxq": tk.act_backward(yq, dy, -128, 60)},
-                  {"dxf": np.where(y == 0.0, 0.0, yt.grad.numpy()), "dxq": None}))
+    cases.append((c, {"dxf": golden("act_grad", [y, dy], act_min=0.0, act_max=6.0)[0], "dxq": dxq,
+                      "dxr": golden("act_grad", [y, dy], act_min=0.5)[0]},
+                  {"dxf": np.where(y == 0.0, 0.0, yt.grad.numpy()), "dxq": None, "dxr": None}))
 
-    # bias gradient (sum over N, H, W) and the broadcast of a mean's gradient
+    # bias gradient (all rows, first 4 rows), mean backward, gradient fan-in
     g = rng.standard_normal((3, 5, 4, 6)).astype(F)
-    c = Case("sum")
-    gn = c.arr("g", g)
-    s1, s2 = c.out("bias", 6), c.out("mid", 3 * 6)
     gm = rng.standard_normal((2, 7)).astype(F)
-    gmn = c.arr("gm", gm)
-    b = c.out("bcast", 2 * 5 * 7)
-    c.body += ["const mcf_sum_args a = { .outer = 1, .mid = 60, .inner = 6 };", f"mcf_reduce_sum_f32(&a, {gn}, {s1});",
-               "const mcf_sum_args a2 = { .outer = 3, .mid = 20, .inner = 6 };",
-               f"mcf_reduce_sum_f32(&a2, {gn}, {s2});",
-               "const mcf_sum_args a3 = { .outer = 2, .mid = 5, .inner = 7 };",
-               f"mcf_broadcast_sum_f32(&a3, 0.2f, {gmn}, {b});"]
-    cases.append((c, {"bias": tk.reduce_sum(g, 1, 60, 6), "mid": tk.reduce_sum(g, 3, 20, 6),
-                      "bcast": tk.broadcast_sum(gm, 2, 5, 7, 0.2)},
-                  {"bias": g.astype(np.float64).sum((0, 1, 2)), "mid": g.astype(np.float64).sum((1, 2)),
-                   "bcast": np.repeat(gm[:, None, :] * 0.2, 5, 1)}))
+    g2 = rng.standard_normal((3, 5, 4, 6)).astype(F)
+    c = Case("sum")
+    gn, gmn, g2n = c.arr("g", g), c.arr("gm", gm), c.arr("g2", g2)
+    s1, s2, b, ga = c.out("bias", 6), c.out("bias4", 4), c.out("mean", 2 * 5 * 7), c.out("add", g.size)
+    c.body += ["const mcf_sum_args a = { .outer = 1, .mid = 60, .inner = 6, .keep = 6 };",
+               f"mcf_reduce_sum_f32(&a, {gn}, {s1});",
+               "const mcf_sum_args a4 = { .outer = 1, .mid = 60, .inner = 6, .keep = 4 };",
+               f"mcf_reduce_sum_f32(&a4, {gn}, {s2});",
+               "const mcf_sum_args am = { .outer = 2, .mid = 5, .inner = 7, .keep = 7 };",
+               f"mcf_broadcast_div_f32(&am, 5.0f, {gmn}, {b});",
+               f"mcf_grad_add_f32({g.size}, {gn}, {g2n}, {ga});"]
+    gmt = torch.tensor(gm, dtype=torch.float64)
+    cases.append((c, {"bias": golden("grad_sum", [g], rows=6)[0], "bias4": golden("grad_sum", [g], rows=4)[0],
+                      "mean": golden("mean_grad", [gm], axes=[1], in_shape=(2, 5, 7))[0],
+                      "add": golden("grad_add", [g, g2])[0]},
+                  {"bias": g.astype(np.float64).sum((0, 1, 2)), "bias4": g.astype(np.float64).sum((0, 1, 2))[:4],
+                   "mean": (gmt[:, None, :] / 5).expand(2, 5, 7).numpy(), "add": g.astype(np.float64) + g2}))
 
     # losses: softmax cross-entropy (float and int8 logits) and MSE
-    z = (rng.standard_normal((3, 10)) * 4).astype(F)
-    lab = np.array([2, 0, 9], np.int32)
-    zq = rng.integers(-128, 128, (2, 5)).astype(np.int8)
-    labq = np.array([4, 1], np.int32)
+    z = (rng.standard_normal((1, 10)) * 4).astype(F)
+    zq = rng.integers(-128, 128, (1, 5)).astype(np.int8)
     yv, tv = rng.standard_normal(12).astype(F), rng.standard_normal(12).astype(F)
     c = Case("loss")
     zs, zqs = c.fsrc("z", z), c.fsrc("zq", zq, 5, 0.125)
-    ln, lqn = c.arr("lab", lab), c.arr("labq", labq)
+    ln, lqn = c.arr("lab", np.array([2], np.int32)), c.arr("labq", np.array([4], np.int32))
     dz, dzq, loss = c.out("dz", z.size), c.out("dzq", zq.size), c.out("loss", 3)
     ys, tn, dym = c.fsrc("y", yv), c.arr("t", tv), c.out("dy", 12)
     c.body += [f"const mcf_fsrc zs = {zs}; const mcf_fsrc zqs = {zqs}; const mcf_fsrc ys = {ys};",
-               "const mcf_xent_args a = { .batch = 3, .classes = 10 };",
-               "const mcf_xent_args aq = { .batch = 2, .classes = 5 };",
+               "const mcf_xent_args a = { .batch = 1, .classes = 10 };",
+               "const mcf_xent_args aq = { .batch = 1, .classes = 5 };",
                f"{loss}[0] = mcf_softmax_xent(&a, &zs, {ln}, {dz});",
                f"{loss}[1] = mcf_softmax_xent(&aq, &zqs, {lqn}, {dzq});",
                f"{loss}[2] = mcf_mse(12, &ys, {tn}, {dym});"]
-    l1, g1 = tk.softmax_xent(z, lab)
-    zf = tk.dequant(zq, 5, 0.125)
-    l2, g2 = tk.softmax_xent(zf, labq)
-    l3, g3 = tk.mse(yv, tv)
-    ora = {}
-    for key, zz, ll in (("dz", z, lab), ("dzq", zf, labq)):
+    zf = deq(zq, 5, 0.125)
+    l1, g1 = golden("softmax_xent", [z, np.array([2], np.int32)])
+    l2, g2 = golden("softmax_xent", [zf, np.array([4], np.int32)])
+    l3, g3 = golden("mse_loss", [yv, tv])
+    ora = {"loss": []}
+    for key, zz, ll in (("dz", z, 2), ("dzq", zf, 4)):
         zt = torch.tensor(zz, dtype=torch.float64, requires_grad=True)
-        lt = torch.nn.functional.cross_entropy(zt, torch.tensor(ll, dtype=torch.long))
+        lt = torch.nn.functional.cross_entropy(zt, torch.tensor([ll]))
         lt.backward()
         ora[key] = zt.grad.numpy()
-        ora.setdefault("loss", []).append(lt.item())
+        ora["loss"].append(lt.item())
     yt = torch.tensor(yv, dtype=torch.float64, requires_grad=True)
     lm = torch.nn.functional.mse_loss(yt, torch.tensor(tv, dtype=torch.float64))
     lm.backward()
     ora["loss"].append(lm.item())
     ora["dy"] = yt.grad.numpy()
-    cases.append((c, {"dz": g1, "dzq": g2, "loss": np.array([l1, l2, l3], F), "dy": g3},
+    cases.append((c, {"dz": g1, "dzq": g2, "loss": np.concatenate([l1, l2, l3]), "dy": g3},
                   {k: np.array(v) for k, v in ora.items()}))
 
-    # SGD with momentum over 3 steps: float (vs torch.optim.SGD), int8 with per-channel gscale, int32
+    # sgd_update over 3 steps: float32 param (vs torch.optim.SGD), int8 weight (3 of 4 rows,
+    # per-row grad_scale, momentum), int32 bias without momentum
     p0 = rng.standard_normal((4, 3)).astype(F)
     grads = rng.standard_normal((3, 4, 3)).astype(F)
     pq0 = rng.integers(-127, 128, (4, 3)).astype(np.int8)
     pq0[0, 0], pq0[1, 1] = 127, -127
     gscale = np.array([10.0, 20.0, 5.0, 40.0], F)
     pb0 = rng.integers(-5000, 5000, 4).astype(np.int32)
+    pb0[3] = 2 ** 31 - 1000
+    grads[:, 1, 0] = -5.0              # drives pb[3] (flat element 3) over the int32 range
+    ones = np.ones(4, F)
     c = Case("sgd")
-    pf, pqn, pbn = c.arr("p", p0, False), c.arr("pq", pq0, False), c.arr("pb", pb0, False)
-    vf, vq = c.arr("v", np.zeros(12, F), False), c.arr("vq", np.zeros(12, F), False)
-    gn, gsn = c.arr("g", grads), c.arr("gs", gscale)
+    pf, mf, vf = c.arr("p", p0, False), c.arr("m", p0.copy(), False), c.arr("v", np.zeros(12, F), False)
+    pqn, mq, vq = c.arr("pq", pq0, False), c.arr("mq", pq0[:3].astype(F), False), c.arr("vq", np.zeros(9, F), False)
+    pbn, mb = c.arr("pb", pb0, False), c.arr("mb", pb0.astype(F), False)
+    gn, gsn, onen = c.arr("g", grads), c.arr("gs", gscale), c.arr("one", ones)
     of, oq, ob = c.out("pf", 12), c.out("pq", 12, "int8_t"), c.out("pb", 4, "int32_t")
-    c.body += ["const mcf_sgd_args a = { .size = 12, .channels = 1, .ch_stride = 1, .lr = 0.1f, .momentum = 0.9f, "
-               ".gscale = NULL };",
-               f"const mcf_sgd_args aq = {{ .size = 12, .channels = 4, .ch_stride = 3, .lr = 0.5f, .momentum = 0.9f, "
-               f".gscale = {gsn} }};",
-               f"const mcf_sgd_args ab = {{ .size = 4, .channels = 4, .ch_stride = 1, .lr = 2.0f, .momentum = 0.0f, "
-               f".gscale = {gsn} }};",
+    om = c.out("mq", 9)
+    c.body += [f"const mcf_sgd_args a = {{ .rows = 4, .row_size = 3, .lr = 0.1f, .momentum = 0.9f, "
+               f".grad_scale = {onen}, .param_kind = MCF_PARAM_F32 }};",
+               f"const mcf_sgd_args aq = {{ .rows = 3, .row_size = 3, .lr = 0.5f, .momentum = 0.9f, "
+               f".grad_scale = {gsn}, .param_kind = MCF_PARAM_S8, .clamp_lo = -127, .clamp_hi = 127 }};",
+               f"const mcf_sgd_args ab = {{ .rows = 4, .row_size = 1, .lr = 200.0f, .momentum = 0.0f, "
+               f".grad_scale = {gsn}, .param_kind = MCF_PARAM_S32, .clamp_lo = -2147483647, "
+               f".clamp_hi = 2147483647 }};",
                "for (int s = 0; s < 3; ++s) {",
-               f"    mcf_sgd_f32(&a, {gn} + 12 * s, {vf}, {pf});",
-               f"    mcf_sgd_s8(&aq, {gn} + 12 * s, {vq}, {pqn});",
-               f"    mcf_sgd_s32(&ab, {gn} + 12 * s, NULL, {pbn});",
+               f"    mcf_sgd_update(&a, {gn} + 12 * s, {mf}, {vf}, {pf});",
+               f"    mcf_sgd_update(&aq, {gn} + 12 * s, {mq}, {vq}, {pqn});",
+               f"    mcf_sgd_update(&ab, {gn} + 12 * s, {mb}, NULL, {pbn});",
                "}",
-               f"memcpy({of}, {pf}, sizeof({of})); memcpy({oq}, {pqn}, sizeof({oq})); memcpy({ob}, {pbn}, sizeof({ob}));"]
-    pf_ref, pq_ref, pb_ref = p0.copy(), pq0.copy(), pb0.copy()
-    v1, v2 = np.zeros((4, 3), F), np.zeros((4, 3), F)
+               f"memcpy({of}, {pf}, sizeof({of})); memcpy({oq}, {pqn}, sizeof({oq})); "
+               f"memcpy({ob}, {pbn}, sizeof({ob})); memcpy({om}, {mq}, sizeof({om}));"]
+    st = {"f": [p0.copy(), np.zeros((4, 3), F), p0.copy()], "q": [pq0[:3].astype(F), np.zeros((3, 3), F), pq0.copy()],
+          "b": [pb0.astype(F), None, pb0.copy()]}
     for s in range(3):
-        tk.sgd(pf_ref, grads[s], v1, 0.1, 0.9)
-        tk.sgd(pq_ref, grads[s], v2, 0.5, 0.9, gscale, 0)
-        tk.sgd(pb_ref, grads[s].reshape(-1)[:4], None, 2.0, 0.0, gscale, 0)
+        m, v, p = st["f"]
+        st["f"] = golden("sgd_update", [grads[s], m, v, ones, p], lr=0.1, momentum=0.9, rows=4, inplace_of=[])
+        m, v, p = st["q"]
+        st["q"] = golden("sgd_update", [grads[s][:3], m, v, gscale[:3], p], lr=0.5, momentum=0.9, rows=3,
+                         inplace_of=[], clamp=(-127, 127))
+        m, _, p = st["b"]
+        mb_, pb_ = golden("sgd_update", [grads[s].reshape(-1)[:4], m, None, gscale, p], lr=200.0, rows=4,
+                          inplace_of=[], clamp=(-(2 ** 31) + 1, 2 ** 31 - 1))
+        st["b"] = [mb_, None, pb_]
     pt = torch.nn.Parameter(torch.tensor(p0, dtype=torch.float64))
     opt = torch.optim.SGD([pt], lr=0.1, momentum=0.9)
     for s in range(3):
         pt.grad = torch.tensor(grads[s], dtype=torch.float64)
         opt.step()
-    cases.append((c, {"pf": pf_ref, "pq": pq_ref, "pb": pb_ref}, {"pf": pt.detach().numpy(), "pq": None, "pb": None}))
+    cases.append((c, {"pf": st["f"][2], "pq": st["q"][2], "pb": st["b"][2], "mq": st["q"][0]},
+                  {"pf": pt.detach().numpy(), "pq": None, "pb": None, "mq": None}))
 
-    # exp / log on their own
-    xe = np.concatenate([np.linspace(-90, 89, 301), rng.standard_normal(50) * 10]).astype(F)
+    # exp / log on their own, over their domains
+    xe = np.concatenate([np.linspace(-90, 0, 301), -np.abs(rng.standard_normal(50)) * 10]).astype(F)
     xl = np.concatenate([np.geomspace(1e-30, 1e30, 301), rng.random(50) * 3 + 0.5]).astype(F)
     c = Case("math")
     xen, xln = c.arr("xe", xe), c.arr("xl", xl)
     oe, ol = c.out("exp", xe.size), c.out("log", xl.size)
     c.body += [f"for (int i = 0; i < {xe.size}; ++i) {{ {oe}[i] = mcf_train_expf({xen}[i]); }}",
                f"for (int i = 0; i < {xl.size}; ++i) {{ {ol}[i] = mcf_train_logf({xln}[i]); }}"]
-    cases.append((c, {"exp": expf(xe), "log": logf(xl)},
-                  {"exp": np.exp(np.clip(xe.astype(np.float64), -87, 88)), "log": np.log(xl.astype(np.float64))}))
+    cases.append((c, {"exp": exp_f(xe), "log": log_f(xl)},
+                  {"exp": np.exp(np.maximum(xe.astype(np.float64), -80)), "log": np.log(xl.astype(np.float64))}))
     return cases
 
 
@@ -316,9 +354,10 @@ def test_golden_matches_torch(cases):
 
 
 def test_int_updates_round_and_saturate(cases):
+    """The int8 case reaches its clamp and keeps its untrained row; the int32 case saturates."""
     sgd = next(w for c, w, _ in cases if c.name == "sgd")
-    assert sgd["pq"].dtype == np.int8 and sgd["pq"].min() >= -127
-    assert sgd["pb"].dtype == np.int32
+    assert sgd["pq"].dtype == np.int8 and {-127, 127} & set(sgd["pq"][:3].reshape(-1).tolist())
+    assert sgd["pb"].dtype == np.int32 and sgd["pb"][3] == 2 ** 31 - 1
 
 
 def test_host_c_equals_golden(cases, tmp_path):

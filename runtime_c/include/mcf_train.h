@@ -1,13 +1,13 @@
 /*
  * mcf_train.h - kernels of the on-device training step (backward and update ops).
  *
- * Numerics (the contract the golden model keeps, compiler/mcuforge/reference/train_kernels.py):
- * gradients are float32 in both training modes. An operand may be an int8 tensor (a saved int8
+ * Numerics: docs/training.md; the golden models are the ops in compiler/mcuforge/ir/ops/train_*.py.
+ * Gradients are float32 in both training modes. An operand may be an int8 tensor (a saved int8
  * activation, an int8 weight): it is read as float32 value (float)(q - zp) * scale, which is
  * bit for bit what dequantizing it first gives. Every reduction adds in float32, one term at a
  * time, in the order each kernel's comment states; products are formed as written (no fused
  * multiply-add: compile with -ffp-contract=off). exp and log come from mcf_train_math.h, whose
- * float32 operations numpy repeats, so no libm result can differ between golden model and device.
+ * float32 operations train/fmath.py repeats, so no libm result can differ between golden model and device.
  */
 #ifndef MCF_TRAIN_H
 #define MCF_TRAIN_H
@@ -60,17 +60,19 @@ void mcf_conv2d_wgrad(const mcf_conv_grad_args *a, const mcf_fsrc *x, const floa
  * (iy, ix). out_rows is ignored (all output channels take part). */
 void mcf_conv2d_igrad(const mcf_conv_grad_args *a, const float *dy, const mcf_fsrc *w, float *dx);
 
-/* Average-pool backward: every window's gradient, divided by its count (padding counted only
- * with count_include_pad), is added to the inputs it covered; windows in output order (n, oy,
- * ox), then ky, kx. dX is zeroed first. A global mean is the window that covers the input. */
+/* Average-pool backward (avgpool_grad): dX[n,iy,ix,c] = sum over the windows holding the element,
+ * in the order of the tap landing on it (ky ascending, then kx), of dY[n,oy,ox,c] / count, where
+ * count is the window's element count as the forward took it (padding only with
+ * count_include_pad). A global mean is the window that covers the input. */
 typedef struct {
     mcf_window win;
     int32_t count_include_pad;
 } mcf_pool_grad_args;
 void mcf_avgpool_backward(const mcf_pool_grad_args *a, const float *dy, float *dx);
 
-/* Activation backward from the saved forward output y (relu, relu6, clip): dX = dY where
- * lo < y < hi, else 0 (hi/lo in y's own units: int8 levels or float). */
+/* Activation backward (act_grad) from the saved forward output y: dX = dY where lo < y < hi,
+ * else 0; bounds in y's own units (int8 levels or float; -INFINITY / INFINITY or -129 / 128
+ * for a bound the activation does not have). */
 typedef struct {
     int32_t size;
     float lo_f, hi_f;        /* float y */
@@ -79,42 +81,44 @@ typedef struct {
 void mcf_act_backward_f32(const mcf_act_grad_args *a, const float *y, const float *dy, float *dx);
 void mcf_act_backward_s8(const mcf_act_grad_args *a, const int8_t *y, const float *dy, float *dx);
 
-/* out[o, i] = sum over m (ascending) of in[o, m, i]: any set of adjacent axes (a bias gradient
- * sums N, H, W of an NHWC tensor: outer 1, mid N*H*W, inner C). */
+/* grad_sum: out[o, i] = sum over m (ascending, from 0.0f) of in[o, m, i] for i < keep (a bias
+ * gradient of an NHWC tensor: outer 1, mid N*H*W, inner C, keep = trained rows). */
 typedef struct {
-    int32_t outer, mid, inner;
+    int32_t outer, mid, inner, keep;
 } mcf_sum_args;
 void mcf_reduce_sum_f32(const mcf_sum_args *a, const float *in, float *out);
 
-/* out[o, m, i] = in[o, i] * scale: the gradient of a sum (scale 1) or mean (1/mid) broadcast
- * back over the reduced axes. */
-void mcf_broadcast_sum_f32(const mcf_sum_args *a, float scale, const float *in, float *out);
+/* mean_grad: out[o, m, i] = in[o, i] / divisor (keep unused). */
+void mcf_broadcast_div_f32(const mcf_sum_args *a, float divisor, const float *in, float *out);
 
-/* Softmax cross-entropy of logits z (batch rows of `classes`) and integer labels:
- * loss = mean over rows of (log(sum_j exp(z_j - max)) - (z_label - max)), sums over j ascending;
- * dZ = (exp(z_j - max) / sum - onehot) / batch. z may be int8 (dequantized as mcf_fsrc says). */
+/* grad_add: out = a + b elementwise. */
+void mcf_grad_add_f32(int32_t size, const float *a, const float *b, float *out);
+
+/* softmax_xent: logits z (batch rows of `classes`) and integer labels; per row
+ * m = max z, e_j = exp(z_j - m), S = sum_j e_j (ascending), loss_row = log(S) - (z_label - m),
+ * dZ_j = (e_j / S - onehot_j) / batch; the loss is the rows' sum (ascending) / batch (batch 1:
+ * both divisions are exact). z may be int8 (dequantized as mcf_fsrc says). */
 typedef struct {
     int32_t batch, classes;
 } mcf_xent_args;
 float mcf_softmax_xent(const mcf_xent_args *a, const mcf_fsrc *z, const int32_t *labels, float *dz);
 
-/* Mean squared error: loss = sum_i (y_i - t_i)^2 / n (ascending i), dY_i = (y_i - t_i) * (2 / n). */
+/* mse_loss: loss = (sum_i (y_i - t_i)^2, ascending) / n, dY_i = (y_i - t_i) * (2 / n). */
 float mcf_mse(int32_t n, const mcf_fsrc *y, const float *t, float *dy);
 
-/* SGD with momentum, in place, PyTorch's rule: g = grad * gscale[ch] (QAS or unit conversion;
- * gscale NULL = 1), v = momentum * v + g (v NULL: no momentum, v = g), p -= lr * v.
- * ch = (i / ch_stride) % channels. int8 and int32 parameters take the rounded new value
- * (floor(p - lr * v + 0.5), computed in float32) saturated to [-127, 127] / the int32 range;
- * int32 parameters are limited to |p| < 2^24 so float32 holds them exactly. */
+/* sgd_update, in place, on the first `rows` rows (row_size elements each):
+ * g = grad * grad_scale[row]; with momentum m = mu * m, m = m + g, g = m;
+ * master = master - lr * g; then param = master (float32) or the master rounded half away from
+ * zero and clamped to [clamp_lo, clamp_hi] (int8 / int32 parameter). */
+enum { MCF_PARAM_F32 = 0, MCF_PARAM_S8 = 1, MCF_PARAM_S32 = 2 };
 typedef struct {
-    int32_t size;
-    int32_t channels, ch_stride;
+    int32_t rows, row_size;
     float lr, momentum;
-    const float *gscale;
+    const float *grad_scale;     /* rows factors */
+    int32_t param_kind;          /* MCF_PARAM_* */
+    int32_t clamp_lo, clamp_hi;
 } mcf_sgd_args;
-void mcf_sgd_f32(const mcf_sgd_args *a, const float *grad, float *v, float *p);
-void mcf_sgd_s8(const mcf_sgd_args *a, const float *grad, float *v, int8_t *p);
-void mcf_sgd_s32(const mcf_sgd_args *a, const float *grad, float *v, int32_t *p);
+void mcf_sgd_update(const mcf_sgd_args *a, const float *grad, float *master, float *momentum, void *param);
 
 #ifdef __cplusplus
 }

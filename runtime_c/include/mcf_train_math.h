@@ -1,9 +1,11 @@
 /*
- * mcf_train_math.h - exp and log in plain float32 operations, for the training kernels.
+ * mcf_train_math.h - exp and log of the training step in plain float32 operations.
  *
- * libm's expf/logf may round differently in newlib, glibc and numpy; these two are written with
- * float32 additions and multiplications only (no fused multiply-add: -ffp-contract=off), so
- * compiler/mcuforge/reference/train_math.py repeats them bit for bit. Accuracy: about 2 ulp.
+ * The C twin of compiler/mcuforge/train/fmath.py (exp_f, log_f): the same constants (written
+ * here as hexadecimal literals of the float32 values, so no decimal conversion can differ) and
+ * the same float32 operations in the same order; compiled with -ffp-contract=off it gives the
+ * golden model's bits. libm's expf/logf are not used (newlib and numpy round differently).
+ * Domains: exp for x <= 0 (z - max z), clamped below at -80; log for normal x > 0.
  */
 #ifndef MCF_TRAIN_MATH_H
 #define MCF_TRAIN_MATH_H
@@ -15,50 +17,63 @@ typedef union {
     uint32_t u;
 } mcf_f32_bits;
 
-/* e^x for x clamped to [-87, 88]: x = k ln2 + r, |r| <= ln2 / 2, degree-6 Taylor polynomial. */
 static inline float mcf_train_expf(float x)
 {
-    x = x < -87.0f ? -87.0f : x;
-    x = x > 88.0f ? 88.0f : x;
-    const float t = x * 1.44269502f;
-    const int32_t k = (int32_t)(t + (t >= 0.0f ? 0.5f : -0.5f));
+    static const float P[6] = {0x1.a0d2cep-13f, 0x1.6e879cp-10f, 0x1.111210p-7f,
+                               0x1.555382p-5f, 0x1.555554p-3f, 0x1.000000p-1f};
+    const float ln2_hi = 0x1.63p-1f, ln2_lo = -0x1.bd0106p-13f;
+    x = x < -80.0f ? -80.0f : x;
+    const float t = x * 0x1.715476p+0f;
+    const int32_t k = (int32_t)(t - 0.5f);
     const float kf = (float)k;
-    const float r = (x - kf * 0.693145751953125f) - kf * 1.42860677e-06f;
-    float p = 1.38888889e-03f;
-    p = p * r + 8.33333377e-03f;
-    p = p * r + 4.16666679e-02f;
-    p = p * r + 1.66666672e-01f;
-    p = p * r + 0.5f;
-    p = p * r + 1.0f;
-    p = p * r + 1.0f;
+    float r = x - kf * ln2_hi;
+    r = r - kf * ln2_lo;
+    float p = P[0];
+    for (int i = 1; i < 6; ++i) {
+        p = p * r;
+        p = p + P[i];
+    }
+    const float z = r * r;
+    float y = p * z;
+    y = y + r;
+    y = y + 1.0f;
     mcf_f32_bits s;
     s.u = (uint32_t)(k + 127) << 23;
-    return p * s.f;
+    return y * s.f;
 }
 
-/* Natural log of a positive normal x: x = m 2^e with m in [sqrt(1/2), sqrt(2)),
- * log m = 2 atanh(s), s = (m - 1) / (m + 1), odd series to s^9. */
 static inline float mcf_train_logf(float x)
 {
+    static const float P[9] = {0x1.204376p-4f, -0x1.d7a370p-4f, 0x1.de4a34p-4f, -0x1.fcba9ep-4f,
+                               0x1.23d37ep-3f, -0x1.555ca0p-3f, 0x1.999d58p-3f, -0x1.fffff8p-3f,
+                               0x1.555554p-2f};
+    const float ln2_hi = 0x1.63p-1f, ln2_lo = -0x1.bd0106p-13f;
     mcf_f32_bits b;
     b.f = x;
-    int32_t e = (int32_t)((b.u >> 23) & 0xffu) - 127;
-    b.u = (b.u & 0x7fffffu) | (127u << 23);
-    float m = b.f;
-    if (m > 1.41421354f) {
-        m = m * 0.5f;
-        e += 1;
+    int32_t e = (int32_t)((b.u >> 23) & 0xffu) - 126;     /* x = m 2^e, m in [0.5, 1) */
+    b.u = (b.u & 0x007fffffu) | 0x3f000000u;
+    const float m = b.f;
+    float v;
+    if (m < 0x1.6a09e6p-1f) {
+        e -= 1;
+        v = (m + m) - 1.0f;
+    } else {
+        v = m - 1.0f;
     }
-    const float s = (m - 1.0f) / (m + 1.0f);
-    const float s2 = s * s;
-    float p = 2.22222224e-01f;
-    p = p * s2 + 2.85714298e-01f;
-    p = p * s2 + 4.00000006e-01f;
-    p = p * s2 + 6.66666687e-01f;
-    p = p * s2 + 2.0f;
-    p = p * s;
+    const float z = v * v;
+    float p = P[0];
+    for (int i = 1; i < 9; ++i) {
+        p = p * v;
+        p = p + P[i];
+    }
+    float y = p * v;
+    y = y * z;
     const float ef = (float)e;
-    return (ef * 1.42860677e-06f + p) + ef * 0.693145751953125f;
+    y = y + ef * ln2_lo;
+    y = y - 0.5f * z;
+    float r = v + y;
+    r = r + ef * ln2_hi;
+    return r;
 }
 
 #endif /* MCF_TRAIN_MATH_H */

@@ -1,39 +1,51 @@
-/* Average-pool (and global mean) backward, reference version: scatters each window's share. */
-#include <string.h>
-
+/* Average-pool backward (avgpool_grad), reference version, gathered per input element: each
+ * window's gradient divided by its count, the windows holding the element added in the order of
+ * the tap (ky ascending, kx ascending) that lands on it, from 0.0f (see mcf_train.h). */
 #include "mcf_train.h"
+
+static int32_t window_count(const mcf_pool_grad_args *a, int32_t oy, int32_t ox)
+{
+    const mcf_window *w = &a->win;
+    if (a->count_include_pad) {
+        return w->k_h * w->k_w;
+    }
+    int32_t count = 0;
+    for (int32_t ky = 0; ky < w->k_h; ++ky) {
+        const int32_t iy = oy * w->stride_h - w->pad_top + ky * w->dil_h;
+        for (int32_t kx = 0; kx < w->k_w; ++kx) {
+            const int32_t ix = ox * w->stride_w - w->pad_left + kx * w->dil_w;
+            count += iy >= 0 && iy < w->in_h && ix >= 0 && ix < w->in_w;
+        }
+    }
+    return count;
+}
 
 void mcf_avgpool_backward(const mcf_pool_grad_args *a, const float *dy, float *dx)
 {
     const mcf_window *w = &a->win;
-    memset(dx, 0, sizeof(float) * (size_t)w->batch * w->in_h * w->in_w * w->in_c);
     for (int32_t n = 0; n < w->batch; ++n) {
-        float *dx_n = dx + (size_t)n * w->in_h * w->in_w * w->in_c;
-        for (int32_t oy = 0; oy < w->out_h; ++oy) {
-            for (int32_t ox = 0; ox < w->out_w; ++ox) {
-                int32_t count = 0;
-                for (int32_t ky = 0; ky < w->k_h; ++ky) {
-                    const int32_t iy = oy * w->stride_h - w->pad_top + ky * w->dil_h;
-                    for (int32_t kx = 0; kx < w->k_w; ++kx) {
-                        const int32_t ix = ox * w->stride_w - w->pad_left + kx * w->dil_w;
-                        const int inside = iy >= 0 && iy < w->in_h && ix >= 0 && ix < w->in_w;
-                        count += inside || a->count_include_pad;
-                    }
+        for (int32_t iy = 0; iy < w->in_h; ++iy) {
+            for (int32_t ix = 0; ix < w->in_w; ++ix) {
+                float *out = dx + (((size_t)n * w->in_h + iy) * w->in_w + ix) * w->in_c;
+                for (int32_t c = 0; c < w->in_c; ++c) {
+                    out[c] = 0.0f;
                 }
-                const float *d = dy + (((size_t)n * w->out_h + oy) * w->out_w + ox) * w->in_c;
                 for (int32_t ky = 0; ky < w->k_h; ++ky) {
-                    const int32_t iy = oy * w->stride_h - w->pad_top + ky * w->dil_h;
-                    if (iy < 0 || iy >= w->in_h) {
+                    const int32_t ty = iy + w->pad_top - ky * w->dil_h;
+                    if (ty < 0 || ty % w->stride_h != 0 || ty / w->stride_h >= w->out_h) {
                         continue;
                     }
+                    const int32_t oy = ty / w->stride_h;
                     for (int32_t kx = 0; kx < w->k_w; ++kx) {
-                        const int32_t ix = ox * w->stride_w - w->pad_left + kx * w->dil_w;
-                        if (ix < 0 || ix >= w->in_w) {
+                        const int32_t tx = ix + w->pad_left - kx * w->dil_w;
+                        if (tx < 0 || tx % w->stride_w != 0 || tx / w->stride_w >= w->out_w) {
                             continue;
                         }
-                        float *p = dx_n + ((size_t)iy * w->in_w + ix) * w->in_c;
+                        const int32_t ox = tx / w->stride_w;
+                        const float count = (float)window_count(a, oy, ox);
+                        const float *d = dy + (((size_t)n * w->out_h + oy) * w->out_w + ox) * w->in_c;
                         for (int32_t c = 0; c < w->in_c; ++c) {
-                            p[c] += d[c] / (float)count;
+                            out[c] = out[c] + d[c] / count;
                         }
                     }
                 }

@@ -1,51 +1,43 @@
-/* SGD with momentum, applied in place to a float32, int8 or int32 parameter (see mcf_train.h). */
+/* sgd_update: SGD with momentum on a float32 master copy of the trained rows, then the
+ * parameter's trained rows refreshed from it (see mcf_train.h). */
 #include "mcf_train.h"
 
-static inline float mcf_sgd_step(const mcf_sgd_args *a, const float *grad, float *v, int32_t i)
+/* (int32_t)(v + (v >= 0 ? 0.5f : -0.5f)) saturated to [lo, hi]; the bounds are tested in float
+ * first, so the conversion never leaves the int32 range. */
+static inline int32_t mcf_round_away_sat(float v, int32_t lo, int32_t hi)
 {
-    float g = grad[i];
-    if (a->gscale) {
-        g = g * a->gscale[(i / a->ch_stride) % a->channels];
-    }
-    if (v) {
-        v[i] = a->momentum * v[i] + g;
-        g = v[i];
-    }
-    return a->lr * g;
-}
-
-/* floor(t) saturated to [lo, hi]; lo and hi are exact in float32. */
-static inline int32_t mcf_floor_sat(float t, int32_t lo, int32_t hi)
-{
-    if (!(t > (float)lo)) {     /* also NaN */
+    const float t = v + (v >= 0.0f ? 0.5f : -0.5f);
+    if (!(t >= -2147483648.0f)) {     /* also NaN */
         return lo;
     }
-    if (t >= (float)hi) {
+    if (t >= 2147483648.0f) {
         return hi;
     }
-    int32_t k = (int32_t)t;
-    return (float)k > t ? k - 1 : k;
+    const int32_t r = (int32_t)t;
+    return r < lo ? lo : (r > hi ? hi : r);
 }
 
-void mcf_sgd_f32(const mcf_sgd_args *a, const float *grad, float *v, float *p)
+void mcf_sgd_update(const mcf_sgd_args *a, const float *grad, float *master, float *momentum, void *param)
 {
-    for (int32_t i = 0; i < a->size; ++i) {
-        p[i] = p[i] - mcf_sgd_step(a, grad, v, i);
-    }
-}
-
-void mcf_sgd_s8(const mcf_sgd_args *a, const float *grad, float *v, int8_t *p)
-{
-    for (int32_t i = 0; i < a->size; ++i) {
-        const float np = (float)p[i] - mcf_sgd_step(a, grad, v, i);
-        p[i] = (int8_t)mcf_floor_sat(np + 0.5f, -127, 127);
-    }
-}
-
-void mcf_sgd_s32(const mcf_sgd_args *a, const float *grad, float *v, int32_t *p)
-{
-    for (int32_t i = 0; i < a->size; ++i) {
-        const float np = (float)p[i] - mcf_sgd_step(a, grad, v, i);
-        p[i] = mcf_floor_sat(np + 0.5f, -(1 << 24), 1 << 24);
+    const int32_t n = a->rows * a->row_size;
+    for (int32_t i = 0; i < n; ++i) {
+        float g = grad[i] * a->grad_scale[i / a->row_size];
+        if (momentum) {
+            momentum[i] = a->momentum * momentum[i];
+            momentum[i] = momentum[i] + g;
+            g = momentum[i];
+        }
+        master[i] = master[i] - a->lr * g;
+        switch (a->param_kind) {
+        case MCF_PARAM_F32:
+            ((float *)param)[i] = master[i];
+            break;
+        case MCF_PARAM_S8:
+            ((int8_t *)param)[i] = (int8_t)mcf_round_away_sat(master[i], a->clamp_lo, a->clamp_hi);
+            break;
+        default:
+            ((int32_t *)param)[i] = mcf_round_away_sat(master[i], a->clamp_lo, a->clamp_hi);
+            break;
+        }
     }
 }
