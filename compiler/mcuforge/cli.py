@@ -7,6 +7,7 @@ import os
 import sys
 from pathlib import Path
 
+from . import cli_train
 from .errors import McuforgeError
 from .quant.calibrate import METHODS
 
@@ -28,6 +29,9 @@ def _shapes(items: list[str] | None) -> dict | None:
 
 def cmd_compile(args):
     from .api import compile_model, report
+    if args.train:
+        from .cli_train import cmd_compile_train
+        return cmd_compile_train(args)
     compile_model(args.model, args.output, target=args.target, quant=args.quant, calib=args.calib,
                   calib_method=args.calib_method, input_shapes=_shapes(args.input_shape), name=args.name,
                   portable_kernels=args.portable_kernels, io_in_arena=args.io_in_arena,
@@ -40,6 +44,9 @@ def cmd_simulate(args):
     import numpy as np
 
     from .api import simulate
+    if args.train:
+        from .cli_train import cmd_simulate_train
+        return cmd_simulate_train(args)
     x = None
     for what, dest in (("--output", args.output), ("--json", args.json)):
         if dest and not Path(dest).resolve().parent.is_dir():
@@ -106,6 +113,7 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--arena-budget", type=int, metavar="BYTES",
                    help="while the arena is larger, layers whose kernel scratch sets its peak use a leaner, slower kernel")
     c.add_argument("--min-arena", action="store_true", help="the smallest arena this gets (--arena-budget 0)")
+    cli_train.add_compile_args(c)
     c.set_defaults(func=cmd_compile)
 
     s = sub.add_parser("simulate", help="run a compiled model on an emulated board, the host, or the golden model",
@@ -116,6 +124,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--input", help="X.npy: samples with the batch on axis 0 (float32 is quantized, int8 fed as is)")
     s.add_argument("--output", help="Y.npy: raw outputs with the batch on axis 0")
     s.add_argument("--json", help="write the measurements (instructions, flash_bytes, ram_bytes, ...) as JSON")
+    cli_train.add_simulate_args(s)
     s.set_defaults(func=cmd_simulate)
 
     r = sub.add_parser("report", help="print the per-layer report of a compiled model",
