@@ -23,6 +23,7 @@ from .build import build_firmware, elf_memory
 from .qemu import FAULT_EXIT_CODE, qemu_command
 
 _EPOCH = re.compile(r"^MCF_EPOCH (\d+) (\d+) (\d+) (\d+)\s*$")
+_BEFORE = re.compile(r"^MCF_EVAL_BEFORE (\d+)\s*$")
 _MARK = re.compile(r"^MCF_INSTRUCTIONS (\d+) (\S+)\s*$")
 _STACK = re.compile(r"^MCF_STACK_USED (\d+)\s*$")
 STACK_BYTES = 16 * 1024
@@ -138,7 +139,7 @@ def train_on_board(out_dir, board_name: str, x, y, epochs: int = 1, x_eval=None,
     (run_dir / "eval_x.bin").write_bytes(xe.tobytes())
     (run_dir / "eval_y.bin").write_bytes(np.ascontiguousarray(ye).tobytes())
     cmd = [str(elf.resolve())] if board.is_host else qemu_command(board, elf)
-    epochs_out, marks, stack_used, lines = [], {}, None, []
+    epochs_out, marks, stack_used, lines, before = [], {}, None, [], None
     t0 = time.time()
     proc = subprocess.Popen(cmd, cwd=str(run_dir), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, errors="replace")
@@ -157,6 +158,12 @@ def train_on_board(out_dir, board_name: str, x, y, epochs: int = 1, x_eval=None,
                     tr = f", train accuracy {rec['train_accuracy']:.3f}" if rec["train_accuracy"] is not None else ""
                     print(f"[{board.name}] epoch {e + 1}/{epochs}: loss {rec['loss']:.4f}{tr}{ev} "
                           f"({time.time() - t0:.1f} s)", flush=True)
+                continue
+            m = _BEFORE.match(line)
+            if m and len(xe):
+                before = int(m.group(1)) / len(xe)
+                if not quiet:
+                    print(f"[{board.name}] before training: eval accuracy {before:.3f}", flush=True)
                 continue
             m = _MARK.match(line)
             if m:
@@ -177,7 +184,7 @@ def train_on_board(out_dir, board_name: str, x, y, epochs: int = 1, x_eval=None,
     mem = elf_memory(elf)
     report = {
         "board": board.name, "quant": info["quant"], "samples": len(xs), "eval_samples": len(xe),
-        "epochs": epochs_out, "step_losses": step_losses.tolist(),
+        "eval_before": before, "epochs": epochs_out, "step_losses": step_losses.tolist(),
         "arena_bytes": info["arena_bytes"], "state_bytes": info["state_bytes"],
         "stack_bytes": mem["stack_bytes"], "stack_used_bytes": stack_used,
         "ram_bytes": mem["ram_bytes"], "flash_bytes": mem["flash_bytes"],
