@@ -1,5 +1,5 @@
 """int8 training, end to end: build_training_graph on a small CNN (sparse scheme: biases of the
-last 3 layers, half of a 1x1 conv's rows, the classifier's weights), the C library, and the
+last 3 layers, half of a 1x1 conv's rows (a frozen expand + depthwise pair runs fused), the classifier's weights), the C library, and the
 golden TrainState.step == host C == QEMU Cortex-M4, bit for bit, over several steps."""
 from __future__ import annotations
 
@@ -17,12 +17,15 @@ class SmallCNN(torch.nn.Module):
     def __init__(self, classes=5):
         super().__init__()
         self.c1 = torch.nn.Conv2d(1, 4, 3, stride=2, padding=1)
-        self.c2 = torch.nn.Conv2d(4, 4, 3, padding=1, groups=4)
-        self.c3 = torch.nn.Conv2d(4, 8, 1)
+        self.pw = torch.nn.Conv2d(4, 8, 1)                      # frozen expand + depthwise: fused
+        self.dw = torch.nn.Conv2d(8, 8, 3, stride=2, padding=1, groups=8)
+        self.c2 = torch.nn.Conv2d(8, 8, 3, padding=1, groups=8)
+        self.c3 = torch.nn.Conv2d(8, 8, 1)
         self.fc = torch.nn.Linear(8, classes)
 
     def forward(self, x):
         x = torch.relu(self.c1(x))
+        x = torch.relu(self.dw(torch.relu(self.pw(x))))
         x = torch.relu(self.c2(x))
         x = torch.relu(self.c3(x))
         return self.fc(x.mean((2, 3)))
@@ -37,7 +40,7 @@ def lib(tmp_path_factory):
     rng = np.random.default_rng(0)
     calib = rng.standard_normal((16, 1, 8, 8)).astype(F)
     torch.onnx.export(SmallCNN().eval(), (torch.tensor(calib[:1]),), str(onnx_path), dynamo=False)
-    g = build_training_graph(str(onnx_path), update="bias:last3,weight:conv2@1/2,weight:fc0", quant="int8",
+    g = build_training_graph(str(onnx_path), update="bias:last3,weight:conv4@1/2,weight:fc0", quant="int8",
                              calib=calib, lr=0.05, momentum=0.9)
     info = emit_training_library(g, out / "lib", "cortex-m4")
     xs, ys = calib[:5], np.array([0, 1, 2, 3, 4], np.int32)
@@ -56,7 +59,8 @@ def test_graph_is_int8_and_sparse(lib):
     g, info, _, _, _ = lib
     assert info["quant"] == "int8" and g.tensors[g.inputs[0]].dtype == "int8"
     rows = {t["layer"]: t["rows"] for t in g.meta["train"]["trained"] if t["kind"] == "weight"}
-    assert sorted(rows.values()) == [4, 5]          # half of conv2's 8 rows, all of fc's 5
+    assert sorted(rows.values()) == [4, 5]          # half of conv4's 8 rows, all of fc's 5
+    assert [l["op"] for l in info["layers"]].count("fused_pw_dw") == 1    # the frozen expand + depthwise
     # only trained tensors take RAM; the frozen first conv's weights stay in flash
     assert info["training_sram"]["trained_params_ram"] < 200
 

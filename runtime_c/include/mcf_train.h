@@ -120,6 +120,12 @@ typedef struct {
 } mcf_sgd_args;
 void mcf_sgd_update(const mcf_sgd_args *a, const float *grad, float *master, float *momentum, void *param);
 
+/* A frozen int8 pointwise convolution and the depthwise convolution reading its output, fused:
+ * the depthwise's output rows are made one at a time from the (at most k_h) pointwise rows they
+ * need, held in `rows` (k_h * dw->win.in_w * dw->win.in_c bytes). */
+void mcf_fused_pw_dw_s8(const mcf_conv2d_s8_args *pw, const mcf_conv2d_s8_args *dw, const int8_t *in,
+                        int8_t *out, int8_t *rows);
+
 #ifdef __cplusplus
 }
 #endif

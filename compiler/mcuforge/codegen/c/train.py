@@ -30,6 +30,7 @@ from ...schedule.inplace import overlaps
 from ...schedule.lifetimes import Lifetime, lifetimes
 from ..jinja import render
 from .emit import RUNTIME_HEADERS, c_ident
+from .fuse_train import fuse_pointwise_depthwise
 from .kernel_plan import kernel_overlaps, scratch_name
 from .kernel_select import KernelSelector
 from .layers import Layer, LayerContext, TensorRef, build_layer
@@ -159,14 +160,22 @@ def _op(name):
 def plan_training_memory(g: Graph) -> dict:
     """The SRAM split of a training graph without emitting code (tensor lifetimes only, the
     planner inference uses): how full backpropagation's graph is measured next to the sparse one."""
+    keep = set(state_tensors(g)) | set(_train_meta(g).get("saved", [])) | set(g.inputs) | set(g.outputs)
+    g = fuse_pointwise_depthwise(g, keep)
     return sram_split(g, plan_training_arena(g, g.topo_order(), tries=50))
 
 
-def lower_training_to_c(g: Graph, features=frozenset(), portable_only: bool = True) -> TrainCModel:
+def lower_training_to_c(g: Graph, features=frozenset(), portable_only: bool = True,
+                        fuse: bool = True) -> TrainCModel:
+    """With fuse, frozen pointwise -> depthwise pairs whose intermediate nothing else reads run
+    fused (codegen/c/fuse_train.py): the same bytes, without the expanded tensor in the arena."""
     meta = _train_meta(g)
+    roles = state_tensors(g)
+    if fuse:
+        keep = set(roles) | set(meta.get("saved", [])) | set(g.inputs) | set(g.outputs)
+        g = fuse_pointwise_depthwise(g, keep)
     order = g.topo_order()
     prefix = f"mcf_{c_ident(g.name).lower()}"
-    roles = state_tensors(g)
     alias = aliased_outputs(g)
     x_name, label_name = g.inputs[0], g.inputs[1]
     loss_name = g.outputs[0]
