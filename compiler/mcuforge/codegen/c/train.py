@@ -26,7 +26,7 @@ from ...errors import McuforgeError
 from ...ir.graph import Graph
 from ...schedule.arena import ArenaPlan, _align
 from ...schedule.arena_search import check_plan, plan_with_overlaps
-from ...schedule.inplace import overlaps
+from ...schedule.inplace import Overlap, overlaps
 from ...schedule.lifetimes import Lifetime, lifetimes
 from ..jinja import render
 from .emit import RUNTIME_HEADERS, c_ident
@@ -107,13 +107,21 @@ def aliased_outputs(g: Graph) -> dict[str, str]:
     return out
 
 
+def arena_lifetimes(g: Graph, order) -> list[Lifetime]:
+    """Lifetimes of the arena's tensors: every node output and the sample x (its bytes are
+    reused once the forward has read it, as TFLite Micro does with an input); the label and the
+    loss are the step's own locals."""
+    lts = lifetimes(g, order, io_in_arena=True)
+    return [lt for lt in lts if lt.tensor not in g.inputs[1:] and lt.tensor not in g.outputs]
+
+
 def plan_training_arena(g: Graph, order, layers: list[Layer] | None = None, tries: int = 300) -> ArenaPlan:
     """The arena of a training step: every node output except the updates' (they alias state)
     and the step's inputs, with the kernels' scratch and in-place rules when layers are given."""
     alias = aliased_outputs(g)
-    lts = [lt for lt in lifetimes(g, order) if lt.tensor not in alias]
+    lts = [lt for lt in arena_lifetimes(g, order) if lt.tensor not in alias]
     arena = {lt.tensor for lt in lts}
-    ovs = overlaps(g, order, arena)
+    ovs = overlaps(g, order, arena) + gradient_overlaps(g, order, arena)
     if layers is not None:
         lts += [Lifetime(scratch_name(l, i), int(l.params["scratch_bytes"]), i, i)
                 for i, l in enumerate(layers) if l.params.get("scratch_bytes", 0) > 0]
@@ -121,6 +129,28 @@ def plan_training_arena(g: Graph, order, layers: list[Layer] | None = None, trie
     plan = plan_with_overlaps(lts, ovs, tries=tries)
     check_plan(plan, ovs)
     return plan
+
+
+# elementwise backward kernels that read element i of these inputs before writing element i
+INPLACE_GRAD_INPUTS = {"act_grad": (1,), "grad_add": (0, 1)}
+
+
+def gradient_overlaps(g: Graph, order, arena: set[str]) -> list[Overlap]:
+    """The in-place pairs of the elementwise backward ops: the output may take the bytes of an
+    input gradient that dies there (same size, same offset)."""
+    last_use: dict[str, int] = {}
+    for i, n in enumerate(order):
+        for t in n.inputs:
+            if t:
+                last_use[t] = i
+    out = []
+    for i, n in enumerate(order):
+        for k in INPLACE_GRAD_INPUTS.get(n.op, ()):
+            t, y = n.inputs[k], n.outputs[0]
+            if t in arena and y in arena and last_use.get(t) == i and g.tensors[t].nbytes == g.tensors[y].nbytes \
+                    and t not in g.outputs:
+                out.append(Overlap(y, t, 0, exact=True))
+    return out
 
 
 def sram_split(g: Graph, plan: ArenaPlan) -> dict:
@@ -131,14 +161,24 @@ def sram_split(g: Graph, plan: ArenaPlan) -> dict:
     bwd_nodes = set(meta.get("backward_nodes", [])) | {n.name for n in g.nodes.values()
                                                        if getattr(_op(n.op), "train", False)}
     grads = {t for n in g.nodes.values() if n.name in bwd_nodes for t in n.outputs}
-    steps = {lt.first for lt in plan.lifetimes} | {lt.last for lt in plan.lifetimes}
-    peak_step = max(steps, key=plan.peak_at) if steps else 0
-    parts = {"saved_activations": 0, "gradients": 0, "activations_other": 0}
-    for lt in plan.lifetimes:
-        if lt.first <= peak_step <= lt.last:
+    def covered(step):
+        """{category: bytes} of the arena in use at `step`; bytes an in-place output shares with
+        its dying input count once, for the newer tensor."""
+        alive = sorted((lt for lt in plan.lifetimes if lt.first <= step <= lt.last and lt.tensor in plan.offsets),
+                       key=lambda lt: -lt.first)
+        taken: list[tuple[int, int]] = []
+        parts = {"saved_activations": 0, "gradients": 0, "activations_other": 0}
+        for lt in alive:
+            lo, hi = plan.offsets[lt.tensor], plan.offsets[lt.tensor] + _align(lt.size)
+            free = hi - lo - sum(max(0, min(hi, e) - max(lo, o)) for o, e in taken)
+            taken.append((lo, hi))
             key = ("saved_activations" if lt.tensor in saved else
                    "gradients" if lt.tensor in grads else "activations_other")
-            parts[key] += _align(lt.size)
+            parts[key] += free
+        return parts
+    steps = sorted({lt.first for lt in plan.lifetimes} | {lt.last for lt in plan.lifetimes})
+    peak_step = max(steps, key=lambda s: sum(covered(s).values())) if steps else 0
+    parts = covered(peak_step)
     parts["arena_fragmentation"] = plan.size - sum(parts.values())
     roles = state_tensors(g)
     parts["trained_params_ram"] = sum(g.tensors[t].nbytes for t, r in roles.items() if r == "param")
@@ -188,10 +228,9 @@ def lower_training_to_c(g: Graph, features=frozenset(), portable_only: bool = Tr
             refs[name] = TensorRef("const", t.c_type, f"c_{c_ident(name)}")
     for out, st in alias.items():
         refs[out] = refs[st]
-    refs[x_name] = TensorRef("input", g.tensors[x_name].c_type, "x")
     refs[label_name] = TensorRef("input", g.tensors[label_name].c_type, "label_buf")
     refs[loss_name] = TensorRef("input", "float", "loss_buf")
-    arena_names = {lt.tensor for lt in lifetimes(g, order)} - set(alias)
+    arena_names = {lt.tensor for lt in arena_lifetimes(g, order)} - set(alias)
     for name in arena_names:
         refs[name] = TensorRef("arena", g.tensors[name].c_type, name, 0)
 
@@ -271,7 +310,7 @@ def lower_training_to_c(g: Graph, features=frozenset(), portable_only: bool = Tr
     xt = g.tensors[x_name]
     xq = {"scale": float(xt.quant.s), "zero_point": xt.quant.zp} if xt.quant is not None and xt.dtype == "int8" \
         else None
-    x = {"name": x_name, "ctype": xt.c_type, "dtype": xt.dtype, "shape": list(xt.shape), "size": xt.size,
+    x = {"name": x_name, "ctype": xt.c_type, "offset": refs[x_name].offset, "dtype": xt.dtype, "shape": list(xt.shape), "size": xt.size,
          "nbytes": xt.nbytes, "quant": xq, "perm": list(g.meta.get("io_perm", {}).get(x_name, [])),
          "label_ctype": g.tensors[label_name].c_type, "label_size": g.tensors[label_name].size,
          "label_dtype": g.tensors[label_name].dtype}
