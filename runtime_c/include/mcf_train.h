@@ -43,6 +43,19 @@ static inline float mcf_fsrc_at(const mcf_fsrc *s, size_t i)
     return q * s->scale[ch];
 }
 
+/* The window position whose tap k lands on input index i (one axis of a forward window op):
+ * 1 and *o = that output index, or 0 when no output position does (padding, stride, edge). */
+static inline int mcf_tap_source(int32_t i, int32_t pad, int32_t k, int32_t dil, int32_t stride, int32_t out_len,
+                                 int32_t *o)
+{
+    const int32_t t = i + pad - k * dil;
+    if (t < 0 || t % stride != 0 || t / stride >= out_len) {
+        return 0;
+    }
+    *o = t / stride;
+    return 1;
+}
+
 /* Weight gradient of a (grouped) convolution: dW[oc,ky,kx,icg] = sum over n, oy, ox (in that
  * order) of dY[n,oy,ox,oc] * X[n,iy,ix,ic]; taps in the padding are skipped. Only the first
  * out_rows output channels (a partial-channel update) are computed; dW holds out_rows rows.

@@ -14,17 +14,14 @@ void mcf_conv2d_igrad(const mcf_conv_grad_args *a, const float *dy, const mcf_fs
                     const int32_t g = ic / in_per_group, icg = ic - g * in_per_group;
                     float acc = 0.0f;
                     for (int32_t ky = 0; ky < w->k_h; ++ky) {
-                        const int32_t ty = iy + w->pad_top - ky * w->dil_h;
-                        if (ty < 0 || ty % w->stride_h != 0 || ty / w->stride_h >= w->out_h) {
+                        int32_t oy, ox;
+                        if (!mcf_tap_source(iy, w->pad_top, ky, w->dil_h, w->stride_h, w->out_h, &oy)) {
                             continue;
                         }
-                        const int32_t oy = ty / w->stride_h;
                         for (int32_t kx = 0; kx < w->k_w; ++kx) {
-                            const int32_t tx = ix + w->pad_left - kx * w->dil_w;
-                            if (tx < 0 || tx % w->stride_w != 0 || tx / w->stride_w >= w->out_w) {
+                            if (!mcf_tap_source(ix, w->pad_left, kx, w->dil_w, w->stride_w, w->out_w, &ox)) {
                                 continue;
                             }
-                            const int32_t ox = tx / w->stride_w;
                             const float *d = dy + (((size_t)n * w->out_h + oy) * w->out_w + ox) * w->out_c;
                             for (int32_t j = 0; j < out_per_group; ++j) {
                                 const int32_t oc = g * out_per_group + j;

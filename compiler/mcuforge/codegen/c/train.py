@@ -138,11 +138,7 @@ INPLACE_GRAD_INPUTS = {"act_grad": (1,), "grad_add": (0, 1)}
 def gradient_overlaps(g: Graph, order, arena: set[str]) -> list[Overlap]:
     """The in-place pairs of the elementwise backward ops: the output may take the bytes of an
     input gradient that dies there (same size, same offset)."""
-    last_use: dict[str, int] = {}
-    for i, n in enumerate(order):
-        for t in n.inputs:
-            if t:
-                last_use[t] = i
+    last_use = {lt.tensor: lt.last for lt in arena_lifetimes(g, order)}
     out = []
     for i, n in enumerate(order):
         for k in INPLACE_GRAD_INPUTS.get(n.op, ()):
