@@ -62,6 +62,34 @@ def _io_desc(g: Graph, names: list[str], role: str) -> list[dict]:
     return out
 
 
+def build_layers(ctx: LayerContext, order) -> list[Layer]:
+    """One Layer per node of `order`; layer i runs at step i."""
+    out = []
+    for i, node in enumerate(order):
+        ctx.index = i
+        ctx.select.node = node.name
+        out.append(build_layer(ctx, node))
+    return out
+
+
+def finish_layers(ctx: LayerContext, order, refs: dict[str, TensorRef], plan: ArenaPlan) -> list[Layer]:
+    """The layers built again with the plan's final offsets (a reshape planned as an alias
+    becomes no code), each kernel's scratch placed where the plan put it. plan.lifetimes keep
+    the tensors' only (as with place_scratch); the scratch keeps its offsets."""
+    for ref in refs.values():
+        if ref.kind == "arena":
+            ref.offset = plan.offsets[ref.name]
+    layers = build_layers(ctx, order)
+    scratch = set()
+    for i, l in enumerate(layers):
+        if l.params.get("scratch_bytes", 0) > 0:
+            name = scratch_name(l, i)
+            scratch.add(name)
+            l.params["scratch"] = TensorRef("arena", "uint8_t", name, plan.offsets[name])
+    plan.lifetimes = [lt for lt in plan.lifetimes if lt.tensor not in scratch]
+    return layers
+
+
 def lower_to_c(g: Graph, features=frozenset(), portable_only: bool = False, plan: ArenaPlan | None = None,
                io_in_arena: bool = False, arena_budget: int | None = None) -> CModel:
     """With io_in_arena the model's inputs and outputs are arena tensors (TFLite Micro's layout:
@@ -98,30 +126,13 @@ def lower_to_c(g: Graph, features=frozenset(), portable_only: bool = False, plan
     ctx = LayerContext(g, refs, KernelSelector(frozenset(features), portable_only))
 
     def build_all():
-        out = []
-        for i, node in enumerate(order):
-            ctx.index = i
-            ctx.select.node = node.name
-            out.append(build_layer(ctx, node))
-        return out
+        return build_layers(ctx, order)
     layers = build_all()
     if kernel_aware:
         plan = plan_with_kernels(g, order, layers, io_in_arena)
         if arena_budget is not None and plan.size > arena_budget:
             layers, plan = lean_peak(g, order, layers, plan, ctx.select, build_all, io_in_arena, arena_budget)
-        for ref in refs.values():
-            if ref.kind == "arena":
-                ref.offset = plan.offsets[ref.name]
-        # again, now that offsets are final (a reshape planned as an alias becomes no code)
-        layers = build_all()
-        scratch = set()
-        for i, l in enumerate(layers):
-            if l.params.get("scratch_bytes", 0) > 0:
-                name = scratch_name(l, i)
-                scratch.add(name)
-                l.params["scratch"] = TensorRef("arena", "uint8_t", name, plan.offsets[name])
-        # lifetimes stay the tensors' (as with place_scratch); scratch keeps its offsets
-        plan.lifetimes = [lt for lt in plan.lifetimes if lt.tensor not in scratch]
+        layers = finish_layers(ctx, order, refs, plan)
     else:
         plan = place_scratch(plan, layers, refs)
     for io in inputs + outputs:

@@ -29,11 +29,11 @@ from ...schedule.arena_search import check_plan, plan_with_overlaps
 from ...schedule.inplace import Overlap, overlaps
 from ...schedule.lifetimes import Lifetime, lifetimes
 from ..jinja import render
-from .emit import RUNTIME_HEADERS, c_ident
+from .emit import RUNTIME_HEADERS, build_layers, c_ident, finish_layers
 from .fuse_train import fuse_pointwise_depthwise
 from .kernel_plan import kernel_overlaps, scratch_name
 from .kernel_select import KernelSelector
-from .layers import Layer, LayerContext, TensorRef, build_layer
+from .layers import Layer, LayerContext, TensorRef
 from .layers.base import CArray
 from .layers.train import TRAIN_HEADERS
 
@@ -232,28 +232,9 @@ def lower_training_to_c(g: Graph, features=frozenset(), portable_only: bool = Tr
 
     ctx = LayerContext(g, refs, KernelSelector(frozenset(features), portable_only))
 
-    def build_all():
-        out = []
-        for i, node in enumerate(order):
-            ctx.index = i
-            ctx.select.node = node.name
-            out.append(build_layer(ctx, node))
-        return out
-    layers = build_all()
-    plan = plan_training_arena(g, order, layers)
-    for ref in refs.values():
-        if ref.kind == "arena":
-            ref.offset = plan.offsets[ref.name]
-    layers = build_all()     # again with final offsets (a reshape planned as an alias is no code)
-    scratch = set()
-    for i, l in enumerate(layers):
-        if l.params.get("scratch_bytes", 0) > 0:
-            name = scratch_name(l, i)
-            scratch.add(name)
-            l.params["scratch"] = TensorRef("arena", "uint8_t", name, plan.offsets[name])
-    split = sram_split(g, ArenaPlan(plan.offsets, plan.size, [lt for lt in plan.lifetimes
-                                                              if lt.tensor not in scratch]))
-    plan.lifetimes = [lt for lt in plan.lifetimes if lt.tensor not in scratch]
+    plan = plan_training_arena(g, order, build_layers(ctx, order))
+    layers = finish_layers(ctx, order, refs, plan)
+    split = sram_split(g, plan)
 
     # A parameter a forward layer owns as a flash array: trained ones move to RAM under the
     # layer's array name (its argument struct points there); frozen ones are shared with the
