@@ -19,9 +19,9 @@ SPLIT_ROWS = (("saved activations", "saved_activations"), ("gradients", "gradien
 
 def compile_training(model, out_dir, target: str = "cortex-m4", quant: str = "int8", calib=None,
                      update="auto", loss: str = "xent", sram_budget: int | None = None, lr: float = 0.01,
-                     momentum: float = 0.9, qas: bool = True, full_backprop: bool = True,
+                     momentum: float = 0.9, qas: bool = True, master: bool = True, full_backprop: bool = True,
                      name: str | None = None, quiet: bool = False, example_inputs=None,
-                     input_shapes=None) -> dict:
+                     input_shapes=None, auto_options: dict | None = None) -> dict:
     """Build the training graph of `model` for the update scheme, write its C library to
     out_dir and return model.json's content. With full_backprop the graph that trains every
     tensor is built and planned too, so the report sets the scheme's SRAM beside it."""
@@ -35,8 +35,8 @@ def compile_training(model, out_dir, target: str = "cortex-m4", quant: str = "in
     _log(f"building the training graph ({quant}, update {update})", quiet)
     f = float_forward(model, input_shapes, example_inputs)
     f.meta["canonical_float"] = True
-    kw = dict(quant=quant, calib=calib, loss=loss, lr=lr, momentum=momentum, qas=qas)
-    g = build_training_graph(f, update=update, sram_budget=sram_budget, **kw)
+    kw = dict(quant=quant, calib=calib, loss=loss, lr=lr, momentum=momentum, qas=qas, master=master)
+    g = build_training_graph(f, update=update, sram_budget=sram_budget, auto_options=auto_options, **kw)
     if name:
         g.name = name
     full = None
@@ -63,7 +63,7 @@ def training_report(info: dict) -> str:
     opt = meta.get("optimizer", {})
     lines = [f"training step of {info['name']} ({info['quant']}, loss {info['loss']}, "
              f"QAS {'on' if meta.get('qas') else 'off'}, SGD lr {opt.get('lr')} momentum {opt.get('momentum')})",
-             f"update: {meta.get('update_spec', '?')}",
+             f"training scheme: {meta.get('update_spec', '?')}",
              f"trained tensors: " + ", ".join(f"{t['layer']}.{t['kind']}"
                                                 + (f"[{t['rows']}/{t['channels']}]" if t["rows"] != t["channels"]
                                                    else "") for t in meta.get("trained", [])),

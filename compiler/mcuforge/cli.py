@@ -7,7 +7,6 @@ import os
 import sys
 from pathlib import Path
 
-from . import cli_train
 from .errors import McuforgeError
 from .quant.calibrate import METHODS
 
@@ -29,13 +28,15 @@ def _shapes(items: list[str] | None) -> dict | None:
 
 def cmd_compile(args):
     from .api import compile_model, report
-    if args.train:
-        from .cli_train import cmd_compile_train
-        return cmd_compile_train(args)
+    if getattr(args, "train", False):
+        from .cli_train import compile_train
+        compile_train(args)
+        return
     compile_model(args.model, args.output, target=args.target, quant=args.quant, calib=args.calib,
                   calib_method=args.calib_method, input_shapes=_shapes(args.input_shape), name=args.name,
                   portable_kernels=args.portable_kernels, io_in_arena=args.io_in_arena,
-                  arena_budget=args.arena_budget, min_arena=args.min_arena)
+                  arena_budget=args.arena_budget, min_arena=args.min_arena,
+                  weight_bits=args.weight_bits, ternary_method=args.ternary_method)
     if not args.no_report:
         print(report(args.output))
 
@@ -113,7 +114,13 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--arena-budget", type=int, metavar="BYTES",
                    help="while the arena is larger, layers whose kernel scratch sets its peak use a leaner, slower kernel")
     c.add_argument("--min-arena", action="store_true", help="the smallest arena this gets (--arena-budget 0)")
-    cli_train.add_compile_args(c)
+    c.add_argument("--weight-bits", type=int, choices=[8, 4, 2], default=None,
+                   help="weight width of every conv / fully connected layer: 8, 4 (int4, two per byte) "
+                        "or 2 (ternary {-1, 0, 1}, four per byte); activations stay int8")
+    c.add_argument("--ternary-method", default="absmean", choices=["absmean", "median"],
+                   help="per-channel scale of ternary weights: mean |w| (BitNet b1.58) or median |w|")
+    from .cli_train import add_train_args
+    add_train_args(c)
     c.set_defaults(func=cmd_compile)
 
     s = sub.add_parser("simulate", help="run a compiled model on an emulated board, the host, or the golden model",
@@ -124,7 +131,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--input", help="X.npy: samples with the batch on axis 0 (float32 is quantized, int8 fed as is)")
     s.add_argument("--output", help="Y.npy: raw outputs with the batch on axis 0")
     s.add_argument("--json", help="write the measurements (instructions, flash_bytes, ram_bytes, ...) as JSON")
-    cli_train.add_simulate_args(s)
+    from .cli_train import add_simulate_args
+    add_simulate_args(s)
     s.set_defaults(func=cmd_simulate)
 
     r = sub.add_parser("report", help="print the per-layer report of a compiled model",

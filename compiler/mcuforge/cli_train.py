@@ -1,38 +1,60 @@
-"""The training options of `mcuforge compile` and `mcuforge simulate` (issue 11):
-
-    mcuforge compile MODEL --train [--update auto|SPEC] [--sram-budget BYTES] --calib X.npy -o OUT
-    mcuforge simulate OUT --board host|mps2-an386|... --train X.npy --labels Y.npy --epochs N
-                      [--eval Xv.npy --eval-labels Yv.npy] [--json R.json]
-"""
+"""CLI wiring of training graphs: `mcuforge compile MODEL --train [--update auto|SPEC]
+[--sram-budget BYTES] [--calib X.npy]` (cli.py calls add_train_args and, with --train,
+compile_train) and `mcuforge simulate OUT --board B --train X.npy --labels Y.npy --epochs N
+[--eval Xv.npy --eval-labels Yv.npy] [--json R.json]` (add_simulate_args, cmd_simulate_train).
+The graph comes from mcuforge.train (TVM, imported only there); the C training library from
+codegen/c/train.py through api_train.compile_training."""
 from __future__ import annotations
 
+import argparse
 import json
 from pathlib import Path
 
 from .errors import McuforgeError
 
 
-def add_compile_args(c):
-    t = c.add_argument_group("on-device training (docs/training.md)")
+def add_train_args(c: argparse.ArgumentParser):
+    t = c.add_argument_group("training (on-device sparse-update training step, needs mcuforge[train])")
     t.add_argument("--train", action="store_true",
-                   help="compile a training step (forward, loss, sparse backward, SGD) instead of inference")
+                   help="emit a training step mcf_<name>_train_step beside _invoke (docs/training.md)")
     t.add_argument("--update", default="auto", metavar="auto|SPEC",
-                   help="what trains: e.g. 'bias:last2,weight:conv3@1/4,weight:fc0', 'all', or auto")
-    t.add_argument("--sram-budget", type=int, metavar="BYTES", help="refuse a training step needing more SRAM")
-    t.add_argument("--loss", default="xent", choices=["xent", "mse"], help="training loss")
-    t.add_argument("--lr", type=float, default=0.01, help="SGD learning rate")
-    t.add_argument("--momentum", type=float, default=0.9, help="SGD momentum (0: none, no momentum state)")
-    t.add_argument("--no-qas", action="store_true", help="int8: no quantization-aware scaling of gradients")
-    t.add_argument("--no-full-backprop", action="store_true",
-                   help="do not build the full-backpropagation graph the report compares with")
+                   help="what trains: 'auto' (searched under --sram-budget from --auto-data/--auto-labels) or a "
+                        "spec such as 'bias:last4,weight:conv7@1/4,weight:fc0' (default: auto)")
+    t.add_argument("--sram-budget", type=int, metavar="BYTES",
+                   help="training SRAM (arena + trained state) the scheme must fit; refused naming the bytes")
+    t.add_argument("--loss", default="xent", choices=["xent", "mse"], help="softmax cross-entropy or MSE")
+    t.add_argument("--lr", type=float, default=0.01, help="SGD learning rate (default 0.01)")
+    t.add_argument("--momentum", type=float, default=0.9, help="SGD momentum (default 0.9; 0: no state)")
+    t.add_argument("--no-qas", action="store_true", help="int8: no quantization-aware scaling of the gradients")
+    t.add_argument("--no-master", action="store_true",
+                   help="int8: keep trained weights in int8 only (no float32 master copy; 4 B less per weight)")
+    t.add_argument("--auto-data", metavar="X.npy", help="--update auto: labelled samples to rank tensors on")
+    t.add_argument("--auto-labels", metavar="Y.npy", help="--update auto: their integer labels")
 
 
-def add_simulate_args(s):
-    t = s.add_argument_group("on-device training (for a folder compiled with --train)")
+def compile_train(args, quiet: bool = False):
+    from .cli import _shapes
+    log = None if quiet else (lambda m: print(m, flush=True))
+    if args.update == "auto" and args.auto_data is None:
+        raise McuforgeError("--update auto needs --auto-data X.npy --auto-labels Y.npy (labelled samples "
+                            "to rank the tensors on), or give --update SPEC")
+    from .api_train import compile_training, training_report
+    info = compile_training(args.model, args.output, target=args.target, quant=args.quant, calib=args.calib,
+                            update=args.update, loss=args.loss, sram_budget=args.sram_budget, lr=args.lr,
+                            momentum=args.momentum, qas=not args.no_qas, master=not args.no_master,
+                            name=args.name, quiet=quiet, input_shapes=_shapes(args.input_shape),
+                            auto_options={"data": args.auto_data, "labels": args.auto_labels, "log": log})
+    if not quiet and not getattr(args, "no_report", False):
+        print(training_report(info))
+    return info
+
+
+def add_simulate_args(s: argparse.ArgumentParser):
+    t = s.add_argument_group("on-device training (a folder compiled with --train)")
     t.add_argument("--train", metavar="X.npy", help="training samples, the model's own layout, batch on axis 0")
     t.add_argument("--labels", metavar="Y.npy", help="integer class labels (MSE: targets) of the samples")
     t.add_argument("--epochs", type=int, default=1, help="passes over the training samples")
-    t.add_argument("--eval", metavar="XV.npy", help="held-out samples, evaluated after every epoch")
+    t.add_argument("--eval", metavar="XV.npy", help="held-out samples, evaluated before training and after every epoch")
     t.add_argument("--eval-labels", metavar="YV.npy", help="their labels")
 
 
@@ -48,16 +70,6 @@ def _load(path, what):
     except Exception as e:  # noqa: BLE001 - numpy raises many kinds
         raise McuforgeError(f"cannot read {what} {p}: {str(e).splitlines()[0] if str(e) else type(e).__name__}") \
             from None
-
-
-def cmd_compile_train(args):
-    from .api_train import compile_training, training_report
-    info = compile_training(args.model, args.output, target=args.target, quant=args.quant, calib=args.calib,
-                            update=args.update, loss=args.loss, sram_budget=args.sram_budget, lr=args.lr,
-                            momentum=args.momentum, qas=not args.no_qas, full_backprop=not args.no_full_backprop,
-                            name=args.name, input_shapes=None)
-    if not args.no_report:
-        print(training_report(info))
 
 
 def cmd_simulate_train(args):

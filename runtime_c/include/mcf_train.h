@@ -121,8 +121,9 @@ float mcf_mse(int32_t n, const mcf_fsrc *y, const float *t, float *dy);
 
 /* sgd_update, in place, on the first `rows` rows (row_size elements each):
  * g = grad * grad_scale[row]; with momentum m = mu * m, m = m + g, g = m;
- * master = master - lr * g; then param = master (float32) or the master rounded half away from
- * zero and clamped to [clamp_lo, clamp_hi] (int8 / int32 parameter). */
+ * master = master - lr * g (master NULL: no master copy, the value starts from (float)param);
+ * then param = master (float32) or the master rounded half away from zero and clamped to
+ * [clamp_lo, clamp_hi] (int8 / int32 parameter). */
 enum { MCF_PARAM_F32 = 0, MCF_PARAM_S8 = 1, MCF_PARAM_S32 = 2 };
 typedef struct {
     int32_t rows, row_size;

@@ -17,6 +17,18 @@ static inline int32_t mcf_round_away_sat(float v, int32_t lo, int32_t hi)
     return r < lo ? lo : (r > hi ? hi : r);
 }
 
+static inline float mcf_param_at(int32_t kind, const void *param, int32_t i)
+{
+    switch (kind) {
+    case MCF_PARAM_F32:
+        return ((const float *)param)[i];
+    case MCF_PARAM_S8:
+        return (float)((const int8_t *)param)[i];
+    default:
+        return (float)((const int32_t *)param)[i];
+    }
+}
+
 void mcf_sgd_update(const mcf_sgd_args *a, const float *grad, float *master, float *momentum, void *param)
 {
     const int32_t n = a->rows * a->row_size;
@@ -27,16 +39,20 @@ void mcf_sgd_update(const mcf_sgd_args *a, const float *grad, float *master, flo
             momentum[i] = momentum[i] + g;
             g = momentum[i];
         }
-        master[i] = master[i] - a->lr * g;
+        /* without a master copy the update starts from the parameter itself */
+        const float m = (master ? master[i] : mcf_param_at(a->param_kind, param, i)) - a->lr * g;
+        if (master) {
+            master[i] = m;
+        }
         switch (a->param_kind) {
         case MCF_PARAM_F32:
-            ((float *)param)[i] = master[i];
+            ((float *)param)[i] = m;
             break;
         case MCF_PARAM_S8:
-            ((int8_t *)param)[i] = (int8_t)mcf_round_away_sat(master[i], a->clamp_lo, a->clamp_hi);
+            ((int8_t *)param)[i] = (int8_t)mcf_round_away_sat(m, a->clamp_lo, a->clamp_hi);
             break;
         default:
-            ((int32_t *)param)[i] = mcf_round_away_sat(master[i], a->clamp_lo, a->clamp_hi);
+            ((int32_t *)param)[i] = mcf_round_away_sat(m, a->clamp_lo, a->clamp_hi);
             break;
         }
     }

@@ -42,7 +42,7 @@ def quantize_forward(f: Graph, calib) -> Graph:
 def build_training_graph(model, update="auto", quant: str = "int8", calib=None, loss: str = "xent",
                          sram_budget: int | None = None, lr: float = 0.01, momentum: float = 0.9,
                          qas: bool = True, example_inputs=None, input_shapes=None,
-                         auto_options: dict | None = None) -> Graph:
+                         auto_options: dict | None = None, master: bool = True) -> Graph:
     if quant not in QUANTS:
         raise McuforgeError(f"training quant must be one of {', '.join(QUANTS)}, not {quant!r}")
     if loss not in LOSSES:
@@ -54,14 +54,14 @@ def build_training_graph(model, update="auto", quant: str = "int8", calib=None, 
     if update == "auto" or update is None:
         from .auto import choose_scheme
         trained = choose_scheme(f, q, quant=quant, calib=calib, loss=loss, sram_budget=sram_budget, lr=lr,
-                                momentum=momentum, qas=qas, **(auto_options or {}))
+                                momentum=momentum, qas=qas, master=master, **(auto_options or {}))
     elif isinstance(update, (list, tuple)) and all(isinstance(t, Trained) for t in update):
         trained = list(update)
     elif isinstance(update, dict):
         trained = parse_spec(",".join(f"{k}:{v}" for k, v in update.items()), f)
     else:
         trained = parse_spec(str(update), f)
-    g = assemble(f, q, trained, quant=quant, loss=loss, lr=lr, momentum=momentum, qas=qas)
+    g = assemble(f, q, trained, quant=quant, loss=loss, lr=lr, momentum=momentum, qas=qas, master=master)
     if sram_budget is not None and update not in ("auto", None):
         from .memory import training_sram
         need = training_sram(g)["total"]
@@ -72,7 +72,7 @@ def build_training_graph(model, update="auto", quant: str = "int8", calib=None, 
 
 
 def assemble(f: Graph, q: Graph | None, trained: list[Trained], quant: str = "int8", loss: str = "xent",
-             lr: float = 0.01, momentum: float = 0.9, qas: bool = True) -> Graph:
+             lr: float = 0.01, momentum: float = 0.9, qas: bool = True, master: bool = True) -> Graph:
     """Relax adjoint of f for `trained`, lowered onto the forward (q for int8, else f)."""
     from .lower import AdjointLowering, logits_adjoint_name
     from .relax_import import build_relax
@@ -118,11 +118,14 @@ def assemble(f: Graph, q: Graph | None, trained: list[Trained], quant: str = "in
         param = param_map[p]
         pt = g.tensors[param]
         pt.meta["trainable"] = True
-        master = g.const(f"{param}_master", pt.data[:t.rows].astype(np.float32), "float32")
-        master.meta["state"] = "master"
+        keep_master = master or pt.dtype == "float32"     # float32 params are their own master
+        mst = None
+        if keep_master and pt.dtype != "float32":
+            mst = g.const(f"{param}_master", pt.data[:t.rows].astype(np.float32), "float32")
+            mst.meta["state"] = "master"
         mom = None
         if momentum:
-            mom = g.const(f"{param}_momentum", np.zeros(master.shape, np.float32), "float32")
+            mom = g.const(f"{param}_momentum", np.zeros((t.rows,) + pt.shape[1:], np.float32), "float32")
             mom.meta["state"] = "momentum"
         scale = np.ones(t.rows, np.float64)
         clamp = None
@@ -131,13 +134,13 @@ def assemble(f: Graph, q: Graph | None, trained: list[Trained], quant: str = "in
             scale = 1.0 / s if qas else s
             clamp = (-127, 127) if pt.dtype == "int8" else (-(2 ** 31 - 1), 2 ** 31 - 1)
         gs = g.const(f"{param}_grad_scale", scale.astype(np.float32), "float32")
-        ins = [grad, master.name, mom.name if mom else "", gs.name, param]
-        inplace = [master.name] + ([mom.name] if mom else []) + [param]
+        ins = [grad, mst.name if mst else "", mom.name if mom else "", gs.name, param]
+        inplace = ([mst.name] if mst else []) + ([mom.name] if mom else []) + [param]
         outs = lw.emit("sgd_update", ins, {"lr": float(lr), "momentum": float(momentum), "rows": t.rows,
                                           "inplace_of": inplace, "clamp": clamp, "after": []},
                        f"{node.name}_{t.kind}_update", n_out=len(inplace))
         updates.append(lw.new_nodes[-1])
-        meta_trained.append({"param": param, "master": master.name, "momentum": mom.name if mom else None,
+        meta_trained.append({"param": param, "master": mst.name if mst else None, "momentum": mom.name if mom else None,
                              "kind": t.kind, "layer": t.layer, "rows": t.rows, "channels": t.channels})
 
     # every reader of a parameter's old value runs before its update (control edges)
@@ -154,7 +157,7 @@ def assemble(f: Graph, q: Graph | None, trained: list[Trained], quant: str = "in
     g.prune_tensors()
     infer_shapes(g)
     saved = sorted({t for n in backward for t in g.node(n).inputs
-                    if t and t in g.tensors and not g.tensors[t].is_const
+                    if t and t in g.tensors and not g.tensors[t].is_const and t != label
                     and (g.producer(t) is None or g.producer(t).name in fwd_nodes)})
     g.meta["train"] = {
         "quant": quant, "loss": loss, "qas": bool(qas) if quant == "int8" else False,

@@ -84,7 +84,8 @@ def state_tensors(g: Graph) -> dict[str, str]:
     roles = {}
     for t in meta.get("trained", []):
         roles[t["param"]] = "param"
-        roles[t["master"]] = "master"
+        if t.get("master"):
+            roles[t["master"]] = "master"
         if t.get("momentum"):
             roles[t["momentum"]] = "momentum"
     for name in meta.get("state", []):
@@ -336,11 +337,14 @@ def write_training_library(cm: TrainCModel, out: Path, source: str, target: str)
 
 
 def emit_training_library(g: Graph, out_dir, target: str = "cortex-m4", full_graph: Graph | None = None,
-                          source: str = "", features=frozenset()) -> dict:
+                          source: str = "", features=frozenset(), name: str | None = None,
+                          quiet: bool = True) -> dict:
     """Write the training library of `g` into out_dir (sources, runtime kernels, model.json) and
     return model.json's content. With full_graph (the same model with every tensor trained) its
     SRAM from the same planner is recorded beside the sparse scheme's."""
     out = Path(out_dir)
+    if name:
+        g.name = name
     cm = lower_training_to_c(g, features)
     write_training_library(cm, out, source, target)
     weights = sum(a.values.nbytes for a in cm.arrays)

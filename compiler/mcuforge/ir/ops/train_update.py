@@ -14,8 +14,8 @@ def round_away_f32(v: np.ndarray) -> np.ndarray:
 
 @register
 class SgdUpdate(TrainOp):
-    """(grad [rows,...], master [rows,...], momentum or "", grad_scale [rows], param) ->
-    (master', [momentum'], param'). Per element: g = grad * grad_scale[row];
+    """(grad [rows,...], master [rows,...] or "", momentum or "", grad_scale [rows], param) ->
+    ([master'], [momentum'], param'). Without a master the update starts from (float)param. Per element: g = grad * grad_scale[row];
     m = mu * m + g; g = m (with momentum); master = master - lr * g; then the first `rows` rows
     of param are master (float32 param) or clamp(round_away(master)) (int8 / int32 param)."""
     name = "sgd_update"
@@ -23,7 +23,7 @@ class SgdUpdate(TrainOp):
              "clamp": None}
 
     def infer(self, node, ins):
-        outs = [(ins[1].shape, "float32")]
+        outs = [(ins[1].shape, "float32")] if node.inputs[1] else []
         if node.inputs[2]:
             outs.append((ins[2].shape, "float32"))
         outs.append((ins[4].shape, ins[4].dtype))
@@ -42,8 +42,13 @@ class SgdUpdate(TrainOp):
             m = F32(node.attrs["momentum"]) * np.asarray(mom, F32)
             m = (m + gsc).astype(F32)
             gsc = m
-        new_master = (np.asarray(master, F32) - F32(node.attrs["lr"]) * gsc).astype(F32)
-        outs.append(new_master)
+        if node.inputs[1]:
+            master = np.asarray(master, F32)
+        else:               # no master copy: start from the parameter's own rows (int8-only state)
+            master = np.asarray(param[:rows]).astype(F32)
+        new_master = (master - F32(node.attrs["lr"]) * gsc).astype(F32)
+        if node.inputs[1]:
+            outs.append(new_master)
         if node.inputs[2]:
             outs.append(m)
         new_param = np.array(param, copy=True)

@@ -30,6 +30,9 @@ def _int8_weighted(ctx, node, cid, template: str, kernel: str, geometry: dict) -
     p = get_op(node.op).int8_params(node, g)
     bias = g.tensors[node.inputs[2]].data if len(node.inputs) > 2 else None
     _check_accumulator(node, w.data, bias, p["in_zp"])
+    if int(node.attrs.get("weight_bits", 8)) < 8:
+        from .subbyte import subbyte_weighted
+        return subbyte_weighted(ctx, node, cid, template, kernel, geometry, p, bias)
     params = dict(geometry, rq=_requant(p), has_bias=bias is not None,
                   consts={"weights": w.data, "bias": bias, "mult": p["mult"], "shift": p["shift"]})
     variant = ctx.select.choose(kernel, params)

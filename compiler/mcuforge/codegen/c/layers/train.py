@@ -162,8 +162,8 @@ def sgd_update(ctx, node, cid):
     lo, hi = a["clamp"] if a.get("clamp") is not None else (0, 0)
     params = {"rows": rows, "row_size": g.tensors[grad].size // rows, "lr": float(np.float32(a["lr"])),
               "momentum": float(np.float32(a["momentum"])), "param_kind": kind, "clamp_lo": int(lo),
-              "clamp_hi": int(hi), "has_momentum": bool(mom),
-              "refs": {"grad": ctx.refs[grad], "master": ctx.refs[master], "momentum": ctx.refs.get(mom),
+              "clamp_hi": int(hi), "has_momentum": bool(mom), "has_master": bool(master),
+              "refs": {"grad": ctx.refs[grad], "master": ctx.refs.get(master), "momentum": ctx.refs.get(mom),
                        "scale": ctx.refs[scale], "param": ctx.refs[param]}}
     return Layer(node, "train", "mcf_sgd_update", ["mcf_sgd.c"], [ctx.refs[t] for t in node.inputs if t],
                  [ctx.refs[t] for t in node.outputs], dict(params, kind="sgd"))
