@@ -44,7 +44,7 @@ def lib(tmp_path_factory):
                              calib=calib, lr=0.05, momentum=0.9)
     info = emit_training_library(g, out / "lib", "cortex-m4")
     xs, ys = calib[:5], np.array([0, 1, 2, 3, 4], np.int32)
-    return g, info, out / "lib", xs, ys
+    return g, info, out / "lib", xs, ys, onnx_path
 
 
 def golden_losses(g, info, xs, ys, epochs):
@@ -56,7 +56,7 @@ def golden_losses(g, info, xs, ys, epochs):
 
 
 def test_graph_is_int8_and_sparse(lib):
-    g, info, _, _, _ = lib
+    g, info, _, _, _, _ = lib
     assert info["quant"] == "int8" and g.tensors[g.inputs[0]].dtype == "int8"
     rows = {t["layer"]: t["rows"] for t in g.meta["train"]["trained"] if t["kind"] == "weight"}
     assert sorted(rows.values()) == [4, 5]          # half of conv4's 8 rows, all of fc's 5
@@ -67,10 +67,26 @@ def test_graph_is_int8_and_sparse(lib):
 
 @pytest.mark.parametrize("board", ["host", "mps2-an386"])
 def test_steps_bit_exact(lib, board):
-    g, info, out, xs, ys = lib
+    g, info, out, xs, ys, _ = lib
     want = golden_losses(g, info, xs, ys, 2)
     rep = train_on_board(out, board, xs, ys, epochs=2, quiet=True, plot=False)
     got = np.array(rep["step_losses"], F)
     assert got.shape == (10,)
     assert np.array_equal(got.view(np.uint32), want.view(np.uint32)), (got, want)
     assert len(set(want.tolist())) == 10            # the state changes every step
+
+
+def test_int8_only_state_bit_exact(lib, tmp_path):
+    """The paper's state (master=False, no momentum): the int8 weights alone are the state;
+    the update starts from them and the C step still equals the golden one."""
+    from mcuforge.train import build_training_graph
+    _, _, _, xs, ys, onnx_path = lib
+    g = build_training_graph(str(onnx_path), update="bias:last2,weight:fc0", quant="int8", calib=xs,
+                             lr=0.05, momentum=0.0, master=False)
+    info = emit_training_library(g, tmp_path / "lib", "cortex-m4")
+    assert info["training_sram"]["optimizer_state"] == 0
+    assert "_master" not in (tmp_path / "lib" / f"{info['prefix']}.c").read_text()
+    want = golden_losses(g, info, xs, ys, 2)
+    got = np.array(train_on_board(tmp_path / "lib", "host", xs, ys, epochs=2, quiet=True, plot=False)
+                   ["step_losses"], F)
+    assert np.array_equal(got.view(np.uint32), want.view(np.uint32)), (got, want)
