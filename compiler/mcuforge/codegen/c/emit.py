@@ -166,6 +166,12 @@ def write_c_library(cm: CModel, out: Path, source: str, target: str, quant: str)
         f"{cm.prefix}.mk": "c/model.mk.j2",
         "CMakeLists.txt": "c/CMakeLists.txt.j2",
     }
+    return write_sources(out, files, ctx, cm.runtime_sources)
+
+
+def write_sources(out: Path, files: dict[str, str], ctx: dict, runtime_sources, headers=RUNTIME_HEADERS) -> list[Path]:
+    """Render `files` ({file name: template}) into out and copy the runtime headers and the
+    kernels the library uses into out/mcuforge_runtime/, so the folder is self-contained."""
     written = []
     for fname, tpl in files.items():
         p = out / fname
@@ -174,9 +180,9 @@ def write_c_library(cm: CModel, out: Path, source: str, target: str, quant: str)
     rt = out / "mcuforge_runtime"
     (rt / "include").mkdir(parents=True, exist_ok=True)
     (rt / "kernels").mkdir(parents=True, exist_ok=True)
-    for h in RUNTIME_HEADERS:
+    for h in headers:
         shutil.copyfile(resources.runtime_c() / "include" / h, rt / "include" / h)
-    for s in cm.runtime_sources:
+    for s in runtime_sources:
         shutil.copyfile(resources.runtime_c() / "kernels" / s, rt / "kernels" / s)
     return written
 

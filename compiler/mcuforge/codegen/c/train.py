@@ -15,21 +15,18 @@ Where tensors live:
 from __future__ import annotations
 
 import json
-import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from ... import resources
 from ...errors import McuforgeError
 from ...ir.graph import Graph
 from ...schedule.arena import ArenaPlan, _align
 from ...schedule.arena_search import check_plan, plan_with_overlaps
 from ...schedule.inplace import Overlap, overlaps
 from ...schedule.lifetimes import Lifetime, lifetimes
-from ..jinja import render
-from .emit import RUNTIME_HEADERS, build_layers, c_ident, finish_layers
+from .emit import RUNTIME_HEADERS, build_layers, c_ident, finish_layers, write_sources
 from .fuse_train import fuse_pointwise_depthwise
 from .kernel_plan import kernel_overlaps, scratch_name
 from .kernel_select import KernelSelector
@@ -321,19 +318,7 @@ def write_training_library(cm: TrainCModel, out: Path, source: str, target: str)
                needs_libm=False, split=cm.split)
     files = {f"{cm.prefix}.h": "c/train_model.h.j2", f"{cm.prefix}.c": "c/train_model.c.j2",
              f"{cm.prefix}_weights.h": "c/weights.h.j2", f"{cm.prefix}_weights.c": "c/weights.c.j2"}
-    written = []
-    for fname, tpl in files.items():
-        p = out / fname
-        p.write_text(render(tpl, **ctx))
-        written.append(p)
-    rt = out / "mcuforge_runtime"
-    (rt / "include").mkdir(parents=True, exist_ok=True)
-    (rt / "kernels").mkdir(parents=True, exist_ok=True)
-    for h in RUNTIME_HEADERS + TRAIN_HEADERS:
-        shutil.copyfile(resources.runtime_c() / "include" / h, rt / "include" / h)
-    for s in cm.runtime_sources:
-        shutil.copyfile(resources.runtime_c() / "kernels" / s, rt / "kernels" / s)
-    return written
+    return write_sources(out, files, ctx, cm.runtime_sources, RUNTIME_HEADERS + TRAIN_HEADERS)
 
 
 def emit_training_library(g: Graph, out_dir, target: str = "cortex-m4", full_graph: Graph | None = None,
