@@ -142,8 +142,8 @@ def transfer(args) -> dict:
     rows = []
     for qas in (True, False):
         lib = out / f"int8_{'qas' if qas else 'noqas'}"
-        info = compile_training(str(onnx_path), lib, quant="int8", calib=xtr[:100], update=TRANSFER_SPEC,
-                                lr=lr, momentum=mom, qas=qas, full_backprop=qas, quiet=True)
+        info = compile_training(str(onnx_path), lib, quant="int8", calib=xtr[:args.calib_images],
+                                update=TRANSFER_SPEC, lr=lr, momentum=mom, qas=qas, full_backprop=qas, quiet=True)
         rep = train_on_board(lib, args.board, xtr, ytr, epochs, xv, yv, json_path=lib / "train.json",
                              quiet=False)
         rows.append({"qas": qas, "before": rep["eval_before"], "after": rep["epochs"][-1]["eval_accuracy"],
@@ -153,6 +153,7 @@ def transfer(args) -> dict:
                      "instr": rep["instructions_per_step"], "png": str(lib / "loss_curve.png")})
     res = {"fp32_before": before_fp32, "fp32_after": fp32[-1], "fp32_curve": fp32, "int8": rows,
            "train_images": len(xtr), "heldout_images": len(xv), "epochs": epochs, "spec": TRANSFER_SPEC,
+           "calib_images": min(args.calib_images, len(xtr)),
            "board": args.board}
     (out / "transfer.json").write_text(json.dumps(res, indent=1))
     return res
@@ -193,7 +194,7 @@ def mbv2(args) -> dict:
 def print_transfer(r):
     print(f"\n(a) transfer task: SmallCNN pretrained on MNIST 0-4, new classifier, trained on device on 5-9 "
           f"({r['train_images']} images x {r['epochs']} epochs, one per step, held-out {r['heldout_images']}); "
-          f"scheme {r['spec']}")
+          f"scheme {r['spec']}; int8 ranges calibrated on {r.get('calib_images', '?')} of those images")
     print(f"| run | before | after | vs fp32 |")
     print(f"|---|---|---|---|")
     print(f"| PyTorch fp32, same sparse update | {r['fp32_before']:.3f} | {r['fp32_after']:.3f} | |")
@@ -238,6 +239,8 @@ def main():
     ap.add_argument("--out", default=str(REPO / "build" / "training"))
     ap.add_argument("--epochs", type=int, default=3)
     ap.add_argument("--quick", action="store_true", help="fewer images and epochs (a smoke run)")
+    ap.add_argument("--calib-images", type=int, default=500,
+                    help="transfer task: new-class training images the int8 ranges are calibrated on")
     args = ap.parse_args()
     res = {}
     if args.part in ("transfer", "all"):
