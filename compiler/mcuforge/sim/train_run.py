@@ -82,7 +82,7 @@ def build_training_firmware(out_dir: Path, info: dict, board, opt: str = "-O2") 
                           name="train", extra_cflags=list(info.get("cflags", [])))
 
 
-def _plot(path: Path, epochs: list[dict], step_losses: np.ndarray, title: str):
+def _plot(path: Path, epochs: list[dict], step_losses: np.ndarray, title: str, before: float | None = None):
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -100,7 +100,10 @@ def _plot(path: Path, epochs: list[dict], step_losses: np.ndarray, title: str):
     ax2 = ax.twinx()
     acc = [e["eval_accuracy"] if e["eval_accuracy"] is not None else e["train_accuracy"] for e in epochs]
     if any(a is not None for a in acc):
-        ax2.plot(np.arange(1, len(epochs) + 1), acc, "s--", color="#36a", label="accuracy")
+        xs = list(range(1, len(epochs) + 1))
+        if before is not None:          # the untrained model's held-out accuracy at epoch 0
+            xs, acc = [0] + xs, [before] + acc
+        ax2.plot(xs, acc, "s--", color="#36a", label="accuracy")
         ax2.set_ylim(0, 1)
         ax2.set_ylabel("accuracy (eval, else train)")
     fig.tight_layout()
@@ -197,7 +200,7 @@ def train_on_board(out_dir, board_name: str, x, y, epochs: int = 1, x_eval=None,
         report["sram_bytes"] = info["arena_bytes"] + info["state_bytes"] + report["stack_bytes"]
     if plot and epochs_out:
         _plot(out_dir / "loss_curve.png", epochs_out, step_losses,
-              f"{info['name']} on {board.name} ({info['quant']}, {len(xs)} samples/epoch)")
+              f"{info['name']} on {board.name} ({info['quant']}, {len(xs)} samples/epoch)", before)
         report["loss_curve"] = str(out_dir / "loss_curve.png")
     if json_path:
         Path(json_path).write_text(json.dumps(report, indent=1))
