@@ -28,6 +28,10 @@ def _shapes(items: list[str] | None) -> dict | None:
 
 def cmd_compile(args):
     from .api import compile_model, report
+    if getattr(args, "train", False):
+        from .cli_train import compile_train
+        compile_train(args)
+        return
     compile_model(args.model, args.output, target=args.target, quant=args.quant, calib=args.calib,
                   calib_method=args.calib_method, input_shapes=_shapes(args.input_shape), name=args.name,
                   portable_kernels=args.portable_kernels, io_in_arena=args.io_in_arena,
@@ -42,6 +46,9 @@ def cmd_simulate(args):
     import numpy as np
 
     from .api import simulate
+    if args.train:
+        from .cli_train import cmd_simulate_train
+        return cmd_simulate_train(args)
     x = None
     for what, dest in (("--output", args.output), ("--json", args.json)):
         if dest and not Path(dest).resolve().parent.is_dir():
@@ -128,6 +135,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="int8 requantization rounding: TFLite's double rounding (default; .tflite models always), "
                         "or single: one rounding of the exact product, which agrees with onnxruntime's QDQ "
                         "models far more often (ONNX / float models; portable kernels)")
+    from .cli_train import add_train_args
+    add_train_args(c)
     c.set_defaults(func=cmd_compile)
 
     s = sub.add_parser("simulate", help="run a compiled model on an emulated board, the host, or the golden model",
@@ -138,6 +147,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--input", help="X.npy: samples with the batch on axis 0 (float32 is quantized, int8 fed as is)")
     s.add_argument("--output", help="Y.npy: raw outputs with the batch on axis 0")
     s.add_argument("--json", help="write the measurements (instructions, flash_bytes, ram_bytes, ...) as JSON")
+    from .cli_train import add_simulate_args
+    add_simulate_args(s)
     s.set_defaults(func=cmd_simulate)
 
     r = sub.add_parser("report", help="print the per-layer report of a compiled model",

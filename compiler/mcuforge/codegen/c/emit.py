@@ -68,6 +68,34 @@ def _io_desc(g: Graph, names: list[str], role: str) -> list[dict]:
     return out
 
 
+def build_layers(ctx: LayerContext, order) -> list[Layer]:
+    """One Layer per node of `order`; layer i runs at step i."""
+    out = []
+    for i, node in enumerate(order):
+        ctx.index = i
+        ctx.select.node = node.name
+        out.append(build_layer(ctx, node))
+    return out
+
+
+def finish_layers(ctx: LayerContext, order, refs: dict[str, TensorRef], plan: ArenaPlan) -> list[Layer]:
+    """The layers built again with the plan's final offsets (a reshape planned as an alias
+    becomes no code), each kernel's scratch placed where the plan put it. plan.lifetimes keep
+    the tensors' only (as with place_scratch); the scratch keeps its offsets."""
+    for ref in refs.values():
+        if ref.kind == "arena":
+            ref.offset = plan.offsets[ref.name]
+    layers = build_layers(ctx, order)
+    scratch = set()
+    for i, l in enumerate(layers):
+        if l.params.get("scratch_bytes", 0) > 0:
+            name = scratch_name(l, i)
+            scratch.add(name)
+            l.params["scratch"] = TensorRef("arena", "uint8_t", name, plan.offsets[name])
+    plan.lifetimes = [lt for lt in plan.lifetimes if lt.tensor not in scratch]
+    return layers
+
+
 def lower_to_c(g: Graph, features=frozenset(), portable_only: bool = False, plan: ArenaPlan | None = None,
                io_in_arena: bool = False, arena_budget: int | None = None, speed_first: bool = False) -> CModel:
     """With io_in_arena the model's inputs and outputs are arena tensors (TFLite Micro's layout:
@@ -110,12 +138,7 @@ def lower_to_c(g: Graph, features=frozenset(), portable_only: bool = False, plan
     ctx = LayerContext(g, refs, KernelSelector(frozenset(features), portable_only))
 
     def build_all():
-        out = []
-        for i, node in enumerate(order):
-            ctx.index = i
-            ctx.select.node = node.name
-            out.append(build_layer(ctx, node))
-        return out
+        return build_layers(ctx, order)
     layers = build_all()
     if kernel_aware:
         plan = plan_with_kernels(g, order, layers, io_in_arena)
@@ -124,19 +147,7 @@ def lower_to_c(g: Graph, features=frozenset(), portable_only: bool = False, plan
                 layers, plan = lean_peak(g, order, layers, plan, ctx.select, build_all, io_in_arena, arena_budget)
         elif not speed_first:
             layers, plan, pareto = pareto_peak(g, order, layers, plan, ctx.select, build_all, io_in_arena)
-        for ref in refs.values():
-            if ref.kind == "arena":
-                ref.offset = plan.offsets[ref.name]
-        # again, now that offsets are final (a reshape planned as an alias becomes no code)
-        layers = build_all()
-        scratch = set()
-        for i, l in enumerate(layers):
-            if l.params.get("scratch_bytes", 0) > 0:
-                name = scratch_name(l, i)
-                scratch.add(name)
-                l.params["scratch"] = TensorRef("arena", "uint8_t", name, plan.offsets[name])
-        # lifetimes stay the tensors' (as with place_scratch); scratch keeps its offsets
-        plan.lifetimes = [lt for lt in plan.lifetimes if lt.tensor not in scratch]
+        layers = finish_layers(ctx, order, refs, plan)
     else:
         plan = place_scratch(plan, layers, refs)
     for io in inputs + outputs:
@@ -181,6 +192,12 @@ def write_c_library(cm: CModel, out: Path, source: str, target: str, quant: str)
         f"{cm.prefix}.mk": "c/model.mk.j2",
         "CMakeLists.txt": "c/CMakeLists.txt.j2",
     }
+    return write_sources(out, files, ctx, cm.runtime_sources)
+
+
+def write_sources(out: Path, files: dict[str, str], ctx: dict, runtime_sources, headers=RUNTIME_HEADERS) -> list[Path]:
+    """Render `files` ({file name: template}) into out and copy the runtime headers and the
+    kernels the library uses into out/mcuforge_runtime/, so the folder is self-contained."""
     written = []
     for fname, tpl in files.items():
         p = out / fname
@@ -189,9 +206,9 @@ def write_c_library(cm: CModel, out: Path, source: str, target: str, quant: str)
     rt = out / "mcuforge_runtime"
     (rt / "include").mkdir(parents=True, exist_ok=True)
     (rt / "kernels").mkdir(parents=True, exist_ok=True)
-    for h in RUNTIME_HEADERS:
+    for h in headers:
         shutil.copyfile(resources.runtime_c() / "include" / h, rt / "include" / h)
-    for s in cm.runtime_sources:
+    for s in runtime_sources:
         shutil.copyfile(resources.runtime_c() / "kernels" / s, rt / "kernels" / s)
     if cm.single_rounding:
         (rt / "include" / "mcf_config.h").write_text(render("c/mcf_config.h.j2", prefix=cm.prefix,
