@@ -115,9 +115,10 @@ class CompileResult:
 
 def prepare_graph(model, quant: str = "int8", calib=None, calib_method: str = "minmax",
                   input_shapes: dict | None = None, quiet: bool = False,
-                  example_inputs=None) -> tuple[Graph, dict]:
+                  example_inputs=None, weight_bits=None, ternary_method: str = "absmean") -> tuple[Graph, dict]:
     """Frontend + passes + quantization: the device graph and what calibration chose. model is a
-    file, a Graph or a torch.nn.Module (which needs example_inputs)."""
+    file, a Graph or a torch.nn.Module (which needs example_inputs). weight_bits (8, 4, 2 or a
+    dict {layer name: bits}) narrows the int8 weights of conv2d / dense (quant/subbyte.py)."""
     from .passes.lower_to_lut import lower_to_lut
     from .passes.pipeline import canonicalize
     if quant not in QUANT_MODES:
@@ -126,7 +127,12 @@ def prepare_graph(model, quant: str = "int8", calib=None, calib_method: str = "m
     from .ir.validate import validate_graph
     validate_graph(g, quant)
     ranges: dict = {}
+    if weight_bits not in (None, 8) and quant != "int8":
+        raise McuforgeError(f"--weight-bits {weight_bits} needs --quant int8")
     if g.meta.get("quant") == "int8":
+        if weight_bits not in (None, 8):
+            from .quant.subbyte import narrow_int8_graph
+            g = narrow_int8_graph(g, weight_bits, ternary_method)
         if quant != "int8":
             raise McuforgeError("the model is already int8; compile it with --quant int8")
     else:
@@ -146,7 +152,7 @@ def prepare_graph(model, quant: str = "int8", calib=None, calib_method: str = "m
             if samples:
                 _log(f"calibrating on {len(samples)} samples ({calib_method})", quiet)
                 ranges = calibrate(g, samples, calib_method)
-            g = quantize_int8(g, ranges)
+            g = quantize_int8(g, ranges, weight_bits=weight_bits, ternary_method=ternary_method)
     if g.meta.get("quant") == "int8":
         g = lower_to_lut(g)
     infer_shapes(g)
@@ -160,7 +166,8 @@ def compile_model(model, out_dir, target: str = "cortex-m4", quant: str = "int8"
                   calib_method: str = "minmax", input_shapes: dict | None = None, name: str | None = None,
                   portable_kernels: bool = False, quiet: bool = False,
                   io_in_arena: bool | None = None, arena_budget: int | None = None,
-                  min_arena: bool = False, planner=None, example_inputs=None) -> CompileResult:
+                  min_arena: bool = False, planner=None, example_inputs=None,
+                  weight_bits=None, ternary_method: str = "absmean") -> CompileResult:
     """model: an .onnx or .tflite file, a Graph, or a torch.nn.Module; a module is exported with
     torch's dynamo exporter on example_inputs (a tensor or array of the input shape, batch 1, or a
     tuple of them); calib may then be a torch tensor as well as an array or a file.
@@ -168,7 +175,10 @@ def compile_model(model, out_dir, target: str = "cortex-m4", quant: str = "int8"
     TFLite Micro does and adds the zero-copy API (<prefix>_input/_invoke/_output). While the arena
     is above arena_budget (bytes; min_arena is a budget of 0) the layers whose kernel scratch sets
     its peak get a leaner, slower kernel variant; the others keep the fastest. planner (graph ->
-    ArenaPlan, e.g. a baseline to compare with) replaces the kernel-aware planning."""
+    ArenaPlan, e.g. a baseline to compare with) replaces the kernel-aware planning.
+    weight_bits: 8 (default), 4 (int4 in [-7, 7]) or 2 (ternary, scale by ternary_method
+    'absmean' or 'median') for every conv2d / dense, or a dict {layer name: 8 | 4 | 2}; the
+    weights are stored packed (two or four per byte) and the report lists each layer's width."""
     from .codegen.c.emit import lower_to_c, write_c_library
     from .report.layers import layer_table, write_report
     from .targets import load_core
@@ -182,7 +192,8 @@ def compile_model(model, out_dir, target: str = "cortex-m4", quant: str = "int8"
     else:
         src_name = str(model)
     _log(f"loading {src_name}", quiet)
-    g, ranges = prepare_graph(model, quant, calib, calib_method, input_shapes, quiet, example_inputs)
+    g, ranges = prepare_graph(model, quant, calib, calib_method, input_shapes, quiet, example_inputs,
+                              weight_bits, ternary_method)
     if name:
         g.name = name
     _log(f"generating C for {core.name} ({len(g.nodes)} layers)", quiet)
@@ -200,6 +211,7 @@ def compile_model(model, out_dir, target: str = "cortex-m4", quant: str = "int8"
         "io_bytes": 0 if cm.io_in_arena else sum(g.tensors[t].nbytes for t in g.inputs + g.outputs),
         "io_in_arena": cm.io_in_arena, "arena_budget": arena_budget,
         "weights_bytes": int(sum(a.values.nbytes for a in cm.arrays)),
+        "weight_bits": {n.name: int(n.attrs.get("weight_bits", 8)) for n in g.topo_order() if "weight_bits" in n.attrs},
         "macs": int(sum(l.macs for l in cm.layers)),
         "runtime_sources": cm.runtime_sources,
         "layers": layer_table(g, cm, ranges),

@@ -31,7 +31,8 @@ def cmd_compile(args):
     compile_model(args.model, args.output, target=args.target, quant=args.quant, calib=args.calib,
                   calib_method=args.calib_method, input_shapes=_shapes(args.input_shape), name=args.name,
                   portable_kernels=args.portable_kernels, io_in_arena=args.io_in_arena,
-                  arena_budget=args.arena_budget, min_arena=args.min_arena)
+                  arena_budget=args.arena_budget, min_arena=args.min_arena,
+                  weight_bits=args.weight_bits, ternary_method=args.ternary_method)
     if not args.no_report:
         print(report(args.output))
 
@@ -106,6 +107,11 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--arena-budget", type=int, metavar="BYTES",
                    help="while the arena is larger, layers whose kernel scratch sets its peak use a leaner, slower kernel")
     c.add_argument("--min-arena", action="store_true", help="the smallest arena this gets (--arena-budget 0)")
+    c.add_argument("--weight-bits", type=int, choices=[8, 4, 2], default=None,
+                   help="weight width of every conv / fully connected layer: 8, 4 (int4, two per byte) "
+                        "or 2 (ternary {-1, 0, 1}, four per byte); activations stay int8")
+    c.add_argument("--ternary-method", default="absmean", choices=["absmean", "median"],
+                   help="per-channel scale of ternary weights: mean |w| (BitNet b1.58) or median |w|")
     c.set_defaults(func=cmd_compile)
 
     s = sub.add_parser("simulate", help="run a compiled model on an emulated board, the host, or the golden model",

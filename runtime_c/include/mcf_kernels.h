@@ -306,5 +306,7 @@ void mcf_layernorm_s8(const mcf_layernorm_s8_args *a, const int8_t *in, int8_t *
 #include "mcf_elementwise.h"
 /* resize and transposed convolution (they reuse the conv2d argument structs above) */
 #include "mcf_resize.h"
+/* convolution / fully connected with int4 and ternary weights (the int8 argument structs) */
+#include "mcf_subbyte.h"
 
 #endif /* MCF_KERNELS_H */

@@ -36,17 +36,18 @@ def activation_quant(lo: float, hi: float, symmetric: bool = False) -> QuantPara
 def quantize_weights(w: np.ndarray, per_channel: bool = True) -> tuple[np.ndarray, QuantParams]:
     """Symmetric per output channel (axis 0), values in [-127, 127]; per_channel=False gives every
     channel the scale of the largest weight of the tensor (still stored along axis 0)."""
-    flat = np.abs(w.reshape(w.shape[0], -1)).max(axis=1).astype(np.float64)
-    if not per_channel:
-        flat = np.full_like(flat, flat.max(initial=0.0))
-    scale = np.where(flat > 0, flat / 127.0, 1.0)
-    shape = (-1,) + (1,) * (w.ndim - 1)
-    q = np.clip(np.round(w / scale.reshape(shape)), -127, 127).astype(np.int8)
-    return q, QuantParams(scale, np.zeros_like(scale, np.int64), axis=0)
+    from .subbyte import quantize_weights_bits
+    return quantize_weights_bits(w, 8, per_channel)
 
 
 def quantize_int8(g: Graph, ranges: dict[str, tuple[float, float]], per_channel_weights: bool = True,
-                  symmetric_acts: bool = False) -> Graph:
+                  symmetric_acts: bool = False, weight_bits=None, ternary_method: str = "absmean") -> Graph:
+    """weight_bits: None / 8 (int8 weights), 4 or 2 for every conv2d / dense, or a dict
+    {node name: 8 | 4 | 2}; 4 is int4 in [-7, 7], 2 ternary {-1, 0, 1} with the scale of
+    ternary_method ('absmean' or 'median', quant/subbyte.py). Weight layers record
+    attrs["weight_bits"]; the integer arithmetic is int8's, on the narrower weight values."""
+    from .subbyte import resolve_weight_bits
+    bits_of = resolve_weight_bits(g, weight_bits)
     g = g.copy()
     order = g.topo_order()
     float_acts = [t for t in g.inputs] + [t for n in order for t in n.outputs]
@@ -92,7 +93,8 @@ def quantize_int8(g: Graph, ranges: dict[str, tuple[float, float]], per_channel_
     # 2. constants: weights per channel, biases in int32, other constant operands per tensor
     for n in order:
         if n.op in WEIGHT_OPS:
-            _quantize_weight_and_bias(g, n, per_channel_weights)
+            _quantize_weight_and_bias(g, n, per_channel_weights, bits_of[n.name], ternary_method)
+            n.attrs["weight_bits"] = bits_of[n.name]
         else:
             for i, name in enumerate(n.inputs):
                 t = g.tensors[name] if name else None
@@ -146,11 +148,21 @@ def _requantize_output(g: Graph, n: Node, want: QuantParams):
     g.add_node(node)
 
 
-def _quantize_weight_and_bias(g: Graph, n: Node, per_channel: bool = True):
+def _quantize_weight_and_bias(g: Graph, n: Node, per_channel: bool = True, bits: int = 8,
+                              ternary_method: str = "absmean"):
+    from .subbyte import quantize_to_grid, quantize_weights_bits
     w = g.tensors[n.inputs[1]]
     if w.dtype == "int8":
+        if bits < 8:
+            raise McuforgeError(f"node {n.name}: the model's weights are int8 already; "
+                                f"{bits}-bit weights need a float or QDQ model")
         return
-    if w.quant is not None and "q_int" in w.meta:
+    if w.quant is not None and "q_int" in w.meta and bits < 8:
+        # a QDQ model's int8 weights onto the narrower grid: from their dequantized values
+        deq = w.meta["q_int"].astype(np.float64) * np.asarray(w.quant.scale, np.float64).reshape(
+            (-1,) + (1,) * (w.data.ndim - 1))
+        q, wq = quantize_weights_bits(deq, bits, per_channel, ternary_method)
+    elif w.quant is not None and "q_int" in w.meta:
         if np.any(w.quant.zero_point != 0):
             raise McuforgeError(f"node {n.name}: asymmetric weights are not supported (zero point != 0)")
         cout = w.shape[0]
@@ -160,7 +172,7 @@ def _quantize_weight_and_bias(g: Graph, n: Node, per_channel: bool = True):
         q = np.clip(w.meta["q_int"], -128, 127).astype(np.int8)
         wq = QuantParams(scale, np.zeros(cout, np.int64), axis=0)
     else:
-        q, wq = quantize_weights(w.data, per_channel)
+        q, wq = quantize_weights_bits(w.data, bits, per_channel, ternary_method)
         if len(n.inputs) > 2 and n.inputs[2]:
             # a (nearly) dead channel has a tiny weight scale, and its bias would overflow int32 at
             # s_in * s_w: raise that channel's scale until the bias fits (its weights round to ~0)
@@ -168,8 +180,7 @@ def _quantize_weight_and_bias(g: Graph, n: Node, per_channel: bool = True):
             need = b / (g.tensors[n.inputs[0]].quant.s * (2 ** 31 - 1) * 0.5)
             if np.any(need > wq.scale):
                 scale = np.maximum(wq.scale, need if per_channel else need.max())
-                shape = (-1,) + (1,) * (w.data.ndim - 1)
-                q = np.clip(np.round(w.data / scale.reshape(shape)), -127, 127).astype(np.int8)
+                q = quantize_to_grid(w.data, scale, bits)
                 wq = QuantParams(scale, np.zeros_like(scale, np.int64), axis=0)
     wc = g.const(w.name + "_q", q, "int8", wq)
     ins = [n.inputs[0], wc.name]

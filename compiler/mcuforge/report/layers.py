@@ -25,6 +25,7 @@ def layer_table(g, cm, ranges: dict) -> list[dict]:
             "layer": l.cid, "op": n.op, "name": n.name, "kernel": l.kernel,
             "in_shape": list(g.tensors[n.inputs[0]].shape), "out_shape": list(t.shape),
             "macs": int(l.macs), "weight_bytes": w_bytes,
+            "weight_bits": int(n.attrs["weight_bits"]) if "weight_bits" in n.attrs else None,
             "arena_offset": cm.plan.offsets.get(out), "out_bytes": t.nbytes,
             "calib_range": [float(rng[0]), float(rng[1])] if rng else None,
             "quant_range": [float(qrange[0]), float(qrange[1])] if qrange else None,
@@ -42,7 +43,7 @@ def render_text(info: dict) -> str:
     rows = info["layers"]
     head = ["#", "op", "kernel", "out shape", "MACs", "weights B", "arena off", "bytes", "range"]
     body = [[r["layer"], r["op"], r["kernel"], "x".join(map(str, r["out_shape"])), f"{r['macs']:,}",
-             f"{r['weight_bytes']:,}", "io" if r["arena_offset"] is None else str(r["arena_offset"]),
+             f"{r['weight_bytes']:,}" + (f" (w{r['weight_bits']})" if r.get("weight_bits") else ""), "io" if r["arena_offset"] is None else str(r["arena_offset"]),
              f"{r['out_bytes']:,}", _fmt_range(r["quant_range"] or r["calib_range"])] for r in rows]
     widths = [max(len(str(x)) for x in col) for col in zip(head, *body)]
     line = lambda cells: "  ".join(str(c).ljust(w) for c, w in zip(cells, widths))  # noqa: E731

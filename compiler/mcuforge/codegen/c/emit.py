@@ -23,7 +23,8 @@ from .scratch import place_scratch
 
 RUNTIME_HEADERS = ("mcf_kernels.h", "mcf_arith.h", "mcf_broadcast.h", "mcf_fixedpoint.h", "mcf_odometer.h",
                    "mcf_fc_as_conv.h", "mcf_opt.h", "mcf_variants.h", "mcf_pool_window.h",
-                   "mcf_fast_requant.h", "mcf_elementwise.h", "mcf_resize.h")
+                   "mcf_fast_requant.h", "mcf_elementwise.h", "mcf_resize.h",
+                   "mcf_subbyte.h", "mcf_subbyte_ref.h")
 
 
 @dataclass

@@ -1,0 +1,171 @@
+"""Sub-byte weights: int4 and ternary grids, per output channel, and their packed storage.
+
+The arithmetic stays the int8 contract (int8 activations, int32 accumulators, TFLite's
+requantization); only the weight grid is narrower, so a quantized weight tensor keeps dtype int8
+holding values in the narrow grid, the node records attrs["weight_bits"], and the golden model
+runs unchanged. Storage (flash) packs the values:
+
+  - int4 (weight_bits=4): symmetric per channel in [-7, 7] (narrow range, as int8's [-127, 127]:
+    the grid is symmetric around 0 so the scale max|w| / 7 wastes no code on one side and
+    -w is always representable; -8 is never produced). Packed two per byte over the flattened
+    tensor [Cout][KH][KW][Cin] / [Cout][K], element 2i in the low nibble and 2i+1 in the high
+    nibble, the last byte zero-padded: TFLite's dense int4 packing (PackInt4ValuesDensely).
+  - ternary (weight_bits=2): {-1, 0, +1} x per-channel scale, BitNet b1.58's absmean
+    (scale = mean |w| of the channel, q = clip(round(w / scale), -1, 1)) or the median of |w|
+    ('BitNet b1.58 Reloaded'). Packed four per byte in the same order (element 4i + j in bits
+    2j..2j+1) as 2-bit two's complement (0 -> 00, +1 -> 01, -1 -> 11): a field f sign-extends
+    with ((f ^ 2) - 2), one shift, one mask and two ALU ops in the portable kernel, and the packed
+    order is the flat weight order, so byte and field of element i are i >> 2 and i & 3.
+Optimized kernel variants may reorder the packed fields at compile time; they never widen them.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import McuforgeError
+from ..ir.tensor import QuantParams
+
+WEIGHT_BITS = (8, 4, 2)
+TERNARY_METHODS = ("absmean", "median")
+QMAX = {8: 127, 4: 7, 2: 1}
+# ops whose weights may take a sub-byte grid (the C backend has kernels for them)
+SUBBYTE_OPS = ("conv2d", "dense")
+
+
+def grid_max(bits: int) -> int:
+    return QMAX[bits]
+
+
+def resolve_weight_bits(g, weight_bits) -> dict[str, int]:
+    """{node name: bits} for every weight layer: an int applies to each conv2d / dense (others
+    keep 8 bits), a dict names layers (unnamed ones keep 8). Bad widths and names fail here."""
+    from .int8 import WEIGHT_OPS
+    layers = [n for n in g.topo_order() if n.op in WEIGHT_OPS]
+    out = {n.name: 8 for n in layers}
+    if weight_bits is None:
+        return out
+    if isinstance(weight_bits, dict):
+        by_name = {n.name: n for n in layers}
+        for name, bits in weight_bits.items():
+            if name not in by_name:
+                known = ", ".join(sorted(by_name)) or "none"
+                raise McuforgeError(f"weight_bits names {name!r}, which is not a weight layer (layers: {known})")
+            _check_bits(bits, name)
+            if bits < 8 and by_name[name].op not in SUBBYTE_OPS:
+                raise McuforgeError(f"node {name} ({by_name[name].op}): no {bits}-bit weight kernel; "
+                                    f"sub-byte weights exist for {', '.join(SUBBYTE_OPS)}")
+            out[name] = int(bits)
+        return out
+    _check_bits(weight_bits, "every layer")
+    for n in layers:
+        if n.op in SUBBYTE_OPS:
+            out[n.name] = int(weight_bits)
+    return out
+
+
+def _check_bits(bits, where):
+    if isinstance(bits, bool) or not isinstance(bits, (int, np.integer)) or int(bits) not in WEIGHT_BITS:
+        raise McuforgeError(f"weight bits for {where} must be one of 8, 4, 2 (2 = ternary), not {bits!r}")
+
+
+def channel_scales(w: np.ndarray, bits: int, ternary_method: str = "absmean",
+                   per_channel: bool = True) -> np.ndarray:
+    """The float scale of each output channel (axis 0) for the given grid."""
+    a = np.abs(w.reshape(w.shape[0], -1)).astype(np.float64)
+    if bits == 2:
+        if ternary_method not in TERNARY_METHODS:
+            raise McuforgeError(f"ternary_method must be one of {', '.join(TERNARY_METHODS)}, not {ternary_method!r}")
+        if not per_channel:
+            a = a.reshape(1, -1)
+        s = a.mean(axis=1) if ternary_method == "absmean" else np.median(a, axis=1)
+        if ternary_method == "median":
+            # a channel with mostly zeros has median 0: fall back to its absmean
+            s = np.where(s > 0, s, a.mean(axis=1))
+        s = np.broadcast_to(s, (w.shape[0],)) if not per_channel else s
+        return np.where(s > 0, s, 1.0)
+    m = a.max(axis=1, initial=0.0)
+    if not per_channel:
+        m = np.full_like(m, m.max(initial=0.0))
+    return np.where(m > 0, m / grid_max(bits), 1.0)
+
+
+def quantize_to_grid(w: np.ndarray, scale: np.ndarray, bits: int) -> np.ndarray:
+    shape = (-1,) + (1,) * (w.ndim - 1)
+    q = np.clip(np.round(w / np.asarray(scale, np.float64).reshape(shape)), -grid_max(bits), grid_max(bits))
+    return q.astype(np.int8)
+
+
+def quantize_weights_bits(w: np.ndarray, bits: int, per_channel: bool = True,
+                          ternary_method: str = "absmean") -> tuple[np.ndarray, QuantParams]:
+    """Symmetric per output channel on the grid of `bits` (8: [-127, 127], 4: [-7, 7], 2: {-1, 0, 1})."""
+    scale = channel_scales(w, bits, ternary_method, per_channel)
+    return quantize_to_grid(w, scale, bits), QuantParams(scale, np.zeros_like(scale, np.int64), axis=0)
+
+
+def check_grid(q: np.ndarray, bits: int, where: str = ""):
+    m = grid_max(bits)
+    if q.size and (q.min() < -m or q.max() > m):
+        raise McuforgeError(f"{where}weights outside the {bits}-bit grid [-{m}, {m}]: [{q.min()}, {q.max()}]")
+
+
+def pack_weights(q: np.ndarray, bits: int) -> np.ndarray:
+    """Flattened int8 values of the grid -> packed bytes (uint8), low field first (module doc)."""
+    flat = np.asarray(q, np.int64).reshape(-1)
+    if bits == 8:
+        return flat.astype(np.int8).view(np.uint8)
+    check_grid(flat, bits)
+    per = 8 // bits
+    n = -(-flat.size // per) * per
+    fields = np.zeros(n, np.uint32)
+    fields[:flat.size] = flat & ((1 << bits) - 1)
+    fields = fields.reshape(-1, per) << (bits * np.arange(per, dtype=np.uint32))
+    return fields.sum(axis=1).astype(np.uint8)
+
+
+def unpack_weights(packed: np.ndarray, bits: int, count: int) -> np.ndarray:
+    """Inverse of pack_weights: `count` int8 values."""
+    b = np.asarray(packed, np.uint8).reshape(-1)
+    if bits == 8:
+        return b.view(np.int8)[:count].copy()
+    per = 8 // bits
+    fields = (b[:, None].astype(np.int32) >> (bits * np.arange(per))) & ((1 << bits) - 1)
+    half = 1 << (bits - 1)
+    return ((fields ^ half) - half).reshape(-1)[:count].astype(np.int8)
+
+
+def packed_nbytes(count: int, bits: int) -> int:
+    return -(-count * bits // 8)
+
+
+def narrow_int8_graph(g, weight_bits, ternary_method: str = "absmean"):
+    """An int8 graph (from an int8 .tflite) with the chosen layers' weights moved onto a narrower
+    grid: the dequantized int8 weights are quantized again per channel, the int32 bias follows the
+    new scale (b * s_w / s_w'), activations keep their quantization."""
+    bits_of = resolve_weight_bits(g, weight_bits)
+    g = g.copy()
+    for n in g.topo_order():
+        bits = bits_of.get(n.name)
+        if bits is None:
+            continue
+        n.attrs["weight_bits"] = int(n.attrs.get("weight_bits", 8)) if bits == 8 else bits
+        if bits == 8:
+            continue
+        w = g.tensors[n.inputs[1]]
+        cout = w.shape[0]
+        old = np.broadcast_to(np.asarray(w.quant.scale, np.float64), (cout,))
+        deq = w.data.astype(np.float64) * old.reshape((-1,) + (1,) * (w.data.ndim - 1))
+        q, wq = quantize_weights_bits(deq, bits, True, ternary_method)
+        ins = list(n.inputs)
+        ins[1] = g.const(w.name + f"_w{bits}", q, "int8", wq).name
+        if len(ins) > 2 and ins[2]:
+            b = g.tensors[ins[2]]
+            s_in = g.tensors[n.inputs[0]].quant.s
+            bias_scale = s_in * wq.scale
+            bq = np.round(b.data.astype(np.float64) * old / wq.scale)
+            if np.abs(bq).max(initial=0) >= 2 ** 31:
+                raise McuforgeError(f"node {n.name}: bias does not fit int32 at {bits}-bit weight scales")
+            ins[2] = g.const(b.name + f"_w{bits}", bq.astype(np.int32), "int32",
+                             QuantParams(bias_scale, np.zeros(cout, np.int64), axis=0)).name
+        g.set_inputs(n, ins)
+    g.prune_tensors()
+    return g
