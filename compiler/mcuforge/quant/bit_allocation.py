@@ -54,6 +54,10 @@ def allocate(sens: Sensitivity, flash_budget: int | None = None, instr_budget: i
         c[k] = sens.cost(n, b)
     for k, ((i, j), bi, bj) in enumerate(pairs):
         c[nx_ + k] = sens.pairs[(i, j)][(bi, bj)]
+    # ties (layers with no measurable sensitivity) go to the smaller configuration
+    scale = max(np.abs(c).max(initial=0.0), 1e-30) * 1e-9 / max(max(l.bytes.values()) for l in sens.layers)
+    for (n, b), k in var.items():
+        c[k] += scale * sens.layer(n).bytes[b]
     rows, lo, hi = [], [], []
 
     def row():

@@ -32,7 +32,7 @@ import numpy as np
 from ..errors import McuforgeError
 from ..ir.graph import Graph
 from ..ir.tensor import QuantParams
-from .lowbit import WIDTHS, packed_weight_bytes, quantize_weight_bits
+from .subbyte import WEIGHT_BITS as WIDTHS, grid_max, packed_nbytes, quantize_weights_bits
 from .torch_graph import WEIGHT_OPS, TorchGraph, _torch
 
 
@@ -170,12 +170,12 @@ def hessian_sensitivity(g: Graph, x: np.ndarray, labels: np.ndarray | None = Non
         ls = LayerSensitivity(name, g.node(name).op, int(w.size), float(t.mean()),
                               float(t.std(ddof=1) / np.sqrt(len(t))) if len(t) > 1 else 0.0)
         for b in widths:
-            q, s = quantize_weight_bits(w, b, ternary=ternary)
+            q, s = _quantize(w, b, ternary)
             d = q * s.reshape((-1,) + (1,) * (w.ndim - 1)) - w
             deltas[(name, b)] = d
             ls.sq_err[b] = float((d ** 2).sum())
             ls.omega[b] = max(ls.trace, 0.0) / ls.n_params * ls.sq_err[b]
-            ls.bytes[b] = packed_weight_bytes(w.shape, b)
+            ls.bytes[b] = packed_nbytes(w.size, b)
         layers.append(ls)
 
     sens = Sensitivity(layers, widths=tuple(widths), n_probe=n_probe, n_samples=len(x), loss=float(loss.detach()))
@@ -233,7 +233,7 @@ def bias_correction(g: Graph, x: np.ndarray, config: dict, ternary: str = "absme
         for name, bits in config.items():
             n = g.node(name)
             w = tg.weights[name].numpy()
-            q, s = quantize_weight_bits(w, bits, ternary=ternary)
+            q, s = _quantize(w, bits, ternary)
             dw = torch.tensor(q * s.reshape((-1,) + (1,) * (w.ndim - 1)) - w, dtype=tg.dtype)
             saved = dict(n.attrs)
             n.attrs.update(act_min=None, act_max=None)   # the shift before the activation
@@ -283,7 +283,7 @@ def adaquant(g: Graph, x: np.ndarray, config: dict, steps: int = 300, lr: float 
             env_q = tq.run(xb, keep=True)
         x_in, target = env_q[n.inputs[0]].detach(), env_f[n.outputs[0]].detach()
         w0 = tf.weights[name].detach().numpy()
-        q0, s0 = quantize_weight_bits(w0, bits, ternary=ternary)
+        q0, s0 = _quantize(w0, bits, ternary)
         lo, hi = _grid(bits)
         shape = (-1,) + (1,) * (w0.ndim - 1)
         v = torch.tensor(w0, dtype=tf.dtype, requires_grad=True)
@@ -329,9 +329,10 @@ def adaquant(g: Graph, x: np.ndarray, config: dict, steps: int = 300, lr: float 
 
 
 def _grid(bits: int) -> tuple[int, int]:
-    if bits == 2:
-        return -1, 1
-    if bits in (4, 8):
-        m = 2 ** (bits - 1) - 1
-        return -m, m
-    raise McuforgeError(f"weight width {bits} is not one of 8, 4, 2")
+    return -grid_max(bits), grid_max(bits)
+
+
+def _quantize(w: np.ndarray, bits: int, ternary: str) -> tuple[np.ndarray, np.ndarray]:
+    """Integer weights and per-channel scales as quantize_int8 makes them (quant.subbyte)."""
+    q, qp = quantize_weights_bits(w, bits, True, ternary)
+    return q.astype(np.float64), np.asarray(qp.scale, np.float64)
