@@ -5,6 +5,7 @@ mcf_conv2d_s8_w4) a linear model, fitted to QEMU's executed-instruction counts o
 models of a handful of shapes:
 
     instructions = c0 + c_mac * MACs + c_out * output elements + c_in * input elements
+                   + c_patch * MACs / output channels (the window elements gathered)
 
 Coefficients are non-negative least squares (scipy.optimize.nnls). They live as TOML data in
 targets/instr_models/<core>.toml and are refitted by
@@ -28,7 +29,7 @@ from ..ir.graph import Graph, Node
 from ..ir.ops import infer_shapes
 from ..ir.tensor import Tensor
 
-FEATURES = ("const", "macs", "outputs", "inputs")
+FEATURES = ("const", "macs", "outputs", "inputs", "patches")
 
 # single-layer probes per kernel kind: (kind, H, W, Cin, Cout, K, stride)
 PROBES = [
@@ -48,9 +49,27 @@ def models_dir() -> Path:
     return targets() / "instr_models"
 
 
+def kernel_key(row: dict) -> str:
+    """The model's key: the kernel's name, and for convolutions the window (a 1x1 and a 3x3
+    convolution take different paths through the same kernel)."""
+    return row["kernel"] + (f"/{row['window']}" if row.get("window") else "")
+
+
+def annotate_rows(g, rows: list[dict]) -> list[dict]:
+    """Add the window (KHxKW) of each conv2d to its report row."""
+    for r in rows:
+        n = g.nodes.get(r["name"]) if hasattr(g, "nodes") else None
+        if n is not None and n.op == "conv2d":
+            kh, kw = g.tensors[n.inputs[1]].shape[1:3]
+            r["window"] = f"{kh}x{kw}"
+    return rows
+
+
 def layer_features(row: dict) -> np.ndarray:
     """The model's features of one row of the per-layer report (report.layers.layer_table)."""
-    return np.array([1.0, row["macs"], float(np.prod(row["out_shape"])), float(np.prod(row["in_shape"]))])
+    outputs = float(np.prod(row["out_shape"]))
+    # patches: MACs per output channel = the im2col / window elements the kernel gathers
+    return np.array([1.0, row["macs"], outputs, float(np.prod(row["in_shape"])), row["macs"] / row["out_shape"][-1]])
 
 
 class InstrModel:
@@ -58,7 +77,7 @@ class InstrModel:
         self.core, self.coefs, self.meta = core, coefs, meta or {}
 
     def predict(self, row: dict) -> float:
-        k = row["kernel"]
+        k = kernel_key(row)
         if k not in self.coefs:
             raise McuforgeError(f"no instruction model for kernel {k} on {self.core} "
                                 f"(targets/instr_models/{self.core}.toml; refit with python -m mcuforge.quant.instr_model)")
@@ -112,9 +131,9 @@ def fit(core: str, board: str, widths=(8, 4, 2), portable_kernels: bool = False,
                 out = Path(tmp) / f"{g.name}_w{bits}"
                 res = compile_model(g, out, target=core, calib=x, weight_bits=bits, quiet=True,
                                     portable_kernels=portable_kernels)
-                row = next(r for r in res.info["layers"] if r["op"] in ("conv2d", "dense"))
+                row = next(r for r in annotate_rows(res.graph, res.info["layers"]) if r["op"] in ("conv2d", "dense"))
                 _, m = simulate(out, board=board, x=x[:1], quiet=True)
-                rows.setdefault(row["kernel"], []).append((layer_features(row), m["instructions"], g.name, bits))
+                rows.setdefault(kernel_key(row), []).append((layer_features(row), m["instructions"], g.name, bits))
                 if not quiet:
                     print(f"{core} {g.name} w{bits}: {row['kernel']} {m['instructions']} instructions", flush=True)
     fitted = {}
@@ -136,6 +155,7 @@ def write_toml(core: str, board: str, fitted: dict, path: Path | None = None) ->
     lines = [f"# Instruction models per kernel for {core}, fitted to QEMU ({board}) executed-instruction",
              "# counts of single-layer models (mcuforge.quant.instr_model.PROBES):",
              "#   instructions = const + macs * MACs + outputs * output elements + inputs * input elements",
+             "#                  + patches * MACs / output channels",
              "# Refit: PYTHONPATH=compiler python -m mcuforge.quant.instr_model "
              f"--core {core} --board {board}", "",
              "[fit]", f'core = "{core}"', f'board = "{board}"', ""]

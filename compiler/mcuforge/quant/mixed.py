@@ -89,7 +89,8 @@ def lower_uniform(g: Graph, ranges: dict, bits, core, opts: MixedOptions):
     gq = lower_to_lut(gq)
     infer_shapes(gq)
     cm = lower_to_c(gq, core.features, portable_only=opts.portable_kernels)
-    rows = layer_table(gq, cm, ranges)
+    from .instr_model import annotate_rows
+    rows = annotate_rows(gq, layer_table(gq, cm, ranges))
     return rows, int(sum(a.values.nbytes for a in cm.arrays))
 
 

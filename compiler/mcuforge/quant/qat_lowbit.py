@@ -123,7 +123,7 @@ def train(model, x: np.ndarray, y: np.ndarray, epochs: int = 3, lr: float = 1e-3
             loss.backward()
             opt.step()
             sched.step()
-            total += float(loss) * len(idx)
+            total += loss.item() * len(idx)
         if not quiet:
             print(f"epoch {ep + 1}: loss {total / len(xt):.4f}", flush=True)
     model.eval()
