@@ -6,7 +6,8 @@ import numpy as np
 from tflite_micro.tensorflow.lite.micro.compression import model_editor as me
 from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as fb
 
-TYPES = {"int8": fb.TensorType.INT8, "float32": fb.TensorType.FLOAT32, "int32": fb.TensorType.INT32}
+TYPES = {"int8": fb.TensorType.INT8, "float32": fb.TensorType.FLOAT32, "int32": fb.TensorType.INT32,
+         "int16": fb.TensorType.INT16, "int64": fb.TensorType.INT64}
 OP = fb.BuiltinOperator
 ACT = {None: 0, "relu": 1, "relu_n1_to_1": 2, "relu6": 3, "tanh": 4}
 
@@ -26,7 +27,8 @@ class ModelBuilder:
                                 zps if len(zps) > 1 else zps[0], axis)
         if data is not None:
             data = np.ascontiguousarray(np.asarray(data).astype({"int8": np.int8, "int32": np.int32,
-                                                                  "float32": np.float32}[dtype]))
+                                                                  "float32": np.float32, "int16": np.int16,
+                                                                  "int64": np.int64}[dtype]))
         self.n += 1
         return self.sg.add_tensor(shape=tuple(shape), dtype=TYPES[dtype], quantization=q,
                                   data=data, name=name or f"t{self.n}")

@@ -253,7 +253,7 @@ def compile_model(model, out_dir, target: str = "cortex-m4", quant: str = "int8"
         # bytes of caller-owned input/output buffers the library needs besides its arena
         "io_bytes": 0 if cm.io_in_arena else sum(g.tensors[t].nbytes for t in g.inputs + g.outputs),
         "io_in_arena": cm.io_in_arena, "arena_budget": arena_budget,
-        "weights_bytes": int(sum(a.values.nbytes for a in cm.arrays)),
+        "weights_bytes": int(sum(a.nbytes for a in cm.arrays)),
         "weight_bits": {n.name: int(n.attrs.get("weight_bits", 8)) for n in g.topo_order() if "weight_bits" in n.attrs},
         "macs": int(sum(l.macs for l in cm.layers)),
         "runtime_sources": cm.runtime_sources,
@@ -311,13 +311,14 @@ def to_device_inputs(info: dict, x) -> list[np.ndarray]:
         if perm:
             arr = np.transpose(arr, (0,) + tuple(p + 1 for p in perm)) if arr.ndim == len(perm) + 1 else \
                 np.stack([np.transpose(a, perm) for a in arr])
-        if io["dtype"] == "int8":
+        if io["dtype"] in INT_IO:
             if arr.dtype.kind == "f":
                 from .reference.arith import round_half_away
                 q = io["quant"]
+                lo, hi = INT_IO[io["dtype"]]
                 with np.errstate(over="ignore"):
-                    arr = np.clip(round_half_away(arr.astype(np.float64) / q["scale"]) + q["zero_point"], -128, 127)
-            arr = arr.astype(np.int8)
+                    arr = np.clip(round_half_away(arr.astype(np.float64) / q["scale"]) + q["zero_point"], lo, hi)
+            arr = arr.astype(io["dtype"])
         else:
             arr = arr.astype(np.float32)
         out.append(np.ascontiguousarray(arr))
@@ -331,8 +332,9 @@ def to_device_inputs(info: dict, x) -> list[np.ndarray]:
 
 
 INPUT_RULE = ("float samples (float16/32/64) are quantized with the model's input scale and zero point "
-              "(int8 models) or used as float32; int8 samples are fed as they are (int8 models only); "
-              "other types are refused")
+              "(int8 / int16 inputs) or used as float32; int8 (int16) samples are fed as they are to an "
+              "int8 (int16) input; other types are refused")
+INT_IO = {"int8": (-128, 127), "int16": (-32768, 32767)}   # integer model inputs and their ranges
 
 
 def check_input_array(io: dict, arr) -> np.ndarray:
@@ -345,7 +347,7 @@ def check_input_array(io: dict, arr) -> np.ndarray:
     if kind == "f":
         if not np.all(np.isfinite(arr)):
             raise McuforgeError(f"input {io['name']}: samples hold NaN or infinite values")
-    elif not (arr.dtype == np.int8 and io["dtype"] == "int8"):
+    elif not (io["dtype"] in INT_IO and arr.dtype == np.dtype(io["dtype"])):
         raise McuforgeError(f"input {io['name']}: samples of type {arr.dtype} for a {io['dtype']} input; "
                             + INPUT_RULE)
     if arr.ndim == 0 or arr.size == 0:
@@ -377,7 +379,8 @@ def simulate(out_dir, board: str = "mps2-an386", x=None, quiet: bool = False, op
         return simulate_fpga(out_dir, board, x)
     if x is None:
         rng = np.random.default_rng(0)
-        x = [rng.integers(-128, 128, size=(1,) + tuple(io["shape"]), dtype=np.int8) if io["dtype"] == "int8"
+        x = [rng.integers(INT_IO[io["dtype"]][0], INT_IO[io["dtype"]][1] + 1, size=(1,) + tuple(io["shape"]),
+                          dtype=io["dtype"]) if io["dtype"] in INT_IO
              else rng.standard_normal((1,) + tuple(io["shape"])).astype(np.float32) for io in info["inputs"]]
         x = [np.transpose(a, (0,) + tuple(np.argsort(io["perm"]) + 1)) if io["perm"] else a
              for a, io in zip(x, info["inputs"])]

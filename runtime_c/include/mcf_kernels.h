@@ -306,6 +306,8 @@ void mcf_layernorm_s8(const mcf_layernorm_s8_args *a, const int8_t *in, int8_t *
 #include "mcf_elementwise.h"
 /* resize and transposed convolution (they reuse the conv2d argument structs above) */
 #include "mcf_resize.h"
+/* TFLite's 16x8 scheme (int16 activations; reuses the pooling, add and mul structs above) */
+#include "mcf_kernels_s16.h"
 /* convolution / fully connected with int4 and ternary weights (the int8 argument structs) */
 #include "mcf_subbyte.h"
 

@@ -2,23 +2,56 @@
  * mcf_subbyte.h - entry points of the kernels with sub-byte weights (int8 activations, int32
  * accumulators, the int8 contract's requantization; only the weights are narrower).
  *
- * They take the int8 kernels' argument structs; `weights` then points at packed bytes
- * (compiler/mcuforge/quant/subbyte.py): over the flattened weight tensor, low field first,
+ * `weights` points at packed bytes (compiler/mcuforge/quant/subbyte.py): over the flattened weight
+ * tensor, low field first,
  *   _w4: int4 in [-7, 7], two per byte (element 2i in bits 0..3, 2i+1 in bits 4..7; TFLite's order)
  *   _w2: ternary {-1, 0, 1} as 2-bit two's complement, four per byte (element 4i+j in bits 2j..2j+1)
- * Optimized variants (_dsp, _mve, _fast) read their own compile-time reordering of the same
- * fields from packed_weights.
+ * Optimized variants (_dsp, _mve, _fast) read their own compile-time reordering of the same fields
+ * (same bytes, rows padded to their block size). The per-channel constants are compact, since
+ * they are a visible share of a sub-byte layer's flash: int32 bias and Q31 multiplier, int8 shift.
  */
 #ifndef MCF_SUBBYTE_H
 #define MCF_SUBBYTE_H
 
+#include <stdint.h>
+
 #include "mcf_kernels.h"
 
-void mcf_conv2d_s8_w4(const mcf_conv2d_s8_args *a, const int8_t *in, int8_t *out);
-void mcf_conv2d_s8_w2(const mcf_conv2d_s8_args *a, const int8_t *in, int8_t *out);
-void mcf_depthwise_conv2d_s8_w4(const mcf_conv2d_s8_args *a, const int8_t *in, int8_t *out);
-void mcf_depthwise_conv2d_s8_w2(const mcf_conv2d_s8_args *a, const int8_t *in, int8_t *out);
-void mcf_fully_connected_s8_w4(const mcf_fully_connected_s8_args *a, const int8_t *in, int8_t *out);
-void mcf_fully_connected_s8_w2(const mcf_fully_connected_s8_args *a, const int8_t *in, int8_t *out);
+/* Requantization of a sub-byte layer: the int8 contract's, the shift stored in one byte. */
+typedef struct {
+    int32_t in_zp, out_zp;
+    int32_t act_min, act_max;      /* fused activation, in the output's int8 grid */
+    const int32_t *mult;           /* [channels] Q31 multipliers */
+    const int8_t *shift;           /* [channels] power-of-two exponents (-31..31) */
+} mcf_requant_sub;
+
+typedef struct {
+    mcf_window win;
+    int32_t groups;
+    const uint8_t *weights;        /* packed (see above) */
+    const int32_t *bias;           /* [out_c] or NULL */
+    mcf_requant_sub rq;
+    void *scratch;                 /* the layer's scratch buffer (optimized variants), in the arena */
+} mcf_conv2d_sub_args;
+
+typedef struct {
+    int32_t rows, in_features, out_features;
+    const uint8_t *weights;
+    const int32_t *bias;
+    mcf_requant_sub rq;
+    void *scratch;
+} mcf_fully_connected_sub_args;
+
+void mcf_conv2d_s8_w4(const mcf_conv2d_sub_args *a, const int8_t *in, int8_t *out);
+void mcf_conv2d_s8_w2(const mcf_conv2d_sub_args *a, const int8_t *in, int8_t *out);
+void mcf_depthwise_conv2d_s8_w4(const mcf_conv2d_sub_args *a, const int8_t *in, int8_t *out);
+void mcf_depthwise_conv2d_s8_w2(const mcf_conv2d_sub_args *a, const int8_t *in, int8_t *out);
+void mcf_fully_connected_s8_w4(const mcf_fully_connected_sub_args *a, const int8_t *in, int8_t *out);
+void mcf_fully_connected_s8_w2(const mcf_fully_connected_sub_args *a, const int8_t *in, int8_t *out);
+/* optimized variants (mcf_subbyte_dsp.h) */
+void mcf_conv2d_s8_w4_dsp(const mcf_conv2d_sub_args *a, const int8_t *in, int8_t *out);
+void mcf_conv2d_s8_w2_dsp(const mcf_conv2d_sub_args *a, const int8_t *in, int8_t *out);
+void mcf_fully_connected_s8_w4_dsp(const mcf_fully_connected_sub_args *a, const int8_t *in, int8_t *out);
+void mcf_fully_connected_s8_w2_dsp(const mcf_fully_connected_sub_args *a, const int8_t *in, int8_t *out);
 
 #endif /* MCF_SUBBYTE_H */

@@ -13,23 +13,23 @@
 
 /* Element i of a packed weight array of `bits` (4 or 2) bits per value, low field first:
  * (f ^ h) - h sign-extends a field f of `bits` bits, h = 2^(bits-1). */
-static inline int32_t mcf_wsub(const int8_t *packed, size_t i, int32_t bits)
+static inline int32_t mcf_wsub(const uint8_t *packed, size_t i, int32_t bits)
 {
     const uint32_t per_log2 = bits == 4 ? 1u : 2u;
-    const uint32_t byte = (uint8_t)packed[i >> per_log2];
+    const uint32_t byte = packed[i >> per_log2];
     const uint32_t f = (byte >> ((uint32_t)(i & ((1u << per_log2) - 1u)) * (uint32_t)bits)) & ((1u << bits) - 1u);
     const uint32_t h = 1u << (bits - 1);
     return (int32_t)(f ^ h) - (int32_t)h;
 }
 
-static inline int8_t mcf_sub_out(const mcf_requant_s8 *rq, int32_t acc, int32_t oc)
+static inline int8_t mcf_sub_out(const mcf_requant_sub *rq, int32_t acc, int32_t oc)
 {
     acc = mcf_requantize(acc, rq->mult[oc], rq->shift[oc]) + rq->out_zp;
     return mcf_sat_s8(acc, rq->act_min, rq->act_max);
 }
 
 /* Any groups; depthwise (groups == in_c) is the case in_per_group == 1. */
-static inline void mcf_conv2d_sub(const mcf_conv2d_s8_args *a, const int8_t *in, int8_t *out, int32_t bits)
+static inline void mcf_conv2d_sub(const mcf_conv2d_sub_args *a, const int8_t *in, int8_t *out, int32_t bits)
 {
     const mcf_window *w = &a->win;
     const int32_t in_per_group = w->in_c / a->groups;
@@ -68,7 +68,7 @@ static inline void mcf_conv2d_sub(const mcf_conv2d_s8_args *a, const int8_t *in,
     }
 }
 
-static inline void mcf_fully_connected_sub(const mcf_fully_connected_s8_args *a, const int8_t *in, int8_t *out,
+static inline void mcf_fully_connected_sub(const mcf_fully_connected_sub_args *a, const int8_t *in, int8_t *out,
                                            int32_t bits)
 {
     for (int32_t r = 0; r < a->rows; ++r) {

@@ -33,6 +33,8 @@ DTYPES = {0: "float32", 2: "int32", 3: "uint8", 4: "int64", 6: "bool", 7: "int16
 # ActivationFunctionType -> clamp in real units (None: no clamp)
 FUSED_ACT = {0: None, 1: (0.0, None), 2: (-1.0, 1.0), 3: (0.0, 6.0)}
 WEIGHT_OPS = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED")
+# integer activation types: the grid a fused clamp is computed in (int16: TFLite's 16x8 scheme)
+INT_BOUNDS = {"int8": (-128, 127), "int16": (-32768, 32767)}
 
 
 def load_tflite(path) -> Graph:
@@ -174,7 +176,8 @@ class TfliteImporter(ElementwiseOps, TfliteResizeOps, ReduceOps, TfliteMovementO
                 raise self.error(f"graph output tensor {self.tinfo(i).name!r} is never written")
             self.g.outputs.append(self.ir[i])
         dtypes = {self.g.tensors[t].dtype for n in self.g.nodes.values() for t in n.outputs}
-        self.g.meta["quant"] = "int8" if "int8" in dtypes else "float32"
+        # 16x8 models (int16 activations) are integer models of the same contract family
+        self.g.meta["quant"] = "int8" if dtypes & {"int8", "int16"} else "float32"
         self.g.meta["source"] = "tflite"
         return self.g
 
@@ -200,8 +203,8 @@ class TfliteImporter(ElementwiseOps, TfliteResizeOps, ReduceOps, TfliteMovementO
         lo, hi = rng
         attrs = {"act_min": lo, "act_max": hi}
         q = self.quant(out)
-        if self.dtype(out) == "int8" and q is not None:
-            attrs = _exact_int8_clamp(attrs, q)
+        if self.dtype(out) in INT_BOUNDS and q is not None:
+            attrs = _exact_int8_clamp(attrs, q, *INT_BOUNDS[self.dtype(out)])
         return {k: v for k, v in attrs.items() if v is not None}
 
     def weights_quant_axis0(self, i: int, axis_in_file: int) -> QuantParams | None:
@@ -357,7 +360,7 @@ class TfliteImporter(ElementwiseOps, TfliteResizeOps, ReduceOps, TfliteMovementO
             raise self.error("the pad value must be a constant")
         q = self.quant(ins[2])
         v = float(np.asarray(c).reshape(-1)[0])
-        return (v - q.zp) * q.s if q is not None and self.dtype(ins[2]) == "int8" else v
+        return (v - q.zp) * q.s if q is not None and self.dtype(ins[2]) in INT_BOUNDS else v
 
     def op_PAD(self, op, ins, outs):
         p = self.data(ins[1])
@@ -370,15 +373,15 @@ class TfliteImporter(ElementwiseOps, TfliteResizeOps, ReduceOps, TfliteMovementO
 
     def op_QUANTIZE(self, op, ins, outs):
         src, dst = self.dtype(ins[0]), self.dtype(outs[0])
-        if src == "float32" and dst == "int8":
-            self.emit("quantize", [self.value(ins[0])], outs[0])
-        elif src == "int8" and dst == "int8":
-            self.emit("requantize", [self.value(ins[0])], outs[0])
+        if src == "float32" and dst in INT_BOUNDS:
+            self.emit("quantize", [self.value(ins[0])], outs[0], {"to": dst})
+        elif src in INT_BOUNDS and dst in INT_BOUNDS:
+            self.emit("requantize", [self.value(ins[0])], outs[0], {"to": dst} if dst != src else {})
         else:
             raise self.error(f"QUANTIZE from {src} to {dst} is not supported")
 
     def op_DEQUANTIZE(self, op, ins, outs):
-        if self.dtype(ins[0]) != "int8" or self.dtype(outs[0]) != "float32":
+        if self.dtype(ins[0]) not in INT_BOUNDS or self.dtype(outs[0]) != "float32":
             raise self.error(f"DEQUANTIZE from {self.dtype(ins[0])} is not supported")
         c = self.data(ins[0])
         if c is not None:
@@ -395,17 +398,20 @@ class TfliteImporter(ElementwiseOps, TfliteResizeOps, ReduceOps, TfliteMovementO
 
     def op_LOGISTIC(self, op, ins, outs):
         q = self.quant(outs[0])
-        if q is not None and (q.zp != -128 or abs(q.s * 256 - 1) > 1e-6):
+        if self.dtype(outs[0]) == "int8" and q is not None and (q.zp != -128 or abs(q.s * 256 - 1) > 1e-6):
             raise self.error("int8 LOGISTIC needs output scale 1/256 and zero point -128")
+        if self.dtype(outs[0]) == "int16" and q is not None and (q.zp != 0 or abs(q.s * 32768 - 1) > 1e-6):
+            raise self.error("int16 LOGISTIC needs output scale 1/32768 and zero point 0")
         self.emit("sigmoid", [self.value(ins[0])], outs[0], {"int_algo": "tflm"})
 
     def op_HARD_SWISH(self, op, ins, outs):
         self.emit("hardswish", [self.value(ins[0])], outs[0], {"int_algo": "tflm"})
 
 
-def _exact_int8_clamp(attrs: dict, q: QuantParams) -> dict:
-    """Real-unit bounds whose int8 image under act_range_int8 equals TFLite's, which divides in
-    float32: where float64 rounding would land elsewhere, use a bound exactly on the grid."""
+def _exact_int8_clamp(attrs: dict, q: QuantParams, qmin: int = -128, qmax: int = 127) -> dict:
+    """Real-unit bounds whose integer image (int8, or int16 with its bounds) under act_range_int8
+    equals TFLite's, which divides in float32: where float64 rounding would land elsewhere, use a
+    bound exactly on the grid."""
     s32, zp = np.float32(q.s), q.zp
     out = dict(attrs)
     for key in ("act_min", "act_max"):
@@ -414,9 +420,9 @@ def _exact_int8_clamp(attrs: dict, q: QuantParams) -> dict:
             continue
         tfl = zp + int(round_half_away(np.float32(v) / s32))
         ours_node = Node("_", "_", [], [], {key: v})
-        lo, hi = act_range_int8(ours_node, q)
+        lo, hi = act_range_int8(ours_node, q, qmin, qmax)
         ours = lo if key == "act_min" else hi
-        want = max(-128, tfl) if key == "act_min" else min(127, tfl)
+        want = max(qmin, tfl) if key == "act_min" else min(qmax, tfl)
         if ours != want:
             out[key] = (tfl - zp) * q.s
     return out

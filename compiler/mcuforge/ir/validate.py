@@ -113,10 +113,10 @@ def check_params(g: Graph, node):
     operands = {"add": (0, 1), "sub": (0, 1), "mul": (0, 1), "conv2d": (0, 1), "dense": (0, 1)}
     for k in operands.get(node.op, ()):
         t = ins[k] if k < len(ins) else None
-        if t is not None and t.dtype != "float32" and not (t.dtype == "int8" and t.quant is not None):
+        if t is not None and t.dtype != "float32" and not (t.dtype in ("int8", "int16") and t.quant is not None):
             raise McuforgeError(f"{node.op} node {node.name!r}: operand {t.name!r} is {t.dtype}"
                                 f"{'' if t.quant is not None else ' without quantization parameters'}; "
-                                f"operands are float32 or quantized int8")
+                                f"operands are float32 or quantized int8 / int16")
     if node.op in ("conv2d", "dense") and len(ins) > 2 and ins[2] is not None and len(ins[1].shape) >= 1:
         cout = ins[1].shape[0]
         if ins[2].shape != (cout,):

@@ -9,7 +9,8 @@ from ..ir.ops.unary import lut_table
 
 def lower_to_lut(g: Graph) -> Graph:
     for n in g.topo_order():
-        if not get_op(n.op).elementwise_unary or g.tensors[n.inputs[0]].dtype != "int8":
+        if not get_op(n.op).elementwise_unary or g.tensors[n.inputs[0]].dtype != "int8" \
+                or g.tensors[n.outputs[0]].dtype != "int8":  # int8 -> int16 requantize stays
             continue
         table = g.const(n.name + "_table", lut_table(g, n), "int8")
         g.remove_node(n.name)

@@ -41,8 +41,12 @@ def _check(node, what: str, bound, shift, extra: str = ""):
 
 
 def check_int8_ranges(g: Graph) -> Graph:
+    from ..ir.ops.int16 import is_int16_node
     for node in g.topo_order():
         op = get_op(node.op)
+        if is_int16_node(g, node):
+            check_int16_node(g, node)
+            continue
         if node.op != "lut" and any(g.tensors[t].dtype == "int8" for t in node.outputs):
             try:
                 op.int8_params(node, g)
@@ -106,3 +110,63 @@ def check_int8_ranges(g: Graph) -> Graph:
             _, s = arith.quantize_multiplier(iq.s / oq.s)
             _check(node, "the input", _span(iq.zp), s)
     return g
+
+
+# -- TFLite's 16x8 scheme -----------------------------------------------------------------------
+ACC64_LIMIT = 1 << 47   # TFLite's int64 requantization asserts |acc| < 2^47 (and so do we)
+SPAN16 = 1 << 15        # |x - 0| for an int16 value with zero point 0
+
+
+def check_int16_node(g: Graph, node):
+    """Proofs for a node on int16 activations (zero points 0, so |x| <= 2^15):
+    - conv2d / dense / conv_transpose2d with an int64 bias: |acc| = sum |w| * 2^15 + |bias| < 2^47,
+      so x * reduced_multiplier (< 2^15) stays below 2^62 and the C int64 arithmetic is exact;
+      the requantized value must fit int32 (|acc| * reduced >> (15 - shift) < 2^31);
+      with an int32 bias the accumulator must stay in int32 (TFLite accumulates in int32);
+    - mul: |x1 * x2| <= 2^30, then the Q31 requantization's left shift must not wrap;
+    - mean: the int32 sum of count values <= 2^15 each; softmax: the int32 sum of exps;
+    - requantize (int8 <-> int16): |x - zp| shifted left must not wrap;
+    - add / sub: inputs shifted left by 15 (<= 2^30) and rescaled by multipliers < 1; the output
+      multiplier must be < 1, as for int8."""
+    from ..ir.ops.int16 import int16_semantics
+    try:
+        p = int16_semantics(node).params(node, g)
+    except (ValueError, ZeroDivisionError, OverflowError, AssertionError, AttributeError, TypeError) as e:
+        raise McuforgeError(f"{node.op} node {node.name!r}: its int16 parameters cannot be derived "
+                            f"({e or type(e).__name__})") from None
+    if node.op in ("conv2d", "dense", "conv_transpose2d"):
+        w = g.tensors[node.inputs[1]]
+        cout = w.shape[0]
+        sabs = np.abs(w.data.astype(np.int64)).reshape(cout, -1).sum(axis=1) if w.data is not None else \
+            np.full(cout, 128 * int(np.prod(w.shape[1:])), np.int64)
+        bound = [int(v) * SPAN16 for v in sabs]
+        if len(node.inputs) > 2 and node.inputs[2] and g.tensors[node.inputs[2]].data is not None:
+            b = np.broadcast_to(np.abs(g.tensors[node.inputs[2]].data.astype(np.int64)).reshape(-1), (cout,))
+            bound = [v + int(bb) for v, bb in zip(bound, b)]
+        if not p["acc64"]:
+            _check(node, "the int32 accumulator", bound, p["shift"])
+            return
+        from ..reference.int16_arith import reduced_multiplier
+        reduced = reduced_multiplier(np.broadcast_to(p["mult"], (cout,)))
+        shifts = np.broadcast_to(p["shift"], (cout,))
+        for c, (b, r, s) in enumerate(zip(bound, reduced, shifts)):
+            if b >= ACC64_LIMIT:
+                raise McuforgeError(f"{node.op} node {node.name!r}: the int64 accumulator can reach {b} (channel "
+                                    f"{c}), beyond the 2^47 TFLite's 16x8 requantization allows")
+            if int(s) > 7 or (b * int(r)) >> (15 - int(s)) > LIMIT:
+                raise McuforgeError(f"{node.op} node {node.name!r}: requantization scale 2^{int(s)} (channel {c}) "
+                                    f"overflows int32 for the accumulator up to {b}")
+    elif node.op == "mul":
+        _check(node, "the product", (SPAN16 + abs(p["in1_zp"])) * (SPAN16 + abs(p["in2_zp"])), p["shift"])
+    elif node.op == "mean":
+        _check(node, "the sum", SPAN16 * p["count"], p["shift"])
+    elif node.op == "softmax":
+        axis_len = g.tensors[node.inputs[0]].shape[node.attrs["axis"]]
+        _check(node, "the sum of exponentials", 32767 * axis_len, 0)
+    elif node.op == "requantize":
+        _check(node, "the input", SPAN16 + abs(p["in_zp"]), p["shift"])
+    elif node.op in ("add", "sub"):
+        if p["out_shift"] > 0 or (p["out_shift"] == 0 and p["out_mult"] >= (1 << 31) - 1):
+            raise McuforgeError(f"{node.op} node {node.name!r}: output scale {g.tensors[node.outputs[0]].quant.s:g} "
+                                f"is more than 2^15 / 2 times finer than the inputs' (output multiplier >= 1); "
+                                "TFLite refuses such an ADD / SUB too")

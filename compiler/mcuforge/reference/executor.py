@@ -9,11 +9,20 @@ import numpy as np
 
 from ..ir.graph import Graph, Node
 from ..ir.ops import get_op
+from ..ir.ops.int16 import int16_semantics, is_int16_node
 
 
 def is_integer_node(g: Graph, node: Node) -> bool:
     first_in = g.tensors[node.inputs[0]] if node.inputs and node.inputs[0] else None
-    return (first_in is not None and first_in.dtype == "int8") or g.tensors[node.outputs[0]].dtype == "int8"
+    return (first_in is not None and first_in.dtype in ("int8", "int16")) or \
+        g.tensors[node.outputs[0]].dtype in ("int8", "int16")
+
+
+def integer_params(g: Graph, node: Node) -> dict:
+    """The node's compile-time integer parameters: 16x8 ones when it touches int16, else int8."""
+    if is_int16_node(g, node):
+        return int16_semantics(node).params(node, g)
+    return get_op(node.op).int8_params(node, g)
 
 
 class Executor:
@@ -25,7 +34,8 @@ class Executor:
         if self.fixed:
             self.params = {n.name: get_op(n.op).fixed_params(n, g) for n in self.order}
         else:
-            self.params = {n.name: get_op(n.op).int8_params(n, g) for n in self.order if is_integer_node(g, n)}
+            self.params = {n.name: integer_params(g, n) for n in self.order if is_integer_node(g, n)}
+            self.int16 = {n.name for n in self.order if is_int16_node(g, n)}
 
     def run(self, feeds: dict[str, np.ndarray], keep_all: bool = False) -> dict[str, np.ndarray]:
         g = self.g
@@ -41,6 +51,8 @@ class Executor:
             op = get_op(node.op)
             if self.fixed:
                 ys = op.run_fixed(node, xs, self.params[node.name])
+            elif node.name in self.int16:
+                ys = int16_semantics(node).run(node, xs, self.params[node.name])
             elif node.name in self.params:
                 ys = op.run_int8(node, xs, self.params[node.name])
             else:

@@ -15,7 +15,7 @@ def layer_table(g, cm, ranges: dict) -> list[dict]:
         out = n.outputs[0]
         t = g.tensors[out]
         q = t.quant
-        w_bytes = int(sum(a.values.nbytes for a in l.arrays))
+        w_bytes = int(sum(a.nbytes for a in l.arrays))
         rng = ranges.get(out)
         if q is not None and t.dtype == "int8":
             qrange = ((-128 - q.zp) * q.s, (127 - q.zp) * q.s)

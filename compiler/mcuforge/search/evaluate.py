@@ -122,7 +122,7 @@ class Evaluator:
         min_arena = config.get("kernels", "fast") == "min_arena"
         cm = lower_to_c(q.copy(), load_core(self.target).features, io_in_arena=True,
                         arena_budget=0 if min_arena else None)
-        out = {"weights_bytes": int(sum(a.values.nbytes for a in cm.arrays)), "arena_bytes": int(cm.plan.size)}
+        out = {"weights_bytes": int(sum(a.nbytes for a in cm.arrays)), "arena_bytes": int(cm.plan.size)}
         if self.measure == "qemu":
             from ..api import compile_model, simulate
             with tempfile.TemporaryDirectory() as tmp:

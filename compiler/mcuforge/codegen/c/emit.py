@@ -23,8 +23,8 @@ from .scratch import place_scratch
 
 RUNTIME_HEADERS = ("mcf_kernels.h", "mcf_arith.h", "mcf_broadcast.h", "mcf_fixedpoint.h", "mcf_odometer.h",
                    "mcf_fc_as_conv.h", "mcf_opt.h", "mcf_variants.h", "mcf_pool_window.h",
-                   "mcf_fast_requant.h", "mcf_elementwise.h", "mcf_resize.h",
-                   "mcf_subbyte.h", "mcf_subbyte_ref.h")
+                   "mcf_fast_requant.h", "mcf_elementwise.h", "mcf_resize.h", "mcf_kernels_s16.h", "mcf_arith_s16.h",
+                   "mcf_dsp_s16.h", "mcf_subbyte.h", "mcf_subbyte_ref.h", "mcf_subbyte_dsp.h")
 
 
 @dataclass
@@ -53,7 +53,7 @@ def _io_desc(g: Graph, names: list[str], role: str) -> list[dict]:
         param = ("in" if role == "input" else "out") if single else f"{'in' if role == 'input' else 'out'}{i}"
         macro = role.upper() if single else f"{role.upper()}{i}"
         q = None
-        if t.quant is not None and t.dtype == "int8":
+        if t.quant is not None and t.dtype in ("int8", "int16"):
             q = {"scale": t.quant.s, "zero_point": t.quant.zp}
         accessor = role if single else f"{role}{i}"     # <prefix>_input(), <prefix>_output1(), ...
         out.append({"name": name, "role": role, "param": param, "macro": macro, "ctype": t.c_type,

@@ -101,12 +101,12 @@ def apply_act_float(node: Node, y: np.ndarray) -> np.ndarray:
     return np.clip(y, lo, hi).astype(y.dtype)
 
 
-def act_range_int8(node: Node, out_q) -> tuple[int, int]:
-    """TFLite's CalculateActivationRangeQuantized: the fused clamp in the output's int8 grid."""
+def act_range_int8(node: Node, out_q, qmin: int = -128, qmax: int = 127) -> tuple[int, int]:
+    """TFLite's CalculateActivationRangeQuantized: the fused clamp in the output's integer grid
+    (int8 by default; int16 activations pass their own bounds)."""
     from ...reference.arith import round_half_away
     lo, hi = act_range_float(node)
     s, zp = out_q.s, out_q.zp
-    qmin, qmax = -128, 127
     if lo != -np.inf:
         qmin = max(qmin, zp + int(round_half_away(lo / s)))
     if hi != np.inf:
@@ -114,16 +114,17 @@ def act_range_int8(node: Node, out_q) -> tuple[int, int]:
     return qmin, qmax
 
 
-def per_channel_requant_params(node: Node, g: Graph) -> dict:
-    """conv2d / dense int8: input and output zero points, one Q31 multiplier and shift per output
-    channel (s_in * s_w[c] / s_out), and the fused activation in the output grid."""
+def per_channel_requant_params(node: Node, g: Graph, qmin: int = -128, qmax: int = 127) -> dict:
+    """conv2d / dense int8 (or 16x8 with qmin, qmax of int16): input and output zero points, one
+    Q31 multiplier and shift per output channel (s_in * s_w[c] / s_out), and the fused activation
+    in the output grid."""
     from ...reference import arith
     xq = g.tensors[node.inputs[0]].quant
     wq = g.tensors[node.inputs[1]].quant
     oq = g.tensors[node.outputs[0]].quant
     w_scales = np.broadcast_to(wq.scale, (g.tensors[node.inputs[1]].shape[0],))
     mults, shifts = zip(*(arith.quantize_multiplier(xq.s * float(ws) / oq.s) for ws in w_scales))
-    lo, hi = act_range_int8(node, oq)
+    lo, hi = act_range_int8(node, oq, qmin, qmax)
     return {"in_zp": xq.zp, "out_zp": oq.zp, "mult": np.array(mults, np.int64),
             "shift": np.array(shifts, np.int64), "act_min": lo, "act_max": hi}
 

@@ -41,16 +41,17 @@ class _Binary(OpDef):
 class _AddSub(_Binary):
     sign = 1
 
-    def int8_params(self, node, g):
+    def int8_params(self, node, g, left_shift: int = ADD_LEFT_SHIFT, qmin: int = -128, qmax: int = 127):
+        """int8 (int16 activations: left_shift 15 and the int16 bounds, as TFLite Micro's ADD)."""
         q1 = g.tensors[node.inputs[0]].quant
         q2 = g.tensors[node.inputs[1]].quant
         qo = g.tensors[node.outputs[0]].quant
         twice_max = 2 * max(q1.s, q2.s)
         m1, s1 = arith.quantize_multiplier(q1.s / twice_max)
         m2, s2 = arith.quantize_multiplier(q2.s / twice_max)
-        mo, so = arith.quantize_multiplier(twice_max / ((1 << ADD_LEFT_SHIFT) * qo.s))
-        lo, hi = act_range_int8(node, qo)
-        return {"in1_zp": q1.zp, "in2_zp": q2.zp, "out_zp": qo.zp, "left_shift": ADD_LEFT_SHIFT,
+        mo, so = arith.quantize_multiplier(twice_max / ((1 << left_shift) * qo.s))
+        lo, hi = act_range_int8(node, qo, qmin, qmax)
+        return {"in1_zp": q1.zp, "in2_zp": q2.zp, "out_zp": qo.zp, "left_shift": left_shift,
                 "in1_mult": m1, "in1_shift": s1, "in2_mult": m2, "in2_shift": s2,
                 "out_mult": mo, "out_shift": so, "act_min": lo, "act_max": hi}
 

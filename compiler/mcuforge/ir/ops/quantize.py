@@ -7,12 +7,12 @@ from .base import OpDef, register
 
 @register
 class Quantize(OpDef):
-    """float32 -> int8 with the output tensor's scale and zero point."""
+    """float32 -> int8 (or `to`: int16) with the output tensor's scale and zero point."""
     name = "quantize"
-    attrs = {}
+    attrs = {"to": "int8"}
 
     def infer(self, node, ins):
-        return [(ins[0].shape, "int8")]
+        return [(ins[0].shape, node.attrs.get("to", "int8"))]
 
     def run_float(self, node, xs):
         return [xs[0]]  # in a float graph Q/DQ pairs are folded away before execution

@@ -117,8 +117,13 @@ class HardSwish(_Unary):
 
 @register
 class Requantize(_Unary):
-    """int8 -> int8 change of scale and zero point: TFLite's requantize (Q31 multiplier)."""
+    """int8 -> int8 change of scale and zero point: TFLite's requantize (Q31 multiplier). `to`
+    names another integer output type (int16: TFLite's QUANTIZE between int8 and int16)."""
     name = "requantize"
+    attrs = {"to": None}
+
+    def infer(self, node, ins):
+        return [(ins[0].shape, node.attrs.get("to") or ins[0].dtype)]
 
     def f(self, node, x):
         return x

@@ -26,6 +26,15 @@ class CArray:
     ctype: str
     values: np.ndarray
 
+    @property
+    def nbytes(self) -> int:
+        """Bytes in flash: the C element type's size (the numpy values may be wider, e.g. int64)."""
+        return int(self.values.size) * C_SIZES.get(self.ctype, self.values.itemsize)
+
+
+C_SIZES = {"int8_t": 1, "uint8_t": 1, "int16_t": 2, "uint16_t": 2, "int32_t": 4, "uint32_t": 4, "float": 4,
+           "int64_t": 8}
+
 
 @dataclass
 class TensorRef:
@@ -63,7 +72,8 @@ class LayerContext:
 
 def build_layer(ctx: LayerContext, node: Node) -> Layer:
     g = ctx.g
-    dtype = "int8" if g.tensors[node.outputs[0]].dtype == "int8" or \
+    from ....ir.ops.int16 import is_int16_node
+    dtype = "int16" if is_int16_node(g, node) else "int8" if g.tensors[node.outputs[0]].dtype == "int8" or \
         (node.inputs and g.tensors[node.inputs[0]].dtype == "int8") else "float32"
     fn = BUILDERS.get((node.op, dtype))
     if fn is None:

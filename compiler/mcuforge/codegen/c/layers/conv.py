@@ -3,7 +3,6 @@ import numpy as np
 
 from ....errors import McuforgeError
 from ....ir.ops import get_op
-from ....quant.subbyte import check_grid, pack_weights
 from ..kernel_select import prepare_arrays
 from .base import Layer, builder, float_act, window
 
@@ -31,17 +30,13 @@ def _int8_weighted(ctx, node, cid, template: str, kernel: str, geometry: dict) -
     p = get_op(node.op).int8_params(node, g)
     bias = g.tensors[node.inputs[2]].data if len(node.inputs) > 2 else None
     _check_accumulator(node, w.data, bias, p["in_zp"])
-    bits = int(node.attrs.get("weight_bits", 8))
-    params = dict(geometry, rq=_requant(p), has_bias=bias is not None, weight_bits=bits,
+    if int(node.attrs.get("weight_bits", 8)) < 8:
+        from .subbyte import subbyte_weighted
+        return subbyte_weighted(ctx, node, cid, template, kernel, geometry, p, bias)
+    params = dict(geometry, rq=_requant(p), has_bias=bias is not None,
                   consts={"weights": w.data, "bias": bias, "mult": p["mult"], "shift": p["shift"]})
-    stored = w.data.reshape(-1)
-    if bits < 8:
-        # sub-byte weights: the _w4 / _w2 kernels read them packed (quant/subbyte.py)
-        check_grid(w.data, bits, f"node {node.name}: ")
-        kernel += f"_w{bits}"
-        stored = pack_weights(w.data, bits).view(np.int8)
     variant = ctx.select.choose(kernel, params)
-    arrays = [ctx.array(cid, "weights", "int8_t", stored),
+    arrays = [ctx.array(cid, "weights", "int8_t", w.data.reshape(-1)),
               ctx.array(cid, "mult", "int32_t", p["mult"]), ctx.array(cid, "shift", "int32_t", p["shift"])]
     if bias is not None:
         arrays.append(ctx.array(cid, "bias", "int32_t", bias))

@@ -51,8 +51,9 @@ def concat(ctx, node, cid):
 def pad(ctx, node, cid):
     g = ctx.g
     t = g.tensors[node.inputs[0]]
-    if t.dtype == "int8":
-        fill = np.array([get_op("pad").int8_params(node, g)["fill"]], np.int8)
+    if t.dtype in ("int8", "int16"):
+        from ....reference.executor import integer_params
+        fill = np.array([integer_params(g, node)["fill"]], t.np_dtype)
     else:
         fill = np.array([node.attrs["value"]], t.np_dtype)
     params = {"rank": len(t.shape), "elem_size": _elem(t), "in_shape": list(t.shape),

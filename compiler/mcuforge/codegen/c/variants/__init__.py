@@ -16,3 +16,5 @@ from __future__ import annotations
 from . import (fast, fast_pool, fast_elementwise, gate_elementwise, dsp_gemm, dsp_depthwise, dsp_pool,  # noqa: F401,E402
                dsp_elementwise, dsp_matmul, mve_pool, mve_elementwise, mve)
 from . import upsample  # noqa: F401,E402
+from . import dsp_s16  # noqa: F401,E402  (TFLite's 16x8 scheme)
+from . import dsp_subbyte  # noqa: F401,E402

@@ -1,0 +1,116 @@
+"""Sub-byte weights: executed instructions (QEMU -icount) of the int4 / ternary kernels next to the
+int8 ones on the same core, and the flash of the weight layers (packed weights + per-channel
+constants) of the MLPerf Tiny models at 8 / 4 / 2 bits. Every run is checked bit for bit against
+the golden model. Prints Markdown tables (docs/subbyte.md); asserts nothing.
+
+    PYTHONPATH=compiler python benchmarks/subbyte.py [--cores m4,m55] [--layers-only | --flash-only]
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "compiler"))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+sys.path.insert(0, str(ROOT / "tests" / "kernels"))
+
+from kernels import CORES, M0_LAYERS, mlperf_dir  # noqa: E402
+from layer_models import build_model, conv_spec, dw_spec, fc_spec  # noqa: E402
+from mcuforge.api import compile_model, simulate  # noqa: E402
+from mcuforge.errors import McuforgeError  # noqa: E402
+
+LAYERS = {
+    "conv 3x3 16->16 @16x16": conv_spec(16, 16, 16),
+    "conv 3x3 32->32 @8x8": conv_spec(32, 32, 8),
+    "pointwise 32->64 @12x12": conv_spec(32, 64, 12, k=1, pad=0),
+    "depthwise 3x3 64 @24x24": dw_spec(64, 24),
+    "fully connected 256->64": fc_spec(256, 64),
+}
+M0_ONLY = {k: v for k, v in M0_LAYERS.items() if k.startswith(("conv", "pointwise", "depthwise"))}
+M0_ONLY["fully connected 128->32 (M0 size)"] = fc_spec(128, 32)
+MODELS = ["ic_resnet8", "vww_mbv1_96", "kws_dscnn", "ad_fcae"]
+BITS = (8, 4, 2)
+
+
+def measure(model, calib, x, target, board, out: Path, bits: int):
+    res = compile_model(model, out, target=target, calib=calib, quiet=True, weight_bits=bits)
+    y, info = simulate(out, board=board, x=x, quiet=True)
+    ref, _ = simulate(out, board="reference", x=x, quiet=True)
+    ys, refs = (y, ref) if isinstance(y, list) else ([y], [ref])
+    exact = all(np.array_equal(a, b) for a, b in zip(ys, refs))
+    kern = [l["kernel"] for l in res.info["layers"] if l["op"] in ("conv2d", "dense")]
+    return info["instructions"], res.info["macs"], exact, kern[0].replace("mcf_", ""), res.info["weights_bytes"]
+
+
+def bench_layers(cores, work: Path):
+    print("| layer | core | bits | kernel | instructions | MACs/instr | vs int8 | weights B | bit-exact |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    small = {name: spec for name, spec in M0_ONLY.items() if "m0" in cores}
+    for name, spec in {**LAYERS, **small}.items():
+        d = work / "".join(ch if ch.isalnum() else "_" for ch in name)
+        model, calib, x = build_model([spec], d / "model.onnx")
+        x = [a[:1] for a in x]
+        for c in (["m0"] if name in small else [c for c in cores if c != "m0"]):
+            target, board = CORES[c]
+            base = None
+            for bits in BITS:
+                try:
+                    n, macs, exact, kern, wb = measure(model, calib, x, target, board, d / f"{c}_{bits}", bits)
+                except McuforgeError as e:
+                    if "does not fit" not in str(e):
+                        raise
+                    print(f"| {name} | {c.upper()} | {bits} | does not fit | | | | | |", flush=True)
+                    break
+                base = base or n
+                print(f"| {name} | {c.upper()} | {bits} | {kern} | {n:,} | {macs / n:.2f} | {n / base:.2f}x | "
+                      f"{wb:,} | {'yes' if exact else 'NO'} |", flush=True)
+
+
+def weight_layer_bytes(info) -> int:
+    return sum(l["weight_bytes"] for l in info["layers"] if l["op"] in ("conv2d", "dense"))
+
+
+def bench_flash(work: Path, targets=("cortex-m0", "cortex-m4")):
+    """Weights of the conv / dense layers: packed weights, bias, multiplier and shift per channel,
+    as the compiled library holds them (portable kernels: M0; optimized ones: M4)."""
+    print("| model | kernels | int8 B | int4 B | ternary B | int4 / int8 | ternary / int8 | whole weights file int4 / ternary |")
+    print("|---|---|---|---|---|---|---|---|")
+    for m in MODELS:
+        path = mlperf_dir() / f"{m}_int8.tflite"
+        if not path.is_file():
+            print(f"| {m} | model not found in {mlperf_dir()} | | | | | | |")
+            continue
+        for target in targets:
+            infos = {b: compile_model(path, work / f"{m}_{target}_{b}", target=target, quiet=True,
+                                      weight_bits=b).info for b in BITS}
+            wl = {b: weight_layer_bytes(i) for b, i in infos.items()}
+            tot = {b: i["weights_bytes"] for b, i in infos.items()}
+            print(f"| {m} | {'portable' if target == 'cortex-m0' else target} | {wl[8]:,} | {wl[4]:,} | {wl[2]:,} | "
+                  f"{wl[4] / wl[8]:.3f} | {wl[2] / wl[8]:.3f} | {tot[4] / tot[8]:.3f} / {tot[2] / tot[8]:.3f} |",
+                  flush=True)
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--cores", default="m0,m3,m4,m7,m33,m55")
+    ap.add_argument("--layers-only", action="store_true")
+    ap.add_argument("--flash-only", action="store_true")
+    ap.add_argument("--work", help="keep the build folders here")
+    args = ap.parse_args(argv)
+    cores = [c.strip().lower() for c in args.cores.split(",") if c.strip()]
+    with tempfile.TemporaryDirectory(prefix="mcf_subbyte_") as tmp:
+        work = Path(args.work) if args.work else Path(tmp)
+        if not args.layers_only:
+            bench_flash(work)
+            print()
+        if not args.flash_only:
+            bench_layers(cores, work)
+
+
+if __name__ == "__main__":
+    main()

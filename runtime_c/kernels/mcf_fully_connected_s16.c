@@ -1,0 +1,25 @@
+/* 16x8 fully connected layer, reference version: y[r, o] = requant64(sum_k x[r, k] * W[o, k] +
+ * bias[o]) with int64 accumulation (TFLite's FullyConnected for int16 input, int8 weights). */
+#include "mcf_arith_s16.h"
+#include "mcf_kernels.h"
+
+void mcf_fully_connected_s16(const mcf_fully_connected_s16_args *a, const int16_t *in, int16_t *out)
+{
+    for (int32_t r = 0; r < a->rows; ++r) {
+        const int16_t *x = in + (size_t)r * a->in_features;
+        for (int32_t o = 0; o < a->out_features; ++o) {
+            const int8_t *wrow = a->weights + (size_t)o * a->in_features;
+            int64_t acc = 0;
+            for (int32_t k = 0; k < a->in_features; ++k) {
+                acc += (int32_t)x[k] * (int32_t)wrow[k];
+            }
+            int32_t y;
+            if (a->bias32) {
+                y = mcf_requantize((int32_t)(acc + a->bias32[o]), a->mult[o], a->shift[o]);
+            } else {
+                y = mcf_requantize_s64(acc + (a->bias64 ? a->bias64[o] : 0), a->mult[o], a->shift[o]);
+            }
+            *out++ = mcf_sat_s16(y, a->act_min, a->act_max);
+        }
+    }
+}

@@ -1,0 +1,189 @@
+"""Sub-byte weights (int4, ternary): the quantizer, the packed storage and the _w4 / _w2 kernels,
+bit-exact golden model = host C = QEMU on every Cortex-M board.
+
+One model holds many one-layer branches (tests/kernels/layer_models.py); a per-layer weight_bits
+dict gives half of them int4 and half ternary weights, so one firmware build per board checks
+both widths of convolution, depthwise and fully connected kernels. The default run has the host
+and the Cortex-M4; the other boards are @slow."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from mcuforge.api import compile_model, load_model, simulate
+from mcuforge.errors import McuforgeError
+from mcuforge.quant.subbyte import (channel_scales, pack_weights, packed_nbytes, quantize_weights_bits,
+                                    resolve_weight_bits, unpack_weights)
+from mcuforge.sim import toolchain
+
+from kernels.layer_models import build_model, conv_spec, dw_spec, fc_spec
+
+# small enough for the micro:bit's 16 KB of RAM; every branch appears once per width
+SPECS = [
+    conv_spec(8, 8, 5),                                     # 3x3, pad 1
+    conv_spec(3, 7, 5, stride=2),                           # odd channels: rows straddle bytes
+    conv_spec(12, 10, 4, k=1, pad=0, relu=True),            # pointwise
+    conv_spec(5, 5, (7, 6), k=(3, 2), dil=2, stride=2),     # dilation, odd everything
+    dw_spec(12, 5),                                         # depthwise 3x3
+    dw_spec(5, (6, 5), k=(3, 2), mult=2, dil=2, relu=True),  # depth multiplier, dilation
+    fc_spec(64, 10), fc_spec(37, 11, relu=True),
+]
+
+BOARDS = {  # target -> board
+    "host": "host",
+    "cortex-m4": "mps2-an386",
+    "cortex-m0": "microbit",
+    "cortex-m3": "mps2-an385",
+    "cortex-m7": "mps2-an500",
+    "cortex-m33": "mps2-an505",
+    "cortex-m55": "mps3-an547",
+}
+
+
+# -- quantizer and packing --------------------------------------------------------------------
+def test_int4_packing_is_tflite_order():
+    """TFLite's dense int4 packing: element 2i in the low nibble, 2i+1 in the high one, an odd
+    count padded with a zero nibble (tensorflow/compiler/mlir/lite/utils/low_bit_utils.cc)."""
+    q = np.array([1, -1, 7, -7, 0, 3, -2], np.int8)
+    packed = pack_weights(q, 4)
+    assert packed.tolist() == [0xF1, 0x97, 0x30, 0x0E]
+    np.testing.assert_array_equal(unpack_weights(packed, 4, q.size), q)
+    assert packed_nbytes(7, 4) == 4
+
+
+def test_ternary_packing_two_bit_twos_complement():
+    q = np.array([1, -1, 0, 1, -1], np.int8)       # fields 01, 11, 00, 01 | 11
+    packed = pack_weights(q, 2)
+    assert packed.tolist() == [0b01_00_11_01, 0b11]
+    np.testing.assert_array_equal(unpack_weights(packed, 2, q.size), q)
+    with pytest.raises(McuforgeError, match="2-bit grid"):
+        pack_weights(np.array([2], np.int8), 2)
+
+
+@pytest.mark.parametrize("bits", [4, 2])
+def test_pack_roundtrip_random(bits):
+    rng = np.random.default_rng(bits)
+    m = {4: 7, 2: 1}[bits]
+    for n in (1, 2, 3, 5, 64, 333):
+        q = rng.integers(-m, m + 1, n).astype(np.int8)
+        p = pack_weights(q, bits)
+        assert p.size == -(-n * bits // 8)
+        np.testing.assert_array_equal(unpack_weights(p, bits, n), q)
+
+
+def test_int4_grid_and_error_bound():
+    rng = np.random.default_rng(0)
+    w = rng.normal(0, 1, (6, 3, 3, 5)).astype(np.float32)
+    q, qp = quantize_weights_bits(w, 4)
+    assert q.min() >= -7 and q.max() <= 7 and (np.abs(q).reshape(6, -1).max(axis=1) == 7).all()
+    err = np.abs(q * qp.scale.reshape(-1, 1, 1, 1) - w)
+    assert (err <= qp.scale.reshape(-1, 1, 1, 1) / 2 + 1e-6).all()
+
+
+def test_ternary_absmean_and_median_scales():
+    w = np.array([[0.1, -0.2, 0.9, -0.05, 0.0, 0.3],
+                  [0.0, 0.0, 0.0, 0.0, 0.0, 0.0]], np.float32)
+    s_mean = channel_scales(w, 2, "absmean")
+    s_med = channel_scales(w, 2, "median")
+    assert s_mean[0] == pytest.approx(np.abs(w[0]).mean())      # BitNet b1.58: gamma = mean |W|
+    assert s_med[0] == pytest.approx(np.median(np.abs(w[0])))   # 'Reloaded': median |W|
+    assert s_mean[1] == 1.0 and s_med[1] == 1.0                 # dead channel: any scale, weights 0
+    q, _ = quantize_weights_bits(w, 2, ternary_method="absmean")
+    # round(w / 0.258) clipped to [-1, 1]
+    assert q[0].tolist() == [0, -1, 1, 0, 0, 1] and not q[1].any()
+    q, _ = quantize_weights_bits(w, 2, ternary_method="median")
+    assert q[0].tolist() == [1, -1, 1, 0, 0, 1]                 # median 0.15: 0.1 rounds to 1
+
+
+def test_weight_bits_resolution_and_errors(tmp_path):
+    model, _, _ = build_model([conv_spec(4, 4, 5), fc_spec(8, 3)], tmp_path / "m.onnx")
+    g = load_model(model)
+    names = [n.name for n in g.topo_order() if n.op in ("conv2d", "dense")]
+    assert set(resolve_weight_bits(g, 4).values()) == {4}
+    assert resolve_weight_bits(g, {names[0]: 2}) == {names[0]: 2, names[1]: 8}
+    with pytest.raises(McuforgeError, match="one of 8, 4, 2"):
+        resolve_weight_bits(g, 3)
+    with pytest.raises(McuforgeError, match="not a weight layer"):
+        resolve_weight_bits(g, {"nope": 4})
+
+
+# -- C kernels, bit-exact on every board -------------------------------------------------------
+def _toolchain(board):
+    if board == "host":
+        return
+    try:
+        toolchain.qemu_arm()
+        toolchain.arm_gcc()
+    except McuforgeError as e:
+        pytest.skip(f"no Cortex-M toolchain/QEMU here: {e}")
+
+
+def mixed_widths(model) -> dict:
+    """Half the weight layers int4, half ternary (alternating in graph order)."""
+    g = load_model(model)
+    layers = [n.name for n in g.topo_order() if n.op in ("conv2d", "dense")]
+    return {name: (4 if i % 2 == 0 else 2) for i, name in enumerate(layers)}
+
+
+def run_subbyte(tmp_path, target, specs, weight_bits=None, seed=0, portable=False):
+    _toolchain(BOARDS[target])
+    specs2 = [s for s in specs for _ in range(2)]              # every layer with both widths
+    model, calib, x = build_model(specs2, tmp_path / "model.onnx", seed=seed)
+    wb = weight_bits if weight_bits is not None else mixed_widths(model)
+    res = compile_model(model, tmp_path / target, target="cortex-m4" if target == "host" else target,
+                        calib=calib, quiet=True, weight_bits=wb, portable_kernels=portable)
+    y, _ = simulate(tmp_path / target, board=BOARDS[target], x=x, quiet=True)
+    ref, _ = simulate(tmp_path / target, board="reference", x=x, quiet=True)
+    y, ref = (y, ref) if isinstance(y, list) else ([y], [ref])
+    for i, (a, b) in enumerate(zip(y, ref)):
+        assert a.shape == b.shape
+        bad = np.argwhere(a != b)
+        assert bad.size == 0, f"branch {i} ({specs2[i]}) differs from the golden model at {len(bad)} places"
+    return res.info
+
+
+def _check_widths(info):
+    layers = [l for l in info["layers"] if l["op"] in ("conv2d", "dense")]
+    assert {l["weight_bits"] for l in layers} == {4, 2}
+    for l in layers:
+        assert f"_w{l['weight_bits']}" in l["kernel"], l
+    kinds = {(k.split("_s8")[0], w) for k, w in ((l["kernel"], l["weight_bits"]) for l in layers)}
+    assert kinds == {(f, w) for f in ("mcf_conv2d", "mcf_depthwise_conv2d", "mcf_fully_connected") for w in (4, 2)}
+
+
+@pytest.mark.parametrize("target", [
+    "host", "cortex-m4",
+    pytest.param("cortex-m0", marks=pytest.mark.slow),
+    pytest.param("cortex-m3", marks=pytest.mark.slow),
+    pytest.param("cortex-m7", marks=pytest.mark.slow),
+    pytest.param("cortex-m33", marks=pytest.mark.slow),
+    pytest.param("cortex-m55", marks=pytest.mark.slow),
+])
+def test_subbyte_bit_exact(tmp_path, target):
+    info = run_subbyte(tmp_path, target, SPECS)
+    _check_widths(info)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("target", ["host", "cortex-m4", "cortex-m55", "cortex-m3"])
+def test_subbyte_portable_kernels_bit_exact(tmp_path, target):
+    """The reference kernels themselves (the optimized variants are passed over)."""
+    info = run_subbyte(tmp_path, target, SPECS, portable=True)
+    assert all(l["kernel"].endswith(("_w4", "_w2")) for l in info["layers"] if l["op"] in ("conv2d", "dense"))
+
+
+@pytest.mark.parametrize("bits", [4, 2])
+def test_packed_flash_and_report(tmp_path, bits):
+    """The packed bytes are what the weights file holds; the report and model.json list each width."""
+    model, calib, _ = build_model([conv_spec(32, 16, 6)], tmp_path / "m.onnx")
+    i8 = compile_model(model, tmp_path / "w8", calib=calib, quiet=True, portable_kernels=True)
+    sb = compile_model(model, tmp_path / f"w{bits}", calib=calib, quiet=True, portable_kernels=True,
+                       weight_bits=bits)
+    (l8,), (lb,) = ([l for l in r.info["layers"] if l["op"] == "conv2d"] for r in (i8, sb))
+    consts = 16 * 12                                            # int8: bias, multiplier, shift int32 per channel
+    assert l8["weight_bytes"] == 16 * 9 * 32 + consts
+    assert lb["weight_bytes"] == 16 * 9 * 32 * bits // 8 + 16 * 9    # sub-byte: the shift in one byte
+    assert lb["weight_bits"] == bits and list(sb.info["weight_bits"].values()) == [bits]
+    src = (tmp_path / f"w{bits}" / f"{sb.info['prefix']}_weights.c").read_text()
+    assert f"{sb.info['prefix']}_L0_weights[{16 * 9 * 32 * bits // 8}]" in src
+    assert f"(w{bits})" in __import__("mcuforge.api", fromlist=["report"]).report(tmp_path / f"w{bits}")
