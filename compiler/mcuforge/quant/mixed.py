@@ -91,7 +91,7 @@ def lower_uniform(g: Graph, ranges: dict, bits, core, opts: MixedOptions):
     cm = lower_to_c(gq, core.features, portable_only=opts.portable_kernels)
     from .instr_model import annotate_rows
     rows = annotate_rows(gq, layer_table(gq, cm, ranges))
-    return rows, int(sum(a.values.nbytes for a in cm.arrays))
+    return rows, int(sum(a.nbytes for a in cm.arrays))
 
 
 def measure_instructions(g: Graph, ranges: dict, bits, core, opts: MixedOptions) -> int:
