@@ -116,10 +116,14 @@ class CompileResult:
 def prepare_graph(model, quant: str = "int8", calib=None, calib_method: str = "minmax",
                   input_shapes: dict | None = None, quiet: bool = False,
                   example_inputs=None, weight_bits=None, ternary_method: str = "absmean",
-                  requant: str = "double") -> tuple[Graph, dict]:
+                  requant: str = "double", mixed=None, target: str = "cortex-m4") -> tuple[Graph, dict]:
     """Frontend + passes + quantization: the device graph and what calibration chose. model is a
     file, a Graph or a torch.nn.Module (which needs example_inputs). weight_bits (8, 4, 2 or a
-    dict {layer name: bits}) narrows the int8 weights of conv2d / dense (quant/subbyte.py).
+    dict {layer name: bits}) narrows the int8 weights of conv2d / dense (quant/subbyte.py);
+    "mixed" chooses them per layer (quant/mixed.py, options in `mixed`: a MixedOptions with the
+    flash / instruction budget, labels, layer-wise calibration), for the core `target`. Without
+    weight_bits, layers whose weights come on a sub-byte QONNX grid (QAT exports) keep it. The
+    choice and its reasons are recorded in g.meta["mixed_precision"].
     requant="single" (models quantized from ONNX / float only) rounds every requantization once
     instead of TFLite's double rounding: it agrees with onnxruntime's QDQ models far more often
     (docs/int16.md)."""
@@ -133,6 +137,10 @@ def prepare_graph(model, quant: str = "int8", calib=None, calib_method: str = "m
     from .ir.validate import validate_graph
     validate_graph(g, quant)
     ranges: dict = {}
+    if isinstance(weight_bits, str) and weight_bits != "mixed":
+        raise McuforgeError(f"weight bits must be 8, 4, 2 or 'mixed', not {weight_bits!r}")
+    if weight_bits == "mixed" and g.meta.get("quant") == "int8":
+        raise McuforgeError("--weight-bits mixed needs a float model (its Hessian); this model is int8 already")
     if weight_bits not in (None, 8) and quant != "int8":
         raise McuforgeError(f"--weight-bits {weight_bits} needs --quant int8")
     if g.meta.get("quant") == "int8":
@@ -158,6 +166,7 @@ def prepare_graph(model, quant: str = "int8", calib=None, calib_method: str = "m
             if samples:
                 _log(f"calibrating on {len(samples)} samples ({calib_method})", quiet)
                 ranges = calibrate(g, samples, calib_method)
+            g, weight_bits = _choose_weight_bits(g, ranges, samples, weight_bits, ternary_method, mixed, target, quiet)
             g = quantize_int8(g, ranges, weight_bits=weight_bits, ternary_method=ternary_method)
     if requant != "double":
         from .reference.arith import ROUNDING_MODES
@@ -196,6 +205,36 @@ def _prepare_fixed(model, calib, quiet: bool) -> Graph:
     return g
 
 
+def _choose_weight_bits(g: Graph, ranges: dict, samples, weight_bits, ternary_method: str, mixed, target: str,
+                        quiet: bool):
+    """The widths quantize_int8 gets: QAT widths of the model, the mixed-precision choice, or the
+    user's; with layer-wise calibration (bias correction / AdaQuant) applied to the float graph."""
+    from .quant.mixed import MixedOptions, choose_widths, widths_from_graph
+    from .quant.subbyte import resolve_weight_bits
+    if weight_bits is None:
+        weight_bits = widths_from_graph(g)
+        if weight_bits:
+            _log("keeping the sub-byte weight grids of the model: "
+                 + ", ".join(f"{n}={b}" for n, b in weight_bits.items()), quiet)
+        return g, weight_bits
+    if weight_bits == "mixed":
+        from .targets import load_core
+        g, config, record = choose_widths(g, ranges, samples, mixed or MixedOptions(), load_core(target), quiet)
+        g.meta["mixed_precision"] = record
+        return g, config
+    if mixed is not None and mixed.layer_calib != "none" and weight_bits != 8:
+        from .quant.sensitivity import adaquant, bias_correction
+        from .quant.mixed import samples_batch
+        if not samples:
+            raise McuforgeError("layer-wise calibration needs calibration samples (--calib)")
+        x = samples_batch(g, samples)
+        config = {n: b for n, b in resolve_weight_bits(g, weight_bits).items()}
+        fix = adaquant if mixed.layer_calib == "adaquant" else bias_correction
+        _log(f"layer-wise calibration ({mixed.layer_calib})", quiet)
+        g = fix(g, x, config, ternary=ternary_method, max_samples=mixed.max_samples)
+    return g, weight_bits
+
+
 def compile_model(model, out_dir, target: str = "cortex-m4", quant: str = "int8", calib=None,
                   calib_method: str = "minmax", input_shapes: dict | None = None, name: str | None = None,
                   portable_kernels: bool = False, quiet: bool = False,
@@ -203,7 +242,7 @@ def compile_model(model, out_dir, target: str = "cortex-m4", quant: str = "int8"
                   min_arena: bool = False, planner=None, example_inputs=None,
                   weight_bits=None, ternary_method: str = "absmean", patch=None,
                   max_patch_overhead: float | None = None, speed_first: bool = False,
-                  requant: str = "double") -> CompileResult:
+                  requant: str = "double", mixed=None) -> CompileResult:
     """model: an .onnx or .tflite file, a Graph, or a torch.nn.Module; a module is exported with
     torch's dynamo exporter on example_inputs (a tensor or array of the input shape, batch 1, or a
     tuple of them); calib may then be a torch tensor as well as an array or a file.
@@ -221,7 +260,10 @@ def compile_model(model, out_dir, target: str = "cortex-m4", quant: str = "int8"
     (schedule/patches.py); "auto" keeps the layer-wise schedule unless the patched one has the
     smaller arena, max_patch_overhead bounds its recomputed MACs (default 0.25 = +25 %).
     requant: see prepare_graph ("single" builds with the portable kernels, whose requantization it
-    changes)."""
+    changes).
+    weight_bits="mixed" chooses each layer's width under the budgets of `mixed`
+    (quant.mixed.MixedOptions: flash_budget in bytes of constants, instr_budget, labels,
+    layer_calib); model.json and the report then hold each layer's Omega and the budget."""
     from .codegen.c.emit import lower_to_c, write_c_library
     from .report.layers import layer_table, write_report
     from .targets import load_core
@@ -236,7 +278,7 @@ def compile_model(model, out_dir, target: str = "cortex-m4", quant: str = "int8"
         src_name = str(model)
     _log(f"loading {src_name}", quiet)
     g, ranges = prepare_graph(model, quant, calib, calib_method, input_shapes, quiet, example_inputs,
-                              weight_bits, ternary_method, requant)
+                              weight_bits, ternary_method, requant, mixed, target)
     if name:
         g.name = name
     _log(f"generating C for {core.name} ({len(g.nodes)} layers)", quiet)
@@ -272,6 +314,12 @@ def compile_model(model, out_dir, target: str = "cortex-m4", quant: str = "int8"
         "layers": layer_table(g, cm, ranges),
         "patches": patch_plan.report(cm) if patch_plan else None,
     }
+    if "mixed_precision" in g.meta:
+        info["mixed_precision"] = g.meta["mixed_precision"]
+        budget = info["mixed_precision"]["flash_budget"]
+        if budget is not None and info["weights_bytes"] > budget:
+            raise McuforgeError(f"the chosen widths store {info['weights_bytes']} B of constants, "
+                                f"{info['weights_bytes'] - budget} B over the flash budget {budget} B")
     with staged_dir(out_dir) as tmp:
         write_c_library(cm, tmp, src_name, core.name, info["quant"])
         save_graph(g, tmp / "graph.json", tmp / "graph.npz")
@@ -417,4 +465,9 @@ def simulate(out_dir, board: str = "mps2-an386", x=None, quiet: bool = False, op
 
 def report(out_dir) -> str:
     from .report.layers import render_text
-    return render_text(read_info(out_dir))
+    info = read_info(out_dir)
+    text = render_text(info)
+    if "mixed_precision" in info:
+        from .quant.mixed import render_mixed
+        text += "\n" + render_mixed(info["mixed_precision"])
+    return text
