@@ -1,10 +1,14 @@
 """CLI wiring of training graphs: `mcuforge compile MODEL --train [--update auto|SPEC]
 [--sram-budget BYTES] [--calib X.npy]` (cli.py calls add_train_args and, with --train,
-compile_train). The graph comes from mcuforge.train (TVM, imported only here); the C training
-library from wt-traincode's emit_training_library."""
+compile_train) and `mcuforge simulate OUT --board B --train X.npy --labels Y.npy --epochs N
+[--eval Xv.npy --eval-labels Yv.npy] [--json R.json]` (add_simulate_args, cmd_simulate_train).
+The graph comes from mcuforge.train (TVM, imported only there); the C training library from
+codegen/c/train.py through api_train.compile_training."""
 from __future__ import annotations
 
 import argparse
+import json
+from pathlib import Path
 
 from .errors import McuforgeError
 
@@ -30,27 +34,58 @@ def add_train_args(c: argparse.ArgumentParser):
 
 def compile_train(args, quiet: bool = False):
     from .cli import _shapes
-    from .train import build_training_graph
     log = None if quiet else (lambda m: print(m, flush=True))
     if args.update == "auto" and args.auto_data is None:
         raise McuforgeError("--update auto needs --auto-data X.npy --auto-labels Y.npy (labelled samples "
                             "to rank the tensors on), or give --update SPEC")
-    if not quiet:
-        print(f"building the training graph ({args.quant}, update {args.update})", flush=True)
-    g = build_training_graph(args.model, update=args.update, quant=args.quant, calib=args.calib, loss=args.loss,
-                             sram_budget=args.sram_budget, lr=args.lr, momentum=args.momentum, qas=not args.no_qas,
-                             master=not args.no_master, input_shapes=_shapes(args.input_shape),
-                             auto_options={"data": args.auto_data, "labels": args.auto_labels, "log": log})
-    if not quiet:
-        from .train.memory import training_sram
-        m = training_sram(g)
-        print(f"training scheme: {g.meta['train']['update_spec']}; SRAM {m['total']} B "
-              f"(arena {m['arena']}, state {sum(m['state'].values())})", flush=True)
-    # ---- wt-traincode hooks its C emitter here -------------------------------------------------
+    from .api_train import compile_training, training_report
+    info = compile_training(args.model, args.output, target=args.target, quant=args.quant, calib=args.calib,
+                            update=args.update, loss=args.loss, sram_budget=args.sram_budget, lr=args.lr,
+                            momentum=args.momentum, qas=not args.no_qas, master=not args.no_master,
+                            name=args.name, quiet=quiet, input_shapes=_shapes(args.input_shape),
+                            auto_options={"data": args.auto_data, "labels": args.auto_labels, "log": log})
+    if not quiet and not getattr(args, "no_report", False):
+        print(training_report(info))
+    return info
+
+
+def add_simulate_args(s: argparse.ArgumentParser):
+    t = s.add_argument_group("on-device training (a folder compiled with --train)")
+    t.add_argument("--train", metavar="X.npy", help="training samples, the model's own layout, batch on axis 0")
+    t.add_argument("--labels", metavar="Y.npy", help="integer class labels (MSE: targets) of the samples")
+    t.add_argument("--epochs", type=int, default=1, help="passes over the training samples")
+    t.add_argument("--eval", metavar="XV.npy", help="held-out samples, evaluated before training and after every epoch")
+    t.add_argument("--eval-labels", metavar="YV.npy", help="their labels")
+
+
+def _load(path, what):
+    import numpy as np
+    if path is None:
+        return None
+    p = Path(path)
+    if not p.is_file():
+        raise McuforgeError(f"{what} file not found: {p}")
     try:
-        from .codegen.c.train import emit_training_library
-    except ImportError:
-        raise McuforgeError("training codegen not built yet") from None
-    emit_training_library(g, args.output, target=args.target, name=args.name, quiet=quiet)
-    # --------------------------------------------------------------------------------------------
-    return g
+        return np.load(p, allow_pickle=False)
+    except Exception as e:  # noqa: BLE001 - numpy raises many kinds
+        raise McuforgeError(f"cannot read {what} {p}: {str(e).splitlines()[0] if str(e) else type(e).__name__}") \
+            from None
+
+
+def cmd_simulate_train(args):
+    from .api_train import simulate_training
+    if args.labels is None:
+        raise McuforgeError("--train needs --labels")
+    if args.json and Path(args.json).is_dir():
+        raise McuforgeError(f"--json {args.json} is a folder; give a file name")
+    x, y = _load(args.train, "training samples"), _load(args.labels, "labels")
+    xv, yv = _load(args.eval, "eval samples"), _load(args.eval_labels, "eval labels")
+    if (xv is None) != (yv is None):
+        raise McuforgeError("--eval and --eval-labels go together")
+    rep = simulate_training(args.outdir, args.board, x, y, args.epochs, xv, yv, args.json)
+    for k in ("board", "arena_bytes", "state_bytes", "stack_bytes", "ram_bytes", "flash_bytes",
+              "instructions_per_step"):
+        print(f"{k:>22}: {rep.get(k)}")
+    if rep.get("loss_curve"):
+        print(f"{'loss_curve':>22}: {rep['loss_curve']}")
+    return json.dumps(rep["epochs"])
