@@ -118,7 +118,7 @@ def stage_prefixes(g: Graph) -> tuple[list[tuple[Node, list[Node]]], Node | None
         inside.append(node)
         produced.update(node.outputs)
         later = {t for n in order[i + 1:] for t in n.inputs} | set(g.outputs)
-        if (produced & later) == {node.outputs[0]} and node.outputs[0] not in g.outputs:
+        if (produced & later) == {node.outputs[0]}:
             out.append((node, list(inside)))
     return out, None, None
 
