@@ -1,4 +1,5 @@
-"""MobileNetV2 width 0.35 at 96x96x3 (Keras application, random weights, 2 classes) converted to a
+"""MobileNetV2 width 0.35 at 96x96x3 (Keras application, random weights, without the classifier head:
+tflite-micro aborts on the converted MEAN + FULLY_CONNECTED head) converted to a
 full-integer int8 .tflite by TensorFlow's converter, for benchmarks/patches.py. TensorFlow is no
 dependency of mcuforge: run this in a side environment (e.g. /work/tfenv/bin/python).
 
@@ -10,7 +11,7 @@ import numpy as np
 import tensorflow as tf
 
 tf.random.set_seed(0)
-m = tf.keras.applications.MobileNetV2(input_shape=(96, 96, 3), alpha=0.35, weights=None, classes=2)
+m = tf.keras.applications.MobileNetV2(input_shape=(96, 96, 3), alpha=0.35, weights=None, include_top=False)
 rng = np.random.default_rng(0)
 def rep():
     for _ in range(8):

@@ -5,7 +5,7 @@ without patches, next to TFLite Micro's smallest arena.
 
 Models: the MLPerf Tiny ones from $MCUFORGE_MLPERF_TINY (default ../shared/models/mlperf-tiny) by
 name, or any .tflite path (benchmarks/make_mbv2.py writes the MobileNetV2 w0.35 96x96 one with
-TensorFlow's converter, in a side environment). Per model: the layer-wise arena and the patched
+TensorFlow's converter, in a side environment). Per model and core: the layer-wise arena and the patched
 arena (both as compile_model plans them with their kernels, input and output inside the arena,
 as TFLite Micro's arena holds them), the ratio of each to TFLM's smallest working arena
 (bisection, host build), the split and grid, the MAC overhead of the recomputed halos, and
@@ -40,7 +40,8 @@ def model_file(name: str) -> Path:
     return Path(os.environ.get("MCUFORGE_MLPERF_TINY", REPO.parent / "shared/models/mlperf-tiny")) / f"{name}.tflite"
 
 
-def measure(name: str, patch: str, boards: list[str], tmp: str) -> dict:
+def measure(name: str, patch: str, boards: list[str], tmp: str) -> list[dict]:
+    """One row per board: arenas, plan and instructions with and without patches."""
     path = model_file(name)
     if not path.is_file():
         raise SystemExit(f"{path} not found (MLPerf Tiny: set MCUFORGE_MLPERF_TINY; MobileNetV2: run make_mbv2.py)")
@@ -49,22 +50,32 @@ def measure(name: str, patch: str, boards: list[str], tmp: str) -> dict:
     g = load_tflite(path)
     x = np.random.default_rng(0).integers(-128, 128, g.tensors[g.inputs[0]].shape).astype(np.int8)
     want = ref.run(x)[0].reshape(-1)
-    row = {"model": path.stem.replace("_int8", ""), "tflm": smallest_arena(buf, [x])}
+    tflm = smallest_arena(buf, [x])
+    rows = []
     for tag in boards:
         board, core = BOARDS[tag]
+        row = {"model": path.stem.replace("_int8", ""), "board": tag, "tflm": tflm}
         for mode in ("off", patch):
-            out = Path(tmp) / f"{row['model']}_{core}_{mode.replace('@', '_')}"
-            r = compile_model(path, out, target=core, quiet=True, patch=mode)
-            y, info = simulate(out, board, x[None], quiet=True)
-            if not np.array_equal(y.reshape(-1), want):
-                raise SystemExit(f"{name} on {board} with --patch {mode}: output differs from TFLite Micro")
             key = "lw" if mode == "off" else "p"
-            row[f"instr_{tag}_{key}"] = info["instructions"]
+            out = Path(tmp) / f"{row['model']}_{core}_{key}"
+            r = compile_model(path, out, target=core, quiet=True, patch=mode)
             row[f"arena_{key}"] = r.info["arena_bytes"]
             if key == "p":
                 row["plan"] = r.info["patches"]
-            row["macs_" + key] = r.info["macs"]
-    return row
+            try:
+                y, info = simulate(out, board, x[None], quiet=True)
+            except Exception as e:  # noqa: BLE001 - e.g. a model too big for the board's memory
+                row[f"instr_{key}"] = f"failed: {str(e).splitlines()[0][:60]}"
+                continue
+            if not np.array_equal(y.reshape(-1), want):
+                raise SystemExit(f"{name} on {board} with --patch {mode}: output differs from TFLite Micro")
+            row[f"instr_{key}"] = info["instructions"]
+        rows.append(row)
+    return rows
+
+
+def _n(v):
+    return f"{v:,}" if isinstance(v, int) else str(v)
 
 
 def main():
@@ -78,23 +89,20 @@ def main():
     with tempfile.TemporaryDirectory() as tmp:
         for name in args.models:
             print(f"[patches] {name} ...", file=sys.stderr, flush=True)
-            rows.append(measure(name, args.patch, boards, tmp))
-    hdr = ["model", "TFLM arena B", "layer-wise arena B", "patch arena B", "layer-wise/TFLM", "patch/TFLM",
-           "split, grid", "MAC overhead"]
-    for b in boards:
-        hdr += [f"instr {b} layer-wise", f"instr {b} patches", f"{b} ratio"]
+            rows += measure(name, args.patch, boards, tmp)
+    hdr = ["model", "core", "TFLM arena B", "layer-wise arena B", "patch arena B", "layer-wise/TFLM", "patch/TFLM",
+           "split, grid", "MAC overhead", "instr layer-wise", "instr patches", "instr ratio"]
     print("| " + " | ".join(hdr) + " |")
     print("|" + "---|" * len(hdr))
     for r in rows:
         p = r.get("plan")
-        vals = [r["model"], f"{r['tflm']:,}", f"{r['arena_lw']:,}", f"{r['arena_p']:,}",
+        lw, pt = r["instr_lw"], r["instr_p"]
+        vals = [r["model"], r["board"], _n(r["tflm"]), _n(r["arena_lw"]), _n(r["arena_p"]),
                 f"{r['arena_lw'] / r['tflm']:.3f}", f"{r['arena_p'] / r['tflm']:.3f}",
                 f"{p['grid'][0]}x{p['grid'][1]}@{p['split']}" if p else "none (layer-wise kept)",
-                f"+{p['mac_overhead']:.1%}" if p else "-"]
-        for b in boards:
-            lw, pt = r[f"instr_{b}_lw"], r[f"instr_{b}_p"]
-            vals += [f"{lw:,}", f"{pt:,}", f"{pt / lw:.3f}"]
-        print("| " + " | ".join(vals) + " |")
+                f"+{p['mac_overhead']:.1%}" if p else "-", _n(lw), _n(pt),
+                f"{pt / lw:.3f}" if isinstance(lw, int) and isinstance(pt, int) else "-"]
+        print("| " + " | ".join(vals) + " |", flush=True)
 
 
 if __name__ == "__main__":

@@ -184,3 +184,21 @@ def test_auto_below_layer_wise_and_budget_trades_macs(net):
     z = plan_patches(g, mode="auto", max_overhead=0.0)   # only a stage whose patches share no output
     assert z is None or (z.patched_macs == z.stage_macs and len(z.stage) == 1)
     assert plan_patches(g, mode="off") is None
+
+
+def test_float_graph_with_pad_and_pools_patched_equals_layer_wise():
+    from patch_graphs import Builder
+    b = Builder(21, 17, 3)
+    x = b.conv(8, 3, stride=2, pads=(0, 0, 1, 1), relu=True)
+    b.pad(1, 0, 2, 1)
+    b.pool("maxpool", 3, stride=1, pads=(1, 1, 1, 1))
+    y = b.conv(8, 3, stride=1, pads=(0, 0, 0, 0))
+    b.pool("avgpool", 2, stride=2)
+    g = b.finish()
+    xx = np.random.default_rng(0).uniform(-1, 1, (1, 21, 17, 3)).astype(np.float32)
+    want = Executor(g).run({"x": xx})[g.outputs[0]]
+    for grid in ("2x3", "3x1", "4x3"):
+        split = g.topo_order()[-1].name
+        pg = apply_patches(g, plan_patches(g, mode=f"{grid}@{split}", io_in_arena=False))
+        assert np.array_equal(Executor(pg).run({"x": xx})[g.outputs[0]], want), grid
+    del x, y

@@ -118,7 +118,7 @@ def stage_prefixes(g: Graph) -> tuple[list[tuple[Node, list[Node]]], Node | None
         inside.append(node)
         produced.update(node.outputs)
         later = {t for n in order[i + 1:] for t in n.inputs} | set(g.outputs)
-        if (produced & later) == {node.outputs[0]} and node.outputs[0] not in g.outputs:
+        if (produced & later) == {node.outputs[0]}:
             out.append((node, list(inside)))
     return out, None, None
 
@@ -163,7 +163,7 @@ def _crop(G: Graph, src: str, have: Box, want: Box, name: str) -> str:
                 {"starts": [0, want.y0 - have.y0, want.x0 - have.x0, 0], "steps": [1, 1, 1, 1],
                  "sizes": [1, want.h, want.w, c]})
     _add(G, node)
-    G.tensors[name].quant = G.tensors[src].quant
+    G.tensors[name].quant, G.tensors[name].meta = G.tensors[src].quant, dict(G.tensors[src].meta)
     return name
 
 
@@ -255,7 +255,7 @@ def apply_patches(g: Graph, plan: PatchPlan, copy: bool = True) -> Graph:
                       "defined": written[-2] if len(written) > 1 else 0})
         if dst != split_out:
             from ..ir.tensor import Tensor
-            G.add_tensor(Tensor(dst, full.shape, full.dtype, None, full.quant))
+            G.add_tensor(Tensor(dst, full.shape, full.dtype, None, full.quant, dict(full.meta)))
         _add(G, paste)
         prev = dst
         k += 1
