@@ -68,7 +68,7 @@ def place(lts: list[Lifetime], order: list[int], gaps: dict, prefer_overlap: boo
 
 
 def plan_with_overlaps(lts: list[Lifetime], overlaps: list[Overlap], tries: int = 300,
-                       seed: int = 0) -> ArenaPlan:
+                       seed: int = 0, chains: bool = False) -> ArenaPlan:
     gaps = {(ov.output, ov.input): "exact" if ov.exact else _align(ov.gap) for ov in overlaps}
     n = len(lts)
     idx = list(range(n))
@@ -82,7 +82,8 @@ def plan_with_overlaps(lts: list[Lifetime], overlaps: list[Overlap], tries: int 
         sorted(idx, key=lambda i: (-(lts[i].size * (lts[i].last - lts[i].first + 1)), lts[i].first)),
         sorted(idx, key=lambda i: (-(lts[i].last - lts[i].first), -lts[i].size)),
     ]
-    orders.append(chains_first(lts, overlaps))
+    if chains:      # a patched graph's stage output (schedule/patches.py)
+        orders.append(chains_first(lts, overlaps))
     rng = random.Random(seed)
     for _ in range(tries):
         o = idx[:]
@@ -105,7 +106,9 @@ def chains_first(lts: list[Lifetime], overlaps: list[Overlap]) -> list[int]:
     patch, a run of in-place layers) placed as one unit, the chain spanning the most steps first,
     each chain in reverse execution order (outputs before their inputs). No single tensor's own
     lifetime shows that the 16 KB stage output of a patched ic_resnet8 outlives its 3 KB input
-    image; placed first it takes offset 0 and the image goes above it instead of under it."""
+    image; placed first it takes offset 0 and the image goes above it instead of under it.
+    Tried for patched graphs only (chains=True from codegen/c/kernel_plan.py), so layer-wise plans
+    stay what they were."""
     parent = {lt.tensor: lt.tensor for lt in lts}
 
     def root(t):
