@@ -256,9 +256,12 @@ def compile_model(model, out_dir, target: str = "cortex-m4", quant: str = "int8"
     weight_bits: 8 (default), 4 (int4 in [-7, 7]) or 2 (ternary, scale by ternary_method
     'absmean' or 'median') for every conv2d / dense, or a dict {layer name: 8 | 4 | 2}; the
     weights are stored packed (two or four per byte) and the report lists each layer's width.
-    patch ("auto", "off"/None, or "<rows>x<cols>@<node>") runs the first layers patch by patch
+    patch ("auto", "off", or "<rows>x<cols>@<node>") runs the first layers patch by patch
     (schedule/patches.py); "auto" keeps the layer-wise schedule unless the patched one has the
-    smaller arena, max_patch_overhead bounds its recomputed MACs (default 0.25 = +25 %).
+    smaller arena, max_patch_overhead bounds its recomputed MACs (default 0.25 = +25 %). Left at
+    None with no other memory flag (the default), patches are tried where the arena's peak lies
+    in the patchable first layers and kept if arena x modelled instructions is the smaller.
+
     requant: see prepare_graph ("single" builds with the portable kernels, whose requantization it
     changes).
     weight_bits="mixed" chooses each layer's width under the budgets of `mixed`
@@ -287,7 +290,20 @@ def compile_model(model, out_dir, target: str = "cortex-m4", quant: str = "int8"
     if min_arena:
         arena_budget = 0
     patch_plan, patch_note = None, None
-    if patch not in (None, "off", False) and planner is None:
+    # the default (no memory flag at all): patches too where the arena x instructions rule says so
+    pareto_default = (patch is None and planner is None and arena_budget is None and not speed_first
+                      and not portable_kernels and g.meta.get("quant") == "int8")
+    if pareto_default:
+        from .codegen.c.lean import keep_patched, patches_may_pay
+        from .schedule.patches import lower_patched
+        cm = lower_to_c(g, core.features, io_in_arena=io_in_arena)
+        if patches_may_pay(g, cm):
+            _log("trying patch-based inference (the arena's peak is in the first layers)", quiet)
+            cm, g, patch_plan, patch_note = lower_patched(
+                g, core.features, "auto", lambda graph: lower_to_c(graph, core.features, io_in_arena=io_in_arena),
+                io_in_arena=io_in_arena, max_overhead=max_patch_overhead, keep=keep_patched, cm_layerwise=cm)
+            _log(patch_note, quiet)
+    elif patch not in (None, "off", False) and planner is None:
         from .schedule.patches import lower_patched
         cm, g, patch_plan, patch_note = lower_patched(
             g, core.features, patch, lambda graph: lower_to_c(

@@ -171,7 +171,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "AdaQuant (weights, scales and biases fitted to the float layer outputs), or none")
     c.add_argument("--ternary-method", default="absmean", choices=["absmean", "median"],
                    help="per-channel scale of ternary weights: mean |w| (BitNet b1.58) or median |w|")
-    c.add_argument("--patch", default="off", metavar="auto|off|NxM@NODE",
+    c.add_argument("--patch", default=None, metavar="auto|off|NxM@NODE",
                    help="run the first layers patch by patch (MCUNetV2): auto chooses the split layer and "
                         "grid (kept only if the arena shrinks; with --arena-budget the fewest MACs that fit), "
                         "or e.g. 3x2@conv_2d_4 for 3 rows x 2 columns of patches ending at that node")

@@ -453,17 +453,20 @@ def plan_patches(g: Graph, features=frozenset(), mode="auto", budget: int | None
 
 
 def lower_patched(g: Graph, features, mode, lower, io_in_arena: bool = True, budget: int | None = None,
-                  max_overhead: float | None = None):
+                  max_overhead: float | None = None, keep=None, cm_layerwise=None):
     """Choose the patch schedule and lower it with `lower` (graph -> CModel, the C backend with
     its kernel-aware arena plan). The layer-wise graph is lowered too: with "auto" the patched
-    one is kept only if its arena is smaller. Returns (cmodel, graph, PatchPlan | None, note)."""
+    one is kept only if its arena is smaller, and, given keep(cm_layerwise, g, cm_patched,
+    patched graph) -> bool, only if keep agrees (the default's arena x instructions rule,
+    codegen/c/lean.py). cm_layerwise: g already lowered, if the caller has it. Returns (cmodel,
+    graph, PatchPlan | None, note)."""
     from .memory import plan_memory
     kind, _, _ = parse_mode(mode)
     base = g.copy()
     plan_memory(base, io_in_arena=io_in_arena)           # the layer-wise execution order
     plan = plan_patches(base, features, mode, budget, io_in_arena,
                         DEFAULT_MAX_OVERHEAD if max_overhead is None else max_overhead, margin=KERNEL_MARGIN)
-    cm_l = lower(g)
+    cm_l = cm_layerwise if cm_layerwise is not None else lower(g)
     if plan is None:
         return cm_l, g, None, "patches: no patch schedule has a smaller peak; layer-wise kept"
     pg = apply_patches(base, plan)
@@ -472,5 +475,9 @@ def lower_patched(g: Graph, features, mode, lower, io_in_arena: bool = True, bud
     if kind == "auto" and cm_l.plan.size <= cm_p.plan.size:
         return cm_l, g, None, (f"patches: {plan.grid[0]}x{plan.grid[1]}@{plan.split} planned {cm_p.plan.size} B "
                                f"with its kernels, layer-wise {cm_l.plan.size} B: layer-wise kept")
+    if keep is not None and not keep(cm_l, g, cm_p, pg):
+        return cm_l, g, None, (f"patches: {plan.grid[0]}x{plan.grid[1]}@{plan.split} planned {cm_p.plan.size} B "
+                               f"with its kernels, layer-wise {cm_l.plan.size} B: not worth its instructions, "
+                               f"layer-wise kept")
     return cm_p, pg, plan, (f"patches: {plan.grid[0]}x{plan.grid[1]}@{plan.split}, arena {cm_p.plan.size} B "
                             f"(layer-wise {cm_l.plan.size} B), MACs +{plan.mac_overhead:.1%}")

@@ -45,6 +45,7 @@ def plan_with_kernels(g, order, layers: list, io_in_arena: bool = False, tries: 
                for i, l in enumerate(layers) if l.params.get("scratch_bytes", 0) > 0]
     ovs = kernel_overlaps(overlaps(g, order, arena_tensors(g, io_in_arena)), layers)
     # a big graph (a patch stage's copies of its layers) can ask for fewer random orders
-    plan = plan_with_overlaps(lts + scratch, ovs, tries=min(tries, g.meta.get("plan_tries", tries)))
+    plan = plan_with_overlaps(lts + scratch, ovs, tries=min(tries, g.meta.get("plan_tries", tries)),
+                              chains="patches" in g.meta)
     check_plan(plan, ovs)
     return plan

@@ -84,3 +84,61 @@ def pareto_peak(g, order, layers, plan, selector, build_all, io_in_arena: bool):
     points = [{"arena_bytes": a, "instructions_model": int(n), "chosen": i == best}
               for i, (a, n, *_rest) in enumerate(pts)]
     return layers, pts[best][4], points
+
+
+def arena_x_instructions(cm, g) -> float:
+    """The default's cost of a lowered model: arena bytes x modelled instructions."""
+    return cm.plan.size * model_instructions(cm.layers, g)
+
+
+def step_tops(cm) -> list[int]:
+    """Per step, the highest arena byte its live tensors and its scratch reach."""
+    plan = cm.plan
+    tops = []
+    for i, l in enumerate(cm.layers):
+        top = max([plan.offsets[lt.tensor] + lt.size for lt in plan.lifetimes if lt.first <= i <= lt.last] + [0])
+        sc = l.params.get("scratch")
+        if sc is not None and l.params.get("scratch_bytes", 0) > 0:
+            top = max(top, sc.offset + int(l.params["scratch_bytes"]))
+        tops.append(top)
+    return tops
+
+
+# patches always add instructions (recomputed halos, crop and paste copies): an arena saving
+# below this fraction cannot pay for them under the arena x instructions rule
+MIN_PATCH_SAVING = 0.03
+
+
+def patches_may_pay(g, cm) -> bool:
+    """Whether patch-based inference can lower this layer-wise plan's peak enough to pay: the
+    layers after the longest patchable prefix (schedule/patches.py) run layer-wise whatever the
+    patch stage does, so the arena cannot drop below what they reach in this plan; if that is
+    within MIN_PATCH_SAVING of the arena, patches are not planned (that takes seconds to a
+    minute; kws_dscnn's 25x5 maps are all alike, ic_resnet8's and vww_mbv1_96's first stages
+    are the peak)."""
+    from ...schedule.patches import stage_prefixes
+    prefixes, _, _ = stage_prefixes(g)
+    if not prefixes or not cm.layers:
+        return False
+    stage = {n.name for n in prefixes[-1][1]}
+    tops = step_tops(cm)
+    rest = [t for l, t in zip(cm.layers, tops) if l.node.name not in stage]
+    if max(rest, default=0) >= (1 - MIN_PATCH_SAVING) * cm.plan.size:
+        return False
+    # ... and only where the peak's maps are larger than later ones in the stage (MCUNetV2's
+    # case): with maps of one size throughout, a patch stage's buffers and its whole output are
+    # as large as the layer-wise peak (kws_dscnn: 25x5 everywhere)
+    def pixels(node):
+        shape = g.tensors[node.outputs[0]].shape
+        return shape[1] * shape[2] if len(shape) == 4 else 0
+    peak = max(range(len(tops)), key=lambda i: tops[i])
+    node = cm.layers[peak].node
+    smaller = [pixels(n) for n in prefixes[-1][1] if pixels(n)]
+    return node.name in stage and bool(smaller) and pixels(node) > min(smaller)
+
+
+def keep_patched(cm_l, g, cm_p, pg) -> bool:
+    """The default's rule for patches, the same as for kernels: keep the patched schedule when its
+    arena x modelled instructions is the smaller (its recomputed MACs and crop/paste copies are
+    in its instructions)."""
+    return arena_x_instructions(cm_p, pg) < arena_x_instructions(cm_l, g)
