@@ -108,7 +108,10 @@ static inline void mcf_fully_connected_sub(const mcf_fully_connected_sub_args *a
 
 static inline void mcf_depthwise_sub_fast(const mcf_conv2d_sub_args *a, const int8_t *in, int8_t *out, int32_t bits)
 {
-    const mcf_window *w = &a->win;
+    /* local copies: read through `a`, they would be reloaded after every int8 store */
+    const mcf_window win = a->win;
+    const mcf_window *w = &win;
+    const int32_t in_zp = a->rq.in_zp;
     const int32_t mult = w->out_c / w->in_c;
     const int32_t kk = w->k_h * w->k_w;
     int32_t wk[MCF_SUB_DW_MAX_K];
@@ -140,7 +143,7 @@ static inline void mcf_depthwise_sub_fast(const mcf_conv2d_sub_args *a, const in
                                 acc += (int32_t)pr[(size_t)kx * w->dil_w * w->in_c] * *wp++;
                             }
                         }
-                        acc -= a->rq.in_zp * wsum;
+                        acc -= in_zp * wsum;
                     } else {
                         for (int32_t ky = 0; ky < w->k_h; ++ky) {
                             const int32_t iy = iy0 + ky * w->dil_h;
@@ -152,7 +155,7 @@ static inline void mcf_depthwise_sub_fast(const mcf_conv2d_sub_args *a, const in
                                 if (ix < 0 || ix >= w->in_w) {
                                     continue;
                                 }
-                                acc += ((int32_t)in_n[((size_t)iy * w->in_w + ix) * w->in_c] - a->rq.in_zp) *
+                                acc += ((int32_t)in_n[((size_t)iy * w->in_w + ix) * w->in_c] - in_zp) *
                                        wk[ky * w->k_w + kx];
                             }
                         }
