@@ -50,9 +50,9 @@ def trials_to_best(name, space, table, seed, best, transfer=None, mf=None, flash
 
 def subbyte_space():
     """Calibration method x activation scheme x the widths of the first, middle and last weight
-    layers (8, 4, ternary): 324 configurations; clip 1.0, per-channel weights, 256 samples."""
-    from mcuforge.search.space import CALIB_CHOICES, Knob, Space, width_knobs
-    return Space([Knob("calib", CALIB_CHOICES), Knob("clip", (1.0,)), Knob("weights", ("per_channel",)),
+    layers (8, 4, ternary): 216 configurations; clip 1.0, per-channel weights, 256 samples."""
+    from mcuforge.search.space import Knob, Space, width_knobs
+    return Space([Knob("calib", ("minmax", "p99.99", "mse", "kl")), Knob("clip", (1.0,)), Knob("weights", ("per_channel",)),
                   Knob("acts", ("asymmetric", "symmetric")), Knob("n_calib", (256,))] + width_knobs((8, 4, 2)))
 
 
@@ -107,6 +107,9 @@ def main(argv=None):
     ap.add_argument("--skip-ray", action="store_true")
     ap.add_argument("--ray-trials", type=int, default=24)
     ap.add_argument("--skip-subbyte", action="store_true", help="skip the search with weight widths")
+    ap.add_argument("--only-subbyte", action="store_true",
+                    help="train the models and run only the search with weight widths (no int8 grid, ZeroQ, Ray)")
+    ap.add_argument("--eval-samples", type=int, default=None, help="test digits the accuracy is measured on (all)")
     args = ap.parse_args(argv)
     import digits_cnns as dc
     from mcuforge.search.evaluate import Evaluator
@@ -119,7 +122,11 @@ def main(argv=None):
     tables, feats, evs, data = {}, {}, {}, {}
     for arch in archs:
         path, acc, (xtr, ytr, xte, yte) = dc.trained_onnx(arch, out / "models", epochs=args.epochs)
+        xte, yte = xte[:args.eval_samples], yte[:args.eval_samples]
         ev = Evaluator(path, xte, yte, xtr[:256])
+        if args.only_subbyte:
+            feats[arch], evs[arch], data[arch] = model_features(ev), ev, (xtr, xte, yte)
+            continue
         print(f"[bench] {arch}: float accuracy {acc:.4f}; grid over {space.size} configurations", flush=True)
         table, secs = grid_table(arch, ev, space, out)
         tables[arch], feats[arch], evs[arch], data[arch] = table, model_features(ev), ev, (xtr, xte, yte)
@@ -137,6 +144,11 @@ def main(argv=None):
         print(f"[bench] {arch}: best {accs.max():.4f} ({best_key}), worst {accs.min():.4f}, "
               f"{report['models'][arch]['within_tol']} configurations within 0.2 points", flush=True)
 
+    if args.only_subbyte:
+        report = {"subbyte": subbyte_search(archs, evs, feats, out, args.seeds)}
+        (out / "report_subbyte.json").write_text(json.dumps(report, indent=1))
+        print(markdown_subbyte(report["subbyte"]))
+        return
     for arch in archs:
         m = report["models"][arch]
         best = m["best_accuracy"]
@@ -231,19 +243,7 @@ def markdown(rep) -> str:
             for label, r in z["rows"].items():
                 lines.append(f"| {arch} | {z['seconds']} | {label} | {100 * r['real']:.2f} | {100 * r['distilled']:.2f} |")
     if "subbyte" in rep:
-        sb = rep["subbyte"]
-        lines += ["", f"Sub-byte search space: {sb['space_size']} configurations "
-                  f"({', '.join(f'{k}: {len(v)}' for k, v in sb['space'].items())}); flash budget: the weight bytes of "
-                  "8-bit first and last layers with 4-bit layers between.", "",
-                  "| model | int8 weights B | budget B | feasible | best int8 (over budget) | best within budget | "
-                  "worst | within 0.2 pt | " + " | ".join(TUNERS) + " |",
-                  "|---|---|---|---|---|---|---|---|" + "---|" * len(TUNERS)]
-        for arch, m in sb["models"].items():
-            t = m["trials_to_best"]
-            lines.append(f"| {arch} | {m['int8_weights_bytes']} | {m['flash_budget']} | {m['feasible']} | "
-                         f"{100 * m['int8_best_accuracy']:.2f} | {100 * m['best_accuracy']:.2f} | "
-                         f"{100 * m['worst_accuracy']:.2f} | {m['within_tol']} | " +
-                         " | ".join(f"{t[k]['median']:g}" for k in TUNERS) + " |")
+        lines += ["", markdown_subbyte(rep["subbyte"])]
     if "ray" in rep:
         r = rep["ray"]
         lines += ["", "| Ray workers | search wall time (s) | Ray start (s) | best configuration | same trials as 1 worker |",
@@ -251,6 +251,22 @@ def markdown(rep) -> str:
         for w in (1, 2):
             lines.append(f"| {w} | {r[w]['search_seconds']} | {r[w]['ray_start_seconds']} | {r[w]['best']} | "
                          f"{'yes' if w == 1 or r['same_best'] else 'no'} |")
+    return "\n".join(lines)
+
+
+def markdown_subbyte(sb) -> str:
+    lines = [f"Sub-byte search space: {sb['space_size']} configurations "
+             f"({', '.join(f'{k}: {len(v)}' for k, v in sb['space'].items())}); flash budget: the weight bytes of "
+             "8-bit first and last layers with 4-bit layers between.", "",
+             "| model | int8 weights B | budget B | feasible | best int8 (over budget) | best within budget | "
+             "worst | within 0.2 pt | " + " | ".join(TUNERS) + " |",
+             "|---|---|---|---|---|---|---|---|" + "---|" * len(TUNERS)]
+    for arch, m in sb["models"].items():
+        t = m["trials_to_best"]
+        lines.append(f"| {arch} | {m['int8_weights_bytes']} | {m['flash_budget']} | {m['feasible']} | "
+                     f"{100 * m['int8_best_accuracy']:.2f} | {100 * m['best_accuracy']:.2f} | "
+                     f"{100 * m['worst_accuracy']:.2f} | {m['within_tol']} | " +
+                     " | ".join(f"{t[k]['median']:g}" for k in TUNERS) + " |")
     return "\n".join(lines)
 
 
