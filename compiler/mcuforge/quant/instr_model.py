@@ -77,9 +77,19 @@ def layer_features(row: dict) -> np.ndarray:
 class InstrModel:
     def __init__(self, core: str, coefs: dict[str, np.ndarray], meta: dict | None = None):
         self.core, self.coefs, self.meta = core, coefs, meta or {}
+        self.borrowed: set = set()
 
     def predict(self, row: dict) -> float:
         k = kernel_key(row)
+        if k not in self.coefs:
+            # a variant without probes of its own (e.g. the portable FC that tiny layers get)
+            # borrows its sibling's model: the same op and width, DSP <-> portable
+            base, _, window = k.partition("/")
+            sib = base[:-4] if base.endswith("_dsp") else base + "_dsp"
+            alt = sib + (f"/{window}" if window else "")
+            if alt in self.coefs:
+                self.borrowed.add((k, alt))
+                k = alt
         if k not in self.coefs:
             raise McuforgeError(f"no instruction model for kernel {k} on {self.core} "
                                 f"(targets/instr_models/{self.core}.toml; refit with python -m mcuforge.quant.instr_model)")
