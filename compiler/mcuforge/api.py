@@ -19,7 +19,7 @@ from .ir.ops import infer_shapes
 from .ir.serialize import load_graph, save_graph
 from .outdir import staged_dir
 
-QUANT_MODES = ("int8", "float32")
+QUANT_MODES = ("int8", "float32", "fixed")
 
 
 def _log(msg: str, quiet: bool = False):
@@ -116,18 +116,23 @@ class CompileResult:
 def prepare_graph(model, quant: str = "int8", calib=None, calib_method: str = "minmax",
                   input_shapes: dict | None = None, quiet: bool = False,
                   example_inputs=None, weight_bits=None, ternary_method: str = "absmean",
-                  mixed=None, target: str = "cortex-m4") -> tuple[Graph, dict]:
+                  requant: str = "double", mixed=None, target: str = "cortex-m4") -> tuple[Graph, dict]:
     """Frontend + passes + quantization: the device graph and what calibration chose. model is a
     file, a Graph or a torch.nn.Module (which needs example_inputs). weight_bits (8, 4, 2 or a
     dict {layer name: bits}) narrows the int8 weights of conv2d / dense (quant/subbyte.py);
     "mixed" chooses them per layer (quant/mixed.py, options in `mixed`: a MixedOptions with the
     flash / instruction budget, labels, layer-wise calibration), for the core `target`. Without
     weight_bits, layers whose weights come on a sub-byte QONNX grid (QAT exports) keep it. The
-    choice and its reasons are recorded in g.meta["mixed_precision"]."""
+    choice and its reasons are recorded in g.meta["mixed_precision"].
+    requant="single" (models quantized from ONNX / float only) rounds every requantization once
+    instead of TFLite's double rounding: it agrees with onnxruntime's QDQ models far more often
+    (docs/int16.md)."""
     from .passes.lower_to_lut import lower_to_lut
     from .passes.pipeline import canonicalize
     if quant not in QUANT_MODES:
         raise McuforgeError(f"--quant must be one of {', '.join(QUANT_MODES)}, not {quant!r}")
+    if quant == "fixed":
+        return _prepare_fixed(model, calib, quiet), {}
     g = model if isinstance(model, Graph) else load_model(model, input_shapes, example_inputs)
     from .ir.validate import validate_graph
     validate_graph(g, quant)
@@ -163,13 +168,41 @@ def prepare_graph(model, quant: str = "int8", calib=None, calib_method: str = "m
                 ranges = calibrate(g, samples, calib_method)
             g, weight_bits = _choose_weight_bits(g, ranges, samples, weight_bits, ternary_method, mixed, target, quiet)
             g = quantize_int8(g, ranges, weight_bits=weight_bits, ternary_method=ternary_method)
-    if g.meta.get("quant") == "int8":
-        g = lower_to_lut(g)
-    infer_shapes(g)
-    if g.meta.get("quant") == "int8":
-        from .quant.range_check import check_int8_ranges
-        check_int8_ranges(g)
+    if requant != "double":
+        from .reference.arith import ROUNDING_MODES
+        if requant not in ROUNDING_MODES:
+            raise McuforgeError(f"requant must be one of {', '.join(ROUNDING_MODES)}, not {requant!r}")
+        if g.meta.get("source") == "tflite" or g.meta.get("quant") != "int8":
+            raise McuforgeError("requant='single' is for int8 models quantized from ONNX or float; a .tflite "
+                                "model keeps TFLite Micro's double rounding, a float32 build has no requantization")
+        g.meta["requant"] = requant
+    from .reference.arith import rounding
+    with rounding(g.meta.get("requant")):   # the tables lower_to_lut fills use the same rounding
+        if g.meta.get("quant") == "int8":
+            g = lower_to_lut(g)
+        infer_shapes(g)
+        if g.meta.get("quant") == "int8":
+            from .quant.range_check import check_int8_ranges
+            check_int8_ranges(g)
     return g, ranges
+
+
+def _prepare_fixed(model, calib, quiet: bool) -> Graph:
+    """The `fixed` contract for C: the FPGA backends' fixed-point graph (a QONNX / QFX model's own
+    power-of-two types, calibration for the rest: 8-bit activations and weights, round half up,
+    saturate), stored as int8 / int32 for the C kernels (codegen/c/layers/fixed.py)."""
+    from .codegen.c.layers.fixed import to_c_storage
+    from .codegen.fpga.prepare import prepare_fixed
+    if isinstance(model, Graph) and model.meta.get("quant") == "fixed":  # already typed (tests)
+        g = to_c_storage(model.copy())
+        infer_shapes(g)
+        return g
+    if calib is None:
+        _log("no --calib samples: binary points the model does not set (QONNX Quant nodes set theirs) "
+             "come from uniform noise in [0, 1]", quiet)
+    g = to_c_storage(prepare_fixed(model, calib, act_bits=8, weight_bits=8))
+    infer_shapes(g)
+    return g
 
 
 def _choose_weight_bits(g: Graph, ranges: dict, samples, weight_bits, ternary_method: str, mixed, target: str,
@@ -207,18 +240,27 @@ def compile_model(model, out_dir, target: str = "cortex-m4", quant: str = "int8"
                   portable_kernels: bool = False, quiet: bool = False,
                   io_in_arena: bool | None = None, arena_budget: int | None = None,
                   min_arena: bool = False, planner=None, example_inputs=None,
-                  weight_bits=None, ternary_method: str = "absmean", mixed=None) -> CompileResult:
+                  weight_bits=None, ternary_method: str = "absmean", patch=None,
+                  max_patch_overhead: float | None = None, speed_first: bool = False,
+                  requant: str = "double", mixed=None) -> CompileResult:
     """model: an .onnx or .tflite file, a Graph, or a torch.nn.Module; a module is exported with
     torch's dynamo exporter on example_inputs (a tensor or array of the input shape, batch 1, or a
     tuple of them); calib may then be a torch tensor as well as an array or a file.
     io_in_arena (default: on for int8 models) plans the input and output inside the arena as
     TFLite Micro does and adds the zero-copy API (<prefix>_input/_invoke/_output). While the arena
     is above arena_budget (bytes; min_arena is a budget of 0) the layers whose kernel scratch sets
-    its peak get a leaner, slower kernel variant; the others keep the fastest. planner (graph ->
+    its peak get a leaner, slower kernel variant; the others keep the fastest. Without a budget
+    (the default) those layers' kernels are chosen from both costs, the arena and the modelled
+    instructions (codegen/c/lean.py, pareto_peak); speed_first keeps the fastest kernels. planner (graph ->
     ArenaPlan, e.g. a baseline to compare with) replaces the kernel-aware planning.
     weight_bits: 8 (default), 4 (int4 in [-7, 7]) or 2 (ternary, scale by ternary_method
     'absmean' or 'median') for every conv2d / dense, or a dict {layer name: 8 | 4 | 2}; the
     weights are stored packed (two or four per byte) and the report lists each layer's width.
+    patch ("auto", "off"/None, or "<rows>x<cols>@<node>") runs the first layers patch by patch
+    (schedule/patches.py); "auto" keeps the layer-wise schedule unless the patched one has the
+    smaller arena, max_patch_overhead bounds its recomputed MACs (default 0.25 = +25 %).
+    requant: see prepare_graph ("single" builds with the portable kernels, whose requantization it
+    changes).
     weight_bits="mixed" chooses each layer's width under the budgets of `mixed`
     (quant.mixed.MixedOptions: flash_budget in bytes of constants, instr_budget, labels,
     layer_calib); model.json and the report then hold each layer's Omega and the budget."""
@@ -236,7 +278,7 @@ def compile_model(model, out_dir, target: str = "cortex-m4", quant: str = "int8"
         src_name = str(model)
     _log(f"loading {src_name}", quiet)
     g, ranges = prepare_graph(model, quant, calib, calib_method, input_shapes, quiet, example_inputs,
-                              weight_bits, ternary_method, mixed, target)
+                              weight_bits, ternary_method, requant, mixed, target)
     if name:
         g.name = name
     _log(f"generating C for {core.name} ({len(g.nodes)} layers)", quiet)
@@ -244,20 +286,33 @@ def compile_model(model, out_dir, target: str = "cortex-m4", quant: str = "int8"
         io_in_arena = g.meta.get("quant") == "int8"
     if min_arena:
         arena_budget = 0
-    cm = lower_to_c(g, core.features, portable_only=portable_kernels, io_in_arena=io_in_arena,
-                    arena_budget=arena_budget, plan=planner(g) if planner else None)
+    patch_plan, patch_note = None, None
+    if patch not in (None, "off", False) and planner is None:
+        from .schedule.patches import lower_patched
+        cm, g, patch_plan, patch_note = lower_patched(
+            g, core.features, patch, lambda graph: lower_to_c(
+                graph, core.features, portable_only=portable_kernels, io_in_arena=io_in_arena,
+                arena_budget=arena_budget, speed_first=speed_first), io_in_arena=io_in_arena, budget=arena_budget,
+            max_overhead=max_patch_overhead)
+        _log(patch_note, quiet)
+    else:
+        cm = lower_to_c(g, core.features, portable_only=portable_kernels, io_in_arena=io_in_arena,
+                        arena_budget=arena_budget, plan=planner(g) if planner else None,
+                        speed_first=speed_first)
     info = {
         "backend": "c", "name": g.name, "prefix": cm.prefix, "target": core.name, "quant": g.meta.get("quant", "float32"),
         "source": Path(src_name).name, "inputs": cm.inputs, "outputs": cm.outputs,
         "arena_bytes": cm.plan.size,
         # bytes of caller-owned input/output buffers the library needs besides its arena
         "io_bytes": 0 if cm.io_in_arena else sum(g.tensors[t].nbytes for t in g.inputs + g.outputs),
-        "io_in_arena": cm.io_in_arena, "arena_budget": arena_budget,
-        "weights_bytes": int(sum(a.nbytes for a in cm.arrays)),
+        "io_in_arena": cm.io_in_arena, "arena_budget": arena_budget, "speed_first": speed_first,
+        "kernel_choice": cm.pareto,
+        "weights_bytes": int(sum(a.nbytes for a in cm.arrays if not getattr(a, "alias", None))),
         "weight_bits": {n.name: int(n.attrs.get("weight_bits", 8)) for n in g.topo_order() if "weight_bits" in n.attrs},
         "macs": int(sum(l.macs for l in cm.layers)),
         "runtime_sources": cm.runtime_sources,
         "layers": layer_table(g, cm, ranges),
+        "patches": patch_plan.report(cm) if patch_plan else None,
     }
     if "mixed_precision" in g.meta:
         info["mixed_precision"] = g.meta["mixed_precision"]
@@ -311,6 +366,9 @@ def to_device_inputs(info: dict, x) -> list[np.ndarray]:
         if perm:
             arr = np.transpose(arr, (0,) + tuple(p + 1 for p in perm)) if arr.ndim == len(perm) + 1 else \
                 np.stack([np.transpose(a, perm) for a in arr])
+        if io["dtype"] == "int8" and io.get("fixed") and arr.dtype.kind == "f":
+            from .reference.fixed_arith import FixedType, from_float
+            arr = from_float(arr, FixedType.from_dict(io["fixed"]))  # the input type's rounding
         if io["dtype"] in INT_IO:
             if arr.dtype.kind == "f":
                 from .reference.arith import round_half_away

@@ -61,11 +61,16 @@ def _mixed_options(args):
 
 def cmd_compile(args):
     from .api import compile_model, report
+    if getattr(args, "train", False):
+        from .cli_train import compile_train
+        compile_train(args)
+        return
     compile_model(args.model, args.output, target=args.target, quant=args.quant, calib=args.calib,
                   calib_method=args.calib_method, input_shapes=_shapes(args.input_shape), name=args.name,
                   portable_kernels=args.portable_kernels, io_in_arena=args.io_in_arena,
                   arena_budget=args.arena_budget, min_arena=args.min_arena,
-                  weight_bits=_weight_bits(args.weight_bits), ternary_method=args.ternary_method,
+                  weight_bits=_weight_bits(args.weight_bits), ternary_method=args.ternary_method, patch=args.patch,
+                  max_patch_overhead=args.patch_overhead, speed_first=args.speed_first, requant=args.requant,
                   mixed=_mixed_options(args))
     if not args.no_report:
         print(report(args.output))
@@ -75,6 +80,9 @@ def cmd_simulate(args):
     import numpy as np
 
     from .api import simulate
+    if args.train:
+        from .cli_train import cmd_simulate_train
+        return cmd_simulate_train(args)
     x = None
     for what, dest in (("--output", args.output), ("--json", args.json)):
         if dest and not Path(dest).resolve().parent.is_dir():
@@ -126,7 +134,9 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("model", help="model file (.onnx or .tflite)")
     c.add_argument("-o", "--output", required=True, help="output folder (replaced if it exists)")
     c.add_argument("--target", default="cortex-m4", choices=list_cores(), help="core to generate code for")
-    c.add_argument("--quant", default="int8", choices=["int8", "float32"], help="numeric scheme")
+    c.add_argument("--quant", default="int8", choices=["int8", "float32", "fixed"],
+                   help="numeric scheme (fixed: power-of-two scales, shift requantization, bit-exact with "
+                   "mcuforge hls/rtl; QONNX / QFX models carry their own types)")
     c.add_argument("--calib", help="calibration samples (.npy with the batch on axis 0, or .npz per input)")
     c.add_argument("--calib-method", default="minmax", choices=list(METHODS),
                    help="how activation ranges are chosen from the calibration histograms")
@@ -141,6 +151,9 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--arena-budget", type=int, metavar="BYTES",
                    help="while the arena is larger, layers whose kernel scratch sets its peak use a leaner, slower kernel")
     c.add_argument("--min-arena", action="store_true", help="the smallest arena this gets (--arena-budget 0)")
+    c.add_argument("--speed-first", action="store_true",
+                   help="the fastest kernel on every layer, whatever its scratch costs in arena (default without "
+                        "--arena-budget: kernels at the arena's peak chosen by the smallest arena x instructions)")
     c.add_argument("--weight-bits", choices=["8", "4", "2", "mixed"], default=None,
                    help="weight width of every conv / fully connected layer: 8, 4 (int4, two per byte) "
                         "or 2 (ternary {-1, 0, 1}, four per byte); activations stay int8. mixed: each layer's "
@@ -158,6 +171,18 @@ def build_parser() -> argparse.ArgumentParser:
                         "AdaQuant (weights, scales and biases fitted to the float layer outputs), or none")
     c.add_argument("--ternary-method", default="absmean", choices=["absmean", "median"],
                    help="per-channel scale of ternary weights: mean |w| (BitNet b1.58) or median |w|")
+    c.add_argument("--patch", default="off", metavar="auto|off|NxM@NODE",
+                   help="run the first layers patch by patch (MCUNetV2): auto chooses the split layer and "
+                        "grid (kept only if the arena shrinks; with --arena-budget the fewest MACs that fit), "
+                        "or e.g. 3x2@conv_2d_4 for 3 rows x 2 columns of patches ending at that node")
+    c.add_argument("--patch-overhead", type=float, default=None, metavar="FRACTION",
+                   help="largest MAC overhead --patch auto accepts for recomputed halos (default 0.25)")
+    c.add_argument("--requant", default="double", choices=["double", "single"],
+                   help="int8 requantization rounding: TFLite's double rounding (default; .tflite models always), "
+                        "or single: one rounding of the exact product, which agrees with onnxruntime's QDQ "
+                        "models far more often (ONNX / float models; portable kernels)")
+    from .cli_train import add_train_args
+    add_train_args(c)
     c.set_defaults(func=cmd_compile)
 
     s = sub.add_parser("simulate", help="run a compiled model on an emulated board, the host, or the golden model",
@@ -168,6 +193,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--input", help="X.npy: samples with the batch on axis 0 (float32 is quantized, int8 fed as is)")
     s.add_argument("--output", help="Y.npy: raw outputs with the batch on axis 0")
     s.add_argument("--json", help="write the measurements (instructions, flash_bytes, ram_bytes, ...) as JSON")
+    from .cli_train import add_simulate_args
+    add_simulate_args(s)
     s.set_defaults(func=cmd_simulate)
 
     r = sub.add_parser("report", help="print the per-layer report of a compiled model",

@@ -1,0 +1,92 @@
+"""int8 training, end to end: build_training_graph on a small CNN (sparse scheme: biases of the
+last 3 layers, half of a 1x1 conv's rows (a frozen expand + depthwise pair runs fused), the classifier's weights), the C library, and the
+golden TrainState.step == host C == QEMU Cortex-M4, bit for bit, over several steps."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from mcuforge.codegen.c.train import emit_training_library
+from mcuforge.sim.train_run import device_samples, train_on_board
+
+F = np.float32
+
+
+class SmallCNN(torch.nn.Module):
+    def __init__(self, classes=5):
+        super().__init__()
+        self.c1 = torch.nn.Conv2d(1, 4, 3, stride=2, padding=1)
+        self.pw = torch.nn.Conv2d(4, 8, 1)                      # frozen expand + depthwise: fused
+        self.dw = torch.nn.Conv2d(8, 8, 3, stride=2, padding=1, groups=8)
+        self.c2 = torch.nn.Conv2d(8, 8, 3, padding=1, groups=8)
+        self.c3 = torch.nn.Conv2d(8, 8, 1)
+        self.fc = torch.nn.Linear(8, classes)
+
+    def forward(self, x):
+        x = torch.relu(self.c1(x))
+        x = torch.relu(self.dw(torch.relu(self.pw(x))))
+        x = torch.relu(self.c2(x))
+        x = torch.relu(self.c3(x))
+        return self.fc(x.mean((2, 3)))
+
+
+@pytest.fixture(scope="module")
+def lib(tmp_path_factory):
+    from mcuforge.train import build_training_graph
+    torch.manual_seed(0)
+    out = tmp_path_factory.mktemp("train_int8")
+    onnx_path = out / "cnn.onnx"
+    rng = np.random.default_rng(0)
+    calib = rng.standard_normal((16, 1, 8, 8)).astype(F)
+    torch.onnx.export(SmallCNN().eval(), (torch.tensor(calib[:1]),), str(onnx_path), dynamo=False)
+    g = build_training_graph(str(onnx_path), update="bias:last3,weight:conv4@1/2,weight:fc0", quant="int8",
+                             calib=calib, lr=0.05, momentum=0.9)
+    info = emit_training_library(g, out / "lib", "cortex-m4")
+    xs, ys = calib[:5], np.array([0, 1, 2, 3, 4], np.int32)
+    return g, info, out / "lib", xs, ys, onnx_path
+
+
+def golden_losses(g, info, xs, ys, epochs):
+    from mcuforge.train.golden import TrainState
+    st = TrainState(g)
+    xd = device_samples(info, xs)
+    shape = g.tensors[g.inputs[0]].shape
+    return np.array([st.step(x.reshape(shape), y) for _ in range(epochs) for x, y in zip(xd, ys)], F)
+
+
+def test_graph_is_int8_and_sparse(lib):
+    g, info, _, _, _, _ = lib
+    assert info["quant"] == "int8" and g.tensors[g.inputs[0]].dtype == "int8"
+    rows = {t["layer"]: t["rows"] for t in g.meta["train"]["trained"] if t["kind"] == "weight"}
+    assert sorted(rows.values()) == [4, 5]          # half of conv4's 8 rows, all of fc's 5
+    assert [l["op"] for l in info["layers"]].count("fused_pw_dw") == 1    # the frozen expand + depthwise
+    # only trained tensors take RAM; the frozen first conv's weights stay in flash
+    assert info["training_sram"]["trained_params_ram"] < 200
+
+
+@pytest.mark.parametrize("board", ["host", "mps2-an386"])
+def test_steps_bit_exact(lib, board):
+    g, info, out, xs, ys, _ = lib
+    want = golden_losses(g, info, xs, ys, 2)
+    rep = train_on_board(out, board, xs, ys, epochs=2, quiet=True, plot=False)
+    got = np.array(rep["step_losses"], F)
+    assert got.shape == (10,)
+    assert np.array_equal(got.view(np.uint32), want.view(np.uint32)), (got, want)
+    assert len(set(want.tolist())) == 10            # the state changes every step
+
+
+def test_int8_only_state_bit_exact(lib, tmp_path):
+    """The paper's state (master=False, no momentum): the int8 weights alone are the state;
+    the update starts from them and the C step still equals the golden one."""
+    from mcuforge.train import build_training_graph
+    _, _, _, xs, ys, onnx_path = lib
+    g = build_training_graph(str(onnx_path), update="bias:last2,weight:fc0", quant="int8", calib=xs,
+                             lr=0.05, momentum=0.0, master=False)
+    info = emit_training_library(g, tmp_path / "lib", "cortex-m4")
+    assert info["training_sram"]["optimizer_state"] == 0
+    assert "_master" not in (tmp_path / "lib" / f"{info['prefix']}.c").read_text()
+    want = golden_losses(g, info, xs, ys, 2)
+    got = np.array(train_on_board(tmp_path / "lib", "host", xs, ys, epochs=2, quiet=True, plot=False)
+                   ["step_losses"], F)
+    assert np.array_equal(got.view(np.uint32), want.view(np.uint32)), (got, want)
