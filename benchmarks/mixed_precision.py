@@ -88,13 +88,13 @@ def make_models():
             return self.head(x).mean((2, 3))
 
     def dws(cin, cout, stride):
-        return [nn.Conv2d(cin, cin, 3, stride=stride, padding=1, groups=cin), nn.ReLU(),
-                nn.Conv2d(cin, cout, 1), nn.ReLU()]
+        return [nn.Conv2d(cin, cin, 3, stride=stride, padding=1, groups=cin), nn.BatchNorm2d(cin), nn.ReLU(),
+                nn.Conv2d(cin, cout, 1), nn.BatchNorm2d(cout), nn.ReLU()]
 
     class MobileNetS(nn.Module):
         def __init__(self):
             super().__init__()
-            self.features = nn.Sequential(nn.Conv2d(1, 8, 3, padding=1), nn.ReLU(),
+            self.features = nn.Sequential(nn.Conv2d(1, 8, 3, padding=1), nn.BatchNorm2d(8), nn.ReLU(),
                                           *dws(8, 16, 1), *dws(16, 32, 2), *dws(32, 32, 1), *dws(32, 48, 2))
             self.head = nn.Conv2d(48, 10, 4)
 
@@ -175,6 +175,8 @@ def run(args):
     docs_dir = ROOT / "docs"
     docs_dir.mkdir(exist_ok=True)
     for mname, cls in make_models().items():
+        if args.models and mname not in args.models:
+            continue
         torch.manual_seed(0)
         model = cls()
         qat.train(model, xtr, ytr, epochs=args.epochs, lr=3e-3)
@@ -241,7 +243,7 @@ def run(args):
         for label, bits in (("QAT int4", 4), ("QAT ternary (BitNet b1.58), 8-bit first/last",
                                              {**{m: 2 for m in mods[1:-1]}, mods[0]: 8, mods[-1]: 8})):
             import copy
-            m2 = copy.deepcopy(model)
+            m2 = qat.fold_batchnorm(copy.deepcopy(model))   # QAT on the deployed (folded) weights
             qat.prepare_qat(m2, bits)
             qat.train(m2, xtr, ytr, epochs=args.qat_epochs, lr=1e-3, seed=1)
             path = Path(tmp) / f"{mname}_qat.onnx"
@@ -285,7 +287,7 @@ def run(args):
                           "layers": [{"name": l.name, "params": l.n_params, "trace": l.trace,
                                       "omega": l.omega} for l in sens.layers],
                           "frontier": [(a.weight_bytes, a.predicted_loss) for a in front]}
-        (docs_dir / "mixed_precision.json").write_text(json.dumps(results, indent=1, default=float))
+        (docs_dir / f"mixed_precision_{mname}.json").write_text(json.dumps(results[mname], indent=1, default=float))
     print(f"done in {time.time() - t0:.0f} s")
     return results
 
@@ -314,6 +316,39 @@ def _plot_accuracy(rows, rand_pts, path, mname, int8_bytes):
     plt.close(fig)
 
 
+def render(docs_dir: Path = ROOT / "docs") -> str:
+    """Markdown tables from the JSON results of each model."""
+    out = []
+    for mname in make_models():
+        f = docs_dir / f"mixed_precision_{mname}.json"
+        if not f.is_file():
+            continue
+        r = json.loads(f.read_text())
+        out.append(f"### {mname}: float accuracy {r['float_accuracy']:.3f}, int8 weights {r['int8_weight_bytes']:,} B "
+                   f"(packed, {len(r['layers'])} weight layers)\n")
+        out.append("| configuration | widths (t = ternary) | weight bytes | x int8 | int8 golden accuracy | "
+                   "constants B | M4 instructions | M55 instructions |")
+        out.append("|---|---|---:|---:|---:|---:|---:|---:|")
+        for row in r["rows"]:
+            acc = f"{row['accuracy']:.3f}"
+            if "accuracy_std" in row:
+                acc += f" +- {row['accuracy_std']:.3f} (min {row['accuracy_min']:.3f}, max {row['accuracy_max']:.3f})"
+            fmt = lambda v: f"{v:,}" if isinstance(v, (int, float)) else (v or "")  # noqa: E731
+            out.append(f"| {row['config']} | {row['widths']} | {row['weight_bytes']:,} | {row['ratio']:.2f} | {acc} | "
+                       f"{fmt(row.get('const_bytes'))} | {fmt(row.get('instr_cortex-m4'))} | "
+                       f"{fmt(row.get('instr_cortex-m55'))} |")
+        out.append("")
+        out.append("Per-layer sensitivities (Hutchinson, 64 probes, 256 labelled calibration digits):\n")
+        out.append("| layer | params | Tr(H) | Omega 8 | Omega 4 | Omega 2 |")
+        out.append("|---|---:|---:|---:|---:|---:|")
+        for l in r["layers"]:
+            om = l["omega"]
+            out.append(f"| {l['name']} | {l['params']:,} | {l['trace']:.3g} | {om['8']:.2g} | {om['4']:.2g} | {om['2']:.2g} |")
+        out.append(f"\n![{mname} accuracy vs bytes](mixed_precision_{mname}_accuracy.png) "
+                   f"![{mname} ILP frontier](mixed_precision_{mname}.png)\n")
+    return "\n".join(out)
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true", help="one budget, 500 test digits")
@@ -325,7 +360,12 @@ def main():
     p.add_argument("--budgets", type=float, nargs="+", default=[0.5])
     p.add_argument("--adaquant-steps", type=int, default=150)
     p.add_argument("--threads", type=int, default=1)
-    run(p.parse_args())
+    p.add_argument("--models", nargs="+", help="resnet_s and / or mobilenet_s (default both)")
+    p.add_argument("--render", action="store_true", help="only print the Markdown tables of the stored results")
+    args = p.parse_args()
+    if not args.render:
+        run(args)
+    print(render())
 
 
 if __name__ == "__main__":

@@ -149,12 +149,12 @@ def test_ilp_equals_brute_force_and_respects_the_budget(tmp_path):
         assert a.weight_bytes <= budget
         assert np.isclose(a.predicted_loss, best, rtol=1e-6, atol=1e-12)
     # an instruction budget alone, with per-layer costs that favour 8 bits
-    cost = {(n, b): {8: 100, 4: 300, 2: 250}[b] for n in names}
+    cost = {(n, b): {8: 100, 4: 300, 2: 250}[b] for n in names for b in (8, 4, 2)}
     a = allocate(s, instr_budget=900, instr_cost=cost)
     assert a.instructions <= 900 and list(a.config.values()).count(8) >= 3
     with pytest.raises(McuforgeError, match="smallest configuration needs"):
         allocate(s, flash_budget=10)
-    front = pareto_frontier(s)
+    front = pareto_frontier(s, max_points=12)
     assert all(a.weight_bytes < b.weight_bytes and a.predicted_loss > b.predicted_loss for a, b in zip(front, front[1:]))
     assert plot_pareto(front, tmp_path / "p.png").stat().st_size > 1000
 
@@ -180,7 +180,7 @@ def test_bias_correction_removes_the_mean_output_shift(tiny):
         g.node("/c1/Conv").attrs.update(saved)
     shift_before = (y_q0 - y_f).reshape(-1, 4).mean(0).abs().max()
     shift_after = (y_q - y_f).reshape(-1, 4).mean(0).abs().max()
-    assert shift_before > 1e-3 and shift_after < 1e-9
+    assert shift_before > 1e-4 and shift_after < 1e-6   # the bias is stored in float32
 
 
 def test_adaquant_lowers_the_error_and_its_grid_survives_quantization(tiny):
@@ -259,23 +259,24 @@ def test_cli_mixed_meets_its_flash_and_instruction_budgets_on_qemu(tiny, tmp_pat
     np.save(tmp_path / "x.npy", x[:64])
     np.save(tmp_path / "y.npy", y[:64])
     base = tmp_path / "int8"
-    assert main([str(path), "-o", str(base), "--calib", str(tmp_path / "x.npy"), "--no-report"][:0] +
-                ["compile", str(path), "-o", str(base), "--calib", str(tmp_path / "x.npy"), "--no-report"]) == 0
-    _, m8 = simulate(base, board="mps2-an386", x=x[:1], quiet=True)
+    assert main(["compile", str(path), "-o", str(base), "--calib", str(tmp_path / "x.npy"), "--no-report"]) == 0
     int8_bytes = read_info(base)["weights_bytes"]
     flash_budget = int(0.75 * int8_bytes)
-    instr_budget = int(m8["instructions"] * 1.6)
+    common = ["--calib", str(tmp_path / "x.npy"), "--calib-data", str(tmp_path / "y.npy"), "--weight-bits", "mixed",
+              "--flash-budget", str(flash_budget), "--no-report"]
+    # flash alone, then flash and an instruction budget a little above what that choice executes
+    flash_only = tmp_path / "flash"
+    assert main(["compile", str(path), "-o", str(flash_only)] + common) == 0
+    _, mf = simulate(flash_only, board="mps2-an386", x=x[:1], quiet=True)
+    instr_budget = int(mf["instructions"] * 1.25)
     out = tmp_path / "mixed"
-    assert main(["compile", str(path), "-o", str(out), "--calib", str(tmp_path / "x.npy"),
-                 "--calib-data", str(tmp_path / "y.npy"), "--weight-bits", "mixed",
-                 "--flash-budget", str(flash_budget), "--instr-budget", str(instr_budget), "--no-report"]) == 0
-    info = json.loads((out / "model.json").read_text())
-    bits = info["mixed_precision"]["layers"]
-    assert {l["bits"] for l in bits} - {8}, "the budget must force some layer below 8 bits"
-    _, m = simulate(out, board="mps2-an386", x=x[:4], quiet=True)
-    elf = next((out / "build" / "mps2-an386").rglob("*.elf"))
-    in_elf = _weight_symbols_bytes(elf, info["prefix"])
-    assert in_elf == info["weights_bytes"] <= flash_budget
+    assert main(["compile", str(path), "-o", str(out), "--instr-budget", str(instr_budget)] + common) == 0
+    for folder in (flash_only, out):
+        info = json.loads((folder / "model.json").read_text())
+        assert {l["bits"] for l in info["mixed_precision"]["layers"]} - {8}, "the budget must force low widths"
+        _, m = simulate(folder, board="mps2-an386", x=x[:4], quiet=True)
+        elf = next((folder / "build" / "mps2-an386").rglob("*.elf"))
+        assert _weight_symbols_bytes(elf, info["prefix"]) == info["weights_bytes"] <= flash_budget
     assert m["instructions"] <= instr_budget
     from mcuforge.api import report
     text = report(out)

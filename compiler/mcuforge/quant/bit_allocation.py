@@ -54,10 +54,12 @@ def allocate(sens: Sensitivity, flash_budget: int | None = None, instr_budget: i
         c[k] = sens.cost(n, b)
     for k, ((i, j), bi, bj) in enumerate(pairs):
         c[nx_ + k] = sens.pairs[(i, j)][(bi, bj)]
-    # ties (layers with no measurable sensitivity) go to the smaller configuration
-    scale = max(np.abs(c).max(initial=0.0), 1e-30) * 1e-9 / max(max(l.bytes.values()) for l in sens.layers)
+    # losses are tiny numbers (1e-5): scale them to O(1) so HiGHS's absolute gap (1e-6) does not
+    # stop it early; ties (layers with no measurable sensitivity) go to the smaller configuration
+    c = c / max(np.abs(c).max(initial=0.0), 1e-30)
+    tie = 1e-6 / max(max(l.bytes.values()) for l in sens.layers)
     for (n, b), k in var.items():
-        c[k] += scale * sens.layer(n).bytes[b]
+        c[k] += tie * sens.layer(n).bytes[b]
     rows, lo, hi = [], [], []
 
     def row():
@@ -91,7 +93,7 @@ def allocate(sens: Sensitivity, flash_budget: int | None = None, instr_budget: i
         rows.append(r), lo.append(-np.inf), hi.append(instr_budget - fixed_instr)
     integrality = np.r_[np.ones(nx_), np.zeros(ny)]
     res = milp(c, constraints=LinearConstraint(np.array(rows), lo, hi), integrality=integrality,
-               bounds=Bounds(0, 1), options={"time_limit": time_limit})
+               bounds=Bounds(0, 1), options={"time_limit": time_limit, "mip_rel_gap": 1e-9})
     if res.x is None:
         smallest = fixed_bytes + sum(min(l.bytes[b] for b in widths) for l in sens.layers)
         what = []

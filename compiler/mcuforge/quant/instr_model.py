@@ -77,9 +77,21 @@ def layer_features(row: dict) -> np.ndarray:
 class InstrModel:
     def __init__(self, core: str, coefs: dict[str, np.ndarray], meta: dict | None = None):
         self.core, self.coefs, self.meta = core, coefs, meta or {}
+        self.borrowed: set = set()
 
     def predict(self, row: dict) -> float:
         k = kernel_key(row)
+        if k not in self.coefs:
+            # a variant without probes of its own (the portable FC that tiny layers get, a kernel
+            # added after the fit) borrows a sibling's model: the same op, width and window
+            import re
+            base, _, window = k.partition("/")
+            family = re.match(r"^(mcf_[a-z0-9_]+?_s8(?:_w[24])?)(?:_|$)", base)
+            sibs = sorted(c for c in self.coefs if family and c.partition("/")[2] == window
+                          and re.match(re.escape(family.group(1)) + r"(?:_(?!w[24])|$)", c.partition("/")[0]))
+            if sibs:
+                self.borrowed.add((k, sibs[0]))
+                k = sibs[0]
         if k not in self.coefs:
             raise McuforgeError(f"no instruction model for kernel {k} on {self.core} "
                                 f"(targets/instr_models/{self.core}.toml; refit with python -m mcuforge.quant.instr_model)")

@@ -143,6 +143,8 @@ def choose_widths(g: Graph, ranges: dict, samples: list[dict], opts: MixedOption
         from .instr_model import load_instr_model
         model = load_instr_model(core.name)
         instr_cost = {(n, b): model.predict(rows[b][n]) for n in names for b in sens.widths}
+        for k, alt in sorted(model.borrowed):
+            log(f"instruction model: {k} has none of its own, using {alt}'s")
         log(f"measuring the 8-bit model on {opts.board or core_board(core)} for the layers without weights")
         measured8 = measure_instructions(g, ranges, 8, core, opts)
         fixed_instr = measured8 - sum(instr_cost[(n, 8)] for n in names)

@@ -163,11 +163,22 @@ def export_qonnx(model, example_input, path, opset: int = 13):
             q, s = quantized_weight(m.parametrizations.weight.original, p.bits, p.ternary)
             grids[name] = (q, s, p.bits)
     import copy
-    model = copy.deepcopy(model).eval()
+    # a parametrized module's class is generated per module and a deep copy shares it: take the
+    # parametrizations off, copy, and put them back on the original (its latent weights unchanged)
+    ternaries = {}
+    for name, m in qat_layers(model).items():
+        if name in grids:
+            ternaries[name] = m.parametrizations.weight[0].ternary
+            parametrize.remove_parametrizations(m, "weight", leave_parametrized=False)
+    plain = copy.deepcopy(model).eval()
+    prepare_qat(model, {n: grids[n][2] for n in grids}, ternary="absmean")
+    for name, m in qat_layers(model).items():
+        if name in grids:
+            m.parametrizations.weight[0].ternary = ternaries[name]
+    model = plain
     for name, m in qat_layers(model).items():
         if name in grids:   # export the exact grid values as plain weights, Quant nodes added below
             q, s, _ = grids[name]
-            parametrize.remove_parametrizations(m, "weight", leave_parametrized=False)
             m.weight.data = torch.tensor(q * s.reshape((-1,) + (1,) * (q.ndim - 1)), dtype=m.weight.dtype)
     buf = io.BytesIO()
     with torch.no_grad():
