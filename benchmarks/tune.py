@@ -27,24 +27,74 @@ TOL = 0.002          # "within 0.2 points"
 TUNERS = ("random", "genetic", "quantune", "quantune+transfer")
 
 
-def grid_table(arch, ev, space, out: Path):
+def grid_table(arch, ev, space, out: Path, file: str = "grid.jsonl"):
     from mcuforge.search.runner import run_search
     from mcuforge.search.tuners import make_tuner
     t0 = time.perf_counter()
-    res = run_search(ev, space, make_tuner("grid", space), space.size, out / arch / "grid.jsonl",
+    res = run_search(ev, space, make_tuner("grid", space), space.size, out / arch / file,
                      header={"arch": arch, "samples": int(len(ev.y_eval))})
     return {space.key(t.config): t.result for t in res.trials}, time.perf_counter() - t0
 
 
-def trials_to_best(name, space, table, seed, best, transfer=None, mf=None):
+def trials_to_best(name, space, table, seed, best, transfer=None, mf=None, flash_budget=None):
     from mcuforge.search.runner import run_search
     from mcuforge.search.tuners import make_tuner
     kw = {}
     if name == "quantune+transfer":
         name, kw = "quantune", {"transfer": transfer, "model_features": mf}
     tuner = make_tuner(name, space, seed, **kw)
-    res = run_search(lambda c: table[space.key(c)], space, tuner, space.size, progress=False, stop_at=best - TOL)
+    res = run_search(lambda c: table[space.key(c)], space, tuner, space.size, progress=False, stop_at=best - TOL,
+                     flash_budget=flash_budget)
     return res.trials_to(best, TOL)
+
+
+def subbyte_space():
+    """Calibration method x activation scheme x the widths of the first, middle and last weight
+    layers (8, 4, ternary): 324 configurations; clip 1.0, per-channel weights, 256 samples."""
+    from mcuforge.search.space import CALIB_CHOICES, Knob, Space, width_knobs
+    return Space([Knob("calib", CALIB_CHOICES), Knob("clip", (1.0,)), Knob("weights", ("per_channel",)),
+                  Knob("acts", ("asymmetric", "symmetric")), Knob("n_calib", (256,))] + width_knobs((8, 4, 2)))
+
+
+def subbyte_search(archs, evs, feats, out, seeds):
+    """The search under a flash budget: the weight bytes of 8-bit first and last layers with 4-bit
+    layers between. Best = the most accurate configuration within the budget (grid); a tuner's
+    trial counts when it is within the budget and 0.2 points of that."""
+    space = subbyte_space()
+    rep = {"space": space.to_json(), "space_size": space.size, "models": {}}
+    tables = {}
+    for arch in archs:
+        ev = evs[arch]
+        print(f"[bench] {arch}: sub-byte grid over {space.size} configurations", flush=True)
+        table, secs = grid_table(arch, ev, space, out, "grid_subbyte.jsonl")
+        ref = dict(calib="minmax", clip=1.0, weights="per_channel", acts="asymmetric", n_calib=256)
+        budget = table[space.key(dict(ref, w_first=8, w_mid=4, w_last=8))]["weights_bytes"]
+        int8_bytes = table[space.key(dict(ref, w_first=8, w_mid=8, w_last=8))]["weights_bytes"]
+        feasible = {k: r for k, r in table.items() if r["weights_bytes"] <= budget}
+        accs = np.array([r["accuracy"] for r in feasible.values()])
+        best_key = max(feasible, key=lambda k: feasible[k]["accuracy"])
+        tables[arch] = (table, budget)
+        rep["models"][arch] = {"grid_seconds": round(secs, 1), "flash_budget": int(budget), "int8_weights_bytes": int(int8_bytes),
+                               "feasible": len(feasible), "best": best_key, "best_accuracy": float(accs.max()),
+                               "int8_best_accuracy": float(max(r["accuracy"] for k, r in table.items()
+                                                               if r["weights_bytes"] == int8_bytes)),
+                               "worst_accuracy": float(min(r["accuracy"] for r in table.values())),
+                               "within_tol": int((accs >= accs.max() - TOL).sum())}
+        print(f"[bench] {arch}: budget {budget} B ({budget / int8_bytes:.2f}x int8): {len(feasible)} feasible, best "
+              f"{accs.max():.4f} ({best_key}), {rep['models'][arch]['within_tol']} within 0.2 points", flush=True)
+    for arch in archs:
+        m, (table, budget) = rep["models"][arch], tables[arch]
+        from mcuforge.search.runner import score
+        transfer = [(feats[o], cfg, score(tables[o][0][space.key(cfg)], "acc", tables[o][1]))
+                    for o in archs if o != arch for cfg in space.all()]
+        m["trials_to_best"] = {}
+        for name in TUNERS:
+            runs = [trials_to_best(name, space, table, s, m["best_accuracy"], transfer, feats[arch], budget)
+                    for s in range(seeds)]
+            m["trials_to_best"][name] = {"median": float(np.median(runs)), "runs": runs}
+        print(f"[bench] {arch} (sub-byte, flash budget): median trials to within 0.2 points: " +
+              ", ".join(f"{k} {v['median']:g}" for k, v in m["trials_to_best"].items()), flush=True)
+    return rep
 
 
 def main(argv=None):
@@ -55,7 +105,8 @@ def main(argv=None):
     ap.add_argument("--archs", default="mobilenet,shufflenet,resnet")
     ap.add_argument("--zeroq-iters", type=int, default=100)
     ap.add_argument("--skip-ray", action="store_true")
-    ap.add_argument("--ray-trials", type=int, default=8)
+    ap.add_argument("--ray-trials", type=int, default=24)
+    ap.add_argument("--skip-subbyte", action="store_true", help="skip the search with weight widths")
     args = ap.parse_args(argv)
     import digits_cnns as dc
     from mcuforge.search.evaluate import Evaluator
@@ -116,6 +167,8 @@ def main(argv=None):
         print(f"[bench] {arch}: ZeroQ {info['seconds']:.0f} s, " +
               "; ".join(f"{k}: real {v['real']:.4f} distilled {v['distilled']:.4f}" for k, v in rows.items()), flush=True)
 
+    if not args.skip_subbyte:
+        report["subbyte"] = subbyte_search(archs, evs, feats, out, args.seeds)
     if not args.skip_ray:
         report["ray"] = ray_check(evs[archs[0]], space, args.ray_trials, out)
     (out / "report.json").write_text(json.dumps(report, indent=1))
@@ -177,6 +230,20 @@ def markdown(rep) -> str:
         if z:
             for label, r in z["rows"].items():
                 lines.append(f"| {arch} | {z['seconds']} | {label} | {100 * r['real']:.2f} | {100 * r['distilled']:.2f} |")
+    if "subbyte" in rep:
+        sb = rep["subbyte"]
+        lines += ["", f"Sub-byte search space: {sb['space_size']} configurations "
+                  f"({', '.join(f'{k}: {len(v)}' for k, v in sb['space'].items())}); flash budget: the weight bytes of "
+                  "8-bit first and last layers with 4-bit layers between.", "",
+                  "| model | int8 weights B | budget B | feasible | best int8 (over budget) | best within budget | "
+                  "worst | within 0.2 pt | " + " | ".join(TUNERS) + " |",
+                  "|---|---|---|---|---|---|---|---|" + "---|" * len(TUNERS)]
+        for arch, m in sb["models"].items():
+            t = m["trials_to_best"]
+            lines.append(f"| {arch} | {m['int8_weights_bytes']} | {m['flash_budget']} | {m['feasible']} | "
+                         f"{100 * m['int8_best_accuracy']:.2f} | {100 * m['best_accuracy']:.2f} | "
+                         f"{100 * m['worst_accuracy']:.2f} | {m['within_tol']} | " +
+                         " | ".join(f"{t[k]['median']:g}" for k in TUNERS) + " |")
     if "ray" in rep:
         r = rep["ray"]
         lines += ["", "| Ray workers | search wall time (s) | Ray start (s) | best configuration | same trials as 1 worker |",

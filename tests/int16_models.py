@@ -23,11 +23,10 @@ def _weights(b, rng, shape, axis, cout):
     return b.tensor(shape, "int8", scale=scales, zp=0, axis=axis, data=rng.integers(-127, 128, shape)), scales
 
 
-def conv(depthwise=False, act=None, bias="int64", stride=(1, 1), padding="SAME", seed=0):
+def conv(depthwise=False, act=None, bias="int64", stride=(1, 1), padding="SAME", seed=0, cin=3, multiplier=2):
     rng = np.random.default_rng(seed)
     b = ModelBuilder()
-    cin = 3
-    cout = 6 if depthwise else 5
+    cout = cin * multiplier if depthwise else 5
     x = b.tensor((1, 7, 6, cin), "int16", scale=S_IN, zp=0)
     if depthwise:
         w, ws = _weights(b, rng, (1, 3, 3, cout), 3, cout)
@@ -40,7 +39,7 @@ def conv(depthwise=False, act=None, bias="int64", stride=(1, 1), padding="SAME",
     ow = -(-6 // stride[1]) if padding == "SAME" else (6 - 3) // stride[1] + 1
     y = b.tensor((1, oh, ow, cout), "int16", scale=0.009, zp=0)
     b.op(OP.DEPTHWISE_CONV_2D if depthwise else OP.CONV_2D, ins, [y],
-         **conv_opts(stride=stride, padding=padding, act=act, depth_multiplier=2 if depthwise else None))
+         **conv_opts(stride=stride, padding=padding, act=act, depth_multiplier=multiplier if depthwise else None))
     return b.build([x], [y])
 
 
@@ -169,6 +168,7 @@ CASES = {
     "conv_nobias": (lambda: conv(bias=None), 1.0),
     "depthwise": (lambda: conv(depthwise=True), 1.0),
     "depthwise_relu6_s2": (lambda: conv(depthwise=True, act="relu6", stride=(2, 2)), 1.0),
+    "depthwise_m1_odd": (lambda: conv(depthwise=True, cin=5, multiplier=1, act="relu"), 1.0),
     "fully_connected": (lambda: fully_connected(), 1.0),
     "fully_connected_relu": (lambda: fully_connected(act="relu"), 1.0),
     "add": (lambda: binary(OP.ADD), 1.0),

@@ -14,7 +14,7 @@ from mcuforge.frontend.tflite import load_tflite_bytes
 from mcuforge.reference.executor import Executor
 from mcuforge.sim.tflm import TflmModel
 
-from int16_models import CASES, conv, model_inputs, unary
+from int16_models import CASES, conv, model_inputs, transpose_conv, unary
 from tflite_builder import OP
 
 FIXTURES = Path(__file__).parent / "corpus" / "fixtures"
@@ -65,6 +65,15 @@ def test_mix16_on_cortex_m4(tmp_path):
     assert info["instructions"] > 0
 
 
+@pytest.mark.parametrize("case", ["depthwise_m1_odd", "conv_bias32"])
+def test_dsp_variants_on_cortex_m4(case, tmp_path):
+    """The DSP kernels (SMLALD conv over a gathered window, two-channel depthwise) on their edge
+    cases: an odd channel count (the scalar tail) and an int32 bias."""
+    fn, scale = CASES[case]
+    res, _ = _c_matches(fn(), tmp_path, board="mps2-an386", n=2, scale=scale)
+    assert any(l.endswith("_s16_dsp.c") for l in res.info["runtime_sources"])
+
+
 # single-op cases the converted networks do not reach (the full sweep is the slow test below)
 C_EXTRA = ("conv_bias32", "sub", "quantize_s8_s16", "quantize_s16_s8", "add_broadcast_relu", "float_io")
 
@@ -103,6 +112,13 @@ def test_int16_requantization_overflow_is_refused(tmp_path):
     out.quant = type(out.quant)(out.quant.s * 1e-6, 0)
     with pytest.raises(McuforgeError, match=r"conv2d node .*overflows int32"):
         compile_model(g, tmp_path / "lib", target="host", quiet=True)
+
+
+@pytest.mark.parametrize("make", [lambda: conv(depthwise=True, bias="int32"), lambda: transpose_conv(bias="int32")])
+def test_int32_bias_on_16x8_depthwise_and_transpose_conv_is_refused(make, tmp_path):
+    """tflite-micro reads those biases as int64 whatever their type; refused naming the layer."""
+    with pytest.raises(McuforgeError, match=r"node .*needs an int64 bias"):
+        compile_model(load_tflite_bytes(make()), tmp_path / "lib", target="host", quiet=True)
 
 
 def test_int16_logistic_needs_its_output_grid():

@@ -19,7 +19,7 @@ from .ir.ops import infer_shapes
 from .ir.serialize import load_graph, save_graph
 from .outdir import staged_dir
 
-QUANT_MODES = ("int8", "float32")
+QUANT_MODES = ("int8", "float32", "fixed")
 
 
 def _log(msg: str, quiet: bool = False):
@@ -115,18 +115,32 @@ class CompileResult:
 
 def prepare_graph(model, quant: str = "int8", calib=None, calib_method: str = "minmax",
                   input_shapes: dict | None = None, quiet: bool = False,
-                  example_inputs=None, weight_bits=None, ternary_method: str = "absmean") -> tuple[Graph, dict]:
+                  example_inputs=None, weight_bits=None, ternary_method: str = "absmean",
+                  requant: str = "double", mixed=None, target: str = "cortex-m4") -> tuple[Graph, dict]:
     """Frontend + passes + quantization: the device graph and what calibration chose. model is a
     file, a Graph or a torch.nn.Module (which needs example_inputs). weight_bits (8, 4, 2 or a
-    dict {layer name: bits}) narrows the int8 weights of conv2d / dense (quant/subbyte.py)."""
+    dict {layer name: bits}) narrows the int8 weights of conv2d / dense (quant/subbyte.py);
+    "mixed" chooses them per layer (quant/mixed.py, options in `mixed`: a MixedOptions with the
+    flash / instruction budget, labels, layer-wise calibration), for the core `target`. Without
+    weight_bits, layers whose weights come on a sub-byte QONNX grid (QAT exports) keep it. The
+    choice and its reasons are recorded in g.meta["mixed_precision"].
+    requant="single" (models quantized from ONNX / float only) rounds every requantization once
+    instead of TFLite's double rounding: it agrees with onnxruntime's QDQ models far more often
+    (docs/int16.md)."""
     from .passes.lower_to_lut import lower_to_lut
     from .passes.pipeline import canonicalize
     if quant not in QUANT_MODES:
         raise McuforgeError(f"--quant must be one of {', '.join(QUANT_MODES)}, not {quant!r}")
+    if quant == "fixed":
+        return _prepare_fixed(model, calib, quiet), {}
     g = model if isinstance(model, Graph) else load_model(model, input_shapes, example_inputs)
     from .ir.validate import validate_graph
     validate_graph(g, quant)
     ranges: dict = {}
+    if isinstance(weight_bits, str) and weight_bits != "mixed":
+        raise McuforgeError(f"weight bits must be 8, 4, 2 or 'mixed', not {weight_bits!r}")
+    if weight_bits == "mixed" and g.meta.get("quant") == "int8":
+        raise McuforgeError("--weight-bits mixed needs a float model (its Hessian); this model is int8 already")
     if weight_bits not in (None, 8) and quant != "int8":
         raise McuforgeError(f"--weight-bits {weight_bits} needs --quant int8")
     if g.meta.get("quant") == "int8":
@@ -152,14 +166,73 @@ def prepare_graph(model, quant: str = "int8", calib=None, calib_method: str = "m
             if samples:
                 _log(f"calibrating on {len(samples)} samples ({calib_method})", quiet)
                 ranges = calibrate(g, samples, calib_method)
+            g, weight_bits = _choose_weight_bits(g, ranges, samples, weight_bits, ternary_method, mixed, target, quiet)
             g = quantize_int8(g, ranges, weight_bits=weight_bits, ternary_method=ternary_method)
-    if g.meta.get("quant") == "int8":
-        g = lower_to_lut(g)
-    infer_shapes(g)
-    if g.meta.get("quant") == "int8":
-        from .quant.range_check import check_int8_ranges
-        check_int8_ranges(g)
+    if requant != "double":
+        from .reference.arith import ROUNDING_MODES
+        if requant not in ROUNDING_MODES:
+            raise McuforgeError(f"requant must be one of {', '.join(ROUNDING_MODES)}, not {requant!r}")
+        if g.meta.get("source") == "tflite" or g.meta.get("quant") != "int8":
+            raise McuforgeError("requant='single' is for int8 models quantized from ONNX or float; a .tflite "
+                                "model keeps TFLite Micro's double rounding, a float32 build has no requantization")
+        g.meta["requant"] = requant
+    from .reference.arith import rounding
+    with rounding(g.meta.get("requant")):   # the tables lower_to_lut fills use the same rounding
+        if g.meta.get("quant") == "int8":
+            g = lower_to_lut(g)
+        infer_shapes(g)
+        if g.meta.get("quant") == "int8":
+            from .quant.range_check import check_int8_ranges
+            check_int8_ranges(g)
     return g, ranges
+
+
+def _prepare_fixed(model, calib, quiet: bool) -> Graph:
+    """The `fixed` contract for C: the FPGA backends' fixed-point graph (a QONNX / QFX model's own
+    power-of-two types, calibration for the rest: 8-bit activations and weights, round half up,
+    saturate), stored as int8 / int32 for the C kernels (codegen/c/layers/fixed.py)."""
+    from .codegen.c.layers.fixed import to_c_storage
+    from .codegen.fpga.prepare import prepare_fixed
+    if isinstance(model, Graph) and model.meta.get("quant") == "fixed":  # already typed (tests)
+        g = to_c_storage(model.copy())
+        infer_shapes(g)
+        return g
+    if calib is None:
+        _log("no --calib samples: binary points the model does not set (QONNX Quant nodes set theirs) "
+             "come from uniform noise in [0, 1]", quiet)
+    g = to_c_storage(prepare_fixed(model, calib, act_bits=8, weight_bits=8))
+    infer_shapes(g)
+    return g
+
+
+def _choose_weight_bits(g: Graph, ranges: dict, samples, weight_bits, ternary_method: str, mixed, target: str,
+                        quiet: bool):
+    """The widths quantize_int8 gets: QAT widths of the model, the mixed-precision choice, or the
+    user's; with layer-wise calibration (bias correction / AdaQuant) applied to the float graph."""
+    from .quant.mixed import MixedOptions, choose_widths, widths_from_graph
+    from .quant.subbyte import resolve_weight_bits
+    if weight_bits is None:
+        weight_bits = widths_from_graph(g)
+        if weight_bits:
+            _log("keeping the sub-byte weight grids of the model: "
+                 + ", ".join(f"{n}={b}" for n, b in weight_bits.items()), quiet)
+        return g, weight_bits
+    if weight_bits == "mixed":
+        from .targets import load_core
+        g, config, record = choose_widths(g, ranges, samples, mixed or MixedOptions(), load_core(target), quiet)
+        g.meta["mixed_precision"] = record
+        return g, config
+    if mixed is not None and mixed.layer_calib != "none" and weight_bits != 8:
+        from .quant.sensitivity import adaquant, bias_correction
+        from .quant.mixed import samples_batch
+        if not samples:
+            raise McuforgeError("layer-wise calibration needs calibration samples (--calib)")
+        x = samples_batch(g, samples)
+        config = {n: b for n, b in resolve_weight_bits(g, weight_bits).items()}
+        fix = adaquant if mixed.layer_calib == "adaquant" else bias_correction
+        _log(f"layer-wise calibration ({mixed.layer_calib})", quiet)
+        g = fix(g, x, config, ternary=ternary_method, max_samples=mixed.max_samples)
+    return g, weight_bits
 
 
 def compile_model(model, out_dir, target: str = "cortex-m4", quant: str = "int8", calib=None,
@@ -167,18 +240,30 @@ def compile_model(model, out_dir, target: str = "cortex-m4", quant: str = "int8"
                   portable_kernels: bool = False, quiet: bool = False,
                   io_in_arena: bool | None = None, arena_budget: int | None = None,
                   min_arena: bool = False, planner=None, example_inputs=None,
-                  weight_bits=None, ternary_method: str = "absmean") -> CompileResult:
+                  weight_bits=None, ternary_method: str = "absmean", patch=None,
+                  max_patch_overhead: float | None = None, speed_first: bool = False,
+                  requant: str = "double", mixed=None) -> CompileResult:
     """model: an .onnx or .tflite file, a Graph, or a torch.nn.Module; a module is exported with
     torch's dynamo exporter on example_inputs (a tensor or array of the input shape, batch 1, or a
     tuple of them); calib may then be a torch tensor as well as an array or a file.
     io_in_arena (default: on for int8 models) plans the input and output inside the arena as
     TFLite Micro does and adds the zero-copy API (<prefix>_input/_invoke/_output). While the arena
     is above arena_budget (bytes; min_arena is a budget of 0) the layers whose kernel scratch sets
-    its peak get a leaner, slower kernel variant; the others keep the fastest. planner (graph ->
+    its peak get a leaner, slower kernel variant; the others keep the fastest. Without a budget
+    (the default) those layers' kernels are chosen from both costs, the arena and the modelled
+    instructions (codegen/c/lean.py, pareto_peak); speed_first keeps the fastest kernels. planner (graph ->
     ArenaPlan, e.g. a baseline to compare with) replaces the kernel-aware planning.
     weight_bits: 8 (default), 4 (int4 in [-7, 7]) or 2 (ternary, scale by ternary_method
     'absmean' or 'median') for every conv2d / dense, or a dict {layer name: 8 | 4 | 2}; the
-    weights are stored packed (two or four per byte) and the report lists each layer's width."""
+    weights are stored packed (two or four per byte) and the report lists each layer's width.
+    patch ("auto", "off"/None, or "<rows>x<cols>@<node>") runs the first layers patch by patch
+    (schedule/patches.py); "auto" keeps the layer-wise schedule unless the patched one has the
+    smaller arena, max_patch_overhead bounds its recomputed MACs (default 0.25 = +25 %).
+    requant: see prepare_graph ("single" builds with the portable kernels, whose requantization it
+    changes).
+    weight_bits="mixed" chooses each layer's width under the budgets of `mixed`
+    (quant.mixed.MixedOptions: flash_budget in bytes of constants, instr_budget, labels,
+    layer_calib); model.json and the report then hold each layer's Omega and the budget."""
     from .codegen.c.emit import lower_to_c, write_c_library
     from .report.layers import layer_table, write_report
     from .targets import load_core
@@ -193,7 +278,7 @@ def compile_model(model, out_dir, target: str = "cortex-m4", quant: str = "int8"
         src_name = str(model)
     _log(f"loading {src_name}", quiet)
     g, ranges = prepare_graph(model, quant, calib, calib_method, input_shapes, quiet, example_inputs,
-                              weight_bits, ternary_method)
+                              weight_bits, ternary_method, requant, mixed, target)
     if name:
         g.name = name
     _log(f"generating C for {core.name} ({len(g.nodes)} layers)", quiet)
@@ -201,21 +286,40 @@ def compile_model(model, out_dir, target: str = "cortex-m4", quant: str = "int8"
         io_in_arena = g.meta.get("quant") == "int8"
     if min_arena:
         arena_budget = 0
-    cm = lower_to_c(g, core.features, portable_only=portable_kernels, io_in_arena=io_in_arena,
-                    arena_budget=arena_budget, plan=planner(g) if planner else None)
+    patch_plan, patch_note = None, None
+    if patch not in (None, "off", False) and planner is None:
+        from .schedule.patches import lower_patched
+        cm, g, patch_plan, patch_note = lower_patched(
+            g, core.features, patch, lambda graph: lower_to_c(
+                graph, core.features, portable_only=portable_kernels, io_in_arena=io_in_arena,
+                arena_budget=arena_budget, speed_first=speed_first), io_in_arena=io_in_arena, budget=arena_budget,
+            max_overhead=max_patch_overhead)
+        _log(patch_note, quiet)
+    else:
+        cm = lower_to_c(g, core.features, portable_only=portable_kernels, io_in_arena=io_in_arena,
+                        arena_budget=arena_budget, plan=planner(g) if planner else None,
+                        speed_first=speed_first)
     info = {
         "backend": "c", "name": g.name, "prefix": cm.prefix, "target": core.name, "quant": g.meta.get("quant", "float32"),
         "source": Path(src_name).name, "inputs": cm.inputs, "outputs": cm.outputs,
         "arena_bytes": cm.plan.size,
         # bytes of caller-owned input/output buffers the library needs besides its arena
         "io_bytes": 0 if cm.io_in_arena else sum(g.tensors[t].nbytes for t in g.inputs + g.outputs),
-        "io_in_arena": cm.io_in_arena, "arena_budget": arena_budget,
-        "weights_bytes": int(sum(a.nbytes for a in cm.arrays)),
+        "io_in_arena": cm.io_in_arena, "arena_budget": arena_budget, "speed_first": speed_first,
+        "kernel_choice": cm.pareto,
+        "weights_bytes": int(sum(a.nbytes for a in cm.arrays if not getattr(a, "alias", None))),
         "weight_bits": {n.name: int(n.attrs.get("weight_bits", 8)) for n in g.topo_order() if "weight_bits" in n.attrs},
         "macs": int(sum(l.macs for l in cm.layers)),
         "runtime_sources": cm.runtime_sources,
         "layers": layer_table(g, cm, ranges),
+        "patches": patch_plan.report(cm) if patch_plan else None,
     }
+    if "mixed_precision" in g.meta:
+        info["mixed_precision"] = g.meta["mixed_precision"]
+        budget = info["mixed_precision"]["flash_budget"]
+        if budget is not None and info["weights_bytes"] > budget:
+            raise McuforgeError(f"the chosen widths store {info['weights_bytes']} B of constants, "
+                                f"{info['weights_bytes'] - budget} B over the flash budget {budget} B")
     with staged_dir(out_dir) as tmp:
         write_c_library(cm, tmp, src_name, core.name, info["quant"])
         save_graph(g, tmp / "graph.json", tmp / "graph.npz")
@@ -262,6 +366,9 @@ def to_device_inputs(info: dict, x) -> list[np.ndarray]:
         if perm:
             arr = np.transpose(arr, (0,) + tuple(p + 1 for p in perm)) if arr.ndim == len(perm) + 1 else \
                 np.stack([np.transpose(a, perm) for a in arr])
+        if io["dtype"] == "int8" and io.get("fixed") and arr.dtype.kind == "f":
+            from .reference.fixed_arith import FixedType, from_float
+            arr = from_float(arr, FixedType.from_dict(io["fixed"]))  # the input type's rounding
         if io["dtype"] in INT_IO:
             if arr.dtype.kind == "f":
                 from .reference.arith import round_half_away
@@ -358,4 +465,9 @@ def simulate(out_dir, board: str = "mps2-an386", x=None, quiet: bool = False, op
 
 def report(out_dir) -> str:
     from .report.layers import render_text
-    return render_text(read_info(out_dir))
+    info = read_info(out_dir)
+    text = render_text(info)
+    if "mixed_precision" in info:
+        from .quant.mixed import render_mixed
+        text += "\n" + render_mixed(info["mixed_precision"])
+    return text

@@ -26,6 +26,39 @@ def _shapes(items: list[str] | None) -> dict | None:
     return out
 
 
+def _weight_bits(value):
+    return None if value is None else value if value == "mixed" else int(value)
+
+
+def _mixed_options(args):
+    """Budgets, labels and layer-wise calibration for --weight-bits mixed / 4 / 2."""
+    import numpy as np
+
+    from .quant.mixed import MixedOptions
+    mixed_only = [flag for flag, v in (("--flash-budget", args.flash_budget), ("--instr-budget", args.instr_budget),
+                                       ("--calib-data", args.calib_data)) if v is not None]
+    if args.weight_bits != "mixed":
+        if mixed_only:
+            raise McuforgeError(f"{', '.join(mixed_only)} applies to --weight-bits mixed")
+        if args.layer_calib is None:
+            return None
+        return MixedOptions(layer_calib=args.layer_calib, ternary_method=args.ternary_method)
+    labels = None
+    if args.calib_data:
+        path = Path(args.calib_data)
+        if not path.is_file():
+            raise McuforgeError(f"--calib-data file not found: {path}")
+        try:
+            labels = np.load(path, allow_pickle=False)
+        except Exception as e:  # noqa: BLE001 - numpy raises ValueError, OSError, EOFError...
+            raise McuforgeError(f"cannot read --calib-data {path}: {type(e).__name__}") from None
+        if labels.dtype.kind not in "iu":
+            raise McuforgeError(f"--calib-data {path}: expected integer class labels, got {labels.dtype}")
+    return MixedOptions(flash_budget=args.flash_budget, instr_budget=args.instr_budget, labels=labels,
+                        layer_calib=args.layer_calib or "bias", ternary_method=args.ternary_method,
+                        portable_kernels=args.portable_kernels)
+
+
 def cmd_compile(args):
     from .api import compile_model, report
     if getattr(args, "train", False):
@@ -36,7 +69,9 @@ def cmd_compile(args):
                   calib_method=args.calib_method, input_shapes=_shapes(args.input_shape), name=args.name,
                   portable_kernels=args.portable_kernels, io_in_arena=args.io_in_arena,
                   arena_budget=args.arena_budget, min_arena=args.min_arena,
-                  weight_bits=args.weight_bits, ternary_method=args.ternary_method)
+                  weight_bits=_weight_bits(args.weight_bits), ternary_method=args.ternary_method, patch=args.patch,
+                  max_patch_overhead=args.patch_overhead, speed_first=args.speed_first, requant=args.requant,
+                  mixed=_mixed_options(args))
     if not args.no_report:
         print(report(args.output))
 
@@ -99,7 +134,9 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("model", help="model file (.onnx or .tflite)")
     c.add_argument("-o", "--output", required=True, help="output folder (replaced if it exists)")
     c.add_argument("--target", default="cortex-m4", choices=list_cores(), help="core to generate code for")
-    c.add_argument("--quant", default="int8", choices=["int8", "float32"], help="numeric scheme")
+    c.add_argument("--quant", default="int8", choices=["int8", "float32", "fixed"],
+                   help="numeric scheme (fixed: power-of-two scales, shift requantization, bit-exact with "
+                   "mcuforge hls/rtl; QONNX / QFX models carry their own types)")
     c.add_argument("--calib", help="calibration samples (.npy with the batch on axis 0, or .npz per input)")
     c.add_argument("--calib-method", default="minmax", choices=list(METHODS),
                    help="how activation ranges are chosen from the calibration histograms")
@@ -114,11 +151,36 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--arena-budget", type=int, metavar="BYTES",
                    help="while the arena is larger, layers whose kernel scratch sets its peak use a leaner, slower kernel")
     c.add_argument("--min-arena", action="store_true", help="the smallest arena this gets (--arena-budget 0)")
-    c.add_argument("--weight-bits", type=int, choices=[8, 4, 2], default=None,
+    c.add_argument("--speed-first", action="store_true",
+                   help="the fastest kernel on every layer, whatever its scratch costs in arena (default without "
+                        "--arena-budget: kernels at the arena's peak chosen by the smallest arena x instructions)")
+    c.add_argument("--weight-bits", choices=["8", "4", "2", "mixed"], default=None,
                    help="weight width of every conv / fully connected layer: 8, 4 (int4, two per byte) "
-                        "or 2 (ternary {-1, 0, 1}, four per byte); activations stay int8")
+                        "or 2 (ternary {-1, 0, 1}, four per byte); activations stay int8. mixed: each layer's "
+                        "width from its Hessian sensitivity by integer programming under --flash-budget / --instr-budget")
+    c.add_argument("--flash-budget", type=int, metavar="BYTES",
+                   help="with --weight-bits mixed: bytes of constants (weights, biases, multipliers) allowed")
+    c.add_argument("--instr-budget", type=int, metavar="N",
+                   help="with --weight-bits mixed: executed instructions per inference allowed on the target's "
+                        "QEMU board (per-kernel models in targets/instr_models, one QEMU run of the 8-bit model)")
+    c.add_argument("--calib-data", metavar="Y.npy",
+                   help="with --weight-bits mixed: integer class labels of the --calib samples for the Hessian's "
+                        "loss (default: the float model's own predictions)")
+    c.add_argument("--layer-calib", choices=["none", "bias", "adaquant"], default=None,
+                   help="layer-wise calibration of low-bit weights: bias correction (default with mixed), "
+                        "AdaQuant (weights, scales and biases fitted to the float layer outputs), or none")
     c.add_argument("--ternary-method", default="absmean", choices=["absmean", "median"],
                    help="per-channel scale of ternary weights: mean |w| (BitNet b1.58) or median |w|")
+    c.add_argument("--patch", default="off", metavar="auto|off|NxM@NODE",
+                   help="run the first layers patch by patch (MCUNetV2): auto chooses the split layer and "
+                        "grid (kept only if the arena shrinks; with --arena-budget the fewest MACs that fit), "
+                        "or e.g. 3x2@conv_2d_4 for 3 rows x 2 columns of patches ending at that node")
+    c.add_argument("--patch-overhead", type=float, default=None, metavar="FRACTION",
+                   help="largest MAC overhead --patch auto accepts for recomputed halos (default 0.25)")
+    c.add_argument("--requant", default="double", choices=["double", "single"],
+                   help="int8 requantization rounding: TFLite's double rounding (default; .tflite models always), "
+                        "or single: one rounding of the exact product, which agrees with onnxruntime's QDQ "
+                        "models far more often (ONNX / float models; portable kernels)")
     from .cli_train import add_train_args
     add_train_args(c)
     c.set_defaults(func=cmd_compile)

@@ -17,11 +17,15 @@ def _common(p: argparse.ArgumentParser):
                    help="dropping bits: round half up (AP_RND) or truncate (AP_TRN)")
     p.add_argument("--overflow", choices=["sat", "wrap"], default="sat",
                    help="out of range: saturate (AP_SAT) or wrap (AP_WRAP)")
+    p.add_argument("--khot-max", type=int, default=3,
+                   help="a layer whose weights are all sums of at most this many signed powers of two "
+                   "multiplies by shift and add, without DSPs (0: always multipliers)")
 
 
 def _bits(args) -> dict:
     return {"calib": args.calib, "reuse": args.reuse, "act_bits": args.act_bits,
-            "weight_bits": args.weight_bits, "rounding": args.rounding, "overflow": args.overflow}
+            "weight_bits": args.weight_bits, "rounding": args.rounding, "overflow": args.overflow,
+            "khot_max": args.khot_max}
 
 
 def _warn_no_calib(args):

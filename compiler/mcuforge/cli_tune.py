@@ -28,13 +28,21 @@ def _range(text):
     return lo, hi
 
 
+def _widths(text):
+    try:
+        return tuple(int(v) for v in text.split(","))
+    except ValueError:
+        raise McuforgeError(f"--weight-bits takes widths like 8,4,2, got {text!r}") from None
+
+
 def tune(model, out, x, y, calib=None, trials: int = 40, tuner: str = "quantune", objective: str = "acc",
          flash_budget: int | None = None, ray_address: str | None = None, workers: int | None = None,
          use_ray: bool = True, batch: int = 4, zeroq: bool = False, input_range=None, measure: str = "compile",
-         target: str = "cortex-m4", seed: int = 0, progress: bool = True):
+         target: str = "cortex-m4", seed: int = 0, progress: bool = True, weight_bits: tuple = ()):
     """The API behind `mcuforge tune`; returns the SearchResult. Writes into `out`: trials.jsonl
     (the results file a rerun resumes from), trials.csv, pareto.png, best.json and lib/ (the
-    library compiled with the best configuration)."""
+    library compiled with the best configuration). weight_bits (e.g. (8, 4, 2)) adds the widths of
+    the first, middle and last weight layers to the space."""
     import numpy as np
 
     from .search.evaluate import Evaluator
@@ -65,7 +73,8 @@ def tune(model, out, x, y, calib=None, trials: int = 40, tuner: str = "quantune"
             np.save(out / "distilled.npy", distilled)
     ev = Evaluator(model, x, y, calib, distilled=distilled, target=target, measure=measure)
     n_real = len(ev.samples["real"])
-    space = default_space(objective, distilled=zeroq, n_calib=tuple(sorted({min(32, n_real), n_real})))
+    space = default_space(objective, distilled=zeroq, n_calib=tuple(sorted({min(32, n_real), n_real})),
+                          weight_bits=tuple(weight_bits))
     t = make_tuner(tuner, space, seed)
     backend = None
     if use_ray or ray_address:
@@ -102,7 +111,7 @@ def cmd_tune(args):
                objective=args.objective, flash_budget=args.flash_budget, ray_address=args.ray_address,
                workers=args.workers, use_ray=not args.no_ray, batch=args.batch, zeroq=args.zeroq,
                input_range=_range(args.input_range) if args.input_range else None, measure=args.measure,
-               target=args.target, seed=args.seed)
+               target=args.target, seed=args.seed, weight_bits=_widths(args.weight_bits) if args.weight_bits else ())
     b = res.best
     cost = ", ".join(f"{k} {b.result[k]}" for k in ("weights_bytes", "arena_bytes", "flash_bytes", "instructions")
                      if k in b.result)
@@ -139,5 +148,8 @@ def add_parsers(subparsers):
     t.add_argument("--measure", default="compile", choices=["compile", "qemu"],
                    help="cost from the compile (weights, arena) or also from QEMU (instructions, ELF flash)")
     t.add_argument("--target", default="cortex-m4", choices=list_cores())
+    t.add_argument("--weight-bits", metavar="W,W,...",
+                   help="weight widths to search (8, 4, 2 = ternary) for the first, middle and last weight layers, "
+                   "e.g. 8,4,2; pair it with --flash-budget")
     t.add_argument("--seed", type=int, default=0)
     t.set_defaults(func=cmd_tune)

@@ -10,6 +10,16 @@
 
 #include <stdint.h>
 
+/* A library compiled with requant="single" carries mcf_config.h defining MCF_SINGLE_ROUNDING 1. */
+#if defined(__has_include)
+#if __has_include("mcf_config.h")
+#include "mcf_config.h"
+#endif
+#endif
+#ifndef MCF_SINGLE_ROUNDING
+#define MCF_SINGLE_ROUNDING 0
+#endif
+
 #define MCF_MAX(a, b) ((a) > (b) ? (a) : (b))
 #define MCF_MIN(a, b) ((a) < (b) ? (a) : (b))
 #define MCF_CLAMP(x, lo, hi) MCF_MIN(MCF_MAX((x), (lo)), (hi))
@@ -35,14 +45,21 @@ static inline int32_t mcf_rounding_divide_by_pot(int32_t x, int32_t exponent)
     return (x >> exponent) + (remainder > threshold ? 1 : 0);
 }
 
-/* x * multiplier * 2^(shift - 31), rounded: TFLite's MultiplyByQuantizedMultiplier. */
+/* x * multiplier * 2^(shift - 31), rounded: TFLite's MultiplyByQuantizedMultiplier. With
+ * MCF_SINGLE_ROUNDING (mcf_config.h, written for a model compiled with requant="single"): one
+ * rounding of the exact product, floor(x * multiplier / 2^(31 - shift) + 1/2). */
 static inline int32_t mcf_requantize(int32_t x, int32_t multiplier, int32_t shift)
 {
     const int32_t left = shift > 0 ? shift : 0;
     const int32_t right = shift > 0 ? 0 : -shift;
     /* shift through uint32 so that an overflowing left shift wraps instead of being undefined */
     const int32_t shifted = (int32_t)((uint32_t)x << left);
+#if MCF_SINGLE_ROUNDING
+    const int32_t n = 31 + right;
+    return (int32_t)(((int64_t)shifted * multiplier + ((int64_t)1 << (n - 1))) >> n);
+#else
     return mcf_rounding_divide_by_pot(mcf_srdhm(shifted, multiplier), right);
+#endif
 }
 
 static inline int8_t mcf_sat_s8(int32_t x, int32_t lo, int32_t hi)

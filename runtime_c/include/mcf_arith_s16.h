@@ -26,4 +26,19 @@ static inline int16_t mcf_sat_s16(int32_t x, int32_t lo, int32_t hi)
     return (int16_t)MCF_CLAMP(x, lo, hi);
 }
 
+/* One output channel c of a 16x8 weighted layer from its sum of x * w: plus the int64 bias and the
+ * 64-bit requantization, or (an int32 bias) TFLite's int32 accumulation, which the compiler proved
+ * never wraps, with the Q31 requantization; then the fused clamp. */
+static inline int16_t mcf_requant_s16(int64_t acc, const int64_t *bias64, const int32_t *bias32, int32_t c,
+                                      const int32_t *mult, const int32_t *shift, int32_t lo, int32_t hi)
+{
+    int32_t y;
+    if (bias32) {
+        y = mcf_requantize((int32_t)(acc + bias32[c]), mult[c], shift[c]);
+    } else {
+        y = mcf_requantize_s64(acc + (bias64 ? bias64[c] : 0), mult[c], shift[c]);
+    }
+    return mcf_sat_s16(y, lo, hi);
+}
+
 #endif /* MCF_ARITH_S16_H */

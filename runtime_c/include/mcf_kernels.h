@@ -303,6 +303,16 @@ typedef struct {
 
 void mcf_layernorm_s8(const mcf_layernorm_s8_args *a, const int8_t *in, int8_t *out);
 
+/* Patch-based schedule: write one patch (rows x row_bytes, dense) into the whole map at byte
+ * dst_offset with dst_stride bytes per row. prev (NULL for the first patch) is the map so far;
+ * when it is not out itself (the planner did not alias them) its first total_bytes (the part
+ * written so far) are copied first. */
+typedef struct {
+    int32_t rows, row_bytes, dst_stride, dst_offset, total_bytes;
+} mcf_patch_paste_args;
+
+void mcf_patch_paste(const mcf_patch_paste_args *a, const void *prev, const void *patch, void *out);
+
 #include "mcf_elementwise.h"
 /* resize and transposed convolution (they reuse the conv2d argument structs above) */
 #include "mcf_resize.h"
@@ -310,5 +320,7 @@ void mcf_layernorm_s8(const mcf_layernorm_s8_args *a, const int8_t *in, int8_t *
 #include "mcf_kernels_s16.h"
 /* convolution / fully connected with int4 and ternary weights (the int8 argument structs) */
 #include "mcf_subbyte.h"
+
+#include "mcf_fixed.h"
 
 #endif /* MCF_KERNELS_H */

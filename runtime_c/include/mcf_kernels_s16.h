@@ -17,7 +17,8 @@ typedef struct {
     const int32_t *bias32;         /* an int32 bias: int32 accumulation (proved not to wrap) */
     const int32_t *mult, *shift;   /* per output channel */
     int32_t act_min, act_max;
-    void *scratch;                 /* DSP variant: the gathered window (arena), NULL otherwise */
+    void *scratch;                 /* DSP conv: the gathered window (arena), NULL otherwise */
+    const int16_t *packed_weights; /* DSP depthwise: weights tap-major [KH*KW][C] as int16 */
 } mcf_conv2d_s16_args;
 
 void mcf_conv2d_s16(const mcf_conv2d_s16_args *a, const int16_t *in, int16_t *out);
@@ -25,6 +26,7 @@ void mcf_depthwise_conv2d_s16(const mcf_conv2d_s16_args *a, const int16_t *in, i
 void mcf_conv_transpose2d_s16(const mcf_conv2d_s16_args *a, const int16_t *in, int16_t *out);
 /* DSP extension (SMLALD), weights reordered at compile time: codegen/c/variants/dsp_s16.py */
 void mcf_conv2d_s16_dsp(const mcf_conv2d_s16_args *a, const int16_t *in, int16_t *out);
+void mcf_depthwise_conv2d_s16_dsp(const mcf_conv2d_s16_args *a, const int16_t *in, int16_t *out);
 
 typedef struct {
     int32_t rows, in_features, out_features;

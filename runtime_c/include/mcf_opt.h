@@ -80,6 +80,47 @@ static inline int32_t mcf_dsp_requant(int32_t acc2, int32_t m, int32_t rcz, int3
     const int32_t s = mcf_smmlar(acc2, m, rcz) + (acc2 >> 31);
     return s >> e;
 }
+
+/* One output byte from a doubled accumulator and its {2 * bias', m, rcz, e}, clamped to [lo, hi]. */
+static inline int8_t mcf_dsp_store(int32_t acc2, const int32_t *q, int32_t lo, int32_t hi)
+{
+    int32_t y = __ssat(mcf_dsp_requant(acc2, q[1], q[2], q[3]), 8);
+    y = y < lo ? lo : y;
+    return (int8_t)(y > hi ? hi : y);
+}
+
+/* Dot products of `steps` groups of 4 int8 inputs (widened with SXTB16) with two channels'
+ * doubled int16 weights in SXTB16 order, per group ch0's two words then ch1's; returns the weight
+ * pointer past them. */
+static inline const int32_t *mcf_dsp_dot2(const int8_t *x, const int32_t *wp, int32_t steps, int32_t *a0,
+                                          int32_t *a1)
+{
+    int32_t s0 = *a0, s1 = *a1;
+    for (int32_t s = 0; s < steps; ++s, x += 4, wp += 4) {
+        const uint32_t v = (uint32_t)mcf_rd32(x);
+        const int32_t xe = (int32_t)__sxtb16(v), xo = (int32_t)mcf_sxtb16_ror8(v);
+        s0 = __smlad(wp[0], xe, s0);
+        s0 = __smlad(wp[1], xo, s0);
+        s1 = __smlad(wp[2], xe, s1);
+        s1 = __smlad(wp[3], xo, s1);
+    }
+    *a0 = s0;
+    *a1 = s1;
+    return wp;
+}
+
+/* The same for one channel (two weight words per group). */
+static inline const int32_t *mcf_dsp_dot1(const int8_t *x, const int32_t *wp, int32_t steps, int32_t *a0)
+{
+    int32_t s0 = *a0;
+    for (int32_t s = 0; s < steps; ++s, x += 4, wp += 2) {
+        const uint32_t v = (uint32_t)mcf_rd32(x);
+        s0 = __smlad(wp[0], (int32_t)__sxtb16(v), s0);
+        s0 = __smlad(wp[1], (int32_t)mcf_sxtb16_ror8(v), s0);
+    }
+    *a0 = s0;
+    return wp;
+}
 #endif
 
 #endif /* MCF_OPT_H */

@@ -50,6 +50,7 @@ static inline void mcf_sub_im2col(const mcf_window *w, const int8_t *in, int32_t
     const int32_t ix0 = ox * w->stride_w - w->pad_left;
     int16_t *d = dst + 2 * lane;
     const int32_t jump = 2 * lanes - 1;     /* from the second value of a pair to the next pair */
+    const uint32_t zp2 = (uint32_t)(uint16_t)zp * 0x00010001u;
     int32_t odd = 0;
     for (int32_t ky = 0; ky < w->k_h; ++ky) {
         const int32_t iy = iy0 + ky * w->dil_h;
@@ -69,6 +70,14 @@ static inline void mcf_sub_im2col(const mcf_window *w, const int8_t *in, int32_t
                 *d = (int16_t)(*px++ - zp);
                 d += jump;
                 odd = 0;
+            }
+            for (; px + 3 < pe; px += 4) {     /* four values: SXTB16, SSUB16, repacked into two pairs */
+                const uint32_t v = (uint32_t)mcf_rd32(px);
+                const uint32_t even = __ssub16(__sxtb16(v), zp2);          /* x0, x2 */
+                const uint32_t odd2 = __ssub16(mcf_sxtb16_ror8(v), zp2);   /* x1, x3 */
+                mcf_wr32(d, (int32_t)((even & 0xFFFFu) | (odd2 << 16)));
+                mcf_wr32(d + 2 * lanes, (int32_t)((odd2 & 0xFFFF0000u) | (even >> 16)));
+                d += 4 * lanes;
             }
             for (; px + 1 < pe; px += 2) {     /* whole pairs */
                 d[0] = (int16_t)(px[0] - zp);
@@ -106,8 +115,9 @@ static inline void mcf_sub_im2col(const mcf_window *w, const int8_t *in, int32_t
         MCF_SUB_MAC4(mcf_sxtb16_ror8(m_), (x) + 8 * (f) + 4); \
     } while (0)
 
-/* acc[0..3] = one channel's weights . four interleaved patches x (kp values each). */
-static inline void mcf_sub_dot1x4(const uint32_t *wr, const int32_t *x, int32_t kp, int32_t bits, int32_t acc[4])
+/* acc[0..3] = one channel's weights . four interleaved patches x (kp values each). Not inlined:
+ * on its own the loop keeps its 12 live values in registers (inlined, GCC spilled some). */
+static __attribute__((noinline)) void mcf_sub_dot1x4(const uint32_t *wr, const int32_t *x, int32_t kp, int32_t bits, int32_t acc[4])
 {
     int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0;
     const uint32_t *end = wr + kp * bits / 32;
@@ -142,7 +152,7 @@ static inline void mcf_sub_dot1x4(const uint32_t *wr, const int32_t *x, int32_t 
     } while (0)
 
 /* One channel's weights . one patch x. */
-static inline int32_t mcf_sub_dot1x1(const uint32_t *wr, const int32_t *x, int32_t kp, int32_t bits)
+static __attribute__((noinline)) int32_t mcf_sub_dot1x1(const uint32_t *wr, const int32_t *x, int32_t kp, int32_t bits)
 {
     int32_t a0 = 0, a1 = 0;
     const uint32_t *end = wr + kp * bits / 32;

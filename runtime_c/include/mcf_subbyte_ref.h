@@ -8,6 +8,7 @@
 #define MCF_SUBBYTE_REF_H
 
 #include "mcf_arith.h"
+#include "mcf_fast_requant.h"
 #include "mcf_kernels.h"
 #include "mcf_subbyte.h"
 
@@ -26,6 +27,21 @@ static inline int8_t mcf_sub_out(const mcf_requant_sub *rq, int32_t acc, int32_t
 {
     acc = mcf_requantize(acc, rq->mult[oc], rq->shift[oc]) + rq->out_zp;
     return mcf_sat_s8(acc, rq->act_min, rq->act_max);
+}
+
+/* The _fast variants' requantization: mcf_fast_mulhi's 32-bit form (exact for |acc| < 2^29, which
+ * their compile-time check proves, m >= 0 and 1 <= -shift <= 22), else the reference one. */
+static inline int8_t mcf_sub_out_fast(const mcf_requant_sub *rq, int32_t acc, int32_t oc)
+{
+    const int32_t m = rq->mult[oc], e = -rq->shift[oc];
+    int32_t y;
+    if (m >= 0 && e >= 1 && e <= 22) {
+        const int32_t rcz = (int32_t)((1u << (e - 1)) + ((uint32_t)rq->out_zp << e));
+        y = (mcf_fast_mulhi(acc, m) + rcz + (acc >> 31)) >> e;
+    } else {
+        y = mcf_requantize(acc, m, rq->shift[oc]) + rq->out_zp;
+    }
+    return mcf_sat_s8(y, rq->act_min, rq->act_max);
 }
 
 /* Any groups; depthwise (groups == in_c) is the case in_per_group == 1. */
@@ -82,6 +98,200 @@ static inline void mcf_fully_connected_sub(const mcf_fully_connected_sub_args *a
             *out++ = mcf_sub_out(&a->rq, acc, o);
         }
     }
+}
+
+/* Depthwise, tuned (the _fast variants, any core): channel by channel, the channel's k_h * k_w
+ * weights (at most MCF_SUB_DW_MAX_K, checked at compile time) unpacked once into registers /
+ * the stack, then every output pixel of that channel; the window's inner part without bounds
+ * checks. Output channel c reads input channel c / mult. */
+#define MCF_SUB_DW_MAX_K 64
+
+static inline void mcf_depthwise_sub_fast(const mcf_conv2d_sub_args *a, const int8_t *in, int8_t *out, int32_t bits)
+{
+    const mcf_window *w = &a->win;
+    const int32_t mult = w->out_c / w->in_c;
+    const int32_t kk = w->k_h * w->k_w;
+    int32_t wk[MCF_SUB_DW_MAX_K];
+    for (int32_t oc = 0; oc < w->out_c; ++oc) {
+        const int32_t ic = oc / mult;
+        int32_t wsum = 0;
+        for (int32_t i = 0; i < kk; ++i) {
+            wk[i] = mcf_wsub(a->weights, (size_t)oc * kk + (size_t)i, bits);
+            wsum += wk[i];
+        }
+        /* sum (x - zp) w = sum x w - zp sum w over the taps inside the image; a window fully
+         * inside (the common case) subtracts zp * wsum once */
+        const int32_t b = a->bias ? a->bias[oc] : 0;
+        for (int32_t n = 0; n < w->batch; ++n) {
+            const int8_t *in_n = in + (size_t)n * w->in_h * w->in_w * w->in_c + ic;
+            int8_t *out_n = out + (size_t)n * w->out_h * w->out_w * w->out_c + oc;
+            for (int32_t oy = 0; oy < w->out_h; ++oy) {
+                const int32_t iy0 = oy * w->stride_h - w->pad_top;
+                const int32_t rows_in = iy0 >= 0 && iy0 + (w->k_h - 1) * w->dil_h < w->in_h;
+                for (int32_t ox = 0; ox < w->out_w; ++ox) {
+                    const int32_t ix0 = ox * w->stride_w - w->pad_left;
+                    int32_t acc = b;
+                    if (rows_in && ix0 >= 0 && ix0 + (w->k_w - 1) * w->dil_w < w->in_w) {
+                        const int8_t *px = in_n + ((size_t)iy0 * w->in_w + ix0) * w->in_c;
+                        const int32_t *wp = wk;
+                        for (int32_t ky = 0; ky < w->k_h; ++ky) {
+                            const int8_t *pr = px + (size_t)ky * w->dil_h * w->in_w * w->in_c;
+                            for (int32_t kx = 0; kx < w->k_w; ++kx) {
+                                acc += (int32_t)pr[(size_t)kx * w->dil_w * w->in_c] * *wp++;
+                            }
+                        }
+                        acc -= a->rq.in_zp * wsum;
+                    } else {
+                        for (int32_t ky = 0; ky < w->k_h; ++ky) {
+                            const int32_t iy = iy0 + ky * w->dil_h;
+                            if (iy < 0 || iy >= w->in_h) {
+                                continue;
+                            }
+                            for (int32_t kx = 0; kx < w->k_w; ++kx) {
+                                const int32_t ix = ix0 + kx * w->dil_w;
+                                if (ix < 0 || ix >= w->in_w) {
+                                    continue;
+                                }
+                                acc += ((int32_t)in_n[((size_t)iy * w->in_w + ix) * w->in_c] - a->rq.in_zp) *
+                                       wk[ky * w->k_w + kx];
+                            }
+                        }
+                    }
+                    out_n[((size_t)oy * w->out_w + ox) * w->out_c] = mcf_sub_out_fast(&a->rq, acc, oc);
+                }
+            }
+        }
+    }
+}
+
+/* Convolution (groups 1) and fully connected, tuned (the _fast variants for cores without the DSP
+ * extension): four output pixels' patches gathered as int16 (x - zp) into the scratch, then per
+ * output channel its row unpacked once into int16 (scratch) and one pass over the four patches:
+ * per weight one load and four multiply-accumulates. Scratch: 5 * k int16. */
+static inline void mcf_sub_patch16(const mcf_window *w, const int8_t *in, int32_t pix, int32_t zp, int16_t *dst)
+{
+    const int32_t per_img = w->out_h * w->out_w;
+    const int32_t n = pix / per_img;
+    const int32_t oy = (pix % per_img) / w->out_w;
+    const int32_t ox = pix % w->out_w;
+    const int8_t *in_n = in + (size_t)n * w->in_h * w->in_w * w->in_c;
+    const int32_t iy0 = oy * w->stride_h - w->pad_top;
+    const int32_t ix0 = ox * w->stride_w - w->pad_left;
+    for (int32_t ky = 0; ky < w->k_h; ++ky) {
+        const int32_t iy = iy0 + ky * w->dil_h;
+        for (int32_t kx = 0; kx < w->k_w; ++kx) {
+            const int32_t ix = ix0 + kx * w->dil_w;
+            if (iy < 0 || iy >= w->in_h || ix < 0 || ix >= w->in_w) {
+                for (int32_t c = 0; c < w->in_c; ++c) {
+                    *dst++ = 0;
+                }
+                continue;
+            }
+            const int8_t *px = in_n + ((size_t)iy * w->in_w + ix) * w->in_c;
+            for (int32_t c = 0; c < w->in_c; ++c) {
+                *dst++ = (int16_t)(px[c] - zp);
+            }
+        }
+    }
+}
+
+static inline void mcf_sub_gemm_fast(const mcf_window *win, const int8_t *in, int8_t *out, int32_t pixels,
+                                     int32_t out_c, int32_t k, const uint8_t *weights, const int32_t *bias,
+                                     const mcf_requant_sub *rq, void *scratch, int32_t bits)
+{
+    int16_t *wrow = (int16_t *)scratch;
+    int16_t *x0 = wrow + k;
+    int16_t *x1 = x0 + k, *x2 = x1 + k, *x3 = x2 + k;
+    if (pixels == 1) {     /* a fully connected layer's single row: no pixel to share a row with */
+        mcf_sub_patch16(win, in, 0, rq->in_zp, x0);
+        for (int32_t c = 0; c < out_c; ++c) {
+            const size_t base = (size_t)c * (size_t)k;
+            int32_t acc = bias ? bias[c] : 0;
+            for (int32_t i = 0; i < k; ++i) {
+                acc += x0[i] * mcf_wsub(weights, base + (size_t)i, bits);
+            }
+            out[c] = mcf_sub_out_fast(rq, acc, c);
+        }
+        return;
+    }
+    for (int32_t p = 0; p < pixels; p += 4) {
+        const int32_t n = pixels - p < 4 ? pixels - p : 4;
+        mcf_sub_patch16(win, in, p, rq->in_zp, x0);
+        mcf_sub_patch16(win, in, p + (n > 1), rq->in_zp, x1);
+        mcf_sub_patch16(win, in, p + (n > 2 ? 2 : n - 1), rq->in_zp, x2);
+        mcf_sub_patch16(win, in, p + (n > 3 ? 3 : n - 1), rq->in_zp, x3);
+        int8_t *o = out + (size_t)p * out_c;
+        for (int32_t c = 0; c < out_c; ++c) {
+            const int32_t b = bias ? bias[c] : 0;
+            int32_t a0 = b, a1 = b, a2 = b, a3 = b;
+            if ((k * bits) % 32 == 0) {
+                /* rows of whole words: fields straight from the word (SBFX on ARMv7-M) */
+                const uint32_t *wp = (const uint32_t *)(const void *)weights + (size_t)c * (size_t)(k * bits / 32);
+                const int16_t *y0 = x0, *y1 = x1, *y2 = x2, *y3 = x3;
+                for (int32_t i = 0; i < k; i += 32 / bits) {
+                    const uint32_t u = *wp++;
+#define MCF_SUB_TAP(j)                                                                          \
+    do {                                                                                        \
+        const int32_t wv = (int32_t)(u << (32 - bits * ((j) + 1))) >> (32 - bits);              \
+        a0 += y0[j] * wv;                                                                       \
+        a1 += y1[j] * wv;                                                                       \
+        a2 += y2[j] * wv;                                                                       \
+        a3 += y3[j] * wv;                                                                       \
+    } while (0)
+                    MCF_SUB_TAP(0); MCF_SUB_TAP(1); MCF_SUB_TAP(2); MCF_SUB_TAP(3);
+                    MCF_SUB_TAP(4); MCF_SUB_TAP(5); MCF_SUB_TAP(6); MCF_SUB_TAP(7);
+                    if (bits == 2) {
+                        MCF_SUB_TAP(8); MCF_SUB_TAP(9); MCF_SUB_TAP(10); MCF_SUB_TAP(11);
+                        MCF_SUB_TAP(12); MCF_SUB_TAP(13); MCF_SUB_TAP(14); MCF_SUB_TAP(15);
+                    }
+#undef MCF_SUB_TAP
+                    y0 += 32 / bits;
+                    y1 += 32 / bits;
+                    y2 += 32 / bits;
+                    y3 += 32 / bits;
+                }
+            } else {
+                const size_t base = (size_t)c * (size_t)k;
+                for (int32_t i = 0; i < k; ++i) {
+                    wrow[i] = (int16_t)mcf_wsub(weights, base + (size_t)i, bits);
+                }
+                for (int32_t i = 0; i < k; ++i) {
+                    const int32_t wv = wrow[i];
+                    a0 += x0[i] * wv;
+                    a1 += x1[i] * wv;
+                    a2 += x2[i] * wv;
+                    a3 += x3[i] * wv;
+                }
+            }
+            o[c] = mcf_sub_out_fast(rq, a0, c);
+            if (n > 1) {
+                o[out_c + c] = mcf_sub_out_fast(rq, a1, c);
+            }
+            if (n > 2) {
+                o[2 * out_c + c] = mcf_sub_out_fast(rq, a2, c);
+            }
+            if (n > 3) {
+                o[3 * out_c + c] = mcf_sub_out_fast(rq, a3, c);
+            }
+        }
+    }
+}
+
+static inline void mcf_conv2d_sub_fast(const mcf_conv2d_sub_args *a, const int8_t *in, int8_t *out, int32_t bits)
+{
+    const mcf_window *w = &a->win;
+    mcf_sub_gemm_fast(w, in, out, w->batch * w->out_h * w->out_w, w->out_c, w->k_h * w->k_w * w->in_c,
+                      a->weights, a->bias, &a->rq, a->scratch, bits);
+}
+
+static inline void mcf_fully_connected_sub_fast(const mcf_fully_connected_sub_args *a, const int8_t *in,
+                                                int8_t *out, int32_t bits)
+{
+    const mcf_window w = {.batch = 1, .in_h = 1, .in_w = a->rows, .in_c = a->in_features, .out_h = 1,
+                          .out_w = a->rows, .out_c = a->out_features, .k_h = 1, .k_w = 1, .stride_h = 1,
+                          .stride_w = 1, .dil_h = 1, .dil_w = 1, .pad_top = 0, .pad_left = 0};
+    mcf_sub_gemm_fast(&w, in, out, a->rows, a->out_features, a->in_features, a->weights, a->bias, &a->rq,
+                      a->scratch, bits);
 }
 
 #endif /* MCF_SUBBYTE_REF_H */

@@ -10,17 +10,6 @@
 #include "mcf_dsp_s16.h"
 #include "mcf_kernels.h"
 
-static inline int16_t requant_one(const mcf_conv2d_s16_args *a, int64_t acc, int32_t oc)
-{
-    int32_t y;
-    if (a->bias32) {
-        y = mcf_requantize((int32_t)(acc + a->bias32[oc]), a->mult[oc], a->shift[oc]);
-    } else {
-        y = mcf_requantize_s64(acc + (a->bias64 ? a->bias64[oc] : 0), a->mult[oc], a->shift[oc]);
-    }
-    return mcf_sat_s16(y, a->act_min, a->act_max);
-}
-
 void mcf_conv2d_s16_dsp(const mcf_conv2d_s16_args *a, const int16_t *in, int16_t *out)
 {
     const mcf_window *w = &a->win;
@@ -54,11 +43,12 @@ void mcf_conv2d_s16_dsp(const mcf_conv2d_s16_args *a, const int16_t *in, int16_t
                         int64_t acc0 = 0, acc1 = 0;
                         mcf_dot2_s16_s8_dsp(col, a->weights + (size_t)oc * k_len, a->weights + (size_t)(oc + 1) * k_len,
                                             k_len, &acc0, &acc1);
-                        out[oc] = requant_one(a, acc0, oc);
-                        out[oc + 1] = requant_one(a, acc1, oc + 1);
+                        out[oc] = mcf_requant_s16(acc0, a->bias64, a->bias32, oc, a->mult, a->shift, a->act_min, a->act_max);
+                        out[oc + 1] = mcf_requant_s16(acc1, a->bias64, a->bias32, oc + 1, a->mult, a->shift, a->act_min, a->act_max);
                     }
                     if (oc < oc_end) {
-                        out[oc] = requant_one(a, mcf_dot_s16_s8_dsp(col, a->weights + (size_t)oc * k_len, k_len, 0), oc);
+                        const int64_t acc = mcf_dot_s16_s8_dsp(col, a->weights + (size_t)oc * k_len, k_len, 0);
+                        out[oc] = mcf_requant_s16(acc, a->bias64, a->bias32, oc, a->mult, a->shift, a->act_min, a->act_max);
                     }
                 }
                 out += w->out_c;

@@ -53,12 +53,6 @@ static void gather(const mcf_window *w, const int8_t *in_n, int8_t zp, int32_t o
     }
 }
 
-static inline int8_t store(int32_t acc2, const int32_t *q, int32_t lo, int32_t hi)
-{
-    const int32_t y = __ssat(mcf_dsp_requant(acc2, q[1], q[2], q[3]), 8);
-    return (int8_t)MCF_CLAMP(y, lo, hi);
-}
-
 void mcf_conv2d_s8_dsp_lean(const mcf_conv2d_s8_args *a, const int8_t *in, int8_t *out)
 {
     const mcf_window *w = &a->win;
@@ -82,27 +76,14 @@ void mcf_conv2d_s8_dsp_lean(const mcf_conv2d_s8_args *a, const int8_t *in, int8_
                 /* channel pairs: per 4 inputs, ch0's two weight words then ch1's (SXTB16 order) */
                 for (; oc + 2 <= w->out_c; oc += 2, q += 8) {
                     int32_t a0 = q[0], a1 = q[4];
-                    const int8_t *xp = patch;
-                    for (int32_t s = 0; s < steps; ++s, xp += 4, wp += 4) {
-                        const uint32_t v = (uint32_t)mcf_rd32(xp);
-                        const int32_t xe = (int32_t)__sxtb16(v), xo = (int32_t)mcf_sxtb16_ror8(v);
-                        a0 = __smlad(wp[0], xe, a0);
-                        a0 = __smlad(wp[1], xo, a0);
-                        a1 = __smlad(wp[2], xe, a1);
-                        a1 = __smlad(wp[3], xo, a1);
-                    }
-                    o[oc] = store(a0, q, lo, hi);
-                    o[oc + 1] = store(a1, q + 4, lo, hi);
+                    wp = mcf_dsp_dot2(patch, wp, steps, &a0, &a1);
+                    o[oc] = mcf_dsp_store(a0, q, lo, hi);
+                    o[oc + 1] = mcf_dsp_store(a1, q + 4, lo, hi);
                 }
                 if (oc < w->out_c) {        /* the odd last channel: [K4 / 4][4 halfwords] */
                     int32_t a0 = q[0];
-                    const int8_t *xp = patch;
-                    for (int32_t s = 0; s < steps; ++s, xp += 4, wp += 2) {
-                        const uint32_t v = (uint32_t)mcf_rd32(xp);
-                        a0 = __smlad(wp[0], (int32_t)__sxtb16(v), a0);
-                        a0 = __smlad(wp[1], (int32_t)mcf_sxtb16_ror8(v), a0);
-                    }
-                    o[oc] = store(a0, q, lo, hi);
+                    wp = mcf_dsp_dot1(patch, wp, steps, &a0);
+                    o[oc] = mcf_dsp_store(a0, q, lo, hi);
                 }
             }
         }

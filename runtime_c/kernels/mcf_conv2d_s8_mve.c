@@ -248,6 +248,23 @@ __asm__("   .pushsection .text.mcf_conv2d_s8_mve_copy_rows,\"ax\",%progbits\n"
         "   .size mcf_conv2d_s8_mve_copy_rows, .-mcf_conv2d_s8_mve_copy_rows\n"
         "   .popsection\n");
 
+/* rows x words 32-bit words, rows step bytes apart in the input, to dst (rows of 4 * words bytes):
+ * a window inside the image whose rows are shorter than a vector and a multiple of 4 bytes
+ * (kws_dscnn's first layer, 10x4 taps of one channel: 10 LDR/STR pairs instead of 10 predicated
+ * row copies in patch()). */
+static inline __attribute__((always_inline)) void copy_words(int8_t *dst, const int8_t *src, int32_t rows,
+                                                             int32_t words, int32_t step)
+{
+    uint32_t *d = (uint32_t *)dst;
+    for (int32_t r = 0; r < rows; ++r, src += step) {
+        for (int32_t i = 0; i < words; ++i) {
+            uint32_t v;
+            __builtin_memcpy(&v, src + 4 * i, 4);
+            *d++ = v;
+        }
+    }
+}
+
 /* The patch of a window whose top-left tap is (iy0, ix0), gathered into col: taps outside the
  * image are the input zero point (folded into the bias). The geometry is copied into locals
  * first: stores through int8_t pointers may alias anything, so fields read through a pointer
@@ -317,6 +334,8 @@ void mcf_conv2d_s8_mve(const mcf_conv2d_s8_args *a, const int8_t *in, int8_t *ou
     const int32_t row = w->k_w * w->in_c;
     const int32_t iy_max = w->in_h - 1 - (w->k_h - 1) * w->dil_h, ix_max = w->in_w - w->k_w;
     const int fast = w->dil_w == 1 && (row & 15) == 0 && iy_max >= 0 && ix_max >= 0;
+    /* ... and those with short rows of whole words word by word */
+    const int small = w->dil_w == 1 && (row & 3) == 0 && row < 16 && iy_max >= 0 && ix_max >= 0;
     const int32_t row_in = w->dil_h * w->in_w * w->in_c;       /* input bytes between window rows */
     /* the kernel only advances the output pointers */
     mcf_mve_gemm_ctx c;
@@ -355,16 +374,22 @@ void mcf_conv2d_s8_mve(const mcf_conv2d_s8_args *a, const int8_t *in, int8_t *ou
             } else {
                 const int32_t iy0 = oy * w->stride_h - w->pad_top, ix0 = ox * w->stride_w - w->pad_left;
                 const int32_t iy1 = oy1 * w->stride_h - w->pad_top, ix1 = ox1 * w->stride_w - w->pad_left;
-                if (fast && (uint32_t)iy0 <= (uint32_t)iy_max && (uint32_t)ix0 <= (uint32_t)ix_max) {
+                const int in0 = (uint32_t)iy0 <= (uint32_t)iy_max && (uint32_t)ix0 <= (uint32_t)ix_max;
+                const int in1 = (uint32_t)iy1 <= (uint32_t)iy_max && (uint32_t)ix1 <= (uint32_t)ix_max;
+                if (fast && in0) {
                     mcf_conv2d_s8_mve_copy_rows(col0, in_n + (iy0 * w->in_w + ix0) * w->in_c, w->k_h, row >> 4, row_in);
+                } else if (small && in0) {
+                    copy_words(col0, in_n + (iy0 * w->in_w + ix0) * w->in_c, w->k_h, row >> 2, row_in);
                 } else {
                     patch(a, in_n, iy0, ix0, col0);
                 }
                 c.x0 = c.x1 = col0;
                 if (two) {
-                    if (fast && (uint32_t)iy1 <= (uint32_t)iy_max && (uint32_t)ix1 <= (uint32_t)ix_max) {
+                    if (fast && in1) {
                         mcf_conv2d_s8_mve_copy_rows(col1, in_n + (iy1 * w->in_w + ix1) * w->in_c, w->k_h, row >> 4,
                                                     row_in);
+                    } else if (small && in1) {
+                        copy_words(col1, in_n + (iy1 * w->in_w + ix1) * w->in_c, w->k_h, row >> 2, row_in);
                     } else {
                         patch(a, in_n, iy1, ix1, col1);
                     }

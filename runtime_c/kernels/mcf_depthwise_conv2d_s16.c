@@ -32,13 +32,7 @@ void mcf_depthwise_conv2d_s16(const mcf_conv2d_s16_args *a, const int16_t *in, i
                             acc += (int32_t)row[(size_t)ix * w->in_c] * (int32_t)filt[ky * w->k_w + kx];
                         }
                     }
-                    int32_t y;
-                    if (a->bias32) {
-                        y = mcf_requantize((int32_t)(acc + a->bias32[oc]), a->mult[oc], a->shift[oc]);
-                    } else {
-                        y = mcf_requantize_s64(acc + (a->bias64 ? a->bias64[oc] : 0), a->mult[oc], a->shift[oc]);
-                    }
-                    *out++ = mcf_sat_s16(y, a->act_min, a->act_max);
+                    *out++ = mcf_requant_s16(acc, a->bias64, a->bias32, oc, a->mult, a->shift, a->act_min, a->act_max);
                 }
             }
         }

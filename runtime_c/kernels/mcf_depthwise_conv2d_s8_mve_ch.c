@@ -13,7 +13,8 @@
  * a row of input zero points prepared at compile time (the input zero point is folded into the
  * bias), so the channel loop has no padding tests. With a 3-wide kernel, stride 1 and no dilation,
  * the 5 columns of a kernel row are loaded once and each feeds up to 3 pixels (9 products per 5 +
- * 3 loads; inline assembly, see group()). Walking the columns of blocks inside the image with one
+ * 3 loads; inline assembly, see group()); a row's last two pixels take a 2-pixel build of that
+ * loop (4 columns, 6 products: kws_dscnn's 5-wide rows). Walking the columns of blocks inside the image with one
  * pointer instead of the table was tried: 4 fewer instructions per kernel row, but kws and vww got
  * slower (+21 k, +15 k instructions: the per-block test and the extra build). Requantization runs
  * on the 4 channels of a pixel: [VSHL], VQRDMULH, sign fix-up, VRSHL (TFLite's rounding), zero
@@ -55,30 +56,44 @@ typedef struct {
 static inline __attribute__((always_inline)) void requant3(int32x4_t a0, int32x4_t a1, int32x4_t a2, const int32_t *q,
                                                            int32_t mode, int32_t zp, int32x4_t vlo, int32x4_t vhi,
                                                            int8_t *o, int32_t o1, int32_t o2, mve_pred16_t p,
-                                                           int tail)
+                                                           int tail, int two)
 {
     const int32x4_t m = vldrwq_s32(q + 4), r = vldrwq_s32(q + 12);
     if (mode & 1) {
         const int32x4_t l = vldrwq_s32(q);
         a0 = vshlq_s32(a0, l);
         a1 = vshlq_s32(a1, l);
-        a2 = vshlq_s32(a2, l);
+        if (!two) {
+            a2 = vshlq_s32(a2, l);
+        }
     }
     a0 = vqrdmulhq_s32(a0, m);
     a1 = vqrdmulhq_s32(a1, m);
-    a2 = vqrdmulhq_s32(a2, m);
+    if (!two) {
+        a2 = vqrdmulhq_s32(a2, m);
+    }
     if (mode & 2) {
         const int32x4_t f = vldrwq_s32(q + 8);
         a0 = vqaddq_s32(a0, vshrq_n_s32(vandq_s32(a0, f), 31));
         a1 = vqaddq_s32(a1, vshrq_n_s32(vandq_s32(a1, f), 31));
-        a2 = vqaddq_s32(a2, vshrq_n_s32(vandq_s32(a2, f), 31));
+        if (!two) {
+            a2 = vqaddq_s32(a2, vshrq_n_s32(vandq_s32(a2, f), 31));
+        }
     } else {
         a0 = vqaddq_s32(a0, vshrq_n_s32(a0, 31));
         a1 = vqaddq_s32(a1, vshrq_n_s32(a1, 31));
-        a2 = vqaddq_s32(a2, vshrq_n_s32(a2, 31));
+        if (!two) {
+            a2 = vqaddq_s32(a2, vshrq_n_s32(a2, 31));
+        }
     }
 #define RQ(v) vminq_s32(vmaxq_s32(vaddq_n_s32(vrshlq_s32(v, r), zp), vlo), vhi)
-    const int32x4_t v0 = RQ(a0), v1 = RQ(a1), v2 = RQ(a2);
+    const int32x4_t v0 = RQ(a0), v1 = RQ(a1);
+    if (two && !tail) {     /* the 2-pixel build: two stores */
+        vstrbq_s32(o + o1, v1);
+        vstrbq_s32(o, v0);
+        return;
+    }
+    const int32x4_t v2 = RQ(a2);
 #undef RQ
     /* pixels missing at the end of a row store onto an earlier one, which is stored last */
     if (tail) {
@@ -92,6 +107,29 @@ static inline __attribute__((always_inline)) void requant3(int32x4_t a0, int32x4
     }
 }
 
+/* The start of a kernel row of the shared-column 3x3 loop (group()): the row's 3 weights, columns
+ * 0 and 1 into pixel 0 (and column 1 into pixel 1), column 2 loaded. */
+#define MCF_DW3_HEAD                                                                \
+    "1:\n\t" \
+    "vldrb.s32 %q[w0], [%[wp]], #4\n\t" \
+    "ldr %[t], [%[cp]], #4\n\t" \
+    "vldrb.s32 %q[w1], [%[wp]], #4\n\t" \
+    "add %[t], %[c]\n\t" \
+    "vldrb.s32 %q[w2], [%[wp]], #4\n\t" \
+    "vldrb.s32 %q[x], [%[t]]\n\t" \
+    "ldr %[t], [%[cp]], #4\n\t" \
+    "vmul.i32 %q[x], %q[x], %q[w0]\n\t" \
+    "add %[t], %[c]\n\t" \
+    "vadd.i32 %q[a0], %q[a0], %q[x]\n\t" \
+    "vldrb.s32 %q[x], [%[t]]\n\t" \
+    "ldr %[t], [%[cp]], #4\n\t" \
+    "vmul.i32 %q[m], %q[x], %q[w1]\n\t" \
+    "add %[t], %[c]\n\t" \
+    "vadd.i32 %q[a0], %q[a0], %q[m]\n\t" \
+    "vmul.i32 %q[x], %q[x], %q[w0]\n\t" \
+    "vadd.i32 %q[a1], %q[a1], %q[x]\n\t" \
+    "vldrb.s32 %q[x], [%[t]]\n\t"
+
 /* Channels c ... c + 3 of the 3 pixels of a block. tail: zeroing predicated input loads (the
  * weights are zero padded). fast3: 3-wide kernel, stride 1, no dilation: the 5 columns of a
  * kernel row are each loaded once and feed up to 3 pixels. */
@@ -99,11 +137,37 @@ static inline __attribute__((always_inline)) void group(const int8_t *const *col
                                                          int32_t c, const int8_t *w, const int32_t *bias,
                                                          const int32_t *q, const dw_consts *k, int32_t mode,
                                                          int32x4_t vlo, int32x4_t vhi, int8_t *o, int32_t o1,
-                                                         int32_t o2, mve_pred16_t p, int tail, int fast3)
+                                                         int32_t o2, mve_pred16_t p, int tail, int fast3, int two)
 {
     int32x4_t a0 = vldrwq_s32(bias), a1 = a0, a2 = a0;
 #define LD(ptr) (tail ? vldrbq_z_s32((ptr) + c, p) : vldrbq_s32((ptr) + c))
-    if (fast3 && !tail) {
+    if (fast3 && two && !tail) {
+        /* The last two pixels of a row (kws_dscnn's rows are 5 wide: 3 + 2): per kernel row 3
+         * weight loads, the first 4 columns and 6 products and sums, 29 instructions instead of
+         * the 38 of the 3-pixel loop; requant3 then leaves out the third pixel. */
+        const int8_t *const *cp = col;
+        const int8_t *wp = w;
+        int32_t n = win->k_h;
+        const int8_t *t;
+        int32x4_t w0, w1, w2, x, m;
+        __asm__ volatile(
+            MCF_DW3_HEAD
+            "ldr %[t], [%[cp]], #8\n\t"
+            "vmul.i32 %q[m], %q[x], %q[w2]\n\t"
+            "add %[t], %[c]\n\t"
+            "vadd.i32 %q[a0], %q[a0], %q[m]\n\t"
+            "vmul.i32 %q[m], %q[x], %q[w1]\n\t"
+            "vadd.i32 %q[a1], %q[a1], %q[m]\n\t"
+            "vldrb.s32 %q[x], [%[t]]\n\t"
+            "subs %[n], #1\n\t"
+            "vmul.i32 %q[x], %q[x], %q[w2]\n\t"
+            "vadd.i32 %q[a1], %q[a1], %q[x]\n\t"
+            "bne 1b"
+            : [a0] "+w"(a0), [a1] "+w"(a1), [w0] "=&w"(w0), [w1] "=&w"(w1), [w2] "=&w"(w2),
+              [x] "=&w"(x), [m] "=&w"(m), [cp] "+r"(cp), [wp] "+l"(wp), [n] "+r"(n), [t] "=&l"(t)
+            : [c] "r"(c)
+            : "memory", "cc");
+    } else if (fast3 && !tail) {
         /* Why assembly: the rows below need all 8 Q registers (3 accumulators, 3 weights, the
          * column, a product) and GCC 12 spilled accumulators to the stack inside this loop (about
          * 50 instructions per kernel row instead of 38). It uses no stack and calls nothing, so the
@@ -116,25 +180,7 @@ static inline __attribute__((always_inline)) void group(const int8_t *const *col
         const int8_t *t;
         int32x4_t w0, w1, w2, x, m;
         __asm__ volatile(
-            "1:\n\t"
-            "vldrb.s32 %q[w0], [%[wp]], #4\n\t"
-            "ldr %[t], [%[cp]], #4\n\t"
-            "vldrb.s32 %q[w1], [%[wp]], #4\n\t"
-            "add %[t], %[c]\n\t"
-            "vldrb.s32 %q[w2], [%[wp]], #4\n\t"
-            "vldrb.s32 %q[x], [%[t]]\n\t"
-            "ldr %[t], [%[cp]], #4\n\t"
-            "vmul.i32 %q[x], %q[x], %q[w0]\n\t"
-            "add %[t], %[c]\n\t"
-            "vadd.i32 %q[a0], %q[a0], %q[x]\n\t"
-            "vldrb.s32 %q[x], [%[t]]\n\t"
-            "ldr %[t], [%[cp]], #4\n\t"
-            "vmul.i32 %q[m], %q[x], %q[w1]\n\t"
-            "add %[t], %[c]\n\t"
-            "vadd.i32 %q[a0], %q[a0], %q[m]\n\t"
-            "vmul.i32 %q[x], %q[x], %q[w0]\n\t"
-            "vadd.i32 %q[a1], %q[a1], %q[x]\n\t"
-            "vldrb.s32 %q[x], [%[t]]\n\t"
+            MCF_DW3_HEAD
             "ldr %[t], [%[cp]], #4\n\t"
             "vmul.i32 %q[m], %q[x], %q[w2]\n\t"
             "add %[t], %[c]\n\t"
@@ -190,12 +236,12 @@ static inline __attribute__((always_inline)) void group(const int8_t *const *col
         }
     }
 #undef LD
-    requant3(a0, a1, a2, q, mode, k->zp, vlo, vhi, o + c, o1, o2, p, tail);
+    requant3(a0, a1, a2, q, mode, k->zp, vlo, vhi, o + c, o1, o2, p, tail, two && !tail);
 }
 
 static inline __attribute__((always_inline)) void block_t(const int8_t *const *col, int32_t cols,
                                                            const mcf_window *win, const dw_consts *k, int8_t *o,
-                                                           int32_t nl, int32_t mode, int fast3)
+                                                           int32_t nl, int32_t mode, int fast3, int two)
 {
     const int32_t C = win->in_c;
     const int32x4_t vlo = vdupq_n_s32(k->lo), vhi = vdupq_n_s32(k->hi);
@@ -204,25 +250,29 @@ static inline __attribute__((always_inline)) void block_t(const int8_t *const *c
     const int32_t o1 = nl > 1 ? C : 0, o2 = nl > 2 ? 2 * C : o1;
     int32_t c = 0;
     for (; c + 4 <= C; c += 4, w += k->taps4, bias += 4, q += 16) {
-        group(col, cols, win, c, w, bias, q, k, mode, vlo, vhi, o, o1, o2, 0xFFFF, 0, fast3);
+        group(col, cols, win, c, w, bias, q, k, mode, vlo, vhi, o, o1, o2, 0xFFFF, 0, fast3, two);
     }
     if (c < C) {
-        group(col, cols, win, c, w, bias, q, k, mode, vlo, vhi, o, o1, o2, vctp32q((uint32_t)(C - c)), 1, fast3);
+        group(col, cols, win, c, w, bias, q, k, mode, vlo, vhi, o, o1, o2, vctp32q((uint32_t)(C - c)), 1, fast3, two);
     }
 }
 
 /* one build per requantization mode and path, so that neither test sits in the channel loop */
-#define BLOCK(name, mode, fast3)                                                                         \
+#define BLOCK(name, mode, fast3, two)                                                                    \
     static void __attribute__((noinline)) name(const int8_t *const *col, int32_t cols, const mcf_window *win, \
                                                const dw_consts *k, int8_t *o, int32_t nl)                \
     {                                                                                                    \
-        block_t(col, cols, win, k, o, nl, mode, fast3);                                                  \
+        block_t(col, cols, win, k, o, nl, mode, fast3, two);                                             \
     }
-BLOCK(block3_0, 0, 1)
-BLOCK(block3_1, 1, 1)
-BLOCK(block3_2, 2, 1)
-BLOCK(block3_3, 3, 1)
-BLOCK(block_any, 3, 0)
+BLOCK(block3_0, 0, 1, 0)
+BLOCK(block3_1, 1, 1, 0)
+BLOCK(block3_2, 2, 1, 0)
+BLOCK(block3_3, 3, 1, 0)
+BLOCK(block2_0, 0, 1, 1)
+BLOCK(block2_1, 1, 1, 1)
+BLOCK(block2_2, 2, 1, 1)
+BLOCK(block2_3, 3, 1, 1)
+BLOCK(block_any, 3, 0, 0)
 #undef BLOCK
 
 void mcf_depthwise_conv2d_s8_mve_ch(const mcf_conv2d_s8_args *a, const int8_t *in, int8_t *out)
@@ -244,6 +294,9 @@ void mcf_depthwise_conv2d_s8_mve_ch(const mcf_conv2d_s8_args *a, const int8_t *i
     const int8_t *zp_row = (const int8_t *)(a->packed_quant + 4 + 5 * c4);
     void (*const block)(const int8_t *const *, int32_t, const mcf_window *, const dw_consts *, int8_t *, int32_t) =
         !fast3 ? block_any : k.mode == 0 ? block3_0 : k.mode == 1 ? block3_1 : k.mode == 2 ? block3_2 : block3_3;
+    /* a row's last two pixels (fast3 only) */
+    void (*const block2)(const int8_t *const *, int32_t, const mcf_window *, const dw_consts *, int8_t *, int32_t) =
+        !fast3 ? block_any : k.mode == 0 ? block2_0 : k.mode == 1 ? block2_1 : k.mode == 2 ? block2_2 : block2_3;
     const int8_t **col = (const int8_t **)(((uintptr_t)a->scratch + 15u) & ~(uintptr_t)15u);
     for (int32_t n = 0; n < w->batch; ++n) {
         const int8_t *in_n = in + (size_t)n * w->in_h * w->in_w * C;
@@ -276,7 +329,7 @@ void mcf_depthwise_conv2d_s8_mve_ch(const mcf_conv2d_s8_args *a, const int8_t *i
                     }
                 }
                 int8_t *o = out_n + ((size_t)oy * w->out_w + ox) * C;
-                block(col, cols, w, &k, o, nl);
+                (nl == 2 ? block2 : block)(col, cols, w, &k, o, nl);
             }
         }
     }

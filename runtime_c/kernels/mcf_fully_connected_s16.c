@@ -13,13 +13,7 @@ void mcf_fully_connected_s16(const mcf_fully_connected_s16_args *a, const int16_
             for (int32_t k = 0; k < a->in_features; ++k) {
                 acc += (int32_t)x[k] * (int32_t)wrow[k];
             }
-            int32_t y;
-            if (a->bias32) {
-                y = mcf_requantize((int32_t)(acc + a->bias32[o]), a->mult[o], a->shift[o]);
-            } else {
-                y = mcf_requantize_s64(acc + (a->bias64 ? a->bias64[o] : 0), a->mult[o], a->shift[o]);
-            }
-            *out++ = mcf_sat_s16(y, a->act_min, a->act_max);
+            *out++ = mcf_requant_s16(acc, a->bias64, a->bias32, o, a->mult, a->shift, a->act_min, a->act_max);
         }
     }
 }

@@ -6,17 +6,6 @@
 #include "mcf_dsp_s16.h"
 #include "mcf_kernels.h"
 
-static inline int16_t requant_one(const mcf_fully_connected_s16_args *a, int64_t acc, int32_t o)
-{
-    int32_t y;
-    if (a->bias32) {
-        y = mcf_requantize((int32_t)(acc + a->bias32[o]), a->mult[o], a->shift[o]);
-    } else {
-        y = mcf_requantize_s64(acc + (a->bias64 ? a->bias64[o] : 0), a->mult[o], a->shift[o]);
-    }
-    return mcf_sat_s16(y, a->act_min, a->act_max);
-}
-
 void mcf_fully_connected_s16_dsp(const mcf_fully_connected_s16_args *a, const int16_t *in, int16_t *out)
 {
     const int32_t k_len = a->in_features;
@@ -27,11 +16,12 @@ void mcf_fully_connected_s16_dsp(const mcf_fully_connected_s16_args *a, const in
             int64_t acc0 = 0, acc1 = 0;
             mcf_dot2_s16_s8_dsp(x, a->weights + (size_t)o * k_len, a->weights + (size_t)(o + 1) * k_len, k_len,
                                 &acc0, &acc1);
-            out[o] = requant_one(a, acc0, o);
-            out[o + 1] = requant_one(a, acc1, o + 1);
+            out[o] = mcf_requant_s16(acc0, a->bias64, a->bias32, o, a->mult, a->shift, a->act_min, a->act_max);
+            out[o + 1] = mcf_requant_s16(acc1, a->bias64, a->bias32, o + 1, a->mult, a->shift, a->act_min, a->act_max);
         }
         if (o < a->out_features) {
-            out[o] = requant_one(a, mcf_dot_s16_s8_dsp(x, a->weights + (size_t)o * k_len, k_len, 0), o);
+            const int64_t acc = mcf_dot_s16_s8_dsp(x, a->weights + (size_t)o * k_len, k_len, 0);
+            out[o] = mcf_requant_s16(acc, a->bias64, a->bias32, o, a->mult, a->shift, a->act_min, a->act_max);
         }
         out += a->out_features;
     }

@@ -1,12 +1,13 @@
 """One QFX-trained model (PyTorch, binary points learned) bit-identical on PyTorch emulation, the
-golden model, HLS C-simulation and Verilator, through QONNX export and `mcuforge hls / rtl` without
-calibration."""
+golden model, host C, QEMU Cortex-M4, HLS C-simulation and Verilator, through QONNX export and
+`mcuforge hls / rtl / compile --quant fixed` without calibration."""
 import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from mcuforge.api import compile_model, simulate
 from mcuforge.codegen.hls.project import write_hls_project
 from mcuforge.codegen.rtl.project import write_rtl_project
 from mcuforge.reference.fixed_arith import from_float
@@ -24,11 +25,13 @@ def qfx_designs(tmp_path_factory):
     m, xte, _ = trained_qfx(wb=4, ab=6)
     root = tmp_path_factory.mktemp("qfx3")
     onnx = qfx.export_qonnx(m, torch.from_numpy(xte[:1]), root / "qfx.onnx")
-    return m, xte, write_hls_project(onnx, root / "hls", reuse=2), write_rtl_project(onnx, root / "rtl", reuse=2)
+    compile_model(onnx, root / "c", quant="fixed", quiet=True)
+    return (m, xte, write_hls_project(onnx, root / "hls", reuse=2), write_rtl_project(onnx, root / "rtl", reuse=2),
+            root / "c")
 
 
-def test_qfx_pytorch_golden_csim_verilator(qfx_designs):
-    m, xte, hls, rtl = qfx_designs
+def test_qfx_pytorch_golden_c_qemu_csim_verilator(qfx_designs):
+    m, xte, hls, rtl, c = qfx_designs
     x = xte[:8]
     in_t, out_t = m.inp.q.type, m.fc.oq.type
     x_raw = from_float(x.transpose(0, 2, 3, 1).reshape(len(x), -1), in_t)
@@ -36,3 +39,8 @@ def test_qfx_pytorch_golden_csim_verilator(qfx_designs):
     torch_raw = np.ldexp(torch_outputs(m, x), out_t.frac).astype(np.int64)
     assert np.array_equal(golden, torch_raw)  # == PyTorch emulation
     assert len(np.unique(golden)) > 20
+    # the C library (fixed contract, int8 storage) on the host and on QEMU's Cortex-M4, from floats
+    y_host, _ = simulate(c, board="host", x=x.astype(np.float32), quiet=True)
+    assert np.array_equal(y_host.astype(np.int64), golden)
+    y_m4, info = simulate(c, board="mps2-an386", x=x[:3].astype(np.float32), quiet=True)
+    assert np.array_equal(y_m4.astype(np.int64), golden[:3]) and info["instructions"] > 0

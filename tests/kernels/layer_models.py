@@ -174,3 +174,16 @@ def build_chain(in_c: int, hw: int, layers: list[tuple], path: Path, seed: int =
     cpath = path.with_suffix(".npz")
     np.savez(cpath, x=rng.uniform(-1, 2, (n_calib,) + tuple(shape)).astype(np.float32))
     return path, cpath, rng.uniform(-1, 2, (2,) + tuple(shape)).astype(np.float32)
+
+
+def assert_branches_exact(out_dir, board: str, x, specs: list[dict]):
+    """Run a compiled build_model() library on `board` and on the golden model; every branch must
+    agree byte for byte (the message names the branch's spec)."""
+    import numpy as np
+
+    from mcuforge.api import simulate
+    y, _ = simulate(out_dir, board=board, x=x, quiet=True)
+    ref, _ = simulate(out_dir, board="reference", x=x, quiet=True)
+    y, ref = (y, ref) if isinstance(y, list) else ([y], [ref])
+    for i, (a, b) in enumerate(zip(y, ref)):
+        assert np.array_equal(a, b), f"branch {i} ({specs[i]}) differs from the golden model"

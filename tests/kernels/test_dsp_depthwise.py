@@ -30,7 +30,7 @@ FAST_SPECS = [
     (dw_spec(5, (6, 12), pad=(1, 0)), DW3),                 # padding only above and below
     (dw_spec(4, (3, 12), pad=(0, 1)), DW3),                 # padding only left and right; one row
     (dw_spec(3, 12), DW3),                                  # three single channels, no tail
-    (dw_spec(1, 6), DW3),                                   # one channel, one block per row
+    (dw_spec(1, 6), "mcf_conv2d_s8_dsp"),                   # one channel: a convolution (layers/conv.py)
     (dw_spec(8, (6, 4)), DW3),                              # narrower than a block: partial blocks
     (dw_spec(5, (7, 3)), DW3),                              # the narrowest partial block
     (dw_spec(6, (8, 6), stride=2), DW3),                    # stride 2, three outputs wide
@@ -89,7 +89,7 @@ def test_dsp_dw3x3_clamps_match_tflite_micro_on_m4(tmp_path, act, out_scale, out
     buf, shape = _tflite_dw(act, out_scale, out_zp)
     path = tmp_path / "dw.tflite"
     path.write_bytes(buf)
-    res = compile_model(path, tmp_path / "lib", target="cortex-m4", quiet=True)
+    res = compile_model(path, tmp_path / "lib", target="cortex-m4", quiet=True, speed_first=True)
     assert [l.get("kernel") for l in res.info["layers"] if l.get("kernel")] == [DW3]
     xs = int8_inputs(shape, 3, seed=1)
     ours, _ = simulate(tmp_path / "lib", board="mps2-an386", x=np.stack(xs), quiet=True)

@@ -33,7 +33,7 @@ def _run(tmp_path, target, specs, seed):
     except McuforgeError as e:
         pytest.skip(f"no Cortex-M toolchain/QEMU here: {e}")
     model, calib, x = build_model(specs, tmp_path / "model.onnx", seed=seed)
-    res = compile_model(model, tmp_path / target, target=target, calib=calib, quiet=True)
+    res = compile_model(model, tmp_path / target, target=target, calib=calib, quiet=True, speed_first=True)
     kernels = [l.get("kernel") for l in res.info["layers"] if l.get("kernel")]
     y, _ = simulate(tmp_path / target, board=BOARDS[target], x=x, quiet=True)
     ref, _ = simulate(tmp_path / target, board="reference", x=x, quiet=True)

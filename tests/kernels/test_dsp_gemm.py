@@ -44,7 +44,7 @@ BOARDS = {"cortex-m4": "mps2-an386", "cortex-m7": "mps2-an500", "cortex-m33": "m
 
 
 def _run(g, x, tmp_path, target):
-    res = compile_model(g, tmp_path / target, target=target, quiet=True)
+    res = compile_model(g, tmp_path / target, target=target, quiet=True, speed_first=True)
     kernels = [l.get("kernel") for l in res.info["layers"] if l.get("kernel")]
     y, _ = simulate(tmp_path / target, board=BOARDS[target], x=x, quiet=True)
     ref, _ = simulate(tmp_path / target, board="reference", x=x, quiet=True)

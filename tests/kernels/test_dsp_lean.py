@@ -33,7 +33,7 @@ def test_dsp_lean_conv_bit_exact_on_m4(tmp_path, monkeypatch):
     lean = [v for v in kernel_select.VARIANTS["mcf_conv2d_s8"] if v.function != "mcf_conv2d_s8_dsp"]
     monkeypatch.setitem(kernel_select.VARIANTS, "mcf_conv2d_s8", lean)
     model, calib, x = build_model(SPECS, tmp_path / "model.onnx", seed=1)
-    res = compile_model(model, tmp_path / "m4", target="cortex-m4", calib=calib, quiet=True)
+    res = compile_model(model, tmp_path / "m4", target="cortex-m4", calib=calib, quiet=True, speed_first=True)
     kernels = [l.get("kernel") for l in res.info["layers"]]
     assert kernels.count("mcf_conv2d_s8_dsp_lean") == 4
     y, _ = simulate(tmp_path / "m4", board="mps2-an386", x=x, quiet=True)

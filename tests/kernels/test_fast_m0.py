@@ -32,7 +32,7 @@ FAST_SPECS = [
 
 def run_case(tmp_path, specs, seed=0):
     model, calib, x = build_model(specs, tmp_path / "model.onnx", seed=seed)
-    res = compile_model(model, tmp_path / TARGET, target=TARGET, calib=calib, quiet=True)
+    res = compile_model(model, tmp_path / TARGET, target=TARGET, calib=calib, quiet=True, speed_first=True)
     y, _ = simulate(tmp_path / TARGET, board=BOARD, x=x, quiet=True)
     ref, _ = simulate(tmp_path / TARGET, board="reference", x=x, quiet=True)
     y, ref = (y, ref) if isinstance(y, list) else ([y], [ref])
@@ -99,7 +99,7 @@ def test_fast_on_cores_with_simd(tmp_path, target):
 
     model, calib, x = build_model(FAST_SPECS, tmp_path / "model.onnx", seed=5)
     with mock.patch.object(kernel_select.KernelSelector, "choose", choose_without_features):
-        res = compile_model(model, tmp_path / target, target=target, calib=calib, quiet=True)
+        res = compile_model(model, tmp_path / target, target=target, calib=calib, quiet=True, speed_first=True)
     _check_selected(res.info, FAST_SPECS)
     y, _ = simulate(tmp_path / target, board=FALLBACK_BOARDS[target], x=x, quiet=True)
     ref, _ = simulate(tmp_path / target, board="reference", x=x, quiet=True)

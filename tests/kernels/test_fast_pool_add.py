@@ -41,7 +41,7 @@ def kernels_of(info) -> list[str]:
 
 def run_case(tmp_path, target, specs, seed=0, inputs=None):
     model, calib, x = build_model(specs, tmp_path / "model.onnx", seed=seed)
-    res = compile_model(model, tmp_path / target, target=target, calib=calib, quiet=True)
+    res = compile_model(model, tmp_path / target, target=target, calib=calib, quiet=True, speed_first=True)
     used = [k for k in kernels_of(res.info) if k.startswith(("mcf_maxpool", "mcf_avgpool", "mcf_add"))]
     assert len(used) == len(specs) and all(k.endswith("_fast") for k in used), used
     for xs in [x] + [[np.full_like(a, v) for a in x] for v in (inputs or ())]:

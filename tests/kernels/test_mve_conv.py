@@ -63,7 +63,7 @@ def patch_shifts(monkeypatch, policies, depthwise: bool = False):
 
 def run(tmp_path, specs, seed=0):
     model, calib, x = build_model(specs, tmp_path / "model.onnx", seed=seed)
-    res = compile_model(model, tmp_path / "m55", target="cortex-m55", calib=calib, quiet=True)
+    res = compile_model(model, tmp_path / "m55", target="cortex-m55", calib=calib, quiet=True, speed_first=True)
     assert [l.get("kernel") for l in res.info["layers"]].count("mcf_conv2d_s8_mve") == len(specs)
     y, _ = simulate(tmp_path / "m55", board=BOARD, x=x, quiet=True)
     ref, _ = simulate(tmp_path / "m55", board="reference", x=x, quiet=True)
@@ -98,7 +98,7 @@ def test_mve_conv_in_place_pointwise_chain(tmp_path):
     _need_qemu()
     model, calib, x = build_chain(3, 12, [("conv", 16, 3, 1), ("pw", 32), ("pw", 48), ("pw", 16), ("pw", 32)],
                                   tmp_path / "chain.onnx")
-    compile_model(model, tmp_path / "m55", target="cortex-m55", calib=calib, quiet=True)
+    compile_model(model, tmp_path / "m55", target="cortex-m55", calib=calib, quiet=True, speed_first=True)
     y, _ = simulate(tmp_path / "m55", board=BOARD, x=x, quiet=True)
     ref, _ = simulate(tmp_path / "m55", board="reference", x=x, quiet=True)
     np.testing.assert_array_equal(y, ref)

@@ -33,11 +33,12 @@ def _need_qemu():
 
 def run(tmp_path, specs, seed=0):
     model, calib, x = build_model(specs, tmp_path / "model.onnx", seed=seed)
-    res = compile_model(model, tmp_path / "m55", target="cortex-m55", calib=calib, quiet=True)
+    res = compile_model(model, tmp_path / "m55", target="cortex-m55", calib=calib, quiet=True, speed_first=True)
     kernels = [l.get("kernel") for l in res.info["layers"]]
-    want = ["mcf_depthwise_conv2d_s8_mve_ch" if s["out_c"] == s["in_c"] else
-            "mcf_depthwise_conv2d_s8_mve1" if s["in_c"] == 1 else "mcf_depthwise_conv2d_s8_mve" for s in specs]
-    assert sorted(k for k in kernels if k and "depthwise" in k) == sorted(want), kernels
+    # one input channel: a plain convolution (layers/conv.py), the GEMM kernel
+    want = ["mcf_conv2d_s8_mve" if s["in_c"] == 1 else "mcf_depthwise_conv2d_s8_mve_ch" if s["out_c"] == s["in_c"]
+            else "mcf_depthwise_conv2d_s8_mve" for s in specs]
+    assert sorted(k for k in kernels if k and ("depthwise" in k or k == "mcf_conv2d_s8_mve")) == sorted(want), kernels
     y, _ = simulate(tmp_path / "m55", board=BOARD, x=x, quiet=True)
     ref, _ = simulate(tmp_path / "m55", board="reference", x=x, quiet=True)
     y, ref = (y, ref) if isinstance(y, list) else ([y], [ref])

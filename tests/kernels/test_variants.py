@@ -53,7 +53,7 @@ def kernels_of(info) -> list[str]:
 def run_case(tmp_path, target, specs, seed=0):
     board = CORES[target][0]
     model, calib, x = build_model(specs, tmp_path / "model.onnx", seed=seed)
-    res = compile_model(model, tmp_path / target, target=target, calib=calib, quiet=True)
+    res = compile_model(model, tmp_path / target, target=target, calib=calib, quiet=True, speed_first=True)
     y, info = simulate(tmp_path / target, board=board, x=x, quiet=True)
     ref, _ = simulate(tmp_path / target, board="reference", x=x, quiet=True)
     y, ref = (y, ref) if isinstance(y, list) else ([y], [ref])
@@ -83,7 +83,7 @@ def test_variants_bit_exact(tmp_path, target):
 def test_host_build_uses_portable_or_tuned(tmp_path):
     """The same model on the host (no DSP/MVE) stays bit-exact."""
     model, calib, x = build_model(FAST_SPECS[:3] + FAST_SPECS[4:6] + FAST_SPECS[8:9], tmp_path / "m.onnx")
-    compile_model(model, tmp_path / "host", target="host", calib=calib, quiet=True)
+    compile_model(model, tmp_path / "host", target="host", calib=calib, quiet=True, speed_first=True)
     y, _ = simulate(tmp_path / "host", board="host", x=x, quiet=True)
     ref, _ = simulate(tmp_path / "host", board="reference", x=x, quiet=True)
     for a, b in zip(y, ref):
@@ -188,7 +188,7 @@ def test_variants_in_a_chain_with_inplace_arena(tmp_path, target):
     kernels allow it; variants that compute in another order must still be exact."""
     from .layer_models import build_chain
     model, calib, x = build_chain(3, 20, CHAIN, tmp_path / "chain.onnx")
-    compile_model(model, tmp_path / target, target=target, calib=calib, quiet=True)
+    compile_model(model, tmp_path / target, target=target, calib=calib, quiet=True, speed_first=True)
     y, _ = simulate(tmp_path / target, board=CORES[target][0], x=x, quiet=True)
     ref, _ = simulate(tmp_path / target, board="reference", x=x, quiet=True)
     np.testing.assert_array_equal(y, ref)

@@ -68,7 +68,7 @@ def test_batched_golden_run_equals_single_runs(evaluator):
     g = evaluator.quantize(dict(calib="mse", clip=1.0, weights="per_channel", acts="asymmetric", n_calib=128))
     x = evaluator.x_eval[:12]
     ex, name, q = Executor(g), g.inputs[0], g.tensors[g.inputs[0]].quant
-    single = [ex.run({name: np.clip(round_half_away(v / q.s) + q.zp, -128, 127).astype(np.int8)[None]})[g.outputs[0]]
+    single = [ex.run({name: np.clip(round_half_away(v.astype(np.float64) / q.s) + q.zp, -128, 127).astype(np.int8)[None]})[g.outputs[0]]
               for v in x]
     assert np.array_equal(run_int8(g, x, chunk=5), np.stack(single).reshape(len(x), -1))
 
@@ -96,3 +96,26 @@ def test_kernel_knob_trades_arena(evaluator):
     fast, lean = evaluator.cost(dict(c, kernels="fast"), q), evaluator.cost(dict(c, kernels="min_arena"), q)
     print(f"\narena: fast kernels {fast['arena_bytes']} B, leanest {lean['arena_bytes']} B")
     assert 0 < lean["arena_bytes"] <= fast["arena_bytes"] and fast["weights_bytes"] > 0
+
+
+def test_weight_width_knobs_reach_the_graph_and_the_cost(evaluator, digits_cnn, tmp_path):
+    """w_first / w_mid / w_last set the widths of the first, middle and last weight layers; the
+    narrower build counts fewer weight bytes, and its library runs bit-exact with the golden model."""
+    from mcuforge.search.space import default_space, weight_bits_of
+    space = default_space(weight_bits=(8, 4, 2))
+    assert space.size == default_space().size * 27
+    layers = evaluator.weight_layers
+    assert len(layers) >= 3
+    c = dict(calib="minmax", clip=1.0, weights="per_channel", acts="asymmetric", n_calib=128)
+    wide = dict(c, w_first=8, w_mid=8, w_last=8)
+    narrow = dict(c, w_first=8, w_mid=4, w_last=2)
+    assert weight_bits_of(narrow, layers) == {layers[0]: 8, **{n: 4 for n in layers[1:-1]}, layers[-1]: 2}
+    q = evaluator.quantize(narrow)
+    assert {n: q.node(n).attrs.get("weight_bits", 8) for n in layers} == weight_bits_of(narrow, layers)
+    r_wide, r_narrow = evaluator(wide), evaluator(narrow)
+    print(f"\nweights: 8/8/8 {r_wide['weights_bytes']} B, 8/4/2 {r_narrow['weights_bytes']} B")
+    assert r_narrow["weights_bytes"] < 0.6 * r_wide["weights_bytes"]
+    evaluator.compile_best(narrow, tmp_path / "lib")
+    _, _, (_, _, xte, _) = digits_cnn
+    y_host, _ = simulate(tmp_path / "lib", "host", xte[:20], quiet=True)
+    assert np.array_equal(run_int8(q, evaluator.x_eval[:20]), y_host.reshape(20, -1))

@@ -110,6 +110,8 @@ class OnnxImporter(MovementOps, ElementwiseOps, ResizeOps, ReduceOps, QonnxOps):
         c = self.g.const(t.name + "_t", data, t.dtype, t.quant)
         if "q_int" in t.meta:
             c.meta["q_int"] = np.transpose(t.meta["q_int"], perm)
+        if "q_bits" in t.meta:
+            c.meta["q_bits"] = t.meta["q_bits"]
         return c.name
 
     def add(self, op: str, inputs: list[str], out: str | None = None, attrs: dict | None = None,
@@ -525,6 +527,8 @@ class OnnxImporter(MovementOps, ElementwiseOps, ResizeOps, ReduceOps, QonnxOps):
         w = self.g.const(f"{node.name}_w", np.ascontiguousarray(data * scale).astype(np.float32), "float32", quant)
         if q_int is not None:
             w.meta["q_int"] = np.ascontiguousarray(q_int)
+        if "q_bits" in src.meta:
+            w.meta["q_bits"] = src.meta["q_bits"]
         return w.name
 
     def op_Constant(self, node, a):

@@ -129,6 +129,8 @@ class QonnxOps:
             if np.any(zp != 0):
                 raise UnsupportedOpError("Quant", node.name, "weights with a non-zero zero point")
             self._qonnx_const(node, x, q.astype(np.int64), scale, zp)
+            # the grid's width, for sub-byte weight storage (quant.mixed.widths_from_graph)
+            self.t(self.vals[node.output[0]][0]).meta["q_bits"] = (int(bits), bool(signed), bool(narrow))
             return
         if scale.size != 1 or zp.size != 1:
             raise UnsupportedOpError("Quant", node.name, "per-channel activation quantization")

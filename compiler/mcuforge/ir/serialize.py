@@ -63,7 +63,7 @@ def save_graph(g: Graph, json_path: Path, npz_path: Path):
         tensors.append(entry)
     nodes = [{"name": n.name, "op": n.op, "inputs": n.inputs, "outputs": n.outputs, "attrs": _enc(n.attrs)}
              for n in g.topo_order()]
-    meta = {k: v for k, v in g.meta.items() if k in ("io_perm", "quant", "onnx_names", "source", "fixed_config")}
+    meta = {k: v for k, v in g.meta.items() if k in ("io_perm", "quant", "onnx_names", "source", "fixed_config", "requant")}
     doc = {"name": g.name, "inputs": g.inputs, "outputs": g.outputs, "tensors": tensors, "nodes": nodes,
            "meta": _enc(meta)}
     Path(json_path).write_text(json.dumps(doc, indent=1, sort_keys=True, allow_nan=True))

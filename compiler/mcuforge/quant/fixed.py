@@ -74,8 +74,8 @@ def quantize_fixed(g: Graph, ranges: dict[str, tuple[float, float]], act_bits: i
         _set(g, name, act_type(name))
     for n in order:
         out = n.outputs[0]
-        if n.op in PASS_THROUGH:
-            _set(g, out, g.tensors[n.inputs[0]].meta["fixed"])
+        if n.op in PASS_THROUGH and not (n.op == "avgpool" and out in overrides):
+            _set(g, out, g.tensors[n.inputs[0]].meta["fixed"])  # an average may have its own type (a cast)
         else:
             _set(g, out, act_type(out))
         if n.op in MAC_OPS:

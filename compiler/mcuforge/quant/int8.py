@@ -150,14 +150,16 @@ def _requantize_output(g: Graph, n: Node, want: QuantParams):
 
 def _quantize_weight_and_bias(g: Graph, n: Node, per_channel: bool = True, bits: int = 8,
                               ternary_method: str = "absmean"):
-    from .subbyte import quantize_to_grid, quantize_weights_bits
+    from .subbyte import grid_max, quantize_to_grid, quantize_weights_bits
     w = g.tensors[n.inputs[1]]
     if w.dtype == "int8":
         if bits < 8:
             raise McuforgeError(f"node {n.name}: the model's weights are int8 already; "
                                 f"{bits}-bit weights need a float or QDQ model")
         return
-    if w.quant is not None and "q_int" in w.meta and bits < 8:
+    on_grid = w.quant is not None and "q_int" in w.meta and \
+        np.abs(np.asarray(w.meta["q_int"], np.int64)).max(initial=0) <= grid_max(bits)
+    if w.quant is not None and "q_int" in w.meta and bits < 8 and not on_grid:
         # a QDQ model's int8 weights onto the narrower grid: from their dequantized values
         deq = w.meta["q_int"].astype(np.float64) * np.asarray(w.quant.scale, np.float64).reshape(
             (-1,) + (1,) * (w.data.ndim - 1))

@@ -5,6 +5,7 @@ the two must agree bit for bit. Values are carried in int64 so that intermediate
 overflow in numpy, and results are cast back to the C type where C would be in that type.
 """
 import math
+from contextlib import contextmanager
 
 import numpy as np
 
@@ -65,14 +66,40 @@ def rounding_divide_by_pot(x, exponent) -> np.ndarray:
     return (x >> exponent) + (remainder > threshold)
 
 
+# Requantization rounding of the graph being compiled or run: "double" (TFLite's: a rounding
+# doubling high multiply, then a rounding divide) or "single" (one rounding of the exact product,
+# ties up: the `requant="single"` compile option for models quantized from ONNX, which matches
+# onnxruntime's float requantization far more often; docs/int16.md). Set by `rounding()`.
+_ROUNDING = {"mode": "double"}
+ROUNDING_MODES = ("double", "single")
+
+
+@contextmanager
+def rounding(mode: str | None):
+    """Run the golden model (or compile-time tables) under a requantization rounding mode."""
+    if mode not in (None,) + ROUNDING_MODES:
+        raise ValueError(f"unknown requantization rounding {mode!r}")
+    old = _ROUNDING["mode"]
+    _ROUNDING["mode"] = mode or "double"
+    try:
+        yield
+    finally:
+        _ROUNDING["mode"] = old
+
+
 def multiply_by_quantized_multiplier(x, multiplier, shift) -> np.ndarray:
     """TFLite's MultiplyByQuantizedMultiplier: x * multiplier * 2**(shift - 31), rounded.
 
-    The left shift happens in int32 (wrapping, as the C code does with an unsigned shift).
+    The left shift happens in int32 (wrapping, as the C code does with an unsigned shift). In the
+    "single" rounding mode: floor(x * multiplier / 2**(31 - shift) + 1/2), exact in int64
+    (|x << left| < 2^31, multiplier < 2^31).
     """
     x, multiplier, shift = _i64(x), _i64(multiplier), _i64(shift)
     left = np.maximum(shift, 0)
     right = np.maximum(-shift, 0)
+    if _ROUNDING["mode"] == "single":
+        n = 31 + right
+        return (wrap_int32(x << left) * multiplier + (np.int64(1) << (n - 1))) >> n
     return rounding_divide_by_pot(
         saturating_rounding_doubling_high_mul(wrap_int32(x << left), multiplier), right)
 

@@ -9,6 +9,7 @@ import numpy as np
 
 from ..ir.graph import Graph, Node
 from ..ir.ops import get_op
+from . import arith
 from ..ir.ops.int16 import int16_semantics, is_int16_node
 
 
@@ -27,6 +28,14 @@ def integer_params(g: Graph, node: Node) -> dict:
 
 class Executor:
     def __init__(self, g: Graph):
+        with arith.rounding(g.meta.get("requant")):
+            self._init(g)
+
+    def run(self, feeds: dict[str, np.ndarray], keep_all: bool = False) -> dict[str, np.ndarray]:
+        with arith.rounding(self.g.meta.get("requant")):
+            return self._run(feeds, keep_all)
+
+    def _init(self, g: Graph):
         self.g = g
         self.order = g.topo_order()
         # `fixed` graphs (quant/fixed.py) carry raw int64 values and run every node's run_fixed
@@ -37,7 +46,7 @@ class Executor:
             self.params = {n.name: integer_params(g, n) for n in self.order if is_integer_node(g, n)}
             self.int16 = {n.name for n in self.order if is_int16_node(g, n)}
 
-    def run(self, feeds: dict[str, np.ndarray], keep_all: bool = False) -> dict[str, np.ndarray]:
+    def _run(self, feeds: dict[str, np.ndarray], keep_all: bool) -> dict[str, np.ndarray]:
         g = self.g
         env: dict[str, np.ndarray] = {}
         for name in g.inputs:

@@ -87,6 +87,10 @@ def write_report(info: dict, cm, out: Path):
     ax.plot(range(steps), arena_timeline(cm), color="black", marker=".", linewidth=1,
             label="bytes of live tensors")
     ax.axhline(cm.plan.size, color="#c44e52", linestyle="--", label=f"arena size {cm.plan.size} B")
+    pastes = [i for i, l in enumerate(cm.layers) if l.node.op == "patch_paste"]
+    if pastes:      # the patch stage (schedule/patches.py): its layers run once per patch
+        ax.axvspan(-0.5, pastes[-1] + 0.5, color="#8fbc8f", alpha=0.18,
+                   label=f"patch stage ({len(pastes)} patches)")
     ax.set_xlim(-0.6, steps - 0.4)
     ax.set_ylim(0, max(cm.plan.size, 1) * 1.08)
     ax.set_xlabel("layer (execution order)")

@@ -24,7 +24,7 @@ from ..ir.graph import Graph, Node
 
 WINDOW_OPS = {"conv2d", "maxpool", "avgpool"}
 ELEMENTWISE_OPS = {"lut", "add", "sub", "mul", "requantize", "relu", "clip", "sigmoid", "hardswish",
-                   "reshape"}
+                   "reshape", "patch_paste"}
 
 
 @dataclass(frozen=True)
@@ -76,4 +76,6 @@ def overlaps(g: Graph, order: list[Node], arena: set[str]) -> list[Overlap]:
                 gap = 0
             if gap is not None:
                 out.append(Overlap(n.outputs[0], src, gap))
+        if n.op == "patch_paste":   # a patch stage's output over its input (schedule/patches.py)
+            out += [Overlap(n.outputs[0], src, gap) for src, gap in n.attrs.get("over", {}).items() if src in arena]
     return out

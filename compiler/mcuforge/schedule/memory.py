@@ -27,8 +27,10 @@ def plan_for_order(g: Graph, order: list[Node], tries: int = 300, in_place: bool
 def plan_memory(g: Graph, in_place: bool = True, search_order: bool = True,
                 io_in_arena: bool = False) -> tuple[list[Node], ArenaPlan]:
     order = g.topo_order()
-    if search_order:
+    # a patched graph (schedule/patches.py) keeps its order: patch by patch, then the rest
+    if search_order and not g.meta.get("fixed_order"):
         order = best_order(g, lambda o: plan_for_order(g, o, tries=20, in_place=in_place,
                                                        io_in_arena=io_in_arena).size)
         apply_order(g, order)
-    return order, plan_for_order(g, order, in_place=in_place, io_in_arena=io_in_arena)
+    return order, plan_for_order(g, order, tries=g.meta.get("plan_tries", 300), in_place=in_place,
+                                 io_in_arena=io_in_arena)

@@ -19,7 +19,7 @@ from ..errors import McuforgeError
 from ..ir.graph import Graph
 from ..reference.arith import round_half_away
 from ..reference.executor import Executor
-from .space import calib_options
+from .space import calib_options, weight_bits_of
 
 
 def batched(g: Graph, n: int) -> Graph:
@@ -43,7 +43,9 @@ def run_int8(g: Graph, x_dev: np.ndarray, chunk: int = 256) -> np.ndarray:
     (N, *input shape without its batch axis), quantized with the graph's input parameters."""
     name = g.inputs[0]
     q = g.tensors[name].quant
-    x = np.clip(round_half_away(x_dev / q.s) + q.zp, -128, 127).astype(np.int8)
+    # float64 as simulate() and the C test harness quantize: a float32 division (what NumPy 2 does
+    # for a float32 array and a Python float) rounds some pixels to the other side of a tie
+    x = np.clip(round_half_away(np.asarray(x_dev, np.float64) / q.s) + q.zp, -128, 127).astype(np.int8)
     outs = []
     for i in range(0, len(x), chunk):
         part = x[i:i + chunk]
@@ -81,6 +83,9 @@ class Evaluator:
         if distilled is not None:
             self.samples["distilled"] = load_samples(np.asarray(distilled, np.float32), self.graph)
         self._stats: dict = {}
+        self._costs: dict = {}
+        from ..quant.subbyte import SUBBYTE_OPS
+        self.weight_layers = [n.name for n in self.graph.topo_order() if n.op in SUBBYTE_OPS]
 
     def stats(self, data: str, n: int):
         from ..quant.calibrate import collect_stats
@@ -109,7 +114,8 @@ class Evaluator:
         stats = self.stats(config.get("data", "real"), int(config.get("n_calib", 10 ** 9)))
         ranges = choose_ranges(stats, method, pct, float(config.get("clip", 1.0)))
         q = quantize_int8(self.graph, ranges, per_channel_weights=config.get("weights", "per_channel") == "per_channel",
-                          symmetric_acts=config.get("acts", "asymmetric") == "symmetric")
+                          symmetric_acts=config.get("acts", "asymmetric") == "symmetric",
+                          weight_bits=weight_bits_of(config, self.weight_layers))
         return prepare_graph(q, quiet=True)[0]
 
     def accuracy(self, q: Graph) -> float:

@@ -35,9 +35,10 @@ class SearchResult:
     space: Space = field(repr=False)
 
     def trials_to(self, target: float, tol: float = 0.002) -> int | None:
-        """1-based trial at which the accuracy first came within tol of target."""
+        """1-based trial at which the score (the accuracy, minus 1 over the flash budget) first
+        came within tol of target."""
         for t in self.trials:
-            if t.result["accuracy"] >= target - tol:
+            if t.score >= target - tol:
                 return t.trial
         return None
 
@@ -121,7 +122,7 @@ def run_search(evaluate, space: Space, tuner, budget: int, results_path=None, ba
                objective: str = "acc", flash_budget: int | None = None, progress: bool = True,
                header: dict | None = None, stop_at: float | None = None) -> SearchResult:
     """evaluate(config) -> {'accuracy', 'weights_bytes', 'arena_bytes', ...}; budget: trials;
-    stop_at: stop after the batch in which the accuracy first reaches this value."""
+    stop_at: stop after the batch in which the score first reaches this value."""
     if objective not in OBJECTIVES:
         raise McuforgeError(f"objective must be one of {OBJECTIVES}, not {objective!r}")
     if budget < 1 or batch < 1:
@@ -170,7 +171,7 @@ def run_search(evaluate, space: Space, tuner, budget: int, results_path=None, ba
                 trials.append(Trial(len(trials) + 1, c, r, score(r, objective, flash_budget)))
                 history.append((c, trials[-1].score))
             bar.update(len(trials), max(t.result["accuracy"] for t in trials))
-            if stop_at is not None and max(t.result["accuracy"] for t in trials) >= stop_at:
+            if stop_at is not None and max(t.score for t in trials) >= stop_at:
                 break
     finally:
         if out is not None:

@@ -8,8 +8,12 @@ Every knob is a real option of the quantizer or the compiler:
 - acts: asymmetric or symmetric (zero point 0) activations (quant/int8.py);
 - n_calib: how many calibration samples are used;
 - data: real calibration samples or ZeroQ's distilled ones (search/zeroq.py);
-- kernels: the fastest kernels or the leanest arena (compile_model's min_arena), a cost-only knob.
-int16 activations and sub-byte weights are not in the space: the int8 compiler has neither.
+- kernels: the fastest kernels or the leanest arena (compile_model's min_arena), a cost-only knob;
+- w_first, w_mid, w_last: weight widths (8, 4 or 2 = ternary; quant/subbyte.py) of the first
+  weight layer, the layers between, and the last one. Three groups, not one knob per layer, so
+  an exhaustive grid stays affordable; the first and last layers are the ones the literature
+  keeps wide, so they get knobs of their own.
+int16 activations are not in the space: the float ONNX quantizer has no int16 scheme.
 """
 from __future__ import annotations
 
@@ -78,9 +82,14 @@ class Space:
         return {k.name: list(k.choices) for k in self.knobs}
 
 
-def default_space(objective: str = "acc", distilled: bool = False, n_calib: tuple = (32, 256)) -> Space:
+WIDTH_KNOBS = ("w_first", "w_mid", "w_last")
+
+
+def default_space(objective: str = "acc", distilled: bool = False, n_calib: tuple = (32, 256),
+                  weight_bits: tuple = ()) -> Space:
     """The space `mcuforge tune` searches: 6 x 3 x 2 x 2 x len(n_calib) configurations, twice that
-    with distilled data, twice again with the kernel knob (objective 'pareto')."""
+    with distilled data, twice again with the kernel knob (objective 'pareto'), times
+    len(weight_bits) ** 3 with weight widths (e.g. (8, 4, 2))."""
     knobs = [
         Knob("calib", CALIB_CHOICES),
         Knob("clip", (1.0, 0.9, 0.75)),
@@ -92,7 +101,30 @@ def default_space(objective: str = "acc", distilled: bool = False, n_calib: tupl
         knobs.append(Knob("data", ("real", "distilled")))
     if objective == "pareto":
         knobs.append(Knob("kernels", ("fast", "min_arena")))
+    knobs += width_knobs(weight_bits)
     return Space(knobs)
+
+
+def width_knobs(weight_bits: tuple) -> list[Knob]:
+    """The three weight-width knobs (empty when weight_bits has at most one width)."""
+    bits = tuple(int(b) for b in weight_bits)
+    if len(bits) <= 1:
+        return []
+    bad = [b for b in bits if b not in (8, 4, 2)]
+    if bad:
+        raise McuforgeError(f"weight widths must be 8, 4 or 2 (ternary), not {bad}")
+    return [Knob(name, bits) for name in WIDTH_KNOBS]
+
+
+def weight_bits_of(config: dict, layers: list[str]) -> dict[str, int] | None:
+    """{layer: width} for the configuration's width knobs over the weight layers in execution
+    order (first, middle ones, last); None when the configuration has no width knobs."""
+    if not any(k in config for k in WIDTH_KNOBS) or not layers:
+        return None
+    widths = {n: int(config.get("w_mid", 8)) for n in layers[1:-1]}
+    widths[layers[-1]] = int(config.get("w_last", 8))
+    widths[layers[0]] = int(config.get("w_first", 8))
+    return widths
 
 
 def calib_options(config: dict) -> tuple[str, float]:

@@ -35,14 +35,14 @@ def check_fits(info: dict, board) -> None:
 
 
 def relower_for_core(out_dir: Path, core, lib_dir: Path, io_in_arena: bool = False,
-                     arena_budget: int | None = None) -> tuple[Path, list[str]]:
+                     arena_budget: int | None = None, speed_first: bool = False) -> tuple[Path, list[str]]:
     """The same device graph lowered for another core (its own kernel variants), so that one
     compiled model runs on every board: the host build uses the portable kernels, an M3 board
     never meets DSP instructions it does not have."""
     from ..codegen.c.emit import lower_to_c, write_c_library
     from ..ir.serialize import load_graph
     g = load_graph(out_dir / "graph.json", out_dir / "graph.npz")
-    cm = lower_to_c(g, core.features, io_in_arena=io_in_arena, arena_budget=arena_budget)
+    cm = lower_to_c(g, core.features, io_in_arena=io_in_arena, arena_budget=arena_budget, speed_first=speed_first)
     if lib_dir.exists():
         shutil.rmtree(lib_dir)
     write_c_library(cm, lib_dir, str(out_dir), core.name, g.meta.get("quant", "float32"))
@@ -57,7 +57,8 @@ def build_model_firmware(out_dir: Path, info: dict, board, opt: str = "-O2") -> 
     lib_dir, runtime_sources = out_dir, info["runtime_sources"]
     if board.core.name != info["target"]:
         lib_dir, runtime_sources = relower_for_core(out_dir, board.core, build_dir / "lib",
-                                                    info.get("io_in_arena", False), info.get("arena_budget"))
+                                                    info.get("io_in_arena", False), info.get("arena_budget"),
+                                                    info.get("speed_first", False))
     main = build_dir / "test_main.c"
     write_test_main(prefix, info["inputs"], info["outputs"], main)
     sources = [lib_dir / f"{prefix}.c", lib_dir / f"{prefix}_weights.c", main]

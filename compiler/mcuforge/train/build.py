@@ -36,6 +36,8 @@ def quantize_forward(f: Graph, calib) -> Graph:
                             "(or train with --quant float32)")
     q = quantize_int8(f, calibrate(f, samples, "minmax"))
     infer_shapes(q)
+    from ..quant.range_check import check_int8_ranges
+    check_int8_ranges(q)        # the forward's accumulators, as for inference
     return q
 
 

@@ -29,6 +29,15 @@ def _pow2(k: np.ndarray) -> np.ndarray:
     return ((k.astype(np.int32) + 127) << 23).astype(np.uint32).view(np.float32)
 
 
+def _horner(coeffs, v):
+    """p = c0; p = p * v + c (product rounded, then sum) for the following coefficients."""
+    p = np.full_like(v, coeffs[0])
+    for c in coeffs[1:]:
+        p = p * v
+        p = p + c
+    return p
+
+
 def exp_f(x) -> np.ndarray:
     x = np.maximum(np.asarray(x, F), EXP_LO)            # x = x < -80 ? -80 : x
     t = x * LOG2E
@@ -36,10 +45,7 @@ def exp_f(x) -> np.ndarray:
     kf = k.astype(F)
     r = x - kf * LN2_HI
     r = r - kf * LN2_LO
-    p = np.full_like(r, EXP_P[0])
-    for c in EXP_P[1:]:
-        p = p * r
-        p = p + c
+    p = _horner(EXP_P, r)
     z = r * r
     y = p * z
     y = y + r
@@ -56,10 +62,7 @@ def log_f(x) -> np.ndarray:
     e = np.where(small, e - 1, e)
     v = np.where(small, (m + m) - F(1.0), m - F(1.0)).astype(F)
     z = v * v
-    p = np.full_like(v, LOG_P[0])
-    for c in LOG_P[1:]:
-        p = p * v
-        p = p + c
+    p = _horner(LOG_P, v)
     y = p * v
     y = y * z
     ef = e.astype(F)

@@ -224,14 +224,14 @@ def relax_reference(br: RelaxBridge, g: Graph, x_nhwc: np.ndarray, label_or_targ
     ex = tvm.compile(mod, target="llvm")
     vm = relax.VirtualMachine(ex, tvm.cpu())
     args = []
-    for p in br.adjoint.params:
+    for i, p in enumerate(br.adjoint.params):
         if p.name == "label_onehot":
             k = g.tensors[g.outputs[0]].shape[1]
             args.append(np.eye(k, dtype=np.float32)[[int(np.asarray(label_or_target).reshape(-1)[0])]])
         elif p.name == "target":
             t = np.asarray(label_or_target, np.float32)
             args.append(t.transpose(0, 3, 1, 2) if t.ndim == 4 else t)
-        elif p is br.adjoint.params[0]:
+        elif i == 0:
             x = np.asarray(x_nhwc, np.float32)
             args.append(x.transpose(0, 3, 1, 2) if x.ndim == 4 else x)
         else:

@@ -93,6 +93,21 @@ struct ap_fixed {
     ap_fixed &operator-=(const ap_fixed<W2, I2, Q2, O2, N2> &o) { return *this = *this - o; }
     template <int W2, int I2, ap_q_mode Q2, ap_o_mode O2, int N2>
     ap_fixed &operator*=(const ap_fixed<W2, I2, Q2, O2, N2> &o) { return *this = *this * o; }
+
+    // Shifts keep the type: the W-bit pattern moves (bits leaving the top are lost, as in AP_WRAP;
+    // right shifts are arithmetic, i.e. floor); a negative amount shifts the other way.
+    ap_fixed operator<<(int sh) const {
+        if (sh < 0) return *this >> -sh;
+        ap_fixed r;
+        r.raw_ = ap_detail::fit<W>(sh >= W ? 0 : raw_ * ((ap_detail::wide_t)1 << sh), false);
+        return r;
+    }
+    ap_fixed operator>>(int sh) const {
+        if (sh < 0) return *this << -sh;
+        ap_fixed r;
+        r.raw_ = sh >= 127 ? (raw_ < 0 ? -1 : 0) : raw_ >> sh;
+        return r;
+    }
 };
 
 namespace ap_detail {

@@ -5,13 +5,14 @@
 #define MCUFORGE_NNET_CONV2D_H
 
 #include "nnet_activation.h"
+#include "nnet_product.h"
 
 namespace nnet {
 
 template <class data_T, class res_T, typename CONFIG_T>
 void conv2d(const data_T x[CONFIG_T::in_h * CONFIG_T::in_w * CONFIG_T::n_chan],
             res_T y[CONFIG_T::out_h * CONFIG_T::out_w * CONFIG_T::n_filt],
-            const typename CONFIG_T::weight_t w[CONFIG_T::n_filt * CONFIG_T::filt_h * CONFIG_T::filt_w * CONFIG_T::chan_per_group],
+            const typename CONFIG_T::weight_t w[CONFIG_T::n_filt * CONFIG_T::filt_h * CONFIG_T::filt_w * CONFIG_T::chan_per_group * CONFIG_T::w_terms],
             const typename CONFIG_T::bias_t b[CONFIG_T::n_filt]) {
     const int padded_w = CONFIG_T::in_w + CONFIG_T::pad_left + CONFIG_T::pad_right;
     const int padded_h = CONFIG_T::in_h + CONFIG_T::pad_top + CONFIG_T::pad_bottom;
@@ -43,7 +44,7 @@ void conv2d(const data_T x[CONFIG_T::in_h * CONFIG_T::in_w * CONFIG_T::n_chan],
                     for (int j = 0; j < CONFIG_T::filt_w; j++) {
                         for (int k = 0; k < CONFIG_T::chan_per_group; k++) {
                             const int wi = ((f * CONFIG_T::filt_h + i) * CONFIG_T::filt_w + j) * CONFIG_T::chan_per_group + k;
-                            acc += line_buf[(top + i) % CONFIG_T::filt_h][ow * CONFIG_T::stride_w + j][ch0 + k] * w[wi];
+                            acc += product<data_T, CONFIG_T>(line_buf[(top + i) % CONFIG_T::filt_h][ow * CONFIG_T::stride_w + j][ch0 + k], w, wi);
                         }
                     }
                 }
@@ -57,7 +58,7 @@ void conv2d(const data_T x[CONFIG_T::in_h * CONFIG_T::in_w * CONFIG_T::n_chan],
 template <class data_T, class res_T, typename CONFIG_T>
 void depthwise_conv2d(const data_T x[CONFIG_T::in_h * CONFIG_T::in_w * CONFIG_T::n_chan],
                       res_T y[CONFIG_T::out_h * CONFIG_T::out_w * CONFIG_T::n_filt],
-                      const typename CONFIG_T::weight_t w[CONFIG_T::n_filt * CONFIG_T::filt_h * CONFIG_T::filt_w],
+                      const typename CONFIG_T::weight_t w[CONFIG_T::n_filt * CONFIG_T::filt_h * CONFIG_T::filt_w * CONFIG_T::w_terms],
                       const typename CONFIG_T::bias_t b[CONFIG_T::n_filt]) {
     static_assert(CONFIG_T::groups == CONFIG_T::n_chan && CONFIG_T::chan_per_group == 1, "not depthwise");
     conv2d<data_T, res_T, CONFIG_T>(x, y, w, b);

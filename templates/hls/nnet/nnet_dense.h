@@ -4,12 +4,13 @@
 #define MCUFORGE_NNET_DENSE_H
 
 #include "nnet_activation.h"
+#include "nnet_product.h"
 
 namespace nnet {
 
 template <class data_T, class res_T, typename CONFIG_T>
 void dense(const data_T x[CONFIG_T::n_in], res_T y[CONFIG_T::n_out],
-           const typename CONFIG_T::weight_t w[CONFIG_T::n_in * CONFIG_T::n_out],
+           const typename CONFIG_T::weight_t w[CONFIG_T::n_in * CONFIG_T::n_out * CONFIG_T::w_terms],
            const typename CONFIG_T::bias_t b[CONFIG_T::n_out]) {
     typename CONFIG_T::accum_t acc[CONFIG_T::n_out];
 #pragma HLS ARRAY_PARTITION variable=acc complete
@@ -23,7 +24,7 @@ void dense(const data_T x[CONFIG_T::n_in], res_T y[CONFIG_T::n_out],
         for (unsigned m = 0; m < CONFIG_T::n_mult; m++) {
 #pragma HLS UNROLL
             const unsigned idx = r + m * CONFIG_T::reuse_factor;
-            acc[idx / CONFIG_T::n_in] += x[idx % CONFIG_T::n_in] * w[idx];
+            acc[idx / CONFIG_T::n_in] += product<data_T, CONFIG_T>(x[idx % CONFIG_T::n_in], w, idx);
         }
     }
     for (unsigned o = 0; o < CONFIG_T::n_out; o++) {

@@ -16,7 +16,7 @@ from ...schedule.lifetimes import arena_tensors
 from ..jinja import render
 from .kernel_plan import plan_with_kernels, scratch_name
 from .kernel_select import KernelSelector
-from .lean import lean_peak
+from .lean import lean_peak, pareto_peak
 from .layers import Layer, LayerContext, TensorRef, build_layer
 from .layers.base import CArray
 from .scratch import place_scratch
@@ -24,7 +24,8 @@ from .scratch import place_scratch
 RUNTIME_HEADERS = ("mcf_kernels.h", "mcf_arith.h", "mcf_broadcast.h", "mcf_fixedpoint.h", "mcf_odometer.h",
                    "mcf_fc_as_conv.h", "mcf_opt.h", "mcf_variants.h", "mcf_pool_window.h",
                    "mcf_fast_requant.h", "mcf_elementwise.h", "mcf_resize.h", "mcf_kernels_s16.h", "mcf_arith_s16.h",
-                   "mcf_dsp_s16.h", "mcf_subbyte.h", "mcf_subbyte_ref.h", "mcf_subbyte_dsp.h")
+                   "mcf_dsp_s16.h", "mcf_subbyte.h", "mcf_subbyte_ref.h", "mcf_subbyte_dsp.h",
+                   "mcf_fixed.h")
 
 
 @dataclass
@@ -37,6 +38,9 @@ class CModel:
     outputs: list[dict]
     runtime_sources: list[str] = field(default_factory=list)
     io_in_arena: bool = False      # inputs and outputs are arena tensors (zero-copy API)
+    single_rounding: bool = False  # requant="single": mcf_config.h switches mcf_requantize
+    # the default kernel choice's candidates: [{arena_bytes, instructions_model, chosen}] (lean.py)
+    pareto: list = field(default_factory=list)
 
 
 def c_ident(name: str) -> str:
@@ -55,10 +59,11 @@ def _io_desc(g: Graph, names: list[str], role: str) -> list[dict]:
         q = None
         if t.quant is not None and t.dtype in ("int8", "int16"):
             q = {"scale": t.quant.s, "zero_point": t.quant.zp}
+        fixed = t.meta["fixed"].to_dict() if "fixed" in t.meta else None  # the `fixed` contract
         accessor = role if single else f"{role}{i}"     # <prefix>_input(), <prefix>_output1(), ...
         out.append({"name": name, "role": role, "param": param, "macro": macro, "ctype": t.c_type,
                     "accessor": accessor, "nbytes": t.nbytes,
-                    "dtype": t.dtype, "shape": list(t.shape), "size": t.size, "quant": q,
+                    "dtype": t.dtype, "shape": list(t.shape), "size": t.size, "quant": q, "fixed": fixed,
                     "layout": "NHWC" if name in perm else "as the model", "perm": list(perm.get(name, []))})
     return out
 
@@ -92,15 +97,21 @@ def finish_layers(ctx: LayerContext, order, refs: dict[str, TensorRef], plan: Ar
 
 
 def lower_to_c(g: Graph, features=frozenset(), portable_only: bool = False, plan: ArenaPlan | None = None,
-               io_in_arena: bool = False, arena_budget: int | None = None) -> CModel:
+               io_in_arena: bool = False, arena_budget: int | None = None, speed_first: bool = False) -> CModel:
     """With io_in_arena the model's inputs and outputs are arena tensors (TFLite Micro's layout:
     the input's bytes are reused once it is consumed); the generated library then has the
     zero-copy API (<prefix>_input/_output/_invoke) besides <prefix>_run, which copies. A plan
     given by the caller is used as it is (scratch first-fit into it), with the I/O in the arena
     only if the plan has them. arena_budget (bytes; 0 for the smallest) trades speed for SRAM
     while the arena is above it: a layer whose kernel's scratch sets the arena's peak gets a
-    leaner kernel variant (codegen/c/lean.py)."""
+    leaner kernel variant (codegen/c/lean.py). Without a budget the kernels of the layers at the
+    peak are chosen from both costs (lean.pareto_peak: the smallest arena x instructions);
+    speed_first keeps the fastest kernel everywhere."""
     kernel_aware = plan is None
+    single_rounding = g.meta.get("requant") == "single"
+    # the optimized variants implement TFLite's double rounding in their own ways
+    portable_only = portable_only or single_rounding
+    pareto: list = []
     if kernel_aware:
         # execution order (reorders g so topo_order() follows it); the arena is planned again
         # below, once the kernels are chosen and their scratch and in-place rules are known
@@ -131,8 +142,11 @@ def lower_to_c(g: Graph, features=frozenset(), portable_only: bool = False, plan
     layers = build_all()
     if kernel_aware:
         plan = plan_with_kernels(g, order, layers, io_in_arena)
-        if arena_budget is not None and plan.size > arena_budget:
-            layers, plan = lean_peak(g, order, layers, plan, ctx.select, build_all, io_in_arena, arena_budget)
+        if arena_budget is not None:
+            if plan.size > arena_budget:
+                layers, plan = lean_peak(g, order, layers, plan, ctx.select, build_all, io_in_arena, arena_budget)
+        elif not speed_first:
+            layers, plan, pareto = pareto_peak(g, order, layers, plan, ctx.select, build_all, io_in_arena)
         layers = finish_layers(ctx, order, refs, plan)
     else:
         plan = place_scratch(plan, layers, refs)
@@ -145,9 +159,21 @@ def lower_to_c(g: Graph, features=frozenset(), portable_only: bool = False, plan
         ref = refs.get(name)
         if ref is not None and ref.kind == "const" and ref.name in used_consts:
             const_arrays.append(CArray(ref.name, t.c_type, np.ascontiguousarray(t.data).reshape(-1)))
-    arrays = const_arrays + [a for l in layers for a in l.arrays]
+    arrays = dedupe_arrays(const_arrays + [a for l in layers for a in l.arrays])
     sources = sorted({s for l in layers for s in l.sources})
-    return CModel(prefix, layers, plan, arrays, inputs, outputs, sources, io_in_arena)
+    return CModel(prefix, layers, plan, arrays, inputs, outputs, sources, io_in_arena, single_rounding, pareto)
+
+
+def dedupe_arrays(arrays: list[CArray]) -> list[CArray]:
+    """Identical constant arrays (the copies of one layer in a patch stage, equal tables) are
+    stored once: the others become aliases (a #define in the weights header)."""
+    seen: dict = {}
+    for a in arrays:
+        v = np.ascontiguousarray(a.values)
+        key = (a.ctype, v.dtype.str, v.shape, v.tobytes())
+        canon = seen.setdefault(key, a.name)
+        a.alias = canon if canon != a.name else None
+    return arrays
 
 
 def write_c_library(cm: CModel, out: Path, source: str, target: str, quant: str) -> list[Path]:
@@ -184,6 +210,9 @@ def write_sources(out: Path, files: dict[str, str], ctx: dict, runtime_sources, 
         shutil.copyfile(resources.runtime_c() / "include" / h, rt / "include" / h)
     for s in runtime_sources:
         shutil.copyfile(resources.runtime_c() / "kernels" / s, rt / "kernels" / s)
+    if cm.single_rounding:
+        (rt / "include" / "mcf_config.h").write_text(render("c/mcf_config.h.j2", prefix=cm.prefix,
+                                                            single_rounding=True))
     return written
 
 

@@ -44,6 +44,7 @@ def plan_with_kernels(g, order, layers: list, io_in_arena: bool = False, tries: 
     scratch = [Lifetime(scratch_name(l, i), int(l.params["scratch_bytes"]), i, i)
                for i, l in enumerate(layers) if l.params.get("scratch_bytes", 0) > 0]
     ovs = kernel_overlaps(overlaps(g, order, arena_tensors(g, io_in_arena)), layers)
-    plan = plan_with_overlaps(lts + scratch, ovs, tries=tries)
+    # a big graph (a patch stage's copies of its layers) can ask for fewer random orders
+    plan = plan_with_overlaps(lts + scratch, ovs, tries=min(tries, g.meta.get("plan_tries", tries)))
     check_plan(plan, ovs)
     return plan

@@ -11,6 +11,7 @@ from ...errors import McuforgeError, UnsupportedOpError
 from ...ir.graph import Graph
 from ...ir.ops import get_op
 from ...reference.fixed_arith import FixedType
+from ..fpga.khot import KHOT_MAX, KhotCodes
 from ..fpga.literals import accum_type, ap_fixed_type, exact_literal
 
 
@@ -44,9 +45,11 @@ def _reuse_divides(node, reuse: int, total: int, what: str):
 
 
 class HlsLayers:
-    def __init__(self, g: Graph, reuse: int):
+    def __init__(self, g: Graph, reuse: int, khot_max: int = KHOT_MAX):
         self.g = g
         self.reuse = reuse
+        self.khot_max = khot_max
+        self.khot: dict[str, dict] = {}  # node -> K-hot codes (shift-add products)
         self.var = {g.inputs[0]: "x"}
         self.type_of_var = {"x": "input_t"}
         self.layers: list[Layer] = []
@@ -103,11 +106,19 @@ class HlsLayers:
             bias_raw, bt = b.data, b.meta["fixed"]
         else:
             bias_raw = np.zeros(count_out, np.int64)
-        layer.typedefs.update(weight_t=ap_fixed_type(wt), bias_t=ap_fixed_type(bt),
+        codes = KhotCodes.for_weights(w.data, self.khot_max)
+        w_raw, w_fixed, w_what = w.data, wt, "weights"
+        if codes:  # K-hot: K signed (shift + 1) terms per weight, products by shift and add
+            self.khot[node.name] = codes.describe()
+            w_raw, w_fixed = codes.hls_terms(w.data), FixedType(codes.term_bits, 0)
+            w_what = f"K-hot weights ({codes.k} terms +-(shift + 1) each)"
+        layer.config.update(khot=codes.k if codes else 0, w_terms=codes.k if codes else 1, w_frac=wt.frac)
+        w_ctype = f"ap_int<{codes.term_bits}>" if codes else ap_fixed_type(wt)
+        layer.typedefs.update(weight_t=w_ctype, bias_t=ap_fixed_type(bt),
                               accum_t=accum_type(p["acc_width"], p["acc_frac"]))
         layer.weights = True
-        self.weights.append({"var": f"w{layer.index}", "ctype": ap_fixed_type(wt), "raw": w.data, "fixed": wt,
-                             "node": node.name, "what": "weights"})
+        self.weights.append({"var": f"w{layer.index}", "ctype": w_ctype, "raw": w_raw, "fixed": w_fixed,
+                             "node": node.name, "what": w_what})
         self.weights.append({"var": f"b{layer.index}", "ctype": ap_fixed_type(bt), "raw": bias_raw, "fixed": bt,
                              "node": node.name, "what": "biases"})
 

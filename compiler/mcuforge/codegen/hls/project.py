@@ -19,6 +19,7 @@ from pathlib import Path
 from ... import resources
 from ..jinja import render
 from ..fpga import golden
+from ..fpga.khot import KHOT_MAX
 from ..fpga.literals import literal_list
 from ..fpga.output_dir import staged_dir
 from ..fpga.parts import load_part
@@ -30,16 +31,17 @@ N_TEST_FRAMES = 16
 def write_hls_project(model, out_dir, part: str = "xc7z020", calib=None, reuse: int = 1,
                       act_bits: int = 16, weight_bits: int = 8, rounding: str = "rnd",
                       overflow: str = "sat", name: str = "myproject", overrides=None,
-                      n_test: int = N_TEST_FRAMES) -> Path:
+                      n_test: int = N_TEST_FRAMES, khot_max: int = KHOT_MAX) -> Path:
     """Emit the project; returns its folder. `model`: .onnx/.tflite path, float Graph, or a Graph
-    already in the fixed scheme (then calib/widths are ignored)."""
+    already in the fixed scheme (then calib/widths are ignored). `khot_max`: layers whose weights
+    are all sums of at most this many signed powers of two multiply by shift and add (0: never)."""
     from ...errors import McuforgeError
     if reuse < 1:
         raise McuforgeError(f"reuse factor must be at least 1, not {reuse}")
     fpga = load_part(part)
     g = golden.fixed_graph(model, calib, act_bits, weight_bits, rounding, overflow, overrides)
     golden.check_io_widths(g)
-    hl = HlsLayers(g, reuse)
+    hl = HlsLayers(g, reuse, khot_max)
     calls, clones = hl.calls()
     x = golden.test_inputs(g, calib, n_test)
     x_raw, y_raw = golden.golden_raw(g, x)
@@ -69,5 +71,6 @@ def write_hls_project(model, out_dir, part: str = "xc7z020", calib=None, reuse: 
         golden.write_raw(d / "tb_data" / "tb_output_raw.dat", y_raw)
         (d / "build_prj.tcl").write_text(render(tpl + "build_prj.tcl.j2", part_name=fpga.name,
                                                 family=fpga.family, clock_ns=round(1000 / fpga.clock_mhz, 3), **ctx))
-        golden.write_model_files(d, g, "hls", {"project": name, "part": fpga.name, "reuse": reuse})
+        golden.write_model_files(d, g, "hls", {"project": name, "part": fpga.name, "reuse": reuse,
+                                                  "khot": hl.khot})
     return Path(out_dir)

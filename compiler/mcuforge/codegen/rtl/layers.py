@@ -13,6 +13,7 @@ import numpy as np
 from ...errors import McuforgeError, UnsupportedOpError
 from ...ir.graph import Graph
 from ...ir.ops import get_op
+from ..fpga.khot import KHOT_MAX, KhotCodes
 
 RTL_OPS = ("dense", "conv2d", "maxpool", "avgpool", "add", "sub", "relu", "clip", "reshape")
 
@@ -66,8 +67,10 @@ class RtlDesign:
     layer too small for a lane of its own runs on the previous dense layer's lanes
     (`_plan_chains`)."""
 
-    def __init__(self, g: Graph, reuse: int, name: str, balance: bool = True):
+    def __init__(self, g: Graph, reuse: int, name: str, balance: bool = True, khot_max: int = KHOT_MAX):
         self.g, self.reuse, self.name, self.balance = g, reuse, name, balance
+        self.khot_max = khot_max
+        self.khot: dict[str, dict] = {}  # layer module -> K-hot codes used (shift-add products)
         self.layers: list[RtlLayer] = []
         self.streams: list[Stream] = []
         self.instances: list[Instance] = []
@@ -329,7 +332,7 @@ class RtlDesign:
         g = self.g
         x, y = g.tensors[node.inputs[0]], g.tensors[node.outputs[0]]
         xt, yt = x.meta["fixed"], y.meta["fixed"]
-        ctx = {"module": module, "node": node.name, "in_w": xt.width, "out_w": yt.width}
+        ctx = {"module": module, "node": node.name, "in_w": xt.width, "out_w": yt.width, "khot": 0}
         geo, mode, k = self._geometry(node)
         lanes = self._balanced_lanes(node, geo, k)
         kc = geo["cin"] if mode == "conv" else 1
@@ -340,7 +343,13 @@ class RtlDesign:
             wf = wt.data.reshape(geo["cout"], k)
             bias = (g.tensors[node.inputs[2]].data if len(node.inputs) > 2 and node.inputs[2]
                     else np.zeros(geo["cout"], np.int64))
-            ctx.update(w_w=wt.meta["fixed"].width,
+            codes = KhotCodes.for_weights(wt.data, self.khot_max)
+            if codes:
+                self.khot[module] = codes.describe()
+                wf = np.vectorize(codes.rtl_word, otypes=[object])(wf)
+            ctx.update(w_w=wt.meta["fixed"].width, khot=codes.k if codes else 0,
+                       sb=codes.shift_bits if codes else 0, cw=codes.word_bits if codes else 0,
+                       ms=codes.max_shift if codes else 0,
                        w_lanes=[wf[j::lanes].reshape(-1).tolist() for j in range(lanes)],
                        b_lanes=[bias[j::lanes].tolist() for j in range(lanes)])
             ctx.update(_requant_ctx(p["acc_width"], p["acc_frac"] - yt.frac, yt, p["act_lo"], p["act_hi"]))
@@ -375,6 +384,12 @@ class RtlDesign:
             words += [None] * (st["groups"] * k)
             n_groups += st["groups"]
         ww = max(st["w_w"] for st in stages)
+        codes = KhotCodes.for_weights(np.concatenate([st["w"].reshape(-1) for st in stages]), self.khot_max)
+        if codes:  # K-hot: a word field holds the weight's (present, negative, shift) terms
+            self.khot[module] = codes.describe()
+            ww = codes.word_bits
+            for st in stages:
+                st["w"] = np.vectorize(codes.rtl_word, otypes=[object])(st["w"])
         mask = (1 << ww) - 1
         for st in stages:
             for gi in range(st["groups"]):
@@ -389,7 +404,9 @@ class RtlDesign:
         ctx = {"module": module, "node": "+".join(n.name for n in chain), "nodes": [n.name for n in chain],
                "stages": stages, "lanes": lanes, "ww": ww, "aw": max(st["acc_w"] for st in stages),
                "xw": max(st["in_w"] for st in stages), "n_groups": n_groups, "w_words": words,
-               "b_lanes": b_lanes, "sconst": sconst, "wa_w": max(1, (len(words) - 1).bit_length())}
+               "b_lanes": b_lanes, "sconst": sconst, "wa_w": max(1, (len(words) - 1).bit_length()),
+               "khot": codes.k if codes else 0, "sb": codes.shift_bits if codes else 0,
+               "ms": codes.max_shift if codes else 0}
         macs = sum(get_op(n.op).macs(n, g) for n in chain)
         return RtlLayer(module, "rtl/dense_layer.v.j2", ctx, macs, lanes)
 

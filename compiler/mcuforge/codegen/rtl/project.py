@@ -16,6 +16,7 @@ from pathlib import Path
 from ... import resources
 from ...errors import McuforgeError
 from ..fpga import golden
+from ..fpga.khot import KHOT_MAX
 from ..fpga.output_dir import staged_dir
 from ..jinja import render
 from .layers import RtlDesign, sconst
@@ -26,12 +27,14 @@ N_TEST_FRAMES = 8
 def write_rtl_project(model, out_dir, calib=None, reuse: int = 1, act_bits: int = 16,
                       weight_bits: int = 8, rounding: str = "rnd", overflow: str = "sat",
                       name: str = "mcf_accel", overrides=None, n_test: int = N_TEST_FRAMES,
-                      balance: bool = True) -> Path:
+                      balance: bool = True, khot_max: int = KHOT_MAX) -> Path:
+    """`khot_max`: layers whose weights are all sums of at most this many signed powers of two get
+    shift-add products instead of multipliers (0: never)."""
     if reuse < 1:
         raise McuforgeError(f"reuse factor must be at least 1, not {reuse}")
     g = golden.fixed_graph(model, calib, act_bits, weight_bits, rounding, overflow, overrides)
     golden.check_io_widths(g)
-    design = RtlDesign(g, reuse, name, balance)
+    design = RtlDesign(g, reuse, name, balance, khot_max)
     x = golden.test_inputs(g, calib, n_test)
     x_raw, y_raw = golden.golden_raw(g, x)
     with staged_dir(out_dir) as d:
@@ -58,6 +61,7 @@ def write_rtl_project(model, out_dir, calib=None, reuse: int = 1, act_bits: int 
         golden.write_model_files(d, g, "rtl", {
             "top": name, "reuse": reuse, "balanced": balance, "frame_cycles": design.frame_cycles,
             "macs": design.macs, "mac_units": design.mac_units, "latency_bound": design.latency_bound(),
+            "khot": design.khot,
             "layers": [{"module": l.module, "node": l.ctx["node"], "macs": l.macs, "lanes": l.mac_units,
                         "cycles": l.cycles} for l in design.layers]})
     return Path(out_dir)

@@ -79,6 +79,13 @@ class _Weighted:
         p = per_channel_requant_params(node, g, QMIN, QMAX)
         bias = g.tensors[node.inputs[2]] if len(node.inputs) > 2 and node.inputs[2] else None
         p["acc64"] = bias is None or bias.dtype == "int64"
+        x = g.tensors[node.inputs[0]]
+        depthwise = node.op == "conv2d" and node.attrs["groups"] == x.shape[-1] > 1
+        if not p["acc64"] and (depthwise or node.op == "conv_transpose2d"):
+            # TFLite Micro reads these biases as int64 whatever their type (checked: it then
+            # computes garbage), and TensorFlow's converter writes int64 there
+            raise ValueError(f"{node.op} {node.name}: a 16x8 {'depthwise' if depthwise else 'transposed'} "
+                             "convolution needs an int64 bias (TFLite Micro reads it as int64)")
         return p
 
 

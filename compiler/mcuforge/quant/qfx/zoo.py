@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import torch.nn as nn
+import torch.nn.functional as F  # noqa: N812
 
 from . import layers as L
 
@@ -33,3 +34,38 @@ class TinyResNet(nn.Module):
         b = self.pw(self.dw(a))
         x = self.pool(self.add(a, b))
         return self.fc(self.flat(self.gap(self.conv2(x))))
+
+
+class FloatResNetBN(nn.Module):
+    """TinyResNet's topology in plain float32 with a BatchNorm after every convolution (trained in
+    float, then folded into a TinyResNet by `to_qfx`): conv-BN-ReLU -> depthwise-BN-ReLU -> 1x1
+    conv-BN + residual add -> ReLU -> max pool -> conv-BN-ReLU6 -> global average pool -> dense."""
+
+    def __init__(self, classes=10, width=8):
+        super().__init__()
+        self.conv1, self.bn1 = nn.Conv2d(1, width, 3, padding=1), nn.BatchNorm2d(width)
+        self.dw, self.bn_dw = nn.Conv2d(width, width, 3, padding=1, groups=width), nn.BatchNorm2d(width)
+        self.pw, self.bn_pw = nn.Conv2d(width, width, 1), nn.BatchNorm2d(width)
+        self.conv2, self.bn2 = nn.Conv2d(width, 2 * width, 3, padding=1), nn.BatchNorm2d(2 * width)
+        self.fc = nn.Linear(2 * width, classes)
+
+    def forward(self, x):
+        a = F.relu(self.bn1(self.conv1(x)))
+        b = self.bn_pw(self.pw(F.relu(self.bn_dw(self.dw(a)))))
+        x = F.max_pool2d(F.relu(a + b), 2)
+        x = F.relu6(self.bn2(self.conv2(x)))
+        return self.fc(x.mean((2, 3)))
+
+    def to_qfx(self, **kw) -> TinyResNet:
+        """A TinyResNet (kw: wb, ab, khot, rounding, ...) holding this network with every BatchNorm
+        folded into its convolution (eval statistics); calibrate it next."""
+        import torch
+        self.eval()
+        q = TinyResNet(width=self.conv1.out_channels, classes=self.fc.out_features, **kw)
+        with torch.no_grad():
+            for conv, bn, dst in ((self.conv1, self.bn1, q.conv1), (self.dw, self.bn_dw, q.dw),
+                                  (self.pw, self.bn_pw, q.pw), (self.conv2, self.bn2, q.conv2)):
+                w, b = L.fold_batchnorm(conv, bn)
+                dst.conv.weight.copy_(w), dst.conv.bias.copy_(b)
+            q.fc.fc.weight.copy_(self.fc.weight), q.fc.fc.bias.copy_(self.fc.bias)
+        return q

@@ -25,6 +25,7 @@ class CArray:
     name: str
     ctype: str
     values: np.ndarray
+    alias: str | None = None           # an identical array emitted once under this name
 
     @property
     def nbytes(self) -> int:
@@ -75,6 +76,8 @@ def build_layer(ctx: LayerContext, node: Node) -> Layer:
     from ....ir.ops.int16 import is_int16_node
     dtype = "int16" if is_int16_node(g, node) else "int8" if g.tensors[node.outputs[0]].dtype == "int8" or \
         (node.inputs and g.tensors[node.inputs[0]].dtype == "int8") else "float32"
+    if g.meta.get("quant") == "fixed":
+        dtype = "fixed"  # power-of-two scales: layers/fixed.py
     fn = BUILDERS.get((node.op, dtype))
     if fn is None:
         raise UnsupportedOpError(node.op, node.name, f"no {dtype} C kernel")

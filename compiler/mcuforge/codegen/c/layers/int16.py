@@ -32,7 +32,7 @@ def _weighted(ctx, node, cid, template, kernel, geometry) -> Layer:
     bias = g.tensors[node.inputs[2]] if len(node.inputs) > 2 and node.inputs[2] else None
     params = dict(geometry, act_min=p["act_min"], act_max=p["act_max"],
                   bias=None if bias is None else ("int64" if p["acc64"] else "int32"))
-    variant = ctx.select.choose(kernel, params)
+    variant = ctx.select.choose(kernel, dict(params, consts={"weights": w.data}))
     arrays = [ctx.array(cid, "weights", "int8_t", w.data.reshape(-1)),
               ctx.array(cid, "mult", "int32_t", p["mult"]), ctx.array(cid, "shift", "int32_t", p["shift"])]
     if bias is not None:
@@ -47,7 +47,8 @@ def _weighted(ctx, node, cid, template, kernel, geometry) -> Layer:
 @builder("conv2d", "int16")
 def conv2d_s16(ctx, node, cid):
     x, w = ctx.g.tensors[node.inputs[0]], ctx.g.tensors[node.inputs[1]]
-    depthwise = node.attrs["groups"] == x.shape[-1] and w.shape[3] == 1
+    # one input channel: an ordinary convolution (groups 1), whatever the depth multiplier says
+    depthwise = node.attrs["groups"] == x.shape[-1] > 1 and w.shape[3] == 1
     kernel = "mcf_depthwise_conv2d_s16" if depthwise else "mcf_conv2d_s16"
     return _weighted(ctx, node, cid, "conv2d_s16", kernel, _conv_geometry(ctx, node))
 

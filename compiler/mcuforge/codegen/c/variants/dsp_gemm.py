@@ -112,11 +112,40 @@ def _dsp_fc_lean_prepare(params: dict, consts: dict) -> dict:
     return out
 
 
+def interleave_quads(wk: np.ndarray, group: int) -> np.ndarray:
+    """[C][K] -> groups of 4 channels interleaved per `group` of K: [C/4][K/group][4][group], then
+    a leftover pair and an odd last channel as interleave_pairs lays them out; flattened."""
+    c, k = wk.shape
+    quads = c // 4
+    q = wk[:4 * quads].reshape(quads, 4, k // group, group).transpose(0, 2, 1, 3).reshape(-1)
+    return np.concatenate([q, interleave_pairs(wk[4 * quads:], group)]) if c % 4 else q
+
+
+def _dsp_fc_row_accepts(params: dict) -> bool:
+    return params["in_features"] % 4 == 0 and _dsp_gemm_ok(params)
+
+
+def _dsp_fc_row_prepare(params: dict, consts: dict) -> dict:
+    """mcf_fully_connected_s8_dsp_row: no scratch, the DSP kernel's doubled int16 weights in SXTB16
+    order regrouped by 4 channels, {2 * bias', m, rcz, e} per channel."""
+    wk = sxtb16_order(2 * np.asarray(consts["weights"], np.int64).reshape(params["out_features"], -1))
+    params["scratch_bytes"] = 0
+    params["drop"] = ["weights"]
+    return {"packed_weights": ("int16_t", interleave_quads(wk, 4).astype(np.int16)),
+            "packed_quant": ("int32_t", dsp_gemm_quant(consts, params["rq"]))}
+
+
 # tried after the DSP kernel, like the lean convolution
 register_variant("mcf_fully_connected_s8", Variant(
     function="mcf_fully_connected_s8_dsp_lean",
     sources=("mcf_fully_connected_s8_dsp_lean.c", "mcf_conv2d_s8_dsp_lean.c"),
     requires=DSP, accepts=_dsp_fc_accepts, prepare=_dsp_fc_lean_prepare))
+
+# tried after the DSP kernel and before the lean one: no scratch at all, 13 instead of 12
+# instructions per 16 MACs (mcf_fully_connected_s8_dsp_row.c)
+register_variant("mcf_fully_connected_s8", Variant(
+    function="mcf_fully_connected_s8_dsp_row", sources=("mcf_fully_connected_s8_dsp_row.c",),
+    requires=DSP, accepts=_dsp_fc_row_accepts, prepare=_dsp_fc_row_prepare))
 
 register_variant("mcf_fully_connected_s8", Variant(
     function="mcf_fully_connected_s8_dsp", sources=("mcf_fully_connected_s8_dsp.c", "mcf_conv2d_s8_dsp.c"),

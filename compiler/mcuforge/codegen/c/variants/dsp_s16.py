@@ -37,6 +37,24 @@ def _prepare_fc(params: dict, consts: dict) -> dict:
     return {"weights": ("int8_t", reorder_runs(w, w.shape[1]))}
 
 
+def _depthwise_ok(params: dict) -> bool:
+    """Depth multiplier 1 and int32 per-channel sums: 2^15 * sum |w| < 2^31 (SMLABB / SMLATT)."""
+    w = params["consts"]["weights"]
+    win = params["win"]
+    per_channel = np.abs(w.astype(np.int64)).reshape(w.shape[0], -1).sum(axis=1)
+    return win["out_c"] == win["in_c"] and int(per_channel.max(initial=0)) << 15 < (1 << 31) - 1
+
+
+def _prepare_depthwise(params: dict, consts: dict) -> dict:
+    """Weights [C, KH, KW, 1] -> [KH * KW, C] as int16: one 32-bit load holds two channels' taps."""
+    w = consts["weights"]
+    params["drop"] = ("weights",)
+    return {"packed_weights": ("int16_t", w.reshape(w.shape[0], -1).T.astype(np.int16).reshape(-1))}
+
+
+register_variant("mcf_depthwise_conv2d_s16", Variant(
+    function="mcf_depthwise_conv2d_s16_dsp", sources=("mcf_depthwise_conv2d_s16_dsp.c",), requires=DSP,
+    accepts=_depthwise_ok, prepare=_prepare_depthwise))
 register_variant("mcf_conv2d_s16", Variant(
     function="mcf_conv2d_s16_dsp", sources=("mcf_conv2d_s16_dsp.c",), requires=DSP, prepare=_prepare_conv))
 register_variant("mcf_fully_connected_s16", Variant(

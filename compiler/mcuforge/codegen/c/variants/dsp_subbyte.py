@@ -1,5 +1,6 @@
-"""Cortex-M4 / M7 / M33 DSP extension: convolution (groups 1) and fully connected layers with int4
-or ternary weights (runtime_c/include/mcf_subbyte_dsp.h).
+"""Optimized sub-byte weight kernels. Cortex-M4 / M7 / M33 DSP extension: convolution (groups 1)
+and fully connected layers with int4 or ternary weights (runtime_c/include/mcf_subbyte_dsp.h);
+tuned portable C for depthwise (runtime_c/include/mcf_subbyte_ref.h), any core.
 
 The weights stay packed in flash: each channel's row is zero-padded to a whole number of 32-bit
 words (32 / bits weights) and its fields reordered so that one masked shift and an SXTB16 give
@@ -62,6 +63,36 @@ def _prepare(params: dict, consts: dict) -> dict:
     return {"weights": ("uint8_t", dsp_word_layout(consts["weights"], bits))}
 
 
+
+# -- tuned portable C --------------------------------------------------------------------------------
+def _fast_acc_ok(params: dict) -> bool:
+    """mcf_sub_out_fast's bound: |bias| + 255 * sum |w| < 2^29 for every channel."""
+    consts = params["consts"]
+    w = np.asarray(consts["weights"], np.int64)
+    sabs = np.abs(w.reshape(w.shape[0], -1)).sum(axis=1)
+    bias = 0 if consts["bias"] is None else np.abs(np.asarray(consts["bias"], np.int64))
+    return bool((bias + 255 * sabs < 2 ** 29).all())
+
+
+def _gemm_fast_accepts(params: dict) -> bool:
+    return params.get("groups", 1) == 1 and _fast_acc_ok(params)
+
+
+def _gemm_fast_prepare(params: dict, consts: dict) -> dict:
+    params["scratch_bytes"] = 10 * _k(params)       # one int16 weight row, four int16 patches
+    return {}
+
+
+# registered before the DSP variants, so tried after them: cores without the DSP extension
+for _bits in (4, 2):
+    register_variant(f"mcf_conv2d_s8_w{_bits}", Variant(
+        function=f"mcf_conv2d_s8_w{_bits}_fast", sources=(f"mcf_conv2d_s8_w{_bits}_fast.c",),
+        accepts=_gemm_fast_accepts, prepare=_gemm_fast_prepare))
+    register_variant(f"mcf_fully_connected_s8_w{_bits}", Variant(
+        function=f"mcf_fully_connected_s8_w{_bits}_fast", sources=(f"mcf_fully_connected_s8_w{_bits}_fast.c",),
+        accepts=_gemm_fast_accepts, prepare=_gemm_fast_prepare))
+
+
 for _bits in (4, 2):
     register_variant(f"mcf_conv2d_s8_w{_bits}", Variant(
         function=f"mcf_conv2d_s8_w{_bits}_dsp", sources=(f"mcf_conv2d_s8_w{_bits}_dsp.c",), requires=DSP,
@@ -69,3 +100,25 @@ for _bits in (4, 2):
     register_variant(f"mcf_fully_connected_s8_w{_bits}", Variant(
         function=f"mcf_fully_connected_s8_w{_bits}_dsp", sources=(f"mcf_fully_connected_s8_w{_bits}_dsp.c",),
         requires=DSP, accepts=_accepts, prepare=_prepare))
+
+
+# -- tuned portable C, any core ------------------------------------------------------------------
+DW_MAX_K = 64     # MCF_SUB_DW_MAX_K in mcf_subbyte_ref.h
+
+
+def _dw_fast_accepts(params: dict) -> bool:
+    win = params["win"]
+    return win["k_h"] * win["k_w"] <= DW_MAX_K and _fast_acc_ok(params)
+
+
+def _dw_fast_prepare(params: dict, consts: dict) -> dict:
+    # channel by channel: output (p, c) is written before input (p', c) of later pixels is read,
+    # so the output must not share bytes with the input
+    params["inplace_safe"] = False
+    return {}
+
+
+for _bits in (4, 2):
+    register_variant(f"mcf_depthwise_conv2d_s8_w{_bits}", Variant(
+        function=f"mcf_depthwise_conv2d_s8_w{_bits}_fast", sources=(f"mcf_depthwise_conv2d_s8_w{_bits}_fast.c",),
+        accepts=_dw_fast_accepts, prepare=_dw_fast_prepare))

@@ -176,7 +176,9 @@ def _mve_fc_accepts(params: dict) -> bool:
 
 
 def _mve_fc_prepare(params: dict, consts: dict) -> dict:
-    return {"packed_quant": ("int32_t", mve_quant4(consts, params["rq"]["in_zp"]))}
+    params["drop"] = ["weights"]
+    return {"packed_weights": ("int8_t", mve_weights4x16(consts["weights"])),
+            "packed_quant": ("int32_t", mve_quant4(consts, params["rq"]["in_zp"]))}
 
 
 register_variant("mcf_fully_connected_s8", Variant(

@@ -1,0 +1,49 @@
+"""Instruction model of the kernel variants: what the default memory/speed choice (lean.py) weighs
+arena bytes against.
+
+A layer costs (its MACs, or its output elements for a layer without MACs) x the instructions per
+unit of its kernel. The per-MAC figures are exact QEMU counts on Cortex-M4 of one layer shape per
+kernel (benchmarks/kernel_costs.py prints them; whole runs, copies included), rounded up a little;
+they model the relative cost of a leaner variant, which is all the choice needs. Kernels not
+listed: an optimized variant costs 1 per unit, a portable reference kernel the portable
+convolution's 8 (depthwise 32)."""
+from __future__ import annotations
+
+# instructions per MAC on Cortex-M4 (M7 and M33 run the same code within 1 %)
+PER_MAC = {
+    "mcf_conv2d_s8_dsp": 0.85,
+    "mcf_conv2d_s8_dsp_lean": 2.2,
+    "mcf_conv2d_s8_fast": 1.85,
+    "mcf_conv2d_s8": 8.0,
+    "mcf_fully_connected_s8_dsp": 0.85,
+    "mcf_fully_connected_s8_dsp_row": 1.05,
+    "mcf_fully_connected_s8_dsp_lean": 1.9,
+    "mcf_fully_connected_s8_fast": 1.55,
+    "mcf_fully_connected_s8": 6.3,
+    "mcf_depthwise_conv2d_s8_dsp3x3": 2.2,
+    "mcf_depthwise_conv2d_s8_dsp3x3_1": 2.5,
+    "mcf_depthwise_conv2d_s8_dsp2": 3.3,
+    "mcf_depthwise_conv2d_s8_dsp": 3.5,
+    "mcf_depthwise_conv2d_s8_fast": 7.7,
+    "mcf_depthwise_conv2d_s8": 32.0,
+}
+OPTIMIZED_PER_UNIT = 1.0
+PORTABLE_PER_UNIT = 8.0
+# a layer without MACs (add, pooling, copies): instructions per output element
+PER_ELEMENT = 4.0
+
+
+def layer_instructions(layer, g) -> float:
+    """Modelled instructions of one built layer."""
+    if layer.macs > 0:
+        per = PER_MAC.get(layer.kernel)
+        if per is None:
+            optimized = any(f"_{isa}" in layer.kernel for isa in ("dsp", "mve", "fast"))
+            per = OPTIMIZED_PER_UNIT if optimized else PORTABLE_PER_UNIT
+        return per * layer.macs
+    n = sum(g.tensors[t].size for t in layer.node.outputs if t in g.tensors)
+    return PER_ELEMENT * n
+
+
+def model_instructions(layers: list, g) -> float:
+    return sum(layer_instructions(l, g) for l in layers)

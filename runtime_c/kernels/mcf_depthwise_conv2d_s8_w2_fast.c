@@ -1,0 +1,8 @@
+/* int8 depthwise convolution with ternary weights, tuned portable C (channel by channel, the
+ * channel's weights unpacked once; mcf_subbyte_ref.h). */
+#include "mcf_subbyte_ref.h"
+
+void mcf_depthwise_conv2d_s8_w2_fast(const mcf_conv2d_sub_args *a, const int8_t *in, int8_t *out)
+{
+    mcf_depthwise_sub_fast(a, in, out, 2);
+}

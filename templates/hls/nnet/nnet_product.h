@@ -1,0 +1,45 @@
+// One product x * w of a dense or convolution layer. A layer's config says how its weights are
+// stored: khot == 0, one weight_t value per weight (a multiplier); khot == K > 0, K signed terms
+// per weight, t = 0 (none) or +-(shift + 1), meaning w = sum sign * 2^shift in raw LSBs (a weight
+// that is a sum of at most K signed powers of two): the product is then shifts and adds, no
+// multiplier (codegen/fpga/khot.py writes the terms).
+#ifndef MCUFORGE_NNET_PRODUCT_H
+#define MCUFORGE_NNET_PRODUCT_H
+
+namespace nnet {
+
+template <class data_T, typename CONFIG_T, bool khot>
+struct product_impl;
+
+template <class data_T, typename CONFIG_T>
+struct product_impl<data_T, CONFIG_T, false> {
+    static auto run(const data_T &x, const typename CONFIG_T::weight_t *w, unsigned i) { return x * w[i]; }
+};
+
+template <class data_T, typename CONFIG_T>
+struct product_impl<data_T, CONFIG_T, true> {
+    static typename CONFIG_T::accum_t run(const data_T &x, const typename CONFIG_T::weight_t *w, unsigned i) {
+#pragma HLS INLINE
+        typedef typename CONFIG_T::accum_t acc_T;
+        // the accumulator's binary point is x's plus the weights' (w_frac): x there, shifted right
+        // by w_frac, is x times one weight LSB (exact: those bits are zero)
+        const acc_T xa = acc_T(x) >> CONFIG_T::w_frac;
+        acc_T s = 0;
+        for (int k = 0; k < CONFIG_T::khot; k++) {
+#pragma HLS UNROLL
+            const int t = w[i * CONFIG_T::khot + k].to_int();
+            if (t > 0) s += xa << (t - 1);
+            else if (t < 0) s -= xa << (-t - 1);
+        }
+        return s;
+    }
+};
+
+template <class data_T, typename CONFIG_T>
+inline auto product(const data_T &x, const typename CONFIG_T::weight_t *w, unsigned i) {
+#pragma HLS INLINE
+    return product_impl<data_T, CONFIG_T, (CONFIG_T::khot > 0)>::run(x, w, i);
+}
+
+}  // namespace nnet
+#endif
