@@ -192,7 +192,11 @@ def write_c_library(cm: CModel, out: Path, source: str, target: str, quant: str)
         f"{cm.prefix}.mk": "c/model.mk.j2",
         "CMakeLists.txt": "c/CMakeLists.txt.j2",
     }
-    return write_sources(out, files, ctx, cm.runtime_sources)
+    written = write_sources(out, files, ctx, cm.runtime_sources)
+    if cm.single_rounding:
+        (out / "mcuforge_runtime" / "include" / "mcf_config.h").write_text(
+            render("c/mcf_config.h.j2", prefix=cm.prefix, single_rounding=True))
+    return written
 
 
 def write_sources(out: Path, files: dict[str, str], ctx: dict, runtime_sources, headers=RUNTIME_HEADERS) -> list[Path]:
@@ -210,9 +214,6 @@ def write_sources(out: Path, files: dict[str, str], ctx: dict, runtime_sources, 
         shutil.copyfile(resources.runtime_c() / "include" / h, rt / "include" / h)
     for s in runtime_sources:
         shutil.copyfile(resources.runtime_c() / "kernels" / s, rt / "kernels" / s)
-    if cm.single_rounding:
-        (rt / "include" / "mcf_config.h").write_text(render("c/mcf_config.h.j2", prefix=cm.prefix,
-                                                            single_rounding=True))
     return written
 
 
