@@ -406,8 +406,8 @@ def to_device_inputs(info: dict, x) -> list[np.ndarray]:
 
 
 INPUT_RULE = ("float samples (float16/32/64) are quantized with the model's input scale and zero point "
-              "(int8 / int16 inputs) or used as float32; int8 (int16) samples are fed as they are to an "
-              "int8 (int16) input; other types are refused")
+              "(int8 / int16 inputs) or used as float32; int8 samples are fed as they are to an int8 input "
+              "(int16 samples to an int16 input); other types are refused")
 INT_IO = {"int8": (-128, 127), "int16": (-32768, 32767)}   # integer model inputs and their ranges
 
 
