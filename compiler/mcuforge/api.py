@@ -292,7 +292,9 @@ def compile_model(model, out_dir, target: str = "cortex-m4", quant: str = "int8"
     patch_plan, patch_note = None, None
     # the default (no memory flag at all): patches too where the arena x instructions rule says so
     pareto_default = (patch is None and planner is None and arena_budget is None and not speed_first
-                      and not portable_kernels and g.meta.get("quant") == "int8")
+                      and not portable_kernels and g.meta.get("quant") == "int8"
+                      # the patch stage's paste kernel is int8; 16x8 models stay layer-wise
+                      and all(t.dtype != "int16" for t in g.tensors.values()))
     if pareto_default:
         from .codegen.c.lean import keep_patched, patches_may_pay
         from .schedule.patches import lower_patched

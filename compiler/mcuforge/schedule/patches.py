@@ -433,8 +433,14 @@ def plan_patches(g: Graph, features=frozenset(), mode="auto", budget: int | None
                     continue        # e.g. a patch that would lie in the padding only
                 if plan.mac_overhead <= (max_overhead if budget is None else max(max_overhead, 1.0)):
                     cands.append(plan)
+    ranked = []
     for plan in cands:              # a quick estimate of each, to rank them
-        plan.peak_bytes = _estimate(apply_patches(g, plan, copy=False), io_in_arena)
+        try:
+            plan.peak_bytes = _estimate(apply_patches(g, plan, copy=False), io_in_arena)
+        except (McuforgeError, ValueError):
+            continue                # e.g. a border patch smaller than its kernel
+        ranked.append(plan)
+    cands = ranked
     if budget is None:
         cands.sort(key=lambda p: (p.peak_bytes, p.patched_macs))
     else:
