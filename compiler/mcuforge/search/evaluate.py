@@ -126,9 +126,15 @@ class Evaluator:
         from ..codegen.c.emit import lower_to_c
         from ..targets import load_core
         min_arena = config.get("kernels", "fast") == "min_arena"
-        cm = lower_to_c(q.copy(), load_core(self.target).features, io_in_arena=True,
-                        arena_budget=0 if min_arena else None)
-        out = {"weights_bytes": int(sum(a.nbytes for a in cm.arrays)), "arena_bytes": int(cm.plan.size)}
+        # Weight and arena bytes depend on the kernels and the weight widths only (the int8
+        # options change values, not sizes), so the code generation runs once per such pair.
+        key = (min_arena, tuple(sorted((weight_bits_of(config, self.weight_layers) or {}).items())))
+        if key not in self._costs:
+            cm = lower_to_c(q.copy(), load_core(self.target).features, io_in_arena=True,
+                            arena_budget=0 if min_arena else None)
+            self._costs[key] = {"weights_bytes": int(sum(a.nbytes for a in cm.arrays if not getattr(a, "alias", None))),
+                                "arena_bytes": int(cm.plan.size)}
+        out = dict(self._costs[key])
         if self.measure == "qemu":
             from ..api import compile_model, simulate
             with tempfile.TemporaryDirectory() as tmp:
