@@ -211,11 +211,8 @@ def test_subbyte_portable_kernels_bit_exact(tmp_path, target):
 def test_mlperf_ic_resnet8_flash_ratio(tmp_path):
     """ic_resnet8 (MLPerf Tiny int8 .tflite narrowed to int4 / ternary): the weight layers' flash
     with the portable kernels, packed weights + bias + multiplier + shift, against int8."""
-    from pathlib import Path
-    path = Path(__file__).resolve().parents[2] / "shared" / "models" / "mlperf-tiny" / "ic_resnet8_int8.tflite"
-    if not path.is_file():
-        path = Path("/work/shared/models/mlperf-tiny/ic_resnet8_int8.tflite")
-    assert path.is_file(), path
+    from mlperf_data import model_path
+    path = model_path("ic_resnet8_int8")
     size = {}
     for bits in (8, 4, 2):
         info = compile_model(path, tmp_path / str(bits), quiet=True, weight_bits=bits, portable_kernels=True).info
