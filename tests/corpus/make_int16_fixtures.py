@@ -21,7 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import numpy as np  # noqa: E402
 
-from make_tflite_fixtures import FIXTURES, NETWORKS, keras, L, operators, randomize_bn, tf  # noqa: E402
+from make_tflite_fixtures import FIXTURES, NETWORKS, convert, keras, L, operators, randomize_bn, tf  # noqa: E402
 
 
 def mix16():
@@ -46,22 +46,6 @@ INT16_NETWORKS = {"mix16": mix16, "keras_ds_cnn": NETWORKS["keras_ds_cnn"], "ker
                   "keras_mobilenet_v1": NETWORKS["keras_mobilenet_v1"]}
 
 
-def convert16(model, shape, rng):
-    calib = rng.standard_normal((64,) + tuple(shape)).astype(np.float32)
-
-    def representative():
-        for i in range(len(calib)):
-            yield [calib[i:i + 1]]
-
-    conv = tf.lite.TFLiteConverter.from_keras_model(model)
-    conv.optimizations = [tf.lite.Optimize.DEFAULT]
-    conv.representative_dataset = representative
-    conv.target_spec.supported_ops = [tf.lite.OpsSet.EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8]
-    conv.inference_input_type = tf.int16
-    conv.inference_output_type = tf.int16
-    return conv.convert()
-
-
 def main(names):
     FIXTURES.mkdir(exist_ok=True)
     man_path = FIXTURES / "int16_manifest.json"
@@ -73,7 +57,7 @@ def main(names):
         rng = np.random.default_rng(1)
         randomize_bn(model, rng)
         shape = model.inputs[0].shape[1:]
-        buf = convert16(model, shape, rng)
+        buf = convert(model, shape, rng, int16=True)
         out = f"{name}_int16"
         (FIXTURES / f"{out}.tflite").write_bytes(buf)
         ops = operators(buf)

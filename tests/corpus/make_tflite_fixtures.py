@@ -157,7 +157,9 @@ def randomize_bn(model, rng):
                                rng.uniform(0.5, 2.0, var.shape).astype(np.float32)])
 
 
-def convert(model, shape, rng):
+def convert(model, shape, rng, int16: bool = False):
+    """Full-integer conversion on 64 Gaussian samples: int8 activations, or with int16 TFLite's
+    16x8 scheme (int16 activations, int8 weights)."""
     calib = rng.standard_normal((64,) + tuple(shape)).astype(np.float32)
 
     def representative():
@@ -167,9 +169,12 @@ def convert(model, shape, rng):
     conv = tf.lite.TFLiteConverter.from_keras_model(model)
     conv.optimizations = [tf.lite.Optimize.DEFAULT]
     conv.representative_dataset = representative
-    conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-    conv.inference_input_type = tf.int8
-    conv.inference_output_type = tf.int8
+    if int16:
+        conv.target_spec.supported_ops = [tf.lite.OpsSet.EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8]
+    else:
+        conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    conv.inference_input_type = tf.int16 if int16 else tf.int8
+    conv.inference_output_type = conv.inference_input_type
     return conv.convert()
 
 
