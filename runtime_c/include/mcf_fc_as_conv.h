@@ -10,19 +10,19 @@
 
 #include "mcf_kernels.h"
 
+/* The window of that 1x1 convolution (no padding). */
+static inline mcf_window mcf_fc_window(int32_t rows, int32_t in_features, int32_t out_features)
+{
+    const mcf_window w = {.batch = 1, .in_h = 1, .in_w = rows, .in_c = in_features, .out_h = 1,
+                          .out_w = rows, .out_c = out_features, .k_h = 1, .k_w = 1, .stride_h = 1,
+                          .stride_w = 1, .dil_h = 1, .dil_w = 1, .pad_top = 0, .pad_left = 0};
+    return w;
+}
+
 static inline void mcf_fc_as_conv(const mcf_fully_connected_s8_args *a, mcf_conv2d_s8_args *c)
 {
     memset(c, 0, sizeof(*c));
-    c->win.batch = 1;
-    c->win.in_h = 1;
-    c->win.in_w = a->rows;
-    c->win.in_c = a->in_features;
-    c->win.out_h = 1;
-    c->win.out_w = a->rows;
-    c->win.out_c = a->out_features;
-    c->win.k_h = c->win.k_w = 1;
-    c->win.stride_h = c->win.stride_w = 1;
-    c->win.dil_h = c->win.dil_w = 1;
+    c->win = mcf_fc_window(a->rows, a->in_features, a->out_features);
     c->groups = 1;
     c->weights = a->weights;
     c->rq = a->rq;

@@ -23,6 +23,7 @@
 #define MCF_SUBBYTE_DSP_H
 
 #include "mcf_arith.h"
+#include "mcf_fc_as_conv.h"
 #include "mcf_kernels.h"
 #include "mcf_opt.h"
 #include "mcf_subbyte.h"
@@ -247,9 +248,7 @@ static inline void mcf_conv2d_sub_dsp(const mcf_conv2d_sub_args *a, const int8_t
 static inline void mcf_fully_connected_sub_dsp(const mcf_fully_connected_sub_args *a, const int8_t *in,
                                                int8_t *out, int32_t bits)
 {
-    const mcf_window w = {.batch = 1, .in_h = 1, .in_w = a->rows, .in_c = a->in_features, .out_h = 1,
-                          .out_w = a->rows, .out_c = a->out_features, .k_h = 1, .k_w = 1, .stride_h = 1,
-                          .stride_w = 1, .dil_h = 1, .dil_w = 1, .pad_top = 0, .pad_left = 0};
+    const mcf_window w = mcf_fc_window(a->rows, a->in_features, a->out_features);
     mcf_sub_dsp_gemm(&w, in, out, a->rows, a->out_features, a->in_features, a->weights, a->bias, &a->rq,
                      a->scratch, bits);
 }
