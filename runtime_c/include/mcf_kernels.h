@@ -314,6 +314,8 @@ typedef struct {
 void mcf_patch_paste(const mcf_patch_paste_args *a, const void *prev, const void *patch, void *out);
 
 #include "mcf_elementwise.h"
+/* int8 log-softmax and division, int16 hard-swish */
+#include "mcf_logdiv.h"
 /* resize and transposed convolution (they reuse the conv2d argument structs above) */
 #include "mcf_resize.h"
 /* TFLite's 16x8 scheme (int16 activations; reuses the pooling, add and mul structs above) */

@@ -27,6 +27,7 @@ from .tflite_elementwise import ElementwiseOps
 from .tflite_resize import TfliteResizeOps
 from .tflite_reduce import ReduceOps
 from .tflite_movement import TfliteMovementOps
+from .tflite_logdiv import LogDivOps
 
 # TFLite TensorType -> IR dtype
 DTYPES = {0: "float32", 2: "int32", 3: "uint8", 4: "int64", 6: "bool", 7: "int16", 9: "int8"}
@@ -58,7 +59,7 @@ def _safe(name: str, fallback: str) -> str:
     return s if s and not s[0].isdigit() else fallback
 
 
-class TfliteImporter(ElementwiseOps, TfliteResizeOps, ReduceOps, TfliteMovementOps):
+class TfliteImporter(ElementwiseOps, TfliteResizeOps, ReduceOps, TfliteMovementOps, LogDivOps):
     def __init__(self, buf: bytes, name: str, where: str):
         self.buf, self.where = buf, where
         self.pm = fb.open_model(buf, where)

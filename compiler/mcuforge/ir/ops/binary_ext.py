@@ -1,7 +1,8 @@
 """More broadcasting binary ops: div, max, min, and prelu (a slope tensor broadcast over x).
 
-div has float semantics only: a division by a constant becomes a multiplication by its reciprocal
-in the frontend; int8 division of two variables is refused by the quantizer (no int8 kernel).
+div: a division by a constant becomes a multiplication by its reciprocal in the frontend; int8
+division of two variables is TFLite Micro's DIV (a fixed-point reciprocal of the divisor,
+reference/logdiv_arith.py), with a zero divisor defined as saturation.
 max / min in int8 bring both inputs to the output grid (TFLite's requantization) and compare;
 with int_algo="tflm" (TFLite MAXIMUM / MINIMUM) they compare raw values, as TFLM does. The
 requantization shifts the input left by 20 bits first (as TFLite's ADD does), so it rounds once:
@@ -18,6 +19,22 @@ from .binary import ADD_LEFT_SHIFT, _Binary, broadcast_shape, rescaled_inputs
 class Div(_Binary):
     name = "div"
     fn = np.divide
+
+    def int8_params(self, node, g):
+        from ...reference import logdiv_arith
+        from .base import act_range_int8
+        q1, q2 = (g.tensors[t].quant for t in node.inputs[:2])
+        qo = g.tensors[node.outputs[0]].quant
+        try:
+            p = logdiv_arith.div_params(q1.s, q2.s, qo.s)
+        except ValueError as e:
+            raise ValueError(f"div {node.name}: {e}") from None
+        lo, hi = act_range_int8(node, qo)
+        return dict(p, in1_zp=q1.zp, in2_zp=q2.zp, out_zp=qo.zp, act_min=lo, act_max=hi)
+
+    def run_int8(self, node, xs, p):
+        from ...reference import logdiv_arith
+        return [logdiv_arith.div_int8(xs[0], xs[1], p)]
 
 
 class _MaxMin(_Binary):
