@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-FIXED_GRID = {"Sigmoid": (1 / 256, -128), "Softmax": (1 / 256, -128)}
+FIXED_GRID = {"Sigmoid": (1 / 256, -128), "Softmax": (1 / 256, -128), "LogSoftmax": (16 / 256, 127)}
 
 
 def ort_session(model_or_path, optimize: bool = False):

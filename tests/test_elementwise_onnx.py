@@ -19,7 +19,8 @@ def _ops_model(opset: int, int8: bool):
     """x [1,4,5,6] -> Conv (int8: a 1x1 MaxPool, which moves data without rounding, so that only
     the elementwise ops are compared) -> NHWC in the IR -> one branch per op; g [1,4,1,1] a plain
     gate, v [6] a plain vector, w [1,4,5,6] a full plain image, r [5,1] a plain column.
-    Float-only ops (Div of two variables, LogSoftmax) only when not int8."""
+    Div of two variables and LogSoftmax only in float here (a standard-normal divisor reaches 0,
+    where onnxruntime's float division is inf / NaN); their int8 test is tests/test_logdiv_ops.py."""
     from onnx import TensorProto, helper, numpy_helper
     rng = np.random.default_rng(opset)
     n = helper.make_node
@@ -212,17 +213,6 @@ def test_torch_block_int8_m4(torch_block, tmp_path):
 
 
 # -- refusals --------------------------------------------------------------------------------------
-def test_int8_refuses_float_only_ops(tmp_path):
-    import onnx
-    model = _ops_model(13, int8=False)
-    onnx.save_model(model, str(tmp_path / "m.onnx"))
-    calib = tmp_path / "calib.npz"
-    np.savez(calib, **{vi.name: np.stack([f[vi.name] for f in _feeds(model, 4)]) for vi in model.graph.input})
-    with pytest.raises(McuforgeError, match=r"op (div|log_softmax) \(node \S+\) has no int8 kernel") as e:
-        compile_model(tmp_path / "m.onnx", tmp_path / "lib", target="host", quant="int8", calib=calib, quiet=True)
-    assert "\n" not in str(e.value)
-
-
 def test_fpga_backends_refuse_new_ops_by_name(tmp_path):
     """The fixed-point (HLS / RTL) backends have no tanh, gelu, ... layers: one line naming the op,
     the node and the backend, before any project is written."""
