@@ -60,7 +60,7 @@ def quantize_fixed(g: Graph, ranges: dict[str, tuple[float, float]], act_bits: i
     order = g.topo_order()
     for n in order:
         if n.op not in FIXED_OPS:
-            raise UnsupportedOpError(n.op, n.name, "the fixed-point (FPGA) backends support "
+            raise UnsupportedOpError(n.op, n.name, "the fixed-point FPGA backends (HLS and RTL) support "
                                      + ", ".join(sorted(FIXED_OPS)))
 
     def act_type(name: str) -> FixedType:
