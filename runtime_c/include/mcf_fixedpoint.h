@@ -60,6 +60,16 @@ static inline int32_t mcf_one_over_one_plus_x(int32_t a)
     return mcf_sat_rounding_mul_pot(x, 1);
 }
 
+/* the largest of n int8 values `stride` apart (a softmax row along any axis) */
+static inline int32_t mcf_strided_max_s8(const int8_t *x, int32_t n, int32_t stride)
+{
+    int32_t max = -128;
+    for (int32_t c = 0; c < n; ++c) {
+        max = MCF_MAX(max, (int32_t)x[c * stride]);
+    }
+    return max;
+}
+
 static inline int32_t mcf_clz32(uint32_t x)
 {
     if (x == 0) {

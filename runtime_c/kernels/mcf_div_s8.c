@@ -45,16 +45,5 @@ static inline int8_t div_one(const mcf_div_s8_args *a, int32_t x1, int32_t x2)
 
 void mcf_div_s8(const mcf_div_s8_args *a, const int8_t *in1, const int8_t *in2, int8_t *out)
 {
-    if (a->bc.same_shape) {
-        for (int32_t i = 0; i < a->bc.size; ++i) {
-            out[i] = div_one(a, in1[i], in2[i]);
-        }
-        return;
-    }
-    mcf_bc_iter it;
-    mcf_bc_begin(&it);
-    for (int32_t i = 0; i < a->bc.size; ++i) {
-        out[i] = div_one(a, in1[it.a_off], in2[it.b_off]);
-        mcf_bc_next(&a->bc, &it);
-    }
+    MCF_BROADCAST_APPLY(div_one, a, in1, in2, out);
 }

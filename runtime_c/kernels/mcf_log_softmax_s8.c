@@ -42,34 +42,37 @@ static int32_t log_q5_of_q12(int32_t x)
     return mcf_sat_rounding_mul_pot(mcf_wrap_add(mcf_srdhm(z, log_2), mcf_srdhm(num_scaled, recip)), 1);
 }
 
+/* one row: axis_len values `inner` apart */
+static void log_softmax_row(const mcf_log_softmax_s8_args *a, const int8_t *x, int8_t *y)
+{
+    const int32_t stride = a->inner;
+    const int32_t max = mcf_strided_max_s8(x, a->axis_len, stride);
+    /* axis_len < 2^12 (checked at compile time) and each term <= 2^19: no overflow */
+    int32_t sum = 0;
+    for (int32_t c = 0; c < a->axis_len; ++c) {
+        sum += a->exp_q12[max - x[c * stride]];
+    }
+    const int32_t log_sum = log_q5_of_q12(sum);
+    const int32_t floor = mcf_rounding_divide_by_pot(mcf_srdhm(mcf_wrap_add(log_sum, INT32_MIN), a->rev_mult),
+                                                     -a->rev_shift);
+    const int32_t adjusted_min = MCF_MAX(a->diff_min - 1, floor);
+    for (int32_t c = 0; c < a->axis_len; ++c) {
+        const int32_t d = max - x[c * stride];
+        int32_t v = -128;
+        if (-d > adjusted_min) {
+            v = mcf_rounding_divide_by_pot(mcf_wrap_sub(a->diff_q5[d], log_sum), 31 - DIFF_BITS - OUT_BITS) + 127;
+            v = MCF_CLAMP(v, -128, 127);
+        }
+        y[c * stride] = (int8_t)v;
+    }
+}
+
 void mcf_log_softmax_s8(const mcf_log_softmax_s8_args *a, const int8_t *in, int8_t *out)
 {
+    const size_t row = (size_t)a->axis_len * a->inner;
     for (int32_t o = 0; o < a->outer; ++o) {
         for (int32_t i = 0; i < a->inner; ++i) {
-            const int8_t *x = in + (size_t)o * a->axis_len * a->inner + i;
-            int8_t *y = out + (size_t)o * a->axis_len * a->inner + i;
-            int32_t max = -128;
-            for (int32_t c = 0; c < a->axis_len; ++c) {
-                max = MCF_MAX(max, (int32_t)x[c * a->inner]);
-            }
-            /* axis_len < 2^12 (checked at compile time) and each term <= 2^19: no overflow */
-            int32_t sum = 0;
-            for (int32_t c = 0; c < a->axis_len; ++c) {
-                sum += a->exp_q12[max - x[c * a->inner]];
-            }
-            const int32_t log_sum = log_q5_of_q12(sum);
-            const int32_t floor = mcf_rounding_divide_by_pot(
-                mcf_srdhm(mcf_wrap_add(log_sum, INT32_MIN), a->rev_mult), -a->rev_shift);
-            const int32_t adjusted_min = MCF_MAX(a->diff_min - 1, floor);
-            for (int32_t c = 0; c < a->axis_len; ++c) {
-                const int32_t d = max - x[c * a->inner];
-                int32_t v = -128;
-                if (-d > adjusted_min) {
-                    v = mcf_rounding_divide_by_pot(mcf_wrap_sub(a->diff_q5[d], log_sum), 31 - DIFF_BITS - OUT_BITS) + 127;
-                    v = MCF_CLAMP(v, -128, 127);
-                }
-                y[c * a->inner] = (int8_t)v;
-            }
+            log_softmax_row(a, in + o * row + i, out + o * row + i);
         }
     }
 }

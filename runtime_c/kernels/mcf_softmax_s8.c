@@ -12,10 +12,7 @@ void mcf_softmax_s8(const mcf_softmax_s8_args *a, const int8_t *in, int8_t *out)
         for (int32_t i = 0; i < a->inner; ++i) {
             const int8_t *x = in + (size_t)o * a->axis_len * a->inner + i;
             int8_t *y = out + (size_t)o * a->axis_len * a->inner + i;
-            int32_t max = -128;
-            for (int32_t c = 0; c < a->axis_len; ++c) {
-                max = MCF_MAX(max, (int32_t)x[c * a->inner]);
-            }
+            const int32_t max = mcf_strided_max_s8(x, a->axis_len, a->inner);
             int32_t sum = 0;
             for (int32_t c = 0; c < a->axis_len; ++c) {
                 const int32_t e = a->exp_table[max - x[c * a->inner]];
