@@ -264,3 +264,43 @@ def test_onnx_float_log_softmax_and_div_match_onnxruntime(tmp_path):
     from test_elementwise_onnx import _assert_close_float
     model, ins = _onnx_model()
     _assert_close_float(model, tmp_path, _onnx_feeds(ins, 2, 3))
+
+
+# -- a PyTorch classifier ending in log_softmax, straight from the module -------------------------------
+@pytest.mark.slow
+def test_torch_log_softmax_classifier_int8(tmp_path):
+    """The PyTorch-tutorial classifier shape (conv -> ... -> Linear -> F.log_softmax, and a division
+    by a computed norm): compiled from the module (dynamo export inside), int8 with calibration;
+    host C == golden model, and the int8 log-probabilities within 2 output LSB of torch's."""
+    torch = pytest.importorskip("torch")
+    pytest.importorskip("onnxscript")
+    nn = torch.nn
+
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv = nn.Conv2d(1, 8, 3, stride=2)
+            self.fc = nn.Linear(8 * 7 * 7, 10)
+
+        def forward(self, x):
+            h = torch.relu(self.conv(x))
+            h = h / (h.mean(dim=(1, 2, 3), keepdim=True) + 1.0)        # Div of two activations
+            return nn.functional.log_softmax(self.fc(h.flatten(1)), dim=1)
+
+    torch.manual_seed(0)
+    model = Net().eval()
+    calib = torch.rand(32, 1, 16, 16)
+    res = compile_model(model, tmp_path / "lib", quant="int8", example_inputs=calib[:1], calib=calib, quiet=True)
+    kinds = {r["op"] for r in res.info["layers"]}
+    assert {"log_softmax", "div"} <= kinds, kinds
+    xs = torch.rand(6, 1, 16, 16)
+    got, _ = simulate(tmp_path / "lib", "host", xs)
+    ref, _ = simulate(tmp_path / "lib", "reference", xs)
+    assert np.array_equal(got, ref)
+    q = res.info["outputs"][0]["quant"]
+    with torch.no_grad():
+        want = model(xs).numpy()
+    deq = (got.astype(np.float64).reshape(want.shape) - q["zero_point"]) * q["scale"]
+    assert (q["scale"], q["zero_point"]) == (16 / 256, 127)
+    lowest = (-128 - 127) * q["scale"]   # the grid ends at -15.94
+    assert np.abs(deq - np.maximum(want, lowest)).max() <= 2 * q["scale"]
