@@ -194,6 +194,10 @@ def test_div_c_byte_exact(tmp_path):
     a = [_int8(shape1) for _ in range(3)]
     b = [_int8(shape2) for _ in range(3)]
     b[0][..., :2] = q2[1]   # zero divisors: the golden model's saturation
+    a[2].reshape(-1)[:] = np.clip(np.arange(-60, 60) + q1[1], -128, 127)   # tiny numerators over
+    b[2][..., 0], b[2][..., 1] = q2[1] - 120, q2[1] + 100                     # large divisors: shifts >= 32
+    p = Executor(load_tflite_bytes(buf)).params
+    assert _undefined_in_tflm(a[2], b[2], next(iter(p.values()))).any()
     res, ys, _ = _c_outputs(buf, tmp_path, [a, b])
     assert "mcf_div_s8.c" in res.info["runtime_sources"]
     for k, want in enumerate(_golden(buf, [a, b])):

@@ -16,12 +16,14 @@ typedef struct {
 
 void mcf_log_softmax_s8(const mcf_log_softmax_s8_args *a, const int8_t *in, int8_t *out);
 
-/* int8 division with broadcasting (TFLite Micro's DIV: fixed-point reciprocal of the divisor). */
+/* int8 division with broadcasting (TFLite Micro's DIV: fixed-point reciprocal of the divisor).
+ * recip[d]: the Q31 mantissa of 1 / d for each divisor magnitude d = |x2 - zp2| <= 255. */
 typedef struct {
     mcf_broadcast bc;
     int32_t in1_zp, in2_zp, out_zp;
     int32_t out_mult, out_shift;
     int32_t act_min, act_max;
+    const int32_t *recip;
 } mcf_div_s8_args;
 
 void mcf_div_s8(const mcf_div_s8_args *a, const int8_t *in1, const int8_t *in2, int8_t *out);

@@ -3,6 +3,7 @@ runtime_c/kernels/mcf_log_softmax_s8.c, mcf_div_s8.c, mcf_hardswish_s16.c; rules
 reference/logdiv_arith.py)."""
 from ....ir.ops import get_op
 from ....ir.ops.int16 import int16_semantics
+from ....reference import logdiv_arith
 from .base import Layer, builder
 from .elementwise import broadcast_layer
 from .softmax import _split
@@ -21,7 +22,9 @@ def log_softmax_s8(ctx, node, cid):
 
 @builder("div", "int8")
 def div_s8(ctx, node, cid):
-    return broadcast_layer(ctx, node, "mcf_div_s8", "div_s8", p=get_op("div").int8_params(node, ctx.g))
+    layer = broadcast_layer(ctx, node, "mcf_div_s8", "div_s8", p=get_op("div").int8_params(node, ctx.g))
+    layer.arrays.append(ctx.array(cid, "recip", "int32_t", logdiv_arith.divisor_reciprocals()))
+    return layer
 
 
 @builder("hardswish", "int16")
