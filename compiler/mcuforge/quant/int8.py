@@ -79,7 +79,9 @@ def quantize_int8(g: Graph, ranges: dict[str, tuple[float, float]], per_channel_
                 # of this tensor (another keep-quant op, say) see `want` already
                 requantize_after.append((n, want))
                 out.quant = want
-        elif op.fixed_output_quant is not None:
+        elif op.fixed_output_quant is not None and not (op.elementwise_unary and n.outputs[0] in from_model):
+            # (a QDQ model's own grid for a sigmoid is kept: the device runs it as a table, which
+            # takes any grid, and onnxruntime's model requantizes to that grid)
             out.quant = QuantParams(*op.fixed_output_quant)
         elif out.quant is None and n.op in RANGE_PRESERVING and n.inputs[0] in from_model:
             # a QDQ model left this tensor in float (onnxruntime does not quantize ReduceMean):
