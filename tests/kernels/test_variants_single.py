@@ -68,7 +68,9 @@ def _check_variants(info, target):
         assert ks and all(k == f"mcf_{kind}_s8{POOL_ADD[target]}" for k in ks), used
 
 
-SLOW_CORES = {"cortex-m7", "cortex-m33"}   # the M4's DSP code again
+# by default the DSP (M4) and Helium (M55) kernels; the tuned C (M3, and M0's 16-bit-halves path,
+# whose arithmetic the identities test checks in numpy), M7 and M33 (the M4's code) in the slow run
+SLOW_CORES = {"cortex-m3", "cortex-m7", "cortex-m33"}
 
 
 @pytest.mark.parametrize("target", [pytest.param(t, marks=pytest.mark.slow) if t in SLOW_CORES else t
@@ -80,6 +82,7 @@ def test_single_rounding_variants_bit_exact(tmp_path, target):
     _check_variants(info, target)
 
 
+@pytest.mark.slow
 def test_single_rounding_fast_variants_bit_exact_on_m0(tmp_path):
     info = run_m0(tmp_path, M0_SPECS, requant="single")
     _check_selected(info, M0_SPECS)
@@ -93,6 +96,7 @@ def test_single_rounding_variants_random_layers(tmp_path, target):
     run_case(tmp_path, target, specs, seed=5, requant="single")
 
 
+@pytest.mark.slow
 def test_single_and_double_differ_on_these_layers(tmp_path):
     """The cases above would prove little if both roundings gave the same bytes on them."""
     from mcuforge.api import compile_model, simulate
