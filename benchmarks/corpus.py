@@ -32,9 +32,9 @@ def _fmt_instr(n):
     return "-" if n is None else f"{n / 1e6:.2f} M" if n >= 1e5 else f"{n / 1e3:.1f} k"
 
 
-def onnx_row(net, exp, tmp, board):
+def onnx_row(net, exp, tmp, board, requant="double"):
     f = check.onnx_float(net, exp, tmp)
-    q = check.onnx_int8(net, exp, tmp, board=board)
+    q = check.onnx_int8(net, exp, tmp, board=board, requant=requant)
     agree = f"{100 * q['within1']:.1f} % within 1 LSB ({100 * q['exact']:.1f} % exact)"
     return (f"| {net} | {exp} | {len(f['ops'])} | {f['max_err']:.1e} ({f['rel_err']:.1e}) | {agree} | "
             f"{q['arena']} | {_fmt_instr(q['instructions'])} |")
@@ -54,6 +54,8 @@ def main():
     ap.add_argument("names", nargs="*", help="networks (default: all fixtures)")
     ap.add_argument("--no-qemu", action="store_true", help="host C only (no instruction counts)")
     ap.add_argument("--out", help="also write the table to this Markdown file")
+    ap.add_argument("--requant", default="double", choices=["double", "single"],
+                    help="int8 rounding of the ONNX rows (compile_model(requant=...); .tflite rows keep TFLite's)")
     args = ap.parse_args()
     board = "host" if args.no_qemu else "mps2-an386"
     lines = [HEADER]
@@ -66,7 +68,7 @@ def main():
         t0 = time.time()
         with tempfile.TemporaryDirectory() as tmp:
             try:
-                row = tflite_row(net, Path(tmp), board) if exp == "tflite" else onnx_row(net, exp, Path(tmp), board)
+                row = tflite_row(net, Path(tmp), board) if exp == "tflite" else onnx_row(net, exp, Path(tmp), board, args.requant)
             except Exception as e:  # a failing network is a row of the table, not the end of it
                 msg = str(e).splitlines()[0] if str(e) else ""
                 row = f"| {net} | {exp} | | FAILS: {type(e).__name__}: {msg[:160].replace('|', '/')} | | | |"

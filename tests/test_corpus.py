@@ -26,10 +26,11 @@ ONNX_FLOAT_CASES = [(n, e) for n in TORCH_NETS for e in ("ts", "dynamo")]
 #   layer starts within 1 LSB (mobilenet_v2: the first conv 99.95 % identical) but onnxruntime rounds
 #   in float, we in TFLite's integer arithmetic, and the 1-LSB differences compound layer by layer
 #   (test_corpus_per_layer.py: each mobilenet_v2 layer fed the same int8 input is within 1 LSB);
-# - autoencoder.ts (90.2 %): BatchNorm1d after Linear stays a BatchNormalization node; we fold it into
-#   the dense layer, onnxruntime rounds the Gemm output to int8 first and the BN amplifies that (4.3x);
+#   (compile_model(requant="single") brings most of them to 100 %: tests/test_requant_single.py);
 # - kwt (both exporters, 93.8 %): softmax and layer norm in integers here, in float in onnxruntime.
-ONNX_INT8_CASES = [("ds_cnn", "ts"), ("ds_cnn", "dynamo"), ("autoencoder", "dynamo"), ("squeezenet", "ts"),
+# autoencoder.ts: its BatchNorm1d after a Linear (a Q/DQ pair between them) stays a layer of its own
+# (fold_batchnorm), so int8 rounds where onnxruntime does (folded: 90.2 %).
+ONNX_INT8_CASES = [("ds_cnn", "ts"), ("ds_cnn", "dynamo"), ("autoencoder", "ts"), ("autoencoder", "dynamo"), ("squeezenet", "ts"),
                    ("squeezenet", "dynamo"), ("mobilenet_v3_small", "dynamo")]
 FAST_FLOAT = {("ds_cnn", "dynamo")}  # one exporter each by default, the other in the slow run
 FAST_INT8 = {("ds_cnn", "ts")}

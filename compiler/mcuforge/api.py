@@ -262,8 +262,8 @@ def compile_model(model, out_dir, target: str = "cortex-m4", quant: str = "int8"
     None with no other memory flag (the default), patches are tried where the arena's peak lies
     in the patchable first layers and kept if arena x modelled instructions is the smaller.
 
-    requant: see prepare_graph ("single" builds with the portable kernels, whose requantization it
-    changes).
+    requant: see prepare_graph ("single": every kernel variant, portable, tuned C, DSP and Helium,
+    rounds once; the generated mcf_config.h switches them).
     weight_bits="mixed" chooses each layer's width under the budgets of `mixed`
     (quant.mixed.MixedOptions: flash_budget in bytes of constants, instr_budget, labels,
     layer_calib); model.json and the report then hold each layer's Omega and the budget."""

@@ -180,7 +180,7 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--requant", default="double", choices=["double", "single"],
                    help="int8 requantization rounding: TFLite's double rounding (default; .tflite models always), "
                         "or single: one rounding of the exact product, which agrees with onnxruntime's QDQ "
-                        "models far more often (ONNX / float models; portable kernels)")
+                        "models far more often (ONNX / float models; every kernel variant, no slower)")
     from .cli_train import add_train_args
     add_train_args(c)
     c.set_defaults(func=cmd_compile)

@@ -20,6 +20,20 @@
 #define MCF_SINGLE_ROUNDING 0
 #endif
 
+/* The two roundings in the 32-bit forms of the optimized kernels (mcf_fast_requant.h, the tuned
+ * add), which split x * m * 2^-(31+e) into a high product and a rounding shift by e >= 1:
+ *   double (TFLite): high = floor((x m + 2^30) / 2^31) rounded, then (high + 2^(e-1) - [x < 0]) >> e;
+ *   single:          high = floor(x m / 2^31) floored, then (high + 2^(e-1)) >> e, which is
+ *                    floor(x m / 2^(31+e) + 1/2) exactly (nested floors of integer divisions).
+ * MCF_RQ_HIGH_ROUND: 1 where the high product is rounded; MCF_RQ_NEG(x): the away-from-zero term. */
+#if MCF_SINGLE_ROUNDING
+#define MCF_RQ_HIGH_ROUND 0
+#define MCF_RQ_NEG(x) 0
+#else
+#define MCF_RQ_HIGH_ROUND 1
+#define MCF_RQ_NEG(x) ((x) >> 31)
+#endif
+
 #define MCF_MAX(a, b) ((a) > (b) ? (a) : (b))
 #define MCF_MIN(a, b) ((a) < (b) ? (a) : (b))
 #define MCF_CLAMP(x, lo, hi) MCF_MIN(MCF_MAX((x), (lo)), (hi))

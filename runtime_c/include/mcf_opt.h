@@ -6,13 +6,16 @@
  *    so kernels multiply raw int8 inputs and fill padding with the zero point;
  *  - DSP variants: per output channel 4 words {2 * bias', multiplier, rcz, e} with e = -shift in
  *    [1, 22] and rcz = 2^(e-1) + out_zp * 2^e, weights doubled to int16, worst-case |acc| < 2^30.
- *    Then requantization is exact (see mcf_dsp_requant).
+ *    Then requantization is exact (see mcf_dsp_requant), in either rounding mode: the constants
+ *    are the same, mcf_config.h's MCF_SINGLE_ROUNDING switches the instructions.
  */
 #ifndef MCF_OPT_H
 #define MCF_OPT_H
 
 #include <stdint.h>
 #include <string.h>
+
+#include "mcf_arith.h"   /* MCF_SINGLE_ROUNDING (mcf_config.h) */
 
 /* Unaligned-safe 32-bit load and store (one LDR / STR on cores that allow unaligned access). */
 static inline int32_t mcf_rd32(const void *p)
@@ -67,19 +70,47 @@ static inline int32_t mcf_smmlar(int32_t a, int32_t b, int32_t acc)
     return r;
 }
 
+/* (acc_hi * 2^32 + a * b) >> 32, the high word floored */
+static inline int32_t mcf_smmla(int32_t a, int32_t b, int32_t acc)
+{
+    int32_t r;
+    __asm__("smmla %0, %1, %2, %3" : "=r"(r) : "r"(a), "r"(b), "r"(acc));
+    return r;
+}
+
 /*
- * TFLite requantization of x = acc2 / 2 plus the output zero point, exactly, in four instructions.
- * With |x| < 2^30, m >= 0 and 1 <= e <= 22:
+ * Requantization of x = acc2 / 2 plus the output zero point, exactly, with |x| < 2^30, m >= 0 and
+ * 1 <= e <= 22, rcz = 2^(e-1) + zp * 2^e (no overflow: |rcz| < 2^30, |acc2 m| / 2^32 < 2^30).
+ * TFLite's double rounding (the default), four instructions:
  *   SRDHM(x, m) = floor((x m + 2^30) / 2^31) = floor((acc2 m + 2^31) / 2^32) = SMMULR(acc2, m) = s;
  *   rounding divide (half away from zero) = (s + 2^(e-1) - [s < 0]) >> e, and [s < 0] may be
  *   replaced by [x < 0]: they differ only when s == 0, where the result is 0 either way;
- *   adding zp * 2^e before the shift adds zp after it (no overflow: |s| <= 2^30, |rcz| < 2^30).
+ *   adding zp * 2^e before the shift adds zp after it.
+ * One rounding of the exact product (MCF_SINGLE_ROUNDING, requant="single"), two instructions:
+ *   floor(x m / 2^(31+e) + 1/2) + zp = floor((acc2 m + rcz 2^32) / 2^(32+e))
+ *     = floor(floor((acc2 m + rcz 2^32) / 2^32) / 2^e) = SMMLA(acc2, m, rcz) >> e.
+ * MCF_DSP_RQ_ASM is the same in assembly for the hand-written loops: `dst` = requantized `acc`
+ * (m, rcz, e in registers).
  */
+#if MCF_SINGLE_ROUNDING
+static inline int32_t mcf_dsp_requant(int32_t acc2, int32_t m, int32_t rcz, int32_t e)
+{
+    return mcf_smmla(acc2, m, rcz) >> e;
+}
+#define MCF_DSP_RQ_ASM(dst, acc, m, rcz, e)                                         \
+    "smmla " dst ", " acc ", " m ", " rcz "\n\t"                                   \
+    "asr " dst ", " dst ", " e "\n\t"
+#else
 static inline int32_t mcf_dsp_requant(int32_t acc2, int32_t m, int32_t rcz, int32_t e)
 {
     const int32_t s = mcf_smmlar(acc2, m, rcz) + (acc2 >> 31);
     return s >> e;
 }
+#define MCF_DSP_RQ_ASM(dst, acc, m, rcz, e)                                         \
+    "smmlar " dst ", " acc ", " m ", " rcz "\n\t"                                  \
+    "add " dst ", " dst ", " acc ", asr #31\n\t"                                   \
+    "asr " dst ", " dst ", " e "\n\t"
+#endif
 
 /* One output byte from a doubled accumulator and its {2 * bias', m, rcz, e}, clamped to [lo, hi]. */
 static inline int8_t mcf_dsp_store(int32_t acc2, const int32_t *q, int32_t lo, int32_t hi)

@@ -38,7 +38,7 @@ static inline int8_t mcf_sub_out_fast(const mcf_requant_sub *rq, int32_t acc, in
     int32_t y;
     if (m >= 0 && e >= 1 && e <= 22) {
         const int32_t rcz = (int32_t)((1u << (e - 1)) + ((uint32_t)rq->out_zp << e));
-        y = (mcf_fast_mulhi(acc, m) + rcz + (acc >> 31)) >> e;
+        y = mcf_fast_requant(acc, m, rcz, e);
     } else {
         y = mcf_requantize(acc, m, rq->shift[oc]) + rq->out_zp;
     }

@@ -44,7 +44,7 @@ static inline __attribute__((always_inline)) int32_t scaled2(int32_t x, int32_t 
         return (int32_t)(((uint32_t)x << (LS - 1)) - (uint32_t)zps);
     }
     const int32_t t = (int32_t)(((uint32_t)x << LS) - (uint32_t)zps);
-    return ((mcf_smmlar(t, m, rc) + (t >> 31)) >> e) * 2;
+    return mcf_dsp_requant(t, m, rc, e) * 2;
 }
 
 static inline __attribute__((always_inline)) int32_t add_one(const add_consts *k, int32_t x1, int32_t x2,
@@ -57,8 +57,8 @@ static inline __attribute__((always_inline)) int32_t add_one(const add_consts *k
     } else {
         const int32_t t1 = (int32_t)(((uint32_t)x1 << LS) - (uint32_t)k->zps1);
         const int32_t t2 = (int32_t)(((uint32_t)x2 << LS) - (uint32_t)k->zps2);
-        const int32_t s1 = (mcf_smmlar(t1, k->m1, k->rc1) + (t1 >> 31)) >> k->e1;
-        const int32_t s2 = (mcf_smmlar(t2, k->m2, k->rc2) + (t2 >> 31)) >> k->e2;
+        const int32_t s1 = mcf_dsp_requant(t1, k->m1, k->rc1, k->e1);
+        const int32_t s2 = mcf_dsp_requant(t2, k->m2, k->rc2, k->e2);
         sum2 = (s1 + s2) * 2;
     }
     return __ssat(mcf_dsp_requant(sum2, k->mo, k->rcz, k->eo), 8);

@@ -17,6 +17,9 @@
  * products: A2 = ah 2^16 + al (al the sign-extended low half, |ah| < 2^13), mo = bh 2^16 + bl,
  *   floor((A2 mo + 2^31) / 2^32) = ah bh + ((ah bl + al bh + ((al bl) >> 16) + 2^15) >> 16),
  * every partial sum below 2^31 in magnitude.
+ * With requant="single" (MCF_SINGLE_ROUNDING, mcf_arith.h) the same forms without the rounding
+ * terms of the high products (the 2^10, 2^15, 2^31 above) and without the [s < 0] terms give one
+ * rounding of the exact product: floor((d m + 2^(10+e)) / 2^(11+e)) and floor(A mo / 2^(31+eo) + 1/2).
  * Four loops, one per combination of exact inputs, are instantiated from one inline body; all
  * constants live in locals. Preconditions (variants/fast_elementwise.py): same shapes, add,
  * multipliers >= 0, input shifts <= 0 (multiplier 2^30 where 0), left shift 20,
@@ -27,18 +30,18 @@
 #include "mcf_kernels.h"
 #include "mcf_variants.h"
 
-/* floor((a b + 2^31) / 2^32) + c for |a| < 2^29, 0 <= b < 2^31 */
+/* floor((a b + 2^31 MCF_RQ_HIGH_ROUND) / 2^32) + c for |a| < 2^29, 0 <= b < 2^31 */
 static inline int32_t mulhi_round_acc(int32_t a, int32_t bh, int32_t bl, int32_t b, int32_t c)
 {
 #if defined(__ARM_ARCH_6M__)
     (void)b;
     const int32_t al = (int16_t)a;
     const int32_t ah = (a - al) >> 16;
-    return ah * bh + c + ((ah * bl + al * bh + ((al * bl) >> 16) + (1 << 15)) >> 16);
+    return ah * bh + c + ((ah * bl + al * bh + ((al * bl) >> 16) + (MCF_RQ_HIGH_ROUND << 15)) >> 16);
 #else
     (void)bh;
     (void)bl;
-    return (int32_t)(((int64_t)a * b + (int64_t)((uint64_t)(uint32_t)c << 32) + (1ll << 31)) >> 32);
+    return (int32_t)(((int64_t)a * b + (int64_t)((uint64_t)(uint32_t)c << 32) + ((int64_t)MCF_RQ_HIGH_ROUND << 31)) >> 32);
 #endif
 }
 
@@ -56,14 +59,14 @@ static inline __attribute__((always_inline)) int32_t scaled(int32_t x, int32_t z
         return d * (1 << 19);
     }
     const int32_t s = d * mh + ((d * ml + k2) >> 11);
-    return (s + rc + (d >> 31)) >> e;   /* [s < 0] read off d: they differ only where s = 0 */
+    return (s + rc + MCF_RQ_NEG(d)) >> e;   /* [s < 0] read off d: they differ only where s = 0 */
 #else
     (void)zp;
     if (exact) {
         return x * (1 << 19) + k1;
     }
     const int32_t s = x * mh + k1 + ((x * ml + k2) >> 11);
-    return (s + (s >> 31) + rc) >> e;
+    return (s + MCF_RQ_NEG(s) + rc) >> e;
 #endif
 }
 
@@ -71,7 +74,7 @@ static inline __attribute__((always_inline)) int32_t scaled(int32_t x, int32_t z
     __extension__({                                                                            \
         const int32_t a2_ = 2 * (scaled((x1), zp1, k11, mh1, ml1, k21, rc1, e1, exact1)                   \
                                  + scaled((x2), zp2, k12, mh2, ml2, k22, rc2, e2, exact2));              \
-        int32_t y_ = (mulhi_round_acc(a2_, moh, mol, mo, rcz) + (a2_ >> 31)) >> eo;            \
+        int32_t y_ = (mulhi_round_acc(a2_, moh, mol, mo, rcz) + MCF_RQ_NEG(a2_)) >> eo;         \
         y_ = y_ < lo ? lo : y_;                                                                \
         (int8_t)(y_ > hi ? hi : y_);                                                           \
     })
@@ -85,10 +88,10 @@ static inline __attribute__((always_inline)) void add_loop(const mcf_add_s8_args
     const int32_t mh2 = exact2 ? 1 << 19 : a->in2_mult >> 11, ml2 = a->in2_mult & 0x7FF;
     const int32_t zp1 = a->in1_zp, zp2 = a->in2_zp;
 #if defined(__ARM_ARCH_6M__)
-    const int32_t k11 = 0, k21 = 1 << 10, k12 = 0, k22 = 1 << 10;
+    const int32_t k11 = 0, k21 = MCF_RQ_HIGH_ROUND << 10, k12 = 0, k22 = MCF_RQ_HIGH_ROUND << 10;
 #else
-    const int32_t k11 = -zp1 * mh1, k21 = (1 << 10) - zp1 * ml1;
-    const int32_t k12 = -zp2 * mh2, k22 = (1 << 10) - zp2 * ml2;
+    const int32_t k11 = -zp1 * mh1, k21 = (MCF_RQ_HIGH_ROUND << 10) - zp1 * ml1;
+    const int32_t k12 = -zp2 * mh2, k22 = (MCF_RQ_HIGH_ROUND << 10) - zp2 * ml2;
 #endif
     const int32_t rc1 = exact1 ? 0 : 1 << (e1 - 1), rc2 = exact2 ? 0 : 1 << (e2 - 1);
     const int32_t mo = a->out_mult, moh = mo >> 16, mol = mo & 0xFFFF;

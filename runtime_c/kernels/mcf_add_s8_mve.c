@@ -11,6 +11,8 @@
  * is 1/2) is exact without a multiply: s = (x - zp) << 19, one VMLAS. Four loops, one per
  * combination of the two cases, come from one inline body. The output is clamped in int32 and
  * stored with a truncating VSTRB.32; the last (n mod 4) elements run under a tail predicate.
+ * With requant="single" mcf_mve_requant_n is one rounding of the exact product instead (VMULH of
+ * the doubled value, VRSHL; |(x - zp) << 21| and 2 |s1 + s2| stay below 2^30).
  * Preconditions (variants/mve_elementwise.py): same shapes, add, multipliers >= 0, input shifts
  * <= 0 (multiplier 2^30 where 0), left shift 20, output shift -31..-1.
  * Each vector of outputs is written after the inputs it reads, so exact aliasing is safe.
@@ -18,6 +20,7 @@
 #include <arm_mve.h>
 
 #include "mcf_kernels.h"
+#include "mcf_mve_requant.h"
 
 typedef struct {
     int32_t zps1, m1, e1;       /* per input: -zp << 20 (<< 19 if exact), multiplier, -e */
@@ -26,19 +29,13 @@ typedef struct {
     int32x4_t lo, hi;           /* activation clamp */
 } add_consts;
 
-/* RDBP(v, e) for e >= 1, with `neg_e` = -e */
-static inline __attribute__((always_inline)) int32x4_t rdbp(int32x4_t v, int32_t neg_e)
-{
-    return vrshlq_n_s32(vaddq_s32(v, vshrq_n_s32(v, 31)), neg_e);
-}
-
 static inline __attribute__((always_inline)) int32x4_t scaled(int32x4_t x, int32_t zps, int32_t m, int32_t neg_e,
                                                               const int exact)
 {
     if (exact) {
         return vmlasq_n_s32(x, vdupq_n_s32(1 << 19), zps);
     }
-    return rdbp(vqrdmulhq_n_s32(vmlasq_n_s32(x, vdupq_n_s32(1 << 20), zps), m), neg_e);
+    return mcf_mve_requant_n(vmlasq_n_s32(x, vdupq_n_s32(1 << 20), zps), m, neg_e);
 }
 
 static inline __attribute__((always_inline)) int32x4_t add4(const add_consts *k, int32x4_t x1, int32x4_t x2,
@@ -46,7 +43,7 @@ static inline __attribute__((always_inline)) int32x4_t add4(const add_consts *k,
 {
     const int32x4_t sum = vaddq_s32(scaled(x1, k->zps1, k->m1, k->e1, exact1),
                                     scaled(x2, k->zps2, k->m2, k->e2, exact2));
-    const int32x4_t y = vaddq_n_s32(rdbp(vqrdmulhq_n_s32(sum, k->mo), k->eo), k->out_zp);
+    const int32x4_t y = vaddq_n_s32(mcf_mve_requant_n(sum, k->mo, k->eo), k->out_zp);
     return vminq_s32(vmaxq_s32(y, k->lo), k->hi);
 }
 

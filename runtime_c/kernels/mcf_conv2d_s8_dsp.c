@@ -87,9 +87,7 @@ typedef struct {
 
 /* Requantize accumulator `acc` with m r7, rcz r8, e r9 into `dst` (ssat to int8). */
 #define MCF_RQ(dst, acc)                                                            \
-    "smmlar " dst ", " acc ", r7, r8\n\t"                                           \
-    "add " dst ", " dst ", " acc ", asr #31\n\t"                                    \
-    "asr " dst ", " dst ", r9\n\t"                                                  \
+    MCF_DSP_RQ_ASM(dst, acc, "r7", "r8", "r9")                                      \
     "ssat " dst ", #8, " dst "\n\t"
 
 /* The first step of a pair, which also starts the accumulators from the biases in r0 and r2

@@ -37,6 +37,7 @@
 #include <arm_mve.h>
 
 #include "mcf_kernels.h"
+#include "mcf_mve_requant.h"
 
 /* The state of one call of the matrix kernel; field offsets are used by the assembly below. */
 typedef struct mcf_mve_gemm_ctx mcf_mve_gemm_ctx;
@@ -88,6 +89,12 @@ struct mcf_mve_gemm_ctx {
     "   vshl.s32 q0, q0, q2\n"                                                                    \
     "   vshl.s32 q1, q1, q2\n"
 
+/* TFLite's away-from-zero fix-up before VRSHL (mcf_mve_requant.h); none with one rounding, whose
+ * constants (mve_quant_conv) then never ask for the mask */
+#if MCF_SINGLE_ROUNDING
+#define MCF_MVE_FIX_MASK ""
+#define MCF_MVE_FIX_ALL ""
+#else
 #define MCF_MVE_FIX_MASK                                                                          \
     "   vldrw.u32 q2, [r11], #16\n"                                                               \
     "   vshr.s32 q3, q0, #31\n"                                                                   \
@@ -102,6 +109,7 @@ struct mcf_mve_gemm_ctx {
     "   vqadd.s32 q0, q0, q3\n"                                                                   \
     "   vshr.s32 q3, q1, #31\n"                                                                   \
     "   vqadd.s32 q1, q1, q3\n"
+#endif
 
 #define MCF_MVE_GEMM4X2(NAME, SHL, FIX)                                                           \
     __asm__("   .pushsection .text." NAME ",\"ax\",%progbits\n"                                  \
@@ -150,8 +158,8 @@ struct mcf_mve_gemm_ctx {
             "   vadd.i32 q1, q1, q2\n"                                                            \
             SHL                                                                                   \
             "   vldrw.u32 q2, [r11], #16\n"                                                       \
-            "   vqrdmulh.s32 q0, q0, q2\n"                                                        \
-            "   vqrdmulh.s32 q1, q1, q2\n"                                                        \
+            "   " MCF_MVE_RQ_MUL_ASM " q0, q0, q2\n"                                              \
+            "   " MCF_MVE_RQ_MUL_ASM " q1, q1, q2\n"                                              \
             FIX                                                                                   \
             "   vldrw.u32 q2, [r11], #16\n"                                                       \
             "   vrshl.s32 q0, q0, q2\n"                                                           \

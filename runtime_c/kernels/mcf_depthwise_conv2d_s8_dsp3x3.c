@@ -113,9 +113,7 @@ void mcf_dw3x3_blocks(dw3_frame f);
 
 /* mcf_dsp_requant of accumulator A into r11 (m r6, rcz r7, e in the low byte of r9), saturated. */
 #define DW3_RQ(A)                                                      \
-    "smmlar r11, " A ", r6, r7\n\t"                                    \
-    "add   r11, r11, " A ", asr #31\n\t"                               \
-    "asr   r11, r11, r9\n\t"                                           \
+    MCF_DSP_RQ_ASM("r11", A, "r6", "r7", "r9")                         \
     "ssat  r11, #8, r11\n\t"
 
 /* clamp to [r12, lr] */

@@ -20,14 +20,15 @@
 
 #include "mcf_arith.h"
 #include "mcf_kernels.h"
+#include "mcf_mve_requant.h"
 
 static inline int32x4_t requant(int32x4_t acc, const int32_t *q, int32_t zp, int32x4_t vlo, int32x4_t vhi)
 {
     const int32_t nright = q[3];
     int32x4_t v = vshlq_r_s32(acc, q[1]);
-    v = vqrdmulhq_n_s32(v, q[2]);
+    v = mcf_mve_rq_mul(v, vdupq_n_s32(q[2]));
     if (nright < 0) {
-        v = vqaddq_s32(v, vshrq_n_s32(v, 31));
+        v = mcf_mve_rq_fix_all(v);
     }
     v = vrshlq_n_s32(v, nright);
     v = vaddq_n_s32(v, zp);

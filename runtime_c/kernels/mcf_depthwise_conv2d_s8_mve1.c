@@ -22,6 +22,7 @@
 #include <arm_mve.h>
 
 #include "mcf_kernels.h"
+#include "mcf_mve_requant.h"
 
 static inline __attribute__((always_inline)) int32x4_t rq(int32x4_t v, const int32_t *q, int32_t mode, int32_t zp,
                                                           int32x4_t vlo, int32x4_t vhi)
@@ -29,11 +30,11 @@ static inline __attribute__((always_inline)) int32x4_t rq(int32x4_t v, const int
     if (mode & 1) {
         v = vshlq_s32(v, vldrwq_s32(q));
     }
-    v = vqrdmulhq_s32(v, vldrwq_s32(q + 4));
+    v = mcf_mve_rq_mul(v, vldrwq_s32(q + 4));
     if (mode & 2) {
-        v = vqaddq_s32(v, vshrq_n_s32(vandq_s32(v, vldrwq_s32(q + 8)), 31));
+        v = mcf_mve_rq_fix(v, vldrwq_s32(q + 8));
     } else {
-        v = vqaddq_s32(v, vshrq_n_s32(v, 31));
+        v = mcf_mve_rq_fix_all(v);
     }
     v = vrshlq_s32(v, vldrwq_s32(q + 12));
     return vminq_s32(vmaxq_s32(vaddq_n_s32(v, zp), vlo), vhi);

@@ -36,6 +36,7 @@
 
 #include "mcf_arith.h"
 #include "mcf_kernels.h"
+#include "mcf_mve_requant.h"
 
 /* MVE has no lanewise vector x vector VMLA (only by a scalar): VMUL then VADD */
 #define MLA(acc, x, w) vaddq_s32(acc, vmulq_s32(x, w))
@@ -67,23 +68,23 @@ static inline __attribute__((always_inline)) void requant3(int32x4_t a0, int32x4
             a2 = vshlq_s32(a2, l);
         }
     }
-    a0 = vqrdmulhq_s32(a0, m);
-    a1 = vqrdmulhq_s32(a1, m);
+    a0 = mcf_mve_rq_mul(a0, m);
+    a1 = mcf_mve_rq_mul(a1, m);
     if (!two) {
-        a2 = vqrdmulhq_s32(a2, m);
+        a2 = mcf_mve_rq_mul(a2, m);
     }
     if (mode & 2) {
         const int32x4_t f = vldrwq_s32(q + 8);
-        a0 = vqaddq_s32(a0, vshrq_n_s32(vandq_s32(a0, f), 31));
-        a1 = vqaddq_s32(a1, vshrq_n_s32(vandq_s32(a1, f), 31));
+        a0 = mcf_mve_rq_fix(a0, f);
+        a1 = mcf_mve_rq_fix(a1, f);
         if (!two) {
-            a2 = vqaddq_s32(a2, vshrq_n_s32(vandq_s32(a2, f), 31));
+            a2 = mcf_mve_rq_fix(a2, f);
         }
     } else {
-        a0 = vqaddq_s32(a0, vshrq_n_s32(a0, 31));
-        a1 = vqaddq_s32(a1, vshrq_n_s32(a1, 31));
+        a0 = mcf_mve_rq_fix_all(a0);
+        a1 = mcf_mve_rq_fix_all(a1);
         if (!two) {
-            a2 = vqaddq_s32(a2, vshrq_n_s32(a2, 31));
+            a2 = mcf_mve_rq_fix_all(a2);
         }
     }
 #define RQ(v) vminq_s32(vmaxq_s32(vaddq_n_s32(vrshlq_s32(v, r), zp), vlo), vhi)

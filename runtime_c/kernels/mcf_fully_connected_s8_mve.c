@@ -17,12 +17,13 @@
 #include <arm_mve.h>
 
 #include "mcf_kernels.h"
+#include "mcf_mve_requant.h"
 
 static inline int32x4_t requant(int32x4_t v, const int32_t *q, int32_t out_zp, int32_t lo, int32_t hi)
 {
     v = vshlq_s32(v, vld1q_s32(q));
-    v = vqrdmulhq_s32(v, vld1q_s32(q + 4));
-    v = vqaddq_s32(v, vandq_s32(vshrq_n_s32(v, 31), vld1q_s32(q + 8)));
+    v = mcf_mve_rq_mul(v, vld1q_s32(q + 4));
+    v = mcf_mve_rq_fix(v, vld1q_s32(q + 8));
     v = vrshlq_s32(v, vld1q_s32(q + 12));
     v = vaddq_n_s32(v, out_zp);
     v = vmaxq_s32(v, vdupq_n_s32(lo));

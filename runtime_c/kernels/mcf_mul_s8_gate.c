@@ -46,7 +46,7 @@ static void gate_rows_fast(const mcf_mul_s8_args *a, const int8_t *full, const i
     for (int32_t base = 0; base < a->bc.size; base += period) {
         for (int32_t i = 0; i < period; ++i) {
             const int32_t prod = (full[base + i] - full_zp) * (gate[i] - gate_zp);
-            int32_t y = (mcf_fast_mulhi(prod, m) + rcz + (prod >> 31)) >> e;
+            int32_t y = mcf_fast_requant(prod, m, rcz, e);
             y = y < lo ? lo : y;
             out[base + i] = (int8_t)(y > hi ? hi : y);
         }

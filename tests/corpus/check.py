@@ -88,12 +88,13 @@ def onnx_float(net: str, exporter: str, tmp: Path) -> dict:
             "got": got, "want": want}
 
 
-def onnx_int8(net: str, exporter: str, tmp: Path, board: str = "host") -> dict:
+def onnx_int8(net: str, exporter: str, tmp: Path, board: str = "host", requant: str = "double") -> dict:
     from mcuforge.api import compile_model, simulate
     path = onnx_path(net, exporter)
     calib, x = samples(net)
     qdq = ort_qdq_model(path, calib, tmp / f"{net}.{exporter}.qdq.onnx")
-    res = compile_model(qdq, tmp / f"{net}.{exporter}.int8", quant="int8", calib=calib, quiet=True)
+    res = compile_model(qdq, tmp / f"{net}.{exporter}.int8", quant="int8", calib=calib, quiet=True,
+                        requant=requant)
     got, info = simulate(res.out_dir, board, x, quiet=True)
     got = _as_list(got)
     want = ort_run(qdq, x, disable_opt=True)

@@ -30,9 +30,10 @@ FAST_SPECS = [
 ]
 
 
-def run_case(tmp_path, specs, seed=0):
+def run_case(tmp_path, specs, seed=0, **compile_kw):
     model, calib, x = build_model(specs, tmp_path / "model.onnx", seed=seed)
-    res = compile_model(model, tmp_path / TARGET, target=TARGET, calib=calib, quiet=True, speed_first=True)
+    res = compile_model(model, tmp_path / TARGET, target=TARGET, calib=calib, quiet=True, speed_first=True,
+                        **compile_kw)
     y, _ = simulate(tmp_path / TARGET, board=BOARD, x=x, quiet=True)
     ref, _ = simulate(tmp_path / TARGET, board="reference", x=x, quiet=True)
     y, ref = (y, ref) if isinstance(y, list) else ([y], [ref])

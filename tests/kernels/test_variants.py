@@ -50,10 +50,11 @@ def kernels_of(info) -> list[str]:
     return [l.get("kernel", "") for l in info["layers"] if l.get("kernel")]
 
 
-def run_case(tmp_path, target, specs, seed=0):
+def run_case(tmp_path, target, specs, seed=0, **compile_kw):
     board = CORES[target][0]
     model, calib, x = build_model(specs, tmp_path / "model.onnx", seed=seed)
-    res = compile_model(model, tmp_path / target, target=target, calib=calib, quiet=True, speed_first=True)
+    res = compile_model(model, tmp_path / target, target=target, calib=calib, quiet=True, speed_first=True,
+                        **compile_kw)
     y, info = simulate(tmp_path / target, board=board, x=x, quiet=True)
     ref, _ = simulate(tmp_path / target, board="reference", x=x, quiet=True)
     y, ref = (y, ref) if isinstance(y, list) else ([y], [ref])

@@ -1,4 +1,5 @@
-"""A relu or clip that follows a conv, dense, add, mul or pooling becomes that op's clamp.
+"""A relu or clip that follows a conv, dense, add, mul or pooling (directly or through a reshape)
+becomes that op's clamp.
 
 Requires: float graph. Guarantees: such relu/clip nodes are gone; the producer carries
 act_min/act_max (in real units), which every backend applies before writing the output."""
@@ -13,6 +14,12 @@ def fuse_activation(g: Graph) -> Graph:
     for act in [n for n in g.topo_order() if n.op in ("relu", "clip")]:
         x = act.inputs[0]
         prod = g.producer(x)
+        through = None   # a reshape between the producer and the activation (they commute)
+        if prod is not None and prod.op == "reshape" and len(g.consumers(x)) == 1 and x not in g.outputs:
+            inner = prod.inputs[0]
+            p2 = g.producer(inner)
+            if p2 is not None and p2.op in FUSES_INTO and len(g.consumers(inner)) == 1 and inner not in g.outputs:
+                through, prod = inner, p2
         if (prod is None or prod.op not in FUSES_INTO or len(g.consumers(x)) != 1 or x in g.outputs):
             continue
         lo, hi = (0.0, np.inf) if act.op == "relu" else (act.attrs["min"], act.attrs["max"])
@@ -27,5 +34,7 @@ def fuse_activation(g: Graph) -> Graph:
         g.replace_uses(act.outputs[0], x)
         if out_q is not None:
             g.tensors[x].quant = out_q
+            if through is not None:
+                g.tensors[through].quant = out_q
     g.prune_tensors()
     return g

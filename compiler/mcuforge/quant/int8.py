@@ -74,12 +74,20 @@ def quantize_int8(g: Graph, ranges: dict[str, tuple[float, float]], per_channel_
         if op.keeps_quant:
             want = out.quant
             out.quant = g.tensors[n.inputs[0]].quant
-            if want is not None and not want.same_as(out.quant):
+            if want is not None and not want.same_as(out.quant) and _global_avgpool_to_mean(g, n):
+                # a global average pool asked for another grid (a QDQ model's squeeze-excite
+                # pool): a mean requantizes the sum once, as onnxruntime's float mean does;
+                # pooling on the input's grid first would round twice, the first time on a grid
+                # up to 10x coarser than the output's
+                out.quant = want
+            elif want is not None and not want.same_as(out.quant):
                 # the op runs on its input's grid and a requantize to `want` follows it; readers
                 # of this tensor (another keep-quant op, say) see `want` already
                 requantize_after.append((n, want))
                 out.quant = want
-        elif op.fixed_output_quant is not None:
+        elif op.fixed_output_quant is not None and not (op.elementwise_unary and n.outputs[0] in from_model):
+            # (a QDQ model's own grid for a sigmoid is kept: the device runs it as a table, which
+            # takes any grid, and onnxruntime's model requantizes to that grid)
             out.quant = QuantParams(*op.fixed_output_quant)
         elif out.quant is None and n.op in RANGE_PRESERVING and n.inputs[0] in from_model:
             # a QDQ model left this tensor in float (onnxruntime does not quantize ReduceMean):
@@ -122,6 +130,18 @@ def quantize_int8(g: Graph, ranges: dict[str, tuple[float, float]], per_channel_
     g.prune_tensors()
     g.meta["quant"] = "int8"
     return g
+
+
+def _global_avgpool_to_mean(g: Graph, n: Node) -> bool:
+    """Turn an average pool over the whole image (NHWC, no padding, no fused clamp) into a mean
+    over H and W; False (unchanged) for any other node."""
+    if n.op != "avgpool" or n.attrs.get("act_min") is not None or n.attrs.get("act_max") is not None:
+        return False
+    shape = g.tensors[n.inputs[0]].shape
+    if len(shape) != 4 or tuple(n.attrs["kernel"]) != tuple(shape[1:3]) or any(n.attrs["pads"]):
+        return False
+    n.op, n.attrs = "mean", {"axes": (1, 2), "keepdims": 1}
+    return True
 
 
 def _insert_requantize(g: Graph, src: str, q: QuantParams, name: str, before: Node) -> str:

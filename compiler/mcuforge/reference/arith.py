@@ -87,6 +87,11 @@ def rounding(mode: str | None):
         _ROUNDING["mode"] = old
 
 
+def rounding_mode() -> str:
+    """The requantization rounding in effect ("double" unless inside `rounding("single")`)."""
+    return _ROUNDING["mode"]
+
+
 def multiply_by_quantized_multiplier(x, multiplier, shift) -> np.ndarray:
     """TFLite's MultiplyByQuantizedMultiplier: x * multiplier * 2**(shift - 31), rounded.
 
@@ -124,3 +129,11 @@ def round_half_away(x) -> np.ndarray:
     """TfLiteRound / std::round: halves go away from zero."""
     x = np.asarray(x, dtype=np.float64)
     return np.sign(x) * np.floor(np.abs(x) + 0.5)
+
+
+def round_requant(x) -> np.ndarray:
+    """Rounding of a real value to the output grid in compile-time tables: TFLite's half away from
+    zero, or with requant="single" (models quantized from ONNX) onnxruntime's half to even."""
+    if _ROUNDING["mode"] == "single":
+        return np.rint(np.asarray(x, dtype=np.float64))
+    return round_half_away(x)

@@ -15,6 +15,7 @@ from ...schedule.arena import ArenaPlan
 from ...schedule.lifetimes import arena_tensors
 from ..jinja import render
 from .kernel_plan import plan_with_kernels, scratch_name
+from ...reference.arith import rounding
 from .kernel_select import KernelSelector
 from .lean import lean_peak, pareto_peak
 from .layers import Layer, LayerContext, TensorRef, build_layer
@@ -25,7 +26,7 @@ RUNTIME_HEADERS = ("mcf_kernels.h", "mcf_arith.h", "mcf_broadcast.h", "mcf_fixed
                    "mcf_fc_as_conv.h", "mcf_opt.h", "mcf_variants.h", "mcf_pool_window.h",
                    "mcf_fast_requant.h", "mcf_elementwise.h", "mcf_resize.h", "mcf_kernels_s16.h", "mcf_arith_s16.h",
                    "mcf_dsp_s16.h", "mcf_subbyte.h", "mcf_subbyte_ref.h", "mcf_subbyte_dsp.h",
-                   "mcf_fixed.h", "mcf_logdiv.h")
+                   "mcf_fixed.h", "mcf_logdiv.h", "mcf_mve_requant.h")
 
 
 @dataclass
@@ -107,10 +108,15 @@ def lower_to_c(g: Graph, features=frozenset(), portable_only: bool = False, plan
     leaner kernel variant (codegen/c/lean.py). Without a budget the kernels of the layers at the
     peak are chosen from both costs (lean.pareto_peak: the smallest arena x instructions);
     speed_first keeps the fastest kernel everywhere."""
-    kernel_aware = plan is None
     single_rounding = g.meta.get("requant") == "single"
-    # the optimized variants implement TFLite's double rounding in their own ways
-    portable_only = portable_only or single_rounding
+    # every kernel variant follows the generated mcf_config.h's rounding (MCF_SINGLE_ROUNDING);
+    # compile-time constants (dead channels' outputs, the Helium kernels' shifts) follow the graph's
+    with rounding(g.meta.get("requant")):
+        return _lower_to_c(g, features, portable_only, plan, io_in_arena, arena_budget, speed_first, single_rounding)
+
+
+def _lower_to_c(g, features, portable_only, plan, io_in_arena, arena_budget, speed_first, single_rounding) -> CModel:
+    kernel_aware = plan is None
     pareto: list = []
     if kernel_aware:
         # execution order (reorders g so topo_order() follows it); the arena is planned again

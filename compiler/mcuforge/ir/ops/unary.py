@@ -7,9 +7,10 @@ from .base import OpDef, register
 
 
 def float_lut_semantics(fn, xq, oq, x):
-    """int8 -> int8 by dequantize, apply fn in float64, requantize (round half away, saturate)."""
+    """int8 -> int8 by dequantize, apply fn in float64, requantize (round half away, saturate; half
+    to even with requant="single", as onnxruntime's QuantizeLinear rounds)."""
     real = (x.astype(np.float64) - xq.zp) * xq.s
-    q = arith.round_half_away(fn(real) / oq.s) + oq.zp
+    q = arith.round_requant(fn(real) / oq.s) + oq.zp
     return np.clip(q, -128, 127).astype(np.int8)
 
 

@@ -3,26 +3,40 @@ from __future__ import annotations
 
 import numpy as np
 
+from ....reference.arith import rounding_mode
 from ..kernel_select import Variant, register_variant
-from .shared import MVE, _ceil, folded_bias
+from .shared import MVE, _ceil, acc_bound, folded_bias
 
 
-def mve_quant(consts: dict, in_zp: int) -> np.ndarray:
-    """Folded biases [C], then per channel pair 16 words: left shifts, multipliers, fix-up masks
-    (-1 where there is a right shift), negated right shifts, for the lanes (c0, c1, c0, c1)."""
-    fb = folded_bias(consts["weights"], consts["bias"], in_zp)
-    mult = np.asarray(consts["mult"], np.int64)
-    shift = np.asarray(consts["shift"], np.int64)
+def mve_shifts(shift) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per channel (left shift, right shift, fix-up mask) that the Helium kernels apply around
+    their high multiply (runtime_c/include/mcf_mve_requant.h): TFLite's own shifts and a mask of
+    -1 where there is a right shift (double rounding), or with requant="single" (VMULH, no fix-up)
+    left + k and right + k - 1 with k = max(0, 2 - right), so that every right shift is >= 1."""
+    shift = np.asarray(shift, np.int64)
     left, right = np.maximum(shift, 0), np.maximum(-shift, 0)
-    parts = [fb]
-    for c in range(0, len(mult) - 1, 2):
-        lanes = [c, c + 1, c, c + 1]
-        parts += [left[lanes], mult[lanes], np.where(right[lanes] > 0, -1, 0), -right[lanes]]
-    return np.concatenate(parts).astype(np.int32)
+    if rounding_mode() == "single":
+        k = np.maximum(0, 2 - right)
+        return left + k, right + k - 1, np.zeros_like(right)
+    return left, right, np.where(right > 0, -1, 0)
+
+
+def mve_mode(shift) -> int:
+    """The kernels' mode word: 1 = some channel shifts left, 2 = some needs the fix-up mask."""
+    left, right, mask = mve_shifts(shift)
+    return int((left > 0).any()) | 2 * int(((mask == 0) & (rounding_mode() != "single")).any())
+
+
+def mve_accepts(consts: dict, in_zp: int) -> bool:
+    """Multipliers >= 0; with single rounding the left-shifted accumulator must fit in int32."""
+    if (np.asarray(consts["mult"]) < 0).any():
+        return False
+    left, _, _ = mve_shifts(consts["shift"])
+    return not left.any() or acc_bound(consts["weights"], consts["bias"], in_zp) << int(left.max()) < (1 << 31)
 
 
 def _mve_conv_accepts(params: dict) -> bool:
-    return params["groups"] == 1 and (np.asarray(params["consts"]["mult"]) >= 0).all()
+    return params["groups"] == 1 and mve_accepts(params["consts"], params["rq"]["in_zp"])
 
 
 def _mve_conv_prepare(params: dict, consts: dict) -> dict:
@@ -45,8 +59,7 @@ def mve_quant_conv(consts: dict, in_zp: int) -> np.ndarray:
     c4 = _ceil(c, 4)
     bias = q4[:c4].reshape(-1, 1, 4)
     left, mult, mask, right = (q4[c4:].reshape(-1, 4, 4)[:, i:i + 1] for i in range(4))
-    shift = np.asarray(consts["shift"], np.int64)
-    mode = int((shift > 0).any()) | 2 * int((shift >= 0).any())
+    mode = mve_mode(consts["shift"])
     parts = [bias] + ([left] if mode & 1 else []) + [mult] + ([mask] if mode & 2 else []) + [right]
     head = np.array([mode, 0, 0, 0], np.int32)
     return np.concatenate([head, np.concatenate(parts, axis=1).reshape(-1).astype(np.int32)])
@@ -79,22 +92,22 @@ def mve_quant4(consts: dict, in_zp: int, fb: np.ndarray | None = None) -> np.nda
     shift = np.zeros(c4, np.int64)
     mult[:c] = np.asarray(consts["mult"], np.int64)
     shift[:c] = np.asarray(consts["shift"], np.int64)
-    left, right = np.maximum(shift, 0), np.maximum(-shift, 0)
+    left, right, mask = mve_shifts(shift)
     parts = [np.concatenate([fb, np.zeros(c4 - c, np.int64)])]
     for g in range(0, c4, 4):
         s = slice(g, g + 4)
-        parts += [left[s], mult[s], np.where(right[s] > 0, -1, 0), -right[s]]
+        parts += [left[s], mult[s], mask[s], -right[s]]
     return np.concatenate(parts).astype(np.int32)
 
 
 def _mve_dw_accepts(params: dict) -> bool:
-    return (np.asarray(params["consts"]["mult"]) >= 0).all()
+    return mve_accepts(params["consts"], params["rq"]["in_zp"])
 
 
 def _mve_dw_prepare(params: dict, consts: dict) -> dict:
     fb = folded_bias(consts["weights"], consts["bias"], params["rq"]["in_zp"])
-    shift = np.asarray(consts["shift"], np.int64)
-    q = np.stack([fb, np.maximum(shift, 0), np.asarray(consts["mult"], np.int64), -np.maximum(-shift, 0)], axis=1)
+    left, right, _ = mve_shifts(consts["shift"])
+    q = np.stack([fb, left, np.asarray(consts["mult"], np.int64), -right], axis=1)
     # 4 pixels x all channels at a time, not pixel by pixel: its output must not overlap its input
     params["inplace_safe"] = False
     # then a row of in_c input zero points (bytes, little endian), read by taps in the padding
@@ -128,8 +141,7 @@ def _mve_dwc_prepare(params: dict, consts: dict) -> dict:
     wt = wt.reshape(c4 // 4, 4, taps).transpose(0, 2, 1)        # [group][tap][4 channels]
     zp = np.full((c4 // 4, 4), int(params["rq"]["in_zp"]) & 0xFF, np.uint32)
     zp_words = (zp[:, 0] | zp[:, 1] << 8 | zp[:, 2] << 16 | zp[:, 3] << 24).view(np.int32)
-    shift = np.asarray(consts["shift"], np.int64)
-    head = np.array([int((shift > 0).any()) | 2 * int((shift >= 0).any()), 0, 0, 0], np.int32)
+    head = np.array([mve_mode(consts["shift"]), 0, 0, 0], np.int32)
     # a block's stores precede reads of other channels of its windows
     params["inplace_safe"] = False
     cols = 3 * win["stride_w"] + (win["k_w"] - 1) * win["dil_w"] + 1
@@ -156,8 +168,7 @@ def _mve_dw1_prepare(params: dict, consts: dict) -> dict:
     c, taps = win["out_c"], win["k_h"] * win["k_w"]
     wt = np.zeros((taps, _ceil(c, 4)), np.int64)
     wt[:, :c] = np.asarray(consts["weights"], np.int64).reshape(c, taps).T
-    shift = np.asarray(consts["shift"], np.int64)
-    head = np.array([int((shift > 0).any()) | 2 * int((shift >= 0).any()), 0, 0, 0], np.int32)
+    head = np.array([mve_mode(consts["shift"]), 0, 0, 0], np.int32)
     # the outputs (out_c bytes per pixel) run ahead of the input (1 byte per pixel)
     params["inplace_safe"] = False
     params["scratch_bytes"] = taps          # the window's input values
@@ -172,7 +183,7 @@ register_variant("mcf_depthwise_conv2d_s8", Variant(
 
 
 def _mve_fc_accepts(params: dict) -> bool:
-    return (np.asarray(params["consts"]["mult"]) >= 0).all()
+    return mve_accepts(params["consts"], params["rq"]["in_zp"])
 
 
 def _mve_fc_prepare(params: dict, consts: dict) -> dict:
