@@ -129,6 +129,9 @@ def mac_params(g, node, terms: int) -> dict:
     from ..errors import McuforgeError
     x, w, o = (tensor_type(g, n) for n in (node.inputs[0], node.inputs[1], node.outputs[0]))
     acc_width = bits_for_sum(x.width + w.width, terms + 1)
+    b = g.tensors[node.inputs[2]].meta.get("fixed") if len(node.inputs) > 2 and node.inputs[2] else None
+    if b is not None and b.width > acc_width:  # a bias wider than the products' sum: room for both
+        acc_width = b.width + 1
     if acc_width > MAX_WIDTH:
         raise McuforgeError(
             f"{node.op} {node.name}: accumulator needs {acc_width} bits (input {x.width} + weight "
@@ -140,3 +143,32 @@ def mac_params(g, node, terms: int) -> dict:
 def requantize(acc, p: dict) -> np.ndarray:
     """Accumulator -> output type (rounding, overflow), then the fused activation clamp."""
     return np.clip(cast(acc, p["acc_frac"], p["out"]), p["act_lo"], p["act_hi"])
+
+
+# -- hardswish in the fixed contract: x * relu6(x + 3) / 6, defined in integers --------------------
+# The rule, once for every backend (PyTorch emulation, golden, C, HLS, Verilog):
+#   1. x (raw, F_x fractional bits) moves to F1 = max(F_x, 0) bits (a left shift, exact), so 3 and 6
+#      are integers on its grid: t = clamp(x1 + 3 * 2^F1, 0, 6 * 2^F1), exact.
+#   2. p = x1 * t * HSWISH_SIXTH, exact, at F = 2 * F1 + HSWISH_FRAC fractional bits: the /6 is a
+#      multiply by the constant HSWISH_SIXTH * 2^-HSWISH_FRAC = round(2^16 / 6) / 2^16 = 10923 / 65536
+#      (1/6 + 5.1e-6, i.e. the constant rounded to nearest on a 16-fractional-bit grid).
+#   3. p is cast to the output type like any accumulator (its rounding, then its overflow).
+HSWISH_FRAC = 16
+HSWISH_SIXTH = 10923  # round(2**16 / 6)
+
+
+def hardswish_params(x: FixedType, out: FixedType) -> dict:
+    """Integer constants of the hardswish rule for input type x and output type out; `width` bounds
+    the signed product x1 * t * HSWISH_SIXTH (|x1| < 2^(Wx-1+up), 0 <= t <= 6 * 2^F1 < 2^(F1+3),
+    HSWISH_SIXTH < 2^14), which every backend must carry exactly."""
+    f1 = max(x.frac, 0)
+    up = f1 - x.frac
+    width = (x.width + up) + (f1 + 3) + 14
+    return {"up": up, "three": 3 << f1, "six": 6 << f1, "prod_frac": 2 * f1 + HSWISH_FRAC,
+            "prod_width": width, "out": out}
+
+
+def hardswish(raw, p: dict) -> np.ndarray:
+    x1 = np.asarray(raw, dtype=np.int64) << np.int64(p["up"])
+    t = np.clip(x1 + p["three"], 0, p["six"])
+    return cast(x1 * t * HSWISH_SIXTH, p["prod_frac"], p["out"])
