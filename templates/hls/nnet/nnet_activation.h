@@ -22,5 +22,23 @@ void clamp(const data_T x[CONFIG_T::n_elem], res_T y[CONFIG_T::n_elem]) {
     }
 }
 
+// hardswish x * clamp(x + 3, 0, 6) / 6 in the fixed contract's integers (reference/fixed_arith.py):
+// x at F1 = max(F_x, 0) bits (x1_t), 3 and 6 on that grid, the product with the constant
+// sixth = 10923 / 2^16 exact (ap_fixed products are full width), one cast to the output type.
+template <class data_T, class res_T, typename CONFIG_T>
+void hardswish(const data_T x[CONFIG_T::n_elem], res_T y[CONFIG_T::n_elem]) {
+    typedef typename CONFIG_T::sum_t sum_T;
+    for (unsigned i = 0; i < CONFIG_T::n_elem; i++) {
+#pragma HLS PIPELINE II=1
+        const typename CONFIG_T::x1_t x1 = x[i];
+        sum_T s = sum_T(x1) + sum_T(3.0);
+        if (s < sum_T(0.0)) s = sum_T(0.0);
+        if (s > sum_T(6.0)) s = sum_T(6.0);
+        const typename CONFIG_T::t_t t = s;
+        const typename CONFIG_T::sixth_t sixth = CONFIG_T::sixth;
+        y[i] = activate<res_T, CONFIG_T>(res_T(x1 * t * sixth));
+    }
+}
+
 }  // namespace nnet
 #endif

@@ -30,6 +30,7 @@ class Layer:
     clamp_hi: bool = False
     act_lo: str = "0.0"
     act_hi: str = "0.0"
+    reals: dict = field(default_factory=dict)  # exact double constants of the config struct
 
 
 def _clamp(layer: Layer, p: dict, t: FixedType):
@@ -89,6 +90,10 @@ class HlsLayers:
                 raise UnsupportedOpError(node.op, node.name, f"broadcasting {a} with {b} is not in the HLS library")
             layer = self._new_layer(node, "add" if node.op == "add" else "subtract")
             layer.config = {"n_elem": g.tensors[node.outputs[0]].size}
+        elif node.op == "hardswish":
+            self._hardswish(node, p)
+        elif node.op == "concat":
+            self._concat(node)
         elif node.op in ("relu", "clip"):
             layer = self._new_layer(node, "clamp")
             layer.config = {"n_elem": g.tensors[node.outputs[0]].size}
@@ -168,6 +173,30 @@ class HlsLayers:
             layer.config["shift"] = p["shift"]
             layer.typedefs.update(accum_t=accum_type(t.width + p["shift"], t.frac),
                                   scale_t=f"ap_fixed<2, {2 - p['shift']}>")
+
+    def _hardswish(self, node, p):
+        """fixed_arith's rule in ap_fixed: x at F1 (x1_t), x + 3 clamped to [0, 6] (sum_t -> t_t),
+        the exact product with 10923 / 2^16 (sixth_t), one cast to the output type."""
+        from ...reference.fixed_arith import HSWISH_FRAC, HSWISH_SIXTH
+        x = self.fixed(node.inputs[0])
+        f1 = x.frac + p["up"]
+        ib = max(x.int_bits, 3) + 1
+        layer = self._new_layer(node, "hardswish")
+        layer.config = {"n_elem": self.g.tensors[node.outputs[0]].size}
+        layer.typedefs = {"x1_t": f"ap_fixed<{x.int_bits + f1}, {x.int_bits}>", "sum_t": f"ap_fixed<{ib + f1}, {ib}>",
+                          "t_t": f"ap_fixed<{f1 + 4}, 4>", "sixth_t": f"ap_fixed<{HSWISH_FRAC + 1}, 1>"}
+        layer.reals = {"sixth": exact_literal(HSWISH_SIXTH, HSWISH_FRAC)}
+
+    def _concat(self, node):
+        g = self.g
+        out = g.tensors[node.outputs[0]]
+        if len(node.inputs) != 2:
+            raise UnsupportedOpError("concat", node.name, f"{len(node.inputs)} inputs (the HLS library joins two)")
+        axis = node.attrs["axis"] % len(out.shape)
+        outer = int(np.prod(out.shape[:axis]))
+        layer = self._new_layer(node, "concatenate")
+        layer.config = {"outer": outer, "chunk_a": g.tensors[node.inputs[0]].size // outer,
+                        "chunk_b": g.tensors[node.inputs[1]].size // outer}
 
     # -- the top function's body ---------------------------------------------------------------
     def calls(self) -> tuple[list[str], list[dict]]:

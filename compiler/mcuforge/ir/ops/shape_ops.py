@@ -75,8 +75,9 @@ class Concat(OpDef):
     def fixed_params(self, node, g):
         # fixed: every input is cast to the output's type (its rounding and overflow), then joined
         from ...reference import fixed_arith
-        return {"in_fracs": [fixed_arith.tensor_type(g, t).frac for t in node.inputs],
-                "out": fixed_arith.tensor_type(g, node.outputs[0])}
+        o = fixed_arith.tensor_type(g, node.outputs[0])
+        return {"in_fracs": [fixed_arith.tensor_type(g, t).frac for t in node.inputs], "out": o,
+                "act_lo": o.raw_min, "act_hi": o.raw_max}
 
     def run_fixed(self, node, xs, p):
         from ...reference import fixed_arith
