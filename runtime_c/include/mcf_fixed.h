@@ -154,12 +154,12 @@ typedef struct {
     int32_t size, act_lo, act_hi;
 } mcf_fx_clamp_args;
 
-/* hardswish x * clamp(x + 3, 0, 6) * sixth (the fixed contract's rule, reference/fixed_arith.py):
- * x moves up by `up` bits to F1 = max(F_x, 0), 3 and 6 are `three` and `six` on that grid, the
- * product (at most 63 bits, checked by the compiler) is cast with rq. */
+/* hardswish x * clamp(x + 3, 0, 6) / 6 rounded exactly (reference/fixed_arith.py): x moves up by
+ * `up` bits to F1 = max(F_x, 0), where 3 and 6 are `three` and `six`; n = x * t << n_shift (at most
+ * 32 bits, checked by the compiler); z = 2 floor(n / 3) + (n mod 3 != 0) is cast with rq. */
 typedef struct {
     int32_t size;
-    int32_t up, three, six, sixth;
+    int32_t up, three, six, n_shift;
     mcf_fx_requant rq;
 } mcf_fx_hardswish_args;
 

@@ -175,17 +175,24 @@ class HlsLayers:
                                   scale_t=f"ap_fixed<2, {2 - p['shift']}>")
 
     def _hardswish(self, node, p):
-        """fixed_arith's rule in ap_fixed: x at F1 (x1_t), x + 3 clamped to [0, 6] (sum_t -> t_t),
-        the exact product with 10923 / 2^16 (sixth_t), one cast to the output type."""
-        from ...reference.fixed_arith import HSWISH_FRAC, HSWISH_SIXTH
+        """fixed_arith's rule: x at F1 (x1_t), x + 3 clamped to [0, 6] (sum_t -> t_t), the integer
+        n = x1 * t * 2^(E - 1) (n_t, exact), floor(n / 3) and its sticky bit in 64-bit integers,
+        z = 2 q + s scaled by 2^-(E + 1) (zscale_t) and cast to the output type."""
+        from ...reference.fixed_arith import MAX_WIDTH
         x = self.fixed(node.inputs[0])
         f1 = x.frac + p["up"]
         ib = max(x.int_bits, 3) + 1
+        e = p["z_frac"] - 1
+        nw = p["n_width"]
+        if nw + 2 > MAX_WIDTH:
+            raise McuforgeError(f"hardswish {node.name}: {nw}-bit product; the HLS layer carries 62 bits")
         layer = self._new_layer(node, "hardswish")
         layer.config = {"n_elem": self.g.tensors[node.outputs[0]].size}
         layer.typedefs = {"x1_t": f"ap_fixed<{x.int_bits + f1}, {x.int_bits}>", "sum_t": f"ap_fixed<{ib + f1}, {ib}>",
-                          "t_t": f"ap_fixed<{f1 + 4}, 4>", "sixth_t": f"ap_fixed<{HSWISH_FRAC + 1}, 1>"}
-        layer.reals = {"sixth": exact_literal(HSWISH_SIXTH, HSWISH_FRAC)}
+                          "t_t": f"ap_fixed<{f1 + 4}, 4>", "n_t": f"ap_fixed<{nw}, {nw}>",
+                          "pow_t": f"ap_fixed<{e + 1}, {e + 1}>", "z_t": f"ap_fixed<{nw + 2}, {nw + 2}>",
+                          "zscale_t": f"ap_fixed<2, {1 - e}>"}
+        layer.reals = {"n_scale": exact_literal(1 << (e - 1), 0), "z_scale": exact_literal(1, e + 1)}
 
     def _concat(self, node):
         g = self.g

@@ -425,10 +425,11 @@ class RtlDesign:
                        b_shift=p["acc_frac"] - bt.frac,
                        **_requant_ctx(p["acc_width"], p["acc_frac"] - yt.frac, yt, p["act_lo"], p["act_hi"]))
         elif node.op == "hardswish":
-            from ...reference.fixed_arith import HSWISH_FRAC, HSWISH_SIXTH
-            ctx.update(two_inputs=False, up=p["up"], three=p["three"], six=p["six"], sixth=HSWISH_SIXTH,
-                       sixth_frac=HSWISH_FRAC, x1_w=at.width + p["up"],
-                       **_requant_ctx(p["prod_width"], p["prod_frac"] - yt.frac, yt, p["act_lo"], p["act_hi"]))
+            from ...reference.fixed_arith import hardswish_div3
+            d = hardswish_div3(p["n_width"])
+            ctx.update(two_inputs=False, up=p["up"], three=p["three"], six=p["six"], n_shift=p["n_shift"],
+                       x1_w=at.width + p["up"], n_w=p["n_width"], b=d["b"], s=d["s"], m=d["m"],
+                       **_requant_ctx(d["b"] + 4, p["z_frac"] - yt.frac, yt, p["act_lo"], p["act_hi"]))
         else:
             ctx.update(two_inputs=False, **_requant_ctx(at.width, 0, yt, p["act_lo"], p["act_hi"]))
         return RtlLayer(module, "rtl/elementwise_layer.v.j2", ctx)

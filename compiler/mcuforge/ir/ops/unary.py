@@ -115,13 +115,13 @@ class HardSwish(_Unary):
         return super().run_int8(node, xs, p)
 
     def fixed_params(self, node, g):
-        # the integer rule of reference/fixed_arith.hardswish (the /6 a multiply by a constant)
+        # the integer rule of reference/fixed_arith.hardswish (exactly rounded)
         from ...errors import McuforgeError
         from ...reference import fixed_arith
         x, o = (fixed_arith.tensor_type(g, t) for t in (node.inputs[0], node.outputs[0]))
         p = fixed_arith.hardswish_params(x, o)
-        if p["prod_width"] > fixed_arith.MAX_WIDTH - 1:
-            raise McuforgeError(f"hardswish {node.name}: its product needs {p['prod_width']} bits, over "
+        if p["n_width"] + 2 > fixed_arith.MAX_WIDTH - 1:
+            raise McuforgeError(f"hardswish {node.name}: its product needs {p['n_width']} bits, over "
                                 f"the {fixed_arith.MAX_WIDTH - 1}-bit limit; use a narrower input type")
         p["act_lo"], p["act_hi"] = fixed_arith.act_bounds(o, node.attrs.get("act_min"), node.attrs.get("act_max"))
         return p

@@ -6,8 +6,8 @@ golden model's (reference/fixed_arith.py and the ops' run_fixed):
 - add: exact sum, clamp, cast.  max pool, flatten: the input's type.  global average pool (a power-
   of-two count): exact mean cast back to the input's type.
 - hardswish (QfxHardswish, or act="hardswish" on a conv / dense / add / batchnorm: their output
-  type, then a hardswish with its own): the integer rule of reference/fixed_arith.hardswish,
-  x * clamp(x + 3, 0, 6) * 10923 / 2^16, exact, cast to the output type.
+  type, then a hardswish with its own): x * clamp(x + 3, 0, 6) / 6 rounded exactly into the
+  output type (reference/fixed_arith.hardswish).
 - concat (QfxConcat): every input cast to the one output type.
 - batchnorm kept as its own layer (QfxBatchNorm2d): per-channel scale and shift on their own
   trainable grids, x * s + b exact, activation, cast (deployed as a 1x1 depthwise convolution).
@@ -20,7 +20,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from ...reference.fixed_arith import HSWISH_FRAC, HSWISH_SIXTH, FixedType, bits_for_sum
+from ...reference.fixed_arith import FixedType, bits_for_sum
 from .core import FixedQuant, KHotQuant, cast, round_ste, tag, type_of
 
 ACTS = (None, "relu", "relu6", "hardswish")
@@ -39,14 +39,11 @@ def _observing(*ts) -> bool:
     return any(getattr(t, "qfx", None) is not None and t.qfx.width == 64 for t in ts)
 
 
-def hardswish_fixed(x: torch.Tensor) -> torch.Tensor:
-    """The fixed contract's hardswish before its output cast (exact in float64 for x on a grid)."""
-    return x * torch.clamp(x + 3.0, 0.0, 6.0) * (HSWISH_SIXTH * 2.0 ** -HSWISH_FRAC)
-
-
 class QfxHardswish(nn.Module):
-    """x * relu6(x + 3) / 6 of a QFX tensor, the /6 a multiply by 10923 / 2^16 (fixed_arith's rule),
-    cast to its own trainable type."""
+    """x * relu6(x + 3) / 6 of a QFX tensor cast to its own trainable type, rounded exactly
+    (fixed_arith.hardswish). In float64 x * clamp(x + 3, 0, 6) is exact and the division by 6
+    correctly rounded: an exact tie stays a tie, and any other value lies at least 2^-(2 F1) / 6 from
+    a rounding boundary, far beyond float64's error, so the cast rounds as the integer rule does."""
 
     def __init__(self, act_bits=8, rounding="rne"):
         super().__init__()
@@ -54,9 +51,7 @@ class QfxHardswish(nn.Module):
 
     def forward(self, x):
         type_of(x, "QfxHardswish")
-        if _observing(x):
-            return self.oq(x * torch.clamp(x + 3.0, 0.0, 6.0) / 6.0)
-        return self.oq(hardswish_fixed(x))
+        return self.oq(x * torch.clamp(x + 3.0, 0.0, 6.0) / 6.0)
 
 
 class _Output(nn.Module):

@@ -150,10 +150,10 @@ def to_c_storage(g):
 
 @builder("hardswish", "fixed")
 def hardswish_fx(ctx, node, cid):
-    from ....reference.fixed_arith import HSWISH_SIXTH
     p = get_op(node.op).fixed_params(node, ctx.g)
+    _acc_fits(node, p["n_width"])
     params = {"size": ctx.g.tensors[node.outputs[0]].size, "up": p["up"], "three": p["three"], "six": p["six"],
-              "sixth": HSWISH_SIXTH, "rq": _rq(p, p["prod_frac"])}
+              "n_shift": p["n_shift"], "rq": _rq(p, p["z_frac"])}
     function, sources = ctx.select.pick("mcf_fx_hardswish", params)
     ins, outs = _io(ctx, node)
     return Layer(node, "fx_hardswish", function, sources, ins, outs, params)
