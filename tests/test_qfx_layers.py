@@ -113,3 +113,31 @@ def test_batchnorm_shift_on_finer_grid_and_trainable_types(tmp_path):
     y = torch_outputs(m, x)
     assert np.array_equal(fixed_outputs(path, x), y)
     assert np.array_equal(qonnx_run(path, x), y)
+
+
+def test_three_input_concat_refused_by_fpga_backends(tmp_path):
+    """The C kernel joins any number of inputs; the HLS and RTL libraries join two and say so."""
+    from mcuforge.codegen.hls.project import write_hls_project
+    from mcuforge.codegen.rtl.project import write_rtl_project
+    from mcuforge.errors import UnsupportedOpError
+    from mcuforge.quant import qfx
+
+    class Cat3(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.inp, self.c1, self.c2 = qfx.QfxInput(8), qfx.QfxConv2d(1, 2, 1), qfx.QfxConv2d(2, 2, 1)
+            self.cat = qfx.QfxConcat(8)
+
+        def forward(self, x):
+            a = self.c1(self.inp(x))
+            b = self.c2(a)
+            return self.cat(a, b, self.c2(b))
+
+    m = Cat3()
+    x = torch.rand(4, 1, 4, 4)
+    qfx.calibrate(m, x)
+    path = qfx.export_qonnx(m, x[:1], tmp_path / "cat3.onnx")
+    assert np.array_equal(fixed_outputs(path, x.numpy()), torch_outputs(m, x.numpy()))
+    for write, backend in ((write_hls_project, "HLS"), (write_rtl_project, "RTL")):
+        with pytest.raises(UnsupportedOpError, match=f"concat.*3 inputs.*{backend}"):
+            write(path, tmp_path / backend)
