@@ -20,6 +20,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from ...reference import fixed_arith
 from ...reference.fixed_arith import FixedType, bits_for_sum
 from .core import FixedQuant, KHotQuant, cast, round_ste, tag, type_of
 
@@ -40,18 +41,25 @@ def _observing(*ts) -> bool:
 
 
 class QfxHardswish(nn.Module):
-    """x * relu6(x + 3) / 6 of a QFX tensor cast to its own trainable type, rounded exactly
-    (fixed_arith.hardswish). In float64 x * clamp(x + 3, 0, 6) is exact and the division by 6
-    correctly rounded: an exact tie stays a tie, and any other value lies at least 2^-(2 F1) / 6 from
-    a rounding boundary, far beyond float64's error, so the cast rounds as the integer rule does."""
+    """x * relu6(x + 3) / 6 of a QFX tensor cast to its own trainable type, rounded exactly: the
+    forward's values are the integer rule's (fixed_arith.hardswish, the golden model's code), the
+    gradients those of the float expression cast by `oq` (STE). The two agree anyway: in float64
+    x * clamp(x + 3, 0, 6) is exact and the division by 6 correctly rounded, so an exact tie stays a
+    tie and any other value lies at least 2^-(2 F1) / 6 from a rounding boundary."""
 
     def __init__(self, act_bits=8, rounding="rne"):
         super().__init__()
         self.oq = FixedQuant(act_bits, rounding)
 
     def forward(self, x):
-        type_of(x, "QfxHardswish")
-        return self.oq(x * torch.clamp(x + 3.0, 0.0, 6.0) / 6.0)
+        t = type_of(x, "QfxHardswish")
+        y = self.oq(x * torch.clamp(x + 3.0, 0.0, 6.0) / 6.0)
+        if _observing(x, y):
+            return y
+        o = y.qfx
+        raw = fixed_arith.hardswish(fixed_arith.from_float(x.detach().numpy(), t), fixed_arith.hardswish_params(t, o))
+        exact = torch.from_numpy(fixed_arith.to_float(raw, o))
+        return tag(y + (exact - y).detach(), o)
 
 
 class _Output(nn.Module):
