@@ -25,7 +25,6 @@ from ...reference.fixed_arith import FixedType, bits_for_sum
 from .core import FixedQuant, KHotQuant, cast, round_ste, tag, type_of
 
 ACTS = (None, "relu", "relu6", "hardswish")
-CLAMPS = (None, "relu", "relu6")  # the activations fused into a layer's clamp (hardswish is a layer)
 
 
 def _act(y: torch.Tensor, act: str | None) -> torch.Tensor:
