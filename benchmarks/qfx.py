@@ -29,9 +29,15 @@ QONNX to `mcuforge rtl` (reuse 2; K-hot layers multiply by shift and add) and `m
 inference of the C library with multiply-accumulate kernels and with the shift-add K-hot kernels.
 `--quick` is a smoke test (digits, 3 + 1 epochs, 8 and 4 bits, K = 2, no yosys; 2 minutes).
 
+With `--mixnet`, the datasets also run zoo.MixNet, the layers TinyResNet lacks: a BatchNorm kept as
+its own fixed-point layer (per-channel scale and shift on trainable grids, not folded), hardswish (a
+conv's act and a stand-alone layer) and a concat of two branches on different binary points.
+Trained in float (`qfx.float_mode`: every quantizer passes values through), then PTQ (calibrated
+binary points) and QFX fine-tuning at each width, and the QFX model on the golden model.
+
     PYTHONPATH=compiler python benchmarks/qfx.py [--datasets digits,mnist,animal] [--bits 8,6,4]
         [--seeds 1] [--epochs 15] [--ft-epochs 3] [--train 1000] [--test 500] [--frac-lr 0.05]
-        [--khot 1,2,3] [--frozen] [--no-brevitas] [--fpga] [--no-yosys] [--quick]
+        [--khot 1,2,3] [--frozen] [--no-brevitas] [--fpga] [--no-yosys] [--quick] [--mixnet] [--only-mixnet]
 """
 from __future__ import annotations
 
@@ -213,6 +219,32 @@ def run_dataset(name, args, bits, ks, deployed):
     sys.stdout.flush()
 
 
+def run_mixnet(name, args, bits):
+    """zoo.MixNet (BatchNorm kept, hardswish, concat): float, fixed PTQ, QFX, QFX on golden (seed 0)."""
+    import torch
+    from mcuforge.quant import qfx
+    from mcuforge.quant.qfx.zoo import MixNet
+    xtr, ytr, xte, yte = load_dataset(name, args.train, args.test)
+    calib = torch.from_numpy(xtr[:512]).double()
+    t0 = time.time()
+    torch.manual_seed(0)
+    base = train(qfx.float_mode(MixNet()), xtr, ytr, args.epochs, 0.01, 0)
+    flt = accuracy(base, xte, yte)
+    print(f"[{name} MixNet] float {flt:.3f} ({time.time() - t0:.0f} s)", file=sys.stderr)
+    print(f"\n### MixNet on {name} (BatchNorm kept as its own layer, hardswish, concat), seed 0\n")
+    print("| bits (W = A) | float | fixed PTQ | QFX | QFX on golden |")
+    print("|---|---|---|---|---|")
+    for b in bits:
+        m = MixNet(wb=b, ab=b)
+        m.load_state_dict(base.state_dict())
+        qfx.calibrate(m, calib)
+        ptq = accuracy(m, xte, yte)
+        train(m, xtr, ytr, args.ft_epochs, 0.003, 0, frac_lr=args.frac_lr)
+        print(f"| {b} | {flt:.3f} | {ptq:.3f} | {accuracy(m, xte, yte):.3f} | {golden_accuracy(m, xte, yte):.3f} |",
+              flush=True)
+        print(f"[{name} MixNet] {b} bits done ({time.time() - t0:.0f} s)", file=sys.stderr)
+
+
 def brevitas_net(base, b: int, hw: int):
     """The peer: the same network (BatchNorm folded) in Brevitas 0.13 with power-of-two scales
     (*FixedPoint quantizers) at b bits for weights and activations, 8-bit input and output."""
@@ -304,6 +336,8 @@ def main(argv=None):
     ap.add_argument("--fpga", action="store_true", help="RTL cycles, yosys resources and M4 instructions of the "
                     "first dataset's seed-0 full-weight and K-hot models")
     ap.add_argument("--no-yosys", action="store_true", help="with --fpga: skip synthesis")
+    ap.add_argument("--mixnet", action="store_true", help="also the MixNet (BatchNorm kept, hardswish, concat)")
+    ap.add_argument("--only-mixnet", action="store_true", help="only the MixNet rows")
     ap.add_argument("--quick", action="store_true", help="smoke test: digits, 1 seed, 3 + 1 epochs, 8 and 4 bits, K = 2")
     args = ap.parse_args(argv)
     if args.quick:
@@ -315,7 +349,10 @@ def main(argv=None):
     deployed = {}  # dataset -> seed-0 models for --fpga: "full" and K
     names = [d for d in args.datasets.split(",") if d]
     for name in names:
-        run_dataset(name, args, bits, ks, deployed)
+        if not args.only_mixnet:
+            run_dataset(name, args, bits, ks, deployed)
+        if args.mixnet or args.only_mixnet:
+            run_mixnet(name, args, bits)
     if args.fpga:
         deploy_table(deployed[names[0]], load_dataset(names[0], args.train, args.test)[2], not args.no_yosys)
 

@@ -154,11 +154,30 @@ typedef struct {
     int32_t size, act_lo, act_hi;
 } mcf_fx_clamp_args;
 
+/* hardswish x * clamp(x + 3, 0, 6) / 6 rounded exactly (reference/fixed_arith.py): x moves up by
+ * `up` bits to F1 = max(F_x, 0), where 3 and 6 are `three` and `six`; n = x * t << n_shift (at most
+ * 32 bits, checked by the compiler); z = 2 floor(n / 3) + (n mod 3 != 0) is cast with rq. */
+typedef struct {
+    int32_t size;
+    int32_t up, three, six, n_shift;
+    mcf_fx_requant rq;
+} mcf_fx_hardswish_args;
+
+/* concat: for each of `outer` blocks, chunk[i] elements of input i, each cast to the output type
+ * with rq[i] (inputs on different binary points). */
+typedef struct {
+    int32_t outer, n_inputs;
+    const int32_t *chunk;
+    const mcf_fx_requant *rq;
+} mcf_fx_concat_args;
+
 void mcf_fx_conv2d(const mcf_fx_conv2d_args *a, const int8_t *in, int8_t *out);
 void mcf_fx_dense(const mcf_fx_dense_args *a, const int8_t *in, int8_t *out);
 void mcf_fx_add(const mcf_fx_add_args *a, const int8_t *x, const int8_t *y, int8_t *out);
 void mcf_fx_maxpool(const mcf_fx_maxpool_args *a, const int8_t *in, int8_t *out);
 void mcf_fx_avgpool(const mcf_fx_avgpool_args *a, const int8_t *in, int8_t *out);
 void mcf_fx_clamp(const mcf_fx_clamp_args *a, const int8_t *in, int8_t *out);
+void mcf_fx_hardswish(const mcf_fx_hardswish_args *a, const int8_t *in, int8_t *out);
+void mcf_fx_concat(const mcf_fx_concat_args *a, const void *const *inputs, int8_t *out);
 
 #endif

@@ -44,3 +44,21 @@ def test_qfx_pytorch_golden_c_qemu_csim_verilator(qfx_designs):
     assert np.array_equal(y_host.astype(np.int64), golden)
     y_m4, info = simulate(c, board="mps2-an386", x=x[:3].astype(np.float32), quiet=True)
     assert np.array_equal(y_m4.astype(np.int64), golden[:3]) and info["instructions"] > 0
+
+
+@pytest.mark.slow
+def test_qfx_mixnet_pytorch_golden_csim_verilator(tmp_path):
+    """The hardswish / concat / BatchNorm MixNet (PyTorch == golden == qonnx == host C == QEMU in
+    tests/test_qfx_layers.py): HLS C-simulation and Verilator too (about 60 s of builds)."""
+    from mcuforge.quant import qfx
+    from qfx_helpers import trained_mixnet
+    m, xte, _ = trained_mixnet()
+    onnx = qfx.export_qonnx(m, torch.from_numpy(xte[:1]), tmp_path / "mix.onnx")
+    hls, rtl = write_hls_project(onnx, tmp_path / "hls", reuse=2), write_rtl_project(onnx, tmp_path / "rtl", reuse=2)
+    assert "nnet::hardswish" in (hls / "firmware" / "myproject.cpp").read_text()
+    assert "nnet::concatenate" in (hls / "firmware" / "myproject.cpp").read_text()
+    x = xte[:8]
+    x_raw = from_float(x.transpose(0, 2, 3, 1).reshape(len(x), -1), m.inp.q.type)
+    golden, _ = three_way(hls, rtl, 64, x_raw)  # golden == HLS C-sim == Verilator
+    assert np.array_equal(golden, np.ldexp(torch_outputs(m, x), m.fc.oq.type.frac).astype(np.int64))
+    assert len(np.unique(golden)) > 20

@@ -21,7 +21,7 @@ from ..ir.ops import get_op
 from ..reference import fixed_arith
 from ..reference.fixed_arith import MAX_WIDTH, FixedType
 
-FIXED_OPS = {"dense", "conv2d", "add", "sub", "maxpool", "avgpool", "reshape", "relu", "clip"}
+FIXED_OPS = {"dense", "conv2d", "add", "sub", "maxpool", "avgpool", "reshape", "relu", "clip", "hardswish", "concat"}
 PASS_THROUGH = {"maxpool", "avgpool", "reshape", "relu", "clip"}  # output type = input type
 MAC_OPS = {"dense", "conv2d"}
 
@@ -106,6 +106,12 @@ def _quantize_weights(g: Graph, n, weight_bits: int, rounding: str, overrides: d
     acc = get_op(n.op).fixed_params(n, g)  # accumulator format; raises if wider than 64 bits
     if bias is not None:
         bt = FixedType(acc["acc_width"], acc["acc_frac"], "rnd", "sat")
+        exact = fixed_arith.from_float(bias.data, FixedType(MAX_WIDTH, acc["acc_frac"]))
+        if np.array_equal(fixed_arith.to_float(exact, bt), np.asarray(bias.data, np.float64)):
+            # a bias already on the accumulator's grid (QONNX / QFX, e.g. a BatchNorm's shift) is
+            # kept exactly: wider than the products' sum if it must be (mac_params widens the sum)
+            need = max((-int(exact.min(initial=0)) - 1).bit_length(), int(exact.max(initial=0)).bit_length()) + 1
+            bt = FixedType(max(bt.width, need), bt.frac, "rnd", "sat")
         bq = g.const(bias.name + "_fx", fixed_arith.from_float(bias.data, bt), "int64")
         bq.meta["fixed"] = bt
         g.set_inputs(n, n.inputs + [bq.name])

@@ -68,6 +68,11 @@ def qonnx_fixed_types(g: Graph) -> dict[str, FixedType]:
     types = {name: activation_type(t.quant) for name, t in g.tensors.items()
              if isinstance(t.quant, QonnxQuant) and not t.is_const}
     for n in g.topo_order():
+        if (n.op == "clip" and n.inputs[0] not in types and n.outputs[0] in types
+                and g.producer(n.inputs[0]) is not None):
+            # the clamp of a narrow (< 8-bit or unsigned) Quant after an op it could not fuse into
+            # (hardswish, concat): the op's output is that Quant's type, the clip clamps within it
+            types[n.inputs[0]] = types[n.outputs[0]]
         if n.op == "avgpool" and n.outputs[0] in types:
             pass  # an average is cast into its own output type (AvgPool.run_fixed), as Brevitas quantizes it
         elif n.op in PASS_THROUGH and n.inputs[0] in types:
@@ -80,8 +85,15 @@ def qonnx_fixed_types(g: Graph) -> dict[str, FixedType]:
         wt = weight_type(g, n)
         if wt is None:
             continue
-        types[n.inputs[1]] = wt
         xt, out = types.get(n.inputs[0]), n.outputs[0]
+        b = g.tensors[n.inputs[2]] if len(n.inputs) > 2 and n.inputs[2] else None
+        kb = pot_exponent(b.quant.scale) if b is not None and b.quant is not None else None
+        if xt is not None and kb is not None and -kb > xt.frac + wt.frac:
+            # a bias on a finer grid than the products (a BatchNorm's shift): the weights move to a
+            # finer binary point (the same integers shifted left), so the accumulator holds it exactly
+            d = -kb - xt.frac - wt.frac
+            wt = FixedType(wt.width + d, wt.frac + d, wt.rounding, wt.overflow)
+        types[n.inputs[1]] = wt
         if xt is not None and out not in types:
             # no output Quant: the exact accumulator (what a float forward computes, bias aside)
             w_shape = g.tensors[n.inputs[1]].shape

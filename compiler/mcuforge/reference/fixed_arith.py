@@ -129,6 +129,9 @@ def mac_params(g, node, terms: int) -> dict:
     from ..errors import McuforgeError
     x, w, o = (tensor_type(g, n) for n in (node.inputs[0], node.inputs[1], node.outputs[0]))
     acc_width = bits_for_sum(x.width + w.width, terms + 1)
+    b = g.tensors[node.inputs[2]].meta.get("fixed") if len(node.inputs) > 2 and node.inputs[2] else None
+    if b is not None and b.width > acc_width:  # a bias wider than the products' sum: room for both
+        acc_width = b.width + 1
     if acc_width > MAX_WIDTH:
         raise McuforgeError(
             f"{node.op} {node.name}: accumulator needs {acc_width} bits (input {x.width} + weight "
@@ -140,3 +143,45 @@ def mac_params(g, node, terms: int) -> dict:
 def requantize(acc, p: dict) -> np.ndarray:
     """Accumulator -> output type (rounding, overflow), then the fused activation clamp."""
     return np.clip(cast(acc, p["acc_frac"], p["out"]), p["act_lo"], p["act_hi"])
+
+
+# -- hardswish in the fixed contract: x * relu6(x + 3) / 6, rounded exactly ------------------------
+# The rule, once for every backend (PyTorch emulation, golden, C, HLS, Verilog): the exact rational
+# value x * clamp(x + 3, 0, 6) / 6 cast to the output type with its rounding and overflow, i.e. what
+# a float hardswish followed by a QONNX Quant computes. In integers:
+#   1. x (raw, F_x fractional bits) moves to F1 = max(F_x, 0) bits (x1, a left shift), so 3 and 6 are
+#      integers on its grid: t = clamp(x1 + 3 * 2^F1, 0, 6 * 2^F1); x1 * t is exact at 2 * F1.
+#   2. n = x1 * t * 2^(E - 2 F1 - 1) with E = max(2 F1 + 1, F_out + 1): then value * 2^E = n / 3.
+#   3. q = floor(n / 3) and the sticky bit s = (n mod 3 != 0); z = 2 q + s at E + 1 fractional bits
+#      rounds like n / 3 at E (the dropped third is strictly between 0 and 1 exactly when s is 1, and
+#      the cast drops at least one more bit), so y = cast(z, E + 1, out) is the exactly rounded value.
+# floor(n / 3) is a division by a constant: hardware computes it as a multiply by ceil(2^S / 3) and
+# a shift (hardswish_div3 below, exact for the bounded n).
+
+
+def hardswish_params(x: FixedType, out: FixedType) -> dict:
+    """Integer constants of the hardswish rule for input type x and output type out; `n_width` is the
+    signed width of n (|x1| <= 2^(Wx-1+up), 0 <= t <= 6 * 2^F1 < 2^(F1+3))."""
+    f1 = max(x.frac, 0)
+    up = f1 - x.frac
+    e = max(2 * f1 + 1, out.frac + 1)
+    n_shift = e - 2 * f1 - 1
+    return {"up": up, "three": 3 << f1, "six": 6 << f1, "n_shift": n_shift,
+            "n_width": (x.width + up) + (f1 + 3) + n_shift, "z_frac": e + 1, "out": out}
+
+
+def hardswish_div3(n_width: int) -> dict:
+    """floor(n / 3) for any signed n of n_width bits as ((n + 3 * 2^B) * m >> s) - 2^B with B = n_width - 1:
+    the offset makes the operand u non-negative and below 2^(B+2), and m = ceil(2^s / 3) with
+    s = B + 4 satisfies 3m - 2^s <= 2^(s - (B+2)) (Granlund and Montgomery), so the quotient is exact."""
+    b = n_width - 1
+    s = b + 4
+    return {"b": b, "s": s, "m": -(-(1 << s) // 3), "u_width": b + 2}
+
+
+def hardswish(raw, p: dict) -> np.ndarray:
+    x1 = np.asarray(raw, dtype=np.int64) << np.int64(p["up"])
+    t = np.clip(x1 + p["three"], 0, p["six"])
+    n = (x1 * t) << np.int64(p["n_shift"])
+    q = n // 3  # floor
+    return cast(2 * q + (n != 3 * q), p["z_frac"], p["out"])

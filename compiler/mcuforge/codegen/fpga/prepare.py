@@ -49,7 +49,9 @@ def prepare_fixed(model, calib=None, act_bits: int = 16, weight_bits: int = 8, r
     if len(g.inputs) != 1 or len(g.outputs) != 1:
         raise McuforgeError(f"the FPGA backends take one input and one output, this model has "
                             f"{len(g.inputs)} and {len(g.outputs)}")
+    from ...passes.channel_affine import channel_affine_to_depthwise
     from ...quant.qonnx import qonnx_fixed_types
+    g = channel_affine_to_depthwise(g.copy())  # a BatchNorm kept as its own layer (mul, add) -> 1x1 depthwise conv
     overrides = {**qonnx_fixed_types(g), **(overrides or {})}  # a QONNX model's own types come first
     ranges = calibrate(g, calibration_samples(g, calib))
     return quantize_fixed(g, ranges, act_bits, weight_bits, rounding, overflow, overrides)

@@ -30,6 +30,7 @@ class Layer:
     clamp_hi: bool = False
     act_lo: str = "0.0"
     act_hi: str = "0.0"
+    reals: dict = field(default_factory=dict)  # exact double constants of the config struct
 
 
 def _clamp(layer: Layer, p: dict, t: FixedType):
@@ -89,6 +90,10 @@ class HlsLayers:
                 raise UnsupportedOpError(node.op, node.name, f"broadcasting {a} with {b} is not in the HLS library")
             layer = self._new_layer(node, "add" if node.op == "add" else "subtract")
             layer.config = {"n_elem": g.tensors[node.outputs[0]].size}
+        elif node.op == "hardswish":
+            self._hardswish(node, p)
+        elif node.op == "concat":
+            self._concat(node)
         elif node.op in ("relu", "clip"):
             layer = self._new_layer(node, "clamp")
             layer.config = {"n_elem": g.tensors[node.outputs[0]].size}
@@ -168,6 +173,37 @@ class HlsLayers:
             layer.config["shift"] = p["shift"]
             layer.typedefs.update(accum_t=accum_type(t.width + p["shift"], t.frac),
                                   scale_t=f"ap_fixed<2, {2 - p['shift']}>")
+
+    def _hardswish(self, node, p):
+        """fixed_arith's rule: x at F1 (x1_t), x + 3 clamped to [0, 6] (sum_t -> t_t), the integer
+        n = x1 * t * 2^(E - 1) (n_t, exact), floor(n / 3) and its sticky bit in 64-bit integers,
+        z = 2 q + s scaled by 2^-(E + 1) (zscale_t) and cast to the output type."""
+        from ...reference.fixed_arith import MAX_WIDTH
+        x = self.fixed(node.inputs[0])
+        f1 = x.frac + p["up"]
+        ib = max(x.int_bits, 3) + 1
+        e = p["z_frac"] - 1
+        nw = p["n_width"]
+        if nw + 2 > MAX_WIDTH:
+            raise McuforgeError(f"hardswish {node.name}: {nw}-bit product; the HLS layer carries 62 bits")
+        layer = self._new_layer(node, "hardswish")
+        layer.config = {"n_elem": self.g.tensors[node.outputs[0]].size}
+        layer.typedefs = {"x1_t": f"ap_fixed<{x.int_bits + f1}, {x.int_bits}>", "sum_t": f"ap_fixed<{ib + f1}, {ib}>",
+                          "t_t": f"ap_fixed<{f1 + 4}, 4>", "n_t": f"ap_fixed<{nw}, {nw}>",
+                          "pow_t": f"ap_fixed<{e + 1}, {e + 1}>", "z_t": f"ap_fixed<{nw + 2}, {nw + 2}>",
+                          "zscale_t": f"ap_fixed<2, {1 - e}>"}
+        layer.reals = {"n_scale": exact_literal(1 << (e - 1), 0), "z_scale": exact_literal(1, e + 1)}
+
+    def _concat(self, node):
+        g = self.g
+        out = g.tensors[node.outputs[0]]
+        if len(node.inputs) != 2:
+            raise UnsupportedOpError("concat", node.name, f"{len(node.inputs)} inputs (the HLS library joins two)")
+        axis = node.attrs["axis"] % len(out.shape)
+        outer = int(np.prod(out.shape[:axis]))
+        layer = self._new_layer(node, "concatenate")
+        layer.config = {"outer": outer, "chunk_a": g.tensors[node.inputs[0]].size // outer,
+                        "chunk_b": g.tensors[node.inputs[1]].size // outer}
 
     # -- the top function's body ---------------------------------------------------------------
     def calls(self) -> tuple[list[str], list[dict]]:

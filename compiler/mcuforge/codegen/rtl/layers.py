@@ -15,7 +15,7 @@ from ...ir.graph import Graph
 from ...ir.ops import get_op
 from ..fpga.khot import KHOT_MAX, KhotCodes
 
-RTL_OPS = ("dense", "conv2d", "maxpool", "avgpool", "add", "sub", "relu", "clip", "reshape")
+RTL_OPS = ("dense", "conv2d", "maxpool", "avgpool", "add", "sub", "relu", "clip", "reshape", "hardswish", "concat")
 
 
 @dataclass
@@ -219,7 +219,7 @@ class RtlDesign:
             layer = self._window(node, p, module)
             ports = [("in_valid", f"s{ins[0]}_valid"), ("in_ready", f"s{ins[0]}_ready"), ("in_data", f"s{ins[0]}_data")]
         else:
-            layer = self._elementwise(node, p, module)
+            layer = self._concat(node, p, module) if node.op == "concat" else self._elementwise(node, p, module)
             names = ("a", "b")
             ports = [pt for i, s in enumerate(ins) for pt in (
                 (f"{names[i]}_valid", f"s{s}_valid"), (f"{names[i]}_ready", f"s{s}_ready"), (f"{names[i]}_data", f"s{s}_data"))]
@@ -424,9 +424,33 @@ class RtlDesign:
             ctx.update(two_inputs=True, b_w=bt.width, frac=p["acc_frac"], a_shift=p["acc_frac"] - at.frac,
                        b_shift=p["acc_frac"] - bt.frac,
                        **_requant_ctx(p["acc_width"], p["acc_frac"] - yt.frac, yt, p["act_lo"], p["act_hi"]))
+        elif node.op == "hardswish":
+            from ...reference.fixed_arith import hardswish_div3
+            d = hardswish_div3(p["n_width"])
+            ctx.update(two_inputs=False, up=p["up"], three=p["three"], six=p["six"], n_shift=p["n_shift"],
+                       x1_w=at.width + p["up"], n_w=p["n_width"], b=d["b"], s=d["s"], m=d["m"],
+                       **_requant_ctx(d["b"] + 4, p["z_frac"] - yt.frac, yt, p["act_lo"], p["act_hi"]))
         else:
             ctx.update(two_inputs=False, **_requant_ctx(at.width, 0, yt, p["act_lo"], p["act_hi"]))
         return RtlLayer(module, "rtl/elementwise_layer.v.j2", ctx)
+
+    def _concat(self, node, p, module) -> RtlLayer:
+        """Two streams joined block by block: chunk_a elements of a, then chunk_b of b, each
+        requantized from its own binary point to the output type."""
+        g = self.g
+        if len(node.inputs) != 2:
+            raise UnsupportedOpError("concat", node.name, f"{len(node.inputs)} inputs (the RTL library joins two)")
+        out = g.tensors[node.outputs[0]]
+        yt = out.meta["fixed"]
+        axis = node.attrs["axis"] % len(out.shape)
+        outer = int(np.prod(out.shape[:axis]))
+        ts = [g.tensors[t] for t in node.inputs]
+        sides = [dict(_requant_ctx(t.meta["fixed"].width, f - yt.frac, yt, p["act_lo"], p["act_hi"]),
+                      fn=f"requant_{n}", chunk=t.size // outer) for n, t, f in zip("ab", ts, p["in_fracs"])]
+        ctx = {"module": module, "node": node.name, "n_elem": out.size, "out_w": yt.width, "outer": outer,
+               "sides": sides, "a_w": sides[0]["acc_w"], "b_w": sides[1]["acc_w"], "sconst": sconst,
+               "cw": max(1, (sides[0]["chunk"] + sides[1]["chunk"] - 1).bit_length() + 1)}
+        return RtlLayer(module, "rtl/concat_layer.v.j2", ctx)
 
     @property
     def mac_units(self) -> int:

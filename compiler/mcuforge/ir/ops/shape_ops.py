@@ -72,6 +72,18 @@ class Concat(OpDef):
     def run_int8(self, node, xs, p):
         return [np.concatenate(xs, axis=node.attrs["axis"])]
 
+    def fixed_params(self, node, g):
+        # fixed: every input is cast to the output's type (its rounding and overflow), then joined
+        from ...reference import fixed_arith
+        o = fixed_arith.tensor_type(g, node.outputs[0])
+        return {"in_fracs": [fixed_arith.tensor_type(g, t).frac for t in node.inputs], "out": o,
+                "act_lo": o.raw_min, "act_hi": o.raw_max}
+
+    def run_fixed(self, node, xs, p):
+        from ...reference import fixed_arith
+        return [np.concatenate([fixed_arith.cast(x, f, p["out"]) for x, f in zip(xs, p["in_fracs"])],
+                               axis=node.attrs["axis"])]
+
 
 @register
 class Pad(OpDef):

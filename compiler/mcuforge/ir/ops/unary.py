@@ -115,6 +115,22 @@ class HardSwish(_Unary):
             return [tflm_activations.hardswish_int8(xs[0], p["tflm"])]
         return super().run_int8(node, xs, p)
 
+    def fixed_params(self, node, g):
+        # the integer rule of reference/fixed_arith.hardswish (exactly rounded)
+        from ...errors import McuforgeError
+        from ...reference import fixed_arith
+        x, o = (fixed_arith.tensor_type(g, t) for t in (node.inputs[0], node.outputs[0]))
+        p = fixed_arith.hardswish_params(x, o)
+        if p["n_width"] + 2 > fixed_arith.MAX_WIDTH - 1:
+            raise McuforgeError(f"hardswish {node.name}: its product needs {p['n_width']} bits, over "
+                                f"the {fixed_arith.MAX_WIDTH - 1}-bit limit; use a narrower input type")
+        p["act_lo"], p["act_hi"] = fixed_arith.act_bounds(o, node.attrs.get("act_min"), node.attrs.get("act_max"))
+        return p
+
+    def run_fixed(self, node, xs, p):
+        from ...reference import fixed_arith
+        return [np.clip(fixed_arith.hardswish(xs[0], p), p["act_lo"], p["act_hi"])]
+
 
 @register
 class Requantize(_Unary):

@@ -16,5 +16,5 @@ torch is imported here; the rest of mcuforge does not need it.
 """
 from .core import FixedQuant, KHotQuant, calibrate, float_mode, frac_bits, quantizers  # noqa: F401
 from .export import export_qonnx  # noqa: F401
-from .layers import (QfxAdd, QfxAvgPool, QfxConv2d, QfxFlatten, QfxInput, QfxLinear,  # noqa: F401
-                     QfxMaxPool, fold_batchnorm)
+from .layers import (QfxAdd, QfxAvgPool, QfxBatchNorm2d, QfxConcat, QfxConv2d, QfxFlatten,  # noqa: F401
+                     QfxHardswish, QfxInput, QfxLinear, QfxMaxPool, fold_batchnorm)

@@ -23,6 +23,7 @@ class _Recorder:
         from onnx import helper, numpy_helper
         self.helper, self.nh = helper, numpy_helper
         self.nodes, self.inits, self.names, self.keep, self.count = [], [], {}, [], 0
+        self.opset = 13  # 14 once a HardSwish is written
 
     def fresh(self, base: str) -> str:
         self.count += 1
@@ -56,6 +57,15 @@ class _Recorder:
                self.init(f"{base}_bits", float(t.width))]
         return self.node("Quant", ins, f"{base}_q", DOMAIN, signed=1, narrow=0, rounding_mode=QONNX_ROUNDING[t.rounding])
 
+    def finish(self, m, src: str, y, base: str):
+        """A layer's output: clamp and Quant, or for act="hardswish" Quant, HardSwish, Quant."""
+        if m.act == "hardswish":
+            q = self.quant(src, m.oq.type, base)
+            self.bind(y, self.quant(self.node("HardSwish", [q], f"{base}_hswish"), m.hs.oq.type, f"{base}_hs"))
+            self.opset = 14
+        else:
+            self.bind(y, self.quant(self.act(src, m.act, base), y.qfx, base))
+
     def act(self, src: str, act: str | None, base: str) -> str:
         if act == "relu":
             return self.node("Relu", [src], f"{base}_relu")
@@ -83,10 +93,24 @@ def _emit(rec: _Recorder, name: str, m, inputs, y):
                            pads=pads, group=int(c.groups))
         else:
             acc = rec.node("Gemm", ins, f"{base}_gemm", transB=1)
-        rec.bind(y, rec.quant(rec.act(acc, m.act, base), y.qfx, base))
+        rec.finish(m, acc, y, base)
     elif isinstance(m, L.QfxAdd):
         s = rec.node("Add", [rec.name_of(inputs[0], name), rec.name_of(inputs[1], name)], f"{base}_add")
-        rec.bind(y, rec.quant(rec.act(s, m.act, base), y.qfx, base))
+        rec.finish(m, s, y, base)
+    elif isinstance(m, L.QfxBatchNorm2d):  # Mul and Add between Quant nodes, constants on their grids
+        s, b = m.quantized()
+        c = s.shape[0]
+        sq = rec.quant(rec.init(f"{base}_scale", s.detach().numpy().reshape(1, c, 1, 1)), s.qfx, f"{base}_s")
+        bq = rec.quant(rec.init(f"{base}_shift", b.detach().numpy().reshape(1, c, 1, 1)), b.qfx, f"{base}_b")
+        prod = rec.node("Mul", [rec.name_of(inputs[0], name), sq], f"{base}_mul")
+        rec.finish(m, rec.node("Add", [prod, bq], f"{base}_add"), y, base)
+    elif isinstance(m, L.QfxHardswish):
+        h = rec.node("HardSwish", [rec.name_of(inputs[0], name)], f"{base}_hswish")
+        rec.opset = 14
+        rec.bind(y, rec.quant(h, y.qfx, base))
+    elif isinstance(m, L.QfxConcat):
+        cat = rec.node("Concat", [rec.name_of(t, name) for t in inputs], f"{base}_concat", axis=int(m.dim))
+        rec.bind(y, rec.quant(cat, y.qfx, base))
     elif isinstance(m, L.QfxMaxPool):
         k, s = m.kernel, m.stride
         k, s = (k, k) if isinstance(k, int) else k, (s, s) if isinstance(s, int) else s
@@ -108,9 +132,11 @@ def export_qonnx(model: torch.nn.Module, x: torch.Tensor, path, input_name: str 
     x = x[:1].to(torch.float64)
     rec.bind(x, input_name)
     hooks = []
-    qfx_types = (L.QfxInput, L._Mac, L.QfxAdd, L.QfxMaxPool, L.QfxAvgPool, L.QfxFlatten)
+    qfx_types = (L.QfxInput, L._Mac, L.QfxAdd, L.QfxMaxPool, L.QfxAvgPool, L.QfxFlatten, L.QfxBatchNorm2d,
+                 L.QfxConcat, L.QfxHardswish)
+    inner = {id(m.hs) for m in model.modules() if isinstance(m, L._Output) and m.act == "hardswish"}
     for name, m in model.named_modules():
-        if isinstance(m, qfx_types):
+        if isinstance(m, qfx_types) and id(m) not in inner:  # an act="hardswish" is its layer's
             hooks.append(m.register_forward_hook(lambda mod, ins, out, name=name: _emit(rec, name, mod, ins, out)))
     was_training = model.training
     model.eval()
@@ -127,7 +153,7 @@ def export_qonnx(model: torch.nn.Module, x: torch.Tensor, path, input_name: str 
                               [helper.make_tensor_value_info(input_name, TensorProto.FLOAT, list(x.shape))],
                               [helper.make_tensor_value_info(output_name, TensorProto.FLOAT, list(y.shape))],
                               initializer=rec.inits)
-    proto = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13), helper.make_opsetid(DOMAIN, 2)],
+    proto = helper.make_model(graph, opset_imports=[helper.make_opsetid("", rec.opset), helper.make_opsetid(DOMAIN, 2)],
                               producer_name="mcuforge.qfx")
     path = Path(path)
     onnx.save(proto, str(path))

@@ -69,3 +69,33 @@ class FloatResNetBN(nn.Module):
                 dst.conv.weight.copy_(w), dst.conv.bias.copy_(b)
             q.fc.fc.weight.copy_(self.fc.weight), q.fc.fc.bias.copy_(self.fc.bias)
         return q
+
+
+class MixNet(nn.Module):
+    """The layers TinyResNet lacks: a BatchNorm kept as its own fixed-point layer, hardswish (a conv's
+    act="hardswish" and a stand-alone QfxHardswish) and a concat of two branches with different
+    binary points. conv -> BN (ReLU) -> [1x1 conv (hardswish) | depthwise (ReLU) -> 1x1 conv] ->
+    concat -> hardswish -> max pool -> conv (ReLU6) -> global average pool -> dense."""
+
+    def __init__(self, wb=8, ab=8, classes=10, width=8, rounding="rne", in_bits=8):
+        super().__init__()
+        kw = dict(weight_bits=wb, act_bits=ab, rounding=rounding)
+        half = width // 2
+        self.inp = L.QfxInput(in_bits, rounding)
+        self.conv1 = L.QfxConv2d(1, width, 3, padding=1, **kw)
+        self.bn1 = L.QfxBatchNorm2d(width, scale_bits=wb, shift_bits=wb, act_bits=ab, act="relu", rounding=rounding)
+        self.pa = L.QfxConv2d(width, half, 1, act="hardswish", **kw)
+        self.dw = L.QfxConv2d(width, width, 3, padding=1, groups=width, act="relu", **kw)
+        self.pb = L.QfxConv2d(width, half, 1, **kw)
+        self.cat = L.QfxConcat(ab, rounding)
+        self.hs = L.QfxHardswish(ab, rounding)
+        self.pool = L.QfxMaxPool(2)
+        self.conv2 = L.QfxConv2d(width, 2 * width, 3, padding=1, act="relu6", **kw)
+        self.gap = L.QfxAvgPool()
+        self.flat = L.QfxFlatten()
+        self.fc = L.QfxLinear(2 * width, classes, weight_bits=wb, act_bits=max(ab, 8), rounding=rounding)
+
+    def forward(self, x):
+        a = self.bn1(self.conv1(self.inp(x)))
+        x = self.pool(self.hs(self.cat(self.pa(a), self.pb(self.dw(a)))))
+        return self.fc(self.flat(self.gap(self.conv2(x))))

@@ -146,3 +146,29 @@ def to_c_storage(g):
         if t.is_const:
             t.data = np.asarray(t.data).astype(np.int8 if dtype == "int8" else np.int32)
     return g
+
+
+@builder("hardswish", "fixed")
+def hardswish_fx(ctx, node, cid):
+    p = get_op(node.op).fixed_params(node, ctx.g)
+    _acc_fits(node, p["n_width"])
+    params = {"size": ctx.g.tensors[node.outputs[0]].size, "up": p["up"], "three": p["three"], "six": p["six"],
+              "n_shift": p["n_shift"], "rq": _rq(p, p["z_frac"])}
+    function, sources = ctx.select.pick("mcf_fx_hardswish", params)
+    ins, outs = _io(ctx, node)
+    return Layer(node, "fx_hardswish", function, sources, ins, outs, params)
+
+
+@builder("concat", "fixed")
+def concat_fx(ctx, node, cid):
+    g = ctx.g
+    p = get_op(node.op).fixed_params(node, g)
+    out = g.tensors[node.outputs[0]]
+    axis = node.attrs["axis"] % len(out.shape)
+    outer = int(np.prod(out.shape[:axis]))
+    chunks = [g.tensors[t].size // max(outer, 1) for t in node.inputs]
+    params = {"outer": outer, "n_inputs": len(node.inputs), "rqs": [_rq(p, f) for f in p["in_fracs"]]}
+    function, sources = ctx.select.pick("mcf_fx_concat", params)
+    arrays = [ctx.array(cid, "chunk", "int32_t", np.array(chunks, np.int32))]
+    return Layer(node, "fx_concat", function, sources, [ctx.refs[t] for t in node.inputs], [ctx.refs[node.outputs[0]]],
+                 params, arrays)
