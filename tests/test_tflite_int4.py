@@ -3,12 +3,14 @@ and FULLY_CONNECTED, as tflite-micro runs them: imported as int4 layers (attrs w
 byte-exact tflite-micro == golden == host C == QEMU Cortex-M4, flash counting the packed bytes."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
 from mcuforge.api import compile_model, load_model, simulate
 from mcuforge.errors import McuforgeError
-from mcuforge.frontend.tflite import load_tflite
+from mcuforge.frontend.tflite import load_tflite_bytes as _load_bytes
 from mcuforge.sim.tflm import TflmModel
 
 from tflite_builder import OP, ModelBuilder, conv_opts, fc_opts
@@ -81,13 +83,8 @@ def test_import_marks_int4_layers():
         assert w.dtype == np.int8 and np.abs(w).max() == 7
 
 
-def load_tflite_bytes(buf, tmp=None):
-    import tempfile
-    from pathlib import Path
-    d = Path(tempfile.mkdtemp(prefix="mcf_int4_"))
-    p = d / "m.tflite"
-    p.write_bytes(buf)
-    return load_tflite(p)
+def load_tflite_bytes(buf):
+    return _load_bytes(buf, "m")
 
 
 def check_int4_chain(tmp_path, board, target, n=5, **kw):
@@ -105,13 +102,40 @@ def check_int4_chain(tmp_path, board, target, n=5, **kw):
     return res.info
 
 
-def test_int4_tflm_golden_qemu_m4(tmp_path):
-    """Default-run representative: tflite-micro == golden == QEMU Cortex-M4, packed flash."""
+def _need_qemu():
     from mcuforge.sim import toolchain
     try:
         toolchain.qemu_arm(), toolchain.arm_gcc()
     except McuforgeError as e:
         pytest.skip(f"no Cortex-M toolchain/QEMU here: {e}")
+
+
+TF_FIXTURE = Path(__file__).parent / "corpus" / "fixtures" / "tf_int4_qat.tflite"
+
+
+def test_tf_converter_int4_tflm_golden_qemu_m4(tmp_path):
+    """Default-run representative: TensorFlow 2.21's converter wrote INT4 conv / depthwise / FC
+    weights (corpus/make_int4_fixture.py); tflite-micro == golden == QEMU Cortex-M4 byte for byte."""
+    _need_qemu()
+    buf = TF_FIXTURE.read_bytes()
+    res = compile_model(TF_FIXTURE, tmp_path / "m4", target="cortex-m4", quiet=True)
+    layers = [l for l in res.info["layers"] if l["op"] in ("conv2d", "dense")]
+    assert [l["weight_bits"] for l in layers] == [4, 4, 4] and all("_w4" in l["kernel"] for l in layers)
+    x = _inputs(8, (8, 8, 3), seed=4)
+    theirs = _tflm(buf, x)
+    ref, _ = simulate(tmp_path / "m4", board="reference", x=x, quiet=True)
+    ours, _ = simulate(tmp_path / "m4", board="mps2-an386", x=x, quiet=True)
+    assert np.array_equal(ref.reshape(8, -1), theirs) and np.array_equal(ours.reshape(8, -1), theirs)
+    assert len(np.unique(theirs)) > 5
+    # flash: the weights at 4 bits (conv rows of 27 padded to 16 bytes by the DSP kernel, depthwise
+    # 72 / 2, FC 1280 / 2) + 9 bytes of constants per channel; int8 storage would be 1568 + 12 a channel
+    assert [l["weight_bytes"] for l in layers] == [8 * 16 + 9 * 8, 36 + 9 * 8, 640 + 9 * 10]
+
+
+@pytest.mark.slow
+def test_int4_tflm_golden_qemu_m4(tmp_path):
+    """The builder's chain (odd sizes, depth multiplier 2, stride 2) on QEMU M4, packed flash."""
+    _need_qemu()
     info = check_int4_chain(tmp_path, "mps2-an386", "cortex-m4")
     layers = [l for l in info["layers"] if l["op"] in ("conv2d", "dense")]
     assert [l["weight_bits"] for l in layers] == [4, 4, 4]
@@ -132,6 +156,7 @@ def test_int4_tflm_golden_host(tmp_path, per_channel):
 
 @pytest.mark.slow
 def test_int4_portable_and_m3(tmp_path):
+    _need_qemu()
     check_int4_chain(tmp_path, "mps2-an385", "cortex-m3", seed=2, cin=3, c1=9, mult=1, fc_out=5)
 
 
