@@ -19,6 +19,7 @@ from mcuforge.codegen.rtl.project import write_rtl_project
 from mcuforge.quant.subbyte import fixed_subbyte_weights
 from mcuforge.sim import hls_csim
 from mcuforge.sim.fpga import run_reference
+from test_hls_csim import vendor_ap_types
 from test_three_way import three_way
 
 sys.path.insert(0, str(Path(__file__).parents[2] / "benchmarks"))
@@ -54,8 +55,8 @@ def test_hls_ternary_csim_bit_exact(cnn, tmp_path):
     params = (prj / "firmware" / "parameters.h").read_text()
     assert "typedef ap_int<2> weight_t;" in params, params
     w1 = _weights_header(prj, "w1")
-    vals = [int(v) for v in re.findall(r"-?\d+", w1.split("{", 1)[1].split("}")[0])]
-    assert set(vals) == {-1, 0, 1}
+    vals = [float(v) for v in w1.split("= {", 1)[1].split("}")[0].replace("\n", "").split(",") if v.strip()]
+    assert set(vals) == {-1.0, 0.0, 1.0} and len(vals) == 72
     x_raw = read_raw(prj / "tb_data" / "tb_input_raw.dat", 64)
     golden = run_reference(load_graph(prj), x_raw)
     csim = hls_csim.run_csim(prj, x_raw)
@@ -73,6 +74,39 @@ def test_hls_int4_weights_are_4_bit(cnn, tmp_path):
         if n.op in ("conv2d", "dense"):
             w = g.tensors[n.inputs[1]]
             assert w.meta["fixed"].width == 4 and np.abs(w.data).max() <= 7
+
+
+def coarse_mlp_graph():
+    """dense 16 -> 8 with weights ~ N(0, 3) (ternary scale 2^1: the weights' binary point is -1,
+    coarser than the input's LSB) -> relu -> dense 8 -> 4 with small weights (binary point > 0)."""
+    from mcuforge.ir.graph import Graph, Node
+    from mcuforge.ir.ops import infer_shapes
+    from mcuforge.ir.tensor import Tensor
+    rng = np.random.default_rng(0)
+    g = Graph("coarse")
+    g.add_tensor(Tensor("x", (1, 16)))
+    w1 = g.const("w1", rng.normal(0, 3, (8, 16)).astype(np.float32))
+    w2 = g.const("w2", rng.normal(0, 0.2, (4, 8)).astype(np.float32))
+    b1 = g.const("b1", rng.normal(0, 1, 8).astype(np.float32))
+    g.add_node(Node("fc1", "dense", ["x", w1.name, b1.name], ["h"], {}))
+    g.add_node(Node("relu", "relu", ["h"], ["r"], {}))
+    g.add_node(Node("fc2", "dense", ["r", w2.name], ["y"], {}))
+    g.inputs, g.outputs = ["x"], ["y"]
+    return infer_shapes(g)
+
+
+def test_hls_ternary_coarse_weight_lsb(tmp_path):
+    """A weight LSB above 1 (w_frac < 0): C-sim stays exact (nnet_product.h: times_weight_lsb)."""
+    x = np.random.default_rng(1).uniform(-1, 1, (64, 16)).astype(np.float32)
+    prj = write_hls_project(coarse_mlp_graph(), tmp_path / "hls", calib=x, weight_bits=2)
+    params = (prj / "firmware" / "parameters.h").read_text()
+    assert "w_frac = -1;" in params and re.search(r"w_frac = [1-9]", params), params
+    x_raw = read_raw(prj / "tb_data" / "tb_input_raw.dat", 16)
+    golden = run_reference(load_graph(prj), x_raw)
+    assert np.array_equal(golden, hls_csim.run_csim(prj, x_raw)) and np.abs(golden).max() > 0
+    vendor = vendor_ap_types()  # and with Xilinx's ap_types headers, where hls4ml ships them
+    if vendor is not None:
+        assert np.array_equal(golden, hls_csim.run_csim(prj, x_raw, ap_types_dir=vendor))
 
 
 def _designs(trained, root: Path, bits: int, reuse: int = 2):
@@ -93,7 +127,7 @@ def test_subbyte_golden_csim_verilator(request, tmp_path, model, bits):
         assert "khot_mul" in text and "t = xe;" in text and not multiplies  # add / subtract only
     else:
         assert multiplies and "khot_mul" not in text
-        assert re.search(r"reg signed \[3:0\] w_rom_0", text)  # 4-bit weight operands
+        assert re.search(r"signed \[3:0\] w_", text)  # 4-bit weight operands
 
 
 @pytest.mark.slow
