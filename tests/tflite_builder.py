@@ -7,7 +7,7 @@ from tflite_micro.tensorflow.lite.micro.compression import model_editor as me
 from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as fb
 
 TYPES = {"int8": fb.TensorType.INT8, "float32": fb.TensorType.FLOAT32, "int32": fb.TensorType.INT32,
-         "int16": fb.TensorType.INT16, "int64": fb.TensorType.INT64}
+         "int16": fb.TensorType.INT16, "int64": fb.TensorType.INT64, "int4": fb.TensorType.INT4}
 OP = fb.BuiltinOperator
 ACT = {None: 0, "relu": 1, "relu_n1_to_1": 2, "relu6": 3, "tanh": 4}
 
@@ -25,7 +25,13 @@ class ModelBuilder:
             zps = [int(z) for z in np.broadcast_to(np.atleast_1d(zp), (len(scales),))]
             q = me.Quantization(scales if len(scales) > 1 else scales[0],
                                 zps if len(zps) > 1 else zps[0], axis)
-        if data is not None:
+        if data is not None and dtype == "int4":  # TFLite's dense packing: two a byte, low nibble first
+            flat = np.asarray(data, np.int64).reshape(-1)
+            assert flat.size and flat.min() >= -8 and flat.max() <= 7, "int4 values in [-8, 7]"
+            nib = np.zeros(-(-flat.size // 2) * 2, np.uint8)
+            nib[:flat.size] = flat & 0xF
+            data = (nib[0::2] | (nib[1::2] << 4)).astype(np.uint8)
+        elif data is not None:
             data = np.ascontiguousarray(np.asarray(data).astype({"int8": np.int8, "int32": np.int32,
                                                                   "float32": np.float32, "int16": np.int16,
                                                                   "int64": np.int64}[dtype]))

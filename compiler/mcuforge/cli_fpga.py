@@ -12,7 +12,13 @@ def _common(p: argparse.ArgumentParser):
     p.add_argument("--reuse", type=int, default=1,
                    help="reuse factor: cycles each multiplier is reused (must divide every layer)")
     p.add_argument("--act-bits", type=int, default=16, help="width of every activation tensor (bits)")
-    p.add_argument("--weight-bits", type=int, default=8, help="width of every weight tensor (bits)")
+    p.add_argument("--weight-bits", type=int, default=8,
+                   help="width of every weight tensor (bits); 4 and 2 are the sub-byte grids of `compile`: "
+                   "int4 [-7, 7] (4-bit multiplier operands) and ternary {-1, 0, 1} (add / subtract, no "
+                   "multiplier), each with one power-of-two scale per layer")
+    p.add_argument("--ternary-method", default="absmean", choices=["absmean", "median"],
+                   help="scale of ternary weights (--weight-bits 2): mean |w| or median |w|, rounded to a "
+                   "power of two")
     p.add_argument("--rounding", choices=["rnd", "trn"], default="rnd",
                    help="dropping bits: round half up (AP_RND) or truncate (AP_TRN)")
     p.add_argument("--overflow", choices=["sat", "wrap"], default="sat",
@@ -25,7 +31,7 @@ def _common(p: argparse.ArgumentParser):
 def _bits(args) -> dict:
     return {"calib": args.calib, "reuse": args.reuse, "act_bits": args.act_bits,
             "weight_bits": args.weight_bits, "rounding": args.rounding, "overflow": args.overflow,
-            "khot_max": args.khot_max}
+            "khot_max": args.khot_max, "ternary_method": args.ternary_method}
 
 
 def _warn_no_calib(args):

@@ -30,7 +30,8 @@ from .tflite_movement import TfliteMovementOps
 from .tflite_logdiv import LogDivOps
 
 # TFLite TensorType -> IR dtype
-DTYPES = {0: "float32", 2: "int32", 3: "uint8", 4: "int64", 6: "bool", 7: "int16", 9: "int8"}
+DTYPES = {0: "float32", 2: "int32", 3: "uint8", 4: "int64", 6: "bool", 7: "int16", 9: "int8",
+          17: "int8"}  # INT4 weights: unpacked to int8 values, the layer gets attrs["weight_bits"] = 4
 # ActivationFunctionType -> clamp in real units (None: no clamp)
 FUSED_ACT = {0: None, 1: (0.0, None), 2: (-1.0, 1.0), 3: (0.0, 6.0)}
 WEIGHT_OPS = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED")
@@ -219,6 +220,16 @@ class TfliteImporter(ElementwiseOps, TfliteResizeOps, ReduceOps, TfliteMovementO
             raise self.error(f"weights quantized along axis {q.axis}, expected axis {axis_in_file}")
         return QuantParams(q.scale, q.zero_point, 0 if q.per_channel else None)
 
+    def weight_bits_attrs(self, i: int) -> dict:
+        """INT4 weights (TFLite type 17): {"weight_bits": 4}, on mcuforge's int4 grid [-7, 7]."""
+        t = self.tinfo(i)
+        if t.type != 17:
+            return {}
+        if t.data.size and t.data.min() < -7:
+            raise self.error(f"INT4 weights {t.name!r} hold -8; mcuforge's int4 kernels take the symmetric "
+                             "narrow range [-7, 7] that TFLite's int4 quantizer writes")
+        return {"weight_bits": 4}
+
     def bias(self, ins: list[int]) -> list[str]:
         if len(ins) > 2 and ins[2] >= 0:
             return [self.value(ins[2])]
@@ -245,6 +256,7 @@ class TfliteImporter(ElementwiseOps, TfliteResizeOps, ReduceOps, TfliteMovementO
         attrs = {"strides": (o.stride_h, o.stride_w), "dilations": (o.dilation_h, o.dilation_w),
                  "pads": self._conv_pads(o, x_shape, kh, kw), "groups": x_shape[3] // cin_g}
         attrs.update(self.act_attrs(o.activation, outs[0]))
+        attrs.update(self.weight_bits_attrs(ins[1]))
         self.emit("conv2d", [self.value(ins[0]), wname] + self.bias(ins), outs[0], attrs)
 
     def op_DEPTHWISE_CONV_2D(self, op, ins, outs):
@@ -264,6 +276,7 @@ class TfliteImporter(ElementwiseOps, TfliteResizeOps, ReduceOps, TfliteMovementO
         attrs = {"strides": (o.stride_h, o.stride_w), "dilations": (o.dilation_h, o.dilation_w),
                  "pads": self._conv_pads(o, x_shape, kh, kw), "groups": cin}
         attrs.update(self.act_attrs(o.activation, outs[0]))
+        attrs.update(self.weight_bits_attrs(ins[1]))
         self.emit("conv2d", [self.value(ins[0]), wname] + self.bias(ins), outs[0], attrs)
 
     def op_FULLY_CONNECTED(self, op, ins, outs):
@@ -287,7 +300,7 @@ class TfliteImporter(ElementwiseOps, TfliteResizeOps, ReduceOps, TfliteMovementO
                 raise self.error(f"input {xt.shape} cannot be flattened to rows of {k}")
             x = self.emit("reshape", [x], None, {"shape": (xt.size // k, k)},
                           out_shape=(xt.size // k, k), out_dtype=xt.dtype, out_quant=xt.quant)
-        attrs = self.act_attrs(o.activation, outs[0])
+        attrs = {**self.act_attrs(o.activation, outs[0]), **self.weight_bits_attrs(ins[1])}
         rows = self.g.tensors[x].shape[:-1] + (m,)
         if tuple(rows) == tuple(out_shape):
             self.emit("dense", [x, wname] + self.bias(ins), outs[0], attrs)

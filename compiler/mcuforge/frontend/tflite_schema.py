@@ -89,6 +89,19 @@ def _opcode(model, op) -> int:
     return max(raw, oc.DeprecatedBuiltinCode())
 
 
+INT4 = 17  # TensorType.INT4: constants packed two a byte, element 2k in the low nibble of byte k
+
+
+def _int4_values(raw: bytes, shape: tuple, i: int) -> np.ndarray:
+    """A packed INT4 constant as int8 values in [-8, 7] (TFLite's UnpackDenseInt4IntoInt8 layout;
+    the buffer holds ceil(n / 2) bytes, the last high nibble unused when n is odd)."""
+    from ..quant.subbyte import unpack_weights
+    n = int(np.prod(shape, dtype=np.int64))
+    if len(raw) != -(-n // 2):
+        raise ValueError(f"tensor {i}: INT4 buffer of {len(raw)} bytes for {n} values (expected {-(-n // 2)})")
+    return unpack_weights(np.frombuffer(raw, np.uint8), 4, n).reshape(shape)
+
+
 def _read_tensor(model, sg, i: int, buf: bytes) -> TensorInfo:
     t = sg.Tensors(i)
     shape = tuple(int(d) for d in t.ShapeAsNumpy()) if t.ShapeLength() else ()
@@ -101,7 +114,9 @@ def _read_tensor(model, sg, i: int, buf: bytes) -> TensorInfo:
             raw = b.DataAsNumpy().tobytes()
         elif b.Offset() > 1:  # large models keep buffers after the flatbuffer
             raw = buf[b.Offset(): b.Offset() + b.Size()]
-    if raw is not None:
+    if raw is not None and ttype == INT4:
+        data = _int4_values(raw, shape, i)
+    elif raw is not None:
         dt = NP_DTYPES.get(ttype)
         if dt is None:
             raise ValueError(f"constant tensor {i} has unsupported type {ttype}")

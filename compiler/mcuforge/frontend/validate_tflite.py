@@ -15,7 +15,8 @@ from . import tflite_schema as fb
 OPTIONAL_INPUTS = {"CONV_2D": {2}, "DEPTHWISE_CONV_2D": {2}, "FULLY_CONNECTED": {2}, "PADV2": {2},
                    "TRANSPOSE_CONV": {3}}
 WEIGHT_RANK = {"CONV_2D": 4, "DEPTHWISE_CONV_2D": 4, "FULLY_CONNECTED": 2}
-TYPE_NAMES = {9: "int8", 3: "uint8", 7: "int16", 2: "int32"}
+TYPE_NAMES = {9: "int8", 3: "uint8", 7: "int16", 2: "int32", 17: "int8"}  # 17: INT4 (zero point 0)
+INT4_WEIGHT_OPS = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED")
 
 
 def check_tensor(t: fb.TensorInfo, i: int, where: str):
@@ -114,6 +115,10 @@ def validate(pm, where: str):
                      if i >= 0 and tensors[i].data is None and tensors[i].type not in (2, 4)}
             if len(kinds) > 1:
                 raise McuforgeError(f"{loc} mixes tensor types {sorted(kinds)} among its activations")
+        for k, i in enumerate(list(ins) + list(o)):
+            if i >= 0 and tensors[i].type == 17 and not (name in INT4_WEIGHT_OPS and k == 1):
+                raise McuforgeError(f"{loc}: INT4 tensor {tensors[i].name!r} (INT4 is read as the weights of "
+                                    f"{', '.join(INT4_WEIGHT_OPS)} only)")
         rank = WEIGHT_RANK.get(name)
         if rank is not None:
             if len(ins) < 2:
@@ -124,8 +129,10 @@ def validate(pm, where: str):
             if name != "FULLY_CONNECTED" and len(tensors[ins[0]].shape) != 4:
                 raise McuforgeError(f"{loc}: input of shape {tensors[ins[0]].shape}, expected NHWC (rank 4)")
             x = tensors[ins[0]]
-            if x.type == 9 and w.type != 9:
+            if x.type == 9 and w.type not in (9, 17):
                 raise McuforgeError(f"{loc}: int8 input with weights {w.name!r} of TFLite type {w.type}")
+            if w.type == 17 and (x.type != 9 or w.data is None):
+                raise McuforgeError(f"{loc}: INT4 weights {w.name!r} need int8 activations and constant weights")
             if len(ins) > 2 and ins[2] >= 0:
                 b = tensors[ins[2]]
                 if x.type == 9 and b.type != 2:

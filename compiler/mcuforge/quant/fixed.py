@@ -24,6 +24,7 @@ from ..reference.fixed_arith import MAX_WIDTH, FixedType
 FIXED_OPS = {"dense", "conv2d", "add", "sub", "maxpool", "avgpool", "reshape", "relu", "clip", "hardswish", "concat"}
 PASS_THROUGH = {"maxpool", "avgpool", "reshape", "relu", "clip"}  # output type = input type
 MAC_OPS = {"dense", "conv2d"}
+SUBBYTE_BITS = (4, 2)  # weight widths that mean the sub-byte grids: int4 [-7, 7], ternary {-1, 0, 1}
 
 
 def int_bits_for(max_abs: float) -> int:
@@ -45,9 +46,12 @@ def check_width(width: int, what: str):
 
 def quantize_fixed(g: Graph, ranges: dict[str, tuple[float, float]], act_bits: int = 16,
                    weight_bits: int = 8, rounding: str = "rnd", overflow: str = "sat",
-                   overrides: dict[str, FixedType] | None = None) -> Graph:
+                   overrides: dict[str, FixedType] | None = None, ternary_method: str = "absmean") -> Graph:
     """Float graph + calibration ranges -> fixed-point graph. `overrides` pins the type of any
-    tensor by name (activation or constant), e.g. to try wrap/truncate modes on one layer."""
+    tensor by name (activation or constant), e.g. to try wrap/truncate modes on one layer.
+    weight_bits 4 and 2 are the sub-byte grids (int4 [-7, 7], ternary {-1, 0, 1} with
+    `ternary_method`'s scale; quant/subbyte.py: fixed_subbyte_weights), other widths plain
+    fixed-point weights."""
     check_width(act_bits, "activation")
     check_width(weight_bits, "weight")
     if rounding not in fixed_arith.ROUNDING or overflow not in fixed_arith.OVERFLOW:
@@ -79,11 +83,12 @@ def quantize_fixed(g: Graph, ranges: dict[str, tuple[float, float]], act_bits: i
         else:
             _set(g, out, act_type(out))
         if n.op in MAC_OPS:
-            _quantize_weights(g, n, weight_bits, rounding, overrides)
+            _quantize_weights(g, n, weight_bits, rounding, overrides, ternary_method)
         elif any(g.tensors[t].is_const for t in n.inputs if t):
             raise UnsupportedOpError(n.op, n.name, "a constant operand is only supported as conv/dense weights")
     g.meta["quant"] = "fixed"
     g.meta["fixed_config"] = {"act_bits": act_bits, "weight_bits": weight_bits,
+                              **({"ternary_method": ternary_method} if weight_bits == 2 else {}),
                               "rounding": rounding, "overflow": overflow}
     g.prune_tensors()
     return g
@@ -95,12 +100,19 @@ def _set(g: Graph, name: str, t: FixedType):
     tensor.dtype = "int64"
 
 
-def _quantize_weights(g: Graph, n, weight_bits: int, rounding: str, overrides: dict):
+def _quantize_weights(g: Graph, n, weight_bits: int, rounding: str, overrides: dict,
+                      ternary_method: str = "absmean"):
     w = g.tensors[n.inputs[1]]
     bias = g.tensors[n.inputs[2]] if len(n.inputs) > 2 and n.inputs[2] else None
-    wt = overrides.get(w.name) or type_for_range(float(np.abs(w.data).max(initial=0.0)), 0.0,
-                                                 weight_bits, rounding, "sat")
-    wq = g.const(w.name + "_fx", fixed_arith.from_float(w.data, wt), "int64")
+    if w.name not in overrides and weight_bits in SUBBYTE_BITS:
+        from .subbyte import fixed_subbyte_weights
+        raw, wt = fixed_subbyte_weights(w.data, weight_bits, ternary_method)
+        n.attrs["weight_bits"] = weight_bits
+    else:
+        wt = overrides.get(w.name) or type_for_range(float(np.abs(w.data).max(initial=0.0)), 0.0,
+                                                     weight_bits, rounding, "sat")
+        raw = fixed_arith.from_float(w.data, wt)
+    wq = g.const(w.name + "_fx", raw, "int64")
     wq.meta["fixed"] = wt
     g.set_inputs(n, [n.inputs[0], wq.name])
     acc = get_op(n.op).fixed_params(n, g)  # accumulator format; raises if wider than 64 bits

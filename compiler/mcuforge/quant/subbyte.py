@@ -169,3 +169,26 @@ def narrow_int8_graph(g, weight_bits, ternary_method: str = "absmean"):
         g.set_inputs(n, ins)
     g.prune_tensors()
     return g
+
+
+def fixed_subbyte_weights(w: np.ndarray, bits: int, ternary_method: str = "absmean"):
+    """The FPGA (fixed-point) form of a sub-byte layer: one power-of-two scale 2^-F for the whole
+    tensor (the fixed scheme has no per-channel scales) and raw values on the same grids as the
+    C backend's: int4 [-7, 7] (F the largest with max|w| * 2^F <= 7.5, so nothing clips), ternary
+    {-1, 0, 1} (2^-F the power of two nearest, in log, to the layer's absmean / median |w|).
+    Returns (raw int64 values, FixedType(bits, F)); the golden model runs them as any fixed
+    weights, and the backends see the width: 4-bit multiplier operands, or add / subtract."""
+    import math
+    from ..reference.fixed_arith import FixedType, from_float
+    a = np.abs(np.asarray(w, np.float64)).reshape(-1)
+    if bits == 4:
+        m = float(a.max(initial=0.0))
+        frac = math.floor(math.log2(7.5 / m)) if m > 0 else 0
+    elif bits == 2:
+        s = float(channel_scales(a.reshape(1, -1), 2, ternary_method, per_channel=False)[0])
+        frac = round(-math.log2(s))
+    else:
+        raise McuforgeError(f"fixed sub-byte weights are 4 or 2 bits, not {bits}")
+    t = FixedType(bits, frac, "rnd", "sat")
+    m = grid_max(bits)
+    return np.clip(from_float(w, t), -m, m), t

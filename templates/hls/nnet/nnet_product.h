@@ -8,6 +8,23 @@
 
 namespace nnet {
 
+// x times one weight LSB (2^-w_frac) in the accumulator's type, exactly. The accumulator's binary
+// point is x's plus w_frac: for w_frac >= 0, x there shifted right by w_frac (those bits are zero);
+// for w_frac < 0 (weights coarser than 1, e.g. a ternary scale of 2) the accumulator has fewer
+// fractional bits than x, so x is first multiplied by the power of two 2^-w_frac (a 2-bit
+// constant: a wire shift in hardware) in the product's full-precision type.
+template <class acc_T, int w_frac, bool coarse = (w_frac < 0)>
+struct times_weight_lsb {
+    template <class data_T>
+    static acc_T run(const data_T &x) { return acc_T(x) >> w_frac; }
+};
+
+template <class acc_T, int w_frac>
+struct times_weight_lsb<acc_T, w_frac, true> {
+    template <class data_T>
+    static acc_T run(const data_T &x) { return acc_T(x * ap_fixed<2, 2 - w_frac>(1 << -w_frac)); }
+};
+
 template <class data_T, typename CONFIG_T, bool khot>
 struct product_impl;
 
@@ -21,9 +38,7 @@ struct product_impl<data_T, CONFIG_T, true> {
     static typename CONFIG_T::accum_t run(const data_T &x, const typename CONFIG_T::weight_t *w, unsigned i) {
 #pragma HLS INLINE
         typedef typename CONFIG_T::accum_t acc_T;
-        // the accumulator's binary point is x's plus the weights' (w_frac): x there, shifted right
-        // by w_frac, is x times one weight LSB (exact: those bits are zero)
-        const acc_T xa = acc_T(x) >> CONFIG_T::w_frac;
+        const acc_T xa = times_weight_lsb<acc_T, CONFIG_T::w_frac>::run(x);
         acc_T s = 0;
         for (int k = 0; k < CONFIG_T::khot; k++) {
 #pragma HLS UNROLL

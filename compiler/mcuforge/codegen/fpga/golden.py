@@ -16,11 +16,12 @@ from .prepare import calibration_samples, prepare_fixed
 IO_MAX_BITS = 53  # testbenches move values through doubles
 
 
-def fixed_graph(model, calib, act_bits, weight_bits, rounding, overflow, overrides=None) -> Graph:
+def fixed_graph(model, calib, act_bits, weight_bits, rounding, overflow, overrides=None,
+                ternary_method: str = "absmean") -> Graph:
     """A graph already in the fixed scheme is taken as it is (tests build such graphs directly)."""
     if isinstance(model, Graph) and model.meta.get("quant") == "fixed":
         return model
-    return prepare_fixed(model, calib, act_bits, weight_bits, rounding, overflow, overrides)
+    return prepare_fixed(model, calib, act_bits, weight_bits, rounding, overflow, overrides, ternary_method)
 
 
 def test_inputs(g: Graph, calib, count: int) -> np.ndarray:
@@ -68,5 +69,7 @@ def write_model_files(folder: Path, g: Graph, backend: str, extra: dict):
     for role, name in (("input", g.inputs[0]), ("output", g.outputs[0])):
         t = g.tensors[name]
         io[role] = {"name": name, "shape": list(t.shape), "fixed": t.meta["fixed"].to_dict()}
-    doc = {"backend": backend, "name": g.name, **io, "fixed_config": g.meta.get("fixed_config"), **extra}
+    sub = {n.name: int(n.attrs["weight_bits"]) for n in g.topo_order() if "weight_bits" in n.attrs}
+    doc = {"backend": backend, "name": g.name, **io, "fixed_config": g.meta.get("fixed_config"),
+           "weight_bits": sub, **extra}
     (folder / "model.json").write_text(json.dumps(doc, indent=1))

@@ -95,9 +95,26 @@ class KhotCodes:
         for i in range(self.k):
             f = (word >> (i * self.field_bits)) & ((1 << self.field_bits) - 1)
             if f >> (self.shift_bits + 1):
-                e = f & ((1 << self.shift_bits) - 1)
+                e = f & ((1 << self.shift_bits) - 1)  # shift_bits 0 (ternary): always 0
                 v += -(1 << e) if (f >> self.shift_bits) & 1 else (1 << e)
         return v
 
     def describe(self) -> dict:
         return {"k": self.k, "shift_bits": self.shift_bits, "max_shift": self.max_shift}
+
+
+TERNARY = KhotCodes(1, 0, 0)  # one term, no shift: {present, negative}, the product is +-x or 0
+
+
+def layer_codes(nodes, raw: np.ndarray, khot_max: int = KHOT_MAX) -> "KhotCodes | None":
+    """How the weights of `nodes` (one layer, or a chain sharing lanes) multiply: sub-byte layers
+    (quant/fixed.py sets attrs["weight_bits"]) by their width, the others by K-hot detection.
+    Ternary {-1, 0, 1} weights are add / subtract (one term, no shift field) whatever khot_max
+    says; int4 weights keep a multiplier, with 4-bit weight operands (a 4-bit value would also be
+    2-hot: the narrow multiplier is what the sub-byte option asks for)."""
+    bits = {n.attrs.get("weight_bits") for n in nodes}
+    if bits == {2}:
+        return TERNARY
+    if bits == {4}:
+        return None
+    return KhotCodes.for_weights(raw, khot_max)

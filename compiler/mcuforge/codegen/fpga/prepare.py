@@ -44,7 +44,7 @@ def calibration_samples(g: Graph, calib) -> list[dict]:
 
 
 def prepare_fixed(model, calib=None, act_bits: int = 16, weight_bits: int = 8, rounding: str = "rnd",
-                  overflow: str = "sat", overrides=None) -> Graph:
+                  overflow: str = "sat", overrides=None, ternary_method: str = "absmean") -> Graph:
     g = load_model(model)
     if len(g.inputs) != 1 or len(g.outputs) != 1:
         raise McuforgeError(f"the FPGA backends take one input and one output, this model has "
@@ -54,4 +54,4 @@ def prepare_fixed(model, calib=None, act_bits: int = 16, weight_bits: int = 8, r
     g = channel_affine_to_depthwise(g.copy())  # a BatchNorm kept as its own layer (mul, add) -> 1x1 depthwise conv
     overrides = {**qonnx_fixed_types(g), **(overrides or {})}  # a QONNX model's own types come first
     ranges = calibrate(g, calibration_samples(g, calib))
-    return quantize_fixed(g, ranges, act_bits, weight_bits, rounding, overflow, overrides)
+    return quantize_fixed(g, ranges, act_bits, weight_bits, rounding, overflow, overrides, ternary_method)

@@ -11,7 +11,7 @@ from ...errors import McuforgeError, UnsupportedOpError
 from ...ir.graph import Graph
 from ...ir.ops import get_op
 from ...reference.fixed_arith import FixedType
-from ..fpga.khot import KHOT_MAX, KhotCodes
+from ..fpga.khot import KHOT_MAX, layer_codes
 from ..fpga.literals import accum_type, ap_fixed_type, exact_literal
 
 
@@ -111,12 +111,14 @@ class HlsLayers:
             bias_raw, bt = b.data, b.meta["fixed"]
         else:
             bias_raw = np.zeros(count_out, np.int64)
-        codes = KhotCodes.for_weights(w.data, self.khot_max)
-        w_raw, w_fixed, w_what = w.data, wt, "weights"
+        codes = layer_codes([node], w.data, self.khot_max)
+        bits = node.attrs.get("weight_bits")
+        w_raw, w_fixed, w_what = w.data, wt, "int4 weights in [-7, 7] (4-bit multiplier operands)" if bits == 4 else "weights"
         if codes:  # K-hot: K signed (shift + 1) terms per weight, products by shift and add
             self.khot[node.name] = codes.describe()
             w_raw, w_fixed = codes.hls_terms(w.data), FixedType(codes.term_bits, 0)
-            w_what = f"K-hot weights ({codes.k} terms +-(shift + 1) each)"
+            w_what = ("ternary weights in {-1, 0, 1} (products are add / subtract)" if bits == 2
+                      else f"K-hot weights ({codes.k} terms +-(shift + 1) each)")
         layer.config.update(khot=codes.k if codes else 0, w_terms=codes.k if codes else 1, w_frac=wt.frac)
         w_ctype = f"ap_int<{codes.term_bits}>" if codes else ap_fixed_type(wt)
         layer.typedefs.update(weight_t=w_ctype, bias_t=ap_fixed_type(bt),

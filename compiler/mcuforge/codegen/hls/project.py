@@ -31,15 +31,19 @@ N_TEST_FRAMES = 16
 def write_hls_project(model, out_dir, part: str = "xc7z020", calib=None, reuse: int = 1,
                       act_bits: int = 16, weight_bits: int = 8, rounding: str = "rnd",
                       overflow: str = "sat", name: str = "myproject", overrides=None,
-                      n_test: int = N_TEST_FRAMES, khot_max: int = KHOT_MAX) -> Path:
+                      n_test: int = N_TEST_FRAMES, khot_max: int = KHOT_MAX,
+                      ternary_method: str = "absmean") -> Path:
     """Emit the project; returns its folder. `model`: .onnx/.tflite path, float Graph, or a Graph
     already in the fixed scheme (then calib/widths are ignored). `khot_max`: layers whose weights
-    are all sums of at most this many signed powers of two multiply by shift and add (0: never)."""
+    are all sums of at most this many signed powers of two multiply by shift and add (0: never).
+    weight_bits 4 / 2: sub-byte layers (int4 weights ap_fixed<4, I> in [-7, 7], ternary {-1, 0, 1}
+    as add / subtract; quant/fixed.py)."""
     from ...errors import McuforgeError
     if reuse < 1:
         raise McuforgeError(f"reuse factor must be at least 1, not {reuse}")
     fpga = load_part(part)
-    g = golden.fixed_graph(model, calib, act_bits, weight_bits, rounding, overflow, overrides)
+    g = golden.fixed_graph(model, calib, act_bits, weight_bits, rounding, overflow, overrides,
+                          ternary_method)
     golden.check_io_widths(g)
     hl = HlsLayers(g, reuse, khot_max)
     calls, clones = hl.calls()

@@ -13,7 +13,7 @@ import numpy as np
 from ...errors import McuforgeError, UnsupportedOpError
 from ...ir.graph import Graph
 from ...ir.ops import get_op
-from ..fpga.khot import KHOT_MAX, KhotCodes
+from ..fpga.khot import KHOT_MAX, layer_codes
 
 RTL_OPS = ("dense", "conv2d", "maxpool", "avgpool", "add", "sub", "relu", "clip", "reshape", "hardswish", "concat")
 
@@ -343,7 +343,7 @@ class RtlDesign:
             wf = wt.data.reshape(geo["cout"], k)
             bias = (g.tensors[node.inputs[2]].data if len(node.inputs) > 2 and node.inputs[2]
                     else np.zeros(geo["cout"], np.int64))
-            codes = KhotCodes.for_weights(wt.data, self.khot_max)
+            codes = layer_codes([node], wt.data, self.khot_max)
             if codes:
                 self.khot[module] = codes.describe()
                 wf = np.vectorize(codes.rtl_word, otypes=[object])(wf)
@@ -384,7 +384,7 @@ class RtlDesign:
             words += [None] * (st["groups"] * k)
             n_groups += st["groups"]
         ww = max(st["w_w"] for st in stages)
-        codes = KhotCodes.for_weights(np.concatenate([st["w"].reshape(-1) for st in stages]), self.khot_max)
+        codes = layer_codes(chain, np.concatenate([st["w"].reshape(-1) for st in stages]), self.khot_max)
         if codes:  # K-hot: a word field holds the weight's (present, negative, shift) terms
             self.khot[module] = codes.describe()
             ww = codes.word_bits

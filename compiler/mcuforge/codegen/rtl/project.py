@@ -27,12 +27,15 @@ N_TEST_FRAMES = 8
 def write_rtl_project(model, out_dir, calib=None, reuse: int = 1, act_bits: int = 16,
                       weight_bits: int = 8, rounding: str = "rnd", overflow: str = "sat",
                       name: str = "mcf_accel", overrides=None, n_test: int = N_TEST_FRAMES,
-                      balance: bool = True, khot_max: int = KHOT_MAX) -> Path:
+                      balance: bool = True, khot_max: int = KHOT_MAX,
+                      ternary_method: str = "absmean") -> Path:
     """`khot_max`: layers whose weights are all sums of at most this many signed powers of two get
-    shift-add products instead of multipliers (0: never)."""
+    shift-add products instead of multipliers (0: never). weight_bits 4 / 2: sub-byte layers
+    (int4 on 4-bit multiplier operands, ternary as add / subtract; quant/fixed.py)."""
     if reuse < 1:
         raise McuforgeError(f"reuse factor must be at least 1, not {reuse}")
-    g = golden.fixed_graph(model, calib, act_bits, weight_bits, rounding, overflow, overrides)
+    g = golden.fixed_graph(model, calib, act_bits, weight_bits, rounding, overflow, overrides,
+                          ternary_method)
     golden.check_io_widths(g)
     design = RtlDesign(g, reuse, name, balance, khot_max)
     x = golden.test_inputs(g, calib, n_test)

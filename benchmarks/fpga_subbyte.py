@@ -1,0 +1,89 @@
+"""Sub-byte weights on the FPGA backends (issue 13): the digits CNN of tests/fpga with int8,
+int4 and ternary weights (16-bit activations, reuse factor 2), each design checked bit for bit
+golden == HLS C-simulation == Verilator, its accuracy on the digits test set (golden model) and
+`yosys synth_xilinx` resources of the RTL (minutes per design; prints a table, never pass/fail).
+
+    PYTHONPATH=compiler python benchmarks/fpga_subbyte.py [--no-yosys] [--bits 8,4,2] [--reuse 2]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "compiler"))
+sys.path.insert(0, str(ROOT / "tests" / "fpga"))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+import fpga_models as models  # noqa: E402
+from fpga import yosys_resources  # noqa: E402
+from mcuforge.codegen.fpga.golden import read_raw  # noqa: E402
+from mcuforge.codegen.fpga.graph_io import load_graph  # noqa: E402
+from mcuforge.codegen.fpga.layout import to_graph_layout  # noqa: E402
+from mcuforge.codegen.hls.project import write_hls_project  # noqa: E402
+from mcuforge.codegen.rtl.project import write_rtl_project  # noqa: E402
+from mcuforge.quant.fixed import input_to_raw  # noqa: E402
+from mcuforge.sim import hls_csim, verilator_rtl  # noqa: E402
+from mcuforge.sim.fpga import run_reference  # noqa: E402
+
+NAMES = {8: "int8", 4: "int4", 2: "ternary"}
+
+
+def row_for(onnx, calib, x_test, y_test, bits: int, reuse: int, work: Path, yosys: bool) -> dict:
+    hls = write_hls_project(onnx, work / f"hls_w{bits}", calib=calib, reuse=reuse, weight_bits=bits)
+    rtl = write_rtl_project(onnx, work / f"rtl_w{bits}", calib=calib, reuse=reuse, weight_bits=bits)
+    doc = json.loads((rtl / "model.json").read_text())
+    g = load_graph(rtl)
+    n_in = g.tensors[g.inputs[0]].size
+    x_raw = read_raw(rtl / "tb_data" / "tb_input_raw.dat", n_in)
+    golden = run_reference(g, x_raw)
+    csim = hls_csim.run_csim(hls, x_raw)
+    _, info = verilator_rtl.run(rtl, x_raw, expected=golden)
+    name = g.inputs[0]
+    xt = input_to_raw(g, name, to_graph_layout(g, name, x_test)).reshape(len(x_test), -1)
+    acc = float(np.mean(run_reference(g, xt).argmax(1) == y_test))
+    w_bits = sum(g.tensors[n.inputs[1]].size * g.tensors[n.inputs[1]].meta["fixed"].width
+                 for n in g.topo_order() if n.op in ("conv2d", "dense"))
+    row = {"weights": NAMES[bits], "accuracy": acc, "weight bits": w_bits, "MAC units": doc["mac_units"],
+           "shift-add layers": len(doc["khot"]),
+           "exact": bool(np.array_equal(golden, csim) and info["mismatches"] == 0)}
+    if yosys:
+        t = time.time()
+        row.update(yosys_resources(rtl, doc["top"]))
+        row["synth s"] = round(time.time() - t)
+    print("  ", row, flush=True)
+    return row
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--no-yosys", action="store_true")
+    ap.add_argument("--bits", default="8,4,2")
+    ap.add_argument("--reuse", type=int, default=2)
+    args = ap.parse_args()
+    import torch
+    torch.manual_seed(0)
+    xtr, ytr, xte, yte = models.digits()
+    work = Path(tempfile.mkdtemp(prefix="mcf_fpga_subbyte_"))
+    m = models.train(models.cnn_module(), xtr, ytr, epochs=12)
+    onnx = models.export(m, work / "cnn.onnx")
+    print(f"digits CNN, float accuracy {models.float_accuracy(m, xte, yte):.4f}; reuse {args.reuse}, "
+          "16-bit activations")
+    rows = [row_for(onnx, xtr[:128], xte, yte, int(b), args.reuse, work, not args.no_yosys)
+            for b in args.bits.split(",")]
+    cols = ["weights", "accuracy", "weight bits", "MAC units", "shift-add layers", "exact", "LUT", "FF", "DSP",
+            "BRAM"]
+    print("| " + " | ".join(cols) + " |\n|" + "---|" * len(cols))
+    for r in rows:
+        print("| " + " | ".join(f"{r[c]:.4f}" if isinstance(r.get(c), float) else str(r.get(c, "")) for c in cols) + " |")
+    print(f"\n(work folder: {work})")
+
+
+if __name__ == "__main__":
+    main()
