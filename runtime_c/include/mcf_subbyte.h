@@ -32,6 +32,7 @@ typedef struct {
     const int32_t *bias;           /* [out_c] or NULL */
     mcf_requant_sub rq;
     void *scratch;                 /* the layer's scratch buffer (optimized variants), in the arena */
+    int32_t block;                 /* output channels unpacked at a time (_dsp variants), else 0 */
 } mcf_conv2d_sub_args;
 
 typedef struct {
@@ -40,6 +41,7 @@ typedef struct {
     const int32_t *bias;
     mcf_requant_sub rq;
     void *scratch;
+    int32_t block;                 /* as in mcf_conv2d_sub_args */
 } mcf_fully_connected_sub_args;
 
 void mcf_conv2d_s8_w4(const mcf_conv2d_sub_args *a, const int8_t *in, int8_t *out);
