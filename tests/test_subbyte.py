@@ -203,14 +203,16 @@ def test_dsp_blocks_of_channels(tmp_path, monkeypatch):
     """The DSP kernels unpack `block` output channels at a time into the int8 DSP kernel's layout;
     with a tiny scratch budget a layer takes several blocks (each re-reads the whole input, so the
     output may not overlap it), an odd last channel included; a single-row fully connected layer
-    reads the flash words directly. Bit-exact on QEMU Cortex-M4."""
+    reads the flash words directly; a 3x3 depthwise layer runs the int8 DSP 3x3 kernel over taps
+    unpacked at run time. Bit-exact on QEMU Cortex-M4."""
     from mcuforge.codegen.c.variants import dsp_subbyte
     monkeypatch.setattr(dsp_subbyte, "DSP_BLOCK_BYTES", 400)
-    specs = [conv_spec(12, 7, 5), conv_spec(8, 9, 4, k=1, pad=0), fc_spec(37, 11)]
+    specs = [conv_spec(12, 7, 5), conv_spec(8, 9, 4, k=1, pad=0), fc_spec(37, 11), dw_spec(12, 5)]
     for bits in (4, 2):
         info = run_subbyte(tmp_path / str(bits), "cortex-m4", specs, weight_bits=bits)
         kern = {l["kernel"] for l in info["layers"] if l["op"] in ("conv2d", "dense")}
-        assert kern == {f"mcf_conv2d_s8_w{bits}_dsp", f"mcf_fully_connected_s8_w{bits}_dsp"}, kern
+        assert kern == {f"mcf_conv2d_s8_w{bits}_dsp", f"mcf_fully_connected_s8_w{bits}_dsp",
+                        f"mcf_depthwise_conv2d_s8_w{bits}_dsp"}, kern
 
 
 @pytest.mark.slow

@@ -31,6 +31,7 @@ PER_MAC = {
     "mcf_fully_connected_s8_w4_dsp": 1.9, "mcf_fully_connected_s8_w2_dsp": 1.9,
     "mcf_conv2d_s8_w4_fast": 3.5, "mcf_conv2d_s8_w2_fast": 3.5,
     "mcf_fully_connected_s8_w4_fast": 11.0, "mcf_fully_connected_s8_w2_fast": 11.0,
+    "mcf_depthwise_conv2d_s8_w4_dsp": 2.3, "mcf_depthwise_conv2d_s8_w2_dsp": 2.3,
     "mcf_depthwise_conv2d_s8_w4_fast": 28.0, "mcf_depthwise_conv2d_s8_w2_fast": 28.0,
 }
 OPTIMIZED_PER_UNIT = 1.0

@@ -152,3 +152,31 @@ for _bits in (4, 2):
     register_variant(f"mcf_depthwise_conv2d_s8_w{_bits}", Variant(
         function=f"mcf_depthwise_conv2d_s8_w{_bits}_fast", sources=(f"mcf_depthwise_conv2d_s8_w{_bits}_fast.c",),
         accepts=_dw_fast_accepts, prepare=_dw_fast_prepare))
+
+
+# -- DSP depthwise 3x3: the int8 DSP 3x3 kernel over taps unpacked at run time ---------------------
+def _dw_dsp_accepts(params: dict) -> bool:
+    from .dsp_depthwise import _dsp_dw3_fits
+    return _dsp_dw3_fits(params)
+
+
+def _dw_dsp_prepare(params: dict, consts: dict) -> dict:
+    """Scratch: the taps ({2 bias', m, rcz, e} and 12 int16 a channel), then the int8 kernel's planes
+    (four where its own rule takes four, else one); the weights stay packed (portable layout)."""
+    from .dsp_depthwise import _dsp_dw3_accepts, dw3_plane_dims
+    c = consts["weights"].shape[0]
+    planes = 4 if _dsp_dw3_accepts(dict(params, consts=consts)) else 1
+    ph, pw = dw3_plane_dims(params["win"])
+    params["block"] = planes
+    params["has_bias"] = True
+    params["scratch_bytes"] = 16 * c + 24 * c + planes * 2 * ph * pw
+    params["inplace_exact"] = True      # as the int8 kernel: planes filled before outputs written
+    b2, m, e = dsp_sub_quant(consts, params["rq"])
+    return {"bias": ("int32_t", b2), "mult": ("int32_t", m), "shift": ("int8_t", e)}
+
+
+for _bits in (4, 2):
+    register_variant(f"mcf_depthwise_conv2d_s8_w{_bits}", Variant(
+        function=f"mcf_depthwise_conv2d_s8_w{_bits}_dsp",
+        sources=(f"mcf_depthwise_conv2d_s8_w{_bits}_dsp.c", "mcf_depthwise_conv2d_s8_dsp3x3.c"), requires=DSP,
+        accepts=_dw_dsp_accepts, prepare=_dw_dsp_prepare))
