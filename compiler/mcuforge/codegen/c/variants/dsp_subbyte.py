@@ -11,7 +11,7 @@ import numpy as np
 
 from ..kernel_select import Variant, register_variant
 from .dsp_gemm import _dsp_gemm_ok, dsp_gemm_quant, fc_window
-from .shared import DSP, _ceil, conv_segments, segmented_weights
+from .shared import DSP, MVE, _ceil, conv_segments, segmented_weights
 
 
 DSP_BLOCK_BYTES = 8192     # scratch for one block of unpacked int16 weights (a layer that fits: one block)
@@ -180,3 +180,55 @@ for _bits in (4, 2):
         function=f"mcf_depthwise_conv2d_s8_w{_bits}_dsp",
         sources=(f"mcf_depthwise_conv2d_s8_w{_bits}_dsp.c", "mcf_depthwise_conv2d_s8_dsp3x3.c"), requires=DSP,
         accepts=_dw_dsp_accepts, prepare=_dw_dsp_prepare))
+
+
+# -- Cortex-M55 Helium convolution: the int8 Helium kernel over blocks unpacked at run time -------
+MVE_BLOCK_BYTES = 8192     # scratch for one block of unpacked int8 weights
+
+
+def mve_sub_layout(w: np.ndarray, bits: int) -> np.ndarray:
+    """Weights [C][...] -> the flash bytes mcf_subbyte_mve.h unpacks: per group of 4 channels
+    (zero padded) and 16 K (zero padded), int4 32 bytes (ch0 | ch1 << 4, then ch2 | ch3 << 4),
+    ternary 16 bytes (ch0 | ch1 << 2 | ch2 << 4 | ch3 << 6), two's complement fields."""
+    c = w.shape[0]
+    wk = np.asarray(w, np.int64).reshape(c, -1)
+    k = wk.shape[1]
+    c4, k16 = _ceil(c, 4), _ceil(k, 16)
+    full = np.zeros((c4, k16), np.int64)
+    full[:c, :k] = wk
+    x = full.reshape(c4 // 4, 4, k16 // 16, 16).transpose(0, 2, 1, 3) & ((1 << bits) - 1)   # [G][KB][4][16]
+    if bits == 4:
+        b = np.stack([x[:, :, 0] | (x[:, :, 1] << 4), x[:, :, 2] | (x[:, :, 3] << 4)], axis=2)
+    else:
+        b = x[:, :, 0] | (x[:, :, 1] << 2) | (x[:, :, 2] << 4) | (x[:, :, 3] << 6)
+    return b.astype(np.uint8).reshape(-1)
+
+
+def _mve_accepts(params: dict) -> bool:
+    from .mve import _mve_conv_accepts
+    return _mve_conv_accepts(params)
+
+
+def _mve_prepare(params: dict, consts: dict) -> dict:
+    from .mve import mve_quant_conv
+    win = params["win"]
+    kpad = _ceil(win["k_h"] * win["k_w"] * win["in_c"], 16)
+    out_c = consts["weights"].shape[0]
+    block = max(4, MVE_BLOCK_BYTES // kpad // 4 * 4)
+    block = out_c if block >= out_c else block
+    params["block"] = block
+    if block < out_c:
+        params["inplace_safe"] = False       # every block reads the whole input again
+    q = mve_quant_conv(consts, params["rq"]["in_zp"])
+    qstride = (q.size - 4) // (_ceil(out_c, 4) // 4)
+    params["has_bias"] = True
+    params["packed_quant"] = True            # _sub.j2: no mult / shift arrays
+    params["scratch_bytes"] = 16 + 2 * kpad + _ceil(block, 4) * kpad + 4 * (4 + qstride * _ceil(block, 4) // 4)
+    return {"weights": ("uint8_t", mve_sub_layout(consts["weights"], params["weight_bits"])),
+            "bias": ("int32_t", q), "mult": None, "shift": None}
+
+
+for _bits in (4, 2):
+    register_variant(f"mcf_conv2d_s8_w{_bits}", Variant(
+        function=f"mcf_conv2d_s8_w{_bits}_mve", sources=(f"mcf_conv2d_s8_w{_bits}_mve.c", "mcf_conv2d_s8_mve.c"),
+        requires=MVE, accepts=_mve_accepts, prepare=_mve_prepare))
