@@ -78,6 +78,16 @@ def weight_layer_bytes(info) -> int:
     return sum(l["weight_bytes"] for l in info["layers"] if l["op"] in ("conv2d", "dense"))
 
 
+def mlperf_models():
+    """(name, path) of the MLPerf Tiny models found; prints a row for each one missing."""
+    for m in MODELS:
+        path = mlperf_dir() / f"{m}_int8.tflite"
+        if path.is_file():
+            yield m, path
+        else:
+            print(f"| {m} | model not found in {mlperf_dir()} | | | | | | |")
+
+
 def bench_flash(work: Path, targets=(("portable", "cortex-m4", True), ("M4 optimized", "cortex-m4", False),
                                      ("M55 optimized", "cortex-m55", False))):
     """Weights of the conv / dense layers: packed weights, bias, multiplier and shift per channel,
@@ -86,11 +96,7 @@ def bench_flash(work: Path, targets=(("portable", "cortex-m4", True), ("M4 optim
     core's optimized kernels (M4's int8 DSP kernels keep weights widened to int16)."""
     print("| model | kernels | int8 B | int4 B | ternary B | int4 / int8 | ternary / int8 | whole weights file int4 / ternary |")
     print("|---|---|---|---|---|---|---|---|")
-    for m in MODELS:
-        path = mlperf_dir() / f"{m}_int8.tflite"
-        if not path.is_file():
-            print(f"| {m} | model not found in {mlperf_dir()} | | | | | | |")
-            continue
+    for m, path in mlperf_models():
         for label, target, portable in targets:
             infos = {b: compile_model(path, work / f"{m}_{target}_{portable}_{b}", target=target, quiet=True,
                                       weight_bits=b, portable_kernels=portable).info for b in BITS}
@@ -104,11 +110,7 @@ def bench_flash(work: Path, targets=(("portable", "cortex-m4", True), ("M4 optim
 def bench_models(cores, work: Path):
     print("| model | core | int8 instructions | int4 | ternary | int4 / int8 | ternary / int8 | bit-exact |")
     print("|---|---|---|---|---|---|---|---|")
-    for m in MODELS:
-        path = mlperf_dir() / f"{m}_int8.tflite"
-        if not path.is_file():
-            print(f"| {m} | model not found in {mlperf_dir()} | | | | | | |")
-            continue
+    for m, path in mlperf_models():
         for c in cores:
             target, board = CORES[c]
             n, ok = {}, True

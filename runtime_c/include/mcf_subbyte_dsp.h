@@ -166,20 +166,7 @@ static inline void mcf_sub_dsp_gemm(const mcf_window *win, const int8_t *in, int
     int32_t *qbuf = (int32_t *)scratch + 4 * groups + l4 / 4 + 2;
     int32_t *wbuf = qbuf + 4 * block + 2;
     const uint32_t *w = (const uint32_t *)(const void *)weights;
-    mcf_conv2d_s8_args a8;
-    a8.win = *win;
-    a8.groups = 1;
-    a8.weights = NULL;
-    a8.bias = NULL;
-    a8.rq.in_zp = rq->in_zp;
-    a8.rq.out_zp = rq->out_zp;
-    a8.rq.act_min = rq->act_min;
-    a8.rq.act_max = rq->act_max;
-    a8.rq.mult = NULL;
-    a8.rq.shift = NULL;
-    a8.packed_weights = wbuf;
-    a8.packed_quant = qbuf;
-    a8.scratch = scratch;
+    mcf_conv2d_s8_args a8 = mcf_sub_int8_args(win, 1, rq, wbuf, qbuf, scratch);
     for (int32_t c0 = 0; c0 < out_c; c0 += block) {
         const int32_t nc = out_c - c0 < block ? out_c - c0 : block;
         const uint32_t *src = w + (size_t)(c0 >> 1) * pair_words;
@@ -316,20 +303,7 @@ static inline void mcf_depthwise_sub_dsp(const mcf_conv2d_sub_args *a, const int
             t[3] = (int16_t)w2;
         }
     }
-    mcf_conv2d_s8_args a8;
-    a8.win = a->win;
-    a8.groups = a->groups;
-    a8.weights = NULL;
-    a8.bias = NULL;
-    a8.rq.in_zp = a->rq.in_zp;
-    a8.rq.out_zp = a->rq.out_zp;
-    a8.rq.act_min = a->rq.act_min;
-    a8.rq.act_max = a->rq.act_max;
-    a8.rq.mult = NULL;
-    a8.rq.shift = NULL;
-    a8.packed_weights = taps;
-    a8.packed_quant = q;
-    a8.scratch = taps + 12 * (size_t)c_n;
+    mcf_conv2d_s8_args a8 = mcf_sub_int8_args(&a->win, a->groups, &a->rq, taps, q, taps + 12 * (size_t)c_n);
     if (a->block == 4) {
         mcf_depthwise_conv2d_s8_dsp3x3(&a8, in, out);
     } else {

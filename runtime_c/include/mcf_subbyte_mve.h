@@ -57,20 +57,7 @@ static inline void mcf_conv2d_sub_mve(const mcf_conv2d_sub_args *a, const int8_t
     int8_t *wbuf = cols + 2 * kpad;
     int32_t *qbuf = (int32_t *)(wbuf + (size_t)((block + 3) & ~3) * kpad);
     const int32_t group_bytes = kpad * bits / 2;          /* flash bytes of a group of 4 channels */
-    mcf_conv2d_s8_args a8;
-    a8.win = *win;
-    a8.groups = 1;
-    a8.weights = NULL;
-    a8.bias = NULL;
-    a8.rq.in_zp = a->rq.in_zp;
-    a8.rq.out_zp = a->rq.out_zp;
-    a8.rq.act_min = a->rq.act_min;
-    a8.rq.act_max = a->rq.act_max;
-    a8.rq.mult = NULL;
-    a8.rq.shift = NULL;
-    a8.packed_weights = wbuf;
-    a8.packed_quant = qbuf;
-    a8.scratch = cols;
+    mcf_conv2d_s8_args a8 = mcf_sub_int8_args(win, 1, &a->rq, wbuf, qbuf, cols);
     for (int32_t c0 = 0; c0 < out_c; c0 += block) {
         const int32_t nc = out_c - c0 < block ? out_c - c0 : block;
         const int32_t groups = (nc + 3) >> 2;

@@ -190,13 +190,9 @@ def mve_sub_layout(w: np.ndarray, bits: int) -> np.ndarray:
     """Weights [C][...] -> the flash bytes mcf_subbyte_mve.h unpacks: per group of 4 channels
     (zero padded) and 16 K (zero padded), int4 32 bytes (ch0 | ch1 << 4, then ch2 | ch3 << 4),
     ternary 16 bytes (ch0 | ch1 << 2 | ch2 << 4 | ch3 << 6), two's complement fields."""
-    c = w.shape[0]
-    wk = np.asarray(w, np.int64).reshape(c, -1)
-    k = wk.shape[1]
-    c4, k16 = _ceil(c, 4), _ceil(k, 16)
-    full = np.zeros((c4, k16), np.int64)
-    full[:c, :k] = wk
-    x = full.reshape(c4 // 4, 4, k16 // 16, 16).transpose(0, 2, 1, 3) & ((1 << bits) - 1)   # [G][KB][4][16]
+    from .mve import mve_weights4x16
+    k16 = _ceil(int(np.prod(w.shape[1:])), 16)
+    x = mve_weights4x16(w).astype(np.int64).reshape(-1, k16 // 16, 4, 16) & ((1 << bits) - 1)   # [G][KB][4][16]
     if bits == 4:
         b = np.stack([x[:, :, 0] | (x[:, :, 1] << 4), x[:, :, 2] | (x[:, :, 3] << 4)], axis=2)
     else:
