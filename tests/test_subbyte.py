@@ -212,14 +212,17 @@ def test_blocks_of_channels(tmp_path, monkeypatch, target):
     from mcuforge.codegen.c.variants import dsp_subbyte
     monkeypatch.setattr(dsp_subbyte, "DSP_BLOCK_BYTES", 400)
     monkeypatch.setattr(dsp_subbyte, "MVE_BLOCK_BYTES", 300)
+    # one build, widths alternating per layer (int4 first); each kind at both widths across the
+    # two lists' positions: conv w4 / w2, pointwise w2, FC w4 / w2, depthwise w2 / w4
     specs = [conv_spec(12, 7, 5), conv_spec(8, 9, 4, k=1, pad=0), fc_spec(37, 11), dw_spec(12, 5),
-             conv_spec(3, 7, 5, stride=2)]
+             conv_spec(3, 7, 5, stride=2), fc_spec(20, 6), dw_spec(8, 6)]
     conv = "mve" if target == "cortex-m55" else "dsp"
-    for bits in (4, 2):
-        info = run_subbyte(tmp_path / str(bits), target, specs, weight_bits=bits)
-        kern = {l["kernel"] for l in info["layers"] if l["op"] in ("conv2d", "dense")}
-        assert kern == {f"mcf_conv2d_s8_w{bits}_{conv}", f"mcf_fully_connected_s8_w{bits}_dsp",
-                        f"mcf_depthwise_conv2d_s8_w{bits}_dsp"}, kern
+    info = run_subbyte(tmp_path, target, specs)
+    for l in (l for l in info["layers"] if l["op"] in ("conv2d", "dense")):
+        fam = l["kernel"].split("_s8")[0]
+        assert l["kernel"] == f"{fam}_s8_w{l['weight_bits']}_{conv if fam == 'mcf_conv2d' else 'dsp'}", l
+    kinds = {(l["kernel"].split("_s8")[0], l["weight_bits"]) for l in info["layers"] if l["op"] in ("conv2d", "dense")}
+    assert len(kinds) == 6, kinds
 
 
 @pytest.mark.slow
