@@ -3,7 +3,10 @@ int8 ones on the same core, and the flash of the weight layers (packed weights +
 constants) of the MLPerf Tiny models at 8 / 4 / 2 bits. Every run is checked bit for bit against
 the golden model. Prints Markdown tables (docs/subbyte.md); asserts nothing.
 
-    PYTHONPATH=compiler python benchmarks/subbyte.py [--cores m4,m55] [--layers-only | --flash-only]
+    PYTHONPATH=compiler python benchmarks/subbyte.py [--cores m4,m55] [--layers-only | --flash-only | --models]
+
+--models: the MLPerf Tiny models (int8 .tflite narrowed to int4 / ternary weights), one inference
+each on QEMU per core, instructions against the int8 build (default kernel choice).
 """
 from __future__ import annotations
 
@@ -75,6 +78,16 @@ def weight_layer_bytes(info) -> int:
     return sum(l["weight_bytes"] for l in info["layers"] if l["op"] in ("conv2d", "dense"))
 
 
+def mlperf_models():
+    """(name, path) of the MLPerf Tiny models found; prints a row for each one missing."""
+    for m in MODELS:
+        path = mlperf_dir() / f"{m}_int8.tflite"
+        if path.is_file():
+            yield m, path
+        else:
+            print(f"| {m} | model not found in {mlperf_dir()} | | | | | | |")
+
+
 def bench_flash(work: Path, targets=(("portable", "cortex-m4", True), ("M4 optimized", "cortex-m4", False),
                                      ("M55 optimized", "cortex-m55", False))):
     """Weights of the conv / dense layers: packed weights, bias, multiplier and shift per channel,
@@ -83,11 +96,7 @@ def bench_flash(work: Path, targets=(("portable", "cortex-m4", True), ("M4 optim
     core's optimized kernels (M4's int8 DSP kernels keep weights widened to int16)."""
     print("| model | kernels | int8 B | int4 B | ternary B | int4 / int8 | ternary / int8 | whole weights file int4 / ternary |")
     print("|---|---|---|---|---|---|---|---|")
-    for m in MODELS:
-        path = mlperf_dir() / f"{m}_int8.tflite"
-        if not path.is_file():
-            print(f"| {m} | model not found in {mlperf_dir()} | | | | | | |")
-            continue
+    for m, path in mlperf_models():
         for label, target, portable in targets:
             infos = {b: compile_model(path, work / f"{m}_{target}_{portable}_{b}", target=target, quiet=True,
                                       weight_bits=b, portable_kernels=portable).info for b in BITS}
@@ -98,16 +107,44 @@ def bench_flash(work: Path, targets=(("portable", "cortex-m4", True), ("M4 optim
                   flush=True)
 
 
+def bench_models(cores, work: Path):
+    print("| model | core | int8 instructions | int4 | ternary | int4 / int8 | ternary / int8 | bit-exact |")
+    print("|---|---|---|---|---|---|---|---|")
+    for m, path in mlperf_models():
+        for c in cores:
+            target, board = CORES[c]
+            n, ok = {}, True
+            for bits in BITS:
+                out = work / f"{m}_{c}_{bits}"
+                try:
+                    compile_model(path, out, target=target, quiet=True, weight_bits=bits)
+                    y, info = simulate(out, board=board, quiet=True)
+                    ref, _ = simulate(out, board="reference", quiet=True)
+                except McuforgeError as e:
+                    print(f"| {m} | {c.upper()} | w{bits}: {str(e)[:80]} | | | | | |", flush=True)
+                    break
+                ys, refs = (y, ref) if isinstance(y, list) else ([y], [ref])
+                ok &= all(np.array_equal(a, b) for a, b in zip(ys, refs))
+                n[bits] = info["instructions"]
+            else:
+                print(f"| {m} | {c.upper()} | {n[8]:,} | {n[4]:,} | {n[2]:,} | {n[4] / n[8]:.2f}x | "
+                      f"{n[2] / n[8]:.2f}x | {'yes' if ok else 'NO'} |", flush=True)
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--cores", default="m0,m3,m4,m7,m33,m55")
     ap.add_argument("--layers-only", action="store_true")
     ap.add_argument("--flash-only", action="store_true")
+    ap.add_argument("--models", action="store_true", help="whole MLPerf Tiny models on QEMU instead")
     ap.add_argument("--work", help="keep the build folders here")
     args = ap.parse_args(argv)
     cores = [c.strip().lower() for c in args.cores.split(",") if c.strip()]
     with tempfile.TemporaryDirectory(prefix="mcf_subbyte_") as tmp:
         work = Path(args.work) if args.work else Path(tmp)
+        if args.models:
+            bench_models([c for c in cores if c != "m0"], work)
+            return
         if not args.layers_only:
             bench_flash(work)
             print()

@@ -32,6 +32,7 @@ typedef struct {
     const int32_t *bias;           /* [out_c] or NULL */
     mcf_requant_sub rq;
     void *scratch;                 /* the layer's scratch buffer (optimized variants), in the arena */
+    int32_t block;                 /* output channels unpacked at a time (_dsp variants), else 0 */
 } mcf_conv2d_sub_args;
 
 typedef struct {
@@ -40,7 +41,30 @@ typedef struct {
     const int32_t *bias;
     mcf_requant_sub rq;
     void *scratch;
+    int32_t block;                 /* as in mcf_conv2d_sub_args */
 } mcf_fully_connected_sub_args;
+
+/* The argument struct of an int8 optimized kernel that the _dsp / _mve variants run over weights and
+ * constants they unpacked into the scratch (window, zero points and clamp of the sub-byte layer). */
+static inline mcf_conv2d_s8_args mcf_sub_int8_args(const mcf_window *win, int32_t groups, const mcf_requant_sub *rq,
+                                                   const void *weights, const int32_t *quant, void *scratch)
+{
+    mcf_conv2d_s8_args a8;
+    a8.win = *win;
+    a8.groups = groups;
+    a8.weights = NULL;
+    a8.bias = NULL;
+    a8.rq.in_zp = rq->in_zp;
+    a8.rq.out_zp = rq->out_zp;
+    a8.rq.act_min = rq->act_min;
+    a8.rq.act_max = rq->act_max;
+    a8.rq.mult = NULL;
+    a8.rq.shift = NULL;
+    a8.packed_weights = weights;
+    a8.packed_quant = quant;
+    a8.scratch = scratch;
+    return a8;
+}
 
 void mcf_conv2d_s8_w4(const mcf_conv2d_sub_args *a, const int8_t *in, int8_t *out);
 void mcf_conv2d_s8_w2(const mcf_conv2d_sub_args *a, const int8_t *in, int8_t *out);
@@ -55,6 +79,10 @@ void mcf_conv2d_s8_w4_fast(const mcf_conv2d_sub_args *a, const int8_t *in, int8_
 void mcf_conv2d_s8_w2_fast(const mcf_conv2d_sub_args *a, const int8_t *in, int8_t *out);
 void mcf_fully_connected_s8_w4_fast(const mcf_fully_connected_sub_args *a, const int8_t *in, int8_t *out);
 void mcf_fully_connected_s8_w2_fast(const mcf_fully_connected_sub_args *a, const int8_t *in, int8_t *out);
+void mcf_depthwise_conv2d_s8_w4_dsp(const mcf_conv2d_sub_args *a, const int8_t *in, int8_t *out);
+void mcf_depthwise_conv2d_s8_w2_dsp(const mcf_conv2d_sub_args *a, const int8_t *in, int8_t *out);
+void mcf_conv2d_s8_w4_mve(const mcf_conv2d_sub_args *a, const int8_t *in, int8_t *out);
+void mcf_conv2d_s8_w2_mve(const mcf_conv2d_sub_args *a, const int8_t *in, int8_t *out);
 void mcf_conv2d_s8_w4_dsp(const mcf_conv2d_sub_args *a, const int8_t *in, int8_t *out);
 void mcf_conv2d_s8_w2_dsp(const mcf_conv2d_sub_args *a, const int8_t *in, int8_t *out);
 void mcf_fully_connected_s8_w4_dsp(const mcf_fully_connected_sub_args *a, const int8_t *in, int8_t *out);

@@ -3,21 +3,29 @@
  * weights on the DSP extension (Cortex-M4 / M7 / M33), instantiated per width by
  * mcf_conv2d_s8_w4_dsp.c, ..._w2_dsp.c, mcf_fully_connected_s8_w4_dsp.c, ..._w2_dsp.c.
  *
- * Four output pixels at a time are gathered as int16 (x - in_zp) into the scratch buffer (four
- * patches of K values, zero-padded to Kp, a multiple of the 32 / bits weights of one word, their
- * input pairs interleaved); then each output channel runs over them with SMLAD, so one unpacked
- * weight pair serves four pixels.
+ * The weights stay packed in flash; at run time a block of `block` output channels is unpacked
+ * into the scratch in exactly the layout the int8 DSP kernel reads (doubled int16 weights in
+ * SXTB16 order, channel pairs interleaved per group of 4 K; mcf_conv2d_s8_dsp.c), with that
+ * block's per-channel constants, and the int8 kernel's own im2col + hand-scheduled SMLAD loop
+ * (mcf_conv2d_s8_dsp_block) runs the block over all pixels. So the multiply-accumulate work is
+ * the int8 path's instruction for instruction; the extra work is the unpacking (about 1.3
+ * instructions a weight, once per block per call) and, when the layer has more channels than one
+ * block, the im2col repeated per block. `block` is chosen at compile time
+ * (codegen/c/variants/dsp_subbyte.py) from a scratch budget; a layer that fits unpacks once.
  *
- * Weight words (compile time, codegen/c/variants/dsp_subbyte.py): per channel, Kp / (32 / bits)
- * words; in a word, the input pair j = 2 f + r (f: field of a byte, 0 = low, r: 0 or 1) has its
- * weights w[2j] in byte r and w[2j+1] in byte r + 2, field f. Unpacking a field of all four bytes:
- *   m = (word << (8 - bits (f + 1))) & top    (one AND with a shifted operand; top = the bytes'
- *                                              high `bits` bits: 0xF0F0F0F0 or 0xC0C0C0C0)
- *   SXTB16(m)       = (w[2j], w[2j+1]) * 2^(8 - bits)      for j = 2 f
- *   SXTB16(m ror 8) = the same for j = 2 f + 1
- * so every weight arrives scaled by 2^(8 - bits) (16 for int4, 64 for ternary), and the sum is
- * shifted back once per output: exact, since every product is a multiple of that power.
- * Bound (checked at compile time): 2^(8 - bits) * 255 * sum |w| < 2^31.
+ * Flash layout (compile time), per channel pair (an odd last channel paired with zeros), per
+ * group of 4 K of the int8 kernel's segmented patch (segments zero-padded to multiples of 4):
+ *   int4:    one word per group; byte i = (w0[i] + 8) | (w1[i] + 8) << 4   (offset binary)
+ *   ternary: one word per two groups g, g+1 (their count rounded up to even); byte i =
+ *            (w0[g][i] + 1) | (w1[g][i] + 1) << 2 | (w0[g+1][i] + 1) << 4 | (w1[g+1][i] + 1) << 6
+ * Unpacking one field of the four bytes (f: the field's offset in bits):
+ *   m = SSUB8((word >> f << 1) & mask, 2^(bits-1) * 2 in each byte)   mask 0x1E1E1E1E / 0x06060606
+ * gives the four doubled weights 2 w[i] as int8 bytes, then SXTB16 and SXTB16 ROR 8 give the
+ * int8 kernel's (2 w0, 2 w2) and (2 w1, 2 w3) words: exact, no scaling.
+ * Per-channel constants in flash (9 bytes a channel): `bias` = 2 * (bias - in_zp * sum w), `mult`
+ * = the Q31 multiplier, `shift` = e = -shift (1..22); rcz = 2^(e-1) + out_zp 2^e is formed at
+ * run time. A dead (all-zero) channel has m = 2^30, e = 1, bias = 8 (y - out_zp): its constant
+ * output y (mcf_dsp_requant gives exactly y).
  */
 #ifndef MCF_SUBBYTE_DSP_H
 #define MCF_SUBBYTE_DSP_H
@@ -27,230 +35,280 @@
 #include "mcf_kernels.h"
 #include "mcf_opt.h"
 #include "mcf_subbyte.h"
+#include "mcf_subbyte_ref.h"
+#include "mcf_variants.h"
 
 #if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
 
-static inline int32_t mcf_sub_kp(int32_t k, int32_t bits)
+/* A constant kept in a register, so that GCC folds a shift into the AND's operand (AND r, m, u,
+ * LSR #s: one instruction) instead of a shift and an AND with an immediate. */
+static inline uint32_t mcf_sub_reg(uint32_t v)
 {
-    const int32_t per = 32 / bits;
-    return (k + per - 1) / per * per;
+    __asm__("" : "+r"(v));
+    return v;
 }
 
-/* One pixel's patch as int16 (x - zp) into lane `lane` of `lanes` interleaved patches: value k at
- * dst[(k / 2) * 2 * lanes + 2 * lane + k % 2] (input pair k / 2 of every pixel in consecutive
- * words); padding 0, the tail up to kp 0. */
-static inline void mcf_sub_im2col(const mcf_window *w, const int8_t *in, int32_t pix, int32_t zp,
-                                  int16_t *dst, int32_t kp, int32_t lane, int32_t lanes)
-{
-    const int32_t per_img = w->out_h * w->out_w;
-    const int32_t n = pix / per_img;
-    const int32_t oy = (pix % per_img) / w->out_w;
-    const int32_t ox = pix % w->out_w;
-    const int8_t *in_n = in + (size_t)n * w->in_h * w->in_w * w->in_c;
-    const int32_t iy0 = oy * w->stride_h - w->pad_top;
-    const int32_t ix0 = ox * w->stride_w - w->pad_left;
-    int16_t *d = dst + 2 * lane;
-    const int32_t jump = 2 * lanes - 1;     /* from the second value of a pair to the next pair */
-    const uint32_t zp2 = (uint32_t)(uint16_t)zp * 0x00010001u;
-    int32_t odd = 0;
-    for (int32_t ky = 0; ky < w->k_h; ++ky) {
-        const int32_t iy = iy0 + ky * w->dil_h;
-        for (int32_t kx = 0; kx < w->k_w; ++kx) {
-            const int32_t ix = ix0 + kx * w->dil_w;
-            if (iy < 0 || iy >= w->in_h || ix < 0 || ix >= w->in_w) {
-                for (int32_t c = 0; c < w->in_c; ++c) {
-                    *d = 0;
-                    d += odd ? jump : 1;
-                    odd ^= 1;
-                }
-                continue;
-            }
-            const int8_t *px = in_n + ((size_t)iy * w->in_w + ix) * w->in_c;
-            const int8_t *pe = px + w->in_c;
-            if (odd && px < pe) {
-                *d = (int16_t)(*px++ - zp);
-                d += jump;
-                odd = 0;
-            }
-            for (; px + 3 < pe; px += 4) {     /* four values: SXTB16, SSUB16, repacked into two pairs */
-                const uint32_t v = (uint32_t)mcf_rd32(px);
-                const uint32_t even = __ssub16(__sxtb16(v), zp2);          /* x0, x2 */
-                const uint32_t odd2 = __ssub16(mcf_sxtb16_ror8(v), zp2);   /* x1, x3 */
-                mcf_wr32(d, (int32_t)((even & 0xFFFFu) | (odd2 << 16)));
-                mcf_wr32(d + 2 * lanes, (int32_t)((odd2 & 0xFFFF0000u) | (even >> 16)));
-                d += 4 * lanes;
-            }
-            for (; px + 1 < pe; px += 2) {     /* whole pairs */
-                d[0] = (int16_t)(px[0] - zp);
-                d[1] = (int16_t)(px[1] - zp);
-                d += 2 * lanes;
-            }
-            if (px < pe) {
-                *d++ = (int16_t)(*px - zp);
-                odd = 1;
-            }
-        }
-    }
-    for (int32_t k = w->k_h * w->k_w * w->in_c; k < kp; ++k) {
-        *d = 0;
-        d += odd ? jump : 1;
-        odd ^= 1;
-    }
-}
-
-#define MCF_SUB_FIELD(u, f, bits) (((u) << (8 - (bits) * ((f) + 1))) & ((bits) == 4 ? 0xF0F0F0F0u : 0xC0C0C0C0u))
-
-/* acc += p . x[0..3] for the four interleaved pixels */
-#define MCF_SUB_MAC4(p, x)                                 \
-    do {                                                   \
-        a0 = __smlad((p), (uint32_t)(x)[0], a0);           \
-        a1 = __smlad((p), (uint32_t)(x)[1], a1);           \
-        a2 = __smlad((p), (uint32_t)(x)[2], a2);           \
-        a3 = __smlad((p), (uint32_t)(x)[3], a3);           \
+/* The four doubled weights of one field as the int8 kernel's two words. */
+#define MCF_SUB_UNPACK(m, d0, d1)               \
+    do {                                        \
+        (d0) = (int32_t)__sxtb16(m);            \
+        (d1) = (int32_t)mcf_sxtb16_ror8(m);     \
     } while (0)
 
-#define MCF_SUB_STEP4(u, f, bits, x)                       \
-    do {                                                   \
-        const uint32_t m_ = MCF_SUB_FIELD(u, f, bits);     \
-        MCF_SUB_MAC4(__sxtb16(m_), (x) + 8 * (f));         \
-        MCF_SUB_MAC4(mcf_sxtb16_ror8(m_), (x) + 8 * (f) + 4); \
-    } while (0)
-
-/* acc[0..3] = one channel's weights . four interleaved patches x (kp values each). Not inlined:
- * on its own the loop keeps its 12 live values in registers (inlined, GCC spilled some). */
-static __attribute__((noinline)) void mcf_sub_dot1x4(const uint32_t *wr, const int32_t *x, int32_t kp, int32_t bits, int32_t acc[4])
+/* Channel pairs [0, pairs) of the block, then an odd last channel (odd != 0), from their flash
+ * words into dst (int8 DSP layout: per group ch0's two words then ch1's; the odd channel's two). */
+static __attribute__((noinline)) void mcf_sub_unpack4(const uint32_t *src, int32_t *dst, int32_t pairs, int32_t odd,
+                                                      int32_t groups)
 {
-    int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0;
-    const uint32_t *end = wr + kp * bits / 32;
-    if (bits == 4) {
-        while (wr < end) {
-            const uint32_t u = *wr++;
-            MCF_SUB_STEP4(u, 0, 4, x);
-            MCF_SUB_STEP4(u, 1, 4, x);
-            x += 16;
-        }
-    } else {
-        while (wr < end) {
-            const uint32_t u = *wr++;
-            MCF_SUB_STEP4(u, 0, 2, x);
-            MCF_SUB_STEP4(u, 1, 2, x);
-            MCF_SUB_STEP4(u, 2, 2, x);
-            MCF_SUB_STEP4(u, 3, 2, x);
-            x += 32;
+    const uint32_t k16 = 0x10101010u, mask = mcf_sub_reg(0x1E1E1E1Eu);
+    const uint32_t *end = src + (size_t)pairs * groups;
+    while (src < end) {
+        const uint32_t u = *src++;
+        const uint32_t m0 = __ssub8((u << 1) & mask, k16);
+        const uint32_t m1 = __ssub8((u >> 3) & mask, k16);
+        MCF_SUB_UNPACK(m0, dst[0], dst[1]);
+        MCF_SUB_UNPACK(m1, dst[2], dst[3]);
+        dst += 4;
+    }
+    if (odd) {
+        for (int32_t g = 0; g < groups; ++g, dst += 2) {
+            const uint32_t m0 = __ssub8((src[g] << 1) & 0x1E1E1E1Eu, k16);
+            MCF_SUB_UNPACK(m0, dst[0], dst[1]);
         }
     }
-    acc[0] = a0;
-    acc[1] = a1;
-    acc[2] = a2;
-    acc[3] = a3;
 }
 
-#define MCF_SUB_STEP1(u, f, bits, x)                                        \
-    do {                                                                    \
-        const uint32_t m_ = MCF_SUB_FIELD(u, f, bits);                      \
-        a0 = __smlad(__sxtb16(m_), (uint32_t)(x)[2 * (f)], a0);             \
-        a1 = __smlad(mcf_sxtb16_ror8(m_), (uint32_t)(x)[2 * (f) + 1], a1);  \
-    } while (0)
-
-/* One channel's weights . one patch x. */
-static __attribute__((noinline)) int32_t mcf_sub_dot1x1(const uint32_t *wr, const int32_t *x, int32_t kp, int32_t bits)
+static __attribute__((noinline)) void mcf_sub_unpack2(const uint32_t *src, int32_t *dst, int32_t pairs, int32_t odd,
+                                                      int32_t groups)
 {
-    int32_t a0 = 0, a1 = 0;
-    const uint32_t *end = wr + kp * bits / 32;
-    if (bits == 4) {
-        while (wr < end) {
-            const uint32_t u = *wr++;
-            MCF_SUB_STEP1(u, 0, 4, x);
-            MCF_SUB_STEP1(u, 1, 4, x);
-            x += 4;
-        }
-    } else {
-        while (wr < end) {
-            const uint32_t u = *wr++;
-            MCF_SUB_STEP1(u, 0, 2, x);
-            MCF_SUB_STEP1(u, 1, 2, x);
-            MCF_SUB_STEP1(u, 2, 2, x);
-            MCF_SUB_STEP1(u, 3, 2, x);
-            x += 8;
+    const uint32_t k2 = 0x02020202u, mask = mcf_sub_reg(0x06060606u);
+    const int32_t words = (groups + 1) >> 1;
+    for (int32_t p = 0; p < pairs; ++p) {
+        const uint32_t *s = src + (size_t)p * words;
+        for (int32_t g = 0; g < groups; g += 2) {
+            const uint32_t u = *s++;
+            const uint32_t m0 = __ssub8((u << 1) & mask, k2);
+            const uint32_t m1 = __ssub8((u >> 1) & mask, k2);
+            MCF_SUB_UNPACK(m0, dst[0], dst[1]);
+            MCF_SUB_UNPACK(m1, dst[2], dst[3]);
+            dst += 4;
+            if (g + 1 < groups) {
+                const uint32_t m2 = __ssub8((u >> 3) & mask, k2);
+                const uint32_t m3 = __ssub8((u >> 5) & mask, k2);
+                MCF_SUB_UNPACK(m2, dst[0], dst[1]);
+                MCF_SUB_UNPACK(m3, dst[2], dst[3]);
+                dst += 4;
+            }
         }
     }
-    return a0 + a1;
+    if (odd) {
+        const uint32_t *s = src + (size_t)pairs * words;
+        for (int32_t g = 0; g < groups; g += 2) {
+            const uint32_t u = *s++;
+            const uint32_t m0 = __ssub8((u << 1) & mask, k2);
+            MCF_SUB_UNPACK(m0, dst[0], dst[1]);
+            dst += 2;
+            if (g + 1 < groups) {
+                const uint32_t m2 = __ssub8((u >> 3) & mask, k2);
+                MCF_SUB_UNPACK(m2, dst[0], dst[1]);
+                dst += 2;
+            }
+        }
+    }
 }
 
-/* Requantization of channel c (mcf_opt.h's mcf_dsp_requant; its preconditions are checked at
- * compile time: |acc| < 2^30, multiplier >= 0, 1 <= -shift <= 22). */
-typedef struct {
-    int32_t b2, m, rcz, e;
-} mcf_sub_chan;
-
-static inline mcf_sub_chan mcf_sub_chan_of(const mcf_requant_sub *rq, const int32_t *bias, int32_t c)
+/* rcz of mcf_dsp_requant for exponent e */
+static inline int32_t mcf_sub_rcz(int32_t e, int32_t out_zp)
 {
-    mcf_sub_chan q;
-    q.e = -rq->shift[c];
-    q.m = rq->mult[c];
-    q.b2 = bias ? 2 * bias[c] : 0;
-    q.rcz = (int32_t)((1u << (q.e - 1)) + ((uint32_t)rq->out_zp << q.e));
-    return q;
+    return (int32_t)((1u << (e - 1)) + ((uint32_t)out_zp << e));
 }
 
-static inline int8_t mcf_sub_dsp_out(const mcf_requant_sub *rq, const mcf_sub_chan *q, int32_t acc_scaled,
-                                     int32_t bits)
+/* Channels [c0, c0 + nc) of the layer's constants in the int8 kernel's packed_quant layout. */
+static void mcf_sub_block_quant(int32_t *q, const int32_t *b2, const mcf_requant_sub *rq, int32_t c0, int32_t nc)
 {
-    const int32_t y = mcf_dsp_requant((acc_scaled >> (7 - bits)) + q->b2, q->m, q->rcz, q->e);
-    return mcf_sat_s8(y, rq->act_min, rq->act_max);
+    const int32_t zp = rq->out_zp;
+    int32_t c = c0;
+    for (; c + 1 < c0 + nc; c += 2, q += 8) {
+        const int32_t e0 = rq->shift[c], e1 = rq->shift[c + 1];
+        q[0] = b2[c];
+        q[1] = b2[c + 1];
+        q[2] = rq->mult[c];
+        q[3] = mcf_sub_rcz(e0, zp);
+        q[4] = e0;
+        q[5] = rq->mult[c + 1];
+        q[6] = mcf_sub_rcz(e1, zp);
+        q[7] = e1;
+    }
+    if (c < c0 + nc) {
+        q[0] = b2[c];
+        q[1] = rq->mult[c];
+        q[2] = mcf_sub_rcz(rq->shift[c], zp);
+        q[3] = rq->shift[c];
+        q += 4;
+    }
+    q[0] = 0;
+    q[1] = 0;
 }
 
-/* The GEMM over `pixels` patches: out[p][c] for every pixel p and output channel c. Four pixels
- * at a time (a short last group repeats its last pixel and stores only the real ones), a single
- * pixel (a fully connected layer's one row) on its own. */
-static inline void mcf_sub_dsp_gemm(const mcf_window *win, const int8_t *in, int8_t *out, int32_t pixels,
-                                    int32_t out_c, int32_t k, const uint8_t *weights, const int32_t *bias,
-                                    const mcf_requant_sub *rq, void *scratch, int32_t bits)
+/* The GEMM of a convolution window (a fully connected layer's as a 1x1 one) in blocks of `block`
+ * output channels (even, or all of them). Scratch: the int8 kernel's (4 k4 + L4 + 8 bytes), the
+ * block's constants (4 block + 2 words), its unpacked weights (block k4 halfwords). */
+static inline void mcf_sub_dsp_gemm(const mcf_window *win, const int8_t *in, int8_t *out, const uint8_t *weights,
+                                    const int32_t *b2, const mcf_requant_sub *rq, void *scratch, int32_t block,
+                                    int32_t bits)
 {
-    const int32_t kp = mcf_sub_kp(k, bits);
-    const int32_t row_words = kp * bits / 32;
+    const int32_t seg_len = win->dil_w == 1 ? win->k_w * win->in_c : win->in_c;
+    const int32_t n_seg = win->dil_w == 1 ? win->k_h : win->k_h * win->k_w;
+    const int32_t l4 = (seg_len + 3) & ~3;
+    const int32_t groups = n_seg * l4 / 4;
+    const int32_t pair_words = bits == 4 ? groups : (groups + 1) >> 1;
+    const int32_t out_c = win->out_c;
+    int32_t *qbuf = (int32_t *)scratch + 4 * groups + l4 / 4 + 2;
+    int32_t *wbuf = qbuf + 4 * block + 2;
     const uint32_t *w = (const uint32_t *)(const void *)weights;
-    int16_t *buf = (int16_t *)scratch;
-    if (pixels == 1) {
-        mcf_sub_im2col(win, in, 0, rq->in_zp, buf, kp, 0, 1);
-        for (int32_t c = 0; c < out_c; ++c) {
-            const mcf_sub_chan q = mcf_sub_chan_of(rq, bias, c);
-            out[c] = mcf_sub_dsp_out(rq, &q, mcf_sub_dot1x1(w + (size_t)c * row_words, (const int32_t *)scratch,
-                                                            kp, bits), bits);
+    mcf_conv2d_s8_args a8 = mcf_sub_int8_args(win, 1, rq, wbuf, qbuf, scratch);
+    for (int32_t c0 = 0; c0 < out_c; c0 += block) {
+        const int32_t nc = out_c - c0 < block ? out_c - c0 : block;
+        const uint32_t *src = w + (size_t)(c0 >> 1) * pair_words;
+        mcf_sub_block_quant(qbuf, b2, rq, c0, nc);
+        if (bits == 4) {
+            mcf_sub_unpack4(src, wbuf, nc >> 1, nc & 1, groups);
+        } else {
+            mcf_sub_unpack2(src, wbuf, nc >> 1, nc & 1, groups);
         }
-        return;
-    }
-    for (int32_t p = 0; p < pixels; p += 4) {
-        const int32_t n = pixels - p < 4 ? pixels - p : 4;
-        for (int32_t l = 0; l < 4; ++l) {
-            mcf_sub_im2col(win, in, p + (l < n ? l : n - 1), rq->in_zp, buf, kp, l, 4);
-        }
-        int8_t *o = out + (size_t)p * out_c;
-        for (int32_t c = 0; c < out_c; ++c) {
-            int32_t acc[4];
-            const mcf_sub_chan q = mcf_sub_chan_of(rq, bias, c);
-            mcf_sub_dot1x4(w + (size_t)c * row_words, (const int32_t *)scratch, kp, bits, acc);
-            for (int32_t l = 0; l < n; ++l) {
-                o[l * out_c + c] = mcf_sub_dsp_out(rq, &q, acc[l], bits);
-            }
-        }
+        a8.win.out_c = nc;
+        mcf_conv2d_s8_dsp_block(&a8, in, out + c0, out_c);
     }
 }
 
 static inline void mcf_conv2d_sub_dsp(const mcf_conv2d_sub_args *a, const int8_t *in, int8_t *out, int32_t bits)
 {
-    const mcf_window *w = &a->win;
-    mcf_sub_dsp_gemm(w, in, out, w->batch * w->out_h * w->out_w, w->out_c, w->k_h * w->k_w * w->in_c,
-                     a->weights, a->bias, &a->rq, a->scratch, bits);
+    mcf_sub_dsp_gemm(&a->win, in, out, a->weights, a->bias, &a->rq, a->scratch, a->block, bits);
 }
 
-/* A fully connected layer is the 1x1 convolution over `rows` pixels of in_features channels. */
+/*
+ * One row of a fully connected layer (no weight reuse across pixels, so no unpacking to int16):
+ * straight from the flash words. Offset-binary fields masked in place are SMLAD operands as they
+ * stand: (word >> s) & 0x000F000F (0x00030003 ternary) = (w[i] + o, w[i + 2] + o) as two halfwords,
+ * o = 8 (int4) or 1 (ternary), so the sum is sum (w + o) x = sum w x + o sum x, and o sum x (one
+ * per row, from the widened row) is taken off once per output: exact. Per 4 K of a channel pair:
+ * one load, 4 ANDs, 4 SMLADs (int4); the row is widened once into the scratch ([g][(x0, x2), (x1,
+ * x3)], the groups rounded up to even and zero-filled). Raw int8 x (the bias folds in_zp).
+ */
+#define MCF_SUB_FIELD2(u, s, mask) (((u) >> (s)) & (mask))
+
+
+static __attribute__((noinline)) void mcf_sub_fc_row(const uint32_t *w, const int8_t *x, int8_t *out,
+                                                     const int32_t *b2, const mcf_requant_sub *rq, int32_t k,
+                                                     int32_t out_c, int32_t *buf, int32_t bits)
+{
+    const int32_t groups = (k + 3) >> 2;
+    const int32_t groups2 = (groups + 1) & ~1;
+    int32_t sx = 0;
+    for (int32_t g = 0; g < groups2; ++g) {
+        uint32_t v = 0;
+        if (4 * g + 3 < k) {
+            v = (uint32_t)mcf_rd32(x + 4 * g);
+        } else {
+            for (int32_t i = 0; 4 * g + i < k && i < 4; ++i) {
+                v |= (uint32_t)(uint8_t)x[4 * g + i] << (8 * i);
+            }
+        }
+        const uint32_t xe = __sxtb16(v), xo = mcf_sxtb16_ror8(v);
+        buf[2 * g] = (int32_t)xe;
+        buf[2 * g + 1] = (int32_t)xo;
+        sx = __smlad(xe, 0x00010001u, sx);
+        sx = __smlad(xo, 0x00010001u, sx);
+    }
+    const int32_t corr = (bits == 4 ? 8 : 1) * sx;
+    const int32_t lo = rq->act_min, hi = rq->act_max;
+    for (int32_t c = 0; c < out_c; c += 2) {
+        int32_t a0 = 0, a1 = 0;
+        const uint32_t *xp = (const uint32_t *)buf;
+        if (bits == 4) {
+            const uint32_t m = mcf_sub_reg(0x000F000Fu);
+            for (int32_t g = 0; g < groups; ++g, xp += 2) {
+                const uint32_t u = *w++;
+                a0 = __smlad(u & m, xp[0], a0);
+                a0 = __smlad(MCF_SUB_FIELD2(u, 8, m), xp[1], a0);
+                a1 = __smlad(MCF_SUB_FIELD2(u, 4, m), xp[0], a1);
+                a1 = __smlad(MCF_SUB_FIELD2(u, 12, m), xp[1], a1);
+            }
+        } else {
+            const uint32_t m = mcf_sub_reg(0x00030003u);
+            for (int32_t g = 0; g < groups; g += 2, xp += 4) {
+                const uint32_t u = *w++;
+                a0 = __smlad(u & m, xp[0], a0);
+                a0 = __smlad(MCF_SUB_FIELD2(u, 8, m), xp[1], a0);
+                a1 = __smlad(MCF_SUB_FIELD2(u, 2, m), xp[0], a1);
+                a1 = __smlad(MCF_SUB_FIELD2(u, 10, m), xp[1], a1);
+                a0 = __smlad(MCF_SUB_FIELD2(u, 4, m), xp[2], a0);
+                a0 = __smlad(MCF_SUB_FIELD2(u, 12, m), xp[3], a0);
+                a1 = __smlad(MCF_SUB_FIELD2(u, 6, m), xp[2], a1);
+                a1 = __smlad(MCF_SUB_FIELD2(u, 14, m), xp[3], a1);
+            }
+        }
+        const int32_t y0 = mcf_dsp_requant(b2[c] + 2 * (a0 - corr), rq->mult[c], mcf_sub_rcz(rq->shift[c], rq->out_zp),
+                                           rq->shift[c]);
+        out[c] = (int8_t)MCF_CLAMP(__ssat(y0, 8), lo, hi);
+        if (c + 1 < out_c) {
+            const int32_t y1 = mcf_dsp_requant(b2[c + 1] + 2 * (a1 - corr), rq->mult[c + 1],
+                                               mcf_sub_rcz(rq->shift[c + 1], rq->out_zp), rq->shift[c + 1]);
+            out[c + 1] = (int8_t)MCF_CLAMP(__ssat(y1, 8), lo, hi);
+        }
+    }
+}
+
+/* A fully connected layer: one row straight from flash (mcf_sub_fc_row), several rows as the 1x1
+ * convolution over `rows` pixels of in_features channels. */
 static inline void mcf_fully_connected_sub_dsp(const mcf_fully_connected_sub_args *a, const int8_t *in,
                                                int8_t *out, int32_t bits)
 {
+    if (a->rows == 1) {
+        mcf_sub_fc_row((const uint32_t *)(const void *)a->weights, in, out, a->bias, &a->rq, a->in_features,
+                       a->out_features, (int32_t *)a->scratch, bits);
+        return;
+    }
     const mcf_window w = mcf_fc_window(a->rows, a->in_features, a->out_features);
-    mcf_sub_dsp_gemm(&w, in, out, a->rows, a->out_features, a->in_features, a->weights, a->bias, &a->rq,
-                     a->scratch, bits);
+    mcf_sub_dsp_gemm(&w, in, out, a->weights, a->bias, &a->rq, a->scratch, a->block, bits);
+}
+
+/*
+ * Depthwise 3x3 (multiplier 1, dilation 1, the int8 DSP 3x3 kernel's shapes): the channels' taps,
+ * 9 a channel and a small share of the work, are unpacked at the start into the scratch as that
+ * kernel's doubled int16 rows (A = (2 w0, 2 w1), B = (2 w1, 2 w2) per kernel row) with its
+ * {2 bias', m, rcz, e} constants, and mcf_depthwise_conv2d_s8_dsp3x3 (block = 4 planes) or
+ * _dsp3x3_1 runs with its planes after them. Flash keeps the portable packed weights and the
+ * 9-byte constants.
+ */
+static inline void mcf_depthwise_sub_dsp(const mcf_conv2d_sub_args *a, const int8_t *in, int8_t *out, int32_t bits)
+{
+    const int32_t c_n = a->win.out_c;
+    int32_t *q = (int32_t *)a->scratch;
+    int16_t *taps = (int16_t *)(q + 4 * c_n);
+    for (int32_t c = 0; c < c_n; ++c) {
+        const int32_t e = a->rq.shift[c];
+        q[4 * c] = a->bias[c];
+        q[4 * c + 1] = a->rq.mult[c];
+        q[4 * c + 2] = mcf_sub_rcz(e, a->rq.out_zp);
+        q[4 * c + 3] = e;
+        for (int32_t r = 0; r < 3; ++r) {
+            const int32_t w0 = 2 * mcf_wsub(a->weights, (size_t)c * 9 + 3 * r, bits);
+            const int32_t w1 = 2 * mcf_wsub(a->weights, (size_t)c * 9 + 3 * r + 1, bits);
+            const int32_t w2 = 2 * mcf_wsub(a->weights, (size_t)c * 9 + 3 * r + 2, bits);
+            int16_t *t = taps + (size_t)c * 12 + 4 * r;
+            t[0] = (int16_t)w0;
+            t[1] = (int16_t)w1;
+            t[2] = (int16_t)w1;
+            t[3] = (int16_t)w2;
+        }
+    }
+    mcf_conv2d_s8_args a8 = mcf_sub_int8_args(&a->win, a->groups, &a->rq, taps, q, taps + 12 * (size_t)c_n);
+    if (a->block == 4) {
+        mcf_depthwise_conv2d_s8_dsp3x3(&a8, in, out);
+    } else {
+        mcf_depthwise_conv2d_s8_dsp3x3_1(&a8, in, out);
+    }
 }
 
 #endif /* __ARM_FEATURE_DSP */

@@ -12,8 +12,10 @@
 #include "mcf_kernels.h"
 
 void mcf_conv2d_s8_dsp(const mcf_conv2d_s8_args *a, const int8_t *in, int8_t *out);
+void mcf_conv2d_s8_dsp_block(const mcf_conv2d_s8_args *a, const int8_t *in, int8_t *out, int32_t out_stride);
 void mcf_conv2d_s8_dsp_lean(const mcf_conv2d_s8_args *a, const int8_t *in, int8_t *out);
 void mcf_conv2d_s8_mve(const mcf_conv2d_s8_args *a, const int8_t *in, int8_t *out);
+void mcf_conv2d_s8_mve_block(const mcf_conv2d_s8_args *a, const int8_t *in, int8_t *out, int32_t out_stride);
 void mcf_conv2d_s8_fast(const mcf_conv2d_s8_args *a, const int8_t *in, int8_t *out);
 void mcf_depthwise_conv2d_s8_dsp(const mcf_conv2d_s8_args *a, const int8_t *in, int8_t *out);
 void mcf_depthwise_conv2d_s8_dsp2(const mcf_conv2d_s8_args *a, const int8_t *in, int8_t *out);

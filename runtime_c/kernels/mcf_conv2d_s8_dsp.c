@@ -481,7 +481,9 @@ static void __attribute__((noinline)) odd_channel(const mcf_conv2d_s8_args *a, i
     out1[2 * pairs] = store1(a1, q, a->rq.act_min, a->rq.act_max);
 }
 
-void mcf_conv2d_s8_dsp(const mcf_conv2d_s8_args *a, const int8_t *in, int8_t *out)
+/* The layer's a->win.out_c output channels written at out[p * out_stride + c] (the whole layer:
+ * out_stride = out_c; mcf_subbyte_dsp.h runs it on blocks of channels of a wider output). */
+void mcf_conv2d_s8_dsp_block(const mcf_conv2d_s8_args *a, const int8_t *in, int8_t *out, int32_t out_stride)
 {
     const mcf_window *w = &a->win;
     const int32_t npix = w->out_h * w->out_w;
@@ -489,11 +491,11 @@ void mcf_conv2d_s8_dsp(const mcf_conv2d_s8_args *a, const int8_t *in, int8_t *ou
                        (w->out_h - 1) * w->stride_h < w->in_h && (w->out_w - 1) * w->stride_w < w->in_w;
     for (int32_t n = 0; n < w->batch; ++n) {
         const int8_t *in_n = in + (size_t)n * w->in_h * w->in_w * w->in_c;
-        int8_t *out0 = out + (size_t)n * npix * w->out_c;
+        int8_t *out0 = out + (size_t)n * npix * out_stride;
         for (int32_t p = 0; p < npix; p += 2) {
             /* a last single pixel fills both lanes and is written twice */
             const int32_t p1 = p + 1 < npix ? p + 1 : p;
-            int8_t *out1 = out0 + (p1 - p) * w->out_c;
+            int8_t *out1 = out0 + (p1 - p) * out_stride;
             if (direct) {
                 direct2(a, in_n, p, p1);
             } else {
@@ -505,7 +507,12 @@ void mcf_conv2d_s8_dsp(const mcf_conv2d_s8_args *a, const int8_t *in, int8_t *ou
             if (w->out_c & 1) {
                 odd_channel(a, out0, out1);
             }
-            out0 = out1 + w->out_c;
+            out0 = out1 + out_stride;
         }
     }
+}
+
+void mcf_conv2d_s8_dsp(const mcf_conv2d_s8_args *a, const int8_t *in, int8_t *out)
+{
+    mcf_conv2d_s8_dsp_block(a, in, out, a->win.out_c);
 }

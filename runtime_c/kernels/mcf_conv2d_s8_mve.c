@@ -319,7 +319,9 @@ static void __attribute__((noinline)) patch(const mcf_conv2d_s8_args *a, const i
     }
 }
 
-void mcf_conv2d_s8_mve(const mcf_conv2d_s8_args *a, const int8_t *in, int8_t *out)
+/* The layer's a->win.out_c output channels written at out[p * out_stride + c] (the whole layer:
+ * out_stride = out_c; mcf_subbyte_mve.h runs it on blocks of channels of a wider output). */
+void mcf_conv2d_s8_mve_block(const mcf_conv2d_s8_args *a, const int8_t *in, int8_t *out, int32_t out_stride)
 {
     const mcf_window *w = &a->win;
     const int32_t k = w->k_h * w->k_w * w->in_c;
@@ -365,16 +367,16 @@ void mcf_conv2d_s8_mve(const mcf_conv2d_s8_args *a, const int8_t *in, int8_t *ou
     for (int32_t n = 0; n < w->batch; ++n) {
         const int8_t *in_n = in + (size_t)n * in_size;
         const uintptr_t in_end = (uintptr_t)(in_n + in_size);
-        int8_t *o0 = out + (size_t)n * npix * oc_n;
+        int8_t *o0 = out + (size_t)n * npix * out_stride;
         int32_t oy = 0, ox = 0;
-        for (int32_t p = 0; p < npix; p += 2, o0 += 2 * oc_n) {
+        for (int32_t p = 0; p < npix; p += 2, o0 += 2 * out_stride) {
             const int two = p + 1 < npix;
             int32_t oy1 = oy, ox1 = ox + 1;
             if (ox1 == out_w) {
                 ox1 = 0;
                 ++oy1;
             }
-            int8_t *const o1 = two ? o0 + oc_n : o0;
+            int8_t *const o1 = two ? o0 + out_stride : o0;
             const int8_t *x0 = direct ? in_n + oy * row_step + ox * px_step : NULL;
             if (x0 != NULL && ((uintptr_t)(o1 + oc_n) <= (uintptr_t)x0 || (uintptr_t)o0 >= in_end)) {
                 c.x0 = x0;
@@ -435,4 +437,9 @@ void mcf_conv2d_s8_mve(const mcf_conv2d_s8_args *a, const int8_t *in, int8_t *ou
             }
         }
     }
+}
+
+void mcf_conv2d_s8_mve(const mcf_conv2d_s8_args *a, const int8_t *in, int8_t *out)
+{
+    mcf_conv2d_s8_mve_block(a, in, out, a->win.out_c);
 }

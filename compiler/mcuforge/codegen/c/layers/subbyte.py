@@ -36,8 +36,11 @@ def subbyte_weighted(ctx, node, cid, template: str, kernel: str, geometry: dict,
         arrays["bias"] = ("int32_t", bias)
     if variant.prepare is not None:
         for what, value in (variant.prepare(params, consts) or {}).items():
-            if what not in arrays:
+            if what not in arrays and what != "bias":
                 raise ValueError(f"{variant.function}: prepare may only replace {sorted(arrays)}, not {what!r}")
+            if value is None:           # dropped (a variant whose constants are all in `bias`)
+                arrays.pop(what)
+                continue
             arrays[what] = value
     return Layer(node, TEMPLATES[template], variant.function, list(variant.sources), [ctx.refs[node.inputs[0]]],
                  [ctx.refs[node.outputs[0]]], params,

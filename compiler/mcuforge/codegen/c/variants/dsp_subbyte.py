@@ -2,34 +2,60 @@
 and fully connected layers with int4 or ternary weights (runtime_c/include/mcf_subbyte_dsp.h);
 tuned portable C for depthwise (runtime_c/include/mcf_subbyte_ref.h), any core.
 
-The weights stay packed in flash: each channel's row is zero-padded to a whole number of 32-bit
-words (32 / bits weights) and its fields reordered so that one masked shift and an SXTB16 give
-the SMLAD operand of an input pair; the scratch holds four int16 patches."""
+The weights stay packed in flash (offset binary, per channel pair and group of 4 K of the int8
+DSP kernel's patch); at run time blocks of channels are unpacked into the int8 DSP kernel's
+doubled int16 layout in the scratch and that kernel runs them (mcf_subbyte_dsp.h)."""
 from __future__ import annotations
 
 import numpy as np
 
 from ..kernel_select import Variant, register_variant
-from .shared import DSP
+from .dsp_gemm import _dsp_gemm_ok, dsp_gemm_quant, fc_window
+from .shared import DSP, MVE, _ceil, conv_segments, segmented_weights
 
 
-def dsp_word_layout(w: np.ndarray, bits: int) -> np.ndarray:
-    """Weights [C][...] (values of the grid) -> uint8 bytes, per channel kp * bits / 8 of them: in
-    each word, input pair j = 2 f + r has w[2j] in byte r and w[2j+1] in byte r + 2, field f."""
-    c = w.shape[0]
-    wk = np.asarray(w, np.int64).reshape(c, -1)
-    per = 32 // bits
-    k = wk.shape[1]
-    kp = -(-k // per) * per
-    rows = np.zeros((c, kp), np.int64)
-    rows[:, :k] = wk
-    words = rows.reshape(c, kp // per, per) & ((1 << bits) - 1)
-    out = np.zeros((c, kp // per, 4), np.int64)
-    for j in range(per // 2):
-        f, r = divmod(j, 2)
-        out[:, :, r] |= words[:, :, 2 * j] << (f * bits)
-        out[:, :, r + 2] |= words[:, :, 2 * j + 1] << (f * bits)
-    return out.astype(np.uint8).reshape(-1)
+DSP_BLOCK_BYTES = 8192     # scratch for one block of unpacked int16 weights (a layer that fits: one block)
+
+
+def _window(params: dict) -> dict:
+    return params["win"] if "win" in params else fc_window(params)
+
+
+def dsp_word_layout(w: np.ndarray, win: dict, bits: int) -> np.ndarray:
+    """Weights [C][...] (values of the grid) -> the flash bytes mcf_subbyte_dsp.h unpacks: per
+    channel pair (an odd last channel paired with zeros), per group of 4 K of the int8 DSP
+    kernel's segmented patch, int4 one word (byte i = (w0[i] + 8) | (w1[i] + 8) << 4), ternary
+    one word per two groups (byte i = (w0[g][i] + 1) | (w1[g][i] + 1) << 2 | (w0[g+1][i] + 1) << 4
+    | (w1[g+1][i] + 1) << 6, the groups' count rounded up to even)."""
+    wk, k4 = segmented_weights(np.asarray(w, np.int64), win, 4)
+    c = wk.shape[0]
+    if c % 2:
+        wk = np.concatenate([wk, np.zeros((1, k4), np.int64)])
+    groups = k4 // 4
+    p = wk.reshape(-1, 2, groups, 4)                     # [pair][ch][group][i]
+    if bits == 4:
+        b = (p[:, 0] + 8) | ((p[:, 1] + 8) << 4)          # [pair][group][i]
+    else:
+        if groups % 2:
+            p = np.concatenate([p, np.zeros(p.shape[:2] + (1, 4), np.int64)], axis=2)
+        t = (p + 1).reshape(p.shape[0], 2, -1, 2, 4)      # [pair][ch][h][g of the two][i]
+        b = t[:, 0, :, 0] | (t[:, 1, :, 0] << 2) | (t[:, 0, :, 1] << 4) | (t[:, 1, :, 1] << 6)
+    return b.astype(np.uint8).reshape(-1)
+
+
+def dsp_sub_quant(consts: dict, rq: dict) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The int8 DSP kernel's {2 * bias', m, rcz, e} as three compact arrays (2 bias', m, e; rcz is
+    formed at run time); a dead channel (constant output y) as m = 2^30, e = 1, 2 bias' = 8 (y -
+    out_zp), which mcf_dsp_requant turns into exactly y."""
+    q = dsp_gemm_quant(consts, rq).reshape(-1, 4).astype(np.int64)
+    w = np.asarray(consts["weights"])
+    dead = ~w.reshape(w.shape[0], -1).any(axis=1)
+    b2, m, e = q[:, 0].copy(), q[:, 1].copy(), q[:, 3].copy()
+    y = q[dead, 2] // 2
+    b2[dead] = 8 * (y - int(rq["out_zp"]))
+    m[dead] = 1 << 30
+    e[dead] = 1
+    return b2, m, e
 
 
 def _k(params: dict) -> int:
@@ -40,28 +66,31 @@ def _k(params: dict) -> int:
 
 
 def _accepts(params: dict) -> bool:
-    """Groups 1; the scaled SMLAD sums fit int32 (2^(8-bits) * 255 * sum |w| < 2^31); and
-    mcf_dsp_requant's preconditions (|bias| + 255 * sum |w| < 2^30, multipliers >= 0,
-    1 <= -shift <= 22)."""
-    if params.get("groups", 1) != 1:
-        return False
-    bits = params["weight_bits"]
-    consts = params["consts"]
-    w = np.asarray(consts["weights"], np.int64)
-    sabs = np.abs(w.reshape(w.shape[0], -1)).sum(axis=1)
-    bias = np.zeros(w.shape[0], np.int64) if consts["bias"] is None else np.abs(np.asarray(consts["bias"], np.int64))
-    e = -np.asarray(consts["shift"], np.int64)
-    return bool((sabs * 255 * (1 << (8 - bits)) < 2 ** 31).all() and (bias + 255 * sabs < 2 ** 30).all()
-                and (np.asarray(consts["mult"]) >= 0).all() and ((e >= 1) & (e <= 22)).all())
+    """Groups 1 and the int8 DSP kernel's preconditions (its accumulator bound, mcf_dsp_requant's)."""
+    return params.get("groups", 1) == 1 and _dsp_gemm_ok(params)
 
 
 def _prepare(params: dict, consts: dict) -> dict:
     bits = params["weight_bits"]
-    per = 32 // bits
-    kp = -(-_k(params) // per) * per
-    params["scratch_bytes"] = 8 * kp          # four int16 patches
-    return {"weights": ("uint8_t", dsp_word_layout(consts["weights"], bits))}
-
+    win = _window(params)
+    L, n_seg = conv_segments(win)
+    k4 = n_seg * _ceil(L, 4)
+    out_c = consts["weights"].shape[0]
+    b2, m, e = dsp_sub_quant(consts, params["rq"])
+    arrays = {"weights": ("uint8_t", dsp_word_layout(consts["weights"], win, bits)),
+              "bias": ("int32_t", b2), "mult": ("int32_t", m), "shift": ("int8_t", e)}
+    params["has_bias"] = True
+    if params.get("rows") == 1:          # mcf_sub_fc_row: the widened row, groups rounded up to even
+        params["scratch_bytes"] = 8 * _ceil(k4 // 4, 2)
+        return arrays
+    block = max(2, DSP_BLOCK_BYTES // (2 * k4) // 2 * 2)
+    block = out_c if block >= out_c else block
+    params["block"] = block
+    if block < out_c:
+        # every block reads the whole input again: the output must not overwrite it
+        params["inplace_safe"] = False
+    params["scratch_bytes"] = 4 * k4 + _ceil(L, 4) + 8 + 4 * (4 * block + 2) + 2 * block * k4
+    return arrays
 
 
 # -- tuned portable C --------------------------------------------------------------------------------
@@ -95,10 +124,11 @@ for _bits in (4, 2):
 
 for _bits in (4, 2):
     register_variant(f"mcf_conv2d_s8_w{_bits}", Variant(
-        function=f"mcf_conv2d_s8_w{_bits}_dsp", sources=(f"mcf_conv2d_s8_w{_bits}_dsp.c",), requires=DSP,
+        function=f"mcf_conv2d_s8_w{_bits}_dsp", sources=(f"mcf_conv2d_s8_w{_bits}_dsp.c", "mcf_conv2d_s8_dsp.c"),
+        requires=DSP,
         accepts=_accepts, prepare=_prepare))
     register_variant(f"mcf_fully_connected_s8_w{_bits}", Variant(
-        function=f"mcf_fully_connected_s8_w{_bits}_dsp", sources=(f"mcf_fully_connected_s8_w{_bits}_dsp.c",),
+        function=f"mcf_fully_connected_s8_w{_bits}_dsp", sources=(f"mcf_fully_connected_s8_w{_bits}_dsp.c", "mcf_conv2d_s8_dsp.c"),
         requires=DSP, accepts=_accepts, prepare=_prepare))
 
 
@@ -122,3 +152,79 @@ for _bits in (4, 2):
     register_variant(f"mcf_depthwise_conv2d_s8_w{_bits}", Variant(
         function=f"mcf_depthwise_conv2d_s8_w{_bits}_fast", sources=(f"mcf_depthwise_conv2d_s8_w{_bits}_fast.c",),
         accepts=_dw_fast_accepts, prepare=_dw_fast_prepare))
+
+
+# -- DSP depthwise 3x3: the int8 DSP 3x3 kernel over taps unpacked at run time ---------------------
+def _dw_dsp_accepts(params: dict) -> bool:
+    from .dsp_depthwise import _dsp_dw3_fits
+    return _dsp_dw3_fits(params)
+
+
+def _dw_dsp_prepare(params: dict, consts: dict) -> dict:
+    """Scratch: the taps ({2 bias', m, rcz, e} and 12 int16 a channel), then the int8 kernel's planes
+    (four where its own rule takes four, else one); the weights stay packed (portable layout)."""
+    from .dsp_depthwise import _dsp_dw3_accepts, dw3_plane_dims
+    c = consts["weights"].shape[0]
+    planes = 4 if _dsp_dw3_accepts(dict(params, consts=consts)) else 1
+    ph, pw = dw3_plane_dims(params["win"])
+    params["block"] = planes
+    params["has_bias"] = True
+    params["scratch_bytes"] = 16 * c + 24 * c + planes * 2 * ph * pw
+    params["inplace_exact"] = True      # as the int8 kernel: planes filled before outputs written
+    b2, m, e = dsp_sub_quant(consts, params["rq"])
+    return {"bias": ("int32_t", b2), "mult": ("int32_t", m), "shift": ("int8_t", e)}
+
+
+for _bits in (4, 2):
+    register_variant(f"mcf_depthwise_conv2d_s8_w{_bits}", Variant(
+        function=f"mcf_depthwise_conv2d_s8_w{_bits}_dsp",
+        sources=(f"mcf_depthwise_conv2d_s8_w{_bits}_dsp.c", "mcf_depthwise_conv2d_s8_dsp3x3.c"), requires=DSP,
+        accepts=_dw_dsp_accepts, prepare=_dw_dsp_prepare))
+
+
+# -- Cortex-M55 Helium convolution: the int8 Helium kernel over blocks unpacked at run time -------
+MVE_BLOCK_BYTES = 8192     # scratch for one block of unpacked int8 weights
+
+
+def mve_sub_layout(w: np.ndarray, bits: int) -> np.ndarray:
+    """Weights [C][...] -> the flash bytes mcf_subbyte_mve.h unpacks: per group of 4 channels
+    (zero padded) and 16 K (zero padded), int4 32 bytes (ch0 | ch1 << 4, then ch2 | ch3 << 4),
+    ternary 16 bytes (ch0 | ch1 << 2 | ch2 << 4 | ch3 << 6), two's complement fields."""
+    from .mve import mve_weights4x16
+    k16 = _ceil(int(np.prod(w.shape[1:])), 16)
+    x = mve_weights4x16(w).astype(np.int64).reshape(-1, k16 // 16, 4, 16) & ((1 << bits) - 1)   # [G][KB][4][16]
+    if bits == 4:
+        b = np.stack([x[:, :, 0] | (x[:, :, 1] << 4), x[:, :, 2] | (x[:, :, 3] << 4)], axis=2)
+    else:
+        b = x[:, :, 0] | (x[:, :, 1] << 2) | (x[:, :, 2] << 4) | (x[:, :, 3] << 6)
+    return b.astype(np.uint8).reshape(-1)
+
+
+def _mve_accepts(params: dict) -> bool:
+    from .mve import _mve_conv_accepts
+    return _mve_conv_accepts(params)
+
+
+def _mve_prepare(params: dict, consts: dict) -> dict:
+    from .mve import mve_quant_conv
+    win = params["win"]
+    kpad = _ceil(win["k_h"] * win["k_w"] * win["in_c"], 16)
+    out_c = consts["weights"].shape[0]
+    block = max(4, MVE_BLOCK_BYTES // kpad // 4 * 4)
+    block = out_c if block >= out_c else block
+    params["block"] = block
+    if block < out_c:
+        params["inplace_safe"] = False       # every block reads the whole input again
+    q = mve_quant_conv(consts, params["rq"]["in_zp"])
+    qstride = (q.size - 4) // (_ceil(out_c, 4) // 4)
+    params["has_bias"] = True
+    params["packed_quant"] = True            # _sub.j2: no mult / shift arrays
+    params["scratch_bytes"] = 16 + 2 * kpad + _ceil(block, 4) * kpad + 4 * (4 + qstride * _ceil(block, 4) // 4)
+    return {"weights": ("uint8_t", mve_sub_layout(consts["weights"], params["weight_bits"])),
+            "bias": ("int32_t", q), "mult": None, "shift": None}
+
+
+for _bits in (4, 2):
+    register_variant(f"mcf_conv2d_s8_w{_bits}", Variant(
+        function=f"mcf_conv2d_s8_w{_bits}_mve", sources=(f"mcf_conv2d_s8_w{_bits}_mve.c", "mcf_conv2d_s8_mve.c"),
+        requires=MVE, accepts=_mve_accepts, prepare=_mve_prepare))

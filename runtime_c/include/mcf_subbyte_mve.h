@@ -1,0 +1,76 @@
+/*
+ * mcf_subbyte_mve.h - convolution (groups 1) with int4 / ternary weights on Cortex-M55 Helium,
+ * instantiated per width by mcf_conv2d_s8_w4_mve.c and mcf_conv2d_s8_w2_mve.c.
+ *
+ * As the DSP variant (mcf_subbyte_dsp.h): blocks of `block` output channels (a multiple of 4, or
+ * all) are unpacked into the scratch as the int8 Helium kernel's weights (int8 [group of 4
+ * channels][K16 / 16][4][16]) and that kernel (mcf_conv2d_s8_mve_block, strided output) runs the
+ * block over all pixels. Flash (codegen/c/variants/dsp_subbyte.py: mve_sub_layout), per group of
+ * 4 channels and 16 K, two's complement fields:
+ *   int4:    32 bytes: byte i of the first 16 = ch0[i] | ch1[i] << 4, of the next 16 = ch2 | ch3
+ *   ternary: 16 bytes: byte i = ch0[i] | ch1[i] << 2 | ch2[i] << 4 | ch3[i] << 6
+ * Unpacking 16 weights: VLDRB, then VSHL #(8 - bits - f) and VSHR #(8 - bits) (arithmetic, on
+ * 8-bit lanes), VSTRB: exact int8 values.
+ * `bias` holds the int8 Helium kernel's packed constants (mve_quant_conv: a mode word, 3 padding
+ * words, then per group of 4 channels its folded biases, [left shifts], multipliers, [fix-up
+ * masks], negated right shifts); a block's header and groups are copied into the scratch.
+ */
+#ifndef MCF_SUBBYTE_MVE_H
+#define MCF_SUBBYTE_MVE_H
+
+#include <arm_mve.h>
+#include <stdint.h>
+
+#include "mcf_kernels.h"
+#include "mcf_subbyte.h"
+#include "mcf_variants.h"
+
+static __attribute__((noinline)) void mcf_sub_mve_unpack(const int8_t *src, int8_t *dst, int32_t vecs, int32_t bits)
+{
+    if (bits == 4) {
+        for (int32_t i = 0; i < vecs; i += 2, src += 16, dst += 32) {
+            const int8x16_t v = vldrbq_s8(src);
+            vstrbq_s8(dst, vshrq_n_s8(vshlq_n_s8(v, 4), 4));
+            vstrbq_s8(dst + 16, vshrq_n_s8(v, 4));
+        }
+    } else {
+        for (int32_t i = 0; i < vecs; i += 4, src += 16, dst += 64) {
+            const int8x16_t v = vldrbq_s8(src);
+            vstrbq_s8(dst, vshrq_n_s8(vshlq_n_s8(v, 6), 6));
+            vstrbq_s8(dst + 16, vshrq_n_s8(vshlq_n_s8(v, 4), 6));
+            vstrbq_s8(dst + 32, vshrq_n_s8(vshlq_n_s8(v, 2), 6));
+            vstrbq_s8(dst + 48, vshrq_n_s8(v, 6));
+        }
+    }
+}
+
+static inline void mcf_conv2d_sub_mve(const mcf_conv2d_sub_args *a, const int8_t *in, int8_t *out, int32_t bits)
+{
+    const mcf_window *win = &a->win;
+    const int32_t k = win->k_h * win->k_w * win->in_c;
+    const int32_t kpad = (k + 15) & ~15;
+    const int32_t out_c = win->out_c, block = a->block;
+    const int32_t *pq = a->bias;
+    const int32_t mode = pq[0];
+    const int32_t qstride = 12 + 4 * (mode >> 1) + 4 * (mode & 1);     /* words per channel group */
+    int8_t *cols = (int8_t *)(((uintptr_t)a->scratch + 15u) & ~(uintptr_t)15u);
+    int8_t *wbuf = cols + 2 * kpad;
+    int32_t *qbuf = (int32_t *)(wbuf + (size_t)((block + 3) & ~3) * kpad);
+    const int32_t group_bytes = kpad * bits / 2;          /* flash bytes of a group of 4 channels */
+    mcf_conv2d_s8_args a8 = mcf_sub_int8_args(win, 1, &a->rq, wbuf, qbuf, cols);
+    for (int32_t c0 = 0; c0 < out_c; c0 += block) {
+        const int32_t nc = out_c - c0 < block ? out_c - c0 : block;
+        const int32_t groups = (nc + 3) >> 2;
+        const int32_t *q = pq + 4 + (size_t)(c0 >> 2) * qstride;
+        qbuf[0] = mode;
+        for (int32_t i = 0; i < groups * qstride; ++i) {
+            qbuf[4 + i] = q[i];
+        }
+        mcf_sub_mve_unpack((const int8_t *)a->weights + (size_t)(c0 >> 2) * group_bytes, wbuf,
+                           groups * 4 * (kpad / 16), bits);
+        a8.win.out_c = nc;
+        mcf_conv2d_s8_mve_block(&a8, in, out + c0, out_c);
+    }
+}
+
+#endif /* MCF_SUBBYTE_MVE_H */

@@ -1,0 +1,7 @@
+/* int8 convolution (groups 1) with ternary weights on Cortex-M55 Helium (mcf_subbyte_mve.h). */
+#include "mcf_subbyte_mve.h"
+
+void mcf_conv2d_s8_w2_mve(const mcf_conv2d_sub_args *a, const int8_t *in, int8_t *out)
+{
+    mcf_conv2d_sub_mve(a, in, out, 2);
+}
