@@ -1,5 +1,6 @@
 """int8 training, end to end: build_training_graph on a small CNN (sparse scheme: biases of the
-last 3 layers, half of a 1x1 conv's rows (a frozen expand + depthwise pair runs fused), the classifier's weights), the C library, and the
+last 3 layers, half of a 1x1 conv's rows (a frozen expand + depthwise pair runs fused; the
+head's mean / ReLU / 1x1-conv backward runs as one mean_pw_grad kernel), the classifier's weights), the C library, and the
 golden TrainState.step == host C == QEMU Cortex-M4, bit for bit, over several steps."""
 from __future__ import annotations
 
@@ -61,6 +62,7 @@ def test_graph_is_int8_and_sparse(lib):
     rows = {t["layer"]: t["rows"] for t in g.meta["train"]["trained"] if t["kind"] == "weight"}
     assert sorted(rows.values()) == [4, 5]          # half of conv4's 8 rows, all of fc's 5
     assert [l["op"] for l in info["layers"]].count("fused_pw_dw") == 1    # the frozen expand + depthwise
+    assert [l["op"] for l in info["layers"]].count("mean_pw_grad") == 1   # the head's backward, fused
     # only trained tensors take RAM; the frozen first conv's weights stay in flash
     assert info["training_sram"]["trained_params_ram"] < 200
 

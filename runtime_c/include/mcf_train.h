@@ -134,6 +134,23 @@ typedef struct {
 } mcf_sgd_args;
 void mcf_sgd_update(const mcf_sgd_args *a, const float *grad, float *master, float *momentum, void *param);
 
+/* The backward of a head, fused (mean_pw_grad): global mean backward, the mask of the
+ * activation fused into a 1x1 convolution (y = its saved output) and that convolution's bias,
+ * weight and input gradients, without storing the gradient at its output. Per pixel p (batch and
+ * pixels ascending) and channel c: g = dmean[n, c] / pixels where lo < y[p, c] < hi (else 0,
+ * and skipped: adding a zero term changes no sum); db[c] += g for c < bias_rows,
+ * dw[c, i] += g * x[p, i] for c < weight_rows, dx[p, i] += g * w[c, i] (c ascending). Outputs
+ * a NULL pointer names are not computed; y NULL: no mask. */
+typedef struct {
+    int32_t batch, pixels, channels;   /* y and the mean's input: N, H*W, C */
+    int32_t in_c;                      /* the convolution's input channels (x, dx, w rows) */
+    int32_t bias_rows, weight_rows;
+    float lo_f, hi_f;                  /* float y */
+    int32_t lo_q, hi_q;                /* int8 y */
+} mcf_mean_pw_grad_args;
+void mcf_mean_pw_grad(const mcf_mean_pw_grad_args *a, const float *dmean, const float *y_f32, const int8_t *y_s8,
+                      const mcf_fsrc *w, const mcf_fsrc *x, float *db, float *dw, float *dx);
+
 /* A frozen int8 pointwise convolution and the depthwise convolution reading its output, fused:
  * the depthwise's output rows are made one at a time from the (at most k_h) pointwise rows they
  * need, held in `rows` (k_h * dw->win.in_w * dw->win.in_c bytes). */

@@ -139,6 +139,38 @@ def act_grad(ctx, node, cid):
     return _layer(ctx, node, "act", kernel, ["mcf_act_backward.c"], node.inputs, node.outputs, params)
 
 
+def mean_pw_grad(ctx, node, cid):
+    """The fused head backward (ir/ops/train_fused.py): one kernel call, outputs db / dw / dx as
+    the node has them."""
+    g, a = ctx.g, node.attrs
+    dmean, y, w, x = node.inputs
+    n, h, wd, c = a["in_shape"]
+    outs = dict(zip([k for k, on in (("db", a["bias_rows"]), ("dw", a["weight_rows"]), ("dx", a["input_grad"]))
+                     if on], node.outputs))
+    params = {"batch": n, "pixels": h * wd, "channels": c, "in_c": a["in_c"], "bias_rows": a["bias_rows"],
+              "weight_rows": a["weight_rows"], "lo_f": "-INFINITY", "hi_f": "INFINITY", "lo_q": -129, "hi_q": 128,
+              "y_kind": "none", "w": fsrc(ctx, cid, "w", w) if w else None, "x": fsrc(ctx, cid, "x", x) if x else None,
+              "refs": {"dmean": ctx.refs[dmean], "y": ctx.refs[y] if y else None,
+                       **{k: ctx.refs[outs[k]] if k in outs else None for k in ("db", "dw", "dx")}}}
+    if y:
+        yt = g.tensors[y]
+        if yt.dtype == "int8":
+            p = get_op(node.op).int8_params(node, g)
+            params["y_kind"] = "s8"
+            params["lo_q"] = -129 if p["q_lo"] is None else int(p["q_lo"])
+            params["hi_q"] = 128 if p["q_hi"] is None else int(p["q_hi"])
+        elif yt.dtype == "float32":
+            params["y_kind"] = "f32"
+            if a["act_min"] is not None:
+                params["lo_f"] = float(np.float32(a["act_min"]))
+            if a["act_max"] is not None:
+                params["hi_f"] = float(np.float32(a["act_max"]))
+        else:
+            raise UnsupportedOpError(node.op, node.name, f"{yt.dtype} activation")
+    return _layer(ctx, node, "mpw", "mcf_mean_pw_grad", ["mcf_mean_pw_grad.c"], node.inputs, node.outputs, params,
+                  macs=_op_macs(node, g))
+
+
 def softmax_xent(ctx, node, cid):
     z = ctx.g.tensors[node.inputs[0]]
     params = {"batch": z.shape[0], "classes": z.shape[1], "z": fsrc(ctx, cid, "z", node.inputs[0])}
@@ -173,6 +205,6 @@ for _op, _fn in (("conv2d_grad_weight", conv2d_grad_weight), ("dense_grad_weight
                  ("conv2d_grad_input", conv2d_grad_input), ("dense_grad_input", conv2d_grad_input),
                  ("avgpool_grad", avgpool_grad), ("mean_grad", mean_grad), ("grad_sum", grad_sum),
                  ("grad_add", grad_add), ("act_grad", act_grad), ("softmax_xent", softmax_xent),
-                 ("mse_loss", mse_loss), ("sgd_update", sgd_update)):
+                 ("mse_loss", mse_loss), ("sgd_update", sgd_update), ("mean_pw_grad", mean_pw_grad)):
     builder(_op, "int8")(_fn)
     builder(_op, "float32")(_fn)
