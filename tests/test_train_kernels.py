@@ -22,7 +22,7 @@ from mcuforge.train.fmath import exp_f, log_f
 F = np.float32
 KERNELS = ["mcf_conv2d_wgrad.c", "mcf_conv2d_igrad.c", "mcf_avgpool_backward.c", "mcf_act_backward.c",
            "mcf_reduce_sum_f32.c", "mcf_grad_add_f32.c", "mcf_softmax_xent.c", "mcf_mse.c", "mcf_sgd.c",
-           "mcf_mean_pw_grad.c"]
+           "mcf_mean_pw_grad.c", "mcf_wgrad_update.c"]
 
 
 def golden(op, xs, **attrs):
@@ -324,6 +324,34 @@ def build_cases(rng):
         opt.step()
     cases.append((c, {"pf": st["f"][2], "pq": st["q"][2], "pb": st["b"][2], "mq": st["q"][0]},
                   {"pf": pt.detach().numpy(), "pq": None, "pb": None, "mq": None}))
+
+    # a weight gradient applied row by row inside its update (wgrad_update): grouped 3x3 conv,
+    # int8 x, 3 of 6 rows of an int8 weight with master and momentum, two steps
+    x = rng.integers(-128, 128, (1, 6, 5, 4)).astype(np.int8)
+    dys = rng.standard_normal((2, 1, 3, 2, 6)).astype(F)
+    wq0 = rng.integers(-127, 128, (6, 3, 3, 2)).astype(np.int8)
+    gsc = np.array([30.0, 50.0, 80.0], F)
+    geo = dict(strides=(2, 2), dilations=(1, 1), pads=(1, 1, 1, 0), groups=2)
+    c = Case("wgsgd")
+    xs_, dyn = c.fsrc("x", x, -3, 0.05), c.arr("dy", dys)
+    pw, mw, vw = c.arr("p", wq0, False), c.arr("m", wq0[:3].astype(F), False), c.arr("v", np.zeros(54, F), False)
+    gsn = c.arr("gs", gsc)
+    row = c.arr("row", np.zeros(18, F), False)
+    op_, om_ = c.out("p", wq0.size, "int8_t"), c.out("m", 54)
+    c.body += [f"const mcf_fsrc xs = {xs_};",
+               f"const mcf_conv_grad_args ga = {{ .win = {window(x.shape, dys.shape[1:], (3, 3), (2, 2), (1, 1), (1, 1, 1, 0))}, "
+               ".groups = 2, .out_rows = 3 };",
+               f"const mcf_sgd_args u = {{ .rows = 3, .row_size = 18, .lr = 0.25f, .momentum = 0.9f, .grad_scale = {gsn}, "
+               ".param_kind = MCF_PARAM_S8, .clamp_lo = -127, .clamp_hi = 127 };",
+               f"for (int s = 0; s < 2; ++s) {{ mcf_wgrad_sgd_update(&ga, &u, &xs, {dyn} + 36 * s, {mw}, {vw}, {pw}, {row}); }}",
+               f"memcpy({op_}, {pw}, sizeof({op_})); memcpy({om_}, {mw}, sizeof({om_}));"]
+    m, v, p = wq0[:3].astype(F), np.zeros((3, 3, 3, 2), F), wq0.copy()
+    for s_ in range(2):
+        gw = golden("conv2d_grad_weight", [deq(x, -3, 0.05), dys[s_]], kernel=(3, 3), rows=3, **geo)[0]
+        m, v, p = golden("sgd_update", [gw, m, v, gsc, p], lr=0.25, momentum=0.9, rows=3, inplace_of=[],
+                         clamp=(-127, 127))
+    assert not np.array_equal(p, wq0)
+    cases.append((c, {"p": p, "m": m}, {"p": None, "m": None}))
 
     # exp / log on their own, over their domains
     xe = np.concatenate([np.linspace(-90, 0, 301), -np.abs(rng.standard_normal(50)) * 10]).astype(F)

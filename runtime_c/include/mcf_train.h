@@ -58,12 +58,14 @@ static inline int mcf_tap_source(int32_t i, int32_t pad, int32_t k, int32_t dil,
 
 /* Weight gradient of a (grouped) convolution: dW[oc,ky,kx,icg] = sum over n, oy, ox (in that
  * order) of dY[n,oy,ox,oc] * X[n,iy,ix,ic]; taps in the padding are skipped. Only the first
- * out_rows output channels (a partial-channel update) are computed; dW holds out_rows rows.
+ * out_rows output channels (a partial-channel update) are computed, from row0 on (0 unless one
+ * row is made at a time); dW holds out_rows - row0 rows.
  * win describes the forward convolution (in = X, out = dY). */
 typedef struct {
     mcf_window win;
     int32_t groups;
     int32_t out_rows;
+    int32_t row0;            /* wgrad: first output channel computed (rows row0 .. out_rows - 1) */
 } mcf_conv_grad_args;
 void mcf_conv2d_wgrad(const mcf_conv_grad_args *a, const mcf_fsrc *x, const float *dy, float *dw);
 
@@ -133,6 +135,12 @@ typedef struct {
     int32_t clamp_lo, clamp_hi;
 } mcf_sgd_args;
 void mcf_sgd_update(const mcf_sgd_args *a, const float *grad, float *master, float *momentum, void *param);
+
+/* A weight gradient applied as it is made (wgrad_update): for each trained row r, the row's
+ * gradient (mcf_conv2d_wgrad with row0 = r, out_rows = r + 1) goes into `row` (u->row_size
+ * floats) and mcf_sgd_update applies it to row r of master / momentum / param at once. */
+void mcf_wgrad_sgd_update(const mcf_conv_grad_args *ga, const mcf_sgd_args *u, const mcf_fsrc *x, const float *dy,
+                          float *master, float *momentum, void *param, float *row);
 
 /* The backward of a head, fused (mean_pw_grad): global mean backward, the mask of the
  * activation fused into a 1x1 convolution (y = its saved output) and that convolution's bias,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from ..ir.graph import Graph, Node
 from ..ir.ops import infer_node
+from ..ir.ops.base import OPS
 
 
 def _pointwise(n: Node) -> bool:
@@ -72,13 +73,36 @@ def _match(g: Graph, m: Node):
     return group + [parts[k] for k in order], fused
 
 
+def merge_nodes(g: Graph, at: dict[str, Node], members: dict[str, str]) -> Graph:
+    """A new graph in g's order (tensors and meta shared, g untouched) where node k of `at` is
+    replaced by at[k] and the other nodes of `members` (old name -> merged node's name) are
+    dropped; edges, control edges included, and sgd_update's `after` lists follow the renames."""
+    out = Graph(g.name)
+    out.tensors = dict(g.tensors)
+    out.inputs, out.outputs, out.meta = list(g.inputs), list(g.outputs), g.meta
+    for n in g.topo_order():
+        if n.name in at:
+            out.add_node(at[n.name])
+            if at[n.name].op in OPS:          # codegen-only fusions have no IR op
+                infer_node(out, at[n.name])
+        elif n.name not in members:
+            attrs = dict(n.attrs)
+            if attrs.get("after"):
+                attrs["after"] = list(dict.fromkeys(members.get(a, a) for a in attrs["after"]))
+            out.add_node(Node(n.name, n.op, list(n.inputs), list(n.outputs), attrs))
+    for u, v in g.nx.edges:
+        u, v = members.get(u, u), members.get(v, v)
+        if u != v and not out.nx.has_edge(u, v):
+            out.nx.add_edge(u, v)
+    return out
+
+
 def fuse_head_backward(g: Graph) -> tuple[Graph, dict[str, str | None]]:
-    """A new graph with every matching head fused (tensors and meta shared), and the renames
-    {old node name: fused node name (for the group's first node) or None (the others)}."""
-    order = g.topo_order()
+    """A new graph with every matching head fused, and the renames {old node name: fused node
+    name (for the group's first node) or None (the others)}."""
     groups = []
     taken: set[str] = set()
-    for n in order:
+    for n in g.topo_order():
         if n.op != "mean_grad":
             continue
         hit = _match(g, n)
@@ -87,27 +111,6 @@ def fuse_head_backward(g: Graph) -> tuple[Graph, dict[str, str | None]]:
             taken |= {x.name for x in hit[0]}
     if not groups:
         return g, {}
-    rename: dict[str, str | None] = {}
-    first: dict[str, Node] = {}
-    for nodes, fused in groups:
-        first[nodes[0].name] = fused
-        for x in nodes:
-            rename[x.name] = fused.name
-    out = Graph(g.name)
-    out.tensors = dict(g.tensors)
-    out.inputs, out.outputs, out.meta = list(g.inputs), list(g.outputs), g.meta
-    for n in order:
-        if n.name in first:
-            out.add_node(first[n.name])
-            infer_node(out, first[n.name])
-        elif n.name not in rename:
-            out.add_node(Node(n.name, n.op, list(n.inputs), list(n.outputs), n.attrs))
-    for u, v in g.nx.edges:
-        u, v = rename.get(u, u), rename.get(v, v)
-        if u != v and not out.nx.has_edge(u, v):
-            out.nx.add_edge(u, v)
-    for n in out.nodes.values():
-        if n.op == "sgd_update" and n.attrs.get("after"):
-            n.attrs["after"] = list(dict.fromkeys(rename.get(a, a) for a in n.attrs["after"]))
-    dropped = {k: (v if k in first else None) for k, v in rename.items()}
-    return out, dropped
+    at = {nodes[0].name: fused for nodes, fused in groups}
+    members = {x.name: fused.name for nodes, fused in groups for x in nodes}
+    return merge_nodes(g, at, members), {k: (v if k in at else None) for k, v in members.items()}

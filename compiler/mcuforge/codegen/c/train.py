@@ -27,7 +27,7 @@ from ...schedule.arena_search import check_plan, plan_with_overlaps
 from ...schedule.inplace import Overlap, overlaps
 from ...schedule.lifetimes import Lifetime, lifetimes
 from .emit import RUNTIME_HEADERS, build_layers, c_ident, finish_layers, write_sources
-from .fuse_train import fuse_pointwise_depthwise
+from .fuse_train import fuse_gradient_updates, fuse_pointwise_depthwise
 from .kernel_plan import kernel_overlaps, scratch_name
 from .kernel_select import KernelSelector
 from .layers import Layer, LayerContext, TensorRef
@@ -99,7 +99,7 @@ def aliased_outputs(g: Graph) -> dict[str, str]:
     """{update output: state tensor it overwrites} of every sgd_update node."""
     out = {}
     for n in g.nodes.values():
-        if n.op == "sgd_update":
+        if n.op in ("sgd_update", "wgrad_update"):
             for o, s in zip(n.outputs, n.attrs["inplace_of"]):
                 out[o] = s
     return out
@@ -195,19 +195,20 @@ def plan_training_memory(g: Graph) -> dict:
     """The SRAM split of a training graph without emitting code (tensor lifetimes only, the
     planner inference uses): how full backpropagation's graph is measured next to the sparse one."""
     keep = set(state_tensors(g)) | set(_train_meta(g).get("saved", [])) | set(g.inputs) | set(g.outputs)
-    g = fuse_pointwise_depthwise(g, keep)
+    g = fuse_gradient_updates(fuse_pointwise_depthwise(g, keep))
     return sram_split(g, plan_training_arena(g, g.topo_order(), tries=50))
 
 
 def lower_training_to_c(g: Graph, features=frozenset(), portable_only: bool = True,
                         fuse: bool = True) -> TrainCModel:
     """With fuse, frozen pointwise -> depthwise pairs whose intermediate nothing else reads run
-    fused (codegen/c/fuse_train.py): the same bytes, without the expanded tensor in the arena."""
+    fused (codegen/c/fuse_train.py): the same bytes, without the expanded tensor in the arena;
+    and a weight gradient read only by its update runs inside it, row by row."""
     meta = _train_meta(g)
     roles = state_tensors(g)
     if fuse:
         keep = set(roles) | set(meta.get("saved", [])) | set(g.inputs) | set(g.outputs)
-        g = fuse_pointwise_depthwise(g, keep)
+        g = fuse_gradient_updates(fuse_pointwise_depthwise(g, keep))
     order = g.topo_order()
     prefix = f"mcf_{c_ident(g.name).lower()}"
     alias = aliased_outputs(g)
@@ -263,7 +264,7 @@ def lower_training_to_c(g: Graph, features=frozenset(), portable_only: bool = Tr
             arrays.append(CArray(init, t.c_type, np.ascontiguousarray(t.data).reshape(-1)))
         state.append(StateArray(name, refs[name].name, t.c_type, t.size, t.nbytes, role, init))
     used_consts = {r.name for l in layers for r in l.inputs if r.kind == "const"}
-    used_consts |= {p["refs"]["scale"].name for l in layers if l.params.get("kind") == "sgd"
+    used_consts |= {p["refs"]["scale"].name for l in layers if l.params.get("kind") in ("sgd", "wgsgd")
                     for p in [l.params] if p["refs"]["scale"].kind == "const"}
     for name, t in g.tensors.items():
         ref = refs.get(name)

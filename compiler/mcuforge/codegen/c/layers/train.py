@@ -9,7 +9,7 @@ import numpy as np
 from ....errors import UnsupportedOpError
 from ....ir.ops import get_op
 from ....ir.ops.train_base import dequant_params
-from .base import Layer, builder
+from .base import Layer, TensorRef, builder
 
 TRAIN_HEADERS = ("mcf_train.h", "mcf_train_math.h")
 
@@ -201,10 +201,26 @@ def sgd_update(ctx, node, cid):
                  [ctx.refs[t] for t in node.outputs], dict(params, kind="sgd"))
 
 
+def wgrad_update(ctx, node, cid):
+    """A weight gradient run inside its update, row by row (codegen/c/fuse_train.py): the
+    gradient's own tensor is not stored; a one-row scratch buffer holds each row in turn."""
+    gn, un = node.attrs["grad"], node.attrs["update"]
+    ctx.refs.setdefault(gn.outputs[0], TensorRef("sym", "float", "NULL"))
+    lg = conv2d_grad_weight(ctx, gn, cid)
+    lu = sgd_update(ctx, un, cid)
+    params = dict(lu.params, kind="wgsgd", win=lg.params["win"], groups=lg.params["groups"],
+                  grad_rows=lg.params["rows"], x=lg.params["x"], dy=ctx.refs[gn.inputs[1]],
+                  scratch_bytes=4 * lu.params["row_size"])
+    return Layer(node, "train", "mcf_wgrad_sgd_update", ["mcf_wgrad_update.c", "mcf_conv2d_wgrad.c", "mcf_sgd.c"],
+                 [ctx.refs[t] for t in node.inputs if t], [ctx.refs[t] for t in node.outputs], params,
+                 lg.arrays + lu.arrays, macs=lg.macs)
+
+
 for _op, _fn in (("conv2d_grad_weight", conv2d_grad_weight), ("dense_grad_weight", conv2d_grad_weight),
                  ("conv2d_grad_input", conv2d_grad_input), ("dense_grad_input", conv2d_grad_input),
                  ("avgpool_grad", avgpool_grad), ("mean_grad", mean_grad), ("grad_sum", grad_sum),
                  ("grad_add", grad_add), ("act_grad", act_grad), ("softmax_xent", softmax_xent),
-                 ("mse_loss", mse_loss), ("sgd_update", sgd_update), ("mean_pw_grad", mean_pw_grad)):
+                 ("mse_loss", mse_loss), ("sgd_update", sgd_update), ("mean_pw_grad", mean_pw_grad),
+                 ("wgrad_update", wgrad_update)):
     builder(_op, "int8")(_fn)
     builder(_op, "float32")(_fn)
