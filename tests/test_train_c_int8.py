@@ -57,14 +57,19 @@ def golden_losses(g, info, xs, ys, epochs):
 
 
 def test_graph_is_int8_and_sparse(lib):
-    g, info, _, _, _, _ = lib
+    g, info, lib_dir, _, _, _ = lib
     assert info["quant"] == "int8" and g.tensors[g.inputs[0]].dtype == "int8"
     rows = {t["layer"]: t["rows"] for t in g.meta["train"]["trained"] if t["kind"] == "weight"}
     assert sorted(rows.values()) == [4, 5]          # half of conv4's 8 rows, all of fc's 5
     assert [l["op"] for l in info["layers"]].count("fused_pw_dw") == 1    # the frozen expand + depthwise
     assert [l["op"] for l in info["layers"]].count("mean_pw_grad") == 1   # the head's backward, fused
-    # only trained tensors take RAM; the frozen first conv's weights stay in flash
-    assert info["training_sram"]["trained_params_ram"] < 200
+    # only trained tensors take RAM; the frozen first conv's weights stay in flash, and so do the
+    # frozen half of conv4's rows (its trained rows are a RAM array, the rest a flash "tail")
+    full = sum(g.tensors[t["param"]].nbytes for t in g.meta["train"]["trained"])
+    conv4 = next(t for t in g.meta["train"]["trained"] if t["kind"] == "weight" and t["rows"] == 4)
+    assert info["training_sram"]["trained_params_ram"] == full - g.tensors[conv4["param"]].nbytes // 2
+    src = (lib_dir / f"{info['prefix']}.c").read_text()
+    assert ".head_rows = 4," in src and "s8_head" in src
 
 
 @pytest.mark.parametrize("board", ["host", "mps2-an386"])
@@ -80,13 +85,15 @@ def test_steps_bit_exact(lib, board):
 
 def test_int8_only_state_bit_exact(lib, tmp_path):
     """The paper's state (master=False, no momentum): the int8 weights alone are the state;
-    the update starts from them and the C step still equals the golden one."""
+    the update starts from them and the C step still equals the golden one. Partial rows of the
+    classifier (3 of 5) and of the depthwise conv (4 of 8): only those rows are RAM."""
     from mcuforge.train import build_training_graph
     _, _, _, xs, ys, onnx_path = lib
-    g = build_training_graph(str(onnx_path), update="bias:last2,weight:fc0", quant="int8", calib=xs,
-                             lr=0.05, momentum=0.0, master=False)
+    g = build_training_graph(str(onnx_path), update="bias:last2,weight:fc0@1/2,weight:conv2@1/2", quant="int8",
+                             calib=xs, lr=0.05, momentum=0.0, master=False)
     info = emit_training_library(g, tmp_path / "lib", "cortex-m4")
     assert info["training_sram"]["optimizer_state"] == 0
+    assert info["training_sram"]["trained_params_ram"] == 3 * 8 + 4 * 9 + 4 * (5 + 8)   # fc, dw rows; biases
     assert "_master" not in (tmp_path / "lib" / f"{info['prefix']}.c").read_text()
     want = golden_losses(g, info, xs, ys, 2)
     got = np.array(train_on_board(tmp_path / "lib", "host", xs, ys, epochs=2, quiet=True, plot=False)

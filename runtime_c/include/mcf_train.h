@@ -21,16 +21,18 @@
 extern "C" {
 #endif
 
-/* A read-only tensor that kernels see as float32: float data, or int8 data with a zero point
- * and a scale per tensor (scale_dim 0) or per index of one axis (scale_dim = that axis' stride,
+/* A read-only tensor that kernels see as float32: float data, or int8 data (possibly in two
+ * pieces, head and rest) with a zero point and a scale per tensor (scale_dim 0) or per index of one axis (scale_dim = that axis' stride,
  * scale_len = its length: channel = (i / scale_dim) % scale_len). */
 typedef struct {
     const float *f32;        /* float data, or NULL */
-    const int8_t *s8;        /* int8 data when f32 is NULL */
+    const int8_t *s8;        /* int8 data when f32 is NULL (the elements after the head, if any) */
     int32_t zp;
     const float *scale;      /* int8 only: scale_len scales */
     int32_t scale_dim;
     int32_t scale_len;
+    const int8_t *s8_head;   /* int8: elements [0, head_len) live here (a weight's trained rows in */
+    int32_t head_len;        /* RAM, the frozen rest in flash at s8); 0: s8 holds everything */
 } mcf_fsrc;
 
 static inline float mcf_fsrc_at(const mcf_fsrc *s, size_t i)
@@ -38,7 +40,8 @@ static inline float mcf_fsrc_at(const mcf_fsrc *s, size_t i)
     if (s->f32) {
         return s->f32[i];
     }
-    const float q = (float)((int32_t)s->s8[i] - s->zp);
+    const int8_t v = i < (size_t)s->head_len ? s->s8_head[i] : s->s8[i - (size_t)s->head_len];
+    const float q = (float)((int32_t)v - s->zp);
     const int32_t ch = s->scale_dim > 0 ? (int32_t)((i / (size_t)s->scale_dim) % (size_t)s->scale_len) : 0;
     return q * s->scale[ch];
 }

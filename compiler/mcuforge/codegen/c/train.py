@@ -32,11 +32,14 @@ from .kernel_plan import kernel_overlaps, scratch_name
 from .kernel_select import KernelSelector
 from .layers import Layer, LayerContext, TensorRef
 from .layers.base import CArray
-from .layers.train import TRAIN_HEADERS
+from .layers.train import TRAIN_HEADERS, split_tail_ref
+from ...train.memory import param_ram_bytes, ram_rows
 
 # build flags every training build needs: the float32 order of operations is part of the contract
 TRAIN_CFLAGS = ("-ffp-contract=off",)
 PARAM_OWNERS = {"conv2d": {1: "weights", 2: "bias"}, "dense": {1: "weights", 2: "bias"}}
+# forward kernels that read a weight's rows from two places (weights_head / head_rows)
+SPLIT_KERNELS = ("mcf_conv2d_s8", "mcf_depthwise_conv2d_s8", "mcf_fully_connected_s8")
 
 
 @dataclass
@@ -175,7 +178,8 @@ def sram_split(g: Graph, plan: ArenaPlan) -> dict:
     parts = covered(peak_step)
     parts["arena_fragmentation"] = plan.size - sum(parts.values())
     roles = state_tensors(g)
-    parts["trained_params_ram"] = sum(g.tensors[t].nbytes for t, r in roles.items() if r == "param")
+    rows = ram_rows(g)
+    parts["trained_params_ram"] = sum(param_ram_bytes(g, t, rows) for t, r in roles.items() if r == "param")
     parts["optimizer_state"] = sum(g.tensors[t].nbytes for t, r in roles.items() if r != "param")
     parts["arena_bytes"] = plan.size
     parts["total_bytes"] = plan.size + parts["trained_params_ram"] + parts["optimizer_state"]
@@ -239,6 +243,7 @@ def lower_training_to_c(g: Graph, features=frozenset(), portable_only: bool = Tr
     # layer's array name (its argument struct points there); frozen ones are shared with the
     # backward ops that read them instead of being stored twice.
     state_sym: dict[str, str] = {}
+    head_rows = ram_rows(g) if meta.get("quant") == "int8" else {}
     for l in layers:
         for idx, what in PARAM_OWNERS.get(l.node.op, {}).items():
             if idx >= len(l.node.inputs):
@@ -248,6 +253,12 @@ def lower_training_to_c(g: Graph, features=frozenset(), portable_only: bool = Tr
             if tname in roles:
                 l.arrays = [a for a in l.arrays if a.name != f"{l.cid}_{what}"]
                 state_sym[tname] = sym
+                if tname in head_rows:      # trained rows in RAM, the frozen rest in flash
+                    if l.kernel not in SPLIT_KERNELS:
+                        raise McuforgeError(f"{l.node.name}: kernel {l.kernel} cannot read a weight split into "
+                                            "trained rows (RAM) and frozen rows (flash)")
+                    l.params["head_rows"] = head_rows[tname]
+                    l.params["tail"] = split_tail_ref(tname)
             elif refs[tname].kind == "const":
                 refs[tname].kind, refs[tname].name = "sym", sym
     for tname, sym in state_sym.items():
@@ -258,11 +269,17 @@ def lower_training_to_c(g: Graph, features=frozenset(), portable_only: bool = Tr
                                                               if kv[1] in ("param", "master", "momentum") else 3,
                                                               kv[0])):
         t = g.tensors[name]
+        data = t.data
+        if name in head_rows:
+            data = t.data[:head_rows[name]]
+            arrays.append(CArray(split_tail_ref(name).name, t.c_type, np.ascontiguousarray(t.data[head_rows[name]:])
+                                 .reshape(-1)))
         init = None
-        if t.data is not None and np.any(t.data):
+        if data is not None and np.any(data):
             init = f"init_{c_ident(name)}"
-            arrays.append(CArray(init, t.c_type, np.ascontiguousarray(t.data).reshape(-1)))
-        state.append(StateArray(name, refs[name].name, t.c_type, t.size, t.nbytes, role, init))
+            arrays.append(CArray(init, t.c_type, np.ascontiguousarray(data).reshape(-1)))
+        size = t.size if data is None else int(data.size)
+        state.append(StateArray(name, refs[name].name, t.c_type, size, size * t.nbytes // max(1, t.size), role, init))
     used_consts = {r.name for l in layers for r in l.inputs if r.kind == "const"}
     used_consts |= {p["refs"]["scale"].name for l in layers if l.params.get("kind") in ("sgd", "wgsgd")
                     for p in [l.params] if p["refs"]["scale"].kind == "const"}

@@ -9,6 +9,7 @@ import numpy as np
 from ....errors import UnsupportedOpError
 from ....ir.ops import get_op
 from ....ir.ops.train_base import dequant_params
+from ....train.memory import ram_rows
 from .base import Layer, TensorRef, builder
 
 TRAIN_HEADERS = ("mcf_train.h", "mcf_train_math.h")
@@ -30,8 +31,19 @@ def fsrc(ctx, cid: str, what: str, tensor: str) -> dict:
         raise UnsupportedOpError("training", tensor, "per-channel zero points")
     axis = d["axis"]
     dim = int(np.prod(t.shape[axis + 1:])) if axis is not None else 0
-    return {"ref": ref, "int8": True, "zp": int(zp[0]), "scale": ctx.array(cid, f"{what}_scale", "float", scale),
-            "scale_dim": dim, "scale_len": int(scale.size)}
+    out = {"ref": ref, "int8": True, "zp": int(zp[0]), "scale": ctx.array(cid, f"{what}_scale", "float", scale),
+           "scale_dim": dim, "scale_len": int(scale.size), "head_len": 0}
+    rows = ram_rows(g).get(tensor) if "train" in g.meta else None
+    if rows is not None:        # trained rows in RAM (ref), the frozen rest in flash (tail)
+        out["head_len"] = rows * (t.size // t.shape[0])
+        out["tail"] = split_tail_ref(tensor)
+    return out
+
+
+def split_tail_ref(tensor: str) -> TensorRef:
+    """The flash array holding the frozen rows of a weight trained on its first rows only."""
+    from ..emit import c_ident
+    return TensorRef("const", "int8_t", f"tail_{c_ident(tensor)}")
 
 
 def _layer(ctx, node, kind, kernel, sources, inputs, outputs, params, arrays=(), macs=0):
