@@ -99,3 +99,42 @@ def test_int8_only_state_bit_exact(lib, tmp_path):
     got = np.array(train_on_board(tmp_path / "lib", "host", xs, ys, epochs=2, quiet=True, plot=False)
                    ["step_losses"], F)
     assert np.array_equal(got.view(np.uint32), want.view(np.uint32)), (got, want)
+
+
+class WideCNN(torch.nn.Module):
+    """An expand + depthwise pair whose input and output are the largest tensors of the step."""
+    def __init__(self, classes=3):
+        super().__init__()
+        self.c1 = torch.nn.Conv2d(1, 4, 3, padding=1)
+        self.pw = torch.nn.Conv2d(4, 16, 1)
+        self.dw = torch.nn.Conv2d(16, 16, 3, stride=2, padding=1, groups=16)
+        self.c3 = torch.nn.Conv2d(16, 4, 1)
+        self.fc = torch.nn.Linear(4, classes)
+
+    def forward(self, x):
+        x = torch.relu(self.c1(x))
+        x = torch.relu(self.dw(torch.relu(self.pw(x))))
+        return self.fc(torch.relu(self.c3(x)).mean((2, 3)))
+
+
+def test_fused_pair_in_place_bit_exact(tmp_path):
+    """The fused expand + depthwise writes its output over its dying input (the depthwise's
+    window gap): the planner uses that here, and the host steps still equal the golden ones."""
+    import re
+    from mcuforge.train import build_training_graph
+    torch.manual_seed(0)
+    x = np.random.default_rng(1).uniform(0, 1, (6, 1, 16, 16)).astype(F)
+    path = tmp_path / "wide.onnx"
+    torch.onnx.export(WideCNN().eval(), (torch.tensor(x[:1]),), str(path), dynamo=False)
+    g = build_training_graph(str(path), update="bias:last1,weight:fc0", quant="int8", calib=x, lr=0.05,
+                             momentum=0.0)
+    info = emit_training_library(g, tmp_path / "lib", "cortex-m4")
+    src = (tmp_path / "lib" / f"{info['prefix']}.c").read_text()
+    call = re.search(r"mcf_fused_pw_dw_s8\([^;]*arena\[(\d+)\][^;]*arena\[(\d+)\][^;]*;", src)
+    src_at, dst_at = int(call.group(1)), int(call.group(2))
+    assert dst_at < src_at + 16 * 16 * 4 and src_at < dst_at + 8 * 8 * 16     # the two overlap
+    ys = np.array([0, 1, 2, 0, 1, 2], np.int32)
+    want = golden_losses(g, info, x, ys, 1)
+    got = np.array(train_on_board(tmp_path / "lib", "host", x, ys, epochs=1, quiet=True, plot=False)
+                   ["step_losses"], F)
+    assert np.array_equal(got.view(np.uint32), want.view(np.uint32)), (got, want)

@@ -24,7 +24,7 @@ from ...errors import McuforgeError
 from ...ir.graph import Graph
 from ...schedule.arena import ArenaPlan, _align
 from ...schedule.arena_search import check_plan, plan_with_overlaps
-from ...schedule.inplace import Overlap, overlaps
+from ...schedule.inplace import Overlap, overlaps, window_gap
 from ...schedule.lifetimes import Lifetime, lifetimes
 from .emit import RUNTIME_HEADERS, build_layers, c_ident, finish_layers, write_sources
 from .fuse_train import fuse_gradient_updates, fuse_pointwise_depthwise
@@ -122,7 +122,7 @@ def plan_training_arena(g: Graph, order, layers: list[Layer] | None = None, trie
     alias = aliased_outputs(g)
     lts = [lt for lt in arena_lifetimes(g, order) if lt.tensor not in alias]
     arena = {lt.tensor for lt in lts}
-    ovs = overlaps(g, order, arena) + gradient_overlaps(g, order, arena)
+    ovs = overlaps(g, order, arena) + gradient_overlaps(g, order, arena) + fused_overlaps(g, order, arena)
     if layers is not None:
         lts += [Lifetime(scratch_name(l, i), int(l.params["scratch_bytes"]), i, i)
                 for i, l in enumerate(layers) if l.params.get("scratch_bytes", 0) > 0]
@@ -147,6 +147,26 @@ def gradient_overlaps(g: Graph, order, arena: set[str]) -> list[Overlap]:
             if t in arena and y in arena and last_use.get(t) == i and g.tensors[t].nbytes == g.tensors[y].nbytes \
                     and t not in g.outputs:
                 out.append(Overlap(y, t, 0, exact=True))
+    return out
+
+
+def fused_overlaps(g: Graph, order, arena: set[str]) -> list[Overlap]:
+    """A fused pointwise -> depthwise layer (fuse_train.py) may write its output over its dying
+    input as the depthwise alone could (schedule/inplace.py's window gap on the input's pixels):
+    for each output row it reads the input rows of that row's window before writing the row,
+    and never reads an earlier row again."""
+    last_use = {lt.tensor: lt.last for lt in arena_lifetimes(g, order)}
+    out = []
+    for i, n in enumerate(order):
+        if n.op != "fused_pw_dw":
+            continue
+        x, y = n.inputs[0], n.outputs[0]
+        if x not in arena or y not in arena or last_use.get(x) != i or x in g.outputs:
+            continue
+        xt, yt = g.tensors[x], g.tensors[y]
+        gap = window_gap(n.attrs["dw"], xt.shape, yt.shape, xt.nbytes // max(1, xt.size))
+        if gap is not None:
+            out.append(Overlap(y, x, gap))
     return out
 
 
