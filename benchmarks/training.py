@@ -30,7 +30,9 @@ sys.path.insert(0, str(REPO / "compiler"))
 sys.path.insert(0, str(REPO / "benchmarks"))
 
 from mcuforge.api_train import compile_training, training_report  # noqa: E402
-from mcuforge.sim.train_run import train_on_board  # noqa: E402
+from mcuforge.sim.train_run import device_samples, train_on_board  # noqa: E402
+from mcuforge.train import build_training_graph  # noqa: E402
+from mcuforge.train.golden import TrainState  # noqa: E402
 from training_models import MobileNetV2, SmallCNN  # noqa: E402
 
 PAPER_KB = 141          # Lin et al. 2022: MCUNet sparse-update training on the STM32F746 (SRAM)
@@ -183,8 +185,14 @@ def mbv2(args) -> dict:
         print(f"compiled in {time.time() - t0:.0f} s", flush=True)
         rep = train_on_board(out / key, args.board, xs, ys, 1, quiet=False, plot=False,
                              json_path=out / key / "train.json")
+        # the same steps in the golden model: the device's losses must be its bits
+        g = build_training_graph(str(onnx_path), update=spec, quant="int8", calib=calib, lr=0.01, momentum=momentum)
+        st = TrainState(g)
+        shape = g.tensors[g.inputs[0]].shape
+        want = np.array([st.step(x.reshape(shape), y) for x, y in zip(device_samples(info, xs), ys)], np.float32)
+        exact = bool(np.array_equal(want.view(np.uint32), np.array(rep["step_losses"], np.float32).view(np.uint32)))
         res["schemes"][key] = {"spec": spec, "momentum": momentum, "sram": info["training_sram"],
-                               "stack": rep["stack_bytes"],
+                               "stack": rep["stack_bytes"], "golden_bit_exact": exact,
                                "ram_bytes": rep["ram_bytes"], "instr": rep["instructions_per_step"],
                                "macs": info["macs"], "steps_run": len(rep["step_losses"]),
                                "losses": rep["step_losses"]}
@@ -232,7 +240,8 @@ def print_mbv2(r):
     for k in names:
         s = r["schemes"][k]
         print(f"{k}: {s['steps_run']} train steps ran on {r['board']}, {s['instr']} instructions per step "
-              f"({s['macs']} MACs), losses {', '.join(f'{v:.4f}' for v in s['losses'])}")
+              f"({s['macs']} MACs), losses {', '.join(f'{v:.4f}' for v in s['losses'])}, "
+              f"bit-exact with the golden model: {'yes' if s.get('golden_bit_exact') else 'NO'}")
 
 
 def main():

@@ -10,8 +10,9 @@ gradient), so the results are bit-identical to mean_grad -> act_grad -> grad_sum
 conv2d_grad_weight / conv2d_grad_input."""
 import numpy as np
 
-from .base import REQUIRED, act_range_int8, register
+from .base import REQUIRED, register
 from .train_base import F32, TrainOp, dequant, seq_sum
+from .train_elem import act_mask, float_mask, mask_params
 
 
 @register
@@ -45,21 +46,12 @@ class MeanPointwiseGrad(TrainOp):
         p["deq"][1] = None                        # y: the mask reads it as it is
         y = node.inputs[1]
         if y and g.tensors[y].dtype == "int8":
-            lo, hi = act_range_int8(node, g.tensors[y].quant)
-            p["q_lo"] = lo if node.attrs["act_min"] is not None else None
-            p["q_hi"] = hi if node.attrs["act_max"] is not None else None
+            p.update(mask_params(node, g.tensors[y].quant))
         return p
 
     def run_int8(self, node, xs, p):
         xs = [x if d is None or x is None else dequant(x, d) for x, d in zip(xs, p["deq"])]
-        keep = None
-        if "q_lo" in p:
-            y = np.asarray(xs[1]).astype(np.int64)
-            keep = np.ones(y.shape, bool)
-            if p["q_lo"] is not None:
-                keep &= y > p["q_lo"]
-            if p["q_hi"] is not None:
-                keep &= y < p["q_hi"]
+        keep = act_mask(np.asarray(xs[1]).astype(np.int64), p["q_lo"], p["q_hi"]) if "q_lo" in p else None
         return self.compute(node, xs, keep)
 
     def run_train(self, node, xs, p):
@@ -72,13 +64,7 @@ class MeanPointwiseGrad(TrainOp):
         ci = a["in_c"]
         q = np.asarray(dmean, F32).reshape(n, 1, 1, c) / F32(h * wd)
         if keep is None:
-            keep = np.ones((n, h, wd, c), bool)
-            if y is not None:
-                yf = np.asarray(y, F32)
-                if a["act_min"] is not None:
-                    keep &= yf > F32(a["act_min"])
-                if a["act_max"] is not None:
-                    keep &= yf < F32(a["act_max"])
+            keep = float_mask(node, y) if y is not None else np.ones((n, h, wd, c), bool)
         g = np.where(keep, np.broadcast_to(q, (n, h, wd, c)), F32(0.0)).astype(F32).reshape(-1, c)
         outs = []
         if a["bias_rows"]:
