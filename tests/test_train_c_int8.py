@@ -1,5 +1,6 @@
 """int8 training, end to end: build_training_graph on a small CNN (sparse scheme: biases of the
-last 3 layers, half of a 1x1 conv's rows (a frozen expand + depthwise pair runs fused), the classifier's weights), the C library, and the
+last 3 layers, half of a 1x1 conv's rows (a frozen expand + depthwise pair runs fused; the
+head's mean / ReLU / 1x1-conv backward runs as one mean_pw_grad kernel), the classifier's weights), the C library, and the
 golden TrainState.step == host C == QEMU Cortex-M4, bit for bit, over several steps."""
 from __future__ import annotations
 
@@ -56,13 +57,19 @@ def golden_losses(g, info, xs, ys, epochs):
 
 
 def test_graph_is_int8_and_sparse(lib):
-    g, info, _, _, _, _ = lib
+    g, info, lib_dir, _, _, _ = lib
     assert info["quant"] == "int8" and g.tensors[g.inputs[0]].dtype == "int8"
     rows = {t["layer"]: t["rows"] for t in g.meta["train"]["trained"] if t["kind"] == "weight"}
     assert sorted(rows.values()) == [4, 5]          # half of conv4's 8 rows, all of fc's 5
     assert [l["op"] for l in info["layers"]].count("fused_pw_dw") == 1    # the frozen expand + depthwise
-    # only trained tensors take RAM; the frozen first conv's weights stay in flash
-    assert info["training_sram"]["trained_params_ram"] < 200
+    assert [l["op"] for l in info["layers"]].count("mean_pw_grad") == 1   # the head's backward, fused
+    # only trained tensors take RAM; the frozen first conv's weights stay in flash, and so do the
+    # frozen half of conv4's rows (its trained rows are a RAM array, the rest a flash "tail")
+    full = sum(g.tensors[t["param"]].nbytes for t in g.meta["train"]["trained"])
+    conv4 = next(t for t in g.meta["train"]["trained"] if t["kind"] == "weight" and t["rows"] == 4)
+    assert info["training_sram"]["trained_params_ram"] == full - g.tensors[conv4["param"]].nbytes // 2
+    src = (lib_dir / f"{info['prefix']}.c").read_text()
+    assert ".head_rows = 4," in src and "s8_head" in src
 
 
 @pytest.mark.parametrize("board", ["host", "mps2-an386"])
@@ -78,15 +85,56 @@ def test_steps_bit_exact(lib, board):
 
 def test_int8_only_state_bit_exact(lib, tmp_path):
     """The paper's state (master=False, no momentum): the int8 weights alone are the state;
-    the update starts from them and the C step still equals the golden one."""
+    the update starts from them and the C step still equals the golden one. Partial rows of the
+    classifier (3 of 5) and of the depthwise conv (4 of 8): only those rows are RAM."""
     from mcuforge.train import build_training_graph
     _, _, _, xs, ys, onnx_path = lib
-    g = build_training_graph(str(onnx_path), update="bias:last2,weight:fc0", quant="int8", calib=xs,
-                             lr=0.05, momentum=0.0, master=False)
+    g = build_training_graph(str(onnx_path), update="bias:last2,weight:fc0@1/2,weight:conv2@1/2", quant="int8",
+                             calib=xs, lr=0.05, momentum=0.0, master=False)
     info = emit_training_library(g, tmp_path / "lib", "cortex-m4")
     assert info["training_sram"]["optimizer_state"] == 0
+    assert info["training_sram"]["trained_params_ram"] == 3 * 8 + 4 * 9 + 4 * (5 + 8)   # fc, dw rows; biases
     assert "_master" not in (tmp_path / "lib" / f"{info['prefix']}.c").read_text()
     want = golden_losses(g, info, xs, ys, 2)
     got = np.array(train_on_board(tmp_path / "lib", "host", xs, ys, epochs=2, quiet=True, plot=False)
+                   ["step_losses"], F)
+    assert np.array_equal(got.view(np.uint32), want.view(np.uint32)), (got, want)
+
+
+class WideCNN(torch.nn.Module):
+    """An expand + depthwise pair whose input and output are the largest tensors of the step."""
+    def __init__(self, classes=3):
+        super().__init__()
+        self.c1 = torch.nn.Conv2d(1, 4, 3, padding=1)
+        self.pw = torch.nn.Conv2d(4, 16, 1)
+        self.dw = torch.nn.Conv2d(16, 16, 3, stride=2, padding=1, groups=16)
+        self.c3 = torch.nn.Conv2d(16, 4, 1)
+        self.fc = torch.nn.Linear(4, classes)
+
+    def forward(self, x):
+        x = torch.relu(self.c1(x))
+        x = torch.relu(self.dw(torch.relu(self.pw(x))))
+        return self.fc(torch.relu(self.c3(x)).mean((2, 3)))
+
+
+def test_fused_pair_in_place_bit_exact(tmp_path):
+    """The fused expand + depthwise writes its output over its dying input (the depthwise's
+    window gap): the planner uses that here, and the host steps still equal the golden ones."""
+    import re
+    from mcuforge.train import build_training_graph
+    torch.manual_seed(0)
+    x = np.random.default_rng(1).uniform(0, 1, (6, 1, 16, 16)).astype(F)
+    path = tmp_path / "wide.onnx"
+    torch.onnx.export(WideCNN().eval(), (torch.tensor(x[:1]),), str(path), dynamo=False)
+    g = build_training_graph(str(path), update="bias:last1,weight:fc0", quant="int8", calib=x, lr=0.05,
+                             momentum=0.0)
+    info = emit_training_library(g, tmp_path / "lib", "cortex-m4")
+    src = (tmp_path / "lib" / f"{info['prefix']}.c").read_text()
+    call = re.search(r"mcf_fused_pw_dw_s8\([^;]*arena\[(\d+)\][^;]*arena\[(\d+)\][^;]*;", src)
+    src_at, dst_at = int(call.group(1)), int(call.group(2))
+    assert dst_at < src_at + 16 * 16 * 4 and src_at < dst_at + 8 * 8 * 16     # the two overlap
+    ys = np.array([0, 1, 2, 0, 1, 2], np.int32)
+    want = golden_losses(g, info, x, ys, 1)
+    got = np.array(train_on_board(tmp_path / "lib", "host", x, ys, epochs=1, quiet=True, plot=False)
                    ["step_losses"], F)
     assert np.array_equal(got.view(np.uint32), want.view(np.uint32)), (got, want)

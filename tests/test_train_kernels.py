@@ -21,7 +21,8 @@ from mcuforge.train.fmath import exp_f, log_f
 
 F = np.float32
 KERNELS = ["mcf_conv2d_wgrad.c", "mcf_conv2d_igrad.c", "mcf_avgpool_backward.c", "mcf_act_backward.c",
-           "mcf_reduce_sum_f32.c", "mcf_grad_add_f32.c", "mcf_softmax_xent.c", "mcf_mse.c", "mcf_sgd.c"]
+           "mcf_reduce_sum_f32.c", "mcf_grad_add_f32.c", "mcf_softmax_xent.c", "mcf_mse.c", "mcf_sgd.c",
+           "mcf_mean_pw_grad.c", "mcf_wgrad_update.c"]
 
 
 def golden(op, xs, **attrs):
@@ -192,6 +193,52 @@ def build_cases(rng):
                   {"bias": g.astype(np.float64).sum((0, 1, 2)), "bias4": g.astype(np.float64).sum((0, 1, 2))[:4],
                    "mean": (gmt[:, None, :] / 5).expand(2, 5, 7).numpy(), "add": g.astype(np.float64) + g2}))
 
+    # fused head backward (mean_pw_grad): global mean -> relu6 mask -> 1x1 conv's bias (5 of 6
+    # rows), weight (3 rows) and input gradients; int8 y / w / x, then float operands without a mask
+    n, h, w_, c, ci = 2, 3, 2, 6, 5
+    dmean = rng.standard_normal((n, c)).astype(F)
+    yq = rng.integers(-128, 128, (n, h, w_, c)).astype(np.int8)
+    wq = rng.integers(-127, 128, (c, 1, 1, ci)).astype(np.int8)
+    ws = (rng.random(c) * 0.02 + 0.01).astype(F)
+    xq = rng.integers(-128, 128, (n, h, w_, ci)).astype(np.int8)
+    wf, xf = deq(wq, 0, ws, axis=0), deq(xq, 4, 0.07)
+    yf = rng.choice(np.array([0.0, 6.0, 0.5, 3.0], F), (n, h, w_, c))
+    attrs = dict(in_shape=(n, h, w_, c), act_min=0.0, act_max=6.0, bias_rows=5, weight_rows=3, input_grad=1, in_c=ci)
+    node = Node("n", "mean_pw_grad", ["dm", "y", "w", "x"], ["db", "dw", "dx"], attrs)
+    op = get_op("mean_pw_grad")
+    ref_q = op.run_int8(node, [dmean, yq, wq, xq], {"deq": [None, None, {"scale": ws, "zp": np.zeros(c, np.int64),
+                                                                          "axis": 0},
+                                                            {"scale": np.array([0.07], F), "zp": np.array([4]),
+                                                             "axis": None}], "q_lo": -100, "q_hi": 90})
+    ref_f = golden("mean_pw_grad", [dmean, None, wf, xf], **dict(attrs, act_min=None, act_max=None))
+    ref_m = golden("mean_pw_grad", [dmean, yf, wf, None], **dict(attrs, weight_rows=0))
+    c_ = Case("mpw")
+    dmn, yqn, yfn = c_.arr("dm", dmean), c_.arr("yq", yq), c_.arr("yf", yf)
+    wsq, xsq = c_.fsrc("wq", wq, 0, ws, ci), c_.fsrc("xq", xq, 4, 0.07)
+    wsf, xsf = c_.fsrc("wf", wf), c_.fsrc("xf", xf)
+    o = {k: c_.out(k, r.size) for k, r in zip(("dbq", "dwq", "dxq", "dbf", "dwf", "dxf", "dbm", "dxm"),
+                                              list(ref_q) + list(ref_f) + list(ref_m))}
+    c_.body += [f"const mcf_fsrc wq = {wsq}; const mcf_fsrc xq = {xsq}; const mcf_fsrc wf = {wsf}; "
+                f"const mcf_fsrc xf = {xsf};",
+                f"const mcf_mean_pw_grad_args a = {{ .batch = {n}, .pixels = {h * w_}, .channels = {c}, .in_c = {ci}, "
+                ".bias_rows = 5, .weight_rows = 3, .lo_f = -INFINITY, .hi_f = INFINITY, .lo_q = -100, .hi_q = 90 };",
+                f"const mcf_mean_pw_grad_args am = {{ .batch = {n}, .pixels = {h * w_}, .channels = {c}, .in_c = {ci}, "
+                ".bias_rows = 5, .weight_rows = 0, .lo_f = 0.0f, .hi_f = 6.0f, .lo_q = -129, .hi_q = 128 };",
+                f"mcf_mean_pw_grad(&a, {dmn}, NULL, {yqn}, &wq, &xq, {o['dbq']}, {o['dwq']}, {o['dxq']});",
+                f"mcf_mean_pw_grad(&a, {dmn}, NULL, NULL, &wf, &xf, {o['dbf']}, {o['dwf']}, {o['dxf']});",
+                f"mcf_mean_pw_grad(&am, {dmn}, {yfn}, NULL, &wf, NULL, {o['dbm']}, NULL, {o['dxm']});"]
+    # oracle: PyTorch through mean, relu6 and the 1x1 conv (float operands, float mask)
+    xt = torch.tensor(xf, dtype=torch.float64).permute(0, 3, 1, 2).requires_grad_()
+    wt = torch.tensor(wf, dtype=torch.float64).permute(0, 3, 1, 2).requires_grad_()
+    bt = torch.zeros(c, dtype=torch.float64, requires_grad=True)
+    pre = torch.nn.functional.conv2d(xt, wt, bt)
+    pre.retain_grad()
+    pre.mean((2, 3)).backward(torch.tensor(dmean, dtype=torch.float64))
+    cases.append((c_, dict(zip(("dbq", "dwq", "dxq", "dbf", "dwf", "dxf", "dbm", "dxm"),
+                               list(ref_q) + list(ref_f) + list(ref_m))),
+                  {"dbf": bt.grad.numpy()[:5], "dwf": wt.grad.permute(0, 2, 3, 1).numpy()[:3],
+                   "dxf": xt.grad.permute(0, 2, 3, 1).numpy()}))
+
     # losses: softmax cross-entropy (float and int8 logits) and MSE
     z = (rng.standard_normal((1, 10)) * 4).astype(F)
     zq = rng.integers(-128, 128, (1, 5)).astype(np.int8)
@@ -277,6 +324,34 @@ def build_cases(rng):
         opt.step()
     cases.append((c, {"pf": st["f"][2], "pq": st["q"][2], "pb": st["b"][2], "mq": st["q"][0]},
                   {"pf": pt.detach().numpy(), "pq": None, "pb": None, "mq": None}))
+
+    # a weight gradient applied row by row inside its update (wgrad_update): grouped 3x3 conv,
+    # int8 x, 3 of 6 rows of an int8 weight with master and momentum, two steps
+    x = rng.integers(-128, 128, (1, 6, 5, 4)).astype(np.int8)
+    dys = rng.standard_normal((2, 1, 3, 2, 6)).astype(F)
+    wq0 = rng.integers(-127, 128, (6, 3, 3, 2)).astype(np.int8)
+    gsc = np.array([30.0, 50.0, 80.0], F)
+    geo = dict(strides=(2, 2), dilations=(1, 1), pads=(1, 1, 1, 0), groups=2)
+    c = Case("wgsgd")
+    xs_, dyn = c.fsrc("x", x, -3, 0.05), c.arr("dy", dys)
+    pw, mw, vw = c.arr("p", wq0, False), c.arr("m", wq0[:3].astype(F), False), c.arr("v", np.zeros(54, F), False)
+    gsn = c.arr("gs", gsc)
+    row = c.arr("row", np.zeros(18, F), False)
+    op_, om_ = c.out("p", wq0.size, "int8_t"), c.out("m", 54)
+    c.body += [f"const mcf_fsrc xs = {xs_};",
+               f"const mcf_conv_grad_args ga = {{ .win = {window(x.shape, dys.shape[1:], (3, 3), (2, 2), (1, 1), (1, 1, 1, 0))}, "
+               ".groups = 2, .out_rows = 3 };",
+               f"const mcf_sgd_args u = {{ .rows = 3, .row_size = 18, .lr = 0.25f, .momentum = 0.9f, .grad_scale = {gsn}, "
+               ".param_kind = MCF_PARAM_S8, .clamp_lo = -127, .clamp_hi = 127 };",
+               f"for (int s = 0; s < 2; ++s) {{ mcf_wgrad_sgd_update(&ga, &u, &xs, {dyn} + 36 * s, {mw}, {vw}, {pw}, {row}); }}",
+               f"memcpy({op_}, {pw}, sizeof({op_})); memcpy({om_}, {mw}, sizeof({om_}));"]
+    m, v, p = wq0[:3].astype(F), np.zeros((3, 3, 3, 2), F), wq0.copy()
+    for s_ in range(2):
+        gw = golden("conv2d_grad_weight", [deq(x, -3, 0.05), dys[s_]], kernel=(3, 3), rows=3, **geo)[0]
+        m, v, p = golden("sgd_update", [gw, m, v, gsc, p], lr=0.25, momentum=0.9, rows=3, inplace_of=[],
+                         clamp=(-127, 127))
+    assert not np.array_equal(p, wq0)
+    cases.append((c, {"p": p, "m": m}, {"p": None, "m": None}))
 
     # exp / log on their own, over their domains
     xe = np.concatenate([np.linspace(-90, 0, 301), -np.abs(rng.standard_normal(50)) * 10]).astype(F)

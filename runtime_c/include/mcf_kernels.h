@@ -13,6 +13,14 @@
 
 #define MCF_MAX_DIMS 6
 
+/* Row `row` (row_len weights) of a weight tensor whose first head_rows rows live apart, at
+ * head (trained rows in RAM), and the rest at w (frozen rows in flash); head_rows 0: w alone. */
+static inline const int8_t *mcf_weight_row(const int8_t *w, const int8_t *head, int32_t head_rows, int32_t row,
+                                           size_t row_len)
+{
+    return row < head_rows ? head + (size_t)row * row_len : w + (size_t)(row - head_rows) * row_len;
+}
+
 /* Geometry of a sliding window over an NHWC tensor (convolution and pooling). */
 typedef struct {
     int32_t batch;
@@ -42,6 +50,11 @@ typedef struct {
     const void *packed_weights;    /* weights reordered / widened at compile time for the variant */
     const int32_t *packed_quant;   /* per-channel constants folded at compile time (bias, zero point, requantization) */
     void *scratch;                 /* the layer's scratch buffer, planned in the arena */
+    /* portable kernels only: rows [0, head_rows) of the weights are read from weights_head,
+     * the others from weights (row oc at weights + (oc - head_rows) * row length); a training
+     * step keeps only a partially trained weight's trained rows in RAM (mcf_weight_row) */
+    const int8_t *weights_head;
+    int32_t head_rows;
 } mcf_conv2d_s8_args;
 
 void mcf_conv2d_s8(const mcf_conv2d_s8_args *a, const int8_t *in, int8_t *out);
@@ -56,6 +69,8 @@ typedef struct {
     const void *packed_weights;    /* weights reordered / widened at compile time for the variant */
     const int32_t *packed_quant;   /* per-channel constants folded at compile time (bias, zero point, requantization) */
     void *scratch;                 /* the layer's scratch buffer, planned in the arena */
+    const int8_t *weights_head;    /* as in mcf_conv2d_s8_args */
+    int32_t head_rows;
 } mcf_fully_connected_s8_args;
 
 void mcf_fully_connected_s8(const mcf_fully_connected_s8_args *a, const int8_t *in, int8_t *out);

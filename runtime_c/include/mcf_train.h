@@ -21,16 +21,18 @@
 extern "C" {
 #endif
 
-/* A read-only tensor that kernels see as float32: float data, or int8 data with a zero point
- * and a scale per tensor (scale_dim 0) or per index of one axis (scale_dim = that axis' stride,
+/* A read-only tensor that kernels see as float32: float data, or int8 data (possibly in two
+ * pieces, head and rest) with a zero point and a scale per tensor (scale_dim 0) or per index of one axis (scale_dim = that axis' stride,
  * scale_len = its length: channel = (i / scale_dim) % scale_len). */
 typedef struct {
     const float *f32;        /* float data, or NULL */
-    const int8_t *s8;        /* int8 data when f32 is NULL */
+    const int8_t *s8;        /* int8 data when f32 is NULL (the elements after the head, if any) */
     int32_t zp;
     const float *scale;      /* int8 only: scale_len scales */
     int32_t scale_dim;
     int32_t scale_len;
+    const int8_t *s8_head;   /* int8: elements [0, head_len) live here (a weight's trained rows in */
+    int32_t head_len;        /* RAM, the frozen rest in flash at s8); 0: s8 holds everything */
 } mcf_fsrc;
 
 static inline float mcf_fsrc_at(const mcf_fsrc *s, size_t i)
@@ -38,7 +40,8 @@ static inline float mcf_fsrc_at(const mcf_fsrc *s, size_t i)
     if (s->f32) {
         return s->f32[i];
     }
-    const float q = (float)((int32_t)s->s8[i] - s->zp);
+    const int8_t v = i < (size_t)s->head_len ? s->s8_head[i] : s->s8[i - (size_t)s->head_len];
+    const float q = (float)((int32_t)v - s->zp);
     const int32_t ch = s->scale_dim > 0 ? (int32_t)((i / (size_t)s->scale_dim) % (size_t)s->scale_len) : 0;
     return q * s->scale[ch];
 }
@@ -58,12 +61,14 @@ static inline int mcf_tap_source(int32_t i, int32_t pad, int32_t k, int32_t dil,
 
 /* Weight gradient of a (grouped) convolution: dW[oc,ky,kx,icg] = sum over n, oy, ox (in that
  * order) of dY[n,oy,ox,oc] * X[n,iy,ix,ic]; taps in the padding are skipped. Only the first
- * out_rows output channels (a partial-channel update) are computed; dW holds out_rows rows.
+ * out_rows output channels (a partial-channel update) are computed, from row0 on (0 unless one
+ * row is made at a time); dW holds out_rows - row0 rows.
  * win describes the forward convolution (in = X, out = dY). */
 typedef struct {
     mcf_window win;
     int32_t groups;
     int32_t out_rows;
+    int32_t row0;            /* wgrad: first output channel computed (rows row0 .. out_rows - 1) */
 } mcf_conv_grad_args;
 void mcf_conv2d_wgrad(const mcf_conv_grad_args *a, const mcf_fsrc *x, const float *dy, float *dw);
 
@@ -133,6 +138,29 @@ typedef struct {
     int32_t clamp_lo, clamp_hi;
 } mcf_sgd_args;
 void mcf_sgd_update(const mcf_sgd_args *a, const float *grad, float *master, float *momentum, void *param);
+
+/* A weight gradient applied as it is made (wgrad_update): for each trained row r, the row's
+ * gradient (mcf_conv2d_wgrad with row0 = r, out_rows = r + 1) goes into `row` (u->row_size
+ * floats) and mcf_sgd_update applies it to row r of master / momentum / param at once. */
+void mcf_wgrad_sgd_update(const mcf_conv_grad_args *ga, const mcf_sgd_args *u, const mcf_fsrc *x, const float *dy,
+                          float *master, float *momentum, void *param, float *row);
+
+/* The backward of a head, fused (mean_pw_grad): global mean backward, the mask of the
+ * activation fused into a 1x1 convolution (y = its saved output) and that convolution's bias,
+ * weight and input gradients, without storing the gradient at its output. Per pixel p (batch and
+ * pixels ascending) and channel c: g = dmean[n, c] / pixels where lo < y[p, c] < hi (else 0,
+ * and skipped: adding a zero term changes no sum); db[c] += g for c < bias_rows,
+ * dw[c, i] += g * x[p, i] for c < weight_rows, dx[p, i] += g * w[c, i] (c ascending). Outputs
+ * a NULL pointer names are not computed; y NULL: no mask. */
+typedef struct {
+    int32_t batch, pixels, channels;   /* y and the mean's input: N, H*W, C */
+    int32_t in_c;                      /* the convolution's input channels (x, dx, w rows) */
+    int32_t bias_rows, weight_rows;
+    float lo_f, hi_f;                  /* float y */
+    int32_t lo_q, hi_q;                /* int8 y */
+} mcf_mean_pw_grad_args;
+void mcf_mean_pw_grad(const mcf_mean_pw_grad_args *a, const float *dmean, const float *y_f32, const int8_t *y_s8,
+                      const mcf_fsrc *w, const mcf_fsrc *x, float *db, float *dw, float *dx);
 
 /* A frozen int8 pointwise convolution and the depthwise convolution reading its output, fused:
  * the depthwise's output rows are made one at a time from the (at most k_h) pointwise rows they

@@ -16,7 +16,8 @@ void mcf_conv2d_s8(const mcf_conv2d_s8_args *a, const int8_t *in, int8_t *out)
                 const int32_t ix0 = ox * w->stride_w - w->pad_left;
                 for (int32_t oc = 0; oc < w->out_c; ++oc) {
                     const int32_t ic0 = (oc / out_per_group) * in_per_group;
-                    const int8_t *filt = a->weights + (size_t)oc * w->k_h * w->k_w * in_per_group;
+                    const int8_t *filt = mcf_weight_row(a->weights, a->weights_head, a->head_rows, oc,
+                                                        (size_t)w->k_h * w->k_w * in_per_group);
                     int32_t acc = a->bias ? a->bias[oc] : 0;
                     for (int32_t ky = 0; ky < w->k_h; ++ky) {
                         const int32_t iy = iy0 + ky * w->dil_h;

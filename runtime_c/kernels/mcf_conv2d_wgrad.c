@@ -7,7 +7,7 @@ void mcf_conv2d_wgrad(const mcf_conv_grad_args *a, const mcf_fsrc *x, const floa
     const mcf_window *w = &a->win;
     const int32_t in_per_group = w->in_c / a->groups;
     const int32_t out_per_group = w->out_c / a->groups;
-    for (int32_t oc = 0; oc < a->out_rows; ++oc) {
+    for (int32_t oc = a->row0; oc < a->out_rows; ++oc) {
         const int32_t ic0 = (oc / out_per_group) * in_per_group;
         for (int32_t ky = 0; ky < w->k_h; ++ky) {
             for (int32_t kx = 0; kx < w->k_w; ++kx) {

@@ -15,7 +15,7 @@ void mcf_depthwise_conv2d_s8(const mcf_conv2d_s8_args *a, const int8_t *in, int8
                 for (int32_t oc = 0; oc < w->out_c; ++oc) {
                     const int32_t ic = oc / mult;
                     /* weights [out_c][k_h][k_w][1] */
-                    const int8_t *filt = a->weights + (size_t)oc * w->k_h * w->k_w;
+                    const int8_t *filt = mcf_weight_row(a->weights, a->weights_head, a->head_rows, oc, (size_t)w->k_h * w->k_w);
                     int32_t acc = a->bias ? a->bias[oc] : 0;
                     for (int32_t ky = 0; ky < w->k_h; ++ky) {
                         const int32_t iy = iy0 + ky * w->dil_h;

@@ -44,7 +44,7 @@ def quantize_forward(f: Graph, calib) -> Graph:
 def build_training_graph(model, update="auto", quant: str = "int8", calib=None, loss: str = "xent",
                          sram_budget: int | None = None, lr: float = 0.01, momentum: float = 0.9,
                          qas: bool = True, example_inputs=None, input_shapes=None,
-                         auto_options: dict | None = None, master: bool = True) -> Graph:
+                         auto_options: dict | None = None, master: bool = True, fuse: bool = True) -> Graph:
     if quant not in QUANTS:
         raise McuforgeError(f"training quant must be one of {', '.join(QUANTS)}, not {quant!r}")
     if loss not in LOSSES:
@@ -63,7 +63,8 @@ def build_training_graph(model, update="auto", quant: str = "int8", calib=None, 
         trained = parse_spec(",".join(f"{k}:{v}" for k, v in update.items()), f)
     else:
         trained = parse_spec(str(update), f)
-    g = assemble(f, q, trained, quant=quant, loss=loss, lr=lr, momentum=momentum, qas=qas, master=master)
+    g = assemble(f, q, trained, quant=quant, loss=loss, lr=lr, momentum=momentum, qas=qas, master=master,
+                 fuse=fuse)
     if sram_budget is not None and update not in ("auto", None):
         from .memory import training_sram
         need = training_sram(g)["total"]
@@ -74,8 +75,10 @@ def build_training_graph(model, update="auto", quant: str = "int8", calib=None, 
 
 
 def assemble(f: Graph, q: Graph | None, trained: list[Trained], quant: str = "int8", loss: str = "xent",
-             lr: float = 0.01, momentum: float = 0.9, qas: bool = True, master: bool = True) -> Graph:
-    """Relax adjoint of f for `trained`, lowered onto the forward (q for int8, else f)."""
+             lr: float = 0.01, momentum: float = 0.9, qas: bool = True, master: bool = True,
+             fuse: bool = True) -> Graph:
+    """Relax adjoint of f for `trained`, lowered onto the forward (q for int8, else f). With
+    fuse, a head's mean / mask / 1x1-conv backward runs as one node (train/fuse_backward.py)."""
     from .lower import AdjointLowering, logits_adjoint_name
     from .relax_import import build_relax
     fwd = q if q is not None else f
@@ -154,6 +157,10 @@ def assemble(f: Graph, q: Graph | None, trained: list[Trained], quant: str = "in
         for r in readers:
             g.nx.add_edge(r, u)
     backward = [n for n in lw.new_nodes if n not in updates]
+    if fuse:
+        from .fuse_backward import fuse_head_backward
+        g, renamed = fuse_head_backward(g)
+        backward = [renamed.get(n, n) for n in backward if renamed.get(n, n)]
     g.inputs = [x, label]
     g.outputs = [loss_t]
     g.prune_tensors()

@@ -7,7 +7,8 @@ graph, so the figures agree up to the codegen's own scratch buffers.
   the arena as tflite-micro does it), with the inference planner's in-place overlaps (an output
   over its input dying at that op). Update outputs alias their state tensors and take no arena.
 - state: what lives in RAM for the whole program: trained parameter tensors (copied from flash at
-  start, whole tensors), their float32 masters and momenta.
+  start; of an int8 weight trained on its first rows only those rows, the frozen rows stay in
+  flash: `ram_rows`), their float32 masters and momenta.
 """
 from __future__ import annotations
 
@@ -15,6 +16,24 @@ from ..ir.graph import Graph
 from ..schedule.arena_search import check_plan, plan_with_overlaps
 from ..schedule.inplace import overlaps
 from ..schedule.lifetimes import arena_tensors, lifetimes
+
+
+def ram_rows(g: Graph) -> dict[str, int]:
+    """{trained int8 weight: rows kept in RAM} for weights trained on their first rows only
+    (a partial-channel update): the C step keeps those rows in RAM and reads the frozen rest
+    from flash. float32 mode keeps whole tensors."""
+    out = {}
+    for t in g.meta["train"]["trained"]:
+        if t["kind"] == "weight" and t["rows"] < t["channels"] and g.tensors[t["param"]].dtype == "int8":
+            out[t["param"]] = int(t["rows"])
+    return out
+
+
+def param_ram_bytes(g: Graph, name: str, rows: dict[str, int] | None = None) -> int:
+    """RAM bytes of a trained parameter: the whole tensor, or its trained rows (ram_rows)."""
+    t = g.tensors[name]
+    r = (ram_rows(g) if rows is None else rows).get(name)
+    return int(t.nbytes if r is None else t.nbytes // t.shape[0] * r)
 
 
 def training_sram(g: Graph, tries: int = 20, in_place: bool = True) -> dict:
@@ -25,7 +44,8 @@ def training_sram(g: Graph, tries: int = 20, in_place: bool = True) -> dict:
     ovs = overlaps(g, order, arena_tensors(g, True) - aliases) if in_place else []
     plan = plan_with_overlaps(lts, ovs, tries=tries)
     check_plan(plan, ovs)
-    state = {"params": sum(g.tensors[t["param"]].nbytes for t in meta["trained"]),
+    rows = ram_rows(g)
+    state = {"params": sum(param_ram_bytes(g, t["param"], rows) for t in meta["trained"]),
              "masters": sum(g.tensors[t["master"]].nbytes for t in meta["trained"] if t["master"]),
              "momenta": sum(g.tensors[t["momentum"]].nbytes for t in meta["trained"] if t["momentum"])}
     saved = sum(g.tensors[t].nbytes for t in meta["saved"])

@@ -24,19 +24,22 @@ from ...errors import McuforgeError
 from ...ir.graph import Graph
 from ...schedule.arena import ArenaPlan, _align
 from ...schedule.arena_search import check_plan, plan_with_overlaps
-from ...schedule.inplace import Overlap, overlaps
+from ...schedule.inplace import Overlap, overlaps, window_gap
 from ...schedule.lifetimes import Lifetime, lifetimes
 from .emit import RUNTIME_HEADERS, build_layers, c_ident, finish_layers, write_sources
-from .fuse_train import fuse_pointwise_depthwise
+from .fuse_train import fuse_gradient_updates, fuse_pointwise_depthwise
 from .kernel_plan import kernel_overlaps, scratch_name
 from .kernel_select import KernelSelector
 from .layers import Layer, LayerContext, TensorRef
 from .layers.base import CArray
-from .layers.train import TRAIN_HEADERS
+from .layers.train import TRAIN_HEADERS, split_tail_ref
+from ...train.memory import param_ram_bytes, ram_rows
 
 # build flags every training build needs: the float32 order of operations is part of the contract
 TRAIN_CFLAGS = ("-ffp-contract=off",)
 PARAM_OWNERS = {"conv2d": {1: "weights", 2: "bias"}, "dense": {1: "weights", 2: "bias"}}
+# forward kernels that read a weight's rows from two places (weights_head / head_rows)
+SPLIT_KERNELS = ("mcf_conv2d_s8", "mcf_depthwise_conv2d_s8", "mcf_fully_connected_s8")
 
 
 @dataclass
@@ -99,7 +102,7 @@ def aliased_outputs(g: Graph) -> dict[str, str]:
     """{update output: state tensor it overwrites} of every sgd_update node."""
     out = {}
     for n in g.nodes.values():
-        if n.op == "sgd_update":
+        if n.op in ("sgd_update", "wgrad_update"):
             for o, s in zip(n.outputs, n.attrs["inplace_of"]):
                 out[o] = s
     return out
@@ -119,7 +122,7 @@ def plan_training_arena(g: Graph, order, layers: list[Layer] | None = None, trie
     alias = aliased_outputs(g)
     lts = [lt for lt in arena_lifetimes(g, order) if lt.tensor not in alias]
     arena = {lt.tensor for lt in lts}
-    ovs = overlaps(g, order, arena) + gradient_overlaps(g, order, arena)
+    ovs = overlaps(g, order, arena) + gradient_overlaps(g, order, arena) + fused_overlaps(g, order, arena)
     if layers is not None:
         lts += [Lifetime(scratch_name(l, i), int(l.params["scratch_bytes"]), i, i)
                 for i, l in enumerate(layers) if l.params.get("scratch_bytes", 0) > 0]
@@ -144,6 +147,26 @@ def gradient_overlaps(g: Graph, order, arena: set[str]) -> list[Overlap]:
             if t in arena and y in arena and last_use.get(t) == i and g.tensors[t].nbytes == g.tensors[y].nbytes \
                     and t not in g.outputs:
                 out.append(Overlap(y, t, 0, exact=True))
+    return out
+
+
+def fused_overlaps(g: Graph, order, arena: set[str]) -> list[Overlap]:
+    """A fused pointwise -> depthwise layer (fuse_train.py) may write its output over its dying
+    input as the depthwise alone could (schedule/inplace.py's window gap on the input's pixels):
+    for each output row it reads the input rows of that row's window before writing the row,
+    and never reads an earlier row again."""
+    last_use = {lt.tensor: lt.last for lt in arena_lifetimes(g, order)}
+    out = []
+    for i, n in enumerate(order):
+        if n.op != "fused_pw_dw":
+            continue
+        x, y = n.inputs[0], n.outputs[0]
+        if x not in arena or y not in arena or last_use.get(x) != i or x in g.outputs:
+            continue
+        xt, yt = g.tensors[x], g.tensors[y]
+        gap = window_gap(n.attrs["dw"], xt.shape, yt.shape, xt.nbytes // max(1, xt.size))
+        if gap is not None:
+            out.append(Overlap(y, x, gap))
     return out
 
 
@@ -175,7 +198,8 @@ def sram_split(g: Graph, plan: ArenaPlan) -> dict:
     parts = covered(peak_step)
     parts["arena_fragmentation"] = plan.size - sum(parts.values())
     roles = state_tensors(g)
-    parts["trained_params_ram"] = sum(g.tensors[t].nbytes for t, r in roles.items() if r == "param")
+    rows = ram_rows(g)
+    parts["trained_params_ram"] = sum(param_ram_bytes(g, t, rows) for t, r in roles.items() if r == "param")
     parts["optimizer_state"] = sum(g.tensors[t].nbytes for t, r in roles.items() if r != "param")
     parts["arena_bytes"] = plan.size
     parts["total_bytes"] = plan.size + parts["trained_params_ram"] + parts["optimizer_state"]
@@ -195,19 +219,20 @@ def plan_training_memory(g: Graph) -> dict:
     """The SRAM split of a training graph without emitting code (tensor lifetimes only, the
     planner inference uses): how full backpropagation's graph is measured next to the sparse one."""
     keep = set(state_tensors(g)) | set(_train_meta(g).get("saved", [])) | set(g.inputs) | set(g.outputs)
-    g = fuse_pointwise_depthwise(g, keep)
+    g = fuse_gradient_updates(fuse_pointwise_depthwise(g, keep))
     return sram_split(g, plan_training_arena(g, g.topo_order(), tries=50))
 
 
 def lower_training_to_c(g: Graph, features=frozenset(), portable_only: bool = True,
                         fuse: bool = True) -> TrainCModel:
     """With fuse, frozen pointwise -> depthwise pairs whose intermediate nothing else reads run
-    fused (codegen/c/fuse_train.py): the same bytes, without the expanded tensor in the arena."""
+    fused (codegen/c/fuse_train.py): the same bytes, without the expanded tensor in the arena;
+    and a weight gradient read only by its update runs inside it, row by row."""
     meta = _train_meta(g)
     roles = state_tensors(g)
     if fuse:
         keep = set(roles) | set(meta.get("saved", [])) | set(g.inputs) | set(g.outputs)
-        g = fuse_pointwise_depthwise(g, keep)
+        g = fuse_gradient_updates(fuse_pointwise_depthwise(g, keep))
     order = g.topo_order()
     prefix = f"mcf_{c_ident(g.name).lower()}"
     alias = aliased_outputs(g)
@@ -238,6 +263,7 @@ def lower_training_to_c(g: Graph, features=frozenset(), portable_only: bool = Tr
     # layer's array name (its argument struct points there); frozen ones are shared with the
     # backward ops that read them instead of being stored twice.
     state_sym: dict[str, str] = {}
+    head_rows = ram_rows(g) if meta.get("quant") == "int8" else {}
     for l in layers:
         for idx, what in PARAM_OWNERS.get(l.node.op, {}).items():
             if idx >= len(l.node.inputs):
@@ -247,6 +273,12 @@ def lower_training_to_c(g: Graph, features=frozenset(), portable_only: bool = Tr
             if tname in roles:
                 l.arrays = [a for a in l.arrays if a.name != f"{l.cid}_{what}"]
                 state_sym[tname] = sym
+                if tname in head_rows:      # trained rows in RAM, the frozen rest in flash
+                    if l.kernel not in SPLIT_KERNELS:
+                        raise McuforgeError(f"{l.node.name}: kernel {l.kernel} cannot read a weight split into "
+                                            "trained rows (RAM) and frozen rows (flash)")
+                    l.params["head_rows"] = head_rows[tname]
+                    l.params["tail"] = split_tail_ref(tname)
             elif refs[tname].kind == "const":
                 refs[tname].kind, refs[tname].name = "sym", sym
     for tname, sym in state_sym.items():
@@ -257,13 +289,19 @@ def lower_training_to_c(g: Graph, features=frozenset(), portable_only: bool = Tr
                                                               if kv[1] in ("param", "master", "momentum") else 3,
                                                               kv[0])):
         t = g.tensors[name]
+        data = t.data
+        if name in head_rows:
+            data = t.data[:head_rows[name]]
+            arrays.append(CArray(split_tail_ref(name).name, t.c_type, np.ascontiguousarray(t.data[head_rows[name]:])
+                                 .reshape(-1)))
         init = None
-        if t.data is not None and np.any(t.data):
+        if data is not None and np.any(data):
             init = f"init_{c_ident(name)}"
-            arrays.append(CArray(init, t.c_type, np.ascontiguousarray(t.data).reshape(-1)))
-        state.append(StateArray(name, refs[name].name, t.c_type, t.size, t.nbytes, role, init))
+            arrays.append(CArray(init, t.c_type, np.ascontiguousarray(data).reshape(-1)))
+        size = t.size if data is None else int(data.size)
+        state.append(StateArray(name, refs[name].name, t.c_type, size, size * t.nbytes // max(1, t.size), role, init))
     used_consts = {r.name for l in layers for r in l.inputs if r.kind == "const"}
-    used_consts |= {p["refs"]["scale"].name for l in layers if l.params.get("kind") == "sgd"
+    used_consts |= {p["refs"]["scale"].name for l in layers if l.params.get("kind") in ("sgd", "wgsgd")
                     for p in [l.params] if p["refs"]["scale"].kind == "const"}
     for name, t in g.tensors.items():
         ref = refs.get(name)

@@ -6,6 +6,30 @@ from .base import REQUIRED, act_range_int8, register
 from .train_base import F32, TrainOp, seq_sum
 
 
+def act_mask(y: np.ndarray, lo, hi) -> np.ndarray:
+    """Where an activation let its gradient through: lo < y < hi (a None bound is not checked)."""
+    keep = np.ones(np.shape(y), bool)
+    if lo is not None:
+        keep &= y > lo
+    if hi is not None:
+        keep &= y < hi
+    return keep
+
+
+def mask_params(node, y_quant) -> dict:
+    """An int8 y's mask bounds in its own grid (q_lo, q_hi; None: the bound is not checked)."""
+    lo, hi = act_range_int8(node, y_quant)
+    return {"q_lo": lo if node.attrs["act_min"] is not None else None,
+            "q_hi": hi if node.attrs["act_max"] is not None else None}
+
+
+def float_mask(node, y) -> np.ndarray:
+    """The mask on a float32 y with the node's act_min / act_max."""
+    a = node.attrs
+    return act_mask(np.asarray(y, F32), None if a["act_min"] is None else F32(a["act_min"]),
+                    None if a["act_max"] is None else F32(a["act_max"]))
+
+
 @register
 class ActGrad(TrainOp):
     """(y, dy) -> dx = dy where act_min < y < act_max (bounds that are None are not checked),
@@ -21,29 +45,16 @@ class ActGrad(TrainOp):
         y = g.tensors[node.inputs[0]]
         if y.dtype != "int8":
             return {"deq": [None, None]}
-        lo, hi = act_range_int8(node, y.quant)
-        return {"deq": [None, None], "q_lo": lo if node.attrs["act_min"] is not None else None,
-                "q_hi": hi if node.attrs["act_max"] is not None else None}
+        return dict(mask_params(node, y.quant), deq=[None, None])
 
     def run_int8(self, node, xs, p):
         if "q_lo" not in p:
             return self.run_train(node, xs, p)
-        y = np.asarray(xs[0]).astype(np.int64)
-        keep = np.ones(y.shape, bool)
-        if p["q_lo"] is not None:
-            keep &= y > p["q_lo"]
-        if p["q_hi"] is not None:
-            keep &= y < p["q_hi"]
+        keep = act_mask(np.asarray(xs[0]).astype(np.int64), p["q_lo"], p["q_hi"])
         return [np.where(keep, np.asarray(xs[1], F32), F32(0.0)).astype(F32)]
 
     def run_train(self, node, xs, p):
-        y, dy = np.asarray(xs[0], F32), np.asarray(xs[1], F32)
-        keep = np.ones(y.shape, bool)
-        if node.attrs["act_min"] is not None:
-            keep &= y > F32(node.attrs["act_min"])
-        if node.attrs["act_max"] is not None:
-            keep &= y < F32(node.attrs["act_max"])
-        return [np.where(keep, dy, F32(0.0)).astype(F32)]
+        return [np.where(float_mask(node, xs[0]), np.asarray(xs[1], F32), F32(0.0)).astype(F32)]
 
 
 @register

@@ -9,7 +9,8 @@ import numpy as np
 from ....errors import UnsupportedOpError
 from ....ir.ops import get_op
 from ....ir.ops.train_base import dequant_params
-from .base import Layer, builder
+from ....train.memory import ram_rows
+from .base import Layer, TensorRef, builder
 
 TRAIN_HEADERS = ("mcf_train.h", "mcf_train_math.h")
 
@@ -30,8 +31,19 @@ def fsrc(ctx, cid: str, what: str, tensor: str) -> dict:
         raise UnsupportedOpError("training", tensor, "per-channel zero points")
     axis = d["axis"]
     dim = int(np.prod(t.shape[axis + 1:])) if axis is not None else 0
-    return {"ref": ref, "int8": True, "zp": int(zp[0]), "scale": ctx.array(cid, f"{what}_scale", "float", scale),
-            "scale_dim": dim, "scale_len": int(scale.size)}
+    out = {"ref": ref, "int8": True, "zp": int(zp[0]), "scale": ctx.array(cid, f"{what}_scale", "float", scale),
+           "scale_dim": dim, "scale_len": int(scale.size), "head_len": 0}
+    rows = ram_rows(g).get(tensor) if "train" in g.meta else None
+    if rows is not None:        # trained rows in RAM (ref), the frozen rest in flash (tail)
+        out["head_len"] = rows * (t.size // t.shape[0])
+        out["tail"] = split_tail_ref(tensor)
+    return out
+
+
+def split_tail_ref(tensor: str) -> TensorRef:
+    """The flash array holding the frozen rows of a weight trained on its first rows only."""
+    from ..emit import c_ident
+    return TensorRef("const", "int8_t", f"tail_{c_ident(tensor)}")
 
 
 def _layer(ctx, node, kind, kernel, sources, inputs, outputs, params, arrays=(), macs=0):
@@ -139,6 +151,38 @@ def act_grad(ctx, node, cid):
     return _layer(ctx, node, "act", kernel, ["mcf_act_backward.c"], node.inputs, node.outputs, params)
 
 
+def mean_pw_grad(ctx, node, cid):
+    """The fused head backward (ir/ops/train_fused.py): one kernel call, outputs db / dw / dx as
+    the node has them."""
+    g, a = ctx.g, node.attrs
+    dmean, y, w, x = node.inputs
+    n, h, wd, c = a["in_shape"]
+    outs = dict(zip([k for k, on in (("db", a["bias_rows"]), ("dw", a["weight_rows"]), ("dx", a["input_grad"]))
+                     if on], node.outputs))
+    params = {"batch": n, "pixels": h * wd, "channels": c, "in_c": a["in_c"], "bias_rows": a["bias_rows"],
+              "weight_rows": a["weight_rows"], "lo_f": "-INFINITY", "hi_f": "INFINITY", "lo_q": -129, "hi_q": 128,
+              "y_kind": "none", "w": fsrc(ctx, cid, "w", w) if w else None, "x": fsrc(ctx, cid, "x", x) if x else None,
+              "refs": {"dmean": ctx.refs[dmean], "y": ctx.refs[y] if y else None,
+                       **{k: ctx.refs[outs[k]] if k in outs else None for k in ("db", "dw", "dx")}}}
+    if y:
+        yt = g.tensors[y]
+        if yt.dtype == "int8":
+            p = get_op(node.op).int8_params(node, g)
+            params["y_kind"] = "s8"
+            params["lo_q"] = -129 if p["q_lo"] is None else int(p["q_lo"])
+            params["hi_q"] = 128 if p["q_hi"] is None else int(p["q_hi"])
+        elif yt.dtype == "float32":
+            params["y_kind"] = "f32"
+            if a["act_min"] is not None:
+                params["lo_f"] = float(np.float32(a["act_min"]))
+            if a["act_max"] is not None:
+                params["hi_f"] = float(np.float32(a["act_max"]))
+        else:
+            raise UnsupportedOpError(node.op, node.name, f"{yt.dtype} activation")
+    return _layer(ctx, node, "mpw", "mcf_mean_pw_grad", ["mcf_mean_pw_grad.c"], node.inputs, node.outputs, params,
+                  macs=_op_macs(node, g))
+
+
 def softmax_xent(ctx, node, cid):
     z = ctx.g.tensors[node.inputs[0]]
     params = {"batch": z.shape[0], "classes": z.shape[1], "z": fsrc(ctx, cid, "z", node.inputs[0])}
@@ -169,10 +213,26 @@ def sgd_update(ctx, node, cid):
                  [ctx.refs[t] for t in node.outputs], dict(params, kind="sgd"))
 
 
+def wgrad_update(ctx, node, cid):
+    """A weight gradient run inside its update, row by row (codegen/c/fuse_train.py): the
+    gradient's own tensor is not stored; a one-row scratch buffer holds each row in turn."""
+    gn, un = node.attrs["grad"], node.attrs["update"]
+    ctx.refs.setdefault(gn.outputs[0], TensorRef("sym", "float", "NULL"))
+    lg = conv2d_grad_weight(ctx, gn, cid)
+    lu = sgd_update(ctx, un, cid)
+    params = dict(lu.params, kind="wgsgd", win=lg.params["win"], groups=lg.params["groups"],
+                  grad_rows=lg.params["rows"], x=lg.params["x"], dy=ctx.refs[gn.inputs[1]],
+                  scratch_bytes=4 * lu.params["row_size"])
+    return Layer(node, "train", "mcf_wgrad_sgd_update", ["mcf_wgrad_update.c", "mcf_conv2d_wgrad.c", "mcf_sgd.c"],
+                 [ctx.refs[t] for t in node.inputs if t], [ctx.refs[t] for t in node.outputs], params,
+                 lg.arrays + lu.arrays, macs=lg.macs)
+
+
 for _op, _fn in (("conv2d_grad_weight", conv2d_grad_weight), ("dense_grad_weight", conv2d_grad_weight),
                  ("conv2d_grad_input", conv2d_grad_input), ("dense_grad_input", conv2d_grad_input),
                  ("avgpool_grad", avgpool_grad), ("mean_grad", mean_grad), ("grad_sum", grad_sum),
                  ("grad_add", grad_add), ("act_grad", act_grad), ("softmax_xent", softmax_xent),
-                 ("mse_loss", mse_loss), ("sgd_update", sgd_update)):
+                 ("mse_loss", mse_loss), ("sgd_update", sgd_update), ("mean_pw_grad", mean_pw_grad),
+                 ("wgrad_update", wgrad_update)):
     builder(_op, "int8")(_fn)
     builder(_op, "float32")(_fn)
