@@ -313,6 +313,16 @@ typedef struct {
 
 void mcf_patch_paste(const mcf_patch_paste_args *a, const void *prev, const void *patch, void *out);
 
+/* QuantMCU: the outlier check of a patch (VDPC). *flag = 1 when some in[i] < lo or > hi (the
+ * branch that follows runs at 8 bits; out = in), else 0 and out = in requantized to the branch's
+ * low-bit grid ((in - in_zp) * mult/shift + out_zp, clamped to [out_min, out_max]); copy = 1 when
+ * that grid is the 8-bit one. out may be in. */
+typedef struct {
+    int32_t size, lo, hi, in_zp, out_zp, mult, shift, out_min, out_max, copy;
+} mcf_qm_check_args;
+
+void mcf_qm_check_s8(const mcf_qm_check_args *a, const int8_t *in, int8_t *out, int8_t *flag);
+
 #include "mcf_elementwise.h"
 /* resize and transposed convolution (they reuse the conv2d argument structs above) */
 #include "mcf_resize.h"
