@@ -93,7 +93,9 @@ class QuantMCUPlan:
                 "widths": dict(self.widths), "grids": {k: [v[0], v[1], v[2]] for k, v in self.grids.items()},
                 "bitops_8bit": int(b8), "bitops_low_path": int(self.bitops()[0]),
                 "bitops_expected": int(round(self.expected_bitops())),
-                "calib_outlier_rate": round(self.outlier_rate, 4), "search": self.steps, "options": self.options}
+                "calib_outlier_rate": round(self.outlier_rate, 4), "search": self.steps, "options": self.options,
+                "macs": {k: list(v) for k, v in self.macs.items()}, "weight_bits": dict(self.weight_bits),
+                "inputs": dict(self.inputs), "groups": dict(self.groups)}
 
 
 def _bitops(qp: QuantMCUPlan, widths: dict, flags=None) -> tuple[int, int]:
