@@ -315,10 +315,12 @@ void mcf_patch_paste(const mcf_patch_paste_args *a, const void *prev, const void
 
 /* QuantMCU: the outlier check of a patch (VDPC). *flag = 1 when some in[i] < lo or > hi (the
  * branch that follows runs at 8 bits; out = in), else 0 and out = in requantized to the branch's
- * low-bit grid ((in - in_zp) * mult/shift + out_zp, clamped to [out_min, out_max]); copy = 1 when
- * that grid is the 8-bit one. out may be in. */
+ * low-bit grid: out[i] = table[in[i] + 128] (the requantization of each code, clamped to the
+ * narrow range, tabulated at compile time); copy = 1 when that grid is the 8-bit one. out must not
+ * overlap in (an outlier met midway restores out from in). */
 typedef struct {
-    int32_t size, lo, hi, in_zp, out_zp, mult, shift, out_min, out_max, copy;
+    int32_t size, lo, hi, copy;
+    const int8_t *table;           /* [256] */
 } mcf_qm_check_args;
 
 void mcf_qm_check_s8(const mcf_qm_check_args *a, const int8_t *in, int8_t *out, int8_t *flag);

@@ -5,6 +5,8 @@ over the same buffers. The low path uses the same (optimized) int8 kernels: its 
 codes on a narrower grid, its requantization clamps to the narrow range."""
 import dataclasses
 
+import numpy as np
+
 from ....ir.ops import get_op
 from ....ir.ops.quantmcu import LowView, inner_nodes
 from .base import BUILDERS, Layer, builder
@@ -13,10 +15,14 @@ from .base import BUILDERS, Layer, builder
 @builder("qm_check", "int8")
 def qm_check(ctx, node, cid):
     g = ctx.g
-    p = get_op("qm_check").int8_params(node, g)
+    op = get_op("qm_check")
+    p = op.int8_params(node, g)
     params = dict(p, size=g.tensors[node.inputs[0]].size)
+    # the low-grid requantization of all 256 codes, by the golden model's own rule (no outlier)
+    codes = np.arange(-128, 128, dtype=np.int8)
+    table = op.run_int8(node, [codes], dict(p, lo=-128, hi=127))[0]
     return Layer(node, "qm_check", "mcf_qm_check_s8", ["mcf_qm_check_s8.c"], [ctx.refs[node.inputs[0]]],
-                 [ctx.refs[t] for t in node.outputs], params)
+                 [ctx.refs[t] for t in node.outputs], params, [ctx.array(cid, "table", "int8_t", table)])
 
 
 @builder("qm_dual", "int8")
