@@ -94,6 +94,7 @@ def test_c_equals_golden_both_paths_and_report(tiny, tmp_path):
     info = json.loads((lib.out_dir / "model.json").read_text())["quantmcu"]
     assert len(info["thresholds"]) == 4 and min(info["widths"].values()) < 8
     assert info["bitops_low_path"] < info["bitops_8bit"]
+    assert "QuantMCU on the patch stage" in (lib.out_dir / "report.md").read_text()
     src = (lib.out_dir / f"{lib.info['prefix']}.c").read_text()
     assert src.count("mcf_qm_check_s8(&") == 4 and "} else {" in src
     G = lib.graph
@@ -109,6 +110,14 @@ def test_c_equals_golden_both_paths_and_report(tiny, tmp_path):
     host, _ = simulate(lib.out_dir, "host", x)
     assert np.array_equal(np.stack(want).reshape(pref.shape), pref)
     assert np.array_equal(pref, host)
+
+
+def test_cli_flag_off_by_default():
+    from mcuforge.cli import _quantmcu_options, build_parser
+    base = ["compile", "m.onnx", "-o", "out"]
+    assert _quantmcu_options(build_parser().parse_args(base)) is None
+    opt = _quantmcu_options(build_parser().parse_args(base + ["--quantmcu", "--quantmcu-target", "0.4"]))
+    assert isinstance(opt, QuantMCUOptions) and opt.target == 0.4
 
 
 def test_quantmcu_needs_patches_and_calibration(tiny, tmp_path):
