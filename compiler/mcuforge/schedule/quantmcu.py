@@ -39,7 +39,7 @@ from ..errors import McuforgeError, UnsupportedOpError
 from ..ir.graph import Graph, Node
 from ..ir.ops import get_op
 from ..ir.ops.quantmcu import qrange
-from ..ir.tensor import QuantParams, Tensor
+from ..ir.tensor import QuantParams
 
 BRANCH_OPS = {"conv2d", "maxpool", "avgpool", "add", "pad", "requantize"}   # run as qm_dual
 MOVE_OPS = {"slice"}                                                        # bytes only: kept as they are
