@@ -242,7 +242,7 @@ def compile_model(model, out_dir, target: str = "cortex-m4", quant: str = "int8"
                   min_arena: bool = False, planner=None, example_inputs=None,
                   weight_bits=None, ternary_method: str = "absmean", patch=None,
                   max_patch_overhead: float | None = None, speed_first: bool = False,
-                  requant: str = "double", mixed=None) -> CompileResult:
+                  requant: str = "double", mixed=None, quantmcu=None) -> CompileResult:
     """model: an .onnx or .tflite file, a Graph, or a torch.nn.Module; a module is exported with
     torch's dynamo exporter on example_inputs (a tensor or array of the input shape, batch 1, or a
     tuple of them); calib may then be a torch tensor as well as an array or a file.
@@ -266,7 +266,11 @@ def compile_model(model, out_dir, target: str = "cortex-m4", quant: str = "int8"
     rounds once; the generated mcf_config.h switches them).
     weight_bits="mixed" chooses each layer's width under the budgets of `mixed`
     (quant.mixed.MixedOptions: flash_budget in bytes of constants, instr_budget, labels,
-    layer_calib); model.json and the report then hold each layer's Omega and the budget."""
+    layer_calib); model.json and the report then hold each layer's Omega and the budget.
+    quantmcu (True or a schedule.quantmcu.QuantMCUOptions; off by default) runs the patch stage
+    with QuantMCU's value-driven mixed precision (4 / 2-bit activations in outlier-free patches,
+    decided per patch at run time; docs/patches.md), calibrated on `calib`; patch defaults to
+    "auto" then. model.json's "quantmcu" holds the thresholds, widths and BitOPs."""
     from .codegen.c.emit import lower_to_c, write_c_library
     from .report.layers import layer_table, write_report
     from .targets import load_core
@@ -289,9 +293,23 @@ def compile_model(model, out_dir, target: str = "cortex-m4", quant: str = "int8"
         io_in_arena = g.meta.get("quant") == "int8"
     if min_arena:
         arena_budget = 0
-    patch_plan, patch_note = None, None
+    patch_plan, patch_note, qm_plan = None, None, None
+    if quantmcu:
+        if g.meta.get("quant") != "int8":
+            raise McuforgeError("--quantmcu needs an int8 model (--quant int8)")
+        from .schedule.quantmcu import QuantMCUOptions, lower_quantmcu
+        samples = load_samples(calib, g)
+        if not samples:
+            raise McuforgeError("--quantmcu needs calibration samples (--calib) for its thresholds and widths")
+        cm, g, patch_plan, qm_plan, patch_note = lower_quantmcu(
+            g, core.features, patch if patch not in (None, False) else "auto", samples,
+            quantmcu if isinstance(quantmcu, QuantMCUOptions) else QuantMCUOptions(),
+            lambda graph: lower_to_c(graph, core.features, portable_only=portable_kernels, io_in_arena=io_in_arena,
+                                     arena_budget=arena_budget, speed_first=speed_first),
+            io_in_arena=io_in_arena, budget=arena_budget, max_overhead=max_patch_overhead)
+        _log(patch_note, quiet)
     # the default (no memory flag at all): patches too where the arena x instructions rule says so
-    pareto_default = (patch is None and planner is None and arena_budget is None and not speed_first
+    pareto_default = (not quantmcu and patch is None and planner is None and arena_budget is None and not speed_first
                       and not portable_kernels and g.meta.get("quant") == "int8"
                       # the patch stage's paste kernel is int8; 16x8 models stay layer-wise
                       and all(t.dtype != "int16" for t in g.tensors.values()))
@@ -305,6 +323,8 @@ def compile_model(model, out_dir, target: str = "cortex-m4", quant: str = "int8"
                 g, core.features, "auto", lambda graph: lower_to_c(graph, core.features, io_in_arena=io_in_arena),
                 io_in_arena=io_in_arena, max_overhead=max_patch_overhead, keep=keep_patched, cm_layerwise=cm)
             _log(patch_note, quiet)
+    elif quantmcu:
+        pass
     elif patch not in (None, "off", False) and planner is None:
         from .schedule.patches import lower_patched
         cm, g, patch_plan, patch_note = lower_patched(
@@ -331,6 +351,7 @@ def compile_model(model, out_dir, target: str = "cortex-m4", quant: str = "int8"
         "runtime_sources": cm.runtime_sources,
         "layers": layer_table(g, cm, ranges),
         "patches": patch_plan.report(cm) if patch_plan else None,
+        "quantmcu": qm_plan.describe() if qm_plan else None,
     }
     if "mixed_precision" in g.meta:
         info["mixed_precision"] = g.meta["mixed_precision"]

@@ -71,9 +71,16 @@ def cmd_compile(args):
                   arena_budget=args.arena_budget, min_arena=args.min_arena,
                   weight_bits=_weight_bits(args.weight_bits), ternary_method=args.ternary_method, patch=args.patch,
                   max_patch_overhead=args.patch_overhead, speed_first=args.speed_first, requant=args.requant,
-                  mixed=_mixed_options(args))
+                  mixed=_mixed_options(args), quantmcu=_quantmcu_options(args))
     if not args.no_report:
         print(report(args.output))
+
+
+def _quantmcu_options(args):
+    if not getattr(args, "quantmcu", False):
+        return None
+    from .schedule.quantmcu import QuantMCUOptions
+    return QuantMCUOptions(target=args.quantmcu_target, outlier_fraction=args.quantmcu_outliers)
 
 
 def cmd_simulate(args):
@@ -177,6 +184,16 @@ def build_parser() -> argparse.ArgumentParser:
                         "or e.g. 3x2@conv_2d_4 for 3 rows x 2 columns of patches ending at that node")
     c.add_argument("--patch-overhead", type=float, default=None, metavar="FRACTION",
                    help="largest MAC overhead --patch auto accepts for recomputed halos (default 0.25)")
+    c.add_argument("--quantmcu", action="store_true",
+                   help="QuantMCU on the patch stage (needs --calib; --patch defaults to auto): each patch checks "
+                        "for outliers at run time and runs its branch at 8 bits if it has any, else at the 8/4/2-bit "
+                        "activation widths chosen per feature map by an entropy proxy against BitOPs")
+    c.add_argument("--quantmcu-target", type=float, default=0.5, metavar="FRACTION",
+                   help="--quantmcu: lower widths until the patch stage's expected BitOPs are this fraction "
+                        "of 8-bit patches' (default 0.5)")
+    c.add_argument("--quantmcu-outliers", type=float, default=0.1, metavar="FRACTION",
+                   help="--quantmcu: share of calibration patches per branch whose maximum counts as an "
+                        "outlier (sets each branch's threshold; default 0.1)")
     c.add_argument("--requant", default="double", choices=["double", "single"],
                    help="int8 requantization rounding: TFLite's double rounding (default; .tflite models always), "
                         "or single: one rounding of the exact product, which agrees with onnxruntime's QDQ "

@@ -328,6 +328,18 @@ typedef struct {
 
 void mcf_patch_paste(const mcf_patch_paste_args *a, const void *prev, const void *patch, void *out);
 
+/* QuantMCU: the outlier check of a patch (VDPC). *flag = 1 when some in[i] < lo or > hi (the
+ * branch that follows runs at 8 bits; out = in), else 0 and out = in requantized to the branch's
+ * low-bit grid: out[i] = table[in[i] + 128] (the requantization of each code, clamped to the
+ * narrow range, tabulated at compile time); copy = 1 when that grid is the 8-bit one. out must not
+ * overlap in (an outlier met midway restores out from in). */
+typedef struct {
+    int32_t size, lo, hi, copy;
+    const int8_t *table;           /* [256] */
+} mcf_qm_check_args;
+
+void mcf_qm_check_s8(const mcf_qm_check_args *a, const int8_t *in, int8_t *out, int8_t *flag);
+
 #include "mcf_elementwise.h"
 /* int8 log-softmax and division, int16 hard-swish */
 #include "mcf_logdiv.h"

@@ -62,6 +62,9 @@ def overlaps(g: Graph, order: list[Node], arena: set[str]) -> list[Overlap]:
     for i, n in enumerate(order):
         if len(n.outputs) != 1 or n.outputs[0] not in arena:
             continue
+        if n.op == "qm_dual":   # QuantMCU: both of its kernels follow the inner op's rule
+            from ..ir.ops.quantmcu import inner_nodes
+            n = inner_nodes(n)[0]
         y = g.tensors[n.outputs[0]]
         for k, src in enumerate(n.inputs):
             if not src or src not in arena or last_use.get(src) != i or src in g.outputs:

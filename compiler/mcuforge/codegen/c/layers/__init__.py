@@ -10,5 +10,6 @@ from . import quantize_io  # noqa: F401,E402
 from . import int16  # noqa: F401,E402  (TFLite's 16x8 scheme)
 from . import logdiv  # noqa: F401,E402  (int8 log-softmax / div, int16 hard-swish)
 from . import patch  # noqa: F401,E402  (patch-based schedule)
+from . import quantmcu  # noqa: F401,E402  (QuantMCU dual-precision patches)
 from . import fixed  # noqa: F401,E402
 from .. import variants  # noqa: F401,E402  (optimized kernel variants register themselves)
