@@ -91,9 +91,13 @@ def test_cold_start_is_the_least_noise_configuration():
     first = Quantune(space, 0, model_features=prof).ask(1, [])[0]
     total = ModelProfile.TOTAL
     assert prof.describe(first)[total] == min(prof.describe(c)[total] for c in space.all())
-    # then random configurations until n_init results, then the fitted model
-    hist = [(first, 0.9)]
-    assert len(Quantune(space, 0, model_features=prof).ask(1, hist)) == 1
+    # a batch is filled with random configurations, the same ones one-by-one asks give
+    batch = Quantune(space, 0, model_features=prof).ask(4, [])
+    assert batch[0] == first and len({space.key(c) for c in batch}) == 4
+    q, hist = Quantune(space, 0, model_features=prof), []
+    for _ in range(4):
+        hist.append((q.ask(1, hist)[0], 0.9))
+    assert [space.key(c) for c, _ in hist] == [space.key(c) for c in batch]
 
 
 def test_profiles_and_plain_vectors_do_not_mix():

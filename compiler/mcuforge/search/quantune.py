@@ -66,11 +66,13 @@ class Quantune(Tuner):
 
     def _cold(self, n, history):
         """Before n_init results: the profile's least-noise configuration first, then random."""
-        if not history and self.profile is not None:
-            unseen = self._unseen(history)
-            noise = np.asarray([self.profile.describe(c)[ModelProfile.TOTAL] for c in unseen])
-            return [unseen[int(np.lexsort((self.rng.random(len(unseen)), noise))[0])]][:n]
-        return self._random.ask(min(n, self.n_init - len(history)), history)
+        n = min(n, self.n_init - len(history))
+        if history or self.profile is None:
+            return self._random.ask(n, history)
+        unseen = self._unseen(history)
+        noise = np.asarray([self.profile.describe(c)[ModelProfile.TOTAL] for c in unseen])
+        first = unseen[int(np.lexsort((self.rng.random(len(unseen)), noise))[0])]
+        return [first] + self._random.ask(n - 1, [(first, 0.0)])
 
     def ask(self, n, history):
         if len(history) < self.n_init:
