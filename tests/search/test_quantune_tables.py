@@ -28,14 +28,12 @@ class TableProfile:
     """A ModelProfile read back from the table (vector and describe())."""
 
     def __init__(self, space, m):
+        self.space = space
         self.vector = np.asarray(m["vector"], np.float32)
         self._d = {space.key(c): np.asarray(d, np.float32) for c, d in zip(space.all(), m["describe"])}
 
     def describe(self, config):
-        return self._d[self.space_key(config)]
-
-    def space_key(self, config):
-        return ",".join(f"{k}={config[k]}" for k in self.names)
+        return self._d[self.space.key(config)]
 
 
 def load(which):
@@ -43,7 +41,6 @@ def load(which):
     out = {}
     for arch, m in DATA[which]["models"].items():
         prof = TableProfile(space, m)
-        prof.names = space.names
         table = {space.key(c): {"accuracy": a, "weights_bytes": b}
                  for c, a, b in zip(space.all(), m["accuracy"], m["weights_bytes"])}
         out[arch] = (table, m["flash_budget"], prof)

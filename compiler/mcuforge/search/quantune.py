@@ -50,8 +50,10 @@ class Quantune(Tuner):
         self.transfer = transfer or []
         self.n_init = n_init if not self.transfer else 0
         self.profile = model_features if _has_profile(model_features) else None
-        self.model_features = (self.profile.vector if self.profile is not None else
-                               np.zeros(0, np.float32) if model_features is None else np.asarray(model_features, np.float32))
+        if self.profile is not None:
+            self.model_features = np.asarray(self.profile.vector, np.float32)
+        else:
+            self.model_features = np.asarray(np.zeros(0) if model_features is None else model_features, np.float32)
         if any(_has_profile(mf) != (self.profile is not None) for mf, _, _ in self.transfer):
             from ..errors import McuforgeError
             raise McuforgeError("transfer data and this model must both come with a ModelProfile, or both without")
@@ -251,9 +253,6 @@ class ModelProfile:
                          np.float32)
         self._cache[ckey] = out
         return out
-
-    def row(self, space: Space, config: dict) -> np.ndarray:
-        return np.concatenate([self.vector, self.describe(config), space.features(config)])
 
     def table(self, space: Space) -> dict[str, np.ndarray]:
         """describe() for every configuration of the space, keyed by space.key."""
