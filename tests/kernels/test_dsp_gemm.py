@@ -51,19 +51,26 @@ def _run(g, x, tmp_path, target):
     return kernels, y, ref
 
 
-@pytest.mark.parametrize("target,lean", [
-    ("cortex-m4", False),
-    pytest.param("cortex-m7", False, marks=pytest.mark.slow),
-    pytest.param("cortex-m33", False, marks=pytest.mark.slow),
-    pytest.param("cortex-m4", True, marks=pytest.mark.slow),     # the lean variants, same constants
+# the variant families under test: the fast DSP kernels, the lean (less scratch) ones, and the
+# scratch-free row kernel of the fully connected layer (the convolutions keep the fast DSP kernel)
+FAMILIES = {"dsp": ("_dsp", "_dsp"), "lean": ("_dsp_lean", "_dsp_lean"), "row": ("_dsp", "_dsp_row")}
+
+
+@pytest.mark.parametrize("target,family", [
+    ("cortex-m4", "dsp"),
+    pytest.param("cortex-m7", "dsp", marks=pytest.mark.slow),
+    pytest.param("cortex-m33", "dsp", marks=pytest.mark.slow),
+    pytest.param("cortex-m4", "lean", marks=pytest.mark.slow),     # same constants, other kernels
+    pytest.param("cortex-m4", "row", marks=pytest.mark.slow),
 ])
-def test_dsp_gemm_clamp_and_pruned_channels_bit_exact(tmp_path, monkeypatch, target, lean):
+def test_dsp_gemm_clamp_and_pruned_channels_bit_exact(tmp_path, monkeypatch, target, family):
     _toolchain()
-    suffix = "_dsp_lean" if lean else "_dsp"
-    if lean:
-        for kernel in ("mcf_conv2d_s8", "mcf_fully_connected_s8"):
-            monkeypatch.setitem(kernel_select.VARIANTS, kernel, [
-                v for v in kernel_select.VARIANTS[kernel] if v.function != kernel + "_dsp"])
+    conv_suffix, fc_suffix = FAMILIES[family]
+    for kernel, suffix in (("mcf_conv2d_s8", conv_suffix), ("mcf_fully_connected_s8", fc_suffix)):
+        # keep only the family's variant (and the portable fallback) so the selector must take it
+        monkeypatch.setitem(kernel_select.VARIANTS, kernel, [
+            v for v in kernel_select.VARIANTS[kernel]
+            if v.function == kernel + suffix or not v.function.startswith(kernel + "_dsp")])
     model, calib, x = build_model(SPECS, tmp_path / "model.onnx", seed=3)
     g, _ = prepare_graph(model, "int8", calib)
     nodes = _weighted(g)
@@ -85,8 +92,8 @@ def test_dsp_gemm_clamp_and_pruned_channels_bit_exact(tmp_path, monkeypatch, tar
     w.quant.scale = w.quant.scale.copy()
     w.quant.scale[[1, 4]] = 2.0 ** -27 * os_ / xs            # shift -27: outside 1..22
     kernels, y, ref = _run(g, x, tmp_path, target)
-    assert kernels.count("mcf_conv2d_s8" + suffix) == 4, kernels
-    assert kernels.count("mcf_fully_connected_s8" + suffix) == 1, kernels
+    assert kernels.count("mcf_conv2d_s8" + conv_suffix) == 4, kernels
+    assert kernels.count("mcf_fully_connected_s8" + fc_suffix) == 1, kernels
     for i, (a, r) in enumerate(zip(y, ref)):
         assert np.array_equal(a, r), f"branch {i} ({SPECS[i]}) differs from the golden model"
     # the clamp is reached: outputs at both bounds, none beyond
