@@ -36,12 +36,16 @@ def grid_table(arch, ev, space, out: Path, file: str = "grid.jsonl"):
     return {space.key(t.config): t.result for t in res.trials}, time.perf_counter() - t0
 
 
-def trials_to_best(name, space, table, seed, best, transfer=None, mf=None, flash_budget=None):
+def trials_to_best(name, space, table, seed, best, transfer=None, profile=None, flash_budget=None):
+    """profile: the model's ModelProfile (Quantune's features); transfer: (profile, config, score)
+    of the other models."""
     from mcuforge.search.runner import run_search
     from mcuforge.search.tuners import make_tuner
     kw = {}
+    if name == "quantune":
+        kw = {"model_features": profile}
     if name == "quantune+transfer":
-        name, kw = "quantune", {"transfer": transfer, "model_features": mf}
+        name, kw = "quantune", {"transfer": transfer, "model_features": profile}
     tuner = make_tuner(name, space, seed, **kw)
     res = run_search(lambda c: table[space.key(c)], space, tuner, space.size, progress=False, stop_at=best - TOL,
                      flash_budget=flash_budget)
@@ -59,7 +63,9 @@ def subbyte_space():
 def subbyte_search(archs, evs, feats, out, seeds):
     """The search under a flash budget: the weight bytes of 8-bit first and last layers with 4-bit
     layers between. Best = the most accurate configuration within the budget (grid); a tuner's
-    trial counts when it is within the budget and 0.2 points of that."""
+    trial counts when it is within the budget and 0.2 points of that. Quantune's profile of each
+    model knows that model's budget (its weight bytes over the budget are a feature)."""
+    from mcuforge.search.quantune import ModelProfile
     space = subbyte_space()
     rep = {"space": space.to_json(), "space_size": space.size, "models": {}}
     tables = {}
@@ -82,14 +88,15 @@ def subbyte_search(archs, evs, feats, out, seeds):
                                "within_tol": int((accs >= accs.max() - TOL).sum())}
         print(f"[bench] {arch}: budget {budget} B ({budget / int8_bytes:.2f}x int8): {len(feasible)} feasible, best "
               f"{accs.max():.4f} ({best_key}), {rep['models'][arch]['within_tol']} within 0.2 points", flush=True)
+    profiles = {a: ModelProfile(evs[a], feats[a], flash_budget=tables[a][1]) for a in archs}
     for arch in archs:
         m, (table, budget) = rep["models"][arch], tables[arch]
         from mcuforge.search.runner import score
-        transfer = [(feats[o], cfg, score(tables[o][0][space.key(cfg)], "acc", tables[o][1]))
+        transfer = [(profiles[o], cfg, score(tables[o][0][space.key(cfg)], "acc", tables[o][1]))
                     for o in archs if o != arch for cfg in space.all()]
         m["trials_to_best"] = {}
         for name in TUNERS:
-            runs = [trials_to_best(name, space, table, s, m["best_accuracy"], transfer, feats[arch], budget)
+            runs = [trials_to_best(name, space, table, s, m["best_accuracy"], transfer, profiles[arch], budget)
                     for s in range(seeds)]
             m["trials_to_best"][name] = {"median": float(np.median(runs)), "runs": runs}
         print(f"[bench] {arch} (sub-byte, flash budget): median trials to within 0.2 points: " +
@@ -105,6 +112,7 @@ def main(argv=None):
     ap.add_argument("--archs", default="mobilenet,shufflenet,resnet")
     ap.add_argument("--zeroq-iters", type=int, default=100)
     ap.add_argument("--skip-ray", action="store_true")
+    ap.add_argument("--skip-zeroq", action="store_true")
     ap.add_argument("--ray-trials", type=int, default=24)
     ap.add_argument("--skip-subbyte", action="store_true", help="skip the search with weight widths")
     ap.add_argument("--only-subbyte", action="store_true",
@@ -113,7 +121,7 @@ def main(argv=None):
     args = ap.parse_args(argv)
     import digits_cnns as dc
     from mcuforge.search.evaluate import Evaluator
-    from mcuforge.search.quantune import model_features
+    from mcuforge.search.quantune import ModelProfile, model_features
     from mcuforge.search.space import default_space
     out = Path(args.out)
     archs = args.archs.split(",")
@@ -149,20 +157,21 @@ def main(argv=None):
         (out / "report_subbyte.json").write_text(json.dumps(report, indent=1))
         print(markdown_subbyte(report["subbyte"]))
         return
+    profiles = {a: ModelProfile(evs[a], feats[a]) for a in archs}
     for arch in archs:
         m = report["models"][arch]
         best = m["best_accuracy"]
-        transfer = [(feats[o], cfg, r["accuracy"]) for o in archs if o != arch
+        transfer = [(profiles[o], cfg, r["accuracy"]) for o in archs if o != arch
                     for cfg in space.all() for r in [tables[o][space.key(cfg)]]]
         m["trials_to_best"] = {}
         for name in TUNERS:
-            runs = [trials_to_best(name, space, tables[arch], s, best, transfer, feats[arch]) for s in range(args.seeds)]
+            runs = [trials_to_best(name, space, tables[arch], s, best, transfer, profiles[arch]) for s in range(args.seeds)]
             m["trials_to_best"][name] = {"median": float(np.median(runs)), "runs": runs}
         print(f"[bench] {arch}: median trials to within 0.2 points: " +
               ", ".join(f"{k} {v['median']:g}" for k, v in m["trials_to_best"].items()), flush=True)
 
     from mcuforge.search.zeroq import distill
-    for arch in archs:
+    for arch in [] if args.skip_zeroq else archs:
         m, (xtr, xte, yte) = report["models"][arch], data[arch]
         x, info = distill(m["onnx"], n=64, iters=args.zeroq_iters, seed=0, input_range=(0.0, 1.0))
         ev_z = Evaluator(m["onnx"], xte, yte, xtr[:256], distilled=x)

@@ -75,7 +75,12 @@ def tune(model, out, x, y, calib=None, trials: int = 40, tuner: str = "quantune"
     n_real = len(ev.samples["real"])
     space = default_space(objective, distilled=zeroq, n_calib=tuple(sorted({min(32, n_real), n_real})),
                           weight_bits=tuple(weight_bits))
-    t = make_tuner(tuner, space, seed)
+    kw = {}
+    if tuner == "quantune":
+        # the model's profile: Quantune's features of (model, configuration), computed once here
+        from .search.quantune import ModelProfile
+        kw["model_features"] = ModelProfile(ev, flash_budget=flash_budget)
+    t = make_tuner(tuner, space, seed, **kw)
     backend = None
     if use_ray or ray_address:
         try:

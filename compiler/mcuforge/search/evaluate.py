@@ -143,6 +143,29 @@ class Evaluator:
             out.update(instructions=int(info["instructions"]), flash_bytes=int(info["flash_bytes"]))
         return out
 
+    def layer_bytes(self, bits: int, kernels: str = "fast") -> tuple[int, dict[str, int]]:
+        """Flash bytes of the constant arrays with every weight layer at `bits`, without measuring
+        accuracy: (bytes outside the weight layers, {weight layer: its bytes}). A layer's arrays
+        depend on its own width only, so a configuration's weight bytes are the first plus its
+        layers' entries at their widths (search/quantune.py's profile adds them up). The fastest
+        kernels lay weights out as the default schedule does; min_arena uses its lean variants."""
+        from ..codegen.c.emit import lower_to_c
+        from ..targets import load_core
+        config = {"calib": "minmax", "weights": "per_channel", "w_first": bits, "w_mid": bits, "w_last": bits}
+        cm = lower_to_c(self.quantize(config).copy(), load_core(self.target).features, io_in_arena=True,
+                        arena_budget=0 if kernels == "min_arena" else None, speed_first=kernels != "min_arena")
+        owned = {id(a): l.node.name for l in cm.layers for a in l.arrays if l.node.name in self.weight_layers}
+        per = {n: 0 for n in self.weight_layers}
+        base = 0
+        for a in cm.arrays:
+            if getattr(a, "alias", None):
+                continue
+            if id(a) in owned:
+                per[owned[id(a)]] += int(a.nbytes)
+            else:
+                base += int(a.nbytes)
+        return base, per
+
     def _one_user_sample(self) -> np.ndarray:
         """The first evaluation sample back in the model's layout (batch axis 1)."""
         x = self.x_eval[:1]

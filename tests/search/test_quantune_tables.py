@@ -1,0 +1,104 @@
+"""Quantune against the baselines on measured results (fast: a cached table, no compile).
+
+tests/search/data/tuner_tables.json holds, for the three digits CNNs of benchmarks/tune.py
+(MobileNet-, ShuffleNet-, ResNet-style), every configuration's measured accuracy and weight bytes
+(the benchmark's exhaustive grids: the 216-configuration weight-width space under a flash budget,
+400 test digits, and the 72-configuration int8 space, 797 digits) and Quantune's ModelProfile of
+each model (`ModelProfile.table`: the noise / bytes features of every configuration). A tuner here
+searches the table exactly as benchmarks/tune.py does, so a regression of the tuner's logic (its
+features, the cold start, transfer, the tie-break) shows up as more trials."""
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from mcuforge.search.quantune import ModelProfile, Quantune
+from mcuforge.search.runner import run_search, score
+from mcuforge.search.space import Knob, Space
+from mcuforge.search.tuners import make_tuner
+
+pytest.importorskip("xgboost")
+DATA = json.loads((Path(__file__).parent / "data" / "tuner_tables.json").read_text())
+ARCHS = ("mobilenet", "shufflenet", "resnet")
+TOL = 0.002
+
+
+class TableProfile:
+    """A ModelProfile read back from the table (vector and describe())."""
+
+    def __init__(self, space, m):
+        self.space = space
+        self.vector = np.asarray(m["vector"], np.float32)
+        self._d = {space.key(c): np.asarray(d, np.float32) for c, d in zip(space.all(), m["describe"])}
+
+    def describe(self, config):
+        return self._d[self.space.key(config)]
+
+
+def load(which):
+    space = Space([Knob(k, tuple(v)) for k, v in DATA[which]["space"].items()])
+    out = {}
+    for arch, m in DATA[which]["models"].items():
+        prof = TableProfile(space, m)
+        table = {space.key(c): {"accuracy": a, "weights_bytes": b}
+                 for c, a, b in zip(space.all(), m["accuracy"], m["weights_bytes"])}
+        out[arch] = (table, m["flash_budget"], prof)
+    return space, out
+
+
+def trials(which, arch, tuner, seeds=range(5)):
+    space, models = load(which)
+    table, budget, prof = models[arch]
+    best = max(score(r, "acc", budget) for r in table.values())
+    transfer = [(models[o][2], c, score(models[o][0][space.key(c)], "acc", models[o][1]))
+                for o in ARCHS if o != arch for c in space.all()]
+    runs = []
+    for s in seeds:
+        t = (Quantune(space, s, model_features=prof, transfer=transfer) if tuner == "quantune+transfer" else
+             Quantune(space, s, model_features=prof) if tuner == "quantune" else make_tuner(tuner, space, s))
+        res = run_search(lambda c: table[space.key(c)], space, t, space.size, progress=False,
+                         stop_at=best - TOL, flash_budget=budget)
+        runs.append(res.trials_to(best, TOL))
+    return float(np.median(runs))
+
+
+@pytest.mark.parametrize("arch", ARCHS)
+def test_transfer_finds_the_best_weight_widths_in_two_trials(arch):
+    # measured: 2 / 2 / 1 trials; random search needs 9.5 / 48.5 / 8.5, genetic 11 / 20.5 / 10
+    assert trials("subbyte", arch, "quantune+transfer", seeds=range(3)) <= 2
+
+
+def test_without_transfer_quantune_beats_random_on_the_hard_space():
+    # ShuffleNet under the flash budget: 3 of 144 feasible configurations are the best
+    q = trials("subbyte", "shufflenet", "quantune", seeds=range(4))
+    r = trials("subbyte", "shufflenet", "random", seeds=range(4))
+    assert q * 3 <= r, (q, r)
+
+
+@pytest.mark.parametrize("arch", ARCHS)
+def test_int8_space_first_trial_is_near_best(arch):
+    # the least-noise configuration (the profile's zero-shot guess) is within 0.2 points
+    assert trials("int8", arch, "quantune", seeds=range(2)) == 1
+
+
+def test_cold_start_is_the_least_noise_configuration():
+    space, models = load("int8")
+    prof = models["shufflenet"][2]
+    first = Quantune(space, 0, model_features=prof).ask(1, [])[0]
+    total = ModelProfile.TOTAL
+    assert prof.describe(first)[total] == min(prof.describe(c)[total] for c in space.all())
+    # a batch is filled with random configurations, the same ones one-by-one asks give
+    batch = Quantune(space, 0, model_features=prof).ask(4, [])
+    assert batch[0] == first and len({space.key(c) for c in batch}) == 4
+    q, hist = Quantune(space, 0, model_features=prof), []
+    for _ in range(4):
+        hist.append((q.ask(1, hist)[0], 0.9))
+    assert [space.key(c) for c, _ in hist] == [space.key(c) for c in batch]
+
+
+def test_profiles_and_plain_vectors_do_not_mix():
+    space, models = load("int8")
+    from mcuforge.errors import McuforgeError
+    with pytest.raises(McuforgeError, match="ModelProfile"):
+        Quantune(space, 0, model_features=models["resnet"][2], transfer=[(np.zeros(5), space.all()[0], 0.9)])
