@@ -412,11 +412,12 @@ def test_onnx_node_cases(tmp_path, monkeypatch):
     and golden model, rtol 1e-5), the rest (cubic, crop-and-resize, antialiased linear
     downscaling, 1-D / 3-D) are refused with an error naming the op and node."""
     import onnx_cases as oc
-    monkeypatch.setattr(oc, "NODE_MODULES", ("resize", "convtranspose", "upsample"))
-    monkeypatch.setattr(oc, "CASE_PREFIXES", ("test_resize", "test_convtranspose", "test_upsample"))
     monkeypatch.setattr(oc, "PARAM_INPUTS", dict(oc.PARAM_INPUTS, Resize=(1, 2, 3), ConvTranspose=(1, 2),
                                                  Upsample=(1,)))
-    cases = oc.generate_node_cases(tmp_path / "cases")
+    # these ops' cases only (collect_node_cases' defaults are the conformance suite's op list)
+    tcs = oc.collect_node_cases(modules=("resize", "convtranspose", "upsample"),
+                                prefixes=("test_resize", "test_convtranspose", "test_upsample"))
+    cases = oc.generate_node_cases(tmp_path / "cases", tcs)
     assert len(cases) > 40
     failures, passed, refused = [], 0, 0
     for case in cases:
