@@ -520,3 +520,29 @@ def test_calibration_cannot_fail_on_legal_data(kind, method, tmp_path):
     for layer in res.graph.tensors.values():
         if layer.quant is not None:
             assert np.all(np.isfinite(layer.quant.scale)) and np.all(layer.quant.scale > 0)
+
+
+def test_dead_relu_output_compiles_bit_exact(tmp_path):
+    """A fully connected ReLU output that the calibration data never makes positive (a dead
+    neuron) gets the accumulator's own grid, not a near-zero one whose requantization multiplier
+    would overflow int32 (which refused the model before): compiles, golden == host C."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+    rng = np.random.default_rng(0)
+    w = -np.abs(rng.standard_normal((1, 16))).astype(np.float32)       # all negative
+    b = np.array([-0.5], np.float32)
+    g = helper.make_graph(
+        [helper.make_node("Gemm", ["x", "w", "b"], ["z"], transB=1), helper.make_node("Relu", ["z"], ["y"])],
+        "dead", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 16])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 1])],
+        [numpy_helper.from_array(w, "w"), numpy_helper.from_array(b, "b")])
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)])
+    path = tmp_path / "dead.onnx"
+    onnx.save_model(m, str(path))
+    calib = rng.uniform(0, 1, (8, 1, 16)).astype(np.float32)          # x >= 0: w.x + b < 0
+    res = compile_model(path, tmp_path / "lib", target="host", quant="int8", calib=calib, quiet=True)
+    x = calib[:4]
+    y, _ = simulate(tmp_path / "lib", board="host", x=x, quiet=True)
+    ref, _ = simulate(tmp_path / "lib", board="reference", x=x, quiet=True)
+    assert np.array_equal(np.asarray(y), np.asarray(ref))
+    assert (np.asarray(ref) == -128).all()                                # relu(negative) = 0 at zero point -128

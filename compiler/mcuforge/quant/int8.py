@@ -33,6 +33,31 @@ def activation_quant(lo: float, hi: float, symmetric: bool = False) -> QuantPara
     return QuantParams(scale, zp)
 
 
+def _dead_range(r) -> bool:
+    """A calibrated range that is (nearly) one point: a dead output, e.g. a ReLU channel that the
+    calibration data never makes positive."""
+    if r is None:
+        return False
+    lo, hi = min(r[0], 0.0), max(r[1], 0.0)
+    return hi - lo < 1e-8
+
+
+def _dead_output_quant(g: Graph, n, r) -> QuantParams:
+    """The grid of a dead weighted layer's output: any grid holds its calibrated values (zero), but
+    activation_quant's 1e-8-wide one would make the requantization multiplier in_scale x
+    w_scale / out_scale overflow the accumulator. Take the accumulator's own step instead (the
+    multiplier is at most 1 for every channel): codes are then the raw sums, saturated."""
+    x = g.tensors[n.inputs[0]]
+    w = g.tensors[n.inputs[1]]
+    if x.quant is None or w.data is None:
+        return activation_quant(*r)
+    step = float(np.max(x.quant.scale)) * float(np.max(np.abs(w.data))) / 127.0
+    if step <= 0:
+        return activation_quant(*r)
+    lo = min(r[0], 0.0)
+    return activation_quant(lo, lo + 255.0 * step)
+
+
 def quantize_weights(w: np.ndarray, per_channel: bool = True) -> tuple[np.ndarray, QuantParams]:
     """Symmetric per output channel (axis 0), values in [-127, 127]; per_channel=False gives every
     channel the scale of the largest weight of the tensor (still stored along axis 0)."""
@@ -95,6 +120,8 @@ def quantize_int8(g: Graph, ranges: dict[str, tuple[float, float]], per_channel_
             # apply the clamps of the model's Q nodes (Relu / Clip folded into them), so its
             # range could be far too wide (mobilenet_v2's global pool: scale 1.5 for 0.005).
             out.quant = g.tensors[n.inputs[0]].quant
+        elif n.op in WEIGHT_OPS and out.quant is None and _dead_range(ranges.get(n.outputs[0])):
+            out.quant = _dead_output_quant(g, n, ranges[n.outputs[0]])
         else:
             out.quant = qparams_for(n.outputs[0])
 
