@@ -19,7 +19,9 @@ NEW_OPS = sorted(set(OPS) - FIXED_OPS - TRAINING - INTERNAL)
 def test_the_fixed_point_set_is_what_both_libraries_lower():
     from mcuforge.codegen.rtl.layers import RTL_OPS
     assert set(RTL_OPS) == FIXED_OPS
-    assert {"log_softmax", "div", "hardswish", "resize", "conv_transpose2d", "softmax"} <= set(NEW_OPS)
+    # (hardswish lowers since the QFX layers: it is in the fixed-point set, not refused)
+    assert "hardswish" in FIXED_OPS
+    assert {"log_softmax", "div", "resize", "conv_transpose2d", "softmax"} <= set(NEW_OPS)
 
 
 @pytest.mark.parametrize("op", NEW_OPS)

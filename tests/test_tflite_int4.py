@@ -127,9 +127,10 @@ def test_tf_converter_int4_tflm_golden_qemu_m4(tmp_path):
     ours, _ = simulate(tmp_path / "m4", board="mps2-an386", x=x, quiet=True)
     assert np.array_equal(ref.reshape(8, -1), theirs) and np.array_equal(ours.reshape(8, -1), theirs)
     assert len(np.unique(theirs)) > 5
-    # flash: the weights at 4 bits (conv rows of 27 padded to 16 bytes by the DSP kernel, depthwise
-    # 72 / 2, FC 1280 / 2) + 9 bytes of constants per channel; int8 storage would be 1568 + 12 a channel
-    assert [l["weight_bytes"] for l in layers] == [8 * 16 + 9 * 8, 36 + 9 * 8, 640 + 9 * 10]
+    # flash: the weights at 4 bits (conv rows of 27 = three kernel rows of 9, each padded to 12 for
+    # the DSP kernel's groups of 4: 36 nibbles, 18 bytes; depthwise 72 / 2, FC 1280 / 2) + 9 bytes
+    # of constants per channel; int8 storage would be 1568 + 12 a channel
+    assert [l["weight_bytes"] for l in layers] == [8 * 18 + 9 * 8, 36 + 9 * 8, 640 + 9 * 10]
 
 
 @pytest.mark.slow
