@@ -46,12 +46,14 @@ def check_width(width: int, what: str):
 
 def quantize_fixed(g: Graph, ranges: dict[str, tuple[float, float]], act_bits: int = 16,
                    weight_bits: int = 8, rounding: str = "rnd", overflow: str = "sat",
-                   overrides: dict[str, FixedType] | None = None, ternary_method: str = "absmean") -> Graph:
+                   overrides: dict[str, FixedType] | None = None, ternary_method: str = "absmean",
+                   per_channel: bool = True) -> Graph:
     """Float graph + calibration ranges -> fixed-point graph. `overrides` pins the type of any
     tensor by name (activation or constant), e.g. to try wrap/truncate modes on one layer.
     weight_bits 4 and 2 are the sub-byte grids (int4 [-7, 7], ternary {-1, 0, 1} with
-    `ternary_method`'s scale; quant/subbyte.py: fixed_subbyte_weights), other widths plain
-    fixed-point weights."""
+    `ternary_method`'s scale; quant/subbyte.py: fixed_subbyte_weights) with a power-of-two scale
+    per output channel (node attribute "weight_shift"; `per_channel=False`: one per layer), other
+    widths plain fixed-point weights."""
     check_width(act_bits, "activation")
     check_width(weight_bits, "weight")
     if rounding not in fixed_arith.ROUNDING or overflow not in fixed_arith.OVERFLOW:
@@ -83,12 +85,13 @@ def quantize_fixed(g: Graph, ranges: dict[str, tuple[float, float]], act_bits: i
         else:
             _set(g, out, act_type(out))
         if n.op in MAC_OPS:
-            _quantize_weights(g, n, weight_bits, rounding, overrides, ternary_method)
+            _quantize_weights(g, n, weight_bits, rounding, overrides, ternary_method, per_channel)
         elif any(g.tensors[t].is_const for t in n.inputs if t):
             raise UnsupportedOpError(n.op, n.name, "a constant operand is only supported as conv/dense weights")
     g.meta["quant"] = "fixed"
     g.meta["fixed_config"] = {"act_bits": act_bits, "weight_bits": weight_bits,
                               **({"ternary_method": ternary_method} if weight_bits == 2 else {}),
+                              **({"per_channel": per_channel} if weight_bits in SUBBYTE_BITS else {}),
                               "rounding": rounding, "overflow": overflow}
     g.prune_tensors()
     return g
@@ -101,13 +104,17 @@ def _set(g: Graph, name: str, t: FixedType):
 
 
 def _quantize_weights(g: Graph, n, weight_bits: int, rounding: str, overrides: dict,
-                      ternary_method: str = "absmean"):
+                      ternary_method: str = "absmean", per_channel: bool = True):
     w = g.tensors[n.inputs[1]]
     bias = g.tensors[n.inputs[2]] if len(n.inputs) > 2 and n.inputs[2] else None
+    shifts = None
     if w.name not in overrides and weight_bits in SUBBYTE_BITS:
         from .subbyte import fixed_subbyte_weights
-        raw, wt = fixed_subbyte_weights(w.data, weight_bits, ternary_method)
+        raw, wt, shifts = fixed_subbyte_weights(w.data, weight_bits, ternary_method, per_channel)
         n.attrs["weight_bits"] = weight_bits
+        n.attrs.pop("weight_shift", None)
+        if shifts.any():  # per-channel power-of-two scales (fixed_arith.mac_params)
+            n.attrs["weight_shift"] = [int(v) for v in shifts]
     else:
         wt = overrides.get(w.name) or type_for_range(float(np.abs(w.data).max(initial=0.0)), 0.0,
                                                      weight_bits, rounding, "sat")
@@ -124,7 +131,14 @@ def _quantize_weights(g: Graph, n, weight_bits: int, rounding: str, overrides: d
             # kept exactly: wider than the products' sum if it must be (mac_params widens the sum)
             need = max((-int(exact.min(initial=0)) - 1).bit_length(), int(exact.max(initial=0)).bit_length()) + 1
             bt = FixedType(max(bt.width, need), bt.frac, "rnd", "sat")
-        bq = g.const(bias.name + "_fx", fixed_arith.from_float(bias.data, bt), "int64")
+        braw = fixed_arith.from_float(bias.data, bt)
+        if shifts is not None and shifts.any():
+            # on channel c's own grid 2^-(acc_frac - s_c): the hardware starts the channel's sum
+            # at bias >> s_c and shifts the whole sum left by s_c (exact: a multiple of 2^s_c)
+            braw = fixed_arith.from_float(np.ldexp(np.asarray(bias.data, np.float64), -shifts),
+                                          FixedType(bt.width, bt.frac)) << shifts
+            braw = fixed_arith.overflow(braw, bt) >> shifts << shifts
+        bq = g.const(bias.name + "_fx", braw, "int64")
         bq.meta["fixed"] = bt
         g.set_inputs(n, n.inputs + [bq.name])
 

@@ -171,24 +171,54 @@ def narrow_int8_graph(g, weight_bits, ternary_method: str = "absmean"):
     return g
 
 
-def fixed_subbyte_weights(w: np.ndarray, bits: int, ternary_method: str = "absmean"):
-    """The FPGA (fixed-point) form of a sub-byte layer: one power-of-two scale 2^-F for the whole
-    tensor (the fixed scheme has no per-channel scales) and raw values on the same grids as the
-    C backend's: int4 [-7, 7] (F the largest with max|w| * 2^F <= 7.5, so nothing clips), ternary
-    {-1, 0, 1} (2^-F the power of two nearest, in log, to the layer's absmean / median |w|).
-    Returns (raw int64 values, FixedType(bits, F)); the golden model runs them as any fixed
-    weights, and the backends see the width: 4-bit multiplier operands, or add / subtract."""
+def fixed_subbyte_weights(w: np.ndarray, bits: int, ternary_method: str = "absmean", per_channel: bool = True):
+    """The FPGA (fixed-point) form of a sub-byte layer: raw values on the C backend's grids, int4
+    [-7, 7] or ternary {-1, 0, 1}, each output channel (axis 0) c with its own power-of-two scale
+    2^-F_c. The scheme stores them as one FixedType(bits, F) with F = max F_c (the finest channel)
+    and a left shift s_c = F - F_c >= 0 per channel: the real weight is raw * 2^s_c * 2^-F, and the
+    hardware multiplies by the raw value and shifts the channel's accumulator left by s_c once, after
+    the last product (reference/fixed_arith.py: mac_params / shift_products).
+
+    F_c is the least-squares choice among the nearest candidates: int4, F0 (the largest F with
+    max|w_c| * 2^F <= 7.5, nothing clips) or F0 + 1 (a finer grid that clips the largest weights);
+    ternary, the power of two nearest (in log) to the channel's mean (or median) |w|, or the one on
+    either side. per_channel=False gives every channel the layer's one scale (the earlier rule:
+    F0 of the whole tensor for int4, the nearest power of two to the layer's absmean / median for
+    ternary) and all shifts 0.
+    Returns (raw int64 values, FixedType(bits, F), shifts: int64 [Cout])."""
     import math
-    from ..reference.fixed_arith import FixedType, from_float
-    a = np.abs(np.asarray(w, np.float64)).reshape(-1)
-    if bits == 4:
-        m = float(a.max(initial=0.0))
-        frac = math.floor(math.log2(7.5 / m)) if m > 0 else 0
-    elif bits == 2:
-        s = float(channel_scales(a.reshape(1, -1), 2, ternary_method, per_channel=False)[0])
-        frac = round(-math.log2(s))
-    else:
+    from ..reference.fixed_arith import FixedType
+    if bits not in (4, 2):
         raise McuforgeError(f"fixed sub-byte weights are 4 or 2 bits, not {bits}")
-    t = FixedType(bits, frac, "rnd", "sat")
+    w = np.asarray(w, np.float64)
+    cout = w.shape[0]
+    rows = w.reshape(cout, -1)
     m = grid_max(bits)
-    return np.clip(from_float(w, t), -m, m), t
+
+    def start(a: np.ndarray) -> int:
+        """The rule's exponent for the values a (one channel, or the whole layer)."""
+        if bits == 4:
+            top = float(np.abs(a).max(initial=0.0))
+            return math.floor(math.log2(7.5 / top)) if top > 0 else 0
+        s = float(channel_scales(a.reshape(1, -1), 2, ternary_method, per_channel=False)[0])
+        return round(-math.log2(s))
+
+    def on_grid(a: np.ndarray, f: int) -> np.ndarray:
+        return np.clip(np.floor(np.ldexp(a, f) + 0.5), -m, m)  # round half up, as the fixed scheme's "rnd"
+
+    if not per_channel:
+        fracs = np.full(cout, start(rows))
+    else:
+        fracs = np.zeros(cout, np.int64)
+        for c in range(cout):
+            if not np.any(rows[c]):
+                continue  # an all-zero channel: any scale; its shift stays 0 below
+            f0 = start(rows[c])
+            cands = (f0, f0 + 1) if bits == 4 else (f0 - 1, f0, f0 + 1)
+            err = [float(((np.ldexp(on_grid(rows[c], f), -f) - rows[c]) ** 2).sum()) for f in cands]
+            fracs[c] = cands[int(np.argmin(err))]
+    live = np.array([np.any(r) for r in rows])
+    frac = int(fracs[live].max()) if live.any() else int(fracs.max(initial=0))
+    fracs = np.where(live, fracs, frac)
+    raw = np.stack([on_grid(rows[c], int(fracs[c])) for c in range(cout)]).reshape(w.shape)
+    return raw.astype(np.int64), FixedType(bits, frac, "rnd", "sat"), (frac - fracs).astype(np.int64)

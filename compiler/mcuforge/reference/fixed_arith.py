@@ -128,7 +128,12 @@ def mac_params(g, node, terms: int) -> dict:
     term and the bias (bound: Wx + Ww + ceil(log2(terms + 1)) bits), so it never overflows."""
     from ..errors import McuforgeError
     x, w, o = (tensor_type(g, n) for n in (node.inputs[0], node.inputs[1], node.outputs[0]))
-    acc_width = bits_for_sum(x.width + w.width, terms + 1)
+    # per-channel power-of-two weight scales (sub-byte FPGA layers, quant/subbyte.py): channel c's
+    # products are summed on the raw weights and the sum is shifted left by weight_shift[c] (exact)
+    w_shift = node.attrs.get("weight_shift")
+    w_shift = np.asarray(w_shift, np.int64) if w_shift else None
+    extra = int(w_shift.max()) if w_shift is not None else 0
+    acc_width = bits_for_sum(x.width + w.width + extra, terms + 1)
     b = g.tensors[node.inputs[2]].meta.get("fixed") if len(node.inputs) > 2 and node.inputs[2] else None
     if b is not None and b.width > acc_width:  # a bias wider than the products' sum: room for both
         acc_width = b.width + 1
@@ -137,7 +142,15 @@ def mac_params(g, node, terms: int) -> dict:
             f"{node.op} {node.name}: accumulator needs {acc_width} bits (input {x.width} + weight "
             f"{w.width} + log2 of {terms} terms), over the {MAX_WIDTH}-bit limit; use narrower types")
     lo, hi = act_bounds(o, node.attrs.get("act_min"), node.attrs.get("act_max"))
-    return {"acc_frac": x.frac + w.frac, "acc_width": acc_width, "out": o, "act_lo": lo, "act_hi": hi}
+    return {"acc_frac": x.frac + w.frac, "acc_width": acc_width, "out": o, "act_lo": lo, "act_hi": hi,
+            "w_shift": w_shift}
+
+
+def shift_products(acc, p: dict) -> np.ndarray:
+    """The products' sum of each output channel (last axis) shifted left by its weight_shift (the
+    channel's power-of-two scale relative to the layer's finest), before the bias is added."""
+    acc = np.asarray(acc, dtype=np.int64)
+    return acc if p.get("w_shift") is None else acc << p["w_shift"]
 
 
 def requantize(acc, p: dict) -> np.ndarray:

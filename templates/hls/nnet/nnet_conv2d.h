@@ -48,7 +48,7 @@ void conv2d(const data_T x[CONFIG_T::in_h * CONFIG_T::in_w * CONFIG_T::n_chan],
                         }
                     }
                 }
-                y[(oh * CONFIG_T::out_w + ow) * CONFIG_T::n_filt + f] = activate<res_T, CONFIG_T>(res_T(acc));
+                y[(oh * CONFIG_T::out_w + ow) * CONFIG_T::n_filt + f] = activate<res_T, CONFIG_T>(res_T(channel_shift<CONFIG_T>::run(acc, f)));
             }
         }
     }

@@ -29,7 +29,7 @@ void dense(const data_T x[CONFIG_T::n_in], res_T y[CONFIG_T::n_out],
     }
     for (unsigned o = 0; o < CONFIG_T::n_out; o++) {
 #pragma HLS UNROLL
-        y[o] = activate<res_T, CONFIG_T>(res_T(acc[o]));
+        y[o] = activate<res_T, CONFIG_T>(res_T(channel_shift<CONFIG_T>::run(acc[o], o)));
     }
 }
 

@@ -30,7 +30,14 @@ struct product_impl;
 
 template <class data_T, typename CONFIG_T>
 struct product_impl<data_T, CONFIG_T, false> {
-    static auto run(const data_T &x, const typename CONFIG_T::weight_t *w, unsigned i) { return x * w[i]; }
+    static auto run(const data_T &x, const typename CONFIG_T::weight_t *w, unsigned i) {
+        auto p = x * w[i];
+        // int4 weights (mul_fabric): a 4 x Wx product is a few LUT adders; keep it off the DSPs
+        if (CONFIG_T::mul_fabric) {
+#pragma HLS BIND_OP variable=p op=mul impl=fabric
+        }
+        return p;
+    }
 };
 
 template <class data_T, typename CONFIG_T>
@@ -48,6 +55,21 @@ struct product_impl<data_T, CONFIG_T, true> {
         }
         return s;
     }
+};
+
+// Per-channel power-of-two weight scales (sub-byte layers, config w_shift): channel c's products
+// are summed on the raw weights (from bias >> s_c) and the sum is shifted left by s_c = shift_of(c)
+// once, before the output cast; exact, since the accumulator has room for the shift.
+template <typename CONFIG_T, bool shifted = (CONFIG_T::w_shift != 0)>
+struct channel_shift {
+    template <class acc_T>
+    static acc_T run(const acc_T &acc, unsigned) { return acc; }
+};
+
+template <typename CONFIG_T>
+struct channel_shift<CONFIG_T, true> {
+    template <class acc_T>
+    static acc_T run(const acc_T &acc, unsigned c) { return acc << CONFIG_T::shift_of(c); }
 };
 
 template <class data_T, typename CONFIG_T>

@@ -17,11 +17,12 @@ IO_MAX_BITS = 53  # testbenches move values through doubles
 
 
 def fixed_graph(model, calib, act_bits, weight_bits, rounding, overflow, overrides=None,
-                ternary_method: str = "absmean") -> Graph:
+                ternary_method: str = "absmean", per_channel: bool = True, bias_correction: bool = True) -> Graph:
     """A graph already in the fixed scheme is taken as it is (tests build such graphs directly)."""
     if isinstance(model, Graph) and model.meta.get("quant") == "fixed":
         return model
-    return prepare_fixed(model, calib, act_bits, weight_bits, rounding, overflow, overrides, ternary_method)
+    return prepare_fixed(model, calib, act_bits, weight_bits, rounding, overflow, overrides, ternary_method,
+                         per_channel, bias_correction)
 
 
 def test_inputs(g: Graph, calib, count: int) -> np.ndarray:

@@ -44,7 +44,11 @@ def calibration_samples(g: Graph, calib) -> list[dict]:
 
 
 def prepare_fixed(model, calib=None, act_bits: int = 16, weight_bits: int = 8, rounding: str = "rnd",
-                  overflow: str = "sat", overrides=None, ternary_method: str = "absmean") -> Graph:
+                  overflow: str = "sat", overrides=None, ternary_method: str = "absmean",
+                  per_channel: bool = True, bias_correction: bool = True) -> Graph:
+    """weight_bits 4 / 2 (sub-byte): per-channel power-of-two weight scales unless per_channel is
+    False, and biases corrected on the calibration samples for the weights' mean error
+    (quant/fixed_subbyte.py) unless bias_correction is False."""
     g = load_model(model)
     if len(g.inputs) != 1 or len(g.outputs) != 1:
         raise McuforgeError(f"the FPGA backends take one input and one output, this model has "
@@ -53,5 +57,11 @@ def prepare_fixed(model, calib=None, act_bits: int = 16, weight_bits: int = 8, r
     from ...quant.qonnx import qonnx_fixed_types
     g = channel_affine_to_depthwise(g.copy())  # a BatchNorm kept as its own layer (mul, add) -> 1x1 depthwise conv
     overrides = {**qonnx_fixed_types(g), **(overrides or {})}  # a QONNX model's own types come first
-    ranges = calibrate(g, calibration_samples(g, calib))
-    return quantize_fixed(g, ranges, act_bits, weight_bits, rounding, overflow, overrides, ternary_method)
+    samples = calibration_samples(g, calib)
+    from ...quant.fixed import SUBBYTE_BITS
+    if weight_bits in SUBBYTE_BITS and bias_correction:
+        from ...quant.fixed_subbyte import fixed_bias_correction
+        g = fixed_bias_correction(g, samples, weight_bits, ternary_method, per_channel, skip=set(overrides))
+    ranges = calibrate(g, samples)
+    return quantize_fixed(g, ranges, act_bits, weight_bits, rounding, overflow, overrides, ternary_method,
+                          per_channel)

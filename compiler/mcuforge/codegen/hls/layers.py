@@ -31,6 +31,7 @@ class Layer:
     act_lo: str = "0.0"
     act_hi: str = "0.0"
     reals: dict = field(default_factory=dict)  # exact double constants of the config struct
+    shifts: list | None = None  # per output channel: left shift of its products' sum (sub-byte scales)
 
 
 def _clamp(layer: Layer, p: dict, t: FixedType):
@@ -111,15 +112,20 @@ class HlsLayers:
             bias_raw, bt = b.data, b.meta["fixed"]
         else:
             bias_raw = np.zeros(count_out, np.int64)
+        shifts = node.attrs.get("weight_shift")
+        if shifts:  # per-channel power-of-two scales: the sum starts at bias >> s_c, then shifts left by s_c
+            layer.shifts = [int(v) for v in shifts]
+            bias_raw = np.asarray(bias_raw, np.int64) >> np.asarray(shifts, np.int64)
         codes = layer_codes([node], w.data, self.khot_max)
         bits = node.attrs.get("weight_bits")
-        w_raw, w_fixed, w_what = w.data, wt, "int4 weights in [-7, 7] (4-bit multiplier operands)" if bits == 4 else "weights"
+        w_raw, w_fixed, w_what = w.data, wt, "int4 weights in [-7, 7] (4-bit multiplier operands, in LUTs)" if bits == 4 else "weights"
         if codes:  # K-hot: K signed (shift + 1) terms per weight, products by shift and add
             self.khot[node.name] = codes.describe()
             w_raw, w_fixed = codes.hls_terms(w.data), FixedType(codes.term_bits, 0)
             w_what = ("ternary weights in {-1, 0, 1} (products are add / subtract)" if bits == 2
                       else f"K-hot weights ({codes.k} terms +-(shift + 1) each)")
-        layer.config.update(khot=codes.k if codes else 0, w_terms=codes.k if codes else 1, w_frac=wt.frac)
+        layer.config.update(khot=codes.k if codes else 0, w_terms=codes.k if codes else 1, w_frac=wt.frac,
+                            w_shift=int(bool(shifts)), mul_fabric=int(bits == 4 and not codes))
         w_ctype = f"ap_int<{codes.term_bits}>" if codes else ap_fixed_type(wt)
         layer.typedefs.update(weight_t=w_ctype, bias_t=ap_fixed_type(bt),
                               accum_t=accum_type(p["acc_width"], p["acc_frac"]))
@@ -127,7 +133,8 @@ class HlsLayers:
         self.weights.append({"var": f"w{layer.index}", "ctype": w_ctype, "raw": w_raw, "fixed": w_fixed,
                              "node": node.name, "what": w_what})
         self.weights.append({"var": f"b{layer.index}", "ctype": ap_fixed_type(bt), "raw": bias_raw, "fixed": bt,
-                             "node": node.name, "what": "biases"})
+                             "node": node.name,
+                             "what": "biases >> the channel's weight shift" if shifts else "biases"})
 
     def _dense(self, node, p):
         x = self.g.tensors[node.inputs[0]]

@@ -32,7 +32,8 @@ def write_hls_project(model, out_dir, part: str = "xc7z020", calib=None, reuse: 
                       act_bits: int = 16, weight_bits: int = 8, rounding: str = "rnd",
                       overflow: str = "sat", name: str = "myproject", overrides=None,
                       n_test: int = N_TEST_FRAMES, khot_max: int = KHOT_MAX,
-                      ternary_method: str = "absmean") -> Path:
+                      ternary_method: str = "absmean", per_channel: bool = True,
+                      bias_correction: bool = True) -> Path:
     """Emit the project; returns its folder. `model`: .onnx/.tflite path, float Graph, or a Graph
     already in the fixed scheme (then calib/widths are ignored). `khot_max`: layers whose weights
     are all sums of at most this many signed powers of two multiply by shift and add (0: never).
@@ -43,7 +44,7 @@ def write_hls_project(model, out_dir, part: str = "xc7z020", calib=None, reuse: 
         raise McuforgeError(f"reuse factor must be at least 1, not {reuse}")
     fpga = load_part(part)
     g = golden.fixed_graph(model, calib, act_bits, weight_bits, rounding, overflow, overrides,
-                          ternary_method)
+                          ternary_method, per_channel, bias_correction)
     golden.check_io_widths(g)
     hl = HlsLayers(g, reuse, khot_max)
     calls, clones = hl.calls()

@@ -59,6 +59,23 @@ def _requant_ctx(acc_w: int, shift: int, out, lo: int, hi: int) -> dict:
             "raw_min": out.raw_min, "raw_max": out.raw_max, "sconst": sconst}
 
 
+def _shift_ctx(shifts: np.ndarray, lanes: int) -> dict:
+    """Per-channel power-of-two weight scales (node attribute weight_shift): lane j's left shifts
+    of its products' sum, one per output group, applied once before the requantization; channel c
+    is lane c % lanes, group c // lanes."""
+    shifts = np.asarray(shifts, np.int64).reshape(-1)
+    if not shifts.any():
+        return {"w_shift": False}
+    return {"w_shift": True, "s_w": max(1, int(shifts.max()).bit_length()),
+            "s_lanes": [shifts[j::lanes].tolist() for j in range(lanes)]}
+
+
+def _lut_int4(nodes, codes) -> bool:
+    """int4 weight layers multiply by shift-and-add of the weight's 4 bits in LUTs (mul_w4), so no
+    DSP48 is spent on a 4-bit operand."""
+    return codes is None and all(n.attrs.get("weight_bits") == 4 for n in nodes)
+
+
 class RtlDesign:
     """`reuse` R sets the throughput: the slowest window layer at cout/R lanes (each lane computing
     R output channels in turn) fixes the cycles per frame T. With `balance`, every other layer gets
@@ -343,10 +360,13 @@ class RtlDesign:
             wf = wt.data.reshape(geo["cout"], k)
             bias = (g.tensors[node.inputs[2]].data if len(node.inputs) > 2 and node.inputs[2]
                     else np.zeros(geo["cout"], np.int64))
+            shifts = np.asarray(node.attrs.get("weight_shift") or [0] * geo["cout"], np.int64)
+            bias = np.asarray(bias, np.int64) >> shifts  # the sum starts at bias >> s_c (a multiple)
             codes = layer_codes([node], wt.data, self.khot_max)
             if codes:
                 self.khot[module] = codes.describe()
                 wf = np.vectorize(codes.rtl_word, otypes=[object])(wf)
+            ctx.update(_shift_ctx(shifts, lanes), mul4=_lut_int4([node], codes))
             ctx.update(w_w=wt.meta["fixed"].width, khot=codes.k if codes else 0,
                        sb=codes.shift_bits if codes else 0, cw=codes.word_bits if codes else 0,
                        ms=codes.max_shift if codes else 0,
@@ -377,8 +397,10 @@ class RtlDesign:
             m, k = wt.shape
             bias = (g.tensors[node.inputs[2]].data if len(node.inputs) > 2 and node.inputs[2]
                     else np.zeros(m, np.int64))
+            shifts = np.asarray(node.attrs.get("weight_shift") or [0] * m, np.int64)
             st = dict(node=node.name, k=k, cout=m, groups=m // lanes, in_w=xt.width, w_w=wt.meta["fixed"].width,
-                      w_base=len(words), g_base=n_groups, w=wt.data.reshape(m, k).astype(np.int64), bias=bias)
+                      w_base=len(words), g_base=n_groups, w=wt.data.reshape(m, k).astype(np.int64),
+                      bias=np.asarray(bias, np.int64) >> shifts, shifts=shifts)
             st.update(_requant_ctx(p["acc_width"], p["acc_frac"] - yt.frac, yt, p["act_lo"], p["act_hi"]))
             stages.append(st)
             words += [None] * (st["groups"] * k)
@@ -391,22 +413,26 @@ class RtlDesign:
             for st in stages:
                 st["w"] = np.vectorize(codes.rtl_word, otypes=[object])(st["w"])
         mask = (1 << ww) - 1
+        s_all = []  # each group's shifts in lane order, over the chain (as the bias ROMs)
         for st in stages:
             for gi in range(st["groups"]):
                 for j in range(lanes):
                     b_lanes[j].append(int(st["bias"][gi * lanes + j]))
+                s_all.append(st["shifts"][gi * lanes:(gi + 1) * lanes])
                 for ki in range(st["k"]):  # issue order: input-major, group-minor
                     word = 0
                     for j in range(lanes):
                         word |= (int(st["w"][gi * lanes + j, ki]) & mask) << (j * ww)
                     words[st["w_base"] + ki * st["groups"] + gi] = f"{word:0{(lanes * ww + 3) // 4}x}"
-            del st["w"], st["bias"]
+            del st["w"], st["bias"], st["shifts"]
+        s_all = np.concatenate(s_all)  # [group][lane], flat: the chain's channels in group order
         ctx = {"module": module, "node": "+".join(n.name for n in chain), "nodes": [n.name for n in chain],
                "stages": stages, "lanes": lanes, "ww": ww, "aw": max(st["acc_w"] for st in stages),
                "xw": max(st["in_w"] for st in stages), "n_groups": n_groups, "w_words": words,
                "b_lanes": b_lanes, "sconst": sconst, "wa_w": max(1, (len(words) - 1).bit_length()),
                "khot": codes.k if codes else 0, "sb": codes.shift_bits if codes else 0,
-               "ms": codes.max_shift if codes else 0}
+               "ms": codes.max_shift if codes else 0, "mul4": _lut_int4(chain, codes)}
+        ctx.update(_shift_ctx(s_all.reshape(-1), lanes))
         macs = sum(get_op(n.op).macs(n, g) for n in chain)
         return RtlLayer(module, "rtl/dense_layer.v.j2", ctx, macs, lanes)
 

@@ -28,14 +28,15 @@ def write_rtl_project(model, out_dir, calib=None, reuse: int = 1, act_bits: int 
                       weight_bits: int = 8, rounding: str = "rnd", overflow: str = "sat",
                       name: str = "mcf_accel", overrides=None, n_test: int = N_TEST_FRAMES,
                       balance: bool = True, khot_max: int = KHOT_MAX,
-                      ternary_method: str = "absmean") -> Path:
+                      ternary_method: str = "absmean", per_channel: bool = True,
+                      bias_correction: bool = True) -> Path:
     """`khot_max`: layers whose weights are all sums of at most this many signed powers of two get
     shift-add products instead of multipliers (0: never). weight_bits 4 / 2: sub-byte layers
     (int4 on 4-bit multiplier operands, ternary as add / subtract; quant/fixed.py)."""
     if reuse < 1:
         raise McuforgeError(f"reuse factor must be at least 1, not {reuse}")
     g = golden.fixed_graph(model, calib, act_bits, weight_bits, rounding, overflow, overrides,
-                          ternary_method)
+                          ternary_method, per_channel, bias_correction)
     golden.check_io_widths(g)
     design = RtlDesign(g, reuse, name, balance, khot_max)
     x = golden.test_inputs(g, calib, n_test)

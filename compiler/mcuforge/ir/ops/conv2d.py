@@ -84,6 +84,7 @@ class Conv2D(OpDef):
         x, w = xs[0].astype(np.int64), xs[1].astype(np.int64)
         acc = window_sum(self._pad(node, x, 0), w, node.attrs["strides"], node.attrs["dilations"],
                          node.attrs["groups"], self.out_hw(node, x.shape, w.shape))
+        acc = fixed_arith.shift_products(acc, p)  # per-channel weight scales
         if len(xs) > 2 and xs[2] is not None:
             acc = acc + xs[2].astype(np.int64)
         return [fixed_arith.requantize(acc, p)]

@@ -39,6 +39,7 @@ class Dense(OpDef):
     def run_fixed(self, node, xs, p):
         from ...reference import fixed_arith
         acc = xs[0].astype(np.int64) @ xs[1].astype(np.int64).T
+        acc = fixed_arith.shift_products(acc, p)  # per-channel weight scales
         if len(xs) > 2 and xs[2] is not None:
             acc = acc + xs[2].astype(np.int64)
         return [fixed_arith.requantize(acc, p)]

@@ -45,11 +45,16 @@ def _weighted(ctx, node, cid, template: str, kernel: str, geometry: dict) -> Lay
     w = g.tensors[node.inputs[1]]
     has_bias = len(node.inputs) > 2 and bool(node.inputs[2])
     params = dict(geometry, rq=_rq(p, p["acc_frac"]), has_bias=has_bias, khot=0)
-    arrays = [ctx.array(cid, "weights", "int8_t", w.data.astype(np.int8).reshape(-1))]
-    codes = KhotCodes.for_weights(w.data, SHIFT_ADD_KHOT_MAX)
+    wdata = np.asarray(w.data, np.int64)
+    if node.attrs.get("weight_shift"):  # per-channel power-of-two scales: raw << s_c is the same weight
+        wdata = wdata << np.asarray(node.attrs["weight_shift"], np.int64).reshape((-1,) + (1,) * (wdata.ndim - 1))
+        if np.abs(wdata).max(initial=0) > 127:
+            raise McuforgeError(f"{node.op} {node.name}: its per-channel shifted weights exceed int8")
+    arrays = [ctx.array(cid, "weights", "int8_t", wdata.astype(np.int8).reshape(-1))]
+    codes = KhotCodes.for_weights(wdata, SHIFT_ADD_KHOT_MAX)
     if codes:
         params["khot"] = codes.k
-        arrays = [ctx.array(cid, "codes", "uint8_t", codes.c_bytes(w.data))]
+        arrays = [ctx.array(cid, "codes", "uint8_t", codes.c_bytes(wdata))]
     if has_bias:
         arrays.append(ctx.array(cid, "bias", "int32_t", g.tensors[node.inputs[2]].data.astype(np.int32)))
     function, sources = ctx.select.pick(kernel, params)
