@@ -27,14 +27,14 @@ sys.path.insert(0, str(Path(__file__).parents[2] / "benchmarks"))
 
 def test_fixed_subbyte_grids():
     w = np.array([[0.9, -0.31, 0.05, -0.6], [0.2, 0.0, -0.93, 0.4]])
-    raw, t = fixed_subbyte_weights(w, 4)
-    # max |w| = 0.93: F = floor(log2(7.5 / 0.93)) = 3, so 0.93 * 8 = 7.44 -> 7 (no clipping)
+    raw, t, _ = fixed_subbyte_weights(w, 4, per_channel=False)
+    # one scale for the layer (per_channel=False; test_subbyte_perchannel.py has the default): max |w| = 0.93: F = floor(log2(7.5 / 0.93)) = 3, so 0.93 * 8 = 7.44 -> 7 (no clipping)
     assert (t.width, t.frac) == (4, 3)
     assert raw.tolist() == [[7, -2, 0, -5], [2, 0, -7, 3]]
-    raw, t = fixed_subbyte_weights(w, 2)  # absmean 0.42375 -> 2^-1 (log2 = -1.24)
+    raw, t, _ = fixed_subbyte_weights(w, 2, per_channel=False)  # absmean 0.42375 -> 2^-1 (log2 = -1.24)
     assert (t.width, t.frac) == (2, 1)
     assert raw.tolist() == [[1, -1, 0, -1], [0, 0, -1, 1]]
-    raw, t = fixed_subbyte_weights(w, 2, "median")  # median |w| 0.355 -> 2^-1 (log2 = -1.49)
+    raw, t, _ = fixed_subbyte_weights(w, 2, "median", per_channel=False)  # median |w| 0.355 -> 2^-1 (log2 = -1.49)
     assert t.frac == 1
     big = np.random.default_rng(0).normal(0, 3, (8, 27))
     assert np.abs(fixed_subbyte_weights(big, 4)[0]).max() == 7  # the grid's edge is used
@@ -54,6 +54,7 @@ def test_hls_ternary_csim_bit_exact(cnn, tmp_path):
     assert all(v == TERNARY.describe() for v in doc["khot"].values()) and len(doc["khot"]) == 5
     params = (prj / "firmware" / "parameters.h").read_text()
     assert "typedef ap_int<2> weight_t;" in params, params
+    assert "static int shift_of(unsigned c)" in params  # per-channel scales (test_subbyte_perchannel.py)
     w1 = _weights_header(prj, "w1")
     vals = [float(v) for v in w1.split("= {", 1)[1].split("}")[0].replace("\n", "").split(",") if v.strip()]
     assert set(vals) == {-1.0, 0.0, 1.0} and len(vals) == 72
