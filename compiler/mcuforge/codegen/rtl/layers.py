@@ -349,7 +349,8 @@ class RtlDesign:
         g = self.g
         x, y = g.tensors[node.inputs[0]], g.tensors[node.outputs[0]]
         xt, yt = x.meta["fixed"], y.meta["fixed"]
-        ctx = {"module": module, "node": node.name, "in_w": xt.width, "out_w": yt.width, "khot": 0}
+        ctx = {"module": module, "node": node.name, "in_w": xt.width, "out_w": yt.width, "khot": 0,
+               "mul4": False, "w_shift": False}
         geo, mode, k = self._geometry(node)
         lanes = self._balanced_lanes(node, geo, k)
         kc = geo["cin"] if mode == "conv" else 1
