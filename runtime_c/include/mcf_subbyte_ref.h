@@ -26,7 +26,7 @@ static inline int32_t mcf_wsub(const uint8_t *packed, size_t i, int32_t bits)
 
 static inline int8_t mcf_sub_out(const mcf_requant_sub *rq, int32_t acc, int32_t oc)
 {
-    acc = mcf_requantize(acc, rq->mult[oc], rq->shift[oc]) + rq->out_zp;
+    acc = mcf_requantize(acc, mcf_sub_mult(rq, oc), rq->shift[oc]) + rq->out_zp;
     return mcf_sat_s8(acc, rq->act_min, rq->act_max);
 }
 
@@ -34,7 +34,7 @@ static inline int8_t mcf_sub_out(const mcf_requant_sub *rq, int32_t acc, int32_t
  * their compile-time check proves, m >= 0 and 1 <= -shift <= 22), else the reference one. */
 static inline int8_t mcf_sub_out_fast(const mcf_requant_sub *rq, int32_t acc, int32_t oc)
 {
-    const int32_t m = rq->mult[oc], e = -rq->shift[oc];
+    const int32_t m = mcf_sub_mult(rq, oc), e = -rq->shift[oc];
     int32_t y;
     if (m >= 0 && e >= 1 && e <= 22) {
         const int32_t rcz = (int32_t)((1u << (e - 1)) + ((uint32_t)rq->out_zp << e));
@@ -60,7 +60,7 @@ static inline void mcf_conv2d_sub(const mcf_conv2d_sub_args *a, const int8_t *in
                 const int32_t ix0 = ox * w->stride_w - w->pad_left;
                 for (int32_t oc = 0; oc < w->out_c; ++oc) {
                     const int32_t ic0 = (oc / out_per_group) * in_per_group;
-                    int32_t acc = a->bias ? a->bias[oc] : 0;
+                    int32_t acc = mcf_sub_bias(a->bias, a->bias16, oc);
                     for (int32_t ky = 0; ky < w->k_h; ++ky) {
                         const int32_t iy = iy0 + ky * w->dil_h;
                         if (iy < 0 || iy >= w->in_h) {
@@ -92,7 +92,7 @@ static inline void mcf_fully_connected_sub(const mcf_fully_connected_sub_args *a
         const int8_t *x = in + (size_t)r * a->in_features;
         for (int32_t o = 0; o < a->out_features; ++o) {
             const size_t row = (size_t)o * a->in_features;
-            int32_t acc = a->bias ? a->bias[o] : 0;
+            int32_t acc = mcf_sub_bias(a->bias, a->bias16, o);
             for (int32_t k = 0; k < a->in_features; ++k) {
                 acc += ((int32_t)x[k] - a->rq.in_zp) * mcf_wsub(a->weights, row + (size_t)k, bits);
             }
@@ -125,7 +125,7 @@ static inline void mcf_depthwise_sub_fast(const mcf_conv2d_sub_args *a, const in
         }
         /* sum (x - zp) w = sum x w - zp sum w over the taps inside the image; a window fully
          * inside (the common case) subtracts zp * wsum once */
-        const int32_t b = a->bias ? a->bias[oc] : 0;
+        const int32_t b = mcf_sub_bias(a->bias, a->bias16, oc);
         for (int32_t n = 0; n < w->batch; ++n) {
             const int8_t *in_n = in + (size_t)n * w->in_h * w->in_w * w->in_c + ic;
             int8_t *out_n = out + (size_t)n * w->out_h * w->out_w * w->out_c + oc;
@@ -201,7 +201,7 @@ static inline void mcf_sub_patch16(const mcf_window *w, const int8_t *in, int32_
 
 static inline void mcf_sub_gemm_fast(const mcf_window *win, const int8_t *in, int8_t *out, int32_t pixels,
                                      int32_t out_c, int32_t k, const uint8_t *weights, const int32_t *bias,
-                                     const mcf_requant_sub *rq, void *scratch, int32_t bits)
+                                     const int16_t *bias16, const mcf_requant_sub *rq, void *scratch, int32_t bits)
 {
     int16_t *wrow = (int16_t *)scratch;
     int16_t *x0 = wrow + k;
@@ -210,7 +210,7 @@ static inline void mcf_sub_gemm_fast(const mcf_window *win, const int8_t *in, in
         mcf_sub_patch16(win, in, 0, rq->in_zp, x0);
         for (int32_t c = 0; c < out_c; ++c) {
             const size_t base = (size_t)c * (size_t)k;
-            int32_t acc = bias ? bias[c] : 0;
+            int32_t acc = mcf_sub_bias(bias, bias16, c);
             for (int32_t i = 0; i < k; ++i) {
                 acc += x0[i] * mcf_wsub(weights, base + (size_t)i, bits);
             }
@@ -226,7 +226,7 @@ static inline void mcf_sub_gemm_fast(const mcf_window *win, const int8_t *in, in
         mcf_sub_patch16(win, in, p + (n > 3 ? 3 : n - 1), rq->in_zp, x3);
         int8_t *o = out + (size_t)p * out_c;
         for (int32_t c = 0; c < out_c; ++c) {
-            const int32_t b = bias ? bias[c] : 0;
+            const int32_t b = mcf_sub_bias(bias, bias16, c);
             int32_t a0 = b, a1 = b, a2 = b, a3 = b;
             if ((k * bits) % 32 == 0) {
                 /* rows of whole words: fields straight from the word (SBFX on ARMv7-M) */
@@ -285,15 +285,15 @@ static inline void mcf_conv2d_sub_fast(const mcf_conv2d_sub_args *a, const int8_
 {
     const mcf_window *w = &a->win;
     mcf_sub_gemm_fast(w, in, out, w->batch * w->out_h * w->out_w, w->out_c, w->k_h * w->k_w * w->in_c,
-                      a->weights, a->bias, &a->rq, a->scratch, bits);
+                      a->weights, a->bias, a->bias16, &a->rq, a->scratch, bits);
 }
 
 static inline void mcf_fully_connected_sub_fast(const mcf_fully_connected_sub_args *a, const int8_t *in,
                                                 int8_t *out, int32_t bits)
 {
     const mcf_window w = mcf_fc_window(a->rows, a->in_features, a->out_features);
-    mcf_sub_gemm_fast(&w, in, out, a->rows, a->out_features, a->in_features, a->weights, a->bias, &a->rq,
-                      a->scratch, bits);
+    mcf_sub_gemm_fast(&w, in, out, a->rows, a->out_features, a->in_features, a->weights, a->bias, a->bias16,
+                      &a->rq, a->scratch, bits);
 }
 
 #endif /* MCF_SUBBYTE_REF_H */

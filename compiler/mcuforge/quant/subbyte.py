@@ -102,6 +102,47 @@ def quantize_weights_bits(w: np.ndarray, bits: int, per_channel: bool = True,
     return quantize_to_grid(w, scale, bits), QuantParams(scale, np.zeros_like(scale, np.int64), axis=0)
 
 
+MULT16_BITS = 16      # significant bits of a sub-byte layer's requantization multiplier (C: uint16)
+
+
+def mult16_scales(w_scale, s_in: float, s_out: float) -> np.ndarray:
+    """Per-channel weight scales nudged up (by less than 2^-15, relative) so that each channel's
+    requantization multiplier s_in * s_w / s_out has a mantissa of MULT16_BITS bits: its Q31 form
+    (TFLite's QuantizeMultiplier) then ends in 15 zero bits and the C library stores it as a
+    uint16 (codegen/c/layers/subbyte.py), exactly. The grid (int4 max|w| / 7, ternary gamma) is
+    ours to choose, so the golden model runs these scales; scales given by a model (TFLite INT4,
+    QDQ int4) are never nudged, and the C side keeps int32 multipliers where they are not exact."""
+    import math
+    from ..reference.arith import quantize_multiplier
+    ws = np.array(w_scale, np.float64, ndmin=1)
+    if not (s_in > 0 and s_out > 0):
+        return ws
+    low = (1 << (31 - MULT16_BITS)) - 1
+    for i, s in enumerate(ws):
+        real = s_in * float(s) / s_out
+        if not (real > 0 and math.isfinite(real)):
+            continue
+        mant, e = math.frexp(real)
+        k = math.ceil(mant * (1 << MULT16_BITS))
+        target = math.ldexp(k, e - MULT16_BITS)           # exact: k has MULT16_BITS + 1 bits at most
+        cand = target * s_out / s_in
+        for _ in range(4):                                # float rounding of the product: nudge by ulps
+            m, _sh = quantize_multiplier(s_in * cand / s_out)
+            if m & low == 0:
+                break
+            cand = math.nextafter(cand, math.inf if s_in * cand / s_out < target else -math.inf)
+        else:
+            continue                                      # not exact: the C side keeps int32 here
+        ws[i] = cand
+    return ws
+
+
+def mult16_exact(mult) -> bool:
+    """Every Q31 multiplier of the layer has MULT16_BITS significant bits (the uint16 storage)."""
+    m = np.asarray(mult, np.int64)
+    return bool(((m >= 0) & (m & ((1 << (31 - MULT16_BITS)) - 1) == 0)).all())
+
+
 def check_grid(q: np.ndarray, bits: int, where: str = ""):
     m = grid_max(bits)
     if q.size and (q.min() < -m or q.max() > m):
@@ -155,6 +196,8 @@ def narrow_int8_graph(g, weight_bits, ternary_method: str = "absmean"):
         old = np.broadcast_to(np.asarray(w.quant.scale, np.float64), (cout,))
         deq = w.data.astype(np.float64) * old.reshape((-1,) + (1,) * (w.data.ndim - 1))
         q, wq = quantize_weights_bits(deq, bits, True, ternary_method)
+        scale = mult16_scales(wq.scale, g.tensors[n.inputs[0]].quant.s, g.tensors[n.outputs[0]].quant.s)
+        q, wq = quantize_to_grid(deq, scale, bits), QuantParams(scale, np.zeros(cout, np.int64), axis=0)
         ins = list(n.inputs)
         ins[1] = g.const(w.name + f"_w{bits}", q, "int8", wq).name
         if len(ins) > 2 and ins[2]:

@@ -3,14 +3,20 @@
 The kernels (runtime_c/include/mcf_subbyte.h) take their own argument structs: packed weights
 (quant/subbyte.py) and compact per-channel constants (int32 bias and multiplier, int8 shift).
 An optimized variant's `prepare` may return replacements for these arrays by name (e.g. the
-weights reordered into its block layout); it never adds wider copies."""
+weights reordered into its block layout); it never adds wider copies.
+
+The portable and tuned (_fast) kernels also read narrower constants, chosen here per layer when
+the values allow it (mcf_sub_bias / mcf_sub_mult): int16 biases when every bias fits, and the
+multiplier as uint16 (its Q31 form >> 15) when every one ends in 15 zero bits (the quantizer's
+sub-byte scales are chosen so, quant/subbyte.py: mult16_scales). The _dsp / _mve variants keep
+their own constant layouts."""
 from __future__ import annotations
 
 import numpy as np
 
 from ....errors import McuforgeError
 from ....ir.ops import get_op
-from ....quant.subbyte import check_grid, pack_weights
+from ....quant.subbyte import MULT16_BITS, check_grid, mult16_exact, pack_weights
 from .base import Layer
 
 TEMPLATES = {"conv2d_s8": "conv2d_sub", "dense_s8": "dense_sub"}
@@ -42,7 +48,30 @@ def subbyte_weighted(ctx, node, cid, template: str, kernel: str, geometry: dict,
                 arrays.pop(what)
                 continue
             arrays[what] = value
+    if reads_compact(variant.function, bits):
+        compact_constants(arrays, params)
     return Layer(node, TEMPLATES[template], variant.function, list(variant.sources), [ctx.refs[node.inputs[0]]],
                  [ctx.refs[node.outputs[0]]], params,
                  [ctx.array(cid, what, ctype, np.asarray(values).reshape(-1)) for what, (ctype, values) in arrays.items()],
                  macs=get_op(node.op).macs(node, g))
+
+
+def reads_compact(function: str, bits: int) -> bool:
+    """The portable kernel (mcf_..._w4) and its tuned C variant (_fast) read int16 biases and
+    uint16 multipliers (runtime_c/include/mcf_subbyte_ref.h)."""
+    return function.endswith((f"_w{bits}", f"_w{bits}_fast"))
+
+
+def compact_constants(arrays: dict, params: dict):
+    """int32 bias -> int16 when every value fits; Q31 multipliers -> uint16 (>> 15) when exact."""
+    if "bias" in arrays:
+        b = np.asarray(arrays["bias"][1], np.int64)
+        if b.size == 0 or (np.abs(b).max() <= 2 ** 15 - 1):
+            arrays["bias16"] = ("int16_t", b.astype(np.int16))
+            del arrays["bias"]
+            params["has_bias"], params["bias16"] = False, True
+    if "mult" in arrays and mult16_exact(arrays["mult"][1]):
+        m = np.asarray(arrays["mult"][1], np.int64) >> (31 - MULT16_BITS)
+        arrays["mult16"] = ("uint16_t", m.astype(np.uint16))
+        del arrays["mult"]
+        params["mult16"] = True
