@@ -12,7 +12,7 @@ import pytest
 
 from mcuforge.api import compile_model, simulate
 from mcuforge.codegen.c.layers.subbyte import compact_constants
-from mcuforge.quant.subbyte import mult16_exact, mult16_scales
+from mcuforge.quant.subbyte import mult16_exact, mult16_scales, pack_base3, unpack_base3
 from mcuforge.reference.arith import quantize_multiplier
 
 from kernels.layer_models import build_chain
@@ -41,6 +41,21 @@ def test_mult16_scales_exact_and_close():
         mults = [quantize_multiplier(float(s_in) * float(w) / float(s_out))[0] for w in new]
         assert mult16_exact(mults), mults
     assert not mult16_exact([(1 << 30) + 1])
+
+
+def test_base3_packing():
+    """Five trits a byte: b = ceil(256 v / 243), v = sum (w_j + 1) 3^(4 - j); every byte value the
+    packing makes decodes by the kernels' multiply-by-3 steps; round trips of any length."""
+    assert pack_base3(np.array([1, -1, 0, 1, -1], np.int8)).tolist() == [187]       # v = 177
+    assert pack_base3(np.array([-1, -1, -1, -1, -1, 1], np.int8)).tolist() == [0, 213]   # v = 0; 2,1,1,1,1 = 202
+    rng = np.random.default_rng(3)
+    for n in range(1, 64):
+        q = rng.integers(-1, 2, n).astype(np.int8)
+        p = pack_base3(q)
+        assert p.size == -(-n // 5)
+        np.testing.assert_array_equal(unpack_base3(p, n), q)
+    every = np.array([[(v // 3 ** (4 - j)) % 3 - 1 for j in range(5)] for v in range(243)], np.int8)
+    np.testing.assert_array_equal(unpack_base3(pack_base3(every), every.size), every.reshape(-1))
 
 
 def test_compact_constants_per_layer():
@@ -78,6 +93,12 @@ def test_dscnn_flash_bar_and_bit_exact_m0(tmp_path, bits):
     assert len(re.findall(r"const int16_t \w+_bias16\[", src)) == len(layers)
     assert len(re.findall(r"const uint16_t \w+_mult16\[", src)) == len(layers)
     assert not re.search(r"const int32_t \w+_(bias|mult)\[", src)
+    if bits == 2:
+        # base 3 (5 a byte) where the _fast kernel reads rows in order: the first conv (k = 27) and
+        # the depthwise layers; the pointwise rows of whole words keep 2-bit fields
+        sizes = {int(n): int(v) for n, v in re.findall(r"_L(\d+)_weights\[(\d+)\]", src)}
+        assert sorted(sizes.values()) == sorted([-(-32 * 27 // 5)] + [-(-64 * 9 // 5)] * 2 + [-(-32 * 9 // 5)] +
+                                                [32 * 64 // 4] + [64 * 64 // 4] * 2), sizes
     y, _ = simulate(tmp_path / f"w{bits}", board=BOARDS[target], x=x, quiet=True)
     ref, _ = simulate(tmp_path / f"w{bits}", board="reference", x=x, quiet=True)
     np.testing.assert_array_equal(y, ref)

@@ -5,7 +5,8 @@
  * `weights` points at packed bytes (compiler/mcuforge/quant/subbyte.py): over the flattened weight
  * tensor, low field first,
  *   _w4: int4 in [-7, 7], two per byte (element 2i in bits 0..3, 2i+1 in bits 4..7; TFLite's order)
- *   _w2: ternary {-1, 0, 1} as 2-bit two's complement, four per byte (element 4i+j in bits 2j..2j+1)
+ *   _w2: ternary {-1, 0, 1} as 2-bit two's complement, four per byte (element 4i+j in bits 2j..2j+1),
+ *        or, where `base3` is set (portable and _fast kernels), five per byte in base 3 (mcf_trits)
  * Optimized variants (_dsp, _mve, _fast) read their own compile-time reordering of the same fields
  * (same bytes, rows padded to their block size). The per-channel constants are compact, since
  * they are a visible share of a sub-byte layer's flash: int32 bias and Q31 multiplier, int8 shift.
@@ -40,6 +41,7 @@ typedef struct {
     void *scratch;                 /* the layer's scratch buffer (optimized variants), in the arena */
     int32_t block;                 /* output channels unpacked at a time (_dsp variants), else 0 */
     const int16_t *bias16;         /* [out_c] when every bias fits int16 (then bias is NULL), or NULL */
+    int32_t base3;                 /* _w2: weights five a byte in base 3 (mcf_subbyte_ref.h: mcf_trits) */
 } mcf_conv2d_sub_args;
 
 typedef struct {
@@ -50,6 +52,7 @@ typedef struct {
     void *scratch;
     int32_t block;                 /* as in mcf_conv2d_sub_args */
     const int16_t *bias16;         /* as in mcf_conv2d_sub_args */
+    int32_t base3;                 /* as in mcf_conv2d_sub_args */
 } mcf_fully_connected_sub_args;
 
 /* Channel c's bias (0 without one) and Q31 multiplier, from whichever storage the layer has. */

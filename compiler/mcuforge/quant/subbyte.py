@@ -174,6 +174,33 @@ def unpack_weights(packed: np.ndarray, bits: int, count: int) -> np.ndarray:
     return ((fields ^ half) - half).reshape(-1)[:count].astype(np.int8)
 
 
+def pack_base3(q: np.ndarray) -> np.ndarray:
+    """Ternary values, five a byte (1.6 bits a weight; 3^5 = 243 <= 256), over the flattened
+    tensor: trits t = w + 1 of elements 5i..5i+4 form v = sum t_j 3^(4-j) (the first element most
+    significant) and the byte is ceil(256 v / 243). Decoding needs no table and no division:
+    q = byte; five times q = 3 q, t = q >> 8, q &= 255 gives t_0..t_4 in order (q / 256 lies in
+    [v / 243, (v + 1) / 243), so floor(q 3^k / 256) = floor(v 3^k / 243), the first k trits).
+    The last byte is padded with zeros (w = 0)."""
+    flat = np.asarray(q, np.int64).reshape(-1)
+    check_grid(flat, 2)
+    n = -(-flat.size // 5) * 5
+    t = np.ones(n, np.int64)
+    t[:flat.size] = flat + 1
+    v = (t.reshape(-1, 5) * np.array([81, 27, 9, 3, 1], np.int64)).sum(axis=1)
+    return ((v * 256 + 242) // 243).astype(np.uint8)
+
+
+def unpack_base3(packed: np.ndarray, count: int) -> np.ndarray:
+    """Inverse of pack_base3 (by the decoder's multiply-by-3 steps): `count` int8 values."""
+    q = np.asarray(packed, np.uint8).reshape(-1).astype(np.int64)
+    out = np.empty((q.size, 5), np.int64)
+    for j in range(5):
+        q = q * 3
+        out[:, j] = (q >> 8) - 1
+        q &= 255
+    return out.reshape(-1)[:count].astype(np.int8)
+
+
 def packed_nbytes(count: int, bits: int) -> int:
     return -(-count * bits // 8)
 

@@ -9,14 +9,21 @@ The portable and tuned (_fast) kernels also read narrower constants, chosen here
 the values allow it (mcf_sub_bias / mcf_sub_mult): int16 biases when every bias fits, and the
 multiplier as uint16 (its Q31 form >> 15) when every one ends in 15 zero bits (the quantizer's
 sub-byte scales are chosen so, quant/subbyte.py: mult16_scales). The _dsp / _mve variants keep
-their own constant layouts."""
+their own constant layouts.
+
+Ternary weights are stored five a byte in base 3 (quant/subbyte.py: pack_base3, 1.6 bits a
+weight instead of 2) where the chosen kernel decodes them in order at no extra cost: the portable
+kernels, the _fast depthwise (a channel's taps unpacked once) and the _fast convolution / FC
+rows that are not whole 32-bit words (unpacked per row) or a single row. Rows of whole words
+keep the 2-bit fields, which the _fast convolution reads straight from the word, and the _dsp /
+_mve variants keep their layouts (`params["base3"]` tells the kernel)."""
 from __future__ import annotations
 
 import numpy as np
 
 from ....errors import McuforgeError
 from ....ir.ops import get_op
-from ....quant.subbyte import MULT16_BITS, check_grid, mult16_exact, pack_weights
+from ....quant.subbyte import MULT16_BITS, check_grid, mult16_exact, pack_base3, pack_weights
 from .base import Layer
 
 TEMPLATES = {"conv2d_s8": "conv2d_sub", "dense_s8": "dense_sub"}
@@ -50,6 +57,11 @@ def subbyte_weighted(ctx, node, cid, template: str, kernel: str, geometry: dict,
             arrays[what] = value
     if reads_compact(variant.function, bits):
         compact_constants(arrays, params)
+    if bits == 2 and reads_base3(variant.function, params, int(np.prod(w.shape[1:]))):
+        packed = pack_base3(w.data)
+        if packed.size < arrays["weights"][1].size:
+            arrays["weights"] = ("uint8_t", packed)
+            params["base3"] = True
     return Layer(node, TEMPLATES[template], variant.function, list(variant.sources), [ctx.refs[node.inputs[0]]],
                  [ctx.refs[node.outputs[0]]], params,
                  [ctx.array(cid, what, ctype, np.asarray(values).reshape(-1)) for what, (ctype, values) in arrays.items()],
@@ -75,3 +87,16 @@ def compact_constants(arrays: dict, params: dict):
         arrays["mult16"] = ("uint16_t", m.astype(np.uint16))
         del arrays["mult"]
         params["mult16"] = True
+
+
+def reads_base3(function: str, params: dict, k: int) -> bool:
+    """Kernels that read ternary weights five a byte in order (mcf_trits in mcf_subbyte_ref.h):
+    the portable ones, the _fast depthwise, and the _fast convolution / FC when its rows are not
+    whole 32-bit words (it unpacks each row) or there is a single row."""
+    if function.endswith("_w2") or function.startswith("mcf_depthwise_conv2d_s8_w2_fast"):
+        return True
+    if function.endswith("_w2_fast"):
+        win = params.get("win")
+        pixels = win["batch"] * win["out_h"] * win["out_w"] if win else params["rows"]
+        return pixels == 1 or (k * 2) % 32 != 0
+    return False
