@@ -67,17 +67,38 @@ static inline int8_t mcf_sub_out(const mcf_requant_sub *rq, int32_t acc, int32_t
 
 /* The _fast variants' requantization: mcf_fast_mulhi's 32-bit form (exact for |acc| < 2^29, which
  * their compile-time check proves, m >= 0 and 1 <= -shift <= 22), else the reference one. */
-static inline int8_t mcf_sub_out_fast(const mcf_requant_sub *rq, int32_t acc, int32_t oc)
+static inline int8_t mcf_sub_out_me(const mcf_requant_sub *rq, int32_t acc, int32_t m, int32_t e)
 {
-    const int32_t m = mcf_sub_mult(rq, oc), e = -rq->shift[oc];
     int32_t y;
     if (m >= 0 && e >= 1 && e <= 22) {
         const int32_t rcz = (int32_t)((1u << (e - 1)) + ((uint32_t)rq->out_zp << e));
         y = mcf_fast_requant(acc, m, rcz, e);
     } else {
-        y = mcf_requantize(acc, m, rq->shift[oc]) + rq->out_zp;
+        y = mcf_requantize(acc, m, -e) + rq->out_zp;
     }
     return mcf_sat_s8(y, rq->act_min, rq->act_max);
+}
+
+static inline int8_t mcf_sub_out_fast(const mcf_requant_sub *rq, int32_t acc, int32_t oc)
+{
+    return mcf_sub_out_me(rq, acc, mcf_sub_mult(rq, oc), -rq->shift[oc]);
+}
+
+/* Channel c's outputs at up to four pixels (n of them), its multiplier and shift read once. */
+static inline void mcf_sub_store4(int8_t *o, int32_t out_c, int32_t c, int32_t n, const mcf_requant_sub *rq,
+                                  int32_t a0, int32_t a1, int32_t a2, int32_t a3)
+{
+    const int32_t m = mcf_sub_mult(rq, c), e = -rq->shift[c];
+    o[c] = mcf_sub_out_me(rq, a0, m, e);
+    if (n > 1) {
+        o[out_c + c] = mcf_sub_out_me(rq, a1, m, e);
+    }
+    if (n > 2) {
+        o[2 * out_c + c] = mcf_sub_out_me(rq, a2, m, e);
+    }
+    if (n > 3) {
+        o[3 * out_c + c] = mcf_sub_out_me(rq, a3, m, e);
+    }
 }
 
 /* Any groups; depthwise (groups == in_c) is the case in_per_group == 1. */
@@ -284,13 +305,12 @@ static inline void mcf_sub_gemm_fast(const mcf_window *win, const int8_t *in, in
         mcf_sub_patch16(win, in, p + (n > 2 ? 2 : n - 1), rq->in_zp, x2);
         mcf_sub_patch16(win, in, p + (n > 3 ? 3 : n - 1), rq->in_zp, x3);
         int8_t *o = out + (size_t)p * out_c;
-        mcf_trits t3 = mcf_trits_at(weights, 0);
-        for (int32_t c = 0; c < out_c; ++c) {
-            const int32_t b = mcf_sub_bias(bias, bias16, c);
-            int32_t a0 = b, a1 = b, a2 = b, a3 = b;
-            if (!(bits == 2 && base3) && (k * bits) % 32 == 0) {
-                /* rows of whole words: fields straight from the word (SBFX on ARMv7-M) */
-                const uint32_t *wp = (const uint32_t *)(const void *)weights + (size_t)c * (size_t)(k * bits / 32);
+        if (!(bits == 2 && base3) && (k * bits) % 32 == 0) {
+            /* rows of whole words: fields straight from the word (SBFX on ARMv7-M) */
+            const uint32_t *wp = (const uint32_t *)(const void *)weights;
+            for (int32_t c = 0; c < out_c; ++c) {
+                const int32_t b = mcf_sub_bias(bias, bias16, c);
+                int32_t a0 = b, a1 = b, a2 = b, a3 = b;
                 const int16_t *y0 = x0, *y1 = x1, *y2 = x2, *y3 = x3;
                 for (int32_t i = 0; i < k; i += 32 / bits) {
                     const uint32_t u = *wp++;
@@ -314,35 +334,32 @@ static inline void mcf_sub_gemm_fast(const mcf_window *win, const int8_t *in, in
                     y2 += 32 / bits;
                     y3 += 32 / bits;
                 }
-            } else {
-                const size_t base = (size_t)c * (size_t)k;
-                if (bits == 2 && base3) {
-                    for (int32_t i = 0; i < k; ++i) {
-                        wrow[i] = (int16_t)mcf_trits_next(&t3);
-                    }
-                } else {
-                    for (int32_t i = 0; i < k; ++i) {
-                        wrow[i] = (int16_t)mcf_wsub(weights, base + (size_t)i, bits);
-                    }
-                }
+                mcf_sub_store4(o, out_c, c, n, rq, a0, a1, a2, a3);
+            }
+            continue;
+        }
+        mcf_trits t3 = mcf_trits_at(weights, 0);     /* base 3: the rows in order */
+        for (int32_t c = 0; c < out_c; ++c) {
+            const int32_t b = mcf_sub_bias(bias, bias16, c);
+            int32_t a0 = b, a1 = b, a2 = b, a3 = b;
+            const size_t base = (size_t)c * (size_t)k;
+            if (bits == 2 && base3) {
                 for (int32_t i = 0; i < k; ++i) {
-                    const int32_t wv = wrow[i];
-                    a0 += x0[i] * wv;
-                    a1 += x1[i] * wv;
-                    a2 += x2[i] * wv;
-                    a3 += x3[i] * wv;
+                    wrow[i] = (int16_t)mcf_trits_next(&t3);
+                }
+            } else {
+                for (int32_t i = 0; i < k; ++i) {
+                    wrow[i] = (int16_t)mcf_wsub(weights, base + (size_t)i, bits);
                 }
             }
-            o[c] = mcf_sub_out_fast(rq, a0, c);
-            if (n > 1) {
-                o[out_c + c] = mcf_sub_out_fast(rq, a1, c);
+            for (int32_t i = 0; i < k; ++i) {
+                const int32_t wv = wrow[i];
+                a0 += x0[i] * wv;
+                a1 += x1[i] * wv;
+                a2 += x2[i] * wv;
+                a3 += x3[i] * wv;
             }
-            if (n > 2) {
-                o[2 * out_c + c] = mcf_sub_out_fast(rq, a2, c);
-            }
-            if (n > 3) {
-                o[3 * out_c + c] = mcf_sub_out_fast(rq, a3, c);
-            }
+            mcf_sub_store4(o, out_c, c, n, rq, a0, a1, a2, a3);
         }
     }
 }
