@@ -16,7 +16,11 @@ runs unchanged. Storage (flash) packs the values:
     2j..2j+1) as 2-bit two's complement (0 -> 00, +1 -> 01, -1 -> 11): a field f sign-extends
     with ((f ^ 2) - 2), one shift, one mask and two ALU ops in the portable kernel, and the packed
     order is the flat weight order, so byte and field of element i are i >> 2 and i & 3.
+    Where the kernel reads a layer's ternary weights in order, the C library stores them five a
+    byte in base 3 instead (pack_base3; codegen/c/layers/subbyte.py chooses per layer).
 Optimized kernel variants may reorder the packed fields at compile time; they never widen them.
+The sub-byte scales are nudged (mult16_scales) so that the requantization multipliers have 16-bit
+mantissas, which the C library then stores as uint16.
 """
 from __future__ import annotations
 
