@@ -17,7 +17,7 @@ from mcuforge.errors import McuforgeError
 from mcuforge.ir.ops.conv2d import Conv2D
 from mcuforge.sim import toolchain
 
-from .layer_models import build_chain, build_model, conv_spec
+from .layer_models import assert_branches_exact, build_chain, build_model, conv_spec
 
 BOARD = "mps3-an547"
 
@@ -65,12 +65,7 @@ def run(tmp_path, specs, seed=0):
     model, calib, x = build_model(specs, tmp_path / "model.onnx", seed=seed)
     res = compile_model(model, tmp_path / "m55", target="cortex-m55", calib=calib, quiet=True, speed_first=True)
     assert [l.get("kernel") for l in res.info["layers"]].count("mcf_conv2d_s8_mve") == len(specs)
-    y, _ = simulate(tmp_path / "m55", board=BOARD, x=x, quiet=True)
-    ref, _ = simulate(tmp_path / "m55", board="reference", x=x, quiet=True)
-    y, ref = (y, ref) if isinstance(y, list) else ([y], [ref])
-    for i, (a, b) in enumerate(zip(y, ref)):
-        assert a.shape == b.shape
-        assert np.array_equal(a, b), f"branch {i} ({specs[i]}) differs from the golden model at {int((a != b).sum())} places"
+    assert_branches_exact(tmp_path / "m55", BOARD, x, specs)
 
 
 SPECS = [
