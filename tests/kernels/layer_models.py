@@ -126,14 +126,7 @@ def build_model(specs: list[dict], path: Path, seed: int = 0, n_calib: int = 8) 
             lo, hi = -rng.uniform(0.5, 2.0), rng.uniform(1.0, 3.0)
             calib[vi.name] = rng.uniform(lo, hi, (n_calib,) + tuple(shape)).astype(np.float32)
             test.append(rng.uniform(lo * 1.1, hi * 1.1, (2,) + tuple(shape)).astype(np.float32))
-    graph = helper.make_graph(nodes, "layers", inputs, outputs, inits)
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
-    model.ir_version = 8
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    onnx.save(model, path)
-    cpath = path.with_suffix(".npz")
-    np.savez(cpath, **calib)
+    path, cpath = _save(helper.make_graph(nodes, "layers", inputs, outputs, inits), path, calib)
     return path, cpath, test
 
 
@@ -166,14 +159,33 @@ def build_chain(in_c: int, hw: int, layers: list[tuple], path: Path, seed: int =
     shape = [1, in_c, hw, hw]
     graph = helper.make_graph(nodes, "chain", [helper.make_tensor_value_info("x", TensorProto.FLOAT, shape)],
                               [helper.make_tensor_value_info(cur, TensorProto.FLOAT, None)], inits)
+    path, cpath = _save(graph, path, {"x": rng.uniform(-1, 2, (n_calib,) + tuple(shape)).astype(np.float32)})
+    return path, cpath, rng.uniform(-1, 2, (2,) + tuple(shape)).astype(np.float32)
+
+
+def _save(graph, path, calib: dict) -> tuple[Path, Path]:
+    """Write graph as an opset-13 model at path and the calibration arrays beside it (.npz)."""
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
     model.ir_version = 8
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     onnx.save(model, path)
     cpath = path.with_suffix(".npz")
-    np.savez(cpath, x=rng.uniform(-1, 2, (n_calib,) + tuple(shape)).astype(np.float32))
-    return path, cpath, rng.uniform(-1, 2, (2,) + tuple(shape)).astype(np.float32)
+    np.savez(cpath, **calib)
+    return path, cpath
+
+
+def need_qemu():
+    """Skip the calling test where the Cortex-M toolchain or QEMU is missing."""
+    import pytest
+
+    from mcuforge.errors import McuforgeError
+    from mcuforge.sim import toolchain
+    try:
+        toolchain.qemu_arm()
+        toolchain.arm_gcc()
+    except McuforgeError as e:
+        pytest.skip(f"no Cortex-M toolchain/QEMU here: {e}")
 
 
 def assert_branches_exact(out_dir, board: str, x, specs: list[dict]) -> dict:

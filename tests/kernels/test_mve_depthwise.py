@@ -15,8 +15,8 @@ import pytest
 
 from mcuforge.api import compile_model
 
-from .layer_models import assert_branches_exact, build_model, dw_spec
-from .test_mve_conv import _need_qemu, patch_shifts
+from .layer_models import assert_branches_exact, build_model, dw_spec, need_qemu
+from .test_mve_conv import patch_shifts
 
 BOARD = "mps3-an547"
 
@@ -48,7 +48,7 @@ SPECS = [
 
 
 def test_mve_depthwise_layers(tmp_path, monkeypatch):
-    _need_qemu()
+    need_qemu()
     seen = patch_shifts(monkeypatch, [0, "norshift", "left"], depthwise=True)
     run(tmp_path, SPECS)
     assert sorted(set(seen.values()), key=str) == sorted({0, "norshift", "left"}, key=str)
@@ -57,7 +57,7 @@ def test_mve_depthwise_layers(tmp_path, monkeypatch):
 @pytest.mark.slow
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_mve_depthwise_random_layers(tmp_path, monkeypatch, seed):
-    _need_qemu()
+    need_qemu()
     rng = np.random.default_rng(seed)
     specs = []
     for _ in range(8):
