@@ -1,0 +1,140 @@
+"""onnxruntime's float32 arithmetic of a QDQ Add / Sub, exactly (`requant="ort"`).
+
+onnxruntime runs a QDQ model's int8 Add (graph optimizations off, as the corpus check compares) as
+    fa = float32(a - za) * sa          DequantizeLinear, one float32 rounding
+    fb = float32(b - zb) * sb
+    s  = fa + fb  (fa - fb for Sub)    float32 add, round to nearest even
+    q  = s / so                        MLAS QuantizeLinear: a division (not s * (1/so)),
+    y  = nearbyint(clamp(q, -128 - zo, 127 - zo)) + zo      round half to even
+Our exact integer rule (requant="single") rounds the exact value ((a-za) sa +- (b-zb) sb) / so once,
+so the two differ where that value lies within a few float32 ulps of a half: 0 to ~4 of the 65,536
+input pairs of an Add. Residual networks (mobilenet_v2) amplify such a flip over later layers.
+
+The golden model here is that float32 sequence in numpy (`add_sub_f32`). The C kernel
+(runtime_c/kernels/mcf_add_s8_ort.c) reproduces it with integers only, no FPU:
+  - fa and fb are exact multiples of a common power of two 2^k (a float32 has a 24-bit mantissa),
+    so tables DA[a] = fa / 2^k and DB[b] = +-fb / 2^k (int64, 256 entries each) make the exact sum
+    S = DA[a] + DB[b] an integer;
+  - everything after the sum (round S 2^k to float32, divide by so, round half to even, clamp,
+    the fused activation's clamp) is a monotone non-decreasing function of S, so it is a
+    staircase: output = act_min + #{j : T[j] <= S} for thresholds T[0..n) (n = act_max - act_min),
+    T[j] the least S whose output is >= act_min + 1 + j. `tables` finds them by bisection on that
+    float32 function;
+  - the kernel estimates the step from S with one multiply and walks to the exact one with the
+    thresholds (correct for any estimate; the estimate only saves steps).
+`tables` then checks the integer form against the float32 sequence on all 65,536 input pairs, so
+a compiled layer equals the golden model by construction (a mismatch raises, naming the node).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+F32 = np.float32
+RULE = "ort"             # node attribute value: attrs["float_rule"] == "ort"
+MAX_SUM_BITS = 52        # |S| < 2^52: S exact in float64 while the thresholds are searched
+
+
+def uses_ort_rule(node) -> bool:
+    return node.attrs.get("float_rule") == RULE
+
+
+def dequantize_f32(x, scale: float, zp: int) -> np.ndarray:
+    """onnxruntime's DequantizeLinear: float32(x - zp) * scale, one float32 rounding."""
+    return (np.asarray(x).astype(np.int32) - zp).astype(F32) * F32(scale)
+
+
+def quantize_f32(v, scale: float, zp: int, lo: int, hi: int) -> np.ndarray:
+    """onnxruntime's QuantizeLinear (MLAS): v / scale in float32, clamped to the int8 range minus
+    the zero point, rounded half to even, plus the zero point; then the fused activation's clamp."""
+    q = np.asarray(v, dtype=F32) / F32(scale)
+    q = np.clip(q, F32(-128 - zp), F32(127 - zp))
+    return np.clip(np.rint(q).astype(np.int64) + zp, lo, hi)
+
+
+def add_sub_f32(a, b, p: dict, sign: int) -> np.ndarray:
+    """The golden model of an int8 Add (sign 1) / Sub (-1) under the ORT rule; p from
+    _AddSub.int8_params plus the three scales (`ort_params`)."""
+    fa = dequantize_f32(a, p["in1_s"], p["in1_zp"])
+    fb = dequantize_f32(b, p["in2_s"], p["in2_zp"])
+    s = fa + fb if sign > 0 else fa - fb
+    return quantize_f32(s, p["out_s"], p["out_zp"], p["act_min"], p["act_max"]).astype(np.int8)
+
+
+def ort_params(node, g, p: dict) -> dict:
+    """int8_params plus the float32 scales of the two inputs and the output."""
+    q1, q2, qo = (g.tensors[t].quant for t in (node.inputs[0], node.inputs[1], node.outputs[0]))
+    return dict(p, in1_s=float(F32(q1.s)), in2_s=float(F32(q2.s)), out_s=float(F32(qo.s)))
+
+
+def _exponent_floor(v: np.ndarray) -> int:
+    """The largest k such that every (float32) value of v is an integer multiple of 2^k."""
+    v = v[v != 0].astype(np.float64)
+    if v.size == 0:
+        return 0
+    _, e = np.frexp(v)                      # |v| = m 2^e, 0.5 <= m < 1, m has 24 significant bits
+    return int(e.min()) - 24
+
+
+def _output_of_sum(s: np.ndarray, k: int, p: dict) -> np.ndarray:
+    """The output for exact sums s (int64, in units of 2^k): float32 rounding, then QuantizeLinear."""
+    f = (s.astype(np.float64) * 2.0 ** k).astype(F32)   # exact in float64, one rounding to float32
+    return quantize_f32(f, p["out_s"], p["out_zp"], p["act_min"], p["act_max"])
+
+
+def tables(node, p: dict, sign: int) -> dict:
+    """The integer form of the ORT rule for the C kernel: da, db (int64 [256], indexed by x + 128),
+    thresholds (int64 [act_max - act_min]) and the step estimate (est_shift, est_mult, est_n);
+    checked against add_sub_f32 on every input pair."""
+    from ..errors import McuforgeError
+    xs = np.arange(-128, 128)
+    fa = dequantize_f32(xs, p["in1_s"], p["in1_zp"])
+    fb = dequantize_f32(xs, p["in2_s"], p["in2_zp"])
+    fb = fb if sign > 0 else -fb
+    k = min(_exponent_floor(fa), _exponent_floor(fb))
+    da = (fa.astype(np.float64) * 2.0 ** -k).astype(np.int64)
+    db = (fb.astype(np.float64) * 2.0 ** -k).astype(np.int64)
+    s_min, s_max = int(da.min() + db.min()), int(da.max() + db.max())
+    if max(-s_min, s_max) >= 1 << MAX_SUM_BITS:
+        raise McuforgeError(f"{node.op} node {node.name!r}: input scales {p['in1_s']:g} and {p['in2_s']:g} are "
+                            f"too far apart for the integer form of onnxruntime's float32 add (requant='ort'); "
+                            f"compile with requant='single'")
+    lo, hi = int(p["act_min"]), int(p["act_max"])
+    targets = np.arange(lo + 1, hi + 1)
+    # bisection for each target output y: least S in [s_min, s_max + 1] with output(S) >= y
+    # (s_max + 1: never reached); invariant output(L) < y <= output(H), L = s_min - 1 virtual.
+    low = np.full(targets.shape, s_min - 1, dtype=np.int64)
+    high = np.full(targets.shape, s_max + 1, dtype=np.int64)
+    while targets.size and np.any(high - low > 1):
+        mid = low + (high - low) // 2
+        ok = _output_of_sum(mid, k, p) >= targets
+        high, low = np.where(ok, mid, high), np.where(ok, low, mid)
+    thresholds = high
+    # the step estimate: y ~ out_zp + (S >> est_shift) * est_mult / 2^est_n, |S >> est_shift| < 2^30
+    est_shift = max(0, max(-s_min, s_max).bit_length() - 30)
+    ratio = 2.0 ** (k + est_shift) / p["out_s"]          # output steps per unit of S >> est_shift
+    est_n = int(np.clip(30 - np.ceil(np.log2(ratio)), 1, 62 - 30)) if ratio > 0 else 1
+    est_mult = int(min(round(ratio * 2.0 ** est_n), (1 << 31) - 1))
+    # the proof: the staircase equals the float32 sequence on every input pair
+    a, b = np.meshgrid(xs, xs, indexing="ij")
+    s = da[a + 128] + db[b + 128]
+    got = lo + np.searchsorted(thresholds, s.ravel(), side="right")
+    want = add_sub_f32(a.ravel(), b.ravel(), p, sign).astype(np.int64)
+    if not np.array_equal(got, want):
+        bad = int(np.count_nonzero(got != want))
+        raise McuforgeError(f"{node.op} node {node.name!r}: integer form of onnxruntime's float32 rule differs "
+                            f"on {bad} input pairs (requant='ort'); compile with requant='single'")
+    return {"da": da, "db": db, "thresholds": thresholds, "est_shift": est_shift, "est_mult": est_mult,
+            "est_n": est_n, "unit_exp": k}
+
+
+def estimate_steps(t: dict, p: dict) -> np.ndarray:
+    """How far the kernel's estimate lands from the exact step on every input pair (the threshold
+    steps the kernel walks; 0 where the estimate is exact): for cost statements and tests."""
+    xs = np.arange(256)
+    a, b = np.meshgrid(xs, xs, indexing="ij")
+    s = (t["da"][a] + t["db"][b]).ravel()
+    lo, hi = int(p["act_min"]), int(p["act_max"])
+    est = p["out_zp"] + (((s >> t["est_shift"]) * t["est_mult"] + (1 << (t["est_n"] - 1))) >> t["est_n"])
+    est = np.clip(est, lo, hi)
+    exact = lo + np.searchsorted(t["thresholds"], s, side="right")
+    return np.abs(est - exact)
