@@ -138,3 +138,52 @@ def estimate_steps(t: dict, p: dict) -> np.ndarray:
     est = np.clip(est, lo, hi)
     exact = lo + np.searchsorted(t["thresholds"], s, side="right")
     return np.abs(est - exact)
+
+
+# -- bilinear Resize ------------------------------------------------------------------------
+# onnxruntime's float Resize (mode linear, NCHW, UpsampleBilinear): per output row y the
+# clamped source coordinate v (float32, ir/ops/resize.py computes it as onnxruntime does),
+# y1 = min(int(v), H - 1), y2 = min(y1 + 1, H - 1), dy1 = |v - y1|, dy2 = |v - y2| in float32
+# (both 0.5 where y1 == y2); the same along x; then in float32, left to right,
+#     out = dx2 dy2 X11 + dx1 dy2 X21 + dx2 dy1 X12 + dx1 dy1 X22     (X21: row y1, column x2)
+# with each weight product (dx dy) rounded before it multiplies X. No integer form of this with
+# small tables exists (four operands), so the C kernel (mcf_resize_bilinear_s8_ort.c) runs the
+# same float32 operations in the same order, built so that no multiply-add is fused (software
+# float on cores without an FPU is IEEE-exact too).
+
+def bilinear_axis(a: dict, axis: int, in_size: int, out_size: int):
+    """(i1, i2, d1, d2) per output index along one axis: source indices and float32 weights."""
+    from ..ir.ops.resize import linear_table
+    lo, hi, w = linear_table(a, axis, in_size, out_size)
+    v = (lo + w).astype(F32)                    # the clamped float32 coordinate (lo + w is exact)
+    d1 = np.abs(v - lo.astype(F32)).astype(F32)
+    d2 = np.abs(v - hi.astype(F32)).astype(F32)
+    same = lo == hi
+    d1[same], d2[same] = F32(0.5), F32(0.5)
+    return lo.astype(np.int64), hi.astype(np.int64), d1, d2
+
+
+def resize_params(node, g) -> dict:
+    qi, qo = g.tensors[node.inputs[0]].quant, g.tensors[node.outputs[0]].quant
+    return {"in_s": float(F32(qi.s)), "in_zp": int(qi.zp), "out_s": float(F32(qo.s)), "out_zp": int(qo.zp)}
+
+
+def resize_bilinear_f32(node, x, p: dict) -> np.ndarray:
+    """Golden model of an int8 NHWC bilinear resize under the ORT rule."""
+    h, w = x.shape[1:3]
+    oh, ow = (int(d) for d in node.attrs["size"])
+    y1, y2, dy1, dy2 = bilinear_axis(node.attrs, 0, h, oh)
+    x1, x2, dx1, dx2 = bilinear_axis(node.attrs, 1, w, ow)
+    if (oh, ow) == (h, w):   # onnxruntime copies a tensor whose shape the resize keeps
+        y1 = y2 = np.arange(h)
+        x1 = x2 = np.arange(w)
+        dy1, dy2, dx1, dx2 = (np.full(n, F32(0.5)) for n in (h, h, w, w))
+    f = dequantize_f32(x, p["in_s"], p["in_zp"])
+    r1, r2 = f[:, y1], f[:, y2]
+    X11, X21, X12, X22 = r1[:, :, x1], r1[:, :, x2], r2[:, :, x1], r2[:, :, x2]
+    wy1, wy2 = dy1[None, :, None, None], dy2[None, :, None, None]
+    wx1, wx2 = dx1[None, None, :, None], dx2[None, None, :, None]
+    out = (wx2 * wy2) * X11 + (wx1 * wy2) * X21
+    out = out + (wx2 * wy1) * X12
+    out = out + (wx1 * wy1) * X22
+    return quantize_f32(out.astype(F32), p["out_s"], p["out_zp"], -128, 127).astype(np.int8)

@@ -211,6 +211,9 @@ class Resize(OpDef):
         x = xs[0]
         if node.attrs["mode"] == "nearest":
             return [self._gather(node, x)]
+        if node.attrs.get("float_rule") == "ort":   # requant="ort": onnxruntime's float32 resize
+            from ...reference.ort_float import resize_bilinear_f32
+            return [resize_bilinear_f32(node, x, p)]
         t = self.tables(node, x.shape[1:3], integer=True)
         xi = x.astype(np.int64)
         wy = t["wy"][None, :, None, None]
@@ -224,6 +227,9 @@ class Resize(OpDef):
         qi, qo = g.tensors[node.inputs[0]].quant, g.tensors[node.outputs[0]].quant
         if qi is not None and qo is not None and not qi.same_as(qo):
             raise ValueError(f"resize {node.name}: int8 input and output must share one quantization")
+        if node.attrs.get("float_rule") == "ort":
+            from ...reference.ort_float import resize_params
+            return resize_params(node, g)
         return {}
 
     def macs(self, node, g):
