@@ -168,21 +168,26 @@ def resize_params(node, g) -> dict:
     return {"in_s": float(F32(qi.s)), "in_zp": int(qi.zp), "out_s": float(F32(qo.s)), "out_zp": int(qo.zp)}
 
 
+def bilinear_tables(node, in_hw) -> dict:
+    """Per-axis source indices and float32 weights of the resize (bilinear_axis on both axes)."""
+    (h, w), (oh, ow) = in_hw, (int(d) for d in node.attrs["size"])
+    if (oh, ow) == (h, w):   # onnxruntime copies a tensor whose shape the resize keeps
+        y1, x1 = np.arange(h), np.arange(w)
+        return {"y1": y1, "y2": y1, "x1": x1, "x2": x1,
+                **{k: np.full(n, F32(0.5)) for k, n in (("dy1", h), ("dy2", h), ("dx1", w), ("dx2", w))}}
+    t = dict(zip(("y1", "y2", "dy1", "dy2"), bilinear_axis(node.attrs, 0, h, oh)))
+    t.update(zip(("x1", "x2", "dx1", "dx2"), bilinear_axis(node.attrs, 1, w, ow)))
+    return t
+
+
 def resize_bilinear_f32(node, x, p: dict) -> np.ndarray:
     """Golden model of an int8 NHWC bilinear resize under the ORT rule."""
-    h, w = x.shape[1:3]
-    oh, ow = (int(d) for d in node.attrs["size"])
-    y1, y2, dy1, dy2 = bilinear_axis(node.attrs, 0, h, oh)
-    x1, x2, dx1, dx2 = bilinear_axis(node.attrs, 1, w, ow)
-    if (oh, ow) == (h, w):   # onnxruntime copies a tensor whose shape the resize keeps
-        y1 = y2 = np.arange(h)
-        x1 = x2 = np.arange(w)
-        dy1, dy2, dx1, dx2 = (np.full(n, F32(0.5)) for n in (h, h, w, w))
+    t = bilinear_tables(node, x.shape[1:3])
     f = dequantize_f32(x, p["in_s"], p["in_zp"])
-    r1, r2 = f[:, y1], f[:, y2]
-    X11, X21, X12, X22 = r1[:, :, x1], r1[:, :, x2], r2[:, :, x1], r2[:, :, x2]
-    wy1, wy2 = dy1[None, :, None, None], dy2[None, :, None, None]
-    wx1, wx2 = dx1[None, None, :, None], dx2[None, None, :, None]
+    r1, r2 = f[:, t["y1"]], f[:, t["y2"]]
+    X11, X21, X12, X22 = r1[:, :, t["x1"]], r1[:, :, t["x2"]], r2[:, :, t["x1"]], r2[:, :, t["x2"]]
+    wy1, wy2 = t["dy1"][None, :, None, None], t["dy2"][None, :, None, None]
+    wx1, wx2 = t["dx1"][None, None, :, None], t["dx2"][None, None, :, None]
     out = (wx2 * wy2) * X11 + (wx1 * wy2) * X21
     out = out + (wx2 * wy1) * X12
     out = out + (wx1 * wy1) * X22

@@ -1,6 +1,6 @@
-"""C layer of the requant="ort" int8 add / sub (onnxruntime's float32 QDQ arithmetic in integers:
-kernel runtime_c/kernels/mcf_add_s8_ort.c, rule and tables reference/ort_float.py). Portable C
-only: the kernel is table look-ups and compares, the same on every core."""
+"""C layers of requant="ort" (onnxruntime's float32 QDQ arithmetic; rules in reference/ort_float.py):
+int8 add / sub in integers (mcf_add_s8_ort.c: table look-ups and compares, the same on every core)
+and int8 bilinear resize in float32 (mcf_resize_bilinear_s8_ort.c). Portable C only."""
 import numpy as np
 
 from ....ir.ops import get_op
@@ -20,3 +20,19 @@ def add_sub_ort(ctx, node, cid):
     layer.arrays += [ctx.array(cid, "da", "int64_t", t["da"]), ctx.array(cid, "db", "int64_t", t["db"]),
                      ctx.array(cid, "thresholds", "int64_t", thresholds)]
     return layer
+
+
+def resize_bilinear_ort(ctx, node, cid):
+    from .base import Layer
+    from .upsample import _geometry
+    x = ctx.g.tensors[node.inputs[0]]
+    p = get_op("resize").int8_params(node, ctx.g)
+    t = ort_float.bilinear_tables(node, x.shape[1:3])
+    params = dict(_geometry(ctx, node), out_scale=p["out_s"], q_lo=float(-128 - p["out_zp"]),
+                  q_hi=float(127 - p["out_zp"]), out_zp=p["out_zp"])
+    kernel, sources = ctx.select.pick("mcf_resize_bilinear_s8_ort", params)
+    arrays = [ctx.array(cid, k, "int32_t", t[k].astype(np.int32)) for k in ("y1", "y2", "x1", "x2")]
+    arrays += [ctx.array(cid, k, "float", t[k].astype(np.float32)) for k in ("dy1", "dy2", "dx1", "dx2")]
+    arrays.append(ctx.array(cid, "deq", "float", ort_float.dequantize_f32(np.arange(-128, 128), p["in_s"], p["in_zp"])))
+    return Layer(node, "resize_bilinear_ort", kernel, sources, [ctx.refs[node.inputs[0]]],
+                 [ctx.refs[node.outputs[0]]], params, arrays, macs=get_op("resize").macs(node, ctx.g))
