@@ -91,13 +91,13 @@ def tables(node, p: dict, sign: int) -> dict:
     fb = dequantize_f32(xs, p["in2_s"], p["in2_zp"])
     fb = fb if sign > 0 else -fb
     k = min(_exponent_floor(fa), _exponent_floor(fb))
-    da = (fa.astype(np.float64) * 2.0 ** -k).astype(np.int64)
-    db = (fb.astype(np.float64) * 2.0 ** -k).astype(np.int64)
-    s_min, s_max = int(da.min() + db.min()), int(da.max() + db.max())
-    if max(-s_min, s_max) >= 1 << MAX_SUM_BITS:
+    if (np.abs(fa).max() + np.abs(fb).max()) * 2.0 ** -k >= 2.0 ** MAX_SUM_BITS:
         raise McuforgeError(f"{node.op} node {node.name!r}: input scales {p['in1_s']:g} and {p['in2_s']:g} are "
                             f"too far apart for the integer form of onnxruntime's float32 add (requant='ort'); "
                             f"compile with requant='single'")
+    da = (fa.astype(np.float64) * 2.0 ** -k).astype(np.int64)
+    db = (fb.astype(np.float64) * 2.0 ** -k).astype(np.int64)
+    s_min, s_max = int(da.min() + db.min()), int(da.max() + db.max())
     lo, hi = int(p["act_min"]), int(p["act_max"])
     targets = np.arange(lo + 1, hi + 1)
     # bisection for each target output y: least S in [s_min, s_max + 1] with output(S) >= y
