@@ -121,3 +121,82 @@ def test_add_kernel_equals_onnxruntime_on_all_input_pairs(tmp_path, board):
                            for x, y in zip(fa, fb)])
     got, info = simulate(res.out_dir, board, [fa, fb], quiet=True)
     assert np.array_equal(got.reshape(want.shape), want)
+
+
+def _resize_add_qdq(coord="align_corners", hw=(6, 6), out_hw=(12, 12), c=4, scales=False):
+    """x -> Q/DQ -> bilinear Resize -> Q/DQ -> Add(., y) -> Q/DQ, every grid its own."""
+    grids = {"x": (0.031, -5), "r": (0.029, 3), "y": (0.017, 9), "s": (0.043, -2)}
+    inits = []
+    for k, (s, z) in grids.items():
+        inits += [numpy_helper.from_array(np.array(s, np.float32), f"s_{k}"),
+                  numpy_helper.from_array(np.array(z, np.int8), f"z_{k}")]
+    inits.append(numpy_helper.from_array(np.array([], np.float32), "roi"))
+    if scales:
+        inits.append(numpy_helper.from_array(np.array([1, 1, out_hw[0] / hw[0], out_hw[1] / hw[1]], np.float32), "sc"))
+        rin = ["xd", "roi", "sc"]
+    else:
+        inits.append(numpy_helper.from_array(np.array([1, c, *out_hw], np.int64), "sizes"))
+        rin = ["xd", "roi", "", "sizes"]
+
+    def qdq(src, k, dst):
+        return [helper.make_node("QuantizeLinear", [src, f"s_{k}", f"z_{k}"], [dst + "q"]),
+                helper.make_node("DequantizeLinear", [dst + "q", f"s_{k}", f"z_{k}"], [dst])]
+    nodes = (qdq("x", "x", "xd") + [helper.make_node("Resize", rin, ["r"], mode="linear",
+                                                     coordinate_transformation_mode=coord)]
+             + qdq("r", "r", "rd") + qdq("y", "y", "yd") + [helper.make_node("Add", ["rd", "yd"], ["s"])]
+             + qdq("s", "s", "out"))
+    ins = [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, c, *hw]),
+           helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, c, *out_hw])]
+    g = helper.make_graph(nodes, "resize_add", ins, [helper.make_tensor_value_info("out", TensorProto.FLOAT, None)],
+                          inits)
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)])
+    m.ir_version = 8
+    return m, grids["s"]
+
+
+def _samples(m, n, seed=0):
+    rng = np.random.default_rng(seed)
+    shapes = [[d.dim_value for d in i.type.tensor_type.shape.dim] for i in m.graph.input]
+    return [(rng.standard_normal([n] + s[1:]) * 1.5).astype(np.float32) for s in shapes]
+
+
+def _ort_int8(path, xs, grid):
+    sess = ort_session(path)
+    names = [i.name for i in sess.get_inputs()]
+    ys = [sess.run(None, dict(zip(names, [x[i:i + 1] for x in xs])))[0] for i in range(len(xs[0]))]
+    return np.round(np.concatenate(ys) / np.float32(grid[0])) + grid[1]
+
+
+@pytest.mark.parametrize("coord, hw, out_hw, scales", [
+    ("align_corners", (6, 6), (12, 12), False), ("half_pixel", (5, 7), (11, 9), False),
+    ("pytorch_half_pixel", (6, 6), (12, 12), True), ("asymmetric", (7, 5), (3, 4), False)])
+def test_resize_rule_equals_onnxruntime(tmp_path, coord, hw, out_hw, scales):
+    """Golden model of the bilinear resize (+ add) under requant="ort" identical to onnxruntime;
+    under "single" (1/1024 integer weights) it is not."""
+    m, grid = _resize_add_qdq(coord, hw, out_hw, scales=scales)
+    path = tmp_path / "m.onnx"
+    onnx.save(m, path)
+    xs = _samples(m, 6)
+    want = _ort_int8(path, xs, grid)
+    differs = {}
+    for mode in ("single", "ort"):
+        res = compile_model(path, tmp_path / mode, quiet=True, requant=mode)
+        got, _ = simulate(res.out_dir, "reference", xs, quiet=True)
+        differs[mode] = int(np.count_nonzero(got.reshape(want.shape) != want))
+    assert differs["ort"] == 0 and differs["single"] > 0, differs
+
+
+@pytest.mark.parametrize("board, target", [("host", "cortex-m4"), ("mps2-an386", "cortex-m4"),
+                                           ("mps3-an547", "cortex-m55"), ("microbit", "cortex-m0")])
+def test_resize_add_kernels_equal_onnxruntime(tmp_path, board, target):
+    """mcf_resize_bilinear_s8_ort (float32, no fused multiply-add: FPU on M4 / M55, software float
+    on M0) and mcf_add_s8_ort in one model: host C and QEMU identical to onnxruntime."""
+    m, grid = _resize_add_qdq()
+    path = tmp_path / "m.onnx"
+    onnx.save(m, path)
+    xs = _samples(m, 3, seed=1)
+    res = compile_model(path, tmp_path / "lib", quiet=True, requant="ort", target=target)
+    assert {p.name for p in res.out_dir.rglob("mcf_*_ort.c")} == {"mcf_add_s8_ort.c", "mcf_resize_bilinear_s8_ort.c"}
+    got, _ = simulate(res.out_dir, board, xs, quiet=True)
+    want = _ort_int8(path, xs, grid)
+    assert np.array_equal(got.reshape(want.shape), want)

@@ -178,9 +178,6 @@ def prepare_graph(model, quant: str = "int8", calib=None, calib_method: str = "m
             raise McuforgeError(f"requant={requant!r} is for int8 models quantized from ONNX or float; a .tflite "
                                 "model keeps TFLite Micro's double rounding, a float32 build has no requantization")
         g.meta["requant"] = "single" if requant == "ort" else requant
-        if requant == "ort":   # single rounding, and onnxruntime's float32 rules where it differs
-            from .passes.ort_rules import apply_ort_rules
-            apply_ort_rules(g)
     from .reference.arith import rounding
     with rounding(g.meta.get("requant")):   # the tables lower_to_lut fills use the same rounding
         if g.meta.get("quant") == "int8":
@@ -189,6 +186,9 @@ def prepare_graph(model, quant: str = "int8", calib=None, calib_method: str = "m
         if g.meta.get("quant") == "int8":
             from .quant.range_check import check_int8_ranges
             check_int8_ranges(g)
+    if requant == "ort":   # single rounding, and onnxruntime's float32 rules where they differ
+        from .passes.ort_rules import apply_ort_rules
+        apply_ort_rules(g)
     return g, ranges
 
 

@@ -13,10 +13,27 @@ ORT_RULE_OPS = ("add", "sub")
 
 
 def apply_ort_rules(g: Graph) -> Graph:
-    for node in g.nodes.values():
+    for node in list(g.nodes.values()):
         if node.op in ORT_RULE_OPS and all(g.tensors[t].dtype == "int8" for t in node.inputs[:2] + node.outputs[:1]):
             node.attrs["float_rule"] = RULE
         elif (node.op == "resize" and node.attrs.get("mode") == "linear" and node.attrs.get("coord") != "tflite"
               and g.tensors[node.outputs[0]].dtype == "int8"):
             node.attrs["float_rule"] = RULE
+            _absorb_requantize(g, node)
+    g.prune_tensors()
     return g
+
+
+def _absorb_requantize(g: Graph, resize):
+    """onnxruntime quantizes the float resize straight to the output grid; an int8 resize keeps its
+    input's grid and a requantize table follows when the grids differ. Under the ORT rule the resize
+    rounds once, to the table's output grid, and the table goes."""
+    readers = g.consumers(resize.outputs[0])
+    if (len(readers) != 1 or readers[0].attrs.get("from_op") != "requantize" or readers[0].op != "lut"
+            or resize.outputs[0] in g.outputs):
+        return
+    out = readers[0].outputs[0]
+    g.remove_node(readers[0].name)
+    g.remove_node(resize.name)
+    resize.outputs = [out]
+    g.add_node(resize)
