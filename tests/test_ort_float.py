@@ -82,8 +82,9 @@ def test_add_sub_rule_equals_onnxruntime_on_all_input_pairs(tmp_path, op, case):
 
 
 def test_add_integer_form_equals_float32_sequence():
-    """The kernel's integer form (tables + threshold staircase), proven on all pairs at compile
-    time, for a fused ReLU and for scales 2^20 apart (the widest exact sums)."""
+    """The kernel's integer form (fast fixed-point path, exact path: tables + threshold staircase),
+    proven on all pairs at compile time, for a fused ReLU, for scales 2^20 apart (the widest exact
+    sums) and for exact ties ((a + b) / 2: rounded half to even, like onnxruntime)."""
     from mcuforge.errors import McuforgeError
     from mcuforge.reference import ort_float
 
@@ -91,15 +92,18 @@ def test_add_integer_form_equals_float32_sequence():
         op, name, attrs = "add", "n", {}
 
     a, b = np.meshgrid(np.arange(-128, 128), np.arange(-128, 128), indexing="ij")
-    for sa, sb, so, lo in ((0.02, 0.03, 0.04, 5), (0.02, 0.02 * 2.0 ** -20, 0.01, -128), (0.1, 0.1, 0.2, -128)):
+    for sa, sb, so, lo in ((0.0213, 0.0317, 0.0419, 5), (0.02, 0.02 * 2.0 ** -20, 0.0133, -128), (0.1, 0.1, 0.2, -128)):
         p = dict(in1_s=float(np.float32(sa)), in2_s=float(np.float32(sb)), out_s=float(np.float32(so)),
                  in1_zp=3, in2_zp=-4, out_zp=5, act_min=lo, act_max=127)
         for sign in (1, -1):
             t = ort_float.tables(Node, p, sign)
             s = t["da"][a + 128] + t["db"][b + 128]
-            got = lo + np.searchsorted(t["thresholds"], s.ravel(), side="right")
-            assert np.array_equal(got, ort_float.add_sub_f32(a.ravel(), b.ravel(), p, sign))
-            assert ort_float.estimate_steps(t, p).max() <= 1
+            want = ort_float.add_sub_f32(a.ravel(), b.ravel(), p, sign)
+            assert np.array_equal(lo + np.searchsorted(t["thresholds"], s.ravel(), side="right"), want)
+            got, near = ort_float.kernel_model(t, p, a.ravel() + 128, b.ravel() + 128)
+            assert np.array_equal(got, want)
+            # only values within 2^-12 of a step take the exact path; (a + b) / 2 has exact ties
+            assert near.mean() < (0.51 if sa == 0.1 else 0.01)
     p = dict(p, in2_s=float(np.float32(0.02 * 2.0 ** -40)))
     with pytest.raises(McuforgeError, match="too far apart"):
         ort_float.tables(Node, p, 1)

@@ -7,16 +7,21 @@
 #ifndef MCF_ORT_FLOAT_H
 #define MCF_ORT_FLOAT_H
 
-/* int8 add / subtract with broadcasting. s = da[x1 + 128] + db[x2 + 128] is the exact float32 sum
- * (difference: db holds -fb) of the dequantized inputs in units of 2^k; the output is
- * act_min + #{j < steps : thresholds[j] <= s} (steps = act_max - act_min). The step is first
- * estimated as out_zp + ((s >> est_shift) * est_mult + est_round) >> est_n, then walked to. */
+/* int8 add / subtract with broadcasting. Fast path: e = ea[(uint8_t)x1] + eb[(uint8_t)x2] is the exact
+ * value (fa +- fb) / out_scale + out_zp + 1/2 in fixed point (MCF_ADD_ORT_FRAC_BITS fractional
+ * bits); the output is floor(e) unless e's fraction lies within MCF_ADD_ORT_EPS of a step or
+ * floor(e) lies outside [act_min, act_max] (then clamped). There
+ * s = da[(uint8_t)x1] + db[(uint8_t)x2] is the exact float32 sum (difference: db holds -fb) in units of
+ * 2^k and the output is act_min + #{j < steps : thresholds[j] <= s} (steps = act_max - act_min):
+ * what float32 rounding, the division by the output scale and rounding half to even make of it. */
+#define MCF_ADD_ORT_FRAC_BITS 16
+#define MCF_ADD_ORT_EPS 16
+
 typedef struct {
     mcf_broadcast bc;
+    const int32_t *ea, *eb;
     const int64_t *da, *db, *thresholds;
-    int32_t out_zp, act_min, steps;
-    int32_t est_shift, est_mult, est_n;
-    int64_t est_round;
+    int32_t act_min, act_max;
 } mcf_add_s8_ort_args;
 
 void mcf_add_s8_ort(const mcf_add_s8_ort_args *a, const int8_t *in1, const int8_t *in2, int8_t *out);

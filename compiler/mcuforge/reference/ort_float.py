@@ -20,8 +20,9 @@ The golden model here is that float32 sequence in numpy (`add_sub_f32`). The C k
     staircase: output = act_min + #{j : T[j] <= S} for thresholds T[0..n) (n = act_max - act_min),
     T[j] the least S whose output is >= act_min + 1 + j. `tables` finds them by bisection on that
     float32 function;
-  - the kernel estimates the step from S with one multiply and walks to the exact one with the
-    thresholds (correct for any estimate; the estimate only saves steps).
+  - fast path: int32 tables ea[a] + eb[b] hold the exact value ((fa + fb) / so + zo + 1/2) in fixed
+    point; its floor is the output unless its fraction lies within eps of a step, where the exact
+    sum is compared with the thresholds (a few pairs in 10^4).
 `tables` then checks the integer form against the float32 sequence on all 65,536 input pairs, so
 a compiled layer equals the golden model by construction (a mismatch raises, naming the node).
 """
@@ -32,6 +33,8 @@ import numpy as np
 F32 = np.float32
 RULE = "ort"             # node attribute value: attrs["float_rule"] == "ort"
 MAX_SUM_BITS = 52        # |S| < 2^52: S exact in float64 while the thresholds are searched
+ADD_FRAC_BITS = 16       # the add's fast path: fixed point with 16 fractional bits (mcf_ort_float.h)
+ADD_EPS = 16             # ... and its fraction within 16 / 2^16 of a step takes the exact path
 
 
 def uses_ort_rule(node) -> bool:
@@ -83,8 +86,8 @@ def _output_of_sum(s: np.ndarray, k: int, p: dict) -> np.ndarray:
 
 def tables(node, p: dict, sign: int) -> dict:
     """The integer form of the ORT rule for the C kernel: da, db (int64 [256], indexed by x + 128),
-    thresholds (int64 [act_max - act_min]) and the step estimate (est_shift, est_mult, est_n);
-    checked against add_sub_f32 on every input pair."""
+    thresholds (int64 [act_max - act_min]) and the fast path's ea, eb (int32 [256]); checked
+    against add_sub_f32 on every input pair."""
     from ..errors import McuforgeError
     xs = np.arange(-128, 128)
     fa = dequantize_f32(xs, p["in1_s"], p["in1_zp"])
@@ -109,35 +112,40 @@ def tables(node, p: dict, sign: int) -> dict:
         ok = _output_of_sum(mid, k, p) >= targets
         high, low = np.where(ok, mid, high), np.where(ok, low, mid)
     thresholds = high
-    # the step estimate: y ~ out_zp + (S >> est_shift) * est_mult / 2^est_n, |S >> est_shift| < 2^30
-    est_shift = max(0, max(-s_min, s_max).bit_length() - 30)
-    ratio = 2.0 ** (k + est_shift) / p["out_s"]          # output steps per unit of S >> est_shift
-    est_n = int(np.clip(30 - np.ceil(np.log2(ratio)), 1, 62 - 30)) if ratio > 0 else 1
-    est_mult = int(min(round(ratio * 2.0 ** est_n), (1 << 31) - 1))
-    # the proof: the staircase equals the float32 sequence on every input pair
-    a, b = np.meshgrid(xs, xs, indexing="ij")
-    s = da[a + 128] + db[b + 128]
-    got = lo + np.searchsorted(thresholds, s.ravel(), side="right")
-    want = add_sub_f32(a.ravel(), b.ravel(), p, sign).astype(np.int64)
+    # the fast path: ea[a] + eb[b] = (fa + fb) / so + out_zp + 1/2 in fixed point (ADD_FRAC_BITS
+    # fractional bits, |.| < 2^30), so its floor is the exactly rounded output except near a step
+    fo = np.float64(p["out_s"])
+    span = (np.abs(fa).max() + np.abs(fb).max()) / fo + abs(p["out_zp"]) + 2
+    if span >= 2.0 ** (30 - ADD_FRAC_BITS):
+        raise McuforgeError(f"{node.op} node {node.name!r}: output scale {p['out_s']:g} too fine for the input "
+                            f"scales (requant='ort'); compile with requant='single'")
+    one = 1 << ADD_FRAC_BITS
+    ea = np.round((fa.astype(np.float64) / fo + p["out_zp"] + 0.5) * one).astype(np.int64)
+    eb = np.round(fb.astype(np.float64) / fo * one).astype(np.int64)
+    t = {"da": da, "db": db, "thresholds": thresholds, "ea": ea, "eb": eb, "unit_exp": k}
+    # the proof: the kernel (fast path, or the exact sum against the thresholds within ADD_EPS of
+    # a step) equals the float32 sequence on every input pair
+    a, b = np.meshgrid(xs + 128, xs + 128, indexing="ij")
+    want = add_sub_f32(a.ravel() - 128, b.ravel() - 128, p, sign).astype(np.int64)
+    got, _ = kernel_model(t, p, a.ravel(), b.ravel())
     if not np.array_equal(got, want):
         bad = int(np.count_nonzero(got != want))
         raise McuforgeError(f"{node.op} node {node.name!r}: integer form of onnxruntime's float32 rule differs "
                             f"on {bad} input pairs (requant='ort'); compile with requant='single'")
-    return {"da": da, "db": db, "thresholds": thresholds, "est_shift": est_shift, "est_mult": est_mult,
-            "est_n": est_n, "unit_exp": k}
+    return t
 
 
-def estimate_steps(t: dict, p: dict) -> np.ndarray:
-    """How far the kernel's estimate lands from the exact step on every input pair (the threshold
-    steps the kernel walks; 0 where the estimate is exact): for cost statements and tests."""
-    xs = np.arange(256)
-    a, b = np.meshgrid(xs, xs, indexing="ij")
-    s = (t["da"][a] + t["db"][b]).ravel()
+def kernel_model(t: dict, p: dict, ia: np.ndarray, ib: np.ndarray):
+    """What mcf_add_s8_ort computes for table indices ia = x1 + 128, ib = x2 + 128: (outputs, mask
+    of the pairs that took the exact path)."""
     lo, hi = int(p["act_min"]), int(p["act_max"])
-    est = p["out_zp"] + (((s >> t["est_shift"]) * t["est_mult"] + (1 << (t["est_n"] - 1))) >> t["est_n"])
-    est = np.clip(est, lo, hi)
-    exact = lo + np.searchsorted(t["thresholds"], s, side="right")
-    return np.abs(est - exact)
+    e = t["ea"][ia] + t["eb"][ib]
+    mask = (1 << ADD_FRAC_BITS) - 1
+    f = e & mask
+    near = (f < ADD_EPS) | (f > mask - ADD_EPS)
+    fast = np.clip(e >> ADD_FRAC_BITS, lo, hi)
+    exact = lo + np.searchsorted(t["thresholds"], t["da"][ia] + t["db"][ib], side="right")
+    return np.where(near, exact, fast), near
 
 
 # -- bilinear Resize ------------------------------------------------------------------------

@@ -13,11 +13,13 @@ def add_sub_ort(ctx, node, cid):
     t = ort_float.tables(node, p, -1 if node.op == "sub" else 1)
     steps = int(p["act_max"] - p["act_min"])
     thresholds = t["thresholds"] if steps else np.zeros(1, np.int64)   # C has no empty arrays
-    params = {"out_zp": int(p["out_zp"]), "act_min": int(p["act_min"]), "steps": steps,
-              "est_shift": t["est_shift"], "est_mult": t["est_mult"], "est_n": t["est_n"],
-              "est_round": 1 << (t["est_n"] - 1)}
+    params = {"act_min": int(p["act_min"]), "act_max": int(p["act_max"])}
     layer = broadcast_layer(ctx, node, "mcf_add_s8_ort", "add_s8_ort", t=params)
-    layer.arrays += [ctx.array(cid, "da", "int64_t", t["da"]), ctx.array(cid, "db", "int64_t", t["db"]),
+    # tables indexed by the input byte read as uint8_t (x & 0xFF): the x + 128 order rolled by 128
+    u8 = {k: np.roll(t[k], -128) for k in ("ea", "eb", "da", "db")}
+    layer.arrays += [ctx.array(cid, "ea", "int32_t", u8["ea"].astype(np.int32)),
+                     ctx.array(cid, "eb", "int32_t", u8["eb"].astype(np.int32)),
+                     ctx.array(cid, "da", "int64_t", u8["da"]), ctx.array(cid, "db", "int64_t", u8["db"]),
                      ctx.array(cid, "thresholds", "int64_t", thresholds)]
     return layer
 
