@@ -302,6 +302,8 @@ def compile_model(model, out_dir, target: str = "cortex-m4", quant: str = "int8"
     if quantmcu:
         if g.meta.get("quant") != "int8":
             raise McuforgeError("--quantmcu needs an int8 model (--quant int8)")
+        if requant == "ort":   # its dual-precision patch kernels implement the integer rules only
+            raise McuforgeError("--quantmcu does not combine with --requant ort; use --requant single")
         from .schedule.quantmcu import QuantMCUOptions, lower_quantmcu
         samples = load_samples(calib, g)
         if not samples:
