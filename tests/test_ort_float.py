@@ -13,7 +13,7 @@ from mcuforge.api import compile_model, prepare_graph, simulate
 from mcuforge.reference.executor import Executor
 
 from corpus import check
-from onnx_qdq import ort_session, quantize_model
+from onnx_qdq import ort_session
 
 # (s_a, z_a, s_b, z_b, s_out, z_out): mobilenet_v2's first Add (TorchScript export, onnxruntime's
 # quantize_static on the fixture's calibration samples): 2 of its 65,536 input pairs have exact
