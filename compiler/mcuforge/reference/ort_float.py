@@ -1,4 +1,4 @@
-"""onnxruntime's float32 arithmetic of a QDQ Add / Sub, exactly (`requant="ort"`).
+"""onnxruntime's float32 arithmetic of a QDQ Add / Sub and bilinear Resize, exactly (`requant="ort"`).
 
 onnxruntime runs a QDQ model's int8 Add (graph optimizations off, as the corpus check compares) as
     fa = float32(a - za) * sa          DequantizeLinear, one float32 rounding
@@ -21,10 +21,11 @@ The golden model here is that float32 sequence in numpy (`add_sub_f32`). The C k
     T[j] the least S whose output is >= act_min + 1 + j. `tables` finds them by bisection on that
     float32 function;
   - fast path: int32 tables ea[a] + eb[b] hold the exact value ((fa + fb) / so + zo + 1/2) in fixed
-    point; its floor is the output unless its fraction lies within eps of a step, where the exact
-    sum is compared with the thresholds (a few pairs in 10^4).
+    point; its floor is the output unless its fraction lies within ADD_EPS / 2^16 of a step, where
+    the exact sum is compared with the thresholds (a few pairs in 10^4, and every exact tie).
 `tables` then checks the integer form against the float32 sequence on all 65,536 input pairs, so
 a compiled layer equals the golden model by construction (a mismatch raises, naming the node).
+The bilinear Resize (below) has no such integer form; its kernel runs the float32 operations.
 """
 from __future__ import annotations
 
