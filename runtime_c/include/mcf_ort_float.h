@@ -7,20 +7,23 @@
 #ifndef MCF_ORT_FLOAT_H
 #define MCF_ORT_FLOAT_H
 
-/* int8 add / subtract with broadcasting. Fast path: e = ea[(uint8_t)x1] + eb[(uint8_t)x2] is the exact
- * value (fa +- fb) / out_scale + out_zp + 1/2 in fixed point (MCF_ADD_ORT_FRAC_BITS fractional
- * bits); the output is floor(e) unless e's fraction lies within MCF_ADD_ORT_EPS of a step or
- * floor(e) lies outside [act_min, act_max] (then clamped). There
- * s = da[(uint8_t)x1] + db[(uint8_t)x2] is the exact float32 sum (difference: db holds -fb) in units of
- * 2^k and the output is act_min + #{j < steps : thresholds[j] <= s} (steps = act_max - act_min):
- * what float32 rounding, the division by the output scale and rounding half to even make of it. */
+/* int8 add / subtract with broadcasting. Fast path: e = ea[(uint8_t)x1] + eb[(uint8_t)x2] is the
+ * exact value (fa +- fb) / out_scale + out_zp + 1/2 in fixed point (MCF_ADD_ORT_FRAC_BITS
+ * fractional bits); the output is floor(e) unless e's fraction lies within MCF_ADD_ORT_EPS of a
+ * step or floor(e) lies outside [act_min, act_max] (then clamped). Near a step the exact float32
+ * sum s = fa + fb (fb holds -fb for a difference) in units of 2^unit_exp, from the float32 bits
+ * fa_bits / fb_bits, meets the thresholds: output = act_min + #{j < steps : thresholds[j] <= s}
+ * (steps = act_max - act_min), what float32 rounding, the division by the output scale and
+ * rounding half to even make of s. */
 #define MCF_ADD_ORT_FRAC_BITS 16
 #define MCF_ADD_ORT_EPS 16
 
 typedef struct {
     mcf_broadcast bc;
     const int32_t *ea, *eb;
-    const int64_t *da, *db, *thresholds;
+    const uint32_t *fa_bits, *fb_bits;
+    const int64_t *thresholds;
+    int32_t unit_exp;
     int32_t act_min, act_max;
 } mcf_add_s8_ort_args;
 

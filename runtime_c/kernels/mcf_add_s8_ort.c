@@ -2,12 +2,24 @@
  * float32 sum of the two dequantized inputs, divided by the output scale in float32 and rounded
  * half to even, reproduced bit for bit with integers (no FPU). Two int32 look-ups give the exact
  * value in fixed point; only within eps of a step (a few pairs in 10^4) does the exact float32 sum
- * (two int64 look-ups) meet the threshold staircase (reference/ort_float.py proves the tables on
+ * (from the inputs' float32 bits) meet the threshold staircase (reference/ort_float.py proves the tables on
  * all 65,536 input pairs at compile time). */
 #include "mcf_arith.h"
 #include "mcf_broadcast.h"
 
 #define MCF_ADD_ORT_MASK ((1 << MCF_ADD_ORT_FRAC_BITS) - 1)
+
+/* A normal float32 (or zero) from its bits, divided by 2^k, as an exact integer (k is at most the
+ * weight of its lowest mantissa bit: the shift is >= 0). */
+static int64_t ort_exact(uint32_t bits, int32_t k)
+{
+    if ((bits & 0x7FFFFFFFu) == 0) {
+        return 0;
+    }
+    const int64_t m = (int64_t)((bits & 0x7FFFFFu) | 0x800000u);
+    const int64_t v = m << ((int32_t)((bits >> 23) & 0xFFu) - 150 - k);
+    return (bits >> 31) ? -v : v;
+}
 
 /* The rare cases: e within MCF_ADD_ORT_EPS of a step (the exact float32 sum against the
  * thresholds), or an output beyond [act_min, act_max] (clamped). */
@@ -19,7 +31,7 @@ static int8_t add_ort_slow(const mcf_add_s8_ort_args *a, uint32_t u1, uint32_t u
     if (f >= MCF_ADD_ORT_EPS && f <= MCF_ADD_ORT_MASK - MCF_ADD_ORT_EPS) {
         return (int8_t)(y < a->act_min ? a->act_min : y > a->act_max ? a->act_max : y);
     }
-    const int64_t s = a->da[u1] + a->db[u2];
+    const int64_t s = ort_exact(a->fa_bits[u1], a->unit_exp) + ort_exact(a->fb_bits[u2], a->unit_exp);
     int32_t j = y < a->act_min ? 0 : y > a->act_max ? steps : y - a->act_min;
     while (j < steps && s >= a->thresholds[j]) {
         ++j;

@@ -13,8 +13,8 @@ input pairs of an Add. Residual networks (mobilenet_v2) amplify such a flip over
 The golden model here is that float32 sequence in numpy (`add_sub_f32`). The C kernel
 (runtime_c/kernels/mcf_add_s8_ort.c) reproduces it with integers only, no FPU:
   - fa and fb are exact multiples of a common power of two 2^k (a float32 has a 24-bit mantissa),
-    so tables DA[a] = fa / 2^k and DB[b] = +-fb / 2^k (int64, 256 entries each) make the exact sum
-    S = DA[a] + DB[b] an integer;
+    so DA[a] = fa / 2^k and DB[b] = +-fb / 2^k (the kernel shifts the mantissas of a 256-entry
+    table of their float32 bits) make the exact sum S = DA[a] + DB[b] an integer;
   - everything after the sum (round S 2^k to float32, divide by so, round half to even, clamp,
     the fused activation's clamp) is a monotone non-decreasing function of S, so it is a
     staircase: output = act_min + #{j : T[j] <= S} for thresholds T[0..n) (n = act_max - act_min),
@@ -99,6 +99,9 @@ def tables(node, p: dict, sign: int) -> dict:
         raise McuforgeError(f"{node.op} node {node.name!r}: input scales {p['in1_s']:g} and {p['in2_s']:g} are "
                             f"too far apart for the integer form of onnxruntime's float32 add (requant='ort'); "
                             f"compile with requant='single'")
+    if np.any((fa != 0) & (np.abs(fa) < np.finfo(F32).tiny)) or np.any((fb != 0) & (np.abs(fb) < np.finfo(F32).tiny)):
+        raise McuforgeError(f"{node.op} node {node.name!r}: subnormal dequantized inputs (requant='ort'); "
+                            f"compile with requant='single'")
     da = (fa.astype(np.float64) * 2.0 ** -k).astype(np.int64)
     db = (fb.astype(np.float64) * 2.0 ** -k).astype(np.int64)
     s_min, s_max = int(da.min() + db.min()), int(da.max() + db.max())
@@ -123,7 +126,8 @@ def tables(node, p: dict, sign: int) -> dict:
     one = 1 << ADD_FRAC_BITS
     ea = np.round((fa.astype(np.float64) / fo + p["out_zp"] + 0.5) * one).astype(np.int64)
     eb = np.round(fb.astype(np.float64) / fo * one).astype(np.int64)
-    t = {"da": da, "db": db, "thresholds": thresholds, "ea": ea, "eb": eb, "unit_exp": k}
+    t = {"da": da, "db": db, "thresholds": thresholds, "ea": ea, "eb": eb, "unit_exp": k,
+         "fa_bits": fa.view(np.uint32), "fb_bits": fb.view(np.uint32)}
     # the proof: the kernel (fast path, or the exact sum against the thresholds within ADD_EPS of
     # a step) equals the float32 sequence on every input pair
     a, b = np.meshgrid(xs + 128, xs + 128, indexing="ij")
@@ -136,6 +140,16 @@ def tables(node, p: dict, sign: int) -> dict:
     return t
 
 
+def exact_from_bits(bits: np.ndarray, k: int) -> np.ndarray:
+    """What the kernel's exact path makes of a float32's bits: the value / 2^k as an integer
+    (normal numbers or zero; k at most every value's lowest mantissa bit)."""
+    bits = bits.astype(np.int64)
+    m = (bits & 0x7FFFFF) | 0x800000
+    v = m << np.maximum(((bits >> 23) & 0xFF) - 150 - k, 0)
+    v = np.where((bits & 0x7FFFFFFF) == 0, 0, v)
+    return np.where(bits >> 31 != 0, -v, v)
+
+
 def kernel_model(t: dict, p: dict, ia: np.ndarray, ib: np.ndarray):
     """What mcf_add_s8_ort computes for table indices ia = x1 + 128, ib = x2 + 128: (outputs, mask
     of the pairs that took the exact path)."""
@@ -145,7 +159,8 @@ def kernel_model(t: dict, p: dict, ia: np.ndarray, ib: np.ndarray):
     f = e & mask
     near = (f < ADD_EPS) | (f > mask - ADD_EPS)
     fast = np.clip(e >> ADD_FRAC_BITS, lo, hi)
-    exact = lo + np.searchsorted(t["thresholds"], t["da"][ia] + t["db"][ib], side="right")
+    s = exact_from_bits(t["fa_bits"], t["unit_exp"])[ia] + exact_from_bits(t["fb_bits"], t["unit_exp"])[ib]
+    exact = lo + np.searchsorted(t["thresholds"], s, side="right")
     return np.where(near, exact, fast), near
 
 

@@ -13,13 +13,14 @@ def add_sub_ort(ctx, node, cid):
     t = ort_float.tables(node, p, -1 if node.op == "sub" else 1)
     steps = int(p["act_max"] - p["act_min"])
     thresholds = t["thresholds"] if steps else np.zeros(1, np.int64)   # C has no empty arrays
-    params = {"act_min": int(p["act_min"]), "act_max": int(p["act_max"])}
+    params = {"act_min": int(p["act_min"]), "act_max": int(p["act_max"]), "unit_exp": t["unit_exp"]}
     layer = broadcast_layer(ctx, node, "mcf_add_s8_ort", "add_s8_ort", t=params)
     # tables indexed by the input byte read as uint8_t (x & 0xFF): the x + 128 order rolled by 128
-    u8 = {k: np.roll(t[k], -128) for k in ("ea", "eb", "da", "db")}
+    u8 = {k: np.roll(t[k], -128) for k in ("ea", "eb", "fa_bits", "fb_bits")}
     layer.arrays += [ctx.array(cid, "ea", "int32_t", u8["ea"].astype(np.int32)),
                      ctx.array(cid, "eb", "int32_t", u8["eb"].astype(np.int32)),
-                     ctx.array(cid, "da", "int64_t", u8["da"]), ctx.array(cid, "db", "int64_t", u8["db"]),
+                     ctx.array(cid, "fa_bits", "uint32_t", u8["fa_bits"].astype(np.uint32)),
+                     ctx.array(cid, "fb_bits", "uint32_t", u8["fb_bits"].astype(np.uint32)),
                      ctx.array(cid, "thresholds", "int64_t", thresholds)]
     return layer
 
