@@ -29,7 +29,11 @@ def _absorb_requantize(g: Graph, resize):
     input's grid and a requantize table follows when the grids differ. Under the ORT rule the resize
     rounds once, to the table's output grid, and the table goes."""
     readers = g.consumers(resize.outputs[0])
-    if (len(readers) != 1 or readers[0].attrs.get("from_op") != "requantize" or readers[0].op != "lut"
+    # only the resize's own output requantization (quant/int8.py _requantize_output: "<node>_rq" reading
+    # "<output>_pre"); a consumer's input requantization (a concat's "<concat>_<input>_rq") is a second
+    # rounding in onnxruntime too (resize -> Q -> DQ -> concat -> Q) and stays
+    if (len(readers) != 1 or readers[0].op != "lut" or readers[0].attrs.get("from_op") != "requantize"
+            or not readers[0].name.startswith(resize.name + "_rq") or not resize.outputs[0].endswith("_pre")
             or resize.outputs[0] in g.outputs):
         return
     out = readers[0].outputs[0]
