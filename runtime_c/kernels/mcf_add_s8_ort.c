@@ -1,9 +1,9 @@
 /* int8 add / subtract with broadcasting as onnxruntime runs a QDQ Add (requant="ort"): the
  * float32 sum of the two dequantized inputs, divided by the output scale in float32 and rounded
  * half to even, reproduced bit for bit with integers (no FPU). Two int32 look-ups give the exact
- * value in fixed point; only within eps of a step (a few pairs in 10^4) does the exact float32 sum
- * (from the inputs' float32 bits) meet the threshold staircase (reference/ort_float.py proves the tables on
- * all 65,536 input pairs at compile time). */
+ * value in fixed point; only within eps of a step (a few pairs in 10^4) does the exact float32
+ * sum (from the inputs' float32 bits) meet the threshold staircase (reference/ort_float.py proves
+ * the tables on all 65,536 input pairs at compile time). */
 #include "mcf_arith.h"
 #include "mcf_broadcast.h"
 
