@@ -118,6 +118,8 @@ def main(argv=None):
     ap.add_argument("--only-subbyte", action="store_true",
                     help="train the models and run only the search with weight widths (no int8 grid, ZeroQ, Ray)")
     ap.add_argument("--eval-samples", type=int, default=None, help="test digits the accuracy is measured on (all)")
+    ap.add_argument("--train-digits", type=int, default=1000,
+                    help="digits the CNNs are trained on (and calibrated from); the other 1,797 - N are the test set")
     args = ap.parse_args(argv)
     import digits_cnns as dc
     from mcuforge.search.evaluate import Evaluator
@@ -129,7 +131,7 @@ def main(argv=None):
     report = {"space": space.to_json(), "space_size": space.size, "tolerance_points": 100 * TOL, "models": {}}
     tables, feats, evs, data = {}, {}, {}, {}
     for arch in archs:
-        path, acc, (xtr, ytr, xte, yte) = dc.trained_onnx(arch, out / "models", epochs=args.epochs)
+        path, acc, (xtr, ytr, xte, yte) = dc.trained_onnx(arch, out / "models", epochs=args.epochs, n_train=args.train_digits)
         xte, yte = xte[:args.eval_samples], yte[:args.eval_samples]
         ev = Evaluator(path, xte, yte, xtr[:256])
         if args.only_subbyte:
