@@ -30,10 +30,14 @@ class TableProfile:
     def __init__(self, space, m):
         self.space = space
         self.vector = np.asarray(m["vector"], np.float32)
+        self.flash_budget = m["flash_budget"]
         self._d = {space.key(c): np.asarray(d, np.float32) for c, d in zip(space.all(), m["describe"])}
 
     def describe(self, config):
         return self._d[self.space.key(config)]
+
+    def bytes_ratio(self, config):
+        return float(self.describe(config)[ModelProfile.FEATURES.index("weight_bytes_ratio")])
 
 
 def load(which):
