@@ -91,16 +91,32 @@ class Quantune(Tuner):
         n = min(n, self.n_init - len(history))
         if history or self.profile is None:
             return self._random_fits(n, history)
+        first = self._zero_shot(history)
+        return [first] + self._random_fits(n - 1, [(first, 0.0)])
+
+    def _zero_shot(self, history) -> dict:
+        """The profile's guess before any result of this model: the least total noise that fits."""
         unseen = self._candidates(history)
         noise = np.asarray([self.profile.describe(c)[ModelProfile.TOTAL] for c in unseen])
-        first = unseen[int(np.lexsort((self.rng.random(len(unseen)), noise))[0])]
-        return [first] + self._random_fits(n - 1, [(first, 0.0)])
+        return unseen[int(np.lexsort((self.rng.random(len(unseen)), noise))[0])]
 
     def ask(self, n, history):
         if len(history) < self.n_init:
             return self._cold(n, history)
-        unseen = self._candidates(history)
-        if not unseen:
+        if not history and self.profile is not None and self.transfer:
+            # With transfer data but no result of this model yet, the first trial is still the
+            # zero-shot guess: other networks' results rank configurations by what hurt *them*
+            # (a 4-bit first layer costs ResNet nothing and MobileNet a point), while the noise this
+            # configuration puts into *this* model is measured. The cost model takes over from the
+            # second trial, fitted on the transfer data and this model's first result.
+            first = self._zero_shot(history)
+            return [first] + (self._learned(n - 1, history, skip=self.space.key(first)) if n > 1 else [])
+        return self._learned(n, history)
+
+    def _learned(self, n, history, skip=None):
+        """The n unseen configurations (but `skip`) the cost model predicts best."""
+        unseen = [c for c in self._candidates(history) if self.space.key(c) != skip]
+        if not unseen or n < 1:
             return []
         xs = [self._row(mf, c) for mf, c, _ in self.transfer]
         ys = [a for _, _, a in self.transfer]
