@@ -17,7 +17,7 @@ import numpy as np
 
 from ..errors import McuforgeError
 from ..ir.graph import Graph
-from ..reference.arith import round_half_away
+from ..reference.arith import round_half_away, rounding_mode
 from ..ir.ops import get_op
 from ..reference.executor import Executor
 from .space import calib_options, weight_bits_of
@@ -65,8 +65,8 @@ def _digest(h, v) -> None:
 
 class MemoExecutor(Executor):
     """The golden model with every node's outputs remembered by the digest of what they are a
-    function of (the op, its attributes, its integer parameters, the values of its inputs and the
-    output tensors' types and quantization). Configurations of a search share most layers
+    function of (the op, its attributes, its integer parameters, the values of its inputs, the
+    output tensors' types and quantization, and the requantization rounding in effect). Configurations of a search share most layers
     (those quantized the same way, fed the same values), so consecutive evaluations recompute only
     the layers that differ; the outputs are the golden model's own (tests/search checks them equal
     a plain run). `memo` is an OrderedDict the caller keeps between runs, bounded to `limit` bytes."""
@@ -91,7 +91,7 @@ class MemoExecutor(Executor):
             _digest(h, env[name])
             keys[name] = h.digest()
         for node in self.order:
-            h = hashlib.sha1(node.op.encode())
+            h = hashlib.sha1(f"{node.op}/{rounding_mode()}".encode())   # the requantization rounding too
             _digest(h, node.attrs)
             _digest(h, self.params.get(node.name))
             for t in node.inputs:
