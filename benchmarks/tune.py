@@ -125,7 +125,8 @@ def write_tables(path: Path, space, archs, tables, profiles, samples: int):
     table moves to "subbyte_<its samples>")."""
     data = json.loads(path.read_text()) if path.is_file() else {}
     if "subbyte" in data and data["subbyte"].get("samples", 400) != samples:
-        data[f"subbyte_{data['subbyte'].get('samples', 400)}"] = data.pop("subbyte")
+        old = data.pop("subbyte")
+        data[f"subbyte_{old.get('samples', 400)}"] = old
     data["subbyte"] = {"space": space.to_json(), "samples": samples, "models": {a: {
         "flash_budget": int(tables[a][1]), "vector": profiles[a].vector.tolist(),
         "accuracy": [tables[a][0][space.key(c)]["accuracy"] for c in space.all()],
