@@ -18,7 +18,7 @@ from mcuforge.api import compile_model, simulate
 from mcuforge.errors import McuforgeError
 from mcuforge.sim.tflm import TflmModel
 
-from tflite_builder import OP, ModelBuilder, conv_opts
+from tflite_builder import OP, ModelBuilder, conv_opts, fc_opts
 
 HW, C = (7, 9), 12
 
@@ -75,6 +75,23 @@ def conv_chain(bits: int, seed: int = 1, exps=(-2, 0, 1, 2, -1, 3, 0)) -> bytes:
     return b.build([x], [cur])
 
 
+def fc_model(bits: int, seed: int = 2, k: int = 64, n: int = 16, exps=(-2, 0, 1, 2, -1, 3, 0, 4)) -> bytes:
+    """fully connected K -> N (one row) with per-channel multipliers 2^k u."""
+    rng = np.random.default_rng(seed)
+    b = ModelBuilder()
+    s_in, s_out = 0.05, 0.04
+    x = b.tensor((1, k), scale=s_in, zp=-7)
+    q = rng.choice([-1, 1], (n, k)) if bits == 2 else rng.integers(-7, 8, (n, k))
+    if bits == 4:
+        q[:, 0] = 7
+    s_w = 2.0 ** np.resize(np.asarray(exps), n) * rng.uniform(0.55, 0.95, n) * s_out / s_in / 8
+    wt = b.tensor((n, k), scale=s_w, zp=np.zeros(n, int), axis=0, data=q)
+    bias = b.tensor((n,), dtype="int32", scale=s_in * s_w, zp=np.zeros(n, int), axis=0, data=rng.integers(-40, 40, n))
+    y = b.tensor((1, n), scale=s_out, zp=3)
+    b.op(OP.FULLY_CONNECTED, [x, wt, bias], [y], **fc_opts())
+    return b.build([x], [y])
+
+
 def _need_qemu():
     from mcuforge.sim import toolchain
     try:
@@ -89,7 +106,8 @@ def check_lsh(tmp_path: Path, bits: int, target: str, board: str, n: int = 4, mo
     path = tmp_path / "dw.tflite"
     path.write_bytes(buf)
     res = compile_model(path, tmp_path / target, target=target, quiet=True, weight_bits=bits)
-    x = np.random.default_rng(3).integers(-128, 128, (n,) + HW + (C,)).astype(np.int8)
+    shape = (64,) if model is fc_model else HW + (C,)
+    x = np.random.default_rng(3).integers(-128, 128, (n,) + shape).astype(np.int8)
     m = TflmModel(buf)
     theirs = np.stack([m.run(xi[None])[0].reshape(-1) for xi in x])
     ref, _ = simulate(tmp_path / target, board="reference", x=x, quiet=True)
@@ -97,7 +115,7 @@ def check_lsh(tmp_path: Path, bits: int, target: str, board: str, n: int = 4, mo
     assert np.array_equal(ref.reshape(n, -1), theirs), "golden model differs from tflite-micro"
     assert np.array_equal(ours.reshape(n, -1), theirs), f"{board} differs from tflite-micro"
     assert len(np.unique(theirs)) > 20
-    return [l["kernel"] for l in res.info["layers"] if l["op"] == "conv2d"]
+    return [l["kernel"] for l in res.info["layers"] if l["op"] in ("conv2d", "dense")]
 
 
 @pytest.mark.parametrize("bits,target,board", [
@@ -123,6 +141,17 @@ def test_conv_left_shift_dsp(tmp_path, bits, target, board):
     """Convolutions (3x3 and 1x1) with left-shift channels: mcf_conv2d_s8_dsp_block_lsh."""
     kernels = check_lsh(tmp_path, bits, target, board, model=conv_chain)
     assert kernels == [f"mcf_conv2d_s8_w{bits}_dsp_lsh"] * 2, kernels
+
+
+@pytest.mark.parametrize("bits,target,board", [
+    (2, "cortex-m4", "mps2-an386"),
+    pytest.param(4, "cortex-m4", "mps2-an386", marks=pytest.mark.slow),
+    pytest.param(4, "cortex-m33", "mps2-an505", marks=pytest.mark.slow),
+])
+def test_fc_row_left_shift_dsp(tmp_path, bits, target, board):
+    """A single-row fully connected layer with left-shift channels: mcf_sub_fc_row's mcf_sub_fc_out."""
+    kernels = check_lsh(tmp_path, bits, target, board, model=fc_model)
+    assert kernels == [f"mcf_fully_connected_s8_w{bits}_dsp"], kernels
 
 
 @pytest.mark.slow

@@ -245,6 +245,18 @@ static inline void mcf_conv2d_sub_dsp(const mcf_conv2d_sub_args *a, const int8_t
  */
 #define MCF_SUB_FIELD2(u, s, mask) (((u) >> (s)) & (mask))
 
+/* One output of a row from its dot product: a right shift e >= 1 by mcf_dsp_requant, a channel
+ * stored with e = -s <= 0 (multiplier >= 1/2, its bias stored as 2^(s+1) bias') as
+ * floor((A m + 2^31) / 2^32) + out_zp with A = 2^(s+1) x: TFLite's SRDHM(2^s x, m) (see DW3_RQ0 in
+ * mcf_depthwise_conv2d_s8_dsp3x3.c); |A| < 2^31 (variants/dsp_subbyte.py: _lsh_ok). */
+static inline int8_t mcf_sub_fc_out(int32_t dot, int32_t b2, const mcf_requant_sub *rq, int32_t c)
+{
+    const int32_t e = rq->shift[c];
+    const int32_t y = e > 0 ? mcf_dsp_requant(b2 + 2 * dot, rq->mult[c], mcf_sub_rcz(e, rq->out_zp), e)
+                            : mcf_smmlar(b2 + dot * (2 << -e), rq->mult[c], rq->out_zp);
+    return (int8_t)MCF_CLAMP(__ssat(y, 8), rq->act_min, rq->act_max);
+}
+
 
 static __attribute__((noinline)) void mcf_sub_fc_row(const uint32_t *w, const int8_t *x, int8_t *out,
                                                      const int32_t *b2, const mcf_requant_sub *rq, int32_t k,
@@ -269,7 +281,6 @@ static __attribute__((noinline)) void mcf_sub_fc_row(const uint32_t *w, const in
         sx = __smlad(xo, 0x00010001u, sx);
     }
     const int32_t corr = (bits == 4 ? 8 : 1) * sx;
-    const int32_t lo = rq->act_min, hi = rq->act_max;
     for (int32_t c = 0; c < out_c; c += 2) {
         int32_t a0 = 0, a1 = 0;
         const uint32_t *xp = (const uint32_t *)buf;
@@ -296,13 +307,9 @@ static __attribute__((noinline)) void mcf_sub_fc_row(const uint32_t *w, const in
                 a1 = __smlad(MCF_SUB_FIELD2(u, 14, m), xp[3], a1);
             }
         }
-        const int32_t y0 = mcf_dsp_requant(b2[c] + 2 * (a0 - corr), rq->mult[c], mcf_sub_rcz(rq->shift[c], rq->out_zp),
-                                           rq->shift[c]);
-        out[c] = (int8_t)MCF_CLAMP(__ssat(y0, 8), lo, hi);
+        out[c] = mcf_sub_fc_out(a0 - corr, b2[c], rq, c);
         if (c + 1 < out_c) {
-            const int32_t y1 = mcf_dsp_requant(b2[c + 1] + 2 * (a1 - corr), rq->mult[c + 1],
-                                               mcf_sub_rcz(rq->shift[c + 1], rq->out_zp), rq->shift[c + 1]);
-            out[c + 1] = (int8_t)MCF_CLAMP(__ssat(y1, 8), lo, hi);
+            out[c + 1] = mcf_sub_fc_out(a1 - corr, b2[c + 1], rq, c + 1);
         }
     }
 }

@@ -66,7 +66,10 @@ def _k(params: dict) -> int:
 
 
 def _accepts(params: dict) -> bool:
-    """Groups 1 and the int8 DSP kernel's preconditions (its accumulator bound, mcf_dsp_requant's)."""
+    """Groups 1 and the int8 DSP kernel's preconditions (its accumulator bound, mcf_dsp_requant's);
+    a single-row fully connected layer (mcf_sub_fc_row) also takes left shifts (_lsh_ok)."""
+    if params.get("rows") == 1 and _lsh_ok(params["consts"], params["rq"]):
+        return True
     return params.get("groups", 1) == 1 and _dsp_gemm_ok(params)
 
 
@@ -76,7 +79,7 @@ def _prepare(params: dict, consts: dict) -> dict:
     L, n_seg = conv_segments(win)
     k4 = n_seg * _ceil(L, 4)
     out_c = consts["weights"].shape[0]
-    b2, m, e = dsp_sub_quant(consts, params["rq"])
+    b2, m, e = (dsp_sub_quant_lsh if params.get("rows") == 1 else dsp_sub_quant)(consts, params["rq"])
     arrays = {"weights": ("uint8_t", dsp_word_layout(consts["weights"], win, bits)),
               "bias": ("int32_t", b2), "mult": ("int32_t", m), "shift": ("int8_t", e)}
     params["has_bias"] = True
