@@ -100,13 +100,12 @@ def _need_qemu():
         pytest.skip(f"no Cortex-M toolchain/QEMU here: {e}")
 
 
-def check_lsh(tmp_path: Path, bits: int, target: str, board: str, n: int = 4, model=dw_chain):
+def check_lsh(tmp_path: Path, bits: int, target: str, board: str, n: int = 4, model=dw_chain, shape=HW + (C,)):
     _need_qemu()
     buf = model(bits)
     path = tmp_path / "dw.tflite"
     path.write_bytes(buf)
     res = compile_model(path, tmp_path / target, target=target, quiet=True, weight_bits=bits)
-    shape = (64,) if model is fc_model else HW + (C,)
     x = np.random.default_rng(3).integers(-128, 128, (n,) + shape).astype(np.int8)
     m = TflmModel(buf)
     theirs = np.stack([m.run(xi[None])[0].reshape(-1) for xi in x])
@@ -150,8 +149,17 @@ def test_conv_left_shift_dsp(tmp_path, bits, target, board):
 ])
 def test_fc_row_left_shift_dsp(tmp_path, bits, target, board):
     """A single-row fully connected layer with left-shift channels: mcf_sub_fc_row's mcf_sub_fc_out."""
-    kernels = check_lsh(tmp_path, bits, target, board, model=fc_model)
+    kernels = check_lsh(tmp_path, bits, target, board, model=fc_model, shape=(64,))
     assert kernels == [f"mcf_fully_connected_s8_w{bits}_dsp"], kernels
+
+
+@pytest.mark.parametrize("bits", [2, pytest.param(4, marks=pytest.mark.slow)])
+def test_fc_helium(tmp_path, bits):
+    """Cortex-M55: the Helium sub-byte FC (fields read in place, mcf_subbyte_mve_fc.h), K = 37 (a
+    predicated tail), 11 outputs (a partial group of 4), left and right shifts."""
+    kernels = check_lsh(tmp_path, bits, "cortex-m55", "mps3-an547", shape=(37,),
+                        model=lambda b: fc_model(b, k=37, n=11))
+    assert kernels == [f"mcf_fully_connected_s8_w{bits}_mve"], kernels
 
 
 @pytest.mark.slow

@@ -313,3 +313,40 @@ for _bits in (4, 2):
     register_variant(f"mcf_conv2d_s8_w{_bits}", Variant(
         function=f"mcf_conv2d_s8_w{_bits}_mve", sources=(f"mcf_conv2d_s8_w{_bits}_mve.c", "mcf_conv2d_s8_mve.c"),
         requires=MVE, accepts=_mve_accepts, prepare=_mve_prepare))
+
+
+# -- Cortex-M55 Helium fully connected: fields read in place (runtime_c/include/mcf_subbyte_mve_fc.h) -
+def mve_fc_layout(w: np.ndarray, bits: int) -> np.ndarray:
+    """Weights [C][K] -> per group of 4 channels (zero padded) and 16 K (zero padded) the bytes of
+    mcf_subbyte_mve_fc.h, each a signed number holding its fields: int4 32 bytes, byte i of the
+    first 16 = (w0[i] + 8) | (w1[i] & 15) << 4, of the next 16 the same of w2, w3; ternary 16 bytes,
+    byte i = (w0 + 1) | (w1 + 1) << 2 | (w2 + 1) << 4 | (w3 & 3) << 6."""
+    from .mve import mve_weights4x16
+    k16 = _ceil(int(np.prod(w.shape[1:])), 16)
+    x = mve_weights4x16(w).astype(np.int64).reshape(-1, k16 // 16, 4, 16)      # [G][KB][4][16]
+    if bits == 4:
+        b = np.stack([(x[:, :, 0] + 8) | ((x[:, :, 1] & 15) << 4), (x[:, :, 2] + 8) | ((x[:, :, 3] & 15) << 4)], axis=2)
+    else:
+        b = (x[:, :, 0] + 1) | ((x[:, :, 1] + 1) << 2) | ((x[:, :, 2] + 1) << 4) | ((x[:, :, 3] & 3) << 6)
+    return b.astype(np.uint8).reshape(-1)
+
+
+def _mve_fc_accepts(params: dict) -> bool:
+    from .mve import mve_accepts
+    return mve_accepts(params["consts"], params["rq"]["in_zp"])
+
+
+def _mve_fc_prepare(params: dict, consts: dict) -> dict:
+    """No scratch; `bias` holds the int8 Helium FC kernel's constants (mve_quant4)."""
+    from .mve import mve_quant4
+    params["has_bias"] = True
+    params["packed_quant"] = True            # _sub.j2: no mult / shift arrays
+    params["scratch_bytes"] = 0
+    return {"weights": ("uint8_t", mve_fc_layout(consts["weights"], params["weight_bits"])),
+            "bias": ("int32_t", mve_quant4(consts, params["rq"]["in_zp"])), "mult": None, "shift": None}
+
+
+for _bits in (4, 2):
+    register_variant(f"mcf_fully_connected_s8_w{_bits}", Variant(
+        function=f"mcf_fully_connected_s8_w{_bits}_mve", sources=(f"mcf_fully_connected_s8_w{_bits}_mve.c",),
+        requires=MVE, accepts=_mve_fc_accepts, prepare=_mve_fc_prepare))
