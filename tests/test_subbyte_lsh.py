@@ -122,8 +122,6 @@ def check_lsh(tmp_path: Path, bits: int, target: str, board: str, n: int = 4, mo
     pytest.param(4, "cortex-m4", "mps2-an386", marks=pytest.mark.slow),
     pytest.param(2, "cortex-m7", "mps2-an500", marks=pytest.mark.slow),
     pytest.param(4, "cortex-m33", "mps2-an505", marks=pytest.mark.slow),
-    pytest.param(2, "cortex-m55", "mps3-an547", marks=pytest.mark.slow),
-    pytest.param(4, "cortex-m55", "mps3-an547", marks=pytest.mark.slow),
 ])
 def test_depthwise_left_shift_dsp(tmp_path, bits, target, board):
     kernels = check_lsh(tmp_path, bits, target, board)
@@ -151,6 +149,15 @@ def test_fc_row_left_shift_dsp(tmp_path, bits, target, board):
     """A single-row fully connected layer with left-shift channels: mcf_sub_fc_row's mcf_sub_fc_out."""
     kernels = check_lsh(tmp_path, bits, target, board, model=fc_model, shape=(64,))
     assert kernels == [f"mcf_fully_connected_s8_w{bits}_dsp"], kernels
+
+
+@pytest.mark.parametrize("bits", [2, pytest.param(4, marks=pytest.mark.slow)])
+def test_depthwise_helium(tmp_path, bits):
+    """Cortex-M55: taps unpacked into the int8 Helium depthwise kernel's layout (mcf_subbyte_mve_dw.h),
+    left and right shifts (its own requantization takes both), 12 channels (a partial vector of
+    packed weights), stride 1 and 2."""
+    kernels = check_lsh(tmp_path, bits, "cortex-m55", "mps3-an547")
+    assert kernels == [f"mcf_depthwise_conv2d_s8_w{bits}_mve"] * 2, kernels
 
 
 @pytest.mark.parametrize("bits", [2, pytest.param(4, marks=pytest.mark.slow)])

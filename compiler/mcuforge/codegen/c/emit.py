@@ -26,7 +26,8 @@ RUNTIME_HEADERS = ("mcf_kernels.h", "mcf_arith.h", "mcf_broadcast.h", "mcf_fixed
                    "mcf_fc_as_conv.h", "mcf_opt.h", "mcf_variants.h", "mcf_pool_window.h",
                    "mcf_fast_requant.h", "mcf_elementwise.h", "mcf_resize.h", "mcf_kernels_s16.h", "mcf_arith_s16.h",
                    "mcf_dsp_s16.h", "mcf_subbyte.h", "mcf_subbyte_ref.h", "mcf_subbyte_dsp.h", "mcf_subbyte_mve.h",
-                   "mcf_fixed.h", "mcf_logdiv.h", "mcf_mve_requant.h", "mcf_subbyte_mve_fc.h")
+                   "mcf_fixed.h", "mcf_logdiv.h", "mcf_mve_requant.h", "mcf_subbyte_mve_fc.h",
+                   "mcf_subbyte_mve_dw.h")
 
 
 @dataclass

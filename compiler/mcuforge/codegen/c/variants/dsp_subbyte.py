@@ -350,3 +350,41 @@ for _bits in (4, 2):
     register_variant(f"mcf_fully_connected_s8_w{_bits}", Variant(
         function=f"mcf_fully_connected_s8_w{_bits}_mve", sources=(f"mcf_fully_connected_s8_w{_bits}_mve.c",),
         requires=MVE, accepts=_mve_fc_accepts, prepare=_mve_fc_prepare))
+
+
+# -- Cortex-M55 Helium depthwise: the int8 Helium kernel over taps unpacked at run time ------------
+def mve_dw_layout(wt: np.ndarray, bits: int) -> np.ndarray:
+    """The int8 Helium depthwise kernel's weights ([C4 / 4][taps][4], flattened) zero padded to whole
+    vectors (32 int4 / 64 ternary weights) and packed in order, two's complement fields, element i
+    of a run of 8 / bits in bits (i mod per) * bits (mcf_subbyte_mve_dw.h unpacks with VST2 / VST4)."""
+    per = 8 // bits
+    n = _ceil(len(wt), 128 // bits)
+    f = np.zeros(n, np.int64)
+    f[:len(wt)] = np.asarray(wt, np.int64) & ((1 << bits) - 1)
+    return (f.reshape(-1, per) << (bits * np.arange(per))).sum(axis=1).astype(np.uint8)
+
+
+def _mve_dw_accepts(params: dict) -> bool:
+    from .mve import _mve_dwc_accepts
+    return _mve_dwc_accepts(params)
+
+
+def _mve_dw_prepare(params: dict, consts: dict) -> dict:
+    """Scratch: the unpacked int8 weights (16-byte aligned), then the int8 kernel's column table;
+    `bias` holds its packed_quant (mode word, mve_quant4, input zero point row)."""
+    from .mve import _mve_dwc_prepare
+    arrays = _mve_dwc_prepare(params, consts)
+    params.pop("drop", None)                  # "weights" is replaced by the packed taps
+    wt = arrays["packed_weights"][1]
+    packed = mve_dw_layout(wt, params["weight_bits"])
+    params["scratch_bytes"] = 15 + len(packed) * (8 // params["weight_bits"]) + params["scratch_bytes"]
+    params["has_bias"] = True
+    params["packed_quant"] = True             # _sub.j2: no mult / shift arrays
+    return {"weights": ("uint8_t", packed), "bias": arrays["packed_quant"], "mult": None, "shift": None}
+
+
+for _bits in (4, 2):
+    register_variant(f"mcf_depthwise_conv2d_s8_w{_bits}", Variant(
+        function=f"mcf_depthwise_conv2d_s8_w{_bits}_mve",
+        sources=(f"mcf_depthwise_conv2d_s8_w{_bits}_mve.c", "mcf_depthwise_conv2d_s8_mve_ch.c"),
+        requires=MVE, accepts=_mve_dw_accepts, prepare=_mve_dw_prepare))
