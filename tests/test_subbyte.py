@@ -164,7 +164,7 @@ def test_subbyte_bit_exact(tmp_path, target):
     info = run_subbyte(tmp_path, target, SPECS)
     _check_widths(info)
     kernels = [l["kernel"] for l in info["layers"] if l["op"] in ("conv2d", "dense")]
-    if target == "cortex-m55":      # Helium convolution and fully connected
+    if target == "cortex-m55":      # Helium convolution, depthwise (multiplier 1) and fully connected
         assert all(k.endswith("_mve") for k in kernels if k.startswith("mcf_conv2d")), kernels
         assert all(k.endswith("_mve") for k in kernels if k.startswith("mcf_fully")), kernels
     elif target in ("cortex-m4", "cortex-m7", "cortex-m33"):    # the DSP extension
@@ -209,7 +209,7 @@ def test_blocks_of_channels(tmp_path, monkeypatch, target):
     the whole input, so the output may not overlap it), a partial last block included; a
     single-row fully connected layer reads the flash words directly (Helium: the fields in place,
     mcf_subbyte_mve_fc.h); a 3x3 depthwise layer runs
-    the int8 DSP 3x3 kernel over taps unpacked at run time. Bit-exact on QEMU."""
+    the int8 DSP 3x3 (Helium: depthwise) kernel over taps unpacked at run time. Bit-exact on QEMU."""
     from mcuforge.codegen.c.variants import dsp_subbyte
     monkeypatch.setattr(dsp_subbyte, "DSP_BLOCK_BYTES", 400)
     monkeypatch.setattr(dsp_subbyte, "MVE_BLOCK_BYTES", 300)
@@ -221,8 +221,7 @@ def test_blocks_of_channels(tmp_path, monkeypatch, target):
     info = run_subbyte(tmp_path, target, specs)
     for l in (l for l in info["layers"] if l["op"] in ("conv2d", "dense")):
         fam = l["kernel"].split("_s8")[0]
-        kind = "mve" if conv == "mve" and fam in ("mcf_conv2d", "mcf_fully_connected") else "dsp"
-        assert l["kernel"] == f"{fam}_s8_w{l['weight_bits']}_{kind}", l
+        assert l["kernel"] == f"{fam}_s8_w{l['weight_bits']}_{conv}", l
     kinds = {(l["kernel"].split("_s8")[0], l["weight_bits"]) for l in info["layers"] if l["op"] in ("conv2d", "dense")}
     assert len(kinds) == 6, kinds
 

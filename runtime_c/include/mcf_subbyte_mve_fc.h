@@ -28,17 +28,6 @@
 #include "mcf_mve_requant.h"
 #include "mcf_subbyte.h"
 
-static inline int32x4_t mcf_sub_mve_fc_rq(int32x4_t v, const int32_t *q, int32_t out_zp, int32_t lo, int32_t hi)
-{
-    v = vshlq_s32(v, vld1q_s32(q));
-    v = mcf_mve_rq_mul(v, vld1q_s32(q + 4));
-    v = mcf_mve_rq_fix(v, vld1q_s32(q + 8));
-    v = vrshlq_s32(v, vld1q_s32(q + 12));
-    v = vaddq_n_s32(v, out_zp);
-    v = vmaxq_s32(v, vdupq_n_s32(lo));
-    return vminq_s32(v, vdupq_n_s32(hi));
-}
-
 /* T0..T3 of one block of 16 K of four channels (x vector xv, packed bytes at wp). */
 #define MCF_SUB_MVE_FC_T4(xv, wp)                                                   \
     do {                                                                            \
@@ -112,12 +101,7 @@ static inline void mcf_fully_connected_sub_mve(const mcf_fully_connected_sub_arg
                 v = vsetq_lane_s32(t3, v, 3);
             }
             v = vaddq_s32(v, vld1q_s32(bias + oc));
-            v = mcf_sub_mve_fc_rq(v, q, zp, lo, hi);
-            if (n_out - oc >= 4) {
-                vstrbq_s32(o + oc, v);
-            } else {
-                vstrbq_p_s32(o + oc, v, vctp32q((uint32_t)(n_out - oc)));
-            }
+            mcf_mve_store4(o + oc, mcf_mve_requant4(v, q, zp, lo, hi), n_out - oc);
         }
     }
 }
