@@ -4,9 +4,11 @@ channels with one SMMLAR (mcf_depthwise_conv2d_s8_w{4,2}_dsp_lsh, DW3_RQ0 in
 mcf_depthwise_conv2d_s8_dsp3x3.c) instead of falling back to the _fast kernel.
 
 Oracle: tflite-micro on a .tflite built with chosen per-channel scales (multipliers 2^k u, k in
--3..4); the int8 weights are chosen so that narrowing them to int4 (a channel's max |w| = 7) or
-ternary (all taps +-1, absmean scale = the int8 scale) keeps every value and scale, so
-tflite-micro == golden == QEMU byte for byte."""
+-3..4). int4: TFLite INT4 weights (imported as int4 layers with the file's scales), so
+tflite-micro == golden == QEMU byte for byte. Ternary: int8 weights +-1 narrowed by
+narrow_int8_graph, whose scales are nudged by < 2^-15 (16-bit multiplier mantissas) and whose
+biases follow them, so the golden model is anchored to tflite-micro within 1 LSB (almost all
+bytes equal) and QEMU == golden byte for byte."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -21,6 +23,7 @@ from mcuforge.sim.tflm import TflmModel
 from tflite_builder import OP, ModelBuilder, conv_opts, fc_opts
 
 HW, C = (7, 9), 12
+WTYPE = {4: "int4", 2: "int8"}      # int4: TFLite INT4 tensors; ternary: int8 +-1, narrowed
 
 
 def dw_chain(bits: int, seed: int = 0, exps=(-3, -1, 0, 1, 2, 3, 4)) -> bytes:
@@ -39,7 +42,7 @@ def dw_chain(bits: int, seed: int = 0, exps=(-3, -1, 0, 1, 2, 3, 4)) -> bytes:
             q[0, 0, 0, :] = 7
         ks = np.resize(np.asarray(exps), C)
         s_w = 2.0 ** ks * rng.uniform(0.55, 0.95, C) * s_out / s_in
-        wt = b.tensor((1, 3, 3, C), scale=s_w, zp=np.zeros(C, int), axis=3, data=q)
+        wt = b.tensor((1, 3, 3, C), dtype=WTYPE[bits], scale=s_w, zp=np.zeros(C, int), axis=3, data=q)
         bias = b.tensor((C,), dtype="int32", scale=s_in * s_w, zp=np.zeros(C, int), axis=0,
                         data=rng.integers(-40, 40, C))
         h, w = -(-h // stride), -(-w // stride)
@@ -66,7 +69,7 @@ def conv_chain(bits: int, seed: int = 1, exps=(-2, 0, 1, 2, -1, 3, 0)) -> bytes:
         ks = np.resize(np.asarray(exps), cout)
         # the sum over k*k*cin taps: scale the multipliers down by its spread so outputs use the range
         s_w = 2.0 ** ks * rng.uniform(0.55, 0.95, cout) * s_out / s_in
-        wt = b.tensor((cout, k, k, cin), scale=s_w, zp=np.zeros(cout, int), axis=0, data=q)
+        wt = b.tensor((cout, k, k, cin), dtype=WTYPE[bits], scale=s_w, zp=np.zeros(cout, int), axis=0, data=q)
         bias = b.tensor((cout,), dtype="int32", scale=s_in * s_w, zp=np.zeros(cout, int), axis=0,
                         data=rng.integers(-40, 40, cout))
         y = b.tensor((1,) + HW + (cout,), scale=s_out, zp=zp_out)
@@ -85,8 +88,12 @@ def fc_model(bits: int, seed: int = 2, k: int = 64, n: int = 16, exps=(-2, 0, 1,
     if bits == 4:
         q[:, 0] = 7
     s_w = 2.0 ** np.resize(np.asarray(exps), n) * rng.uniform(0.55, 0.95, n) * s_out / s_in / 8
-    wt = b.tensor((n, k), scale=s_w, zp=np.zeros(n, int), axis=0, data=q)
-    bias = b.tensor((n,), dtype="int32", scale=s_in * s_w, zp=np.zeros(n, int), axis=0, data=rng.integers(-40, 40, n))
+    if bits == 4:       # tflite-micro takes INT4 fully connected weights per tensor only
+        s_w = np.full(1, s_w.max())
+    wt = b.tensor((n, k), dtype=WTYPE[bits], scale=s_w, zp=np.zeros(len(s_w), int),
+                  axis=0 if bits == 2 else None, data=q)
+    bias = b.tensor((n,), dtype="int32", scale=np.broadcast_to(s_in * s_w, (n,)), zp=np.zeros(n, int), axis=0,
+                    data=rng.integers(-40, 40, n))
     y = b.tensor((1, n), scale=s_out, zp=3)
     b.op(OP.FULLY_CONNECTED, [x, wt, bias], [y], **fc_opts())
     return b.build([x], [y])
@@ -105,14 +112,20 @@ def check_lsh(tmp_path: Path, bits: int, target: str, board: str, n: int = 4, mo
     buf = model(bits)
     path = tmp_path / "dw.tflite"
     path.write_bytes(buf)
-    res = compile_model(path, tmp_path / target, target=target, quiet=True, weight_bits=bits)
+    # INT4 layers import as int4 with the file's scales (weight_bits 8 leaves them); ternary narrows
+    res = compile_model(path, tmp_path / target, target=target, quiet=True, weight_bits=2 if bits == 2 else 8)
     x = np.random.default_rng(3).integers(-128, 128, (n,) + shape).astype(np.int8)
     m = TflmModel(buf)
     theirs = np.stack([m.run(xi[None])[0].reshape(-1) for xi in x])
     ref, _ = simulate(tmp_path / target, board="reference", x=x, quiet=True)
     ours, info = simulate(tmp_path / target, board=board, x=x, quiet=True)
-    assert np.array_equal(ref.reshape(n, -1), theirs), "golden model differs from tflite-micro"
-    assert np.array_equal(ours.reshape(n, -1), theirs), f"{board} differs from tflite-micro"
+    ref, ours = ref.reshape(n, -1), ours.reshape(n, -1)
+    assert np.array_equal(ours, ref), f"{board} differs from the golden model"
+    diff = np.abs(ref.astype(int) - theirs)
+    if bits == 4:
+        assert diff.max() == 0, "golden model differs from tflite-micro"
+    else:       # nudged ternary scales: within 1 LSB, almost everywhere equal
+        assert diff.max() <= 1 and (diff == 0).mean() > 0.97, (diff.max(), (diff == 0).mean())
     assert len(np.unique(theirs)) > 20
     return [l["kernel"] for l in res.info["layers"] if l["op"] in ("conv2d", "dense")]
 
