@@ -88,8 +88,8 @@ def fc_model(bits: int, seed: int = 2, k: int = 64, n: int = 16, exps=(-2, 0, 1,
     if bits == 4:
         q[:, 0] = 7
     s_w = 2.0 ** np.resize(np.asarray(exps), n) * rng.uniform(0.55, 0.95, n) * s_out / s_in / 8
-    if bits == 4:       # tflite-micro takes INT4 fully connected weights per tensor only
-        s_w = np.full(1, s_w.max())
+    if bits == 4:       # tflite-micro takes INT4 fully connected weights per tensor only: one
+        s_w = np.full(1, 0.75 / k * s_out / s_in)   # right shift (the ternary case has the left shifts)
     wt = b.tensor((n, k), dtype=WTYPE[bits], scale=s_w, zp=np.zeros(len(s_w), int),
                   axis=0 if bits == 2 else None, data=q)
     bias = b.tensor((n,), dtype="int32", scale=np.broadcast_to(s_in * s_w, (n,)), zp=np.zeros(n, int), axis=0,
@@ -126,7 +126,7 @@ def check_lsh(tmp_path: Path, bits: int, target: str, board: str, n: int = 4, mo
         assert diff.max() == 0, "golden model differs from tflite-micro"
     else:       # nudged ternary scales: within 1 LSB, almost everywhere equal
         assert diff.max() <= 1 and (diff == 0).mean() > 0.97, (diff.max(), (diff == 0).mean())
-    assert len(np.unique(theirs)) > 20
+    assert len(np.unique(theirs)) > min(20, theirs.size // 4)
     return [l["kernel"] for l in res.info["layers"] if l["op"] in ("conv2d", "dense")]
 
 
