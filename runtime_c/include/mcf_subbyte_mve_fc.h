@@ -14,10 +14,9 @@
  *   (int4: w1 . x = T1, u0 . x = T0 - 16 T1), and w . x = u . x - o sum x (o = 1, int4 8).
  * Ternary: 9 instructions per 64 MACs, as the int8 kernel; int4 10. Raw int8 x (the bias folds
  * in_zp), the tail of K under a VCTP predicate (the weights' padding meets x = 0).
- * Constants: the compact 9 bytes a channel (folded int32 bias, Q31 multiplier, int8 shift); each
- * group's 16 words of the int8 Helium FC kernel's requantization (mve_quant4: left shifts,
- * multipliers, fix-up masks, negated right shifts; variants/mve.py: mve_shifts) are formed on the
- * stack per group of 4 channels, and requantized as there.
+ * Constants (`bias`): the int8 Helium FC kernel's (mve_quant4: folded biases, channels rounded up
+ * to 4, then per group of 4 channels left shifts, multipliers, fix-up masks, negated right
+ * shifts); requantized as there.
  */
 #ifndef MCF_SUBBYTE_MVE_FC_H
 #define MCF_SUBBYTE_MVE_FC_H
@@ -48,34 +47,11 @@
         t3 = vmladavaq_s8(t3, xv, vshrq_n_s8(b_, 6));                               \
     } while (0)
 
-/* Channels [c0, c0 + 4) of mve_quant4's group words (mve_shifts: TFLite's shifts and a fix-up mask
- * where there is a right shift; single rounding: left + k, right + k - 1, k = max(0, 2 - right),
- * no mask); channels past n_out get 0. */
-static inline void mcf_sub_mve_group_quant(int32_t *q, const mcf_requant_sub *rq, int32_t c0, int32_t n_out)
-{
-    for (int32_t i = 0; i < 4; ++i) {
-        const int32_t c = c0 + i;
-        const int32_t sh = c < n_out ? rq->shift[c] : 0;
-        int32_t l = sh > 0 ? sh : 0, r = sh < 0 ? -sh : 0;
-#if MCF_SINGLE_ROUNDING
-        const int32_t k = r < 2 ? 2 - r : 0;
-        l += k;
-        r += k - 1;
-        q[8 + i] = 0;
-#else
-        q[8 + i] = r > 0 ? -1 : 0;
-#endif
-        q[i] = l;
-        q[4 + i] = c < n_out ? rq->mult[c] : 0;
-        q[12 + i] = -r;
-    }
-}
-
 static inline void mcf_fully_connected_sub_mve(const mcf_fully_connected_sub_args *a, const int8_t *in, int8_t *out,
                                                int32_t bits)
 {
     const int32_t k = a->in_features, n_out = a->out_features;
-    const int32_t full = k >> 4, rest = k & 15;
+    const int32_t n4 = (n_out + 3) & ~3, full = k >> 4, rest = k & 15;
     const int32_t *bias = a->bias;
     const int32_t zp = a->rq.out_zp, lo = a->rq.act_min, hi = a->rq.act_max;
     const mve_pred16_t p = vctp8q((uint32_t)rest);
@@ -90,9 +66,8 @@ static inline void mcf_fully_connected_sub_mve(const mcf_fully_connected_sub_arg
             sx = vaddvaq_s8(sx, vld1q_z_s8(x + 16 * full, p));
         }
         const int8_t *wp = (const int8_t *)a->weights;
-        for (int32_t oc = 0; oc < n_out; oc += 4) {
-            int32_t q[16];
-            mcf_sub_mve_group_quant(q, &a->rq, oc, n_out);
+        const int32_t *q = bias + n4;
+        for (int32_t oc = 0; oc < n_out; oc += 4, q += 16) {
             const int8_t *xp = x;
             int32_t t0 = 0, t1 = 0, t2 = 0, t3 = 0;
             int32x4_t v;
@@ -125,7 +100,7 @@ static inline void mcf_fully_connected_sub_mve(const mcf_fully_connected_sub_arg
                 v = vsetq_lane_s32(t2 - 4 * t3 - sx, v, 2);
                 v = vsetq_lane_s32(t3, v, 3);
             }
-            v = vaddq_s32(v, vld1q_z_s32(bias + oc, vctp32q((uint32_t)(n_out - oc))));
+            v = vaddq_s32(v, vld1q_s32(bias + oc));
             mcf_mve_store4(o + oc, mcf_mve_requant4(v, q, zp, lo, hi), n_out - oc);
         }
     }

@@ -337,14 +337,13 @@ def _mve_fc_accepts(params: dict) -> bool:
 
 
 def _mve_fc_prepare(params: dict, consts: dict) -> dict:
-    """No scratch; 9 bytes of constants a channel: the folded bias (in_zp), the Q31 multiplier and
-    the shift (the kernel forms mve_quant4's group words from them)."""
-    from .shared import folded_bias
+    """No scratch; `bias` holds the int8 Helium FC kernel's constants (mve_quant4)."""
+    from .mve import mve_quant4
     params["has_bias"] = True
+    params["packed_quant"] = True            # _sub.j2: no mult / shift arrays
     params["scratch_bytes"] = 0
     return {"weights": ("uint8_t", mve_fc_layout(consts["weights"], params["weight_bits"])),
-            "bias": ("int32_t", folded_bias(consts["weights"], consts["bias"], params["rq"]["in_zp"])),
-            "mult": ("int32_t", np.asarray(consts["mult"], np.int64)), "shift": ("int8_t", np.asarray(consts["shift"], np.int64))}
+            "bias": ("int32_t", mve_quant4(consts, params["rq"]["in_zp"])), "mult": None, "shift": None}
 
 
 for _bits in (4, 2):
