@@ -54,7 +54,7 @@ def main():
     ap.add_argument("names", nargs="*", help="networks (default: all fixtures)")
     ap.add_argument("--no-qemu", action="store_true", help="host C only (no instruction counts)")
     ap.add_argument("--out", help="also write the table to this Markdown file")
-    ap.add_argument("--requant", default="double", choices=["double", "single"],
+    ap.add_argument("--requant", default="double", choices=["double", "single", "ort"],
                     help="int8 rounding of the ONNX rows (compile_model(requant=...); .tflite rows keep TFLite's)")
     args = ap.parse_args()
     board = "host" if args.no_qemu else "mps2-an386"

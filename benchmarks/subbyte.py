@@ -92,8 +92,9 @@ def bench_flash(work: Path, targets=(("portable", "cortex-m4", True), ("M4 optim
                                      ("M55 optimized", "cortex-m55", False))):
     """Weights of the conv / dense layers: packed weights, bias, multiplier and shift per channel,
     as the compiled library holds them: with the portable kernels (the storage formats: int8 one
-    byte a weight and int32 bias / multiplier / shift; sub-byte packed, int8 shift) and with each
-    core's optimized kernels (M4's int8 DSP kernels keep weights widened to int16)."""
+    byte a weight and int32 bias / multiplier / shift; int4 two a byte, ternary five a byte in base
+    3, int16 bias where a layer's biases fit, uint16 multiplier where exact, int8 shift) and with
+    each core's optimized kernels (M4's int8 DSP kernels keep weights widened to int16)."""
     print("| model | kernels | int8 B | int4 B | ternary B | int4 / int8 | ternary / int8 | whole weights file int4 / ternary |")
     print("|---|---|---|---|---|---|---|---|")
     for m, path in mlperf_models():

@@ -16,15 +16,16 @@ import numpy as np
 ARCHS = ("mobilenet", "shufflenet", "resnet")
 
 
-def load_digits_split(seed: int = 0):
+def load_digits_split(seed: int = 0, n_train: int = 1000):
     """(x_train, y_train, x_test, y_test): float32 NCHW (N, 1, 8, 8) in [0, 1], int labels;
-    1,000 training and 797 test images, a fixed seeded split."""
+    n_train training images (1,000) and the other 1,797 - n_train (797) as test images, a fixed
+    seeded split (the same permutation for every n_train)."""
     from sklearn.datasets import load_digits
     d = load_digits()
     x = (d.images.astype(np.float32) / 16.0)[:, None]
     y = d.target.astype(np.int64)
     idx = np.random.default_rng(seed).permutation(len(x))
-    tr, te = idx[:1000], idx[1000:]
+    tr, te = idx[:n_train], idx[n_train:]
     return x[tr], y[tr], x[te], y[te]
 
 
@@ -113,10 +114,11 @@ def float_accuracy(model, x, y) -> float:
         return float((model(torch.from_numpy(x)).argmax(1).numpy() == y).mean())
 
 
-def trained_onnx(arch: str, out: Path, epochs: int = 30, seed: int = 0, width: int = 16):
+def trained_onnx(arch: str, out: Path, epochs: int = 30, seed: int = 0, width: int = 16, n_train: int = 1000):
     """Train once and keep <arch>.onnx in `out` (reused when present); returns (path, float acc, data)."""
-    data = load_digits_split()
-    path = Path(out) / f"{arch}_w{width}_e{epochs}_s{seed}.onnx"
+    data = load_digits_split(n_train=n_train)
+    tag = "" if n_train == 1000 else f"_n{n_train}"
+    path = Path(out) / f"{arch}_w{width}_e{epochs}_s{seed}{tag}.onnx"
     acc_file = path.with_suffix(".acc")
     if not path.is_file():
         model = train(arch, data[0], data[1], epochs, seed, width)

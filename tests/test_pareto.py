@@ -16,7 +16,7 @@ from mcuforge.api import compile_model, simulate
 from mcuforge.sim.tflm import TflmModel
 
 from mlperf_data import model_path
-from kernels.test_mve_conv import _need_qemu
+from kernels.layer_models import need_qemu
 from test_io_in_arena import TFLM_ARENA
 from test_tflite_frontend import int8_inputs
 
@@ -55,7 +55,7 @@ def _run(tmp_path, name, core):
 @pytest.mark.slow
 @pytest.mark.parametrize("name", ["kws_dscnn_int8", "ic_resnet8_int8", "vww_mbv1_96_int8", "ad_fcae_int8"])
 def test_default_beats_both_peers_on_m4(tmp_path, name):
-    _need_qemu()
+    need_qemu()
     r, info = _run(tmp_path, name, "cortex-m4")
     assert (r.info["patches"] is not None) == (name in ("ic_resnet8_int8", "vww_mbv1_96_int8"))
     assert r.info["arena_bytes"] + r.info["io_bytes"] <= 0.5 * TFLM_ARENA[name]
@@ -65,6 +65,6 @@ def test_default_beats_both_peers_on_m4(tmp_path, name):
 @pytest.mark.slow
 @pytest.mark.parametrize("name", ["kws_dscnn_int8", "ad_fcae_int8"])
 def test_m55_below_0_6_cmsis_nn(tmp_path, name):
-    _need_qemu()
+    need_qemu()
     _, info = _run(tmp_path, name, "cortex-m55")
     assert info["instructions"] <= 0.6 * CMSIS_NN["cortex-m55"][name]

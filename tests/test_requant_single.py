@@ -77,7 +77,8 @@ def test_single_rounding_refused_for_tflite(tmp_path):
 # 1 LSB) at least, as measured. The left-overs: mobilenet_v2 (87.5 % within 1 LSB) and unet
 # (99.99 %) are not listed: onnxruntime's float32 Add lands on the other side of a near-tie now
 # and then (2 of the 65,536 input pairs of mobilenet_v2's first Add, each a fraction of .5 or
-# .500001), and mobilenet_v2 amplifies such a flip to 3 LSB at the output (docs/int16.md).
+# .500001), and mobilenet_v2 amplifies such a flip to 3 LSB at the output (docs/int16.md); unet's
+# bilinear Resize weighs in float32. requant="ort" reproduces both: tests/test_ort_float.py.
 SINGLE_CORPUS = {"ds_cnn": (1.0, 1.0), "squeezenet": (1.0, 1.0), "mobilenet_v1": (1.0, 1.0), "resnet": (1.0, 1.0),
                  "mnasnet": (1.0, 1.0), "efficientnet_b0": (1.0, 1.0), "efficientnet_lite": (1.0, 1.0),
                  "shufflenet_v2": (1.0, 1.0), "tiny_yolo": (1.0, 1.0), "autoencoder": (0.99, 1.0),

@@ -141,11 +141,21 @@ def test_int4_tflm_golden_qemu_m4(tmp_path):
     layers = [l for l in info["layers"] if l["op"] in ("conv2d", "dense")]
     assert [l["weight_bits"] for l in layers] == [4, 4, 4]
     assert all("_w4" in l["kernel"] for l in layers), [l["kernel"] for l in layers]
-    # flash counts the packed bytes: 9 bytes of constants a channel + the weights at 4 bits, each
-    # channel's row padded to whole 32-bit words by the DSP kernels (conv2d_w4_dsp: 45 weights ->
-    # 24 bytes, fully_connected_w4_dsp: 144 -> 72); the depthwise _fast kernel keeps the dense packing
-    for l, w_bytes, ch in zip(layers, [6 * 24, -(-12 * 9 // 2), 7 * 72], [6, 12, 7]):
-        assert l["weight_bytes"] == w_bytes + 9 * ch, (l["kernel"], l["weight_bytes"])
+    # flash counts the packed bytes: the weights at 4 bits, each channel's row padded to whole 32-bit
+    # words by the DSP kernels (conv2d_w4_dsp: 45 weights -> 24 bytes, fully_connected_w4_dsp:
+    # 144 -> 72) in channel pairs, dense for the portable / _fast kernels; constants 9 bytes a channel for the DSP
+    # kernels, for the others int16 or int32 bias (whichever the layer's biases fit), the multiplier
+    # in int32 (TFLite's scales: not a 16-bit mantissa, so no uint16 form) and an int8 shift
+    import re
+    src = next((tmp_path / "mps2-an386").glob("*_weights.c")).read_text()
+    for i, (l, n, row, ch) in enumerate(zip(layers, [6 * 45, 12 * 9, 7 * 144], [24, None, 72], [6, 12, 7])):
+        if l["kernel"].endswith("_dsp") and row:
+            want = (ch + ch % 2) * row + 9 * ch          # channel pairs (an odd last one padded)
+        else:
+            bias16 = re.search(rf"_L{i}_bias16\[", src) is not None
+            assert not re.search(rf"_L{i}_mult16\[", src)
+            want = -(-n // 2) + ch * ((2 if bias16 else 4) + 4 + 1)
+        assert l["weight_bytes"] == want, (l["kernel"], l["weight_bytes"], want)
 
 
 @pytest.mark.slow

@@ -126,7 +126,9 @@ def prepare_graph(model, quant: str = "int8", calib=None, calib_method: str = "m
     choice and its reasons are recorded in g.meta["mixed_precision"].
     requant="single" (models quantized from ONNX / float only) rounds every requantization once
     instead of TFLite's double rounding: it agrees with onnxruntime's QDQ models far more often
-    (docs/int16.md)."""
+    (docs/int16.md). requant="ort" is "single" plus onnxruntime's float32 arithmetic where that
+    differs from one exact rounding (int8 add / sub: reference/ort_float.py), to match a QDQ model
+    run by onnxruntime bit for bit."""
     from .passes.lower_to_lut import lower_to_lut
     from .passes.pipeline import canonicalize
     if quant not in QUANT_MODES:
@@ -170,12 +172,12 @@ def prepare_graph(model, quant: str = "int8", calib=None, calib_method: str = "m
             g = quantize_int8(g, ranges, weight_bits=weight_bits, ternary_method=ternary_method)
     if requant != "double":
         from .reference.arith import ROUNDING_MODES
-        if requant not in ROUNDING_MODES:
-            raise McuforgeError(f"requant must be one of {', '.join(ROUNDING_MODES)}, not {requant!r}")
+        if requant not in ROUNDING_MODES + ("ort",):
+            raise McuforgeError(f"requant must be one of {', '.join(ROUNDING_MODES + ('ort',))}, not {requant!r}")
         if g.meta.get("source") == "tflite" or g.meta.get("quant") != "int8":
-            raise McuforgeError("requant='single' is for int8 models quantized from ONNX or float; a .tflite "
+            raise McuforgeError(f"requant={requant!r} is for int8 models quantized from ONNX or float; a .tflite "
                                 "model keeps TFLite Micro's double rounding, a float32 build has no requantization")
-        g.meta["requant"] = requant
+        g.meta["requant"] = "single" if requant == "ort" else requant
     from .reference.arith import rounding
     with rounding(g.meta.get("requant")):   # the tables lower_to_lut fills use the same rounding
         if g.meta.get("quant") == "int8":
@@ -184,6 +186,9 @@ def prepare_graph(model, quant: str = "int8", calib=None, calib_method: str = "m
         if g.meta.get("quant") == "int8":
             from .quant.range_check import check_int8_ranges
             check_int8_ranges(g)
+    if requant == "ort":   # single rounding, and onnxruntime's float32 rules where they differ
+        from .passes.ort_rules import apply_ort_rules
+        apply_ort_rules(g)
     return g, ranges
 
 
@@ -297,6 +302,8 @@ def compile_model(model, out_dir, target: str = "cortex-m4", quant: str = "int8"
     if quantmcu:
         if g.meta.get("quant") != "int8":
             raise McuforgeError("--quantmcu needs an int8 model (--quant int8)")
+        if requant == "ort":   # its dual-precision patch kernels implement the integer rules only
+            raise McuforgeError("--quantmcu does not combine with --requant ort; use --requant single")
         from .schedule.quantmcu import QuantMCUOptions, lower_quantmcu
         samples = load_samples(calib, g)
         if not samples:

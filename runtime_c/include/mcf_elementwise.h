@@ -46,6 +46,16 @@ typedef struct {
 
 void mcf_log_softmax_f32(const mcf_log_softmax_f32_args *a, const float *in, float *out);
 
+/* The largest of n floats `stride` apart, from x[0] on (the shift of both float softmax kernels). */
+static inline float mcf_axis_max_f32(const float *x, int32_t n, int32_t stride)
+{
+    float max = x[0];
+    for (int32_t c = 1; c < n; ++c) {
+        max = x[c * stride] > max ? x[c * stride] : max;
+    }
+    return max;
+}
+
 /* L2 normalization along one axis (outer x axis x inner); int8: in_zp, output 1/128 and 0. */
 typedef struct {
     int32_t outer, axis_len, inner;

@@ -343,6 +343,8 @@ void mcf_qm_check_s8(const mcf_qm_check_args *a, const int8_t *in, int8_t *out, 
 #include "mcf_elementwise.h"
 /* int8 log-softmax and division, int16 hard-swish */
 #include "mcf_logdiv.h"
+/* int8 ops as onnxruntime computes them in float32 (requant="ort") */
+#include "mcf_ort_float.h"
 /* resize and transposed convolution (they reuse the conv2d argument structs above) */
 #include "mcf_resize.h"
 /* TFLite's 16x8 scheme (int16 activations; reuses the pooling, add and mul structs above) */

@@ -63,4 +63,27 @@ static inline __attribute__((always_inline)) int32x4_t mcf_mve_requant_n(int32x4
 }
 #endif
 
+/* Four channels' accumulators requantized with mve_quant4's 16 words of their group (left shifts,
+ * multipliers, fix-up masks, negated right shifts), plus the zero point, clamped to [lo, hi]. */
+static inline int32x4_t mcf_mve_requant4(int32x4_t v, const int32_t *q, int32_t out_zp, int32_t lo, int32_t hi)
+{
+    v = vshlq_s32(v, vld1q_s32(q));
+    v = mcf_mve_rq_mul(v, vld1q_s32(q + 4));
+    v = mcf_mve_rq_fix(v, vld1q_s32(q + 8));
+    v = vrshlq_s32(v, vld1q_s32(q + 12));
+    v = vaddq_n_s32(v, out_zp);
+    v = vmaxq_s32(v, vdupq_n_s32(lo));
+    return vminq_s32(v, vdupq_n_s32(hi));
+}
+
+/* Bytes of four channels' outputs at o, only the first n (< 4) for the last partial group. */
+static inline void mcf_mve_store4(int8_t *o, int32x4_t v, int32_t n)
+{
+    if (n >= 4) {
+        vstrbq_s32(o, v);
+    } else {
+        vstrbq_p_s32(o, v, vctp32q((uint32_t)n));
+    }
+}
+
 #endif /* MCF_MVE_REQUANT_H */

@@ -48,6 +48,14 @@ static inline uint32_t mcf_sxtb16_ror8(uint32_t x)
     return r;
 }
 
+/* acc16x2 + sign-extended bytes 1 and 3 of x, in one SXTAB16 with a rotated operand */
+static inline uint32_t mcf_sxtab16_ror8(uint32_t acc, uint32_t x)
+{
+    uint32_t r;
+    __asm__("sxtab16 %0, %1, %2, ror #8" : "=r"(r) : "r"(acc), "r"(x));
+    return r;
+}
+
 /* Bytewise signed max / min of four int8 lanes: SSUB8 sets GE[i] where a[i] >= b[i] (resp.
  * b[i] >= a[i]), SEL picks by it. */
 static inline uint32_t mcf_max4_s8(uint32_t a, uint32_t b)

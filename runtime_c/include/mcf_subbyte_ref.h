@@ -24,25 +24,81 @@ static inline int32_t mcf_wsub(const uint8_t *packed, size_t i, int32_t bits)
     return (int32_t)(f ^ h) - (int32_t)h;
 }
 
+/* Ternary weights five a byte, base 3 (quant/subbyte.py: pack_base3): byte b holds the trits
+ * t = w + 1 of five elements, first one most significant, as b = ceil(256 v / 243) with
+ * v = sum t_j 3^(4-j). Read in order, without a table or a division: q = 3 q puts the next trit
+ * in bits 8..9 (t = q >> 8) and q &= 255 keeps the rest. mcf_trits_at starts at element i. */
+typedef struct {
+    const uint8_t *p;   /* next byte */
+    uint32_t q;         /* the current byte's remaining trits */
+    uint32_t left;      /* how many */
+} mcf_trits;
+
+static inline int32_t mcf_trits_next(mcf_trits *s)
+{
+    if (s->left == 0u) {
+        s->q = *s->p++;
+        s->left = 5u;
+    }
+    s->q *= 3u;
+    const int32_t t = (int32_t)(s->q >> 8) - 1;
+    s->q &= 255u;
+    s->left--;
+    return t;
+}
+
+static inline mcf_trits mcf_trits_at(const uint8_t *packed, size_t i)
+{
+    mcf_trits s;
+    s.p = packed + i / 5u;
+    s.q = 0u;
+    s.left = 0u;
+    for (size_t d = i % 5u; d > 0u; --d) {
+        (void)mcf_trits_next(&s);
+    }
+    return s;
+}
+
 static inline int8_t mcf_sub_out(const mcf_requant_sub *rq, int32_t acc, int32_t oc)
 {
-    acc = mcf_requantize(acc, rq->mult[oc], rq->shift[oc]) + rq->out_zp;
+    acc = mcf_requantize(acc, mcf_sub_mult(rq, oc), rq->shift[oc]) + rq->out_zp;
     return mcf_sat_s8(acc, rq->act_min, rq->act_max);
 }
 
 /* The _fast variants' requantization: mcf_fast_mulhi's 32-bit form (exact for |acc| < 2^29, which
  * their compile-time check proves, m >= 0 and 1 <= -shift <= 22), else the reference one. */
-static inline int8_t mcf_sub_out_fast(const mcf_requant_sub *rq, int32_t acc, int32_t oc)
+static inline int8_t mcf_sub_out_me(const mcf_requant_sub *rq, int32_t acc, int32_t m, int32_t e)
 {
-    const int32_t m = rq->mult[oc], e = -rq->shift[oc];
     int32_t y;
     if (m >= 0 && e >= 1 && e <= 22) {
         const int32_t rcz = (int32_t)((1u << (e - 1)) + ((uint32_t)rq->out_zp << e));
         y = mcf_fast_requant(acc, m, rcz, e);
     } else {
-        y = mcf_requantize(acc, m, rq->shift[oc]) + rq->out_zp;
+        y = mcf_requantize(acc, m, -e) + rq->out_zp;
     }
     return mcf_sat_s8(y, rq->act_min, rq->act_max);
+}
+
+static inline int8_t mcf_sub_out_fast(const mcf_requant_sub *rq, int32_t acc, int32_t oc)
+{
+    return mcf_sub_out_me(rq, acc, mcf_sub_mult(rq, oc), -rq->shift[oc]);
+}
+
+/* Channel c's outputs at up to four pixels (n of them), its multiplier and shift read once. */
+static inline void mcf_sub_store4(int8_t *o, int32_t out_c, int32_t c, int32_t n, const mcf_requant_sub *rq,
+                                  int32_t a0, int32_t a1, int32_t a2, int32_t a3)
+{
+    const int32_t m = mcf_sub_mult(rq, c), e = -rq->shift[c];
+    o[c] = mcf_sub_out_me(rq, a0, m, e);
+    if (n > 1) {
+        o[out_c + c] = mcf_sub_out_me(rq, a1, m, e);
+    }
+    if (n > 2) {
+        o[2 * out_c + c] = mcf_sub_out_me(rq, a2, m, e);
+    }
+    if (n > 3) {
+        o[3 * out_c + c] = mcf_sub_out_me(rq, a3, m, e);
+    }
 }
 
 /* Any groups; depthwise (groups == in_c) is the case in_per_group == 1. */
@@ -60,7 +116,7 @@ static inline void mcf_conv2d_sub(const mcf_conv2d_sub_args *a, const int8_t *in
                 const int32_t ix0 = ox * w->stride_w - w->pad_left;
                 for (int32_t oc = 0; oc < w->out_c; ++oc) {
                     const int32_t ic0 = (oc / out_per_group) * in_per_group;
-                    int32_t acc = a->bias ? a->bias[oc] : 0;
+                    int32_t acc = mcf_sub_bias(a->bias, a->bias16, oc);
                     for (int32_t ky = 0; ky < w->k_h; ++ky) {
                         const int32_t iy = iy0 + ky * w->dil_h;
                         if (iy < 0 || iy >= w->in_h) {
@@ -73,6 +129,13 @@ static inline void mcf_conv2d_sub(const mcf_conv2d_sub_args *a, const int8_t *in
                             }
                             const int8_t *px = in_n + ((size_t)iy * w->in_w + ix) * w->in_c + ic0;
                             const size_t fk = (size_t)oc * filt_len + ((size_t)ky * w->k_w + kx) * in_per_group;
+                            if (bits == 2 && a->base3) {
+                                mcf_trits t = mcf_trits_at(a->weights, fk);
+                                for (int32_t ic = 0; ic < in_per_group; ++ic) {
+                                    acc += ((int32_t)px[ic] - a->rq.in_zp) * mcf_trits_next(&t);
+                                }
+                                continue;
+                            }
                             for (int32_t ic = 0; ic < in_per_group; ++ic) {
                                 acc += ((int32_t)px[ic] - a->rq.in_zp) * mcf_wsub(a->weights, fk + (size_t)ic, bits);
                             }
@@ -92,7 +155,15 @@ static inline void mcf_fully_connected_sub(const mcf_fully_connected_sub_args *a
         const int8_t *x = in + (size_t)r * a->in_features;
         for (int32_t o = 0; o < a->out_features; ++o) {
             const size_t row = (size_t)o * a->in_features;
-            int32_t acc = a->bias ? a->bias[o] : 0;
+            int32_t acc = mcf_sub_bias(a->bias, a->bias16, o);
+            if (bits == 2 && a->base3) {
+                mcf_trits t = mcf_trits_at(a->weights, row);
+                for (int32_t k = 0; k < a->in_features; ++k) {
+                    acc += ((int32_t)x[k] - a->rq.in_zp) * mcf_trits_next(&t);
+                }
+                *out++ = mcf_sub_out(&a->rq, acc, o);
+                continue;
+            }
             for (int32_t k = 0; k < a->in_features; ++k) {
                 acc += ((int32_t)x[k] - a->rq.in_zp) * mcf_wsub(a->weights, row + (size_t)k, bits);
             }
@@ -116,16 +187,17 @@ static inline void mcf_depthwise_sub_fast(const mcf_conv2d_sub_args *a, const in
     const int32_t mult = w->out_c / w->in_c;
     const int32_t kk = w->k_h * w->k_w;
     int32_t wk[MCF_SUB_DW_MAX_K];
+    mcf_trits t3 = mcf_trits_at(a->weights, 0);     /* base 3: the taps in order, channel after channel */
     for (int32_t oc = 0; oc < w->out_c; ++oc) {
         const int32_t ic = oc / mult;
         int32_t wsum = 0;
         for (int32_t i = 0; i < kk; ++i) {
-            wk[i] = mcf_wsub(a->weights, (size_t)oc * kk + (size_t)i, bits);
+            wk[i] = bits == 2 && a->base3 ? mcf_trits_next(&t3) : mcf_wsub(a->weights, (size_t)oc * kk + (size_t)i, bits);
             wsum += wk[i];
         }
         /* sum (x - zp) w = sum x w - zp sum w over the taps inside the image; a window fully
          * inside (the common case) subtracts zp * wsum once */
-        const int32_t b = a->bias ? a->bias[oc] : 0;
+        const int32_t b = mcf_sub_bias(a->bias, a->bias16, oc);
         for (int32_t n = 0; n < w->batch; ++n) {
             const int8_t *in_n = in + (size_t)n * w->in_h * w->in_w * w->in_c + ic;
             int8_t *out_n = out + (size_t)n * w->out_h * w->out_w * w->out_c + oc;
@@ -201,18 +273,26 @@ static inline void mcf_sub_patch16(const mcf_window *w, const int8_t *in, int32_
 
 static inline void mcf_sub_gemm_fast(const mcf_window *win, const int8_t *in, int8_t *out, int32_t pixels,
                                      int32_t out_c, int32_t k, const uint8_t *weights, const int32_t *bias,
-                                     const mcf_requant_sub *rq, void *scratch, int32_t bits)
+                                     const int16_t *bias16, const mcf_requant_sub *rq, void *scratch, int32_t bits,
+                                     int32_t base3)
 {
     int16_t *wrow = (int16_t *)scratch;
     int16_t *x0 = wrow + k;
     int16_t *x1 = x0 + k, *x2 = x1 + k, *x3 = x2 + k;
     if (pixels == 1) {     /* a fully connected layer's single row: no pixel to share a row with */
         mcf_sub_patch16(win, in, 0, rq->in_zp, x0);
+        mcf_trits t3 = mcf_trits_at(weights, 0);
         for (int32_t c = 0; c < out_c; ++c) {
             const size_t base = (size_t)c * (size_t)k;
-            int32_t acc = bias ? bias[c] : 0;
-            for (int32_t i = 0; i < k; ++i) {
-                acc += x0[i] * mcf_wsub(weights, base + (size_t)i, bits);
+            int32_t acc = mcf_sub_bias(bias, bias16, c);
+            if (bits == 2 && base3) {
+                for (int32_t i = 0; i < k; ++i) {
+                    acc += x0[i] * mcf_trits_next(&t3);
+                }
+            } else {
+                for (int32_t i = 0; i < k; ++i) {
+                    acc += x0[i] * mcf_wsub(weights, base + (size_t)i, bits);
+                }
             }
             out[c] = mcf_sub_out_fast(rq, acc, c);
         }
@@ -225,12 +305,12 @@ static inline void mcf_sub_gemm_fast(const mcf_window *win, const int8_t *in, in
         mcf_sub_patch16(win, in, p + (n > 2 ? 2 : n - 1), rq->in_zp, x2);
         mcf_sub_patch16(win, in, p + (n > 3 ? 3 : n - 1), rq->in_zp, x3);
         int8_t *o = out + (size_t)p * out_c;
-        for (int32_t c = 0; c < out_c; ++c) {
-            const int32_t b = bias ? bias[c] : 0;
-            int32_t a0 = b, a1 = b, a2 = b, a3 = b;
-            if ((k * bits) % 32 == 0) {
-                /* rows of whole words: fields straight from the word (SBFX on ARMv7-M) */
-                const uint32_t *wp = (const uint32_t *)(const void *)weights + (size_t)c * (size_t)(k * bits / 32);
+        if (!(bits == 2 && base3) && (k * bits) % 32 == 0) {
+            /* rows of whole words: fields straight from the word (SBFX on ARMv7-M) */
+            const uint32_t *wp = (const uint32_t *)(const void *)weights;
+            for (int32_t c = 0; c < out_c; ++c) {
+                const int32_t b = mcf_sub_bias(bias, bias16, c);
+                int32_t a0 = b, a1 = b, a2 = b, a3 = b;
                 const int16_t *y0 = x0, *y1 = x1, *y2 = x2, *y3 = x3;
                 for (int32_t i = 0; i < k; i += 32 / bits) {
                     const uint32_t u = *wp++;
@@ -254,29 +334,32 @@ static inline void mcf_sub_gemm_fast(const mcf_window *win, const int8_t *in, in
                     y2 += 32 / bits;
                     y3 += 32 / bits;
                 }
+                mcf_sub_store4(o, out_c, c, n, rq, a0, a1, a2, a3);
+            }
+            continue;
+        }
+        mcf_trits t3 = mcf_trits_at(weights, 0);     /* base 3: the rows in order */
+        for (int32_t c = 0; c < out_c; ++c) {
+            const int32_t b = mcf_sub_bias(bias, bias16, c);
+            int32_t a0 = b, a1 = b, a2 = b, a3 = b;
+            const size_t base = (size_t)c * (size_t)k;
+            if (bits == 2 && base3) {
+                for (int32_t i = 0; i < k; ++i) {
+                    wrow[i] = (int16_t)mcf_trits_next(&t3);
+                }
             } else {
-                const size_t base = (size_t)c * (size_t)k;
                 for (int32_t i = 0; i < k; ++i) {
                     wrow[i] = (int16_t)mcf_wsub(weights, base + (size_t)i, bits);
                 }
-                for (int32_t i = 0; i < k; ++i) {
-                    const int32_t wv = wrow[i];
-                    a0 += x0[i] * wv;
-                    a1 += x1[i] * wv;
-                    a2 += x2[i] * wv;
-                    a3 += x3[i] * wv;
-                }
             }
-            o[c] = mcf_sub_out_fast(rq, a0, c);
-            if (n > 1) {
-                o[out_c + c] = mcf_sub_out_fast(rq, a1, c);
+            for (int32_t i = 0; i < k; ++i) {
+                const int32_t wv = wrow[i];
+                a0 += x0[i] * wv;
+                a1 += x1[i] * wv;
+                a2 += x2[i] * wv;
+                a3 += x3[i] * wv;
             }
-            if (n > 2) {
-                o[2 * out_c + c] = mcf_sub_out_fast(rq, a2, c);
-            }
-            if (n > 3) {
-                o[3 * out_c + c] = mcf_sub_out_fast(rq, a3, c);
-            }
+            mcf_sub_store4(o, out_c, c, n, rq, a0, a1, a2, a3);
         }
     }
 }
@@ -285,15 +368,15 @@ static inline void mcf_conv2d_sub_fast(const mcf_conv2d_sub_args *a, const int8_
 {
     const mcf_window *w = &a->win;
     mcf_sub_gemm_fast(w, in, out, w->batch * w->out_h * w->out_w, w->out_c, w->k_h * w->k_w * w->in_c,
-                      a->weights, a->bias, &a->rq, a->scratch, bits);
+                      a->weights, a->bias, a->bias16, &a->rq, a->scratch, bits, a->base3);
 }
 
 static inline void mcf_fully_connected_sub_fast(const mcf_fully_connected_sub_args *a, const int8_t *in,
                                                 int8_t *out, int32_t bits)
 {
     const mcf_window w = mcf_fc_window(a->rows, a->in_features, a->out_features);
-    mcf_sub_gemm_fast(&w, in, out, a->rows, a->out_features, a->in_features, a->weights, a->bias, &a->rq,
-                      a->scratch, bits);
+    mcf_sub_gemm_fast(&w, in, out, a->rows, a->out_features, a->in_features, a->weights, a->bias, a->bias16,
+                      &a->rq, a->scratch, bits, a->base3);
 }
 
 #endif /* MCF_SUBBYTE_REF_H */

@@ -13,6 +13,7 @@
 
 void mcf_conv2d_s8_dsp(const mcf_conv2d_s8_args *a, const int8_t *in, int8_t *out);
 void mcf_conv2d_s8_dsp_block(const mcf_conv2d_s8_args *a, const int8_t *in, int8_t *out, int32_t out_stride);
+void mcf_conv2d_s8_dsp_block_lsh(const mcf_conv2d_s8_args *a, const int8_t *in, int8_t *out, int32_t out_stride);
 void mcf_conv2d_s8_dsp_lean(const mcf_conv2d_s8_args *a, const int8_t *in, int8_t *out);
 void mcf_conv2d_s8_mve(const mcf_conv2d_s8_args *a, const int8_t *in, int8_t *out);
 void mcf_conv2d_s8_mve_block(const mcf_conv2d_s8_args *a, const int8_t *in, int8_t *out, int32_t out_stride);
@@ -21,6 +22,8 @@ void mcf_depthwise_conv2d_s8_dsp(const mcf_conv2d_s8_args *a, const int8_t *in, 
 void mcf_depthwise_conv2d_s8_dsp2(const mcf_conv2d_s8_args *a, const int8_t *in, int8_t *out);
 void mcf_depthwise_conv2d_s8_dsp3x3(const mcf_conv2d_s8_args *a, const int8_t *in, int8_t *out);
 void mcf_depthwise_conv2d_s8_dsp3x3_1(const mcf_conv2d_s8_args *a, const int8_t *in, int8_t *out);
+void mcf_depthwise_conv2d_s8_dsp3x3_lsh(const mcf_conv2d_s8_args *a, const int8_t *in, int8_t *out);
+void mcf_depthwise_conv2d_s8_dsp3x3_lsh1(const mcf_conv2d_s8_args *a, const int8_t *in, int8_t *out);
 void mcf_depthwise_conv2d_s8_mve(const mcf_conv2d_s8_args *a, const int8_t *in, int8_t *out);
 void mcf_depthwise_conv2d_s8_mve_ch(const mcf_conv2d_s8_args *a, const int8_t *in, int8_t *out);
 void mcf_depthwise_conv2d_s8_mve1(const mcf_conv2d_s8_args *a, const int8_t *in, int8_t *out);

@@ -2,22 +2,12 @@
  * window's gradient divided by its count, the windows holding the element added in the order of
  * the tap (ky ascending, kx ascending) that lands on it, from 0.0f (see mcf_train.h). */
 #include "mcf_train.h"
+#include "mcf_window.h"
 
 static int32_t window_count(const mcf_pool_grad_args *a, int32_t oy, int32_t ox)
 {
     const mcf_window *w = &a->win;
-    if (a->count_include_pad) {
-        return w->k_h * w->k_w;
-    }
-    int32_t count = 0;
-    for (int32_t ky = 0; ky < w->k_h; ++ky) {
-        const int32_t iy = oy * w->stride_h - w->pad_top + ky * w->dil_h;
-        for (int32_t kx = 0; kx < w->k_w; ++kx) {
-            const int32_t ix = ox * w->stride_w - w->pad_left + kx * w->dil_w;
-            count += iy >= 0 && iy < w->in_h && ix >= 0 && ix < w->in_w;
-        }
-    }
-    return count;
+    return mcf_pool_count(w, a->count_include_pad, mcf_window_rows(w, oy).n * mcf_window_cols(w, ox).n);
 }
 
 void mcf_avgpool_backward(const mcf_pool_grad_args *a, const float *dy, float *dx)

@@ -21,14 +21,7 @@
 #include "mcf_arith.h"
 #include "mcf_kernels.h"
 #include "mcf_opt.h"
-#include "mcf_pool_window.h"
-
-static inline uint32_t sxtab16_ror8(uint32_t acc, uint32_t x)
-{
-    uint32_t r;
-    __asm__("sxtab16 %0, %1, %2, ror #8" : "=r"(r) : "r"(acc), "r"(x));
-    return r;
-}
+#include "mcf_window.h"
 
 static inline uint32_t smulwb(uint32_t m, uint32_t x)
 {
@@ -72,13 +65,6 @@ static inline uint32_t average4(uint32_t ae, uint32_t ao, const avg_consts *k)
     return r;
 }
 
-/* The portable rule for one channel (odd channel tails). */
-static inline int8_t avg_one(int32_t acc, int32_t count, int32_t lo, int32_t hi)
-{
-    const int32_t avg = acc > 0 ? (acc + count / 2) / count : (acc - count / 2) / count;
-    return mcf_sat_s8(avg, lo, hi);
-}
-
 void mcf_avgpool_s8_dsp(const mcf_pool_s8_args *a, const int8_t *in, int8_t *out)
 {
     const mcf_window *w = &a->win;
@@ -91,22 +77,15 @@ void mcf_avgpool_s8_dsp(const mcf_pool_s8_args *a, const int8_t *in, int8_t *out
     for (int32_t n = 0; n < w->batch; ++n) {
         const int8_t *in_n = in + (size_t)n * w->in_h * w->in_w * C;
         for (int32_t oy = 0; oy < w->out_h; ++oy) {
-            const int32_t iy0 = oy * w->stride_h - w->pad_top;
-            int32_t ky0, ky1;
-            mcf_taps_inside(iy0, w->k_h, w->dil_h, w->in_h, &ky0, &ky1);
+            const mcf_span ry = mcf_window_rows(w, oy);
             for (int32_t ox = 0; ox < w->out_w; ++ox, out += C) {
-                const int32_t ix0 = ox * w->stride_w - w->pad_left;
-                int32_t kx0, kx1;
-                mcf_taps_inside(ix0, w->k_w, w->dil_w, w->in_w, &kx0, &kx1);
-                const int32_t valid = (ky1 - ky0) * (kx1 - kx0);
-                const int32_t count = a->count_include_pad ? w->k_h * w->k_w : valid;
+                const mcf_span rx = mcf_window_cols(w, ox);
+                const int32_t nky = ry.n, nkx = rx.n;
+                const int32_t valid = nky * nkx;
+                const int32_t count = mcf_pool_count(w, a->count_include_pad, valid);
                 const int32_t padsum = a->count_include_pad ? a->pad_value * (count - valid) : 0;
                 if (count == 0) {
-                    /* no cell at all (shape inference makes no such window; the portable kernel
-                     * would divide by zero): 0, clamped */
-                    for (int32_t c = 0; c < C; ++c) {
-                        out[c] = mcf_sat_s8(0, a->act_min, a->act_max);
-                    }
+                    mcf_pool_empty_s8(out, C, 0, a->act_min, a->act_max);
                     continue;
                 }
                 /* per pixel: biased numerator K (both lanes), the tie threshold T, reciprocal m */
@@ -117,8 +96,7 @@ void mcf_avgpool_s8_dsp(const mcf_pool_s8_args *a, const int8_t *in, int8_t *out
                 k.T2 = T | T << 16;
                 k.m = ((1u << 24) + (uint32_t)count - 1) / (uint32_t)count;
                 k.even = !(count & 1);
-                const int8_t *first = in_n + ((ptrdiff_t)(iy0 + ky0 * w->dil_h) * w->in_w + ix0 + kx0 * w->dil_w) * C;
-                const int32_t nky = ky1 - ky0, nkx = kx1 - kx0;
+                const int8_t *first = in_n + mcf_window_at(ry, rx, w->in_w, C);
                 int32_t c = 0;
                 for (; c + 8 <= C; c += 8) {
                     /* eight channels per step: half the loop overhead per tap of four */
@@ -129,9 +107,9 @@ void mcf_avgpool_s8_dsp(const mcf_pool_s8_args *a, const int8_t *in, int8_t *out
                         for (int32_t kx = 0; kx < nkx; ++kx, p += dx) {
                             const uint32_t v0 = (uint32_t)mcf_rd32(p), v1 = (uint32_t)mcf_rd32(p + 4);
                             ae0 = __sxtab16(ae0, v0);
-                            ao0 = sxtab16_ror8(ao0, v0);
+                            ao0 = mcf_sxtab16_ror8(ao0, v0);
                             ae1 = __sxtab16(ae1, v1);
-                            ao1 = sxtab16_ror8(ao1, v1);
+                            ao1 = mcf_sxtab16_ror8(ao1, v1);
                         }
                     }
                     mcf_wr32(out + c, (int32_t)average4(ae0, ao0, &k));
@@ -145,22 +123,16 @@ void mcf_avgpool_s8_dsp(const mcf_pool_s8_args *a, const int8_t *in, int8_t *out
                         for (int32_t kx = 0; kx < nkx; ++kx, p += dx) {
                             const uint32_t v = (uint32_t)mcf_rd32(p);
                             ae = __sxtab16(ae, v);
-                            ao = sxtab16_ror8(ao, v);
+                            ao = mcf_sxtab16_ror8(ao, v);
                         }
                     }
                     mcf_wr32(out + c, (int32_t)average4(ae, ao, &k));
                     c += 4;
                 }
                 for (; c < C; ++c) {
-                    int32_t acc = padsum;
-                    const int8_t *row = first + c;
-                    for (int32_t ky = 0; ky < nky; ++ky, row += dy) {
-                        const int8_t *p = row;
-                        for (int32_t kx = 0; kx < nkx; ++kx, p += dx) {
-                            acc += *p;
-                        }
-                    }
-                    out[c] = avg_one(acc, count, a->act_min, a->act_max);
+                    /* the portable rule for one channel */
+                    const int32_t acc = mcf_window_sum_s8(padsum, first + c, nky, nkx, dy, dx);
+                    out[c] = mcf_sat_s8(mcf_round_div(acc, count), a->act_min, a->act_max);
                 }
             }
         }

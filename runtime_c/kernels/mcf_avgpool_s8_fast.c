@@ -23,7 +23,7 @@
 #include "mcf_kernels.h"
 #include "mcf_opt.h"
 #include "mcf_variants.h"
-#include "mcf_pool_window.h"
+#include "mcf_window.h"
 
 typedef struct {
     int32_t K;      /* 128 (count - valid) + padsum + h: added to a biased sum over the valid cells */
@@ -55,22 +55,14 @@ void mcf_avgpool_s8_fast(const mcf_pool_s8_args *a, const int8_t *in, int8_t *ou
     for (int32_t n = 0; n < w->batch; ++n) {
         const int8_t *in_n = in + (size_t)n * w->in_h * w->in_w * C;
         for (int32_t oy = 0; oy < w->out_h; ++oy) {
-            const int32_t iy0 = oy * w->stride_h - w->pad_top;
-            int32_t ky0, ky1;
-            mcf_taps_inside(iy0, w->k_h, w->dil_h, w->in_h, &ky0, &ky1);
+            const mcf_span ry = mcf_window_rows(w, oy);
             for (int32_t ox = 0; ox < w->out_w; ++ox, out += C) {
-                const int32_t ix0 = ox * w->stride_w - w->pad_left;
-                int32_t kx0, kx1;
-                mcf_taps_inside(ix0, w->k_w, w->dil_w, w->in_w, &kx0, &kx1);
-                const int32_t nky = ky1 - ky0, nkx = kx1 - kx0;
+                const mcf_span rx = mcf_window_cols(w, ox);
+                const int32_t nky = ry.n, nkx = rx.n;
                 const int32_t valid = nky * nkx;
-                const int32_t count = a->count_include_pad ? w->k_h * w->k_w : valid;
+                const int32_t count = mcf_pool_count(w, a->count_include_pad, valid);
                 if (count == 0) {
-                    /* no cell at all (shape inference makes no such window; the portable kernel
-                     * would divide by zero): 0, clamped */
-                    for (int32_t c = 0; c < C; ++c) {
-                        out[c] = mcf_sat_s8(0, a->act_min, a->act_max);
-                    }
+                    mcf_pool_empty_s8(out, C, 0, a->act_min, a->act_max);
                     continue;
                 }
                 const int32_t h = count / 2;
@@ -82,7 +74,7 @@ void mcf_avgpool_s8_fast(const mcf_pool_s8_args *a, const int8_t *in, int8_t *ou
                     k.m = ((1u << 22) + (uint32_t)count - 1) / (uint32_t)count;
                     last_count = count;
                 }
-                const int8_t *first = in_n + ((ptrdiff_t)(iy0 + ky0 * w->dil_h) * w->in_w + ix0 + kx0 * w->dil_w) * C;
+                const int8_t *first = in_n + mcf_window_at(ry, rx, w->in_w, C);
                 int32_t c = 0;
                 const int32_t bias = 128 * valid;
                 if (nky == 2 && nkx == 2) {
@@ -130,15 +122,7 @@ void mcf_avgpool_s8_fast(const mcf_pool_s8_args *a, const int8_t *in, int8_t *ou
                 }
 #endif
                 for (; c < C; ++c) {
-                    int32_t acc = bias;
-                    const int8_t *row = first + c;
-                    for (int32_t ky = 0; ky < nky; ++ky, row += dy) {
-                        const int8_t *p = row;
-                        for (int32_t kx = 0; kx < nkx; ++kx, p += dx) {
-                            acc += *p;
-                        }
-                    }
-                    out[c] = average(acc, &k);
+                    out[c] = average(mcf_window_sum_s8(bias, first + c, nky, nkx, dy, dx), &k);
                 }
             }
         }

@@ -20,7 +20,7 @@
 
 #include "mcf_arith.h"
 #include "mcf_kernels.h"
-#include "mcf_pool_window.h"
+#include "mcf_window.h"
 
 typedef struct {
     int16_t padsum;     /* zero point times padded cells counted (count_include_pad) */
@@ -57,27 +57,20 @@ void mcf_avgpool_s8_mve(const mcf_pool_s8_args *a, const int8_t *in, int8_t *out
     for (int32_t n = 0; n < w->batch; ++n) {
         const int8_t *in_n = in + (size_t)n * w->in_h * w->in_w * C;
         for (int32_t oy = 0; oy < w->out_h; ++oy) {
-            const int32_t iy0 = oy * w->stride_h - w->pad_top;
-            int32_t ky0, ky1;
-            mcf_taps_inside(iy0, w->k_h, w->dil_h, w->in_h, &ky0, &ky1);
+            const mcf_span ry = mcf_window_rows(w, oy);
             for (int32_t ox = 0; ox < w->out_w; ++ox, out += C) {
-                const int32_t ix0 = ox * w->stride_w - w->pad_left;
-                int32_t kx0, kx1;
-                mcf_taps_inside(ix0, w->k_w, w->dil_w, w->in_w, &kx0, &kx1);
-                const int32_t nky = ky1 - ky0, nkx = kx1 - kx0;
-                const int32_t count = a->count_include_pad ? w->k_h * w->k_w : nky * nkx;
+                const mcf_span rx = mcf_window_cols(w, ox);
+                const int32_t nky = ry.n, nkx = rx.n;
+                const int32_t count = mcf_pool_count(w, a->count_include_pad, nky * nkx);
                 if (count == 0) {
-                    /* no cell at all (not produced by shape inference): 0, clamped */
-                    for (int32_t c = 0; c < C; ++c) {
-                        out[c] = mcf_sat_s8(0, a->act_min, a->act_max);
-                    }
+                    mcf_pool_empty_s8(out, C, 0, a->act_min, a->act_max);
                     continue;
                 }
                 k.padsum = (int16_t)(a->count_include_pad ? a->pad_value * (count - nky * nkx) : 0);
                 k.even = !(count & 1);
                 k.k2 = 2 * (128 * count + count / 2);
                 k.m = (uint32_t)((((uint64_t)1 << 31) + (uint32_t)count - 1) / (uint32_t)count);
-                const int8_t *first = in_n + ((ptrdiff_t)(iy0 + ky0 * w->dil_h) * w->in_w + ix0 + kx0 * w->dil_w) * C;
+                const int8_t *first = in_n + mcf_window_at(ry, rx, w->in_w, C);
                 int32_t c = 0;
                 for (; c + 16 <= C; c += 16) {
                     /* full blocks without predicates (a predicated load costs a VMSR and a VPST more) */

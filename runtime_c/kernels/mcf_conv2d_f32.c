@@ -1,40 +1,5 @@
-/* float32 2-D convolution, any groups (depthwise included), reference version. */
-#include "mcf_arith.h"
-#include "mcf_kernels.h"
-
-void mcf_conv2d_f32(const mcf_conv2d_f32_args *a, const float *in, float *out)
-{
-    const mcf_window *w = &a->win;
-    const int32_t in_per_group = w->in_c / a->groups;
-    const int32_t out_per_group = w->out_c / a->groups;
-    for (int32_t n = 0; n < w->batch; ++n) {
-        const float *in_n = in + (size_t)n * w->in_h * w->in_w * w->in_c;
-        for (int32_t oy = 0; oy < w->out_h; ++oy) {
-            for (int32_t ox = 0; ox < w->out_w; ++ox) {
-                for (int32_t oc = 0; oc < w->out_c; ++oc) {
-                    const int32_t ic0 = (oc / out_per_group) * in_per_group;
-                    const float *filt = a->weights + (size_t)oc * w->k_h * w->k_w * in_per_group;
-                    float acc = a->bias ? a->bias[oc] : 0.0f;
-                    for (int32_t ky = 0; ky < w->k_h; ++ky) {
-                        const int32_t iy = oy * w->stride_h - w->pad_top + ky * w->dil_h;
-                        if (iy < 0 || iy >= w->in_h) {
-                            continue;
-                        }
-                        for (int32_t kx = 0; kx < w->k_w; ++kx) {
-                            const int32_t ix = ox * w->stride_w - w->pad_left + kx * w->dil_w;
-                            if (ix < 0 || ix >= w->in_w) {
-                                continue;
-                            }
-                            const float *px = in_n + ((size_t)iy * w->in_w + ix) * w->in_c + ic0;
-                            const float *fk = filt + ((size_t)ky * w->k_w + kx) * in_per_group;
-                            for (int32_t ic = 0; ic < in_per_group; ++ic) {
-                                acc += px[ic] * fk[ic];
-                            }
-                        }
-                    }
-                    *out++ = MCF_CLAMP(acc, a->act_min, a->act_max);
-                }
-            }
-        }
-    }
-}
+/* float32 2-D convolution, any groups (depthwise included), reference version. The loop is
+ * mcf_conv_ref.inc's. */
+#define MCF_CONV_FN mcf_conv2d_f32
+#define MCF_CONV_F32
+#include "mcf_conv_ref.inc"

@@ -86,9 +86,29 @@ typedef struct {
     "smlad r3, r11, r7, r3\n\t"
 
 /* Requantize accumulator `acc` with m r7, rcz r8, e r9 into `dst` (ssat to int8). */
+#if MCF_CONV_DSP_LSH
+/*
+ * mcf_conv2d_s8_dsp_lsh.c compiles this file again with MCF_CONV_DSP_LSH (TFLite's double
+ * rounding only): channels whose requantization multiplier is >= 1/2 (shift s >= 0) have the left
+ * shift folded into their weights and bias as 2^(s+1) (A = 2^(s+1) x) and e = 0, rcz = out_zp,
+ * and requantize as floor((A m + 2^31) / 2^32) + zp = SRDHM(2^s x, m) + zp (RoundingDivideByPOT by
+ * 0 is the identity). The e word is e | 0xFFFFFF00 for a right shift e >= 1 (ASR by a register
+ * reads its low byte) and 0 for e = 0, so the sign correction -[A < 0] of mcf_dsp_requant becomes
+ * ((A >> 31) & e_word) >> 8: one instruction more per output than MCF_RQ, `acc` as the temporary.
+ */
+#define MCF_RQ(dst, acc)                                                            \
+    "smmlar " dst ", " acc ", r7, r8\n\t"                                          \
+    "and " acc ", r9, " acc ", asr #31\n\t"                                         \
+    "add " dst ", " dst ", " acc ", asr #8\n\t"                                     \
+    "asr " dst ", " dst ", r9\n\t"                                                 \
+    "ssat " dst ", #8, " dst "\n\t"
+#define MCF_CONV_DSP_BLOCK mcf_conv2d_s8_dsp_block_lsh
+#else
 #define MCF_RQ(dst, acc)                                                            \
     MCF_DSP_RQ_ASM(dst, acc, "r7", "r8", "r9")                                      \
     "ssat " dst ", #8, " dst "\n\t"
+#define MCF_CONV_DSP_BLOCK mcf_conv2d_s8_dsp_block
+#endif
 
 /* The first step of a pair, which also starts the accumulators from the biases in r0 and r2
  * (saves the two MOVs that would copy them to the other pixel's accumulators). */
@@ -458,7 +478,11 @@ static void __attribute__((noinline)) direct2(const mcf_conv2d_s8_args *a, const
 
 static inline int8_t store1(int32_t acc2, const int32_t *q, int32_t lo, int32_t hi)
 {
+#if MCF_CONV_DSP_LSH
+    const int32_t y = __ssat((mcf_smmlar(acc2, q[1], q[2]) + ((acc2 >> 31) & (q[3] >> 8))) >> (q[3] & 0xFF), 8);
+#else
     const int32_t y = __ssat(mcf_dsp_requant(acc2, q[1], q[2], q[3]), 8);
+#endif
     return (int8_t)MCF_CLAMP(y, lo, hi);
 }
 
@@ -483,7 +507,7 @@ static void __attribute__((noinline)) odd_channel(const mcf_conv2d_s8_args *a, i
 
 /* The layer's a->win.out_c output channels written at out[p * out_stride + c] (the whole layer:
  * out_stride = out_c; mcf_subbyte_dsp.h runs it on blocks of channels of a wider output). */
-void mcf_conv2d_s8_dsp_block(const mcf_conv2d_s8_args *a, const int8_t *in, int8_t *out, int32_t out_stride)
+void MCF_CONV_DSP_BLOCK(const mcf_conv2d_s8_args *a, const int8_t *in, int8_t *out, int32_t out_stride)
 {
     const mcf_window *w = &a->win;
     const int32_t npix = w->out_h * w->out_w;
@@ -512,7 +536,9 @@ void mcf_conv2d_s8_dsp_block(const mcf_conv2d_s8_args *a, const int8_t *in, int8
     }
 }
 
+#if !MCF_CONV_DSP_LSH
 void mcf_conv2d_s8_dsp(const mcf_conv2d_s8_args *a, const int8_t *in, int8_t *out)
 {
     mcf_conv2d_s8_dsp_block(a, in, out, a->win.out_c);
 }
+#endif

@@ -3,5 +3,5 @@
 
 void mcf_conv2d_s8_w2_dsp(const mcf_conv2d_sub_args *a, const int8_t *in, int8_t *out)
 {
-    mcf_conv2d_sub_dsp(a, in, out, 2);
+    mcf_conv2d_sub_dsp(a, in, out, 2, 0);
 }

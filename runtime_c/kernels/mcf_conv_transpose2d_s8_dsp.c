@@ -14,14 +14,6 @@
 #include "mcf_kernels.h"
 #include "mcf_opt.h"
 
-/* acc16x2 + sign-extended bytes 1 and 3 of x, in one SXTAB16 with a rotated operand */
-static inline uint32_t mcf_sxtab16_ror8(uint32_t acc, uint32_t x)
-{
-    uint32_t r;
-    __asm__("sxtab16 %0, %1, %2, ror #8" : "=r"(r) : "r"(acc), "r"(x));
-    return r;
-}
-
 static inline int8_t mcf_ct_out(int32_t acc, const int32_t *q, const mcf_requant_s8 *rq)
 {
     return mcf_sat_s8(mcf_dsp_requant(2 * acc, q[1], q[2], q[3]), rq->act_min, rq->act_max);

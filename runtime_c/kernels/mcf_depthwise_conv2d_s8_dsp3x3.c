@@ -116,6 +116,15 @@ void mcf_dw3x3_blocks(dw3_frame f);
     MCF_DSP_RQ_ASM("r11", A, "r6", "r7", "r9")                         \
     "ssat  r11, #8, r11\n\t"
 
+/* A channel without a right shift (e = 0, multiplier >= 1/2; a left shift s folded into the taps
+ * and bias, A = 2^(s+1) acc): TFLite's SRDHM(2^s acc, m) then RoundingDivideByPOT(., 0), i.e.
+ * floor((2^s acc m + 2^30) / 2^31), and single rounding's floor(2^s acc m / 2^31 + 1/2) are the
+ * same number, floor((A m + 2^31) / 2^32): one SMMLAR, the output zero point as its addend (r7 =
+ * rcz = out_zp). Exact for |A| < 2^31 (mcf_dw3x3_e0 below, variants/dsp_subbyte.py). */
+#define DW3_RQ0(A)                                                     \
+    "smmlar r11, " A ", r6, r7\n\t"                                   \
+    "ssat  r11, #8, r11\n\t"
+
 /* clamp to [r12, lr] */
 #define DW3_CL                                                         \
     "cmp   r11, r12\n\t" "it lt\n\t" "movlt r11, r12\n\t"              \
@@ -150,24 +159,24 @@ void mcf_dw3x3_blocks(dw3_frame f);
     "str   r3, [sp, #88]\n\t"                                          \
     "bne   1b\n\t"
 
-/* the frame at sp (see dw3_frame); the mode word picks the block loop */
-#define DW3_ENTRY                                                      \
-    "\t.global mcf_dw3x3_blocks\n"                                     \
-    "\t.type mcf_dw3x3_blocks, %function\n"                            \
+/* the frame at sp (see dw3_frame); the mode word picks the block loop (labels L "_s1" ...) */
+#define DW3_ENTRY(SYM, L)                                              \
+    "\t.global " SYM "\n"                                              \
+    "\t.type " SYM ", %function\n"                                     \
     "\t.thumb_func\n"                                                  \
-    "mcf_dw3x3_blocks:\n\t"                                            \
+    SYM ":\n\t"                                                        \
     "push  {r0-r3}\n\t"                                                \
     "add   r0, sp, #104\n\t"                                           \
     "stm   r0, {r4-r11, lr}\n\t"                                       \
     "ldr   r12, [sp, #92]\n\t"                                         \
     "ldr   r0, [sp, #140]\n\t"                                         \
-    "cmp   r0, #1\n\t"  "beq   .Ldw3_s1_clamp\n\t"                    \
-    "cmp   r0, #2\n\t"  "beq   .Ldw3_s1_relu\n\t"                     \
-    "cmp   r0, #3\n\t"  "beq   .Ldw3_s2\n\t"                          \
-    "cmp   r0, #4\n\t"  "beq   .Ldw3_s2_clamp\n\t"                    \
-    "cmp   r0, #5\n\t"  "beq   .Ldw3_s2_relu\n\t"                     \
-    "b     .Ldw3_s1\n"                                                 \
-    ".Ldw3_done:\n\t"                                                  \
+    "cmp   r0, #1\n\t"  "beq   " L "_s1_clamp\n\t"                    \
+    "cmp   r0, #2\n\t"  "beq   " L "_s1_relu\n\t"                     \
+    "cmp   r0, #3\n\t"  "beq   " L "_s2\n\t"                          \
+    "cmp   r0, #4\n\t"  "beq   " L "_s2_clamp\n\t"                    \
+    "cmp   r0, #5\n\t"  "beq   " L "_s2_relu\n\t"                     \
+    "b     " L "_s1\n"                                                 \
+    L "_done:\n\t"                                                     \
     "add   r0, sp, #104\n\t"                                           \
     "ldm   r0, {r4-r11, lr}\n\t"                                       \
     "add   sp, sp, #16\n\t"                                            \
@@ -177,59 +186,68 @@ void mcf_dw3x3_blocks(dw3_frame f);
     NAME ":\n"                                                         \
     "1:\n\t"
 
-#define DW3_EPILOGUE(NAME)                                             \
-    "b     .Ldw3_done\n"
+#define DW3_EPILOGUE(L)                                                \
+    "b     " L "_done\n"
 
 /* No clamp (the saturation is the activation's range). */
-#define DW3_FN_PLAIN(NAME, MACS)                                       \
-    DW3_PROLOGUE(NAME)                                                 \
+#define DW3_FN_PLAIN(L, NAME, MACS, RQ)                                \
+    DW3_PROLOGUE(L NAME)                                               \
     MACS                                                               \
-    DW3_STORES(DW3_RQ("r0"), DW3_RQ("r1"), DW3_RQ("r2"), DW3_RQ("r3"), DW3_RQ("r4"), DW3_RQ("r5")) \
+    DW3_STORES(RQ("r0"), RQ("r1"), RQ("r2"), RQ("r3"), RQ("r4"), RQ("r5")) \
     "add   r10, r10, lr\n\t"                                           \
     DW3_LOOP_END                                                       \
-    DW3_EPILOGUE(NAME)
+    DW3_EPILOGUE(L)
 
 /* Both bounds: they take r12 / lr (plane pointer, ostep) during the stores. */
-#define DW3_FN_CLAMP(NAME, MACS)                                       \
-    DW3_PROLOGUE(NAME)                                                 \
+#define DW3_FN_CLAMP(L, NAME, MACS, RQ)                                \
+    DW3_PROLOGUE(L NAME)                                               \
     MACS                                                               \
     "str   r12, [sp, #92]\n\t"                                         \
     "ldrd  r12, lr, [sp, #96]\n\t"                                     \
-    DW3_STORES(DW3_RQ("r0") DW3_CL, DW3_RQ("r1") DW3_CL, DW3_RQ("r2") DW3_CL, DW3_RQ("r3") DW3_CL, \
-               DW3_RQ("r4") DW3_CL, DW3_RQ("r5") DW3_CL)                  \
+    DW3_STORES(RQ("r0") DW3_CL, RQ("r1") DW3_CL, RQ("r2") DW3_CL, RQ("r3") DW3_CL, \
+               RQ("r4") DW3_CL, RQ("r5") DW3_CL)                         \
     "ldr   r11, [sp, #20]\n\t"                                         \
     "add   r10, r10, r11\n\t"                                          \
     "ldr   r12, [sp, #92]\n\t"                                         \
     DW3_LOOP_END                                                       \
-    DW3_EPILOGUE(NAME)
+    DW3_EPILOGUE(L)
 
 /* Lower bound only (ReLU): it takes r12 (plane pointer) during the stores. */
-#define DW3_FN_RELU(NAME, MACS)                                        \
-    DW3_PROLOGUE(NAME)                                                 \
+#define DW3_FN_RELU(L, NAME, MACS, RQ)                                 \
+    DW3_PROLOGUE(L NAME)                                               \
     MACS                                                               \
     "str   r12, [sp, #92]\n\t"                                         \
     "ldr   r12, [sp, #96]\n\t"                                         \
-    DW3_STORES(DW3_RQ("r0") DW3_CL_LO, DW3_RQ("r1") DW3_CL_LO, DW3_RQ("r2") DW3_CL_LO, \
-               DW3_RQ("r3") DW3_CL_LO, DW3_RQ("r4") DW3_CL_LO, DW3_RQ("r5") DW3_CL_LO) \
+    DW3_STORES(RQ("r0") DW3_CL_LO, RQ("r1") DW3_CL_LO, RQ("r2") DW3_CL_LO, \
+               RQ("r3") DW3_CL_LO, RQ("r4") DW3_CL_LO, RQ("r5") DW3_CL_LO) \
     "add   r10, r10, lr\n\t"                                           \
     "ldr   r12, [sp, #92]\n\t"                                         \
     DW3_LOOP_END                                                       \
-    DW3_EPILOGUE(NAME)
+    DW3_EPILOGUE(L)
 
-__asm__(
-    "\t.pushsection .text.mcf_dw3x3_blocks, \"ax\", %progbits\n"
-    "\t.syntax unified\n"
-    "\t.thumb\n"
-    "\t.p2align 2\n"
-    DW3_ENTRY
-    DW3_FN_PLAIN(".Ldw3_s1", DW3_BLOCK_MACS)
-    DW3_FN_CLAMP(".Ldw3_s1_clamp", DW3_BLOCK_MACS)
-    DW3_FN_RELU(".Ldw3_s1_relu", DW3_BLOCK_MACS)
-    DW3_FN_PLAIN(".Ldw3_s2", DW3_BLOCK_MACS_S2)
-    DW3_FN_CLAMP(".Ldw3_s2_clamp", DW3_BLOCK_MACS_S2)
-    DW3_FN_RELU(".Ldw3_s2_relu", DW3_BLOCK_MACS_S2)
-    "\t.size mcf_dw3x3_blocks, . - mcf_dw3x3_blocks\n"
-    "\t.popsection\n");
+/* One block-loop function: entry, the six loops (stride 1 / 2 x plain / both bounds / ReLU) with
+ * the requantization RQ, in a section of its own (unreferenced ones are dropped at link time). */
+#define DW3_FUNCTION(SYM, L, RQ)                                       \
+    "\t.pushsection .text." SYM ", \"ax\", %progbits\n"                \
+    "\t.syntax unified\n"                                              \
+    "\t.thumb\n"                                                       \
+    "\t.p2align 2\n"                                                   \
+    DW3_ENTRY(SYM, L)                                                  \
+    DW3_FN_PLAIN(L, "_s1", DW3_BLOCK_MACS, RQ)                         \
+    DW3_FN_CLAMP(L, "_s1_clamp", DW3_BLOCK_MACS, RQ)                   \
+    DW3_FN_RELU(L, "_s1_relu", DW3_BLOCK_MACS, RQ)                     \
+    DW3_FN_PLAIN(L, "_s2", DW3_BLOCK_MACS_S2, RQ)                      \
+    DW3_FN_CLAMP(L, "_s2_clamp", DW3_BLOCK_MACS_S2, RQ)                \
+    DW3_FN_RELU(L, "_s2_relu", DW3_BLOCK_MACS_S2, RQ)                  \
+    "\t.size " SYM ", . - " SYM "\n"                                   \
+    "\t.popsection\n"
+
+__asm__(DW3_FUNCTION("mcf_dw3x3_blocks", ".Ldw3", DW3_RQ));
+
+/* The same loops for channels with e = 0 (DW3_RQ0); only the entry points that take a left
+ * shift (mcf_depthwise_conv2d_s8_dsp3x3_lsh, _lsh1) reference it, so the int8 ones do not carry it. */
+void mcf_dw3x3_blocks_e0(dw3_frame f);
+__asm__(DW3_FUNCTION("mcf_dw3x3_blocks_e0", ".Ldw3e0", DW3_RQ0));
 
 /* (lo & 0xFFFF) | (hi << 16) */
 static inline uint32_t pkhbt16(uint32_t lo, uint32_t hi)
@@ -346,9 +364,14 @@ static void widen1(const mcf_window *w, const int8_t *in_n, int16_t *p, int32_t 
     }
 }
 
+/* the block loops of a channel: mcf_dw3x3_blocks, or mcf_dw3x3_blocks_e0 for a channel with e = 0 */
+typedef void (*dw3_loops)(dw3_frame f);
+
 static inline int8_t dw3_out(int32_t acc2, const int32_t *q, int32_t lo, int32_t hi)
 {
-    const int32_t y = __ssat(mcf_dsp_requant(acc2, q[1], q[2], q[3]), 8);
+    /* e = 0 (only from the _lsh entries): floor((acc2 m + 2^31) / 2^32) + out_zp, see DW3_RQ0 */
+    const int32_t r = q[3] ? mcf_dsp_requant(acc2, q[1], q[2], q[3]) : mcf_smmlar(acc2, q[1], q[2]);
+    const int32_t y = __ssat(r, 8);
     return (int8_t)MCF_CLAMP(y, lo, hi);
 }
 
@@ -378,7 +401,7 @@ static void dw3_cols(const mcf_window *w, const int16_t *plane, int32_t pw, cons
 /* `cols` columns of six-output blocks from output column ox0, output rows 0 .. rows - 1, in the
  * assembly loops (stride_w == stride_h, 1 or 2). */
 static void dw3_blocks(const mcf_conv2d_s8_args *a, const int16_t *plane, int32_t pw, const int32_t *wk,
-                       const int32_t *q, int8_t *out_c0, int32_t ox0, int32_t rows, int32_t cols)
+                       const int32_t *q, int8_t *out_c0, int32_t ox0, int32_t rows, int32_t cols, dw3_loops loops)
 {
     const mcf_window *w = &a->win;
     const int32_t sw = w->stride_w;
@@ -404,17 +427,19 @@ static void dw3_blocks(const mcf_conv2d_s8_args *a, const int16_t *plane, int32_
     f.lo = lo;
     f.hi = hi;
     f.mode = (sw == 1 ? 0 : 3) + (hi < 127 ? 1 : lo > -128 ? 2 : 0);
-    mcf_dw3x3_blocks(f);
+    loops(f);
 }
 
 /* Output channel oc from its plane. */
-static void dw3_channel(const mcf_conv2d_s8_args *a, const int16_t *plane, int32_t pw, int32_t oc, int8_t *out_n)
+static void dw3_channel(const mcf_conv2d_s8_args *a, const int16_t *plane, int32_t pw, int32_t oc, int8_t *out_n,
+                        dw3_loops loops_e0)
 {
     const mcf_window *w = &a->win;
     const int32_t *wk = (const int32_t *)a->packed_weights + 6 * oc;
     const int32_t *q = a->packed_quant + 4 * oc;
     int8_t *o = out_n + oc;
     const int32_t lo = a->rq.act_min, hi = a->rq.act_max;
+    const dw3_loops loops = q[3] == 0 && loops_e0 ? loops_e0 : mcf_dw3x3_blocks;
     if (w->stride_w != w->stride_h) {
         dw3_cols(w, plane, pw, wk, q, o, 0, w->out_h, 0, lo, hi);
         return;
@@ -426,17 +451,17 @@ static void dw3_channel(const mcf_conv2d_s8_args *a, const int16_t *plane, int32
          * written again later: by the next block of this column or by the full columns. Its
          * last row would write past the tensor: that one runs in C, and the reads past a plane
          * row's end stay inside the plane (rows below remain). */
-        dw3_blocks(a, plane, pw, wk, q, o, 6 * nfull, w->out_h - 1, 1);
+        dw3_blocks(a, plane, pw, wk, q, o, 6 * nfull, w->out_h - 1, 1, loops);
         dw3_cols(w, plane, pw, wk, q, o, w->out_h - 1, w->out_h, 6 * nfull, lo, hi);
     } else if (rem > 0) {
         dw3_cols(w, plane, pw, wk, q, o, 0, w->out_h, 6 * nfull, lo, hi);
     }
     if (nfull > 0) {
-        dw3_blocks(a, plane, pw, wk, q, o, 0, w->out_h, nfull);
+        dw3_blocks(a, plane, pw, wk, q, o, 0, w->out_h, nfull, loops);
     }
 }
 
-static void dw3_run(const mcf_conv2d_s8_args *a, const int8_t *in, int8_t *out, int32_t group)
+static void dw3_run(const mcf_conv2d_s8_args *a, const int8_t *in, int8_t *out, int32_t group, dw3_loops loops_e0)
 {
     const mcf_window *w = &a->win;
     const int32_t ph = (w->out_h - 1) * w->stride_h + 3;
@@ -466,13 +491,13 @@ static void dw3_run(const mcf_conv2d_s8_args *a, const int8_t *in, int8_t *out, 
             for (; c + 4 <= w->in_c; c += 4) {
                 widen4(w, in_n, plane, psz, pw, c, y_lo, y_hi, x_lo, x_hi);
                 for (int32_t k = 0; k < 4; ++k) {
-                    dw3_channel(a, plane + k * psz, pw, c + k, out_n);
+                    dw3_channel(a, plane + k * psz, pw, c + k, out_n, loops_e0);
                 }
             }
         }
         for (; c < w->in_c; ++c) {
             widen1(w, in_n, plane, pw, c, y_lo, y_hi, x_lo, x_hi);
-            dw3_channel(a, plane, pw, c, out_n);
+            dw3_channel(a, plane, pw, c, out_n, loops_e0);
         }
     }
 }
@@ -480,11 +505,24 @@ static void dw3_run(const mcf_conv2d_s8_args *a, const int8_t *in, int8_t *out, 
 /* Four planes (scratch 4 x PH x PW int16). */
 void mcf_depthwise_conv2d_s8_dsp3x3(const mcf_conv2d_s8_args *a, const int8_t *in, int8_t *out)
 {
-    dw3_run(a, in, out, 4);
+    dw3_run(a, in, out, 4, 0);
 }
 
 /* One plane (scratch PH x PW int16), for layers whose four planes would be too big. */
 void mcf_depthwise_conv2d_s8_dsp3x3_1(const mcf_conv2d_s8_args *a, const int8_t *in, int8_t *out)
 {
-    dw3_run(a, in, out, 1);
+    dw3_run(a, in, out, 1, 0);
+}
+
+/* The same with channels whose requantization has no right shift (packed_quant e = 0, rcz =
+ * out_zp, the left shift s >= 0 folded into the taps and bias as 2^(s+1): DW3_RQ0); the sub-byte
+ * depthwise (mcf_subbyte_dsp.h) calls these. Four planes / one plane. */
+void mcf_depthwise_conv2d_s8_dsp3x3_lsh(const mcf_conv2d_s8_args *a, const int8_t *in, int8_t *out)
+{
+    dw3_run(a, in, out, 4, mcf_dw3x3_blocks_e0);
+}
+
+void mcf_depthwise_conv2d_s8_dsp3x3_lsh1(const mcf_conv2d_s8_args *a, const int8_t *in, int8_t *out)
+{
+    dw3_run(a, in, out, 1, mcf_dw3x3_blocks_e0);
 }

@@ -23,6 +23,7 @@
 #include "mcf_arith.h"
 #include "mcf_kernels.h"
 #include "mcf_fast_requant.h"
+#include "mcf_window.h"
 
 
 /* Windows up to this many taps use the offset table; larger ones the nested loops. */
@@ -65,20 +66,6 @@ static int8_t *dw3_any(const mcf_conv2d_s8_args *a, const int8_t *p, int32_t cs,
     return dw3(a, p, cs, rs, wt, q, oc, n, o, 0);
 }
 
-/* first k in [0, n) with 0 <= i0 + k d, and one past the last with i0 + k d < size */
-static inline void tap_range(int32_t i0, int32_t d, int32_t n, int32_t size, int32_t *k0, int32_t *k1)
-{
-    int32_t lo = 0, hi = n;
-    while (lo < n && i0 + lo * d < 0) {
-        ++lo;
-    }
-    while (hi > lo && i0 + (hi - 1) * d >= size) {
-        --hi;
-    }
-    *k0 = lo;
-    *k1 = hi;
-}
-
 void mcf_depthwise_conv2d_s8_fast(const mcf_conv2d_s8_args *a, const int8_t *in, int8_t *out)
 {
     const mcf_window *w = &a->win;
@@ -112,7 +99,7 @@ void mcf_depthwise_conv2d_s8_fast(const mcf_conv2d_s8_args *a, const int8_t *in,
             const int32_t iy0 = oy * w->stride_h - w->pad_top;
             const int rows_in = iy0 >= 0 && iy0 + span_y < w->in_h;
             int32_t ky0, ky1;
-            tap_range(iy0, w->dil_h, kh, w->in_h, &ky0, &ky1);
+            mcf_taps_inside(iy0, kh, w->dil_h, w->in_h, &ky0, &ky1);
             for (int32_t ox = 0; ox < w->out_w; ++ox) {
                 const int32_t ix0 = ox * w->stride_w - w->pad_left;
                 if (rows_in && ix0 >= 0 && ix0 + span_x < w->in_w) {
@@ -169,7 +156,7 @@ void mcf_depthwise_conv2d_s8_fast(const mcf_conv2d_s8_args *a, const int8_t *in,
                 }
                 /* other windows over the padding: only the taps inside, as the reference */
                 int32_t kx0, kx1;
-                tap_range(ix0, w->dil_w, kw, w->in_w, &kx0, &kx1);
+                mcf_taps_inside(ix0, kw, w->dil_w, w->in_w, &kx0, &kx1);
                 const int32_t *wt = wts;
                 int32_t oc = 0;
                 for (int32_t ic = 0; ic < C; ++ic) {

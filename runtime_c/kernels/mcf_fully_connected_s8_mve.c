@@ -19,17 +19,6 @@
 #include "mcf_kernels.h"
 #include "mcf_mve_requant.h"
 
-static inline int32x4_t requant(int32x4_t v, const int32_t *q, int32_t out_zp, int32_t lo, int32_t hi)
-{
-    v = vshlq_s32(v, vld1q_s32(q));
-    v = mcf_mve_rq_mul(v, vld1q_s32(q + 4));
-    v = mcf_mve_rq_fix(v, vld1q_s32(q + 8));
-    v = vrshlq_s32(v, vld1q_s32(q + 12));
-    v = vaddq_n_s32(v, out_zp);
-    v = vmaxq_s32(v, vdupq_n_s32(lo));
-    return vminq_s32(v, vdupq_n_s32(hi));
-}
-
 void mcf_fully_connected_s8_mve(const mcf_fully_connected_s8_args *a, const int8_t *in, int8_t *out)
 {
     const int32_t k = a->in_features, n_out = a->out_features;
@@ -64,12 +53,7 @@ void mcf_fully_connected_s8_mve(const mcf_fully_connected_s8_args *a, const int8
             v = vsetq_lane_s32(a1, v, 1);
             v = vsetq_lane_s32(a2, v, 2);
             v = vsetq_lane_s32(a3, v, 3);
-            v = requant(v, q, zp, lo, hi);
-            if (n_out - oc >= 4) {
-                vstrbq_s32(o + oc, v);
-            } else {
-                vstrbq_p_s32(o + oc, v, vctp32q((uint32_t)(n_out - oc)));
-            }
+            mcf_mve_store4(o + oc, mcf_mve_requant4(v, q, zp, lo, hi), n_out - oc);
         }
     }
 }

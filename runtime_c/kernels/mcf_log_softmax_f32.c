@@ -9,10 +9,7 @@ void mcf_log_softmax_f32(const mcf_log_softmax_f32_args *a, const float *in, flo
         for (int32_t i = 0; i < a->inner; ++i) {
             const float *x = in + (size_t)o * a->axis_len * a->inner + i;
             float *y = out + (size_t)o * a->axis_len * a->inner + i;
-            float max = x[0];
-            for (int32_t c = 1; c < a->axis_len; ++c) {
-                max = x[c * a->inner] > max ? x[c * a->inner] : max;
-            }
+            const float max = mcf_axis_max_f32(x, a->axis_len, a->inner);
             float sum = 0.0f;
             for (int32_t c = 0; c < a->axis_len; ++c) {
                 sum += expf(x[c * a->inner] - max);

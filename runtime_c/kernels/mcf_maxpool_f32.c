@@ -1,35 +1,4 @@
-/* float32 max pooling over NHWC windows. */
-#include <math.h>
-
-#include "mcf_arith.h"
-#include "mcf_kernels.h"
-
-void mcf_maxpool_f32(const mcf_pool_f32_args *a, const float *in, float *out)
-{
-    const mcf_window *w = &a->win;
-    for (int32_t n = 0; n < w->batch; ++n) {
-        const float *in_n = in + (size_t)n * w->in_h * w->in_w * w->in_c;
-        for (int32_t oy = 0; oy < w->out_h; ++oy) {
-            for (int32_t ox = 0; ox < w->out_w; ++ox) {
-                for (int32_t c = 0; c < w->in_c; ++c) {
-                    float best = -INFINITY;
-                    for (int32_t ky = 0; ky < w->k_h; ++ky) {
-                        const int32_t iy = oy * w->stride_h - w->pad_top + ky * w->dil_h;
-                        if (iy < 0 || iy >= w->in_h) {
-                            continue;
-                        }
-                        for (int32_t kx = 0; kx < w->k_w; ++kx) {
-                            const int32_t ix = ox * w->stride_w - w->pad_left + kx * w->dil_w;
-                            if (ix < 0 || ix >= w->in_w) {
-                                continue;
-                            }
-                            const float v = in_n[((size_t)iy * w->in_w + ix) * w->in_c + c];
-                            best = v > best ? v : best;
-                        }
-                    }
-                    *out++ = MCF_CLAMP(best, a->act_min, a->act_max);
-                }
-            }
-        }
-    }
-}
+/* float32 max pooling over NHWC windows. The loop is mcf_pool_ref.inc's. */
+#define MCF_POOL_FN mcf_maxpool_f32
+#define MCF_POOL_F32
+#include "mcf_pool_ref.inc"

@@ -15,7 +15,7 @@
 #include "mcf_kernels.h"
 #include "mcf_opt.h"
 #include "mcf_variants.h"
-#include "mcf_pool_window.h"
+#include "mcf_window.h"
 
 #define H8 0x80808080u
 
@@ -82,21 +82,16 @@ void mcf_maxpool_s8_fast(const mcf_pool_s8_args *a, const int8_t *in, int8_t *ou
     for (int32_t n = 0; n < w->batch; ++n) {
         const int8_t *in_n = in + (size_t)n * w->in_h * w->in_w * C;
         for (int32_t oy = 0; oy < w->out_h; ++oy) {
-            const int32_t iy0 = oy * w->stride_h - w->pad_top;
-            int32_t ky0, ky1;
-            mcf_taps_inside(iy0, w->k_h, w->dil_h, w->in_h, &ky0, &ky1);
+            const mcf_span ry = mcf_window_rows(w, oy);
             for (int32_t ox = 0; ox < w->out_w; ++ox, out += C) {
-                const int32_t ix0 = ox * w->stride_w - w->pad_left;
-                int32_t kx0, kx1;
-                mcf_taps_inside(ix0, w->k_w, w->dil_w, w->in_w, &kx0, &kx1);
-                const int32_t nky = ky1 - ky0, nkx = kx1 - kx0;
+                const mcf_span rx = mcf_window_cols(w, ox);
+                const int32_t nky = ry.n, nkx = rx.n;
                 if (nky == 0 || nkx == 0) {
-                    for (int32_t c = 0; c < C; ++c) {
-                        out[c] = mcf_sat_s8(-129, lo, hi);
-                    }
+                    mcf_pool_empty_s8(out, C, -129, lo, hi);
                     continue;
                 }
-                const int8_t *first = in_n + ((ptrdiff_t)(iy0 + ky0 * w->dil_h) * w->in_w + ix0 + kx0 * w->dil_w) * C;
+                /* w->in_c rather than C here: one register less live in the loops below (M3, measured) */
+                const int8_t *first = in_n + mcf_window_at(ry, rx, w->in_w, w->in_c);
                 if (nky == 2 && nkx == 2) {
                     if (clamp) {
                         max2x2(first, out, C, dx, dy, lo, hi, 1);
@@ -123,15 +118,7 @@ void mcf_maxpool_s8_fast(const mcf_pool_s8_args *a, const int8_t *in, int8_t *ou
                 }
 #endif
                 for (; c < C; ++c) {
-                    const int8_t *row = first + c;
-                    int32_t best = *row;
-                    for (int32_t ky = 0; ky < nky; ++ky, row += dy) {
-                        const int8_t *p = row;
-                        for (int32_t kx = 0; kx < nkx; ++kx, p += dx) {
-                            const int32_t v = *p;
-                            best = v > best ? v : best;
-                        }
-                    }
+                    int32_t best = mcf_window_max_s8(first[c], first + c, nky, nkx, dy, dx);
                     best = best < lo ? lo : best;
                     out[c] = (int8_t)(best > hi ? hi : best);
                 }

@@ -11,7 +11,7 @@
 
 #include "mcf_arith.h"
 #include "mcf_kernels.h"
-#include "mcf_pool_window.h"
+#include "mcf_window.h"
 
 void mcf_maxpool_s8_mve(const mcf_pool_s8_args *a, const int8_t *in, int8_t *out)
 {
@@ -22,17 +22,13 @@ void mcf_maxpool_s8_mve(const mcf_pool_s8_args *a, const int8_t *in, int8_t *out
     for (int32_t n = 0; n < w->batch; ++n) {
         const int8_t *in_n = in + (size_t)n * w->in_h * w->in_w * C;
         for (int32_t oy = 0; oy < w->out_h; ++oy) {
-            const int32_t iy0 = oy * w->stride_h - w->pad_top;
-            int32_t ky0, ky1;
-            mcf_taps_inside(iy0, w->k_h, w->dil_h, w->in_h, &ky0, &ky1);
+            const mcf_span ry = mcf_window_rows(w, oy);
             for (int32_t ox = 0; ox < w->out_w; ++ox, out += C) {
-                const int32_t ix0 = ox * w->stride_w - w->pad_left;
-                int32_t kx0, kx1;
-                mcf_taps_inside(ix0, w->k_w, w->dil_w, w->in_w, &kx0, &kx1);
-                const int32_t nky = ky1 - ky0, nkx = kx1 - kx0;
+                const mcf_span rx = mcf_window_cols(w, ox);
+                const int32_t nky = ry.n, nkx = rx.n;
                 /* no valid cell: the reference kernel's -129 saturates to act_min; the lanes start
                  * at act_min anyway, which is the clamp's lower bound */
-                const int8_t *first = in_n + ((ptrdiff_t)(iy0 + ky0 * w->dil_h) * w->in_w + ix0 + kx0 * w->dil_w) * C;
+                const int8_t *first = in_n + mcf_window_at(ry, rx, w->in_w, C);
                 int32_t c = 0;
                 for (; c + 16 <= C; c += 16) {
                     /* full blocks without predicates (a predicated load costs a VMSR and a VPST more) */

@@ -13,15 +13,13 @@ MEAN). Writes fixtures/NAME_int16.tflite and fixtures/int16_manifest.json.
 """
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import numpy as np  # noqa: E402
-
-from make_tflite_fixtures import FIXTURES, NETWORKS, convert, keras, L, operators, randomize_bn, tf  # noqa: E402
+import make_tflite_fixtures as fixtures  # noqa: E402
+from make_tflite_fixtures import NETWORKS, keras, L  # noqa: E402
 
 
 def mix16():
@@ -46,26 +44,6 @@ INT16_NETWORKS = {"mix16": mix16, "keras_ds_cnn": NETWORKS["keras_ds_cnn"], "ker
                   "keras_mobilenet_v1": NETWORKS["keras_mobilenet_v1"]}
 
 
-def main(names):
-    FIXTURES.mkdir(exist_ok=True)
-    man_path = FIXTURES / "int16_manifest.json"
-    manifest = json.loads(man_path.read_text()) if man_path.is_file() else {"networks": {}}
-    manifest["versions"] = {"tensorflow": tf.__version__, "keras": keras.__version__}
-    for name in names:
-        keras.utils.set_random_seed(0)
-        model = INT16_NETWORKS[name]()
-        rng = np.random.default_rng(1)
-        randomize_bn(model, rng)
-        shape = model.inputs[0].shape[1:]
-        buf = convert(model, shape, rng, int16=True)
-        out = f"{name}_int16"
-        (FIXTURES / f"{out}.tflite").write_bytes(buf)
-        ops = operators(buf)
-        manifest["networks"][out] = {"input_shape": [1] + list(shape), "ops": ops, "bytes": len(buf),
-                                     "params": int(model.count_params())}
-        print(f"{out:30s} {len(buf) / 1024:6.1f} KB  {' '.join(ops)}", flush=True)
-    man_path.write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n")
-
-
 if __name__ == "__main__":
-    main(sys.argv[1:] or list(INT16_NETWORKS))
+    fixtures.main(sys.argv[1:] or list(INT16_NETWORKS), INT16_NETWORKS, "int16_manifest.json", int16=True,
+                  suffix="_int16")

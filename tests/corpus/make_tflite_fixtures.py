@@ -187,24 +187,26 @@ def operators(buf: bytes) -> list[str]:
     return sorted({names.get(c, str(c)) for c in codes})
 
 
-def main(names):
+def main(names, networks=NETWORKS, manifest_name="tflite_manifest.json", int16=False, suffix=""):
+    """Convert networks[name] for each name to fixtures/NAME{suffix}.tflite and record it in
+    fixtures/{manifest_name} (make_int16_fixtures.py calls this with its own networks)."""
     FIXTURES.mkdir(exist_ok=True)
-    man_path = FIXTURES / "tflite_manifest.json"
+    man_path = FIXTURES / manifest_name
     manifest = json.loads(man_path.read_text()) if man_path.is_file() else {"networks": {}}
     manifest["versions"] = {"tensorflow": tf.__version__, "keras": keras.__version__}
     for name in names:
         keras.utils.set_random_seed(0)
-        model = NETWORKS[name]()
+        model = networks[name]()
         rng = np.random.default_rng(1)
         randomize_bn(model, rng)
         shape = model.inputs[0].shape[1:]
-        buf = convert(model, shape, rng)
-        path = FIXTURES / f"{name}.tflite"
-        path.write_bytes(buf)
+        buf = convert(model, shape, rng, int16=int16)
+        out = f"{name}{suffix}"
+        (FIXTURES / f"{out}.tflite").write_bytes(buf)
         ops = operators(buf)
-        manifest["networks"][name] = {"input_shape": [1] + list(shape), "ops": ops, "bytes": len(buf),
-                                      "params": int(model.count_params())}
-        print(f"{name:26s} {len(buf) / 1024:6.1f} KB  {' '.join(ops)}", flush=True)
+        manifest["networks"][out] = {"input_shape": [1] + list(shape), "ops": ops, "bytes": len(buf),
+                                     "params": int(model.count_params())}
+        print(f"{out:30s} {len(buf) / 1024:6.1f} KB  {' '.join(ops)}", flush=True)
     man_path.write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n")
 
 

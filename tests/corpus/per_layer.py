@@ -80,11 +80,16 @@ def compare_layers(qdq_path: Path, g, x: np.ndarray, tmp: Path) -> list[dict]:
         if not is_integer_node(g, node) or g.tensors[node.outputs[0]].dtype != "int8":
             continue
         onode = by_name.get(node.name)
-        if onode is None and node.op == "reshape":
+        if onode is None and (node.op == "reshape" or (node.op == "lut" and node.name.endswith("_rq"))):
             continue    # a reshape of our own around a layer (a rank-2 BatchNorm's 1x1 convolution)
         if onode is None:
             raise LookupError(f"{node.op} {node.name}: no onnxruntime node of that name")
         ours_in = [t for t in node.inputs if t and g.tensors[t].data is None]
+        # a concat's inputs requantized to its grid by tables of our own (<node>_rq): onnxruntime's
+        # concat reads the tables' inputs, so compare the pair as one layer
+        prod = {o: n for n in g.nodes.values() for o in n.outputs}
+        ours_in = [prod[t].inputs[0] if t in prod and prod[t].op == "lut" and prod[t].name.endswith("_rq") else t
+                   for t in ours_in]
         ort_in = [s for s in (_dq_source(model, t) for t in onode.input if t) if s]
         if len(ours_in) != len(ort_in):
             raise LookupError(f"{node.op} {node.name}: inputs {ours_in} vs {ort_in}")

@@ -8,8 +8,7 @@ from __future__ import annotations
 from mcuforge.api import compile_model
 from mcuforge.codegen.c import kernel_select, variants  # noqa: F401  (registers the variants)
 
-from .layer_models import assert_branches_exact, build_model, fc_spec
-from .test_mve_conv import _need_qemu
+from .layer_models import assert_branches_exact, build_model, fc_spec, need_qemu
 
 SPECS = [
     fc_spec(64, 16),                 # quads only, K a multiple of 16
@@ -21,7 +20,7 @@ SPECS = [
 
 
 def test_dsp_fc_row_bit_exact_on_m4(tmp_path, monkeypatch):
-    _need_qemu()
+    need_qemu()
     # the faster DSP kernel withheld: every layer takes the scratch-free one
     row = [v for v in kernel_select.VARIANTS["mcf_fully_connected_s8"] if v.function != "mcf_fully_connected_s8_dsp"]
     monkeypatch.setitem(kernel_select.VARIANTS, "mcf_fully_connected_s8", row)

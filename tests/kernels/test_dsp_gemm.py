@@ -14,10 +14,8 @@ import pytest
 
 from mcuforge.api import compile_model, prepare_graph, simulate
 from mcuforge.codegen.c import kernel_select, variants  # noqa: F401  (registers the variants)
-from mcuforge.errors import McuforgeError
-from mcuforge.sim import toolchain
 
-from .layer_models import build_model, conv_spec, fc_spec
+from .layer_models import build_model, conv_spec, fc_spec, need_qemu
 
 SPECS = [
     conv_spec(8, 6, 5),                                     # 3x3, 25 pixels (a single last one)
@@ -26,14 +24,6 @@ SPECS = [
     conv_spec(12, 9, 6, k=(3, 2), dil=2),                   # dilation, odd out_c
     fc_spec(40, 7),                                         # one row
 ]
-
-
-def _toolchain():
-    try:
-        toolchain.qemu_arm()
-        toolchain.arm_gcc()
-    except McuforgeError as e:
-        pytest.skip(f"no Cortex-M toolchain/QEMU here: {e}")
 
 
 def _weighted(g):
@@ -64,7 +54,7 @@ FAMILIES = {"dsp": ("_dsp", "_dsp"), "lean": ("_dsp_lean", "_dsp_lean"), "row": 
     pytest.param("cortex-m4", "row", marks=pytest.mark.slow),
 ])
 def test_dsp_gemm_clamp_and_pruned_channels_bit_exact(tmp_path, monkeypatch, target, family):
-    _toolchain()
+    need_qemu()
     conv_suffix, fc_suffix = FAMILIES[family]
     for kernel, suffix in (("mcf_conv2d_s8", conv_suffix), ("mcf_fully_connected_s8", fc_suffix)):
         # keep only the family's variant (and the portable fallback) so the selector must take it

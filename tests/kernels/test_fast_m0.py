@@ -11,7 +11,7 @@ import pytest
 
 from mcuforge.api import compile_model, simulate
 
-from .layer_models import build_model, conv_spec, dw_spec, fc_spec
+from .layer_models import assert_branches_exact, build_model, conv_spec, dw_spec, fc_spec
 from .test_variants import _valid, kernels_of, random_specs
 
 TARGET, BOARD = "cortex-m0", "microbit"
@@ -34,13 +34,7 @@ def run_case(tmp_path, specs, seed=0, **compile_kw):
     model, calib, x = build_model(specs, tmp_path / "model.onnx", seed=seed)
     res = compile_model(model, tmp_path / TARGET, target=TARGET, calib=calib, quiet=True, speed_first=True,
                         **compile_kw)
-    y, _ = simulate(tmp_path / TARGET, board=BOARD, x=x, quiet=True)
-    ref, _ = simulate(tmp_path / TARGET, board="reference", x=x, quiet=True)
-    y, ref = (y, ref) if isinstance(y, list) else ([y], [ref])
-    for i, (a, b) in enumerate(zip(y, ref)):
-        assert a.shape == b.shape
-        bad = np.argwhere(a != b)
-        assert bad.size == 0, f"branch {i} ({specs[i]}) differs from the golden model at {len(bad)} places"
+    assert_branches_exact(tmp_path / TARGET, BOARD, x, specs)
     return res.info
 
 

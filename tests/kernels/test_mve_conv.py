@@ -13,21 +13,11 @@ import numpy as np
 import pytest
 
 from mcuforge.api import compile_model, simulate
-from mcuforge.errors import McuforgeError
 from mcuforge.ir.ops.conv2d import Conv2D
-from mcuforge.sim import toolchain
 
-from .layer_models import build_chain, build_model, conv_spec
+from .layer_models import assert_branches_exact, build_chain, build_model, conv_spec, need_qemu
 
 BOARD = "mps3-an547"
-
-
-def _need_qemu():
-    try:
-        toolchain.qemu_arm()
-        toolchain.arm_gcc()
-    except McuforgeError as e:
-        pytest.skip(f"no Cortex-M toolchain/QEMU here: {e}")
 
 
 def _with_shift(mult, shift, new_shift):
@@ -65,12 +55,7 @@ def run(tmp_path, specs, seed=0):
     model, calib, x = build_model(specs, tmp_path / "model.onnx", seed=seed)
     res = compile_model(model, tmp_path / "m55", target="cortex-m55", calib=calib, quiet=True, speed_first=True)
     assert [l.get("kernel") for l in res.info["layers"]].count("mcf_conv2d_s8_mve") == len(specs)
-    y, _ = simulate(tmp_path / "m55", board=BOARD, x=x, quiet=True)
-    ref, _ = simulate(tmp_path / "m55", board="reference", x=x, quiet=True)
-    y, ref = (y, ref) if isinstance(y, list) else ([y], [ref])
-    for i, (a, b) in enumerate(zip(y, ref)):
-        assert a.shape == b.shape
-        assert np.array_equal(a, b), f"branch {i} ({specs[i]}) differs from the golden model at {int((a != b).sum())} places"
+    assert_branches_exact(tmp_path / "m55", BOARD, x, specs)
 
 
 SPECS = [
@@ -84,7 +69,7 @@ SPECS = [
 
 
 def test_mve_conv_requant_builds(tmp_path, monkeypatch):
-    _need_qemu()
+    need_qemu()
     seen = patch_shifts(monkeypatch, [0, "norshift", "left"])
     run(tmp_path, SPECS)
     assert sorted(set(seen.values()), key=str) == sorted({0, "norshift", "left"}, key=str)
@@ -95,7 +80,7 @@ def test_mve_conv_in_place_pointwise_chain(tmp_path):
     """Pointwise layers whose output overlaps their dying input in the arena (the planner allows it
     for pixel-by-pixel kernels): the in-place reads must stop before the output reaches them.
     (test_variants' chain test covers one such layer in the default run.)"""
-    _need_qemu()
+    need_qemu()
     model, calib, x = build_chain(3, 12, [("conv", 16, 3, 1), ("pw", 32), ("pw", 48), ("pw", 16), ("pw", 32)],
                                   tmp_path / "chain.onnx")
     compile_model(model, tmp_path / "m55", target="cortex-m55", calib=calib, quiet=True, speed_first=True)
@@ -107,7 +92,7 @@ def test_mve_conv_in_place_pointwise_chain(tmp_path):
 @pytest.mark.slow
 @pytest.mark.parametrize("seed", [1, 2])
 def test_mve_conv_random_layers(tmp_path, monkeypatch, seed):
-    _need_qemu()
+    need_qemu()
     rng = np.random.default_rng(seed)
     specs = []
     for _ in range(8):

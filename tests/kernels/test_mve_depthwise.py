@@ -13,22 +13,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from mcuforge.api import compile_model, simulate
-from mcuforge.errors import McuforgeError
-from mcuforge.sim import toolchain
+from mcuforge.api import compile_model
 
-from .layer_models import build_model, dw_spec
+from .layer_models import assert_branches_exact, build_model, dw_spec, need_qemu
 from .test_mve_conv import patch_shifts
 
 BOARD = "mps3-an547"
-
-
-def _need_qemu():
-    try:
-        toolchain.qemu_arm()
-        toolchain.arm_gcc()
-    except McuforgeError as e:
-        pytest.skip(f"no Cortex-M toolchain/QEMU here: {e}")
 
 
 def run(tmp_path, specs, seed=0):
@@ -39,12 +29,7 @@ def run(tmp_path, specs, seed=0):
     want = ["mcf_conv2d_s8_mve" if s["in_c"] == 1 else "mcf_depthwise_conv2d_s8_mve_ch" if s["out_c"] == s["in_c"]
             else "mcf_depthwise_conv2d_s8_mve" for s in specs]
     assert sorted(k for k in kernels if k and ("depthwise" in k or k == "mcf_conv2d_s8_mve")) == sorted(want), kernels
-    y, _ = simulate(tmp_path / "m55", board=BOARD, x=x, quiet=True)
-    ref, _ = simulate(tmp_path / "m55", board="reference", x=x, quiet=True)
-    y, ref = (y, ref) if isinstance(y, list) else ([y], [ref])
-    for i, (a, b) in enumerate(zip(y, ref)):
-        assert a.shape == b.shape
-        assert np.array_equal(a, b), f"branch {i} ({specs[i]}) differs from the golden model at {int((a != b).sum())} places"
+    assert_branches_exact(tmp_path / "m55", BOARD, x, specs)
 
 
 SPECS = [
@@ -63,7 +48,7 @@ SPECS = [
 
 
 def test_mve_depthwise_layers(tmp_path, monkeypatch):
-    _need_qemu()
+    need_qemu()
     seen = patch_shifts(monkeypatch, [0, "norshift", "left"], depthwise=True)
     run(tmp_path, SPECS)
     assert sorted(set(seen.values()), key=str) == sorted({0, "norshift", "left"}, key=str)
@@ -72,7 +57,7 @@ def test_mve_depthwise_layers(tmp_path, monkeypatch):
 @pytest.mark.slow
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_mve_depthwise_random_layers(tmp_path, monkeypatch, seed):
-    _need_qemu()
+    need_qemu()
     rng = np.random.default_rng(seed)
     specs = []
     for _ in range(8):

@@ -6,8 +6,7 @@ from __future__ import annotations
 
 from mcuforge.api import compile_model
 
-from .layer_models import assert_branches_exact, build_model, fc_spec
-from .test_mve_conv import _need_qemu
+from .layer_models import assert_branches_exact, build_model, fc_spec, need_qemu
 
 SPECS = [
     fc_spec(64, 16),
@@ -19,7 +18,7 @@ SPECS = [
 
 
 def test_mve_fc_bit_exact_on_m55(tmp_path):
-    _need_qemu()
+    need_qemu()
     model, calib, x = build_model(SPECS, tmp_path / "model.onnx", seed=5)
     res = compile_model(model, tmp_path / "m55", target="cortex-m55", calib=calib, quiet=True, speed_first=True)
     kernels = [l.get("kernel") for l in res.info["layers"]]

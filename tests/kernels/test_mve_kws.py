@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from mcuforge.api import compile_model
 
-from .layer_models import assert_branches_exact, build_model, conv_spec, dw_spec
-from .test_mve_conv import _need_qemu, patch_shifts
+from .layer_models import assert_branches_exact, build_model, conv_spec, dw_spec, need_qemu
+from .test_mve_conv import patch_shifts
 
 SPECS = [
     conv_spec(1, 16, (21, 10), k=(10, 4), stride=2, pad=(4, 1), relu=True),   # kws's first layer, smaller
@@ -21,7 +21,7 @@ SPECS = [
 
 
 def test_mve_kws_paths(tmp_path, monkeypatch):
-    _need_qemu()
+    need_qemu()
     patch_shifts(monkeypatch, [0, "norshift", "left"], depthwise=True)
     model, calib, x = build_model(SPECS, tmp_path / "model.onnx", seed=7)
     res = compile_model(model, tmp_path / "m55", target="cortex-m55", calib=calib, quiet=True, speed_first=True)

@@ -11,7 +11,7 @@ import pytest
 from mcuforge.api import compile_model, simulate
 from mcuforge.sim import toolchain
 
-from .layer_models import add_spec, build_model, conv_spec, dw_spec, fc_spec, pool_spec
+from .layer_models import add_spec, assert_branches_exact, build_model, conv_spec, dw_spec, fc_spec, pool_spec
 
 CORES = {  # target -> (board, expected variant suffix of conv / depthwise / fc)
     "cortex-m3": ("mps2-an385", {"conv2d": "_fast", "depthwise": "_fast", "dense": "_fast"}),
@@ -55,13 +55,7 @@ def run_case(tmp_path, target, specs, seed=0, **compile_kw):
     model, calib, x = build_model(specs, tmp_path / "model.onnx", seed=seed)
     res = compile_model(model, tmp_path / target, target=target, calib=calib, quiet=True, speed_first=True,
                         **compile_kw)
-    y, info = simulate(tmp_path / target, board=board, x=x, quiet=True)
-    ref, _ = simulate(tmp_path / target, board="reference", x=x, quiet=True)
-    y, ref = (y, ref) if isinstance(y, list) else ([y], [ref])
-    for i, (a, b) in enumerate(zip(y, ref)):
-        assert a.shape == b.shape
-        bad = np.argwhere(a != b)
-        assert bad.size == 0, f"branch {i} ({specs[i]}) differs from the golden model at {len(bad)} places"
+    info = assert_branches_exact(tmp_path / target, board, x, specs)
     return res.info, info
 
 

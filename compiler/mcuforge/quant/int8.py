@@ -197,7 +197,7 @@ def _requantize_output(g: Graph, n: Node, want: QuantParams):
 
 def _quantize_weight_and_bias(g: Graph, n: Node, per_channel: bool = True, bits: int = 8,
                               ternary_method: str = "absmean"):
-    from .subbyte import grid_max, quantize_to_grid, quantize_weights_bits
+    from .subbyte import grid_max, mult16_scales, quantize_to_grid, quantize_weights_bits
     w = g.tensors[n.inputs[1]]
     if w.dtype == "int8":
         if bits < 8:
@@ -231,6 +231,12 @@ def _quantize_weight_and_bias(g: Graph, n: Node, per_channel: bool = True, bits:
                 scale = np.maximum(wq.scale, need if per_channel else need.max())
                 q = quantize_to_grid(w.data, scale, bits)
                 wq = QuantParams(scale, np.zeros_like(scale, np.int64), axis=0)
+    if bits < 8 and not on_grid:
+        # our grid: scales with 16-bit requantization multipliers (quant/subbyte.py: mult16_scales)
+        src = deq if w.quant is not None and "q_int" in w.meta else w.data
+        scale = mult16_scales(wq.scale, g.tensors[n.inputs[0]].quant.s, g.tensors[n.outputs[0]].quant.s)
+        q = quantize_to_grid(src, scale, bits)
+        wq = QuantParams(scale, np.zeros_like(scale, np.int64), axis=0)
     wc = g.const(w.name + "_q", q, "int8", wq)
     ins = [n.inputs[0], wc.name]
     if len(n.inputs) > 2 and n.inputs[2]:

@@ -16,7 +16,11 @@ runs unchanged. Storage (flash) packs the values:
     2j..2j+1) as 2-bit two's complement (0 -> 00, +1 -> 01, -1 -> 11): a field f sign-extends
     with ((f ^ 2) - 2), one shift, one mask and two ALU ops in the portable kernel, and the packed
     order is the flat weight order, so byte and field of element i are i >> 2 and i & 3.
+    Where the kernel reads a layer's ternary weights in order, the C library stores them five a
+    byte in base 3 instead (pack_base3; codegen/c/layers/subbyte.py chooses per layer).
 Optimized kernel variants may reorder the packed fields at compile time; they never widen them.
+The sub-byte scales are nudged (mult16_scales) so that the requantization multipliers have 16-bit
+mantissas, which the C library then stores as uint16.
 """
 from __future__ import annotations
 
@@ -102,6 +106,47 @@ def quantize_weights_bits(w: np.ndarray, bits: int, per_channel: bool = True,
     return quantize_to_grid(w, scale, bits), QuantParams(scale, np.zeros_like(scale, np.int64), axis=0)
 
 
+MULT16_BITS = 16      # significant bits of a sub-byte layer's requantization multiplier (C: uint16)
+
+
+def mult16_scales(w_scale, s_in: float, s_out: float) -> np.ndarray:
+    """Per-channel weight scales nudged up (by less than 2^-15, relative) so that each channel's
+    requantization multiplier s_in * s_w / s_out has a mantissa of MULT16_BITS bits: its Q31 form
+    (TFLite's QuantizeMultiplier) then ends in 15 zero bits and the C library stores it as a
+    uint16 (codegen/c/layers/subbyte.py), exactly. The grid (int4 max|w| / 7, ternary gamma) is
+    ours to choose, so the golden model runs these scales; scales given by a model (TFLite INT4,
+    QDQ int4) are never nudged, and the C side keeps int32 multipliers where they are not exact."""
+    import math
+    from ..reference.arith import quantize_multiplier
+    ws = np.array(w_scale, np.float64, ndmin=1)
+    if not (s_in > 0 and s_out > 0):
+        return ws
+    low = (1 << (31 - MULT16_BITS)) - 1
+    for i, s in enumerate(ws):
+        real = s_in * float(s) / s_out
+        if not (real > 0 and math.isfinite(real)):
+            continue
+        mant, e = math.frexp(real)
+        k = math.ceil(mant * (1 << MULT16_BITS))
+        target = math.ldexp(k, e - MULT16_BITS)           # exact: k has MULT16_BITS + 1 bits at most
+        cand = target * s_out / s_in
+        for _ in range(4):                                # float rounding of the product: nudge by ulps
+            m, _sh = quantize_multiplier(s_in * cand / s_out)
+            if m & low == 0:
+                break
+            cand = math.nextafter(cand, math.inf if s_in * cand / s_out < target else -math.inf)
+        else:
+            continue                                      # not exact: the C side keeps int32 here
+        ws[i] = cand
+    return ws
+
+
+def mult16_exact(mult) -> bool:
+    """Every Q31 multiplier of the layer has MULT16_BITS significant bits (the uint16 storage)."""
+    m = np.asarray(mult, np.int64)
+    return bool(((m >= 0) & (m & ((1 << (31 - MULT16_BITS)) - 1) == 0)).all())
+
+
 def check_grid(q: np.ndarray, bits: int, where: str = ""):
     m = grid_max(bits)
     if q.size and (q.min() < -m or q.max() > m):
@@ -133,6 +178,33 @@ def unpack_weights(packed: np.ndarray, bits: int, count: int) -> np.ndarray:
     return ((fields ^ half) - half).reshape(-1)[:count].astype(np.int8)
 
 
+def pack_base3(q: np.ndarray) -> np.ndarray:
+    """Ternary values, five a byte (1.6 bits a weight; 3^5 = 243 <= 256), over the flattened
+    tensor: trits t = w + 1 of elements 5i..5i+4 form v = sum t_j 3^(4-j) (the first element most
+    significant) and the byte is ceil(256 v / 243). Decoding needs no table and no division:
+    q = byte; five times q = 3 q, t = q >> 8, q &= 255 gives t_0..t_4 in order (q / 256 lies in
+    [v / 243, (v + 1) / 243), so floor(q 3^k / 256) = floor(v 3^k / 243), the first k trits).
+    The last byte is padded with zeros (w = 0)."""
+    flat = np.asarray(q, np.int64).reshape(-1)
+    check_grid(flat, 2)
+    n = -(-flat.size // 5) * 5
+    t = np.ones(n, np.int64)
+    t[:flat.size] = flat + 1
+    v = (t.reshape(-1, 5) * np.array([81, 27, 9, 3, 1], np.int64)).sum(axis=1)
+    return ((v * 256 + 242) // 243).astype(np.uint8)
+
+
+def unpack_base3(packed: np.ndarray, count: int) -> np.ndarray:
+    """Inverse of pack_base3 (by the decoder's multiply-by-3 steps): `count` int8 values."""
+    q = np.asarray(packed, np.uint8).reshape(-1).astype(np.int64)
+    out = np.empty((q.size, 5), np.int64)
+    for j in range(5):
+        q = q * 3
+        out[:, j] = (q >> 8) - 1
+        q &= 255
+    return out.reshape(-1)[:count].astype(np.int8)
+
+
 def packed_nbytes(count: int, bits: int) -> int:
     return -(-count * bits // 8)
 
@@ -155,6 +227,8 @@ def narrow_int8_graph(g, weight_bits, ternary_method: str = "absmean"):
         old = np.broadcast_to(np.asarray(w.quant.scale, np.float64), (cout,))
         deq = w.data.astype(np.float64) * old.reshape((-1,) + (1,) * (w.data.ndim - 1))
         q, wq = quantize_weights_bits(deq, bits, True, ternary_method)
+        scale = mult16_scales(wq.scale, g.tensors[n.inputs[0]].quant.s, g.tensors[n.outputs[0]].quant.s)
+        q, wq = quantize_to_grid(deq, scale, bits), QuantParams(scale, np.zeros(cout, np.int64), axis=0)
         ins = list(n.inputs)
         ins[1] = g.const(w.name + f"_w{bits}", q, "int8", wq).name
         if len(ins) > 2 and ins[2]:

@@ -17,7 +17,8 @@ import numpy as np
 
 from ..errors import McuforgeError
 from ..ir.graph import Graph
-from ..reference.arith import round_half_away
+from ..reference.arith import round_half_away, rounding_mode
+from ..ir.ops import get_op
 from ..reference.executor import Executor
 from .space import calib_options, weight_bits_of
 
@@ -38,9 +39,97 @@ def batched(g: Graph, n: int) -> Graph:
     return b
 
 
-def run_int8(g: Graph, x_dev: np.ndarray, chunk: int = 256) -> np.ndarray:
+def _digest(h, v) -> None:
+    """Feed a value (arrays, numbers, strings, dicts, sequences, quantization records) into h."""
+    if isinstance(v, np.ndarray) or isinstance(v, np.generic):
+        a = np.ascontiguousarray(v)
+        h.update(f"a{a.dtype.str}{a.shape}".encode())
+        h.update(a.tobytes())
+    elif isinstance(v, dict):
+        h.update(b"d")
+        for k in sorted(v, key=str):
+            h.update(str(k).encode())
+            _digest(h, v[k])
+    elif isinstance(v, (list, tuple)):
+        h.update(f"l{len(v)}".encode())
+        for x in v:
+            _digest(h, x)
+    elif v is None or isinstance(v, (bool, int, float, str, bytes)):
+        h.update(repr(v).encode())
+    elif hasattr(v, "__dict__"):
+        h.update(type(v).__name__.encode())
+        _digest(h, vars(v))
+    else:
+        raise TypeError(f"cannot digest {type(v).__name__}")
+
+
+class MemoExecutor(Executor):
+    """The golden model with every node's outputs remembered by the digest of what they are a
+    function of (the op, its attributes, its integer parameters, the values of its inputs, the
+    output tensors' types and quantization, and the requantization rounding in effect). Configurations of a search share most layers
+    (those quantized the same way, fed the same values), so consecutive evaluations recompute only
+    the layers that differ; the outputs are the golden model's own (tests/search checks them equal
+    a plain run). `memo` is an OrderedDict the caller keeps between runs, bounded to `limit` bytes."""
+
+    def __init__(self, g: Graph, memo, limit: int = 256 << 20):
+        super().__init__(g)
+        self.memo, self.limit = memo, limit
+
+    def _run(self, feeds, keep_all):
+        import hashlib
+        if self.fixed or self.int16 or keep_all:
+            return super()._run(feeds, keep_all)
+        g = self.g
+        env: dict[str, np.ndarray] = {}
+        keys: dict[str, bytes] = {}
+        for name in g.inputs:
+            x = np.asarray(feeds[name])
+            if tuple(x.shape) != g.tensors[name].shape:
+                raise ValueError(f"input {name}: expected shape {g.tensors[name].shape}, got {x.shape}")
+            env[name] = x.astype(g.tensors[name].np_dtype)
+            h = hashlib.sha1(b"input")
+            _digest(h, env[name])
+            keys[name] = h.digest()
+        for node in self.order:
+            h = hashlib.sha1(f"{node.op}/{rounding_mode()}".encode())   # the requantization rounding too
+            _digest(h, node.attrs)
+            _digest(h, self.params.get(node.name))
+            for t in node.inputs:
+                if not t:
+                    h.update(b"-")
+                elif t in keys:
+                    h.update(keys[t])
+                else:
+                    _digest(h, self._value(env, t))
+            for t in node.outputs:
+                _digest(h, (g.tensors[t].dtype, g.tensors[t].shape, g.tensors[t].quant))
+            k = h.digest()
+            if k in self.memo:
+                self.memo.move_to_end(k)
+                ys = self.memo[k]
+            else:
+                xs = [self._value(env, t) for t in node.inputs]
+                op = get_op(node.op)
+                ys = op.run_int8(node, xs, self.params[node.name]) if node.name in self.params else op.run_float(node, xs)
+                ys = [np.asarray(y).astype(g.tensors[name].np_dtype) for name, y in zip(node.outputs, ys)]
+                self.memo[k] = ys
+                self._trim()
+            for i, (name, y) in enumerate(zip(node.outputs, ys)):
+                env[name] = y
+                keys[name] = k + bytes([i])
+        return {name: self._value(env, name) for name in g.outputs}
+
+    def _trim(self):
+        size = sum(y.nbytes for ys in self.memo.values() for y in ys)
+        while size > self.limit and len(self.memo) > 1:
+            _, ys = self.memo.popitem(last=False)
+            size -= sum(y.nbytes for y in ys)
+
+
+def run_int8(g: Graph, x_dev: np.ndarray, chunk: int = 256, memo=None) -> np.ndarray:
     """Golden-model outputs (N, ...) of an int8 graph for float device-layout inputs x_dev
-    (N, *input shape without its batch axis), quantized with the graph's input parameters."""
+    (N, *input shape without its batch axis), quantized with the graph's input parameters.
+    memo: an OrderedDict kept between calls to reuse the layers two graphs share (MemoExecutor)."""
     name = g.inputs[0]
     q = g.tensors[name].quant
     # float64 as simulate() and the C test harness quantize: a float32 division (what NumPy 2 does
@@ -50,7 +139,8 @@ def run_int8(g: Graph, x_dev: np.ndarray, chunk: int = 256) -> np.ndarray:
     for i in range(0, len(x), chunk):
         part = x[i:i + chunk]
         b = batched(g, len(part))
-        y = Executor(b).run({name: part.reshape((len(part),) + tuple(g.tensors[name].shape[1:]))})[g.outputs[0]]
+        ex = Executor(b) if memo is None else MemoExecutor(b, memo)
+        y = ex.run({name: part.reshape((len(part),) + tuple(g.tensors[name].shape[1:]))})[g.outputs[0]]
         outs.append(y.reshape(len(part), -1))
     return np.concatenate(outs)
 
@@ -61,7 +151,8 @@ class Evaluator:
     one batched golden run and one code generation. Picklable: Ray ships it to its workers."""
 
     def __init__(self, model, x_eval, y_eval, calib, distilled=None, target: str = "cortex-m4",
-                 measure: str = "compile", board: str = "mps2-an386", input_shapes: dict | None = None):
+                 measure: str = "compile", board: str = "mps2-an386", input_shapes: dict | None = None,
+                 requant: str = "double"):
         from ..api import load_model, load_samples
         from ..passes.pipeline import canonicalize
         g = model if isinstance(model, Graph) else load_model(model, input_shapes)
@@ -74,6 +165,9 @@ class Evaluator:
         if measure not in ("compile", "qemu"):
             raise McuforgeError(f"measure must be 'compile' or 'qemu', not {measure!r}")
         self.target, self.measure, self.board = target, measure, board
+        # the requantization rounding, passed explicitly to prepare_graph so that results (and
+        # the cached tables of benchmarks/tune.py) do not depend on the compiler's default
+        self.requant = requant
         feeds = load_samples(np.asarray(x_eval, np.float32), self.graph)
         self.x_eval = np.stack([f[self.graph.inputs[0]][0] for f in feeds])
         self.y_eval = np.asarray(y_eval).reshape(-1).astype(np.int64)
@@ -83,6 +177,7 @@ class Evaluator:
         if distilled is not None:
             self.samples["distilled"] = load_samples(np.asarray(distilled, np.float32), self.graph)
         self._stats: dict = {}
+        self._ranges: dict = {}
         self._costs: dict = {}
         from ..quant.subbyte import SUBBYTE_OPS
         self.weight_layers = [n.name for n in self.graph.topo_order() if n.op in SUBBYTE_OPS]
@@ -111,15 +206,21 @@ class Evaluator:
         from ..quant.calibrate import choose_ranges
         from ..quant.int8 import quantize_int8
         method, pct = calib_options(config)
-        stats = self.stats(config.get("data", "real"), int(config.get("n_calib", 10 ** 9)))
-        ranges = choose_ranges(stats, method, pct, float(config.get("clip", 1.0)))
+        data, n, clip = config.get("data", "real"), int(config.get("n_calib", 10 ** 9)), float(config.get("clip", 1.0))
+        key = (data, min(n, len(self.samples.get(data, ()))), method, pct, clip)
+        if key not in self._ranges:   # KL and MSE ranges cost a search per tensor: once per key
+            self._ranges[key] = choose_ranges(self.stats(data, n), method, pct, clip)
+        ranges = dict(self._ranges[key])
         q = quantize_int8(self.graph, ranges, per_channel_weights=config.get("weights", "per_channel") == "per_channel",
                           symmetric_acts=config.get("acts", "asymmetric") == "symmetric",
                           weight_bits=weight_bits_of(config, self.weight_layers))
-        return prepare_graph(q, quiet=True)[0]
+        return prepare_graph(q, quiet=True, requant=self.requant)[0]
 
     def accuracy(self, q: Graph) -> float:
-        y = run_int8(q, self.x_eval)
+        from collections import OrderedDict
+        if getattr(self, "_memo", None) is None:
+            self._memo = OrderedDict()
+        y = run_int8(q, self.x_eval, memo=self._memo)
         return float((y.argmax(1) == self.y_eval).mean())
 
     def cost(self, config: dict, q: Graph) -> dict:
@@ -138,7 +239,8 @@ class Evaluator:
         if self.measure == "qemu":
             from ..api import compile_model, simulate
             with tempfile.TemporaryDirectory() as tmp:
-                compile_model(q, Path(tmp) / "lib", target=self.target, quiet=True, min_arena=min_arena)
+                compile_model(q, Path(tmp) / "lib", target=self.target, quiet=True, min_arena=min_arena,
+                              requant=self.requant)
                 _, info = simulate(Path(tmp) / "lib", self.board, self._one_user_sample(), quiet=True)
             out.update(instructions=int(info["instructions"]), flash_bytes=int(info["flash_bytes"]))
         return out
@@ -166,6 +268,10 @@ class Evaluator:
                 base += int(a.nbytes)
         return base, per
 
+    def __getstate__(self):
+        # the layer memo stays here: each worker builds its own
+        return dict(self.__dict__, _memo=None)
+
     def _one_user_sample(self) -> np.ndarray:
         """The first evaluation sample back in the model's layout (batch axis 1)."""
         x = self.x_eval[:1]
@@ -183,4 +289,4 @@ class Evaluator:
     def compile_best(self, config: dict, out_dir, name: str | None = None):
         from ..api import compile_model
         return compile_model(self.quantize(config), out_dir, target=self.target, name=name, quiet=True,
-                             min_arena=config.get("kernels", "fast") == "min_arena")
+                             min_arena=config.get("kernels", "fast") == "min_arena", requant=self.requant)

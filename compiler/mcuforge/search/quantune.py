@@ -14,6 +14,9 @@ Features (as Quantune describes a model, its layers and the configuration togeth
 
 Without transfer data the first trial is the configuration with the least total noise (the
 profile's zero-shot guess), then random ones until `n_init` results, then the learned model.
+Under a flash budget the profile knows every configuration's weight bytes before evaluating it
+(the compiler's layout): configurations whose weights alone exceed the budget cannot win (their
+flash only grows with code), so they are proposed only once every other one has been tried.
 """
 from __future__ import annotations
 
@@ -66,21 +69,54 @@ class Quantune(Tuner):
             return np.concatenate([np.asarray(mf.vector, np.float32), mf.describe(config), self.space.features(config)])
         return np.concatenate([np.asarray(mf, np.float32), self.space.features(config)])
 
+    def _fits(self, config) -> bool:
+        """False when the profile's weight bytes alone exceed the flash budget."""
+        p = self.profile
+        return p is None or getattr(p, "flash_budget", None) is None or p.bytes_ratio(config) <= 1.0
+
+    def _candidates(self, history) -> list[dict]:
+        """Unseen configurations, those that can fit the flash budget while any are left."""
+        unseen = self._unseen(history)
+        fit = [c for c in unseen if self._fits(c)]
+        return fit or unseen
+
+    def _random_fits(self, n, history) -> list[dict]:
+        """The seeded random order, configurations that can fit the budget first."""
+        seen = {self.space.key(c) for c, _ in history}
+        order = [c for c in self._random.order if self.space.key(c) not in seen]
+        return ([c for c in order if self._fits(c)] + [c for c in order if not self._fits(c)])[:n]
+
     def _cold(self, n, history):
         """Before n_init results: the profile's least-noise configuration first, then random."""
         n = min(n, self.n_init - len(history))
         if history or self.profile is None:
-            return self._random.ask(n, history)
-        unseen = self._unseen(history)
+            return self._random_fits(n, history)
+        first = self._zero_shot(history)
+        return [first] + self._random_fits(n - 1, [(first, 0.0)])
+
+    def _zero_shot(self, history) -> dict:
+        """The profile's guess before any result of this model: the least total noise that fits."""
+        unseen = self._candidates(history)
         noise = np.asarray([self.profile.describe(c)[ModelProfile.TOTAL] for c in unseen])
-        first = unseen[int(np.lexsort((self.rng.random(len(unseen)), noise))[0])]
-        return [first] + self._random.ask(n - 1, [(first, 0.0)])
+        return unseen[int(np.lexsort((self.rng.random(len(unseen)), noise))[0])]
 
     def ask(self, n, history):
         if len(history) < self.n_init:
             return self._cold(n, history)
-        unseen = self._unseen(history)
-        if not unseen:
+        if not history and self.profile is not None and self.transfer:
+            # With transfer data but no result of this model yet, the first trial is still the
+            # zero-shot guess: other networks' results rank configurations by what hurt *them*
+            # (a 4-bit first layer costs ResNet nothing and MobileNet a point), while the noise this
+            # configuration puts into *this* model is measured. The cost model takes over from the
+            # second trial, fitted on the transfer data and this model's first result.
+            first = self._zero_shot(history)
+            return [first] + (self._learned(n - 1, history, skip=self.space.key(first)) if n > 1 else [])
+        return self._learned(n, history)
+
+    def _learned(self, n, history, skip=None):
+        """The n unseen configurations (but `skip`) the cost model predicts best."""
+        unseen = [c for c in self._candidates(history) if self.space.key(c) != skip]
+        if not unseen or n < 1:
             return []
         xs = [self._row(mf, c) for mf, c, _ in self.transfer]
         ys = [a for _, _, a in self.transfer]

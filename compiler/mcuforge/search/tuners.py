@@ -35,12 +35,16 @@ class GridSearch(Tuner):
 
 
 class RandomSearch(Tuner):
-    """Uniform sampling without replacement (a seeded permutation of the space)."""
+    """Uniform sampling without replacement (a seeded permutation of the space). fits: an
+    optional predicate (a configuration can meet the flash budget); the permutation then tries
+    the configurations it accepts first, in the same relative order (a budget-aware baseline)."""
     name = "random"
 
-    def __init__(self, space, seed=0):
+    def __init__(self, space, seed=0, fits=None):
         super().__init__(space, seed)
         self.order = [self.space.all()[i] for i in self.rng.permutation(space.size)]
+        if fits is not None:
+            self.order = [c for c in self.order if fits(c)] + [c for c in self.order if not fits(c)]
 
     def ask(self, n, history):
         seen = {self.space.key(c) for c, _ in history}

@@ -28,11 +28,13 @@ PER_MAC = {
     "mcf_depthwise_conv2d_s8": 32.0,
     # sub-byte weights (docs/subbyte.md; the same for int4 _w4 and ternary _w2)
     "mcf_conv2d_s8_w4_dsp": 0.9, "mcf_conv2d_s8_w2_dsp": 0.9,
+    "mcf_conv2d_s8_w4_dsp_lsh": 0.95, "mcf_conv2d_s8_w2_dsp_lsh": 0.95,
     "mcf_conv2d_s8_w4_mve": 0.25, "mcf_conv2d_s8_w2_mve": 0.25,     # Cortex-M55
     "mcf_fully_connected_s8_w4_dsp": 1.9, "mcf_fully_connected_s8_w2_dsp": 1.9,
     "mcf_conv2d_s8_w4_fast": 3.5, "mcf_conv2d_s8_w2_fast": 3.5,
     "mcf_fully_connected_s8_w4_fast": 11.0, "mcf_fully_connected_s8_w2_fast": 11.0,
     "mcf_depthwise_conv2d_s8_w4_dsp": 2.3, "mcf_depthwise_conv2d_s8_w2_dsp": 2.3,
+    "mcf_depthwise_conv2d_s8_w4_dsp_lsh": 2.3, "mcf_depthwise_conv2d_s8_w2_dsp_lsh": 2.3,
     "mcf_depthwise_conv2d_s8_w4_fast": 28.0, "mcf_depthwise_conv2d_s8_w2_fast": 28.0,
 }
 OPTIMIZED_PER_UNIT = 1.0

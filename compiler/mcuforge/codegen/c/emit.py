@@ -23,10 +23,12 @@ from .layers.base import CArray
 from .scratch import place_scratch
 
 RUNTIME_HEADERS = ("mcf_kernels.h", "mcf_arith.h", "mcf_broadcast.h", "mcf_fixedpoint.h", "mcf_odometer.h",
-                   "mcf_fc_as_conv.h", "mcf_opt.h", "mcf_variants.h", "mcf_pool_window.h",
+                   "mcf_fc_as_conv.h", "mcf_opt.h", "mcf_variants.h", "mcf_window.h",
                    "mcf_fast_requant.h", "mcf_elementwise.h", "mcf_resize.h", "mcf_kernels_s16.h", "mcf_arith_s16.h",
                    "mcf_dsp_s16.h", "mcf_subbyte.h", "mcf_subbyte_ref.h", "mcf_subbyte_dsp.h", "mcf_subbyte_mve.h",
-                   "mcf_fixed.h", "mcf_logdiv.h", "mcf_mve_requant.h")
+                   "mcf_fixed.h", "mcf_logdiv.h", "mcf_mve_requant.h", "mcf_affine.h", "mcf_conv_ref.inc",
+                   "mcf_pool_ref.inc", "mcf_reduce_ref.inc", "mcf_resize_bilinear_ref.inc", "mcf_ort_float.h",
+                   "mcf_subbyte_mve_fc.h", "mcf_subbyte_mve_dw.h")
 
 
 @dataclass

@@ -1,7 +1,7 @@
 """Elementwise binary ops with numpy broadcasting: add, sub, mul (TFLite int8 arithmetic)."""
 import numpy as np
 
-from ...reference import arith
+from ...reference import arith, ort_float
 from .base import OpDef, act_range_int8, apply_act_float, register
 
 ADD_LEFT_SHIFT = 20  # headroom TFLite gives int8 inputs before rescaling them to a common scale
@@ -51,9 +51,10 @@ class _AddSub(_Binary):
         m2, s2 = arith.quantize_multiplier(q2.s / twice_max)
         mo, so = arith.quantize_multiplier(twice_max / ((1 << left_shift) * qo.s))
         lo, hi = act_range_int8(node, qo, qmin, qmax)
-        return {"in1_zp": q1.zp, "in2_zp": q2.zp, "out_zp": qo.zp, "left_shift": left_shift,
-                "in1_mult": m1, "in1_shift": s1, "in2_mult": m2, "in2_shift": s2,
-                "out_mult": mo, "out_shift": so, "act_min": lo, "act_max": hi}
+        p = {"in1_zp": q1.zp, "in2_zp": q2.zp, "out_zp": qo.zp, "left_shift": left_shift,
+             "in1_mult": m1, "in1_shift": s1, "in2_mult": m2, "in2_shift": s2,
+             "out_mult": mo, "out_shift": so, "act_min": lo, "act_max": hi}
+        return ort_float.ort_params(node, g, p) if ort_float.uses_ort_rule(node) else p
 
     def fixed_params(self, node, g):
         # Both operands move to the finer binary point (a left shift, exact), then one cast.
@@ -76,6 +77,8 @@ class _AddSub(_Binary):
         return [fixed_arith.requantize(a + self.sign * b, p)]
 
     def run_int8(self, node, xs, p):
+        if ort_float.uses_ort_rule(node):   # requant="ort": onnxruntime's float32 sequence
+            return [ort_float.add_sub_f32(xs[0], xs[1], p, self.sign)]
         a, b = rescaled_inputs(xs, p)
         y = arith.multiply_by_quantized_multiplier(a + self.sign * b, p["out_mult"], p["out_shift"]) + p["out_zp"]
         return [arith.saturate(y, p["act_min"], p["act_max"]).astype(np.int8)]

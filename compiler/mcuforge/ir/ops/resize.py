@@ -211,6 +211,9 @@ class Resize(OpDef):
         x = xs[0]
         if node.attrs["mode"] == "nearest":
             return [self._gather(node, x)]
+        if node.attrs.get("float_rule") == "ort":   # requant="ort": onnxruntime's float32 resize
+            from ...reference.ort_float import resize_bilinear_f32
+            return [resize_bilinear_f32(node, x, p)]
         t = self.tables(node, x.shape[1:3], integer=True)
         xi = x.astype(np.int64)
         wy = t["wy"][None, :, None, None]
@@ -221,6 +224,9 @@ class Resize(OpDef):
         return [np.clip(tflm_round_shift20(acc), -128, 127).astype(np.int8)]
 
     def int8_params(self, node, g):
+        if node.attrs.get("float_rule") == "ort":   # requant="ort": any output grid (a float32 resize)
+            from ...reference.ort_float import resize_params
+            return resize_params(node, g)
         qi, qo = g.tensors[node.inputs[0]].quant, g.tensors[node.outputs[0]].quant
         if qi is not None and qo is not None and not qi.same_as(qo):
             raise ValueError(f"resize {node.name}: int8 input and output must share one quantization")

@@ -44,6 +44,9 @@ def broadcast_layer(ctx, node, kernel: str, template: str, **params) -> Layer:
 
 
 def _add_s8(ctx, node, cid):
+    if node.attrs.get("float_rule") == "ort":   # requant="ort": onnxruntime's float32 add
+        from .ort_float import add_sub_ort
+        return add_sub_ort(ctx, node, cid)
     p = get_op(node.op).int8_params(node, ctx.g)
     return broadcast_layer(ctx, node, "mcf_add_s8", "add_s8", p=p, subtract=int(node.op == "sub"))
 

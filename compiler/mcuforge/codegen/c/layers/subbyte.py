@@ -3,14 +3,27 @@
 The kernels (runtime_c/include/mcf_subbyte.h) take their own argument structs: packed weights
 (quant/subbyte.py) and compact per-channel constants (int32 bias and multiplier, int8 shift).
 An optimized variant's `prepare` may return replacements for these arrays by name (e.g. the
-weights reordered into its block layout); it never adds wider copies."""
+weights reordered into its block layout); it never adds wider copies.
+
+The portable and tuned (_fast) kernels also read narrower constants, chosen here per layer when
+the values allow it (mcf_sub_bias / mcf_sub_mult): int16 biases when every bias fits, and the
+multiplier as uint16 (its Q31 form >> 15) when every one ends in 15 zero bits (the quantizer's
+sub-byte scales are chosen so, quant/subbyte.py: mult16_scales). The _dsp / _mve variants keep
+their own constant layouts.
+
+Ternary weights are stored five a byte in base 3 (quant/subbyte.py: pack_base3, 1.6 bits a
+weight instead of 2) where the chosen kernel decodes them in order at no extra cost: the portable
+kernels, the _fast depthwise (a channel's taps unpacked once) and the _fast convolution / FC
+rows that are not whole 32-bit words (unpacked per row) or a single row. Rows of whole words
+keep the 2-bit fields, which the _fast convolution reads straight from the word, and the _dsp /
+_mve variants keep their layouts (`params["base3"]` tells the kernel)."""
 from __future__ import annotations
 
 import numpy as np
 
 from ....errors import McuforgeError
 from ....ir.ops import get_op
-from ....quant.subbyte import check_grid, pack_weights
+from ....quant.subbyte import MULT16_BITS, check_grid, mult16_exact, pack_base3, pack_weights
 from .base import Layer
 
 TEMPLATES = {"conv2d_s8": "conv2d_sub", "dense_s8": "dense_sub"}
@@ -42,7 +55,48 @@ def subbyte_weighted(ctx, node, cid, template: str, kernel: str, geometry: dict,
                 arrays.pop(what)
                 continue
             arrays[what] = value
+    if reads_compact(variant.function, bits):
+        compact_constants(arrays, params)
+    if bits == 2 and reads_base3(variant.function, params, int(np.prod(w.shape[1:]))):
+        packed = pack_base3(w.data)
+        if packed.size < arrays["weights"][1].size:
+            arrays["weights"] = ("uint8_t", packed)
+            params["base3"] = True
     return Layer(node, TEMPLATES[template], variant.function, list(variant.sources), [ctx.refs[node.inputs[0]]],
                  [ctx.refs[node.outputs[0]]], params,
                  [ctx.array(cid, what, ctype, np.asarray(values).reshape(-1)) for what, (ctype, values) in arrays.items()],
                  macs=get_op(node.op).macs(node, g))
+
+
+def reads_compact(function: str, bits: int) -> bool:
+    """The portable kernel (mcf_..._w4) and its tuned C variant (_fast) read int16 biases and
+    uint16 multipliers (runtime_c/include/mcf_subbyte_ref.h)."""
+    return function.endswith((f"_w{bits}", f"_w{bits}_fast"))
+
+
+def compact_constants(arrays: dict, params: dict):
+    """int32 bias -> int16 when every value fits; Q31 multipliers -> uint16 (>> 15) when exact."""
+    if "bias" in arrays:
+        b = np.asarray(arrays["bias"][1], np.int64)
+        if b.size == 0 or (np.abs(b).max() <= 2 ** 15 - 1):
+            arrays["bias16"] = ("int16_t", b.astype(np.int16))
+            del arrays["bias"]
+            params["has_bias"], params["bias16"] = False, True
+    if "mult" in arrays and mult16_exact(arrays["mult"][1]):
+        m = np.asarray(arrays["mult"][1], np.int64) >> (31 - MULT16_BITS)
+        arrays["mult16"] = ("uint16_t", m.astype(np.uint16))
+        del arrays["mult"]
+        params["mult16"] = True
+
+
+def reads_base3(function: str, params: dict, k: int) -> bool:
+    """Kernels that read ternary weights five a byte in order (mcf_trits in mcf_subbyte_ref.h):
+    the portable ones, the _fast depthwise, and the _fast convolution / FC when its rows are not
+    whole 32-bit words (it unpacks each row) or there is a single row."""
+    if function.endswith("_w2") or function.startswith("mcf_depthwise_conv2d_s8_w2_fast"):
+        return True
+    if function.endswith("_w2_fast"):
+        win = params.get("win")
+        pixels = win["batch"] * win["out_h"] * win["out_w"] if win else params["rows"]
+        return pixels == 1 or (k * 2) % 32 != 0
+    return False

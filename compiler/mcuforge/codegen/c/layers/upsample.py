@@ -34,6 +34,9 @@ def _nearest(ctx, node, cid, dtype):
 
 
 def _bilinear(ctx, node, cid, dtype):
+    if dtype == "int8" and node.attrs.get("float_rule") == "ort":   # requant="ort": onnxruntime's float32
+        from .ort_float import resize_bilinear_ort
+        return resize_bilinear_ort(ctx, node, cid)
     x = ctx.g.tensors[node.inputs[0]]
     geo = _geometry(ctx, node)
     if dtype == "int8":

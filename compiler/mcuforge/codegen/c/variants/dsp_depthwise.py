@@ -86,10 +86,14 @@ def dw3_plane_dims(win: dict) -> tuple[int, int]:
     return ph, pw
 
 
-def _dsp_dw3_fits(params: dict) -> bool:
-    win = params["win"]
+def dw3_shape_ok(win: dict) -> bool:
+    """The shapes of the 3x3 kernel: 3x3, dilation 1, horizontal stride 1 or 2, multiplier 1."""
     return (win["k_h"] == 3 and win["k_w"] == 3 and win["dil_h"] == 1 and win["dil_w"] == 1
-            and win["stride_w"] in (1, 2) and win["out_c"] == win["in_c"] and _dsp_dw_accepts(params))
+            and win["stride_w"] in (1, 2) and win["out_c"] == win["in_c"])
+
+
+def _dsp_dw3_fits(params: dict) -> bool:
+    return dw3_shape_ok(params["win"]) and _dsp_dw_accepts(params)
 
 
 # ... and never bigger than the input they widen: on the MNIST example's 28x28x8 input four planes
@@ -100,11 +104,13 @@ DSP_DW3_MAX_INPUT_SHARE = 1.0
 def _dsp_dw3_accepts(params: dict) -> bool:
     """Four planes: only where they are small, in bytes and against the layer's input (vww's 48x48
     layers and the MNIST example's first depthwise keep one plane)."""
-    win = params["win"]
+    return _dsp_dw3_fits(params) and dw3_four_planes_fit(params["win"])
+
+
+def dw3_four_planes_fit(win: dict) -> bool:
     ph, pw = dw3_plane_dims(win)
     scratch = 4 * 2 * ph * pw
-    return (_dsp_dw3_fits(params) and scratch <= DSP_DW3_MAX_SCRATCH
-            and scratch <= DSP_DW3_MAX_INPUT_SHARE * win["in_h"] * win["in_w"] * win["in_c"])
+    return scratch <= DSP_DW3_MAX_SCRATCH and scratch <= DSP_DW3_MAX_INPUT_SHARE * win["in_h"] * win["in_w"] * win["in_c"]
 
 
 def _dsp_dw3_prepare(params: dict, consts: dict, planes: int = 4) -> dict:

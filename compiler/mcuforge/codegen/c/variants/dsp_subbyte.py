@@ -66,7 +66,10 @@ def _k(params: dict) -> int:
 
 
 def _accepts(params: dict) -> bool:
-    """Groups 1 and the int8 DSP kernel's preconditions (its accumulator bound, mcf_dsp_requant's)."""
+    """Groups 1 and the int8 DSP kernel's preconditions (its accumulator bound, mcf_dsp_requant's);
+    a single-row fully connected layer (mcf_sub_fc_row) also takes left shifts (_lsh_ok)."""
+    if params.get("rows") == 1 and _lsh_ok(params["consts"], params["rq"]):
+        return True
     return params.get("groups", 1) == 1 and _dsp_gemm_ok(params)
 
 
@@ -76,12 +79,13 @@ def _prepare(params: dict, consts: dict) -> dict:
     L, n_seg = conv_segments(win)
     k4 = n_seg * _ceil(L, 4)
     out_c = consts["weights"].shape[0]
-    b2, m, e = dsp_sub_quant(consts, params["rq"])
+    b2, m, e = (dsp_sub_quant_lsh if params.get("rows") == 1 else dsp_sub_quant)(consts, params["rq"])
     arrays = {"weights": ("uint8_t", dsp_word_layout(consts["weights"], win, bits)),
               "bias": ("int32_t", b2), "mult": ("int32_t", m), "shift": ("int8_t", e)}
     params["has_bias"] = True
-    if params.get("rows") == 1:          # mcf_sub_fc_row: the widened row, groups rounded up to even
-        params["scratch_bytes"] = 8 * _ceil(k4 // 4, 2)
+    if params.get("rows") == 1:          # mcf_sub_fc_row: the widened row, groups rounded up to even,
+        # then the quad loops' 4 sums and 9 saved registers (mcf_sub_fc_quad4 / 2)
+        params["scratch_bytes"] = 8 * _ceil(k4 // 4, 2) + 52
         return arrays
     block = max(2, DSP_BLOCK_BYTES // (2 * k4) // 2 * 2)
     block = out_c if block >= out_c else block
@@ -127,6 +131,31 @@ for _bits in (4, 2):
         function=f"mcf_conv2d_s8_w{_bits}_dsp", sources=(f"mcf_conv2d_s8_w{_bits}_dsp.c", "mcf_conv2d_s8_dsp.c"),
         requires=DSP,
         accepts=_accepts, prepare=_prepare))
+
+
+def _conv_lsh_accepts(params: dict) -> bool:
+    """Groups 1, TFLite's double rounding (the _lsh block kernel's requantization), a channel with
+    shift >= 0, and _lsh_ok's bounds."""
+    from ....reference.arith import rounding_mode
+    consts = params["consts"]
+    return (params.get("groups", 1) == 1 and rounding_mode() == "double"
+            and bool((np.asarray(consts["shift"]) >= 0).any()) and _lsh_ok(consts, params["rq"]))
+
+
+def _conv_lsh_prepare(params: dict, consts: dict) -> dict:
+    arrays = _prepare(params, consts)
+    b2, m, e = dsp_sub_quant_lsh(consts, params["rq"])
+    arrays.update({"bias": ("int32_t", b2), "mult": ("int32_t", m), "shift": ("int8_t", e)})
+    return arrays
+
+
+# tried before the right-shift-only kernel: layers with channels whose multiplier is >= 1/2 (the
+# shift folded into the unpacked weights, mcf_sub_scale_left; mcf_conv2d_s8_dsp_block_lsh)
+for _bits in (4, 2):
+    register_variant(f"mcf_conv2d_s8_w{_bits}", Variant(
+        function=f"mcf_conv2d_s8_w{_bits}_dsp_lsh",
+        sources=(f"mcf_conv2d_s8_w{_bits}_dsp_lsh.c", "mcf_conv2d_s8_dsp_lsh.c", "mcf_conv2d_s8_dsp.c"),
+        requires=DSP, accepts=_conv_lsh_accepts, prepare=_conv_lsh_prepare))
     register_variant(f"mcf_fully_connected_s8_w{_bits}", Variant(
         function=f"mcf_fully_connected_s8_w{_bits}_dsp", sources=(f"mcf_fully_connected_s8_w{_bits}_dsp.c", "mcf_conv2d_s8_dsp.c"),
         requires=DSP, accepts=_accepts, prepare=_prepare))
@@ -160,18 +189,18 @@ def _dw_dsp_accepts(params: dict) -> bool:
     return _dsp_dw3_fits(params)
 
 
-def _dw_dsp_prepare(params: dict, consts: dict) -> dict:
+def _dw_dsp_prepare(params: dict, consts: dict, lsh: bool = False) -> dict:
     """Scratch: the taps ({2 bias', m, rcz, e} and 12 int16 a channel), then the int8 kernel's planes
     (four where its own rule takes four, else one); the weights stay packed (portable layout)."""
-    from .dsp_depthwise import _dsp_dw3_accepts, dw3_plane_dims
+    from .dsp_depthwise import dw3_four_planes_fit, dw3_plane_dims
     c = consts["weights"].shape[0]
-    planes = 4 if _dsp_dw3_accepts(dict(params, consts=consts)) else 1
+    planes = 4 if dw3_four_planes_fit(params["win"]) else 1
     ph, pw = dw3_plane_dims(params["win"])
     params["block"] = planes
     params["has_bias"] = True
     params["scratch_bytes"] = 16 * c + 24 * c + planes * 2 * ph * pw
     params["inplace_exact"] = True      # as the int8 kernel: planes filled before outputs written
-    b2, m, e = dsp_sub_quant(consts, params["rq"])
+    b2, m, e = (dsp_sub_quant_lsh if lsh else dsp_sub_quant)(consts, params["rq"])
     return {"bias": ("int32_t", b2), "mult": ("int32_t", m), "shift": ("int8_t", e)}
 
 
@@ -180,6 +209,62 @@ for _bits in (4, 2):
         function=f"mcf_depthwise_conv2d_s8_w{_bits}_dsp",
         sources=(f"mcf_depthwise_conv2d_s8_w{_bits}_dsp.c", "mcf_depthwise_conv2d_s8_dsp3x3.c"), requires=DSP,
         accepts=_dw_dsp_accepts, prepare=_dw_dsp_prepare))
+
+
+# -- the same for layers with requantization multipliers >= 1/2 (shift >= 0) ------------------------
+# A ternary channel's scale (mean |w|) is far above int8's (max |w| / 127), so the multipliers of
+# narrowed depthwise layers reach 2^3 (vww_mbv1_96, kws_dscnn). TFLite: y = RDBPOT(SRDHM(x << s, m), 0)
+# = floor((2^s x m + 2^30) / 2^31) for a left shift s >= 0 (single rounding gives the same number).
+# The shift is folded into the unpacked taps and the bias at 2^(s+1) (the int8 kernel's doubling
+# included), so the kernel's accumulator is A = 2^(s+1) x and y = floor((A m + 2^31) / 2^32) + zp =
+# SMMLAR(A, m, zp): the _lsh entries of mcf_depthwise_conv2d_s8_dsp3x3.c (DW3_RQ0). Channels with a
+# right shift keep mcf_dsp_requant. Exact while |A| < 2^31 and the taps fit int16 (_lsh_ok).
+DW_LSH_TAP_MAX = (1 << 15) - 1
+
+
+def _lsh_ok(consts: dict, rq: dict) -> bool:
+    """Per live channel: m >= 0; a right shift e = -shift in 1..22 with acc bound <= 2^30 - 1, or a
+    left shift s = shift >= 0 with 2^s x (acc bound) <= 2^30 - 1 and the taps |w| 2^(s+1) in int16.
+    The bound covers every partial sum (raw int8 inputs, folded bias), so no SMLAD wraps and the
+    golden model's int32 x << s does not wrap either."""
+    from .dsp_gemm import dead_channels
+    from .shared import ACC_FAST_LIMIT, folded_bias
+    live, _, _ = dead_channels(consts, rq)
+    w = np.asarray(live["weights"], np.int64)
+    c = w.shape[0]
+    shift = np.asarray(live["shift"], np.int64)
+    mult = np.asarray(live["mult"], np.int64)
+    wabs = np.abs(w.reshape(c, -1))
+    bound = np.abs(folded_bias(w, live["bias"], rq["in_zp"])) + 128 * wabs.sum(axis=1)
+    s = np.maximum(shift, 0)
+    return bool((mult >= 0).all() and (shift >= -22).all() and (shift <= 14).all()
+                and (bound << s <= ACC_FAST_LIMIT).all() and (wabs.max(axis=1, initial=0) << (s + 1) <= DW_LSH_TAP_MAX).all())
+
+
+def dsp_sub_quant_lsh(consts: dict, rq: dict) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """dsp_sub_quant with channels of shift s >= 0 as (2^(s+1) bias', m, e = -s): the kernel widens
+    their taps by 2^(s+1) (mcf_depthwise_sub_dsp) and requantizes them with e = 0, rcz = out_zp."""
+    w = np.asarray(consts["weights"])
+    shift = np.asarray(consts["shift"], np.int64)
+    left = (shift >= 0) & w.reshape(w.shape[0], -1).any(axis=1)     # dead channels: dsp_sub_quant's
+    s = np.where(left, shift, 0)
+    b2, m, e = dsp_sub_quant(dict(consts, shift=np.where(left, -1, shift)), rq)
+    return b2 << s, m, np.where(left, -s, e)
+
+
+def _dw_dsp_lsh_accepts(params: dict) -> bool:
+    from .dsp_depthwise import dw3_shape_ok
+    consts = params["consts"]
+    return (dw3_shape_ok(params["win"]) and bool((np.asarray(consts["shift"]) >= 0).any())
+            and _lsh_ok(consts, params["rq"]))
+
+
+# registered after the right-shift-only kernel, so tried before it: only where a channel shifts left
+for _bits in (4, 2):
+    register_variant(f"mcf_depthwise_conv2d_s8_w{_bits}", Variant(
+        function=f"mcf_depthwise_conv2d_s8_w{_bits}_dsp_lsh",
+        sources=(f"mcf_depthwise_conv2d_s8_w{_bits}_dsp_lsh.c", "mcf_depthwise_conv2d_s8_dsp3x3.c"), requires=DSP,
+        accepts=_dw_dsp_lsh_accepts, prepare=lambda p, c: _dw_dsp_prepare(p, c, lsh=True)))
 
 
 # -- Cortex-M55 Helium convolution: the int8 Helium kernel over blocks unpacked at run time -------
@@ -228,3 +313,78 @@ for _bits in (4, 2):
     register_variant(f"mcf_conv2d_s8_w{_bits}", Variant(
         function=f"mcf_conv2d_s8_w{_bits}_mve", sources=(f"mcf_conv2d_s8_w{_bits}_mve.c", "mcf_conv2d_s8_mve.c"),
         requires=MVE, accepts=_mve_accepts, prepare=_mve_prepare))
+
+
+# -- Cortex-M55 Helium fully connected: fields read in place (runtime_c/include/mcf_subbyte_mve_fc.h) -
+def mve_fc_layout(w: np.ndarray, bits: int) -> np.ndarray:
+    """Weights [C][K] -> per group of 4 channels (zero padded) and 16 K (zero padded) the bytes of
+    mcf_subbyte_mve_fc.h, each a signed number holding its fields: int4 32 bytes, byte i of the
+    first 16 = (w0[i] + 8) | (w1[i] & 15) << 4, of the next 16 the same of w2, w3; ternary 16 bytes,
+    byte i = (w0 + 1) | (w1 + 1) << 2 | (w2 + 1) << 4 | (w3 & 3) << 6."""
+    from .mve import mve_weights4x16
+    k16 = _ceil(int(np.prod(w.shape[1:])), 16)
+    x = mve_weights4x16(w).astype(np.int64).reshape(-1, k16 // 16, 4, 16)      # [G][KB][4][16]
+    if bits == 4:
+        b = np.stack([(x[:, :, 0] + 8) | ((x[:, :, 1] & 15) << 4), (x[:, :, 2] + 8) | ((x[:, :, 3] & 15) << 4)], axis=2)
+    else:
+        b = (x[:, :, 0] + 1) | ((x[:, :, 1] + 1) << 2) | ((x[:, :, 2] + 1) << 4) | ((x[:, :, 3] & 3) << 6)
+    return b.astype(np.uint8).reshape(-1)
+
+
+def _mve_fc_accepts(params: dict) -> bool:
+    from .mve import mve_accepts
+    return mve_accepts(params["consts"], params["rq"]["in_zp"])
+
+
+def _mve_fc_prepare(params: dict, consts: dict) -> dict:
+    """No scratch; `bias` holds the int8 Helium FC kernel's constants (mve_quant4)."""
+    from .mve import mve_quant4
+    params["has_bias"] = True
+    params["packed_quant"] = True            # _sub.j2: no mult / shift arrays
+    params["scratch_bytes"] = 0
+    return {"weights": ("uint8_t", mve_fc_layout(consts["weights"], params["weight_bits"])),
+            "bias": ("int32_t", mve_quant4(consts, params["rq"]["in_zp"])), "mult": None, "shift": None}
+
+
+for _bits in (4, 2):
+    register_variant(f"mcf_fully_connected_s8_w{_bits}", Variant(
+        function=f"mcf_fully_connected_s8_w{_bits}_mve", sources=(f"mcf_fully_connected_s8_w{_bits}_mve.c",),
+        requires=MVE, accepts=_mve_fc_accepts, prepare=_mve_fc_prepare))
+
+
+# -- Cortex-M55 Helium depthwise: the int8 Helium kernel over taps unpacked at run time ------------
+def mve_dw_layout(wt: np.ndarray, bits: int) -> np.ndarray:
+    """The int8 Helium depthwise kernel's weights ([C4 / 4][taps][4], flattened) zero padded to whole
+    vectors (32 int4 / 64 ternary weights) and packed in order, two's complement fields, element i
+    of a run of 8 / bits in bits (i mod per) * bits (mcf_subbyte_mve_dw.h unpacks with VST2 / VST4)."""
+    per = 8 // bits
+    n = _ceil(len(wt), 128 // bits)
+    f = np.zeros(n, np.int64)
+    f[:len(wt)] = np.asarray(wt, np.int64) & ((1 << bits) - 1)
+    return (f.reshape(-1, per) << (bits * np.arange(per))).sum(axis=1).astype(np.uint8)
+
+
+def _mve_dw_accepts(params: dict) -> bool:
+    from .mve import _mve_dwc_accepts
+    return _mve_dwc_accepts(params)
+
+
+def _mve_dw_prepare(params: dict, consts: dict) -> dict:
+    """Scratch: the unpacked int8 weights (16-byte aligned), then the int8 kernel's column table;
+    `bias` holds its packed_quant (mode word, mve_quant4, input zero point row)."""
+    from .mve import _mve_dwc_prepare
+    arrays = _mve_dwc_prepare(params, consts)
+    params.pop("drop", None)                  # "weights" is replaced by the packed taps
+    wt = arrays["packed_weights"][1]
+    packed = mve_dw_layout(wt, params["weight_bits"])
+    params["scratch_bytes"] = 15 + len(packed) * (8 // params["weight_bits"]) + params["scratch_bytes"]
+    params["has_bias"] = True
+    params["packed_quant"] = True             # _sub.j2: no mult / shift arrays
+    return {"weights": ("uint8_t", packed), "bias": arrays["packed_quant"], "mult": None, "shift": None}
+
+
+for _bits in (4, 2):
+    register_variant(f"mcf_depthwise_conv2d_s8_w{_bits}", Variant(
+        function=f"mcf_depthwise_conv2d_s8_w{_bits}_mve",
+        sources=(f"mcf_depthwise_conv2d_s8_w{_bits}_mve.c", "mcf_depthwise_conv2d_s8_mve_ch.c"),
+        requires=MVE, accepts=_mve_dw_accepts, prepare=_mve_dw_prepare))

@@ -1,0 +1,55 @@
+/*
+ * mcf_subbyte_mve_dw.h - depthwise convolution (depth multiplier 1, any kernel, stride, dilation,
+ * padding) with int4 / ternary weights on Cortex-M55 Helium, instantiated per width by
+ * mcf_depthwise_conv2d_s8_w4_mve.c and ..._w2_mve.c.
+ *
+ * The taps (k_h k_w a channel, a small share of the work) are unpacked at the start into the
+ * scratch as the int8 Helium depthwise kernel's weights (int8 [C4 / 4][taps][4]) and that kernel,
+ * mcf_depthwise_conv2d_s8_mve_ch, runs the layer. Flash (codegen/c/variants/dsp_subbyte.py:
+ * _mve_dw_prepare): those int8 weights packed in their order as the portable format packs a row
+ * (int4 two a byte, element 2i in the low nibble; ternary four a byte, element 4i + j in bits
+ * 2j..2j+1; two's complement), zero padded to whole vectors; `bias` holds the int8 kernel's
+ * packed_quant (mode word, mve_quant4, the input zero point row). Unpacking 32 (int4) or 64
+ * (ternary) weights: one VLDRB, VSHL + VSHR per field (VSHR alone for the top one) and one
+ * interleaving VST2 / VST4.
+ */
+#ifndef MCF_SUBBYTE_MVE_DW_H
+#define MCF_SUBBYTE_MVE_DW_H
+
+#include <arm_mve.h>
+#include <stdint.h>
+
+#include "mcf_kernels.h"
+#include "mcf_subbyte.h"
+#include "mcf_variants.h"
+
+static inline void mcf_depthwise_sub_mve(const mcf_conv2d_sub_args *a, const int8_t *in, int8_t *out, int32_t bits)
+{
+    const mcf_window *win = &a->win;
+    const int32_t n = ((win->out_c + 3) & ~3) * win->k_h * win->k_w;        /* int8 weights */
+    const int32_t per = bits == 4 ? 32 : 64;                                /* weights per 16 bytes */
+    int8_t *wbuf = (int8_t *)(((uintptr_t)a->scratch + 15u) & ~(uintptr_t)15u);
+    const int8_t *src = (const int8_t *)a->weights;
+    int8_t *dst = wbuf;
+    for (int32_t i = 0; i < n; i += per, src += 16, dst += per) {
+        const int8x16_t v = vld1q_s8(src);
+        if (bits == 4) {
+            int8x16x2_t t;
+            t.val[0] = vshrq_n_s8(vshlq_n_s8(v, 4), 4);
+            t.val[1] = vshrq_n_s8(v, 4);
+            vst2q_s8(dst, t);
+        } else {
+            int8x16x4_t t;
+            t.val[0] = vshrq_n_s8(vshlq_n_s8(v, 6), 6);
+            t.val[1] = vshrq_n_s8(vshlq_n_s8(v, 4), 6);
+            t.val[2] = vshrq_n_s8(vshlq_n_s8(v, 2), 6);
+            t.val[3] = vshrq_n_s8(v, 6);
+            vst4q_s8(dst, t);
+        }
+    }
+    const mcf_conv2d_s8_args a8 = mcf_sub_int8_args(win, a->groups, &a->rq, wbuf, a->bias,
+                                                    wbuf + (n + per - 1) / per * per);
+    mcf_depthwise_conv2d_s8_mve_ch(&a8, in, out);
+}
+
+#endif /* MCF_SUBBYTE_MVE_DW_H */

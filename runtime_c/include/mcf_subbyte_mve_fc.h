@@ -1,0 +1,109 @@
+/*
+ * mcf_subbyte_mve_fc.h - fully connected layers with int4 / ternary weights on Cortex-M55 Helium,
+ * instantiated per width by mcf_fully_connected_s8_w4_mve.c and ..._w2_mve.c.
+ *
+ * The int8 Helium FC kernel (mcf_fully_connected_s8_mve.c) spends per 16 inputs of four channels
+ * one VLDRB of x, four of weights and four VMLADAVA. Here the four channels' weights come from one
+ * (ternary) or two (int4) VLDRB of packed bytes, and no field is unpacked on its own: a byte b
+ * holds its fields as one signed number (codegen/c/variants/dsp_subbyte.py: mve_fc_layout):
+ *   ternary: b = u0 + 4 u1 + 16 u2 + 64 w3   (u = w + 1 in {0, 1, 2}, w3 two's complement)
+ *   int4:    b = u0 + 16 w1                  (u0 = w0 + 8 in [0, 15], w1 two's complement)
+ * The arithmetic shifts b >> 2, b >> 4, b >> 6 (int4: b >> 4) are again such numbers with the
+ * lowest fields dropped (the dropped part is in [0, 2^s)), so one VSHR and one VMLADAVA per field:
+ *   T_j = sum x (b >> 2j)  ->  w3 . x = T3, u2 . x = T2 - 4 T3, u1 . x = T1 - 4 T2, u0 . x = T0 - 4 T1
+ *   (int4: w1 . x = T1, u0 . x = T0 - 16 T1), and w . x = u . x - o sum x (o = 1, int4 8).
+ * Ternary: 9 instructions per 64 MACs, as the int8 kernel; int4 10. Raw int8 x (the bias folds
+ * in_zp), the tail of K under a VCTP predicate (the weights' padding meets x = 0).
+ * Constants (`bias`): the int8 Helium FC kernel's (mve_quant4: folded biases, channels rounded up
+ * to 4, then per group of 4 channels left shifts, multipliers, fix-up masks, negated right
+ * shifts); requantized as there.
+ */
+#ifndef MCF_SUBBYTE_MVE_FC_H
+#define MCF_SUBBYTE_MVE_FC_H
+
+#include <arm_mve.h>
+#include <stdint.h>
+
+#include "mcf_kernels.h"
+#include "mcf_mve_requant.h"
+#include "mcf_subbyte.h"
+
+/* T0..T3 of one block of 16 K of four channels (x vector xv, packed bytes at wp). */
+#define MCF_SUB_MVE_FC_T4(xv, wp)                                                   \
+    do {                                                                            \
+        const int8x16_t b0_ = vld1q_s8(wp), b1_ = vld1q_s8((wp) + 16);              \
+        t0 = vmladavaq_s8(t0, xv, b0_);                                             \
+        t1 = vmladavaq_s8(t1, xv, vshrq_n_s8(b0_, 4));                              \
+        t2 = vmladavaq_s8(t2, xv, b1_);                                             \
+        t3 = vmladavaq_s8(t3, xv, vshrq_n_s8(b1_, 4));                              \
+    } while (0)
+
+#define MCF_SUB_MVE_FC_T2(xv, wp)                                                   \
+    do {                                                                            \
+        const int8x16_t b_ = vld1q_s8(wp);                                          \
+        t0 = vmladavaq_s8(t0, xv, b_);                                              \
+        t1 = vmladavaq_s8(t1, xv, vshrq_n_s8(b_, 2));                               \
+        t2 = vmladavaq_s8(t2, xv, vshrq_n_s8(b_, 4));                               \
+        t3 = vmladavaq_s8(t3, xv, vshrq_n_s8(b_, 6));                               \
+    } while (0)
+
+static inline void mcf_fully_connected_sub_mve(const mcf_fully_connected_sub_args *a, const int8_t *in, int8_t *out,
+                                               int32_t bits)
+{
+    const int32_t k = a->in_features, n_out = a->out_features;
+    const int32_t n4 = (n_out + 3) & ~3, full = k >> 4, rest = k & 15;
+    const int32_t *bias = a->bias;
+    const int32_t zp = a->rq.out_zp, lo = a->rq.act_min, hi = a->rq.act_max;
+    const mve_pred16_t p = vctp8q((uint32_t)rest);
+    for (int32_t r = 0; r < a->rows; ++r) {
+        const int8_t *x = in + (size_t)r * k;
+        int8_t *o = out + (size_t)r * n_out;
+        int32_t sx = 0;
+        for (int32_t n = 0; n < full; ++n) {
+            sx = vaddvaq_s8(sx, vld1q_s8(x + 16 * n));
+        }
+        if (rest) {
+            sx = vaddvaq_s8(sx, vld1q_z_s8(x + 16 * full, p));
+        }
+        const int8_t *wp = (const int8_t *)a->weights;
+        const int32_t *q = bias + n4;
+        for (int32_t oc = 0; oc < n_out; oc += 4, q += 16) {
+            const int8_t *xp = x;
+            int32_t t0 = 0, t1 = 0, t2 = 0, t3 = 0;
+            int32x4_t v;
+            if (bits == 4) {
+                for (int32_t n = 0; n < full; ++n, xp += 16, wp += 32) {
+                    const int8x16_t xv = vld1q_s8(xp);
+                    MCF_SUB_MVE_FC_T4(xv, wp);
+                }
+                if (rest) {     /* the input's tail under a predicate: the weights' padding meets x = 0 */
+                    const int8x16_t xv = vld1q_z_s8(xp, p);
+                    MCF_SUB_MVE_FC_T4(xv, wp);
+                    wp += 32;
+                }
+                v = vdupq_n_s32(t0 - 16 * t1 - 8 * sx);
+                v = vsetq_lane_s32(t1, v, 1);
+                v = vsetq_lane_s32(t2 - 16 * t3 - 8 * sx, v, 2);
+                v = vsetq_lane_s32(t3, v, 3);
+            } else {
+                for (int32_t n = 0; n < full; ++n, xp += 16, wp += 16) {
+                    const int8x16_t xv = vld1q_s8(xp);
+                    MCF_SUB_MVE_FC_T2(xv, wp);
+                }
+                if (rest) {
+                    const int8x16_t xv = vld1q_z_s8(xp, p);
+                    MCF_SUB_MVE_FC_T2(xv, wp);
+                    wp += 16;
+                }
+                v = vdupq_n_s32(t0 - 4 * t1 - sx);
+                v = vsetq_lane_s32(t1 - 4 * t2 - sx, v, 1);
+                v = vsetq_lane_s32(t2 - 4 * t3 - sx, v, 2);
+                v = vsetq_lane_s32(t3, v, 3);
+            }
+            v = vaddq_s32(v, vld1q_s32(bias + oc));
+            mcf_mve_store4(o + oc, mcf_mve_requant4(v, q, zp, lo, hi), n_out - oc);
+        }
+    }
+}
+
+#endif /* MCF_SUBBYTE_MVE_FC_H */
