@@ -118,3 +118,14 @@ def test_search_evaluator_uses_the_default(tmp_path):
     ev = Evaluator(check.onnx_path("ds_cnn", "ts"), x, np.zeros(len(x), np.int64), calib)
     q = ev.quantize({"calib": "minmax", "weights": "per_channel"})
     assert q.meta["requant"] == "single"
+
+
+def test_training_refuses_single_rounding(tmp_path, capsys):
+    """The on-device training step's int8 kernels implement TFLite's rounding only: asking for
+    single is an error naming the reason, not silently ignored."""
+    from mcuforge.cli import main
+    src = str(check.onnx_path("autoencoder", "ts"))
+    assert main(["compile", src, "-o", str(tmp_path / "t"), "--train", "--update", "all",
+                 "--requant", "single"]) == 1
+    assert "training step keeps TFLite's double rounding" in capsys.readouterr().err
+    assert not (tmp_path / "t").exists()

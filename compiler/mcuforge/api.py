@@ -190,17 +190,22 @@ def _set_requant(g: Graph, requant: str | None) -> None:
     from .reference.arith import ROUNDING_MODES
     if requant is not None and requant not in ROUNDING_MODES:
         raise McuforgeError(f"requant must be one of {', '.join(ROUNDING_MODES)}, not {requant!r}")
-    tflite = g.meta.get("source") == "tflite"
-    int16 = any(t.dtype == "int16" for t in g.tensors.values())
-    if requant == "single" and (tflite or int16 or g.meta.get("quant") != "int8"):
+    if requant == "single" and (default_requant(g) == "double" or g.meta.get("quant") != "int8"):
         raise McuforgeError("requant='single' is for int8 models quantized from ONNX or float; a .tflite "
                             "model (int8 or 16x8) keeps TFLite Micro's double rounding, a float32 build has "
                             "no requantization")
     if g.meta.get("quant") != "int8":
         return
     if requant is None:
-        requant = g.meta.get("requant") or ("double" if tflite or int16 else "single")
+        requant = g.meta.get("requant") or default_requant(g)
     g.meta["requant"] = requant
+
+
+def default_requant(g: Graph) -> str:
+    """The rounding a model of this origin gets by default: "double" for a .tflite model (int8
+    or 16x8: TFLite's arithmetic, tflite-micro the oracle), "single" for one quantized here."""
+    tflite = g.meta.get("source") == "tflite"
+    return "double" if tflite or any(t.dtype == "int16" for t in g.tensors.values()) else "single"
 
 
 def _prepare_fixed(model, calib, quiet: bool) -> Graph:
