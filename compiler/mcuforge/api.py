@@ -205,7 +205,8 @@ def default_requant(g: Graph) -> str:
     """The rounding a model of this origin gets by default: "double" for a .tflite model (int8
     or 16x8: TFLite's arithmetic, tflite-micro the oracle), "single" for one quantized here."""
     tflite = g.meta.get("source") == "tflite"
-    return "double" if tflite or any(t.dtype == "int16" for t in g.tensors.values()) else "single"
+    int16_acts = any(t.dtype == "int16" and not t.is_const for t in g.tensors.values())
+    return "double" if tflite or int16_acts else "single"
 
 
 def _prepare_fixed(model, calib, quiet: bool) -> Graph:
