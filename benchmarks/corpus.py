@@ -32,7 +32,7 @@ def _fmt_instr(n):
     return "-" if n is None else f"{n / 1e6:.2f} M" if n >= 1e5 else f"{n / 1e3:.1f} k"
 
 
-def onnx_row(net, exp, tmp, board, requant="double"):
+def onnx_row(net, exp, tmp, board, requant=None):
     f = check.onnx_float(net, exp, tmp)
     q = check.onnx_int8(net, exp, tmp, board=board, requant=requant)
     agree = f"{100 * q['within1']:.1f} % within 1 LSB ({100 * q['exact']:.1f} % exact)"
@@ -54,8 +54,9 @@ def main():
     ap.add_argument("names", nargs="*", help="networks (default: all fixtures)")
     ap.add_argument("--no-qemu", action="store_true", help="host C only (no instruction counts)")
     ap.add_argument("--out", help="also write the table to this Markdown file")
-    ap.add_argument("--requant", default="double", choices=["double", "single", "ort"],
-                    help="int8 rounding of the ONNX rows (compile_model(requant=...); .tflite rows keep TFLite's)")
+    ap.add_argument("--requant", default=None, choices=["double", "single", "ort"],
+                    help="int8 rounding of the ONNX rows (compile_model(requant=...); default: the compiler's, "
+                         "single; .tflite rows keep TFLite's)")
     args = ap.parse_args()
     board = "host" if args.no_qemu else "mps2-an386"
     lines = [HEADER]

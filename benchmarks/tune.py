@@ -209,7 +209,7 @@ def main(argv=None):
     for arch in [] if args.skip_zeroq else archs:
         m, (xtr, xte, yte) = report["models"][arch], data[arch]
         x, info = distill(m["onnx"], n=64, iters=args.zeroq_iters, seed=0, input_range=(0.0, 1.0))
-        ev_z = Evaluator(m["onnx"], xte, yte, xtr[:256], distilled=x)
+        ev_z = Evaluator(m["onnx"], xte, yte, xtr[:256], distilled=x, requant="double")
         best_cfg = dict(zip(space.names, [parse(v) for v in [kv.split("=")[1] for kv in m["best"].split(",")]]))
         rows = {}
         for label, cfg in [("default (minmax, per-channel, asymmetric)",

@@ -20,18 +20,15 @@ TORCH_NETS = ["ds_cnn", "autoencoder", "mobilenet_v1", "mobilenet_v2", "mobilene
               "efficientnet_b0", "efficientnet_lite", "resnet", "mnasnet", "shufflenet_v2", "kwt", "unet", "tiny_yolo"]
 # (network, exporter) pairs that pass: every network under both exporters, except as noted
 ONNX_FLOAT_CASES = [(n, e) for n in TORCH_NETS for e in ("ts", "dynamo")]
-# int8 against onnxruntime's QDQ model: the pairs at >= 99 % within 1 LSB of the final output.
-# The others (benchmarks/corpus.py prints the figure for each) are left out, not skipped:
-# - deeper networks (mobilenet_v1/v2, mnasnet, resnet, efficientnet, tiny_yolo, unet: 65-98 %): every
-#   layer starts within 1 LSB (mobilenet_v2: the first conv 99.95 % identical) but onnxruntime rounds
-#   in float, we in TFLite's integer arithmetic, and the 1-LSB differences compound layer by layer
-#   (test_corpus_per_layer.py: each mobilenet_v2 layer fed the same int8 input is within 1 LSB);
-#   (compile_model(requant="single") brings most of them to 100 %: tests/test_requant_single.py);
-# - kwt (both exporters, 93.8 %): softmax and layer norm in integers here, in float in onnxruntime.
-# autoencoder.ts: its BatchNorm1d after a Linear (a Q/DQ pair between them) stays a layer of its own
-# (fold_batchnorm), so int8 rounds where onnxruntime does (folded: 90.2 %).
-ONNX_INT8_CASES = [("ds_cnn", "ts"), ("ds_cnn", "dynamo"), ("autoencoder", "ts"), ("autoencoder", "dynamo"), ("squeezenet", "ts"),
-                   ("squeezenet", "dynamo"), ("mobilenet_v3_small", "dynamo")]
+# int8 against onnxruntime's QDQ model: the pairs at >= 99 % within 1 LSB of the final output,
+# with the default rounding of a model quantized here (single: one rounding of the exact product,
+# as onnxruntime computes; benchmarks/corpus.py prints each pair's figure, README's table). Left out,
+# not skipped: mobilenet_v2 (both exporters, 87.5 %, max 3 LSB): every layer given the same int8
+# input is identical or within 1 LSB (test_corpus_per_layer.py), but onnxruntime's float32 Add
+# lands on the other side of a near-tie now and then and the network amplifies that flip
+# (docs/int16.md section 3). With `requant="double"` (TFLite's rounding, the default before
+# 2026-12-01) only ds_cnn, autoencoder, squeezenet and mobilenet_v3_small (dynamo) reached 99 %.
+ONNX_INT8_CASES = [(n, e) for n in TORCH_NETS if n != "mobilenet_v2" for e in ("ts", "dynamo")]
 FAST_FLOAT = {("ds_cnn", "dynamo")}  # one exporter each by default, the other in the slow run
 FAST_INT8 = {("ds_cnn", "ts")}
 

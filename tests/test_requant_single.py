@@ -1,5 +1,6 @@
-"""requant="single" (int8 from ONNX): every requantization rounds the exact product once instead of
-TFLite's double rounding. Outside oracle: onnxruntime's own QDQ model (ORT_DISABLE_ALL) agrees
+"""requant="single" (int8 from ONNX; the default for models quantized here since it matched the
+oracle better, tests/test_requant_default.py): every requantization rounds the exact product once
+instead of TFLite's double rounding. Outside oracle: onnxruntime's own QDQ model (ORT_DISABLE_ALL) agrees
 with it far more often end to end (benchmarks/qdq_gap.py, docs/int16.md); the generated C equals
 the golden model byte for byte; a .tflite model refuses the option."""
 import numpy as np
@@ -27,7 +28,7 @@ def test_single_rounding_is_one_rounding_of_the_exact_product():
             if (int(a) << max(int(e), 0)) < (1 << 31) else None for a, b, e in zip(x, m, s)]
     ok = [w is None or g == w for g, w in zip(got.tolist(), want)]
     assert all(ok)
-    double = arith.multiply_by_quantized_multiplier(x, m, s)   # the default is TFLite's double rounding
+    double = arith.multiply_by_quantized_multiplier(x, m, s)   # outside rounding("single"): TFLite's double
     assert np.any(double != got)
 
 
@@ -57,8 +58,8 @@ def test_single_rounding_matches_onnxruntime_qdq(tmp_path):
          + calib.mean()).astype(np.float32)
     qdq = check.ort_qdq_model(check.onnx_path(NET, "ts"), calib, tmp_path / "qdq.onnx")
     want = check.ort_run(qdq, x, disable_opt=True)[0]
-    double = compile_model(qdq, tmp_path / "double", calib=calib, quiet=True)
-    single = compile_model(qdq, tmp_path / "single", calib=calib, quiet=True, requant="single")
+    double = compile_model(qdq, tmp_path / "double", calib=calib, quiet=True, requant="double")
+    single = compile_model(qdq, tmp_path / "single", calib=calib, quiet=True)   # the default for ONNX
     assert (single.out_dir / "mcuforge_runtime" / "include" / "mcf_config.h").is_file()
     a_double, a_single = _agreement(double, x, want), _agreement(single, x, want)
     # measured: 44 % -> 100 % identical on 32 inputs; a wide margin against sample noise

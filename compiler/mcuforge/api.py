@@ -116,7 +116,7 @@ class CompileResult:
 def prepare_graph(model, quant: str = "int8", calib=None, calib_method: str = "minmax",
                   input_shapes: dict | None = None, quiet: bool = False,
                   example_inputs=None, weight_bits=None, ternary_method: str = "absmean",
-                  requant: str = "double", mixed=None, target: str = "cortex-m4") -> tuple[Graph, dict]:
+                  requant: str | None = None, mixed=None, target: str = "cortex-m4") -> tuple[Graph, dict]:
     """Frontend + passes + quantization: the device graph and what calibration chose. model is a
     file, a Graph or a torch.nn.Module (which needs example_inputs). weight_bits (8, 4, 2 or a
     dict {layer name: bits}) narrows the int8 weights of conv2d / dense (quant/subbyte.py);
@@ -124,11 +124,12 @@ def prepare_graph(model, quant: str = "int8", calib=None, calib_method: str = "m
     flash / instruction budget, labels, layer-wise calibration), for the core `target`. Without
     weight_bits, layers whose weights come on a sub-byte QONNX grid (QAT exports) keep it. The
     choice and its reasons are recorded in g.meta["mixed_precision"].
-    requant="single" (models quantized from ONNX / float only) rounds every requantization once
-    instead of TFLite's double rounding: it agrees with onnxruntime's QDQ models far more often
-    (docs/int16.md). requant="ort" is "single" plus onnxruntime's float32 arithmetic where that
-    differs from one exact rounding (int8 add / sub: reference/ort_float.py), to match a QDQ model
-    run by onnxruntime bit for bit."""
+    requant: the int8 requantization rounding. None (default): "single" (every requantization
+    rounds the exact product once, as onnxruntime's QDQ models do; docs/int16.md) for a model
+    quantized here (ONNX float or QDQ, QONNX, torch), "double" (TFLite's) for a .tflite model,
+    which "single" is refused for; "double" / "single" choose it for ONNX models. requant="ort" is "single" plus onnxruntime's
+    float32 arithmetic where that differs from one exact rounding (int8 add / sub, bilinear resize:
+    reference/ort_float.py), to match a QDQ model run by onnxruntime bit for bit."""
     from .passes.lower_to_lut import lower_to_lut
     from .passes.pipeline import canonicalize
     if quant not in QUANT_MODES:
@@ -170,14 +171,7 @@ def prepare_graph(model, quant: str = "int8", calib=None, calib_method: str = "m
                 ranges = calibrate(g, samples, calib_method)
             g, weight_bits = _choose_weight_bits(g, ranges, samples, weight_bits, ternary_method, mixed, target, quiet)
             g = quantize_int8(g, ranges, weight_bits=weight_bits, ternary_method=ternary_method)
-    if requant != "double":
-        from .reference.arith import ROUNDING_MODES
-        if requant not in ROUNDING_MODES + ("ort",):
-            raise McuforgeError(f"requant must be one of {', '.join(ROUNDING_MODES + ('ort',))}, not {requant!r}")
-        if g.meta.get("source") == "tflite" or g.meta.get("quant") != "int8":
-            raise McuforgeError(f"requant={requant!r} is for int8 models quantized from ONNX or float; a .tflite "
-                                "model keeps TFLite Micro's double rounding, a float32 build has no requantization")
-        g.meta["requant"] = "single" if requant == "ort" else requant
+    _set_requant(g, requant)
     from .reference.arith import rounding
     with rounding(g.meta.get("requant")):   # the tables lower_to_lut fills use the same rounding
         if g.meta.get("quant") == "int8":
@@ -190,6 +184,34 @@ def prepare_graph(model, quant: str = "int8", calib=None, calib_method: str = "m
         from .passes.ort_rules import apply_ort_rules
         apply_ort_rules(g)
     return g, ranges
+
+
+def _set_requant(g: Graph, requant: str | None) -> None:
+    """Record the int8 requantization rounding in g.meta["requant"] (the golden model, the C
+    library's mcf_config.h and graph.json follow it). None is the default by origin: a .tflite
+    model keeps TFLite's double rounding (byte-exact with tflite-micro); a model quantized here
+    (ONNX float + calibration, QDQ, QONNX, torch) rounds once, as onnxruntime's QDQ model does
+    (docs/int16.md section 3); a graph that already records a rounding keeps it."""
+    from .reference.arith import ROUNDING_MODES
+    if requant is not None and requant not in ROUNDING_MODES + ("ort",):
+        raise McuforgeError(f"requant must be one of {', '.join(ROUNDING_MODES + ('ort',))}, not {requant!r}")
+    if requant in ("single", "ort") and (default_requant(g) == "double" or g.meta.get("quant") != "int8"):
+        raise McuforgeError(f"requant={requant!r} is for int8 models quantized from ONNX or float; a .tflite "
+                            "model (int8 or 16x8) keeps TFLite Micro's double rounding, a float32 build has "
+                            "no requantization")
+    if g.meta.get("quant") != "int8":
+        return
+    if requant is None:
+        requant = g.meta.get("requant") or default_requant(g)
+    g.meta["requant"] = "single" if requant == "ort" else requant   # "ort" = single + the rules below
+
+
+def default_requant(g: Graph) -> str:
+    """The rounding a model of this origin gets by default: "double" for a .tflite model (int8
+    or 16x8: TFLite's arithmetic, tflite-micro the oracle), "single" for one quantized here."""
+    tflite = g.meta.get("source") == "tflite"
+    int16_acts = any(t.dtype == "int16" and not t.is_const for t in g.tensors.values())
+    return "double" if tflite or int16_acts else "single"
 
 
 def _prepare_fixed(model, calib, quiet: bool) -> Graph:
@@ -247,7 +269,7 @@ def compile_model(model, out_dir, target: str = "cortex-m4", quant: str = "int8"
                   min_arena: bool = False, planner=None, example_inputs=None,
                   weight_bits=None, ternary_method: str = "absmean", patch=None,
                   max_patch_overhead: float | None = None, speed_first: bool = False,
-                  requant: str = "double", mixed=None, quantmcu=None) -> CompileResult:
+                  requant: str | None = None, mixed=None, quantmcu=None) -> CompileResult:
     """model: an .onnx or .tflite file, a Graph, or a torch.nn.Module; a module is exported with
     torch's dynamo exporter on example_inputs (a tensor or array of the input shape, batch 1, or a
     tuple of them); calib may then be a torch tensor as well as an array or a file.
@@ -267,8 +289,9 @@ def compile_model(model, out_dir, target: str = "cortex-m4", quant: str = "int8"
     None with no other memory flag (the default), patches are tried where the arena's peak lies
     in the patchable first layers and kept if arena x modelled instructions is the smaller.
 
-    requant: see prepare_graph ("single": every kernel variant, portable, tuned C, DSP and Helium,
-    rounds once; the generated mcf_config.h switches them).
+    requant: see prepare_graph (default: "single" for models quantized here, "double" for
+    .tflite; every kernel variant, portable, tuned C, DSP and Helium, follows it through the
+    generated mcf_config.h; model.json records it).
     weight_bits="mixed" chooses each layer's width under the budgets of `mixed`
     (quant.mixed.MixedOptions: flash_budget in bytes of constants, instr_budget, labels,
     layer_calib); model.json and the report then hold each layer's Omega and the budget.
@@ -359,6 +382,7 @@ def compile_model(model, out_dir, target: str = "cortex-m4", quant: str = "int8"
         "layers": layer_table(g, cm, ranges),
         "patches": patch_plan.report(cm) if patch_plan else None,
         "quantmcu": qm_plan.describe() if qm_plan else None,
+        "requant": g.meta.get("requant"),
     }
     if "mixed_precision" in g.meta:
         info["mixed_precision"] = g.meta["mixed_precision"]

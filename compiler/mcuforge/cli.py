@@ -194,11 +194,11 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--quantmcu-outliers", type=float, default=0.1, metavar="FRACTION",
                    help="--quantmcu: share of calibration patches per branch whose maximum counts as an "
                         "outlier (sets each branch's threshold; default 0.1)")
-    c.add_argument("--requant", default="double", choices=["double", "single", "ort"],
-                   help="int8 requantization rounding: TFLite's double rounding (default; .tflite models always), "
-                        "or single: one rounding of the exact product, which agrees with onnxruntime's QDQ "
-                        "models far more often (ONNX / float models; every kernel variant, no slower), "
-                        "or ort: single plus onnxruntime's float32 add / sub (integer tables, portable kernel)")
+    c.add_argument("--requant", default=None, choices=["double", "single", "ort"],
+                   help="int8 requantization rounding. Default: single (one rounding of the exact product, "
+                        "as onnxruntime's QDQ models compute; every kernel variant, no slower) for models "
+                        "quantized here (ONNX, QDQ, QONNX); double (TFLite's) for .tflite models, always; "
+                        "ort: single plus onnxruntime's float32 add / sub / bilinear resize (portable kernels)")
     from .cli_train import add_train_args
     add_train_args(c)
     c.set_defaults(func=cmd_compile)

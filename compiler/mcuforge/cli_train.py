@@ -35,6 +35,9 @@ def add_train_args(c: argparse.ArgumentParser):
 def compile_train(args, quiet: bool = False):
     from .cli import _shapes
     log = None if quiet else (lambda m: print(m, flush=True))
+    if getattr(args, "requant", None) == "single":
+        raise McuforgeError("--requant single applies to inference builds; the int8 training step keeps "
+                            "TFLite's double rounding in its forward and backward kernels")
     if args.update == "auto" and args.auto_data is None:
         raise McuforgeError("--update auto needs --auto-data X.npy --auto-labels Y.npy (labelled samples "
                             "to rank the tensors on), or give --update SPEC")

@@ -92,8 +92,9 @@ def tune(model, out, x, y, calib=None, trials: int = 40, tuner: str = "quantune"
                 raise
             print("[tune] ray is not installed: evaluating in this process", file=sys.stderr)
     backend = backend or SerialBackend(ev)
+    # the int8 rounding the accuracies were measured with: results of another one are not reused
     header = {"model": Path(str(model)).name, "samples": int(len(x)), "calib": int(n_real), "measure": measure,
-              "target": target}
+              "target": target, "requant": ev.requant}
     try:
         res = run_search(ev, space, t, trials, out / "trials.jsonl", backend, batch, objective, flash_budget,
                          progress, header)

@@ -88,7 +88,7 @@ def onnx_float(net: str, exporter: str, tmp: Path) -> dict:
             "got": got, "want": want}
 
 
-def onnx_int8(net: str, exporter: str, tmp: Path, board: str = "host", requant: str = "double") -> dict:
+def onnx_int8(net: str, exporter: str, tmp: Path, board: str = "host", requant: str | None = None) -> dict:
     from mcuforge.api import compile_model, simulate
     path = onnx_path(net, exporter)
     calib, x = samples(net)

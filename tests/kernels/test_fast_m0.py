@@ -31,6 +31,8 @@ FAST_SPECS = [
 
 
 def run_case(tmp_path, specs, seed=0, **compile_kw):
+    compile_kw.setdefault("requant", "double")  # TFLite's rounding, which .tflite models run through
+    # these kernels; the ONNX default (single) is test_variants_single.py's
     model, calib, x = build_model(specs, tmp_path / "model.onnx", seed=seed)
     res = compile_model(model, tmp_path / TARGET, target=TARGET, calib=calib, quiet=True, speed_first=True,
                         **compile_kw)

@@ -52,6 +52,8 @@ def kernels_of(info) -> list[str]:
 
 def run_case(tmp_path, target, specs, seed=0, **compile_kw):
     board = CORES[target][0]
+    compile_kw.setdefault("requant", "double")  # TFLite's rounding, which .tflite models run through
+    # these kernels; the ONNX default (single) is test_variants_single.py's
     model, calib, x = build_model(specs, tmp_path / "model.onnx", seed=seed)
     res = compile_model(model, tmp_path / target, target=target, calib=calib, quiet=True, speed_first=True,
                         **compile_kw)

@@ -152,7 +152,7 @@ class Evaluator:
 
     def __init__(self, model, x_eval, y_eval, calib, distilled=None, target: str = "cortex-m4",
                  measure: str = "compile", board: str = "mps2-an386", input_shapes: dict | None = None,
-                 requant: str = "double"):
+                 requant: str | None = None):
         from ..api import load_model, load_samples
         from ..passes.pipeline import canonicalize
         g = model if isinstance(model, Graph) else load_model(model, input_shapes)
@@ -165,9 +165,11 @@ class Evaluator:
         if measure not in ("compile", "qemu"):
             raise McuforgeError(f"measure must be 'compile' or 'qemu', not {measure!r}")
         self.target, self.measure, self.board = target, measure, board
-        # the requantization rounding, passed explicitly to prepare_graph so that results (and
-        # the cached tables of benchmarks/tune.py) do not depend on the compiler's default
-        self.requant = requant
+        # the requantization rounding, resolved here (None: the compiler's default for this model,
+        # what compile_best then builds) and passed explicitly to prepare_graph, so that results
+        # (and the cached tables of benchmarks/tune.py, measured with "double") say which it was
+        from ..api import default_requant
+        self.requant = requant or default_requant(self.graph)
         feeds = load_samples(np.asarray(x_eval, np.float32), self.graph)
         self.x_eval = np.stack([f[self.graph.inputs[0]][0] for f in feeds])
         self.y_eval = np.asarray(y_eval).reshape(-1).astype(np.int64)
