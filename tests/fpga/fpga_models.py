@@ -77,3 +77,27 @@ def float_accuracy(model, x, y) -> float:
     import torch
     with torch.no_grad():
         return float((model(torch.from_numpy(x)).argmax(1).numpy() == y).mean())
+
+
+# QAT of the CNN for the FPGA sub-byte layers (issue 13, item 4). BatchNorm is folded first, every
+# conv / dense weight then trains on the FPGA grid (int4 [-7, 7] or ternary {-1, 0, 1}, straight-
+# through estimator) with a power of two per output channel: the FPGA rule's scales of the float
+# weights, held fixed (recomputing them every step trained worse: their jumps by 2x move the
+# ternary threshold). The first convolution (one input channel, nine weights a filter) keeps int4
+# in the "ternary" recipe (2): ternary there as well ("2all") costs about 8 points.
+QAT_WIDTHS = {4: {"conv1": 4, "dw": 4, "pw": 4, "conv2": 4, "fc": 4},
+              2: {"conv1": 4, "dw": 2, "pw": 2, "conv2": 2, "fc": 2},
+              "2all": {"conv1": 2, "dw": 2, "pw": 2, "conv2": 2, "fc": 2}}
+
+
+def qat_cnn(float_model, x, y, widths, path, epochs: int = 30, lr: float = 0.01, seed: int = 0):
+    """A QAT copy of the trained CNN `float_model` (left unchanged) with `widths` ({module: 4 | 2}
+    or a key of QAT_WIDTHS) and power-of-two per-channel scales, exported as QONNX to `path`.
+    Returns (the QAT module, path)."""
+    import copy
+
+    from mcuforge.quant import qat_lowbit as qat
+    m = qat.fold_batchnorm(copy.deepcopy(float_model), [("conv2", "bn2")])
+    qat.prepare_qat(m, QAT_WIDTHS.get(widths, widths), scales="pow2-frozen")
+    qat.train(m, x, y, epochs=epochs, lr=lr, seed=seed)
+    return m, qat.export_qonnx(m, x[:1], path)

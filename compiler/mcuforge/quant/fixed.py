@@ -107,11 +107,16 @@ def _quantize_weights(g: Graph, n, weight_bits: int, rounding: str, overrides: d
                       ternary_method: str = "absmean", per_channel: bool = True):
     w = g.tensors[n.inputs[1]]
     bias = g.tensors[n.inputs[2]] if len(n.inputs) > 2 and n.inputs[2] else None
-    shifts = None
-    if w.name not in overrides and weight_bits in SUBBYTE_BITS:
+    shifts = sub = None
+    if w.name in overrides:  # a QONNX weight on the int4 / ternary grid: the sub-byte layer, exactly
+        from .qonnx import subbyte_weights
+        sub = subbyte_weights(w, bias)
+    elif weight_bits in SUBBYTE_BITS:
         from .subbyte import fixed_subbyte_weights
-        raw, wt, shifts = fixed_subbyte_weights(w.data, weight_bits, ternary_method, per_channel)
-        n.attrs["weight_bits"] = weight_bits
+        sub = fixed_subbyte_weights(w.data, weight_bits, ternary_method, per_channel)
+    if sub is not None:
+        raw, wt, shifts = sub
+        n.attrs["weight_bits"] = wt.width
         n.attrs.pop("weight_shift", None)
         if shifts.any():  # per-channel power-of-two scales (fixed_arith.mac_params)
             n.attrs["weight_shift"] = [int(v) for v in shifts]

@@ -63,6 +63,38 @@ def weight_type(g: Graph, node) -> FixedType | None:
     return FixedType(width, frac, "rne", "sat")
 
 
+SUBBYTE_QMAX = {4: 7, 2: 1}  # QONNX signed narrow grids that are the sub-byte layers' int4 / ternary
+
+
+def subbyte_weights(w, bias=None):
+    """A QONNX weight on a sub-byte grid (signed, narrow: 4 bits [-7, 7] or 2 bits {-1, 0, 1}) at
+    power-of-two scales, per tensor or per output channel (axis 0): the FPGA sub-byte layer that
+    computes it exactly, (raw integers, FixedType(bits, F), shifts) as quant/subbyte.py:
+    fixed_subbyte_weights gives them (F the finest channel's binary point, s_c = F - F_c), so the
+    backends emit their narrow int4 / ternary layers with per-channel shifts (mcuforge.quant.
+    qat_lowbit scales="pow2" trains this form). None where it does not apply: another grid, or a
+    bias with its own QONNX type that is not on the shifted channels' grids (those layers keep the
+    exact wide weights of weight_type)."""
+    qb, q = w.meta.get("q_bits"), w.meta.get("q_int")
+    if w.quant is None or q is None or qb is None:
+        return None
+    bits, signed, narrow = qb
+    if bits not in SUBBYTE_QMAX or not (signed and narrow) or (w.quant.per_channel and w.quant.axis != 0):
+        return None
+    ks = [pot_exponent(s) for s in w.quant.scale.reshape(-1)]
+    if any(k is None for k in ks):
+        return None  # weight_type names the layer
+    q = np.asarray(q, np.int64)
+    if np.abs(q).max(initial=0) > SUBBYTE_QMAX[bits]:
+        return None
+    fracs = -np.array(ks, np.int64)
+    frac = int(fracs.max())
+    shifts = (frac - fracs) if w.quant.per_channel else np.zeros(q.shape[0], np.int64)
+    if shifts.any() and bias is not None and bias.quant is not None:
+        return None
+    return q, FixedType(bits, frac, "rnd", "sat"), shifts.astype(np.int64)
+
+
 def qonnx_fixed_types(g: Graph) -> dict[str, FixedType]:
     """Overrides for quant/fixed.quantize_fixed from the model's own QONNX types."""
     types = {name: activation_type(t.quant) for name, t in g.tensors.items()
