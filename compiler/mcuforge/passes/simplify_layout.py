@@ -67,6 +67,8 @@ def absorb_transpose_into_dense(g: Graph) -> Graph:
                 qi = np.empty_like(w.meta["q_int"])
                 qi[:, index] = w.meta["q_int"]
                 nw.meta["q_int"] = qi
+            if "q_bits" in w.meta:  # a QONNX weight's grid (sub-byte layers) moves with it
+                nw.meta["q_bits"] = w.meta["q_bits"]
             g.set_inputs(d, [d.inputs[0], nw.name] + d.inputs[2:])
         g.set_inputs(rs, [tr.inputs[0]])
         g.remove_node(tr.name)
