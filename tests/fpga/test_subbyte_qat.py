@@ -109,6 +109,7 @@ def _cnn_qat(cnn, digits, key, tmp_path):
     return path, float(np.mean(gold.argmax(1) == cnn.y_test))
 
 
+@pytest.mark.slow  # QAT of the CNN: 85 s on this shared machine (about 15 s idle)
 def test_cnn_ternary_qat_accuracy(cnn, digits, tmp_path):
     """Ternary QAT (first convolution int4) of the digits CNN: measured 0.94-0.96 over seeds (int8
     0.96, ternary PTQ 0.52)."""
