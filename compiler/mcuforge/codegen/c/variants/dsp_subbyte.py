@@ -83,10 +83,9 @@ def _prepare(params: dict, consts: dict) -> dict:
     arrays = {"weights": ("uint8_t", dsp_word_layout(consts["weights"], win, bits)),
               "bias": ("int32_t", b2), "mult": ("int32_t", m), "shift": ("int8_t", e)}
     params["has_bias"] = True
-    if params.get("rows") == 1:          # mcf_sub_fc_row: the widened row, groups rounded up to even,
-        # then the quad loops' 4 sums and 9 saved registers (mcf_sub_fc_quad4 / 2)
-        params["scratch_bytes"] = 8 * _ceil(k4 // 4, 2) + 52
-        return arrays
+    if params.get("rows") == 1:          # mcf_sub_fc_row: the radix layout (dsp_fc_radix.py)
+        from .dsp_fc_radix import prepare_fc_row
+        return {**arrays, **prepare_fc_row(params, consts, bits)}
     block = max(2, DSP_BLOCK_BYTES // (2 * k4) // 2 * 2)
     block = out_c if block >= out_c else block
     params["block"] = block

@@ -1,0 +1,183 @@
+/*
+ * mcf_subbyte_dsp_fc.h - one row of a fully connected layer with int4 / ternary weights on the DSP
+ * extension (Cortex-M4 / M7 / M33), straight from the packed flash words ("radix" layout,
+ * compiler/mcuforge/codegen/c/variants/dsp_fc_radix.py). Included by mcf_subbyte_dsp.h.
+ *
+ * A halfword holds one input k's weights of P output channels (P = 4 int4, 8 ternary): field j at
+ * bits b j (b = 4 / 2), the low fields offset binary n = w + o (o = 8 / 1), the top field two's
+ * complement, so the signed halfword is h = sum_{j<P-1} n_j R^j + R^(P-1) w_top (R = 2^b). A word
+ * holds inputs (k, k + 2), and the x operand is the row widened by SXTB16, shared by every field:
+ *     r_j   += SMLAD(u & m_j, x)     (m_j = (R - 1) R^j in both halves, a Thumb-2 immediate)
+ *     r_top += SMLAD(u, x)           (the raw word)
+ * give r_j = R^j (W_j + o S) and r_top = sum r_j + R^(P-1) W_top (S = sum x), hence
+ *     W_j = (r_j >> b j) - o S,   W_top = (r_top - sum r_j) >> b (P - 1)   (mod 2^32, exact)
+ * while |r_j| < 2^31 and |R^(P-1) W_top| < 2^31 (|x| <= 128: int4 up to 585 inputs, ternary 1023;
+ * the compiler picks the chunk, dsp_fc_radix.py: chunk_steps, and the sums are decoded after each).
+ * Per 16 MACs int4 6 AND + 8 SMLAD + 3/4 of a load (LDM of 4 weight words, LDRD of widened x), the
+ * loop 2 per 64 MACs: 16 instructions; ternary 7 AND + 8 SMLAD + LDR u + LDR x: 17 (+1/4 loop).
+ *
+ * Scratch (int32 words): per chunk its widened row (4 words a step of 8 inputs: per group of 4 K
+ * (x0, x2), (x1, x3), zero past K), then MCF_SUB_FC_STATE words: the loop's 8 sums, then the
+ * caller's r4-r11, lr (the loops are naked and use no stack).
+ */
+#ifndef MCF_SUBBYTE_DSP_FC_H
+#define MCF_SUBBYTE_DSP_FC_H
+
+#include "mcf_arith.h"
+#include "mcf_opt.h"
+#include "mcf_subbyte.h"
+
+#if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
+
+#define MCF_SUB_FC_STATE 17     /* dsp_fc_radix.py: STATE_WORDS */
+
+/* One output of a row from its dot product: a right shift e >= 1 by mcf_dsp_requant (rcz =
+ * 2^(e-1) + out_zp 2^e), a channel stored with e = -s <= 0 (multiplier >= 1/2, its bias stored as
+ * 2^(s+1) bias') as floor((A m + 2^31) / 2^32) + out_zp with A = 2^(s+1) x: TFLite's SRDHM(2^s x, m)
+ * (see DW3_RQ0 in mcf_depthwise_conv2d_s8_dsp3x3.c); |A| < 2^31 (variants/dsp_subbyte.py: _lsh_ok). */
+static inline int8_t mcf_sub_fc_out(int32_t dot, int32_t b2, const mcf_requant_sub *rq, int32_t c)
+{
+    const int32_t e = rq->shift[c];
+    const int32_t y = e > 0 ? mcf_dsp_requant(b2 + 2 * dot, rq->mult[c],
+                                              (int32_t)((1u << (e - 1)) + ((uint32_t)rq->out_zp << e)), e)
+                            : mcf_smmlar(b2 + dot * (2 << -e), rq->mult[c], rq->out_zp);
+    return (int8_t)MCF_CLAMP(__ssat(y, 8), rq->act_min, rq->act_max);
+}
+
+/* The loops: r0 = weights (returned advanced), r1 = x words, r2 = their end (the state words);
+ * 16 x bytes a step, two steps a pass, an odd count entered at the second. */
+#define MCF_FC_HEAD(zero)                                                           \
+    "add r12, r2, #32\n\t"                                                          \
+    "stm r12, {r4-r11, lr}\n\t"                                                     \
+    zero                                                                            \
+    "sub lr, r2, r1\n\t"                                                            \
+    "tst lr, #16\n\t"                                                               \
+    "bne 2f\n\t"                                                                    \
+    "1:\n\t"
+
+#define MCF_FC_TAIL(sums)                                                           \
+    "cmp r1, r2\n\t"                                                                \
+    "bne 1b\n\t"                                                                    \
+    "stm r2, {" sums "}\n\t"                                                        \
+    "add r12, r2, #32\n\t"                                                          \
+    "ldm r12, {r4-r11, pc}\n\t"
+
+/* int4: sums r3 (field 0), r4, r5, r6 (raw); weight words r7-r10, x words r11, r12, mask temp lr */
+#define MCF_FC4_WORD(u, x)                                                          \
+    "smlad r6, " u ", " x ", r6\n\t"                                                \
+    "and lr, " u ", #0x000F000F\n\t"                                                \
+    "smlad r3, lr, " x ", r3\n\t"                                                   \
+    "and lr, " u ", #0x00F000F0\n\t"                                                \
+    "smlad r4, lr, " x ", r4\n\t"                                                   \
+    "and lr, " u ", #0x0F000F00\n\t"                                                \
+    "smlad r5, lr, " x ", r5\n\t"
+
+#define MCF_FC4_STEP                                                                \
+    "ldmia r0!, {r7, r8, r9, r10}\n\t"                                              \
+    "ldrd r11, r12, [r1], #8\n\t"                                                   \
+    MCF_FC4_WORD("r7", "r11") MCF_FC4_WORD("r8", "r12")                             \
+    "ldrd r11, r12, [r1], #8\n\t"                                                   \
+    MCF_FC4_WORD("r9", "r11") MCF_FC4_WORD("r10", "r12")
+
+static __attribute__((naked, noinline, unused)) const uint32_t *
+mcf_sub_fc_radix4(const uint32_t *w __attribute__((unused)), const int32_t *x __attribute__((unused)),
+                  int32_t *xend __attribute__((unused)))
+{
+    __asm__ volatile(
+        MCF_FC_HEAD("movs r3, #0\n\t" "movs r4, #0\n\t" "movs r5, #0\n\t" "movs r6, #0\n\t")
+        MCF_FC4_STEP
+        "2:\n\t"
+        MCF_FC4_STEP
+        MCF_FC_TAIL("r3-r6"));
+}
+
+/* ternary: sums r3-r9 (fields 0..6), r10 (raw); weight word r11, x word r12, mask temp lr */
+#define MCF_FC2_AND(acc, mask)                                                      \
+    "and lr, r11, #" mask "\n\t"                                                    \
+    "smlad " acc ", lr, r12, " acc "\n\t"
+
+#define MCF_FC2_WORD                                                                \
+    "ldr r11, [r0], #4\n\t"                                                         \
+    "ldr r12, [r1], #4\n\t"                                                         \
+    "smlad r10, r11, r12, r10\n\t"                                                  \
+    MCF_FC2_AND("r3", "0x00030003") MCF_FC2_AND("r4", "0x000C000C")                 \
+    MCF_FC2_AND("r5", "0x00300030") MCF_FC2_AND("r6", "0x00C000C0")                 \
+    MCF_FC2_AND("r7", "0x03000300") MCF_FC2_AND("r8", "0x0C000C00")                 \
+    MCF_FC2_AND("r9", "0x30003000")
+
+#define MCF_FC2_STEP MCF_FC2_WORD MCF_FC2_WORD MCF_FC2_WORD MCF_FC2_WORD
+
+static __attribute__((naked, noinline, unused)) const uint32_t *
+mcf_sub_fc_radix2(const uint32_t *w __attribute__((unused)), const int32_t *x __attribute__((unused)),
+                  int32_t *xend __attribute__((unused)))
+{
+    __asm__ volatile(
+        MCF_FC_HEAD("movs r3, #0\n\t" "movs r4, #0\n\t" "movs r5, #0\n\t" "movs r6, #0\n\t"
+                    "mov r7, r3\n\t" "mov r8, r3\n\t" "mov r9, r3\n\t" "mov r10, r3\n\t")
+        MCF_FC2_STEP
+        "2:\n\t"
+        MCF_FC2_STEP
+        MCF_FC_TAIL("r3-r10"));
+}
+
+/* The row widened into the scratch, chunk after chunk (`chunk` steps of 8 inputs each, then the
+ * state words); returns S = sum x. */
+static inline int32_t mcf_sub_fc_widen(const int8_t *x, int32_t k, int32_t *buf, int32_t chunk)
+{
+    const int32_t steps = (k + 7) >> 3;
+    int32_t sx = 0;
+    for (int32_t s0 = 0; s0 < steps; s0 += chunk, buf += MCF_SUB_FC_STATE) {
+        const int32_t g1 = 2 * (steps - s0 < chunk ? steps : s0 + chunk);
+        for (int32_t g = 2 * s0; g < g1; ++g, buf += 2) {
+            uint32_t v = 0;
+            if (4 * g + 3 < k) {
+                v = (uint32_t)mcf_rd32(x + 4 * g);
+            } else {
+                for (int32_t i = 0; 4 * g + i < k && i < 4; ++i) {
+                    v |= (uint32_t)(uint8_t)x[4 * g + i] << (8 * i);
+                }
+            }
+            const uint32_t xe = __sxtb16(v), xo = mcf_sxtb16_ror8(v);
+            buf[0] = (int32_t)xe;
+            buf[1] = (int32_t)xo;
+            sx = __smlad(xe, 0x00010001u, sx);
+            sx = __smlad(xo, 0x00010001u, sx);
+        }
+    }
+    return sx;
+}
+
+/* The row: groups of P channels (the last one padded with zero weights in flash), each over the
+ * chunks, the sums decoded and added after every chunk. */
+static __attribute__((noinline)) void mcf_sub_fc_row(const uint32_t *w, const int8_t *x, int8_t *out,
+                                                     const int32_t *b2, const mcf_requant_sub *rq, int32_t k,
+                                                     int32_t out_c, int32_t *buf, int32_t bits, int32_t chunk)
+{
+    const int32_t steps = (k + 7) >> 3;
+    const int32_t sx = mcf_sub_fc_widen(x, k, buf, chunk);
+    const int32_t p = bits == 4 ? 4 : 8, top = p - 1;
+    const int32_t corr = bits == 4 ? 8 * sx : sx;
+    for (int32_t c = 0; c < out_c; c += p) {
+        int32_t d[8] = {0};
+        int32_t *xp = buf;
+        for (int32_t s0 = 0; s0 < steps; s0 += chunk) {
+            int32_t *r = xp + 4 * (steps - s0 < chunk ? steps - s0 : chunk);
+            w = (bits == 4 ? mcf_sub_fc_radix4 : mcf_sub_fc_radix2)(w, xp, r);
+            __asm__ volatile("" ::: "memory");      /* the sums were stored by the assembly */
+            uint32_t low = 0;
+            for (int32_t j = 0; j < top; ++j) {
+                d[j] += r[j] >> (bits * j);         /* r_j = R^j (W_j + o S): exact */
+                low += (uint32_t)r[j];
+            }
+            d[top] += (int32_t)((uint32_t)r[top] - low) >> (bits * top);
+            xp = r + MCF_SUB_FC_STATE;
+        }
+        const int32_t n = out_c - c < p ? out_c - c : p;
+        for (int32_t j = 0; j < n; ++j) {
+            out[c + j] = mcf_sub_fc_out(j == top ? d[j] : d[j] - corr, b2[c + j], rq, c + j);
+        }
+    }
+}
+
+#endif /* __ARM_FEATURE_DSP */
+#endif /* MCF_SUBBYTE_DSP_FC_H */
