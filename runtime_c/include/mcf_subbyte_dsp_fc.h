@@ -32,16 +32,23 @@
 #define MCF_SUB_FC_STATE 17     /* dsp_fc_radix.py: STATE_WORDS */
 
 /* One output of a row from its dot product: a right shift e >= 1 by mcf_dsp_requant (rcz =
- * 2^(e-1) + out_zp 2^e), a channel stored with e = -s <= 0 (multiplier >= 1/2, its bias stored as
- * 2^(s+1) bias') as floor((A m + 2^31) / 2^32) + out_zp with A = 2^(s+1) x: TFLite's SRDHM(2^s x, m)
- * (see DW3_RQ0 in mcf_depthwise_conv2d_s8_dsp3x3.c); |A| < 2^31 (variants/dsp_subbyte.py: _lsh_ok). */
-static inline int8_t mcf_sub_fc_out(int32_t dot, int32_t b2, const mcf_requant_sub *rq, int32_t c)
+ * 2^(e-1) + out_zp 2^e = zp1 2^(e-1), zp1 = 1 + 2 out_zp), a channel stored with e = -s <= 0
+ * (multiplier >= 1/2, its bias stored as 2^(s+1) bias') as floor((A m + 2^31) / 2^32) + out_zp with
+ * A = 2^(s+1) x: TFLite's SRDHM(2^s x, m) (see DW3_RQ0 in mcf_depthwise_conv2d_s8_dsp3x3.c);
+ * |A| < 2^31 (variants/dsp_subbyte.py: _lsh_ok). The caller keeps the layer's constants in locals
+ * (stores to int8 outputs would otherwise reload them from the struct). */
+static inline __attribute__((always_inline)) int8_t mcf_sub_fc_out(int32_t dot, int32_t b2, int32_t m, int32_t e,
+                                                                  uint32_t zp1, int32_t zp, int32_t lo, int32_t hi)
 {
-    const int32_t e = rq->shift[c];
-    const int32_t y = e > 0 ? mcf_dsp_requant(b2 + 2 * dot, rq->mult[c],
-                                              (int32_t)((1u << (e - 1)) + ((uint32_t)rq->out_zp << e)), e)
-                            : mcf_smmlar(b2 + dot * (2 << -e), rq->mult[c], rq->out_zp);
-    return (int8_t)MCF_CLAMP(__ssat(y, 8), rq->act_min, rq->act_max);
+    int32_t y;
+    if (__builtin_expect(e > 0, 1)) {
+        y = mcf_dsp_requant(b2 + 2 * dot, m, (int32_t)(zp1 << (e - 1)), e);
+    } else {
+        y = mcf_smmlar(b2 + dot * (2 << -e), m, zp);
+    }
+    y = __ssat(y, 8);
+    y = y < lo ? lo : y;
+    return (int8_t)(y > hi ? hi : y);
 }
 
 /* The loops: r0 = weights (returned advanced), r1 = x words, r2 = their end (the state words);
@@ -124,18 +131,22 @@ mcf_sub_fc_radix2(const uint32_t *w __attribute__((unused)), const int32_t *x __
  * state words); returns S = sum x. */
 static inline int32_t mcf_sub_fc_widen(const int8_t *x, int32_t k, int32_t *buf, int32_t chunk)
 {
-    const int32_t steps = (k + 7) >> 3;
-    int32_t sx = 0;
+    const int32_t steps = (k + 7) >> 3, full = k >> 2;
+    int32_t sx = 0, g = 0;
     for (int32_t s0 = 0; s0 < steps; s0 += chunk, buf += MCF_SUB_FC_STATE) {
-        const int32_t g1 = 2 * (steps - s0 < chunk ? steps : s0 + chunk);
-        for (int32_t g = 2 * s0; g < g1; ++g, buf += 2) {
+        const int32_t gend = 2 * (steps - s0 < chunk ? steps : s0 + chunk);
+        for (const int32_t gfull = gend < full ? gend : full; g < gfull; ++g, buf += 2) {
+            const uint32_t v = (uint32_t)mcf_rd32(x + 4 * g);
+            const uint32_t xe = __sxtb16(v), xo = mcf_sxtb16_ror8(v);
+            buf[0] = (int32_t)xe;
+            buf[1] = (int32_t)xo;
+            sx = __smlad(xe, 0x00010001u, sx);
+            sx = __smlad(xo, 0x00010001u, sx);
+        }
+        for (; g < gend; ++g, buf += 2) {       /* the last inputs, then zeros */
             uint32_t v = 0;
-            if (4 * g + 3 < k) {
-                v = (uint32_t)mcf_rd32(x + 4 * g);
-            } else {
-                for (int32_t i = 0; 4 * g + i < k && i < 4; ++i) {
-                    v |= (uint32_t)(uint8_t)x[4 * g + i] << (8 * i);
-                }
+            for (int32_t i = 0; 4 * g + i < k && i < 4; ++i) {
+                v |= (uint32_t)(uint8_t)x[4 * g + i] << (8 * i);
             }
             const uint32_t xe = __sxtb16(v), xo = mcf_sxtb16_ror8(v);
             buf[0] = (int32_t)xe;
@@ -147,34 +158,53 @@ static inline int32_t mcf_sub_fc_widen(const int8_t *x, int32_t k, int32_t *buf,
     return sx;
 }
 
+/* The dot products of one group of P channels from the sums r of a chunk: d[j] = (r_j >> b j) for the
+ * low fields (o S still in them), d[top] = (r_top - sum r_j) >> b (P - 1); added to d unless first. */
+static inline __attribute__((always_inline)) void mcf_sub_fc_decode(const int32_t *r, int32_t *d, int32_t bits,
+                                                                    int32_t first)
+{
+    const int32_t top = bits == 4 ? 3 : 7;
+    uint32_t low = 0;
+    for (int32_t j = 0; j < top; ++j) {
+        d[j] = (first ? 0 : d[j]) + (r[j] >> (bits * j));     /* r_j = R^j (W_j + o S): exact */
+        low += (uint32_t)r[j];
+    }
+    d[top] = (first ? 0 : d[top]) + ((int32_t)((uint32_t)r[top] - low) >> (bits * top));
+}
+
 /* The row: groups of P channels (the last one padded with zero weights in flash), each over the
- * chunks, the sums decoded and added after every chunk. */
-static __attribute__((noinline)) void mcf_sub_fc_row(const uint32_t *w, const int8_t *x, int8_t *out,
-                                                     const int32_t *b2, const mcf_requant_sub *rq, int32_t k,
-                                                     int32_t out_c, int32_t *buf, int32_t bits, int32_t chunk)
+ * chunks, the sums decoded and added after every chunk. Inlined per width (bits a constant). */
+static inline __attribute__((always_inline)) void mcf_sub_fc_row(const uint32_t *w, const int8_t *x, int8_t *out,
+                                                                 const int32_t *b2, const mcf_requant_sub *rq,
+                                                                 int32_t k, int32_t out_c, int32_t *buf,
+                                                                 int32_t bits, int32_t chunk)
 {
     const int32_t steps = (k + 7) >> 3;
     const int32_t sx = mcf_sub_fc_widen(x, k, buf, chunk);
     const int32_t p = bits == 4 ? 4 : 8, top = p - 1;
     const int32_t corr = bits == 4 ? 8 * sx : sx;
+    int32_t *const r1 = buf + 4 * (steps < chunk ? steps : chunk);     /* the first chunk's sums */
+    const int32_t *const mult = rq->mult;
+    const int8_t *const shift = rq->shift;
+    const int32_t zp = rq->out_zp, lo = rq->act_min, hi = rq->act_max;
+    const uint32_t zp1 = 1u + 2u * (uint32_t)zp;
     for (int32_t c = 0; c < out_c; c += p) {
-        int32_t d[8] = {0};
-        int32_t *xp = buf;
-        for (int32_t s0 = 0; s0 < steps; s0 += chunk) {
+        int32_t d[8];
+        w = (bits == 4 ? mcf_sub_fc_radix4 : mcf_sub_fc_radix2)(w, buf, r1);
+        __asm__ volatile("" ::: "memory");      /* the sums were stored by the assembly */
+        mcf_sub_fc_decode(r1, d, bits, 1);
+        int32_t *xp = r1 + MCF_SUB_FC_STATE;
+        for (int32_t s0 = chunk; s0 < steps; s0 += chunk) {
             int32_t *r = xp + 4 * (steps - s0 < chunk ? steps - s0 : chunk);
             w = (bits == 4 ? mcf_sub_fc_radix4 : mcf_sub_fc_radix2)(w, xp, r);
-            __asm__ volatile("" ::: "memory");      /* the sums were stored by the assembly */
-            uint32_t low = 0;
-            for (int32_t j = 0; j < top; ++j) {
-                d[j] += r[j] >> (bits * j);         /* r_j = R^j (W_j + o S): exact */
-                low += (uint32_t)r[j];
-            }
-            d[top] += (int32_t)((uint32_t)r[top] - low) >> (bits * top);
+            __asm__ volatile("" ::: "memory");
+            mcf_sub_fc_decode(r, d, bits, 0);
             xp = r + MCF_SUB_FC_STATE;
         }
+        d[top] += corr;                         /* the top field has no offset */
         const int32_t n = out_c - c < p ? out_c - c : p;
         for (int32_t j = 0; j < n; ++j) {
-            out[c + j] = mcf_sub_fc_out(j == top ? d[j] : d[j] - corr, b2[c + j], rq, c + j);
+            out[c + j] = mcf_sub_fc_out(d[j] - corr, b2[c + j], mult[c + j], shift[c + j], zp1, zp, lo, hi);
         }
     }
 }
