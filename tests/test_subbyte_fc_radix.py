@@ -213,7 +213,8 @@ def _run_case(tmp_path, name, cores, host=True):
                               host=host)
     for d in spec.get("dead", ()):
         assert not w[d].any() and len(np.unique(ref[:, d])) == 1
-    e = _array(out, "_shift")
+    n = spec["n"]
+    e = _array(out, "_bias")[2 * n:].astype("<i4").view(np.int8)[:n]    # packed_constants: pairs, then e
     if "lsh" in name:
         assert (e <= 0).sum() >= 2 and (e > 0).any(), e       # left shifts (stored e = -s <= 0) and right
     steps = -(-spec["k"] // 8)

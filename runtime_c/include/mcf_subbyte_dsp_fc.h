@@ -29,30 +29,11 @@
 
 #if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
 
-#define MCF_SUB_FC_STATE 17     /* dsp_fc_radix.py: STATE_WORDS */
-
-/* One output of a row from its dot product: a right shift e >= 1 by mcf_dsp_requant (rcz =
- * 2^(e-1) + out_zp 2^e = zp1 2^(e-1), zp1 = 1 + 2 out_zp), a channel stored with e = -s <= 0
- * (multiplier >= 1/2, its bias stored as 2^(s+1) bias') as floor((A m + 2^31) / 2^32) + out_zp with
- * A = 2^(s+1) x: TFLite's SRDHM(2^s x, m) (see DW3_RQ0 in mcf_depthwise_conv2d_s8_dsp3x3.c);
- * |A| < 2^31 (variants/dsp_subbyte.py: _lsh_ok). The caller keeps the layer's constants in locals
- * (stores to int8 outputs would otherwise reload them from the struct). */
-static inline __attribute__((always_inline)) int8_t mcf_sub_fc_out(int32_t dot, int32_t b2, int32_t m, int32_t e,
-                                                                  uint32_t zp1, int32_t zp, int32_t lo, int32_t hi)
-{
-    int32_t y;
-    if (__builtin_expect(e > 0, 1)) {
-        y = mcf_dsp_requant(b2 + 2 * dot, m, (int32_t)(zp1 << (e - 1)), e);
-    } else {
-        y = mcf_smmlar(b2 + dot * (2 << -e), m, zp);
-    }
-    y = __ssat(y, 8);
-    y = y < lo ? lo : y;
-    return (int8_t)(y > hi ? hi : y);
-}
+#define MCF_SUB_FC_STATE 25     /* dsp_fc_radix.py: STATE_WORDS */
 
 /* The loops: r0 = weights (returned advanced), r1 = x words, r2 = their end (the state words);
- * 16 x bytes a step, two steps a pass, an odd count entered at the second. */
+ * 16 x bytes a step, two steps a pass, an odd count entered at the second. They leave the chunk's
+ * dot products at r2[0 .. P-1], decoded: low fields W_j + o S_chunk, the top field W_top. */
 #define MCF_FC_HEAD(zero)                                                           \
     "add r12, r2, #32\n\t"                                                          \
     "stm r12, {r4-r11, lr}\n\t"                                                     \
@@ -62,9 +43,10 @@ static inline __attribute__((always_inline)) int8_t mcf_sub_fc_out(int32_t dot, 
     "bne 2f\n\t"                                                                    \
     "1:\n\t"
 
-#define MCF_FC_TAIL(sums)                                                           \
+#define MCF_FC_TAIL(decode, sums)                                                   \
     "cmp r1, r2\n\t"                                                                \
     "bne 1b\n\t"                                                                    \
+    decode                                                                          \
     "stm r2, {" sums "}\n\t"                                                        \
     "add r12, r2, #32\n\t"                                                          \
     "ldm r12, {r4-r11, pc}\n\t"
@@ -95,7 +77,8 @@ mcf_sub_fc_radix4(const uint32_t *w __attribute__((unused)), const int32_t *x __
         MCF_FC4_STEP
         "2:\n\t"
         MCF_FC4_STEP
-        MCF_FC_TAIL("r3-r6"));
+        MCF_FC_TAIL("subs r6, r6, r3\n\t" "subs r6, r6, r4\n\t" "subs r6, r6, r5\n\t" "asrs r6, r6, #12\n\t"
+                    "asrs r4, r4, #4\n\t" "asrs r5, r5, #8\n\t", "r3-r6"));
 }
 
 /* ternary: sums r3-r9 (fields 0..6), r10 (raw); weight word r11, x word r12, mask temp lr */
@@ -124,7 +107,82 @@ mcf_sub_fc_radix2(const uint32_t *w __attribute__((unused)), const int32_t *x __
         MCF_FC2_STEP
         "2:\n\t"
         MCF_FC2_STEP
-        MCF_FC_TAIL("r3-r10"));
+        MCF_FC_TAIL("subs r10, r10, r3\n\t" "subs r10, r10, r4\n\t" "subs r10, r10, r5\n\t"
+                    "subs r10, r10, r6\n\t" "subs r10, r10, r7\n\t" "subs r10, r10, r8\n\t"
+                    "subs r10, r10, r9\n\t" "asrs r10, r10, #14\n\t" "asrs r4, r4, #2\n\t"
+                    "asrs r5, r5, #4\n\t" "asrs r6, r6, #6\n\t" "asrs r7, r7, #8\n\t" "asrs r8, r8, #10\n\t"
+                    "asrs r9, r9, #12\n\t", "r3-r10"));
+}
+
+/* The parameters of the output routine, in the first chunk's state words after the saved registers:
+ * out (advanced per group), out_end, bm (the (2 bias', m) pairs, advanced), sh (the exponents,
+ * advanced), zp1 = 1 + 2 out_zp, act_min, act_max, corr = o S. */
+#define MCF_FC_PARAMS 17
+
+/* The outputs of one group of P channels (those before out_end) from the dot products st[0 .. P-1]:
+ * dot = st[j] - corr (st[top] + corr first: the top field has no offset). A right shift e >= 1 by
+ * mcf_dsp_requant (rcz = 2^(e-1) + out_zp 2^e = zp1 2^(e-1)), a channel stored with e = -s <= 0
+ * (multiplier >= 1/2, its bias stored as 2^(s+1) bias') as floor((A m + 2^31) / 2^32) + out_zp =
+ * SMMLAR(A, m, out_zp), A = 2^(s+1) (bias' + dot): TFLite's SRDHM(2^s x, m) (see DW3_RQ0 in
+ * mcf_depthwise_conv2d_s8_dsp3x3.c); |A| < 2^31 (variants/dsp_subbyte.py: _lsh_ok). 20 instructions an
+ * output (TFLite double rounding). Registers: r0 st, r1 dots, r2 out, r3 end, r4 bm, r5 sh, r6 zp1,
+ * r7 lo, r8 hi, r9 corr; r10 dot / A, r11 e, r12 2 bias' / rcz, lr m / y. No stack. */
+#define MCF_FC_OUT(top)                                                             \
+    "add r1, r0, #32\n\t"                                                           \
+    "stm r1, {r4-r11, lr}\n\t"                                                      \
+    "add r1, r0, #68\n\t"                                                           \
+    "ldm r1, {r2-r9}\n\t"                                                           \
+    "ldr r10, [r0, #" #top " * 4]\n\t"                                              \
+    "add r10, r10, r9\n\t"                                                          \
+    "str r10, [r0, #" #top " * 4]\n\t"                                              \
+    "add r10, r2, #" #top " + 1\n\t"                                                \
+    "cmp r10, r3\n\t"                                                               \
+    "it lt\n\t"                                                                     \
+    "movlt r3, r10\n\t"                                                             \
+    "mov r1, r0\n\t"                                                                \
+    "1:\n\t"                                                                        \
+    "ldr r10, [r1], #4\n\t"                                                         \
+    "ldrsb r11, [r5], #1\n\t"                                                       \
+    "ldrd r12, lr, [r4], #8\n\t"                                                    \
+    "sub r10, r10, r9\n\t"                                                          \
+    "cmp r11, #0\n\t"                                                               \
+    "ble 3f\n\t"                                                                    \
+    "add r10, r12, r10, lsl #1\n\t"                                                 \
+    "sub r12, r11, #1\n\t"                                                          \
+    "lsl r12, r6, r12\n\t"                                                          \
+    MCF_DSP_RQ_ASM("lr", "r10", "lr", "r12", "r11")                                 \
+    "2:\n\t"                                                                        \
+    "ssat lr, #8, lr\n\t"                                                           \
+    "cmp lr, r7\n\t"                                                                \
+    "it lt\n\t"                                                                     \
+    "movlt lr, r7\n\t"                                                              \
+    "cmp lr, r8\n\t"                                                                \
+    "it gt\n\t"                                                                     \
+    "movgt lr, r8\n\t"                                                              \
+    "strb lr, [r2], #1\n\t"                                                         \
+    "cmp r2, r3\n\t"                                                                \
+    "bne 1b\n\t"                                                                    \
+    "str r2, [r0, #68]\n\t"                                                         \
+    "strd r4, r5, [r0, #76]\n\t"                                                    \
+    "add r1, r0, #32\n\t"                                                           \
+    "ldm r1, {r4-r11, pc}\n\t"                                                      \
+    "3:\n\t"                                                                        \
+    "rsb r11, r11, #0\n\t"                                                          \
+    "lsl r10, r10, r11\n\t"                                                         \
+    "add r10, r12, r10, lsl #1\n\t"                                                 \
+    "sub r12, r6, #1\n\t"                                                           \
+    "asr r12, r12, #1\n\t"                                                          \
+    "smmlar lr, r10, lr, r12\n\t"                                                   \
+    "b 2b\n\t"
+
+static __attribute__((naked, noinline, unused)) void mcf_sub_fc_out4(int32_t *st __attribute__((unused)))
+{
+    __asm__ volatile(MCF_FC_OUT(3));
+}
+
+static __attribute__((naked, noinline, unused)) void mcf_sub_fc_out2(int32_t *st __attribute__((unused)))
+{
+    __asm__ volatile(MCF_FC_OUT(7));
 }
 
 /* The row widened into the scratch, chunk after chunk (`chunk` steps of 8 inputs each, then the
@@ -158,54 +216,42 @@ static inline int32_t mcf_sub_fc_widen(const int8_t *x, int32_t k, int32_t *buf,
     return sx;
 }
 
-/* The dot products of one group of P channels from the sums r of a chunk: d[j] = (r_j >> b j) for the
- * low fields (o S still in them), d[top] = (r_top - sum r_j) >> b (P - 1); added to d unless first. */
-static inline __attribute__((always_inline)) void mcf_sub_fc_decode(const int32_t *r, int32_t *d, int32_t bits,
-                                                                    int32_t first)
-{
-    const int32_t top = bits == 4 ? 3 : 7;
-    uint32_t low = 0;
-    for (int32_t j = 0; j < top; ++j) {
-        d[j] = (first ? 0 : d[j]) + (r[j] >> (bits * j));     /* r_j = R^j (W_j + o S): exact */
-        low += (uint32_t)r[j];
-    }
-    d[top] = (first ? 0 : d[top]) + ((int32_t)((uint32_t)r[top] - low) >> (bits * top));
-}
-
 /* The row: groups of P channels (the last one padded with zero weights in flash), each over the
- * chunks, the sums decoded and added after every chunk. Inlined per width (bits a constant). */
+ * chunks (their decoded dot products added), then the group's outputs. `bq`: the layer's packed
+ * constants, (2 bias', m) per channel, then the int8 exponents (dsp_fc_radix.py: packed_constants).
+ * Inlined per width (bits a constant). */
 static inline __attribute__((always_inline)) void mcf_sub_fc_row(const uint32_t *w, const int8_t *x, int8_t *out,
-                                                                 const int32_t *b2, const mcf_requant_sub *rq,
+                                                                 const int32_t *bq, const mcf_requant_sub *rq,
                                                                  int32_t k, int32_t out_c, int32_t *buf,
                                                                  int32_t bits, int32_t chunk)
 {
     const int32_t steps = (k + 7) >> 3;
     const int32_t sx = mcf_sub_fc_widen(x, k, buf, chunk);
-    const int32_t p = bits == 4 ? 4 : 8, top = p - 1;
-    const int32_t corr = bits == 4 ? 8 * sx : sx;
-    int32_t *const r1 = buf + 4 * (steps < chunk ? steps : chunk);     /* the first chunk's sums */
-    const int32_t *const mult = rq->mult;
-    const int8_t *const shift = rq->shift;
-    const int32_t zp = rq->out_zp, lo = rq->act_min, hi = rq->act_max;
-    const uint32_t zp1 = 1u + 2u * (uint32_t)zp;
+    const int32_t p = bits == 4 ? 4 : 8;
+    int32_t *const st = buf + 4 * (steps < chunk ? steps : chunk);     /* the first chunk's state */
+    int32_t *const prm = st + MCF_FC_PARAMS;
+    prm[0] = (int32_t)(intptr_t)out;
+    prm[1] = (int32_t)(intptr_t)(out + out_c);
+    prm[2] = (int32_t)(intptr_t)bq;
+    prm[3] = (int32_t)(intptr_t)(bq + 2 * out_c);
+    prm[4] = (int32_t)(1u + 2u * (uint32_t)rq->out_zp);
+    prm[5] = rq->act_min;
+    prm[6] = rq->act_max;
+    prm[7] = bits == 4 ? 8 * sx : sx;
     for (int32_t c = 0; c < out_c; c += p) {
-        int32_t d[8];
-        w = (bits == 4 ? mcf_sub_fc_radix4 : mcf_sub_fc_radix2)(w, buf, r1);
-        __asm__ volatile("" ::: "memory");      /* the sums were stored by the assembly */
-        mcf_sub_fc_decode(r1, d, bits, 1);
-        int32_t *xp = r1 + MCF_SUB_FC_STATE;
+        w = (bits == 4 ? mcf_sub_fc_radix4 : mcf_sub_fc_radix2)(w, buf, st);
+        int32_t *xp = st + MCF_SUB_FC_STATE;
         for (int32_t s0 = chunk; s0 < steps; s0 += chunk) {
             int32_t *r = xp + 4 * (steps - s0 < chunk ? steps - s0 : chunk);
             w = (bits == 4 ? mcf_sub_fc_radix4 : mcf_sub_fc_radix2)(w, xp, r);
-            __asm__ volatile("" ::: "memory");
-            mcf_sub_fc_decode(r, d, bits, 0);
+            __asm__ volatile("" ::: "memory");      /* the sums were stored by the assembly */
+            for (int32_t j = 0; j < p; ++j) {
+                st[j] += r[j];
+            }
             xp = r + MCF_SUB_FC_STATE;
         }
-        d[top] += corr;                         /* the top field has no offset */
-        const int32_t n = out_c - c < p ? out_c - c : p;
-        for (int32_t j = 0; j < n; ++j) {
-            out[c + j] = mcf_sub_fc_out(d[j] - corr, b2[c + j], mult[c + j], shift[c + j], zp1, zp, lo, hi);
-        }
+        __asm__ volatile("" ::: "memory");
+        (bits == 4 ? mcf_sub_fc_out4 : mcf_sub_fc_out2)(st);
     }
 }
 

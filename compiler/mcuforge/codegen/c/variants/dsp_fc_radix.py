@@ -31,7 +31,7 @@ import numpy as np
 from .shared import _ceil
 
 STEP_K = 8                                  # inputs per step of the assembly loops (4 weight words)
-STATE_WORDS = 17                            # after each chunk's x words: 8 sums + 9 saved registers
+STATE_WORDS = 25                            # after each chunk's x words: 8 sums, 9 saved registers, 8 params
 CHANNELS = {4: 4, 2: 8}                     # output channels per halfword
 OFFSET = {4: 8, 2: 1}                       # offset of the low fields
 CHUNK_STEPS_MAX = {4: 585 // STEP_K, 2: 1023 // STEP_K}
@@ -91,9 +91,21 @@ def scratch_bytes(k: int, chunk: int) -> int:
     return 4 * (4 * steps + -(-steps // chunk) * STATE_WORDS)
 
 
-def prepare_fc_row(params: dict, consts: dict, bits: int) -> dict:
-    """params["block"] = the chunk length in steps (mcf_sub_fc_row), the scratch, the layout."""
+def packed_constants(b2: np.ndarray, m: np.ndarray, e: np.ndarray) -> np.ndarray:
+    """The layer's `bias` array: (2 bias', m) per channel (one LDRD), then the int8 exponents four
+    a word: 9 bytes a channel as before (mult and shift arrays dropped)."""
+    pairs = np.stack([np.asarray(b2, np.int64), np.asarray(m, np.int64)], axis=1).reshape(-1)
+    eb = np.zeros(_ceil(len(e), 4), np.int8)
+    eb[:len(e)] = e
+    return np.concatenate([pairs, eb.view("<i4").astype(np.int64)])
+
+
+def prepare_fc_row(params: dict, consts: dict, bits: int, b2, m, e) -> dict:
+    """params["block"] = the chunk length in steps (mcf_sub_fc_row), the scratch, the layout, the
+    packed constants (dsp_sub_quant_lsh's b2, m, e)."""
     chunk = chunk_steps(consts["weights"], bits)
     params["block"] = chunk
     params["scratch_bytes"] = scratch_bytes(params["in_features"], chunk)
-    return {"weights": ("uint8_t", fc_radix_layout(consts["weights"], bits))}
+    params["packed_quant"] = True            # _sub.j2: no mult / shift arrays
+    return {"weights": ("uint8_t", fc_radix_layout(consts["weights"], bits)),
+            "bias": ("int32_t", packed_constants(b2, m, e)), "mult": None, "shift": None}

@@ -85,7 +85,7 @@ def _prepare(params: dict, consts: dict) -> dict:
     params["has_bias"] = True
     if params.get("rows") == 1:          # mcf_sub_fc_row: the radix layout (dsp_fc_radix.py)
         from .dsp_fc_radix import prepare_fc_row
-        return {**arrays, **prepare_fc_row(params, consts, bits)}
+        return prepare_fc_row(params, consts, bits, b2, m, e)
     block = max(2, DSP_BLOCK_BYTES // (2 * k4) // 2 * 2)
     block = out_c if block >= out_c else block
     params["block"] = block
