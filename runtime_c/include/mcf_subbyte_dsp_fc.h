@@ -193,7 +193,18 @@ static inline int32_t mcf_sub_fc_widen(const int8_t *x, int32_t k, int32_t *buf,
     int32_t sx = 0, g = 0;
     for (int32_t s0 = 0; s0 < steps; s0 += chunk, buf += MCF_SUB_FC_STATE) {
         const int32_t gend = 2 * (steps - s0 < chunk ? steps : s0 + chunk);
-        for (const int32_t gfull = gend < full ? gend : full; g < gfull; ++g, buf += 2) {
+        const int32_t gfull = gend < full ? gend : full;
+        for (; g + 1 < gfull; g += 2, buf += 4) {  /* two groups: one SMLAD of their lane sums */
+            const uint32_t v0 = (uint32_t)mcf_rd32(x + 4 * g), v1 = (uint32_t)mcf_rd32(x + 4 * g + 4);
+            const uint32_t e0 = __sxtb16(v0), o0 = mcf_sxtb16_ror8(v0);
+            const uint32_t e1 = __sxtb16(v1), o1 = mcf_sxtb16_ror8(v1);
+            buf[0] = (int32_t)e0;
+            buf[1] = (int32_t)o0;
+            buf[2] = (int32_t)e1;
+            buf[3] = (int32_t)o1;
+            sx = __smlad(__sadd16(__sadd16(e0, o0), __sadd16(e1, o1)), 0x00010001u, sx);  /* |lane| <= 512 */
+        }
+        for (; g < gfull; ++g, buf += 2) {
             const uint32_t v = (uint32_t)mcf_rd32(x + 4 * g);
             const uint32_t xe = __sxtb16(v), xo = mcf_sxtb16_ror8(v);
             buf[0] = (int32_t)xe;
