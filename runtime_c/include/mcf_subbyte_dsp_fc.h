@@ -30,6 +30,7 @@
 #if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
 
 #define MCF_SUB_FC_STATE 25     /* dsp_fc_radix.py: STATE_WORDS */
+#define MCF_SUB_FC_CHUNK 0xFFFF /* `block`: the chunk length in steps; bit 16: some channel shifts left */
 
 /* The loops: r0 = weights (returned advanced), r1 = x words, r2 = their end (the state words);
  * 16 x bytes a step, two steps a pass, an odd count entered at the second. They leave the chunk's
@@ -127,7 +128,7 @@ mcf_sub_fc_radix2(const uint32_t *w __attribute__((unused)), const int32_t *x __
  * mcf_depthwise_conv2d_s8_dsp3x3.c); |A| < 2^31 (variants/dsp_subbyte.py: _lsh_ok). 20 instructions an
  * output (TFLite double rounding). Registers: r0 st, r1 dots, r2 out, r3 end, r4 bm, r5 sh, r6 zp1,
  * r7 lo, r8 hi, r9 corr; r10 dot / A, r11 e, r12 2 bias' / rcz, lr m / y. No stack. */
-#define MCF_FC_OUT(top)                                                             \
+#define MCF_FC_OUT(top, lsh_check)                                                  \
     "add r1, r0, #32\n\t"                                                           \
     "stm r1, {r4-r11, lr}\n\t"                                                      \
     "add r1, r0, #68\n\t"                                                           \
@@ -145,8 +146,7 @@ mcf_sub_fc_radix2(const uint32_t *w __attribute__((unused)), const int32_t *x __
     "ldrsb r11, [r5], #1\n\t"                                                       \
     "ldrd r12, lr, [r4], #8\n\t"                                                    \
     "sub r10, r10, r9\n\t"                                                          \
-    "cmp r11, #0\n\t"                                                               \
-    "ble 3f\n\t"                                                                    \
+    lsh_check                                                                       \
     "add r10, r12, r10, lsl #1\n\t"                                                 \
     "sub r12, r11, #1\n\t"                                                          \
     "lsl r12, r6, r12\n\t"                                                          \
@@ -175,14 +175,27 @@ mcf_sub_fc_radix2(const uint32_t *w __attribute__((unused)), const int32_t *x __
     "smmlar lr, r10, lr, r12\n\t"                                                   \
     "b 2b\n\t"
 
+#define MCF_FC_LSH "cmp r11, #0\n\t" "ble 3f\n\t"
+
+/* P = 4 / 8; the _r entries for layers without left shifts (every e >= 1: no test an output) */
 static __attribute__((naked, noinline, unused)) void mcf_sub_fc_out4(int32_t *st __attribute__((unused)))
 {
-    __asm__ volatile(MCF_FC_OUT(3));
+    __asm__ volatile(MCF_FC_OUT(3, MCF_FC_LSH));
 }
 
 static __attribute__((naked, noinline, unused)) void mcf_sub_fc_out2(int32_t *st __attribute__((unused)))
 {
-    __asm__ volatile(MCF_FC_OUT(7));
+    __asm__ volatile(MCF_FC_OUT(7, MCF_FC_LSH));
+}
+
+static __attribute__((naked, noinline, unused)) void mcf_sub_fc_out4_r(int32_t *st __attribute__((unused)))
+{
+    __asm__ volatile(MCF_FC_OUT(3, ""));
+}
+
+static __attribute__((naked, noinline, unused)) void mcf_sub_fc_out2_r(int32_t *st __attribute__((unused)))
+{
+    __asm__ volatile(MCF_FC_OUT(7, ""));
 }
 
 /* The row widened into the scratch, chunk after chunk (`chunk` steps of 8 inputs each, then the
@@ -234,8 +247,9 @@ static inline int32_t mcf_sub_fc_widen(const int8_t *x, int32_t k, int32_t *buf,
 static inline __attribute__((always_inline)) void mcf_sub_fc_row(const uint32_t *w, const int8_t *x, int8_t *out,
                                                                  const int32_t *bq, const mcf_requant_sub *rq,
                                                                  int32_t k, int32_t out_c, int32_t *buf,
-                                                                 int32_t bits, int32_t chunk)
+                                                                 int32_t bits, int32_t block)
 {
+    const int32_t chunk = block & MCF_SUB_FC_CHUNK, lsh = block & ~MCF_SUB_FC_CHUNK;
     const int32_t steps = (k + 7) >> 3;
     const int32_t sx = mcf_sub_fc_widen(x, k, buf, chunk);
     const int32_t p = bits == 4 ? 4 : 8;
@@ -262,7 +276,11 @@ static inline __attribute__((always_inline)) void mcf_sub_fc_row(const uint32_t 
             xp = r + MCF_SUB_FC_STATE;
         }
         __asm__ volatile("" ::: "memory");
-        (bits == 4 ? mcf_sub_fc_out4 : mcf_sub_fc_out2)(st);
+        if (lsh) {
+            (bits == 4 ? mcf_sub_fc_out4 : mcf_sub_fc_out2)(st);
+        } else {
+            (bits == 4 ? mcf_sub_fc_out4_r : mcf_sub_fc_out2_r)(st);
+        }
     }
 }
 

@@ -36,6 +36,7 @@ CHANNELS = {4: 4, 2: 8}                     # output channels per halfword
 OFFSET = {4: 8, 2: 1}                       # offset of the low fields
 CHUNK_STEPS_MAX = {4: 585 // STEP_K, 2: 1023 // STEP_K}
 INT32_MAX = (1 << 31) - 1
+LSH_FLAG = 1 << 16                          # in `block`: some channel shifts left (MCF_SUB_FC_CHUNK)
 
 
 def fc_radix_layout(w: np.ndarray, bits: int) -> np.ndarray:
@@ -101,10 +102,11 @@ def packed_constants(b2: np.ndarray, m: np.ndarray, e: np.ndarray) -> np.ndarray
 
 
 def prepare_fc_row(params: dict, consts: dict, bits: int, b2, m, e) -> dict:
-    """params["block"] = the chunk length in steps (mcf_sub_fc_row), the scratch, the layout, the
-    packed constants (dsp_sub_quant_lsh's b2, m, e)."""
+    """params["block"] = the chunk length in steps (mcf_sub_fc_row) | LSH_FLAG where a channel is
+    stored with e <= 0 (a left shift), the scratch, the layout, the packed constants
+    (dsp_sub_quant_lsh's b2, m, e)."""
     chunk = chunk_steps(consts["weights"], bits)
-    params["block"] = chunk
+    params["block"] = chunk | (LSH_FLAG if (np.asarray(e) <= 0).any() else 0)
     params["scratch_bytes"] = scratch_bytes(params["in_features"], chunk)
     params["packed_quant"] = True            # _sub.j2: no mult / shift arrays
     return {"weights": ("uint8_t", fc_radix_layout(consts["weights"], bits)),
