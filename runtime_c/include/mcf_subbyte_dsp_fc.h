@@ -14,7 +14,8 @@
  * while |r_j| < 2^31 and |R^(P-1) W_top| < 2^31 (|x| <= 128: int4 up to 585 inputs, ternary 1023;
  * the compiler picks the chunk, dsp_fc_radix.py: chunk_steps, and the sums are decoded after each).
  * Per 16 MACs int4 6 AND + 8 SMLAD + 3/4 of a load (LDM of 4 weight words, LDRD of widened x), the
- * loop 2 per 64 MACs: 16 instructions; ternary 7 AND + 8 SMLAD + LDR u + LDR x: 17 (+1/4 loop).
+ * loop 2 per 64 MACs: 16 instructions; ternary 7 AND + 8 SMLAD + LDR u + half an LDRD of x: 16.5
+ * (+1/4 loop: 16.75).
  *
  * Scratch (int32 words): per chunk its widened row (4 words a step of 8 inputs: per group of 4 K
  * (x0, x2), (x1, x3), zero past K), then MCF_SUB_FC_STATE words: the loop's 8 sums, then the
@@ -82,37 +83,59 @@ mcf_sub_fc_radix4(const uint32_t *w __attribute__((unused)), const int32_t *x __
                     "asrs r4, r4, #4\n\t" "asrs r5, r5, #8\n\t", "r3-r6"));
 }
 
-/* ternary: sums r3-r9 (fields 0..6), r10 (raw); weight word r11, x word r12, mask temp lr */
-#define MCF_FC2_AND(acc, mask)                                                      \
+/* ternary: sums r3-r9 (fields 0..6), r10 (raw); weight word r11, x words r2 and r12 (one LDRD),
+ * mask temp lr. No register is left for the end pointer: the loop ends on a sentinel, the word
+ * 0x80008000 stored at xend by the head (widened x halfwords are in [-128, 127], so no x word
+ * equals it), read as the first word of the pair after the last; xend = r1 - 8 then. */
+#define MCF_FC2_AND(acc, mask, x)                                                   \
     "and lr, r11, #" mask "\n\t"                                                    \
-    "smlad " acc ", lr, r12, " acc "\n\t"
+    "smlad " acc ", lr, " x ", " acc "\n\t"
 
-#define MCF_FC2_WORD                                                                \
+#define MCF_FC2_WORD(x)                                                             \
     "ldr r11, [r0], #4\n\t"                                                         \
-    "ldr r12, [r1], #4\n\t"                                                         \
-    "smlad r10, r11, r12, r10\n\t"                                                  \
-    MCF_FC2_AND("r3", "0x00030003") MCF_FC2_AND("r4", "0x000C000C")                 \
-    MCF_FC2_AND("r5", "0x00300030") MCF_FC2_AND("r6", "0x00C000C0")                 \
-    MCF_FC2_AND("r7", "0x03000300") MCF_FC2_AND("r8", "0x0C000C00")                 \
-    MCF_FC2_AND("r9", "0x30003000")
+    "smlad r10, r11, " x ", r10\n\t"                                                \
+    MCF_FC2_AND("r3", "0x00030003", x) MCF_FC2_AND("r4", "0x000C000C", x)           \
+    MCF_FC2_AND("r5", "0x00300030", x) MCF_FC2_AND("r6", "0x00C000C0", x)           \
+    MCF_FC2_AND("r7", "0x03000300", x) MCF_FC2_AND("r8", "0x0C000C00", x)           \
+    MCF_FC2_AND("r9", "0x30003000", x)
 
-#define MCF_FC2_STEP MCF_FC2_WORD MCF_FC2_WORD MCF_FC2_WORD MCF_FC2_WORD
+/* a step of 8 inputs with its first x pair already in r2, r12 */
+#define MCF_FC2_STEP                                                                \
+    MCF_FC2_WORD("r2") MCF_FC2_WORD("r12")                                          \
+    "ldrd r2, r12, [r1], #8\n\t"                                                    \
+    MCF_FC2_WORD("r2") MCF_FC2_WORD("r12")                                          \
+    "ldrd r2, r12, [r1], #8\n\t"
 
 static __attribute__((naked, noinline, unused)) const uint32_t *
 mcf_sub_fc_radix2(const uint32_t *w __attribute__((unused)), const int32_t *x __attribute__((unused)),
                   int32_t *xend __attribute__((unused)))
 {
     __asm__ volatile(
-        MCF_FC_HEAD("movs r3, #0\n\t" "movs r4, #0\n\t" "movs r5, #0\n\t" "movs r6, #0\n\t"
-                    "mov r7, r3\n\t" "mov r8, r3\n\t" "mov r9, r3\n\t" "mov r10, r3\n\t")
+        "mov r3, #0x80008000\n\t"
+        "str r3, [r2]\n\t"
+        "add r12, r2, #32\n\t"
+        "stm r12, {r4-r11, lr}\n\t"
+        "movs r3, #0\n\t" "movs r4, #0\n\t" "movs r5, #0\n\t" "movs r6, #0\n\t"
+        "mov r7, r3\n\t" "mov r8, r3\n\t" "mov r9, r3\n\t" "mov r10, r3\n\t"
+        "sub lr, r2, r1\n\t"
+        "ldrd r2, r12, [r1], #8\n\t"
+        "tst lr, #16\n\t"
+        "bne 2f\n\t"
+        "1:\n\t"
         MCF_FC2_STEP
         "2:\n\t"
         MCF_FC2_STEP
-        MCF_FC_TAIL("subs r10, r10, r3\n\t" "subs r10, r10, r4\n\t" "subs r10, r10, r5\n\t"
-                    "subs r10, r10, r6\n\t" "subs r10, r10, r7\n\t" "subs r10, r10, r8\n\t"
-                    "subs r10, r10, r9\n\t" "asrs r10, r10, #14\n\t" "asrs r4, r4, #2\n\t"
-                    "asrs r5, r5, #4\n\t" "asrs r6, r6, #6\n\t" "asrs r7, r7, #8\n\t" "asrs r8, r8, #10\n\t"
-                    "asrs r9, r9, #12\n\t", "r3-r10"));
+        "cmp r2, #0x80008000\n\t"
+        "bne 1b\n\t"
+        "sub r2, r1, #8\n\t"
+        "subs r10, r10, r3\n\t" "subs r10, r10, r4\n\t" "subs r10, r10, r5\n\t"
+        "subs r10, r10, r6\n\t" "subs r10, r10, r7\n\t" "subs r10, r10, r8\n\t"
+        "subs r10, r10, r9\n\t" "asrs r10, r10, #14\n\t" "asrs r4, r4, #2\n\t"
+        "asrs r5, r5, #4\n\t" "asrs r6, r6, #6\n\t" "asrs r7, r7, #8\n\t" "asrs r8, r8, #10\n\t"
+        "asrs r9, r9, #12\n\t"
+        "stm r2, {r3-r10}\n\t"
+        "add r12, r2, #32\n\t"
+        "ldm r12, {r4-r11, pc}\n\t");
 }
 
 /* The parameters of the output routine, in the first chunk's state words after the saved registers:
