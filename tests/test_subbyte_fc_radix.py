@@ -7,7 +7,8 @@ arithmetic is checked here in numpy with the kernel's mod-2^32 sums (including a
 bound fails without chunks), then end to end against tflite-micro: INT4 tensors (per tensor,
 tflite-micro's limit for FC) byte for byte, int8 tensors narrowed to int4 / ternary with
 per-channel left shifts within 1 LSB (nudged scales); golden == host C == QEMU byte for byte.
-Cases: odd out_features (partial groups of 4 / 8), K not a multiple of 4 or 8, K long enough to
+Cases: odd out_features (partial groups of 4 / 8), K not a multiple of 4 or 8 (step counts of
+every residue of the loops' passes), K long enough to
 need chunks (int4 K = 701 with |w| = 7, ternary K = 1100), left-shift and dead channels."""
 from __future__ import annotations
 
@@ -196,8 +197,9 @@ def _block(out: Path) -> int:
 CASES = {
     # int4 INT4 tensors: K = 701 with |w| = 7 needs chunks (73 steps); 7 outputs (4 + 3); a dead channel
     "int4_chunked": dict(k=701, n=7, int4_tensor=True, mag=7, dead=(5,)),
-    # int4 narrowed: per-channel left shifts, K = 37, 11 outputs, a dead channel
-    "int4_lsh": dict(k=37, n=11, int4_tensor=False, dead=(2,)),
+    # int4 narrowed: per-channel left shifts, K = 45 (6 steps: the int4 loop's four-step pass entered
+    # at the third; the chunked case enters at the fourth and second), 11 outputs, a dead channel
+    "int4_lsh": dict(k=45, n=11, int4_tensor=False, dead=(2,)),
     # ternary narrowed: left shifts, K = 37, 11 outputs (8 + 3), a dead channel
     "ternary_lsh": dict(k=37, n=11, int4_tensor=False, ternary=True, dead=(9,)),
     # ternary, K = 1100 with |w| = 1: chunks (127 steps); 9 outputs (8 + 1)

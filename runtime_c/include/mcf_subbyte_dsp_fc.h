@@ -13,13 +13,14 @@
  *     W_j = (r_j >> b j) - o S,   W_top = (r_top - sum r_j) >> b (P - 1)   (mod 2^32, exact)
  * while |r_j| < 2^31 and |R^(P-1) W_top| < 2^31 (|x| <= 128: int4 up to 585 inputs, ternary 1023;
  * the compiler picks the chunk, dsp_fc_radix.py: chunk_steps, and the sums are decoded after each).
- * Per 16 MACs int4 6 AND + 8 SMLAD + 3/4 of a load (LDM of 4 weight words, LDRD of widened x), the
- * loop 2 per 64 MACs: 16 instructions; ternary 7 AND + 8 SMLAD + LDR u + half an LDRD of x: 16.5
+ * Per 16 MACs int4 6 AND + 8 SMLAD + 1.5 loads (LDM of 4 weight words, LDRD of widened x), the
+ * loop 2 per 128 MACs: 15.75 instructions; ternary 7 AND + 8 SMLAD + LDR u + half an LDRD of x: 16.5
  * (+1/4 loop: 16.75).
  *
  * Scratch (int32 words): per chunk its widened row (4 words a step of 8 inputs: per group of 4 K
- * (x0, x2), (x1, x3), zero past K), then MCF_SUB_FC_STATE words: the loop's 8 sums, then the
- * caller's r4-r11, lr (the loops are naked and use no stack).
+ * (x0, x2), (x1, x3), zero past K), then MCF_SUB_FC_STATE words: the chunk's 8 dot products, the
+ * caller's r4-r11, lr (the loops and the output routine are naked and use no stack), and in the
+ * first chunk's the output routine's 8 parameters (MCF_FC_PARAMS).
  */
 #ifndef MCF_SUBBYTE_DSP_FC_H
 #define MCF_SUBBYTE_DSP_FC_H
@@ -34,17 +35,9 @@
 #define MCF_SUB_FC_CHUNK 0xFFFF /* `block`: the chunk length in steps; bit 16: some channel shifts left */
 
 /* The loops: r0 = weights (returned advanced), r1 = x words, r2 = their end (the state words);
- * 16 x bytes a step, two steps a pass, an odd count entered at the second. They leave the chunk's
- * dot products at r2[0 .. P-1], decoded: low fields W_j + o S_chunk, the top field W_top. */
-#define MCF_FC_HEAD(zero)                                                           \
-    "add r12, r2, #32\n\t"                                                          \
-    "stm r12, {r4-r11, lr}\n\t"                                                     \
-    zero                                                                            \
-    "sub lr, r2, r1\n\t"                                                            \
-    "tst lr, #16\n\t"                                                               \
-    "bne 2f\n\t"                                                                    \
-    "1:\n\t"
-
+ * 16 x bytes a step of 8 inputs, four (int4) / two (ternary) steps a pass, entered by the count
+ * of steps modulo that. They save the caller's r4-r11, lr at r2[8..16] and leave the chunk's dot
+ * products at r2[0 .. P-1], decoded: low fields W_j + o S_chunk, the top field W_top. */
 #define MCF_FC_TAIL(decode, sums)                                                   \
     "cmp r1, r2\n\t"                                                                \
     "bne 1b\n\t"                                                                    \
@@ -75,9 +68,23 @@ mcf_sub_fc_radix4(const uint32_t *w __attribute__((unused)), const int32_t *x __
                   int32_t *xend __attribute__((unused)))
 {
     __asm__ volatile(
-        MCF_FC_HEAD("movs r3, #0\n\t" "movs r4, #0\n\t" "movs r5, #0\n\t" "movs r6, #0\n\t")
+        "add r12, r2, #32\n\t"
+        "stm r12, {r4-r11, lr}\n\t"
+        "movs r3, #0\n\t" "movs r4, #0\n\t" "movs r5, #0\n\t" "movs r6, #0\n\t"
+        "sub lr, r2, r1\n\t"                  /* 16 x the steps; four a pass, entered by their count mod 4 */
+        "ands lr, lr, #48\n\t"
+        "beq 1f\n\t"
+        "cmp lr, #32\n\t"
+        "blo 4f\n\t"
+        "beq 3f\n\t"
+        "b 2f\n\t"
+        "1:\n\t"
         MCF_FC4_STEP
         "2:\n\t"
+        MCF_FC4_STEP
+        "3:\n\t"
+        MCF_FC4_STEP
+        "4:\n\t"
         MCF_FC4_STEP
         MCF_FC_TAIL("subs r6, r6, r3\n\t" "subs r6, r6, r4\n\t" "subs r6, r6, r5\n\t" "asrs r6, r6, #12\n\t"
                     "asrs r4, r4, #4\n\t" "asrs r5, r5, #8\n\t", "r3-r6"));
