@@ -38,6 +38,15 @@
  * 16 x bytes a step of 8 inputs, four (int4) / two (ternary) steps a pass, entered by the count
  * of steps modulo that. They save the caller's r4-r11, lr at r2[8..16] and leave the chunk's dot
  * products at r2[0 .. P-1], decoded: low fields W_j + o S_chunk, the top field W_top. */
+#define MCF_FC_LOOP(name)                                                           \
+    static __attribute__((naked, noinline, unused)) const uint32_t *name(            \
+        const uint32_t *w __attribute__((unused)), const int32_t *x __attribute__((unused)), \
+        int32_t *xend __attribute__((unused)))
+
+#define MCF_FC_SAVE                                                                 \
+    "add r12, r2, #32\n\t"                                                          \
+    "stm r12, {r4-r11, lr}\n\t"
+
 #define MCF_FC_TAIL(decode, sums)                                                   \
     "cmp r1, r2\n\t"                                                                \
     "bne 1b\n\t"                                                                    \
@@ -63,13 +72,10 @@
     "ldrd r11, r12, [r1], #8\n\t"                                                   \
     MCF_FC4_WORD("r9", "r11") MCF_FC4_WORD("r10", "r12")
 
-static __attribute__((naked, noinline, unused)) const uint32_t *
-mcf_sub_fc_radix4(const uint32_t *w __attribute__((unused)), const int32_t *x __attribute__((unused)),
-                  int32_t *xend __attribute__((unused)))
+MCF_FC_LOOP(mcf_sub_fc_radix4)
 {
     __asm__ volatile(
-        "add r12, r2, #32\n\t"
-        "stm r12, {r4-r11, lr}\n\t"
+        MCF_FC_SAVE
         "movs r3, #0\n\t" "movs r4, #0\n\t" "movs r5, #0\n\t" "movs r6, #0\n\t"
         "sub lr, r2, r1\n\t"                  /* 16 x the steps; four a pass, entered by their count mod 4 */
         "ands lr, lr, #48\n\t"
@@ -113,15 +119,12 @@ mcf_sub_fc_radix4(const uint32_t *w __attribute__((unused)), const int32_t *x __
     MCF_FC2_WORD("r2") MCF_FC2_WORD("r12")                                          \
     "ldrd r2, r12, [r1], #8\n\t"
 
-static __attribute__((naked, noinline, unused)) const uint32_t *
-mcf_sub_fc_radix2(const uint32_t *w __attribute__((unused)), const int32_t *x __attribute__((unused)),
-                  int32_t *xend __attribute__((unused)))
+MCF_FC_LOOP(mcf_sub_fc_radix2)
 {
     __asm__ volatile(
         "mov r3, #0x80008000\n\t"
         "str r3, [r2]\n\t"
-        "add r12, r2, #32\n\t"
-        "stm r12, {r4-r11, lr}\n\t"
+        MCF_FC_SAVE
         "movs r3, #0\n\t" "movs r4, #0\n\t" "movs r5, #0\n\t" "movs r6, #0\n\t"
         "mov r7, r3\n\t" "mov r8, r3\n\t" "mov r9, r3\n\t" "mov r10, r3\n\t"
         "sub lr, r2, r1\n\t"
