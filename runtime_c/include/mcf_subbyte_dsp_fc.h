@@ -231,6 +231,35 @@ static __attribute__((naked, noinline, unused)) void mcf_sub_fc_out2_r(int32_t *
     __asm__ volatile(MCF_FC_OUT(7, ""));
 }
 
+/* `pairs` >= 1 pairs of groups of 4 inputs widened into buf ((x0, x2), (x1, x3) each), their sum
+ * added to sx: per pair 2 LDR (unaligned x is fine), 4 SXTB16, one STM, 3 SADD16 of the lanes
+ * (|lane| <= 4 * 128) and one SMLAD. */
+static inline int32_t mcf_sub_fc_widen_pairs(const int8_t *x, int32_t *buf, int32_t pairs, int32_t sx)
+{
+    register uint32_t e0 __asm__("r4"), v0 __asm__("r5"), e1 __asm__("r6"), v1 __asm__("r7");
+    const int8_t *const end = x + 8 * pairs;
+    __asm__ volatile(
+        "1:\n\t"
+        "ldr %[v0], [%[x]], #4\n\t"
+        "ldr %[v1], [%[x]], #4\n\t"
+        "sxtb16 %[e0], %[v0]\n\t"
+        "sxtb16 %[v0], %[v0], ror #8\n\t"
+        "sxtb16 %[e1], %[v1]\n\t"
+        "sxtb16 %[v1], %[v1], ror #8\n\t"
+        "stmia %[b]!, {%[e0], %[v0], %[e1], %[v1]}\n\t"
+        "sadd16 %[e0], %[e0], %[v0]\n\t"
+        "sadd16 %[e1], %[e1], %[v1]\n\t"
+        "sadd16 %[e0], %[e0], %[e1]\n\t"
+        "smlad %[sx], %[e0], %[one], %[sx]\n\t"
+        "cmp %[x], %[end]\n\t"
+        "bne 1b\n\t"
+        : [x] "+r"(x), [b] "+r"(buf), [sx] "+r"(sx), [e0] "=&r"(e0), [v0] "=&r"(v0), [e1] "=&r"(e1),
+          [v1] "=&r"(v1)
+        : [end] "r"(end), [one] "r"(0x00010001u)
+        : "cc", "memory");
+    return sx;
+}
+
 /* The row widened into the scratch, chunk after chunk (`chunk` steps of 8 inputs each, then the
  * state words); returns S = sum x. */
 static inline int32_t mcf_sub_fc_widen(const int8_t *x, int32_t k, int32_t *buf, int32_t chunk)
@@ -240,28 +269,20 @@ static inline int32_t mcf_sub_fc_widen(const int8_t *x, int32_t k, int32_t *buf,
     for (int32_t s0 = 0; s0 < steps; s0 += chunk, buf += MCF_SUB_FC_STATE) {
         const int32_t gend = 2 * (steps - s0 < chunk ? steps : s0 + chunk);
         const int32_t gfull = gend < full ? gend : full;
-        for (; g + 1 < gfull; g += 2, buf += 4) {  /* two groups: one SMLAD of their lane sums */
-            const uint32_t v0 = (uint32_t)mcf_rd32(x + 4 * g), v1 = (uint32_t)mcf_rd32(x + 4 * g + 4);
-            const uint32_t e0 = __sxtb16(v0), o0 = mcf_sxtb16_ror8(v0);
-            const uint32_t e1 = __sxtb16(v1), o1 = mcf_sxtb16_ror8(v1);
-            buf[0] = (int32_t)e0;
-            buf[1] = (int32_t)o0;
-            buf[2] = (int32_t)e1;
-            buf[3] = (int32_t)o1;
-            sx = __smlad(__sadd16(__sadd16(e0, o0), __sadd16(e1, o1)), 0x00010001u, sx);  /* |lane| <= 512 */
+        if (g + 1 < gfull) {                    /* pairs of groups: 6.5 instructions a group */
+            const int32_t pairs = (gfull - g) >> 1;
+            sx = mcf_sub_fc_widen_pairs(x + 4 * g, buf, pairs, sx);
+            g += 2 * pairs;
+            buf += 4 * pairs;
         }
-        for (; g < gfull; ++g, buf += 2) {
-            const uint32_t v = (uint32_t)mcf_rd32(x + 4 * g);
-            const uint32_t xe = __sxtb16(v), xo = mcf_sxtb16_ror8(v);
-            buf[0] = (int32_t)xe;
-            buf[1] = (int32_t)xo;
-            sx = __smlad(xe, 0x00010001u, sx);
-            sx = __smlad(xo, 0x00010001u, sx);
-        }
-        for (; g < gend; ++g, buf += 2) {       /* the last inputs, then zeros */
+        for (; g < gend; ++g, buf += 2) {       /* an odd group, the last inputs, then zeros */
             uint32_t v = 0;
-            for (int32_t i = 0; 4 * g + i < k && i < 4; ++i) {
-                v |= (uint32_t)(uint8_t)x[4 * g + i] << (8 * i);
+            if (g < full) {
+                v = (uint32_t)mcf_rd32(x + 4 * g);
+            } else {
+                for (int32_t i = 0; 4 * g + i < k && i < 4; ++i) {
+                    v |= (uint32_t)(uint8_t)x[4 * g + i] << (8 * i);
+                }
             }
             const uint32_t xe = __sxtb16(v), xo = mcf_sxtb16_ror8(v);
             buf[0] = (int32_t)xe;
