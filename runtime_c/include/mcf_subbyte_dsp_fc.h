@@ -317,6 +317,15 @@ static inline __attribute__((always_inline)) void mcf_sub_fc_row(const uint32_t 
     prm[5] = rq->act_min;
     prm[6] = rq->act_max;
     prm[7] = bits == 4 ? 8 * sx : sx;
+    void (*const outf)(int32_t *) = lsh ? (bits == 4 ? mcf_sub_fc_out4 : mcf_sub_fc_out2)
+                                        : (bits == 4 ? mcf_sub_fc_out4_r : mcf_sub_fc_out2_r);
+    if (chunk >= steps) {                       /* one chunk (the usual case): nothing but the calls */
+        for (int32_t c = 0; c < out_c; c += p) {
+            w = (bits == 4 ? mcf_sub_fc_radix4 : mcf_sub_fc_radix2)(w, buf, st);
+            outf(st);
+        }
+        return;
+    }
     for (int32_t c = 0; c < out_c; c += p) {
         w = (bits == 4 ? mcf_sub_fc_radix4 : mcf_sub_fc_radix2)(w, buf, st);
         int32_t *xp = st + MCF_SUB_FC_STATE;
@@ -330,11 +339,7 @@ static inline __attribute__((always_inline)) void mcf_sub_fc_row(const uint32_t 
             xp = r + MCF_SUB_FC_STATE;
         }
         __asm__ volatile("" ::: "memory");
-        if (lsh) {
-            (bits == 4 ? mcf_sub_fc_out4 : mcf_sub_fc_out2)(st);
-        } else {
-            (bits == 4 ? mcf_sub_fc_out4_r : mcf_sub_fc_out2_r)(st);
-        }
+        outf(st);
     }
 }
 
