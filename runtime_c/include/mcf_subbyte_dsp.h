@@ -55,21 +55,90 @@ static inline uint32_t mcf_sub_reg(uint32_t v)
         (d1) = (int32_t)mcf_sxtb16_ror8(m);     \
     } while (0)
 
+/* One field of the packed word `u` (shift `sh` folded into the AND, mask in r12, the bytes'
+ * offset in lr) as the int8 kernel's two words d0 = (2 w0, 2 w2), d1 = (2 w1, 2 w3). */
+#define MCF_SUB_FIELD_ASM(d0, d1, u, sh)                                            \
+    "and " d1 ", r12, " u ", " sh "\n\t"                                            \
+    "ssub8 " d1 ", " d1 ", lr\n\t"                                                  \
+    "sxtb16 " d0 ", " d1 "\n\t"                                                     \
+    "sxtb16 " d1 ", " d1 ", ror #8\n\t"
+
+/*
+ * The unpacking loops in assembly: GCC's loop of the same operations took 17 instructions per
+ * int4 word (8 weights: the stores one by one, the pointer and the loop test apart); these take
+ * 20 per 16 weights (one LDM / LDR, 4 x (AND, SSUB8, SXTB16, SXTB16 ROR 8), one STM of the 8
+ * result words, SUBS + BNE / BGE): 1.25 instructions a weight. The result words go to r3-r6 and
+ * r8-r11 (ascending, so one STM writes them in order; r7 is left alone, the frame pointer of an
+ * unoptimized build), the mask stays in r12 and the bytes' offset in lr.
+ *
+ * int4: n flash words (one per group of 4 K of a channel pair) -> 4 n words (per word ch0's two
+ * then ch1's), two words per pass.
+ */
+static __attribute__((noinline)) void mcf_sub_unpack4_words(const uint32_t *src, int32_t *dst, int32_t n)
+{
+    register const uint32_t *s __asm__("r0") = src;
+    register int32_t *d __asm__("r1") = dst;
+    register int32_t k __asm__("r2") = n;
+    __asm__ volatile(
+        "mov.w r12, #0x1E1E1E1E\n\t"
+        "mov.w lr, #0x10101010\n\t"
+        "subs r2, r2, #2\n\t"
+        "blt 2f\n\t"
+        "1:\n\t"
+        "ldmia r0!, {r10, r11}\n\t"
+        MCF_SUB_FIELD_ASM("r3", "r4", "r10", "lsl #1")
+        MCF_SUB_FIELD_ASM("r5", "r6", "r10", "lsr #3")
+        MCF_SUB_FIELD_ASM("r8", "r9", "r11", "lsl #1")
+        MCF_SUB_FIELD_ASM("r10", "r11", "r11", "lsr #3")
+        "stmia r1!, {r3-r6, r8-r11}\n\t"
+        "subs r2, r2, #2\n\t"
+        "bge 1b\n\t"
+        "2:\n\t"
+        "adds r2, r2, #2\n\t"
+        "beq 3f\n\t"
+        "ldmia r0!, {r10}\n\t"
+        MCF_SUB_FIELD_ASM("r3", "r4", "r10", "lsl #1")
+        MCF_SUB_FIELD_ASM("r5", "r6", "r10", "lsr #3")
+        "stmia r1!, {r3-r6}\n\t"
+        "3:\n\t"
+        : "+r"(s), "+r"(d), "+r"(k)
+        :
+        : "r3", "r4", "r5", "r6", "r8", "r9", "r10", "r11", "r12", "lr", "cc", "memory");
+}
+
+/* ternary: n >= 1 flash words (one per two groups of a channel pair) -> 8 n words (group g: ch0's
+ * two, ch1's two; then group g + 1's), one word per pass. */
+static __attribute__((noinline)) void mcf_sub_unpack2_words(const uint32_t *src, int32_t *dst, int32_t n)
+{
+    register const uint32_t *s __asm__("r0") = src;
+    register int32_t *d __asm__("r1") = dst;
+    register int32_t k __asm__("r2") = n;
+    __asm__ volatile(
+        "mov.w r12, #0x06060606\n\t"
+        "mov.w lr, #0x02020202\n\t"
+        "1:\n\t"
+        "ldmia r0!, {r11}\n\t"
+        MCF_SUB_FIELD_ASM("r3", "r4", "r11", "lsl #1")
+        MCF_SUB_FIELD_ASM("r5", "r6", "r11", "lsr #1")
+        MCF_SUB_FIELD_ASM("r8", "r9", "r11", "lsr #3")
+        MCF_SUB_FIELD_ASM("r10", "r11", "r11", "lsr #5")
+        "stmia r1!, {r3-r6, r8-r11}\n\t"
+        "subs r2, r2, #1\n\t"
+        "bne 1b\n\t"
+        : "+r"(s), "+r"(d), "+r"(k)
+        :
+        : "r3", "r4", "r5", "r6", "r8", "r9", "r10", "r11", "r12", "lr", "cc", "memory");
+}
+
 /* Channel pairs [0, pairs) of the block, then an odd last channel (odd != 0), from their flash
  * words into dst (int8 DSP layout: per group ch0's two words then ch1's; the odd channel's two). */
 static __attribute__((noinline)) void mcf_sub_unpack4(const uint32_t *src, int32_t *dst, int32_t pairs, int32_t odd,
                                                       int32_t groups)
 {
-    const uint32_t k16 = 0x10101010u, mask = mcf_sub_reg(0x1E1E1E1Eu);
-    const uint32_t *end = src + (size_t)pairs * groups;
-    while (src < end) {
-        const uint32_t u = *src++;
-        const uint32_t m0 = __ssub8((u << 1) & mask, k16);
-        const uint32_t m1 = __ssub8((u >> 3) & mask, k16);
-        MCF_SUB_UNPACK(m0, dst[0], dst[1]);
-        MCF_SUB_UNPACK(m1, dst[2], dst[3]);
-        dst += 4;
-    }
+    const uint32_t k16 = 0x10101010u;
+    mcf_sub_unpack4_words(src, dst, pairs * groups);
+    src += (size_t)pairs * groups;
+    dst += (size_t)pairs * groups * 4;
     if (odd) {
         for (int32_t g = 0; g < groups; ++g, dst += 2) {
             const uint32_t m0 = __ssub8((src[g] << 1) & 0x1E1E1E1Eu, k16);
@@ -83,22 +152,22 @@ static __attribute__((noinline)) void mcf_sub_unpack2(const uint32_t *src, int32
 {
     const uint32_t k2 = 0x02020202u, mask = mcf_sub_reg(0x06060606u);
     const int32_t words = (groups + 1) >> 1;
-    for (int32_t p = 0; p < pairs; ++p) {
-        const uint32_t *s = src + (size_t)p * words;
-        for (int32_t g = 0; g < groups; g += 2) {
-            const uint32_t u = *s++;
+    if ((groups & 1) == 0 && pairs > 0) {            /* every word whole: the pairs' words in one run */
+        mcf_sub_unpack2_words(src, dst, pairs * words);
+        dst += (size_t)pairs * words * 8;
+    } else {
+        for (int32_t p = 0; p < pairs; ++p) {        /* the last word of a pair holds one group */
+            const uint32_t *s = src + (size_t)p * words;
+            if (words > 1) {
+                mcf_sub_unpack2_words(s, dst, words - 1);
+                dst += (size_t)(words - 1) * 8;
+            }
+            const uint32_t u = s[words - 1];
             const uint32_t m0 = __ssub8((u << 1) & mask, k2);
             const uint32_t m1 = __ssub8((u >> 1) & mask, k2);
             MCF_SUB_UNPACK(m0, dst[0], dst[1]);
             MCF_SUB_UNPACK(m1, dst[2], dst[3]);
             dst += 4;
-            if (g + 1 < groups) {
-                const uint32_t m2 = __ssub8((u >> 3) & mask, k2);
-                const uint32_t m3 = __ssub8((u >> 5) & mask, k2);
-                MCF_SUB_UNPACK(m2, dst[0], dst[1]);
-                MCF_SUB_UNPACK(m3, dst[2], dst[3]);
-                dst += 4;
-            }
         }
     }
     if (odd) {
