@@ -260,39 +260,84 @@ static __attribute__((noinline)) void mcf_sub_scale_left(int32_t *wbuf, const in
     }
 }
 
-/* The GEMM of a convolution window (a fully connected layer's as a 1x1 one) in blocks of `block`
- * output channels (even, or all of them). Scratch: the int8 kernel's (4 k4 + L4 + 8 bytes), the
- * block's constants (4 block + 2 words), its unpacked weights (block k4 halfwords). lsh: the layer
- * has channels with a left shift (stored e <= 0), run by mcf_conv2d_s8_dsp_block_lsh. */
+/* Channels [c0, c0 + nc) into the scratch: their constants (qbuf) and unpacked weights (wbuf). */
+static inline void mcf_sub_dsp_load_block(int32_t *qbuf, int32_t *wbuf, const uint32_t *w, const int32_t *b2,
+                                          const mcf_requant_sub *rq, int32_t c0, int32_t nc, int32_t groups,
+                                          int32_t bits, int32_t lsh)
+{
+    const int32_t pair_words = bits == 4 ? groups : (groups + 1) >> 1;
+    const uint32_t *src = w + (size_t)(c0 >> 1) * pair_words;
+    mcf_sub_block_quant(qbuf, b2, rq, c0, nc, lsh);
+    if (bits == 4) {
+        mcf_sub_unpack4(src, wbuf, nc >> 1, nc & 1, groups);
+    } else {
+        mcf_sub_unpack2(src, wbuf, nc >> 1, nc & 1, groups);
+    }
+    if (lsh) {
+        mcf_sub_scale_left(wbuf, rq->shift, c0, nc, groups);
+    }
+}
+
+/*
+ * The GEMM of a convolution window (a fully connected layer's as a 1x1 one) in blocks of `block`
+ * output channels (even, or all of them). lsh: the layer has channels with a left shift (stored
+ * e <= 0), run by the int8 kernel's _lsh requantization.
+ * cols = 0: each block runs mcf_conv2d_s8_dsp_block(_lsh) over every pixel, which builds the
+ *   columns of every pixel pair again per block. Scratch: the int8 kernel's (4 k4 + L4 + 8 bytes),
+ *   the block's constants (4 block + 2 words), its unpacked weights (block k4 halfwords).
+ * cols >= 1: the columns of `cols` pixel pairs are built once (mcf_conv2d_s8_dsp_cols) and the
+ *   blocks cycle over them (mcf_conv2d_s8_dsp_run_cols); with more pairs than that, chunk by chunk,
+ *   each chunk unpacking the blocks again (a single block is unpacked once). Scratch: the columns
+ *   (4 k4 bytes a pair) instead of one pair's, the rest as above. The compiler picks cols / block
+ *   (variants/dsp_subbyte.py: sub_dsp_schedule) from the scratch it may take.
+ */
 static inline void mcf_sub_dsp_gemm(const mcf_window *win, const int8_t *in, int8_t *out, const uint8_t *weights,
                                     const int32_t *b2, const mcf_requant_sub *rq, void *scratch, int32_t block,
-                                    int32_t bits, int32_t lsh)
+                                    int32_t cols, int32_t bits, int32_t lsh)
 {
     const int32_t seg_len = win->dil_w == 1 ? win->k_w * win->in_c : win->in_c;
     const int32_t n_seg = win->dil_w == 1 ? win->k_h : win->k_h * win->k_w;
     const int32_t l4 = (seg_len + 3) & ~3;
     const int32_t groups = n_seg * l4 / 4;
-    const int32_t pair_words = bits == 4 ? groups : (groups + 1) >> 1;
     const int32_t out_c = win->out_c;
-    int32_t *qbuf = (int32_t *)scratch + 4 * groups + l4 / 4 + 2;
+    int32_t *qbuf = (int32_t *)scratch + 4 * groups * (cols > 1 ? cols : 1) + l4 / 4 + 2;
     int32_t *wbuf = qbuf + 4 * block + 2;
     const uint32_t *w = (const uint32_t *)(const void *)weights;
     mcf_conv2d_s8_args a8 = mcf_sub_int8_args(win, 1, rq, wbuf, qbuf, scratch);
-    for (int32_t c0 = 0; c0 < out_c; c0 += block) {
-        const int32_t nc = out_c - c0 < block ? out_c - c0 : block;
-        const uint32_t *src = w + (size_t)(c0 >> 1) * pair_words;
-        mcf_sub_block_quant(qbuf, b2, rq, c0, nc, lsh);
-        if (bits == 4) {
-            mcf_sub_unpack4(src, wbuf, nc >> 1, nc & 1, groups);
-        } else {
-            mcf_sub_unpack2(src, wbuf, nc >> 1, nc & 1, groups);
+    if (cols <= 0) {
+        for (int32_t c0 = 0; c0 < out_c; c0 += block) {
+            const int32_t nc = out_c - c0 < block ? out_c - c0 : block;
+            mcf_sub_dsp_load_block(qbuf, wbuf, w, b2, rq, c0, nc, groups, bits, lsh);
+            a8.win.out_c = nc;
+            if (lsh) {
+                mcf_conv2d_s8_dsp_block_lsh(&a8, in, out + c0, out_c);
+            } else {
+                mcf_conv2d_s8_dsp_block(&a8, in, out + c0, out_c);
+            }
         }
-        a8.win.out_c = nc;
-        if (lsh) {
-            mcf_sub_scale_left(wbuf, rq->shift, c0, nc, groups);
-            mcf_conv2d_s8_dsp_block_lsh(&a8, in, out + c0, out_c);
-        } else {
-            mcf_conv2d_s8_dsp_block(&a8, in, out + c0, out_c);
+        return;
+    }
+    const int32_t npix = win->out_h * win->out_w, npairs = (npix + 1) >> 1;
+    int first = 1;
+    for (int32_t n = 0; n < win->batch; ++n) {
+        const int8_t *in_n = in + (size_t)n * win->in_h * win->in_w * win->in_c;
+        int8_t *out_n = out + (size_t)n * npix * out_c;
+        for (int32_t pair0 = 0; pair0 < npairs; pair0 += cols) {
+            const int32_t np = npairs - pair0 < cols ? npairs - pair0 : cols;
+            mcf_conv2d_s8_dsp_cols(&a8, in_n, pair0, np, (int32_t *)scratch);
+            for (int32_t c0 = 0; c0 < out_c; c0 += block) {
+                const int32_t nc = out_c - c0 < block ? out_c - c0 : block;
+                if (first || block < out_c) {
+                    mcf_sub_dsp_load_block(qbuf, wbuf, w, b2, rq, c0, nc, groups, bits, lsh);
+                }
+                a8.win.out_c = nc;
+                if (lsh) {
+                    mcf_conv2d_s8_dsp_run_cols_lsh(&a8, (const int32_t *)scratch, pair0, np, out_n + c0, out_c);
+                } else {
+                    mcf_conv2d_s8_dsp_run_cols(&a8, (const int32_t *)scratch, pair0, np, out_n + c0, out_c);
+                }
+            }
+            first = 0;
         }
     }
 }
@@ -300,7 +345,7 @@ static inline void mcf_sub_dsp_gemm(const mcf_window *win, const int8_t *in, int
 static inline void mcf_conv2d_sub_dsp(const mcf_conv2d_sub_args *a, const int8_t *in, int8_t *out, int32_t bits,
                                       int32_t lsh)
 {
-    mcf_sub_dsp_gemm(&a->win, in, out, a->weights, a->bias, &a->rq, a->scratch, a->block, bits, lsh);
+    mcf_sub_dsp_gemm(&a->win, in, out, a->weights, a->bias, &a->rq, a->scratch, a->block, a->cols, bits, lsh);
 }
 
 /*
@@ -474,7 +519,7 @@ static inline void mcf_fully_connected_sub_dsp(const mcf_fully_connected_sub_arg
         return;
     }
     const mcf_window w = mcf_fc_window(a->rows, a->in_features, a->out_features);
-    mcf_sub_dsp_gemm(&w, in, out, a->weights, a->bias, &a->rq, a->scratch, a->block, bits, 0);
+    mcf_sub_dsp_gemm(&w, in, out, a->weights, a->bias, &a->rq, a->scratch, a->block, 0, bits, 0);
 }
 
 /*

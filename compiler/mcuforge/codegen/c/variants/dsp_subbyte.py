@@ -87,14 +87,81 @@ def _prepare(params: dict, consts: dict) -> dict:
         # then the quad loops' 4 sums and 9 saved registers (mcf_sub_fc_quad4 / 2)
         params["scratch_bytes"] = 8 * _ceil(k4 // 4, 2) + 52
         return arrays
-    block = max(2, DSP_BLOCK_BYTES // (2 * k4) // 2 * 2)
-    block = out_c if block >= out_c else block
+    block, cols = sub_dsp_schedule(win, out_c, k4, L, params.get("scratch_budget"),
+                                   conv="win" in params)
     params["block"] = block
-    if block < out_c:
-        # every block reads the whole input again: the output must not overwrite it
+    if cols:
+        params["cols"] = cols
+    if block < out_c or cols:
+        # the blocks (or the column chunks) read the input again: the output must not overwrite it
         params["inplace_safe"] = False
-    params["scratch_bytes"] = 4 * k4 + _ceil(L, 4) + 8 + 4 * (4 * block + 2) + 2 * block * k4
+    params["scratch_bytes"] = sub_dsp_scratch(k4, L, block, cols)
+    if block < out_c or cols:
+        params["scratch_grows"] = True       # codegen/c/slack.py: more scratch where the arena has it
     return arrays
+
+
+# -- the order of a multi-block layer: which of im2col and unpacking is repeated -----------------------
+# Instruction costs on Cortex-M4 (QEMU counts of mcf_subbyte_dsp.h / mcf_conv2d_s8_dsp.c, rounded up):
+UNPACK_PER_WEIGHT = 1.3        # mcf_sub_unpack4 / 2: 20 instructions per 16 weights + calls
+BLOCK_OVERHEAD = 60            # per block loaded: constants, calls
+IM2COL_PER_K4 = 2.5            # one pixel pair's column per K4 element (widen_seg2: 9 per 4 K)
+IM2COL_PER_SEG = 30            # ... and per segment (calls, bounds)
+PAIR_CALL = 40                 # one run of a block over one pixel pair (run_pairs' frame, requant set-up)
+
+
+def sub_dsp_scratch(k4: int, L: int, block: int, cols: int) -> int:
+    """Scratch of mcf_sub_dsp_gemm: the columns of max(cols, 1) pixel pairs (4 k4 bytes each), the
+    padding segment (L4 + 8), the block's constants (4 block + 2 words), its weights (2 block k4)."""
+    return 4 * k4 * max(cols, 1) + _ceil(L, 4) + 8 + 4 * (4 * block + 2) + 2 * block * k4
+
+
+def sub_dsp_schedule(win: dict, out_c: int, k4: int, L: int, budget: int | None = None,
+                     conv: bool = True) -> tuple[int, int]:
+    """(block, cols) for mcf_sub_dsp_gemm within `budget` scratch bytes (None: the scratch of the
+    DSP_BLOCK_BYTES rule, one pair's columns and blocks of at most that many weight bytes, so the
+    arena does not grow over what that rule asked).
+
+    A layer whose unpacked weights fit one block takes it (cols = 0: the int8 kernel as it is).
+    Otherwise each candidate is costed (instructions, the constants above): block-outer (cols = 0)
+    builds every pair's column once per block; columns kept (cols = P pairs) build them once and
+    unpack every block once per chunk of P pairs (once in all when P covers the image). Few-pixel
+    layers with many channels (vww_mbv1_96's last pointwise layers: 9 to 36 pixels, 4 to 16
+    blocks) keep all their columns; fully connected rows (conv False) keep block-outer."""
+    n_seg = k4 // _ceil(L, 4)
+    pairs = (win["out_h"] * win["out_w"] + 1) // 2
+    images = win.get("batch", 1)
+    b0 = max(2, DSP_BLOCK_BYTES // (2 * k4) // 2 * 2)
+    if b0 >= out_c:
+        b0 = out_c
+    if budget is None:
+        budget = sub_dsp_scratch(k4, L, b0, 0)
+    if budget >= sub_dsp_scratch(k4, L, out_c, 0):
+        return out_c, 0
+    im2col = IM2COL_PER_K4 * k4 + IM2COL_PER_SEG * n_seg
+    weights = out_c * k4
+
+    def largest_block(cols):
+        room = budget - sub_dsp_scratch(k4, L, 0, cols)
+        b = room // (16 + 2 * k4) // 2 * 2
+        return min(b, out_c) if b >= 2 else 0
+
+    def cost(block, cols):
+        nb = -(-out_c // block)
+        if not cols:
+            return images * pairs * (nb * (im2col + PAIR_CALL)) + nb * BLOCK_OVERHEAD + UNPACK_PER_WEIGHT * weights
+        chunks = images * -(-pairs // cols)
+        loads = chunks if nb > 1 else 1
+        return (images * pairs * (im2col + nb * PAIR_CALL)
+                + loads * (nb * BLOCK_OVERHEAD + UNPACK_PER_WEIGHT * weights))
+
+    cands = [(largest_block(0), 0)]
+    if conv:
+        cands += [(largest_block(p), p) for p in range(1, pairs + 1)]
+    cands = [(b, p) for b, p in cands if b >= 2]
+    if not cands:
+        return b0, 0
+    return min(cands, key=lambda bp: (cost(*bp), sub_dsp_scratch(k4, L, *bp)))
 
 
 # -- tuned portable C --------------------------------------------------------------------------------
