@@ -201,12 +201,16 @@ for _bits in (4, 2):
 
 
 def _conv_lsh_accepts(params: dict) -> bool:
-    """Groups 1, TFLite's double rounding (the _lsh block kernel's requantization), a channel with
-    shift >= 0, and _lsh_ok's bounds."""
+    """Groups 1, TFLite's double rounding (the _lsh block kernel's requantization), a live channel
+    with shift >= 0, and _lsh_ok's bounds. A dead (all-zero) channel's shift does not count: its
+    output is a constant either kernel gives (vww_mbv1_96's pointwise layers have such channels
+    and no live left shift, and run the plain kernel, one instruction less per output)."""
     from ....reference.arith import rounding_mode
+    from .dsp_gemm import dead_channels
     consts = params["consts"]
+    live, _, _ = dead_channels(consts, params["rq"])
     return (params.get("groups", 1) == 1 and rounding_mode() == "double"
-            and bool((np.asarray(consts["shift"]) >= 0).any()) and _lsh_ok(consts, params["rq"]))
+            and bool((np.asarray(live["shift"]) >= 0).any()) and _lsh_ok(consts, params["rq"]))
 
 
 def _conv_lsh_prepare(params: dict, consts: dict) -> dict:
