@@ -27,6 +27,18 @@ def _win(hw, batch=1):
     return {"out_h": hw[0], "out_w": hw[1], "batch": batch}
 
 
+def test_scaled_ok_rules():
+    """Scaled unpacking needs every multiplier a multiple of 8 (int4) / 32 (ternary) and the 8x / 32x
+    accumulator within 32 bits."""
+    w = np.array([[7, -7, 3, 0], [1, 0, -1, 1]])
+    b2 = np.array([1000, -20])
+    m = np.array([(1 << 30) + (5 << 15), 3 << 28])
+    assert dsp_subbyte.scaled_ok(w, b2, m, 4) and dsp_subbyte.scaled_ok(w, b2, m, 2)
+    assert not dsp_subbyte.scaled_ok(w, b2, m + 8, 2) and dsp_subbyte.scaled_ok(w, b2, m + 8, 4)
+    assert not dsp_subbyte.scaled_ok(w, b2, m + 4, 4)
+    assert not dsp_subbyte.scaled_ok(w, np.array([2 ** 28, 0]), m, 4)      # 8 x 2^28 overflows
+
+
 def test_schedule_fits_one_block():
     # 3x3 16 -> 16: 144 K, 4.6 KB unpacked: one block, the int8 kernel as it is
     assert sub_dsp_schedule(_win((16, 16)), 16, 144, 48) == (16, 0)
@@ -83,12 +95,19 @@ SPECS = [conv_spec(24, 21, 3, k=1, pad=0), conv_spec(12, 9, 5), conv_spec(16, 30
 
 @pytest.mark.parametrize("target", ["cortex-m4", pytest.param("host", marks=pytest.mark.slow)])
 @pytest.mark.parametrize("wb", ["mixed", pytest.param(2, marks=pytest.mark.slow)])
-def test_blocks_bit_exact(tmp_path, monkeypatch, target, wb):
+@pytest.mark.parametrize("scaled", [True, False])
+def test_blocks_bit_exact(tmp_path, monkeypatch, target, wb, scaled):
     """Tiny block budget: every layer takes several blocks; both orders appear (columns kept and
-    block-outer); int4 and ternary (alternating, or all ternary); bit-exact."""
+    block-outer); int4 and ternary (alternating, or all ternary); the scaled unpacking (16 w / 64 w,
+    multipliers / 8 / 32: these layers' 16-bit-mantissa multipliers allow it) and the offset-binary
+    one (scaled_ok refused); bit-exact."""
     monkeypatch.setattr(dsp_subbyte, "DSP_BLOCK_BYTES", 600)
+    if not scaled:
+        monkeypatch.setattr(dsp_subbyte, "scaled_ok", lambda *a: False)
     _no_slack(monkeypatch)
     info = run_subbyte(tmp_path, target, SPECS, weight_bits=None if wb == "mixed" else wb)
+    src = next(p for p in (tmp_path / target).glob("mcf_*.c") if not p.name.endswith("_weights.c")).read_text()
+    assert src.count(".scaled = 1") == (len(SPECS) if scaled else 0)
     convs = [l for l in info["layers"] if l["op"] == "conv2d"]
     assert all(l["kernel"].endswith("_dsp") or l["kernel"].endswith("_dsp_lsh") for l in convs), convs
     sched = _schedules(tmp_path / target)

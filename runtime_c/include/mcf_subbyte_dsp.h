@@ -130,41 +130,120 @@ static __attribute__((noinline)) void mcf_sub_unpack2_words(const uint32_t *src,
         : "r3", "r4", "r5", "r6", "r8", "r9", "r10", "r11", "r12", "lr", "cc", "memory");
 }
 
+/*
+ * Scaled layers (variants/dsp_subbyte.py: scaled_ok): two's-complement fields, and each field
+ * moved to the top bits of its byte, where SXTB16 sign-extends it as it stands: 16 w (int4) or
+ * 64 w (ternary) instead of 2 w, no SSUB8: AND (shift folded), SXTB16, SXTB16 ROR 8 per field,
+ * 16 instructions per 16 weights. The int8 kernel's accumulator is then 8 (32) times the doubled
+ * one, and the layer's multipliers are stored divided by 8 (32) and its biases multiplied, so
+ * A' m' = A m: the requantization gives the same bytes (the compiler takes this form only where
+ * every multiplier is a multiple of 8 (32), the 16-bit-mantissa multipliers of sub-byte scales,
+ * and the larger accumulator still fits 32 bits). Mask 0xF0F0F0F0 (0xC0C0C0C0) in r12.
+ */
+#define MCF_SUB_SFIELD_ASM(d0, d1, u, sh)                                           \
+    "and " d1 ", r12, " u sh "\n\t"                                                 \
+    "sxtb16 " d0 ", " d1 "\n\t"                                                     \
+    "sxtb16 " d1 ", " d1 ", ror #8\n\t"
+
+static __attribute__((noinline)) void mcf_sub_unpack4s_words(const uint32_t *src, int32_t *dst, int32_t n)
+{
+    register const uint32_t *s __asm__("r0") = src;
+    register int32_t *d __asm__("r1") = dst;
+    register int32_t k __asm__("r2") = n;
+    __asm__ volatile(
+        "mov.w r12, #0xF0F0F0F0\n\t"
+        "subs r2, r2, #2\n\t"
+        "blt 2f\n\t"
+        "1:\n\t"
+        "ldmia r0!, {r10, r11}\n\t"
+        MCF_SUB_SFIELD_ASM("r3", "r4", "r10", ", lsl #4")
+        MCF_SUB_SFIELD_ASM("r5", "r6", "r10", "")
+        MCF_SUB_SFIELD_ASM("r8", "r9", "r11", ", lsl #4")
+        MCF_SUB_SFIELD_ASM("r10", "r11", "r11", "")
+        "stmia r1!, {r3-r6, r8-r11}\n\t"
+        "subs r2, r2, #2\n\t"
+        "bge 1b\n\t"
+        "2:\n\t"
+        "adds r2, r2, #2\n\t"
+        "beq 3f\n\t"
+        "ldmia r0!, {r10}\n\t"
+        MCF_SUB_SFIELD_ASM("r3", "r4", "r10", ", lsl #4")
+        MCF_SUB_SFIELD_ASM("r5", "r6", "r10", "")
+        "stmia r1!, {r3-r6}\n\t"
+        "3:\n\t"
+        : "+r"(s), "+r"(d), "+r"(k)
+        :
+        : "r3", "r4", "r5", "r6", "r8", "r9", "r10", "r11", "r12", "cc", "memory");
+}
+
+static __attribute__((noinline)) void mcf_sub_unpack2s_words(const uint32_t *src, int32_t *dst, int32_t n)
+{
+    register const uint32_t *s __asm__("r0") = src;
+    register int32_t *d __asm__("r1") = dst;
+    register int32_t k __asm__("r2") = n;
+    __asm__ volatile(
+        "mov.w r12, #0xC0C0C0C0\n\t"
+        "1:\n\t"
+        "ldmia r0!, {r11}\n\t"
+        MCF_SUB_SFIELD_ASM("r3", "r4", "r11", ", lsl #6")
+        MCF_SUB_SFIELD_ASM("r5", "r6", "r11", ", lsl #4")
+        MCF_SUB_SFIELD_ASM("r8", "r9", "r11", ", lsl #2")
+        MCF_SUB_SFIELD_ASM("r10", "r11", "r11", "")
+        "stmia r1!, {r3-r6, r8-r11}\n\t"
+        "subs r2, r2, #1\n\t"
+        "bne 1b\n\t"
+        : "+r"(s), "+r"(d), "+r"(k)
+        :
+        : "r3", "r4", "r5", "r6", "r8", "r9", "r10", "r11", "r12", "cc", "memory");
+}
+
+/* One field f (0: ch0 of group g, 1: ch1, 2: ch0 of g + 1, 3: ch1; int4 only 0 and 1) of a flash
+ * word as its four bytes 2 w (offset binary) or 16 w / 64 w (scaled, two's complement), for the
+ * C tails of the loops above. */
+static inline uint32_t mcf_sub_field(uint32_t u, int32_t f, int32_t bits, int32_t scaled)
+{
+    if (bits == 4) {
+        return scaled ? (f ? u : u << 4) & 0xF0F0F0F0u
+                      : (uint32_t)__ssub8((f ? u >> 3 : u << 1) & 0x1E1E1E1Eu, 0x10101010u);
+    }
+    return scaled ? (u << (6 - 2 * f)) & 0xC0C0C0C0u
+                  : (uint32_t)__ssub8(((u << 1) >> (2 * f)) & 0x06060606u, 0x02020202u);
+}
+
 /* Channel pairs [0, pairs) of the block, then an odd last channel (odd != 0), from their flash
  * words into dst (int8 DSP layout: per group ch0's two words then ch1's; the odd channel's two). */
 static __attribute__((noinline)) void mcf_sub_unpack4(const uint32_t *src, int32_t *dst, int32_t pairs, int32_t odd,
-                                                      int32_t groups)
+                                                      int32_t groups, int32_t scaled)
 {
-    const uint32_t k16 = 0x10101010u;
-    mcf_sub_unpack4_words(src, dst, pairs * groups);
+    (scaled ? mcf_sub_unpack4s_words : mcf_sub_unpack4_words)(src, dst, pairs * groups);
     src += (size_t)pairs * groups;
     dst += (size_t)pairs * groups * 4;
     if (odd) {
         for (int32_t g = 0; g < groups; ++g, dst += 2) {
-            const uint32_t m0 = __ssub8((src[g] << 1) & 0x1E1E1E1Eu, k16);
+            const uint32_t m0 = mcf_sub_field(src[g], 0, 4, scaled);
             MCF_SUB_UNPACK(m0, dst[0], dst[1]);
         }
     }
 }
 
 static __attribute__((noinline)) void mcf_sub_unpack2(const uint32_t *src, int32_t *dst, int32_t pairs, int32_t odd,
-                                                      int32_t groups)
+                                                      int32_t groups, int32_t scaled)
 {
-    const uint32_t k2 = 0x02020202u, mask = mcf_sub_reg(0x06060606u);
+    void (*const words_fn)(const uint32_t *, int32_t *, int32_t) = scaled ? mcf_sub_unpack2s_words
+                                                                           : mcf_sub_unpack2_words;
     const int32_t words = (groups + 1) >> 1;
     if ((groups & 1) == 0 && pairs > 0) {            /* every word whole: the pairs' words in one run */
-        mcf_sub_unpack2_words(src, dst, pairs * words);
+        words_fn(src, dst, pairs * words);
         dst += (size_t)pairs * words * 8;
     } else {
         for (int32_t p = 0; p < pairs; ++p) {        /* the last word of a pair holds one group */
             const uint32_t *s = src + (size_t)p * words;
             if (words > 1) {
-                mcf_sub_unpack2_words(s, dst, words - 1);
+                words_fn(s, dst, words - 1);
                 dst += (size_t)(words - 1) * 8;
             }
             const uint32_t u = s[words - 1];
-            const uint32_t m0 = __ssub8((u << 1) & mask, k2);
-            const uint32_t m1 = __ssub8((u >> 1) & mask, k2);
+            const uint32_t m0 = mcf_sub_field(u, 0, 2, scaled), m1 = mcf_sub_field(u, 1, 2, scaled);
             MCF_SUB_UNPACK(m0, dst[0], dst[1]);
             MCF_SUB_UNPACK(m1, dst[2], dst[3]);
             dst += 4;
@@ -174,11 +253,11 @@ static __attribute__((noinline)) void mcf_sub_unpack2(const uint32_t *src, int32
         const uint32_t *s = src + (size_t)pairs * words;
         for (int32_t g = 0; g < groups; g += 2) {
             const uint32_t u = *s++;
-            const uint32_t m0 = __ssub8((u << 1) & mask, k2);
+            const uint32_t m0 = mcf_sub_field(u, 0, 2, scaled);
             MCF_SUB_UNPACK(m0, dst[0], dst[1]);
             dst += 2;
             if (g + 1 < groups) {
-                const uint32_t m2 = __ssub8((u >> 3) & mask, k2);
+                const uint32_t m2 = mcf_sub_field(u, 2, 2, scaled);
                 MCF_SUB_UNPACK(m2, dst[0], dst[1]);
                 dst += 2;
             }
@@ -263,15 +342,15 @@ static __attribute__((noinline)) void mcf_sub_scale_left(int32_t *wbuf, const in
 /* Channels [c0, c0 + nc) into the scratch: their constants (qbuf) and unpacked weights (wbuf). */
 static inline void mcf_sub_dsp_load_block(int32_t *qbuf, int32_t *wbuf, const uint32_t *w, const int32_t *b2,
                                           const mcf_requant_sub *rq, int32_t c0, int32_t nc, int32_t groups,
-                                          int32_t bits, int32_t lsh)
+                                          int32_t bits, int32_t lsh, int32_t scaled)
 {
     const int32_t pair_words = bits == 4 ? groups : (groups + 1) >> 1;
     const uint32_t *src = w + (size_t)(c0 >> 1) * pair_words;
     mcf_sub_block_quant(qbuf, b2, rq, c0, nc, lsh);
     if (bits == 4) {
-        mcf_sub_unpack4(src, wbuf, nc >> 1, nc & 1, groups);
+        mcf_sub_unpack4(src, wbuf, nc >> 1, nc & 1, groups, scaled);
     } else {
-        mcf_sub_unpack2(src, wbuf, nc >> 1, nc & 1, groups);
+        mcf_sub_unpack2(src, wbuf, nc >> 1, nc & 1, groups, scaled);
     }
     if (lsh) {
         mcf_sub_scale_left(wbuf, rq->shift, c0, nc, groups);
@@ -290,10 +369,11 @@ static inline void mcf_sub_dsp_load_block(int32_t *qbuf, int32_t *wbuf, const ui
  *   each chunk unpacking the blocks again (a single block is unpacked once). Scratch: the columns
  *   (4 k4 bytes a pair) instead of one pair's, the rest as above. The compiler picks cols / block
  *   (variants/dsp_subbyte.py: sub_dsp_schedule) from the scratch it may take.
+ * scaled: the weights unpacked as 16 w / 64 w (mcf_sub_unpack4s_words), the constants stored so.
  */
 static inline void mcf_sub_dsp_gemm(const mcf_window *win, const int8_t *in, int8_t *out, const uint8_t *weights,
                                     const int32_t *b2, const mcf_requant_sub *rq, void *scratch, int32_t block,
-                                    int32_t cols, int32_t bits, int32_t lsh)
+                                    int32_t cols, int32_t bits, int32_t lsh, int32_t scaled)
 {
     const int32_t seg_len = win->dil_w == 1 ? win->k_w * win->in_c : win->in_c;
     const int32_t n_seg = win->dil_w == 1 ? win->k_h : win->k_h * win->k_w;
@@ -307,7 +387,7 @@ static inline void mcf_sub_dsp_gemm(const mcf_window *win, const int8_t *in, int
     if (cols <= 0) {
         for (int32_t c0 = 0; c0 < out_c; c0 += block) {
             const int32_t nc = out_c - c0 < block ? out_c - c0 : block;
-            mcf_sub_dsp_load_block(qbuf, wbuf, w, b2, rq, c0, nc, groups, bits, lsh);
+            mcf_sub_dsp_load_block(qbuf, wbuf, w, b2, rq, c0, nc, groups, bits, lsh, scaled);
             a8.win.out_c = nc;
             if (lsh) {
                 mcf_conv2d_s8_dsp_block_lsh(&a8, in, out + c0, out_c);
@@ -328,7 +408,7 @@ static inline void mcf_sub_dsp_gemm(const mcf_window *win, const int8_t *in, int
             for (int32_t c0 = 0; c0 < out_c; c0 += block) {
                 const int32_t nc = out_c - c0 < block ? out_c - c0 : block;
                 if (first || block < out_c) {
-                    mcf_sub_dsp_load_block(qbuf, wbuf, w, b2, rq, c0, nc, groups, bits, lsh);
+                    mcf_sub_dsp_load_block(qbuf, wbuf, w, b2, rq, c0, nc, groups, bits, lsh, scaled);
                 }
                 a8.win.out_c = nc;
                 if (lsh) {
@@ -345,7 +425,8 @@ static inline void mcf_sub_dsp_gemm(const mcf_window *win, const int8_t *in, int
 static inline void mcf_conv2d_sub_dsp(const mcf_conv2d_sub_args *a, const int8_t *in, int8_t *out, int32_t bits,
                                       int32_t lsh)
 {
-    mcf_sub_dsp_gemm(&a->win, in, out, a->weights, a->bias, &a->rq, a->scratch, a->block, a->cols, bits, lsh);
+    mcf_sub_dsp_gemm(&a->win, in, out, a->weights, a->bias, &a->rq, a->scratch, a->block, a->cols, bits, lsh,
+                     a->scaled);
 }
 
 /*
@@ -519,7 +600,7 @@ static inline void mcf_fully_connected_sub_dsp(const mcf_fully_connected_sub_arg
         return;
     }
     const mcf_window w = mcf_fc_window(a->rows, a->in_features, a->out_features);
-    mcf_sub_dsp_gemm(&w, in, out, a->weights, a->bias, &a->rq, a->scratch, a->block, 0, bits, 0);
+    mcf_sub_dsp_gemm(&w, in, out, a->weights, a->bias, &a->rq, a->scratch, a->block, 0, bits, 0, 0);
 }
 
 /*

@@ -21,12 +21,13 @@ def _window(params: dict) -> dict:
     return params["win"] if "win" in params else fc_window(params)
 
 
-def dsp_word_layout(w: np.ndarray, win: dict, bits: int) -> np.ndarray:
+def dsp_word_layout(w: np.ndarray, win: dict, bits: int, twos: bool = False) -> np.ndarray:
     """Weights [C][...] (values of the grid) -> the flash bytes mcf_subbyte_dsp.h unpacks: per
     channel pair (an odd last channel paired with zeros), per group of 4 K of the int8 DSP
     kernel's segmented patch, int4 one word (byte i = (w0[i] + 8) | (w1[i] + 8) << 4), ternary
     one word per two groups (byte i = (w0[g][i] + 1) | (w1[g][i] + 1) << 2 | (w0[g+1][i] + 1) << 4
-    | (w1[g+1][i] + 1) << 6, the groups' count rounded up to even)."""
+    | (w1[g+1][i] + 1) << 6, the groups' count rounded up to even). twos: the same fields as two's
+    complement (w & 15, w & 3) instead of offset binary, for the scaled unpacking."""
     wk, k4 = segmented_weights(np.asarray(w, np.int64), win, 4)
     c = wk.shape[0]
     if c % 2:
@@ -34,11 +35,12 @@ def dsp_word_layout(w: np.ndarray, win: dict, bits: int) -> np.ndarray:
     groups = k4 // 4
     p = wk.reshape(-1, 2, groups, 4)                     # [pair][ch][group][i]
     if bits == 4:
-        b = (p[:, 0] + 8) | ((p[:, 1] + 8) << 4)          # [pair][group][i]
+        f = p & 15 if twos else p + 8
+        b = f[:, 0] | (f[:, 1] << 4)                      # [pair][group][i]
     else:
         if groups % 2:
             p = np.concatenate([p, np.zeros(p.shape[:2] + (1, 4), np.int64)], axis=2)
-        t = (p + 1).reshape(p.shape[0], 2, -1, 2, 4)      # [pair][ch][h][g of the two][i]
+        t = (p & 3 if twos else p + 1).reshape(p.shape[0], 2, -1, 2, 4)      # [pair][ch][h][g of the two][i]
         b = t[:, 0, :, 0] | (t[:, 1, :, 0] << 2) | (t[:, 0, :, 1] << 4) | (t[:, 1, :, 1] << 6)
     return b.astype(np.uint8).reshape(-1)
 
@@ -73,14 +75,36 @@ def _accepts(params: dict) -> bool:
     return params.get("groups", 1) == 1 and _dsp_gemm_ok(params)
 
 
-def _prepare(params: dict, consts: dict) -> dict:
+# scaled unpacking (mcf_sub_unpack4s_words / 2s): the fields sign-extended in the top bits of their
+# bytes give SCALE[bits] times the doubled weights
+SCALE = {4: 8, 2: 32}
+
+
+def scaled_ok(w: np.ndarray, b2: np.ndarray, m: np.ndarray, bits: int) -> bool:
+    """Whether a layer may unpack scaled weights (16 w / 64 w): every stored multiplier (dead channels'
+    2^30 included) a multiple of SCALE, so m / SCALE is exact and A' (m / SCALE) = A m, and the
+    scaled accumulator, SCALE x (|2 bias'| + 2 x 128 sum |w|) per channel, within 2^31 - 1. The
+    16-bit-mantissa multipliers the quantizer gives sub-byte layers (quant/subbyte.py:
+    mult16_scales) have 15 low zero bits."""
+    f = SCALE[bits]
+    wabs = np.abs(np.asarray(w, np.int64).reshape(len(b2), -1)).sum(axis=1)
+    bound = np.abs(np.asarray(b2, np.int64)) + 256 * wabs
+    return bool((np.asarray(m, np.int64) % f == 0).all() and (f * bound <= 2 ** 31 - 1).all())
+
+
+def _prepare(params: dict, consts: dict, lsh: bool = False) -> dict:
     bits = params["weight_bits"]
     win = _window(params)
     L, n_seg = conv_segments(win)
     k4 = n_seg * _ceil(L, 4)
     out_c = consts["weights"].shape[0]
-    b2, m, e = (dsp_sub_quant_lsh if params.get("rows") == 1 else dsp_sub_quant)(consts, params["rq"])
-    arrays = {"weights": ("uint8_t", dsp_word_layout(consts["weights"], win, bits)),
+    b2, m, e = (dsp_sub_quant_lsh if params.get("rows") == 1 or lsh else dsp_sub_quant)(consts, params["rq"])
+    # conv layers without left shifts (the _lsh kernel's channels need 2^(s+1) w) may unpack scaled
+    scaled = "win" in params and not lsh and scaled_ok(consts["weights"], b2, m, bits)
+    if scaled:
+        params["scaled"] = True
+        b2, m = b2 * SCALE[bits], m // SCALE[bits]
+    arrays = {"weights": ("uint8_t", dsp_word_layout(consts["weights"], win, bits, twos=scaled)),
               "bias": ("int32_t", b2), "mult": ("int32_t", m), "shift": ("int8_t", e)}
     params["has_bias"] = True
     if params.get("rows") == 1:          # mcf_sub_fc_row: the widened row, groups rounded up to even,
@@ -214,10 +238,7 @@ def _conv_lsh_accepts(params: dict) -> bool:
 
 
 def _conv_lsh_prepare(params: dict, consts: dict) -> dict:
-    arrays = _prepare(params, consts)
-    b2, m, e = dsp_sub_quant_lsh(consts, params["rq"])
-    arrays.update({"bias": ("int32_t", b2), "mult": ("int32_t", m), "shift": ("int8_t", e)})
-    return arrays
+    return _prepare(params, consts, lsh=True)
 
 
 # tried before the right-shift-only kernel: layers with channels whose multiplier is >= 1/2 (the
