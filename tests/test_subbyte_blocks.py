@@ -6,7 +6,8 @@ block-outer (each block builds every pixel pair's column again, cols = 0) or wit
 `cols` pixel pairs kept while the blocks cycle (mcf_conv2d_s8_dsp_cols / _run_cols; the blocks
 unpacked again per chunk when cols does not cover the image). Its scratch may grow into the
 arena's slack at its step, never raising the arena. Everything bit-exact with the golden model on
-QEMU Cortex-M4 (default run) and the host; left-shift channels (_dsp_lsh) against tflite-micro."""
+QEMU Cortex-M4 (default run), the host, M7 and M33 (slow); left-shift channels (_dsp_lsh) against
+tflite-micro."""
 from __future__ import annotations
 
 import re
@@ -93,7 +94,8 @@ SPECS = [conv_spec(24, 21, 3, k=1, pad=0), conv_spec(12, 9, 5), conv_spec(16, 30
          conv_spec(12, 11, 6, stride=2)]
 
 
-@pytest.mark.parametrize("target", ["cortex-m4", pytest.param("host", marks=pytest.mark.slow)])
+@pytest.mark.parametrize("target", ["cortex-m4"] + [pytest.param(t, marks=pytest.mark.slow)
+                                                     for t in ("host", "cortex-m7", "cortex-m33")])
 @pytest.mark.parametrize("wb", ["mixed", pytest.param(2, marks=pytest.mark.slow)])
 @pytest.mark.parametrize("scaled", [True, False])
 def test_blocks_bit_exact(tmp_path, monkeypatch, target, wb, scaled):
