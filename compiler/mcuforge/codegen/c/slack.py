@@ -7,15 +7,15 @@ Once the kernels are chosen and the arena planned, such a layer's slack is the a
 the bytes live at its step (its own scratch included; in-place pairs counted twice, so the figure
 is on the safe side). The layer is built again with its scratch budget raised by that slack
 (params["scratch_budget"], read by the variant's prepare), and the whole arena planned again; if
-the plan grew (holes do not merge as the sum assumes), the extra is halved and tried again, and
-after MAX_TRIES the first plan stays. So the arena never grows, and a layer off the peak gets the
+the plan grew (holes do not merge as the sum assumes), a smaller share of it (FRACTIONS) is tried,
+and after the last the first plan stays. So the arena never grows, and a layer off the peak gets the
 scratch the peak leaves free."""
 from __future__ import annotations
 
 from ...schedule.arena import ALIGN
 from .kernel_plan import plan_with_kernels
 
-MAX_TRIES = 3
+FRACTIONS = (1.0, 0.75, 0.5, 0.25)       # shares of the slack tried in turn
 
 
 def step_slack(plan, step: int) -> int:
@@ -32,15 +32,13 @@ def grow_scratch(g, order, layers: list, plan, selector, build_all, io_in_arena:
     if not slack:
         return layers, plan
     before = dict(selector.scratch_budget)
-    frac = 1.0
-    for _ in range(MAX_TRIES):
+    for frac in FRACTIONS:
         for name, (own, free) in slack.items():
             selector.scratch_budget[name] = own + int(free * frac) // ALIGN * ALIGN
         cand = build_all()
         cand_plan = plan_with_kernels(g, order, cand, io_in_arena)
         if cand_plan.size <= plan.size:
             return cand, cand_plan
-        frac /= 2
     selector.scratch_budget.clear()
     selector.scratch_budget.update(before)
     return build_all(), plan
