@@ -55,82 +55,14 @@ static inline uint32_t mcf_sub_reg(uint32_t v)
         (d1) = (int32_t)mcf_sxtb16_ror8(m);     \
     } while (0)
 
-/* One field of the packed word `u` (shift `sh` folded into the AND, mask in r12, the bytes'
- * offset in lr) as the int8 kernel's two words d0 = (2 w0, 2 w2), d1 = (2 w1, 2 w3). */
-#define MCF_SUB_FIELD_ASM(d0, d1, u, sh)                                            \
-    "and " d1 ", r12, " u ", " sh "\n\t"                                            \
-    "ssub8 " d1 ", " d1 ", lr\n\t"                                                  \
-    "sxtb16 " d0 ", " d1 "\n\t"                                                     \
-    "sxtb16 " d1 ", " d1 ", ror #8\n\t"
-
 /*
  * The unpacking loops in assembly: GCC's loop of the same operations took 17 instructions per
  * int4 word (8 weights: the stores one by one, the pointer and the loop test apart); these take
- * 20 per 16 weights (one LDM / LDR, 4 x (AND, SSUB8, SXTB16, SXTB16 ROR 8), one STM of the 8
- * result words, SUBS + BNE / BGE): 1.25 instructions a weight. The result words go to r3-r6 and
- * r8-r11 (ascending, so one STM writes them in order; r7 is left alone, the frame pointer of an
+ * 20 per 16 weights (one LDM, 4 x (AND, SSUB8, SXTB16, SXTB16 ROR 8), one STM of the 8 result
+ * words, SUBS + BNE / BGE): 1.25 instructions a weight. The result words go to r3-r6 and r8-r11
+ * (ascending, so one STM writes them in order; r7 is left alone, the frame pointer of an
  * unoptimized build), the mask stays in r12 and the bytes' offset in lr.
  *
- * int4: n flash words (one per group of 4 K of a channel pair) -> 4 n words (per word ch0's two
- * then ch1's), two words per pass.
- */
-static __attribute__((noinline)) void mcf_sub_unpack4_words(const uint32_t *src, int32_t *dst, int32_t n)
-{
-    register const uint32_t *s __asm__("r0") = src;
-    register int32_t *d __asm__("r1") = dst;
-    register int32_t k __asm__("r2") = n;
-    __asm__ volatile(
-        "mov.w r12, #0x1E1E1E1E\n\t"
-        "mov.w lr, #0x10101010\n\t"
-        "subs r2, r2, #2\n\t"
-        "blt 2f\n\t"
-        "1:\n\t"
-        "ldmia r0!, {r10, r11}\n\t"
-        MCF_SUB_FIELD_ASM("r3", "r4", "r10", "lsl #1")
-        MCF_SUB_FIELD_ASM("r5", "r6", "r10", "lsr #3")
-        MCF_SUB_FIELD_ASM("r8", "r9", "r11", "lsl #1")
-        MCF_SUB_FIELD_ASM("r10", "r11", "r11", "lsr #3")
-        "stmia r1!, {r3-r6, r8-r11}\n\t"
-        "subs r2, r2, #2\n\t"
-        "bge 1b\n\t"
-        "2:\n\t"
-        "adds r2, r2, #2\n\t"
-        "beq 3f\n\t"
-        "ldmia r0!, {r10}\n\t"
-        MCF_SUB_FIELD_ASM("r3", "r4", "r10", "lsl #1")
-        MCF_SUB_FIELD_ASM("r5", "r6", "r10", "lsr #3")
-        "stmia r1!, {r3-r6}\n\t"
-        "3:\n\t"
-        : "+r"(s), "+r"(d), "+r"(k)
-        :
-        : "r3", "r4", "r5", "r6", "r8", "r9", "r10", "r11", "r12", "lr", "cc", "memory");
-}
-
-/* ternary: n >= 1 flash words (one per two groups of a channel pair) -> 8 n words (group g: ch0's
- * two, ch1's two; then group g + 1's), one word per pass. */
-static __attribute__((noinline)) void mcf_sub_unpack2_words(const uint32_t *src, int32_t *dst, int32_t n)
-{
-    register const uint32_t *s __asm__("r0") = src;
-    register int32_t *d __asm__("r1") = dst;
-    register int32_t k __asm__("r2") = n;
-    __asm__ volatile(
-        "mov.w r12, #0x06060606\n\t"
-        "mov.w lr, #0x02020202\n\t"
-        "1:\n\t"
-        "ldmia r0!, {r11}\n\t"
-        MCF_SUB_FIELD_ASM("r3", "r4", "r11", "lsl #1")
-        MCF_SUB_FIELD_ASM("r5", "r6", "r11", "lsr #1")
-        MCF_SUB_FIELD_ASM("r8", "r9", "r11", "lsr #3")
-        MCF_SUB_FIELD_ASM("r10", "r11", "r11", "lsr #5")
-        "stmia r1!, {r3-r6, r8-r11}\n\t"
-        "subs r2, r2, #1\n\t"
-        "bne 1b\n\t"
-        : "+r"(s), "+r"(d), "+r"(k)
-        :
-        : "r3", "r4", "r5", "r6", "r8", "r9", "r10", "r11", "r12", "lr", "cc", "memory");
-}
-
-/*
  * Scaled layers (variants/dsp_subbyte.py: scaled_ok): two's-complement fields, and each field
  * moved to the top bits of its byte, where SXTB16 sign-extends it as it stands: 16 w (int4) or
  * 64 w (ternary) instead of 2 w, no SSUB8: AND (shift folded), SXTB16, SXTB16 ROR 8 per field,
@@ -140,62 +72,84 @@ static __attribute__((noinline)) void mcf_sub_unpack2_words(const uint32_t *src,
  * every multiplier is a multiple of 8 (32), the 16-bit-mantissa multipliers of sub-byte scales,
  * and the larger accumulator still fits 32 bits). Mask 0xF0F0F0F0 (0xC0C0C0C0) in r12.
  */
+
+/* One field of the packed word `u` as the int8 kernel's two words d0 = (2 w0, 2 w2), d1 = (2 w1,
+ * 2 w3): offset binary (shift `sh` folded into the AND, mask in r12, the bytes' offset in lr), or
+ * scaled (16 / 64 times those, mask in r12; sh "" or ", lsl #k"). */
+#define MCF_SUB_FIELD_ASM(d0, d1, u, sh)                                            \
+    "and " d1 ", r12, " u ", " sh "\n\t"                                            \
+    "ssub8 " d1 ", " d1 ", lr\n\t"                                                  \
+    "sxtb16 " d0 ", " d1 "\n\t"                                                     \
+    "sxtb16 " d1 ", " d1 ", ror #8\n\t"
 #define MCF_SUB_SFIELD_ASM(d0, d1, u, sh)                                           \
     "and " d1 ", r12, " u sh "\n\t"                                                 \
     "sxtb16 " d0 ", " d1 "\n\t"                                                     \
     "sxtb16 " d1 ", " d1 ", ror #8\n\t"
+/* the fields of an int4 word (ch0 low nibbles, ch1 high) and of a ternary word (ch0 g, ch1 g,
+ * ch0 g + 1, ch1 g + 1 from the low bits), offset binary (O) and scaled (S) */
+#define MCF_SUB_O4_0(d0, d1, u) MCF_SUB_FIELD_ASM(d0, d1, u, "lsl #1")
+#define MCF_SUB_O4_1(d0, d1, u) MCF_SUB_FIELD_ASM(d0, d1, u, "lsr #3")
+#define MCF_SUB_S4_0(d0, d1, u) MCF_SUB_SFIELD_ASM(d0, d1, u, ", lsl #4")
+#define MCF_SUB_S4_1(d0, d1, u) MCF_SUB_SFIELD_ASM(d0, d1, u, "")
+#define MCF_SUB_O2_0(d0, d1, u) MCF_SUB_FIELD_ASM(d0, d1, u, "lsl #1")
+#define MCF_SUB_O2_1(d0, d1, u) MCF_SUB_FIELD_ASM(d0, d1, u, "lsr #1")
+#define MCF_SUB_O2_2(d0, d1, u) MCF_SUB_FIELD_ASM(d0, d1, u, "lsr #3")
+#define MCF_SUB_O2_3(d0, d1, u) MCF_SUB_FIELD_ASM(d0, d1, u, "lsr #5")
+#define MCF_SUB_S2_0(d0, d1, u) MCF_SUB_SFIELD_ASM(d0, d1, u, ", lsl #6")
+#define MCF_SUB_S2_1(d0, d1, u) MCF_SUB_SFIELD_ASM(d0, d1, u, ", lsl #4")
+#define MCF_SUB_S2_2(d0, d1, u) MCF_SUB_SFIELD_ASM(d0, d1, u, ", lsl #2")
+#define MCF_SUB_S2_3(d0, d1, u) MCF_SUB_SFIELD_ASM(d0, d1, u, "")
 
-static __attribute__((noinline)) void mcf_sub_unpack4s_words(const uint32_t *src, int32_t *dst, int32_t n)
-{
-    register const uint32_t *s __asm__("r0") = src;
-    register int32_t *d __asm__("r1") = dst;
-    register int32_t k __asm__("r2") = n;
-    __asm__ volatile(
-        "mov.w r12, #0xF0F0F0F0\n\t"
-        "subs r2, r2, #2\n\t"
-        "blt 2f\n\t"
-        "1:\n\t"
-        "ldmia r0!, {r10, r11}\n\t"
-        MCF_SUB_SFIELD_ASM("r3", "r4", "r10", ", lsl #4")
-        MCF_SUB_SFIELD_ASM("r5", "r6", "r10", "")
-        MCF_SUB_SFIELD_ASM("r8", "r9", "r11", ", lsl #4")
-        MCF_SUB_SFIELD_ASM("r10", "r11", "r11", "")
-        "stmia r1!, {r3-r6, r8-r11}\n\t"
-        "subs r2, r2, #2\n\t"
-        "bge 1b\n\t"
-        "2:\n\t"
-        "adds r2, r2, #2\n\t"
-        "beq 3f\n\t"
-        "ldmia r0!, {r10}\n\t"
-        MCF_SUB_SFIELD_ASM("r3", "r4", "r10", ", lsl #4")
-        MCF_SUB_SFIELD_ASM("r5", "r6", "r10", "")
-        "stmia r1!, {r3-r6}\n\t"
-        "3:\n\t"
-        : "+r"(s), "+r"(d), "+r"(k)
-        :
-        : "r3", "r4", "r5", "r6", "r8", "r9", "r10", "r11", "r12", "cc", "memory");
-}
+#define MCF_SUB_WORDS_FN(name, body)                                                \
+    static __attribute__((noinline)) void name(const uint32_t *src, int32_t *dst, int32_t n) \
+    {                                                                               \
+        register const uint32_t *s __asm__("r0") = src;                             \
+        register int32_t *d __asm__("r1") = dst;                                    \
+        register int32_t k __asm__("r2") = n;                                       \
+        __asm__ volatile(body                                                       \
+                         : "+r"(s), "+r"(d), "+r"(k)                                \
+                         :                                                          \
+                         : "r3", "r4", "r5", "r6", "r8", "r9", "r10", "r11", "r12", "lr", "cc", "memory"); \
+    }
 
-static __attribute__((noinline)) void mcf_sub_unpack2s_words(const uint32_t *src, int32_t *dst, int32_t n)
-{
-    register const uint32_t *s __asm__("r0") = src;
-    register int32_t *d __asm__("r1") = dst;
-    register int32_t k __asm__("r2") = n;
-    __asm__ volatile(
-        "mov.w r12, #0xC0C0C0C0\n\t"
-        "1:\n\t"
-        "ldmia r0!, {r11}\n\t"
-        MCF_SUB_SFIELD_ASM("r3", "r4", "r11", ", lsl #6")
-        MCF_SUB_SFIELD_ASM("r5", "r6", "r11", ", lsl #4")
-        MCF_SUB_SFIELD_ASM("r8", "r9", "r11", ", lsl #2")
-        MCF_SUB_SFIELD_ASM("r10", "r11", "r11", "")
-        "stmia r1!, {r3-r6, r8-r11}\n\t"
-        "subs r2, r2, #1\n\t"
-        "bne 1b\n\t"
-        : "+r"(s), "+r"(d), "+r"(k)
-        :
-        : "r3", "r4", "r5", "r6", "r8", "r9", "r10", "r11", "r12", "cc", "memory");
-}
+/* int4: n flash words (one per group of 4 K of a channel pair) -> 4 n words (per word ch0's two
+ * then ch1's), two words per pass. */
+#define MCF_SUB_WORDS4(setup, F0, F1)                                               \
+    setup                                                                           \
+    "subs r2, r2, #2\n\t"                                                           \
+    "blt 2f\n\t"                                                                    \
+    "1:\n\t"                                                                        \
+    "ldmia r0!, {r10, r11}\n\t"                                                     \
+    F0("r3", "r4", "r10") F1("r5", "r6", "r10") F0("r8", "r9", "r11") F1("r10", "r11", "r11") \
+    "stmia r1!, {r3-r6, r8-r11}\n\t"                                                \
+    "subs r2, r2, #2\n\t"                                                           \
+    "bge 1b\n\t"                                                                    \
+    "2:\n\t"                                                                        \
+    "adds r2, r2, #2\n\t"                                                           \
+    "beq 3f\n\t"                                                                    \
+    "ldmia r0!, {r10}\n\t"                                                          \
+    F0("r3", "r4", "r10") F1("r5", "r6", "r10")                                     \
+    "stmia r1!, {r3-r6}\n\t"                                                        \
+    "3:\n\t"
+
+/* ternary: n >= 1 flash words (one per two groups of a channel pair) -> 8 n words (group g: ch0's
+ * two, ch1's two; then group g + 1's), one word per pass. */
+#define MCF_SUB_WORDS2(setup, F0, F1, F2, F3)                                       \
+    setup                                                                           \
+    "1:\n\t"                                                                        \
+    "ldmia r0!, {r11}\n\t"                                                          \
+    F0("r3", "r4", "r11") F1("r5", "r6", "r11") F2("r8", "r9", "r11") F3("r10", "r11", "r11") \
+    "stmia r1!, {r3-r6, r8-r11}\n\t"                                                \
+    "subs r2, r2, #1\n\t"                                                           \
+    "bne 1b\n\t"
+
+MCF_SUB_WORDS_FN(mcf_sub_unpack4_words, MCF_SUB_WORDS4("mov.w r12, #0x1E1E1E1E\n\tmov.w lr, #0x10101010\n\t",
+                                                       MCF_SUB_O4_0, MCF_SUB_O4_1))
+MCF_SUB_WORDS_FN(mcf_sub_unpack4s_words, MCF_SUB_WORDS4("mov.w r12, #0xF0F0F0F0\n\t", MCF_SUB_S4_0, MCF_SUB_S4_1))
+MCF_SUB_WORDS_FN(mcf_sub_unpack2_words, MCF_SUB_WORDS2("mov.w r12, #0x06060606\n\tmov.w lr, #0x02020202\n\t",
+                                                       MCF_SUB_O2_0, MCF_SUB_O2_1, MCF_SUB_O2_2, MCF_SUB_O2_3))
+MCF_SUB_WORDS_FN(mcf_sub_unpack2s_words, MCF_SUB_WORDS2("mov.w r12, #0xC0C0C0C0\n\t",
+                                                        MCF_SUB_S2_0, MCF_SUB_S2_1, MCF_SUB_S2_2, MCF_SUB_S2_3))
 
 /* One field f (0: ch0 of group g, 1: ch1, 2: ch0 of g + 1, 3: ch1; int4 only 0 and 1) of a flash
  * word as its four bytes 2 w (offset binary) or 16 w / 64 w (scaled, two's complement), for the
