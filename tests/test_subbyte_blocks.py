@@ -176,3 +176,19 @@ def test_slack_grows_scratch_without_raising_arena(tmp_path, monkeypatch):
     assert a1 <= a0, runs
     key = (64, 64, 3)
     assert s0[key][0] < 64 and (s1[key][0] > s0[key][0] or s1[key][1] > s0[key][1]), runs    # it grew
+
+
+def test_plan_stop_at():
+    """plan_with_overlaps(stop_at=N) (codegen/c/slack.py's replans) ends at the first plan of at most
+    N bytes: valid, no larger than N, and with N below the best possible the full search runs."""
+    from mcuforge.schedule.arena_search import check_plan, plan_with_overlaps
+    from mcuforge.schedule.lifetimes import Lifetime
+    rng = np.random.default_rng(0)
+    lts = [Lifetime(f"t{i}", int(rng.integers(8, 400)), int(s), int(s + rng.integers(0, 5)))
+           for i, s in enumerate(rng.integers(0, 20, 30))]
+    full = plan_with_overlaps(lts, [], tries=50)
+    check_plan(full, [])
+    quick = plan_with_overlaps(lts, [], tries=50, stop_at=full.size + 400)
+    check_plan(quick, [])
+    assert full.size <= quick.size <= full.size + 400
+    assert plan_with_overlaps(lts, [], tries=50, stop_at=0).size == full.size

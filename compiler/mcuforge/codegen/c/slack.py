@@ -36,7 +36,7 @@ def grow_scratch(g, order, layers: list, plan, selector, build_all, io_in_arena:
         for name, (own, free) in slack.items():
             selector.scratch_budget[name] = own + int(free * frac) // ALIGN * ALIGN
         cand = build_all()
-        cand_plan = plan_with_kernels(g, order, cand, io_in_arena)
+        cand_plan = plan_with_kernels(g, order, cand, io_in_arena, stop_at=plan.size)
         if cand_plan.size <= plan.size:
             return cand, cand_plan
     selector.scratch_budget.clear()
