@@ -8,13 +8,16 @@
  * SXTB16 order, channel pairs interleaved per group of 4 K; mcf_conv2d_s8_dsp.c), with that
  * block's per-channel constants, and the int8 kernel's own im2col + hand-scheduled SMLAD loop
  * (mcf_conv2d_s8_dsp_block) runs the block over all pixels. So the multiply-accumulate work is
- * the int8 path's instruction for instruction; the extra work is the unpacking (about 1.3
- * instructions a weight, once per block per call) and, when the layer has more channels than one
- * block, the im2col repeated per block. `block` is chosen at compile time
- * (codegen/c/variants/dsp_subbyte.py) from a scratch budget; a layer that fits unpacks once.
+ * the int8 path's instruction for instruction; the extra work is the unpacking (1.25 instructions
+ * a weight, 1.0 in the scaled form, once per block per call) and, when the layer has more channels
+ * than one block, either the im2col repeated per block or, with the columns of the pixel pairs
+ * kept (cols), nothing more than per-block set-up. `block` and `cols` are chosen at compile time
+ * (codegen/c/variants/dsp_subbyte.py: sub_dsp_schedule) from a scratch budget, which the arena's
+ * slack may raise (codegen/c/slack.py); a layer that fits unpacks once.
  *
  * Flash layout (compile time), per channel pair (an odd last channel paired with zeros), per
- * group of 4 K of the int8 kernel's segmented patch (segments zero-padded to multiples of 4):
+ * group of 4 K of the int8 kernel's segmented patch (segments zero-padded to multiples of 4)
+ * (scaled layers: the same fields as two's complement, w & 15 / w & 3, see below):
  *   int4:    one word per group; byte i = (w0[i] + 8) | (w1[i] + 8) << 4   (offset binary)
  *   ternary: one word per two groups g, g+1 (their count rounded up to even); byte i =
  *            (w0[g][i] + 1) | (w1[g][i] + 1) << 2 | (w0[g+1][i] + 1) << 4 | (w1[g+1][i] + 1) << 6
