@@ -1,0 +1,135 @@
+/*
+ * mcf_subbyte_dsp_dw.h - depthwise convolution with int4 / ternary weights on the DSP extension
+ * (Cortex-M4 / M7 / M33), instantiated per width by mcf_depthwise_conv2d_s8_w{4,2}_dsp{,_lsh}.c
+ * (3x3, multiplier 1, dilation 1) and mcf_depthwise_conv2d_s8_w{4,2}_dsp_gen{,_lsh}.c (any
+ * kernel, stride, dilation, padding and depth multiplier).
+ *
+ * The pattern of the sub-byte kernels (docs/subbyte.md, Kernels): the channels' taps, k_h k_w a
+ * channel and a small share of the work (the int8 kernel does out_h out_w of them per tap), are
+ * unpacked once per call into the scratch in exactly the layout the int8 DSP depthwise kernel
+ * reads, with its {2 bias', m, rcz, e} constants, and that kernel runs the layer:
+ *   3x3:   doubled int16 rows A = (2 w0, 2 w1), B = (2 w1, 2 w2) per kernel row, then
+ *          mcf_depthwise_conv2d_s8_dsp3x3 (block = 4 planes) or _dsp3x3_1;
+ *   other: per output channel [k_h][ceil(k_w / 2)] words of doubled int16 tap pairs
+ *          (2 w[kx], 2 w[kx + 1]), zero after the last tap, then mcf_depthwise_conv2d_s8_dsp2
+ *          (block = 2 planes, depth multiplier 1) or mcf_depthwise_conv2d_s8_dsp (one plane).
+ * Flash keeps the portable packed weights (mcf_subbyte.h; 2-bit ternary fields) and 9 bytes of
+ * constants a channel: `bias` = 2 bias' (2^(s+1) bias' for a left-shift channel), the Q31
+ * multiplier, the int8 exponent e = -shift (codegen/c/variants/dsp_subbyte.py: dsp_sub_quant /
+ * dsp_sub_quant_lsh). Scratch: the constants (16 bytes a channel), the taps, the planes.
+ * lsh (the _lsh entries): a channel stored with e <= 0 shifts left by s = -e; its taps are widened
+ * by 2^(s+1) instead of 2, its e is 0 and rcz the output zero point, and the int8 kernel's _lsh
+ * entries requantize it with one SMMLAR: floor((A m + 2^31) / 2^32) + out_zp = TFLite's
+ * SRDHM(2^s x, m) (DW3_RQ0 in mcf_depthwise_conv2d_s8_dsp3x3.c, MCF_DW_DSP_LSH in
+ * mcf_depthwise_conv2d_s8_dsp.c).
+ */
+#ifndef MCF_SUBBYTE_DSP_DW_H
+#define MCF_SUBBYTE_DSP_DW_H
+
+#include "mcf_subbyte_dsp.h"
+
+#if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
+
+/* The int8 kernels' {2 bias', m, rcz, e} of every channel into q; returns nothing. A channel
+ * stored with e <= 0 (lsh layers only) gets e = 0 and rcz = out_zp. */
+static void mcf_dw_sub_quant(const mcf_conv2d_sub_args *a, int32_t *q)
+{
+    for (int32_t c = 0; c < a->win.out_c; ++c, q += 4) {
+        const int32_t e = a->rq.shift[c];
+        q[0] = a->bias[c];
+        q[1] = a->rq.mult[c];
+        q[2] = e > 0 ? mcf_sub_rcz(e, a->rq.out_zp) : a->rq.out_zp;
+        q[3] = e > 0 ? e : 0;
+    }
+}
+
+/* The factor of channel c's unpacked taps: 2 (the int8 kernel's doubling), 2^(s+1) for a channel
+ * stored with e = -s <= 0. */
+static inline int32_t mcf_dw_sub_factor(const mcf_conv2d_sub_args *a, int32_t c)
+{
+    const int32_t e = a->rq.shift[c];
+    return e > 0 ? 2 : 2 << -e;
+}
+
+/*
+ * Depthwise 3x3 (multiplier 1, dilation 1, the int8 DSP 3x3 kernel's shapes): the taps as that
+ * kernel's doubled int16 rows (A = (2 w0, 2 w1), B = (2 w1, 2 w2) per kernel row); block = 4 or 1
+ * planes.
+ */
+static inline void mcf_depthwise_sub_dsp(const mcf_conv2d_sub_args *a, const int8_t *in, int8_t *out, int32_t bits,
+                                         int32_t lsh)
+{
+    const int32_t c_n = a->win.out_c;
+    int32_t *q = (int32_t *)a->scratch;
+    int16_t *taps = (int16_t *)(q + 4 * c_n);
+    mcf_dw_sub_quant(a, q);
+    for (int32_t c = 0; c < c_n; ++c) {
+        const int32_t k = mcf_dw_sub_factor(a, c);
+        for (int32_t r = 0; r < 3; ++r) {
+            const int32_t w0 = k * mcf_wsub(a->weights, (size_t)c * 9 + 3 * r, bits);
+            const int32_t w1 = k * mcf_wsub(a->weights, (size_t)c * 9 + 3 * r + 1, bits);
+            const int32_t w2 = k * mcf_wsub(a->weights, (size_t)c * 9 + 3 * r + 2, bits);
+            int16_t *t = taps + (size_t)c * 12 + 4 * r;
+            t[0] = (int16_t)w0;
+            t[1] = (int16_t)w1;
+            t[2] = (int16_t)w1;
+            t[3] = (int16_t)w2;
+        }
+    }
+    mcf_conv2d_s8_args a8 = mcf_sub_int8_args(&a->win, a->groups, &a->rq, taps, q, taps + 12 * (size_t)c_n);
+    if (lsh) {
+        if (a->block == 4) {
+            mcf_depthwise_conv2d_s8_dsp3x3_lsh(&a8, in, out);
+        } else {
+            mcf_depthwise_conv2d_s8_dsp3x3_lsh1(&a8, in, out);
+        }
+    } else if (a->block == 4) {
+        mcf_depthwise_conv2d_s8_dsp3x3(&a8, in, out);
+    } else {
+        mcf_depthwise_conv2d_s8_dsp3x3_1(&a8, in, out);
+    }
+}
+
+/*
+ * Any depthwise layer (kernel, stride, dilation, padding, depth multiplier): the taps as the int8
+ * general DSP kernel's [out_c][k_h][ceil(k_w / 2)] words of tap pairs (doubled, zero after the last
+ * tap; mcf_depthwise_conv2d_s8_dsp.c); block = 2 planes (mcf_depthwise_conv2d_s8_dsp2, depth
+ * multiplier 1) or 1. The packed fields are read in order, channel after channel.
+ */
+static inline void mcf_depthwise_sub_dsp_gen(const mcf_conv2d_sub_args *a, const int8_t *in, int8_t *out,
+                                             int32_t bits, int32_t lsh)
+{
+    const mcf_window *w = &a->win;
+    const int32_t c_n = w->out_c, kh = w->k_h, kw = w->k_w, kp = (kw + 1) >> 1;
+    int32_t *q = (int32_t *)a->scratch;
+    int16_t *taps = (int16_t *)(q + 4 * c_n);
+    int16_t *t = taps;
+    size_t i = 0;
+    mcf_dw_sub_quant(a, q);
+    for (int32_t c = 0; c < c_n; ++c) {
+        const int32_t k = mcf_dw_sub_factor(a, c);
+        for (int32_t r = 0; r < kh; ++r, t += 2 * kp) {
+            for (int32_t x = 0; x < kw; ++x) {
+                t[x] = (int16_t)(k * mcf_wsub(a->weights, i++, bits));
+            }
+            if (kw & 1) {
+                t[kw] = 0;
+            }
+        }
+    }
+    mcf_conv2d_s8_args a8 = mcf_sub_int8_args(w, a->groups, &a->rq, taps, q, t);
+    if (lsh) {
+        if (a->block == 2) {
+            mcf_depthwise_conv2d_s8_dsp2_lsh(&a8, in, out);
+        } else {
+            mcf_depthwise_conv2d_s8_dsp_lsh(&a8, in, out);
+        }
+    } else if (a->block == 2) {
+        mcf_depthwise_conv2d_s8_dsp2(&a8, in, out);
+    } else {
+        mcf_depthwise_conv2d_s8_dsp(&a8, in, out);
+    }
+}
+
+#endif /* __ARM_FEATURE_DSP */
+#endif /* MCF_SUBBYTE_DSP_DW_H */
