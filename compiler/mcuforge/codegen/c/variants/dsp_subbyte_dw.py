@@ -6,7 +6,7 @@ unpacked once per call into the scratch in the layout an int8 depthwise kernel r
 constants, and that kernel runs the layer (runtime_c/include/mcf_subbyte_dsp_dw.h,
 mcf_subbyte_mve_dw.h). For every shape where int8 runs a DSP or Helium kernel there is one:
   - Cortex-M55 Helium: depth multiplier 1 (any kernel) over mcf_depthwise_conv2d_s8_mve_ch (`_mve`),
-    depth multiplier > 1 over mcf_depthwise_conv2d_s8_mve (`_mve_gen`);
+    any multiplier over mcf_depthwise_conv2d_s8_mve (`_mve_gen`, tried after `_mve`);
   - DSP (M4 / M7 / M33): 3x3 / multiplier 1 / dilation 1 over the int8 3x3 kernel (`_dsp`,
     `_dsp_lsh`), any other shape over the int8 general kernel with one or two planes (`_dsp_gen`,
     `_dsp_gen_lsh`); the `_lsh` forms take channels whose multiplier is >= 1/2 (shift >= 0);
@@ -71,11 +71,11 @@ def _dw_gen_prepare(params: dict, consts: dict, planes: int = 1, lsh: bool = Fal
     return {"bias": ("int32_t", b2), "mult": ("int32_t", m), "shift": ("int8_t", e)}
 
 
-# -- Cortex-M55 Helium, depth multiplier > 1: the int8 general Helium kernel -------------------------
+# -- Cortex-M55 Helium, any depth multiplier: the int8 general Helium kernel ------------------------
 def _mve_gen_accepts(params: dict) -> bool:
-    win = params["win"]
+    """As the int8 one: any multiplier (multiplier 1 tries `_mve` first, as int8 tries mve_ch)."""
     from .mve import _mve_dw_accepts as int8_accepts
-    return win["out_c"] != win["in_c"] and int8_accepts(params)
+    return int8_accepts(params)
 
 
 def _mve_gen_prepare(params: dict, consts: dict) -> dict:
