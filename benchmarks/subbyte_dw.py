@@ -19,8 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from subbyte import BITS, CORES, build_model, dw_spec, measure  # noqa: E402  (sets sys.path)
-from mcuforge.errors import McuforgeError  # noqa: E402
+from subbyte import CORES, bench_layers, dw_spec  # noqa: E402  (sets sys.path)
 
 DW_LAYERS = {
     "depthwise 5x5 32 @16x16": dw_spec(32, 16, k=5),
@@ -110,27 +109,9 @@ def main(argv=None):
         with tempfile.TemporaryDirectory(prefix="mcf_subbyte_dw_") as tmp:
             bench_model(Path(args.model), args.calib, cores, Path(args.work) if args.work else Path(tmp))
         return
-    print("| layer | core | bits | kernel | instructions | MACs/instr | vs int8 | weights B | bit-exact |")
-    print("|---|---|---|---|---|---|---|---|---|")
+    layers = {name: spec for name, spec in DW_LAYERS.items() if not only or any(s in name for s in only)}
     with tempfile.TemporaryDirectory(prefix="mcf_subbyte_dw_") as tmp:
-        for name, spec in DW_LAYERS.items():
-            if only and not any(s in name for s in only):
-                continue
-            d = Path(tmp) / "".join(ch if ch.isalnum() else "_" for ch in name)
-            model, calib, x = build_model([spec], d / "model.onnx")
-            x = [a[:1] for a in x]
-            for c in cores:
-                target, board = CORES[c]
-                base = None
-                for bits in BITS:
-                    try:
-                        n, macs, exact, kern, wb = measure(model, calib, x, target, board, d / f"{c}_{bits}", bits)
-                    except McuforgeError as e:
-                        print(f"| {name} | {c.upper()} | {bits} | {str(e)[:60]} | | | | | |", flush=True)
-                        break
-                    base = base or n
-                    print(f"| {name} | {c.upper()} | {bits} | {kern} | {n:,} | {macs / n:.2f} | {n / base:.2f}x | "
-                          f"{wb:,} | {'yes' if exact else 'NO'} |", flush=True)
+        bench_layers(cores, Path(args.work) if args.work else Path(tmp), layers)
 
 
 if __name__ == "__main__":

@@ -30,6 +30,9 @@
 
 #if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
 
+/* an int8 depthwise kernel that runs the unpacked taps */
+typedef void (*mcf_dw_s8_fn)(const mcf_conv2d_s8_args *a, const int8_t *in, int8_t *out);
+
 /* The int8 kernels' {2 bias', m, rcz, e} of every channel into q; returns nothing. A channel
  * stored with e <= 0 (lsh layers only) gets e = 0 and rcz = out_zp. */
 static void mcf_dw_sub_quant(const mcf_conv2d_sub_args *a, int32_t *q)
@@ -76,18 +79,10 @@ static inline void mcf_depthwise_sub_dsp(const mcf_conv2d_sub_args *a, const int
             t[3] = (int16_t)w2;
         }
     }
-    mcf_conv2d_s8_args a8 = mcf_sub_int8_args(&a->win, a->groups, &a->rq, taps, q, taps + 12 * (size_t)c_n);
-    if (lsh) {
-        if (a->block == 4) {
-            mcf_depthwise_conv2d_s8_dsp3x3_lsh(&a8, in, out);
-        } else {
-            mcf_depthwise_conv2d_s8_dsp3x3_lsh1(&a8, in, out);
-        }
-    } else if (a->block == 4) {
-        mcf_depthwise_conv2d_s8_dsp3x3(&a8, in, out);
-    } else {
-        mcf_depthwise_conv2d_s8_dsp3x3_1(&a8, in, out);
-    }
+    const mcf_conv2d_s8_args a8 = mcf_sub_int8_args(&a->win, a->groups, &a->rq, taps, q, taps + 12 * (size_t)c_n);
+    const mcf_dw_s8_fn run = a->block == 4 ? (lsh ? mcf_depthwise_conv2d_s8_dsp3x3_lsh : mcf_depthwise_conv2d_s8_dsp3x3)
+                                           : (lsh ? mcf_depthwise_conv2d_s8_dsp3x3_lsh1 : mcf_depthwise_conv2d_s8_dsp3x3_1);
+    run(&a8, in, out);
 }
 
 /*
@@ -117,18 +112,10 @@ static inline void mcf_depthwise_sub_dsp_gen(const mcf_conv2d_sub_args *a, const
             }
         }
     }
-    mcf_conv2d_s8_args a8 = mcf_sub_int8_args(w, a->groups, &a->rq, taps, q, t);
-    if (lsh) {
-        if (a->block == 2) {
-            mcf_depthwise_conv2d_s8_dsp2_lsh(&a8, in, out);
-        } else {
-            mcf_depthwise_conv2d_s8_dsp_lsh(&a8, in, out);
-        }
-    } else if (a->block == 2) {
-        mcf_depthwise_conv2d_s8_dsp2(&a8, in, out);
-    } else {
-        mcf_depthwise_conv2d_s8_dsp(&a8, in, out);
-    }
+    const mcf_conv2d_s8_args a8 = mcf_sub_int8_args(w, a->groups, &a->rq, taps, q, t);
+    const mcf_dw_s8_fn run = a->block == 2 ? (lsh ? mcf_depthwise_conv2d_s8_dsp2_lsh : mcf_depthwise_conv2d_s8_dsp2)
+                                           : (lsh ? mcf_depthwise_conv2d_s8_dsp_lsh : mcf_depthwise_conv2d_s8_dsp);
+    run(&a8, in, out);
 }
 
 #endif /* __ARM_FEATURE_DSP */
