@@ -54,6 +54,37 @@ static inline int32_t mcf_dw_sub_factor(const mcf_conv2d_sub_args *a, int32_t c)
     return e > 0 ? 2 : 2 << -e;
 }
 
+/* The n first packed fields of the layer as int16 at dst, a 32-bit word (8 int4 / 16 ternary
+ * fields) at a time with constant-position bit-field extracts (SBFX), the last ones by mcf_wsub.
+ * About 2 instructions a field instead of mcf_wsub's 6-8 per field with a variable index. */
+static void mcf_dw_sub_flat(const uint8_t *w, int16_t *dst, int32_t n, int32_t bits)
+{
+    int32_t i = 0;
+    if (bits == 4) {
+        for (; i + 8 <= n; i += 8, dst += 8) {
+            const int32_t u = mcf_rd32(w + (i >> 1));
+            dst[0] = (int16_t)((int32_t)((uint32_t)u << 28) >> 28);
+            dst[1] = (int16_t)((int32_t)((uint32_t)u << 24) >> 28);
+            dst[2] = (int16_t)((int32_t)((uint32_t)u << 20) >> 28);
+            dst[3] = (int16_t)((int32_t)((uint32_t)u << 16) >> 28);
+            dst[4] = (int16_t)((int32_t)((uint32_t)u << 12) >> 28);
+            dst[5] = (int16_t)((int32_t)((uint32_t)u << 8) >> 28);
+            dst[6] = (int16_t)((int32_t)((uint32_t)u << 4) >> 28);
+            dst[7] = (int16_t)(u >> 28);
+        }
+    } else {
+        for (; i + 16 <= n; i += 16, dst += 16) {
+            const int32_t u = mcf_rd32(w + (i >> 2));
+            for (int32_t j = 0; j < 16; ++j) {          /* unrolled by GCC: one SBFX a field */
+                dst[j] = (int16_t)((int32_t)((uint32_t)u << (30 - 2 * j)) >> 30);
+            }
+        }
+    }
+    for (; i < n; ++i) {
+        *dst++ = (int16_t)mcf_wsub(w, (size_t)i, bits);
+    }
+}
+
 /*
  * Depthwise 3x3 (multiplier 1, dilation 1, the int8 DSP 3x3 kernel's shapes): the taps as that
  * kernel's doubled int16 rows (A = (2 w0, 2 w1), B = (2 w1, 2 w2) per kernel row); block = 4 or 1
@@ -65,14 +96,17 @@ static inline void mcf_depthwise_sub_dsp(const mcf_conv2d_sub_args *a, const int
     const int32_t c_n = a->win.out_c;
     int32_t *q = (int32_t *)a->scratch;
     int16_t *taps = (int16_t *)(q + 4 * c_n);
+    /* the fields first flat at the end of the taps' space (9 of 12 halfwords a channel), then
+     * spread forwards: a row's 4 halfwords are written after its 3 fields are read, and never
+     * reach a field not read yet (12 c + 4 r + 3 < 3 c_n + 9 c + 3 r + 3 for c < c_n, r < 3) */
+    const int16_t *f = taps + 3 * (size_t)c_n;
     mcf_dw_sub_quant(a, q);
+    mcf_dw_sub_flat(a->weights, taps + 3 * (size_t)c_n, 9 * c_n, bits);
+    int16_t *t = taps;
     for (int32_t c = 0; c < c_n; ++c) {
         const int32_t k = mcf_dw_sub_factor(a, c);
-        for (int32_t r = 0; r < 3; ++r) {
-            const int32_t w0 = k * mcf_wsub(a->weights, (size_t)c * 9 + 3 * r, bits);
-            const int32_t w1 = k * mcf_wsub(a->weights, (size_t)c * 9 + 3 * r + 1, bits);
-            const int32_t w2 = k * mcf_wsub(a->weights, (size_t)c * 9 + 3 * r + 2, bits);
-            int16_t *t = taps + (size_t)c * 12 + 4 * r;
+        for (int32_t r = 0; r < 3; ++r, f += 3, t += 4) {
+            const int32_t w0 = k * f[0], w1 = k * f[1], w2 = k * f[2];
             t[0] = (int16_t)w0;
             t[1] = (int16_t)w1;
             t[2] = (int16_t)w1;
@@ -99,13 +133,18 @@ static inline void mcf_depthwise_sub_dsp_gen(const mcf_conv2d_sub_args *a, const
     int32_t *q = (int32_t *)a->scratch;
     int16_t *taps = (int16_t *)(q + 4 * c_n);
     int16_t *t = taps;
-    size_t i = 0;
+    /* the fields first flat at the end of the taps' space (R = c_n k_h rows of k_w of 2 kp), then
+     * spread forwards: row j's output [j 2kp, j 2kp + kw] is written after its fields are read and
+     * ends before row j + 1's fields (j (2 kp - k_w) < R (2 kp - k_w) for j < R) */
+    const size_t rows = (size_t)c_n * kh;
+    const int16_t *f = taps + rows * (size_t)(2 * kp - kw);
     mcf_dw_sub_quant(a, q);
+    mcf_dw_sub_flat(a->weights, taps + rows * (size_t)(2 * kp - kw), (int32_t)rows * kw, bits);
     for (int32_t c = 0; c < c_n; ++c) {
         const int32_t k = mcf_dw_sub_factor(a, c);
-        for (int32_t r = 0; r < kh; ++r, t += 2 * kp) {
+        for (int32_t r = 0; r < kh; ++r, t += 2 * kp, f += kw) {
             for (int32_t x = 0; x < kw; ++x) {
-                t[x] = (int16_t)(k * mcf_wsub(a->weights, i++, bits));
+                t[x] = (int16_t)(k * f[x]);
             }
             if (kw & 1) {
                 t[kw] = 0;
