@@ -7,9 +7,10 @@ asserts nothing.
     PYTHONPATH=compiler python benchmarks/subbyte_dw.py --model tests/corpus/fixtures/keras_mobilenet_v3_small.tflite [--cores m4]
 
 --model: a whole model (an int8 .tflite narrowed, or ONNX with --calib) at weight_bits 8 / 4 / 2,
-one inference on QEMU per core; the depthwise layers' share from two more builds per width: the
-depthwise layers kept at int8 (the difference is theirs), and the sub-byte depthwise variants of
-this change switched off (`_fast`, the kernel before it).
+one inference on QEMU per core, at the default kernel choice and with speed_first; with
+speed_first the depthwise layers' share from two more builds per width: the depthwise layers kept
+at int8 (the difference is theirs), and the sub-byte depthwise variants of this change switched
+off (`_fast`, the kernel before it).
 """
 from __future__ import annotations
 
@@ -37,9 +38,9 @@ def _depthwise_names(path) -> list[str]:
             if n.op == "conv2d" and n.attrs.get("groups", 1) > 1 and n.attrs.get("groups") == g.tensors[n.inputs[0]].shape[-1]]
 
 
-def _run(path, calib, target, board, out, bits):
+def _run(path, calib, target, board, out, bits, speed_first=False):
     from mcuforge.api import compile_model, simulate
-    res = compile_model(path, out, target=target, calib=calib, quiet=True, weight_bits=bits)
+    res = compile_model(path, out, target=target, calib=calib, quiet=True, weight_bits=bits, speed_first=speed_first)
     y, info = simulate(out, board=board, quiet=True)
     ref, _ = simulate(out, board="reference", quiet=True)
     ys, refs = (y, ref) if isinstance(y, list) else ([y], [ref])
@@ -68,31 +69,39 @@ def without_general_variants():
 
 
 def bench_model(path: Path, calib, cores, work: Path):
+    """Whole model at the default kernel choice (arena x instructions, codegen/c/lean.py), then with
+    speed_first (every layer its fastest kernel, so the builds differ only where asked): the
+    depthwise layers' share is the build minus the same build with them kept at int8, and "before"
+    the same build without this change's variants (their depthwise layers on `_fast`)."""
+    from mcuforge.api import load_model
     names = _depthwise_names(path)
-    print(f"{path.name}: {len(names)} depthwise layers")
-    print("| core | weights | instructions | vs int8 | depthwise layers' extra vs int8 | depthwise kernels | "
-          "before this change | bit-exact |")
+    weighted = [n.name for n in load_model(path).topo_order() if n.op in ("conv2d", "dense")]
+    print(f"{path.name}: {len(names)} depthwise layers of {len(weighted)} weight layers")
+    print("| core | weights | default choice: instructions (vs int8) | speed_first: instructions (vs int8) | "
+          "depthwise layers: instructions over int8's | depthwise kernels | before this change (speed_first) | bit-exact |")
     print("|---|---|---|---|---|---|---|---|")
     for c in cores:
         target, board = CORES[c]
-        n8, ok8, dw8, _ = _run(path, calib, target, board, work / f"{c}_8", 8)
-        print(f"| {c.upper()} | int8 | {n8:,} | 1.00x | | {', '.join(sorted({l['kernel'].replace('mcf_depthwise_conv2d_s8', '') for l in dw8}))} | | {'yes' if ok8 else 'NO'} |", flush=True)
+        d8, okd8, _, _ = _run(path, calib, target, board, work / f"{c}_8_default", 8)
+        n8, ok8, dw8, _ = _run(path, calib, target, board, work / f"{c}_8", 8, True)
+        print(f"| {c.upper()} | int8 | {d8:,} | {n8:,} | | "
+              f"{', '.join(sorted({l['kernel'].replace('mcf_depthwise_conv2d_s8', '') for l in dw8}))} | | "
+              f"{'yes' if ok8 and okd8 else 'NO'} |", flush=True)
         for bits in (4, 2):
-            n, ok, dw, _ = _run(path, calib, target, board, work / f"{c}_{bits}", bits)
-            from mcuforge.api import load_model
-            wb = {nm.name: (8 if nm.name in names else bits) for nm in load_model(path).topo_order()
-                  if nm.op in ("conv2d", "dense")}
-            nk, okk, _, _ = _run(path, calib, target, board, work / f"{c}_{bits}_dw8", wb)
+            dd, okd, _, _ = _run(path, calib, target, board, work / f"{c}_{bits}_default", bits)
+            n, ok, dw, _ = _run(path, calib, target, board, work / f"{c}_{bits}", bits, True)
+            wb = {nm: (8 if nm in names else bits) for nm in weighted}
+            nk, okk, _, _ = _run(path, calib, target, board, work / f"{c}_{bits}_dw8", wb, True)
             with without_general_variants():
-                nb, okb, dwb, _ = _run(path, calib, target, board, work / f"{c}_{bits}_before", bits)
+                nb, okb, _, _ = _run(path, calib, target, board, work / f"{c}_{bits}_before", bits, True)
             kinds = {}
             for l in dw:
                 k = l["kernel"].replace(f"mcf_depthwise_conv2d_s8_w{bits}", "")
                 kinds[k] = kinds.get(k, 0) + 1
             label = "int4" if bits == 4 else "ternary"
-            print(f"| {c.upper()} | {label} | {n:,} | {n / n8:.3f}x | {n - nk:+,} ({(n - nk) / n8:+.1%} of int8) | "
+            print(f"| {c.upper()} | {label} | {dd:,} ({dd / d8:.2f}x) | {n:,} ({n / n8:.3f}x) | {n - nk:+,} | "
                   f"{', '.join(f'{k} x{v}' for k, v in sorted(kinds.items()))} | {nb:,} ({nb / n8:.3f}x; depthwise "
-                  f"{nb - nk:+,}) | {'yes' if ok and okk and okb else 'NO'} |", flush=True)
+                  f"{nb - nk:+,} over int8's) | {'yes' if ok and okk and okb and okd else 'NO'} |", flush=True)
 
 
 def main(argv=None):

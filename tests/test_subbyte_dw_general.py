@@ -128,3 +128,21 @@ def test_general_depthwise_at_int8_speed(tmp_path, bits, target):
             np.testing.assert_array_equal(y, ref)
             n[b] = info["instructions"]
         assert n[bits] <= 1.05 * n[8], (name, n)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("bits", [4, 2])
+def test_general_depthwise_chain_inplace(tmp_path, bits):
+    """5x5 depthwise layers in a sequential model on M4: the arena planner may let a multiplier-1
+    `_dsp_gen` output start at its dying input (inplace_exact, as the int8 kernel)."""
+    from kernels.layer_models import build_chain
+    from test_subbyte import _toolchain
+    _toolchain("mps2-an386")
+    chain = [("conv", 8, 3, 2), ("dw", 5, 1), ("pw", 16), ("dw", 5, 2), ("pw", 12), ("dw", 5, 1)]
+    model, calib, x = build_chain(3, 14, chain, tmp_path / "chain.onnx")
+    res = compile_model(model, tmp_path / "m4", target="cortex-m4", calib=calib, quiet=True, weight_bits=bits)
+    assert [l["kernel"] for l in res.info["layers"] if "depthwise" in l["kernel"]] == \
+        [f"mcf_depthwise_conv2d_s8_w{bits}_dsp_gen"] * 3
+    y, _ = simulate(tmp_path / "m4", board="mps2-an386", x=x, quiet=True)
+    ref, _ = simulate(tmp_path / "m4", board="reference", x=x, quiet=True)
+    np.testing.assert_array_equal(y, ref)
