@@ -85,6 +85,50 @@ static void mcf_dw_sub_flat(const uint8_t *w, int16_t *dst, int32_t n, int32_t b
     }
 }
 
+/* `words` words of doubled tap pairs from the stream of variants/dsp_subbyte_dw.py: dsp_gen_layout
+ * (offset-binary fields, bytes permuted so that SXTB16 / SXTB16 ROR 8 of one SSUB8 give two pair
+ * words): int4 4 words a flash word (two fields), ternary 8 (four fields); the last group is
+ * written whole (up to 7 words past `words`: the scratch has room for them). About 1.6 (int4) /
+ * 1.4 (ternary) instructions a word written. */
+#define MCF_DW_SUB_PAIRS(m, d)                  \
+    do {                                        \
+        (d)[0] = (int32_t)__sxtb16(m);          \
+        (d)[1] = (int32_t)mcf_sxtb16_ror8(m);   \
+    } while (0)
+
+static __attribute__((noinline)) void mcf_dw_sub_gen_unpack(const uint32_t *src, int32_t *dst, int32_t words,
+                                                            int32_t bits)
+{
+    int32_t *const end = dst + words;
+    uint32_t mask = bits == 4 ? 0x1E1E1E1Eu : 0x06060606u;
+    __asm__("" : "+r"(mask));       /* kept in a register: the field's shift folds into the AND */
+    if (bits == 4) {
+        const uint32_t k16 = 0x10101010u;
+        while (dst < end) {
+            const uint32_t u = *src++;
+            const uint32_t m0 = __ssub8((u << 1) & mask, k16);
+            const uint32_t m1 = __ssub8((u >> 3) & mask, k16);
+            MCF_DW_SUB_PAIRS(m0, dst);
+            MCF_DW_SUB_PAIRS(m1, dst + 2);
+            dst += 4;
+        }
+    } else {
+        const uint32_t k2 = 0x02020202u;
+        while (dst < end) {
+            const uint32_t u = *src++;
+            const uint32_t m0 = __ssub8((u << 1) & mask, k2);
+            const uint32_t m1 = __ssub8((u >> 1) & mask, k2);
+            const uint32_t m2 = __ssub8((u >> 3) & mask, k2);
+            const uint32_t m3 = __ssub8((u >> 5) & mask, k2);
+            MCF_DW_SUB_PAIRS(m0, dst);
+            MCF_DW_SUB_PAIRS(m1, dst + 2);
+            MCF_DW_SUB_PAIRS(m2, dst + 4);
+            MCF_DW_SUB_PAIRS(m3, dst + 6);
+            dst += 8;
+        }
+    }
+}
+
 /*
  * Depthwise 3x3 (multiplier 1, dilation 1, the int8 DSP 3x3 kernel's shapes): the taps as that
  * kernel's doubled int16 rows (A = (2 w0, 2 w1), B = (2 w1, 2 w2) per kernel row); block = 4 or 1
@@ -129,29 +173,27 @@ static inline void mcf_depthwise_sub_dsp_gen(const mcf_conv2d_sub_args *a, const
                                              int32_t bits, int32_t lsh)
 {
     const mcf_window *w = &a->win;
-    const int32_t c_n = w->out_c, kh = w->k_h, kw = w->k_w, kp = (kw + 1) >> 1;
+    const int32_t c_n = w->out_c, kw = w->k_w, kp = (kw + 1) >> 1;
+    const int32_t ch_words = w->k_h * kp;                   /* tap-pair words a channel */
     int32_t *q = (int32_t *)a->scratch;
-    int16_t *taps = (int16_t *)(q + 4 * c_n);
-    int16_t *t = taps;
-    /* the fields first flat at the end of the taps' space (R = c_n k_h rows of k_w of 2 kp), then
-     * spread forwards: row j's output [j 2kp, j 2kp + kw] is written after its fields are read and
-     * ends before row j + 1's fields (j (2 kp - k_w) < R (2 kp - k_w) for j < R) */
-    const size_t rows = (size_t)c_n * kh;
-    const int16_t *f = taps + rows * (size_t)(2 * kp - kw);
+    int32_t *taps = q + 4 * c_n;
+    int32_t *const planes = taps + (size_t)c_n * ch_words + 7;     /* past the unpacking's last group */
     mcf_dw_sub_quant(a, q);
-    mcf_dw_sub_flat(a->weights, taps + rows * (size_t)(2 * kp - kw), (int32_t)rows * kw, bits);
-    for (int32_t c = 0; c < c_n; ++c) {
-        const int32_t k = mcf_dw_sub_factor(a, c);
-        for (int32_t r = 0; r < kh; ++r, t += 2 * kp, f += kw) {
-            for (int32_t x = 0; x < kw; ++x) {
-                t[x] = (int16_t)(k * f[x]);
-            }
-            if (kw & 1) {
-                t[kw] = 0;
+    mcf_dw_sub_gen_unpack((const uint32_t *)(const void *)a->weights, taps, c_n * ch_words, bits);
+    if (lsh) {
+        for (int32_t c = 0; c < c_n; ++c) {
+            const int32_t s = -a->rq.shift[c];
+            uint32_t *p = (uint32_t *)taps + (size_t)c * ch_words;
+            for (int32_t i = 0; s > 0 && i < ch_words; ++i) {
+                uint32_t v = p[i];
+                for (int32_t k = 0; k < s; ++k) {
+                    v = __sadd16(v, v);         /* 2^(s+1) w: |.| < 2^15 (_lsh_ok) */
+                }
+                p[i] = v;
             }
         }
     }
-    const mcf_conv2d_s8_args a8 = mcf_sub_int8_args(w, a->groups, &a->rq, taps, q, t);
+    const mcf_conv2d_s8_args a8 = mcf_sub_int8_args(w, a->groups, &a->rq, taps, q, planes);
     const mcf_dw_s8_fn run = a->block == 2 ? (lsh ? mcf_depthwise_conv2d_s8_dsp2_lsh : mcf_depthwise_conv2d_s8_dsp2)
                                            : (lsh ? mcf_depthwise_conv2d_s8_dsp_lsh : mcf_depthwise_conv2d_s8_dsp);
     run(&a8, in, out);

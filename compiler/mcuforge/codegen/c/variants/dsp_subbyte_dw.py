@@ -51,24 +51,49 @@ def _dw_gen_lsh_accepts(params: dict, planes: int = 1) -> bool:
             and bool((np.asarray(consts["shift"]) >= 0).any()) and _lsh_ok(consts, params["rq"]))
 
 
+PERM = np.array([0, 2, 1, 3])     # byte i of an unpacked field word -> halfword PERM[i] of its four
+
+
+def dsp_gen_layout(w: np.ndarray, bits: int) -> np.ndarray:
+    """Weights [C][k_h][k_w][1] -> the flash bytes mcf_depthwise_sub_dsp_gen unpacks: the int8 general
+    DSP kernel's halfwords h (per channel [k_h][2 ceil(k_w / 2)], zero after the last tap of a row)
+    as one stream, zero padded to whole 32-bit words, a word holding 8 (int4) / 16 (ternary)
+    halfwords in offset binary: field j (4 / 2 bits at 8 i + bits j) of byte i holds
+    h[4 j + PERM[i]] + 8 (int4) / + 1 (ternary), so that SSUB8 of one field of the four bytes, doubled, gives
+    (2 h0, 2 h2, 2 h1, 2 h3) as bytes and SXTB16 / SXTB16 ROR 8 the words (2 h0, 2 h1), (2 h2, 2 h3)."""
+    w = np.asarray(w, np.int64)
+    c, kh, kw = w.shape[0], w.shape[1], w.shape[2]
+    kp = (kw + 1) // 2
+    h = np.zeros((c, kh, 2 * kp), np.int64)
+    h[:, :, :kw] = w.reshape(c, kh, kw)
+    per = 32 // bits                                  # halfwords a word
+    n = h.size
+    flat = np.zeros(-(-n // per) * per, np.int64)
+    flat[:n] = h.reshape(-1)
+    f = flat.reshape(-1, 8 // bits, 4)[:, :, PERM] + (8 if bits == 4 else 1)    # [word][field j][byte i]
+    word = (f << (bits * np.arange(8 // bits))[None, :, None]).sum(axis=1)  # [word][byte i]
+    return word.astype(np.uint8).reshape(-1)
+
+
 def _dw_gen_prepare(params: dict, consts: dict, planes: int = 1, lsh: bool = False) -> dict:
     """Scratch: {2 bias', m, rcz, e} (16 bytes a channel), the taps ([k_h][ceil(k_w / 2)] words a
-    channel), the int8 kernel's planes (2 PH PW bytes each, + 8). Flash: the portable packed weights
-    and 9 bytes of constants a channel."""
+    channel, + 28 bytes: the unpacking writes whole words of fields), the int8 kernel's planes
+    (2 PH PW bytes each, + 8). Flash: dsp_gen_layout and 9 bytes of constants a channel."""
     win = params["win"]
     c = win["out_c"]
     ph, pw = plane_dims(win)
     kp = (win["k_w"] + 1) // 2
     params["block"] = planes
     params["has_bias"] = True
-    params["scratch_bytes"] = 16 * c + 4 * c * win["k_h"] * kp + planes * 2 * ph * pw + 8
+    params["scratch_bytes"] = 16 * c + 4 * c * win["k_h"] * kp + 28 + planes * 2 * ph * pw + 8
     # as the int8 kernel: input channel c is in the plane before output channel c is written
     if win["out_c"] == win["in_c"]:
         params["inplace_exact"] = True
     else:
         params["inplace_safe"] = False
     b2, m, e = (dsp_sub_quant_lsh if lsh else dsp_sub_quant)(consts, params["rq"])
-    return {"bias": ("int32_t", b2), "mult": ("int32_t", m), "shift": ("int8_t", e)}
+    return {"weights": ("uint8_t", dsp_gen_layout(consts["weights"], params["weight_bits"])),
+            "bias": ("int32_t", b2), "mult": ("int32_t", m), "shift": ("int8_t", e)}
 
 
 # -- Cortex-M55 Helium, any depth multiplier: the int8 general Helium kernel ------------------------
