@@ -87,45 +87,14 @@ static void mcf_dw_sub_flat(const uint8_t *w, int16_t *dst, int32_t n, int32_t b
 
 /* `words` words of doubled tap pairs from the stream of variants/dsp_subbyte_dw.py: dsp_gen_layout
  * (offset-binary fields, bytes permuted so that SXTB16 / SXTB16 ROR 8 of one SSUB8 give two pair
- * words): int4 4 words a flash word (two fields), ternary 8 (four fields); the last group is
- * written whole (up to 7 words past `words`: the scratch has room for them). About 1.6 (int4) /
- * 1.4 (ternary) instructions a word written. */
-#define MCF_DW_SUB_PAIRS(m, d)                  \
-    do {                                        \
-        (d)[0] = (int32_t)__sxtb16(m);          \
-        (d)[1] = (int32_t)mcf_sxtb16_ror8(m);   \
-    } while (0)
-
-static __attribute__((noinline)) void mcf_dw_sub_gen_unpack(const uint32_t *src, int32_t *dst, int32_t words,
-                                                            int32_t bits)
+ * words): the convolution's assembly loops (mcf_subbyte_dsp.h: mcf_sub_unpack4_words /
+ * _unpack2_words, 1.25 instructions a weight) read it as it stands, int4 4 words a flash word,
+ * ternary 8; the last one is written whole (up to 7 words past `words`: the scratch has room). */
+static inline void mcf_dw_sub_gen_unpack(const uint32_t *src, int32_t *dst, int32_t words, int32_t bits)
 {
-    int32_t *const end = dst + words;
-    uint32_t mask = bits == 4 ? 0x1E1E1E1Eu : 0x06060606u;
-    __asm__("" : "+r"(mask));       /* kept in a register: the field's shift folds into the AND */
-    if (bits == 4) {
-        const uint32_t k16 = 0x10101010u;
-        while (dst < end) {
-            const uint32_t u = *src++;
-            const uint32_t m0 = __ssub8((u << 1) & mask, k16);
-            const uint32_t m1 = __ssub8((u >> 3) & mask, k16);
-            MCF_DW_SUB_PAIRS(m0, dst);
-            MCF_DW_SUB_PAIRS(m1, dst + 2);
-            dst += 4;
-        }
-    } else {
-        const uint32_t k2 = 0x02020202u;
-        while (dst < end) {
-            const uint32_t u = *src++;
-            const uint32_t m0 = __ssub8((u << 1) & mask, k2);
-            const uint32_t m1 = __ssub8((u >> 1) & mask, k2);
-            const uint32_t m2 = __ssub8((u >> 3) & mask, k2);
-            const uint32_t m3 = __ssub8((u >> 5) & mask, k2);
-            MCF_DW_SUB_PAIRS(m0, dst);
-            MCF_DW_SUB_PAIRS(m1, dst + 2);
-            MCF_DW_SUB_PAIRS(m2, dst + 4);
-            MCF_DW_SUB_PAIRS(m3, dst + 6);
-            dst += 8;
-        }
+    if (words > 0) {
+        (bits == 4 ? mcf_sub_unpack4_words : mcf_sub_unpack2_words)(src, dst, bits == 4 ? (words + 3) >> 2
+                                                                                          : (words + 7) >> 3);
     }
 }
 
