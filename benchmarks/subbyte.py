@@ -50,11 +50,12 @@ def measure(model, calib, x, target, board, out: Path, bits: int):
     return info["instructions"], res.info["macs"], exact, kern[0].replace("mcf_", ""), res.info["weights_bytes"]
 
 
-def bench_layers(cores, work: Path):
+def bench_layers(cores, work: Path, layers: dict | None = None):
+    """layers: {name: spec} instead of LAYERS (and the M0-size ones)."""
     print("| layer | core | bits | kernel | instructions | MACs/instr | vs int8 | weights B | bit-exact |")
     print("|---|---|---|---|---|---|---|---|---|")
-    small = {name: spec for name, spec in M0_ONLY.items() if "m0" in cores}
-    for name, spec in {**LAYERS, **small}.items():
+    small = {name: spec for name, spec in M0_ONLY.items() if "m0" in cores and layers is None}
+    for name, spec in {**(layers or LAYERS), **small}.items():
         d = work / "".join(ch if ch.isalnum() else "_" for ch in name)
         model, calib, x = build_model([spec], d / "model.onnx")
         x = [a[:1] for a in x]

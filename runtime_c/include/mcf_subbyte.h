@@ -107,6 +107,13 @@ void mcf_depthwise_conv2d_s8_w4_dsp(const mcf_conv2d_sub_args *a, const int8_t *
 void mcf_depthwise_conv2d_s8_w2_dsp(const mcf_conv2d_sub_args *a, const int8_t *in, int8_t *out);
 void mcf_depthwise_conv2d_s8_w4_dsp_lsh(const mcf_conv2d_sub_args *a, const int8_t *in, int8_t *out);
 void mcf_depthwise_conv2d_s8_w2_dsp_lsh(const mcf_conv2d_sub_args *a, const int8_t *in, int8_t *out);
+/* any depthwise shape (mcf_subbyte_dsp_dw.h, mcf_subbyte_mve_dw.h) */
+void mcf_depthwise_conv2d_s8_w4_dsp_gen(const mcf_conv2d_sub_args *a, const int8_t *in, int8_t *out);
+void mcf_depthwise_conv2d_s8_w2_dsp_gen(const mcf_conv2d_sub_args *a, const int8_t *in, int8_t *out);
+void mcf_depthwise_conv2d_s8_w4_dsp_gen_lsh(const mcf_conv2d_sub_args *a, const int8_t *in, int8_t *out);
+void mcf_depthwise_conv2d_s8_w2_dsp_gen_lsh(const mcf_conv2d_sub_args *a, const int8_t *in, int8_t *out);
+void mcf_depthwise_conv2d_s8_w4_mve_gen(const mcf_conv2d_sub_args *a, const int8_t *in, int8_t *out);
+void mcf_depthwise_conv2d_s8_w2_mve_gen(const mcf_conv2d_sub_args *a, const int8_t *in, int8_t *out);
 void mcf_conv2d_s8_w4_mve(const mcf_conv2d_sub_args *a, const int8_t *in, int8_t *out);
 void mcf_conv2d_s8_w2_mve(const mcf_conv2d_sub_args *a, const int8_t *in, int8_t *out);
 void mcf_fully_connected_s8_w4_mve(const mcf_fully_connected_sub_args *a, const int8_t *in, int8_t *out);

@@ -403,53 +403,5 @@ static inline void mcf_fully_connected_sub_dsp(const mcf_fully_connected_sub_arg
     mcf_sub_dsp_gemm(&w, in, out, a->weights, a->bias, &a->rq, a->scratch, a->block, 0, bits, 0, 0);
 }
 
-/*
- * Depthwise 3x3 (multiplier 1, dilation 1, the int8 DSP 3x3 kernel's shapes): the channels' taps,
- * 9 a channel and a small share of the work, are unpacked at the start into the scratch as that
- * kernel's doubled int16 rows (A = (2 w0, 2 w1), B = (2 w1, 2 w2) per kernel row) with its
- * {2 bias', m, rcz, e} constants, and mcf_depthwise_conv2d_s8_dsp3x3 (block = 4 planes) or
- * _dsp3x3_1 runs with its planes after them. Flash keeps the portable packed weights and the
- * 9-byte constants. lsh (the _dsp_lsh entries): a channel stored with e <= 0 shifts left by s = -e;
- * its taps are widened by 2^(s+1) instead of 2 (its bias is stored so), its e is 0 and rcz the
- * output zero point, and the int8 kernel's _lsh entries requantize it with one SMMLAR (DW3_RQ0).
- */
-static inline void mcf_depthwise_sub_dsp(const mcf_conv2d_sub_args *a, const int8_t *in, int8_t *out, int32_t bits,
-                                         int32_t lsh)
-{
-    const int32_t c_n = a->win.out_c;
-    int32_t *q = (int32_t *)a->scratch;
-    int16_t *taps = (int16_t *)(q + 4 * c_n);
-    for (int32_t c = 0; c < c_n; ++c) {
-        const int32_t e = a->rq.shift[c];
-        const int32_t k = e > 0 ? 2 : 2 << -e;
-        q[4 * c] = a->bias[c];
-        q[4 * c + 1] = a->rq.mult[c];
-        q[4 * c + 2] = e > 0 ? mcf_sub_rcz(e, a->rq.out_zp) : a->rq.out_zp;
-        q[4 * c + 3] = e > 0 ? e : 0;
-        for (int32_t r = 0; r < 3; ++r) {
-            const int32_t w0 = k * mcf_wsub(a->weights, (size_t)c * 9 + 3 * r, bits);
-            const int32_t w1 = k * mcf_wsub(a->weights, (size_t)c * 9 + 3 * r + 1, bits);
-            const int32_t w2 = k * mcf_wsub(a->weights, (size_t)c * 9 + 3 * r + 2, bits);
-            int16_t *t = taps + (size_t)c * 12 + 4 * r;
-            t[0] = (int16_t)w0;
-            t[1] = (int16_t)w1;
-            t[2] = (int16_t)w1;
-            t[3] = (int16_t)w2;
-        }
-    }
-    mcf_conv2d_s8_args a8 = mcf_sub_int8_args(&a->win, a->groups, &a->rq, taps, q, taps + 12 * (size_t)c_n);
-    if (lsh) {
-        if (a->block == 4) {
-            mcf_depthwise_conv2d_s8_dsp3x3_lsh(&a8, in, out);
-        } else {
-            mcf_depthwise_conv2d_s8_dsp3x3_lsh1(&a8, in, out);
-        }
-    } else if (a->block == 4) {
-        mcf_depthwise_conv2d_s8_dsp3x3(&a8, in, out);
-    } else {
-        mcf_depthwise_conv2d_s8_dsp3x3_1(&a8, in, out);
-    }
-}
-
 #endif /* __ARM_FEATURE_DSP */
 #endif /* MCF_SUBBYTE_DSP_H */

@@ -12,6 +12,9 @@
  * packed_quant (mode word, mve_quant4, the input zero point row). Unpacking 32 (int4) or 64
  * (ternary) weights: one VLDRB, VSHL + VSHR per field (VSHR alone for the top one) and one
  * interleaving VST2 / VST4.
+ * A depth multiplier > 1 (mcf_depthwise_conv2d_s8_w{4,2}_mve_gen.c) runs the int8 general Helium
+ * kernel mcf_depthwise_conv2d_s8_mve the same way, over the portable order [out_c][taps]
+ * (codegen/c/variants/dsp_subbyte_dw.py: _mve_gen_prepare).
  */
 #ifndef MCF_SUBBYTE_MVE_DW_H
 #define MCF_SUBBYTE_MVE_DW_H
@@ -23,14 +26,10 @@
 #include "mcf_subbyte.h"
 #include "mcf_variants.h"
 
-static inline void mcf_depthwise_sub_mve(const mcf_conv2d_sub_args *a, const int8_t *in, int8_t *out, int32_t bits)
+/* n weights (a multiple of 32 int4 / 64 ternary) from their packed vectors at src into int8 at dst */
+static inline void mcf_sub_mve_unpack(const int8_t *src, int8_t *dst, int32_t n, int32_t bits)
 {
-    const mcf_window *win = &a->win;
-    const int32_t n = ((win->out_c + 3) & ~3) * win->k_h * win->k_w;        /* int8 weights */
     const int32_t per = bits == 4 ? 32 : 64;                                /* weights per 16 bytes */
-    int8_t *wbuf = (int8_t *)(((uintptr_t)a->scratch + 15u) & ~(uintptr_t)15u);
-    const int8_t *src = (const int8_t *)a->weights;
-    int8_t *dst = wbuf;
     for (int32_t i = 0; i < n; i += per, src += 16, dst += per) {
         const int8x16_t v = vld1q_s8(src);
         if (bits == 4) {
@@ -47,9 +46,41 @@ static inline void mcf_depthwise_sub_mve(const mcf_conv2d_sub_args *a, const int
             vst4q_s8(dst, t);
         }
     }
-    const mcf_conv2d_s8_args a8 = mcf_sub_int8_args(win, a->groups, &a->rq, wbuf, a->bias,
-                                                    wbuf + (n + per - 1) / per * per);
+}
+
+/* n int8 weights unpacked into the scratch (16-byte aligned); returns them, *rest = the scratch after */
+static inline int8_t *mcf_sub_mve_taps(const mcf_conv2d_sub_args *a, int32_t n, int32_t bits, void **rest)
+{
+    const int32_t per = bits == 4 ? 32 : 64;
+    const int32_t nv = (n + per - 1) / per * per;
+    int8_t *wbuf = (int8_t *)(((uintptr_t)a->scratch + 15u) & ~(uintptr_t)15u);
+    mcf_sub_mve_unpack((const int8_t *)a->weights, wbuf, nv, bits);
+    *rest = wbuf + nv;
+    return wbuf;
+}
+
+/* Depth multiplier 1: mcf_depthwise_conv2d_s8_mve_ch over weights [C4 / 4][taps][4]. */
+static inline void mcf_depthwise_sub_mve(const mcf_conv2d_sub_args *a, const int8_t *in, int8_t *out, int32_t bits)
+{
+    const mcf_window *win = &a->win;
+    void *rest;
+    int8_t *wbuf = mcf_sub_mve_taps(a, ((win->out_c + 3) & ~3) * win->k_h * win->k_w, bits, &rest);
+    const mcf_conv2d_s8_args a8 = mcf_sub_int8_args(win, a->groups, &a->rq, wbuf, a->bias, rest);
     mcf_depthwise_conv2d_s8_mve_ch(&a8, in, out);
+}
+
+/* Any depth multiplier (the layers that mcf_depthwise_sub_mve does not take): the int8 general
+ * Helium kernel mcf_depthwise_conv2d_s8_mve (4 pixels in vector lanes, channel by channel) over
+ * its weights [out_c][taps] (the portable order); `bias` holds its packed_quant. */
+static inline void mcf_depthwise_sub_mve_gen(const mcf_conv2d_sub_args *a, const int8_t *in, int8_t *out,
+                                             int32_t bits)
+{
+    const mcf_window *win = &a->win;
+    void *rest;
+    int8_t *wbuf = mcf_sub_mve_taps(a, win->out_c * win->k_h * win->k_w, bits, &rest);
+    mcf_conv2d_s8_args a8 = mcf_sub_int8_args(win, a->groups, &a->rq, NULL, a->bias, rest);
+    a8.weights = wbuf;
+    mcf_depthwise_conv2d_s8_mve(&a8, in, out);
 }
 
 #endif /* MCF_SUBBYTE_MVE_DW_H */

@@ -25,6 +25,8 @@ void mcf_conv2d_s8_mve_block(const mcf_conv2d_s8_args *a, const int8_t *in, int8
 void mcf_conv2d_s8_fast(const mcf_conv2d_s8_args *a, const int8_t *in, int8_t *out);
 void mcf_depthwise_conv2d_s8_dsp(const mcf_conv2d_s8_args *a, const int8_t *in, int8_t *out);
 void mcf_depthwise_conv2d_s8_dsp2(const mcf_conv2d_s8_args *a, const int8_t *in, int8_t *out);
+void mcf_depthwise_conv2d_s8_dsp_lsh(const mcf_conv2d_s8_args *a, const int8_t *in, int8_t *out);
+void mcf_depthwise_conv2d_s8_dsp2_lsh(const mcf_conv2d_s8_args *a, const int8_t *in, int8_t *out);
 void mcf_depthwise_conv2d_s8_dsp3x3(const mcf_conv2d_s8_args *a, const int8_t *in, int8_t *out);
 void mcf_depthwise_conv2d_s8_dsp3x3_1(const mcf_conv2d_s8_args *a, const int8_t *in, int8_t *out);
 void mcf_depthwise_conv2d_s8_dsp3x3_lsh(const mcf_conv2d_s8_args *a, const int8_t *in, int8_t *out);

@@ -11,14 +11,38 @@
  * mcf_opt.h. Scratch: the plane, PH x PW int16 (PW includes two columns of margin).
  * mcf_depthwise_conv2d_s8_dsp2 (depth multiplier 1) widens two channels at a time (one 16-bit load
  * per pixel) into two planes (scratch 2 x PH x PW int16); an odd last channel alone.
+ * Compiled a second time with MCF_DW_DSP_LSH (mcf_depthwise_conv2d_s8_dsp_lsh.c) as
+ * mcf_depthwise_conv2d_s8_dsp_lsh / _dsp2_lsh, whose requantization also takes channels with
+ * e = 0 (the sub-byte kernels' left-shift channels, mcf_subbyte_dsp_dw.h: the shift folded into the
+ * taps and the bias, rcz = out_zp): y = SMMLAR(acc2, m, out_zp), one compare more per output.
  */
 #include "mcf_arith.h"
 #include "mcf_kernels.h"
 #include "mcf_opt.h"
 
+#ifndef MCF_DW_DSP_LSH
+#define MCF_DW_DSP_LSH 0
+#endif
+#if MCF_DW_DSP_LSH
+#define MCF_DW_FN(name) name##_lsh
+#else
+#define MCF_DW_FN(name) name
+#endif
+
+/* mcf_dsp_requant; with MCF_DW_DSP_LSH a channel with e = 0 as floor((acc2 m + 2^31) / 2^32) + rcz */
+static inline int32_t dw_requant(int32_t acc2, int32_t m, int32_t rcz, int32_t e)
+{
+#if MCF_DW_DSP_LSH
+    if (e == 0) {
+        return mcf_smmlar(acc2, m, rcz);
+    }
+#endif
+    return mcf_dsp_requant(acc2, m, rcz, e);
+}
+
 static inline int8_t requant_out(int32_t acc2, const int32_t *q, int32_t lo, int32_t hi)
 {
-    const int32_t y = __ssat(mcf_dsp_requant(acc2, q[1], q[2], q[3]), 8);
+    const int32_t y = __ssat(dw_requant(acc2, q[1], q[2], q[3]), 8);
     return (int8_t)MCF_CLAMP(y, lo, hi);
 }
 
@@ -61,7 +85,7 @@ static inline int32_t rd_pair(const int16_t *p)
 
 static inline int32_t fin(int32_t acc2, int32_t m, int32_t rcz, int32_t e, int32_t lo, int32_t hi, const int clamp)
 {
-    int32_t y = __ssat(mcf_dsp_requant(acc2, m, rcz, e), 8);
+    int32_t y = __ssat(dw_requant(acc2, m, rcz, e), 8);
     if (clamp) {
         y = MCF_CLAMP(y, lo, hi);
     }
@@ -216,6 +240,15 @@ static int32_t __attribute__((noinline)) dw3_row_any(const int16_t *row, int32_t
 {
     const int clamp = lo > -128 || hi < 127;
     int32_t ox;
+#if MCF_DW_DSP_LSH
+    /* the eight-output assembly needs 13 registers, which GCC does not find beside the e = 0
+     * branch ('impossible constraints'): four outputs a step */
+    (void)clamp;
+    if (s2) {
+        return dw3_row(row, pw, out_w, oc_stride, wq, q, o, lo, hi, 1, 1);
+    }
+    return dw3_row(row, pw, out_w, oc_stride, wq, q, o, lo, hi, 0, 1);
+#endif
     if (s2) {
         ox = clamp ? dw3_row8(row, pw, out_w, oc_stride, wq, q, o, lo, hi, 1, 1)
                    : dw3_row8(row, pw, out_w, oc_stride, wq, q, o, lo, hi, 1, 0);
@@ -372,13 +405,13 @@ static void dw_run(const mcf_conv2d_s8_args *a, const int8_t *in, int8_t *out, i
     }
 }
 
-void mcf_depthwise_conv2d_s8_dsp(const mcf_conv2d_s8_args *a, const int8_t *in, int8_t *out)
+void MCF_DW_FN(mcf_depthwise_conv2d_s8_dsp)(const mcf_conv2d_s8_args *a, const int8_t *in, int8_t *out)
 {
     dw_run(a, in, out, 1);
 }
 
 /* Depth multiplier 1: two channels widened at a time into two planes (scratch 2 PH x PW int16). */
-void mcf_depthwise_conv2d_s8_dsp2(const mcf_conv2d_s8_args *a, const int8_t *in, int8_t *out)
+void MCF_DW_FN(mcf_depthwise_conv2d_s8_dsp2)(const mcf_conv2d_s8_args *a, const int8_t *in, int8_t *out)
 {
     dw_run(a, in, out, 2);
 }

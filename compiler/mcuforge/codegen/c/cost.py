@@ -36,6 +36,10 @@ PER_MAC = {
     "mcf_depthwise_conv2d_s8_w4_dsp": 2.3, "mcf_depthwise_conv2d_s8_w2_dsp": 2.3,
     "mcf_depthwise_conv2d_s8_w4_dsp_lsh": 2.3, "mcf_depthwise_conv2d_s8_w2_dsp_lsh": 2.3,
     "mcf_depthwise_conv2d_s8_w4_fast": 28.0, "mcf_depthwise_conv2d_s8_w2_fast": 28.0,
+    # any other depthwise shape: the int8 general DSP kernel's figure (one or two planes), +0.1 for
+    # the left-shift form's compare (Cortex-M55's _mve / _mve_gen: the optimized default, 1.0)
+    "mcf_depthwise_conv2d_s8_w4_dsp_gen": 3.5, "mcf_depthwise_conv2d_s8_w2_dsp_gen": 3.5,
+    "mcf_depthwise_conv2d_s8_w4_dsp_gen_lsh": 3.6, "mcf_depthwise_conv2d_s8_w2_dsp_gen_lsh": 3.6,
 }
 OPTIMIZED_PER_UNIT = 1.0
 PORTABLE_PER_UNIT = 8.0

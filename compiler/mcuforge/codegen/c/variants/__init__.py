@@ -18,3 +18,4 @@ from . import (fast, fast_pool, fast_elementwise, gate_elementwise, dsp_gemm, ds
 from . import upsample  # noqa: F401,E402
 from . import dsp_s16  # noqa: F401,E402  (TFLite's 16x8 scheme)
 from . import dsp_subbyte  # noqa: F401,E402
+from . import dsp_subbyte_dw  # noqa: F401,E402  (every sub-byte depthwise variant, after dsp_subbyte)

@@ -268,10 +268,7 @@ def _dw_fast_prepare(params: dict, consts: dict) -> dict:
     return {}
 
 
-for _bits in (4, 2):
-    register_variant(f"mcf_depthwise_conv2d_s8_w{_bits}", Variant(
-        function=f"mcf_depthwise_conv2d_s8_w{_bits}_fast", sources=(f"mcf_depthwise_conv2d_s8_w{_bits}_fast.c",),
-        accepts=_dw_fast_accepts, prepare=_dw_fast_prepare))
+# registered in dsp_subbyte_dw.py (every depthwise variant, in the order they are tried)
 
 
 # -- DSP depthwise 3x3: the int8 DSP 3x3 kernel over taps unpacked at run time ---------------------
@@ -295,11 +292,7 @@ def _dw_dsp_prepare(params: dict, consts: dict, lsh: bool = False) -> dict:
     return {"bias": ("int32_t", b2), "mult": ("int32_t", m), "shift": ("int8_t", e)}
 
 
-for _bits in (4, 2):
-    register_variant(f"mcf_depthwise_conv2d_s8_w{_bits}", Variant(
-        function=f"mcf_depthwise_conv2d_s8_w{_bits}_dsp",
-        sources=(f"mcf_depthwise_conv2d_s8_w{_bits}_dsp.c", "mcf_depthwise_conv2d_s8_dsp3x3.c"), requires=DSP,
-        accepts=_dw_dsp_accepts, prepare=_dw_dsp_prepare))
+# registered in dsp_subbyte_dw.py
 
 
 # -- the same for layers with requantization multipliers >= 1/2 (shift >= 0) ------------------------
@@ -350,12 +343,7 @@ def _dw_dsp_lsh_accepts(params: dict) -> bool:
             and _lsh_ok(consts, params["rq"]))
 
 
-# registered after the right-shift-only kernel, so tried before it: only where a channel shifts left
-for _bits in (4, 2):
-    register_variant(f"mcf_depthwise_conv2d_s8_w{_bits}", Variant(
-        function=f"mcf_depthwise_conv2d_s8_w{_bits}_dsp_lsh",
-        sources=(f"mcf_depthwise_conv2d_s8_w{_bits}_dsp_lsh.c", "mcf_depthwise_conv2d_s8_dsp3x3.c"), requires=DSP,
-        accepts=_dw_dsp_lsh_accepts, prepare=lambda p, c: _dw_dsp_prepare(p, c, lsh=True)))
+# registered in dsp_subbyte_dw.py, after the right-shift-only kernel (tried before it)
 
 
 # -- Cortex-M55 Helium convolution: the int8 Helium kernel over blocks unpacked at run time -------
@@ -474,8 +462,4 @@ def _mve_dw_prepare(params: dict, consts: dict) -> dict:
     return {"weights": ("uint8_t", packed), "bias": arrays["packed_quant"], "mult": None, "shift": None}
 
 
-for _bits in (4, 2):
-    register_variant(f"mcf_depthwise_conv2d_s8_w{_bits}", Variant(
-        function=f"mcf_depthwise_conv2d_s8_w{_bits}_mve",
-        sources=(f"mcf_depthwise_conv2d_s8_w{_bits}_mve.c", "mcf_depthwise_conv2d_s8_mve_ch.c"),
-        requires=MVE, accepts=_mve_dw_accepts, prepare=_mve_dw_prepare))
+# registered in dsp_subbyte_dw.py

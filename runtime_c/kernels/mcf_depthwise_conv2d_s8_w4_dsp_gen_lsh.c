@@ -1,0 +1,8 @@
+/* int8 depthwise convolution (any kernel, stride, dilation, depth multiplier) with int4 weights on
+ * the DSP extension, for layers with channels whose requantization shifts left (mcf_subbyte_dsp_dw.h). */
+#include "mcf_subbyte_dsp_dw.h"
+
+void mcf_depthwise_conv2d_s8_w4_dsp_gen_lsh(const mcf_conv2d_sub_args *a, const int8_t *in, int8_t *out)
+{
+    mcf_depthwise_sub_dsp_gen(a, in, out, 4, 1);
+}
