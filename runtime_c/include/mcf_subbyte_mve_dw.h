@@ -8,10 +8,11 @@
  * mcf_depthwise_conv2d_s8_mve_ch, runs the layer. Flash (codegen/c/variants/dsp_subbyte.py:
  * _mve_dw_prepare): those int8 weights packed in their order as the portable format packs a row
  * (int4 two a byte, element 2i in the low nibble; ternary four a byte, element 4i + j in bits
- * 2j..2j+1; two's complement), zero padded to whole vectors; `bias` holds the int8 kernel's
- * packed_quant (mode word, mve_quant4, the input zero point row). Unpacking 32 (int4) or 64
+ * 2j..2j+1; two's complement), zero padded to whole vectors. Unpacking 32 (int4) or 64
  * (ternary) weights: one VLDRB, VSHL + VSHR per field (VSHR alone for the top one) and one
- * interleaving VST2 / VST4.
+ * interleaving VST2 / VST4. The constants are compact in flash (mcf_subbyte_mve_quant.h) and
+ * expanded into the scratch after the weights as the int8 kernel's packed_quant (mode word, 3
+ * padding words, mve_quant4, then the input zero point row of C4 bytes).
  */
 #ifndef MCF_SUBBYTE_MVE_DW_H
 #define MCF_SUBBYTE_MVE_DW_H
@@ -21,6 +22,7 @@
 
 #include "mcf_kernels.h"
 #include "mcf_subbyte.h"
+#include "mcf_subbyte_mve_quant.h"
 #include "mcf_variants.h"
 
 static inline void mcf_depthwise_sub_mve(const mcf_conv2d_sub_args *a, const int8_t *in, int8_t *out, int32_t bits)
@@ -47,8 +49,17 @@ static inline void mcf_depthwise_sub_mve(const mcf_conv2d_sub_args *a, const int
             vst4q_s8(dst, t);
         }
     }
-    const mcf_conv2d_s8_args a8 = mcf_sub_int8_args(win, a->groups, &a->rq, wbuf, a->bias,
-                                                    wbuf + (n + per - 1) / per * per);
+    /* the constants (16-byte aligned after the weights): mode, mve_quant4, the zero point row */
+    const int32_t c = win->out_c, c4 = (c + 3) & ~3;
+    int32_t *qbuf = (int32_t *)(wbuf + (n + per - 1) / per * per);
+    qbuf[0] = mcf_sub_mve_mode(&a->rq, 0, c);
+    mcf_sub_mve_quant4(a->bias, a->bias16, &a->rq, c, qbuf + 4);
+    int8_t *zp_row = (int8_t *)(qbuf + 4 + 5 * c4);
+    for (int32_t i = 0; i < c4; i += 16) {
+        vstrbq_p_s8(zp_row + i, vdupq_n_s8((int8_t)a->rq.in_zp), vctp8q((uint32_t)(c4 - i)));
+    }
+    const mcf_conv2d_s8_args a8 = mcf_sub_int8_args(win, a->groups, &a->rq, wbuf, qbuf,
+                                                    zp_row + ((c4 + 15) & ~15));
     mcf_depthwise_conv2d_s8_mve_ch(&a8, in, out);
 }
 

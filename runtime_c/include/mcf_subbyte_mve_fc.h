@@ -14,9 +14,12 @@
  *   (int4: w1 . x = T1, u0 . x = T0 - 16 T1), and w . x = u . x - o sum x (o = 1, int4 8).
  * Ternary: 9 instructions per 64 MACs, as the int8 kernel; int4 10. Raw int8 x (the bias folds
  * in_zp), the tail of K under a VCTP predicate (the weights' padding meets x = 0).
- * Constants (`bias`): the int8 Helium FC kernel's (mve_quant4: folded biases, channels rounded up
- * to 4, then per group of 4 channels left shifts, multipliers, fix-up masks, negated right
- * shifts); requantized as there.
+ * Constants: compact (mcf_subbyte_mve_quant.h; the arrays zero padded to whole groups of 4
+ * channels, so every load is whole), read in the requantization: per group of 4 channels one
+ * widening load each of bias16 (or bias), mult16 (then VSHL #15) and shift s; l = max(s, 0), -r =
+ * min(s, 0), and s itself is the fix-up mask (the fix-up tests the sign bit of v & f). One VSHL,
+ * VMAX and VMIN more than loading the int8 kernel's l, m, f, -r (20 bytes a channel), against 5
+ * bytes. A layer where either narrow form does not fit takes a build that tests per group.
  */
 #ifndef MCF_SUBBYTE_MVE_FC_H
 #define MCF_SUBBYTE_MVE_FC_H
@@ -27,6 +30,7 @@
 #include "mcf_kernels.h"
 #include "mcf_mve_requant.h"
 #include "mcf_subbyte.h"
+#include "mcf_subbyte_mve_quant.h"
 
 /* T0..T3 of one block of 16 K of four channels (x vector xv, packed bytes at wp). */
 #define MCF_SUB_MVE_FC_T4(xv, wp)                                                   \
@@ -47,13 +51,46 @@
         t3 = vmladavaq_s8(t3, xv, vshrq_n_s8(b_, 6));                               \
     } while (0)
 
-static inline void mcf_fully_connected_sub_mve(const mcf_fully_connected_sub_args *a, const int8_t *in, int8_t *out,
-                                               int32_t bits)
+/* Four channels' accumulators (oc .. oc + 3) requantized from the compact constants: narrow = 1
+ * (a constant in each build) reads bias16 and mult16 without testing. */
+static inline __attribute__((always_inline)) int32x4_t mcf_sub_mve_fc_requant(const mcf_fully_connected_sub_args *a,
+                                                                              int32x4_t v, int32_t oc, int narrow)
+{
+    const mcf_requant_sub *rq = &a->rq;
+    int32x4_t m, b;
+    if (narrow || a->bias16) {
+        b = vldrhq_s32(a->bias16 + oc);
+    } else {
+        b = vldrwq_s32(a->bias + oc);
+    }
+    if (narrow || rq->mult16) {
+        m = vreinterpretq_s32_u32(vshlq_n_u32(vldrhq_u32(rq->mult16 + oc), 15));
+    } else {
+        m = vldrwq_s32(rq->mult + oc);
+    }
+    const int32x4_t s = vldrbq_s32(rq->shift + oc);
+    v = vaddq_s32(v, b);
+#if MCF_SINGLE_ROUNDING
+    v = vshlq_s32(v, vmaxq_s32(vaddq_n_s32(s, 2), vdupq_n_s32(0)));
+    v = mcf_mve_rq_mul(v, m);
+    v = vrshlq_s32(v, vminq_s32(vaddq_n_s32(s, 1), vdupq_n_s32(-1)));
+#else
+    v = vshlq_s32(v, vmaxq_s32(s, vdupq_n_s32(0)));
+    v = mcf_mve_rq_mul(v, m);
+    v = mcf_mve_rq_fix(v, s);
+    v = vrshlq_s32(v, vminq_s32(s, vdupq_n_s32(0)));
+#endif
+    v = vaddq_n_s32(v, a->rq.out_zp);
+    v = vmaxq_s32(v, vdupq_n_s32(a->rq.act_min));
+    return vminq_s32(v, vdupq_n_s32(a->rq.act_max));
+}
+
+static inline __attribute__((always_inline)) void mcf_sub_mve_fc_rows(const mcf_fully_connected_sub_args *a,
+                                                                      const int8_t *in, int8_t *out, int32_t bits,
+                                                                      int narrow)
 {
     const int32_t k = a->in_features, n_out = a->out_features;
-    const int32_t n4 = (n_out + 3) & ~3, full = k >> 4, rest = k & 15;
-    const int32_t *bias = a->bias;
-    const int32_t zp = a->rq.out_zp, lo = a->rq.act_min, hi = a->rq.act_max;
+    const int32_t full = k >> 4, rest = k & 15;
     const mve_pred16_t p = vctp8q((uint32_t)rest);
     for (int32_t r = 0; r < a->rows; ++r) {
         const int8_t *x = in + (size_t)r * k;
@@ -66,8 +103,7 @@ static inline void mcf_fully_connected_sub_mve(const mcf_fully_connected_sub_arg
             sx = vaddvaq_s8(sx, vld1q_z_s8(x + 16 * full, p));
         }
         const int8_t *wp = (const int8_t *)a->weights;
-        const int32_t *q = bias + n4;
-        for (int32_t oc = 0; oc < n_out; oc += 4, q += 16) {
+        for (int32_t oc = 0; oc < n_out; oc += 4) {
             const int8_t *xp = x;
             int32_t t0 = 0, t1 = 0, t2 = 0, t3 = 0;
             int32x4_t v;
@@ -100,9 +136,18 @@ static inline void mcf_fully_connected_sub_mve(const mcf_fully_connected_sub_arg
                 v = vsetq_lane_s32(t2 - 4 * t3 - sx, v, 2);
                 v = vsetq_lane_s32(t3, v, 3);
             }
-            v = vaddq_s32(v, vld1q_s32(bias + oc));
-            mcf_mve_store4(o + oc, mcf_mve_requant4(v, q, zp, lo, hi), n_out - oc);
+            mcf_mve_store4(o + oc, mcf_sub_mve_fc_requant(a, v, oc, narrow), n_out - oc);
         }
+    }
+}
+
+static inline void mcf_fully_connected_sub_mve(const mcf_fully_connected_sub_args *a, const int8_t *in, int8_t *out,
+                                               int32_t bits)
+{
+    if (a->bias16 && a->rq.mult16) {
+        mcf_sub_mve_fc_rows(a, in, out, bits, 1);
+    } else {
+        mcf_sub_mve_fc_rows(a, in, out, bits, 0);
     }
 }
 

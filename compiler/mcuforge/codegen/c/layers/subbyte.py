@@ -69,9 +69,10 @@ def subbyte_weighted(ctx, node, cid, template: str, kernel: str, geometry: dict,
 
 
 def reads_compact(function: str, bits: int) -> bool:
-    """The portable kernel (mcf_..._w4) and its tuned C variant (_fast) read int16 biases and
-    uint16 multipliers (runtime_c/include/mcf_subbyte_ref.h)."""
-    return function.endswith((f"_w{bits}", f"_w{bits}_fast"))
+    """The portable kernel (mcf_..._w4), its tuned C variant (_fast) and the Helium ones (_mve)
+    read int16 biases and uint16 multipliers (runtime_c/include/mcf_subbyte_ref.h,
+    mcf_subbyte_mve_quant.h)."""
+    return function.endswith((f"_w{bits}", f"_w{bits}_fast", f"_w{bits}_mve"))
 
 
 def compact_constants(arrays: dict, params: dict):

@@ -11,7 +11,7 @@ import numpy as np
 
 from ..kernel_select import Variant, register_variant
 from .dsp_gemm import _dsp_gemm_ok, dsp_gemm_quant, fc_window
-from .shared import DSP, MVE, _ceil, conv_segments, segmented_weights
+from .shared import DSP, MVE, _ceil, conv_segments, folded_bias, segmented_weights
 
 
 DSP_BLOCK_BYTES = 8192     # scratch for one block of unpacked int16 weights (a layer that fits: one block)
@@ -290,8 +290,19 @@ def _mve_accepts(params: dict) -> bool:
     return _mve_conv_accepts(params)
 
 
+def mve_compact_quant(params: dict, consts: dict) -> dict:
+    """The Helium kernels' per-channel constants as the compact arrays they read
+    (mcf_subbyte_mve_quant.h): the folded bias (bias - in_zp * sum(w), the kernels read raw int8
+    inputs), multiplier and shift; codegen/c/layers/subbyte.py narrows the first two to int16 /
+    uint16 where the layer's values allow (compact_constants)."""
+    params["has_bias"] = True
+    return {"bias": ("int32_t", folded_bias(consts["weights"], consts["bias"], params["rq"]["in_zp"])),
+            "mult": ("int32_t", np.asarray(consts["mult"], np.int64)),
+            "shift": ("int8_t", np.asarray(consts["shift"], np.int64))}
+
+
 def _mve_prepare(params: dict, consts: dict) -> dict:
-    from .mve import mve_quant_conv
+    from .mve import mve_mode
     win = params["win"]
     kpad = _ceil(win["k_h"] * win["k_w"] * win["in_c"], 16)
     out_c = consts["weights"].shape[0]
@@ -300,13 +311,12 @@ def _mve_prepare(params: dict, consts: dict) -> dict:
     params["block"] = block
     if block < out_c:
         params["inplace_safe"] = False       # every block reads the whole input again
-    q = mve_quant_conv(consts, params["rq"]["in_zp"])
-    qstride = (q.size - 4) // (_ceil(out_c, 4) // 4)
-    params["has_bias"] = True
-    params["packed_quant"] = True            # _sub.j2: no mult / shift arrays
+    mode = mve_mode(consts["shift"])         # a block's mode (mcf_sub_mve_mode) never needs more words
+    qstride = 12 + 4 * (mode & 1) + 4 * (mode >> 1)
+    # the two patches, the block's unpacked weights, its expanded constants (mve_quant_conv)
     params["scratch_bytes"] = 16 + 2 * kpad + _ceil(block, 4) * kpad + 4 * (4 + qstride * _ceil(block, 4) // 4)
-    return {"weights": ("uint8_t", mve_sub_layout(consts["weights"], params["weight_bits"])),
-            "bias": ("int32_t", q), "mult": None, "shift": None}
+    return dict(mve_compact_quant(params, consts),
+                weights=("uint8_t", mve_sub_layout(consts["weights"], params["weight_bits"])))
 
 
 for _bits in (4, 2):
@@ -337,13 +347,14 @@ def _mve_fc_accepts(params: dict) -> bool:
 
 
 def _mve_fc_prepare(params: dict, consts: dict) -> dict:
-    """No scratch; `bias` holds the int8 Helium FC kernel's constants (mve_quant4)."""
-    from .mve import mve_quant4
-    params["has_bias"] = True
-    params["packed_quant"] = True            # _sub.j2: no mult / shift arrays
+    """No scratch; the compact constants zero padded to whole groups of 4 channels (the kernel's
+    loads are whole vectors)."""
     params["scratch_bytes"] = 0
-    return {"weights": ("uint8_t", mve_fc_layout(consts["weights"], params["weight_bits"])),
-            "bias": ("int32_t", mve_quant4(consts, params["rq"]["in_zp"])), "mult": None, "shift": None}
+    arrays = mve_compact_quant(params, consts)
+    for what, (ctype, v) in arrays.items():
+        arrays[what] = (ctype, np.concatenate([v, np.zeros(_ceil(len(v), 4) - len(v), np.int64)]))
+    arrays["weights"] = ("uint8_t", mve_fc_layout(consts["weights"], params["weight_bits"]))
+    return arrays
 
 
 for _bits in (4, 2):
@@ -370,17 +381,18 @@ def _mve_dw_accepts(params: dict) -> bool:
 
 
 def _mve_dw_prepare(params: dict, consts: dict) -> dict:
-    """Scratch: the unpacked int8 weights (16-byte aligned), then the int8 kernel's column table;
-    `bias` holds its packed_quant (mode word, mve_quant4, input zero point row)."""
+    """Scratch: the unpacked int8 weights (16-byte aligned), the int8 kernel's packed_quant expanded
+    from the compact constants (mode and 3 padding words, mve_quant4: 20 bytes a channel, the
+    input zero point row), then its column table."""
     from .mve import _mve_dwc_prepare
     arrays = _mve_dwc_prepare(params, consts)
     params.pop("drop", None)                  # "weights" is replaced by the packed taps
     wt = arrays["packed_weights"][1]
     packed = mve_dw_layout(wt, params["weight_bits"])
-    params["scratch_bytes"] = 15 + len(packed) * (8 // params["weight_bits"]) + params["scratch_bytes"]
-    params["has_bias"] = True
-    params["packed_quant"] = True             # _sub.j2: no mult / shift arrays
-    return {"weights": ("uint8_t", packed), "bias": arrays["packed_quant"], "mult": None, "shift": None}
+    c4 = _ceil(params["win"]["out_c"], 4)
+    quant = 16 + 20 * c4 + _ceil(c4, 16)
+    params["scratch_bytes"] = 15 + len(packed) * (8 // params["weight_bits"]) + quant + params["scratch_bytes"]
+    return dict(mve_compact_quant(params, consts), weights=("uint8_t", packed))
 
 
 for _bits in (4, 2):
