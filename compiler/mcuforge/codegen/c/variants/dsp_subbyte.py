@@ -285,6 +285,25 @@ def mve_sub_layout(w: np.ndarray, bits: int) -> np.ndarray:
     return b.astype(np.uint8).reshape(-1)
 
 
+def mve_sub_layout3(w: np.ndarray, block: int) -> np.ndarray:
+    """Ternary weights [C][...] -> the base-3 flash bytes mcf_subbyte_mve.h unpacks (1.6 bits a
+    weight instead of 2): the int8 Helium kernel's vectors ([C4 / 4][K16 / 16][4][16], zero
+    padded) of each block of `block` channels, zero padded to a multiple of 5 vectors, and per run
+    of 5 vectors 16 bytes, byte i the five trits w + 1 of lane i (first vector most significant;
+    quant/subbyte.py: pack_base3). Blocks are packed apart (each starts at a whole run)."""
+    from ....quant.subbyte import pack_base3
+    from .mve import mve_weights4x16
+    k16 = _ceil(int(np.prod(w.shape[1:])), 16)
+    vecs = mve_weights4x16(w).reshape(-1, 16)                    # [G][KB][4] vectors, in order
+    per = _ceil(block, 4) * k16 // 16                            # vectors of a whole block
+    out = []
+    for b0 in range(0, vecs.shape[0], per):
+        v = vecs[b0:b0 + per]
+        v = np.concatenate([v, np.zeros((_ceil(len(v), 5) - len(v), 16), np.int8)])
+        out.append(pack_base3(v.reshape(-1, 5, 16).transpose(0, 2, 1)))
+    return np.concatenate(out)
+
+
 def _mve_accepts(params: dict) -> bool:
     from .mve import _mve_conv_accepts
     return _mve_conv_accepts(params)
@@ -313,10 +332,16 @@ def _mve_prepare(params: dict, consts: dict) -> dict:
         params["inplace_safe"] = False       # every block reads the whole input again
     mode = mve_mode(consts["shift"])         # a block's mode (mcf_sub_mve_mode) never needs more words
     qstride = 12 + 4 * (mode & 1) + 4 * (mode >> 1)
+    wbytes = _ceil(block, 4) * kpad
+    if params["weight_bits"] == 2:           # base 3, unpacked in runs of 5 vectors
+        params["base3"] = True
+        wbytes = _ceil(wbytes, 80)
+        weights = mve_sub_layout3(consts["weights"], block)
+    else:
+        weights = mve_sub_layout(consts["weights"], 4)
     # the two patches, the block's unpacked weights, its expanded constants (mve_quant_conv)
-    params["scratch_bytes"] = 16 + 2 * kpad + _ceil(block, 4) * kpad + 4 * (4 + qstride * _ceil(block, 4) // 4)
-    return dict(mve_compact_quant(params, consts),
-                weights=("uint8_t", mve_sub_layout(consts["weights"], params["weight_bits"])))
+    params["scratch_bytes"] = 16 + 2 * kpad + wbytes + 4 * (4 + qstride * _ceil(block, 4) // 4)
+    return dict(mve_compact_quant(params, consts), weights=("uint8_t", weights))
 
 
 for _bits in (4, 2):
