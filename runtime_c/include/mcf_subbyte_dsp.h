@@ -22,9 +22,10 @@
  *   m = SSUB8((word >> f << 1) & mask, 2^(bits-1) * 2 in each byte)   mask 0x1E1E1E1E / 0x06060606
  * gives the four doubled weights 2 w[i] as int8 bytes, then SXTB16 and SXTB16 ROR 8 give the
  * int8 kernel's (2 w0, 2 w2) and (2 w1, 2 w3) words: exact, no scaling.
- * Per-channel constants in flash (9 bytes a channel): `bias` = 2 * (bias - in_zp * sum w), `mult`
- * = the Q31 multiplier, `shift` = e = -shift (1..22); rcz = 2^(e-1) + out_zp 2^e is formed at
- * run time. A dead (all-zero) channel has m = 2^30, e = 1, bias = 8 (y - out_zp): its constant
+ * Per-channel constants in flash (9 bytes a channel, 7 with `rq.mult16`, the depthwise 5 with
+ * `bias16` too; read through mcf_sub_mult / mcf_sub_bias): `bias` = 2 * (bias - in_zp * sum w),
+ * `mult` = the Q31 multiplier, `shift` = e = -shift (1..22); rcz = 2^(e-1) + out_zp 2^e is formed
+ * at run time. A dead (all-zero) channel has m = 2^30, e = 1, bias = 8 (y - out_zp): its constant
  * output y (mcf_dsp_requant gives exactly y).
  */
 #ifndef MCF_SUBBYTE_DSP_H
@@ -146,16 +147,16 @@ static void mcf_sub_block_quant(int32_t *q, const int32_t *b2, const mcf_requant
         const int32_t e0 = rq->shift[c], e1 = rq->shift[c + 1];
         q[0] = b2[c];
         q[1] = b2[c + 1];
-        q[2] = rq->mult[c];
+        q[2] = mcf_sub_mult(rq, c);
         q[3] = mcf_sub_rcz_lsh(e0, zp);
         q[4] = mcf_sub_eword(e0, lsh);
-        q[5] = rq->mult[c + 1];
+        q[5] = mcf_sub_mult(rq, c + 1);
         q[6] = mcf_sub_rcz_lsh(e1, zp);
         q[7] = mcf_sub_eword(e1, lsh);
     }
     if (c < c0 + nc) {
         q[0] = b2[c];
-        q[1] = rq->mult[c];
+        q[1] = mcf_sub_mult(rq, c);
         q[2] = mcf_sub_rcz_lsh(rq->shift[c], zp);
         q[3] = mcf_sub_eword(rq->shift[c], lsh);
         q += 4;
@@ -252,8 +253,9 @@ static inline void mcf_conv2d_sub_dsp(const mcf_conv2d_sub_args *a, const int8_t
 static inline int8_t mcf_sub_fc_out(int32_t dot, int32_t b2, const mcf_requant_sub *rq, int32_t c)
 {
     const int32_t e = rq->shift[c];
-    const int32_t y = e > 0 ? mcf_dsp_requant(b2 + 2 * dot, rq->mult[c], mcf_sub_rcz(e, rq->out_zp), e)
-                            : mcf_smmlar(b2 + dot * (2 << -e), rq->mult[c], rq->out_zp);
+    const int32_t m = mcf_sub_mult(rq, c);
+    const int32_t y = e > 0 ? mcf_dsp_requant(b2 + 2 * dot, m, mcf_sub_rcz(e, rq->out_zp), e)
+                            : mcf_smmlar(b2 + dot * (2 << -e), m, rq->out_zp);
     return (int8_t)MCF_CLAMP(__ssat(y, 8), rq->act_min, rq->act_max);
 }
 
@@ -427,8 +429,8 @@ static inline void mcf_depthwise_sub_dsp(const mcf_conv2d_sub_args *a, const int
     for (int32_t c = 0; c < c_n; ++c) {
         const int32_t e = a->rq.shift[c];
         const int32_t k = e > 0 ? 2 : 2 << -e;
-        q[4 * c] = a->bias[c];
-        q[4 * c + 1] = a->rq.mult[c];
+        q[4 * c] = mcf_sub_bias(a->bias, a->bias16, c);
+        q[4 * c + 1] = mcf_sub_mult(&a->rq, c);
         q[4 * c + 2] = e > 0 ? mcf_sub_rcz(e, a->rq.out_zp) : a->rq.out_zp;
         q[4 * c + 3] = e > 0 ? e : 0;
         for (int32_t r = 0; r < 3; ++r) {
