@@ -19,7 +19,7 @@
  * widening load each of bias16 (or bias), mult16 (then VSHL #15) and shift s; l = max(s, 0), -r =
  * min(s, 0), and s itself is the fix-up mask (the fix-up tests the sign bit of v & f). One VSHL,
  * VMAX and VMIN more than loading the int8 kernel's l, m, f, -r (20 bytes a channel), against 5
- * bytes. A layer where either narrow form does not fit takes a build that tests per group.
+ * bytes. One build per storage of the bias and the multiplier (16 or 32 bits).
  */
 #ifndef MCF_SUBBYTE_MVE_FC_H
 #define MCF_SUBBYTE_MVE_FC_H
@@ -51,46 +51,36 @@
         t3 = vmladavaq_s8(t3, xv, vshrq_n_s8(b_, 6));                               \
     } while (0)
 
-/* Four channels' accumulators (oc .. oc + 3) requantized from the compact constants: narrow = 1
- * (a constant in each build) reads bias16 and mult16 without testing. */
-static inline __attribute__((always_inline)) int32x4_t mcf_sub_mve_fc_requant(const mcf_fully_connected_sub_args *a,
-                                                                              int32x4_t v, int32_t oc, int narrow)
+/* Four channels' accumulators requantized from the compact constants at b16 / b32, m16 / m32 and
+ * sh; nb, nm (constants in each build): bias16, mult16 or their int32 forms. */
+static inline __attribute__((always_inline)) int32x4_t mcf_sub_mve_fc_requant(int32x4_t v, const int16_t *b16,
+                                                                              const int32_t *b32, const uint16_t *m16,
+                                                                              const int32_t *m32, const int8_t *sh,
+                                                                              int nb, int nm)
 {
-    const mcf_requant_sub *rq = &a->rq;
-    int32x4_t m, b;
-    if (narrow || a->bias16) {
-        b = vldrhq_s32(a->bias16 + oc);
-    } else {
-        b = vldrwq_s32(a->bias + oc);
-    }
-    if (narrow || rq->mult16) {
-        m = vreinterpretq_s32_u32(vshlq_n_u32(vldrhq_u32(rq->mult16 + oc), 15));
-    } else {
-        m = vldrwq_s32(rq->mult + oc);
-    }
-    const int32x4_t s = vldrbq_s32(rq->shift + oc);
+    const int32x4_t b = nb ? vldrhq_s32(b16) : vldrwq_s32(b32);
+    const int32x4_t m = nm ? vreinterpretq_s32_u32(vshlq_n_u32(vldrhq_u32(m16), 15)) : vldrwq_s32(m32);
+    const int32x4_t s = vldrbq_s32(sh);
     v = vaddq_s32(v, b);
 #if MCF_SINGLE_ROUNDING
     v = vshlq_s32(v, vmaxq_s32(vaddq_n_s32(s, 2), vdupq_n_s32(0)));
     v = mcf_mve_rq_mul(v, m);
-    v = vrshlq_s32(v, vminq_s32(vaddq_n_s32(s, 1), vdupq_n_s32(-1)));
+    return vrshlq_s32(v, vminq_s32(vaddq_n_s32(s, 1), vdupq_n_s32(-1)));
 #else
     v = vshlq_s32(v, vmaxq_s32(s, vdupq_n_s32(0)));
     v = mcf_mve_rq_mul(v, m);
     v = mcf_mve_rq_fix(v, s);
-    v = vrshlq_s32(v, vminq_s32(s, vdupq_n_s32(0)));
+    return vrshlq_s32(v, vminq_s32(s, vdupq_n_s32(0)));
 #endif
-    v = vaddq_n_s32(v, a->rq.out_zp);
-    v = vmaxq_s32(v, vdupq_n_s32(a->rq.act_min));
-    return vminq_s32(v, vdupq_n_s32(a->rq.act_max));
 }
 
 static inline __attribute__((always_inline)) void mcf_sub_mve_fc_rows(const mcf_fully_connected_sub_args *a,
                                                                       const int8_t *in, int8_t *out, int32_t bits,
-                                                                      int narrow)
+                                                                      int nb, int nm)
 {
     const int32_t k = a->in_features, n_out = a->out_features;
     const int32_t full = k >> 4, rest = k & 15;
+    const int32_t zp = a->rq.out_zp, lo = a->rq.act_min, hi = a->rq.act_max;
     const mve_pred16_t p = vctp8q((uint32_t)rest);
     for (int32_t r = 0; r < a->rows; ++r) {
         const int8_t *x = in + (size_t)r * k;
@@ -103,7 +93,12 @@ static inline __attribute__((always_inline)) void mcf_sub_mve_fc_rows(const mcf_
             sx = vaddvaq_s8(sx, vld1q_z_s8(x + 16 * full, p));
         }
         const int8_t *wp = (const int8_t *)a->weights;
-        for (int32_t oc = 0; oc < n_out; oc += 4) {
+        const int16_t *b16 = a->bias16;
+        const int32_t *b32 = a->bias;
+        const uint16_t *m16 = a->rq.mult16;
+        const int32_t *m32 = a->rq.mult;
+        const int8_t *sh = a->rq.shift;
+        for (int32_t oc = 0; oc < n_out; oc += 4, sh += 4) {
             const int8_t *xp = x;
             int32_t t0 = 0, t1 = 0, t2 = 0, t3 = 0;
             int32x4_t v;
@@ -136,7 +131,10 @@ static inline __attribute__((always_inline)) void mcf_sub_mve_fc_rows(const mcf_
                 v = vsetq_lane_s32(t2 - 4 * t3 - sx, v, 2);
                 v = vsetq_lane_s32(t3, v, 3);
             }
-            mcf_mve_store4(o + oc, mcf_sub_mve_fc_requant(a, v, oc, narrow), n_out - oc);
+            v = mcf_sub_mve_fc_requant(v, b16 + oc, b32 + oc, m16 + oc, m32 + oc, sh, nb, nm);
+            v = vaddq_n_s32(v, zp);
+            v = vmaxq_s32(v, vdupq_n_s32(lo));
+            mcf_mve_store4(o + oc, vminq_s32(v, vdupq_n_s32(hi)), n_out - oc);
         }
     }
 }
@@ -144,10 +142,17 @@ static inline __attribute__((always_inline)) void mcf_sub_mve_fc_rows(const mcf_
 static inline void mcf_fully_connected_sub_mve(const mcf_fully_connected_sub_args *a, const int8_t *in, int8_t *out,
                                                int32_t bits)
 {
-    if (a->bias16 && a->rq.mult16) {
-        mcf_sub_mve_fc_rows(a, in, out, bits, 1);
+    /* one build per storage of the bias and the multiplier: no test in the channel loop */
+    if (a->rq.mult16) {
+        if (a->bias16) {
+            mcf_sub_mve_fc_rows(a, in, out, bits, 1, 1);
+        } else {
+            mcf_sub_mve_fc_rows(a, in, out, bits, 0, 1);
+        }
+    } else if (a->bias16) {
+        mcf_sub_mve_fc_rows(a, in, out, bits, 1, 0);
     } else {
-        mcf_sub_mve_fc_rows(a, in, out, bits, 0);
+        mcf_sub_mve_fc_rows(a, in, out, bits, 0, 0);
     }
 }
 
