@@ -53,6 +53,7 @@ typedef struct {
     int32_t block;                 /* as in mcf_conv2d_sub_args */
     const int16_t *bias16;         /* as in mcf_conv2d_sub_args */
     int32_t base3;                 /* as in mcf_conv2d_sub_args */
+    int32_t mve_mode;              /* _mve: the channels' requantization mode (mcf_subbyte_mve_quant.h) */
 } mcf_fully_connected_sub_args;
 
 /* Channel c's bias (0 without one) and Q31 multiplier, from whichever storage the layer has. */

@@ -19,7 +19,8 @@
  * widening load each of bias16 (or bias), mult16 (then VSHL #15) and shift s; l = max(s, 0), -r =
  * min(s, 0), and s itself is the fix-up mask (the fix-up tests the sign bit of v & f). One VSHL,
  * VMAX and VMIN more than loading the int8 kernel's l, m, f, -r (20 bytes a channel), against 5
- * bytes. One build per storage of the bias and the multiplier (16 or 32 bits).
+ * bytes; a layer without left shifts (`mve_mode`, the usual case) skips the VSHL, VMAX and VMIN
+ * and needs fewer instructions than the int8 kernel's requantization.
  */
 #ifndef MCF_SUBBYTE_MVE_FC_H
 #define MCF_SUBBYTE_MVE_FC_H
@@ -52,21 +53,30 @@
     } while (0)
 
 /* Four channels' accumulators requantized from the compact constants at b16 / b32, m16 / m32 and
- * sh; nb, nm (constants in each build): bias16, mult16 or their int32 forms. */
+ * sh. nb, nm, nl are constants in each build: nb, nm = 1 read bias16 / mult16, 0 bias / mult,
+ * -1 test per group; nl = 1 when no channel shifts left (mve_mode bit 1 clear): then l = 0 and
+ * -r = s (double rounding, s <= 0; s is also the fix-up mask) or s + 1 (single, s <= -2). */
 static inline __attribute__((always_inline)) int32x4_t mcf_sub_mve_fc_requant(int32x4_t v, const int16_t *b16,
                                                                               const int32_t *b32, const uint16_t *m16,
                                                                               const int32_t *m32, const int8_t *sh,
-                                                                              int nb, int nm)
+                                                                              int nb, int nm, int nl)
 {
-    const int32x4_t b = nb ? vldrhq_s32(b16) : vldrwq_s32(b32);
-    const int32x4_t m = nm ? vreinterpretq_s32_u32(vshlq_n_u32(vldrhq_u32(m16), 15)) : vldrwq_s32(m32);
+    const int32x4_t b = (nb < 0 ? b16 != NULL : nb) ? vldrhq_s32(b16) : vldrwq_s32(b32);
+    const int32x4_t m = (nm < 0 ? m16 != NULL : nm) ? vreinterpretq_s32_u32(vshlq_n_u32(vldrhq_u32(m16), 15))
+                                                    : vldrwq_s32(m32);
     const int32x4_t s = vldrbq_s32(sh);
     v = vaddq_s32(v, b);
 #if MCF_SINGLE_ROUNDING
+    if (nl) {
+        return vrshlq_s32(mcf_mve_rq_mul(v, m), vaddq_n_s32(s, 1));
+    }
     v = vshlq_s32(v, vmaxq_s32(vaddq_n_s32(s, 2), vdupq_n_s32(0)));
     v = mcf_mve_rq_mul(v, m);
     return vrshlq_s32(v, vminq_s32(vaddq_n_s32(s, 1), vdupq_n_s32(-1)));
 #else
+    if (nl) {
+        return vrshlq_s32(mcf_mve_rq_fix(mcf_mve_rq_mul(v, m), s), s);
+    }
     v = vshlq_s32(v, vmaxq_s32(s, vdupq_n_s32(0)));
     v = mcf_mve_rq_mul(v, m);
     v = mcf_mve_rq_fix(v, s);
@@ -76,7 +86,7 @@ static inline __attribute__((always_inline)) int32x4_t mcf_sub_mve_fc_requant(in
 
 static inline __attribute__((always_inline)) void mcf_sub_mve_fc_rows(const mcf_fully_connected_sub_args *a,
                                                                       const int8_t *in, int8_t *out, int32_t bits,
-                                                                      int nb, int nm)
+                                                                      int nb, int nm, int nl)
 {
     const int32_t k = a->in_features, n_out = a->out_features;
     const int32_t full = k >> 4, rest = k & 15;
@@ -131,7 +141,7 @@ static inline __attribute__((always_inline)) void mcf_sub_mve_fc_rows(const mcf_
                 v = vsetq_lane_s32(t2 - 4 * t3 - sx, v, 2);
                 v = vsetq_lane_s32(t3, v, 3);
             }
-            v = mcf_sub_mve_fc_requant(v, b16 + oc, b32 + oc, m16 + oc, m32 + oc, sh, nb, nm);
+            v = mcf_sub_mve_fc_requant(v, b16 + oc, b32 + oc, m16 + oc, m32 + oc, sh, nb, nm, nl);
             v = vaddq_n_s32(v, zp);
             v = vmaxq_s32(v, vdupq_n_s32(lo));
             mcf_mve_store4(o + oc, vminq_s32(v, vdupq_n_s32(hi)), n_out - oc);
@@ -142,17 +152,16 @@ static inline __attribute__((always_inline)) void mcf_sub_mve_fc_rows(const mcf_
 static inline void mcf_fully_connected_sub_mve(const mcf_fully_connected_sub_args *a, const int8_t *in, int8_t *out,
                                                int32_t bits)
 {
-    /* one build per storage of the bias and the multiplier: no test in the channel loop */
-    if (a->rq.mult16) {
+    /* three builds: the 16-bit multipliers, int16 / int32 biases and no left shift (every MLPerf
+     * layer) without a test in the channel loop; anything else tests per group */
+    if (a->rq.mult16 && !(a->mve_mode & 1)) {
         if (a->bias16) {
-            mcf_sub_mve_fc_rows(a, in, out, bits, 1, 1);
+            mcf_sub_mve_fc_rows(a, in, out, bits, 1, 1, 1);
         } else {
-            mcf_sub_mve_fc_rows(a, in, out, bits, 0, 1);
+            mcf_sub_mve_fc_rows(a, in, out, bits, 0, 1, 1);
         }
-    } else if (a->bias16) {
-        mcf_sub_mve_fc_rows(a, in, out, bits, 1, 0);
     } else {
-        mcf_sub_mve_fc_rows(a, in, out, bits, 0, 0);
+        mcf_sub_mve_fc_rows(a, in, out, bits, -1, -1, 0);
     }
 }
 

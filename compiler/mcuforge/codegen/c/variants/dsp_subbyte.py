@@ -374,8 +374,10 @@ def _mve_fc_accepts(params: dict) -> bool:
 
 def _mve_fc_prepare(params: dict, consts: dict) -> dict:
     """No scratch; the compact constants zero padded to whole groups of 4 channels (the kernel's
-    loads are whole vectors)."""
+    loads are whole vectors); `mve_mode` (1: some channel shifts left) picks the kernel's build."""
+    from .mve import mve_mode
     params["scratch_bytes"] = 0
+    params["mve_mode"] = mve_mode(consts["shift"])
     arrays = mve_compact_quant(params, consts)
     for what, (ctype, v) in arrays.items():
         arrays[what] = (ctype, np.concatenate([v, np.zeros(_ceil(len(v), 4) - len(v), np.int64)]))
