@@ -53,17 +53,16 @@
     } while (0)
 
 /* Four channels' accumulators requantized from the compact constants at b16 / b32, m16 / m32 and
- * sh. nb, nm, nl are constants in each build: nb, nm = 1 read bias16 / mult16, 0 bias / mult,
- * -1 test per group; nl = 1 when no channel shifts left (mve_mode bit 1 clear): then l = 0 and
+ * sh. nb, nm: read bias16 / mult16 (else bias / mult), constants in the builds without tests;
+ * nl = 1 when no channel shifts left (mve_mode bit 1 clear): then l = 0 and
  * -r = s (double rounding, s <= 0; s is also the fix-up mask) or s + 1 (single, s <= -2). */
 static inline __attribute__((always_inline)) int32x4_t mcf_sub_mve_fc_requant(int32x4_t v, const int16_t *b16,
                                                                               const int32_t *b32, const uint16_t *m16,
                                                                               const int32_t *m32, const int8_t *sh,
                                                                               int nb, int nm, int nl)
 {
-    const int32x4_t b = (nb < 0 ? b16 != NULL : nb) ? vldrhq_s32(b16) : vldrwq_s32(b32);
-    const int32x4_t m = (nm < 0 ? m16 != NULL : nm) ? vreinterpretq_s32_u32(vshlq_n_u32(vldrhq_u32(m16), 15))
-                                                    : vldrwq_s32(m32);
+    const int32x4_t b = nb ? vldrhq_s32(b16) : vldrwq_s32(b32);
+    const int32x4_t m = nm ? vreinterpretq_s32_u32(vshlq_n_u32(vldrhq_u32(m16), 15)) : vldrwq_s32(m32);
     const int32x4_t s = vldrbq_s32(sh);
     v = vaddq_s32(v, b);
 #if MCF_SINGLE_ROUNDING
@@ -88,6 +87,9 @@ static inline __attribute__((always_inline)) void mcf_sub_mve_fc_rows(const mcf_
                                                                       const int8_t *in, int8_t *out, int32_t bits,
                                                                       int nb, int nm, int nl)
 {
+    /* nb, nm < 0: the generic build, which tests the storage (per group) */
+    nb = nb < 0 ? a->bias16 != NULL : nb;
+    nm = nm < 0 ? a->rq.mult16 != NULL : nm;
     const int32_t k = a->in_features, n_out = a->out_features;
     const int32_t full = k >> 4, rest = k & 15;
     const int32_t zp = a->rq.out_zp, lo = a->rq.act_min, hi = a->rq.act_max;
