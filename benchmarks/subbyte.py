@@ -75,7 +75,10 @@ def bench_layers(cores, work: Path):
 
 
 def weight_layer_bytes(info) -> int:
-    return sum(l["weight_bytes"] for l in info["layers"] if l["op"] in ("conv2d", "dense"))
+    """The conv / depthwise / dense layers' flash, each layer once: the copies a patch-based schedule
+    makes of a layer (node@p0, node@p1, ...; schedule/patches.py) share its arrays."""
+    layers = {l["name"].split("@p")[0]: l["weight_bytes"] for l in info["layers"] if l["op"] in ("conv2d", "dense")}
+    return sum(layers.values())
 
 
 def mlperf_models():
