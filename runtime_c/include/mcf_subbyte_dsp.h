@@ -22,8 +22,9 @@
  *   m = SSUB8((word >> f << 1) & mask, 2^(bits-1) * 2 in each byte)   mask 0x1E1E1E1E / 0x06060606
  * gives the four doubled weights 2 w[i] as int8 bytes, then SXTB16 and SXTB16 ROR 8 give the
  * int8 kernel's (2 w0, 2 w2) and (2 w1, 2 w3) words: exact, no scaling.
- * Per-channel constants in flash (9 bytes a channel, 7 with `rq.mult16`, the depthwise 5 with
- * `bias16` too; read through mcf_sub_mult / mcf_sub_bias): `bias` = 2 * (bias - in_zp * sum w),
+ * Per-channel constants in flash (9 bytes a channel, 7 with `rq.mult16`, 5 with `bias16` too in
+ * the convolution and depthwise (the FC row keeps int32 biases); read through mcf_sub_mult /
+ * mcf_sub_bias, the GEMM blocks' biases through rq.bias16): `bias` = 2 * (bias - in_zp * sum w),
  * `mult` = the Q31 multiplier, `shift` = e = -shift (1..22); rcz = 2^(e-1) + out_zp 2^e is formed
  * at run time. A dead (all-zero) channel has m = 2^30, e = 1, bias = 8 (y - out_zp): its constant
  * output y (mcf_dsp_requant gives exactly y).
@@ -145,8 +146,8 @@ static void mcf_sub_block_quant(int32_t *q, const int32_t *b2, const mcf_requant
     int32_t c = c0;
     for (; c + 1 < c0 + nc; c += 2, q += 8) {
         const int32_t e0 = rq->shift[c], e1 = rq->shift[c + 1];
-        q[0] = b2[c];
-        q[1] = b2[c + 1];
+        q[0] = mcf_sub_bias(b2, rq->bias16, c);
+        q[1] = mcf_sub_bias(b2, rq->bias16, c + 1);
         q[2] = mcf_sub_mult(rq, c);
         q[3] = mcf_sub_rcz_lsh(e0, zp);
         q[4] = mcf_sub_eword(e0, lsh);
@@ -155,7 +156,7 @@ static void mcf_sub_block_quant(int32_t *q, const int32_t *b2, const mcf_requant
         q[7] = mcf_sub_eword(e1, lsh);
     }
     if (c < c0 + nc) {
-        q[0] = b2[c];
+        q[0] = mcf_sub_bias(b2, rq->bias16, c);
         q[1] = mcf_sub_mult(rq, c);
         q[2] = mcf_sub_rcz_lsh(rq->shift[c], zp);
         q[3] = mcf_sub_eword(rq->shift[c], lsh);

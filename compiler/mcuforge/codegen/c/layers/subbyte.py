@@ -9,7 +9,7 @@ The portable and tuned (_fast) kernels also read narrower constants, chosen here
 the values allow it (mcf_sub_bias / mcf_sub_mult): int16 biases when every bias fits, and the
 multiplier as uint16 (its Q31 form >> 15) when every one ends in 15 zero bits (the quantizer's
 sub-byte scales are chosen so, quant/subbyte.py: mult16_scales). So do the Helium (_mve) variants
-(their folded biases) and the DSP ones (multipliers; biases in the depthwise, see reads_compact).
+(their folded biases) and the DSP ones (multipliers; biases but in the FC, see reads_compact).
 
 Ternary weights are stored five a byte in base 3 (quant/subbyte.py: pack_base3, 1.6 bits a
 weight instead of 2) where the chosen kernel decodes them in order at no extra cost: the portable
@@ -72,8 +72,8 @@ def subbyte_weighted(ctx, node, cid, template: str, kernel: str, geometry: dict,
 def reads_compact(function: str, bits: int) -> bool:
     """The portable kernel (mcf_..._w4), its tuned C variant (_fast) and the Helium ones (_mve)
     read int16 biases and uint16 multipliers (runtime_c/include/mcf_subbyte_ref.h,
-    mcf_subbyte_mve_quant.h); the DSP ones uint16 multipliers, and int16 biases in the depthwise
-    (the others set params["bias32"])."""
+    mcf_subbyte_mve_quant.h); the DSP ones uint16 multipliers, and int16 biases in the
+    convolution and depthwise (the fully connected one sets params["bias32"])."""
     return function.endswith((f"_w{bits}", f"_w{bits}_fast", f"_w{bits}_mve", f"_w{bits}_dsp", f"_w{bits}_dsp_lsh"))
 
 

@@ -83,7 +83,8 @@ def _prepare(params: dict, consts: dict) -> dict:
     arrays = {"weights": ("uint8_t", dsp_word_layout(consts["weights"], win, bits)),
               "bias": ("int32_t", b2), "mult": ("int32_t", m), "shift": ("int8_t", e)}
     params["has_bias"] = True
-    params["bias32"] = True      # the GEMM / row kernels read int32 biases (the multiplier may be uint16)
+    if "win" not in params:      # fully connected: the row kernel reads int32 biases (mcf_sub_fc_row);
+        params["bias32"] = True  # the GEMM blocks int16 ones as well (rq.bias16, mcf_sub_block_quant)
     if params.get("rows") == 1:          # mcf_sub_fc_row: the widened row, groups rounded up to even,
         # then the quad loops' 4 sums and 9 saved registers (mcf_sub_fc_quad4 / 2)
         params["scratch_bytes"] = 8 * _ceil(k4 // 4, 2) + 52
