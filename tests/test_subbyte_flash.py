@@ -140,24 +140,23 @@ def _mlperf_sizes(tmp_path, model: str, target: str, portable: bool = False, wid
 ])
 def test_mlperf_flash_bar_per_target(tmp_path, model, target):
     """The library a user compiles for their own core, every weight layer at int4 / ternary, against
-    the int8 library of the same core: int4 <= 0.55x, ternary <= 0.3x (the int8 DSP build widens
-    weights to int16 and the int8 Helium build pads them and keeps 12-20 bytes of constants a
-    channel, so this is the easier side); the M55 builds meet the bar against the portable int8
-    storage as well (1 byte a weight + 12 a channel), the harder side."""
+    the int8 library of the same core: int4 <= 0.55x, ternary <= 0.3x (the int8 DSP / tuned-C
+    builds widen weights to int16 and the int8 Helium build pads them and keeps 20 bytes of
+    constants a channel, so this is the easier side), and against the portable int8 storage (1
+    byte a weight + 12 a channel), the harder side (measured at most 0.506 / 0.291: kws on M4)."""
     size = _mlperf_sizes(tmp_path, model, target)
     assert size[4] <= BAR[4] * size[8] and size[2] <= BAR[2] * size[8], size
-    if target == "cortex-m55":
-        portable8 = _mlperf_sizes(tmp_path, model, "cortex-m4", portable=True, widths=(8,))[8]
-        assert size[4] <= BAR[4] * portable8 and size[2] <= BAR[2] * portable8, (size, portable8)
+    portable8 = _mlperf_sizes(tmp_path, model, "cortex-m4", portable=True, widths=(8,))[8]
+    assert size[4] <= BAR[4] * portable8 and size[2] <= BAR[2] * portable8, (size, portable8)
 
 
 @pytest.mark.parametrize("bits,target", [(2, "cortex-m55"), pytest.param(4, "cortex-m55", marks=pytest.mark.slow),
                                          pytest.param(2, "cortex-m4", marks=pytest.mark.slow)])
 def test_dscnn_compact_constants_optimized(tmp_path, bits, target):
-    """The small DS-CNN on the Helium (M55) / DSP (M4) kernels: every layer's multipliers as uint16,
-    the Helium layers' folded biases as int16 (no int32 bias or multiplier array left), the ternary
-    Helium convolutions in base 3; under the bar against the same core's int8 build; golden == QEMU
-    bit for bit."""
+    """The small DS-CNN on the Helium (M55) / DSP (M4) kernels: every layer's multipliers as uint16
+    and (folded) biases as int16 (no int32 bias or multiplier array left), the ternary Helium
+    convolutions in base 3; under the bar against the same core's int8 build; golden == QEMU bit
+    for bit."""
     board = BOARDS[target]
     _toolchain(board)
     model, calib, x = build_chain(3, 12, DSCNN, tmp_path / "dscnn.onnx")
@@ -171,9 +170,9 @@ def test_dscnn_compact_constants_optimized(tmp_path, bits, target):
     src = next((tmp_path / f"w{bits}").glob("*_weights.c")).read_text()
     assert len(re.findall(r"const uint16_t \w+_mult16\[", src)) == len(layers)
     assert not re.search(r"const int32_t \w+_mult\[", src)
+    assert len(re.findall(r"const int16_t \w+_bias16\[", src)) == len(layers)
+    assert not re.search(r"const int32_t \w+_bias\[", src)
     if target == "cortex-m55":
-        assert len(re.findall(r"const int16_t \w+_bias16\[", src)) == len(layers)
-        assert not re.search(r"const int32_t \w+_bias\[", src)
         if bits == 2:           # base 3 for the convolutions: ceil(vectors / 5) * 16 bytes
             sizes = {int(n): int(v) for n, v in re.findall(r"_L(\d+)_weights\[(\d+)\]", src)}
             assert sorted(sizes.values())[-1] == -(-64 * 64 // 16 // 5) * 16, sizes
