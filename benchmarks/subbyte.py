@@ -117,12 +117,12 @@ def bench_flash(work: Path, targets=(("portable", "cortex-m4", True), ("M3 tuned
 
 
 def bench_models(cores, work: Path):
-    print("| model | core | int8 instructions | int4 | ternary | int4 / int8 | ternary / int8 | bit-exact |")
-    print("|---|---|---|---|---|---|---|---|")
+    print("| model | core | int8 instructions | int4 | ternary | int4 / int8 | ternary / int8 | arena B int8 / int4 / ternary | bit-exact |")
+    print("|---|---|---|---|---|---|---|---|---|")
     for m, path in mlperf_models():
         for c in cores:
             target, board = CORES[c]
-            n, ok = {}, True
+            n, arena, ok = {}, {}, True
             for bits in BITS:
                 out = work / f"{m}_{c}_{bits}"
                 try:
@@ -135,9 +135,11 @@ def bench_models(cores, work: Path):
                 ys, refs = (y, ref) if isinstance(y, list) else ([y], [ref])
                 ok &= all(np.array_equal(a, b) for a, b in zip(ys, refs))
                 n[bits] = info["instructions"]
+                arena[bits] = info["arena_bytes"]
             else:
-                print(f"| {m} | {c.upper()} | {n[8]:,} | {n[4]:,} | {n[2]:,} | {n[4] / n[8]:.2f}x | "
-                      f"{n[2] / n[8]:.2f}x | {'yes' if ok else 'NO'} |", flush=True)
+                print(f"| {m} | {c.upper()} | {n[8]:,} | {n[4]:,} | {n[2]:,} | {n[4] / n[8]:.3f}x | "
+                      f"{n[2] / n[8]:.3f}x | {arena[8]:,} / {arena[4]:,} / {arena[2]:,} | {'yes' if ok else 'NO'} |",
+                      flush=True)
 
 
 def main(argv=None):

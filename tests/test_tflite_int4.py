@@ -128,10 +128,11 @@ def test_tf_converter_int4_tflm_golden_qemu_m4(tmp_path):
     assert np.array_equal(ref.reshape(8, -1), theirs) and np.array_equal(ours.reshape(8, -1), theirs)
     assert len(np.unique(theirs)) > 5
     # flash: the weights at 4 bits (conv rows of 27 = three kernel rows of 9, each padded to 12 for
-    # the DSP kernel's groups of 4: 36 nibbles, 18 bytes; depthwise 72 / 2, FC 1280 / 2) + 9 bytes
-    # of constants per channel (TFLite's scales: int32 multipliers), the convolution and depthwise 7
-    # (int16 biases); int8 storage would be 1568 + 12 a channel
-    assert [l["weight_bytes"] for l in layers] == [8 * 18 + 7 * 8, 36 + 7 * 8, 640 + 9 * 10]
+    # the DSP kernel's groups of 4: 36 nibbles, 18 bytes; depthwise 72 / 2; the single-row FC's radix
+    # layout holds 4 channels a halfword, 10 outputs padded to 12: 12 * 128 / 2) + constants: the
+    # convolution and depthwise 7 bytes a channel (int16 biases, TFLite's int32 multipliers), the
+    # FC 9 (its exponents four a word: 8 * 10 + 12); int8 storage would be 1568 + 12 a channel
+    assert [l["weight_bytes"] for l in layers] == [8 * 18 + 7 * 8, 36 + 7 * 8, 12 * 128 // 2 + 8 * 10 + 12]
 
 
 @pytest.mark.slow

@@ -44,6 +44,8 @@ typedef struct {
     int32_t block;                 /* output channels unpacked at a time (_dsp variants), else 0 */
     const int16_t *bias16;         /* [out_c] when every bias fits int16 (then bias is NULL), or NULL */
     int32_t base3;                 /* _w2: weights five a byte in base 3 (mcf_subbyte_ref.h: mcf_trits) */
+    int32_t cols;                  /* _dsp: pixel pairs whose columns are kept while blocks cycle (0: none) */
+    int32_t scaled;                /* _dsp: weights unpacked as 16 w / 64 w (mcf_subbyte_dsp.h) */
 } mcf_conv2d_sub_args;
 
 typedef struct {

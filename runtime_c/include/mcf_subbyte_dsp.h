@@ -8,13 +8,16 @@
  * SXTB16 order, channel pairs interleaved per group of 4 K; mcf_conv2d_s8_dsp.c), with that
  * block's per-channel constants, and the int8 kernel's own im2col + hand-scheduled SMLAD loop
  * (mcf_conv2d_s8_dsp_block) runs the block over all pixels. So the multiply-accumulate work is
- * the int8 path's instruction for instruction; the extra work is the unpacking (about 1.3
- * instructions a weight, once per block per call) and, when the layer has more channels than one
- * block, the im2col repeated per block. `block` is chosen at compile time
- * (codegen/c/variants/dsp_subbyte.py) from a scratch budget; a layer that fits unpacks once.
+ * the int8 path's instruction for instruction; the extra work is the unpacking (1.25 instructions
+ * a weight, 1.0 in the scaled form, once per block per call) and, when the layer has more channels
+ * than one block, either the im2col repeated per block or, with the columns of the pixel pairs
+ * kept (cols), nothing more than per-block set-up. `block` and `cols` are chosen at compile time
+ * (codegen/c/variants/dsp_subbyte.py: sub_dsp_schedule) from a scratch budget, which the arena's
+ * slack may raise (codegen/c/slack.py); a layer that fits unpacks once.
  *
  * Flash layout (compile time), per channel pair (an odd last channel paired with zeros), per
- * group of 4 K of the int8 kernel's segmented patch (segments zero-padded to multiples of 4):
+ * group of 4 K of the int8 kernel's segmented patch (segments zero-padded to multiples of 4)
+ * (scaled layers: the same fields as two's complement, w & 15 / w & 3, see below):
  *   int4:    one word per group; byte i = (w0[i] + 8) | (w1[i] + 8) << 4   (offset binary)
  *   ternary: one word per two groups g, g+1 (their count rounded up to even); byte i =
  *            (w0[g][i] + 1) | (w1[g][i] + 1) << 2 | (w0[g+1][i] + 1) << 4 | (w1[g+1][i] + 1) << 6
@@ -57,61 +60,163 @@ static inline uint32_t mcf_sub_reg(uint32_t v)
         (d1) = (int32_t)mcf_sxtb16_ror8(m);     \
     } while (0)
 
+/*
+ * The unpacking loops in assembly: GCC's loop of the same operations took 17 instructions per
+ * int4 word (8 weights: the stores one by one, the pointer and the loop test apart); these take
+ * 20 per 16 weights (one LDM, 4 x (AND, SSUB8, SXTB16, SXTB16 ROR 8), one STM of the 8 result
+ * words, SUBS + BNE / BGE): 1.25 instructions a weight. The result words go to r3-r6 and r8-r11
+ * (ascending, so one STM writes them in order; r7 is left alone, the frame pointer of an
+ * unoptimized build), the mask stays in r12 and the bytes' offset in lr.
+ *
+ * Scaled layers (variants/dsp_subbyte.py: scaled_ok): two's-complement fields, and each field
+ * moved to the top bits of its byte, where SXTB16 sign-extends it as it stands: 16 w (int4) or
+ * 64 w (ternary) instead of 2 w, no SSUB8: AND (shift folded), SXTB16, SXTB16 ROR 8 per field,
+ * 16 instructions per 16 weights. The int8 kernel's accumulator is then 8 (32) times the doubled
+ * one, and the layer's multipliers are stored divided by 8 (32) and its biases multiplied, so
+ * A' m' = A m: the requantization gives the same bytes (the compiler takes this form only where
+ * every multiplier is a multiple of 8 (32), the 16-bit-mantissa multipliers of sub-byte scales,
+ * and the larger accumulator still fits 32 bits). Mask 0xF0F0F0F0 (0xC0C0C0C0) in r12.
+ */
+
+/* One field of the packed word `u` as the int8 kernel's two words d0 = (2 w0, 2 w2), d1 = (2 w1,
+ * 2 w3): offset binary (shift `sh` folded into the AND, mask in r12, the bytes' offset in lr), or
+ * scaled (16 / 64 times those, mask in r12; sh "" or ", lsl #k"). */
+#define MCF_SUB_FIELD_ASM(d0, d1, u, sh)                                            \
+    "and " d1 ", r12, " u ", " sh "\n\t"                                            \
+    "ssub8 " d1 ", " d1 ", lr\n\t"                                                  \
+    "sxtb16 " d0 ", " d1 "\n\t"                                                     \
+    "sxtb16 " d1 ", " d1 ", ror #8\n\t"
+#define MCF_SUB_SFIELD_ASM(d0, d1, u, sh)                                           \
+    "and " d1 ", r12, " u sh "\n\t"                                                 \
+    "sxtb16 " d0 ", " d1 "\n\t"                                                     \
+    "sxtb16 " d1 ", " d1 ", ror #8\n\t"
+/* the fields of an int4 word (ch0 low nibbles, ch1 high) and of a ternary word (ch0 g, ch1 g,
+ * ch0 g + 1, ch1 g + 1 from the low bits), offset binary (O) and scaled (S) */
+#define MCF_SUB_O4_0(d0, d1, u) MCF_SUB_FIELD_ASM(d0, d1, u, "lsl #1")
+#define MCF_SUB_O4_1(d0, d1, u) MCF_SUB_FIELD_ASM(d0, d1, u, "lsr #3")
+#define MCF_SUB_S4_0(d0, d1, u) MCF_SUB_SFIELD_ASM(d0, d1, u, ", lsl #4")
+#define MCF_SUB_S4_1(d0, d1, u) MCF_SUB_SFIELD_ASM(d0, d1, u, "")
+#define MCF_SUB_O2_0(d0, d1, u) MCF_SUB_FIELD_ASM(d0, d1, u, "lsl #1")
+#define MCF_SUB_O2_1(d0, d1, u) MCF_SUB_FIELD_ASM(d0, d1, u, "lsr #1")
+#define MCF_SUB_O2_2(d0, d1, u) MCF_SUB_FIELD_ASM(d0, d1, u, "lsr #3")
+#define MCF_SUB_O2_3(d0, d1, u) MCF_SUB_FIELD_ASM(d0, d1, u, "lsr #5")
+#define MCF_SUB_S2_0(d0, d1, u) MCF_SUB_SFIELD_ASM(d0, d1, u, ", lsl #6")
+#define MCF_SUB_S2_1(d0, d1, u) MCF_SUB_SFIELD_ASM(d0, d1, u, ", lsl #4")
+#define MCF_SUB_S2_2(d0, d1, u) MCF_SUB_SFIELD_ASM(d0, d1, u, ", lsl #2")
+#define MCF_SUB_S2_3(d0, d1, u) MCF_SUB_SFIELD_ASM(d0, d1, u, "")
+
+#define MCF_SUB_WORDS_FN(name, body)                                                \
+    static __attribute__((noinline)) void name(const uint32_t *src, int32_t *dst, int32_t n) \
+    {                                                                               \
+        register const uint32_t *s __asm__("r0") = src;                             \
+        register int32_t *d __asm__("r1") = dst;                                    \
+        register int32_t k __asm__("r2") = n;                                       \
+        __asm__ volatile(body                                                       \
+                         : "+r"(s), "+r"(d), "+r"(k)                                \
+                         :                                                          \
+                         : "r3", "r4", "r5", "r6", "r8", "r9", "r10", "r11", "r12", "lr", "cc", "memory"); \
+    }
+
+/* int4: n flash words (one per group of 4 K of a channel pair) -> 4 n words (per word ch0's two
+ * then ch1's), two words per pass. */
+#define MCF_SUB_WORDS4(setup, F0, F1)                                               \
+    setup                                                                           \
+    "subs r2, r2, #2\n\t"                                                           \
+    "blt 2f\n\t"                                                                    \
+    "1:\n\t"                                                                        \
+    "ldmia r0!, {r10, r11}\n\t"                                                     \
+    F0("r3", "r4", "r10") F1("r5", "r6", "r10") F0("r8", "r9", "r11") F1("r10", "r11", "r11") \
+    "stmia r1!, {r3-r6, r8-r11}\n\t"                                                \
+    "subs r2, r2, #2\n\t"                                                           \
+    "bge 1b\n\t"                                                                    \
+    "2:\n\t"                                                                        \
+    "adds r2, r2, #2\n\t"                                                           \
+    "beq 3f\n\t"                                                                    \
+    "ldmia r0!, {r10}\n\t"                                                          \
+    F0("r3", "r4", "r10") F1("r5", "r6", "r10")                                     \
+    "stmia r1!, {r3-r6}\n\t"                                                        \
+    "3:\n\t"
+
+/* ternary: n >= 1 flash words (one per two groups of a channel pair) -> 8 n words (group g: ch0's
+ * two, ch1's two; then group g + 1's), one word per pass. */
+#define MCF_SUB_WORDS2(setup, F0, F1, F2, F3)                                       \
+    setup                                                                           \
+    "1:\n\t"                                                                        \
+    "ldmia r0!, {r11}\n\t"                                                          \
+    F0("r3", "r4", "r11") F1("r5", "r6", "r11") F2("r8", "r9", "r11") F3("r10", "r11", "r11") \
+    "stmia r1!, {r3-r6, r8-r11}\n\t"                                                \
+    "subs r2, r2, #1\n\t"                                                           \
+    "bne 1b\n\t"
+
+MCF_SUB_WORDS_FN(mcf_sub_unpack4_words, MCF_SUB_WORDS4("mov.w r12, #0x1E1E1E1E\n\tmov.w lr, #0x10101010\n\t",
+                                                       MCF_SUB_O4_0, MCF_SUB_O4_1))
+MCF_SUB_WORDS_FN(mcf_sub_unpack4s_words, MCF_SUB_WORDS4("mov.w r12, #0xF0F0F0F0\n\t", MCF_SUB_S4_0, MCF_SUB_S4_1))
+MCF_SUB_WORDS_FN(mcf_sub_unpack2_words, MCF_SUB_WORDS2("mov.w r12, #0x06060606\n\tmov.w lr, #0x02020202\n\t",
+                                                       MCF_SUB_O2_0, MCF_SUB_O2_1, MCF_SUB_O2_2, MCF_SUB_O2_3))
+MCF_SUB_WORDS_FN(mcf_sub_unpack2s_words, MCF_SUB_WORDS2("mov.w r12, #0xC0C0C0C0\n\t",
+                                                        MCF_SUB_S2_0, MCF_SUB_S2_1, MCF_SUB_S2_2, MCF_SUB_S2_3))
+
+/* One field f (0: ch0 of group g, 1: ch1, 2: ch0 of g + 1, 3: ch1; int4 only 0 and 1) of a flash
+ * word as its four bytes 2 w (offset binary) or 16 w / 64 w (scaled, two's complement), for the
+ * C tails of the loops above. */
+static inline uint32_t mcf_sub_field(uint32_t u, int32_t f, int32_t bits, int32_t scaled)
+{
+    if (bits == 4) {
+        return scaled ? (f ? u : u << 4) & 0xF0F0F0F0u
+                      : (uint32_t)__ssub8((f ? u >> 3 : u << 1) & 0x1E1E1E1Eu, 0x10101010u);
+    }
+    return scaled ? (u << (6 - 2 * f)) & 0xC0C0C0C0u
+                  : (uint32_t)__ssub8(((u << 1) >> (2 * f)) & 0x06060606u, 0x02020202u);
+}
+
 /* Channel pairs [0, pairs) of the block, then an odd last channel (odd != 0), from their flash
  * words into dst (int8 DSP layout: per group ch0's two words then ch1's; the odd channel's two). */
 static __attribute__((noinline)) void mcf_sub_unpack4(const uint32_t *src, int32_t *dst, int32_t pairs, int32_t odd,
-                                                      int32_t groups)
+                                                      int32_t groups, int32_t scaled)
 {
-    const uint32_t k16 = 0x10101010u, mask = mcf_sub_reg(0x1E1E1E1Eu);
-    const uint32_t *end = src + (size_t)pairs * groups;
-    while (src < end) {
-        const uint32_t u = *src++;
-        const uint32_t m0 = __ssub8((u << 1) & mask, k16);
-        const uint32_t m1 = __ssub8((u >> 3) & mask, k16);
-        MCF_SUB_UNPACK(m0, dst[0], dst[1]);
-        MCF_SUB_UNPACK(m1, dst[2], dst[3]);
-        dst += 4;
-    }
+    (scaled ? mcf_sub_unpack4s_words : mcf_sub_unpack4_words)(src, dst, pairs * groups);
+    src += (size_t)pairs * groups;
+    dst += (size_t)pairs * groups * 4;
     if (odd) {
         for (int32_t g = 0; g < groups; ++g, dst += 2) {
-            const uint32_t m0 = __ssub8((src[g] << 1) & 0x1E1E1E1Eu, k16);
+            const uint32_t m0 = mcf_sub_field(src[g], 0, 4, scaled);
             MCF_SUB_UNPACK(m0, dst[0], dst[1]);
         }
     }
 }
 
 static __attribute__((noinline)) void mcf_sub_unpack2(const uint32_t *src, int32_t *dst, int32_t pairs, int32_t odd,
-                                                      int32_t groups)
+                                                      int32_t groups, int32_t scaled)
 {
-    const uint32_t k2 = 0x02020202u, mask = mcf_sub_reg(0x06060606u);
+    void (*const words_fn)(const uint32_t *, int32_t *, int32_t) = scaled ? mcf_sub_unpack2s_words
+                                                                           : mcf_sub_unpack2_words;
     const int32_t words = (groups + 1) >> 1;
-    for (int32_t p = 0; p < pairs; ++p) {
-        const uint32_t *s = src + (size_t)p * words;
-        for (int32_t g = 0; g < groups; g += 2) {
-            const uint32_t u = *s++;
-            const uint32_t m0 = __ssub8((u << 1) & mask, k2);
-            const uint32_t m1 = __ssub8((u >> 1) & mask, k2);
+    if ((groups & 1) == 0 && pairs > 0) {            /* every word whole: the pairs' words in one run */
+        words_fn(src, dst, pairs * words);
+        dst += (size_t)pairs * words * 8;
+    } else {
+        for (int32_t p = 0; p < pairs; ++p) {        /* the last word of a pair holds one group */
+            const uint32_t *s = src + (size_t)p * words;
+            if (words > 1) {
+                words_fn(s, dst, words - 1);
+                dst += (size_t)(words - 1) * 8;
+            }
+            const uint32_t u = s[words - 1];
+            const uint32_t m0 = mcf_sub_field(u, 0, 2, scaled), m1 = mcf_sub_field(u, 1, 2, scaled);
             MCF_SUB_UNPACK(m0, dst[0], dst[1]);
             MCF_SUB_UNPACK(m1, dst[2], dst[3]);
             dst += 4;
-            if (g + 1 < groups) {
-                const uint32_t m2 = __ssub8((u >> 3) & mask, k2);
-                const uint32_t m3 = __ssub8((u >> 5) & mask, k2);
-                MCF_SUB_UNPACK(m2, dst[0], dst[1]);
-                MCF_SUB_UNPACK(m3, dst[2], dst[3]);
-                dst += 4;
-            }
         }
     }
     if (odd) {
         const uint32_t *s = src + (size_t)pairs * words;
         for (int32_t g = 0; g < groups; g += 2) {
             const uint32_t u = *s++;
-            const uint32_t m0 = __ssub8((u << 1) & mask, k2);
+            const uint32_t m0 = mcf_sub_field(u, 0, 2, scaled);
             MCF_SUB_UNPACK(m0, dst[0], dst[1]);
             dst += 2;
             if (g + 1 < groups) {
-                const uint32_t m2 = __ssub8((u >> 3) & mask, k2);
+                const uint32_t m2 = mcf_sub_field(u, 2, 2, scaled);
                 MCF_SUB_UNPACK(m2, dst[0], dst[1]);
                 dst += 2;
             }
@@ -193,39 +298,85 @@ static __attribute__((noinline)) void mcf_sub_scale_left(int32_t *wbuf, const in
     }
 }
 
-/* The GEMM of a convolution window (a fully connected layer's as a 1x1 one) in blocks of `block`
- * output channels (even, or all of them). Scratch: the int8 kernel's (4 k4 + L4 + 8 bytes), the
- * block's constants (4 block + 2 words), its unpacked weights (block k4 halfwords). lsh: the layer
- * has channels with a left shift (stored e <= 0), run by mcf_conv2d_s8_dsp_block_lsh. */
+/* Channels [c0, c0 + nc) into the scratch: their constants (qbuf) and unpacked weights (wbuf). */
+static inline void mcf_sub_dsp_load_block(int32_t *qbuf, int32_t *wbuf, const uint32_t *w, const int32_t *b2,
+                                          const mcf_requant_sub *rq, int32_t c0, int32_t nc, int32_t groups,
+                                          int32_t bits, int32_t lsh, int32_t scaled)
+{
+    const int32_t pair_words = bits == 4 ? groups : (groups + 1) >> 1;
+    const uint32_t *src = w + (size_t)(c0 >> 1) * pair_words;
+    mcf_sub_block_quant(qbuf, b2, rq, c0, nc, lsh);
+    if (bits == 4) {
+        mcf_sub_unpack4(src, wbuf, nc >> 1, nc & 1, groups, scaled);
+    } else {
+        mcf_sub_unpack2(src, wbuf, nc >> 1, nc & 1, groups, scaled);
+    }
+    if (lsh) {
+        mcf_sub_scale_left(wbuf, rq->shift, c0, nc, groups);
+    }
+}
+
+/*
+ * The GEMM of a convolution window (a fully connected layer's as a 1x1 one) in blocks of `block`
+ * output channels (even, or all of them). lsh: the layer has channels with a left shift (stored
+ * e <= 0), run by the int8 kernel's _lsh requantization.
+ * cols = 0: each block runs mcf_conv2d_s8_dsp_block(_lsh) over every pixel, which builds the
+ *   columns of every pixel pair again per block. Scratch: the int8 kernel's (4 k4 + L4 + 8 bytes),
+ *   the block's constants (4 block + 2 words), its unpacked weights (block k4 halfwords).
+ * cols >= 1: the columns of `cols` pixel pairs are built once (mcf_conv2d_s8_dsp_cols) and the
+ *   blocks cycle over them (mcf_conv2d_s8_dsp_run_cols); with more pairs than that, chunk by chunk,
+ *   each chunk unpacking the blocks again (a single block is unpacked once). Scratch: the columns
+ *   (4 k4 bytes a pair) instead of one pair's, the rest as above. The compiler picks cols / block
+ *   (variants/dsp_subbyte.py: sub_dsp_schedule) from the scratch it may take.
+ * scaled: the weights unpacked as 16 w / 64 w (mcf_sub_unpack4s_words), the constants stored so.
+ */
 static inline void mcf_sub_dsp_gemm(const mcf_window *win, const int8_t *in, int8_t *out, const uint8_t *weights,
                                     const int32_t *b2, const mcf_requant_sub *rq, void *scratch, int32_t block,
-                                    int32_t bits, int32_t lsh)
+                                    int32_t cols, int32_t bits, int32_t lsh, int32_t scaled)
 {
     const int32_t seg_len = win->dil_w == 1 ? win->k_w * win->in_c : win->in_c;
     const int32_t n_seg = win->dil_w == 1 ? win->k_h : win->k_h * win->k_w;
     const int32_t l4 = (seg_len + 3) & ~3;
     const int32_t groups = n_seg * l4 / 4;
-    const int32_t pair_words = bits == 4 ? groups : (groups + 1) >> 1;
     const int32_t out_c = win->out_c;
-    int32_t *qbuf = (int32_t *)scratch + 4 * groups + l4 / 4 + 2;
+    int32_t *qbuf = (int32_t *)scratch + 4 * groups * (cols > 1 ? cols : 1) + l4 / 4 + 2;
     int32_t *wbuf = qbuf + 4 * block + 2;
     const uint32_t *w = (const uint32_t *)(const void *)weights;
     mcf_conv2d_s8_args a8 = mcf_sub_int8_args(win, 1, rq, wbuf, qbuf, scratch);
-    for (int32_t c0 = 0; c0 < out_c; c0 += block) {
-        const int32_t nc = out_c - c0 < block ? out_c - c0 : block;
-        const uint32_t *src = w + (size_t)(c0 >> 1) * pair_words;
-        mcf_sub_block_quant(qbuf, b2, rq, c0, nc, lsh);
-        if (bits == 4) {
-            mcf_sub_unpack4(src, wbuf, nc >> 1, nc & 1, groups);
-        } else {
-            mcf_sub_unpack2(src, wbuf, nc >> 1, nc & 1, groups);
+    if (cols <= 0) {
+        for (int32_t c0 = 0; c0 < out_c; c0 += block) {
+            const int32_t nc = out_c - c0 < block ? out_c - c0 : block;
+            mcf_sub_dsp_load_block(qbuf, wbuf, w, b2, rq, c0, nc, groups, bits, lsh, scaled);
+            a8.win.out_c = nc;
+            if (lsh) {
+                mcf_conv2d_s8_dsp_block_lsh(&a8, in, out + c0, out_c);
+            } else {
+                mcf_conv2d_s8_dsp_block(&a8, in, out + c0, out_c);
+            }
         }
-        a8.win.out_c = nc;
-        if (lsh) {
-            mcf_sub_scale_left(wbuf, rq->shift, c0, nc, groups);
-            mcf_conv2d_s8_dsp_block_lsh(&a8, in, out + c0, out_c);
-        } else {
-            mcf_conv2d_s8_dsp_block(&a8, in, out + c0, out_c);
+        return;
+    }
+    const int32_t npix = win->out_h * win->out_w, npairs = (npix + 1) >> 1;
+    int first = 1;
+    for (int32_t n = 0; n < win->batch; ++n) {
+        const int8_t *in_n = in + (size_t)n * win->in_h * win->in_w * win->in_c;
+        int8_t *out_n = out + (size_t)n * npix * out_c;
+        for (int32_t pair0 = 0; pair0 < npairs; pair0 += cols) {
+            const int32_t np = npairs - pair0 < cols ? npairs - pair0 : cols;
+            mcf_conv2d_s8_dsp_cols(&a8, in_n, pair0, np, (int32_t *)scratch);
+            for (int32_t c0 = 0; c0 < out_c; c0 += block) {
+                const int32_t nc = out_c - c0 < block ? out_c - c0 : block;
+                if (first || block < out_c) {
+                    mcf_sub_dsp_load_block(qbuf, wbuf, w, b2, rq, c0, nc, groups, bits, lsh, scaled);
+                }
+                a8.win.out_c = nc;
+                if (lsh) {
+                    mcf_conv2d_s8_dsp_run_cols_lsh(&a8, (const int32_t *)scratch, pair0, np, out_n + c0, out_c);
+                } else {
+                    mcf_conv2d_s8_dsp_run_cols(&a8, (const int32_t *)scratch, pair0, np, out_n + c0, out_c);
+                }
+            }
+            first = 0;
         }
     }
 }
@@ -233,169 +384,12 @@ static inline void mcf_sub_dsp_gemm(const mcf_window *win, const int8_t *in, int
 static inline void mcf_conv2d_sub_dsp(const mcf_conv2d_sub_args *a, const int8_t *in, int8_t *out, int32_t bits,
                                       int32_t lsh)
 {
-    mcf_sub_dsp_gemm(&a->win, in, out, a->weights, a->bias, &a->rq, a->scratch, a->block, bits, lsh);
+    mcf_sub_dsp_gemm(&a->win, in, out, a->weights, a->bias, &a->rq, a->scratch, a->block, a->cols, bits, lsh,
+                     a->scaled);
 }
 
-/*
- * One row of a fully connected layer (no weight reuse across pixels, so no unpacking to int16):
- * straight from the flash words. Offset-binary fields masked in place are SMLAD operands as they
- * stand: (word >> s) & 0x000F000F (0x00030003 ternary) = (w[i] + o, w[i + 2] + o) as two halfwords,
- * o = 8 (int4) or 1 (ternary), so the sum is sum (w + o) x = sum w x + o sum x, and o sum x (one
- * per row, from the widened row) is taken off once per output: exact. Per 4 K of a channel pair:
- * one load, 4 ANDs, 4 SMLADs (int4); the row is widened once into the scratch ([g][(x0, x2), (x1,
- * x3)], the groups rounded up to even and zero-filled). Raw int8 x (the bias folds in_zp).
- */
-#define MCF_SUB_FIELD2(u, s, mask) (((u) >> (s)) & (mask))
-
-/* One output of a row from its dot product: a right shift e >= 1 by mcf_dsp_requant, a channel
- * stored with e = -s <= 0 (multiplier >= 1/2, its bias stored as 2^(s+1) bias') as
- * floor((A m + 2^31) / 2^32) + out_zp with A = 2^(s+1) x: TFLite's SRDHM(2^s x, m) (see DW3_RQ0 in
- * mcf_depthwise_conv2d_s8_dsp3x3.c); |A| < 2^31 (variants/dsp_subbyte.py: _lsh_ok). */
-static inline int8_t mcf_sub_fc_out(int32_t dot, int32_t b2, const mcf_requant_sub *rq, int32_t c)
-{
-    const int32_t e = rq->shift[c];
-    const int32_t m = mcf_sub_mult(rq, c);
-    const int32_t y = e > 0 ? mcf_dsp_requant(b2 + 2 * dot, m, mcf_sub_rcz(e, rq->out_zp), e)
-                            : mcf_smmlar(b2 + dot * (2 << -e), m, rq->out_zp);
-    return (int8_t)MCF_CLAMP(__ssat(y, 8), rq->act_min, rq->act_max);
-}
-
-
-/* Four channels (two pairs, their flash words `pw` apart, pw >= 1) of a row at a time: the widened
- * x words are loaded once for four channels instead of two. In assembly because the loop needs all
- * 14 registers (4 accumulators, 2 weight words, 2 x words, mask, temporary, 3 pointers, counter)
- * and GCC spilled: int4 21 instructions per 16 MACs (LDR u, LDR v, LDRD x, 8 x (AND + SMLAD),
- * SUBS + BNE), ternary 38 per 32 (one word pair covers 8 K). No stack: the caller's registers are
- * saved in the scratch after the x words it reads (xend = xp + 8 pw bytes int4, 16 pw ternary),
- * after the four raw dot products (sum (w + o) x) it leaves at xend[0..3]. Returns the weight words
- * past the second pair. */
-#define MCF_SUB_Q_MAC(acc, word, s, x)                                              \
-    "and r2, r3, " word ", lsr #" #s "\n\t"                                         \
-    "smlad " acc ", r2, " x ", " acc "\n\t"
-
-#define MCF_SUB_Q_MAC0(acc, word, x)                                                \
-    "and r2, r3, " word "\n\t"                                                      \
-    "smlad " acc ", r2, " x ", " acc "\n\t"
-
-#define MCF_SUB_Q_HEAD(mask, xshift)                                                \
-    "add r12, r1, r2, lsl #" xshift "\n\t"                                          \
-    "add r12, r12, #16\n\t"                                                         \
-    "stm r12, {r4-r11, lr}\n\t"                                                     \
-    "add r12, r0, r2, lsl #2\n\t"                                                   \
-    "mov lr, r2\n\t"                                                                \
-    "movs r4, #0\n\t"                                                               \
-    "movs r5, #0\n\t"                                                               \
-    "movs r6, #0\n\t"                                                               \
-    "movs r7, #0\n\t"                                                               \
-    "mov.w r3, #" mask "\n\t"                                                       \
-    "1:\n\t"                                                                        \
-    "ldr r8, [r0], #4\n\t"                                                          \
-    "ldr r9, [r12], #4\n\t"                                                         \
-    "ldrd r10, r11, [r1], #8\n\t"
-
-#define MCF_SUB_Q_TAIL                                                              \
-    "subs lr, lr, #1\n\t"                                                           \
-    "bne 1b\n\t"                                                                    \
-    "stmia r1!, {r4-r7}\n\t"                                                        \
-    "mov r0, r12\n\t"                                                               \
-    "ldm r1, {r4-r11, pc}\n\t"
-
-static __attribute__((naked, noinline, unused)) const uint32_t *
-mcf_sub_fc_quad4(const uint32_t *w __attribute__((unused)), const uint32_t *xp __attribute__((unused)),
-                 int32_t pw __attribute__((unused)))
-{
-    __asm__ volatile(
-        MCF_SUB_Q_HEAD("0x000F000F", "3")
-        MCF_SUB_Q_MAC0("r4", "r8", "r10") MCF_SUB_Q_MAC("r4", "r8", 8, "r11")
-        MCF_SUB_Q_MAC("r5", "r8", 4, "r10") MCF_SUB_Q_MAC("r5", "r8", 12, "r11")
-        MCF_SUB_Q_MAC0("r6", "r9", "r10") MCF_SUB_Q_MAC("r6", "r9", 8, "r11")
-        MCF_SUB_Q_MAC("r7", "r9", 4, "r10") MCF_SUB_Q_MAC("r7", "r9", 12, "r11")
-        MCF_SUB_Q_TAIL);
-}
-
-static __attribute__((naked, noinline, unused)) const uint32_t *
-mcf_sub_fc_quad2(const uint32_t *w __attribute__((unused)), const uint32_t *xp __attribute__((unused)),
-                 int32_t pw __attribute__((unused)))
-{
-    __asm__ volatile(
-        MCF_SUB_Q_HEAD("0x00030003", "4")
-        MCF_SUB_Q_MAC0("r4", "r8", "r10") MCF_SUB_Q_MAC("r4", "r8", 8, "r11")
-        MCF_SUB_Q_MAC("r5", "r8", 2, "r10") MCF_SUB_Q_MAC("r5", "r8", 10, "r11")
-        MCF_SUB_Q_MAC0("r6", "r9", "r10") MCF_SUB_Q_MAC("r6", "r9", 8, "r11")
-        MCF_SUB_Q_MAC("r7", "r9", 2, "r10") MCF_SUB_Q_MAC("r7", "r9", 10, "r11")
-        "ldrd r10, r11, [r1], #8\n\t"
-        MCF_SUB_Q_MAC("r4", "r8", 4, "r10") MCF_SUB_Q_MAC("r4", "r8", 12, "r11")
-        MCF_SUB_Q_MAC("r5", "r8", 6, "r10") MCF_SUB_Q_MAC("r5", "r8", 14, "r11")
-        MCF_SUB_Q_MAC("r6", "r9", 4, "r10") MCF_SUB_Q_MAC("r6", "r9", 12, "r11")
-        MCF_SUB_Q_MAC("r7", "r9", 6, "r10") MCF_SUB_Q_MAC("r7", "r9", 14, "r11")
-        MCF_SUB_Q_TAIL);
-}
-
-static __attribute__((noinline)) void mcf_sub_fc_row(const uint32_t *w, const int8_t *x, int8_t *out,
-                                                     const int32_t *b2, const mcf_requant_sub *rq, int32_t k,
-                                                     int32_t out_c, int32_t *buf, int32_t bits)
-{
-    const int32_t groups = (k + 3) >> 2;
-    const int32_t groups2 = (groups + 1) & ~1;
-    int32_t sx = 0;
-    for (int32_t g = 0; g < groups2; ++g) {
-        uint32_t v = 0;
-        if (4 * g + 3 < k) {
-            v = (uint32_t)mcf_rd32(x + 4 * g);
-        } else {
-            for (int32_t i = 0; 4 * g + i < k && i < 4; ++i) {
-                v |= (uint32_t)(uint8_t)x[4 * g + i] << (8 * i);
-            }
-        }
-        const uint32_t xe = __sxtb16(v), xo = mcf_sxtb16_ror8(v);
-        buf[2 * g] = (int32_t)xe;
-        buf[2 * g + 1] = (int32_t)xo;
-        sx = __smlad(xe, 0x00010001u, sx);
-        sx = __smlad(xo, 0x00010001u, sx);
-    }
-    const int32_t corr = (bits == 4 ? 8 : 1) * sx;
-    const int32_t pw = bits == 4 ? groups : (groups + 1) >> 1;    /* flash words of a channel pair */
-    int32_t c = 0;
-    const int32_t *acc = buf + (bits == 4 ? 2 : 4) * pw;         /* where the quad loops leave their sums */
-    for (; c + 3 < out_c; c += 4) {
-        w = (bits == 4 ? mcf_sub_fc_quad4 : mcf_sub_fc_quad2)(w, (const uint32_t *)buf, pw);
-        __asm__ volatile("" ::: "memory");      /* the sums were stored by the assembly */
-        for (int32_t i = 0; i < 4; ++i) {
-            out[c + i] = mcf_sub_fc_out(acc[i] - corr, b2[c + i], rq, c + i);
-        }
-    }
-    for (; c < out_c; c += 2) {
-        int32_t a0 = 0, a1 = 0;
-        const uint32_t *xp = (const uint32_t *)buf;
-        if (bits == 4) {
-            const uint32_t m = mcf_sub_reg(0x000F000Fu);
-            for (int32_t g = 0; g < groups; ++g, xp += 2) {
-                const uint32_t u = *w++;
-                a0 = __smlad(u & m, xp[0], a0);
-                a0 = __smlad(MCF_SUB_FIELD2(u, 8, m), xp[1], a0);
-                a1 = __smlad(MCF_SUB_FIELD2(u, 4, m), xp[0], a1);
-                a1 = __smlad(MCF_SUB_FIELD2(u, 12, m), xp[1], a1);
-            }
-        } else {
-            const uint32_t m = mcf_sub_reg(0x00030003u);
-            for (int32_t g = 0; g < groups; g += 2, xp += 4) {
-                const uint32_t u = *w++;
-                a0 = __smlad(u & m, xp[0], a0);
-                a0 = __smlad(MCF_SUB_FIELD2(u, 8, m), xp[1], a0);
-                a1 = __smlad(MCF_SUB_FIELD2(u, 2, m), xp[0], a1);
-                a1 = __smlad(MCF_SUB_FIELD2(u, 10, m), xp[1], a1);
-                a0 = __smlad(MCF_SUB_FIELD2(u, 4, m), xp[2], a0);
-                a0 = __smlad(MCF_SUB_FIELD2(u, 12, m), xp[3], a0);
-                a1 = __smlad(MCF_SUB_FIELD2(u, 6, m), xp[2], a1);
-                a1 = __smlad(MCF_SUB_FIELD2(u, 14, m), xp[3], a1);
-            }
-        }
-        out[c] = mcf_sub_fc_out(a0 - corr, b2[c], rq, c);
-        if (c + 1 < out_c) {
-            out[c + 1] = mcf_sub_fc_out(a1 - corr, b2[c + 1], rq, c + 1);
-        }
-    }
-}
+/* One row of a fully connected layer (mcf_sub_fc_row): mcf_subbyte_dsp_fc.h. */
+#include "mcf_subbyte_dsp_fc.h"
 
 /* A fully connected layer: one row straight from flash (mcf_sub_fc_row), several rows as the 1x1
  * convolution over `rows` pixels of in_features channels. */
@@ -404,11 +398,11 @@ static inline void mcf_fully_connected_sub_dsp(const mcf_fully_connected_sub_arg
 {
     if (a->rows == 1) {
         mcf_sub_fc_row((const uint32_t *)(const void *)a->weights, in, out, a->bias, &a->rq, a->in_features,
-                       a->out_features, (int32_t *)a->scratch, bits);
+                       a->out_features, (int32_t *)a->scratch, bits, a->block);
         return;
     }
     const mcf_window w = mcf_fc_window(a->rows, a->in_features, a->out_features);
-    mcf_sub_dsp_gemm(&w, in, out, a->weights, a->bias, &a->rq, a->scratch, a->block, bits, 0);
+    mcf_sub_dsp_gemm(&w, in, out, a->weights, a->bias, &a->rq, a->scratch, a->block, 0, bits, 0, 0);
 }
 
 /*

@@ -103,11 +103,13 @@ typedef struct {
     "asr " dst ", " dst ", r9\n\t"                                                 \
     "ssat " dst ", #8, " dst "\n\t"
 #define MCF_CONV_DSP_BLOCK mcf_conv2d_s8_dsp_block_lsh
+#define MCF_CONV_DSP_RUN_COLS mcf_conv2d_s8_dsp_run_cols_lsh
 #else
 #define MCF_RQ(dst, acc)                                                            \
     MCF_DSP_RQ_ASM(dst, acc, "r7", "r8", "r9")                                      \
     "ssat " dst ", #8, " dst "\n\t"
 #define MCF_CONV_DSP_BLOCK mcf_conv2d_s8_dsp_block
+#define MCF_CONV_DSP_RUN_COLS mcf_conv2d_s8_dsp_run_cols
 #endif
 
 /* The first step of a pair, which also starts the accumulators from the biases in r0 and r2
@@ -505,14 +507,67 @@ static void __attribute__((noinline)) odd_channel(const mcf_conv2d_s8_args *a, i
     out1[2 * pairs] = store1(a1, q, a->rq.act_min, a->rq.act_max);
 }
 
+/* Whether the layer's "im2col" is direct2's (1x1 without padding). */
+static inline int is_direct(const mcf_window *w)
+{
+    return w->k_h == 1 && w->k_w == 1 && w->pad_top == 0 && w->pad_left == 0 &&
+           (w->out_h - 1) * w->stride_h < w->in_h && (w->out_w - 1) * w->stride_w < w->in_w;
+}
+
+/*
+ * Columns kept (mcf_subbyte_dsp.h: a sub-byte layer's channel blocks cycle over columns built
+ * once, instead of each block building them again): mcf_conv2d_s8_dsp_cols writes the columns of
+ * pixel pairs pair0 .. pair0 + n - 1 of one image (pair i = output pixels 2i and 2i + 1, a last
+ * single pixel twice) at cols + i * K4 words, exactly as MCF_CONV_DSP_BLOCK's scratch holds them
+ * (im2col2 / direct2); a padding segment is staged right after the column being built, so cols
+ * needs L4 bytes after the last one. MCF_CONV_DSP_RUN_COLS runs a's channels over them, writing
+ * out_n[p * out_stride + c] (out_n: the image's first output pixel).
+ */
+#if !MCF_CONV_DSP_LSH
+void mcf_conv2d_s8_dsp_cols(const mcf_conv2d_s8_args *a, const int8_t *in_n, int32_t pair0, int32_t n, int32_t *cols)
+{
+    mcf_conv2d_s8_args b = *a;
+    const int32_t k4 = geometry(&a->win).k4;
+    const int32_t npix = a->win.out_h * a->win.out_w;
+    const int direct = is_direct(&a->win);
+    for (int32_t i = 0; i < n; ++i, cols += k4) {
+        const int32_t p = 2 * (pair0 + i), p1 = p + 1 < npix ? p + 1 : p;
+        b.scratch = cols;
+        if (direct) {
+            direct2(&b, in_n, p, p1);
+        } else {
+            im2col2(&b, in_n, p, p1);
+        }
+    }
+}
+#endif
+
+void MCF_CONV_DSP_RUN_COLS(const mcf_conv2d_s8_args *a, const int32_t *cols, int32_t pair0, int32_t n, int8_t *out_n,
+                           int32_t out_stride)
+{
+    mcf_conv2d_s8_args b = *a;
+    const int32_t k4 = geometry(&a->win).k4;
+    const int32_t npix = a->win.out_h * a->win.out_w;
+    for (int32_t i = 0; i < n; ++i, cols += k4) {
+        const int32_t p = 2 * (pair0 + i), p1 = p + 1 < npix ? p + 1 : p;
+        int8_t *out0 = out_n + (size_t)p * out_stride, *out1 = out_n + (size_t)p1 * out_stride;
+        b.scratch = (void *)(uintptr_t)cols;
+        if (b.win.out_c >= 2) {
+            run_pairs(&b, out0, out1);
+        }
+        if (b.win.out_c & 1) {
+            odd_channel(&b, out0, out1);
+        }
+    }
+}
+
 /* The layer's a->win.out_c output channels written at out[p * out_stride + c] (the whole layer:
  * out_stride = out_c; mcf_subbyte_dsp.h runs it on blocks of channels of a wider output). */
 void MCF_CONV_DSP_BLOCK(const mcf_conv2d_s8_args *a, const int8_t *in, int8_t *out, int32_t out_stride)
 {
     const mcf_window *w = &a->win;
     const int32_t npix = w->out_h * w->out_w;
-    const int direct = w->k_h == 1 && w->k_w == 1 && w->pad_top == 0 && w->pad_left == 0 &&
-                       (w->out_h - 1) * w->stride_h < w->in_h && (w->out_w - 1) * w->stride_w < w->in_w;
+    const int direct = is_direct(w);
     for (int32_t n = 0; n < w->batch; ++n) {
         const int8_t *in_n = in + (size_t)n * w->in_h * w->in_w * w->in_c;
         int8_t *out0 = out + (size_t)n * npix * out_stride;

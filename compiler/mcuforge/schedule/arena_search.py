@@ -68,7 +68,7 @@ def place(lts: list[Lifetime], order: list[int], gaps: dict, prefer_overlap: boo
 
 
 def plan_with_overlaps(lts: list[Lifetime], overlaps: list[Overlap], tries: int = 300,
-                       seed: int = 0, chains: bool = False) -> ArenaPlan:
+                       seed: int = 0, chains: bool = False, stop_at: int | None = None) -> ArenaPlan:
     gaps = {(ov.output, ov.input): "exact" if ov.exact else _align(ov.gap) for ov in overlaps}
     n = len(lts)
     idx = list(range(n))
@@ -95,6 +95,8 @@ def plan_with_overlaps(lts: list[Lifetime], overlaps: list[Overlap], tries: int 
             p = place(lts, order, gaps, prefer)
             if best is None or p.size < best.size:
                 best = p
+        if stop_at is not None and best is not None and best.size <= stop_at:
+            break           # good enough for the caller (codegen/c/slack.py: no larger than before)
     if best is None:
         best = ArenaPlan(lifetimes=list(lts))
     best.overlaps = [ov for ov in overlaps if _overlapping(best, lts, ov)]

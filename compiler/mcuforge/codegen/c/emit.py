@@ -18,6 +18,7 @@ from .kernel_plan import plan_with_kernels, scratch_name
 from ...reference.arith import rounding
 from .kernel_select import KernelSelector
 from .lean import lean_peak, pareto_peak
+from .slack import grow_scratch
 from .layers import Layer, LayerContext, TensorRef, build_layer
 from .layers.base import CArray
 from .scratch import place_scratch
@@ -28,7 +29,7 @@ RUNTIME_HEADERS = ("mcf_kernels.h", "mcf_arith.h", "mcf_broadcast.h", "mcf_fixed
                    "mcf_dsp_s16.h", "mcf_subbyte.h", "mcf_subbyte_ref.h", "mcf_subbyte_dsp.h", "mcf_subbyte_mve.h",
                    "mcf_fixed.h", "mcf_logdiv.h", "mcf_mve_requant.h", "mcf_affine.h", "mcf_conv_ref.inc",
                    "mcf_pool_ref.inc", "mcf_reduce_ref.inc", "mcf_resize_bilinear_ref.inc", "mcf_ort_float.h",
-                   "mcf_subbyte_mve_fc.h", "mcf_subbyte_mve_dw.h", "mcf_subbyte_mve_quant.h")
+                   "mcf_subbyte_mve_fc.h", "mcf_subbyte_mve_dw.h", "mcf_subbyte_dsp_fc.h", "mcf_subbyte_mve_quant.h")
 
 
 @dataclass
@@ -155,6 +156,7 @@ def _lower_to_c(g, features, portable_only, plan, io_in_arena, arena_budget, spe
                 layers, plan = lean_peak(g, order, layers, plan, ctx.select, build_all, io_in_arena, arena_budget)
         elif not speed_first:
             layers, plan, pareto = pareto_peak(g, order, layers, plan, ctx.select, build_all, io_in_arena)
+        layers, plan = grow_scratch(g, order, layers, plan, ctx.select, build_all, io_in_arena)
         layers = finish_layers(ctx, order, refs, plan)
     else:
         plan = place_scratch(plan, layers, refs)

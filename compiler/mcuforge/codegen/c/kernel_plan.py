@@ -38,14 +38,16 @@ def kernel_overlaps(ovs: list[Overlap], layers: list) -> list[Overlap]:
     return out
 
 
-def plan_with_kernels(g, order, layers: list, io_in_arena: bool = False, tries: int = 300) -> ArenaPlan:
-    """Plan tensors and scratch together; layer i runs at step i of `order`."""
+def plan_with_kernels(g, order, layers: list, io_in_arena: bool = False, tries: int = 300,
+                      stop_at: int | None = None) -> ArenaPlan:
+    """Plan tensors and scratch together; layer i runs at step i of `order`. stop_at: the search
+    ends at the first plan of at most that many bytes."""
     lts = lifetimes(g, order, io_in_arena)
     scratch = [Lifetime(scratch_name(l, i), int(l.params["scratch_bytes"]), i, i)
                for i, l in enumerate(layers) if l.params.get("scratch_bytes", 0) > 0]
     ovs = kernel_overlaps(overlaps(g, order, arena_tensors(g, io_in_arena)), layers)
     # a big graph (a patch stage's copies of its layers) can ask for fewer random orders
     plan = plan_with_overlaps(lts + scratch, ovs, tries=min(tries, g.meta.get("plan_tries", tries)),
-                              chains="patches" in g.meta)
+                              chains="patches" in g.meta, stop_at=stop_at)
     check_plan(plan, ovs)
     return plan

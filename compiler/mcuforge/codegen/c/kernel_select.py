@@ -36,6 +36,9 @@ class KernelSelector:
     # for a layer that sets the arena's peak); `node` is the node being built
     skip: dict = field(default_factory=dict)
     node: str | None = None
+    # node name -> scratch bytes its kernel variant may take (codegen/c/slack.py; a variant's prepare
+    # reads it as params["scratch_budget"])
+    scratch_budget: dict = field(default_factory=dict)
 
     def choose(self, kernel: str, params: dict | None = None) -> Variant:
         """The Variant that runs `kernel` for these parameters (the portable one if none fits)."""
@@ -53,12 +56,21 @@ class KernelSelector:
         return v.function, list(v.sources)
 
 
+def scratch_budget_into(ctx, params: dict):
+    """params["scratch_budget"] for a variant's prepare: the scratch bytes the node's kernel may take
+    where codegen/c/slack.py raised it (absent otherwise)."""
+    budget = ctx.select.scratch_budget.get(ctx.select.node)
+    if budget is not None:
+        params["scratch_budget"] = budget
+
+
 def prepare_arrays(ctx, cid: str, variant: Variant, params: dict, consts: dict, arrays: list) -> list:
     """Run a variant's compile-time preparation and return the layer's constant arrays: the extra
     ones it asked for (named <cid>_<what>; params["packed"] lists them for the template) added,
     those it named in params["drop"] (e.g. int8 weights it replaced by a reordered copy) removed."""
     if variant.prepare is None:
         return arrays
+    scratch_budget_into(ctx, params)
     extra = variant.prepare(params, consts) or {}
     params["packed"] = sorted(extra)
     drop = {f"{cid}_{what}" for what in params.get("drop", ())}

@@ -25,6 +25,7 @@ import numpy as np
 from ....errors import McuforgeError
 from ....ir.ops import get_op
 from ....quant.subbyte import MULT16_BITS, check_grid, mult16_exact, pack_base3, pack_weights
+from ..kernel_select import scratch_budget_into
 from .base import Layer
 
 TEMPLATES = {"conv2d_s8": "conv2d_sub", "dense_s8": "dense_sub"}
@@ -49,6 +50,7 @@ def subbyte_weighted(ctx, node, cid, template: str, kernel: str, geometry: dict,
     if bias is not None:
         arrays["bias"] = ("int32_t", bias)
     if variant.prepare is not None:
+        scratch_budget_into(ctx, params)
         for what, value in (variant.prepare(params, consts) or {}).items():
             if what not in arrays and what != "bias":
                 raise ValueError(f"{variant.function}: prepare may only replace {sorted(arrays)}, not {what!r}")

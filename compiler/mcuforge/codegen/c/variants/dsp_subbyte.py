@@ -21,12 +21,13 @@ def _window(params: dict) -> dict:
     return params["win"] if "win" in params else fc_window(params)
 
 
-def dsp_word_layout(w: np.ndarray, win: dict, bits: int) -> np.ndarray:
+def dsp_word_layout(w: np.ndarray, win: dict, bits: int, twos: bool = False) -> np.ndarray:
     """Weights [C][...] (values of the grid) -> the flash bytes mcf_subbyte_dsp.h unpacks: per
     channel pair (an odd last channel paired with zeros), per group of 4 K of the int8 DSP
     kernel's segmented patch, int4 one word (byte i = (w0[i] + 8) | (w1[i] + 8) << 4), ternary
     one word per two groups (byte i = (w0[g][i] + 1) | (w1[g][i] + 1) << 2 | (w0[g+1][i] + 1) << 4
-    | (w1[g+1][i] + 1) << 6, the groups' count rounded up to even)."""
+    | (w1[g+1][i] + 1) << 6, the groups' count rounded up to even). twos: the same fields as two's
+    complement (w & 15, w & 3) instead of offset binary, for the scaled unpacking."""
     wk, k4 = segmented_weights(np.asarray(w, np.int64), win, 4)
     c = wk.shape[0]
     if c % 2:
@@ -34,11 +35,12 @@ def dsp_word_layout(w: np.ndarray, win: dict, bits: int) -> np.ndarray:
     groups = k4 // 4
     p = wk.reshape(-1, 2, groups, 4)                     # [pair][ch][group][i]
     if bits == 4:
-        b = (p[:, 0] + 8) | ((p[:, 1] + 8) << 4)          # [pair][group][i]
+        f = p & 15 if twos else p + 8
+        b = f[:, 0] | (f[:, 1] << 4)                      # [pair][group][i]
     else:
         if groups % 2:
             p = np.concatenate([p, np.zeros(p.shape[:2] + (1, 4), np.int64)], axis=2)
-        t = (p + 1).reshape(p.shape[0], 2, -1, 2, 4)      # [pair][ch][h][g of the two][i]
+        t = (p & 3 if twos else p + 1).reshape(p.shape[0], 2, -1, 2, 4)      # [pair][ch][h][g of the two][i]
         b = t[:, 0, :, 0] | (t[:, 1, :, 0] << 2) | (t[:, 0, :, 1] << 4) | (t[:, 1, :, 1] << 6)
     return b.astype(np.uint8).reshape(-1)
 
@@ -73,30 +75,117 @@ def _accepts(params: dict) -> bool:
     return params.get("groups", 1) == 1 and _dsp_gemm_ok(params)
 
 
-def _prepare(params: dict, consts: dict) -> dict:
+# scaled unpacking (mcf_sub_unpack4s_words / 2s): the fields sign-extended in the top bits of their
+# bytes give SCALE[bits] times the doubled weights
+SCALE = {4: 8, 2: 32}
+
+
+def scaled_ok(w: np.ndarray, b2: np.ndarray, m: np.ndarray, bits: int) -> bool:
+    """Whether a layer may unpack scaled weights (16 w / 64 w): every stored multiplier (dead channels'
+    2^30 included) a multiple of SCALE, so m / SCALE is exact and A' (m / SCALE) = A m, and the
+    scaled accumulator, SCALE x (|2 bias'| + 2 x 128 sum |w|) per channel, within 2^31 - 1. The
+    16-bit-mantissa multipliers the quantizer gives sub-byte layers (quant/subbyte.py:
+    mult16_scales) have 15 low zero bits."""
+    f = SCALE[bits]
+    wabs = np.abs(np.asarray(w, np.int64).reshape(len(b2), -1)).sum(axis=1)
+    bound = np.abs(np.asarray(b2, np.int64)) + 256 * wabs
+    return bool((np.asarray(m, np.int64) % f == 0).all() and (f * bound <= 2 ** 31 - 1).all())
+
+
+def _prepare(params: dict, consts: dict, lsh: bool = False) -> dict:
     bits = params["weight_bits"]
     win = _window(params)
     L, n_seg = conv_segments(win)
     k4 = n_seg * _ceil(L, 4)
     out_c = consts["weights"].shape[0]
-    b2, m, e = (dsp_sub_quant_lsh if params.get("rows") == 1 else dsp_sub_quant)(consts, params["rq"])
-    arrays = {"weights": ("uint8_t", dsp_word_layout(consts["weights"], win, bits)),
+    b2, m, e = (dsp_sub_quant_lsh if params.get("rows") == 1 or lsh else dsp_sub_quant)(consts, params["rq"])
+    # conv layers without left shifts (the _lsh kernel's channels need 2^(s+1) w) may unpack scaled
+    scaled = "win" in params and not lsh and scaled_ok(consts["weights"], b2, m, bits)
+    if scaled:
+        params["scaled"] = True
+        b2, m = b2 * SCALE[bits], m // SCALE[bits]
+    arrays = {"weights": ("uint8_t", dsp_word_layout(consts["weights"], win, bits, twos=scaled)),
               "bias": ("int32_t", b2), "mult": ("int32_t", m), "shift": ("int8_t", e)}
     params["has_bias"] = True
-    if "win" not in params:      # fully connected: the row kernel reads int32 biases (mcf_sub_fc_row);
-        params["bias32"] = True  # the GEMM blocks int16 ones as well (rq.bias16, mcf_sub_block_quant)
-    if params.get("rows") == 1:          # mcf_sub_fc_row: the widened row, groups rounded up to even,
-        # then the quad loops' 4 sums and 9 saved registers (mcf_sub_fc_quad4 / 2)
-        params["scratch_bytes"] = 8 * _ceil(k4 // 4, 2) + 52
-        return arrays
-    block = max(2, DSP_BLOCK_BYTES // (2 * k4) // 2 * 2)
-    block = out_c if block >= out_c else block
+    if params.get("rows") == 1:          # mcf_sub_fc_row: the radix layout (dsp_fc_radix.py)
+        from .dsp_fc_radix import prepare_fc_row
+        params["bias32"] = True          # `bias` holds its packed constants (compact_constants leaves it)
+        return prepare_fc_row(params, consts, bits, b2, m, e)
+    block, cols = sub_dsp_schedule(win, out_c, k4, L, params.get("scratch_budget"),
+                                   conv="win" in params)
     params["block"] = block
-    if block < out_c:
-        # every block reads the whole input again: the output must not overwrite it
+    if cols:
+        params["cols"] = cols
+    if block < out_c or cols:
+        # the blocks (or the column chunks) read the input again: the output must not overwrite it
         params["inplace_safe"] = False
-    params["scratch_bytes"] = 4 * k4 + _ceil(L, 4) + 8 + 4 * (4 * block + 2) + 2 * block * k4
+    params["scratch_bytes"] = sub_dsp_scratch(k4, L, block, cols)
+    if block < out_c or cols:
+        params["scratch_grows"] = True       # codegen/c/slack.py: more scratch where the arena has it
     return arrays
+
+
+# -- the order of a multi-block layer: which of im2col and unpacking is repeated -----------------------
+# Instruction costs on Cortex-M4 (QEMU counts of mcf_subbyte_dsp.h / mcf_conv2d_s8_dsp.c, rounded up):
+UNPACK_PER_WEIGHT = 1.3        # mcf_sub_unpack4 / 2: 20 instructions per 16 weights + calls
+BLOCK_OVERHEAD = 60            # per block loaded: constants, calls
+IM2COL_PER_K4 = 2.5            # one pixel pair's column per K4 element (widen_seg2: 9 per 4 K)
+IM2COL_PER_SEG = 30            # ... and per segment (calls, bounds)
+PAIR_CALL = 40                 # one run of a block over one pixel pair (run_pairs' frame, requant set-up)
+
+
+def sub_dsp_scratch(k4: int, L: int, block: int, cols: int) -> int:
+    """Scratch of mcf_sub_dsp_gemm: the columns of max(cols, 1) pixel pairs (4 k4 bytes each), the
+    padding segment (L4 + 8), the block's constants (4 block + 2 words), its weights (2 block k4)."""
+    return 4 * k4 * max(cols, 1) + _ceil(L, 4) + 8 + 4 * (4 * block + 2) + 2 * block * k4
+
+
+def sub_dsp_schedule(win: dict, out_c: int, k4: int, L: int, budget: int | None = None,
+                     conv: bool = True) -> tuple[int, int]:
+    """(block, cols) for mcf_sub_dsp_gemm within `budget` scratch bytes (None: the scratch of the
+    DSP_BLOCK_BYTES rule, one pair's columns and blocks of at most that many weight bytes, so the
+    arena does not grow over what that rule asked).
+
+    A layer whose unpacked weights fit one block takes it (cols = 0: the int8 kernel as it is).
+    Otherwise each candidate is costed (instructions, the constants above): block-outer (cols = 0)
+    builds every pair's column once per block; columns kept (cols = P pairs) build them once and
+    unpack every block once per chunk of P pairs (once in all when P covers the image). Few-pixel
+    layers with many channels (vww_mbv1_96's last pointwise layers: 9 to 36 pixels, 4 to 16
+    blocks) keep all their columns; fully connected rows (conv False) keep block-outer."""
+    n_seg = k4 // _ceil(L, 4)
+    pairs = (win["out_h"] * win["out_w"] + 1) // 2
+    images = win.get("batch", 1)
+    b0 = max(2, DSP_BLOCK_BYTES // (2 * k4) // 2 * 2)
+    if b0 >= out_c:
+        b0 = out_c
+    if budget is None:
+        budget = sub_dsp_scratch(k4, L, b0, 0)
+    if budget >= sub_dsp_scratch(k4, L, out_c, 0):
+        return out_c, 0
+    im2col = IM2COL_PER_K4 * k4 + IM2COL_PER_SEG * n_seg
+    weights = out_c * k4
+
+    def largest_block(cols):
+        room = budget - sub_dsp_scratch(k4, L, 0, cols)
+        b = room // (16 + 2 * k4) // 2 * 2
+        return min(b, out_c) if b >= 2 else 0
+
+    def cost(block, cols):
+        nb = -(-out_c // block)
+        if not cols:
+            return images * pairs * (nb * (im2col + PAIR_CALL)) + nb * BLOCK_OVERHEAD + UNPACK_PER_WEIGHT * weights
+        chunks = images * -(-pairs // cols)
+        loads = chunks if nb > 1 else 1
+        return (images * pairs * (im2col + nb * PAIR_CALL)
+                + loads * (nb * BLOCK_OVERHEAD + UNPACK_PER_WEIGHT * weights))
+
+    cands = [(largest_block(0), 0)]
+    if conv:
+        cands += [(largest_block(p), p) for p in range(1, pairs + 1)]
+    cands = [(b, p) for b, p in cands if b >= 2]
+    if not cands:
+        return b0, 0
+    return min(cands, key=lambda bp: (cost(*bp), sub_dsp_scratch(k4, L, *bp)))
 
 
 # -- tuned portable C --------------------------------------------------------------------------------
@@ -136,19 +225,20 @@ for _bits in (4, 2):
 
 
 def _conv_lsh_accepts(params: dict) -> bool:
-    """Groups 1, TFLite's double rounding (the _lsh block kernel's requantization), a channel with
-    shift >= 0, and _lsh_ok's bounds."""
+    """Groups 1, TFLite's double rounding (the _lsh block kernel's requantization), a live channel
+    with shift >= 0, and _lsh_ok's bounds. A dead (all-zero) channel's shift does not count: its
+    output is a constant either kernel gives (vww_mbv1_96's pointwise layers have such channels
+    and no live left shift, and run the plain kernel, one instruction less per output)."""
     from ....reference.arith import rounding_mode
+    from .dsp_gemm import dead_channels
     consts = params["consts"]
+    live, _, _ = dead_channels(consts, params["rq"])
     return (params.get("groups", 1) == 1 and rounding_mode() == "double"
-            and bool((np.asarray(consts["shift"]) >= 0).any()) and _lsh_ok(consts, params["rq"]))
+            and bool((np.asarray(live["shift"]) >= 0).any()) and _lsh_ok(consts, params["rq"]))
 
 
 def _conv_lsh_prepare(params: dict, consts: dict) -> dict:
-    arrays = _prepare(params, consts)
-    b2, m, e = dsp_sub_quant_lsh(consts, params["rq"])
-    arrays.update({"bias": ("int32_t", b2), "mult": ("int32_t", m), "shift": ("int8_t", e)})
-    return arrays
+    return _prepare(params, consts, lsh=True)
 
 
 # tried before the right-shift-only kernel: layers with channels whose multiplier is >= 1/2 (the

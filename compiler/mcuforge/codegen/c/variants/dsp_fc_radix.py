@@ -1,0 +1,113 @@
+"""Single-row fully connected layers with int4 / ternary weights on the DSP extension (Cortex-M4 / M7
+/ M33): the "radix" layout of runtime_c/include/mcf_subbyte_dsp_fc.h, prepared at compile time.
+
+One 16-bit halfword holds the weights of one input k for a group of P output channels (P = 4 int4,
+8 ternary), field j (j < P) at bits b j (b = 4 or 2): the low fields offset binary n_j = w_j + o
+(o = 8 int4, 1 ternary, n_j in [0, 2^b)), the top field the two's complement w_{P-1}. As a signed
+halfword it is h = sum_{j<P-1} n_j R^j + R^(P-1) w_{P-1} (R = 2^b; int4 in [-28672, 32767], ternary
+in [-16384, 27306]). A word holds the halfwords of inputs (k, k + 2) (words ua, ub per group of 4 K:
+(4g, 4g+2), (4g+1, 4g+3)), so that the x operand of SMLAD is the SXTB16-widened word of the row, the
+same for every field. With masks m_j = (R - 1) R^j in both halfwords (Thumb-2 immediates):
+    r_j   = sum SMLAD(u & m_j, x) = R^j (W_j + o S)           for j < P - 1
+    r_top = sum SMLAD(u, x)       = sum_{j<P-1} r_j + R^(P-1) W_{P-1}
+(W_j = sum_k w_j,k x_k, S = sum_k x_k), so W_j = (r_j >> bj) - o S and W_{P-1} = (r_top - sum r_j)
+>> b(P-1), the difference taken modulo 2^32.
+
+Exactness (chunk_steps): the low sums are exact if |r_j| < 2^31, the top one if
+|R^(P-1) W_{P-1}| < 2^31 (then the difference mod 2^32 read as int32 is R^(P-1) W_{P-1} itself).
+With |x| <= 128 (raw int8 inputs, the zero point is folded into the bias):
+    int4:    |r_j| <= 16^2 * 15 * 128 * Kc,   |W_3| <= 7 * 128 * Kc < 2^19   ->  Kc <= 585
+    ternary: |r_j| <= 4^6 * 2 * 128 * Kc,     |W_7| <= 128 * Kc < 2^17       ->  Kc <= 1023
+over a chunk of Kc inputs, so the kernel decodes the sums after every chunk of CHUNK_STEPS_MAX steps
+(8 K each: 584 / 1016 inputs) and adds the decoded dot products. Where the layer's own weights
+prove the same bounds over the whole row (sum |w| instead of Kc max |w|, which is the usual case:
+ad_fcae's 640-input int4 layer has sum |w| far below 4096 per channel), the row is one chunk.
+The decoded dot products are the int8 contract's (the requantization bound is _lsh_ok's).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .shared import _ceil
+
+STEP_K = 8                                  # inputs per step of the assembly loops (4 weight words)
+STATE_WORDS = 25                            # after each chunk's x words: 8 sums, 9 saved registers, 8 params
+CHANNELS = {4: 4, 2: 8}                     # output channels per halfword
+OFFSET = {4: 8, 2: 1}                       # offset of the low fields
+CHUNK_STEPS_MAX = {4: 585 // STEP_K, 2: 1023 // STEP_K}
+INT32_MAX = (1 << 31) - 1
+LSH_FLAG = 1 << 16                          # in `block`: some channel shifts left (MCF_SUB_FC_CHUNK)
+
+
+def fc_radix_layout(w: np.ndarray, bits: int) -> np.ndarray:
+    """Weights [C][K] (values of the grid) -> the flash bytes: per group of P channels (the last
+    padded with zero weights), per group of 4 K (K zero-padded to a multiple of 8), the halfwords
+    h(4g), h(4g+2), h(4g+1), h(4g+3), little-endian."""
+    w = np.asarray(w, np.int64).reshape(np.shape(w)[0], -1)
+    p, b = CHANNELS[bits], bits
+    c, k = w.shape
+    wp = np.zeros((_ceil(c, p), _ceil(k, STEP_K)), np.int64)
+    wp[:c, :k] = w
+    f = wp.reshape(-1, p, wp.shape[1])                              # [group][field][k]
+    n = f[:, :-1] + OFFSET[bits]
+    h = (n << (b * np.arange(p - 1))[None, :, None]).sum(axis=1) + ((f[:, -1] & ((1 << b) - 1)) << (b * (p - 1)))
+    h = h.reshape(h.shape[0], -1, 4)[:, :, [0, 2, 1, 3]]           # [group][g][h(4g), h(4g+2), h(4g+1), h(4g+3)]
+    return h.astype("<u2").reshape(-1).view(np.uint8)
+
+
+def _sums_bounded(w: np.ndarray, bits: int, k0: int, k1: int) -> bool:
+    """The exactness bounds of the module docstring over inputs [k0, k1), from the actual weights."""
+    p, b = CHANNELS[bits], bits
+    c = w.shape[0]
+    wp = np.zeros((_ceil(c, p), w.shape[1]), np.int64)
+    wp[:c] = w
+    f = wp[:, k0:k1].reshape(-1, p, k1 - k0)                         # [group][field][k]
+    low = (f[:, :-1] + OFFSET[bits]).sum(axis=2) * 128 << (b * np.arange(p - 1))[None, :]
+    top = np.abs(f[:, -1]).sum(axis=1) * 128 << (b * (p - 1))
+    return bool((low <= INT32_MAX).all() and (top <= INT32_MAX).all())
+
+
+def chunk_steps(w: np.ndarray, bits: int) -> int:
+    """Steps (of 8 inputs) per chunk: the whole row where the layer's weights prove the bounds,
+    else CHUNK_STEPS_MAX (proved from |w| <= 7 / 1 alone)."""
+    w = np.asarray(w, np.int64).reshape(np.shape(w)[0], -1)
+    steps = -(-w.shape[1] // STEP_K)
+    if steps <= CHUNK_STEPS_MAX[bits] or _sums_bounded(w, bits, 0, w.shape[1]):
+        return steps
+    return CHUNK_STEPS_MAX[bits]
+
+
+def worst_case_ok(bits: int, kc: int) -> bool:
+    """The docstring's bounds from |x| <= 128 and |w| <= 7 (1) alone for a chunk of kc inputs."""
+    p, b = CHANNELS[bits], bits
+    wmax = 7 if bits == 4 else 1
+    low = max(((1 << b) - 1) * 128 * kc << (b * j) for j in range(p - 1))
+    top = wmax * 128 * kc << (b * (p - 1))
+    return low <= INT32_MAX and top <= INT32_MAX
+
+
+def scratch_bytes(k: int, chunk: int) -> int:
+    """The widened row (4 words a step) and STATE_WORDS after each chunk's words."""
+    steps = -(-k // STEP_K)
+    return 4 * (4 * steps + -(-steps // chunk) * STATE_WORDS)
+
+
+def packed_constants(b2: np.ndarray, m: np.ndarray, e: np.ndarray) -> np.ndarray:
+    """The layer's `bias` array: (2 bias', m) per channel (one LDRD), then the int8 exponents four
+    a word: 9 bytes a channel as before (mult and shift arrays dropped)."""
+    pairs = np.stack([np.asarray(b2, np.int64), np.asarray(m, np.int64)], axis=1).reshape(-1)
+    eb = np.zeros(_ceil(len(e), 4), np.int8)
+    eb[:len(e)] = e
+    return np.concatenate([pairs, eb.view("<i4").astype(np.int64)])
+
+
+def prepare_fc_row(params: dict, consts: dict, bits: int, b2, m, e) -> dict:
+    """params["block"] = the chunk length in steps (mcf_sub_fc_row) | LSH_FLAG where a channel is
+    stored with e <= 0 (a left shift), the scratch, the layout, the packed constants
+    (dsp_sub_quant_lsh's b2, m, e)."""
+    chunk = chunk_steps(consts["weights"], bits)
+    params["block"] = chunk | (LSH_FLAG if (np.asarray(e) <= 0).any() else 0)
+    params["scratch_bytes"] = scratch_bytes(params["in_features"], chunk)
+    params["packed_quant"] = True            # _sub.j2: no mult / shift arrays
+    return {"weights": ("uint8_t", fc_radix_layout(consts["weights"], bits)),
+            "bias": ("int32_t", packed_constants(b2, m, e)), "mult": None, "shift": None}

@@ -1,0 +1,347 @@
+/*
+ * mcf_subbyte_dsp_fc.h - one row of a fully connected layer with int4 / ternary weights on the DSP
+ * extension (Cortex-M4 / M7 / M33), straight from the packed flash words ("radix" layout,
+ * compiler/mcuforge/codegen/c/variants/dsp_fc_radix.py). Included by mcf_subbyte_dsp.h.
+ *
+ * A halfword holds one input k's weights of P output channels (P = 4 int4, 8 ternary): field j at
+ * bits b j (b = 4 / 2), the low fields offset binary n = w + o (o = 8 / 1), the top field two's
+ * complement, so the signed halfword is h = sum_{j<P-1} n_j R^j + R^(P-1) w_top (R = 2^b). A word
+ * holds inputs (k, k + 2), and the x operand is the row widened by SXTB16, shared by every field:
+ *     r_j   += SMLAD(u & m_j, x)     (m_j = (R - 1) R^j in both halves, a Thumb-2 immediate)
+ *     r_top += SMLAD(u, x)           (the raw word)
+ * give r_j = R^j (W_j + o S) and r_top = sum r_j + R^(P-1) W_top (S = sum x), hence
+ *     W_j = (r_j >> b j) - o S,   W_top = (r_top - sum r_j) >> b (P - 1)   (mod 2^32, exact)
+ * while |r_j| < 2^31 and |R^(P-1) W_top| < 2^31 (|x| <= 128: int4 up to 585 inputs, ternary 1023;
+ * the compiler picks the chunk, dsp_fc_radix.py: chunk_steps, and the sums are decoded after each).
+ * Per 16 MACs int4 6 AND + 8 SMLAD + 1.5 loads (LDM of 4 weight words, LDRD of widened x), the
+ * loop 2 per 128 MACs: 15.75 instructions; ternary 7 AND + 8 SMLAD + LDR u + half an LDRD of x: 16.5
+ * (+1/4 loop: 16.75).
+ *
+ * Scratch (int32 words): per chunk its widened row (4 words a step of 8 inputs: per group of 4 K
+ * (x0, x2), (x1, x3), zero past K), then MCF_SUB_FC_STATE words: the chunk's 8 dot products, the
+ * caller's r4-r11, lr (the loops and the output routine are naked and use no stack), and in the
+ * first chunk's the output routine's 8 parameters (MCF_FC_PARAMS).
+ */
+#ifndef MCF_SUBBYTE_DSP_FC_H
+#define MCF_SUBBYTE_DSP_FC_H
+
+#include "mcf_arith.h"
+#include "mcf_opt.h"
+#include "mcf_subbyte.h"
+
+#if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
+
+#define MCF_SUB_FC_STATE 25     /* dsp_fc_radix.py: STATE_WORDS */
+#define MCF_SUB_FC_CHUNK 0xFFFF /* `block`: the chunk length in steps; bit 16: some channel shifts left */
+
+/* The loops: r0 = weights (returned advanced), r1 = x words, r2 = their end (the state words);
+ * 16 x bytes a step of 8 inputs, four (int4) / two (ternary) steps a pass, entered by the count
+ * of steps modulo that. They save the caller's r4-r11, lr at r2[8..16] and leave the chunk's dot
+ * products at r2[0 .. P-1], decoded: low fields W_j + o S_chunk, the top field W_top. */
+#define MCF_FC_LOOP(name)                                                           \
+    static __attribute__((naked, noinline, unused)) const uint32_t *name(            \
+        const uint32_t *w __attribute__((unused)), const int32_t *x __attribute__((unused)), \
+        int32_t *xend __attribute__((unused)))
+
+#define MCF_FC_SAVE                                                                 \
+    "add r12, r2, #32\n\t"                                                          \
+    "stm r12, {r4-r11, lr}\n\t"
+
+#define MCF_FC_TAIL(decode, sums)                                                   \
+    "cmp r1, r2\n\t"                                                                \
+    "bne 1b\n\t"                                                                    \
+    decode                                                                          \
+    "stm r2, {" sums "}\n\t"                                                        \
+    "add r12, r2, #32\n\t"                                                          \
+    "ldm r12, {r4-r11, pc}\n\t"
+
+/* int4: sums r3 (field 0), r4, r5, r6 (raw); weight words r7-r10, x words r11, r12, mask temp lr */
+#define MCF_FC4_WORD(u, x)                                                          \
+    "smlad r6, " u ", " x ", r6\n\t"                                                \
+    "and lr, " u ", #0x000F000F\n\t"                                                \
+    "smlad r3, lr, " x ", r3\n\t"                                                   \
+    "and lr, " u ", #0x00F000F0\n\t"                                                \
+    "smlad r4, lr, " x ", r4\n\t"                                                   \
+    "and lr, " u ", #0x0F000F00\n\t"                                                \
+    "smlad r5, lr, " x ", r5\n\t"
+
+#define MCF_FC4_STEP                                                                \
+    "ldmia r0!, {r7, r8, r9, r10}\n\t"                                              \
+    "ldrd r11, r12, [r1], #8\n\t"                                                   \
+    MCF_FC4_WORD("r7", "r11") MCF_FC4_WORD("r8", "r12")                             \
+    "ldrd r11, r12, [r1], #8\n\t"                                                   \
+    MCF_FC4_WORD("r9", "r11") MCF_FC4_WORD("r10", "r12")
+
+MCF_FC_LOOP(mcf_sub_fc_radix4)
+{
+    __asm__ volatile(
+        MCF_FC_SAVE
+        "movs r3, #0\n\t" "movs r4, #0\n\t" "movs r5, #0\n\t" "movs r6, #0\n\t"
+        "sub lr, r2, r1\n\t"                  /* 16 x the steps; four a pass, entered by their count mod 4 */
+        "ands lr, lr, #48\n\t"
+        "beq 1f\n\t"
+        "cmp lr, #32\n\t"
+        "blo 4f\n\t"
+        "beq 3f\n\t"
+        "b 2f\n\t"
+        "1:\n\t"
+        MCF_FC4_STEP
+        "2:\n\t"
+        MCF_FC4_STEP
+        "3:\n\t"
+        MCF_FC4_STEP
+        "4:\n\t"
+        MCF_FC4_STEP
+        MCF_FC_TAIL("subs r6, r6, r3\n\t" "subs r6, r6, r4\n\t" "subs r6, r6, r5\n\t" "asrs r6, r6, #12\n\t"
+                    "asrs r4, r4, #4\n\t" "asrs r5, r5, #8\n\t", "r3-r6"));
+}
+
+/* ternary: sums r3-r9 (fields 0..6), r10 (raw); weight word r11, x words r2 and r12 (one LDRD),
+ * mask temp lr. No register is left for the end pointer: the loop ends on a sentinel, the word
+ * 0x80008000 stored at xend by the head (widened x halfwords are in [-128, 127], so no x word
+ * equals it), read as the first word of the pair after the last; xend = r1 - 8 then. */
+#define MCF_FC2_AND(acc, mask, x)                                                   \
+    "and lr, r11, #" mask "\n\t"                                                    \
+    "smlad " acc ", lr, " x ", " acc "\n\t"
+
+#define MCF_FC2_WORD(x)                                                             \
+    "ldr r11, [r0], #4\n\t"                                                         \
+    "smlad r10, r11, " x ", r10\n\t"                                                \
+    MCF_FC2_AND("r3", "0x00030003", x) MCF_FC2_AND("r4", "0x000C000C", x)           \
+    MCF_FC2_AND("r5", "0x00300030", x) MCF_FC2_AND("r6", "0x00C000C0", x)           \
+    MCF_FC2_AND("r7", "0x03000300", x) MCF_FC2_AND("r8", "0x0C000C00", x)           \
+    MCF_FC2_AND("r9", "0x30003000", x)
+
+/* a step of 8 inputs with its first x pair already in r2, r12 */
+#define MCF_FC2_STEP                                                                \
+    MCF_FC2_WORD("r2") MCF_FC2_WORD("r12")                                          \
+    "ldrd r2, r12, [r1], #8\n\t"                                                    \
+    MCF_FC2_WORD("r2") MCF_FC2_WORD("r12")                                          \
+    "ldrd r2, r12, [r1], #8\n\t"
+
+MCF_FC_LOOP(mcf_sub_fc_radix2)
+{
+    __asm__ volatile(
+        "mov r3, #0x80008000\n\t"
+        "str r3, [r2]\n\t"
+        MCF_FC_SAVE
+        "movs r3, #0\n\t" "movs r4, #0\n\t" "movs r5, #0\n\t" "movs r6, #0\n\t"
+        "mov r7, r3\n\t" "mov r8, r3\n\t" "mov r9, r3\n\t" "mov r10, r3\n\t"
+        "sub lr, r2, r1\n\t"
+        "ldrd r2, r12, [r1], #8\n\t"
+        "tst lr, #16\n\t"
+        "bne 2f\n\t"
+        "1:\n\t"
+        MCF_FC2_STEP
+        "2:\n\t"
+        MCF_FC2_STEP
+        "cmp r2, #0x80008000\n\t"
+        "bne 1b\n\t"
+        "sub r2, r1, #8\n\t"
+        "subs r10, r10, r3\n\t" "subs r10, r10, r4\n\t" "subs r10, r10, r5\n\t"
+        "subs r10, r10, r6\n\t" "subs r10, r10, r7\n\t" "subs r10, r10, r8\n\t"
+        "subs r10, r10, r9\n\t" "asrs r10, r10, #14\n\t" "asrs r4, r4, #2\n\t"
+        "asrs r5, r5, #4\n\t" "asrs r6, r6, #6\n\t" "asrs r7, r7, #8\n\t" "asrs r8, r8, #10\n\t"
+        "asrs r9, r9, #12\n\t"
+        "stm r2, {r3-r10}\n\t"
+        "add r12, r2, #32\n\t"
+        "ldm r12, {r4-r11, pc}\n\t");
+}
+
+/* The parameters of the output routine, in the first chunk's state words after the saved registers:
+ * out (advanced per group), out_end, bm (the (2 bias', m) pairs, advanced), sh (the exponents,
+ * advanced), zp1 = 1 + 2 out_zp, act_min, act_max, corr = o S. */
+#define MCF_FC_PARAMS 17
+
+/* The outputs of one group of P channels (those before out_end) from the dot products st[0 .. P-1]:
+ * dot = st[j] - corr (st[top] + corr first: the top field has no offset). A right shift e >= 1 by
+ * mcf_dsp_requant (rcz = 2^(e-1) + out_zp 2^e = zp1 2^(e-1)), a channel stored with e = -s <= 0
+ * (multiplier >= 1/2, its bias stored as 2^(s+1) bias') as floor((A m + 2^31) / 2^32) + out_zp =
+ * SMMLAR(A, m, out_zp), A = 2^(s+1) (bias' + dot): TFLite's SRDHM(2^s x, m) (see DW3_RQ0 in
+ * mcf_depthwise_conv2d_s8_dsp3x3.c); |A| < 2^31 (variants/dsp_subbyte.py: _lsh_ok). 20 instructions an
+ * output (TFLite double rounding). Registers: r0 st, r1 dots, r2 out, r3 end, r4 bm, r5 sh, r6 zp1,
+ * r7 lo, r8 hi, r9 corr; r10 dot / A, r11 e, r12 2 bias' / rcz, lr m / y. No stack. */
+#define MCF_FC_OUT(top, lsh_check)                                                  \
+    "add r1, r0, #32\n\t"                                                           \
+    "stm r1, {r4-r11, lr}\n\t"                                                      \
+    "add r1, r0, #68\n\t"                                                           \
+    "ldm r1, {r2-r9}\n\t"                                                           \
+    "ldr r10, [r0, #" #top " * 4]\n\t"                                              \
+    "add r10, r10, r9\n\t"                                                          \
+    "str r10, [r0, #" #top " * 4]\n\t"                                              \
+    "add r10, r2, #" #top " + 1\n\t"                                                \
+    "cmp r10, r3\n\t"                                                               \
+    "it lt\n\t"                                                                     \
+    "movlt r3, r10\n\t"                                                             \
+    "mov r1, r0\n\t"                                                                \
+    "1:\n\t"                                                                        \
+    "ldr r10, [r1], #4\n\t"                                                         \
+    "ldrsb r11, [r5], #1\n\t"                                                       \
+    "ldrd r12, lr, [r4], #8\n\t"                                                    \
+    "sub r10, r10, r9\n\t"                                                          \
+    lsh_check                                                                       \
+    "add r10, r12, r10, lsl #1\n\t"                                                 \
+    "sub r12, r11, #1\n\t"                                                          \
+    "lsl r12, r6, r12\n\t"                                                          \
+    MCF_DSP_RQ_ASM("lr", "r10", "lr", "r12", "r11")                                 \
+    "2:\n\t"                                                                        \
+    "ssat lr, #8, lr\n\t"                                                           \
+    "cmp lr, r7\n\t"                                                                \
+    "it lt\n\t"                                                                     \
+    "movlt lr, r7\n\t"                                                              \
+    "cmp lr, r8\n\t"                                                                \
+    "it gt\n\t"                                                                     \
+    "movgt lr, r8\n\t"                                                              \
+    "strb lr, [r2], #1\n\t"                                                         \
+    "cmp r2, r3\n\t"                                                                \
+    "bne 1b\n\t"                                                                    \
+    "str r2, [r0, #68]\n\t"                                                         \
+    "strd r4, r5, [r0, #76]\n\t"                                                    \
+    "add r1, r0, #32\n\t"                                                           \
+    "ldm r1, {r4-r11, pc}\n\t"                                                      \
+    "3:\n\t"                                                                        \
+    "rsb r11, r11, #0\n\t"                                                          \
+    "lsl r10, r10, r11\n\t"                                                         \
+    "add r10, r12, r10, lsl #1\n\t"                                                 \
+    "sub r12, r6, #1\n\t"                                                           \
+    "asr r12, r12, #1\n\t"                                                          \
+    "smmlar lr, r10, lr, r12\n\t"                                                   \
+    "b 2b\n\t"
+
+#define MCF_FC_LSH "cmp r11, #0\n\t" "ble 3f\n\t"
+
+/* P = 4 / 8; the _r entries for layers without left shifts (every e >= 1: no test an output) */
+static __attribute__((naked, noinline, unused)) void mcf_sub_fc_out4(int32_t *st __attribute__((unused)))
+{
+    __asm__ volatile(MCF_FC_OUT(3, MCF_FC_LSH));
+}
+
+static __attribute__((naked, noinline, unused)) void mcf_sub_fc_out2(int32_t *st __attribute__((unused)))
+{
+    __asm__ volatile(MCF_FC_OUT(7, MCF_FC_LSH));
+}
+
+static __attribute__((naked, noinline, unused)) void mcf_sub_fc_out4_r(int32_t *st __attribute__((unused)))
+{
+    __asm__ volatile(MCF_FC_OUT(3, ""));
+}
+
+static __attribute__((naked, noinline, unused)) void mcf_sub_fc_out2_r(int32_t *st __attribute__((unused)))
+{
+    __asm__ volatile(MCF_FC_OUT(7, ""));
+}
+
+/* `pairs` >= 1 pairs of groups of 4 inputs widened into buf ((x0, x2), (x1, x3) each), their sum
+ * added to sx: per pair 2 LDR (unaligned x is fine), 4 SXTB16, one STM, 3 SADD16 of the lanes
+ * (|lane| <= 4 * 128) and one SMLAD. */
+static inline int32_t mcf_sub_fc_widen_pairs(const int8_t *x, int32_t *buf, int32_t pairs, int32_t sx)
+{
+    register uint32_t e0 __asm__("r4"), v0 __asm__("r5"), e1 __asm__("r6"), v1 __asm__("r7");
+    const int8_t *const end = x + 8 * pairs;
+    __asm__ volatile(
+        "1:\n\t"
+        "ldr %[v0], [%[x]], #4\n\t"
+        "ldr %[v1], [%[x]], #4\n\t"
+        "sxtb16 %[e0], %[v0]\n\t"
+        "sxtb16 %[v0], %[v0], ror #8\n\t"
+        "sxtb16 %[e1], %[v1]\n\t"
+        "sxtb16 %[v1], %[v1], ror #8\n\t"
+        "stmia %[b]!, {%[e0], %[v0], %[e1], %[v1]}\n\t"
+        "sadd16 %[e0], %[e0], %[v0]\n\t"
+        "sadd16 %[e1], %[e1], %[v1]\n\t"
+        "sadd16 %[e0], %[e0], %[e1]\n\t"
+        "smlad %[sx], %[e0], %[one], %[sx]\n\t"
+        "cmp %[x], %[end]\n\t"
+        "bne 1b\n\t"
+        : [x] "+r"(x), [b] "+r"(buf), [sx] "+r"(sx), [e0] "=&r"(e0), [v0] "=&r"(v0), [e1] "=&r"(e1),
+          [v1] "=&r"(v1)
+        : [end] "r"(end), [one] "r"(0x00010001u)
+        : "cc", "memory");
+    return sx;
+}
+
+/* The row widened into the scratch, chunk after chunk (`chunk` steps of 8 inputs each, then the
+ * state words); returns S = sum x. */
+static inline int32_t mcf_sub_fc_widen(const int8_t *x, int32_t k, int32_t *buf, int32_t chunk)
+{
+    const int32_t steps = (k + 7) >> 3, full = k >> 2;
+    int32_t sx = 0, g = 0;
+    for (int32_t s0 = 0; s0 < steps; s0 += chunk, buf += MCF_SUB_FC_STATE) {
+        const int32_t gend = 2 * (steps - s0 < chunk ? steps : s0 + chunk);
+        const int32_t gfull = gend < full ? gend : full;
+        if (g + 1 < gfull) {                    /* pairs of groups: 6.5 instructions a group */
+            const int32_t pairs = (gfull - g) >> 1;
+            sx = mcf_sub_fc_widen_pairs(x + 4 * g, buf, pairs, sx);
+            g += 2 * pairs;
+            buf += 4 * pairs;
+        }
+        for (; g < gend; ++g, buf += 2) {       /* an odd group, the last inputs, then zeros */
+            uint32_t v = 0;
+            if (g < full) {
+                v = (uint32_t)mcf_rd32(x + 4 * g);
+            } else {
+                for (int32_t i = 0; 4 * g + i < k && i < 4; ++i) {
+                    v |= (uint32_t)(uint8_t)x[4 * g + i] << (8 * i);
+                }
+            }
+            const uint32_t xe = __sxtb16(v), xo = mcf_sxtb16_ror8(v);
+            buf[0] = (int32_t)xe;
+            buf[1] = (int32_t)xo;
+            sx = __smlad(xe, 0x00010001u, sx);
+            sx = __smlad(xo, 0x00010001u, sx);
+        }
+    }
+    return sx;
+}
+
+/* The row: groups of P channels (the last one padded with zero weights in flash), each over the
+ * chunks (their decoded dot products added), then the group's outputs. `bq`: the layer's packed
+ * constants, (2 bias', m) per channel, then the int8 exponents (dsp_fc_radix.py: packed_constants).
+ * Inlined per width (bits a constant). */
+static inline __attribute__((always_inline)) void mcf_sub_fc_row(const uint32_t *w, const int8_t *x, int8_t *out,
+                                                                 const int32_t *bq, const mcf_requant_sub *rq,
+                                                                 int32_t k, int32_t out_c, int32_t *buf,
+                                                                 int32_t bits, int32_t block)
+{
+    const int32_t chunk = block & MCF_SUB_FC_CHUNK, lsh = block & ~MCF_SUB_FC_CHUNK;
+    const int32_t steps = (k + 7) >> 3;
+    const int32_t sx = mcf_sub_fc_widen(x, k, buf, chunk);
+    const int32_t p = bits == 4 ? 4 : 8;
+    int32_t *const st = buf + 4 * (steps < chunk ? steps : chunk);     /* the first chunk's state */
+    int32_t *const prm = st + MCF_FC_PARAMS;
+    prm[0] = (int32_t)(intptr_t)out;
+    prm[1] = (int32_t)(intptr_t)(out + out_c);
+    prm[2] = (int32_t)(intptr_t)bq;
+    prm[3] = (int32_t)(intptr_t)(bq + 2 * out_c);
+    prm[4] = (int32_t)(1u + 2u * (uint32_t)rq->out_zp);
+    prm[5] = rq->act_min;
+    prm[6] = rq->act_max;
+    prm[7] = bits == 4 ? 8 * sx : sx;
+    void (*const outf)(int32_t *) = lsh ? (bits == 4 ? mcf_sub_fc_out4 : mcf_sub_fc_out2)
+                                        : (bits == 4 ? mcf_sub_fc_out4_r : mcf_sub_fc_out2_r);
+    if (chunk >= steps) {                       /* one chunk (the usual case): nothing but the calls */
+        for (int32_t c = 0; c < out_c; c += p) {
+            w = (bits == 4 ? mcf_sub_fc_radix4 : mcf_sub_fc_radix2)(w, buf, st);
+            outf(st);
+        }
+        return;
+    }
+    for (int32_t c = 0; c < out_c; c += p) {
+        w = (bits == 4 ? mcf_sub_fc_radix4 : mcf_sub_fc_radix2)(w, buf, st);
+        int32_t *xp = st + MCF_SUB_FC_STATE;
+        for (int32_t s0 = chunk; s0 < steps; s0 += chunk) {
+            int32_t *r = xp + 4 * (steps - s0 < chunk ? steps - s0 : chunk);
+            w = (bits == 4 ? mcf_sub_fc_radix4 : mcf_sub_fc_radix2)(w, xp, r);
+            __asm__ volatile("" ::: "memory");      /* the sums were stored by the assembly */
+            for (int32_t j = 0; j < p; ++j) {
+                st[j] += r[j];
+            }
+            xp = r + MCF_SUB_FC_STATE;
+        }
+        __asm__ volatile("" ::: "memory");
+        outf(st);
+    }
+}
+
+#endif /* __ARM_FEATURE_DSP */
+#endif /* MCF_SUBBYTE_DSP_FC_H */
