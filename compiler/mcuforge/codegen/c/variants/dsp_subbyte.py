@@ -101,9 +101,8 @@ def _prepare(params: dict, consts: dict, lsh: bool = False) -> dict:
     b2, m, e = (dsp_sub_quant_lsh if params.get("rows") == 1 or lsh else dsp_sub_quant)(consts, params["rq"])
     # conv layers without left shifts (the _lsh kernel's channels need 2^(s+1) w) may unpack scaled
     scaled = "win" in params and not lsh and scaled_ok(consts["weights"], b2, m, bits)
-    if scaled:
-        params["scaled"] = True
-        b2, m = b2 * SCALE[bits], m // SCALE[bits]
+    if scaled:      # b2 x SCALE and m / SCALE are formed per block (mcf_sub_block_quant): flash keeps
+        params["scaled"] = True     # the unscaled ones, which fit int16 / uint16 where the layer's do
     arrays = {"weights": ("uint8_t", dsp_word_layout(consts["weights"], win, bits, twos=scaled)),
               "bias": ("int32_t", b2), "mult": ("int32_t", m), "shift": ("int8_t", e)}
     params["has_bias"] = True
