@@ -143,7 +143,8 @@ def test_mlperf_flash_bar_per_target(tmp_path, model, target):
     the int8 library of the same core: int4 <= 0.55x, ternary <= 0.3x (the int8 DSP / tuned-C
     builds widen weights to int16 and the int8 Helium build pads them and keeps 20 bytes of
     constants a channel, so this is the easier side), and against the portable int8 storage (1
-    byte a weight + 12 a channel), the harder side (measured at most 0.518 / 0.294: ad int4 / kws ternary on M4)."""
+    byte a weight + 12 a channel), the harder side (measured at most 0.518 / 0.294: ad int4 / kws
+    ternary on M4)."""
     size = _mlperf_sizes(tmp_path, model, target)
     assert size[4] <= BAR[4] * size[8] and size[2] <= BAR[2] * size[8], size
     portable8 = _mlperf_sizes(tmp_path, model, "cortex-m4", portable=True, widths=(8,))[8]
