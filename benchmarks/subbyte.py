@@ -76,7 +76,10 @@ def bench_layers(cores, work: Path, layers: dict | None = None):
 
 
 def weight_layer_bytes(info) -> int:
-    return sum(l["weight_bytes"] for l in info["layers"] if l["op"] in ("conv2d", "dense"))
+    """The conv / depthwise / dense layers' flash, each layer once: the copies a patch-based schedule
+    makes of a layer (node@p0, node@p1, ...; schedule/patches.py) share its arrays."""
+    layers = {l["name"].split("@p")[0]: l["weight_bytes"] for l in info["layers"] if l["op"] in ("conv2d", "dense")}
+    return sum(layers.values())
 
 
 def mlperf_models():
@@ -89,23 +92,28 @@ def mlperf_models():
             print(f"| {m} | model not found in {mlperf_dir()} | | | | | | |")
 
 
-def bench_flash(work: Path, targets=(("portable", "cortex-m4", True), ("M4 optimized", "cortex-m4", False),
-                                     ("M55 optimized", "cortex-m55", False))):
+def bench_flash(work: Path, targets=(("portable", "cortex-m4", True), ("M3 tuned", "cortex-m3", False),
+                                     ("M4 optimized", "cortex-m4", False), ("M55 optimized", "cortex-m55", False))):
     """Weights of the conv / dense layers: packed weights, bias, multiplier and shift per channel,
     as the compiled library holds them: with the portable kernels (the storage formats: int8 one
     byte a weight and int32 bias / multiplier / shift; int4 two a byte, ternary five a byte in base
     3, int16 bias where a layer's biases fit, uint16 multiplier where exact, int8 shift) and with
-    each core's optimized kernels (M4's int8 DSP kernels keep weights widened to int16)."""
-    print("| model | kernels | int8 B | int4 B | ternary B | int4 / int8 | ternary / int8 | whole weights file int4 / ternary |")
-    print("|---|---|---|---|---|---|---|---|")
+    each core's kernels (M3's and M4's int8 kernels keep weights widened to int16, M55's pad them).
+    Ratios against the same build's int8 and against the portable int8 storage."""
+    print("| model | kernels | int8 B | int4 B | ternary B | int4 / int8 | ternary / int8 | "
+          "vs portable int8: int4 / ternary | whole weights file int4 / ternary |")
+    print("|---|---|---|---|---|---|---|---|---|")
     for m, path in mlperf_models():
+        portable8 = None
         for label, target, portable in targets:
             infos = {b: compile_model(path, work / f"{m}_{target}_{portable}_{b}", target=target, quiet=True,
                                       weight_bits=b, portable_kernels=portable).info for b in BITS}
             wl = {b: weight_layer_bytes(i) for b, i in infos.items()}
             tot = {b: i["weights_bytes"] for b, i in infos.items()}
+            portable8 = portable8 or (wl[8] if portable else None)
+            vs = f"{wl[4] / portable8:.3f} / {wl[2] / portable8:.3f}" if portable8 else ""
             print(f"| {m} | {label} | {wl[8]:,} | {wl[4]:,} | {wl[2]:,} | "
-                  f"{wl[4] / wl[8]:.3f} | {wl[2] / wl[8]:.3f} | {tot[4] / tot[8]:.3f} / {tot[2] / tot[8]:.3f} |",
+                  f"{wl[4] / wl[8]:.3f} | {wl[2] / wl[8]:.3f} | {vs} | {tot[4] / tot[8]:.3f} / {tot[2] / tot[8]:.3f} |",
                   flush=True)
 
 

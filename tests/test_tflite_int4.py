@@ -129,10 +129,10 @@ def test_tf_converter_int4_tflm_golden_qemu_m4(tmp_path):
     assert len(np.unique(theirs)) > 5
     # flash: the weights at 4 bits (conv rows of 27 = three kernel rows of 9, each padded to 12 for
     # the DSP kernel's groups of 4: 36 nibbles, 18 bytes; depthwise 72 / 2; the single-row FC's radix
-    # layout holds 4 channels a halfword, 10 outputs padded to 12: 12 * 128 / 2) + 9 bytes of
-    # constants per channel (the FC's exponents four a word: 8 * 10 + 12); int8 storage would be
-    # 1568 + 12 a channel
-    assert [l["weight_bytes"] for l in layers] == [8 * 18 + 9 * 8, 36 + 9 * 8, 12 * 128 // 2 + 8 * 10 + 12]
+    # layout holds 4 channels a halfword, 10 outputs padded to 12: 12 * 128 / 2) + constants: the
+    # convolution and depthwise 7 bytes a channel (int16 biases, TFLite's int32 multipliers), the
+    # FC 9 (its exponents four a word: 8 * 10 + 12); int8 storage would be 1568 + 12 a channel
+    assert [l["weight_bytes"] for l in layers] == [8 * 18 + 7 * 8, 36 + 7 * 8, 12 * 128 // 2 + 8 * 10 + 12]
 
 
 @pytest.mark.slow
@@ -145,18 +145,20 @@ def test_int4_tflm_golden_qemu_m4(tmp_path):
     assert all("_w4" in l["kernel"] for l in layers), [l["kernel"] for l in layers]
     # flash counts the packed bytes: the weights at 4 bits, each channel's row padded to whole 32-bit
     # words by the DSP kernels (conv2d_w4_dsp: 45 weights -> 24 bytes, fully_connected_w4_dsp:
-    # 144 -> 72) in channel pairs, dense for the portable / _fast kernels; constants 9 bytes a channel for the DSP
-    # kernels, for the others int16 or int32 bias (whichever the layer's biases fit), the multiplier
-    # in int32 (TFLite's scales: not a 16-bit mantissa, so no uint16 form) and an int8 shift
+    # 144 -> 72) in channel pairs, dense for the portable / _fast kernels; constants: int16 or int32
+    # bias (whichever the layer's biases fit; the DSP FC row int32), the multiplier in int32
+    # (TFLite's scales: not a 16-bit mantissa, so no uint16 form) and an int8 shift
     import re
     src = next((tmp_path / "mps2-an386").glob("*_weights.c")).read_text()
     for i, (l, n, row, ch) in enumerate(zip(layers, [6 * 45, 12 * 9, 7 * 144], [24, None, 72], [6, 12, 7])):
+        bias16 = re.search(rf"_L{i}_bias16\[", src) is not None
+        assert not re.search(rf"_L{i}_mult16\[", src)
+        consts = ch * ((2 if bias16 else 4) + 4 + 1)
         if l["kernel"].endswith("_dsp") and row:
-            want = (ch + ch % 2) * row + 9 * ch          # channel pairs (an odd last one padded)
+            assert not (bias16 and l["op"] == "dense")
+            want = (ch + ch % 2) * row + consts          # channel pairs (an odd last one padded)
         else:
-            bias16 = re.search(rf"_L{i}_bias16\[", src) is not None
-            assert not re.search(rf"_L{i}_mult16\[", src)
-            want = -(-n // 2) + ch * ((2 if bias16 else 4) + 4 + 1)
+            want = -(-n // 2) + consts
         assert l["weight_bytes"] == want, (l["kernel"], l["weight_bytes"], want)
 
 

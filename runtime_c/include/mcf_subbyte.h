@@ -30,6 +30,8 @@ typedef struct {
     const int32_t *mult;           /* [channels] Q31 multipliers */
     const int8_t *shift;           /* [channels] power-of-two exponents (-31..31) */
     const uint16_t *mult16;        /* [channels] Q31 multipliers >> 15 (then mult is NULL), or NULL */
+    const int16_t *bias16;         /* the layer's int16 biases again (the args' bias16), for kernels that
+                                    * get only rq and an int32 bias pointer (DSP GEMM blocks), or NULL */
 } mcf_requant_sub;
 
 typedef struct {
@@ -55,6 +57,7 @@ typedef struct {
     int32_t block;                 /* as in mcf_conv2d_sub_args */
     const int16_t *bias16;         /* as in mcf_conv2d_sub_args */
     int32_t base3;                 /* as in mcf_conv2d_sub_args */
+    int32_t mve_mode;              /* _mve: the channels' requantization mode (mcf_subbyte_mve_quant.h) */
 } mcf_fully_connected_sub_args;
 
 /* Channel c's bias (0 without one) and Q31 multiplier, from whichever storage the layer has. */

@@ -25,9 +25,11 @@
  *   m = SSUB8((word >> f << 1) & mask, 2^(bits-1) * 2 in each byte)   mask 0x1E1E1E1E / 0x06060606
  * gives the four doubled weights 2 w[i] as int8 bytes, then SXTB16 and SXTB16 ROR 8 give the
  * int8 kernel's (2 w0, 2 w2) and (2 w1, 2 w3) words: exact, no scaling.
- * Per-channel constants in flash (9 bytes a channel): `bias` = 2 * (bias - in_zp * sum w), `mult`
- * = the Q31 multiplier, `shift` = e = -shift (1..22); rcz = 2^(e-1) + out_zp 2^e is formed at
- * run time. A dead (all-zero) channel has m = 2^30, e = 1, bias = 8 (y - out_zp): its constant
+ * Per-channel constants in flash (9 bytes a channel, 7 with `rq.mult16`, 5 with `bias16` too in
+ * the convolution and depthwise (the FC row keeps int32 biases); read through mcf_sub_mult /
+ * mcf_sub_bias, the GEMM blocks' biases through rq.bias16): `bias` = 2 * (bias - in_zp * sum w),
+ * `mult` = the Q31 multiplier, `shift` = e = -shift (1..22); rcz = 2^(e-1) + out_zp 2^e is formed
+ * at run time. A dead (all-zero) channel has m = 2^30, e = 1, bias = 8 (y - out_zp): its constant
  * output y (mcf_dsp_requant gives exactly y).
  */
 #ifndef MCF_SUBBYTE_DSP_H
@@ -241,26 +243,27 @@ static inline int32_t mcf_sub_rcz_lsh(int32_t e, int32_t out_zp)
     return e > 0 ? mcf_sub_rcz(e, out_zp) : out_zp;
 }
 
-/* Channels [c0, c0 + nc) of the layer's constants in the int8 kernel's packed_quant layout. */
+/* Channels [c0, c0 + nc) of the layer's constants in the int8 kernel's packed_quant layout; k: the
+ * scaled layers' log2 SCALE (biases times 2^k, multipliers divided by it, exact), else 0. */
 static void mcf_sub_block_quant(int32_t *q, const int32_t *b2, const mcf_requant_sub *rq, int32_t c0, int32_t nc,
-                                int32_t lsh)
+                                int32_t lsh, int32_t k)
 {
     const int32_t zp = rq->out_zp;
     int32_t c = c0;
     for (; c + 1 < c0 + nc; c += 2, q += 8) {
         const int32_t e0 = rq->shift[c], e1 = rq->shift[c + 1];
-        q[0] = b2[c];
-        q[1] = b2[c + 1];
-        q[2] = rq->mult[c];
+        q[0] = mcf_sub_bias(b2, rq->bias16, c) * (1 << k);
+        q[1] = mcf_sub_bias(b2, rq->bias16, c + 1) * (1 << k);
+        q[2] = mcf_sub_mult(rq, c) >> k;
         q[3] = mcf_sub_rcz_lsh(e0, zp);
         q[4] = mcf_sub_eword(e0, lsh);
-        q[5] = rq->mult[c + 1];
+        q[5] = mcf_sub_mult(rq, c + 1) >> k;
         q[6] = mcf_sub_rcz_lsh(e1, zp);
         q[7] = mcf_sub_eword(e1, lsh);
     }
     if (c < c0 + nc) {
-        q[0] = b2[c];
-        q[1] = rq->mult[c];
+        q[0] = mcf_sub_bias(b2, rq->bias16, c) * (1 << k);
+        q[1] = mcf_sub_mult(rq, c) >> k;
         q[2] = mcf_sub_rcz_lsh(rq->shift[c], zp);
         q[3] = mcf_sub_eword(rq->shift[c], lsh);
         q += 4;
@@ -303,7 +306,7 @@ static inline void mcf_sub_dsp_load_block(int32_t *qbuf, int32_t *wbuf, const ui
 {
     const int32_t pair_words = bits == 4 ? groups : (groups + 1) >> 1;
     const uint32_t *src = w + (size_t)(c0 >> 1) * pair_words;
-    mcf_sub_block_quant(qbuf, b2, rq, c0, nc, lsh);
+    mcf_sub_block_quant(qbuf, b2, rq, c0, nc, lsh, scaled ? (bits == 4 ? 3 : 5) : 0);
     if (bits == 4) {
         mcf_sub_unpack4(src, wbuf, nc >> 1, nc & 1, groups, scaled);
     } else {
@@ -326,7 +329,9 @@ static inline void mcf_sub_dsp_load_block(int32_t *qbuf, int32_t *wbuf, const ui
  *   each chunk unpacking the blocks again (a single block is unpacked once). Scratch: the columns
  *   (4 k4 bytes a pair) instead of one pair's, the rest as above. The compiler picks cols / block
  *   (variants/dsp_subbyte.py: sub_dsp_schedule) from the scratch it may take.
- * scaled: the weights unpacked as 16 w / 64 w (mcf_sub_unpack4s_words), the constants stored so.
+ * scaled: the weights unpacked as 16 w / 64 w (mcf_sub_unpack4s_words), the constants scaled to
+ * match when a block's are formed (mcf_sub_block_quant: bias x 8 / 32, multiplier / 8 / 32, exact;
+ * flash keeps the compact unscaled ones).
  */
 static inline void mcf_sub_dsp_gemm(const mcf_window *win, const int8_t *in, int8_t *out, const uint8_t *weights,
                                     const int32_t *b2, const mcf_requant_sub *rq, void *scratch, int32_t block,

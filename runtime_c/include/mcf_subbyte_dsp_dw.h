@@ -39,8 +39,8 @@ static void mcf_dw_sub_quant(const mcf_conv2d_sub_args *a, int32_t *q)
 {
     for (int32_t c = 0; c < a->win.out_c; ++c, q += 4) {
         const int32_t e = a->rq.shift[c];
-        q[0] = a->bias[c];
-        q[1] = a->rq.mult[c];
+        q[0] = mcf_sub_bias(a->bias, a->bias16, c);
+        q[1] = mcf_sub_mult(&a->rq, c);
         q[2] = e > 0 ? mcf_sub_rcz(e, a->rq.out_zp) : a->rq.out_zp;
         q[3] = e > 0 ? e : 0;
     }

@@ -8,8 +8,7 @@
  * mcf_depthwise_conv2d_s8_mve_ch, runs the layer. Flash (codegen/c/variants/dsp_subbyte.py:
  * _mve_dw_prepare): those int8 weights packed in their order as the portable format packs a row
  * (int4 two a byte, element 2i in the low nibble; ternary four a byte, element 4i + j in bits
- * 2j..2j+1; two's complement), zero padded to whole vectors; `bias` holds the int8 kernel's
- * packed_quant (mode word, mve_quant4, the input zero point row). Unpacking 32 (int4) or 64
+ * 2j..2j+1; two's complement), zero padded to whole vectors. Unpacking 32 (int4) or 64
  * (ternary) weights: one VLDRB, VSHL + VSHR per field (VSHR alone for the top one) and one
  * interleaving VST2 / VST4.
  * A depth multiplier > 1 (mcf_depthwise_conv2d_s8_w{4,2}_mve_gen.c) runs the int8 general Helium
@@ -24,6 +23,7 @@
 
 #include "mcf_kernels.h"
 #include "mcf_subbyte.h"
+#include "mcf_subbyte_mve_quant.h"
 #include "mcf_variants.h"
 
 /* n weights (a multiple of 32 int4 / 64 ternary) from their packed vectors at src into int8 at dst */
@@ -46,6 +46,7 @@ static inline void mcf_sub_mve_unpack(const int8_t *src, int8_t *dst, int32_t n,
             vst4q_s8(dst, t);
         }
     }
+<<<<<<< HEAD
 }
 
 /* n int8 weights unpacked into the scratch (16-byte aligned); returns them, *rest = the scratch after */
@@ -66,6 +67,19 @@ static inline void mcf_depthwise_sub_mve(const mcf_conv2d_sub_args *a, const int
     void *rest;
     int8_t *wbuf = mcf_sub_mve_taps(a, ((win->out_c + 3) & ~3) * win->k_h * win->k_w, bits, &rest);
     const mcf_conv2d_s8_args a8 = mcf_sub_int8_args(win, a->groups, &a->rq, wbuf, a->bias, rest);
+=======
+    /* the constants (16-byte aligned after the weights): mode, mve_quant4, the zero point row */
+    const int32_t c = win->out_c, c4 = (c + 3) & ~3;
+    int32_t *qbuf = (int32_t *)(wbuf + (n + per - 1) / per * per);
+    qbuf[0] = mcf_sub_mve_mode(&a->rq, 0, c);
+    mcf_sub_mve_quant4(a->bias, a->bias16, &a->rq, c, qbuf + 4);
+    int8_t *zp_row = (int8_t *)(qbuf + 4 + 5 * c4);
+    for (int32_t i = 0; i < c4; i += 16) {
+        vstrbq_p_s8(zp_row + i, vdupq_n_s8((int8_t)a->rq.in_zp), vctp8q((uint32_t)(c4 - i)));
+    }
+    const mcf_conv2d_s8_args a8 = mcf_sub_int8_args(win, a->groups, &a->rq, wbuf, qbuf,
+                                                    zp_row + ((c4 + 15) & ~15));
+>>>>>>> wt-mveflash
     mcf_depthwise_conv2d_s8_mve_ch(&a8, in, out);
 }
 

@@ -8,15 +8,16 @@ weights reordered into its block layout); it never adds wider copies.
 The portable and tuned (_fast) kernels also read narrower constants, chosen here per layer when
 the values allow it (mcf_sub_bias / mcf_sub_mult): int16 biases when every bias fits, and the
 multiplier as uint16 (its Q31 form >> 15) when every one ends in 15 zero bits (the quantizer's
-sub-byte scales are chosen so, quant/subbyte.py: mult16_scales). The _dsp / _mve variants keep
-their own constant layouts.
+sub-byte scales are chosen so, quant/subbyte.py: mult16_scales). So do the Helium (_mve) variants
+(their folded biases) and the DSP ones (multipliers; biases but in the FC, see reads_compact).
 
 Ternary weights are stored five a byte in base 3 (quant/subbyte.py: pack_base3, 1.6 bits a
 weight instead of 2) where the chosen kernel decodes them in order at no extra cost: the portable
 kernels, the _fast depthwise (a channel's taps unpacked once) and the _fast convolution / FC
 rows that are not whole 32-bit words (unpacked per row) or a single row. Rows of whole words
 keep the 2-bit fields, which the _fast convolution reads straight from the word, and the _dsp /
-_mve variants keep their layouts (`params["base3"]` tells the kernel)."""
+_mve variants keep their layouts (`params["base3"]` tells the kernel; the Helium ternary
+convolution has a base-3 layout of its own, variants/dsp_subbyte.py: mve_sub_layout3)."""
 from __future__ import annotations
 
 import numpy as np
@@ -71,14 +72,17 @@ def subbyte_weighted(ctx, node, cid, template: str, kernel: str, geometry: dict,
 
 
 def reads_compact(function: str, bits: int) -> bool:
-    """The portable kernel (mcf_..._w4) and its tuned C variant (_fast) read int16 biases and
-    uint16 multipliers (runtime_c/include/mcf_subbyte_ref.h)."""
-    return function.endswith((f"_w{bits}", f"_w{bits}_fast"))
+    """The portable kernel (mcf_..._w4), its tuned C variant (_fast) and the Helium ones (_mve)
+    read int16 biases and uint16 multipliers (runtime_c/include/mcf_subbyte_ref.h,
+    mcf_subbyte_mve_quant.h); the DSP ones uint16 multipliers, and int16 biases in the
+    convolution and depthwise (the fully connected one sets params["bias32"])."""
+    return function.endswith((f"_w{bits}", f"_w{bits}_fast", f"_w{bits}_mve", f"_w{bits}_dsp", f"_w{bits}_dsp_lsh"))
 
 
 def compact_constants(arrays: dict, params: dict):
-    """int32 bias -> int16 when every value fits; Q31 multipliers -> uint16 (>> 15) when exact."""
-    if "bias" in arrays:
+    """int32 bias -> int16 when every value fits (unless the kernel reads int32 biases only:
+    params["bias32"]); Q31 multipliers -> uint16 (>> 15) when exact."""
+    if "bias" in arrays and not params.get("bias32"):
         b = np.asarray(arrays["bias"][1], np.int64)
         if b.size == 0 or (np.abs(b).max() <= 2 ** 15 - 1):
             arrays["bias16"] = ("int16_t", b.astype(np.int16))

@@ -11,7 +11,7 @@ import numpy as np
 
 from ..kernel_select import Variant, register_variant
 from .dsp_gemm import _dsp_gemm_ok, dsp_gemm_quant, fc_window
-from .shared import DSP, MVE, _ceil, conv_segments, segmented_weights
+from .shared import DSP, MVE, _ceil, conv_segments, folded_bias, segmented_weights
 
 
 DSP_BLOCK_BYTES = 8192     # scratch for one block of unpacked int16 weights (a layer that fits: one block)
@@ -101,14 +101,14 @@ def _prepare(params: dict, consts: dict, lsh: bool = False) -> dict:
     b2, m, e = (dsp_sub_quant_lsh if params.get("rows") == 1 or lsh else dsp_sub_quant)(consts, params["rq"])
     # conv layers without left shifts (the _lsh kernel's channels need 2^(s+1) w) may unpack scaled
     scaled = "win" in params and not lsh and scaled_ok(consts["weights"], b2, m, bits)
-    if scaled:
-        params["scaled"] = True
-        b2, m = b2 * SCALE[bits], m // SCALE[bits]
+    if scaled:      # b2 x SCALE and m / SCALE are formed per block (mcf_sub_block_quant): flash keeps
+        params["scaled"] = True     # the unscaled ones, which fit int16 / uint16 where the layer's do
     arrays = {"weights": ("uint8_t", dsp_word_layout(consts["weights"], win, bits, twos=scaled)),
               "bias": ("int32_t", b2), "mult": ("int32_t", m), "shift": ("int8_t", e)}
     params["has_bias"] = True
     if params.get("rows") == 1:          # mcf_sub_fc_row: the radix layout (dsp_fc_radix.py)
         from .dsp_fc_radix import prepare_fc_row
+        params["bias32"] = True          # `bias` holds its packed constants (compact_constants leaves it)
         return prepare_fc_row(params, consts, bits, b2, m, e)
     block, cols = sub_dsp_schedule(win, out_c, k4, L, params.get("scratch_budget"),
                                    conv="win" in params)
@@ -364,13 +364,43 @@ def mve_sub_layout(w: np.ndarray, bits: int) -> np.ndarray:
     return b.astype(np.uint8).reshape(-1)
 
 
+def mve_sub_layout3(w: np.ndarray, block: int) -> np.ndarray:
+    """Ternary weights [C][...] -> the base-3 flash bytes mcf_subbyte_mve.h unpacks (1.6 bits a
+    weight instead of 2): the int8 Helium kernel's vectors ([C4 / 4][K16 / 16][4][16], zero
+    padded) of each block of `block` channels, zero padded to a multiple of 5 vectors, and per run
+    of 5 vectors 16 bytes, byte i the five trits w + 1 of lane i (first vector most significant;
+    quant/subbyte.py: pack_base3). Blocks are packed apart (each starts at a whole run)."""
+    from ....quant.subbyte import pack_base3
+    from .mve import mve_weights4x16
+    k16 = _ceil(int(np.prod(w.shape[1:])), 16)
+    vecs = mve_weights4x16(w).reshape(-1, 16)                    # [G][KB][4] vectors, in order
+    per = _ceil(block, 4) * k16 // 16                            # vectors of a whole block
+    out = []
+    for b0 in range(0, vecs.shape[0], per):
+        v = vecs[b0:b0 + per]
+        v = np.concatenate([v, np.zeros((_ceil(len(v), 5) - len(v), 16), np.int8)])
+        out.append(pack_base3(v.reshape(-1, 5, 16).transpose(0, 2, 1)))
+    return np.concatenate(out)
+
+
 def _mve_accepts(params: dict) -> bool:
     from .mve import _mve_conv_accepts
     return _mve_conv_accepts(params)
 
 
+def mve_compact_quant(params: dict, consts: dict) -> dict:
+    """The Helium kernels' per-channel constants as the compact arrays they read
+    (mcf_subbyte_mve_quant.h): the folded bias (bias - in_zp * sum(w), the kernels read raw int8
+    inputs), multiplier and shift; codegen/c/layers/subbyte.py narrows the first two to int16 /
+    uint16 where the layer's values allow (compact_constants)."""
+    params["has_bias"] = True
+    return {"bias": ("int32_t", folded_bias(consts["weights"], consts["bias"], params["rq"]["in_zp"])),
+            "mult": ("int32_t", np.asarray(consts["mult"], np.int64)),
+            "shift": ("int8_t", np.asarray(consts["shift"], np.int64))}
+
+
 def _mve_prepare(params: dict, consts: dict) -> dict:
-    from .mve import mve_quant_conv
+    from .mve import mve_mode
     win = params["win"]
     kpad = _ceil(win["k_h"] * win["k_w"] * win["in_c"], 16)
     out_c = consts["weights"].shape[0]
@@ -379,13 +409,18 @@ def _mve_prepare(params: dict, consts: dict) -> dict:
     params["block"] = block
     if block < out_c:
         params["inplace_safe"] = False       # every block reads the whole input again
-    q = mve_quant_conv(consts, params["rq"]["in_zp"])
-    qstride = (q.size - 4) // (_ceil(out_c, 4) // 4)
-    params["has_bias"] = True
-    params["packed_quant"] = True            # _sub.j2: no mult / shift arrays
-    params["scratch_bytes"] = 16 + 2 * kpad + _ceil(block, 4) * kpad + 4 * (4 + qstride * _ceil(block, 4) // 4)
-    return {"weights": ("uint8_t", mve_sub_layout(consts["weights"], params["weight_bits"])),
-            "bias": ("int32_t", q), "mult": None, "shift": None}
+    mode = mve_mode(consts["shift"])         # a block's mode (mcf_sub_mve_mode) never needs more words
+    qstride = 12 + 4 * (mode & 1) + 4 * (mode >> 1)
+    wbytes = _ceil(block, 4) * kpad
+    if params["weight_bits"] == 2:           # base 3, unpacked in runs of 5 vectors
+        params["base3"] = True
+        wbytes = _ceil(wbytes, 80)
+        weights = mve_sub_layout3(consts["weights"], block)
+    else:
+        weights = mve_sub_layout(consts["weights"], 4)
+    # the two patches, the block's unpacked weights, its expanded constants (mve_quant_conv)
+    params["scratch_bytes"] = 16 + 2 * kpad + wbytes + 4 * (4 + qstride * _ceil(block, 4) // 4)
+    return dict(mve_compact_quant(params, consts), weights=("uint8_t", weights))
 
 
 for _bits in (4, 2):
@@ -416,13 +451,16 @@ def _mve_fc_accepts(params: dict) -> bool:
 
 
 def _mve_fc_prepare(params: dict, consts: dict) -> dict:
-    """No scratch; `bias` holds the int8 Helium FC kernel's constants (mve_quant4)."""
-    from .mve import mve_quant4
-    params["has_bias"] = True
-    params["packed_quant"] = True            # _sub.j2: no mult / shift arrays
+    """No scratch; the compact constants zero padded to whole groups of 4 channels (the kernel's
+    loads are whole vectors); `mve_mode` (1: some channel shifts left) picks the kernel's build."""
+    from .mve import mve_mode
     params["scratch_bytes"] = 0
-    return {"weights": ("uint8_t", mve_fc_layout(consts["weights"], params["weight_bits"])),
-            "bias": ("int32_t", mve_quant4(consts, params["rq"]["in_zp"])), "mult": None, "shift": None}
+    params["mve_mode"] = mve_mode(consts["shift"])
+    arrays = mve_compact_quant(params, consts)
+    for what, (ctype, v) in arrays.items():
+        arrays[what] = (ctype, np.concatenate([v, np.zeros(_ceil(len(v), 4) - len(v), np.int64)]))
+    arrays["weights"] = ("uint8_t", mve_fc_layout(consts["weights"], params["weight_bits"]))
+    return arrays
 
 
 for _bits in (4, 2):
@@ -449,17 +487,18 @@ def _mve_dw_accepts(params: dict) -> bool:
 
 
 def _mve_dw_prepare(params: dict, consts: dict) -> dict:
-    """Scratch: the unpacked int8 weights (16-byte aligned), then the int8 kernel's column table;
-    `bias` holds its packed_quant (mode word, mve_quant4, input zero point row)."""
+    """Scratch: the unpacked int8 weights (16-byte aligned), the int8 kernel's packed_quant expanded
+    from the compact constants (mode and 3 padding words, mve_quant4: 20 bytes a channel, the
+    input zero point row), then its column table."""
     from .mve import _mve_dwc_prepare
     arrays = _mve_dwc_prepare(params, consts)
     params.pop("drop", None)                  # "weights" is replaced by the packed taps
     wt = arrays["packed_weights"][1]
     packed = mve_dw_layout(wt, params["weight_bits"])
-    params["scratch_bytes"] = 15 + len(packed) * (8 // params["weight_bits"]) + params["scratch_bytes"]
-    params["has_bias"] = True
-    params["packed_quant"] = True             # _sub.j2: no mult / shift arrays
-    return {"weights": ("uint8_t", packed), "bias": arrays["packed_quant"], "mult": None, "shift": None}
+    c4 = _ceil(params["win"]["out_c"], 4)
+    quant = 16 + 20 * c4 + _ceil(c4, 16)
+    params["scratch_bytes"] = 15 + len(packed) * (8 // params["weight_bits"]) + quant + params["scratch_bytes"]
+    return dict(mve_compact_quant(params, consts), weights=("uint8_t", packed))
 
 
 # registered in dsp_subbyte_dw.py
