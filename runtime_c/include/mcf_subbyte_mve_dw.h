@@ -10,10 +10,13 @@
  * (int4 two a byte, element 2i in the low nibble; ternary four a byte, element 4i + j in bits
  * 2j..2j+1; two's complement), zero padded to whole vectors. Unpacking 32 (int4) or 64
  * (ternary) weights: one VLDRB, VSHL + VSHR per field (VSHR alone for the top one) and one
- * interleaving VST2 / VST4.
+ * interleaving VST2 / VST4. The constants are compact in flash (mcf_subbyte_mve_quant.h) and
+ * expanded into the scratch after the weights as the int8 kernel's packed_quant (mode word, 3
+ * padding words, mve_quant4, then the input zero point row of C4 bytes).
  * A depth multiplier > 1 (mcf_depthwise_conv2d_s8_w{4,2}_mve_gen.c) runs the int8 general Helium
  * kernel mcf_depthwise_conv2d_s8_mve the same way, over the portable order [out_c][taps]
- * (codegen/c/variants/dsp_subbyte_dw.py: _mve_gen_prepare).
+ * (codegen/c/variants/dsp_subbyte_dw.py: _mve_gen_prepare), whose `bias` holds that kernel's
+ * packed_quant in flash.
  */
 #ifndef MCF_SUBBYTE_MVE_DW_H
 #define MCF_SUBBYTE_MVE_DW_H
@@ -46,7 +49,6 @@ static inline void mcf_sub_mve_unpack(const int8_t *src, int8_t *dst, int32_t n,
             vst4q_s8(dst, t);
         }
     }
-<<<<<<< HEAD
 }
 
 /* n int8 weights unpacked into the scratch (16-byte aligned); returns them, *rest = the scratch after */
@@ -66,11 +68,9 @@ static inline void mcf_depthwise_sub_mve(const mcf_conv2d_sub_args *a, const int
     const mcf_window *win = &a->win;
     void *rest;
     int8_t *wbuf = mcf_sub_mve_taps(a, ((win->out_c + 3) & ~3) * win->k_h * win->k_w, bits, &rest);
-    const mcf_conv2d_s8_args a8 = mcf_sub_int8_args(win, a->groups, &a->rq, wbuf, a->bias, rest);
-=======
     /* the constants (16-byte aligned after the weights): mode, mve_quant4, the zero point row */
     const int32_t c = win->out_c, c4 = (c + 3) & ~3;
-    int32_t *qbuf = (int32_t *)(wbuf + (n + per - 1) / per * per);
+    int32_t *qbuf = (int32_t *)rest;
     qbuf[0] = mcf_sub_mve_mode(&a->rq, 0, c);
     mcf_sub_mve_quant4(a->bias, a->bias16, &a->rq, c, qbuf + 4);
     int8_t *zp_row = (int8_t *)(qbuf + 4 + 5 * c4);
@@ -79,7 +79,6 @@ static inline void mcf_depthwise_sub_mve(const mcf_conv2d_sub_args *a, const int
     }
     const mcf_conv2d_s8_args a8 = mcf_sub_int8_args(win, a->groups, &a->rq, wbuf, qbuf,
                                                     zp_row + ((c4 + 15) & ~15));
->>>>>>> wt-mveflash
     mcf_depthwise_conv2d_s8_mve_ch(&a8, in, out);
 }
 
