@@ -98,9 +98,12 @@ def _dw_gen_prepare(params: dict, consts: dict, planes: int = 1, lsh: bool = Fal
 
 # -- Cortex-M55 Helium, any depth multiplier: the int8 general Helium kernel ------------------------
 def _mve_gen_accepts(params: dict) -> bool:
-    """As the int8 one: any multiplier (multiplier 1 tries `_mve` first, as int8 tries mve_ch)."""
+    """The layers the int8 general Helium kernel takes that `_mve` does not (depth multiplier > 1):
+    where both apply, `_mve` reads the compact constants and this one keeps the int8 kernel's wide
+    ones in flash, so the kernel choice must not trade `_mve`'s scratch for that flash."""
+    from .dsp_subbyte import _mve_dw_accepts as sub_accepts
     from .mve import _mve_dw_accepts as int8_accepts
-    return int8_accepts(params)
+    return int8_accepts(params) and not sub_accepts(params)
 
 
 def _mve_gen_prepare(params: dict, consts: dict) -> dict:
