@@ -243,29 +243,39 @@ static inline int32_t mcf_sub_rcz_lsh(int32_t e, int32_t out_zp)
     return e > 0 ? mcf_sub_rcz(e, out_zp) : out_zp;
 }
 
+/* lsh = 2 (single rounding, the plain kernel; variants/dsp_subbyte.py: _conv_lsh_single_accepts): a
+ * channel stored with e <= 0 has 2^(-e) = 2^(s+1) folded into its bias and weights (A = 2^(s+2) acc)
+ * and requantizes with e = 1, rcz = 1 + 2 out_zp: SMMLA(A, m, rcz) >> 1 = floor(y + 1/2) + out_zp. */
+static inline int32_t mcf_sub_e_single(int32_t e, int32_t lsh)
+{
+    return lsh == 2 && e <= 0 ? 1 : e;
+}
+
 /* Channels [c0, c0 + nc) of the layer's constants in the int8 kernel's packed_quant layout; k: the
- * scaled layers' log2 SCALE (biases times 2^k, multipliers divided by it, exact), else 0. */
+ * scaled layers' log2 SCALE (biases times 2^k, multipliers divided by it, exact), else 0. lsh: 0, 1
+ * (the _lsh kernel's e words) or 2 (mcf_sub_e_single). */
 static void mcf_sub_block_quant(int32_t *q, const int32_t *b2, const mcf_requant_sub *rq, int32_t c0, int32_t nc,
                                 int32_t lsh, int32_t k)
 {
     const int32_t zp = rq->out_zp;
     int32_t c = c0;
     for (; c + 1 < c0 + nc; c += 2, q += 8) {
-        const int32_t e0 = rq->shift[c], e1 = rq->shift[c + 1];
+        const int32_t e0 = mcf_sub_e_single(rq->shift[c], lsh), e1 = mcf_sub_e_single(rq->shift[c + 1], lsh);
         q[0] = mcf_sub_bias(b2, rq->bias16, c) * (1 << k);
         q[1] = mcf_sub_bias(b2, rq->bias16, c + 1) * (1 << k);
         q[2] = mcf_sub_mult(rq, c) >> k;
         q[3] = mcf_sub_rcz_lsh(e0, zp);
-        q[4] = mcf_sub_eword(e0, lsh);
+        q[4] = mcf_sub_eword(e0, lsh == 1);
         q[5] = mcf_sub_mult(rq, c + 1) >> k;
         q[6] = mcf_sub_rcz_lsh(e1, zp);
-        q[7] = mcf_sub_eword(e1, lsh);
+        q[7] = mcf_sub_eword(e1, lsh == 1);
     }
     if (c < c0 + nc) {
         q[0] = mcf_sub_bias(b2, rq->bias16, c) * (1 << k);
         q[1] = mcf_sub_mult(rq, c) >> k;
-        q[2] = mcf_sub_rcz_lsh(rq->shift[c], zp);
-        q[3] = mcf_sub_eword(rq->shift[c], lsh);
+        const int32_t e = mcf_sub_e_single(rq->shift[c], lsh);
+        q[2] = mcf_sub_rcz_lsh(e, zp);
+        q[3] = mcf_sub_eword(e, lsh == 1);
         q += 4;
     }
     q[0] = 0;
@@ -320,7 +330,8 @@ static inline void mcf_sub_dsp_load_block(int32_t *qbuf, int32_t *wbuf, const ui
 /*
  * The GEMM of a convolution window (a fully connected layer's as a 1x1 one) in blocks of `block`
  * output channels (even, or all of them). lsh: the layer has channels with a left shift (stored
- * e <= 0), run by the int8 kernel's _lsh requantization.
+ * e <= 0), 1: run by the int8 kernel's _lsh requantization, 2: by the plain one under single
+ * rounding (mcf_sub_e_single).
  * cols = 0: each block runs mcf_conv2d_s8_dsp_block(_lsh) over every pixel, which builds the
  *   columns of every pixel pair again per block. Scratch: the int8 kernel's (4 k4 + L4 + 8 bytes),
  *   the block's constants (4 block + 2 words), its unpacked weights (block k4 halfwords).
@@ -351,7 +362,7 @@ static inline void mcf_sub_dsp_gemm(const mcf_window *win, const int8_t *in, int
             const int32_t nc = out_c - c0 < block ? out_c - c0 : block;
             mcf_sub_dsp_load_block(qbuf, wbuf, w, b2, rq, c0, nc, groups, bits, lsh, scaled);
             a8.win.out_c = nc;
-            if (lsh) {
+            if (lsh == 1) {
                 mcf_conv2d_s8_dsp_block_lsh(&a8, in, out + c0, out_c);
             } else {
                 mcf_conv2d_s8_dsp_block(&a8, in, out + c0, out_c);
@@ -373,7 +384,7 @@ static inline void mcf_sub_dsp_gemm(const mcf_window *win, const int8_t *in, int
                     mcf_sub_dsp_load_block(qbuf, wbuf, w, b2, rq, c0, nc, groups, bits, lsh, scaled);
                 }
                 a8.win.out_c = nc;
-                if (lsh) {
+                if (lsh == 1) {
                     mcf_conv2d_s8_dsp_run_cols_lsh(&a8, (const int32_t *)scratch, pair0, np, out_n + c0, out_c);
                 } else {
                     mcf_conv2d_s8_dsp_run_cols(&a8, (const int32_t *)scratch, pair0, np, out_n + c0, out_c);

@@ -29,6 +29,7 @@ PER_MAC = {
     # sub-byte weights (docs/subbyte.md; the same for int4 _w4 and ternary _w2)
     "mcf_conv2d_s8_w4_dsp": 0.9, "mcf_conv2d_s8_w2_dsp": 0.9,
     "mcf_conv2d_s8_w4_dsp_lsh": 0.95, "mcf_conv2d_s8_w2_dsp_lsh": 0.95,
+    "mcf_conv2d_s8_w4_dsp_lss": 0.9, "mcf_conv2d_s8_w2_dsp_lss": 0.9,
     "mcf_conv2d_s8_w4_mve": 0.25, "mcf_conv2d_s8_w2_mve": 0.25,     # Cortex-M55
     "mcf_fully_connected_s8_w4_dsp": 1.9, "mcf_fully_connected_s8_w2_dsp": 1.9,
     "mcf_conv2d_s8_w4_fast": 3.5, "mcf_conv2d_s8_w2_fast": 3.5,

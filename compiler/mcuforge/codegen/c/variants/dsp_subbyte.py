@@ -92,13 +92,18 @@ def scaled_ok(w: np.ndarray, b2: np.ndarray, m: np.ndarray, bits: int) -> bool:
     return bool((np.asarray(m, np.int64) % f == 0).all() and (f * bound <= 2 ** 31 - 1).all())
 
 
-def _prepare(params: dict, consts: dict, lsh: bool = False) -> dict:
+def _prepare(params: dict, consts: dict, lsh: int = 0) -> dict:
+    """lsh (conv layers with left-shift channels): 1 the _lsh block kernel (double rounding), 2 the
+    plain one under single rounding (_conv_lsh_single_accepts)."""
     bits = params["weight_bits"]
     win = _window(params)
     L, n_seg = conv_segments(win)
     k4 = n_seg * _ceil(L, 4)
     out_c = consts["weights"].shape[0]
-    b2, m, e = (dsp_sub_quant_lsh if params.get("rows") == 1 or lsh else dsp_sub_quant)(consts, params["rq"])
+    if params.get("rows") == 1 or lsh:
+        b2, m, e = dsp_sub_quant_lsh(consts, params["rq"], extra=int(lsh == 2))
+    else:
+        b2, m, e = dsp_sub_quant(consts, params["rq"])
     # conv layers without left shifts (the _lsh kernel's channels need 2^(s+1) w) may unpack scaled
     scaled = "win" in params and not lsh and scaled_ok(consts["weights"], b2, m, bits)
     if scaled:      # b2 x SCALE and m / SCALE are formed per block (mcf_sub_block_quant): flash keeps
@@ -237,7 +242,26 @@ def _conv_lsh_accepts(params: dict) -> bool:
 
 
 def _conv_lsh_prepare(params: dict, consts: dict) -> dict:
-    return _prepare(params, consts, lsh=True)
+    return _prepare(params, consts, lsh=1)
+
+
+# Single rounding (models quantized from ONNX): the PLAIN block kernel runs left-shift channels. Its
+# requantization is SMMLA(A, m, rcz) >> e (MCF_SINGLE_ROUNDING in mcf_opt.h). A channel with left
+# shift s >= 0 (y = acc m 2^(s-31)) gets 2^(s+1) more in its unpacked weights and bias (A = 2^(s+2)
+# acc, the int8 doubling included; stored e = -(s+1), mcf_sub_scale_left) and e = 1, rcz = 1 + 2 zp
+# (mcf_sub_block_quant, lsh = 2): SMMLA(A, m, 1 + 2 zp) >> 1 = floor((floor(2y) + 1) / 2) + zp =
+# floor(y + 1/2) + zp, the single rule. Exact while |A| < 2^31 and |2^(s+2) w| < 2^15 (_lsh_ok, extra 1).
+def _conv_lsh_single_accepts(params: dict) -> bool:
+    from ....reference.arith import rounding_mode
+    from .dsp_gemm import dead_channels
+    consts = params["consts"]
+    live, _, _ = dead_channels(consts, params["rq"])
+    return (params.get("groups", 1) == 1 and rounding_mode() == "single"
+            and bool((np.asarray(live["shift"]) >= 0).any()) and _lsh_ok(consts, params["rq"], extra=1))
+
+
+def _conv_lsh_single_prepare(params: dict, consts: dict) -> dict:
+    return _prepare(params, consts, lsh=2)
 
 
 # tried before the right-shift-only kernel: layers with channels whose multiplier is >= 1/2 (the
@@ -247,6 +271,10 @@ for _bits in (4, 2):
         function=f"mcf_conv2d_s8_w{_bits}_dsp_lsh",
         sources=(f"mcf_conv2d_s8_w{_bits}_dsp_lsh.c", "mcf_conv2d_s8_dsp_lsh.c", "mcf_conv2d_s8_dsp.c"),
         requires=DSP, accepts=_conv_lsh_accepts, prepare=_conv_lsh_prepare))
+    register_variant(f"mcf_conv2d_s8_w{_bits}", Variant(
+        function=f"mcf_conv2d_s8_w{_bits}_dsp_lss",
+        sources=(f"mcf_conv2d_s8_w{_bits}_dsp_lss.c", "mcf_conv2d_s8_dsp.c"),
+        requires=DSP, accepts=_conv_lsh_single_accepts, prepare=_conv_lsh_single_prepare))
     register_variant(f"mcf_fully_connected_s8_w{_bits}", Variant(
         function=f"mcf_fully_connected_s8_w{_bits}_dsp", sources=(f"mcf_fully_connected_s8_w{_bits}_dsp.c", "mcf_conv2d_s8_dsp.c"),
         requires=DSP, accepts=_accepts, prepare=_prepare))
@@ -306,9 +334,10 @@ def _dw_dsp_prepare(params: dict, consts: dict, lsh: bool = False) -> dict:
 DW_LSH_TAP_MAX = (1 << 15) - 1
 
 
-def _lsh_ok(consts: dict, rq: dict) -> bool:
+def _lsh_ok(consts: dict, rq: dict, extra: int = 0) -> bool:
     """Per live channel: m >= 0; a right shift e = -shift in 1..22 with acc bound <= 2^30 - 1, or a
-    left shift s = shift >= 0 with 2^s x (acc bound) <= 2^30 - 1 and the taps |w| 2^(s+1) in int16.
+    left shift s = shift >= 0 with 2^(s+extra) x (acc bound) <= 2^30 - 1 and the taps |w| 2^(s+1+extra)
+    in int16 (extra = 1: the single-rounding form's one more doubling, _conv_lsh_single_accepts).
     The bound covers every partial sum (raw int8 inputs, folded bias), so no SMLAD wraps and the
     golden model's int32 x << s does not wrap either."""
     from .dsp_gemm import dead_channels
@@ -320,18 +349,20 @@ def _lsh_ok(consts: dict, rq: dict) -> bool:
     mult = np.asarray(live["mult"], np.int64)
     wabs = np.abs(w.reshape(c, -1))
     bound = np.abs(folded_bias(w, live["bias"], rq["in_zp"])) + 128 * wabs.sum(axis=1)
-    s = np.maximum(shift, 0)
+    s = np.maximum(shift, 0) + np.where(shift >= 0, extra, 0)
     return bool((mult >= 0).all() and (shift >= -22).all() and (shift <= 14).all()
                 and (bound << s <= ACC_FAST_LIMIT).all() and (wabs.max(axis=1, initial=0) << (s + 1) <= DW_LSH_TAP_MAX).all())
 
 
-def dsp_sub_quant_lsh(consts: dict, rq: dict) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def dsp_sub_quant_lsh(consts: dict, rq: dict, extra: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """dsp_sub_quant with channels of shift s >= 0 as (2^(s+1) bias', m, e = -s): the kernel widens
-    their taps by 2^(s+1) (mcf_depthwise_sub_dsp) and requantizes them with e = 0, rcz = out_zp."""
+    their taps by 2^(s+1) (mcf_depthwise_sub_dsp) and requantizes them with e = 0, rcz = out_zp.
+    extra = 1 (single rounding, plain kernel): (2^(s+2) bias', m, e = -(s+1)), requantized with
+    e = 1, rcz = 1 + 2 out_zp (mcf_sub_block_quant)."""
     w = np.asarray(consts["weights"])
     shift = np.asarray(consts["shift"], np.int64)
     left = (shift >= 0) & w.reshape(w.shape[0], -1).any(axis=1)     # dead channels: dsp_sub_quant's
-    s = np.where(left, shift, 0)
+    s = np.where(left, shift + extra, 0)
     b2, m, e = dsp_sub_quant(dict(consts, shift=np.where(left, -1, shift)), rq)
     return b2 << s, m, np.where(left, -s, e)
 

@@ -1,0 +1,9 @@
+/* int8 convolution with ternary weights on the DSP extension, for layers with channels whose
+ * requantization shifts left, under single rounding (MCF_SINGLE_ROUNDING): the plain block kernel
+ * with those channels' shift folded into their weights (mcf_subbyte_dsp.h, mcf_sub_e_single). */
+#include "mcf_subbyte_dsp.h"
+
+void mcf_conv2d_s8_w2_dsp_lss(const mcf_conv2d_sub_args *a, const int8_t *in, int8_t *out)
+{
+    mcf_conv2d_sub_dsp(a, in, out, 2, 2);
+}
