@@ -164,7 +164,7 @@ def test_dscnn_compact_constants_optimized(tmp_path, bits, target):
     i8 = compile_model(model, tmp_path / "w8", target=target, calib=calib, quiet=True)
     sb = compile_model(model, tmp_path / f"w{bits}", target=target, calib=calib, quiet=True, weight_bits=bits)
     layers = [l for l in sb.info["layers"] if l["op"] in ("conv2d", "dense")]
-    kind = "_mve" if target == "cortex-m55" else ("_dsp", "_dsp_lsh")
+    kind = "_mve" if target == "cortex-m55" else ("_dsp", "_dsp_lsh", "_dsp_lss")
     assert all(l["kernel"].endswith(kind) for l in layers), [l["kernel"] for l in layers]
     ratio = weight_layer_bytes(sb.info) / weight_layer_bytes(i8.info)
     assert ratio <= BAR[bits], ratio

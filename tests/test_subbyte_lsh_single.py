@@ -109,3 +109,25 @@ def test_conv_left_shift_single_rounding(tmp_path, monkeypatch, wb, target):
     ours, _ = simulate(out, board=BOARDS[target], x=x, quiet=True)
     np.testing.assert_array_equal(ours, ref)
     assert len(np.unique(ref)) > 20
+
+
+@pytest.mark.parametrize("cols_first", [True, False])
+def test_conv_left_shift_single_rounding_blocks(tmp_path, monkeypatch, cols_first):
+    """Several blocks of channels (mcf_sub_scale_left per block at its c0), the columns kept or
+    block-outer; golden == QEMU M4."""
+    from test_subbyte_blocks import _no_slack, _schedules
+    _toolchain(BOARDS["cortex-m4"])
+    monkeypatch.setattr(dsp_subbyte, "DSP_BLOCK_BYTES", 40)
+    monkeypatch.setattr(dsp_subbyte, "IM2COL_PER_K4" if cols_first else "UNPACK_PER_WEIGHT", 1000.0)
+    _no_slack(monkeypatch)
+    model, calib, x = lsh_net(tmp_path / "m.onnx")
+    out = tmp_path / "out"
+    res = compile_model(model, out, target="cortex-m4", calib=calib, quiet=True, weight_bits=MIXED)
+    kernels = [l["kernel"] for l in res.info["layers"] if l["op"] == "conv2d"]
+    assert kernels == ["mcf_conv2d_s8_w4_dsp_lss", "mcf_conv2d_s8_w2_dsp_lss"], kernels
+    sched = _schedules(out)
+    assert len(sched) == 2 and all(b < oc for (_, oc, _), (b, _) in sched.items()), sched
+    assert all(bool(c) == cols_first for _, c in sched.values()), sched
+    ref, _ = simulate(out, board="reference", x=x, quiet=True)
+    ours, _ = simulate(out, board="mps2-an386", x=x, quiet=True)
+    np.testing.assert_array_equal(ours, ref)
