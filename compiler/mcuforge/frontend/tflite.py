@@ -12,6 +12,7 @@ a float graph for our own PTQ. TFLite is NHWC like the IR, so no layout work is 
 from __future__ import annotations
 
 import re
+import struct
 from pathlib import Path
 
 import numpy as np
@@ -45,11 +46,21 @@ def load_tflite(path) -> Graph:
         buf = path.read_bytes()
     except OSError as e:
         raise McuforgeError(f"cannot read {path}: {e.strerror}") from None
-    return TfliteImporter(buf, path.stem, str(path)).run()
+    return _import(buf, path.stem, str(path))
 
 
 def load_tflite_bytes(buf: bytes, name: str = "model") -> Graph:
-    return TfliteImporter(bytes(buf), name, name).run()
+    return _import(bytes(buf), name, name)
+
+
+def _import(buf: bytes, name: str, where: str) -> Graph:
+    try:
+        return TfliteImporter(buf, name, where).run()
+    except (struct.error, TypeError, ValueError, IndexError, KeyError, AttributeError) as e:
+        # an offset or number the flatbuffers library cannot read (options, vectors, vtables
+        # pointing outside the file, out-of-range scalars) anywhere in the import: a corrupt file,
+        # never an internal error
+        raise McuforgeError(f"{where}: corrupt TFLite flatbuffer ({type(e).__name__}: {e})") from None
 
 
 def _safe(name: str, fallback: str) -> str:
@@ -169,8 +180,10 @@ class TfliteImporter(ElementwiseOps, TfliteResizeOps, ReduceOps, TfliteMovementO
             self.check_hybrid(ins)
             try:
                 handler(op, ins, outs)
-            except (KeyError, IndexError, ZeroDivisionError, TypeError, ValueError, AttributeError) as e:
+            except (KeyError, IndexError, ZeroDivisionError, TypeError, ValueError, AttributeError,
+                    struct.error) as e:
                 # the last line behind validate_tflite: a malformed operator never becomes an internal error
+                # (struct.error: an options table whose offsets point outside the file)
                 raise self.error(f"cannot import it ({type(e).__name__}: {e})") from None
         self.op_name = ""
         for i in fb.subgraph_outputs(self.pm.sg):
