@@ -169,6 +169,8 @@ def prepare_graph(model, quant: str = "int8", calib=None, calib_method: str = "m
             if samples:
                 _log(f"calibrating on {len(samples)} samples ({calib_method})", quiet)
                 ranges = calibrate(g, samples, calib_method)
+            if weight_bits == "mixed" and requant in ("double", "single", "ort"):
+                g.meta["requant"] = "single" if requant == "ort" else requant   # the kernels the ILP prices
             g, weight_bits = _choose_weight_bits(g, ranges, samples, weight_bits, ternary_method, mixed, target, quiet)
             g = quantize_int8(g, ranges, weight_bits=weight_bits, ternary_method=ternary_method)
     _set_requant(g, requant)

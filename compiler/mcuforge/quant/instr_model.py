@@ -30,19 +30,66 @@ from ..ir.ops import infer_shapes
 from ..ir.tensor import Tensor
 
 FEATURES = ("const", "macs", "outputs", "inputs", "patches")
+# a kernel key reached by fewer probes gets no model of its own (one or two points fit any
+# coefficients exactly and say nothing about other shapes): it borrows its sibling's (predict)
+MIN_POINTS = 3
 
-# single-layer probes per kernel kind: (kind, H, W, Cin, Cout, K, stride)
+# single-layer probes per kernel kind: (kind, H, W, Cin, Cout, K, stride[, mode]); K is the
+# window (an int: KxK, or (KH, KW)); a depthwise probe with Cout = m Cin has depth multiplier m.
+# Every kernel key (kernel_key) the layers of real models reach at 8 / 4 / 2 bits wants probes of its
+# own: the window decides the path through a kernel (the 3x3 depthwise kernels take 3x3 / multiplier
+# 1 only, 5x5 / 7x7 / multiplier 2 run the general DSP / Helium ones). Some kernels are chosen by
+# the layer's requantization, not its shape; a mode steers a probe there:
+#   "rsh": a large positive bias widens the output range, so every channel's multiplier is below
+#          1/2 (a right shift): the right-shift-only sub-byte kernels (`_dsp`, `_dsp_gen`), which
+#          the narrow-output probes miss at 2 bits (their ternary multipliers reach 1/2);
+#   "lsh": a negative bias clips most outputs at 0 (the fused ReLU), so multipliers are >= 1/2:
+#          the left-shift kernels (`_dsp_lsh`, `_dsp_gen_lsh`) and, at 8 bits, int8 layers the DSP
+#          kernels refuse (dsp_requant_ok) on the tuned portable ones;
+#   "double": compiled with TFLite's double rounding (a .tflite float model's default), under
+#          which the left-shift sub-byte convolutions are `_dsp_lsh` (`_dsp_lss` under single);
+#   "portable": compiled with the DSP / Helium variants removed: the tuned portable kernels
+#          (`_fast`) that real layers reach where the DSP kernels' bounds fail (MobileNet v1 / v3's
+#          small layers), which no random probe hits.
 PROBES = [
     ("conv", 8, 8, 4, 8, 3, 1), ("conv", 12, 12, 8, 16, 3, 1), ("conv", 16, 16, 3, 8, 3, 2),
     ("conv", 10, 10, 16, 16, 3, 1), ("conv", 6, 6, 32, 24, 3, 1),
     ("conv", 14, 14, 1, 8, 3, 1), ("conv", 10, 10, 1, 16, 3, 1), ("conv", 8, 8, 1, 4, 3, 1),
     ("conv", 7, 7, 32, 10, 4, 1), ("conv", 4, 4, 48, 10, 4, 1), ("conv", 5, 5, 16, 8, 4, 1),
+    # DS-CNN's first layer (KWS, mlperf-tiny): one input channel, a 10x4 window, stride 2
+    ("conv", 49, 10, 1, 32, (10, 4), 2), ("conv", 25, 10, 1, 16, (10, 4), 2), ("conv", 20, 8, 1, 8, (10, 4), 1),
     ("pointwise", 8, 8, 16, 16, 1, 1), ("pointwise", 12, 12, 8, 32, 1, 1), ("pointwise", 6, 6, 48, 24, 1, 1),
     ("pointwise", 16, 16, 4, 8, 1, 1),
+    # many input channels: every channel's multiplier below 1/2, the right-shift-only kernels
+    ("pointwise", 4, 4, 96, 32, 1, 1), ("pointwise", 8, 8, 64, 24, 1, 1),
+    # double rounding
+    ("pointwise", 8, 8, 16, 16, 1, 1, "double"), ("pointwise", 12, 12, 8, 32, 1, 1, "double"),
+    ("pointwise", 16, 16, 4, 8, 1, 1, "double"), ("conv", 14, 14, 1, 8, 3, 1, "double"),
+    ("conv", 10, 10, 1, 16, 3, 1, "double"), ("conv", 8, 8, 1, 4, 3, 1, "double"),
     ("depthwise", 12, 12, 8, 8, 3, 1), ("depthwise", 16, 16, 16, 16, 3, 1), ("depthwise", 8, 8, 32, 32, 3, 2),
     ("depthwise", 10, 10, 24, 24, 3, 1), ("depthwise", 14, 14, 16, 16, 3, 2), ("depthwise", 10, 10, 8, 8, 3, 2),
+    # 5x5 / 7x7 (MNASNet, MobileNetV3, EfficientNet), stride 1 and 2
+    ("depthwise", 12, 12, 16, 16, 5, 1), ("depthwise", 8, 8, 48, 48, 5, 1), ("depthwise", 16, 16, 24, 24, 5, 2),
+    ("depthwise", 4, 4, 96, 96, 5, 1), ("depthwise", 10, 10, 16, 16, 7, 1), ("depthwise", 8, 8, 32, 32, 7, 1),
+    ("depthwise", 14, 14, 16, 16, 7, 2),
+    # depth multiplier 2
+    ("depthwise", 12, 12, 8, 16, 3, 1), ("depthwise", 8, 8, 24, 48, 3, 1), ("depthwise", 16, 16, 8, 16, 3, 2),
+    ("depthwise", 10, 10, 8, 16, 5, 1), ("depthwise", 6, 6, 24, 48, 5, 1), ("depthwise", 12, 12, 8, 16, 5, 2),
+    # the same shapes with every multiplier below 1/2, and with multipliers >= 1/2
+    ("depthwise", 12, 12, 8, 8, 3, 1, "rsh"), ("depthwise", 10, 10, 24, 24, 3, 1, "rsh"),
+    ("depthwise", 14, 14, 16, 16, 3, 2, "rsh"), ("depthwise", 12, 12, 8, 16, 3, 1, "rsh"),
+    ("depthwise", 8, 8, 24, 48, 3, 1, "rsh"), ("depthwise", 16, 16, 8, 16, 3, 2, "rsh"),
+    ("depthwise", 12, 12, 8, 8, 3, 1, "lsh"), ("depthwise", 10, 10, 24, 24, 3, 1, "lsh"),
+    ("depthwise", 14, 14, 16, 16, 3, 2, "lsh"),
     ("dense", 1, 1, 64, 10, 1, 1), ("dense", 1, 1, 256, 32, 1, 1), ("dense", 1, 1, 128, 64, 1, 1),
     ("dense", 1, 1, 512, 16, 1, 1),
+    # the tuned portable kernels
+    ("pointwise", 2, 2, 32, 64, 1, 1, "portable"), ("pointwise", 1, 1, 72, 24, 1, 1, "portable"),
+    ("pointwise", 4, 4, 24, 48, 1, 1, "portable"),
+    ("depthwise", 4, 4, 32, 32, 3, 2, "portable"), ("depthwise", 6, 6, 16, 16, 3, 1, "portable"),
+    ("depthwise", 2, 2, 64, 64, 3, 1, "portable"),
+    ("depthwise", 3, 3, 48, 48, 5, 1, "portable"), ("depthwise", 6, 6, 16, 16, 5, 1, "portable"),
+    ("depthwise", 4, 4, 24, 24, 5, 2, "portable"),
 ]
 
 
@@ -75,27 +122,57 @@ def layer_features(row: dict) -> np.ndarray:
 
 
 class InstrModel:
-    def __init__(self, core: str, coefs: dict[str, np.ndarray], meta: dict | None = None):
+    def __init__(self, core: str, coefs: dict[str, np.ndarray], meta: dict | None = None,
+                 max_rel_err: dict[str, float] | None = None):
         self.core, self.coefs, self.meta = core, coefs, meta or {}
+        self.max_rel_err = max_rel_err or {}      # per kernel key: the fit's largest relative error on its probes
         self.borrowed: set = set()
 
     def predict(self, row: dict) -> float:
         k = kernel_key(row)
         if k not in self.coefs:
-            # a variant without probes of its own (the portable FC that tiny layers get, a kernel
-            # added after the fit) borrows a sibling's model: the same op, width and window
-            import re
-            base, _, window = k.partition("/")
-            family = re.match(r"^(mcf_[a-z0-9_]+?_s8(?:_w[24])?)(?:_|$)", base)
-            sibs = sorted(c for c in self.coefs if family and c.partition("/")[2] == window
-                          and re.match(re.escape(family.group(1)) + r"(?:_(?!w[24])|$)", c.partition("/")[0]))
-            if sibs:
-                self.borrowed.add((k, sibs[0]))
-                k = sibs[0]
+            alt = self.sibling(k)
+            if alt:
+                self.borrowed.add((k, alt))
+                k = alt
         if k not in self.coefs:
             raise McuforgeError(f"no instruction model for kernel {k} on {self.core} "
                                 f"(targets/instr_models/{self.core}.toml; refit with python -m mcuforge.quant.instr_model)")
         return float(layer_features(row) @ self.coefs[k])
+
+    def sibling(self, k: str) -> str | None:
+        """The model a kernel key without probes of its own borrows: the same op, width and window.
+        The keys the probes cannot reach are selected by the layer's parameters, not its shape:
+          - `_lsh` / `_lss` (some channel's multiplier >= 1/2; `_lsh` convolutions under TFLite's
+            double rounding, e.g. a .tflite float model) and their right-shift-only forms: the
+            name without its last suffix first (w4_dsp_lsh -> w4_dsp). The probes' modes fit both
+            forms of the depthwise kernels, which differ (M4, 12x12, 8 -> 16 channels, 3x3: ternary
+            `_dsp_gen` 79 k, `_dsp_gen_lsh` 94 k instructions; 3x3 multiplier 1: `_dsp` 26.6 k,
+            `_dsp_lsh` 25.5 k), so a borrowed one may be off by that much;
+          - the one-plane DSP depthwise (dsp, dsp3x3_1) beside the two / four-plane forms: the same
+            loop per channel, ~2-4 % more instructions;
+          - the portable kernel (`mcf_conv2d_s8_w2`: the accumulator bound of `_fast` fails, e.g.
+            MobileNetV3's squeeze-excite convolutions on one pixel) borrows `_fast`, which it is
+            slower than (not acceptable for a large layer; these are one-pixel layers);
+          - else the first sibling by name (a kernel added after the fit)."""
+        import re
+        base, _, window = k.partition("/")
+        suffix = f"/{window}" if window else ""
+        stem = base
+        while "_" in stem:                     # drop the last suffix until a fitted kernel remains
+            stem = stem.rsplit("_", 1)[0]
+            if stem + suffix in self.coefs and re.search(r"_s8(?:_w[24])?$", stem) is None:
+                return stem + suffix
+            if re.search(r"_s8(?:_w[24])?$", stem):
+                break
+        family = re.match(r"^(mcf_[a-z0-9_]+?_s8(?:_w[24])?)(?:_|$)", base)
+        if not family:
+            return None
+        sibs = sorted(c for c in self.coefs if c.partition("/")[2] == window
+                      and re.match(re.escape(family.group(1)) + r"(?:_(?!w[24])|$)", c.partition("/")[0]))
+        if base == family.group(1) and family.group(1) + "_fast" + suffix in sibs:
+            return family.group(1) + "_fast" + suffix
+        return sibs[0] if sibs else None
 
 
 def load_instr_model(core: str) -> InstrModel:
@@ -104,13 +181,26 @@ def load_instr_model(core: str) -> InstrModel:
         raise McuforgeError(f"no instruction models for {core}: {path} is missing "
                             f"(fit them with python -m mcuforge.quant.instr_model --core {core})")
     data = tomllib.loads(path.read_text())
-    coefs = {k: np.array([v[f] for f in FEATURES], np.float64) for k, v in data.get("kernels", {}).items()}
-    return InstrModel(core, coefs, data.get("fit", {}))
+    kernels = data.get("kernels", {})
+    coefs = {k: np.array([v[f] for f in FEATURES], np.float64) for k, v in kernels.items()}
+    return InstrModel(core, coefs, data.get("fit", {}), {k: float(v.get("max_rel_err", np.nan)) for k, v in kernels.items()})
 
 
-def probe_graph(kind: str, h: int, w: int, cin: int, cout: int, k: int, stride: int, seed: int = 0) -> Graph:
+PROBE_MODES = (None, "rsh", "lsh", "double", "portable")
+PROBE_BIAS = {"rsh": 3.0, "lsh": -1.5}      # added to every output channel's bias (the input is N(0, 1))
+
+
+def probe_graph(kind: str, h: int, w: int, cin: int, cout: int, k, stride: int, mode: str | None = None,
+                seed: int = 0) -> Graph:
+    """The single-layer float model of one probe (PROBES): k is KxK or (KH, KW); a depthwise probe
+    has groups = Cin and Cout = m Cin output channels (depth multiplier m); mode (PROBES) shifts the
+    bias ("rsh", "lsh")."""
+    if mode not in PROBE_MODES:
+        raise McuforgeError(f"probe mode must be one of {PROBE_MODES}, not {mode!r}")
     rng = np.random.default_rng(seed)
-    g = Graph(f"probe_{kind}_{h}x{w}x{cin}_{cout}_k{k}s{stride}")
+    kh, kw = (k, k) if isinstance(k, int) else k
+    name = f"probe_{kind}_{h}x{w}x{cin}_{cout}_k{kh}" + (f"x{kw}" if kw != kh else "") + f"s{stride}"
+    g = Graph(name + (f"_{mode}" if mode else ""))
     if kind == "dense":
         g.add_tensor(Tensor("x", (1, cin), "float32"))
         wt = g.const("w", rng.standard_normal((cout, cin)).astype(np.float32) * 0.1, "float32")
@@ -118,49 +208,107 @@ def probe_graph(kind: str, h: int, w: int, cin: int, cout: int, k: int, stride: 
         node = Node("fc", "dense", ["x", wt.name, b.name], ["y"], {"act_min": None, "act_max": None})
     else:
         groups = cin if kind == "depthwise" else 1
+        if cout % groups:
+            raise McuforgeError(f"probe {name}: {cout} output channels are not a multiple of {groups} groups")
         g.add_tensor(Tensor("x", (1, h, w, cin), "float32"))
-        wt = g.const("w", rng.standard_normal((cout, k, k, cin // groups)).astype(np.float32) * 0.2, "float32")
-        b = g.const("b", rng.standard_normal(cout).astype(np.float32) * 0.1, "float32")
-        p = k // 2
+        wt = g.const("w", rng.standard_normal((cout, kh, kw, cin // groups)).astype(np.float32) * 0.2, "float32")
+        b = g.const("b", (rng.standard_normal(cout) * 0.1 + PROBE_BIAS.get(mode, 0.0)).astype(np.float32), "float32")
+        ph, pw = kh // 2, kw // 2
         node = Node("conv", "conv2d", ["x", wt.name, b.name], ["y"],
-                    {"strides": (stride, stride), "dilations": (1, 1), "pads": (p, p, p, p), "groups": groups,
-                     "act_min": 0.0, "act_max": None})
+                    {"strides": (stride, stride), "dilations": (1, 1), "pads": (ph, pw, kh - 1 - ph, kw - 1 - pw),
+                     "groups": groups, "act_min": 0.0, "act_max": None})
     g.add_node(node)
     g.inputs, g.outputs = ["x"], ["y"]
     infer_shapes(g)
     return g
 
 
-def fit(core: str, board: str, widths=(8, 4, 2), portable_kernels: bool = False, quiet: bool = False) -> dict:
-    """Compile every probe at every width for `core`, count instructions on `board`, fit per kernel."""
-    from scipy.optimize import nnls
+def portable_variants_only():
+    """Context: the kernel table without the variants that need a core feature (DSP, Helium), so a
+    probe reaches the tuned portable kernels (`_fast`) as a layer does whose parameters the DSP /
+    Helium kernels refuse. Restored on exit."""
+    import contextlib
 
-    from ..api import compile_model, simulate
+    from ..codegen.c.kernel_select import VARIANTS
+
+    @contextlib.contextmanager
+    def ctx():
+        saved = {k: list(v) for k, v in VARIANTS.items()}
+        try:
+            for k in saved:
+                VARIANTS[k] = [v for v in saved[k] if not v.requires]
+            yield
+        finally:
+            VARIANTS.clear()
+            VARIANTS.update(saved)
+    return ctx()
+
+
+def compile_probe(probe: tuple, core: str, bits: int, out: Path, portable_kernels: bool = False,
+                  speed_first: bool = True):
+    """One probe compiled at `bits` for `core`: its report row (with the window) and the input."""
+    import contextlib
+
+    from ..api import compile_model
+    g = probe_graph(*probe)
+    x = np.random.default_rng(1).standard_normal((8,) + g.tensors["x"].shape[1:]).astype(np.float32)
+    mode = probe[7] if len(probe) > 7 else None
+    with portable_variants_only() if mode == "portable" else contextlib.nullcontext():
+        res = compile_model(g, out, target=core, calib=x, weight_bits=bits, quiet=True,
+                            portable_kernels=portable_kernels, speed_first=speed_first,
+                            requant="double" if mode == "double" else None)
+    row = next(r for r in annotate_rows(res.graph, res.info["layers"]) if r["op"] in ("conv2d", "dense"))
+    return row, x
+
+
+def fit(core: str, board: str, widths=(8, 4, 2), portable_kernels: bool = False, quiet: bool = False) -> dict:
+    """Compile every probe at every width for `core`, count instructions on `board`, fit per kernel.
+    Each probe is compiled with its fastest kernel (speed_first) and with the default choice, which
+    for a layer at the arena's peak (a single layer is) may be a leaner variant: a layer of a real
+    model reaches either (quant.mixed.lower_uniform lowers it as the build does), both are fitted."""
+    from ..api import simulate
     rows: dict[str, list] = {}
     with tempfile.TemporaryDirectory() as tmp:
         for probe in PROBES:
-            g = probe_graph(*probe)
-            x = np.random.default_rng(1).standard_normal((8,) + g.tensors["x"].shape[1:]).astype(np.float32)
+            name = probe_graph(*probe).name
             for bits in widths:
-                out = Path(tmp) / f"{g.name}_w{bits}"
-                res = compile_model(g, out, target=core, calib=x, weight_bits=bits, quiet=True,
-                                    portable_kernels=portable_kernels)
-                row = next(r for r in annotate_rows(res.graph, res.info["layers"]) if r["op"] in ("conv2d", "dense"))
-                _, m = simulate(out, board=board, x=x[:1], quiet=True)
-                rows.setdefault(kernel_key(row), []).append((layer_features(row), m["instructions"], g.name, bits))
-                if not quiet:
-                    print(f"{core} {g.name} w{bits}: {row['kernel']} {m['instructions']} instructions", flush=True)
+                seen = set()
+                for speed_first in (True, False):
+                    out = Path(tmp) / f"{name}_w{bits}_{int(speed_first)}"
+                    row, x = compile_probe(probe, core, bits, out, portable_kernels, speed_first)
+                    key = kernel_key(row)
+                    if key in seen:
+                        continue
+                    seen.add(key)
+                    _, m = simulate(out, board=board, x=x[:1], quiet=True)
+                    count = int(m["instructions"])
+                    rows.setdefault(key, []).append((layer_features(row), count, name, bits))
+                    if not quiet:
+                        print(f"{core} {name} w{bits}: {key} {count} instructions", flush=True)
     fitted = {}
     for kernel, pts in rows.items():
+        if len(pts) < MIN_POINTS:
+            if not quiet:
+                print(f"{core} {kernel}: {len(pts)} probe(s), below {MIN_POINTS}: no model (it borrows a sibling's)")
+            continue
         a = np.array([p[0] for p in pts])
         y = np.array([p[1] for p in pts], np.float64)
-        # scale the columns so nnls sees comparable magnitudes
-        norm = np.maximum(np.abs(a).max(axis=0), 1.0)
-        c, _ = nnls(a / norm, y)
-        c = c / norm
-        pred = a @ c
-        fitted[kernel] = {"coefs": c, "n": len(pts), "max_rel_err": float(np.max(np.abs(pred - y) / y))}
+        c = nnls_fit(a, y)
+        # leave one out: each probe predicted by the model of the others (with fewer probes than
+        # features the fit itself is exact, max_rel_err 0, and only this says how it extrapolates)
+        loo = max(abs(float(a[i] @ nnls_fit(np.delete(a, i, 0), np.delete(y, i))) - y[i]) / y[i]
+                  for i in range(len(y)))
+        fitted[kernel] = {"coefs": c, "n": len(pts), "max_rel_err": float(np.max(np.abs(a @ c - y) / y)),
+                          "loo_rel_err": float(loo)}
     return fitted
+
+
+def nnls_fit(a: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Non-negative least squares, the columns scaled so nnls sees comparable magnitudes."""
+    from scipy.optimize import nnls
+    norm = np.maximum(np.abs(a).max(axis=0), 1.0)
+    c, _ = nnls(a / norm, y)
+    return c / norm
 
 
 def write_toml(core: str, board: str, fitted: dict, path: Path | None = None) -> Path:
@@ -170,6 +318,8 @@ def write_toml(core: str, board: str, fitted: dict, path: Path | None = None) ->
              "# counts of single-layer models (mcuforge.quant.instr_model.PROBES):",
              "#   instructions = const + macs * MACs + outputs * output elements + inputs * input elements",
              "#                  + patches * MACs / output channels",
+             "# max_rel_err: the fit's largest relative error on its probes; loo_rel_err: each probe",
+             "# predicted by the model of the other probes (how the model extrapolates)",
              "# Refit: PYTHONPATH=compiler python -m mcuforge.quant.instr_model "
              f"--core {core} --board {board}", "",
              "[fit]", f'core = "{core}"', f'board = "{board}"', ""]
@@ -177,7 +327,8 @@ def write_toml(core: str, board: str, fitted: dict, path: Path | None = None) ->
         f = fitted[kernel]
         lines.append(f'[kernels."{kernel}"]')
         lines += [f"{name} = {float(v):.6g}" for name, v in zip(FEATURES, f["coefs"])]
-        lines += [f"points = {f['n']}", f"max_rel_err = {f['max_rel_err']:.4f}", ""]
+        lines += [f"points = {f['n']}", f"max_rel_err = {f['max_rel_err']:.4f}",
+                  f"loo_rel_err = {f['loo_rel_err']:.4f}", ""]
     path.write_text("\n".join(lines))
     return path
 
@@ -191,7 +342,8 @@ def main(argv=None):
     fitted = fit(args.core, args.board)
     path = write_toml(args.core, args.board, fitted, Path(args.out) if args.out else None)
     for k, f in sorted(fitted.items()):
-        print(f"{k}: max relative error {f['max_rel_err']:.3f} over {f['n']} probes")
+        print(f"{k}: max relative error {f['max_rel_err']:.3f} over {f['n']} probes, "
+              f"leaving one out {f['loo_rel_err']:.3f}")
     print(f"wrote {path}")
 
 

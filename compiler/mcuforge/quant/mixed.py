@@ -78,6 +78,14 @@ def core_board(core) -> str:
     raise McuforgeError(f"no QEMU board for {core.name}: an instruction budget needs one (targets/boards)")
 
 
+def build_requant(g: Graph) -> str:
+    """The requantization rounding the build will use (api._set_requant): the graph's own, else
+    its origin's default. The kernels follow it (the sub-byte left-shift convolutions are `_lss`
+    under single rounding, `_dsp_lsh` under double), so the rows priced here must as well."""
+    from ..api import default_requant
+    return g.meta.get("requant") or default_requant(g)
+
+
 def lower_uniform(g: Graph, ranges: dict, bits, core, opts: MixedOptions):
     """The layer rows (report.layers.layer_table) of g quantized with weight_bits=bits and lowered."""
     from ..codegen.c.emit import lower_to_c
@@ -86,6 +94,7 @@ def lower_uniform(g: Graph, ranges: dict, bits, core, opts: MixedOptions):
     from ..report.layers import layer_table
     from .int8 import quantize_int8
     gq = quantize_int8(g, ranges, weight_bits=bits, ternary_method=opts.ternary_method)
+    gq.meta["requant"] = build_requant(g)
     gq = lower_to_lut(gq)
     infer_shapes(gq)
     cm = lower_to_c(gq, core.features, portable_only=opts.portable_kernels)
@@ -102,6 +111,7 @@ def measure_instructions(g: Graph, ranges: dict, bits, core, opts: MixedOptions)
     with tempfile.TemporaryDirectory() as tmp:
         # quantize here with the ranges already chosen (compiling the float graph would recalibrate)
         q = quantize_int8(g, ranges, weight_bits=bits, ternary_method=opts.ternary_method)
+        q.meta["requant"] = build_requant(g)
         compile_model(q, f"{tmp}/m", target=core.name, quiet=True, portable_kernels=opts.portable_kernels)
         _, m = simulate(f"{tmp}/m", board=board, x=None, quiet=True)
     return int(m["instructions"])
