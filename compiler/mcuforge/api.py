@@ -314,6 +314,14 @@ def compile_model(model, out_dir, target: str = "cortex-m4", quant: str = "int8"
     else:
         src_name = str(model)
     _log(f"loading {src_name}", quiet)
+    if (weight_bits == "mixed" and mixed is not None and mixed.instr_budget is not None and not min_arena
+            and arena_budget is None and planner is None and patch is None and not quantmcu):
+        # an instruction budget is priced (quant.mixed) and met with every layer on its fastest kernel:
+        # the default choice trades instructions for arena where a layer sets the peak, and which
+        # layer does changes with the widths, so the priced kernels would not be the built ones
+        import dataclasses
+        mixed = dataclasses.replace(mixed, speed_first=True)
+        speed_first = True
     g, ranges = prepare_graph(model, quant, calib, calib_method, input_shapes, quiet, example_inputs,
                               weight_bits, ternary_method, requant, mixed, target)
     if name:

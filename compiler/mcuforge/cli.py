@@ -169,7 +169,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="with --weight-bits mixed: bytes of constants (weights, biases, multipliers) allowed")
     c.add_argument("--instr-budget", type=int, metavar="N",
                    help="with --weight-bits mixed: executed instructions per inference allowed on the target's "
-                        "QEMU board (per-kernel models in targets/instr_models, one QEMU run of the 8-bit model)")
+                        "QEMU board (per-kernel models in targets/instr_models, one QEMU run of the 8-bit model); "
+                        "without a memory flag every layer then runs its fastest kernel, as priced")
     c.add_argument("--calib-data", metavar="Y.npy",
                    help="with --weight-bits mixed: integer class labels of the --calib samples for the Hessian's "
                         "loss (default: the float model's own predictions)")

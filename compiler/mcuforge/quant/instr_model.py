@@ -55,6 +55,7 @@ PROBES = [
     ("conv", 8, 8, 4, 8, 3, 1), ("conv", 12, 12, 8, 16, 3, 1), ("conv", 16, 16, 3, 8, 3, 2),
     ("conv", 10, 10, 16, 16, 3, 1), ("conv", 6, 6, 32, 24, 3, 1),
     ("conv", 14, 14, 1, 8, 3, 1), ("conv", 10, 10, 1, 16, 3, 1), ("conv", 8, 8, 1, 4, 3, 1),
+    ("conv", 16, 16, 1, 8, 3, 2), ("conv", 12, 12, 1, 12, 3, 1), ("conv", 20, 20, 1, 4, 3, 1),
     ("conv", 7, 7, 32, 10, 4, 1), ("conv", 4, 4, 48, 10, 4, 1), ("conv", 5, 5, 16, 8, 4, 1),
     # DS-CNN's first layer (KWS, mlperf-tiny): one input channel, a 10x4 window, stride 2
     ("conv", 49, 10, 1, 32, (10, 4), 2), ("conv", 25, 10, 1, 16, (10, 4), 2), ("conv", 20, 8, 1, 8, (10, 4), 1),
@@ -62,6 +63,7 @@ PROBES = [
     ("pointwise", 16, 16, 4, 8, 1, 1),
     # many input channels: every channel's multiplier below 1/2, the right-shift-only kernels
     ("pointwise", 4, 4, 96, 32, 1, 1), ("pointwise", 8, 8, 64, 24, 1, 1),
+    ("pointwise", 6, 6, 128, 16, 1, 1), ("pointwise", 2, 2, 144, 48, 1, 1),
     # double rounding
     ("pointwise", 8, 8, 16, 16, 1, 1, "double"), ("pointwise", 12, 12, 8, 32, 1, 1, "double"),
     ("pointwise", 16, 16, 4, 8, 1, 1, "double"), ("conv", 14, 14, 1, 8, 3, 1, "double"),
@@ -79,10 +81,13 @@ PROBES = [
     ("depthwise", 12, 12, 8, 8, 3, 1, "rsh"), ("depthwise", 10, 10, 24, 24, 3, 1, "rsh"),
     ("depthwise", 14, 14, 16, 16, 3, 2, "rsh"), ("depthwise", 12, 12, 8, 16, 3, 1, "rsh"),
     ("depthwise", 8, 8, 24, 48, 3, 1, "rsh"), ("depthwise", 16, 16, 8, 16, 3, 2, "rsh"),
+    ("depthwise", 10, 10, 16, 32, 3, 1, "rsh"), ("depthwise", 6, 6, 32, 64, 3, 2, "rsh"),
+    ("depthwise", 12, 12, 16, 16, 5, 1, "rsh"), ("depthwise", 8, 8, 48, 48, 5, 1, "rsh"),
+    ("depthwise", 16, 16, 24, 24, 5, 2, "rsh"),
     ("depthwise", 12, 12, 8, 8, 3, 1, "lsh"), ("depthwise", 10, 10, 24, 24, 3, 1, "lsh"),
     ("depthwise", 14, 14, 16, 16, 3, 2, "lsh"),
     ("dense", 1, 1, 64, 10, 1, 1), ("dense", 1, 1, 256, 32, 1, 1), ("dense", 1, 1, 128, 64, 1, 1),
-    ("dense", 1, 1, 512, 16, 1, 1),
+    ("dense", 1, 1, 512, 16, 1, 1), ("dense", 1, 1, 640, 128, 1, 1), ("dense", 1, 1, 32, 12, 1, 1),
     # the tuned portable kernels
     ("pointwise", 2, 2, 32, 64, 1, 1, "portable"), ("pointwise", 1, 1, 72, 24, 1, 1, "portable"),
     ("pointwise", 4, 4, 24, 48, 1, 1, "portable"),
@@ -126,6 +131,8 @@ class InstrModel:
                  max_rel_err: dict[str, float] | None = None):
         self.core, self.coefs, self.meta = core, coefs, meta or {}
         self.max_rel_err = max_rel_err or {}      # per kernel key: the fit's largest relative error on its probes
+        self.points: dict[str, int] = {}           # per kernel key: its probes
+        self.loo_rel_err: dict[str, float] = {}   # per kernel key: leaving one probe out, its largest error
         self.borrowed: set = set()
 
     def predict(self, row: dict) -> float:
@@ -183,7 +190,10 @@ def load_instr_model(core: str) -> InstrModel:
     data = tomllib.loads(path.read_text())
     kernels = data.get("kernels", {})
     coefs = {k: np.array([v[f] for f in FEATURES], np.float64) for k, v in kernels.items()}
-    return InstrModel(core, coefs, data.get("fit", {}), {k: float(v.get("max_rel_err", np.nan)) for k, v in kernels.items()})
+    model = InstrModel(core, coefs, data.get("fit", {}), {k: float(v.get("max_rel_err", np.nan)) for k, v in kernels.items()})
+    model.points = {k: int(v.get("points", 0)) for k, v in kernels.items()}
+    model.loo_rel_err = {k: float(v.get("loo_rel_err", np.nan)) for k, v in kernels.items()}
+    return model
 
 
 PROBE_MODES = (None, "rsh", "lsh", "double", "portable")

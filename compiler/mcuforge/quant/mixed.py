@@ -38,6 +38,8 @@ class MixedOptions:
     board: str | None = None               # QEMU board for the instruction budget (default: the core's)
     portable_kernels: bool = False
     adaquant_steps: int = 200
+    speed_first: bool = False              # every layer on its fastest kernel (api.compile_model sets it
+                                           # with an instruction budget): lowered, measured and built so
 
 
 def widths_from_graph(g: Graph) -> dict | None:
@@ -97,7 +99,7 @@ def lower_uniform(g: Graph, ranges: dict, bits, core, opts: MixedOptions):
     gq.meta["requant"] = build_requant(g)
     gq = lower_to_lut(gq)
     infer_shapes(gq)
-    cm = lower_to_c(gq, core.features, portable_only=opts.portable_kernels)
+    cm = lower_to_c(gq, core.features, portable_only=opts.portable_kernels, speed_first=opts.speed_first)
     from .instr_model import annotate_rows
     rows = annotate_rows(gq, layer_table(gq, cm, ranges))
     return rows, int(sum(a.nbytes for a in cm.arrays))
@@ -112,7 +114,8 @@ def measure_instructions(g: Graph, ranges: dict, bits, core, opts: MixedOptions)
         # quantize here with the ranges already chosen (compiling the float graph would recalibrate)
         q = quantize_int8(g, ranges, weight_bits=bits, ternary_method=opts.ternary_method)
         q.meta["requant"] = build_requant(g)
-        compile_model(q, f"{tmp}/m", target=core.name, quiet=True, portable_kernels=opts.portable_kernels)
+        compile_model(q, f"{tmp}/m", target=core.name, quiet=True, portable_kernels=opts.portable_kernels,
+                      speed_first=opts.speed_first)
         _, m = simulate(f"{tmp}/m", board=board, x=None, quiet=True)
     return int(m["instructions"])
 
