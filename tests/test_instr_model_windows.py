@@ -124,3 +124,26 @@ def test_depthwise_windows_have_their_own_models_and_meet_the_budget(windows, tm
               + errs[kernel_key(rows[8][n])] * model.predict(rows[8][n]) for n in bits)
     assert abs(record["predicted_instructions"] - m["instructions"]) <= tol, \
         (record["predicted_instructions"], m["instructions"], tol)
+
+
+def test_borrowing_prefers_the_same_kernel_without_its_last_suffix():
+    """A key without a model borrows the same op / width / window: its name without the last
+    suffix first (the left-shift form -> the right-shift one), `_fast` for the portable kernel;
+    a window nothing was fitted on is refused, naming the kernel."""
+    from mcuforge.errors import McuforgeError
+    from mcuforge.quant.instr_model import InstrModel
+    one = np.ones(len(FEATURES))
+    keys = ["mcf_depthwise_conv2d_s8_w2_dsp_gen/5x5", "mcf_depthwise_conv2d_s8_w2_dsp/3x3",
+            "mcf_depthwise_conv2d_s8_w2_dsp_lsh/3x3", "mcf_depthwise_conv2d_s8_w2_fast/5x5",
+            "mcf_conv2d_s8_w4_dsp/1x1", "mcf_conv2d_s8_w4_fast/1x1", "mcf_conv2d_s8_w2_dsp/1x1"]
+    m = InstrModel("cortex-m4", {k: one * (i + 1) for i, k in enumerate(keys)})
+    assert m.sibling("mcf_depthwise_conv2d_s8_w2_dsp_gen_lsh/5x5") == "mcf_depthwise_conv2d_s8_w2_dsp_gen/5x5"
+    assert m.sibling("mcf_conv2d_s8_w4_dsp_lsh/1x1") == "mcf_conv2d_s8_w4_dsp/1x1"
+    assert m.sibling("mcf_conv2d_s8_w4/1x1") == "mcf_conv2d_s8_w4_fast/1x1"
+    assert m.sibling("mcf_depthwise_conv2d_s8_w4_dsp_gen/5x5") is None      # another width
+    row = {"kernel": "mcf_depthwise_conv2d_s8_w2_dsp_gen_lsh", "window": "5x5", "macs": 100,
+           "out_shape": [1, 2, 2, 4], "in_shape": [1, 4, 4, 4]}
+    assert m.predict(row) == pytest.approx(1 + 100 + 16 + 64 + 25)
+    assert m.borrowed == {("mcf_depthwise_conv2d_s8_w2_dsp_gen_lsh/5x5", "mcf_depthwise_conv2d_s8_w2_dsp_gen/5x5")}
+    with pytest.raises(McuforgeError, match="no instruction model for kernel mcf_depthwise_conv2d_s8_w2_dsp_gen/7x7"):
+        m.predict(dict(row, kernel="mcf_depthwise_conv2d_s8_w2_dsp_gen", window="7x7"))
