@@ -93,8 +93,9 @@ def scaled_ok(w: np.ndarray, b2: np.ndarray, m: np.ndarray, bits: int) -> bool:
 
 
 def _prepare(params: dict, consts: dict, lsh: int = 0) -> dict:
-    """lsh (conv layers with left-shift channels): 1 the _lsh block kernel (double rounding), 2 the
-    plain one under single rounding (_conv_lsh_single_accepts)."""
+    """lsh (conv layers, and fully connected ones of several rows, with left-shift channels): 1 the
+    _lsh block kernel (double rounding), 2 the plain one under single rounding
+    (_conv_lsh_single_accepts)."""
     bits = params["weight_bits"]
     win = _window(params)
     L, n_seg = conv_segments(win)
@@ -278,6 +279,25 @@ for _bits in (4, 2):
     register_variant(f"mcf_fully_connected_s8_w{_bits}", Variant(
         function=f"mcf_fully_connected_s8_w{_bits}_dsp", sources=(f"mcf_fully_connected_s8_w{_bits}_dsp.c", "mcf_conv2d_s8_dsp.c"),
         requires=DSP, accepts=_accepts, prepare=_prepare))
+
+
+# Fully connected layers of several rows (the 1x1 convolution over `rows` pixels, fc_window) with
+# left-shift channels: the same two block kernels as the convolutions, under either rounding
+# (mcf_fully_connected_sub_dsp's lsh). A single row keeps the radix row kernel, which takes left
+# shifts itself (_accepts), so these are tried first but refuse it.
+def _fc_rows(params: dict) -> bool:
+    return params.get("rows", 1) > 1
+
+
+for _bits in (4, 2):
+    register_variant(f"mcf_fully_connected_s8_w{_bits}", Variant(
+        function=f"mcf_fully_connected_s8_w{_bits}_dsp_lsh",
+        sources=(f"mcf_fully_connected_s8_w{_bits}_dsp_lsh.c", "mcf_conv2d_s8_dsp_lsh.c", "mcf_conv2d_s8_dsp.c"),
+        requires=DSP, accepts=lambda p: _fc_rows(p) and _conv_lsh_accepts(p), prepare=_conv_lsh_prepare))
+    register_variant(f"mcf_fully_connected_s8_w{_bits}", Variant(
+        function=f"mcf_fully_connected_s8_w{_bits}_dsp_lss",
+        sources=(f"mcf_fully_connected_s8_w{_bits}_dsp_lss.c", "mcf_conv2d_s8_dsp.c"),
+        requires=DSP, accepts=lambda p: _fc_rows(p) and _conv_lsh_single_accepts(p), prepare=_conv_lsh_single_prepare))
 
 
 # -- tuned portable C, any core ------------------------------------------------------------------
