@@ -327,17 +327,20 @@ def _dw_dsp_accepts(params: dict) -> bool:
 
 def _dw_dsp_prepare(params: dict, consts: dict, lsh: bool = False) -> dict:
     """Scratch: the taps ({2 bias', m, rcz, e} and 12 int16 a channel), then the int8 kernel's planes
-    (four where its own rule takes four, else one); the weights stay packed (portable layout)."""
+    (four where its own rule takes four, else one); the weights in the unpacking's flash layout
+    (dsp_subbyte_dw.py: dsp_dw3_layout, the portable packing's size)."""
     from .dsp_depthwise import dw3_four_planes_fit, dw3_plane_dims
+    from .dsp_subbyte_dw import dsp_dw3_layout, dw3_scratch_bytes
     c = consts["weights"].shape[0]
     planes = 4 if dw3_four_planes_fit(params["win"]) else 1
     ph, pw = dw3_plane_dims(params["win"])
     params["block"] = planes
     params["has_bias"] = True
-    params["scratch_bytes"] = 16 * c + 24 * c + planes * 2 * ph * pw
+    params["scratch_bytes"] = dw3_scratch_bytes(c, params["weight_bits"], planes * 2 * ph * pw)
     params["inplace_exact"] = True      # as the int8 kernel: planes filled before outputs written
     b2, m, e = (dsp_sub_quant_lsh if lsh else dsp_sub_quant)(consts, params["rq"])
-    return {"bias": ("int32_t", b2), "mult": ("int32_t", m), "shift": ("int8_t", e)}
+    return {"weights": ("uint8_t", dsp_dw3_layout(consts["weights"], params["weight_bits"])),
+            "bias": ("int32_t", b2), "mult": ("int32_t", m), "shift": ("int8_t", e)}
 
 
 # registered in dsp_subbyte_dw.py
