@@ -122,3 +122,18 @@ def test_dw3_unpack_cost(tmp_path, bits):
         if b != 8:
             assert _dw3_kernels(res.info) == [f"mcf_depthwise_conv2d_s8_w{bits}_dsp"]
     assert n[bits] <= 1.08 * n[8], n
+
+
+@pytest.mark.slow
+def test_dw3_on_m55_without_helium(tmp_path, monkeypatch):
+    """Cortex-M55 runs the Helium depthwise (`_mve`) wherever its accumulator bound holds; where it
+    does not, the DSP one is next in line (the M55 has the DSP extension): the same assembly, checked
+    here with the Helium depthwise variants taken out of the table; golden == QEMU M55."""
+    from mcuforge.codegen.c.kernel_select import VARIANTS
+    for bits in (4, 2):
+        k = f"mcf_depthwise_conv2d_s8_w{bits}"
+        monkeypatch.setitem(VARIANTS, k, [v for v in VARIANTS[k] if "_mve" not in v.function])
+    specs = [s for s in SPECS[:6] for _ in (0, 1)]
+    info = run_subbyte(tmp_path, "cortex-m55", specs)
+    kernels = [l["kernel"] for l in info["layers"] if l["op"] == "conv2d"]
+    assert all(k.endswith(("_dsp", "_dsp_lsh")) for k in kernels), kernels
