@@ -39,15 +39,31 @@
 typedef void (*mcf_dw_s8_fn)(const mcf_conv2d_s8_args *a, const int8_t *in, int8_t *out);
 
 /* The int8 kernels' {2 bias', m, rcz, e} of every channel into q; returns nothing. A channel
- * stored with e <= 0 (lsh layers only) gets e = 0 and rcz = out_zp. */
+ * stored with e <= 0 (lsh layers only) gets e = 0 and rcz = out_zp. The compact constants (int16
+ * biases and uint16 multipliers, codegen/c/layers/subbyte.py: compact_constants) in a loop of their
+ * own, whose choice is made once, not per channel (about 16 instructions a channel instead of 24). */
+static inline void mcf_dw_sub_quant1(int32_t *q, int32_t b, int32_t m, int32_t e, int32_t zp)
+{
+    q[0] = b;
+    q[1] = m;
+    q[2] = e > 0 ? mcf_sub_rcz(e, zp) : zp;
+    q[3] = e > 0 ? e : 0;
+}
+
 static void mcf_dw_sub_quant(const mcf_conv2d_sub_args *a, int32_t *q)
 {
-    for (int32_t c = 0; c < a->win.out_c; ++c, q += 4) {
-        const int32_t e = a->rq.shift[c];
-        q[0] = mcf_sub_bias(a->bias, a->bias16, c);
-        q[1] = mcf_sub_mult(&a->rq, c);
-        q[2] = e > 0 ? mcf_sub_rcz(e, a->rq.out_zp) : a->rq.out_zp;
-        q[3] = e > 0 ? e : 0;
+    const int32_t c_n = a->win.out_c, zp = a->rq.out_zp;
+    const int8_t *sh = a->rq.shift;
+    const int16_t *b16 = a->bias16;
+    const uint16_t *m16 = a->rq.mult16;
+    if (b16 && m16) {
+        for (int32_t c = 0; c < c_n; ++c, q += 4) {
+            mcf_dw_sub_quant1(q, b16[c], (int32_t)((uint32_t)m16[c] << 15), sh[c], zp);
+        }
+        return;
+    }
+    for (int32_t c = 0; c < c_n; ++c, q += 4) {
+        mcf_dw_sub_quant1(q, mcf_sub_bias(a->bias, b16, c), mcf_sub_mult(&a->rq, c), sh[c], zp);
     }
 }
 
