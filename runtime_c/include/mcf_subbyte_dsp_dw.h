@@ -67,7 +67,7 @@ static void mcf_dw_sub_quant(const mcf_conv2d_sub_args *a, int32_t *q)
     }
 }
 
-/* `words` words of doubled tap pairs from the stream of variants/dsp_subbyte_dw.py: dsp_gen_layout
+/* `words` words of doubled tap pairs from the stream of variants/dsp_subbyte_dw.py: halfword_words
  * (offset-binary fields, bytes permuted so that SXTB16 / SXTB16 ROR 8 of one SSUB8 give two pair
  * words): the convolution's assembly loops (mcf_subbyte_dsp.h: mcf_sub_unpack4_words /
  * _unpack2_words, 1.25 instructions a weight) read it as it stands, int4 4 words a flash word,
