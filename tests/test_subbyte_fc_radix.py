@@ -36,10 +36,11 @@ def _i32(v):
 
 def radix_dots(w: np.ndarray, x: np.ndarray, bits: int, chunk: int) -> np.ndarray:
     """What mcf_sub_fc_row computes from the flash bytes: int32 SMLAD sums that wrap, decoded per
-    chunk of `chunk` steps."""
+    chunk of `chunk` steps; the groups as R._groups lays them out (a narrower last group with every
+    field offset binary)."""
     c, k = w.shape
     words = R.fc_radix_layout(w, bits).view("<u4").astype(np.int64)
-    p, steps = R.CHANNELS[bits], -(-k // R.STEP_K)
+    steps = -(-k // R.STEP_K)
     xp = np.zeros(steps * R.STEP_K, np.int64)
     xp[:k] = x
     xw = xp.reshape(-1, 4)[:, [0, 2, 1, 3]].reshape(-1, 2)        # per word: (x_k, x_k+2)
@@ -47,7 +48,7 @@ def radix_dots(w: np.ndarray, x: np.ndarray, bits: int, chunk: int) -> np.ndarra
     lo16 = lambda v: v & 0xFFFF
     s16 = lambda v: v - ((v & 0x8000) << 1)
     out = []
-    for g in range(-(-c // p)):
+    for g, (_, p, b, top_offset) in enumerate(R._groups(w, bits)):
         u = words[g * per_group:(g + 1) * per_group]
         d = np.zeros(p, np.int64)
         for s0 in range(0, steps, chunk):
@@ -55,14 +56,15 @@ def radix_dots(w: np.ndarray, x: np.ndarray, bits: int, chunk: int) -> np.ndarra
             uu, xx = u[sl], xw[sl]
             r = []
             for j in range(p - 1):
-                m = ((1 << bits) - 1) << (bits * j)
+                m = ((1 << b) - 1) << (b * j)
                 r.append(_i32(((uu & m) * xx[:, 0] + ((uu >> 16) & m) * xx[:, 1]).sum()))
             r.append(_i32((s16(lo16(uu)) * xx[:, 0] + s16(uu >> 16) * xx[:, 1]).sum()))
             for j in range(p - 1):
-                d[j] += r[j] >> (bits * j)
-            d[p - 1] += _i32(r[p - 1] - sum(r[:p - 1])) >> (bits * (p - 1))
-        d[:p - 1] -= R.OFFSET[bits] * int(x.sum())
+                d[j] += r[j] >> (b * j)
+            d[p - 1] += _i32(r[p - 1] - sum(r[:p - 1])) >> (b * (p - 1))
+        d[:p if top_offset else p - 1] -= R.OFFSET[bits] * int(x.sum())
         out.extend(d)
+    assert len(words) == per_group * -(-c // R.CHANNELS[bits])       # the flash of padded groups
     return np.array(out[:c])
 
 
@@ -70,7 +72,7 @@ def radix_dots(w: np.ndarray, x: np.ndarray, bits: int, chunk: int) -> np.ndarra
 def test_radix_arithmetic(bits):
     rng = np.random.default_rng(bits)
     wmax = 7 if bits == 4 else 1
-    for c, k in ((1, 1), (5, 13), (11, 37), (8, 64), (9, 130)):
+    for c, k in ((1, 1), (5, 13), (11, 37), (8, 64), (9, 130), (2, 9), (3, 24), (6, 17), (10, 40), (12, 8)):
         w = rng.integers(-wmax, wmax + 1, (c, k))
         x = rng.integers(-128, 128, k)
         assert np.array_equal(radix_dots(w, x, bits, 1 << 20), w @ x), (c, k)
@@ -85,6 +87,13 @@ def test_radix_arithmetic(bits):
     assert not np.array_equal(radix_dots(w2, x2, bits, 1 << 20), w2 @ x2), "the bound is real"
     assert R.chunk_steps(w2, bits) == R.CHUNK_STEPS_MAX[bits]
     assert np.array_equal(radix_dots(w2, x2, bits, R.chunk_steps(w2, bits)), w2 @ x2)
+    # the narrower last groups (1, 2, 4 channels, every field offset binary) at the chunk bound
+    for extra in (1, 2, 3, 4):
+        w3 = np.full((p + extra, kmax), wmax)
+        w3[1::2] = -wmax
+        for xv in (-128, 127):
+            x3 = np.full(kmax, xv)
+            assert np.array_equal(radix_dots(w3, x3, bits, kmax // R.STEP_K), w3 @ x3), (extra, xv)
 
 
 def test_layout_and_chunks():
@@ -95,9 +104,16 @@ def test_layout_and_chunks():
     h = R.fc_radix_layout(w, 4).view("<u2")
     assert h[0] == (1 | 8 << 4 | 15 << 8 | 0xF << 12) and h[1] == (9 | 10 << 4 | 11 << 8 | 4 << 12)
     assert h[2] == 0x888 and len(h) == 8
-    # ternary: 8 channels a halfword, out_features 3 padded with zero channels (offset 1 each)
+    # ternary: 8 channels a halfword; out_features 3: a last group of 4 channels in 4-bit fields,
+    # every one offset binary (the padded one too), the same flash as a group of 8
     t = R.fc_radix_layout(np.array([[1], [-1], [0]]), 2).view("<u2")
-    assert t[0] == (2 | 0 << 2 | 1 << 4 | 0x1540) and len(t) == 8
+    assert t[0] == (2 | 0 << 4 | 1 << 8 | 1 << 12) and len(t) == 8
+    assert R.fc_radix_layout(np.ones((9, 1), np.int64), 2).view("<u2")[8] == 2      # 8 + 1: 16-bit field
+    # int4 10 channels: two groups of 4, then 2 channels in 8-bit fields (offset binary)
+    w10 = np.zeros((10, 8), np.int64)
+    w10[8:, 0] = [-7, 7]
+    h10 = R.fc_radix_layout(w10, 4).view("<u2")
+    assert len(h10) == 24 and h10[16] == (1 | 15 << 8) and h10[17] == 0x808
     # chunks: the layer's own weights prove the bound over a long row of small weights
     small = np.ones((4, 701), np.int64)
     assert R.chunk_steps(small, 4) == 88

@@ -148,6 +148,61 @@ MCF_FC_LOOP(mcf_sub_fc_radix2)
         "ldm r12, {r4-r11, pc}\n\t");
 }
 
+/* A narrower last group (dsp_fc_radix.py: last_width): 2 channels in 8-bit fields / 1 channel in
+ * 16 bits, every field offset binary, so the decoded sums are W_j + o S like the low fields of a
+ * full group (the out routine adds o S to field P - 1, which such a group does not output). A step
+ * of 8 inputs: LDM of 4 weight words and of 4 x words, then per word the raw SMLAD (the top sum)
+ * and, for 2 channels, one AND + SMLAD: 14 (2 channels) / 6 (1 channel) instructions per 8 inputs,
+ * against 31 (int4) / 66 (ternary) for a padded full group. Sums r3 (field 0), r4 (raw); weight
+ * words r5-r8, x words r9-r12, mask temp lr. */
+#define MCF_FC8_WORD(u, x)                                                          \
+    "smlad r4, " u ", " x ", r4\n\t"                                                \
+    "and lr, " u ", #0x00FF00FF\n\t"                                                \
+    "smlad r3, lr, " x ", r3\n\t"
+
+#define MCF_FC8_STEP                                                                \
+    "ldmia r0!, {r5, r6, r7, r8}\n\t"                                               \
+    "ldmia r1!, {r9, r10, r11, r12}\n\t"                                            \
+    MCF_FC8_WORD("r5", "r9") MCF_FC8_WORD("r6", "r10")                              \
+    MCF_FC8_WORD("r7", "r11") MCF_FC8_WORD("r8", "r12")
+
+#define MCF_FC16_STEP                                                               \
+    "ldmia r0!, {r5, r6, r7, r8}\n\t"                                               \
+    "ldmia r1!, {r9, r10, r11, r12}\n\t"                                            \
+    "smlad r3, r5, r9, r3\n\t"                                                      \
+    "smlad r3, r6, r10, r3\n\t"                                                     \
+    "smlad r3, r7, r11, r3\n\t"                                                     \
+    "smlad r3, r8, r12, r3\n\t"
+
+/* four steps a pass, entered by the count of steps (16 x bytes each) modulo 4 */
+#define MCF_FC_PASS4(step)                                                          \
+    "sub lr, r2, r1\n\t"                                                            \
+    "ands lr, lr, #48\n\t"                                                          \
+    "beq 1f\n\t"                                                                    \
+    "cmp lr, #32\n\t"                                                               \
+    "blo 4f\n\t"                                                                    \
+    "beq 3f\n\t"                                                                    \
+    "b 2f\n\t"                                                                      \
+    "1:\n\t" step "2:\n\t" step "3:\n\t" step "4:\n\t" step
+
+MCF_FC_LOOP(mcf_sub_fc_radix8)
+{
+    __asm__ volatile(
+        MCF_FC_SAVE
+        "movs r3, #0\n\t" "movs r4, #0\n\t"
+        MCF_FC_PASS4(MCF_FC8_STEP)
+        MCF_FC_TAIL("subs r4, r4, r3\n\t" "asrs r4, r4, #8\n\t", "r3, r4"));
+}
+
+MCF_FC_LOOP(mcf_sub_fc_radix16)
+{
+    __asm__ volatile(
+        MCF_FC_SAVE
+        "movs r3, #0\n\t"
+        MCF_FC_PASS4(MCF_FC16_STEP)
+        MCF_FC_TAIL("", "r3"));
+}
+
 /* The parameters of the output routine, in the first chunk's state words after the saved registers:
  * out (advanced per group), out_end, bm (the (2 bias', m) pairs, advanced), sh (the exponents,
  * advanced), zp1 = 1 + 2 out_zp, act_min, act_max, corr = o S. */
@@ -319,21 +374,31 @@ static inline __attribute__((always_inline)) void mcf_sub_fc_row(const uint32_t 
     prm[7] = bits == 4 ? 8 * sx : sx;
     void (*const outf)(int32_t *) = lsh ? (bits == 4 ? mcf_sub_fc_out4 : mcf_sub_fc_out2)
                                         : (bits == 4 ? mcf_sub_fc_out4_r : mcf_sub_fc_out2_r);
+    typedef const uint32_t *(*loop_fn)(const uint32_t *, const int32_t *, int32_t *);
+    const loop_fn full = bits == 4 ? mcf_sub_fc_radix4 : mcf_sub_fc_radix2;
+    const int32_t rem = out_c & (p - 1);        /* the last group's channels: last_width */
+    const loop_fn last = rem == 0 ? full : rem == 1 ? mcf_sub_fc_radix16 : rem == 2 ? mcf_sub_fc_radix8
+                       : (p == 8 && rem <= 4) ? mcf_sub_fc_radix4 : full;
+    const int32_t c_last = out_c - (rem ? rem : p), p_last = last == full ? p : rem <= 2 ? rem : 4;
     if (chunk >= steps) {                       /* one chunk (the usual case): nothing but the calls */
-        for (int32_t c = 0; c < out_c; c += p) {
-            w = (bits == 4 ? mcf_sub_fc_radix4 : mcf_sub_fc_radix2)(w, buf, st);
+        for (int32_t c = 0; c < c_last; c += p) {
+            w = full(w, buf, st);
             outf(st);
         }
+        last(w, buf, st);
+        outf(st);
         return;
     }
     for (int32_t c = 0; c < out_c; c += p) {
-        w = (bits == 4 ? mcf_sub_fc_radix4 : mcf_sub_fc_radix2)(w, buf, st);
+        const loop_fn f = c < c_last ? full : last;
+        const int32_t pw = c < c_last ? p : p_last;
+        w = f(w, buf, st);
         int32_t *xp = st + MCF_SUB_FC_STATE;
         for (int32_t s0 = chunk; s0 < steps; s0 += chunk) {
             int32_t *r = xp + 4 * (steps - s0 < chunk ? steps - s0 : chunk);
-            w = (bits == 4 ? mcf_sub_fc_radix4 : mcf_sub_fc_radix2)(w, xp, r);
+            w = f(w, xp, r);
             __asm__ volatile("" ::: "memory");      /* the sums were stored by the assembly */
-            for (int32_t j = 0; j < p; ++j) {
+            for (int32_t j = 0; j < pw; ++j) {
                 st[j] += r[j];
             }
             xp = r + MCF_SUB_FC_STATE;
