@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import bisect
 import collections
+import os
 import subprocess
 import sys
 import tempfile
@@ -112,9 +113,10 @@ def main(argv=None):
     ap.add_argument("--work", help="keep the build folders here")
     args = ap.parse_args(argv)
     root = Path(args.root).resolve()
-    sys.path[:0] = [str(root / "compiler"), str(HERE), str(root / "tests" / "kernels")]
-    from kernels import mlperf_dir  # noqa: E402
+    sys.path[:0] = [str(root / "compiler"), str(root / "tests" / "kernels")]
+    import mcuforge  # noqa: E402   (the tree's own, before anything imports another)
     from layer_models import build_model, fc_spec  # noqa: E402
+    assert Path(mcuforge.__file__).resolve().is_relative_to(root), mcuforge.__file__
     layers = LAYERS if not args.layers else [tuple(map(int, s.split("->"))) for s in args.layers.split(",")]
     with tempfile.TemporaryDirectory(prefix="mcf_subbyte_fc_") as tmp:
         work = Path(args.work) if args.work else Path(tmp)
@@ -124,7 +126,8 @@ def main(argv=None):
         for k, n in layers:
             model, calib, x = build_model([fc_spec(k, n)], work / f"fc{k}_{n}" / "model.onnx")
             rows.append((f"FC {k}->{n}", (model, calib, [a[:1] for a in x])))
-        ad = mlperf_dir() / "ad_fcae_int8.tflite"
+        ad = Path(os.environ.get("MCF_MLPERF_DIR", HERE.parents[1] / "shared" / "models" / "mlperf-tiny")) / \
+            "ad_fcae_int8.tflite"
         if not args.no_model and ad.is_file():
             rows.append(("ad_fcae", (ad, None, None)))
         bench(rows, work, so, args.profile, args.host)

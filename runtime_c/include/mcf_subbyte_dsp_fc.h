@@ -349,6 +349,24 @@ static inline int32_t mcf_sub_fc_widen(const int8_t *x, int32_t k, int32_t *buf,
     return sx;
 }
 
+/* The last k mod 8 (1..7) inputs of a row widened as one step, zeros after them; returns sx + their
+ * sum. */
+static inline int32_t mcf_sub_fc_widen_tail(const int8_t *x, int32_t rest, int32_t *buf, int32_t sx)
+{
+    uint32_t v[2] = {0, 0};
+    for (int32_t i = 0; i < rest; ++i) {
+        v[i >> 2] |= (uint32_t)(uint8_t)x[i] << (8 * (i & 3));
+    }
+    for (int32_t h = 0; h < 2; ++h) {
+        const uint32_t xe = __sxtb16(v[h]), xo = mcf_sxtb16_ror8(v[h]);
+        buf[2 * h] = (int32_t)xe;
+        buf[2 * h + 1] = (int32_t)xo;
+        sx = __smlad(xe, 0x00010001u, sx);
+        sx = __smlad(xo, 0x00010001u, sx);
+    }
+    return sx;
+}
+
 /* The row: groups of P channels (the last one padded with zero weights in flash), each over the
  * chunks (their decoded dot products added), then the group's outputs. `bq`: the layer's packed
  * constants, (2 bias', m) per channel, then the int8 exponents (dsp_fc_radix.py: packed_constants).
@@ -360,7 +378,16 @@ static inline __attribute__((always_inline)) void mcf_sub_fc_row(const uint32_t 
 {
     const int32_t chunk = block & MCF_SUB_FC_CHUNK, lsh = block & ~MCF_SUB_FC_CHUNK;
     const int32_t steps = (k + 7) >> 3;
-    const int32_t sx = mcf_sub_fc_widen(x, k, buf, chunk);
+    int32_t sx;
+    if (chunk >= steps) {                       /* one chunk: whole steps in assembly, then the tail */
+        const int32_t pairs = k >> 3;
+        sx = pairs ? mcf_sub_fc_widen_pairs(x, buf, pairs, 0) : 0;
+        if (k & 7) {
+            sx = mcf_sub_fc_widen_tail(x + 8 * pairs, k & 7, buf + 4 * pairs, sx);
+        }
+    } else {
+        sx = mcf_sub_fc_widen(x, k, buf, chunk);
+    }
     const int32_t p = bits == 4 ? 4 : 8;
     int32_t *const st = buf + 4 * (steps < chunk ? steps : chunk);     /* the first chunk's state */
     int32_t *const prm = st + MCF_FC_PARAMS;
