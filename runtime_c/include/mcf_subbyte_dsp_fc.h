@@ -13,9 +13,10 @@
  *     W_j = (r_j >> b j) - o S,   W_top = (r_top - sum r_j) >> b (P - 1)   (mod 2^32, exact)
  * while |r_j| < 2^31 and |R^(P-1) W_top| < 2^31 (|x| <= 128: int4 up to 585 inputs, ternary 1023;
  * the compiler picks the chunk, dsp_fc_radix.py: chunk_steps, and the sums are decoded after each).
- * Per 16 MACs int4 6 AND + 8 SMLAD + 1.5 loads (LDM of 4 weight words, LDRD of widened x), the
- * loop 2 per 128 MACs: 15.75 instructions; ternary 7 AND + 8 SMLAD + LDR u + half an LDRD of x: 16.5
- * (+1/4 loop: 16.75).
+ * The loops take the fields by prefix masks, cleared in place (MCF_FC4_WORD below: the same sums
+ * mod 2^32, no temporary register). Per 16 MACs int4 6 BIC / AND + 8 SMLAD + one load (LDMs of 4
+ * weight words and of 4 widened x words), the loop 2 per 128 MACs: 15.25 instructions; ternary
+ * 7 BIC / AND + 8 SMLAD + one load (LDRDs of two weight words and of two x words) + 1/4 loop: 16.25.
  *
  * Scratch (int32 words): per chunk its widened row (4 words a step of 8 inputs: per group of 4 K
  * (x0, x2), (x1, x3), zero past K), then MCF_SUB_FC_STATE words: the chunk's 8 dot products, the
@@ -55,32 +56,47 @@
     "add r12, r2, #32\n\t"                                                          \
     "ldm r12, {r4-r11, pc}\n\t"
 
-/* int4: sums r3 (field 0), r4, r5, r6 (raw); weight words r7-r10, x words r11, r12, mask temp lr */
+/* Prefix masks, in place: per weight word u the raw SMLAD, then the fields cleared from the top down
+ * (BIC of field P-1, then P-2, ..., AND leaving field 0), an SMLAD after each, into the prefix sums
+ *     p_top = sum SMLAD(u, x),   p_j = sum SMLAD(u & (R^(j+1) - 1 in both halves), x)
+ * so field j's sum R^j (W_j + o S) = p_j - p_(j-1) and R^(P-1) W_top = p_top - p_(P-2) (mod 2^32:
+ * the same numbers as per-field masks, so the same exactness bounds). Clearing in place needs no
+ * temporary register, which frees one for the loads: the x words come by LDM of 4 (int4) and the
+ * weight words by LDRD (ternary). Neither loop has a register for its end: the head stores the
+ * sentinel 0x80008000 at xend (widened x halfwords are in [-128, 127], so no x word equals it),
+ * x is loaded a step ahead, and a pass ends on reading it (xend = r1 - 16 / - 8 then).
+ *
+ * int4: prefix sums r3 (p0), r4 (p1), r5 (p2), r6 (raw); weight words r7-r10 (LDM of 4), x words
+ * r2, r11, r12, lr (LDM of 4). A step of 8 inputs: 2 LDM, 12 BIC / AND, 16 SMLAD: 30 instructions
+ * per 32 MACs, four steps a pass + CMP / BNE: 15.25 per 16 MACs (was 15.75 with a mask temporary). */
 #define MCF_FC4_WORD(u, x)                                                          \
     "smlad r6, " u ", " x ", r6\n\t"                                                \
-    "and lr, " u ", #0x000F000F\n\t"                                                \
-    "smlad r3, lr, " x ", r3\n\t"                                                   \
-    "and lr, " u ", #0x00F000F0\n\t"                                                \
-    "smlad r4, lr, " x ", r4\n\t"                                                   \
-    "and lr, " u ", #0x0F000F00\n\t"                                                \
-    "smlad r5, lr, " x ", r5\n\t"
+    "bic " u ", " u ", #0xF000F000\n\t"                                             \
+    "smlad r5, " u ", " x ", r5\n\t"                                                \
+    "bic " u ", " u ", #0x0F000F00\n\t"                                             \
+    "smlad r4, " u ", " x ", r4\n\t"                                                \
+    "and " u ", " u ", #0x000F000F\n\t"                                             \
+    "smlad r3, " u ", " x ", r3\n\t"
 
 #define MCF_FC4_STEP                                                                \
     "ldmia r0!, {r7, r8, r9, r10}\n\t"                                              \
-    "ldrd r11, r12, [r1], #8\n\t"                                                   \
-    MCF_FC4_WORD("r7", "r11") MCF_FC4_WORD("r8", "r12")                             \
-    "ldrd r11, r12, [r1], #8\n\t"                                                   \
-    MCF_FC4_WORD("r9", "r11") MCF_FC4_WORD("r10", "r12")
+    MCF_FC4_WORD("r7", "r2") MCF_FC4_WORD("r8", "r11")                              \
+    MCF_FC4_WORD("r9", "r12") MCF_FC4_WORD("r10", "lr")                             \
+    "ldmia r1!, {r2, r11, r12, lr}\n\t"
 
 MCF_FC_LOOP(mcf_sub_fc_radix4)
 {
     __asm__ volatile(
+        "mov r3, #0x80008000\n\t"
+        "str r3, [r2]\n\t"
         MCF_FC_SAVE
         "movs r3, #0\n\t" "movs r4, #0\n\t" "movs r5, #0\n\t" "movs r6, #0\n\t"
-        "sub lr, r2, r1\n\t"                  /* 16 x the steps; four a pass, entered by their count mod 4 */
-        "ands lr, lr, #48\n\t"
+        "sub r7, r2, r1\n\t"                  /* 16 x the steps; four a pass, entered by their count mod 4 */
+        "and r7, r7, #48\n\t"
+        "ldmia r1!, {r2, r11, r12, lr}\n\t"
+        "cmp r7, #0\n\t"
         "beq 1f\n\t"
-        "cmp lr, #32\n\t"
+        "cmp r7, #32\n\t"
         "blo 4f\n\t"
         "beq 3f\n\t"
         "b 2f\n\t"
@@ -92,31 +108,43 @@ MCF_FC_LOOP(mcf_sub_fc_radix4)
         MCF_FC4_STEP
         "4:\n\t"
         MCF_FC4_STEP
-        MCF_FC_TAIL("subs r6, r6, r3\n\t" "subs r6, r6, r4\n\t" "subs r6, r6, r5\n\t" "asrs r6, r6, #12\n\t"
-                    "asrs r4, r4, #4\n\t" "asrs r5, r5, #8\n\t", "r3-r6"));
+        "cmp r2, #0x80008000\n\t"
+        "bne 1b\n\t"
+        "sub r2, r1, #16\n\t"
+        "subs r6, r6, r5\n\t" "asrs r6, r6, #12\n\t" "subs r5, r5, r4\n\t" "asrs r5, r5, #8\n\t"
+        "subs r4, r4, r3\n\t" "asrs r4, r4, #4\n\t"
+        "stm r2, {r3-r6}\n\t"
+        "add r12, r2, #32\n\t"
+        "ldm r12, {r4-r11, pc}\n\t");
 }
 
-/* ternary: sums r3-r9 (fields 0..6), r10 (raw); weight word r11, x words r2 and r12 (one LDRD),
- * mask temp lr. No register is left for the end pointer: the loop ends on a sentinel, the word
- * 0x80008000 stored at xend by the head (widened x halfwords are in [-128, 127], so no x word
- * equals it), read as the first word of the pair after the last; xend = r1 - 8 then. */
-#define MCF_FC2_AND(acc, mask, x)                                                   \
-    "and lr, r11, #" mask "\n\t"                                                    \
-    "smlad " acc ", lr, " x ", " acc "\n\t"
-
-#define MCF_FC2_WORD(x)                                                             \
-    "ldr r11, [r0], #4\n\t"                                                         \
-    "smlad r10, r11, " x ", r10\n\t"                                                \
-    MCF_FC2_AND("r3", "0x00030003", x) MCF_FC2_AND("r4", "0x000C000C", x)           \
-    MCF_FC2_AND("r5", "0x00300030", x) MCF_FC2_AND("r6", "0x00C000C0", x)           \
-    MCF_FC2_AND("r7", "0x03000300", x) MCF_FC2_AND("r8", "0x0C000C00", x)           \
-    MCF_FC2_AND("r9", "0x30003000", x)
+/* ternary: prefix sums r3 (p0) .. r9 (p6), r10 (raw); weight words r11, lr (LDRD), x words r2, r12
+ * (LDRD). Per weight word (16 MACs) 7 BIC / AND + 8 SMLAD + one LDRD per two words for each of w
+ * and x: 16, two steps a pass + CMP / BNE: 16.25 (was 16.75). */
+#define MCF_FC2_WORD(u, x)                                                          \
+    "smlad r10, " u ", " x ", r10\n\t"                                              \
+    "bic " u ", " u ", #0xC000C000\n\t"                                             \
+    "smlad r9, " u ", " x ", r9\n\t"                                                \
+    "bic " u ", " u ", #0x30003000\n\t"                                             \
+    "smlad r8, " u ", " x ", r8\n\t"                                                \
+    "bic " u ", " u ", #0x0C000C00\n\t"                                             \
+    "smlad r7, " u ", " x ", r7\n\t"                                                \
+    "bic " u ", " u ", #0x03000300\n\t"                                             \
+    "smlad r6, " u ", " x ", r6\n\t"                                                \
+    "bic " u ", " u ", #0x00C000C0\n\t"                                             \
+    "smlad r5, " u ", " x ", r5\n\t"                                                \
+    "bic " u ", " u ", #0x00300030\n\t"                                             \
+    "smlad r4, " u ", " x ", r4\n\t"                                                \
+    "and " u ", " u ", #0x00030003\n\t"                                             \
+    "smlad r3, " u ", " x ", r3\n\t"
 
 /* a step of 8 inputs with its first x pair already in r2, r12 */
 #define MCF_FC2_STEP                                                                \
-    MCF_FC2_WORD("r2") MCF_FC2_WORD("r12")                                          \
+    "ldrd r11, lr, [r0], #8\n\t"                                                    \
+    MCF_FC2_WORD("r11", "r2") MCF_FC2_WORD("lr", "r12")                             \
     "ldrd r2, r12, [r1], #8\n\t"                                                    \
-    MCF_FC2_WORD("r2") MCF_FC2_WORD("r12")                                          \
+    "ldrd r11, lr, [r0], #8\n\t"                                                    \
+    MCF_FC2_WORD("r11", "r2") MCF_FC2_WORD("lr", "r12")                             \
     "ldrd r2, r12, [r1], #8\n\t"
 
 MCF_FC_LOOP(mcf_sub_fc_radix2)
@@ -138,11 +166,13 @@ MCF_FC_LOOP(mcf_sub_fc_radix2)
         "cmp r2, #0x80008000\n\t"
         "bne 1b\n\t"
         "sub r2, r1, #8\n\t"
-        "subs r10, r10, r3\n\t" "subs r10, r10, r4\n\t" "subs r10, r10, r5\n\t"
-        "subs r10, r10, r6\n\t" "subs r10, r10, r7\n\t" "subs r10, r10, r8\n\t"
-        "subs r10, r10, r9\n\t" "asrs r10, r10, #14\n\t" "asrs r4, r4, #2\n\t"
-        "asrs r5, r5, #4\n\t" "asrs r6, r6, #6\n\t" "asrs r7, r7, #8\n\t" "asrs r8, r8, #10\n\t"
-        "asrs r9, r9, #12\n\t"
+        "subs r10, r10, r9\n\t" "asrs r10, r10, #14\n\t"
+        "subs r9, r9, r8\n\t" "asrs r9, r9, #12\n\t"
+        "subs r8, r8, r7\n\t" "asrs r8, r8, #10\n\t"
+        "subs r7, r7, r6\n\t" "asrs r7, r7, #8\n\t"
+        "subs r6, r6, r5\n\t" "asrs r6, r6, #6\n\t"
+        "subs r5, r5, r4\n\t" "asrs r5, r5, #4\n\t"
+        "subs r4, r4, r3\n\t" "asrs r4, r4, #2\n\t"
         "stm r2, {r3-r10}\n\t"
         "add r12, r2, #32\n\t"
         "ldm r12, {r4-r11, pc}\n\t");
