@@ -397,30 +397,21 @@ static inline int32_t mcf_sub_fc_widen_tail(const int8_t *x, int32_t rest, int32
     return sx;
 }
 
-/* The row: groups of P channels (the last one padded with zero weights in flash), each over the
- * chunks (their decoded dot products added), then the group's outputs. `bq`: the layer's packed
- * constants, (2 bias', m) per channel, then the int8 exponents (dsp_fc_radix.py: packed_constants).
- * Inlined per width (bits a constant). */
-static inline __attribute__((always_inline)) void mcf_sub_fc_row(const uint32_t *w, const int8_t *x, int8_t *out,
-                                                                 const int32_t *bq, const mcf_requant_sub *rq,
-                                                                 int32_t k, int32_t out_c, int32_t *buf,
-                                                                 int32_t bits, int32_t block)
+typedef const uint32_t *(*mcf_sub_fc_loop)(const uint32_t *, const int32_t *, int32_t *);
+
+/* The loop of a layer's last group (dsp_fc_radix.py: last_width) and of the others. */
+static inline __attribute__((always_inline)) mcf_sub_fc_loop mcf_sub_fc_last(int32_t out_c, int32_t bits)
 {
-    const int32_t chunk = block & MCF_SUB_FC_CHUNK, lsh = block & ~MCF_SUB_FC_CHUNK;
-    const int32_t steps = (k + 7) >> 3;
-    int32_t sx;
-    if (chunk >= steps) {                       /* one chunk: whole steps in assembly, then the tail */
-        const int32_t pairs = k >> 3;
-        sx = pairs ? mcf_sub_fc_widen_pairs(x, buf, pairs, 0) : 0;
-        if (k & 7) {
-            sx = mcf_sub_fc_widen_tail(x + 8 * pairs, k & 7, buf + 4 * pairs, sx);
-        }
-    } else {
-        sx = mcf_sub_fc_widen(x, k, buf, chunk);
-    }
-    const int32_t p = bits == 4 ? 4 : 8;
-    int32_t *const st = buf + 4 * (steps < chunk ? steps : chunk);     /* the first chunk's state */
-    int32_t *const prm = st + MCF_FC_PARAMS;
+    const int32_t p = bits == 4 ? 4 : 8, rem = out_c & (p - 1);
+    const mcf_sub_fc_loop full = bits == 4 ? mcf_sub_fc_radix4 : mcf_sub_fc_radix2;
+    return rem == 0 ? full : rem == 1 ? mcf_sub_fc_radix16 : rem == 2 ? mcf_sub_fc_radix8
+         : (p == 8 && rem <= 4) ? mcf_sub_fc_radix4 : full;
+}
+
+/* The output routine's parameters (MCF_FC_PARAMS) but o S. */
+static inline __attribute__((always_inline)) void mcf_sub_fc_params(int32_t *prm, int8_t *out, const int32_t *bq,
+                                                                    const mcf_requant_sub *rq, int32_t out_c)
+{
     prm[0] = (int32_t)(intptr_t)out;
     prm[1] = (int32_t)(intptr_t)(out + out_c);
     prm[2] = (int32_t)(intptr_t)bq;
@@ -428,26 +419,28 @@ static inline __attribute__((always_inline)) void mcf_sub_fc_row(const uint32_t 
     prm[4] = (int32_t)(1u + 2u * (uint32_t)rq->out_zp);
     prm[5] = rq->act_min;
     prm[6] = rq->act_max;
-    prm[7] = bits == 4 ? 8 * sx : sx;
+}
+
+/* A row over several chunks (`chunk` steps each: long rows whose weights do not prove the bounds
+ * over the whole row): each group's chunks, their decoded dot products added, then its outputs. */
+static __attribute__((noinline, unused)) void mcf_sub_fc_row_chunks(const uint32_t *w, const int8_t *x, int8_t *out,
+                                                                    const int32_t *bq, const mcf_requant_sub *rq,
+                                                                    int32_t k, int32_t out_c, int32_t *buf,
+                                                                    int32_t bits, int32_t block)
+{
+    const int32_t chunk = block & MCF_SUB_FC_CHUNK, lsh = block & ~MCF_SUB_FC_CHUNK;
+    const int32_t steps = (k + 7) >> 3, p = bits == 4 ? 4 : 8;
+    const int32_t sx = mcf_sub_fc_widen(x, k, buf, chunk);
+    int32_t *const st = buf + 4 * chunk;       /* the first chunk's state */
+    mcf_sub_fc_params(st + MCF_FC_PARAMS, out, bq, rq, out_c);
+    st[MCF_FC_PARAMS + 7] = bits == 4 ? 8 * sx : sx;
     void (*const outf)(int32_t *) = lsh ? (bits == 4 ? mcf_sub_fc_out4 : mcf_sub_fc_out2)
                                         : (bits == 4 ? mcf_sub_fc_out4_r : mcf_sub_fc_out2_r);
-    typedef const uint32_t *(*loop_fn)(const uint32_t *, const int32_t *, int32_t *);
-    const loop_fn full = bits == 4 ? mcf_sub_fc_radix4 : mcf_sub_fc_radix2;
-    const int32_t rem = out_c & (p - 1);        /* the last group's channels: last_width */
-    const loop_fn last = rem == 0 ? full : rem == 1 ? mcf_sub_fc_radix16 : rem == 2 ? mcf_sub_fc_radix8
-                       : (p == 8 && rem <= 4) ? mcf_sub_fc_radix4 : full;
-    const int32_t c_last = out_c - (rem ? rem : p), p_last = last == full ? p : rem <= 2 ? rem : 4;
-    if (chunk >= steps) {                       /* one chunk (the usual case): nothing but the calls */
-        for (int32_t c = 0; c < c_last; c += p) {
-            w = full(w, buf, st);
-            outf(st);
-        }
-        last(w, buf, st);
-        outf(st);
-        return;
-    }
+    const mcf_sub_fc_loop full = bits == 4 ? mcf_sub_fc_radix4 : mcf_sub_fc_radix2, last = mcf_sub_fc_last(out_c, bits);
+    const int32_t rem = out_c & (p - 1), c_last = out_c - (rem ? rem : p);
+    const int32_t p_last = last == full ? p : rem <= 2 ? rem : 4;
     for (int32_t c = 0; c < out_c; c += p) {
-        const loop_fn f = c < c_last ? full : last;
+        const mcf_sub_fc_loop f = c < c_last ? full : last;
         const int32_t pw = c < c_last ? p : p_last;
         w = f(w, buf, st);
         int32_t *xp = st + MCF_SUB_FC_STATE;
@@ -463,6 +456,39 @@ static inline __attribute__((always_inline)) void mcf_sub_fc_row(const uint32_t 
         __asm__ volatile("" ::: "memory");
         outf(st);
     }
+}
+
+/* The row: groups of P channels (the last one possibly narrower, last_width), each its loop and
+ * then its outputs. `bq`: the layer's packed constants, (2 bias', m) per channel, then the int8
+ * exponents (dsp_fc_radix.py: packed_constants). Inlined per width (bits a constant). */
+static inline __attribute__((always_inline)) void mcf_sub_fc_row(const uint32_t *w, const int8_t *x, int8_t *out,
+                                                                 const int32_t *bq, const mcf_requant_sub *rq,
+                                                                 int32_t k, int32_t out_c, int32_t *buf,
+                                                                 int32_t bits, int32_t block)
+{
+    const int32_t steps = (k + 7) >> 3;
+    if ((block & MCF_SUB_FC_CHUNK) < steps) {
+        mcf_sub_fc_row_chunks(w, x, out, bq, rq, k, out_c, buf, bits, block);
+        return;
+    }
+    /* one chunk (every MLPerf row): whole steps widened in assembly, then the tail, the calls */
+    int32_t *const st = buf + 4 * steps;
+    mcf_sub_fc_params(st + MCF_FC_PARAMS, out, bq, rq, out_c);
+    const int32_t pairs = k >> 3;
+    int32_t sx = pairs ? mcf_sub_fc_widen_pairs(x, buf, pairs, 0) : 0;
+    if (k & 7) {
+        sx = mcf_sub_fc_widen_tail(x + 8 * pairs, k & 7, buf + 4 * pairs, sx);
+    }
+    st[MCF_FC_PARAMS + 7] = bits == 4 ? 8 * sx : sx;
+    void (*const outf)(int32_t *) = (block & ~MCF_SUB_FC_CHUNK) ? (bits == 4 ? mcf_sub_fc_out4 : mcf_sub_fc_out2)
+                                                                : (bits == 4 ? mcf_sub_fc_out4_r : mcf_sub_fc_out2_r);
+    const int32_t p = bits == 4 ? 4 : 8;
+    for (int32_t c = p; c < out_c; c += p) {
+        w = (bits == 4 ? mcf_sub_fc_radix4 : mcf_sub_fc_radix2)(w, buf, st);
+        outf(st);
+    }
+    mcf_sub_fc_last(out_c, bits)(w, buf, st);
+    outf(st);
 }
 
 #endif /* __ARM_FEATURE_DSP */
