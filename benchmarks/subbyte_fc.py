@@ -1,15 +1,16 @@
-"""Single-row fully connected layers with int4 / ternary weights on Cortex-M4 (the radix row kernel,
-runtime_c/include/mcf_subbyte_dsp_fc.h) next to the int8 DSP row kernel: classifier heads, ad_fcae's
-shapes and ad_fcae itself. Prints a Markdown table (docs/subbyte.md); asserts nothing.
+"""Single-row fully connected layers with int4 / ternary weights on Cortex-M4 (--core m7 / m33: the
+same kernels) next to the int8 DSP row kernel: the radix row kernel (runtime_c/include/
+mcf_subbyte_dsp_fc.h) on classifier heads, ad_fcae's shapes and ad_fcae itself. Prints a Markdown
+table (docs/subbyte.md); asserts nothing.
 
 Two counts per build: QEMU -icount / SysTick (`simulate`'s instructions, to one SysTick tick: 40
 instructions on mps2-an386) and exact counts from a QEMU TCG plugin of ours (benchmarks/qemu_pccount.c,
 built here with the host gcc; QEMU 7.2 ships no plugin header, the few API declarations it needs are
-its own): executed instructions per PC, summed over the functions of the model's and the layer
-kernels' object files (the whole inference without the board's counter and I/O), and, with
---profile, per function (the loops, the row driver, the output routines).
+its own): executed instructions per PC between the firmware's counter start and stop (one
+inference, as `simulate` counts it, but to the instruction), and, with --profile, per function
+(the loops, the row driver, the output routines, libc calls).
 
-    PYTHONPATH=compiler python benchmarks/subbyte_fc.py [--root TREE] [--profile] [--no-model]
+    PYTHONPATH=compiler python benchmarks/subbyte_fc.py [--root TREE] [--core m4] [--profile] [--no-model]
 
 --root: measure another source tree (e.g. an extracted `git archive main`), for before / after.
 Every run is checked bit for bit against the golden model (and the host build with --host).
@@ -30,7 +31,9 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 LAYERS = [(128, 8), (128, 10), (256, 10), (64, 10), (640, 128), (128, 128)]
 BITS = (8, 4, 2)
-BOARD = ("cortex-m4", "mps2-an386")
+CORES = {"m4": ("cortex-m4", "mps2-an386", 0), "m7": ("cortex-m7", "mps2-an500", 0),
+         "m33": ("cortex-m33", "mps2-an505", 0x10000000)}     # target, board, code origin
+BOARD = CORES["m4"]
 
 
 def plugin(work: Path) -> Path:
@@ -42,31 +45,33 @@ def plugin(work: Path) -> Path:
 
 
 def exact_counts(out: Path, so: Path) -> tuple[int, collections.Counter]:
-    """(instructions of the model's and kernels' functions, per function) of one run of the firmware
-    `simulate` built in out/build/<board>, under QEMU with the counting plugin."""
+    """(instructions from mcf_board_counter_start's entry to mcf_board_counter_stop's, per function:
+    the inference as the firmware counts it, libc calls such as the int8 row kernel's memset
+    included) of one run of the firmware `simulate` built in out/build/<board>, under QEMU with the
+    counting plugin."""
     from mcuforge.sim.qemu import qemu_command
     bdir = out / "build" / BOARD[1]
     elf, run = bdir / "firmware.elf", bdir / "run"
     txt = run.resolve() / "pccount.txt"
-    cmd = qemu_command(BOARD[1], elf)
-    cmd[-2:-2] = ["-plugin", f"{so},out={txt},base=0"]
-    subprocess.run(cmd, cwd=run, capture_output=True, stdin=subprocess.DEVNULL, check=True, timeout=120)
-    nm = lambda path: subprocess.run(["arm-none-eabi-nm", "-S", "--defined-only", str(path)], capture_output=True,
-                                     text=True, check=True).stdout.splitlines()
-    syms = sorted((int(f[0], 16) & ~1, int(f[1], 16), f[3]) for f in map(str.split, nm(elf))
+    nm = subprocess.run(["arm-none-eabi-nm", "-S", "--defined-only", str(elf)], capture_output=True, text=True,
+                        check=True).stdout.splitlines()
+    syms = sorted((int(f[0], 16) & ~1, int(f[1], 16), f[3]) for f in map(str.split, nm)
                   if len(f) == 4 and f[2] in "tTwW")
+    addr = {name: a for a, _, name in syms}
+    cmd = qemu_command(BOARD[1], elf)
+    cmd[-2:-2] = ["-plugin", f"{so},out={txt},base={BOARD[2]},start={addr['mcf_board_counter_start']},"
+                             f"stop={addr['mcf_board_counter_stop']}"]
+    subprocess.run(cmd, cwd=run, capture_output=True, stdin=subprocess.DEVNULL, check=True, timeout=120)
     starts = [s[0] for s in syms]
     per = collections.Counter()
-    for line in txt.read_text().splitlines():
-        a, n = (int(v, 16 if i == 0 else 10) for i, v in enumerate(line.split()))
+    lines = txt.read_text().splitlines()
+    assert lines[0] == "# pairs 1", lines[0]          # one inference
+    for line in lines[1:]:
+        a, n = line.split()
+        a, n = int(a, 16), int(n)
         i = bisect.bisect_right(starts, a) - 1
         per[syms[i][2] if i >= 0 and a < syms[i][0] + syms[i][1] else f"?{a:x}"] += n
-    mine = set()
-    for o in (bdir / "obj").glob("*.o"):
-        if "test_main" in o.name or "board" in o.name or "startup" in o.name:
-            continue
-        mine |= {f[-1] for f in map(str.split, nm(o)) if len(f) >= 3 and f[-2] in "tT"}
-    return sum(n for f, n in per.items() if f in mine), collections.Counter({f: n for f, n in per.items() if f in mine})
+    return sum(per.values()), per
 
 
 def measure(model, calib, x, out: Path, bits: int, so: Path, host: bool):
@@ -84,22 +89,28 @@ def measure(model, calib, x, out: Path, bits: int, so: Path, host: bool):
     return info["instructions"], n, per, exact, "/".join(kern), res.info["weights_bytes"]
 
 
+COMMON = ("mcf_board_counter_start", "main", "memcpy")      # the count's own calls, the model's input copy
+
+
 def bench(rows, work: Path, so: Path, profile: bool, host: bool):
-    print("| layer | int8 icount / exact | int4 | ternary | int4 / int8 (exact) | ternary / int8 (exact) | "
-          "kernels | weights B int8 / int4 / ternary | bit-exact |")
+    """Per row: icount / exact / the layers alone (exact without COMMON, the same in every build)."""
+    print("| layer | int8 icount / exact / layers | int4 | ternary | int4 / int8 exact (layers) | "
+          "ternary / int8 exact (layers) | kernels | weights B int8 / int4 / ternary | bit-exact |")
     print("|---|---|---|---|---|---|---|---|---|")
     for name, (model, calib, x) in rows:
         r = {}
         for bits in BITS:
             r[bits] = measure(model, calib, x, work / f"{name.replace(' ', '_').replace('>', '')}_{bits}", bits, so, host)
-        cell = lambda b: f"{r[b][0]:,} / {r[b][1]:,}"
+        lay = {b: r[b][1] - sum(r[b][2][f] for f in COMMON) for b in BITS}
+        cell = lambda b: f"{r[b][0]:,} / {r[b][1]:,} / {lay[b]:,}"
+        ratio = lambda b: f"{r[b][1] / r[8][1]:.3f}x ({lay[b] / lay[8]:.3f}x)"
         ok = all(v[3] for v in r.values())
-        print(f"| {name} | {cell(8)} | {cell(4)} | {cell(2)} | {r[4][1] / r[8][1]:.3f}x | {r[2][1] / r[8][1]:.3f}x | "
+        print(f"| {name} | {cell(8)} | {cell(4)} | {cell(2)} | {ratio(4)} | {ratio(2)} | "
               f"{' '.join(r[b][4] for b in BITS)} | {' / '.join(f'{r[b][5]:,}' for b in BITS)} | "
               f"{'yes' if ok else 'NO'} |", flush=True)
         if profile:
             for b in BITS:
-                top = ", ".join(f"{f.replace('mcf_', '')} {n:,}" for f, n in r[b][2].most_common(8))
+                top = ", ".join(f"{f.replace('mcf_', '')} {n:,}" for f, n in r[b][2].most_common(8) if f not in COMMON)
                 print(f"|   {name} w{b} | {top} |||||||")
 
 
@@ -110,8 +121,11 @@ def main(argv=None):
     ap.add_argument("--host", action="store_true", help="also check the host build against the golden model")
     ap.add_argument("--no-model", action="store_true", help="skip ad_fcae")
     ap.add_argument("--layers", help="comma-separated K->N, e.g. 128->8,256->10 (default: the heads above)")
+    ap.add_argument("--core", default="m4", choices=sorted(CORES))
     ap.add_argument("--work", help="keep the build folders here")
     args = ap.parse_args(argv)
+    global BOARD
+    BOARD = CORES[args.core]
     root = Path(args.root).resolve()
     sys.path[:0] = [str(root / "compiler"), str(root / "tests" / "kernels")]
     import mcuforge  # noqa: E402   (the tree's own, before anything imports another)
