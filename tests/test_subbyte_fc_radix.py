@@ -255,24 +255,32 @@ def test_fc_radix_m7_m33(tmp_path, name):
     _run_case(tmp_path, name, (M7, M33), host=False)
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("bits,bar", [(4, 1.20), (2, 1.26)])
-def test_fc_row_speed_m4(tmp_path, bits, bar):
-    """ad_fcae's 640 -> 128 row on QEMU Cortex-M4 (one-layer model, default kernels): at most 1.20x
-    (int4) / 1.26x (ternary) the int8 DSP row kernel's instructions (measured 1.15x / 1.21x; the
-    multiply loops' lower bound on this ISA is about 1.11x / 1.23x, docs/subbyte.md); the previous
-    row loop was 1.52x / 1.40x on 256 -> 64."""
+def fc_layer_instructions(tmp_path: Path, k: int, n: int, bits=(8, 4, 2)) -> dict:
+    """Instructions of a one-layer K -> N model (random calibrated ONNX) on QEMU Cortex-M4 per weight
+    width, default kernels: the int8 DSP row kernel and the radix row kernels, each run bit-exact
+    with the golden model."""
     from kernels.layer_models import build_model, fc_spec
     _need_qemu()
-    model, calib, x = build_model([fc_spec(640, 128)], tmp_path / "m.onnx")
+    model, calib, x = build_model([fc_spec(k, n)], tmp_path / "m.onnx")
     x = [a[:1] for a in x]
-    n = {}
-    for b in (8, bits):
+    counts = {}
+    for b in bits:
         res = compile_model(model, tmp_path / str(b), target="cortex-m4", calib=calib, quiet=True, weight_bits=b)
         y, info = simulate(tmp_path / str(b), board="mps2-an386", x=x, quiet=True)
         ref, _ = simulate(tmp_path / str(b), board="reference", x=x, quiet=True)
         np.testing.assert_array_equal(y, ref)
-        n[b] = info["instructions"]
+        counts[b] = info["instructions"]
         assert res.info["layers"][0]["kernel"] == ("mcf_fully_connected_s8_dsp_row" if b == 8 else
                                                    f"mcf_fully_connected_s8_w{b}_dsp")
+    return counts
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("bits,bar", [(4, 1.20), (2, 1.26)])
+def test_fc_row_speed_m4(tmp_path, bits, bar):
+    """ad_fcae's 640 -> 128 row on QEMU Cortex-M4 (one-layer model, default kernels): at most 1.20x
+    (int4) / 1.26x (ternary) the int8 DSP row kernel's instructions (measured 1.12x / 1.18x; the
+    multiply loops' lower bound on this ISA is about 1.13x / 1.21x, docs/subbyte.md); the previous
+    row loop was 1.52x / 1.40x on 256 -> 64."""
+    n = fc_layer_instructions(tmp_path, 640, 128, (8, bits))
     assert n[bits] <= bar * n[8], n
