@@ -18,7 +18,7 @@ import pytest
 
 from mcuforge.codegen.c.variants import dsp_fc_radix as R
 
-from test_subbyte_fc_radix import _array, check_fc_row, fc_layer_instructions, fc_row_model
+from test_subbyte_fc_radix import _array, _block, check_fc_row, fc_layer_instructions, fc_row_model
 
 # name: (model arguments, bits, the last group's width)
 HEADS = {
@@ -27,6 +27,8 @@ HEADS = {
     "ternary_10": (dict(k=128, n=10, int4_tensor=False, ternary=True), 2, 2),
     "ternary_12_lsh": (dict(k=75, n=12, int4_tensor=False, ternary=True), 2, 4),   # 8 + 4 (4-bit fields)
     "ternary_17": (dict(k=40, n=17, int4_tensor=False, ternary=True, dead=(16,)), 2, 1),
+    # K = 701 with |w| = 7 needs chunks (mcf_sub_fc_row_chunks): the narrow group's sums added per chunk
+    "int4_10_chunked": (dict(k=701, n=10, int4_tensor=True, mag=7), 4, 2),
 }
 
 
@@ -51,6 +53,8 @@ def test_narrow_last_group_m4(tmp_path, name):
     assert np.array_equal(fields.T, wl[:, kk] + R.OFFSET[bits])
     for d in spec.get("dead", ()):
         assert len(np.unique(ref[:, d])) == 1
+    chunk = _block(out) & 0xFFFF
+    assert (chunk == R.CHUNK_STEPS_MAX[bits] < steps) if "chunked" in name else chunk == steps
     if "lsh" in name:
         n = spec["n"]
         e = _array(out, "_bias")[2 * n:].astype("<i4").view(np.int8)[:n]
