@@ -27,6 +27,9 @@ HEADS = {
     "ternary_10": (dict(k=128, n=10, int4_tensor=False, ternary=True), 2, 2),
     "ternary_12_lsh": (dict(k=75, n=12, int4_tensor=False, ternary=True), 2, 4),   # 8 + 4 (4-bit fields)
     "ternary_17": (dict(k=40, n=17, int4_tensor=False, ternary=True, dead=(16,)), 2, 1),
+    # fused activations: the output routine's clamp to [lo, hi] (SSUB8 / SEL) on both sides, and ReLU
+    "int4_10_relu_n1_to_1": (dict(k=96, n=10, int4_tensor=True, act="relu_n1_to_1"), 4, 2),
+    "ternary_10_relu": (dict(k=48, n=10, int4_tensor=False, ternary=True, act="relu"), 2, 2),
     # K = 701 with |w| = 7 needs chunks (mcf_sub_fc_row_chunks): the narrow group's sums added per chunk
     "int4_10_chunked": (dict(k=701, n=10, int4_tensor=True, mag=7), 4, 2),
 }
@@ -53,6 +56,10 @@ def test_narrow_last_group_m4(tmp_path, name):
     assert np.array_equal(fields.T, wl[:, kk] + R.OFFSET[bits])
     for d in spec.get("dead", ()):
         assert len(np.unique(ref[:, d])) == 1
+    if spec.get("act"):            # outputs on the clamp bounds and inside them
+        lo, hi = {"relu": (3, 127), "relu_n1_to_1": (3 - 25, 3 + 25)}[spec["act"]]
+        assert ref.min() == lo and (ref > lo).mean() > 0.2 and ref.max() <= hi, (ref.min(), ref.max())
+        assert spec["act"] == "relu" or (ref == hi).any()
     chunk = _block(out) & 0xFFFF
     assert (chunk == R.CHUNK_STEPS_MAX[bits] < steps) if "chunked" in name else chunk == steps
     if "lsh" in name:

@@ -124,11 +124,11 @@ def test_layout_and_chunks():
 
 # -- end to end against tflite-micro ---------------------------------------------------------------
 def fc_row_model(k: int, n: int, *, int4_tensor: bool, ternary: bool = False, mag: int | None = None,
-                 exps=(-2, 0, 1, 2, -1, 3, 0, 4), dead=(), seed: int = 5) -> tuple[bytes, np.ndarray]:
+                 exps=(-2, 0, 1, 2, -1, 3, 0, 4), dead=(), seed: int = 5, act=None) -> tuple[bytes, np.ndarray]:
     """FULLY_CONNECTED K -> N on one row. int4_tensor: TFLite INT4 weights, one scale (right shift);
     else int8 weights holding grid values (|w| <= 7 with a 7 in every live channel, or +-1) with
     per-channel multipliers 2^e u (left shifts for e >= 0), for narrowing. mag: every |w| = mag.
-    Returns the file and the weights."""
+    act: the fused activation (tflite_builder.ACT). Returns the file and the weights."""
     rng = np.random.default_rng(seed)
     b = ModelBuilder()
     s_in, s_out = 0.05, 0.04
@@ -151,7 +151,7 @@ def fc_row_model(k: int, n: int, *, int4_tensor: bool, ternary: bool = False, ma
     bias = b.tensor((n,), dtype="int32", scale=np.broadcast_to(s_in * s_w, (n,)), zp=np.zeros(n, int), axis=0,
                     data=rng.integers(-400, 400, n))
     y = b.tensor((1, n), scale=s_out, zp=3)
-    b.op(OP.FULLY_CONNECTED, [x, wt, bias], [y], **fc_opts())
+    b.op(OP.FULLY_CONNECTED, [x, wt, bias], [y], **fc_opts(act))
     return b.build([x], [y]), q
 
 

@@ -243,8 +243,8 @@ MCF_FC_LOOP(mcf_sub_fc_radix16)
  * mcf_dsp_requant (rcz = 2^(e-1) + out_zp 2^e = zp1 2^(e-1)), a channel stored with e = -s <= 0
  * (multiplier >= 1/2, its bias stored as 2^(s+1) bias') as floor((A m + 2^31) / 2^32) + out_zp =
  * SMMLAR(A, m, out_zp), A = 2^(s+1) (bias' + dot): TFLite's SRDHM(2^s x, m) (see DW3_RQ0 in
- * mcf_depthwise_conv2d_s8_dsp3x3.c); |A| < 2^31 (variants/dsp_subbyte.py: _lsh_ok). 20 instructions an
- * output (TFLite double rounding). Registers: r0 st, r1 dots, r2 out, r3 end, r4 bm, r5 sh, r6 zp1,
+ * mcf_depthwise_conv2d_s8_dsp3x3.c); |A| < 2^31 (variants/dsp_subbyte.py: _lsh_ok). 18 instructions an
+ * output (TFLite double rounding; the clamp to [lo, hi] by SSUB8 / SEL on byte 0 after the SSAT). Registers: r0 st, r1 dots, r2 out, r3 end, r4 bm, r5 sh, r6 zp1,
  * r7 lo, r8 hi, r9 corr; r10 dot / A, r11 e, r12 2 bias' / rcz, lr m / y. No stack. */
 #define MCF_FC_OUT(top, lsh_check)                                                  \
     "add r1, r0, #32\n\t"                                                           \
@@ -271,12 +271,10 @@ MCF_FC_LOOP(mcf_sub_fc_radix16)
     MCF_DSP_RQ_ASM("lr", "r10", "lr", "r12", "r11")                                 \
     "2:\n\t"                                                                        \
     "ssat lr, #8, lr\n\t"                                                           \
-    "cmp lr, r7\n\t"                                                                \
-    "it lt\n\t"                                                                     \
-    "movlt lr, r7\n\t"                                                              \
-    "cmp lr, r8\n\t"                                                                \
-    "it gt\n\t"                                                                     \
-    "movgt lr, r8\n\t"                                                              \
+    "ssub8 r12, lr, r7\n\t"                                                         \
+    "sel lr, lr, r7\n\t"                                                            \
+    "ssub8 r12, r8, lr\n\t"                                                         \
+    "sel lr, lr, r8\n\t"                                                            \
     "strb lr, [r2], #1\n\t"                                                         \
     "cmp r2, r3\n\t"                                                                \
     "bne 1b\n\t"                                                                    \
