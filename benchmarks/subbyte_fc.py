@@ -85,7 +85,8 @@ def measure(model, calib, x, out: Path, bits: int, so: Path, host: bool):
         yh, _ = simulate(out, board="host", x=x, quiet=True)
         exact &= all(np.array_equal(a, b) for a, b in zip(yh if isinstance(yh, list) else [yh], refs))
     n, per = exact_counts(out, so)
-    kern = sorted({l["kernel"].replace("mcf_fully_connected_s8_", "") for l in res.info["layers"] if l["op"] == "dense"})
+    kern = sorted({l["kernel"].replace("mcf_fully_connected_s8_", "") for l in res.info["layers"]
+                   if l["op"] == "dense"})
     return info["instructions"], n, per, exact, "/".join(kern), res.info["weights_bytes"]
 
 
@@ -100,7 +101,8 @@ def bench(rows, work: Path, so: Path, profile: bool, host: bool):
     for name, (model, calib, x) in rows:
         r = {}
         for bits in BITS:
-            r[bits] = measure(model, calib, x, work / f"{name.replace(' ', '_').replace('>', '')}_{bits}", bits, so, host)
+            folder = work / f"{name.replace(' ', '_').replace('>', '')}_{bits}"
+            r[bits] = measure(model, calib, x, folder, bits, so, host)
         lay = {b: r[b][1] - sum(r[b][2][f] for f in COMMON) for b in BITS}
         cell = lambda b: f"{r[b][0]:,} / {r[b][1]:,} / {lay[b]:,}"
         ratio = lambda b: f"{r[b][1] / r[8][1]:.3f}x ({lay[b] / lay[8]:.3f}x)"

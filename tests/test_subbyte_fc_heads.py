@@ -23,7 +23,8 @@ from test_subbyte_fc_radix import _array, _block, check_fc_row, fc_layer_instruc
 # name: (model arguments, bits, the last group's width)
 HEADS = {
     "int4_10": (dict(k=128, n=10, int4_tensor=True), 4, 2),            # 4 + 4 + 2 (8-bit fields)
-    "int4_9_lsh": (dict(k=61, n=9, int4_tensor=False, dead=(8,)), 4, 1),   # 4 + 4 + 1, left shifts, K odd
+    # 4 + 4 + 1, left shifts and ReLU (the output routine with both), K odd
+    "int4_9_lsh": (dict(k=61, n=9, int4_tensor=False, dead=(8,), act="relu"), 4, 1),
     "ternary_10": (dict(k=128, n=10, int4_tensor=False, ternary=True), 2, 2),
     "ternary_12_lsh": (dict(k=75, n=12, int4_tensor=False, ternary=True), 2, 4),   # 8 + 4 (4-bit fields)
     "ternary_17": (dict(k=40, n=17, int4_tensor=False, ternary=True, dead=(16,)), 2, 1),

@@ -244,9 +244,10 @@ MCF_FC_LOOP(mcf_sub_fc_radix16)
  * (multiplier >= 1/2, its bias stored as 2^(s+1) bias') as floor((A m + 2^31) / 2^32) + out_zp =
  * SMMLAR(A, m, out_zp), A = 2^(s+1) (bias' + dot): TFLite's SRDHM(2^s x, m) (see DW3_RQ0 in
  * mcf_depthwise_conv2d_s8_dsp3x3.c); |A| < 2^31 (variants/dsp_subbyte.py: _lsh_ok). 18 instructions an
- * output (TFLite double rounding; the clamp to [lo, hi] by SSUB8 / SEL on byte 0 after the SSAT). Registers: r0 st, r1 dots, r2 out, r3 end, r4 bm, r5 sh, r6 zp1,
- * r7 lo, r8 hi, r9 corr; r10 dot / A, r11 e, r12 2 bias' / rcz, lr m / y. No stack. */
-#define MCF_FC_OUT(top, lsh_check)                                                  \
+ * output (TFLite double rounding; the clamp to [lo, hi] by SSUB8 / SEL on byte 0 after the SSAT, 14
+ * where the layer's range is all of int8). Registers: r0 st, r1 dots, r2 out, r3 end, r4 bm, r5 sh,
+ * r6 zp1, r7 lo, r8 hi, r9 corr; r10 dot / A, r11 e, r12 2 bias' / rcz, lr m / y. No stack. */
+#define MCF_FC_OUT(top, lsh_check, clamp)                                           \
     "add r1, r0, #32\n\t"                                                           \
     "stm r1, {r4-r11, lr}\n\t"                                                      \
     "add r1, r0, #68\n\t"                                                           \
@@ -271,10 +272,7 @@ MCF_FC_LOOP(mcf_sub_fc_radix16)
     MCF_DSP_RQ_ASM("lr", "r10", "lr", "r12", "r11")                                 \
     "2:\n\t"                                                                        \
     "ssat lr, #8, lr\n\t"                                                           \
-    "ssub8 r12, lr, r7\n\t"                                                         \
-    "sel lr, lr, r7\n\t"                                                            \
-    "ssub8 r12, r8, lr\n\t"                                                         \
-    "sel lr, lr, r8\n\t"                                                            \
+    clamp                                                                           \
     "strb lr, [r2], #1\n\t"                                                         \
     "cmp r2, r3\n\t"                                                                \
     "bne 1b\n\t"                                                                    \
@@ -292,26 +290,37 @@ MCF_FC_LOOP(mcf_sub_fc_radix16)
     "b 2b\n\t"
 
 #define MCF_FC_LSH "cmp r11, #0\n\t" "ble 3f\n\t"
+/* the clamp to [lo, hi] on byte 0 (left out where the layer's range is all of int8: SSAT does it) */
+#define MCF_FC_CLAMP "ssub8 r12, lr, r7\n\t" "sel lr, lr, r7\n\t" "ssub8 r12, r8, lr\n\t" "sel lr, lr, r8\n\t"
 
-/* P = 4 / 8; the _r entries for layers without left shifts (every e >= 1: no test an output) */
-static __attribute__((naked, noinline, unused)) void mcf_sub_fc_out4(int32_t *st __attribute__((unused)))
-{
-    __asm__ volatile(MCF_FC_OUT(3, MCF_FC_LSH));
-}
+/* P = 4 / 8; _r: layers without left shifts (every e >= 1: no test an output); _n: layers whose
+ * clamp is all of int8 (no activation) */
+#define MCF_FC_OUT_FN(name, top, lsh_check, clamp)                                  \
+    static __attribute__((naked, noinline, unused)) void name(int32_t *st __attribute__((unused))) \
+    {                                                                               \
+        __asm__ volatile(MCF_FC_OUT(top, lsh_check, clamp));                        \
+    }
 
-static __attribute__((naked, noinline, unused)) void mcf_sub_fc_out2(int32_t *st __attribute__((unused)))
-{
-    __asm__ volatile(MCF_FC_OUT(7, MCF_FC_LSH));
-}
+MCF_FC_OUT_FN(mcf_sub_fc_out4, 3, MCF_FC_LSH, MCF_FC_CLAMP)
+MCF_FC_OUT_FN(mcf_sub_fc_out2, 7, MCF_FC_LSH, MCF_FC_CLAMP)
+MCF_FC_OUT_FN(mcf_sub_fc_out4_r, 3, "", MCF_FC_CLAMP)
+MCF_FC_OUT_FN(mcf_sub_fc_out2_r, 7, "", MCF_FC_CLAMP)
+MCF_FC_OUT_FN(mcf_sub_fc_out4_n, 3, MCF_FC_LSH, "")
+MCF_FC_OUT_FN(mcf_sub_fc_out2_n, 7, MCF_FC_LSH, "")
+MCF_FC_OUT_FN(mcf_sub_fc_out4_rn, 3, "", "")
+MCF_FC_OUT_FN(mcf_sub_fc_out2_rn, 7, "", "")
 
-static __attribute__((naked, noinline, unused)) void mcf_sub_fc_out4_r(int32_t *st __attribute__((unused)))
-{
-    __asm__ volatile(MCF_FC_OUT(3, ""));
-}
+typedef void (*mcf_sub_fc_outf)(int32_t *);
 
-static __attribute__((naked, noinline, unused)) void mcf_sub_fc_out2_r(int32_t *st __attribute__((unused)))
+/* The layer's output routine: left shifts (bit 16 of `block`) and a clamp narrower than int8. */
+static inline __attribute__((always_inline)) mcf_sub_fc_outf mcf_sub_fc_out(int32_t block, const mcf_requant_sub *rq,
+                                                                           int32_t bits)
 {
-    __asm__ volatile(MCF_FC_OUT(7, ""));
+    const int32_t lsh = block & ~MCF_SUB_FC_CHUNK, clamp = rq->act_min > -128 || rq->act_max < 127;
+    if (bits == 4) {
+        return lsh ? (clamp ? mcf_sub_fc_out4 : mcf_sub_fc_out4_n) : (clamp ? mcf_sub_fc_out4_r : mcf_sub_fc_out4_rn);
+    }
+    return lsh ? (clamp ? mcf_sub_fc_out2 : mcf_sub_fc_out2_n) : (clamp ? mcf_sub_fc_out2_r : mcf_sub_fc_out2_rn);
 }
 
 /* `pairs` >= 1 pairs of groups of 4 inputs widened into buf ((x0, x2), (x1, x3) each), their sum
@@ -426,14 +435,13 @@ static __attribute__((noinline, unused)) void mcf_sub_fc_row_chunks(const uint32
                                                                     int32_t k, int32_t out_c, int32_t *buf,
                                                                     int32_t bits, int32_t block)
 {
-    const int32_t chunk = block & MCF_SUB_FC_CHUNK, lsh = block & ~MCF_SUB_FC_CHUNK;
+    const int32_t chunk = block & MCF_SUB_FC_CHUNK;
     const int32_t steps = (k + 7) >> 3, p = bits == 4 ? 4 : 8;
     const int32_t sx = mcf_sub_fc_widen(x, k, buf, chunk);
     int32_t *const st = buf + 4 * chunk;       /* the first chunk's state */
     mcf_sub_fc_params(st + MCF_FC_PARAMS, out, bq, rq, out_c);
     st[MCF_FC_PARAMS + 7] = bits == 4 ? 8 * sx : sx;
-    void (*const outf)(int32_t *) = lsh ? (bits == 4 ? mcf_sub_fc_out4 : mcf_sub_fc_out2)
-                                        : (bits == 4 ? mcf_sub_fc_out4_r : mcf_sub_fc_out2_r);
+    const mcf_sub_fc_outf outf = mcf_sub_fc_out(block, rq, bits);
     const mcf_sub_fc_loop full = bits == 4 ? mcf_sub_fc_radix4 : mcf_sub_fc_radix2, last = mcf_sub_fc_last(out_c, bits);
     const int32_t rem = out_c & (p - 1), c_last = out_c - (rem ? rem : p);
     const int32_t p_last = last == full ? p : rem <= 2 ? rem : 4;
@@ -478,8 +486,7 @@ static inline __attribute__((always_inline)) void mcf_sub_fc_row(const uint32_t 
         sx = mcf_sub_fc_widen_tail(x + 8 * pairs, k & 7, buf + 4 * pairs, sx);
     }
     st[MCF_FC_PARAMS + 7] = bits == 4 ? 8 * sx : sx;
-    void (*const outf)(int32_t *) = (block & ~MCF_SUB_FC_CHUNK) ? (bits == 4 ? mcf_sub_fc_out4 : mcf_sub_fc_out2)
-                                                                : (bits == 4 ? mcf_sub_fc_out4_r : mcf_sub_fc_out2_r);
+    const mcf_sub_fc_outf outf = mcf_sub_fc_out(block, rq, bits);
     const int32_t p = bits == 4 ? 4 : 8;
     for (int32_t c = p; c < out_c; c += p) {
         w = (bits == 4 ? mcf_sub_fc_radix4 : mcf_sub_fc_radix2)(w, buf, st);

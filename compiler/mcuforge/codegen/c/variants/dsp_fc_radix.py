@@ -84,7 +84,7 @@ def fc_radix_layout(w: np.ndarray, bits: int) -> np.ndarray:
         if not top_offset:
             n[-1] = fk[-1] & ((1 << b) - 1)
         h = (n << (b * np.arange(p))[:, None]).sum(axis=0)
-        out.append(h.reshape(-1, 4)[:, [0, 2, 1, 3]].reshape(-1))    # per group of 4 K: h(4g), h(4g+2), h(4g+1), h(4g+3)
+        out.append(h.reshape(-1, 4)[:, [0, 2, 1, 3]].reshape(-1))    # per 4 K: h(4g), h(4g+2), h(4g+1), h(4g+3)
     return (np.concatenate(out) & 0xFFFF).astype("<u2").view(np.uint8)
 
 
