@@ -279,7 +279,7 @@ def fc_layer_instructions(tmp_path: Path, k: int, n: int, bits=(8, 4, 2)) -> dic
 @pytest.mark.parametrize("bits,bar", [(4, 1.20), (2, 1.26)])
 def test_fc_row_speed_m4(tmp_path, bits, bar):
     """ad_fcae's 640 -> 128 row on QEMU Cortex-M4 (one-layer model, default kernels): at most 1.20x
-    (int4) / 1.26x (ternary) the int8 DSP row kernel's instructions (measured 1.12x / 1.18x; the
+    (int4) / 1.26x (ternary) the int8 DSP row kernel's instructions (measured 1.11x / 1.17x; the
     multiply loops' lower bound on this ISA is about 1.13x / 1.21x, docs/subbyte.md); the previous
     row loop was 1.52x / 1.40x on 256 -> 64."""
     n = fc_layer_instructions(tmp_path, 640, 128, (8, bits))
