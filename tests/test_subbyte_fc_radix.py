@@ -124,15 +124,18 @@ def test_layout_and_chunks():
 
 # -- end to end against tflite-micro ---------------------------------------------------------------
 def fc_row_model(k: int, n: int, *, int4_tensor: bool, ternary: bool = False, mag: int | None = None,
-                 exps=(-2, 0, 1, 2, -1, 3, 0, 4), dead=(), seed: int = 5, act=None) -> tuple[bytes, np.ndarray]:
-    """FULLY_CONNECTED K -> N on one row. int4_tensor: TFLite INT4 weights, one scale (right shift);
+                 exps=(-2, 0, 1, 2, -1, 3, 0, 4), dead=(), seed: int = 5, rows: int = 1,
+                 int4_mult: float | None = None, bias_max: int = 400, act=None) -> tuple[bytes, np.ndarray]:
+    """FULLY_CONNECTED K -> N on `rows` rows (input [rows, K]). int4_tensor: TFLite INT4 weights, one
+    scale (a right shift; int4_mult: the scale that makes the layer's multiplier that number);
     else int8 weights holding grid values (|w| <= 7 with a 7 in every live channel, or +-1) with
     per-channel multipliers 2^e u (left shifts for e >= 0), for narrowing. mag: every |w| = mag.
-    act: the fused activation (tflite_builder.ACT). Returns the file and the weights."""
+    Biases in (-bias_max, bias_max). act: the fused activation (tflite_builder.ACT). Returns the
+    file and the weights."""
     rng = np.random.default_rng(seed)
     b = ModelBuilder()
     s_in, s_out = 0.05, 0.04
-    x = b.tensor((1, k), scale=s_in, zp=-7)
+    x = b.tensor((rows, k), scale=s_in, zp=-7)
     if ternary:
         q = rng.choice([-1, 1], (n, k))
     elif mag is not None:
@@ -143,14 +146,14 @@ def fc_row_model(k: int, n: int, *, int4_tensor: bool, ternary: bool = False, ma
     q[list(dead)] = 0
     spread = np.sqrt(k) * np.abs(q).mean() * 70            # typical |dot|
     if int4_tensor:
-        s_w = np.full(1, 40 / spread * s_out / s_in)
+        s_w = np.full(1, (40 / spread if int4_mult is None else int4_mult) * s_out / s_in)
     else:
         s_w = 2.0 ** np.resize(np.asarray(exps), n) * rng.uniform(0.55, 0.95, n) / 8 * s_out / s_in
     wt = b.tensor((n, k), dtype="int4" if int4_tensor else "int8", scale=s_w, zp=np.zeros(len(s_w), int),
                   axis=None if int4_tensor else 0, data=q)
     bias = b.tensor((n,), dtype="int32", scale=np.broadcast_to(s_in * s_w, (n,)), zp=np.zeros(n, int), axis=0,
-                    data=rng.integers(-400, 400, n))
-    y = b.tensor((1, n), scale=s_out, zp=3)
+                    data=rng.integers(-bias_max, bias_max, n))
+    y = b.tensor((rows, n), scale=s_out, zp=3)
     b.op(OP.FULLY_CONNECTED, [x, wt, bias], [y], **fc_opts(act))
     return b.build([x], [y]), q
 
