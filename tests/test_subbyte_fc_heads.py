@@ -71,7 +71,8 @@ def test_narrow_last_group_m4(tmp_path, name):
 
 def test_head_speed_m4(tmp_path):
     """256 -> 10 on QEMU Cortex-M4, one-layer model, default kernels, bit-exact with the golden model:
-    at most 1.10x (int4) / 1.12x (ternary) the int8 DSP row kernel's instructions (measured 1.05x /
-    1.07x; with a padded last group they were 1.26x / 1.65x)."""
+    at most 1.16x (int4) / 1.19x (ternary) the int8 DSP row kernel's instructions (measured 1.10x /
+    1.13x against the int8 kernel without its per-quad memset, 3,080 instructions; with a padded
+    last group the sub-byte layer took 1.26x / 1.65x of the int8 kernel WITH it)."""
     n = fc_layer_instructions(tmp_path, 256, 10)
-    assert n[4] <= 1.10 * n[8] and n[2] <= 1.12 * n[8], n
+    assert n[4] <= 1.16 * n[8] and n[2] <= 1.19 * n[8], n
