@@ -1,0 +1,197 @@
+"""int8 fully connected layers whose channels shift left (requantization multiplier >= 1/2, stored shift
+>= 0) on the DSP extension (codegen/c/variants/dsp_fc_lsh.py): the FC DSP driver over the 1x1
+convolution's block kernel with the shift folded into the channel's weights and bias at compile
+time, instead of the portable _fast fallback. Double rounding (TFLite): mcf_fully_connected_s8_dsp_lsh
+(the _lsh block kernel); single rounding (ONNX quantized here): mcf_fully_connected_s8_dsp (the plain
+kernel, e = 1, rcz = 1 + 2 zp).
+
+(1) TFLite FULLY_CONNECTED (several rows, keep_num_dims or not, a single row too): per-channel
+left and right shifts, full-range int8 weights on the right-shift channels, a dead channel, odd
+out_features, K not a multiple of 4, a ReLU (the clamp path); tflite-micro == golden == host C ==
+QEMU M4 byte for byte. (2) ONNX MatMul [1, N, K] and Gemm [N, K] quantized here: golden == host C ==
+QEMU M4. M7 / M33 slow. (3) Bounds: a layer whose scaled weights would leave int16 keeps _fast."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from onnx import TensorProto, helper, numpy_helper
+
+from mcuforge.api import compile_model, simulate
+from mcuforge.codegen.c.variants import dsp_fc_lsh
+from mcuforge.sim.tflm import TflmModel
+
+from kernels.layer_models import _save
+from test_subbyte import BOARDS, _toolchain
+from test_subbyte_fc_lsh import _dense_kernels, _exact
+from test_subbyte_fc_radix import _array
+from tflite_builder import OP, ModelBuilder, fc_opts
+
+# log2 of the multiplier's order per channel (cycled): e >= 0 shifts left
+EXPS = (-4, 0, 1, -2, 2, 0, -6, 1, 3)
+
+
+def int8_fc_model(rows: int, k: int, n: int, *, keep: bool = False, batch3: bool = False, relu: bool = False,
+                  dead=(), seed: int = 0, lsh_mag: int = 4, exps=EXPS) -> bytes:
+    """FULLY_CONNECTED K -> n on [rows, K] ([1, rows, K] with batch3) with per-channel multipliers
+    2^e u (u in [0.55, 0.95], e from exps): right-shift channels with full-range weights and biases,
+    left-shift ones with |w| <= lsh_mag and |bias| < 4 (so that their outputs near the input zero
+    point stay in range)."""
+    rng = np.random.default_rng(seed)
+    b = ModelBuilder()
+    s_in, s_out = 0.05, 0.04
+    shape = (1, rows, k) if batch3 else (rows, k)
+    x = b.tensor(shape, scale=s_in, zp=-7)
+    e = np.resize(np.asarray(exps), n)
+    q = rng.integers(-127, 128, (n, k))
+    q = np.round(q * np.where(e >= 0, lsh_mag, 127)[:, None] / 127).astype(int)
+    q[list(dead)] = 0
+    s_w = 2.0 ** e * rng.uniform(0.55, 0.95, n) * s_out / s_in
+    wt = b.tensor((n, k), scale=s_w, zp=np.zeros(n, int), axis=0, data=q)
+    bias = b.tensor((n,), dtype="int32", scale=s_in * s_w, zp=np.zeros(n, int), axis=0,
+                    data=np.where(e >= 0, rng.integers(-3, 4, n), rng.integers(-300, 300, n)))
+    oshape = shape[:-1] + (n,) if keep else (int(np.prod(shape[:-1])), n)
+    y = b.tensor(oshape, scale=s_out, zp=3)
+    b.op(OP.FULLY_CONNECTED, [x, wt, bias], [y], **fc_opts(act="relu" if relu else None, keep_num_dims=keep))
+    return b.build([x], [y])
+
+
+TFL_CASES = {
+    "rows16": dict(rows=16, k=64, n=32),
+    # keep_num_dims on [1, 5, 45]: K % 4 = 1, 11 outputs (an odd last channel), a dead channel,
+    # 5 rows (a last single pixel), ReLU (the clamping pair loop)
+    "odd_keep_relu": dict(rows=5, k=45, n=11, keep=True, batch3=True, relu=True, dead=(4,)),
+    # one row: the same kernel (the dsp_row kernel takes no left shift)
+    "one_row": dict(rows=1, k=48, n=20),
+}
+
+
+def _tfl_inputs(shape, n=4, seed=11) -> np.ndarray:
+    """n samples; every other row (over samples and rows) anywhere in int8, the others near the
+    input zero point (-7), where the left-shift channels do not saturate."""
+    rng = np.random.default_rng(seed)
+    x = rng.integers(-9, -4, (n,) + shape)
+    rows = x.reshape(-1, shape[-1])
+    rows[::2] = rng.integers(-128, 128, rows[::2].shape)
+    return rows.reshape(x.shape).astype(np.int8)
+
+
+def _tfl_case(tmp_path, name, cores, host=True):
+    spec = TFL_CASES[name]
+    buf = int8_fc_model(**spec)
+    path = tmp_path / "fc.tflite"
+    path.write_bytes(buf)
+    shape = (1, spec["rows"], spec["k"]) if spec.get("batch3") else (spec["rows"], spec["k"])
+    x = _tfl_inputs(shape)
+    theirs = np.stack([TflmModel(buf).run(xi)[0] for xi in x])
+    for target, board in cores:
+        _toolchain(board)
+        out = tmp_path / target
+        res = compile_model(path, out, target=target, quiet=True)
+        assert '"requant": "double"' in (out / "model.json").read_text()
+        assert list(_dense_kernels(res).values()) == ["mcf_fully_connected_s8_dsp_lsh"]
+        q = _array(out, "_packed_quant")
+        e = np.concatenate([q[:8 * (spec["n"] // 2)].reshape(-1, 8)[:, [4, 7]].reshape(-1), q[-3:-2]
+                            if spec["n"] % 2 else []])
+        assert (e == 0).sum() >= 2 and (e < 0).sum() >= 2, e        # e words: 0 left, e - 256 right
+        ref, _ = simulate(out, board="reference", x=x, quiet=True)
+        np.testing.assert_array_equal(ref.reshape(theirs.shape), theirs, err_msg="golden != tflite-micro")
+        live = np.setdiff1d(np.arange(spec["n"]), spec.get("dead", ()))
+        left = live[np.resize(np.asarray(EXPS), spec["n"])[live] >= 0]
+        near = theirs.reshape(-1, spec["n"])[1::2][:, left]      # near-zp rows, left-shift channels
+        assert len(np.unique(near)) > 10 and (np.abs(near.astype(int)) < 127).mean() > 0.7
+        if host:
+            _exact(out, "host", x, ref)
+        _exact(out, board, x, ref)
+
+
+@pytest.mark.parametrize("name", list(TFL_CASES))
+def test_tflite_fc_left_shift_m4(tmp_path, name):
+    _tfl_case(tmp_path, name, (("cortex-m4", "mps2-an386"),), host=name == "rows16")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", list(TFL_CASES))
+def test_tflite_fc_left_shift_m7_m33(tmp_path, name):
+    _tfl_case(tmp_path, name, (("cortex-m7", "mps2-an500"), ("cortex-m33", "mps2-an505")), host=False)
+
+
+# -- (2) ONNX, quantized here: single rounding ---------------------------------------------------
+def int8_lsh_net(path, rows=6, k=48, c=(10, 9), seed=3):
+    """Two branches, MatMul x0 [1, rows, k] @ W + b and Gemm x1 [rows, k] (node names fc0, fc1).
+    Inputs [u, u, v]: u wide, v narrow (|v| < 0.05, a few LSB of the input scale); weights
+    [a p, -a p, g] with p = +-1, so the u halves cancel exactly after quantization and the output is
+    g v: the channel's weight scale a / 127 sets its multiplier, a from 1 (a right shift) to 40
+    (>= 1/2: a left shift). Returns (model, calib, test inputs)."""
+    rng = np.random.default_rng(seed)
+    h = k // 3
+
+    def rows_(shape):
+        u = rng.uniform(-1, 1, shape[:-1] + (h,))
+        return np.concatenate([u, u, rng.uniform(-0.05, 0.05, shape[:-1] + (k - 2 * h,))], axis=-1).astype(np.float32)
+
+    nodes, inits, ins, outs, shapes = [], [], [], [], []
+    for i, kind in enumerate(("matmul", "gemm")):
+        n = c[i]
+        p = rng.choice([-1.0, 1.0], (n, h))
+        a = np.geomspace(1.0, 40.0, n)[:, None]
+        w = np.concatenate([a * p, -a * p, rng.normal(0, 0.4, (n, k - 2 * h))], axis=1)
+        bias = rng.normal(0, 0.002, n)
+        shape = (1, rows, k) if kind == "matmul" else (rows, k)
+        if kind == "matmul":
+            inits += [numpy_helper.from_array(w.T.astype(np.float32), f"w{i}"),
+                      numpy_helper.from_array(bias.astype(np.float32), f"b{i}")]
+            nodes += [helper.make_node("MatMul", [f"x{i}", f"w{i}"], [f"m{i}"], name=f"fc{i}"),
+                      helper.make_node("Add", [f"m{i}", f"b{i}"], [f"y{i}"], name=f"add{i}")]
+        else:
+            inits += [numpy_helper.from_array(w.astype(np.float32), f"w{i}"),
+                      numpy_helper.from_array(bias.astype(np.float32), f"b{i}")]
+            nodes.append(helper.make_node("Gemm", [f"x{i}", f"w{i}", f"b{i}"], [f"y{i}"], name=f"fc{i}", transB=1))
+        ins.append(helper.make_tensor_value_info(f"x{i}", TensorProto.FLOAT, shape))
+        outs.append(helper.make_tensor_value_info(f"y{i}", TensorProto.FLOAT, None))
+        shapes.append(shape)
+    g = helper.make_graph(nodes, "fc_lsh8", ins, outs, inits)
+    model, calib = _save(g, path, {f"x{i}": rows_((16,) + s) for i, s in enumerate(shapes)})
+    return model, calib, [rows_((4,) + s) for s in shapes]
+
+
+def _onnx_case(tmp_path, monkeypatch, target, host):
+    board = BOARDS[target]
+    _toolchain(board)
+    shifts = []
+    real = dsp_fc_lsh.dsp_lsh_quant
+
+    def spy(consts, rq, single):
+        shifts.append(np.asarray(consts["shift"]))
+        return real(consts, rq, single)
+    monkeypatch.setattr(dsp_fc_lsh, "dsp_lsh_quant", spy)
+    model, calib, x = int8_lsh_net(tmp_path / "m.onnx")
+    out = tmp_path / "out"
+    res = compile_model(model, out, target=target, calib=calib, quiet=True)
+    assert "#define MCF_SINGLE_ROUNDING 1" in (out / "mcuforge_runtime/include/mcf_config.h").read_text()
+    assert _dense_kernels(res) == {"fc0": "mcf_fully_connected_s8_dsp", "fc1": "mcf_fully_connected_s8_dsp"}
+    assert {len(s) for s in shifts} == {9, 10} and all((s >= 0).sum() >= 2 and (s < 0).sum() >= 2 for s in shifts), shifts
+    ref, _ = simulate(out, board="reference", x=x, quiet=True)
+    assert all(len(np.unique(r)) > 30 for r in ref), "outputs saturate: the test would prove little"
+    if host:
+        _exact(out, "host", x, ref)
+    _exact(out, board, x, ref)
+
+
+def test_onnx_fc_left_shift_single_rounding_m4(tmp_path, monkeypatch):
+    _onnx_case(tmp_path, monkeypatch, "cortex-m4", host=True)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("target", ["cortex-m7", "cortex-m33"])
+def test_onnx_fc_left_shift_single_rounding_m7_m33(tmp_path, monkeypatch, target):
+    _onnx_case(tmp_path, monkeypatch, target, host=False)
+
+
+# -- (3) bounds -------------------------------------------------------------------------------
+def test_out_of_bounds_keeps_fast(tmp_path):
+    """Left shift 3 with |w| = 127: 127 x 2^4 fits int16, 127 x 2^(3+1) x 2^... the tap bound
+    |w| 2^(s+1) <= 2^15 - 1 fails from s = 8; a layer with such a channel keeps the _fast kernel."""
+    path = tmp_path / "fc.tflite"
+    path.write_bytes(int8_fc_model(4, 32, 8, lsh_mag=127))
+    res = compile_model(path, tmp_path / "ok", target="cortex-m4", quiet=True)
+    assert list(_dense_kernels(res).values()) == ["mcf_fully_connected_s8_dsp_lsh"]
