@@ -187,11 +187,39 @@ def test_onnx_fc_left_shift_single_rounding_m7_m33(tmp_path, monkeypatch, target
     _onnx_case(tmp_path, monkeypatch, target, host=False)
 
 
-# -- (3) bounds -------------------------------------------------------------------------------
-def test_out_of_bounds_keeps_fast(tmp_path):
-    """Left shift 3 with |w| = 127: 127 x 2^4 fits int16, 127 x 2^(3+1) x 2^... the tap bound
-    |w| 2^(s+1) <= 2^15 - 1 fails from s = 8; a layer with such a channel keeps the _fast kernel."""
+# -- (3) bounds, checked at compile time ------------------------------------------------------
+@pytest.mark.parametrize("shift,kernel", [(7, "mcf_fully_connected_s8_dsp_lsh"), (8, "mcf_fully_connected_s8_fast")])
+def test_tap_bound(tmp_path, shift, kernel):
+    """A left shift s with |w| = 127: the scaled tap 127 x 2^(s+1) fits int16 up to s = 7; a layer
+    with a channel beyond it keeps the _fast kernel (dsp_subbyte._lsh_ok)."""
     path = tmp_path / "fc.tflite"
-    path.write_bytes(int8_fc_model(4, 32, 8, lsh_mag=127))
+    path.write_bytes(int8_fc_model(4, 32, 8, lsh_mag=127, exps=(-2, shift, 0, -5)))
+    res = compile_model(path, tmp_path / "out", target="cortex-m4", quiet=True)
+    assert list(_dense_kernels(res).values()) == [kernel]
+
+
+def test_accumulator_bound(tmp_path):
+    """|2^(s+1) acc| < 2^31 for every partial sum: s = 7 passes the tap bound, but over K = 1536 inputs
+    of |w| ~ 64 the bound 128 sum |w| 2^7 is between 2^30 and 2^31 (the golden model's int32 x << s
+    still fits, the kernel's doubled one would not): _fast; K = 256 fits."""
+    path = tmp_path / "fc.tflite"
+    path.write_bytes(int8_fc_model(2, 256, 4, lsh_mag=127, exps=(-2, 7)))
     res = compile_model(path, tmp_path / "ok", target="cortex-m4", quiet=True)
     assert list(_dense_kernels(res).values()) == ["mcf_fully_connected_s8_dsp_lsh"]
+    path.write_bytes(int8_fc_model(2, 1536, 4, lsh_mag=127, exps=(-2, 7)))
+    res = compile_model(path, tmp_path / "out", target="cortex-m4", quiet=True)
+    assert list(_dense_kernels(res).values()) == ["mcf_fully_connected_s8_fast"]
+
+
+# -- (4) Cortex-M55: the Helium FC takes left shifts itself ------------------------------------------
+@pytest.mark.slow
+def test_helium_fc_takes_left_shifts(tmp_path):
+    _toolchain("mps3-an547")
+    path = tmp_path / "fc.tflite"
+    buf = int8_fc_model(**TFL_CASES["rows16"])
+    path.write_bytes(buf)
+    res = compile_model(path, tmp_path / "out", target="cortex-m55", quiet=True)
+    assert list(_dense_kernels(res).values()) == ["mcf_fully_connected_s8_mve"]
+    x = _tfl_inputs((16, 64), n=2)
+    theirs = np.stack([TflmModel(buf).run(xi)[0] for xi in x])
+    _exact(tmp_path / "out", "mps3-an547", x, theirs)
