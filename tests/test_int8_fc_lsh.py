@@ -14,15 +14,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from onnx import TensorProto, helper, numpy_helper
 
 from mcuforge.api import compile_model, simulate
 from mcuforge.codegen.c.variants import dsp_fc_lsh
 from mcuforge.sim.tflm import TflmModel
 
-from kernels.layer_models import _save
 from test_subbyte import BOARDS, _toolchain
-from test_subbyte_fc_lsh import _dense_kernels, _exact
+from test_subbyte_fc_lsh import _dense_kernels, _exact, fc_lsh_net
 from test_subbyte_fc_radix import _array
 from tflite_builder import OP, ModelBuilder, fc_opts
 
@@ -104,54 +102,40 @@ def _tfl_case(tmp_path, name, cores, host=True):
         _exact(out, board, x, ref)
 
 
-@pytest.mark.parametrize("name", list(TFL_CASES))
-def test_tflite_fc_left_shift_m4(tmp_path, name):
-    _tfl_case(tmp_path, name, (("cortex-m4", "mps2-an386"),), host=name == "rows16")
+M4 = (("cortex-m4", "mps2-an386"),)
+M7_M33 = (("cortex-m7", "mps2-an500"), ("cortex-m33", "mps2-an505"))
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("name", list(TFL_CASES))
-def test_tflite_fc_left_shift_m7_m33(tmp_path, name):
-    _tfl_case(tmp_path, name, (("cortex-m7", "mps2-an500"), ("cortex-m33", "mps2-an505")), host=False)
+@pytest.mark.parametrize("name,cores", [(n, M4) for n in TFL_CASES]
+                         + [pytest.param(n, M7_M33, marks=pytest.mark.slow) for n in TFL_CASES])
+def test_tflite_fc_left_shift(tmp_path, name, cores):
+    """tflite-micro == golden == QEMU (host C too for the first case on M4)."""
+    _tfl_case(tmp_path, name, cores, host=name == "rows16" and cores == M4)
 
 
 # -- (2) ONNX, quantized here: single rounding ---------------------------------------------------
-def int8_lsh_net(path, rows=6, k=48, c=(10, 9), seed=3):
-    """Two branches, MatMul x0 [1, rows, k] @ W + b and Gemm x1 [rows, k] (node names fc0, fc1).
-    Inputs [u, u, v]: u wide, v narrow (|v| < 0.05, a few LSB of the input scale); weights
-    [a p, -a p, g] with p = +-1, so the u halves cancel exactly after quantization and the output is
-    g v: the channel's weight scale a / 127 sets its multiplier, a from 1 (a right shift) to 40
-    (>= 1/2: a left shift). Returns (model, calib, test inputs)."""
-    rng = np.random.default_rng(seed)
+def _u_u_v(rng, shape):
+    """Rows [u, u, v] of k // 3, k // 3 and the rest: u in (-1, 1), v in (-0.05, 0.05) (a few LSB of
+    the input scale that u sets)."""
+    h = shape[-1] // 3
+    u = rng.uniform(-1, 1, shape[:-1] + (h,))
+    return np.concatenate([u, u, rng.uniform(-0.05, 0.05, shape[:-1] + (shape[-1] - 2 * h,))], axis=-1).astype(np.float32)
+
+
+def _cancel_fc(rng, k, n):
+    """Weights [a p, -a p, g] with p = +-1, g ~ N(0, 0.4): on [u, u, v] rows the u halves cancel
+    exactly after quantization and the output is g v, so the channel's weight scale a / 127 sets its
+    multiplier: a from 1 (a right shift) to 40 (>= 1/2: a left shift)."""
     h = k // 3
+    p = rng.choice([-1.0, 1.0], (n, h))
+    a = np.geomspace(1.0, 40.0, n)[:, None]
+    return np.concatenate([a * p, -a * p, rng.normal(0, 0.4, (n, k - 2 * h))], axis=1)
 
-    def rows_(shape):
-        u = rng.uniform(-1, 1, shape[:-1] + (h,))
-        return np.concatenate([u, u, rng.uniform(-0.05, 0.05, shape[:-1] + (k - 2 * h,))], axis=-1).astype(np.float32)
 
-    nodes, inits, ins, outs, shapes = [], [], [], [], []
-    for i, kind in enumerate(("matmul", "gemm")):
-        n = c[i]
-        p = rng.choice([-1.0, 1.0], (n, h))
-        a = np.geomspace(1.0, 40.0, n)[:, None]
-        w = np.concatenate([a * p, -a * p, rng.normal(0, 0.4, (n, k - 2 * h))], axis=1)
-        bias = rng.normal(0, 0.002, n)
-        shape = (1, rows, k) if kind == "matmul" else (rows, k)
-        if kind == "matmul":
-            inits += [numpy_helper.from_array(w.T.astype(np.float32), f"w{i}"),
-                      numpy_helper.from_array(bias.astype(np.float32), f"b{i}")]
-            nodes += [helper.make_node("MatMul", [f"x{i}", f"w{i}"], [f"m{i}"], name=f"fc{i}"),
-                      helper.make_node("Add", [f"m{i}", f"b{i}"], [f"y{i}"], name=f"add{i}")]
-        else:
-            inits += [numpy_helper.from_array(w.astype(np.float32), f"w{i}"),
-                      numpy_helper.from_array(bias.astype(np.float32), f"b{i}")]
-            nodes.append(helper.make_node("Gemm", [f"x{i}", f"w{i}", f"b{i}"], [f"y{i}"], name=f"fc{i}", transB=1))
-        ins.append(helper.make_tensor_value_info(f"x{i}", TensorProto.FLOAT, shape))
-        outs.append(helper.make_tensor_value_info(f"y{i}", TensorProto.FLOAT, None))
-        shapes.append(shape)
-    g = helper.make_graph(nodes, "fc_lsh8", ins, outs, inits)
-    model, calib = _save(g, path, {f"x{i}": rows_((16,) + s) for i, s in enumerate(shapes)})
-    return model, calib, [rows_((4,) + s) for s in shapes]
+def int8_lsh_net(path, rows=6, k=48, c=(10, 9), seed=3):
+    """MatMul x0 [1, rows, k] @ W + b and Gemm x1 [rows, k] (fc0, fc1; test_subbyte_fc_lsh.fc_lsh_net)
+    with _cancel_fc weights on _u_u_v rows: left- and right-shift channels in both layers at int8."""
+    return fc_lsh_net(path, rows=rows, k=k, c=c, seed=seed, weights=_cancel_fc, data=_u_u_v, bias_sd=0.002)
 
 
 def _onnx_case(tmp_path, monkeypatch, target, host):
