@@ -406,6 +406,14 @@ static inline void mcf_conv2d_sub_dsp(const mcf_conv2d_sub_args *a, const int8_t
 /* One row of a fully connected layer (mcf_sub_fc_row): mcf_subbyte_dsp_fc.h. */
 #include "mcf_subbyte_dsp_fc.h"
 
+/* One row on its own (noinline: the call skips the frame of the several-row path). */
+static __attribute__((noinline, unused)) void mcf_sub_fc_row_args(const mcf_fully_connected_sub_args *a, const int8_t *in,
+                                                                  int8_t *out, int32_t bits)
+{
+    mcf_sub_fc_row((const uint32_t *)(const void *)a->weights, in, out, a->bias, &a->rq, a->in_features,
+                   a->out_features, (int32_t *)a->scratch, bits, a->block);
+}
+
 /* A fully connected layer: one row straight from flash (mcf_sub_fc_row), several rows as the 1x1
  * convolution over `rows` pixels of in_features channels, block-outer (cols = 0). lsh (several
  * rows only; the row kernel takes left shifts itself): as mcf_sub_dsp_gemm's, 1 for
@@ -414,8 +422,7 @@ static inline void mcf_fully_connected_sub_dsp(const mcf_fully_connected_sub_arg
                                                int8_t *out, int32_t bits, int32_t lsh)
 {
     if (a->rows == 1) {
-        mcf_sub_fc_row((const uint32_t *)(const void *)a->weights, in, out, a->bias, &a->rq, a->in_features,
-                       a->out_features, (int32_t *)a->scratch, bits, a->block);
+        mcf_sub_fc_row_args(a, in, out, bits);
         return;
     }
     const mcf_window w = mcf_fc_window(a->rows, a->in_features, a->out_features);
