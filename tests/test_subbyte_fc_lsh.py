@@ -43,15 +43,17 @@ def _lsh_rows(rng, shape) -> np.ndarray:
                            rng.uniform(-1, 1, x0.shape)], axis=-1).astype(np.float32)
 
 
-def fc_lsh_net(path, rows=6, k=16, c=(10, 9), seed=2, branches=("matmul", "gemm")):
+def fc_lsh_net(path, rows=6, k=16, c=(10, 9), seed=2, branches=("matmul", "gemm"), weights=_lsh_fc,
+               data=_lsh_rows, bias_sd=0.05):
     """Independent branches: "matmul" x_i [1, rows, k] @ W + b (MatMul, then Add), "gemm" x_i [rows, k]
-    (Gemm, bias fused), node names fc0, fc1, ...; returns (model, calib, test inputs)."""
+    (Gemm, bias fused), node names fc0, fc1, ...; weights(rng, k, n) -> W [n, k], biases N(0, bias_sd),
+    data(rng, shape) -> inputs; returns (model, calib, test inputs)."""
     rng = np.random.default_rng(seed)
     nodes, inits, ins, outs, shapes = [], [], [], [], []
     for i, kind in enumerate(branches):
         n = c[i]
-        w = _lsh_fc(rng, k, n)
-        b = rng.normal(0, 0.05, n)
+        w = weights(rng, k, n)
+        b = rng.normal(0, bias_sd, n)
         shape = (1, rows, k) if kind == "matmul" else (rows, k)
         if kind == "matmul":
             inits += [numpy_helper.from_array(w.T.astype(np.float32), f"w{i}"),
@@ -66,8 +68,8 @@ def fc_lsh_net(path, rows=6, k=16, c=(10, 9), seed=2, branches=("matmul", "gemm"
         outs.append(helper.make_tensor_value_info(f"y{i}", TensorProto.FLOAT, None))
         shapes.append(shape)
     g = helper.make_graph(nodes, "fc_lsh", ins, outs, inits)
-    model, calib = _save(g, path, {f"x{i}": _lsh_rows(rng, (16,) + s) for i, s in enumerate(shapes)})
-    return model, calib, [_lsh_rows(rng, (4,) + s) for s in shapes]
+    model, calib = _save(g, path, {f"x{i}": data(rng, (16,) + s) for i, s in enumerate(shapes)})
+    return model, calib, [data(rng, (4,) + s) for s in shapes]
 
 
 def _dense_kernels(res) -> dict:

@@ -16,6 +16,7 @@ PER_MAC = {
     "mcf_conv2d_s8_fast": 1.85,
     "mcf_conv2d_s8": 8.0,
     "mcf_fully_connected_s8_dsp": 0.85,
+    "mcf_fully_connected_s8_dsp_lsh": 0.9,      # one instruction more per output (docs/pareto.md)
     "mcf_fully_connected_s8_dsp_row": 1.05,
     "mcf_fully_connected_s8_dsp_lean": 1.9,
     "mcf_fully_connected_s8_fast": 1.55,
