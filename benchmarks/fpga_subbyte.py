@@ -99,11 +99,9 @@ def main():
     ap.add_argument("--qat", default="4,2,2all", help="QAT rows (keys of fpga_models.QAT_WIDTHS) or none")
     ap.add_argument("--jobs", type=int, default=2, help="yosys runs at a time")
     args = ap.parse_args()
-    import torch
-    torch.manual_seed(0)
     xtr, ytr, xte, yte = models.digits()
     work = Path(tempfile.mkdtemp(prefix="mcf_fpga_subbyte_"))
-    m = models.train(models.cnn_module(), xtr, ytr, epochs=12)
+    m = models.train(models.cnn_module(seed=0), xtr, ytr, epochs=12)  # the tests' CNN (fpga_models)
     onnx = models.export(m, work / "cnn.onnx")
     print(f"digits CNN, float accuracy {models.float_accuracy(m, xte, yte):.4f}; reuse {args.reuse}, "
           "16-bit activations")

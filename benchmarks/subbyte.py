@@ -82,9 +82,12 @@ def weight_layer_bytes(info) -> int:
     return sum(layers.values())
 
 
-def mlperf_models():
-    """(name, path) of the MLPerf Tiny models found; prints a row for each one missing."""
+def mlperf_models(only=()):
+    """(name, path) of the MLPerf Tiny models found (those whose names contain one of `only`, if
+    given); prints a row for each one missing."""
     for m in MODELS:
+        if only and not any(s in m for s in only):
+            continue
         path = mlperf_dir() / f"{m}_int8.tflite"
         if path.is_file():
             yield m, path
@@ -117,10 +120,10 @@ def bench_flash(work: Path, targets=(("portable", "cortex-m4", True), ("M3 tuned
                   flush=True)
 
 
-def bench_models(cores, work: Path):
+def bench_models(cores, work: Path, only=()):
     print("| model | core | int8 instructions | int4 | ternary | int4 / int8 | ternary / int8 | arena B int8 / int4 / ternary | bit-exact |")
     print("|---|---|---|---|---|---|---|---|---|")
-    for m, path in mlperf_models():
+    for m, path in mlperf_models(only):
         for c in cores:
             target, board = CORES[c]
             n, arena, ok = {}, {}, True
@@ -149,13 +152,14 @@ def main(argv=None):
     ap.add_argument("--layers-only", action="store_true")
     ap.add_argument("--flash-only", action="store_true")
     ap.add_argument("--models", action="store_true", help="whole MLPerf Tiny models on QEMU instead")
+    ap.add_argument("--only", default="", help="--models: comma-separated substrings of model names")
     ap.add_argument("--work", help="keep the build folders here")
     args = ap.parse_args(argv)
     cores = [c.strip().lower() for c in args.cores.split(",") if c.strip()]
     with tempfile.TemporaryDirectory(prefix="mcf_subbyte_") as tmp:
         work = Path(args.work) if args.work else Path(tmp)
         if args.models:
-            bench_models([c for c in cores if c != "m0"], work)
+            bench_models([c for c in cores if c != "m0"], work, [s for s in args.only.split(",") if s])
             return
         if not args.layers_only:
             bench_flash(work)

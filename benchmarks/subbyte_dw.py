@@ -29,6 +29,16 @@ DW_LAYERS = {
     "depthwise 3x3 x2 16 @16x16": dw_spec(16, 16, mult=2),
     "depthwise 3x3 dil 2 32 @16x16": dw_spec(32, 16, dil=2),
 }
+# 3x3 / multiplier 1 shapes of the `_dsp` kernels (vww_mbv1_96's and kws's depthwise sizes): --dw3
+DW3_LAYERS = {
+    "depthwise 3x3 8 @48x48": dw_spec(8, 48),
+    "depthwise 3x3 s2 8 @48x48": dw_spec(8, 48, stride=2),
+    "depthwise 3x3 128 @12x12": dw_spec(128, 12),
+    "depthwise 3x3 s2 128 @12x12": dw_spec(128, 12, stride=2),
+    "depthwise 3x3 256 @6x6": dw_spec(256, 6),
+    "depthwise 3x3 s2 256 @6x6": dw_spec(256, 6, stride=2),
+    "depthwise 3x3 512 @3x3": dw_spec(512, 3),
+}
 
 
 def _depthwise_names(path) -> list[str]:
@@ -108,6 +118,7 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--cores", default="m4,m55")
     ap.add_argument("--only", default="", help="comma-separated substrings of layer names")
+    ap.add_argument("--dw3", action="store_true", help="the 3x3 / multiplier 1 shapes (DW3_LAYERS) instead")
     ap.add_argument("--model", help="a whole model instead of the layer table")
     ap.add_argument("--calib", help="calibration data (.npy / .npz) for an ONNX model")
     ap.add_argument("--work", help="keep the build folders here")
@@ -118,7 +129,8 @@ def main(argv=None):
         with tempfile.TemporaryDirectory(prefix="mcf_subbyte_dw_") as tmp:
             bench_model(Path(args.model), args.calib, cores, Path(args.work) if args.work else Path(tmp))
         return
-    layers = {name: spec for name, spec in DW_LAYERS.items() if not only or any(s in name for s in only)}
+    table = DW3_LAYERS if args.dw3 else DW_LAYERS
+    layers = {name: spec for name, spec in table.items() if not only or any(s in name for s in only)}
     with tempfile.TemporaryDirectory(prefix="mcf_subbyte_dw_") as tmp:
         bench_layers(cores, Path(args.work) if args.work else Path(tmp), layers)
 

@@ -36,10 +36,11 @@ def _i32(v):
 
 def radix_dots(w: np.ndarray, x: np.ndarray, bits: int, chunk: int) -> np.ndarray:
     """What mcf_sub_fc_row computes from the flash bytes: int32 SMLAD sums that wrap, decoded per
-    chunk of `chunk` steps."""
+    chunk of `chunk` steps; the groups as R._groups lays them out (a narrower last group with every
+    field offset binary)."""
     c, k = w.shape
     words = R.fc_radix_layout(w, bits).view("<u4").astype(np.int64)
-    p, steps = R.CHANNELS[bits], -(-k // R.STEP_K)
+    steps = -(-k // R.STEP_K)
     xp = np.zeros(steps * R.STEP_K, np.int64)
     xp[:k] = x
     xw = xp.reshape(-1, 4)[:, [0, 2, 1, 3]].reshape(-1, 2)        # per word: (x_k, x_k+2)
@@ -47,7 +48,7 @@ def radix_dots(w: np.ndarray, x: np.ndarray, bits: int, chunk: int) -> np.ndarra
     lo16 = lambda v: v & 0xFFFF
     s16 = lambda v: v - ((v & 0x8000) << 1)
     out = []
-    for g in range(-(-c // p)):
+    for g, (_, p, b, top_offset) in enumerate(R._groups(w, bits)):
         u = words[g * per_group:(g + 1) * per_group]
         d = np.zeros(p, np.int64)
         for s0 in range(0, steps, chunk):
@@ -55,14 +56,15 @@ def radix_dots(w: np.ndarray, x: np.ndarray, bits: int, chunk: int) -> np.ndarra
             uu, xx = u[sl], xw[sl]
             r = []
             for j in range(p - 1):
-                m = ((1 << bits) - 1) << (bits * j)
+                m = ((1 << b) - 1) << (b * j)
                 r.append(_i32(((uu & m) * xx[:, 0] + ((uu >> 16) & m) * xx[:, 1]).sum()))
             r.append(_i32((s16(lo16(uu)) * xx[:, 0] + s16(uu >> 16) * xx[:, 1]).sum()))
             for j in range(p - 1):
-                d[j] += r[j] >> (bits * j)
-            d[p - 1] += _i32(r[p - 1] - sum(r[:p - 1])) >> (bits * (p - 1))
-        d[:p - 1] -= R.OFFSET[bits] * int(x.sum())
+                d[j] += r[j] >> (b * j)
+            d[p - 1] += _i32(r[p - 1] - sum(r[:p - 1])) >> (b * (p - 1))
+        d[:p if top_offset else p - 1] -= R.OFFSET[bits] * int(x.sum())
         out.extend(d)
+    assert len(words) == per_group * -(-c // R.CHANNELS[bits])       # the flash of padded groups
     return np.array(out[:c])
 
 
@@ -70,7 +72,7 @@ def radix_dots(w: np.ndarray, x: np.ndarray, bits: int, chunk: int) -> np.ndarra
 def test_radix_arithmetic(bits):
     rng = np.random.default_rng(bits)
     wmax = 7 if bits == 4 else 1
-    for c, k in ((1, 1), (5, 13), (11, 37), (8, 64), (9, 130)):
+    for c, k in ((1, 1), (5, 13), (11, 37), (8, 64), (9, 130), (2, 9), (3, 24), (6, 17), (10, 40), (12, 8)):
         w = rng.integers(-wmax, wmax + 1, (c, k))
         x = rng.integers(-128, 128, k)
         assert np.array_equal(radix_dots(w, x, bits, 1 << 20), w @ x), (c, k)
@@ -85,6 +87,13 @@ def test_radix_arithmetic(bits):
     assert not np.array_equal(radix_dots(w2, x2, bits, 1 << 20), w2 @ x2), "the bound is real"
     assert R.chunk_steps(w2, bits) == R.CHUNK_STEPS_MAX[bits]
     assert np.array_equal(radix_dots(w2, x2, bits, R.chunk_steps(w2, bits)), w2 @ x2)
+    # the narrower last groups (1, 2, 4 channels, every field offset binary) at the chunk bound
+    for extra in (1, 2, 3, 4):
+        w3 = np.full((p + extra, kmax), wmax)
+        w3[1::2] = -wmax
+        for xv in (-128, 127):
+            x3 = np.full(kmax, xv)
+            assert np.array_equal(radix_dots(w3, x3, bits, kmax // R.STEP_K), w3 @ x3), (extra, xv)
 
 
 def test_layout_and_chunks():
@@ -95,9 +104,16 @@ def test_layout_and_chunks():
     h = R.fc_radix_layout(w, 4).view("<u2")
     assert h[0] == (1 | 8 << 4 | 15 << 8 | 0xF << 12) and h[1] == (9 | 10 << 4 | 11 << 8 | 4 << 12)
     assert h[2] == 0x888 and len(h) == 8
-    # ternary: 8 channels a halfword, out_features 3 padded with zero channels (offset 1 each)
+    # ternary: 8 channels a halfword; out_features 3: a last group of 4 channels in 4-bit fields,
+    # every one offset binary (the padded one too), the same flash as a group of 8
     t = R.fc_radix_layout(np.array([[1], [-1], [0]]), 2).view("<u2")
-    assert t[0] == (2 | 0 << 2 | 1 << 4 | 0x1540) and len(t) == 8
+    assert t[0] == (2 | 0 << 4 | 1 << 8 | 1 << 12) and len(t) == 8
+    assert R.fc_radix_layout(np.ones((9, 1), np.int64), 2).view("<u2")[8] == 2      # 8 + 1: 16-bit field
+    # int4 10 channels: two groups of 4, then 2 channels in 8-bit fields (offset binary)
+    w10 = np.zeros((10, 8), np.int64)
+    w10[8:, 0] = [-7, 7]
+    h10 = R.fc_radix_layout(w10, 4).view("<u2")
+    assert len(h10) == 24 and h10[16] == (1 | 15 << 8) and h10[17] == 0x808
     # chunks: the layer's own weights prove the bound over a long row of small weights
     small = np.ones((4, 701), np.int64)
     assert R.chunk_steps(small, 4) == 88
@@ -108,15 +124,18 @@ def test_layout_and_chunks():
 
 # -- end to end against tflite-micro ---------------------------------------------------------------
 def fc_row_model(k: int, n: int, *, int4_tensor: bool, ternary: bool = False, mag: int | None = None,
-                 exps=(-2, 0, 1, 2, -1, 3, 0, 4), dead=(), seed: int = 5) -> tuple[bytes, np.ndarray]:
-    """FULLY_CONNECTED K -> N on one row. int4_tensor: TFLite INT4 weights, one scale (right shift);
+                 exps=(-2, 0, 1, 2, -1, 3, 0, 4), dead=(), seed: int = 5, rows: int = 1,
+                 int4_mult: float | None = None, bias_max: int = 400, act=None) -> tuple[bytes, np.ndarray]:
+    """FULLY_CONNECTED K -> N on `rows` rows (input [rows, K]). int4_tensor: TFLite INT4 weights, one
+    scale (a right shift; int4_mult: the scale that makes the layer's multiplier that number);
     else int8 weights holding grid values (|w| <= 7 with a 7 in every live channel, or +-1) with
     per-channel multipliers 2^e u (left shifts for e >= 0), for narrowing. mag: every |w| = mag.
-    Returns the file and the weights."""
+    Biases in (-bias_max, bias_max). act: the fused activation (tflite_builder.ACT). Returns the
+    file and the weights."""
     rng = np.random.default_rng(seed)
     b = ModelBuilder()
     s_in, s_out = 0.05, 0.04
-    x = b.tensor((1, k), scale=s_in, zp=-7)
+    x = b.tensor((rows, k), scale=s_in, zp=-7)
     if ternary:
         q = rng.choice([-1, 1], (n, k))
     elif mag is not None:
@@ -127,15 +146,15 @@ def fc_row_model(k: int, n: int, *, int4_tensor: bool, ternary: bool = False, ma
     q[list(dead)] = 0
     spread = np.sqrt(k) * np.abs(q).mean() * 70            # typical |dot|
     if int4_tensor:
-        s_w = np.full(1, 40 / spread * s_out / s_in)
+        s_w = np.full(1, (40 / spread if int4_mult is None else int4_mult) * s_out / s_in)
     else:
         s_w = 2.0 ** np.resize(np.asarray(exps), n) * rng.uniform(0.55, 0.95, n) / 8 * s_out / s_in
     wt = b.tensor((n, k), dtype="int4" if int4_tensor else "int8", scale=s_w, zp=np.zeros(len(s_w), int),
                   axis=None if int4_tensor else 0, data=q)
     bias = b.tensor((n,), dtype="int32", scale=np.broadcast_to(s_in * s_w, (n,)), zp=np.zeros(n, int), axis=0,
-                    data=rng.integers(-400, 400, n))
-    y = b.tensor((1, n), scale=s_out, zp=3)
-    b.op(OP.FULLY_CONNECTED, [x, wt, bias], [y], **fc_opts())
+                    data=rng.integers(-bias_max, bias_max, n))
+    y = b.tensor((rows, n), scale=s_out, zp=3)
+    b.op(OP.FULLY_CONNECTED, [x, wt, bias], [y], **fc_opts(act))
     return b.build([x], [y]), q
 
 
@@ -239,24 +258,32 @@ def test_fc_radix_m7_m33(tmp_path, name):
     _run_case(tmp_path, name, (M7, M33), host=False)
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("bits,bar", [(4, 1.20), (2, 1.26)])
-def test_fc_row_speed_m4(tmp_path, bits, bar):
-    """ad_fcae's 640 -> 128 row on QEMU Cortex-M4 (one-layer model, default kernels): at most 1.20x
-    (int4) / 1.26x (ternary) the int8 DSP row kernel's instructions (measured 1.15x / 1.21x; the
-    multiply loops' lower bound on this ISA is about 1.11x / 1.23x, docs/subbyte.md); the previous
-    row loop was 1.52x / 1.40x on 256 -> 64."""
+def fc_layer_instructions(tmp_path: Path, k: int, n: int, bits=(8, 4, 2)) -> dict:
+    """Instructions of a one-layer K -> N model (random calibrated ONNX) on QEMU Cortex-M4 per weight
+    width, default kernels: the int8 DSP row kernel and the radix row kernels, each run bit-exact
+    with the golden model."""
     from kernels.layer_models import build_model, fc_spec
     _need_qemu()
-    model, calib, x = build_model([fc_spec(640, 128)], tmp_path / "m.onnx")
+    model, calib, x = build_model([fc_spec(k, n)], tmp_path / "m.onnx")
     x = [a[:1] for a in x]
-    n = {}
-    for b in (8, bits):
+    counts = {}
+    for b in bits:
         res = compile_model(model, tmp_path / str(b), target="cortex-m4", calib=calib, quiet=True, weight_bits=b)
         y, info = simulate(tmp_path / str(b), board="mps2-an386", x=x, quiet=True)
         ref, _ = simulate(tmp_path / str(b), board="reference", x=x, quiet=True)
         np.testing.assert_array_equal(y, ref)
-        n[b] = info["instructions"]
+        counts[b] = info["instructions"]
         assert res.info["layers"][0]["kernel"] == ("mcf_fully_connected_s8_dsp_row" if b == 8 else
                                                    f"mcf_fully_connected_s8_w{b}_dsp")
+    return counts
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("bits,bar", [(4, 1.20), (2, 1.26)])
+def test_fc_row_speed_m4(tmp_path, bits, bar):
+    """ad_fcae's 640 -> 128 row on QEMU Cortex-M4 (one-layer model, default kernels): at most 1.20x
+    (int4) / 1.26x (ternary) the int8 DSP row kernel's instructions (measured 1.11x / 1.17x; the
+    multiply loops' lower bound on this ISA is about 1.13x / 1.21x, docs/subbyte.md); the previous
+    row loop was 1.52x / 1.40x on 256 -> 64."""
+    n = fc_layer_instructions(tmp_path, 640, 128, (8, bits))
     assert n[bits] <= bar * n[8], n

@@ -144,9 +144,9 @@ def test_int4_tflm_golden_qemu_m4(tmp_path):
     assert [l["weight_bits"] for l in layers] == [4, 4, 4]
     assert all("_w4" in l["kernel"] for l in layers), [l["kernel"] for l in layers]
     # flash counts the packed bytes: the weights at 4 bits, each channel's row padded to whole 32-bit
-    # words by the DSP kernels (conv2d_w4_dsp: 45 weights -> 24 bytes, fully_connected_w4_dsp:
-    # 144 -> 72) in channel pairs, dense for the portable / _fast kernels; constants: int16 or int32
-    # bias (whichever the layer's biases fit; the DSP FC row int32), the multiplier in int32
+    # words by the DSP conv kernel (conv2d_w4_dsp: 45 weights -> 24 bytes) in channel pairs, the
+    # general depthwise kernel's padded tap pairs, the FC row's radix layout, dense for the
+    # portable / _fast kernels; constants: int16 or int32 bias (whichever the layer's biases fit; the DSP FC row int32), the multiplier in int32
     # (TFLite's scales: not a 16-bit mantissa, so no uint16 form) and an int8 shift
     import re
     src = next((tmp_path / "mps2-an386").glob("*_weights.c")).read_text()
@@ -154,9 +154,16 @@ def test_int4_tflm_golden_qemu_m4(tmp_path):
         bias16 = re.search(rf"_L{i}_bias16\[", src) is not None
         assert not re.search(rf"_L{i}_mult16\[", src)
         consts = ch * ((2 if bias16 else 4) + 4 + 1)
-        if l["kernel"].endswith("_dsp") and row:
-            assert not (bias16 and l["op"] == "dense")
+        if l["kernel"].endswith("_dsp") and l["op"] == "dense":
+            # the single-row FC's radix layout: 4 channels a halfword per input (7 -> 8), its
+            # constants packed in one int32 array: doubled bias and multiplier, exponents four a word
+            want = 8 * 144 // 2 + 8 * ch + 4 * -(-ch // 4)
+        elif l["kernel"].endswith("_dsp") and row:
             want = (ch + ch % 2) * row + consts          # channel pairs (an odd last one padded)
+        elif l["kernel"].endswith("_dsp_gen"):
+            # the depth-multiplier-2 depthwise: the int8 general kernel's halfwords, each 3-tap row
+            # padded to 2 tap pairs (12 a channel), 8 nibbles a word (dsp_gen_layout)
+            want = 4 * -(-ch * 12 // 8) + consts
         else:
             want = -(-n // 2) + consts
         assert l["weight_bytes"] == want, (l["kernel"], l["weight_bytes"], want)

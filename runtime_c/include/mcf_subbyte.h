@@ -129,6 +129,10 @@ void mcf_conv2d_s8_w4_dsp_lsh(const mcf_conv2d_sub_args *a, const int8_t *in, in
 void mcf_conv2d_s8_w2_dsp_lsh(const mcf_conv2d_sub_args *a, const int8_t *in, int8_t *out);
 void mcf_conv2d_s8_w4_dsp_lss(const mcf_conv2d_sub_args *a, const int8_t *in, int8_t *out);
 void mcf_conv2d_s8_w2_dsp_lss(const mcf_conv2d_sub_args *a, const int8_t *in, int8_t *out);
+void mcf_fully_connected_s8_w4_dsp_lsh(const mcf_fully_connected_sub_args *a, const int8_t *in, int8_t *out);
+void mcf_fully_connected_s8_w2_dsp_lsh(const mcf_fully_connected_sub_args *a, const int8_t *in, int8_t *out);
+void mcf_fully_connected_s8_w4_dsp_lss(const mcf_fully_connected_sub_args *a, const int8_t *in, int8_t *out);
+void mcf_fully_connected_s8_w2_dsp_lss(const mcf_fully_connected_sub_args *a, const int8_t *in, int8_t *out);
 void mcf_fully_connected_s8_w4_dsp(const mcf_fully_connected_sub_args *a, const int8_t *in, int8_t *out);
 void mcf_fully_connected_s8_w2_dsp(const mcf_fully_connected_sub_args *a, const int8_t *in, int8_t *out);
 

@@ -1,7 +1,8 @@
 /*
  * mcf_subbyte_dsp.h - convolution (groups 1) and fully connected layers with int4 / ternary
  * weights on the DSP extension (Cortex-M4 / M7 / M33), instantiated per width by
- * mcf_conv2d_s8_w4_dsp.c, ..._w2_dsp.c, mcf_fully_connected_s8_w4_dsp.c, ..._w2_dsp.c.
+ * mcf_conv2d_s8_w4_dsp.c, ..._w2_dsp.c, mcf_fully_connected_s8_w4_dsp.c, ..._w2_dsp.c (and their
+ * _dsp_lsh / _dsp_lss forms for layers with left-shift channels).
  *
  * The weights stay packed in flash; at run time a block of `block` output channels is unpacked
  * into the scratch in exactly the layout the int8 DSP kernel reads (doubled int16 weights in
@@ -405,18 +406,27 @@ static inline void mcf_conv2d_sub_dsp(const mcf_conv2d_sub_args *a, const int8_t
 /* One row of a fully connected layer (mcf_sub_fc_row): mcf_subbyte_dsp_fc.h. */
 #include "mcf_subbyte_dsp_fc.h"
 
+/* One row on its own (noinline: the call skips the frame of the several-row path). */
+static __attribute__((noinline, unused)) void mcf_sub_fc_row_args(const mcf_fully_connected_sub_args *a, const int8_t *in,
+                                                                  int8_t *out, int32_t bits)
+{
+    mcf_sub_fc_row((const uint32_t *)(const void *)a->weights, in, out, a->bias, &a->rq, a->in_features,
+                   a->out_features, (int32_t *)a->scratch, bits, a->block);
+}
+
 /* A fully connected layer: one row straight from flash (mcf_sub_fc_row), several rows as the 1x1
- * convolution over `rows` pixels of in_features channels. */
+ * convolution over `rows` pixels of in_features channels, block-outer (cols = 0). lsh (several
+ * rows only; the row kernel takes left shifts itself): as mcf_sub_dsp_gemm's, 1 for
+ * mcf_fully_connected_s8_w4_dsp_lsh / _w2 (double rounding), 2 for _dsp_lss (single rounding). */
 static inline void mcf_fully_connected_sub_dsp(const mcf_fully_connected_sub_args *a, const int8_t *in,
-                                               int8_t *out, int32_t bits)
+                                               int8_t *out, int32_t bits, int32_t lsh)
 {
     if (a->rows == 1) {
-        mcf_sub_fc_row((const uint32_t *)(const void *)a->weights, in, out, a->bias, &a->rq, a->in_features,
-                       a->out_features, (int32_t *)a->scratch, bits, a->block);
+        mcf_sub_fc_row_args(a, in, out, bits);
         return;
     }
     const mcf_window w = mcf_fc_window(a->rows, a->in_features, a->out_features);
-    mcf_sub_dsp_gemm(&w, in, out, a->weights, a->bias, &a->rq, a->scratch, a->block, 0, bits, 0, 0);
+    mcf_sub_dsp_gemm(&w, in, out, a->weights, a->bias, &a->rq, a->scratch, a->block, 0, bits, lsh, 0);
 }
 
 #endif /* __ARM_FEATURE_DSP */

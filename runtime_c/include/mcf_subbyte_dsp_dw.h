@@ -13,10 +13,15 @@
  *   other: per output channel [k_h][ceil(k_w / 2)] words of doubled int16 tap pairs
  *          (2 w[kx], 2 w[kx + 1]), zero after the last tap, then mcf_depthwise_conv2d_s8_dsp2
  *          (block = 2 planes, depth multiplier 1) or mcf_depthwise_conv2d_s8_dsp (one plane).
- * Flash keeps the portable packed weights (mcf_subbyte.h; 2-bit ternary fields) and 9 bytes of
- * constants a channel: `bias` = 2 bias' (2^(s+1) bias' for a left-shift channel), the Q31
- * multiplier, the int8 exponent e = -shift (codegen/c/variants/dsp_subbyte.py: dsp_sub_quant /
- * dsp_sub_quant_lsh). Scratch: the constants (16 bytes a channel), the taps, the planes.
+ * Flash: the taps in offset binary, permuted so that the convolution's assembly unpacking loops
+ * (mcf_subbyte_dsp.h: mcf_sub_unpack4_words / _unpack2_words, SSUB8 + SXTB16: 1.25 instructions a
+ * tap) give the doubled int16 pairs (variants/dsp_subbyte_dw.py: dsp_gen_layout, general kernel;
+ * dsp_dw3_layout, 3x3: two kernel rows as three words, which two PKHs a row pair turn into the four
+ * A / B words, mcf_dw3_sub_spread, 0.67 instructions a tap), the portable packing's bytes once word
+ * aligned; and 9 bytes of constants a channel: `bias` = 2 bias' (2^(s+1) bias' for a left-shift
+ * channel), the Q31 multiplier, the int8 exponent e = -shift (codegen/c/variants/dsp_subbyte.py:
+ * dsp_sub_quant / dsp_sub_quant_lsh). Scratch: the constants (16 bytes a channel), the taps, the
+ * planes.
  * lsh (the _lsh entries): a channel stored with e <= 0 shifts left by s = -e; its taps are widened
  * by 2^(s+1) instead of 2, its e is 0 and rcz the output zero point, and the int8 kernel's _lsh
  * entries requantize it with one SMMLAR: floor((A m + 2^31) / 2^32) + out_zp = TFLite's
@@ -34,58 +39,35 @@
 typedef void (*mcf_dw_s8_fn)(const mcf_conv2d_s8_args *a, const int8_t *in, int8_t *out);
 
 /* The int8 kernels' {2 bias', m, rcz, e} of every channel into q; returns nothing. A channel
- * stored with e <= 0 (lsh layers only) gets e = 0 and rcz = out_zp. */
+ * stored with e <= 0 (lsh layers only) gets e = 0 and rcz = out_zp. The compact constants (int16
+ * biases and uint16 multipliers, codegen/c/layers/subbyte.py: compact_constants) in a loop of their
+ * own, whose choice is made once, not per channel (about 16 instructions a channel instead of 24). */
+static inline void mcf_dw_sub_quant1(int32_t *q, int32_t b, int32_t m, int32_t e, int32_t zp)
+{
+    q[0] = b;
+    q[1] = m;
+    q[2] = e > 0 ? mcf_sub_rcz(e, zp) : zp;
+    q[3] = e > 0 ? e : 0;
+}
+
 static void mcf_dw_sub_quant(const mcf_conv2d_sub_args *a, int32_t *q)
 {
-    for (int32_t c = 0; c < a->win.out_c; ++c, q += 4) {
-        const int32_t e = a->rq.shift[c];
-        q[0] = mcf_sub_bias(a->bias, a->bias16, c);
-        q[1] = mcf_sub_mult(&a->rq, c);
-        q[2] = e > 0 ? mcf_sub_rcz(e, a->rq.out_zp) : a->rq.out_zp;
-        q[3] = e > 0 ? e : 0;
-    }
-}
-
-/* The factor of channel c's unpacked taps: 2 (the int8 kernel's doubling), 2^(s+1) for a channel
- * stored with e = -s <= 0. */
-static inline int32_t mcf_dw_sub_factor(const mcf_conv2d_sub_args *a, int32_t c)
-{
-    const int32_t e = a->rq.shift[c];
-    return e > 0 ? 2 : 2 << -e;
-}
-
-/* The n first packed fields of the layer as int16 at dst, a 32-bit word (8 int4 / 16 ternary
- * fields) at a time with constant-position bit-field extracts (SBFX), the last ones by mcf_wsub.
- * About 2 instructions a field instead of mcf_wsub's 6-8 per field with a variable index. */
-static void mcf_dw_sub_flat(const uint8_t *w, int16_t *dst, int32_t n, int32_t bits)
-{
-    int32_t i = 0;
-    if (bits == 4) {
-        for (; i + 8 <= n; i += 8, dst += 8) {
-            const int32_t u = mcf_rd32(w + (i >> 1));
-            dst[0] = (int16_t)((int32_t)((uint32_t)u << 28) >> 28);
-            dst[1] = (int16_t)((int32_t)((uint32_t)u << 24) >> 28);
-            dst[2] = (int16_t)((int32_t)((uint32_t)u << 20) >> 28);
-            dst[3] = (int16_t)((int32_t)((uint32_t)u << 16) >> 28);
-            dst[4] = (int16_t)((int32_t)((uint32_t)u << 12) >> 28);
-            dst[5] = (int16_t)((int32_t)((uint32_t)u << 8) >> 28);
-            dst[6] = (int16_t)((int32_t)((uint32_t)u << 4) >> 28);
-            dst[7] = (int16_t)(u >> 28);
+    const int32_t c_n = a->win.out_c, zp = a->rq.out_zp;
+    const int8_t *sh = a->rq.shift;
+    const int16_t *b16 = a->bias16;
+    const uint16_t *m16 = a->rq.mult16;
+    if (b16 && m16) {
+        for (int32_t c = 0; c < c_n; ++c, q += 4) {
+            mcf_dw_sub_quant1(q, b16[c], (int32_t)((uint32_t)m16[c] << 15), sh[c], zp);
         }
-    } else {
-        for (; i + 16 <= n; i += 16, dst += 16) {
-            const int32_t u = mcf_rd32(w + (i >> 2));
-            for (int32_t j = 0; j < 16; ++j) {          /* unrolled by GCC: one SBFX a field */
-                dst[j] = (int16_t)((int32_t)((uint32_t)u << (30 - 2 * j)) >> 30);
-            }
-        }
+        return;
     }
-    for (; i < n; ++i) {
-        *dst++ = (int16_t)mcf_wsub(w, (size_t)i, bits);
+    for (int32_t c = 0; c < c_n; ++c, q += 4) {
+        mcf_dw_sub_quant1(q, mcf_sub_bias(a->bias, b16, c), mcf_sub_mult(&a->rq, c), sh[c], zp);
     }
 }
 
-/* `words` words of doubled tap pairs from the stream of variants/dsp_subbyte_dw.py: dsp_gen_layout
+/* `words` words of doubled tap pairs from the stream of variants/dsp_subbyte_dw.py: halfword_words
  * (offset-binary fields, bytes permuted so that SXTB16 / SXTB16 ROR 8 of one SSUB8 give two pair
  * words): the convolution's assembly loops (mcf_subbyte_dsp.h: mcf_sub_unpack4_words /
  * _unpack2_words, 1.25 instructions a weight) read it as it stands, int4 4 words a flash word,
@@ -98,6 +80,64 @@ static inline void mcf_dw_sub_gen_unpack(const uint32_t *src, int32_t *dst, int3
     }
 }
 
+/* lsh: the unpacked doubled taps (`words` words a channel) of the channels stored with e = -s < 0
+ * times 2^s (SADD16 doubles both halfwords; |2^(s+1) w| < 2^15, variants/dsp_subbyte.py: _lsh_ok). */
+static void mcf_dw_sub_scale_left(int32_t *taps, const int8_t *shift, int32_t c_n, int32_t words)
+{
+    for (int32_t c = 0; c < c_n; ++c) {
+        const int32_t s = -shift[c];
+        uint32_t *p = (uint32_t *)taps + (size_t)c * words;
+        for (int32_t i = 0; s > 0 && i < words; ++i) {
+            uint32_t v = p[i];
+            for (int32_t k = 0; k < s; ++k) {
+                v = __sadd16(v, v);
+            }
+            p[i] = v;
+        }
+    }
+}
+
+/*
+ * The 3x3 kernel's rows from the unpacked stream of dsp_dw3_layout: n row pairs, each three words
+ * a = (2 Q0, 2 Q1), x = (2 P0, 2 Q2), b = (2 P1, 2 P2) at src -> four words A_Q = a,
+ * B_Q = PKHTB(x, a, ASR 16) = (2 Q1, 2 Q2), A_P = PKHBT(x, b, LSL 16) = (2 P0, 2 P1), B_P = b at dst,
+ * two pairs a pass (LDM of six words, four PKHs, STM of eight): 8 instructions per 12 taps. In place
+ * with src = dst + n (words): a pass writes its eight words only over words already read.
+ */
+MCF_SUB_WORDS_FN(mcf_dw3_sub_spread_words,
+                 "subs r2, r2, #2\n\t"
+                 "blt 2f\n\t"
+                 "1:\n\t"
+                 "ldmia r0!, {r3, r4, r6, r8, r9, r11}\n\t"
+                 "pkhbt r5, r4, r6, lsl #16\n\t"
+                 "pkhtb r4, r4, r3, asr #16\n\t"
+                 "pkhbt r10, r9, r11, lsl #16\n\t"
+                 "pkhtb r9, r9, r8, asr #16\n\t"
+                 "stmia r1!, {r3-r6, r8-r11}\n\t"
+                 "subs r2, r2, #2\n\t"
+                 "bge 1b\n\t"
+                 "2:\n\t"
+                 "adds r2, r2, #2\n\t"
+                 "beq 3f\n\t"
+                 "ldmia r0!, {r3, r4, r6}\n\t"
+                 "pkhbt r5, r4, r6, lsl #16\n\t"
+                 "pkhtb r4, r4, r3, asr #16\n\t"
+                 "stmia r1!, {r3-r6}\n\t"
+                 "3:\n\t")
+
+/* All 3 C rows: the pairs, then a last unpaired row (C odd: a, x = (0, 2 Q2)). */
+static inline void mcf_dw3_sub_spread(int32_t *taps, int32_t rows)
+{
+    const int32_t pairs = rows >> 1;
+    const int32_t *src = taps + pairs;
+    mcf_dw3_sub_spread_words((const uint32_t *)src, taps, pairs);
+    if (rows & 1) {
+        const uint32_t a = (uint32_t)src[3 * pairs], x = (uint32_t)src[3 * pairs + 1];
+        taps[2 * rows - 2] = (int32_t)a;
+        taps[2 * rows - 1] = (int32_t)((x & 0xFFFF0000u) | (a >> 16));
+    }
+}
+
 /*
  * Depthwise 3x3 (multiplier 1, dilation 1, the int8 DSP 3x3 kernel's shapes): the taps as that
  * kernel's doubled int16 rows (A = (2 w0, 2 w1), B = (2 w1, 2 w2) per kernel row); block = 4 or 1
@@ -106,27 +146,19 @@ static inline void mcf_dw_sub_gen_unpack(const uint32_t *src, int32_t *dst, int3
 static inline void mcf_depthwise_sub_dsp(const mcf_conv2d_sub_args *a, const int8_t *in, int8_t *out, int32_t bits,
                                          int32_t lsh)
 {
-    const int32_t c_n = a->win.out_c;
+    const int32_t c_n = a->win.out_c, rows = 3 * c_n;
     int32_t *q = (int32_t *)a->scratch;
-    int16_t *taps = (int16_t *)(q + 4 * c_n);
-    /* the fields first flat at the end of the taps' space (9 of 12 halfwords a channel), then
-     * spread forwards: a row's 4 halfwords are written after its 3 fields are read, and never
-     * reach a field not read yet (12 c + 4 r + 3 < 3 c_n + 9 c + 3 r + 3 for c < c_n, r < 3) */
-    const int16_t *f = taps + 3 * (size_t)c_n;
+    int32_t *taps = q + 4 * c_n;
     mcf_dw_sub_quant(a, q);
-    mcf_dw_sub_flat(a->weights, taps + 3 * (size_t)c_n, 9 * c_n, bits);
-    int16_t *t = taps;
-    for (int32_t c = 0; c < c_n; ++c) {
-        const int32_t k = mcf_dw_sub_factor(a, c);
-        for (int32_t r = 0; r < 3; ++r, f += 3, t += 4) {
-            const int32_t w0 = k * f[0], w1 = k * f[1], w2 = k * f[2];
-            t[0] = (int16_t)w0;
-            t[1] = (int16_t)w1;
-            t[2] = (int16_t)w1;
-            t[3] = (int16_t)w2;
-        }
+    /* the stream at the end of the taps' 6 C words (from word rows / 2), 3 words a row pair (2 the
+     * last unpaired row); its last flash word's group may run into the planes, filled later */
+    mcf_dw_sub_gen_unpack((const uint32_t *)(const void *)a->weights, taps + (rows >> 1), 3 * (rows >> 1) + 2 * (rows & 1),
+                          bits);
+    mcf_dw3_sub_spread(taps, rows);
+    if (lsh) {
+        mcf_dw_sub_scale_left(taps, a->rq.shift, c_n, 6);
     }
-    const mcf_conv2d_s8_args a8 = mcf_sub_int8_args(&a->win, a->groups, &a->rq, taps, q, taps + 12 * (size_t)c_n);
+    const mcf_conv2d_s8_args a8 = mcf_sub_int8_args(&a->win, a->groups, &a->rq, taps, q, taps + 6 * (size_t)c_n);
     const mcf_dw_s8_fn run = a->block == 4 ? (lsh ? mcf_depthwise_conv2d_s8_dsp3x3_lsh : mcf_depthwise_conv2d_s8_dsp3x3)
                                            : (lsh ? mcf_depthwise_conv2d_s8_dsp3x3_lsh1 : mcf_depthwise_conv2d_s8_dsp3x3_1);
     run(&a8, in, out);
@@ -150,17 +182,7 @@ static inline void mcf_depthwise_sub_dsp_gen(const mcf_conv2d_sub_args *a, const
     mcf_dw_sub_quant(a, q);
     mcf_dw_sub_gen_unpack((const uint32_t *)(const void *)a->weights, taps, c_n * ch_words, bits);
     if (lsh) {
-        for (int32_t c = 0; c < c_n; ++c) {
-            const int32_t s = -a->rq.shift[c];
-            uint32_t *p = (uint32_t *)taps + (size_t)c * ch_words;
-            for (int32_t i = 0; s > 0 && i < ch_words; ++i) {
-                uint32_t v = p[i];
-                for (int32_t k = 0; k < s; ++k) {
-                    v = __sadd16(v, v);         /* 2^(s+1) w: |.| < 2^15 (_lsh_ok) */
-                }
-                p[i] = v;
-            }
-        }
+        mcf_dw_sub_scale_left(taps, a->rq.shift, c_n, ch_words);
     }
     const mcf_conv2d_s8_args a8 = mcf_sub_int8_args(w, a->groups, &a->rq, taps, q, planes);
     const mcf_dw_s8_fn run = a->block == 2 ? (lsh ? mcf_depthwise_conv2d_s8_dsp2_lsh : mcf_depthwise_conv2d_s8_dsp2)

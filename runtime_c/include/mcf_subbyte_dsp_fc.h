@@ -13,9 +13,10 @@
  *     W_j = (r_j >> b j) - o S,   W_top = (r_top - sum r_j) >> b (P - 1)   (mod 2^32, exact)
  * while |r_j| < 2^31 and |R^(P-1) W_top| < 2^31 (|x| <= 128: int4 up to 585 inputs, ternary 1023;
  * the compiler picks the chunk, dsp_fc_radix.py: chunk_steps, and the sums are decoded after each).
- * Per 16 MACs int4 6 AND + 8 SMLAD + 1.5 loads (LDM of 4 weight words, LDRD of widened x), the
- * loop 2 per 128 MACs: 15.75 instructions; ternary 7 AND + 8 SMLAD + LDR u + half an LDRD of x: 16.5
- * (+1/4 loop: 16.75).
+ * The loops take the fields by prefix masks, cleared in place (MCF_FC4_WORD below: the same sums
+ * mod 2^32, no temporary register). Per 16 MACs int4 6 BIC / AND + 8 SMLAD + one load (LDMs of 4
+ * weight words and of 4 widened x words), the loop 2 per 128 MACs: 15.25 instructions; ternary
+ * 7 BIC / AND + 8 SMLAD + one load (LDRDs of two weight words and of two x words) + 1/4 loop: 16.25.
  *
  * Scratch (int32 words): per chunk its widened row (4 words a step of 8 inputs: per group of 4 K
  * (x0, x2), (x1, x3), zero past K), then MCF_SUB_FC_STATE words: the chunk's 8 dot products, the
@@ -55,32 +56,47 @@
     "add r12, r2, #32\n\t"                                                          \
     "ldm r12, {r4-r11, pc}\n\t"
 
-/* int4: sums r3 (field 0), r4, r5, r6 (raw); weight words r7-r10, x words r11, r12, mask temp lr */
+/* Prefix masks, in place: per weight word u the raw SMLAD, then the fields cleared from the top down
+ * (BIC of field P-1, then P-2, ..., AND leaving field 0), an SMLAD after each, into the prefix sums
+ *     p_top = sum SMLAD(u, x),   p_j = sum SMLAD(u & (R^(j+1) - 1 in both halves), x)
+ * so field j's sum R^j (W_j + o S) = p_j - p_(j-1) and R^(P-1) W_top = p_top - p_(P-2) (mod 2^32:
+ * the same numbers as per-field masks, so the same exactness bounds). Clearing in place needs no
+ * temporary register, which frees one for the loads: the x words come by LDM of 4 (int4) and the
+ * weight words by LDRD (ternary). Neither loop has a register for its end: the head stores the
+ * sentinel 0x80008000 at xend (widened x halfwords are in [-128, 127], so no x word equals it),
+ * x is loaded a step ahead, and a pass ends on reading it (xend = r1 - 16 / - 8 then).
+ *
+ * int4: prefix sums r3 (p0), r4 (p1), r5 (p2), r6 (raw); weight words r7-r10 (LDM of 4), x words
+ * r2, r11, r12, lr (LDM of 4). A step of 8 inputs: 2 LDM, 12 BIC / AND, 16 SMLAD: 30 instructions
+ * per 32 MACs, four steps a pass + CMP / BNE: 15.25 per 16 MACs (was 15.75 with a mask temporary). */
 #define MCF_FC4_WORD(u, x)                                                          \
     "smlad r6, " u ", " x ", r6\n\t"                                                \
-    "and lr, " u ", #0x000F000F\n\t"                                                \
-    "smlad r3, lr, " x ", r3\n\t"                                                   \
-    "and lr, " u ", #0x00F000F0\n\t"                                                \
-    "smlad r4, lr, " x ", r4\n\t"                                                   \
-    "and lr, " u ", #0x0F000F00\n\t"                                                \
-    "smlad r5, lr, " x ", r5\n\t"
+    "bic " u ", " u ", #0xF000F000\n\t"                                             \
+    "smlad r5, " u ", " x ", r5\n\t"                                                \
+    "bic " u ", " u ", #0x0F000F00\n\t"                                             \
+    "smlad r4, " u ", " x ", r4\n\t"                                                \
+    "and " u ", " u ", #0x000F000F\n\t"                                             \
+    "smlad r3, " u ", " x ", r3\n\t"
 
 #define MCF_FC4_STEP                                                                \
     "ldmia r0!, {r7, r8, r9, r10}\n\t"                                              \
-    "ldrd r11, r12, [r1], #8\n\t"                                                   \
-    MCF_FC4_WORD("r7", "r11") MCF_FC4_WORD("r8", "r12")                             \
-    "ldrd r11, r12, [r1], #8\n\t"                                                   \
-    MCF_FC4_WORD("r9", "r11") MCF_FC4_WORD("r10", "r12")
+    MCF_FC4_WORD("r7", "r2") MCF_FC4_WORD("r8", "r11")                              \
+    MCF_FC4_WORD("r9", "r12") MCF_FC4_WORD("r10", "lr")                             \
+    "ldmia r1!, {r2, r11, r12, lr}\n\t"
 
 MCF_FC_LOOP(mcf_sub_fc_radix4)
 {
     __asm__ volatile(
+        "mov r3, #0x80008000\n\t"
+        "str r3, [r2]\n\t"
         MCF_FC_SAVE
         "movs r3, #0\n\t" "movs r4, #0\n\t" "movs r5, #0\n\t" "movs r6, #0\n\t"
-        "sub lr, r2, r1\n\t"                  /* 16 x the steps; four a pass, entered by their count mod 4 */
-        "ands lr, lr, #48\n\t"
+        "sub r7, r2, r1\n\t"                  /* 16 x the steps; four a pass, entered by their count mod 4 */
+        "and r7, r7, #48\n\t"
+        "ldmia r1!, {r2, r11, r12, lr}\n\t"
+        "cmp r7, #0\n\t"
         "beq 1f\n\t"
-        "cmp lr, #32\n\t"
+        "cmp r7, #32\n\t"
         "blo 4f\n\t"
         "beq 3f\n\t"
         "b 2f\n\t"
@@ -92,31 +108,43 @@ MCF_FC_LOOP(mcf_sub_fc_radix4)
         MCF_FC4_STEP
         "4:\n\t"
         MCF_FC4_STEP
-        MCF_FC_TAIL("subs r6, r6, r3\n\t" "subs r6, r6, r4\n\t" "subs r6, r6, r5\n\t" "asrs r6, r6, #12\n\t"
-                    "asrs r4, r4, #4\n\t" "asrs r5, r5, #8\n\t", "r3-r6"));
+        "cmp r2, #0x80008000\n\t"
+        "bne 1b\n\t"
+        "sub r2, r1, #16\n\t"
+        "subs r6, r6, r5\n\t" "asrs r6, r6, #12\n\t" "subs r5, r5, r4\n\t" "asrs r5, r5, #8\n\t"
+        "subs r4, r4, r3\n\t" "asrs r4, r4, #4\n\t"
+        "stm r2, {r3-r6}\n\t"
+        "add r12, r2, #32\n\t"
+        "ldm r12, {r4-r11, pc}\n\t");
 }
 
-/* ternary: sums r3-r9 (fields 0..6), r10 (raw); weight word r11, x words r2 and r12 (one LDRD),
- * mask temp lr. No register is left for the end pointer: the loop ends on a sentinel, the word
- * 0x80008000 stored at xend by the head (widened x halfwords are in [-128, 127], so no x word
- * equals it), read as the first word of the pair after the last; xend = r1 - 8 then. */
-#define MCF_FC2_AND(acc, mask, x)                                                   \
-    "and lr, r11, #" mask "\n\t"                                                    \
-    "smlad " acc ", lr, " x ", " acc "\n\t"
-
-#define MCF_FC2_WORD(x)                                                             \
-    "ldr r11, [r0], #4\n\t"                                                         \
-    "smlad r10, r11, " x ", r10\n\t"                                                \
-    MCF_FC2_AND("r3", "0x00030003", x) MCF_FC2_AND("r4", "0x000C000C", x)           \
-    MCF_FC2_AND("r5", "0x00300030", x) MCF_FC2_AND("r6", "0x00C000C0", x)           \
-    MCF_FC2_AND("r7", "0x03000300", x) MCF_FC2_AND("r8", "0x0C000C00", x)           \
-    MCF_FC2_AND("r9", "0x30003000", x)
+/* ternary: prefix sums r3 (p0) .. r9 (p6), r10 (raw); weight words r11, lr (LDRD), x words r2, r12
+ * (LDRD). Per weight word (16 MACs) 7 BIC / AND + 8 SMLAD + one LDRD per two words for each of w
+ * and x: 16, two steps a pass + CMP / BNE: 16.25 (was 16.75). */
+#define MCF_FC2_WORD(u, x)                                                          \
+    "smlad r10, " u ", " x ", r10\n\t"                                              \
+    "bic " u ", " u ", #0xC000C000\n\t"                                             \
+    "smlad r9, " u ", " x ", r9\n\t"                                                \
+    "bic " u ", " u ", #0x30003000\n\t"                                             \
+    "smlad r8, " u ", " x ", r8\n\t"                                                \
+    "bic " u ", " u ", #0x0C000C00\n\t"                                             \
+    "smlad r7, " u ", " x ", r7\n\t"                                                \
+    "bic " u ", " u ", #0x03000300\n\t"                                             \
+    "smlad r6, " u ", " x ", r6\n\t"                                                \
+    "bic " u ", " u ", #0x00C000C0\n\t"                                             \
+    "smlad r5, " u ", " x ", r5\n\t"                                                \
+    "bic " u ", " u ", #0x00300030\n\t"                                             \
+    "smlad r4, " u ", " x ", r4\n\t"                                                \
+    "and " u ", " u ", #0x00030003\n\t"                                             \
+    "smlad r3, " u ", " x ", r3\n\t"
 
 /* a step of 8 inputs with its first x pair already in r2, r12 */
 #define MCF_FC2_STEP                                                                \
-    MCF_FC2_WORD("r2") MCF_FC2_WORD("r12")                                          \
+    "ldrd r11, lr, [r0], #8\n\t"                                                    \
+    MCF_FC2_WORD("r11", "r2") MCF_FC2_WORD("lr", "r12")                             \
     "ldrd r2, r12, [r1], #8\n\t"                                                    \
-    MCF_FC2_WORD("r2") MCF_FC2_WORD("r12")                                          \
+    "ldrd r11, lr, [r0], #8\n\t"                                                    \
+    MCF_FC2_WORD("r11", "r2") MCF_FC2_WORD("lr", "r12")                             \
     "ldrd r2, r12, [r1], #8\n\t"
 
 MCF_FC_LOOP(mcf_sub_fc_radix2)
@@ -138,14 +166,71 @@ MCF_FC_LOOP(mcf_sub_fc_radix2)
         "cmp r2, #0x80008000\n\t"
         "bne 1b\n\t"
         "sub r2, r1, #8\n\t"
-        "subs r10, r10, r3\n\t" "subs r10, r10, r4\n\t" "subs r10, r10, r5\n\t"
-        "subs r10, r10, r6\n\t" "subs r10, r10, r7\n\t" "subs r10, r10, r8\n\t"
-        "subs r10, r10, r9\n\t" "asrs r10, r10, #14\n\t" "asrs r4, r4, #2\n\t"
-        "asrs r5, r5, #4\n\t" "asrs r6, r6, #6\n\t" "asrs r7, r7, #8\n\t" "asrs r8, r8, #10\n\t"
-        "asrs r9, r9, #12\n\t"
+        "subs r10, r10, r9\n\t" "asrs r10, r10, #14\n\t"
+        "subs r9, r9, r8\n\t" "asrs r9, r9, #12\n\t"
+        "subs r8, r8, r7\n\t" "asrs r8, r8, #10\n\t"
+        "subs r7, r7, r6\n\t" "asrs r7, r7, #8\n\t"
+        "subs r6, r6, r5\n\t" "asrs r6, r6, #6\n\t"
+        "subs r5, r5, r4\n\t" "asrs r5, r5, #4\n\t"
+        "subs r4, r4, r3\n\t" "asrs r4, r4, #2\n\t"
         "stm r2, {r3-r10}\n\t"
         "add r12, r2, #32\n\t"
         "ldm r12, {r4-r11, pc}\n\t");
+}
+
+/* A narrower last group (dsp_fc_radix.py: last_width): 2 channels in 8-bit fields / 1 channel in
+ * 16 bits, every field offset binary, so the decoded sums are W_j + o S like the low fields of a
+ * full group (the out routine adds o S to field P - 1, which such a group does not output). A step
+ * of 8 inputs: LDM of 4 weight words and of 4 x words, then per word the raw SMLAD (the top sum)
+ * and, for 2 channels, one AND + SMLAD: 14 (2 channels) / 6 (1 channel) instructions per 8 inputs,
+ * against 31 (int4) / 66 (ternary) for a padded full group. Sums r3 (field 0), r4 (raw); weight
+ * words r5-r8, x words r9-r12, mask temp lr. */
+#define MCF_FC8_WORD(u, x)                                                          \
+    "smlad r4, " u ", " x ", r4\n\t"                                                \
+    "and lr, " u ", #0x00FF00FF\n\t"                                                \
+    "smlad r3, lr, " x ", r3\n\t"
+
+#define MCF_FC8_STEP                                                                \
+    "ldmia r0!, {r5, r6, r7, r8}\n\t"                                               \
+    "ldmia r1!, {r9, r10, r11, r12}\n\t"                                            \
+    MCF_FC8_WORD("r5", "r9") MCF_FC8_WORD("r6", "r10")                              \
+    MCF_FC8_WORD("r7", "r11") MCF_FC8_WORD("r8", "r12")
+
+#define MCF_FC16_STEP                                                               \
+    "ldmia r0!, {r5, r6, r7, r8}\n\t"                                               \
+    "ldmia r1!, {r9, r10, r11, r12}\n\t"                                            \
+    "smlad r3, r5, r9, r3\n\t"                                                      \
+    "smlad r3, r6, r10, r3\n\t"                                                     \
+    "smlad r3, r7, r11, r3\n\t"                                                     \
+    "smlad r3, r8, r12, r3\n\t"
+
+/* four steps a pass, entered by the count of steps (16 x bytes each) modulo 4 */
+#define MCF_FC_PASS4(step)                                                          \
+    "sub lr, r2, r1\n\t"                                                            \
+    "ands lr, lr, #48\n\t"                                                          \
+    "beq 1f\n\t"                                                                    \
+    "cmp lr, #32\n\t"                                                               \
+    "blo 4f\n\t"                                                                    \
+    "beq 3f\n\t"                                                                    \
+    "b 2f\n\t"                                                                      \
+    "1:\n\t" step "2:\n\t" step "3:\n\t" step "4:\n\t" step
+
+MCF_FC_LOOP(mcf_sub_fc_radix8)
+{
+    __asm__ volatile(
+        MCF_FC_SAVE
+        "movs r3, #0\n\t" "movs r4, #0\n\t"
+        MCF_FC_PASS4(MCF_FC8_STEP)
+        MCF_FC_TAIL("subs r4, r4, r3\n\t" "asrs r4, r4, #8\n\t", "r3, r4"));
+}
+
+MCF_FC_LOOP(mcf_sub_fc_radix16)
+{
+    __asm__ volatile(
+        MCF_FC_SAVE
+        "movs r3, #0\n\t"
+        MCF_FC_PASS4(MCF_FC16_STEP)
+        MCF_FC_TAIL("", "r3"));
 }
 
 /* The parameters of the output routine, in the first chunk's state words after the saved registers:
@@ -158,10 +243,11 @@ MCF_FC_LOOP(mcf_sub_fc_radix2)
  * mcf_dsp_requant (rcz = 2^(e-1) + out_zp 2^e = zp1 2^(e-1)), a channel stored with e = -s <= 0
  * (multiplier >= 1/2, its bias stored as 2^(s+1) bias') as floor((A m + 2^31) / 2^32) + out_zp =
  * SMMLAR(A, m, out_zp), A = 2^(s+1) (bias' + dot): TFLite's SRDHM(2^s x, m) (see DW3_RQ0 in
- * mcf_depthwise_conv2d_s8_dsp3x3.c); |A| < 2^31 (variants/dsp_subbyte.py: _lsh_ok). 20 instructions an
- * output (TFLite double rounding). Registers: r0 st, r1 dots, r2 out, r3 end, r4 bm, r5 sh, r6 zp1,
- * r7 lo, r8 hi, r9 corr; r10 dot / A, r11 e, r12 2 bias' / rcz, lr m / y. No stack. */
-#define MCF_FC_OUT(top, lsh_check)                                                  \
+ * mcf_depthwise_conv2d_s8_dsp3x3.c); |A| < 2^31 (variants/dsp_subbyte.py: _lsh_ok). 18 instructions an
+ * output (TFLite double rounding; the clamp to [lo, hi] by SSUB8 / SEL on byte 0 after the SSAT, 14
+ * where the layer's range is all of int8). Registers: r0 st, r1 dots, r2 out, r3 end, r4 bm, r5 sh,
+ * r6 zp1, r7 lo, r8 hi, r9 corr; r10 dot / A, r11 e, r12 2 bias' / rcz, lr m / y. No stack. */
+#define MCF_FC_OUT(top, lsh_check, clamp)                                           \
     "add r1, r0, #32\n\t"                                                           \
     "stm r1, {r4-r11, lr}\n\t"                                                      \
     "add r1, r0, #68\n\t"                                                           \
@@ -186,12 +272,7 @@ MCF_FC_LOOP(mcf_sub_fc_radix2)
     MCF_DSP_RQ_ASM("lr", "r10", "lr", "r12", "r11")                                 \
     "2:\n\t"                                                                        \
     "ssat lr, #8, lr\n\t"                                                           \
-    "cmp lr, r7\n\t"                                                                \
-    "it lt\n\t"                                                                     \
-    "movlt lr, r7\n\t"                                                              \
-    "cmp lr, r8\n\t"                                                                \
-    "it gt\n\t"                                                                     \
-    "movgt lr, r8\n\t"                                                              \
+    clamp                                                                           \
     "strb lr, [r2], #1\n\t"                                                         \
     "cmp r2, r3\n\t"                                                                \
     "bne 1b\n\t"                                                                    \
@@ -209,26 +290,37 @@ MCF_FC_LOOP(mcf_sub_fc_radix2)
     "b 2b\n\t"
 
 #define MCF_FC_LSH "cmp r11, #0\n\t" "ble 3f\n\t"
+/* the clamp to [lo, hi] on byte 0 (left out where the layer's range is all of int8: SSAT does it) */
+#define MCF_FC_CLAMP "ssub8 r12, lr, r7\n\t" "sel lr, lr, r7\n\t" "ssub8 r12, r8, lr\n\t" "sel lr, lr, r8\n\t"
 
-/* P = 4 / 8; the _r entries for layers without left shifts (every e >= 1: no test an output) */
-static __attribute__((naked, noinline, unused)) void mcf_sub_fc_out4(int32_t *st __attribute__((unused)))
-{
-    __asm__ volatile(MCF_FC_OUT(3, MCF_FC_LSH));
-}
+/* P = 4 / 8; _r: layers without left shifts (every e >= 1: no test an output); _n: layers whose
+ * clamp is all of int8 (no activation) */
+#define MCF_FC_OUT_FN(name, top, lsh_check, clamp)                                  \
+    static __attribute__((naked, noinline, unused)) void name(int32_t *st __attribute__((unused))) \
+    {                                                                               \
+        __asm__ volatile(MCF_FC_OUT(top, lsh_check, clamp));                        \
+    }
 
-static __attribute__((naked, noinline, unused)) void mcf_sub_fc_out2(int32_t *st __attribute__((unused)))
-{
-    __asm__ volatile(MCF_FC_OUT(7, MCF_FC_LSH));
-}
+MCF_FC_OUT_FN(mcf_sub_fc_out4, 3, MCF_FC_LSH, MCF_FC_CLAMP)
+MCF_FC_OUT_FN(mcf_sub_fc_out2, 7, MCF_FC_LSH, MCF_FC_CLAMP)
+MCF_FC_OUT_FN(mcf_sub_fc_out4_r, 3, "", MCF_FC_CLAMP)
+MCF_FC_OUT_FN(mcf_sub_fc_out2_r, 7, "", MCF_FC_CLAMP)
+MCF_FC_OUT_FN(mcf_sub_fc_out4_n, 3, MCF_FC_LSH, "")
+MCF_FC_OUT_FN(mcf_sub_fc_out2_n, 7, MCF_FC_LSH, "")
+MCF_FC_OUT_FN(mcf_sub_fc_out4_rn, 3, "", "")
+MCF_FC_OUT_FN(mcf_sub_fc_out2_rn, 7, "", "")
 
-static __attribute__((naked, noinline, unused)) void mcf_sub_fc_out4_r(int32_t *st __attribute__((unused)))
-{
-    __asm__ volatile(MCF_FC_OUT(3, ""));
-}
+typedef void (*mcf_sub_fc_outf)(int32_t *);
 
-static __attribute__((naked, noinline, unused)) void mcf_sub_fc_out2_r(int32_t *st __attribute__((unused)))
+/* The layer's output routine: left shifts (bit 16 of `block`) and a clamp narrower than int8. */
+static inline __attribute__((always_inline)) mcf_sub_fc_outf mcf_sub_fc_out(int32_t block, const mcf_requant_sub *rq,
+                                                                           int32_t bits)
 {
-    __asm__ volatile(MCF_FC_OUT(7, ""));
+    const int32_t lsh = block & ~MCF_SUB_FC_CHUNK, clamp = rq->act_min > -128 || rq->act_max < 127;
+    if (bits == 4) {
+        return lsh ? (clamp ? mcf_sub_fc_out4 : mcf_sub_fc_out4_n) : (clamp ? mcf_sub_fc_out4_r : mcf_sub_fc_out4_rn);
+    }
+    return lsh ? (clamp ? mcf_sub_fc_out2 : mcf_sub_fc_out2_n) : (clamp ? mcf_sub_fc_out2_r : mcf_sub_fc_out2_rn);
 }
 
 /* `pairs` >= 1 pairs of groups of 4 inputs widened into buf ((x0, x2), (x1, x3) each), their sum
@@ -294,21 +386,39 @@ static inline int32_t mcf_sub_fc_widen(const int8_t *x, int32_t k, int32_t *buf,
     return sx;
 }
 
-/* The row: groups of P channels (the last one padded with zero weights in flash), each over the
- * chunks (their decoded dot products added), then the group's outputs. `bq`: the layer's packed
- * constants, (2 bias', m) per channel, then the int8 exponents (dsp_fc_radix.py: packed_constants).
- * Inlined per width (bits a constant). */
-static inline __attribute__((always_inline)) void mcf_sub_fc_row(const uint32_t *w, const int8_t *x, int8_t *out,
-                                                                 const int32_t *bq, const mcf_requant_sub *rq,
-                                                                 int32_t k, int32_t out_c, int32_t *buf,
-                                                                 int32_t bits, int32_t block)
+/* The last k mod 8 (1..7) inputs of a row widened as one step, zeros after them; returns sx + their
+ * sum. */
+static inline int32_t mcf_sub_fc_widen_tail(const int8_t *x, int32_t rest, int32_t *buf, int32_t sx)
 {
-    const int32_t chunk = block & MCF_SUB_FC_CHUNK, lsh = block & ~MCF_SUB_FC_CHUNK;
-    const int32_t steps = (k + 7) >> 3;
-    const int32_t sx = mcf_sub_fc_widen(x, k, buf, chunk);
-    const int32_t p = bits == 4 ? 4 : 8;
-    int32_t *const st = buf + 4 * (steps < chunk ? steps : chunk);     /* the first chunk's state */
-    int32_t *const prm = st + MCF_FC_PARAMS;
+    uint32_t v[2] = {0, 0};
+    for (int32_t i = 0; i < rest; ++i) {
+        v[i >> 2] |= (uint32_t)(uint8_t)x[i] << (8 * (i & 3));
+    }
+    for (int32_t h = 0; h < 2; ++h) {
+        const uint32_t xe = __sxtb16(v[h]), xo = mcf_sxtb16_ror8(v[h]);
+        buf[2 * h] = (int32_t)xe;
+        buf[2 * h + 1] = (int32_t)xo;
+        sx = __smlad(xe, 0x00010001u, sx);
+        sx = __smlad(xo, 0x00010001u, sx);
+    }
+    return sx;
+}
+
+typedef const uint32_t *(*mcf_sub_fc_loop)(const uint32_t *, const int32_t *, int32_t *);
+
+/* The loop of a layer's last group (dsp_fc_radix.py: last_width) and of the others. */
+static inline __attribute__((always_inline)) mcf_sub_fc_loop mcf_sub_fc_last(int32_t out_c, int32_t bits)
+{
+    const int32_t p = bits == 4 ? 4 : 8, rem = out_c & (p - 1);
+    const mcf_sub_fc_loop full = bits == 4 ? mcf_sub_fc_radix4 : mcf_sub_fc_radix2;
+    return rem == 0 ? full : rem == 1 ? mcf_sub_fc_radix16 : rem == 2 ? mcf_sub_fc_radix8
+         : (p == 8 && rem <= 4) ? mcf_sub_fc_radix4 : full;
+}
+
+/* The output routine's parameters (MCF_FC_PARAMS) but o S. */
+static inline __attribute__((always_inline)) void mcf_sub_fc_params(int32_t *prm, int8_t *out, const int32_t *bq,
+                                                                    const mcf_requant_sub *rq, int32_t out_c)
+{
     prm[0] = (int32_t)(intptr_t)out;
     prm[1] = (int32_t)(intptr_t)(out + out_c);
     prm[2] = (int32_t)(intptr_t)bq;
@@ -316,24 +426,35 @@ static inline __attribute__((always_inline)) void mcf_sub_fc_row(const uint32_t 
     prm[4] = (int32_t)(1u + 2u * (uint32_t)rq->out_zp);
     prm[5] = rq->act_min;
     prm[6] = rq->act_max;
-    prm[7] = bits == 4 ? 8 * sx : sx;
-    void (*const outf)(int32_t *) = lsh ? (bits == 4 ? mcf_sub_fc_out4 : mcf_sub_fc_out2)
-                                        : (bits == 4 ? mcf_sub_fc_out4_r : mcf_sub_fc_out2_r);
-    if (chunk >= steps) {                       /* one chunk (the usual case): nothing but the calls */
-        for (int32_t c = 0; c < out_c; c += p) {
-            w = (bits == 4 ? mcf_sub_fc_radix4 : mcf_sub_fc_radix2)(w, buf, st);
-            outf(st);
-        }
-        return;
-    }
+}
+
+/* A row over several chunks (`chunk` steps each: long rows whose weights do not prove the bounds
+ * over the whole row): each group's chunks, their decoded dot products added, then its outputs. */
+static __attribute__((noinline, unused)) void mcf_sub_fc_row_chunks(const uint32_t *w, const int8_t *x, int8_t *out,
+                                                                    const int32_t *bq, const mcf_requant_sub *rq,
+                                                                    int32_t k, int32_t out_c, int32_t *buf,
+                                                                    int32_t bits, int32_t block)
+{
+    const int32_t chunk = block & MCF_SUB_FC_CHUNK;
+    const int32_t steps = (k + 7) >> 3, p = bits == 4 ? 4 : 8;
+    const int32_t sx = mcf_sub_fc_widen(x, k, buf, chunk);
+    int32_t *const st = buf + 4 * chunk;       /* the first chunk's state */
+    mcf_sub_fc_params(st + MCF_FC_PARAMS, out, bq, rq, out_c);
+    st[MCF_FC_PARAMS + 7] = bits == 4 ? 8 * sx : sx;
+    const mcf_sub_fc_outf outf = mcf_sub_fc_out(block, rq, bits);
+    const mcf_sub_fc_loop full = bits == 4 ? mcf_sub_fc_radix4 : mcf_sub_fc_radix2, last = mcf_sub_fc_last(out_c, bits);
+    const int32_t rem = out_c & (p - 1), c_last = out_c - (rem ? rem : p);
+    const int32_t p_last = last == full ? p : rem <= 2 ? rem : 4;
     for (int32_t c = 0; c < out_c; c += p) {
-        w = (bits == 4 ? mcf_sub_fc_radix4 : mcf_sub_fc_radix2)(w, buf, st);
+        const mcf_sub_fc_loop f = c < c_last ? full : last;
+        const int32_t pw = c < c_last ? p : p_last;
+        w = f(w, buf, st);
         int32_t *xp = st + MCF_SUB_FC_STATE;
         for (int32_t s0 = chunk; s0 < steps; s0 += chunk) {
             int32_t *r = xp + 4 * (steps - s0 < chunk ? steps - s0 : chunk);
-            w = (bits == 4 ? mcf_sub_fc_radix4 : mcf_sub_fc_radix2)(w, xp, r);
+            w = f(w, xp, r);
             __asm__ volatile("" ::: "memory");      /* the sums were stored by the assembly */
-            for (int32_t j = 0; j < p; ++j) {
+            for (int32_t j = 0; j < pw; ++j) {
                 st[j] += r[j];
             }
             xp = r + MCF_SUB_FC_STATE;
@@ -341,6 +462,38 @@ static inline __attribute__((always_inline)) void mcf_sub_fc_row(const uint32_t 
         __asm__ volatile("" ::: "memory");
         outf(st);
     }
+}
+
+/* The row: groups of P channels (the last one possibly narrower, last_width), each its loop and
+ * then its outputs. `bq`: the layer's packed constants, (2 bias', m) per channel, then the int8
+ * exponents (dsp_fc_radix.py: packed_constants). Inlined per width (bits a constant). */
+static inline __attribute__((always_inline)) void mcf_sub_fc_row(const uint32_t *w, const int8_t *x, int8_t *out,
+                                                                 const int32_t *bq, const mcf_requant_sub *rq,
+                                                                 int32_t k, int32_t out_c, int32_t *buf,
+                                                                 int32_t bits, int32_t block)
+{
+    const int32_t steps = (k + 7) >> 3;
+    if ((block & MCF_SUB_FC_CHUNK) < steps) {
+        mcf_sub_fc_row_chunks(w, x, out, bq, rq, k, out_c, buf, bits, block);
+        return;
+    }
+    /* one chunk (every MLPerf row): whole steps widened in assembly, then the tail, the calls */
+    int32_t *const st = buf + 4 * steps;
+    mcf_sub_fc_params(st + MCF_FC_PARAMS, out, bq, rq, out_c);
+    const int32_t pairs = k >> 3;
+    int32_t sx = pairs ? mcf_sub_fc_widen_pairs(x, buf, pairs, 0) : 0;
+    if (k & 7) {
+        sx = mcf_sub_fc_widen_tail(x + 8 * pairs, k & 7, buf + 4 * pairs, sx);
+    }
+    st[MCF_FC_PARAMS + 7] = bits == 4 ? 8 * sx : sx;
+    const mcf_sub_fc_outf outf = mcf_sub_fc_out(block, rq, bits);
+    const int32_t p = bits == 4 ? 4 : 8;
+    for (int32_t c = p; c < out_c; c += p) {
+        w = (bits == 4 ? mcf_sub_fc_radix4 : mcf_sub_fc_radix2)(w, buf, st);
+        outf(st);
+    }
+    mcf_sub_fc_last(out_c, bits)(w, buf, st);
+    outf(st);
 }
 
 #endif /* __ARM_FEATURE_DSP */

@@ -45,6 +45,7 @@ void mcf_add_s8_dsp(const mcf_add_s8_args *a, const int8_t *in1, const int8_t *i
 void mcf_add_s8_mve(const mcf_add_s8_args *a, const int8_t *in1, const int8_t *in2, int8_t *out);
 void mcf_add_s8_fast(const mcf_add_s8_args *a, const int8_t *in1, const int8_t *in2, int8_t *out);
 void mcf_fully_connected_s8_dsp(const mcf_fully_connected_s8_args *a, const int8_t *in, int8_t *out);
+void mcf_fully_connected_s8_dsp_lsh(const mcf_fully_connected_s8_args *a, const int8_t *in, int8_t *out);
 void mcf_fully_connected_s8_dsp_lean(const mcf_fully_connected_s8_args *a, const int8_t *in, int8_t *out);
 void mcf_fully_connected_s8_dsp_row(const mcf_fully_connected_s8_args *a, const int8_t *in, int8_t *out);
 void mcf_fully_connected_s8_mve(const mcf_fully_connected_s8_args *a, const int8_t *in, int8_t *out);

@@ -3,5 +3,5 @@
 
 void mcf_fully_connected_s8_w2_dsp(const mcf_fully_connected_sub_args *a, const int8_t *in, int8_t *out)
 {
-    mcf_fully_connected_sub_dsp(a, in, out, 2);
+    mcf_fully_connected_sub_dsp(a, in, out, 2, 0);
 }

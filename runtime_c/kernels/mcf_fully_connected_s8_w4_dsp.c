@@ -3,5 +3,5 @@
 
 void mcf_fully_connected_s8_w4_dsp(const mcf_fully_connected_sub_args *a, const int8_t *in, int8_t *out)
 {
-    mcf_fully_connected_sub_dsp(a, in, out, 4);
+    mcf_fully_connected_sub_dsp(a, in, out, 4, 0);
 }

@@ -2,7 +2,39 @@
 the package, no download) and exported to ONNX the way a user would."""
 from __future__ import annotations
 
+import contextlib
+
 import numpy as np
+
+# Every model here is a function of its seed alone. Two things made the trained CNN differ from
+# one run to the next (issue 13: the per-channel accuracy test measured int8 0.93 / int4 0.87 on a
+# model the benchmark never saw): the layers drew their initial weights from torch's default
+# generator, which starts at a random seed in every process, BEFORE train() seeded it, so the
+# fixture got a new network whenever it was the process's first user of torch; and PyTorch's CPU
+# kernels sum in an order that depends on the thread count, which after 250 Adam steps is a
+# different network too (the seed-0 CNN: int4 0.96 on 2 threads, 0.85 on 1). So the modules are
+# built from their seed and trained on TRAIN_THREADS threads, whatever the machine has: 2, the
+# count the benchmark's CNN of docs/subbyte.md (float 0.9556, int8 / int4 0.96, ternary 0.5156) was
+# trained with, so the tests' CNN is that one. (A different CPU's kernels may still sum in another
+# order: bit-reproducible here, not promised across machines.)
+TRAIN_THREADS = 2
+
+
+@contextlib.contextmanager
+def seeded(seed: int, threads: int | None = None):
+    """torch seeded with `seed`, on `threads` (default TRAIN_THREADS) CPU threads with
+    deterministic algorithms, inside the block; the caller's thread count and determinism setting
+    are restored after it."""
+    import torch
+    before = torch.get_num_threads(), torch.are_deterministic_algorithms_enabled()
+    torch.manual_seed(seed)
+    torch.set_num_threads(threads or TRAIN_THREADS)
+    torch.use_deterministic_algorithms(True)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before[0])
+        torch.use_deterministic_algorithms(before[1])
 
 
 def digits():
@@ -16,15 +48,16 @@ def digits():
     return x[idx[:cut]], y[idx[:cut]], x[idx[cut:]], y[idx[cut:]]
 
 
-def mlp_module():
+def mlp_module(seed: int = 0):
     import torch.nn as nn
-    return nn.Sequential(nn.Flatten(), nn.Linear(64, 32), nn.ReLU(), nn.Linear(32, 16), nn.ReLU(),
-                         nn.Linear(16, 10))
+    with seeded(seed):
+        return nn.Sequential(nn.Flatten(), nn.Linear(64, 32), nn.ReLU(), nn.Linear(32, 16), nn.ReLU(),
+                             nn.Linear(16, 10))
 
 
-def cnn_module():
+def cnn_module(seed: int = 0):
     """conv -> depthwise -> 1x1 conv + residual add -> maxpool -> conv (BN folded) -> global
-    average pool -> dense: every layer kind of the FPGA libraries."""
+    average pool -> dense: every layer kind of the FPGA libraries. Initial weights from `seed`."""
     import torch
     import torch.nn as nn
 
@@ -47,21 +80,22 @@ def cnn_module():
             x = torch.clamp(self.bn2(self.conv2(x)), 0.0, 6.0)
             return self.fc(torch.flatten(self.gap(x), 1))
 
-    return SmallCNN()
+    with seeded(seed):
+        return SmallCNN()
 
 
 def train(model, x, y, epochs: int, seed: int = 0):
     import torch
-    torch.manual_seed(seed)
-    opt = torch.optim.Adam(model.parameters(), lr=0.01)
-    xt, yt = torch.from_numpy(x), torch.from_numpy(y)
-    gen = torch.Generator().manual_seed(seed)
-    for _ in range(epochs):
-        model.train()
-        for idx in torch.randperm(len(xt), generator=gen).split(64):
-            opt.zero_grad()
-            torch.nn.functional.cross_entropy(model(xt[idx]), yt[idx]).backward()
-            opt.step()
+    with seeded(seed):
+        opt = torch.optim.Adam(model.parameters(), lr=0.01)
+        xt, yt = torch.from_numpy(x), torch.from_numpy(y)
+        gen = torch.Generator().manual_seed(seed)
+        for _ in range(epochs):
+            model.train()
+            for idx in torch.randperm(len(xt), generator=gen).split(64):
+                opt.zero_grad()
+                torch.nn.functional.cross_entropy(model(xt[idx]), yt[idx]).backward()
+                opt.step()
     model.eval()
     return model
 
@@ -99,5 +133,6 @@ def qat_cnn(float_model, x, y, widths, path, epochs: int = 30, lr: float = 0.01,
     from mcuforge.quant import qat_lowbit as qat
     m = qat.fold_batchnorm(copy.deepcopy(float_model), [("conv2", "bn2")])
     qat.prepare_qat(m, QAT_WIDTHS.get(widths, widths), scales="pow2-frozen")
-    qat.train(m, x, y, epochs=epochs, lr=lr, seed=seed)
+    with seeded(seed):
+        qat.train(m, x, y, epochs=epochs, lr=lr, seed=seed)
     return m, qat.export_qonnx(m, x[:1], path)

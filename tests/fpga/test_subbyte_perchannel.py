@@ -9,6 +9,7 @@ import re
 import numpy as np
 import pytest
 
+import fpga_models as models
 from mcuforge.codegen.fpga.golden import read_raw
 from mcuforge.codegen.fpga.graph_io import load_graph
 from mcuforge.codegen.fpga.layout import to_graph_layout
@@ -107,14 +108,28 @@ def _accuracy(g, x, y) -> float:
 def test_cnn_accuracy_per_channel(cnn):
     """Digits CNN (450 test images), golden model: per-channel scales + bias correction keep int4
     within 2 points of int8 and ternary far above chance (0.1); one scale per layer (the earlier
-    rule) does not. Measured: int8 0.96, int4 0.81 -> 0.96, ternary 0.18 -> 0.52."""
+    rule) does not.
+
+    The bars are this CNN's: the fixture's (fpga_models: seed 0, trained on 2 threads, the
+    benchmark's model of docs/subbyte.md), which is now the same network in every run, measured
+    float 0.9556, int8 0.96, int4 0.81 -> 0.96, ternary 0.18 -> 0.52. They are not a property of
+    every training run: over seeds 0-9 of the same recipe on 2 threads (on 1 thread) int4 PTQ is
+    -1 to 7 (0 to 13) points below int8, mean 2.3 (4.8), and ternary 0.13-0.52 (0.18-0.53): this
+    network is the third best ternary of the twenty (docs/subbyte.md, "Over trainings"). int4's loss is
+    nearly all in the first convolution (1 input channel, 9 weights a filter), the layer int4 QAT
+    recovers (test_subbyte_qat.py). Before the fixture was seeded (it drew its initial weights
+    from torch's per-process random seed) it was a different CNN in each run and this test failed
+    at random (int8 0.93 / int4 0.87, 0.94 / 0.90, ternary 0.16). If it fails on another machine
+    with a different float accuracy than 0.9556, the network differs (CPU kernels' summation
+    order), not the quantizer: re-measure before moving a bar."""
     def acc(bits, **kw):
         return _accuracy(prepare_fixed(cnn.onnx, cnn.calib, 16, bits, **kw), cnn.x_test, cnn.y_test)
+    fa = models.float_accuracy(cnn.module, cnn.x_test, cnn.y_test)
     a8 = acc(8)
     a4, a4_layer = acc(4), acc(4, per_channel=False, bias_correction=False)
     a2, a2_layer = acc(2), acc(2, per_channel=False, bias_correction=False)
-    assert a4 >= a8 - 0.02 and a4 > a4_layer + 0.05, (a8, a4, a4_layer)
-    assert a2 >= 0.4 and a2 > a2_layer + 0.15, (a2, a2_layer)
+    assert a4 >= a8 - 0.02 and a4 > a4_layer + 0.05, (fa, a8, a4, a4_layer)
+    assert a2 >= 0.4 and a2 > a2_layer + 0.15, (fa, a2, a2_layer)
 
 
 @pytest.mark.slow

@@ -16,6 +16,7 @@ PER_MAC = {
     "mcf_conv2d_s8_fast": 1.85,
     "mcf_conv2d_s8": 8.0,
     "mcf_fully_connected_s8_dsp": 0.85,
+    "mcf_fully_connected_s8_dsp_lsh": 0.9,      # one instruction more per output (docs/pareto.md)
     "mcf_fully_connected_s8_dsp_row": 1.05,
     "mcf_fully_connected_s8_dsp_lean": 1.9,
     "mcf_fully_connected_s8_fast": 1.55,
@@ -32,6 +33,9 @@ PER_MAC = {
     "mcf_conv2d_s8_w4_dsp_lss": 0.9, "mcf_conv2d_s8_w2_dsp_lss": 0.9,
     "mcf_conv2d_s8_w4_mve": 0.25, "mcf_conv2d_s8_w2_mve": 0.25,     # Cortex-M55
     "mcf_fully_connected_s8_w4_dsp": 1.9, "mcf_fully_connected_s8_w2_dsp": 1.9,
+    # several rows with left-shift channels: the convolutions' block kernels (16 x 32 -> 24: 1.2)
+    "mcf_fully_connected_s8_w4_dsp_lsh": 1.2, "mcf_fully_connected_s8_w2_dsp_lsh": 1.2,
+    "mcf_fully_connected_s8_w4_dsp_lss": 1.2, "mcf_fully_connected_s8_w2_dsp_lss": 1.2,
     "mcf_conv2d_s8_w4_fast": 3.5, "mcf_conv2d_s8_w2_fast": 3.5,
     "mcf_fully_connected_s8_w4_fast": 11.0, "mcf_fully_connected_s8_w2_fast": 11.0,
     "mcf_depthwise_conv2d_s8_w4_dsp": 2.3, "mcf_depthwise_conv2d_s8_w2_dsp": 2.3,

@@ -19,3 +19,4 @@ from . import upsample  # noqa: F401,E402
 from . import dsp_s16  # noqa: F401,E402  (TFLite's 16x8 scheme)
 from . import dsp_subbyte  # noqa: F401,E402
 from . import dsp_subbyte_dw  # noqa: F401,E402  (every sub-byte depthwise variant, after dsp_subbyte)
+from . import dsp_fc_lsh  # noqa: F401,E402  (int8 fully connected with left-shift channels)

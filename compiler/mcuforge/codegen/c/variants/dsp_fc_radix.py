@@ -39,32 +39,65 @@ INT32_MAX = (1 << 31) - 1
 LSH_FLAG = 1 << 16                          # in `block`: some channel shifts left (MCF_SUB_FC_CHUNK)
 
 
+def last_width(c: int, bits: int) -> int:
+    """Channels P' of the last group of a layer of c output channels: P where the last group is full
+    or nearly so, else the narrowest of 1, 2, 4 (< P) that holds the c mod P channels left (fields of
+    16 / P' bits: a halfword per input whatever P', so the flash is the same as a padded group's,
+    and the loop runs P' channels' work instead of P's: mcf_sub_fc_radix16 / 8 / 4)."""
+    p = CHANNELS[bits]
+    r = c % p
+    if r == 0:
+        return p
+    return next((q for q in (1, 2, 4) if q < p and r <= q), p)
+
+
+def _groups(w: np.ndarray, bits: int):
+    """The layer's channel groups: (rows [P'][K] zero-padded, P', field bits, top field offset).
+    Full groups: P fields of `bits`, the top one two's complement; a narrower last group (last_width):
+    P' fields of 16 / P' bits, every one offset binary (n <= 15 << 16 / P' bits: h stays a
+    non-negative int16), so its decoded sums all carry o S, as the out routine expects of the
+    low fields (it adds o S to field P - 1 only, which such a group does not output)."""
+    p = CHANNELS[bits]
+    c = w.shape[0]
+    q = last_width(c, bits)
+    full = c // p * p if q < p else _ceil(c, p)
+    wp = np.zeros((_ceil(c, p), w.shape[1]), np.int64)
+    wp[:c] = w
+    for g in range(0, full, p):
+        yield wp[g:g + p], p, bits, False
+    if q < p:
+        yield wp[full:full + q], q, 16 // q, True
+
+
 def fc_radix_layout(w: np.ndarray, bits: int) -> np.ndarray:
-    """Weights [C][K] (values of the grid) -> the flash bytes: per group of P channels (the last
-    padded with zero weights), per group of 4 K (K zero-padded to a multiple of 8), the halfwords
-    h(4g), h(4g+2), h(4g+1), h(4g+3), little-endian."""
+    """Weights [C][K] (values of the grid) -> the flash bytes: per group of channels (_groups), per
+    group of 4 K (K zero-padded to a multiple of 8), the halfwords h(4g), h(4g+2), h(4g+1),
+    h(4g+3), little-endian."""
     w = np.asarray(w, np.int64).reshape(np.shape(w)[0], -1)
-    p, b = CHANNELS[bits], bits
-    c, k = w.shape
-    wp = np.zeros((_ceil(c, p), _ceil(k, STEP_K)), np.int64)
-    wp[:c, :k] = w
-    f = wp.reshape(-1, p, wp.shape[1])                              # [group][field][k]
-    n = f[:, :-1] + OFFSET[bits]
-    h = (n << (b * np.arange(p - 1))[None, :, None]).sum(axis=1) + ((f[:, -1] & ((1 << b) - 1)) << (b * (p - 1)))
-    h = h.reshape(h.shape[0], -1, 4)[:, :, [0, 2, 1, 3]]           # [group][g][h(4g), h(4g+2), h(4g+1), h(4g+3)]
-    return h.astype("<u2").reshape(-1).view(np.uint8)
+    k = w.shape[1]
+    kp = _ceil(k, STEP_K)
+    out = []
+    for f, p, b, top_offset in _groups(w, bits):
+        fk = np.zeros((p, kp), np.int64)
+        fk[:, :k] = f
+        n = fk + OFFSET[bits]
+        if not top_offset:
+            n[-1] = fk[-1] & ((1 << b) - 1)
+        h = (n << (b * np.arange(p))[:, None]).sum(axis=0)
+        out.append(h.reshape(-1, 4)[:, [0, 2, 1, 3]].reshape(-1))    # per 4 K: h(4g), h(4g+2), h(4g+1), h(4g+3)
+    return (np.concatenate(out) & 0xFFFF).astype("<u2").view(np.uint8)
 
 
 def _sums_bounded(w: np.ndarray, bits: int, k0: int, k1: int) -> bool:
-    """The exactness bounds of the module docstring over inputs [k0, k1), from the actual weights."""
-    p, b = CHANNELS[bits], bits
-    c = w.shape[0]
-    wp = np.zeros((_ceil(c, p), w.shape[1]), np.int64)
-    wp[:c] = w
-    f = wp[:, k0:k1].reshape(-1, p, k1 - k0)                         # [group][field][k]
-    low = (f[:, :-1] + OFFSET[bits]).sum(axis=2) * 128 << (b * np.arange(p - 1))[None, :]
-    top = np.abs(f[:, -1]).sum(axis=1) * 128 << (b * (p - 1))
-    return bool((low <= INT32_MAX).all() and (top <= INT32_MAX).all())
+    """The exactness bounds of the module docstring over inputs [k0, k1), from the actual weights
+    (every group: its low sums, and its top field's R^(P'-1) (W + o S) or R^(P-1) W)."""
+    for f, p, b, top_offset in _groups(w, bits):
+        f = f[:, k0:k1]
+        n = np.abs(f + OFFSET[bits]).sum(axis=1) * 128 << (b * np.arange(p))
+        top = n[-1] if top_offset else np.abs(f[-1]).sum() * 128 << (b * (p - 1))
+        if (n[:-1] > INT32_MAX).any() or top > INT32_MAX:
+            return False
+    return True
 
 
 def chunk_steps(w: np.ndarray, bits: int) -> int:
@@ -78,12 +111,16 @@ def chunk_steps(w: np.ndarray, bits: int) -> int:
 
 
 def worst_case_ok(bits: int, kc: int) -> bool:
-    """The docstring's bounds from |x| <= 128 and |w| <= 7 (1) alone for a chunk of kc inputs."""
+    """The docstring's bounds from |x| <= 128 and |w| <= 7 (1) alone for a chunk of kc inputs, for
+    a full group and for every narrower last group (last_width: all fields offset binary, the
+    top one R^(P'-1) (W + o S) with |w + o| <= 15 (2))."""
     p, b = CHANNELS[bits], bits
     wmax = 7 if bits == 4 else 1
-    low = max(((1 << b) - 1) * 128 * kc << (b * j) for j in range(p - 1))
+    nmax = (1 << b) - 1
+    low = max(nmax * 128 * kc << (b * j) for j in range(p - 1))
     top = wmax * 128 * kc << (b * (p - 1))
-    return low <= INT32_MAX and top <= INT32_MAX
+    narrow = max((nmax * 128 * kc << (16 // q) * (q - 1)) for q in (1, 2, 4) if q < p)
+    return max(low, top, narrow) <= INT32_MAX
 
 
 def scratch_bytes(k: int, chunk: int) -> int:

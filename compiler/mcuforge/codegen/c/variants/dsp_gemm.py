@@ -56,14 +56,16 @@ def pair_quant(q: np.ndarray) -> np.ndarray:
     return np.concatenate([body, q[2 * pairs:].reshape(-1), np.zeros(2, q.dtype)])
 
 
-def _dsp_conv_prepare(params: dict, consts: dict, pair_layout: bool = True) -> dict:
+def _dsp_conv_prepare(params: dict, consts: dict, pair_layout: bool = True, quant=None, left=None) -> dict:
+    """quant: the {b, m, rcz, e} words if not dsp_gemm_quant's; left: per channel a power of two s
+    folded into its doubled weights as 2^(s+1) (dsp_fc_lsh.py; None: 0)."""
     win = params["win"]
     wk, k4 = segmented_weights(consts["weights"], win, 4)
-    wk = sxtb16_order(2 * wk)
+    wk = sxtb16_order(2 * wk if left is None else wk * (2 << np.asarray(left, np.int64))[:, None])
     L, _ = conv_segments(win)
     params["scratch_bytes"] = 4 * k4 + _ceil(L, 4) + 8
     params["drop"] = ["weights"]
-    q = dsp_gemm_quant(consts, params["rq"])
+    q = dsp_gemm_quant(consts, params["rq"]) if quant is None else quant
     return {"packed_weights": ("int16_t", interleave_pairs(wk, 4).astype(np.int16)),
             "packed_quant": ("int32_t", pair_quant(q) if pair_layout else q)}
 
@@ -98,9 +100,9 @@ def _dsp_fc_accepts(params: dict) -> bool:
     return _dsp_gemm_ok(params)
 
 
-def _dsp_fc_prepare(params: dict, consts: dict, pair_layout: bool = True) -> dict:
+def _dsp_fc_prepare(params: dict, consts: dict, pair_layout: bool = True, **lsh) -> dict:
     conv_params = dict(params, win=fc_window(params), groups=1)
-    out = _dsp_conv_prepare(conv_params, consts, pair_layout)
+    out = _dsp_conv_prepare(conv_params, consts, pair_layout, **lsh)
     params["scratch_bytes"] = conv_params["scratch_bytes"]
     params["drop"] = conv_params["drop"]
     return out

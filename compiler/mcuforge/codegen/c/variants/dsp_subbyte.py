@@ -93,8 +93,9 @@ def scaled_ok(w: np.ndarray, b2: np.ndarray, m: np.ndarray, bits: int) -> bool:
 
 
 def _prepare(params: dict, consts: dict, lsh: int = 0) -> dict:
-    """lsh (conv layers with left-shift channels): 1 the _lsh block kernel (double rounding), 2 the
-    plain one under single rounding (_conv_lsh_single_accepts)."""
+    """lsh (conv layers, and fully connected ones of several rows, with left-shift channels): 1 the
+    _lsh block kernel (double rounding), 2 the plain one under single rounding
+    (_conv_lsh_single_accepts)."""
     bits = params["weight_bits"]
     win = _window(params)
     L, n_seg = conv_segments(win)
@@ -280,6 +281,25 @@ for _bits in (4, 2):
         requires=DSP, accepts=_accepts, prepare=_prepare))
 
 
+# Fully connected layers of several rows (the 1x1 convolution over `rows` pixels, fc_window) with
+# left-shift channels: the same two block kernels as the convolutions, under either rounding
+# (mcf_fully_connected_sub_dsp's lsh). A single row keeps the radix row kernel, which takes left
+# shifts itself (_accepts), so these are tried first but refuse it.
+def _fc_rows(params: dict) -> bool:
+    return params.get("rows", 1) > 1
+
+
+for _bits in (4, 2):
+    register_variant(f"mcf_fully_connected_s8_w{_bits}", Variant(
+        function=f"mcf_fully_connected_s8_w{_bits}_dsp_lsh",
+        sources=(f"mcf_fully_connected_s8_w{_bits}_dsp_lsh.c", "mcf_conv2d_s8_dsp_lsh.c", "mcf_conv2d_s8_dsp.c"),
+        requires=DSP, accepts=lambda p: _fc_rows(p) and _conv_lsh_accepts(p), prepare=_conv_lsh_prepare))
+    register_variant(f"mcf_fully_connected_s8_w{_bits}", Variant(
+        function=f"mcf_fully_connected_s8_w{_bits}_dsp_lss",
+        sources=(f"mcf_fully_connected_s8_w{_bits}_dsp_lss.c", "mcf_conv2d_s8_dsp.c"),
+        requires=DSP, accepts=lambda p: _fc_rows(p) and _conv_lsh_single_accepts(p), prepare=_conv_lsh_single_prepare))
+
+
 # -- tuned portable C, any core ------------------------------------------------------------------
 DW_MAX_K = 64     # MCF_SUB_DW_MAX_K in mcf_subbyte_ref.h
 
@@ -307,17 +327,20 @@ def _dw_dsp_accepts(params: dict) -> bool:
 
 def _dw_dsp_prepare(params: dict, consts: dict, lsh: bool = False) -> dict:
     """Scratch: the taps ({2 bias', m, rcz, e} and 12 int16 a channel), then the int8 kernel's planes
-    (four where its own rule takes four, else one); the weights stay packed (portable layout)."""
+    (four where its own rule takes four, else one); the weights in the unpacking's flash layout
+    (dsp_subbyte_dw.py: dsp_dw3_layout, the portable packing's size)."""
     from .dsp_depthwise import dw3_four_planes_fit, dw3_plane_dims
+    from .dsp_subbyte_dw import dsp_dw3_layout, dw3_scratch_bytes
     c = consts["weights"].shape[0]
     planes = 4 if dw3_four_planes_fit(params["win"]) else 1
     ph, pw = dw3_plane_dims(params["win"])
     params["block"] = planes
     params["has_bias"] = True
-    params["scratch_bytes"] = 16 * c + 24 * c + planes * 2 * ph * pw
+    params["scratch_bytes"] = dw3_scratch_bytes(c, params["weight_bits"], planes * 2 * ph * pw)
     params["inplace_exact"] = True      # as the int8 kernel: planes filled before outputs written
     b2, m, e = (dsp_sub_quant_lsh if lsh else dsp_sub_quant)(consts, params["rq"])
-    return {"bias": ("int32_t", b2), "mult": ("int32_t", m), "shift": ("int8_t", e)}
+    return {"weights": ("uint8_t", dsp_dw3_layout(consts["weights"], params["weight_bits"])),
+            "bias": ("int32_t", b2), "mult": ("int32_t", m), "shift": ("int8_t", e)}
 
 
 # registered in dsp_subbyte_dw.py

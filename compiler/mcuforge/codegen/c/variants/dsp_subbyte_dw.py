@@ -54,25 +54,63 @@ def _dw_gen_lsh_accepts(params: dict, planes: int = 1) -> bool:
 PERM = np.array([0, 2, 1, 3])     # byte i of an unpacked field word -> halfword PERM[i] of its four
 
 
+def halfword_words(h: np.ndarray, bits: int) -> np.ndarray:
+    """A stream of halfwords h (values of `bits` bits) -> the flash bytes that mcf_sub_unpack4_words /
+    _unpack2_words (mcf_subbyte_dsp.h) turn into the doubled stream, two halfwords a word: zero
+    padded to whole 32-bit words, a word holding 8 (int4) / 16 (ternary) halfwords in offset binary:
+    field j (4 / 2 bits at 8 i + bits j) of byte i holds h[4 j + PERM[i]] + 8 (int4) / + 1 (ternary),
+    so that SSUB8 of one field of the four bytes, doubled, gives (2 h0, 2 h2, 2 h1, 2 h3) as bytes and
+    SXTB16 / SXTB16 ROR 8 the words (2 h0, 2 h1), (2 h2, 2 h3)."""
+    h = np.asarray(h, np.int64).reshape(-1)
+    per = 32 // bits                                  # halfwords a word
+    flat = np.zeros(-(-h.size // per) * per, np.int64)
+    flat[:h.size] = h
+    f = flat.reshape(-1, 8 // bits, 4)[:, :, PERM] + (8 if bits == 4 else 1)    # [word][field j][byte i]
+    word = (f << (bits * np.arange(8 // bits))[None, :, None]).sum(axis=1)  # [word][byte i]
+    return word.astype(np.uint8).reshape(-1)
+
+
 def dsp_gen_layout(w: np.ndarray, bits: int) -> np.ndarray:
     """Weights [C][k_h][k_w][1] -> the flash bytes mcf_depthwise_sub_dsp_gen unpacks: the int8 general
-    DSP kernel's halfwords h (per channel [k_h][2 ceil(k_w / 2)], zero after the last tap of a row)
-    as one stream, zero padded to whole 32-bit words, a word holding 8 (int4) / 16 (ternary)
-    halfwords in offset binary: field j (4 / 2 bits at 8 i + bits j) of byte i holds
-    h[4 j + PERM[i]] + 8 (int4) / + 1 (ternary), so that SSUB8 of one field of the four bytes, doubled, gives
-    (2 h0, 2 h2, 2 h1, 2 h3) as bytes and SXTB16 / SXTB16 ROR 8 the words (2 h0, 2 h1), (2 h2, 2 h3)."""
+    DSP kernel's halfwords (per channel [k_h][2 ceil(k_w / 2)], zero after the last tap of a row) as
+    one stream (halfword_words)."""
     w = np.asarray(w, np.int64)
     c, kh, kw = w.shape[0], w.shape[1], w.shape[2]
     kp = (kw + 1) // 2
     h = np.zeros((c, kh, 2 * kp), np.int64)
     h[:, :, :kw] = w.reshape(c, kh, kw)
-    per = 32 // bits                                  # halfwords a word
-    n = h.size
-    flat = np.zeros(-(-n // per) * per, np.int64)
-    flat[:n] = h.reshape(-1)
-    f = flat.reshape(-1, 8 // bits, 4)[:, :, PERM] + (8 if bits == 4 else 1)    # [word][field j][byte i]
-    word = (f << (bits * np.arange(8 // bits))[None, :, None]).sum(axis=1)  # [word][byte i]
-    return word.astype(np.uint8).reshape(-1)
+    return halfword_words(h, bits)
+
+
+def dsp_dw3_layout(w: np.ndarray, bits: int) -> np.ndarray:
+    """Weights [C][3][3][1] -> the flash bytes mcf_depthwise_sub_dsp unpacks: the kernel rows of all
+    channels in order (row g = 3 c + r), by pairs Q = 2k, P = 2k + 1, six halfwords a pair
+    (Q0, Q1, P0, Q2, P1, P2), a last unpaired row (C odd) as (Q0, Q1, 0, Q2); as one stream
+    (halfword_words), 9 C (+ 1) halfwords: the portable packing's 9 fields a channel, so no more
+    flash once the arrays are word aligned. Unpacked, a pair is three words a = (2 Q0, 2 Q1),
+    x = (2 P0, 2 Q2), b = (2 P1, 2 P2), and the int8 3x3 kernel's rows A = (2 w0, 2 w1), B = (2 w1,
+    2 w2) are A_Q = a, B_Q = PKHTB(x, a, ASR 16), A_P = PKHBT(x, b, LSL 16), B_P = b
+    (mcf_dw3_sub_spread)."""
+    r = np.asarray(w, np.int64).reshape(-1, 3)         # [3 C][3]
+    pairs = r.shape[0] // 2
+    q, p = r[0:2 * pairs:2], r[1:2 * pairs:2]
+    h = np.stack([q[:, 0], q[:, 1], p[:, 0], q[:, 2], p[:, 1], p[:, 2]], axis=1).reshape(-1)
+    if r.shape[0] % 2:
+        last = r[-1]
+        h = np.concatenate([h, [last[0], last[1], 0, last[2]]])
+    return halfword_words(h, bits)
+
+
+def dw3_scratch_bytes(c: int, bits: int, plane_bytes: int) -> int:
+    """mcf_depthwise_sub_dsp's scratch: {2 bias', m, rcz, e} (16 bytes a channel), the taps (24 bytes
+    a channel), the planes; the unpacked stream sits at the end of the taps (from word floor(3 C / 2))
+    and its last flash word's whole group of 4 / 8 words may run into the planes (never past them
+    but for one plane of a tiny output)."""
+    rows = 3 * c
+    hw = 6 * (rows // 2) + 4 * (rows % 2)
+    per = 32 // bits
+    unpacked = -(-hw // per) * per // 2            # words written by the unpacking
+    return 16 * c + max(24 * c + plane_bytes, 4 * (rows // 2 + unpacked))
 
 
 def _dw_gen_prepare(params: dict, consts: dict, planes: int = 1, lsh: bool = False) -> dict:

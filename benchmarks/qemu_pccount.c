@@ -1,0 +1,90 @@
+/*
+ * qemu_pccount.c - a QEMU TCG plugin (API version 1, QEMU 7.2) that counts executed instructions per
+ * guest PC: an inline 64-bit add on every instruction translated inside [base, base + 8 MB), the
+ * counts written at exit as "<hex pc> <count>" lines to out=<file>. Exact and repeatable (IT blocks
+ * and condition-failed instructions count; QEMU's -icount needs a SysTick tick of resolution).
+ * With start=<pc>,stop=<pc> only what runs between executions of those two instructions is written
+ * (the sum over every start .. stop pair; the first line "# pairs <n>").
+ * Debian's QEMU ships no qemu-plugin.h: the handful of API entry points used are declared here.
+ *     qemu-system-arm ... -plugin ./qemu_pccount.so,out=/abs/pccount.txt,base=0
+ * Used by benchmarks/subbyte_fc.py.
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+typedef uint64_t qemu_plugin_id_t;
+struct qemu_plugin_tb; struct qemu_plugin_insn;
+enum qemu_plugin_op { QEMU_PLUGIN_INLINE_ADD_U64 };
+__attribute__((visibility("default"))) int qemu_plugin_version = 1;
+typedef void (*tb_trans_cb)(qemu_plugin_id_t, struct qemu_plugin_tb *);
+typedef void (*udata_cb)(qemu_plugin_id_t, void *);
+typedef void (*vcpu_udata_cb)(unsigned int, void *);
+enum qemu_plugin_cb_flags { QEMU_PLUGIN_CB_NO_REGS };
+void qemu_plugin_register_vcpu_insn_exec_cb(struct qemu_plugin_insn *, vcpu_udata_cb, enum qemu_plugin_cb_flags, void *);
+void qemu_plugin_register_vcpu_tb_trans_cb(qemu_plugin_id_t, tb_trans_cb);
+size_t qemu_plugin_tb_n_insns(const struct qemu_plugin_tb *);
+struct qemu_plugin_insn *qemu_plugin_tb_get_insn(const struct qemu_plugin_tb *, size_t);
+uint64_t qemu_plugin_insn_vaddr(const struct qemu_plugin_insn *);
+void qemu_plugin_register_vcpu_insn_exec_inline(struct qemu_plugin_insn *, enum qemu_plugin_op, void *, uint64_t);
+void qemu_plugin_register_atexit_cb(qemu_plugin_id_t, udata_cb, void *);
+#define SPAN (1u << 23)             /* code window: base .. base + 8 MB, halfword steps */
+static uint64_t *counts, *snap, *sum;
+static uint64_t base, start_pc = ~0ull, stop_pc = ~0ull, pairs;
+static char path[512] = "pccount.txt";
+static void on_start(unsigned int vcpu, void *p)
+{
+    (void)vcpu; (void)p;
+    memcpy(snap, counts, SPAN / 2 * sizeof *counts);
+}
+static void on_stop(unsigned int vcpu, void *p)
+{
+    (void)vcpu; (void)p;
+    for (uint64_t i = 0; i < SPAN / 2; ++i)
+        sum[i] += counts[i] - snap[i];
+    ++pairs;
+}
+static void trans(qemu_plugin_id_t id, struct qemu_plugin_tb *tb)
+{
+    (void)id;
+    size_t n = qemu_plugin_tb_n_insns(tb);
+    for (size_t i = 0; i < n; ++i) {
+        struct qemu_plugin_insn *insn = qemu_plugin_tb_get_insn(tb, i);
+        uint64_t a = qemu_plugin_insn_vaddr(insn);
+        if (a == start_pc)
+            qemu_plugin_register_vcpu_insn_exec_cb(insn, on_start, QEMU_PLUGIN_CB_NO_REGS, 0);
+        if (a == stop_pc)
+            qemu_plugin_register_vcpu_insn_exec_cb(insn, on_stop, QEMU_PLUGIN_CB_NO_REGS, 0);
+        if (a >= base && a - base < SPAN)
+            qemu_plugin_register_vcpu_insn_exec_inline(insn, QEMU_PLUGIN_INLINE_ADD_U64, &counts[(a - base) >> 1], 1);
+    }
+}
+static void done(qemu_plugin_id_t id, void *p)
+{
+    (void)id; (void)p;
+    FILE *f = fopen(path, "w");
+    if (!f) return;
+    const uint64_t *c = sum ? sum : counts;
+    if (sum) fprintf(f, "# pairs %llu\n", (unsigned long long)pairs);
+    for (uint64_t i = 0; i < SPAN / 2; ++i)
+        if (c[i]) fprintf(f, "%llx %llu\n", (unsigned long long)(base + 2 * i), (unsigned long long)c[i]);
+    fclose(f);
+}
+__attribute__((visibility("default"))) int qemu_plugin_install(qemu_plugin_id_t id, const void *info, int argc, char **argv)
+{
+    (void)info;
+    for (int i = 0; i < argc; ++i) {
+        if (!strncmp(argv[i], "out=", 4)) snprintf(path, sizeof path, "%s", argv[i] + 4);
+        if (!strncmp(argv[i], "base=", 5)) base = strtoull(argv[i] + 5, 0, 0);
+        if (!strncmp(argv[i], "start=", 6)) start_pc = strtoull(argv[i] + 6, 0, 0);
+        if (!strncmp(argv[i], "stop=", 5)) stop_pc = strtoull(argv[i] + 5, 0, 0);
+    }
+    counts = calloc(SPAN / 2, sizeof *counts);
+    if (start_pc != ~0ull) {
+        snap = calloc(SPAN / 2, sizeof *snap);
+        sum = calloc(SPAN / 2, sizeof *sum);
+    }
+    qemu_plugin_register_vcpu_tb_trans_cb(id, trans);
+    qemu_plugin_register_atexit_cb(id, done, 0);
+    return 0;
+}

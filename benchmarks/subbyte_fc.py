@@ -1,0 +1,153 @@
+"""Single-row fully connected layers with int4 / ternary weights on Cortex-M4 (--core m7 / m33: the
+same kernels) next to the int8 DSP row kernel: the radix row kernel (runtime_c/include/
+mcf_subbyte_dsp_fc.h) on classifier heads, ad_fcae's shapes and ad_fcae itself. Prints a Markdown
+table (docs/subbyte.md); asserts nothing.
+
+Two counts per build: QEMU -icount / SysTick (`simulate`'s instructions, to one SysTick tick: 40
+instructions on mps2-an386) and exact counts from a QEMU TCG plugin of ours (benchmarks/qemu_pccount.c,
+built here with the host gcc; QEMU 7.2 ships no plugin header, the few API declarations it needs are
+its own): executed instructions per PC between the firmware's counter start and stop (one
+inference, as `simulate` counts it, but to the instruction), and, with --profile, per function
+(the loops, the row driver, the output routines, libc calls).
+
+    PYTHONPATH=compiler python benchmarks/subbyte_fc.py [--root TREE] [--core m4] [--profile] [--no-model]
+
+--root: measure another source tree (e.g. an extracted `git archive main`), for before / after.
+Every run is checked bit for bit against the golden model (and the host build with --host).
+"""
+from __future__ import annotations
+
+import argparse
+import bisect
+import collections
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+LAYERS = [(128, 8), (128, 10), (256, 10), (64, 10), (640, 128), (128, 128)]
+BITS = (8, 4, 2)
+CORES = {"m4": ("cortex-m4", "mps2-an386", 0), "m7": ("cortex-m7", "mps2-an500", 0),
+         "m33": ("cortex-m33", "mps2-an505", 0x10000000)}     # target, board, code origin
+BOARD = CORES["m4"]
+
+
+def plugin(work: Path) -> Path:
+    so = work / "qemu_pccount.so"
+    if not so.is_file():
+        subprocess.run(["gcc", "-shared", "-fPIC", "-O2", "-Wall", "-Werror", "-o", str(so),
+                        str(HERE / "qemu_pccount.c")], check=True)
+    return so
+
+
+def exact_counts(out: Path, so: Path) -> tuple[int, collections.Counter]:
+    """(instructions from mcf_board_counter_start's entry to mcf_board_counter_stop's, per function:
+    the inference as the firmware counts it, libc calls such as the int8 row kernel's memset
+    included) of one run of the firmware `simulate` built in out/build/<board>, under QEMU with the
+    counting plugin."""
+    from mcuforge.sim.qemu import qemu_command
+    bdir = out / "build" / BOARD[1]
+    elf, run = bdir / "firmware.elf", bdir / "run"
+    txt = run.resolve() / "pccount.txt"
+    nm = subprocess.run(["arm-none-eabi-nm", "-S", "--defined-only", str(elf)], capture_output=True, text=True,
+                        check=True).stdout.splitlines()
+    syms = sorted((int(f[0], 16) & ~1, int(f[1], 16), f[3]) for f in map(str.split, nm)
+                  if len(f) == 4 and f[2] in "tTwW")
+    addr = {name: a for a, _, name in syms}
+    cmd = qemu_command(BOARD[1], elf)
+    cmd[-2:-2] = ["-plugin", f"{so},out={txt},base={BOARD[2]},start={addr['mcf_board_counter_start']},"
+                             f"stop={addr['mcf_board_counter_stop']}"]
+    subprocess.run(cmd, cwd=run, capture_output=True, stdin=subprocess.DEVNULL, check=True, timeout=120)
+    starts = [s[0] for s in syms]
+    per = collections.Counter()
+    lines = txt.read_text().splitlines()
+    assert lines[0] == "# pairs 1", lines[0]          # one inference
+    for line in lines[1:]:
+        a, n = line.split()
+        a, n = int(a, 16), int(n)
+        i = bisect.bisect_right(starts, a) - 1
+        per[syms[i][2] if i >= 0 and a < syms[i][0] + syms[i][1] else f"?{a:x}"] += n
+    return sum(per.values()), per
+
+
+def measure(model, calib, x, out: Path, bits: int, so: Path, host: bool):
+    from mcuforge.api import compile_model, simulate
+    res = compile_model(model, out, target=BOARD[0], calib=calib, quiet=True, weight_bits=bits)
+    y, info = simulate(out, board=BOARD[1], x=x, quiet=True)
+    ref, _ = simulate(out, board="reference", x=x, quiet=True)
+    ys, refs = (y, ref) if isinstance(y, list) else ([y], [ref])
+    exact = all(np.array_equal(a, b) for a, b in zip(ys, refs))
+    if host:
+        yh, _ = simulate(out, board="host", x=x, quiet=True)
+        exact &= all(np.array_equal(a, b) for a, b in zip(yh if isinstance(yh, list) else [yh], refs))
+    n, per = exact_counts(out, so)
+    kern = sorted({l["kernel"].replace("mcf_fully_connected_s8_", "") for l in res.info["layers"]
+                   if l["op"] == "dense"})
+    return info["instructions"], n, per, exact, "/".join(kern), res.info["weights_bytes"]
+
+
+COMMON = ("mcf_board_counter_start", "main", "memcpy")      # the count's own calls, the model's input copy
+
+
+def bench(rows, work: Path, so: Path, profile: bool, host: bool):
+    """Per row: icount / exact / the layers alone (exact without COMMON, the same in every build)."""
+    print("| layer | int8 icount / exact / layers | int4 | ternary | int4 / int8 exact (layers) | "
+          "ternary / int8 exact (layers) | kernels | weights B int8 / int4 / ternary | bit-exact |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for name, (model, calib, x) in rows:
+        r = {}
+        for bits in BITS:
+            folder = work / f"{name.replace(' ', '_').replace('>', '')}_{bits}"
+            r[bits] = measure(model, calib, x, folder, bits, so, host)
+        lay = {b: r[b][1] - sum(r[b][2][f] for f in COMMON) for b in BITS}
+        cell = lambda b: f"{r[b][0]:,} / {r[b][1]:,} / {lay[b]:,}"
+        ratio = lambda b: f"{r[b][1] / r[8][1]:.3f}x ({lay[b] / lay[8]:.3f}x)"
+        ok = all(v[3] for v in r.values())
+        print(f"| {name} | {cell(8)} | {cell(4)} | {cell(2)} | {ratio(4)} | {ratio(2)} | "
+              f"{' '.join(r[b][4] for b in BITS)} | {' / '.join(f'{r[b][5]:,}' for b in BITS)} | "
+              f"{'yes' if ok else 'NO'} |", flush=True)
+        if profile:
+            for b in BITS:
+                top = ", ".join(f"{f.replace('mcf_', '')} {n:,}" for f, n in r[b][2].most_common(8) if f not in COMMON)
+                print(f"|   {name} w{b} | {top} |||||||")
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--root", default=str(HERE.parent), help="source tree to measure (default: this one)")
+    ap.add_argument("--profile", action="store_true", help="per-function exact counts under each row")
+    ap.add_argument("--host", action="store_true", help="also check the host build against the golden model")
+    ap.add_argument("--no-model", action="store_true", help="skip ad_fcae")
+    ap.add_argument("--layers", help="comma-separated K->N, e.g. 128->8,256->10 (default: the heads above)")
+    ap.add_argument("--core", default="m4", choices=sorted(CORES))
+    ap.add_argument("--work", help="keep the build folders here")
+    args = ap.parse_args(argv)
+    global BOARD
+    BOARD = CORES[args.core]
+    root = Path(args.root).resolve()
+    sys.path[:0] = [str(root / "compiler"), str(root / "tests" / "kernels")]
+    import mcuforge  # noqa: E402   (the tree's own, before anything imports another)
+    from layer_models import build_model, fc_spec  # noqa: E402
+    assert Path(mcuforge.__file__).resolve().is_relative_to(root), mcuforge.__file__
+    layers = LAYERS if not args.layers else [tuple(map(int, s.split("->"))) for s in args.layers.split(",")]
+    with tempfile.TemporaryDirectory(prefix="mcf_subbyte_fc_") as tmp:
+        work = Path(args.work) if args.work else Path(tmp)
+        work.mkdir(parents=True, exist_ok=True)
+        so = plugin(work)
+        rows = []
+        for k, n in layers:
+            model, calib, x = build_model([fc_spec(k, n)], work / f"fc{k}_{n}" / "model.onnx")
+            rows.append((f"FC {k}->{n}", (model, calib, [a[:1] for a in x])))
+        ad = Path(os.environ.get("MCF_MLPERF_DIR", HERE.parents[1] / "shared" / "models" / "mlperf-tiny")) / \
+            "ad_fcae_int8.tflite"
+        if not args.no_model and ad.is_file():
+            rows.append(("ad_fcae", (ad, None, None)))
+        bench(rows, work, so, args.profile, args.host)
+
+
+if __name__ == "__main__":
+    main()
