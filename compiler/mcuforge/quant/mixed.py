@@ -39,7 +39,8 @@ class MixedOptions:
     portable_kernels: bool = False
     adaquant_steps: int = 200
     speed_first: bool = False              # every layer on its fastest kernel (api.compile_model sets it
-                                           # with an instruction budget): lowered, measured and built so
+                                           # with an instruction budget): lowered, measured and built so,
+                                           # so the kernels priced are the kernels built
 
 
 def widths_from_graph(g: Graph) -> dict | None:
