@@ -25,7 +25,9 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "compiler"))
 sys.path.insert(0, str(REPO / "tests"))
 
-from corpus.subbyte import HEADER, MODES, fmt_row, sweep  # noqa: E402
+sys.path.insert(0, str(REPO / "examples"))
+
+from corpus.subbyte import HEADER, MODES, accuracy_rows, fmt_row, sweep  # noqa: E402
 
 
 def main():
@@ -37,7 +39,16 @@ def main():
     ap.add_argument("--qemu", action="store_true", help="also run on the target's QEMU board")
     ap.add_argument("-n", type=int, default=2, help="test inputs per case")
     ap.add_argument("--out", help="also write the table to this Markdown file")
+    ap.add_argument("--accuracy", action="store_true",
+                    help="only the accuracy table: the corpus ResNet trained on MNIST-5k, int8 / w4 / w2 / mixed")
     args = ap.parse_args()
+    if args.accuracy:
+        print("| network | mode | accuracy (1,000 held-out digits, host C) | weight-layer B | x int8 | widths |\n"
+              "|---|---|---:|---:|---:|---|", flush=True)
+        with tempfile.TemporaryDirectory() as tmp:
+            rows = accuracy_rows(Path(tmp), target=args.target, log=lambda s: print(s, flush=True))
+        print(f"\nfloat (torch) accuracy {rows[0]['accuracy']:.3f}")
+        return
     boards = ("host",)
     if args.qemu:
         from mcuforge.quant.mixed import core_board

