@@ -38,15 +38,17 @@ def main():
     ap.add_argument("--exporters", default="ts,dynamo,tflite")
     ap.add_argument("--qemu", action="store_true", help="also run on the target's QEMU board")
     ap.add_argument("-n", type=int, default=2, help="test inputs per case")
+    ap.add_argument("--n-probe", type=int, default=None, help="Hutchinson probes of `mixed` (MixedOptions.n_probe)")
     ap.add_argument("--out", help="also write the table to this Markdown file")
     ap.add_argument("--accuracy", action="store_true",
                     help="only the accuracy table: the corpus ResNet trained on MNIST-5k, int8 / w4 / w2 / mixed")
     args = ap.parse_args()
     if args.accuracy:
-        print("| network | mode | accuracy (1,000 held-out digits, host C) | weight-layer B | x int8 | widths |\n"
-              "|---|---|---:|---:|---:|---|", flush=True)
+        print("| network | mode | accuracy (1,000 held-out digits, host C) | weight-layer B | x int8 | x portable int8 "
+              "| layers at 8 / 4 / 2 bits |\n|---|---|---:|---:|---:|---:|---|", flush=True)
         with tempfile.TemporaryDirectory() as tmp:
-            rows = accuracy_rows(Path(tmp), target=args.target, log=lambda s: print(s, flush=True))
+            rows = accuracy_rows(Path(tmp), target=args.target, log=lambda s: print(s, flush=True),
+                                 modes=("int8",) + tuple(args.modes.split(",")))
         print(f"\nfloat (torch) accuracy {rows[0]['accuracy']:.3f}")
         return
     boards = ("host",)
@@ -57,7 +59,8 @@ def main():
     print(HEADER, flush=True)
     with tempfile.TemporaryDirectory() as tmp:
         rows = sweep(args.names, tuple(args.exporters.split(",")), tuple(args.modes.split(",")), args.target, args.n,
-                     boards, Path(tmp), log=lambda s: print(s, flush=True))
+                     boards, Path(tmp), log=lambda s: print(s, flush=True),
+                     mixed_opts={"n_probe": args.n_probe} if args.n_probe else None)
     ok = [r for r in rows if r["mode"] != "int8"]
     print(f"\n{sum(r['ok'] for r in ok)} of {len(ok)} sub-byte / mixed cases compile; "
           f"{sum(1 for r in ok if r['ok'] and all(r['exact'].values()))} golden == host C")
