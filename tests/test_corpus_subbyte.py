@@ -183,3 +183,38 @@ def test_odd_layers_narrow_bit_exact(odd_onnx, bits, tmp_path):
     gold, _ = simulate(res.out_dir, "reference", calib[:3], quiet=True)
     host, _ = simulate(res.out_dir, "host", calib[:3], quiet=True)
     assert np.array_equal(gold, host)
+
+
+class _TwoHeads(torch.nn.Module):
+    """A detector's shape: one trunk, two output heads (tiny YOLO's crashed the Hessian's loss)."""
+
+    def __init__(self):
+        super().__init__()
+        self.t = torch.nn.Conv2d(3, 8, 3, padding=1)
+        self.a = torch.nn.Conv2d(8, 6, 1)
+        self.b = torch.nn.Conv2d(8, 4, 3, stride=2, padding=1)
+
+    def forward(self, x):
+        y = torch.relu(self.t(x))
+        return self.a(y), self.b(y)
+
+
+def test_mixed_two_outputs(tmp_path):
+    from mcuforge.api import compile_model, simulate
+    from mcuforge.errors import McuforgeError
+    from mcuforge.quant.mixed import MixedOptions
+    torch.manual_seed(0)
+    p = tmp_path / "two.onnx"
+    torch.onnx.export(_TwoHeads().eval(), torch.randn(1, 3, 8, 8), str(p), dynamo=False, opset_version=17)
+    calib = np.random.default_rng(2).standard_normal((8, 3, 8, 8)).astype(np.float32)
+    r8 = compile_model(p, tmp_path / "i8", calib=calib, quiet=True)
+    budget = int(0.6 * r8.info["weights_bytes"])
+    res = compile_model(p, tmp_path / "mx", calib=calib, weight_bits="mixed", quiet=True,
+                        mixed=MixedOptions(flash_budget=budget, n_probe=8))
+    assert res.info["weights_bytes"] <= budget and len(res.info["mixed_precision"]["layers"]) == 3
+    gold, _ = simulate(res.out_dir, "reference", calib[:2], quiet=True)
+    host, _ = simulate(res.out_dir, "host", calib[:2], quiet=True)
+    assert len(gold) == 2 and all(np.array_equal(g, h) for g, h in zip(gold, host))
+    with pytest.raises(McuforgeError, match="need a model with one output"):
+        compile_model(p, tmp_path / "lab", calib=calib, weight_bits="mixed", quiet=True,
+                      mixed=MixedOptions(flash_budget=budget, labels=np.zeros(8, np.int64)))
