@@ -72,10 +72,110 @@ def coverage(names, cores=("cortex-m4", "cortex-m55"), widths=(8, 4, 2)) -> dict
     return found
 
 
+LAYER_KEYS = ("name", "kernel", "window", "macs", "in_shape", "out_shape")
+CACHE = ROOT / "benchmarks" / "data" / "instr_model_layers.json"
+BOARDS = {"cortex-m4": "mps2-an386", "cortex-m55": "mps3-an547"}
+
+
+def measure_layers(name: str, cores=("cortex-m4", "cortex-m55"), widths=(8, 4, 2), work: Path | None = None) -> list[dict]:
+    """QEMU's exact executed instructions of every convolution / dense layer of one model (per-layer
+    counting, mcuforge.sim.layer_counts), built as the instruction budget prices it (quant.mixed:
+    the minmax ranges of the calibration set, each width uniform, every layer on its fastest kernel):
+    one record per layer with the report row's fields the models read (LAYER_KEYS) and `measured`."""
+    import tempfile
+
+    from mcuforge.api import compile_model, load_model, load_samples, simulate
+    from mcuforge.passes.pipeline import canonicalize
+    from mcuforge.quant.calibrate import calibrate
+    from mcuforge.quant.instr_model import annotate_rows
+    from mcuforge.quant.int8 import quantize_int8
+    from mcuforge.quant.mixed import build_requant
+    from mcuforge.sim.layer_counts import layer_instructions
+    path, calib = model_and_calib(name)
+    g = canonicalize(load_model(path))
+    if calib is None:
+        shape = g.tensors[g.inputs[0]].shape
+        calib = np.random.default_rng(0).uniform(0, 1, (4,) + tuple(shape[1:])).astype(np.float32)
+    ranges = calibrate(g, load_samples(calib, g), "minmax")
+    recs = []
+    with tempfile.TemporaryDirectory(dir=work) as tmp:
+        for core in cores:
+            for bits in widths:
+                q = quantize_int8(g, ranges, weight_bits=bits)
+                q.meta["requant"] = build_requant(g)
+                out = Path(tmp) / f"{core}_{bits}"
+                res = compile_model(q, out, target=core, quiet=True, speed_first=True)
+                simulate(out, board=BOARDS[core], x=None, quiet=True)
+                rows = [r for r in annotate_rows(res.graph, res.info["layers"]) if r["op"] in ("conv2d", "dense")]
+                for r, n in zip(rows, layer_instructions(out, BOARDS[core], rows)):
+                    recs.append(dict({k: r.get(k) for k in LAYER_KEYS}, model=path.stem, core=core, bits=bits,
+                                     measured=int(n)))
+    return recs
+
+
+def load_cache(path: Path = CACHE) -> list[dict]:
+    import json
+    return json.loads(path.read_text())["layers"] if path.is_file() else []
+
+
+def save_cache(recs: list[dict], path: Path = CACHE):
+    import json
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"about": "QEMU per-layer executed instructions of real models' conv / dense layers "
+                                         "(benchmarks/instr_model_coverage.py --measure)",
+                                "layers": recs}, indent=0) + "\n")
+
+
+def error_table(recs: list[dict], cores=("cortex-m4", "cortex-m55")) -> list[tuple]:
+    """Per core and kernel key: (core, key, layers, max |rel err|, mean |rel err|, worst layer) of the
+    committed models' predictions against the measured per-layer counts."""
+    from mcuforge.errors import McuforgeError
+    from mcuforge.quant.instr_model import kernel_key, load_instr_model
+    out = []
+    for core in cores:
+        model = load_instr_model(core)
+        errs: dict = {}
+        for r in recs:
+            if r["core"] != core:
+                continue
+            try:
+                e = model.predict(r) / r["measured"] - 1
+            except McuforgeError:
+                e = float("nan")
+            errs.setdefault(kernel_key(r), []).append((abs(e), f"{r['model']}:{r['name']}:w{r['bits']}"))
+        for k, v in sorted(errs.items()):
+            a = np.array([e for e, _ in v])
+            worst = max(v, key=lambda t: -1 if np.isnan(t[0]) else t[0])
+            out.append((core, k, len(v), float(np.nanmax(a)) if np.isfinite(a).any() else float("nan"),
+                        float(np.nanmean(a)) if np.isfinite(a).any() else float("nan"), worst[1]))
+    return out
+
+
+def print_error_table(recs):
+    print("| core | kernel key | layers | max rel err | mean rel err | worst layer |")
+    print("|---|---|---|---|---|---|")
+    for core, k, n, mx, mean, worst in error_table(recs):
+        print(f"| {core.replace('cortex-', '')} | {k} | {n} | {mx:.3f} | {mean:.3f} | {worst} |")
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("models", nargs="*", default=DEFAULT)
+    p.add_argument("--measure", action="store_true",
+                   help=f"measure the models' layers on QEMU (per-layer counts) into {CACHE.name} (replacing their records)")
+    p.add_argument("--errors", action="store_true", help=f"the models' per-key errors on the layers in {CACHE.name}")
     args = p.parse_args(argv)
+    if args.measure:
+        recs = load_cache()
+        for name in args.models:
+            new = measure_layers(name)
+            stem = new[0]["model"] if new else name
+            recs = [r for r in recs if r["model"] != stem] + new
+            save_cache(recs)
+            print(f"{stem}: {len(new)} layer records", flush=True)
+    if args.measure or args.errors:
+        print_error_table(load_cache())
+        return
     found = coverage(args.models)
     for (core, key, status), layers in sorted(found.items()):
         if status != "own":

@@ -7,7 +7,10 @@
  * (the sum over every start .. stop pair; the first line "# pairs <n>").
  * Debian's QEMU ships no qemu-plugin.h: the handful of API entry points used are declared here.
  *     qemu-system-arm ... -plugin ./qemu_pccount.so,out=/abs/pccount.txt,base=0
- * Used by benchmarks/subbyte_fc.py.
+ * With marks=<file> (hex PCs, one a line) and log=<file>: every execution of a mark PC appends
+ * "<hex pc> <instructions executed so far in the window>" to the log (per-layer counts: the marks
+ * are a model's kernel calls and their return addresses, mcuforge.sim.layer_counts).
+ * Used by benchmarks/subbyte_fc.py and mcuforge.sim.layer_counts.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -32,6 +35,19 @@ void qemu_plugin_register_atexit_cb(qemu_plugin_id_t, udata_cb, void *);
 static uint64_t *counts, *snap, *sum;
 static uint64_t base, start_pc = ~0ull, stop_pc = ~0ull, pairs;
 static char path[512] = "pccount.txt";
+static uint64_t total, *marks, n_marks;
+static FILE *mark_log;
+static void on_mark(unsigned int vcpu, void *p)
+{
+    (void)vcpu;
+    fprintf(mark_log, "%llx %llu\n", (unsigned long long)(uintptr_t)p, (unsigned long long)total);
+}
+static int is_mark(uint64_t a)
+{
+    for (uint64_t i = 0; i < n_marks; ++i)
+        if (marks[i] == a) return 1;
+    return 0;
+}
 static void on_start(unsigned int vcpu, void *p)
 {
     (void)vcpu; (void)p;
@@ -55,13 +71,19 @@ static void trans(qemu_plugin_id_t id, struct qemu_plugin_tb *tb)
             qemu_plugin_register_vcpu_insn_exec_cb(insn, on_start, QEMU_PLUGIN_CB_NO_REGS, 0);
         if (a == stop_pc)
             qemu_plugin_register_vcpu_insn_exec_cb(insn, on_stop, QEMU_PLUGIN_CB_NO_REGS, 0);
-        if (a >= base && a - base < SPAN)
+        if (mark_log && is_mark(a))
+            qemu_plugin_register_vcpu_insn_exec_cb(insn, on_mark, QEMU_PLUGIN_CB_NO_REGS, (void *)(uintptr_t)a);
+        if (a >= base && a - base < SPAN) {
             qemu_plugin_register_vcpu_insn_exec_inline(insn, QEMU_PLUGIN_INLINE_ADD_U64, &counts[(a - base) >> 1], 1);
+            if (mark_log)
+                qemu_plugin_register_vcpu_insn_exec_inline(insn, QEMU_PLUGIN_INLINE_ADD_U64, &total, 1);
+        }
     }
 }
 static void done(qemu_plugin_id_t id, void *p)
 {
     (void)id; (void)p;
+    if (mark_log) fclose(mark_log);
     FILE *f = fopen(path, "w");
     if (!f) return;
     const uint64_t *c = sum ? sum : counts;
@@ -78,7 +100,19 @@ __attribute__((visibility("default"))) int qemu_plugin_install(qemu_plugin_id_t 
         if (!strncmp(argv[i], "base=", 5)) base = strtoull(argv[i] + 5, 0, 0);
         if (!strncmp(argv[i], "start=", 6)) start_pc = strtoull(argv[i] + 6, 0, 0);
         if (!strncmp(argv[i], "stop=", 5)) stop_pc = strtoull(argv[i] + 5, 0, 0);
+        if (!strncmp(argv[i], "log=", 4)) mark_log = fopen(argv[i] + 4, "w");
+        if (!strncmp(argv[i], "marks=", 6)) {
+            FILE *f = fopen(argv[i] + 6, "r");
+            unsigned long long a;
+            if (!f) return -1;
+            while (fscanf(f, "%llx", &a) == 1) {
+                marks = realloc(marks, (n_marks + 1) * sizeof *marks);
+                marks[n_marks++] = a;
+            }
+            fclose(f);
+        }
     }
+    if ((mark_log != 0) != (marks != 0)) return -1;
     counts = calloc(SPAN / 2, sizeof *counts);
     if (start_pc != ~0ull) {
         snap = calloc(SPAN / 2, sizeof *snap);
