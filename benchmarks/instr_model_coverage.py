@@ -74,6 +74,7 @@ def coverage(names, cores=("cortex-m4", "cortex-m55"), widths=(8, 4, 2)) -> dict
 
 LAYER_KEYS = ("name", "kernel", "window", "macs", "in_shape", "out_shape")
 CACHE = ROOT / "benchmarks" / "data" / "instr_model_layers.json"
+MLPERF = {"vww_mbv1_96_float", "ic_resnet8_float", "ad_fcae_float", "ds_cnn.ts"}   # ds_cnn: the KWS net
 BOARDS = {"cortex-m4": "mps2-an386", "cortex-m55": "mps3-an547"}
 
 
@@ -126,36 +127,65 @@ def save_cache(recs: list[dict], path: Path = CACHE):
                                 "layers": recs}, indent=0) + "\n")
 
 
-def error_table(recs: list[dict], cores=("cortex-m4", "cortex-m55")) -> list[tuple]:
-    """Per core and kernel key: (core, key, layers, max |rel err|, mean |rel err|, worst layer) of the
-    committed models' predictions against the measured per-layer counts."""
+def error_table(recs: list[dict], cores=("cortex-m4", "cortex-m55"), models: dict | None = None) -> list[tuple]:
+    """Per core and kernel key: (core, key, layers, max |rel err|, mean |rel err|, instruction-weighted
+    error sum |pred - measured| / sum measured, worst layer) of the models' predictions (default: the
+    committed ones) against the measured per-layer counts; key "*" / "MLPerf": all layers / those of
+    MLPERF."""
     from mcuforge.errors import McuforgeError
     from mcuforge.quant.instr_model import kernel_key, load_instr_model
     out = []
     for core in cores:
-        model = load_instr_model(core)
+        model = (models or {}).get(core) or load_instr_model(core)
         errs: dict = {}
         for r in recs:
             if r["core"] != core:
                 continue
             try:
-                e = model.predict(r) / r["measured"] - 1
+                p = model.predict(r)
             except McuforgeError:
-                e = float("nan")
-            errs.setdefault(kernel_key(r), []).append((abs(e), f"{r['model']}:{r['name']}:w{r['bits']}"))
-        for k, v in sorted(errs.items()):
-            a = np.array([e for e, _ in v])
-            worst = max(v, key=lambda t: -1 if np.isnan(t[0]) else t[0])
-            out.append((core, k, len(v), float(np.nanmax(a)) if np.isfinite(a).any() else float("nan"),
-                        float(np.nanmean(a)) if np.isfinite(a).any() else float("nan"), worst[1]))
+                p = float("nan")
+            item = (p, r["measured"], f"{r['model']}:{r['name']}:w{r['bits']}")
+            for k in (kernel_key(r), "*") + (("MLPerf",) if r["model"] in MLPERF else ()):
+                errs.setdefault(k, []).append(item)
+        for k, v in sorted(errs.items(), key=lambda kv: (kv[0] in ("*", "MLPerf"), kv[0])):
+            p, m = np.array([x[0] for x in v]), np.array([x[1] for x in v], np.float64)
+            e = np.abs(p / m - 1)
+            ok = np.isfinite(e)
+            worst = v[int(np.nanargmax(e))][2] if ok.any() else v[0][2]
+            out.append((core, k, len(v), float(np.max(e[ok])) if ok.any() else float("nan"),
+                        float(np.mean(e[ok])) if ok.any() else float("nan"),
+                        float(np.sum(np.abs(p - m)[ok]) / np.sum(m[ok])) if ok.any() else float("nan"), worst))
     return out
 
 
-def print_error_table(recs):
-    print("| core | kernel key | layers | max rel err | mean rel err | worst layer |")
-    print("|---|---|---|---|---|---|")
-    for core, k, n, mx, mean, worst in error_table(recs):
-        print(f"| {core.replace('cortex-', '')} | {k} | {n} | {mx:.3f} | {mean:.3f} | {worst} |")
+def models_at(rev: str) -> dict:
+    """The committed instruction models of git revision `rev` (for a before / after table)."""
+    import subprocess
+    import tempfile
+
+    from mcuforge.quant.instr_model import load_instr_model
+    out = {}
+    for core in BOARDS:
+        text = subprocess.run(["git", "-C", str(ROOT), "show", f"{rev}:targets/instr_models/{core}.toml"],
+                              capture_output=True, text=True, check=True).stdout
+        with tempfile.NamedTemporaryFile("w", suffix=".toml", delete=False) as f:
+            f.write(text)
+        out[core] = load_instr_model(core, Path(f.name))
+    return out
+
+
+def print_error_table(recs, before: str | None = None):
+    """Markdown: per core and key, the max / mean / instruction-weighted relative errors on real
+    layers (with `before`, a git revision: its models' errors -> the committed ones')."""
+    after = error_table(recs)
+    old = {(c, k): row for c, k, *row in error_table(recs, models=models_at(before))} if before else {}
+    print("| core | kernel key | layers | max rel err | mean rel err | weighted err | worst layer |")
+    print("|---|---|---:|---:|---:|---:|---|")
+    for core, k, n, mx, mean, wt, worst in after:
+        o = old.get((core, k))
+        cell = (lambda i, v: f"{o[i]:.3f} -> {v:.3f}") if o else (lambda i, v: f"{v:.3f}")
+        print(f"| {core.replace('cortex-', '')} | {k} | {n} | {cell(1, mx)} | {cell(2, mean)} | {cell(3, wt)} | {worst} |")
 
 
 def main(argv=None):
@@ -164,6 +194,7 @@ def main(argv=None):
     p.add_argument("--measure", action="store_true",
                    help=f"measure the models' layers on QEMU (per-layer counts) into {CACHE.name} (replacing their records)")
     p.add_argument("--errors", action="store_true", help=f"the models' per-key errors on the layers in {CACHE.name}")
+    p.add_argument("--before", metavar="REV", help="with --errors: the models of git revision REV -> the committed ones")
     args = p.parse_args(argv)
     if args.measure:
         recs = load_cache()
@@ -174,7 +205,7 @@ def main(argv=None):
             save_cache(recs)
             print(f"{stem}: {len(new)} layer records", flush=True)
     if args.measure or args.errors:
-        print_error_table(load_cache())
+        print_error_table(load_cache(), args.before)
         return
     found = coverage(args.models)
     for (core, key, status), layers in sorted(found.items()):

@@ -108,6 +108,12 @@ PROBES = [
     ("depthwise", 32, 32, 8, 8, 3, 1), ("depthwise", 32, 32, 16, 16, 3, 2), ("depthwise", 6, 6, 128, 128, 3, 1),
     ("depthwise", 3, 3, 256, 256, 3, 1), ("depthwise", 6, 6, 128, 128, 3, 2), ("depthwise", 24, 24, 32, 32, 3, 1),
     ("dense", 1, 1, 1024, 16, 1, 1), ("dense", 1, 1, 128, 128, 1, 1), ("dense", 1, 1, 16, 64, 1, 1),
+    # one-pixel 1x1 convolutions (MobileNetV3's / EfficientNet's squeeze-excite), and 1x1 ones with
+    # multipliers >= 1/2 (the left-shift sub-byte kernels, `_lss` under single rounding)
+    ("pointwise", 1, 1, 8, 8, 1, 1), ("pointwise", 1, 1, 16, 64, 1, 1), ("pointwise", 1, 1, 96, 24, 1, 1),
+    ("pointwise", 1, 1, 24, 96, 1, 1),
+    ("pointwise", 8, 8, 16, 16, 1, 1, "lsh"), ("pointwise", 4, 4, 32, 64, 1, 1, "lsh"),
+    ("pointwise", 1, 1, 16, 64, 1, 1, "lsh"), ("pointwise", 12, 12, 8, 24, 1, 1, "lsh"),
     # the tuned portable kernels
     ("pointwise", 2, 2, 32, 64, 1, 1, "portable"), ("pointwise", 1, 1, 72, 24, 1, 1, "portable"),
     ("pointwise", 4, 4, 24, 48, 1, 1, "portable"),
@@ -153,9 +159,10 @@ def layer_features(row: dict) -> np.ndarray:
       sub-byte kernels unpack their weights once per call, or per channel block);
       macs_pad: the MACs the kernel's blocked loops execute, padding included: on the DSP kernels
       (`_dsp`) two pixels x two channels per step with each of the KH window rows padded to 4
-      values (mcf_conv2d_s8_dsp.c's segments), depthwise channels in groups of 4; on Helium (`_mve`)
-      two pixels x four channels with K padded to 16, depthwise channels in vectors of 16;
-      otherwise the MACs."""
+      values (mcf_conv2d_s8_dsp.c's segments); on Helium (`_mve`) two pixels x four channels with K
+      padded to 16 (mcf_conv2d_s8_mve.c); depthwise: output rows in blocks of 3 pixels x 4 channels
+      (mcf_depthwise_conv2d_s8_mve_ch.c), 6 pixels x 4-channel planes (the DSP 3x3 kernels),
+      2 x 2 (the other DSP ones); otherwise the MACs."""
     out, inp = row["out_shape"], row["in_shape"]
     cout = float(out[-1])
     px = float(np.prod(out[1:-1])) if len(out) > 2 else 1.0
@@ -163,8 +170,12 @@ def layer_features(row: dict) -> np.ndarray:
     k = macs / max(px * cout, 1.0)
     kernel = row["kernel"]
     mve, dsp = "_mve" in kernel, "_dsp" in kernel
-    if "depthwise" in kernel:
-        macs_pad = px * _round_up(cout, 16 if mve else 4 if dsp else 1) * k
+    if "depthwise" in kernel and len(out) == 4:
+        # rows of pixels in blocks along the row: 3 (Helium), 6 (the DSP 3x3 kernels), 2 (other DSP);
+        # channels in groups of 4 (Helium, DSP 3x3 planes) or 2 (DSP planes)
+        three = row.get("window") == "3x3"
+        pw, cg = (3, 4) if mve else (6, 4) if dsp and three else (2, 2) if dsp else (1, 1)
+        macs_pad = out[1] * _round_up(out[2], pw) * _round_up(cout, cg) * k
     elif mve:
         macs_pad = _round_up(px, 2) * _round_up(cout, 4) * _round_up(k, 16)
     elif dsp:
@@ -232,8 +243,8 @@ class InstrModel:
         return sibs[0] if sibs else None
 
 
-def load_instr_model(core: str) -> InstrModel:
-    path = models_dir() / f"{core}.toml"
+def load_instr_model(core: str, path: Path | None = None) -> InstrModel:
+    path = Path(path) if path else models_dir() / f"{core}.toml"
     if not path.is_file():
         raise McuforgeError(f"no instruction models for {core}: {path} is missing "
                             f"(fit them with python -m mcuforge.quant.instr_model --core {core})")
