@@ -31,14 +31,16 @@ from ..ir.graph import Graph, Node
 from ..ir.ops import infer_shapes
 from ..ir.tensor import Tensor
 
-FEATURES = ("const", "macs", "outputs", "inputs", "patches", "pixels", "channels", "weights", "macs_pad")
+FEATURES = ("const", "macs", "outputs", "inputs", "patches", "pixels", "channels", "weights", "macs_pad", "narrow")
 # the model forms a key's fit chooses from (the one whose probes, each left out in turn, are
 # predicted best by the others' fit): few probes cannot carry every feature
 FORMS = {
-    "loops": ("const", "macs_pad", "outputs", "pixels", "channels", "weights"),
+    "loops": ("const", "macs_pad", "outputs", "pixels", "channels", "weights", "narrow"),
     "gather": ("const", "macs_pad", "outputs", "patches", "pixels", "inputs"),
-    "planes": ("const", "macs_pad", "outputs", "inputs", "channels"),
+    "planes": ("const", "macs_pad", "outputs", "inputs", "channels", "narrow"),
     "compact": ("const", "macs_pad", "outputs", "pixels"),
+    "narrow": ("const", "macs_pad", "outputs", "narrow"),
+    "minimal": ("const", "macs_pad", "outputs"),
     "all": FEATURES,
 }
 # a kernel key reached by fewer probes gets no model of its own (one or two points fit any
@@ -70,6 +72,7 @@ PROBES = [
     ("conv", 7, 7, 32, 10, 4, 1), ("conv", 4, 4, 48, 10, 4, 1), ("conv", 5, 5, 16, 8, 4, 1),
     # DS-CNN's first layer (KWS, mlperf-tiny): one input channel, a 10x4 window, stride 2
     ("conv", 49, 10, 1, 32, (10, 4), 2), ("conv", 25, 10, 1, 16, (10, 4), 2), ("conv", 20, 8, 1, 8, (10, 4), 1),
+    ("conv", 49, 10, 1, 64, (10, 4), 2), ("conv", 32, 8, 1, 24, (10, 4), 2),
     ("pointwise", 8, 8, 16, 16, 1, 1), ("pointwise", 12, 12, 8, 32, 1, 1), ("pointwise", 6, 6, 48, 24, 1, 1),
     ("pointwise", 16, 16, 4, 8, 1, 1),
     # many input channels: every channel's multiplier below 1/2, the right-shift-only kernels
@@ -108,6 +111,9 @@ PROBES = [
     ("depthwise", 32, 32, 8, 8, 3, 1), ("depthwise", 32, 32, 16, 16, 3, 2), ("depthwise", 6, 6, 128, 128, 3, 1),
     ("depthwise", 3, 3, 256, 256, 3, 1), ("depthwise", 6, 6, 128, 128, 3, 2), ("depthwise", 24, 24, 32, 32, 3, 1),
     ("dense", 1, 1, 1024, 16, 1, 1), ("dense", 1, 1, 128, 128, 1, 1), ("dense", 1, 1, 16, 64, 1, 1),
+    # depthwise layers of one or two output columns (the DSP 3x3 kernel runs those in C)
+    ("depthwise", 2, 2, 144, 144, 3, 2), ("depthwise", 2, 2, 64, 64, 3, 1), ("depthwise", 4, 4, 32, 32, 3, 2),
+    ("depthwise", 2, 2, 72, 72, 5, 2), ("depthwise", 1, 1, 144, 144, 5, 1), ("depthwise", 4, 4, 40, 40, 5, 1),
     # one-pixel 1x1 convolutions (MobileNetV3's / EfficientNet's squeeze-excite), and 1x1 ones with
     # multipliers >= 1/2 (the left-shift sub-byte kernels, `_lss` under single rounding)
     ("pointwise", 1, 1, 8, 8, 1, 1), ("pointwise", 1, 1, 16, 64, 1, 1), ("pointwise", 1, 1, 96, 24, 1, 1),
@@ -162,7 +168,9 @@ def layer_features(row: dict) -> np.ndarray:
       values (mcf_conv2d_s8_dsp.c's segments); on Helium (`_mve`) two pixels x four channels with K
       padded to 16 (mcf_conv2d_s8_mve.c); depthwise: output rows in blocks of 3 pixels x 4 channels
       (mcf_depthwise_conv2d_s8_mve_ch.c), 6 pixels x 4-channel planes (the DSP 3x3 kernels),
-      2 x 2 (the other DSP ones); otherwise the MACs."""
+      2 x 2 (the other DSP ones); otherwise the MACs;
+      narrow: the MACs of an output narrower than 3 columns (0 otherwise): the DSP 3x3 depthwise
+      kernel runs those in C, the DSP convolution one pixel at a time."""
     out, inp = row["out_shape"], row["in_shape"]
     cout = float(out[-1])
     px = float(np.prod(out[1:-1])) if len(out) > 2 else 1.0
@@ -183,7 +191,8 @@ def layer_features(row: dict) -> np.ndarray:
         macs_pad = _round_up(px, 2) * _round_up(cout, 2) * kh * _round_up(k / kh, 4)
     else:
         macs_pad = macs
-    return np.array([1.0, macs, px * cout, float(np.prod(inp)), px * k, px, cout, cout * k, macs_pad])
+    narrow = macs if len(out) == 4 and out[2] < 3 else 0.0
+    return np.array([1.0, macs, px * cout, float(np.prod(inp)), px * k, px, cout, cout * k, macs_pad, narrow])
 
 
 class InstrModel:
