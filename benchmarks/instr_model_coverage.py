@@ -122,9 +122,10 @@ def load_cache(path: Path = CACHE) -> list[dict]:
 def save_cache(recs: list[dict], path: Path = CACHE):
     import json
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps({"about": "QEMU per-layer executed instructions of real models' conv / dense layers "
-                                         "(benchmarks/instr_model_coverage.py --measure)",
-                                "layers": recs}, indent=0) + "\n")
+    about = json.dumps("QEMU per-layer executed instructions of real models' conv / dense layers "
+                       "(benchmarks/instr_model_coverage.py --measure)")
+    body = ",\n".join(json.dumps(r, separators=(",", ":")) for r in recs)       # one layer a line
+    path.write_text(f'{{"about": {about},\n"layers": [\n{body}\n]}}\n')
 
 
 def error_table(recs: list[dict], cores=("cortex-m4", "cortex-m55"), models: dict | None = None) -> list[tuple]:
