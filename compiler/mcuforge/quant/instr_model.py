@@ -100,6 +100,10 @@ PROBES = [
     ("depthwise", 16, 16, 24, 24, 5, 2, "rsh"),
     ("depthwise", 12, 12, 8, 8, 3, 1, "lsh"), ("depthwise", 10, 10, 24, 24, 3, 1, "lsh"),
     ("depthwise", 14, 14, 16, 16, 3, 2, "lsh"),
+    ("depthwise", 6, 6, 128, 128, 3, 1, "lsh"), ("depthwise", 3, 3, 256, 256, 3, 1, "lsh"),
+    ("depthwise", 24, 24, 32, 32, 3, 1, "lsh"), ("depthwise", 12, 12, 64, 64, 3, 2, "lsh"),
+    ("depthwise", 6, 6, 128, 128, 3, 1, "rsh"), ("depthwise", 2, 2, 64, 64, 3, 1, "rsh"),
+    ("depthwise", 24, 24, 32, 32, 3, 1, "rsh"),
     ("dense", 1, 1, 64, 10, 1, 1), ("dense", 1, 1, 256, 32, 1, 1), ("dense", 1, 1, 128, 64, 1, 1),
     ("dense", 1, 1, 512, 16, 1, 1), ("dense", 1, 1, 640, 128, 1, 1), ("dense", 1, 1, 32, 12, 1, 1),
     # the shapes of real layers the small probes above extrapolate to badly: many pixels and few
@@ -446,11 +450,19 @@ def fit_key(a: np.ndarray, y: np.ndarray) -> dict:
             "loo_rel_err": float(loo.max()), "loo_mean": float(loo.mean()), "form": name}
 
 
+# rows weighted by count ** -REL_POWER: 0 minimises the absolute errors (the large layers rule),
+# 1 the relative ones; in between keeps small layers from being off by multiples
+REL_POWER = 1
+
+
 def nnls_fit(a: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """Non-negative least squares, the columns scaled so nnls sees comparable magnitudes."""
+    """Non-negative least squares, the rows weighted (REL_POWER), the columns scaled so nnls sees
+    comparable magnitudes."""
     from scipy.optimize import nnls
-    norm = np.maximum(np.abs(a).max(axis=0), 1.0)
-    c, _ = nnls(a / norm, y)
+    w = np.asarray(y, np.float64) ** -REL_POWER
+    aw = a * w[:, None]
+    norm = np.maximum(np.abs(aw).max(axis=0), 1e-12)
+    c, _ = nnls(aw / norm, y * w)
     return c / norm
 
 
