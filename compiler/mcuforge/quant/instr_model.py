@@ -31,12 +31,15 @@ from ..ir.graph import Graph, Node
 from ..ir.ops import infer_shapes
 from ..ir.tensor import Tensor
 
-FEATURES = ("const", "macs", "outputs", "inputs", "patches", "pixels", "channels", "weights", "macs_pad", "narrow")
+FEATURES = ("const", "macs", "outputs", "inputs", "patches", "pixels", "channels", "weights", "macs_pad", "narrow",
+            "rows", "border")
 # the model forms a key's fit chooses from (the one whose probes, each left out in turn, are
 # predicted best by the others' fit): few probes cannot carry every feature
 FORMS = {
     "loops": ("const", "macs_pad", "outputs", "pixels", "channels", "weights", "narrow"),
     "gather": ("const", "macs_pad", "outputs", "patches", "pixels", "inputs"),
+    "rows": ("const", "macs_pad", "outputs", "weights", "rows", "border"),
+    "window": ("const", "macs_pad", "outputs", "patches", "rows", "border", "channels"),
     "planes": ("const", "macs_pad", "outputs", "inputs", "channels", "narrow"),
     "compact": ("const", "macs_pad", "outputs", "pixels"),
     "narrow": ("const", "macs_pad", "outputs", "narrow"),
@@ -174,7 +177,12 @@ def layer_features(row: dict) -> np.ndarray:
       (mcf_depthwise_conv2d_s8_mve_ch.c), 6 pixels x 4-channel planes (the DSP 3x3 kernels),
       2 x 2 (the other DSP ones); otherwise the MACs;
       narrow: the MACs of an output narrower than 3 columns (0 otherwise): the DSP 3x3 depthwise
-      kernel runs those in C, the DSP convolution one pixel at a time."""
+      kernel runs those in C, the DSP convolution one pixel at a time;
+      rows = pixels x KH (the window rows a gather copies per output pixel: vector copies of KW x Cin
+      bytes on Helium), border = the same for the rows gathered the slow way: the output pixels
+      whose window meets the padding (between fills of the zero point; the stride and a centred
+      padding from the shapes), every pixel of a convolution whose window rows are not whole
+      vectors / words (mcf_conv2d_s8_mve.c: patch())."""
     out, inp = row["out_shape"], row["in_shape"]
     cout = float(out[-1])
     px = float(np.prod(out[1:-1])) if len(out) > 2 else 1.0
@@ -196,7 +204,24 @@ def layer_features(row: dict) -> np.ndarray:
     else:
         macs_pad = macs
     narrow = macs if len(out) == 4 and out[2] < 3 else 0.0
-    return np.array([1.0, macs, px * cout, float(np.prod(inp)), px * k, px, cout, cout * k, macs_pad, narrow])
+    rows = border = 0.0
+    if len(out) == 4:
+        kh, kw = (int(v) for v in row["window"].split("x")) if row.get("window") else (1, 1)
+        inner = 1.0
+        for o, i, kk in ((out[1], inp[1], kh), (out[2], inp[2], kw)):
+            s = max(1, -(-i // o)) if o > 1 else 1                     # the stride, from the shapes
+            pad = max(0, ((o - 1) * s + kk - i) // 2)                   # leading padding, 'same'-like
+            inner *= sum(1 for y in range(o) if y * s - pad >= 0 and y * s - pad + kk <= i)
+        rows, border = px * kh, (px - inner) * kh
+        if "depthwise" not in kernel:
+            # the convolutions copy a window row KW x Cin bytes at once only when it is whole
+            # vectors (Helium; or whole words under 16 bytes) / whole words (DSP): else every
+            # pixel's rows take the slow path
+            rb = kw * int(inp[-1])
+            if not (rb % (16 if mve else 4) == 0 or (mve and rb % 4 == 0 and rb < 16)):
+                border = rows
+    return np.array([1.0, macs, px * cout, float(np.prod(inp)), px * k, px, cout, cout * k, macs_pad, narrow,
+                     rows, border])
 
 
 class InstrModel:
