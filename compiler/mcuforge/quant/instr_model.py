@@ -176,8 +176,8 @@ def layer_features(row: dict) -> np.ndarray:
       padded to 16 (mcf_conv2d_s8_mve.c); depthwise: output rows in blocks of 3 pixels x 4 channels
       (mcf_depthwise_conv2d_s8_mve_ch.c), 6 pixels x 4-channel planes (the DSP 3x3 kernels),
       2 x 2 (the other DSP ones); otherwise the MACs;
-      narrow: the MACs of an output narrower than 3 columns (0 otherwise): the DSP 3x3 depthwise
-      kernel runs those in C, the DSP convolution one pixel at a time;
+      narrow: the MACs of an output narrower than 3 columns (0 otherwise: the DSP convolution runs
+      those one pixel at a time), on the DSP 3x3 depthwise kernel the MACs it runs in C;
       rows = pixels x KH (the window rows a gather copies per output pixel: vector copies of KW x Cin
       bytes on Helium), border = the same for the rows gathered the slow way: the output pixels
       whose window meets the padding (between fills of the zero point; the stride and a centred
@@ -196,6 +196,19 @@ def layer_features(row: dict) -> np.ndarray:
         three = row.get("window") == "3x3"
         pw, cg = (3, 4) if mve else (6, 4) if dsp and three else (2, 2) if dsp else (1, 1)
         macs_pad = out[1] * _round_up(out[2], pw) * _round_up(cout, cg) * k
+        if dsp and three and "_gen" not in kernel:
+            # mcf_depthwise_conv2d_s8_dsp3x3.c (the sub-byte `_dsp` 3x3 kernels run it): full
+            # columns of 6-output blocks; a partial last column as whole blocks on all rows but the
+            # last, whose outputs (all of a layer under 3 columns or of one row) run in C
+            oh, ow = int(out[1]), int(out[2])
+            nfull, rem = divmod(ow, 6)
+            blocks, in_c = oh * nfull, 0
+            if rem and oh > 1 and ow >= 3:
+                blocks, in_c = blocks + oh - 1, rem
+            elif rem:
+                in_c = oh * rem
+            macs_pad = 6 * blocks * _round_up(cout, cg) * k
+            c_path = in_c * cout * k
     elif mve:
         macs_pad = _round_up(px, 2) * _round_up(cout, 4) * _round_up(k, 16)
     elif dsp:
@@ -204,6 +217,8 @@ def layer_features(row: dict) -> np.ndarray:
     else:
         macs_pad = macs
     narrow = macs if len(out) == 4 and out[2] < 3 else 0.0
+    if "c_path" in locals():
+        narrow = c_path
     rows = border = 0.0
     if len(out) == 4:
         kh, kw = (int(v) for v in row["window"].split("x")) if row.get("window") else (1, 1)
