@@ -14,6 +14,7 @@ At this commit: 42 keys fitted, one borrowed (M4, vww_mbv1_96_float's conv_2d_26
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -23,7 +24,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "compiler"))
 
 FIXTURES = ROOT / "tests" / "corpus" / "fixtures"
-MLPERF = Path("/work/shared/models/mlperf-tiny")
+MLPERF = Path(os.environ.get("MCUFORGE_MLPERF_TINY", ROOT.parent / "shared" / "models" / "mlperf-tiny"))
 DEFAULT = ["mnasnet", "mobilenet_v3_small", "efficientnet_lite", "efficientnet_b0", "ds_cnn", "mobilenet_v2",
            "mobilenet_v1", "shufflenet_v2", "vww_mbv1_96_float", "ic_resnet8_float", "ad_fcae_float"]
 
@@ -74,7 +75,7 @@ def coverage(names, cores=("cortex-m4", "cortex-m55"), widths=(8, 4, 2)) -> dict
 
 LAYER_KEYS = ("name", "kernel", "window", "macs", "in_shape", "out_shape")
 CACHE = ROOT / "benchmarks" / "data" / "instr_model_layers.json"
-MLPERF = {"vww_mbv1_96_float", "ic_resnet8_float", "ad_fcae_float", "ds_cnn.ts"}   # ds_cnn: the KWS net
+MLPERF_MODELS = {"vww_mbv1_96_float", "ic_resnet8_float", "ad_fcae_float", "ds_cnn.ts"}   # ds_cnn: the KWS net
 BOARDS = {"cortex-m4": "mps2-an386", "cortex-m55": "mps3-an547"}
 
 
@@ -132,7 +133,7 @@ def error_table(recs: list[dict], cores=("cortex-m4", "cortex-m55"), models: dic
     """Per core and kernel key: (core, key, layers, max |rel err|, mean |rel err|, instruction-weighted
     error sum |pred - measured| / sum measured, worst layer) of the models' predictions (default: the
     committed ones) against the measured per-layer counts; key "*" / "MLPerf": all layers / those of
-    MLPERF."""
+    MLPERF_MODELS."""
     from mcuforge.errors import McuforgeError
     from mcuforge.quant.instr_model import kernel_key, load_instr_model
     out = []
@@ -147,7 +148,7 @@ def error_table(recs: list[dict], cores=("cortex-m4", "cortex-m55"), models: dic
             except McuforgeError:
                 p = float("nan")
             item = (p, r["measured"], f"{r['model']}:{r['name']}:w{r['bits']}")
-            for k in (kernel_key(r), "*") + (("MLPerf",) if r["model"] in MLPERF else ()):
+            for k in (kernel_key(r), "*") + (("MLPerf",) if r["model"] in MLPERF_MODELS else ()):
                 errs.setdefault(k, []).append(item)
         for k, v in sorted(errs.items(), key=lambda kv: (kv[0] in ("*", "MLPerf"), kv[0])):
             p, m = np.array([x[0] for x in v]), np.array([x[1] for x in v], np.float64)

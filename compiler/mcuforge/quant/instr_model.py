@@ -32,7 +32,7 @@ from ..ir.ops import infer_shapes
 from ..ir.tensor import Tensor
 
 FEATURES = ("const", "macs", "outputs", "inputs", "patches", "pixels", "channels", "weights", "macs_pad", "narrow",
-            "rows", "border")
+            "rows", "border", "strided")
 # the model forms a key's fit chooses from (the one whose probes, each left out in turn, are
 # predicted best by the others' fit): few probes cannot carry every feature
 FORMS = {
@@ -41,6 +41,7 @@ FORMS = {
     "rows": ("const", "macs_pad", "outputs", "weights", "rows", "border"),
     "window": ("const", "macs_pad", "outputs", "patches", "rows", "border", "channels"),
     "planes": ("const", "macs_pad", "outputs", "inputs", "channels", "narrow"),
+    "strided": ("const", "macs_pad", "outputs", "inputs", "channels", "narrow", "strided"),
     "compact": ("const", "macs_pad", "outputs", "pixels"),
     "narrow": ("const", "macs_pad", "outputs", "narrow"),
     "minimal": ("const", "macs_pad", "outputs"),
@@ -106,7 +107,8 @@ PROBES = [
     ("depthwise", 6, 6, 128, 128, 3, 1, "lsh"), ("depthwise", 3, 3, 256, 256, 3, 1, "lsh"),
     ("depthwise", 24, 24, 32, 32, 3, 1, "lsh"), ("depthwise", 12, 12, 64, 64, 3, 2, "lsh"),
     ("depthwise", 6, 6, 128, 128, 3, 1, "rsh"), ("depthwise", 2, 2, 64, 64, 3, 1, "rsh"),
-    ("depthwise", 24, 24, 32, 32, 3, 1, "rsh"),
+    ("depthwise", 24, 24, 32, 32, 3, 1, "rsh"), ("depthwise", 2, 2, 144, 144, 3, 1, "rsh"),
+    ("depthwise", 8, 8, 64, 64, 3, 1, "rsh"),
     ("dense", 1, 1, 64, 10, 1, 1), ("dense", 1, 1, 256, 32, 1, 1), ("dense", 1, 1, 128, 64, 1, 1),
     ("dense", 1, 1, 512, 16, 1, 1), ("dense", 1, 1, 640, 128, 1, 1), ("dense", 1, 1, 32, 12, 1, 1),
     # the shapes of real layers the small probes above extrapolate to badly: many pixels and few
@@ -115,6 +117,9 @@ PROBES = [
     ("conv", 16, 16, 16, 32, 3, 2), ("conv", 32, 32, 3, 16, 3, 1),
     ("pointwise", 24, 24, 8, 16, 1, 1), ("pointwise", 3, 3, 128, 256, 1, 1), ("pointwise", 6, 6, 128, 128, 1, 1),
     ("pointwise", 12, 12, 32, 64, 1, 1), ("pointwise", 16, 16, 16, 32, 1, 2), ("pointwise", 1, 1, 256, 64, 1, 1),
+    # input channels not a multiple of 16: Helium gathers every pixel (mcf_conv2d_s8_mve.c: patch())
+    ("pointwise", 8, 8, 24, 8, 1, 1), ("pointwise", 10, 10, 40, 24, 1, 1), ("pointwise", 4, 4, 72, 24, 1, 1),
+    ("pointwise", 16, 16, 24, 24, 1, 1),
     ("depthwise", 32, 32, 8, 8, 3, 1), ("depthwise", 32, 32, 16, 16, 3, 2), ("depthwise", 6, 6, 128, 128, 3, 1),
     ("depthwise", 3, 3, 256, 256, 3, 1), ("depthwise", 6, 6, 128, 128, 3, 2), ("depthwise", 24, 24, 32, 32, 3, 1),
     ("dense", 1, 1, 1024, 16, 1, 1), ("dense", 1, 1, 128, 128, 1, 1), ("dense", 1, 1, 16, 64, 1, 1),
@@ -235,8 +240,9 @@ def layer_features(row: dict) -> np.ndarray:
             rb = kw * int(inp[-1])
             if not (rb % (16 if mve else 4) == 0 or (mve and rb % 4 == 0 and rb < 16)):
                 border = rows
+    strided = macs_pad if len(out) == 4 and out[2] > 1 and inp[2] >= 2 * out[2] else 0.0
     return np.array([1.0, macs, px * cout, float(np.prod(inp)), px * k, px, cout, cout * k, macs_pad, narrow,
-                     rows, border])
+                     rows, border, strided])
 
 
 class InstrModel:
@@ -470,8 +476,8 @@ def fit_key(a: np.ndarray, y: np.ndarray) -> dict:
     """The model of one key from its probes' features a and counts y: for each form (FORMS) with no
     more features than probes, the non-negative fit on the form's features and its leave-one-out
     error (each probe predicted by the fit of the others: with as many probes as features the fit
-    itself is exact, and only this says how it extrapolates); the form with the smallest
-    leave-one-out error (max, then mean) wins."""
+    itself is exact, and only this says how it extrapolates); the form whose larger of its largest
+    error on its probes and its mean leave-one-out error is smallest wins."""
     best = None
     for name, form in FORMS.items():
         cols = [FEATURES.index(f) for f in form]
@@ -480,10 +486,11 @@ def fit_key(a: np.ndarray, y: np.ndarray) -> dict:
         sub = a[:, cols]
         loo = np.array([abs(float(sub[i] @ nnls_fit(np.delete(sub, i, 0), np.delete(y, i))) - y[i]) / y[i]
                         for i in range(len(y))])
-        score = (round(float(loo.max()), 3), float(loo.mean()))
+        c = np.zeros(len(FEATURES))
+        c[cols] = nnls_fit(sub, y)
+        # a form must fit its own probes and predict each left out: the worse of the two decides
+        score = (max(float(np.max(np.abs(a @ c / y - 1))), float(loo.mean())), float(loo.max()))
         if best is None or score < best[0]:
-            c = np.zeros(len(FEATURES))
-            c[cols] = nnls_fit(sub, y)
             best = (score, name, c, loo)
     (_, name, c, loo) = best
     return {"coefs": c, "n": len(y), "max_rel_err": float(np.max(np.abs(a @ c - y) / y)),
