@@ -144,8 +144,10 @@ def test_borrowing_prefers_the_same_kernel_without_its_last_suffix():
     row = {"kernel": "mcf_depthwise_conv2d_s8_w2_dsp_gen_lsh", "window": "5x5", "macs": 100,
            "out_shape": [1, 2, 2, 4], "in_shape": [1, 4, 4, 4]}
     # const, MACs, outputs, inputs, patches, pixels, channels, weights, padded MACs (2 x 2 blocks),
-    # narrow (2 output columns: the MACs), rows (4 pixels x 5), border (all 4 pixels' windows meet the padding), strided (stride 2: the padded MACs)
-    assert m.predict(row) == pytest.approx(1 + 100 + 16 + 64 + 25 + 4 + 4 + 25 + 100 + 100 + 20 + 20 + 100)
+    # narrow (2 output columns: the MACs), rows (4 pixels x 5), border (all 4 pixels' windows meet
+    # the padding), strided (stride 2: the padded MACs), valid (the MACs of the 49 of 100 window
+    # taps inside the input)
+    assert m.predict(row) == pytest.approx(1 + 100 + 16 + 64 + 25 + 4 + 4 + 25 + 100 + 100 + 20 + 20 + 100 + 49)
     assert m.borrowed == {("mcf_depthwise_conv2d_s8_w2_dsp_gen_lsh/5x5", "mcf_depthwise_conv2d_s8_w2_dsp_gen/5x5")}
     with pytest.raises(McuforgeError, match="no instruction model for kernel mcf_depthwise_conv2d_s8_w2_dsp_gen/7x7"):
         m.predict(dict(row, kernel="mcf_depthwise_conv2d_s8_w2_dsp_gen", window="7x7"))

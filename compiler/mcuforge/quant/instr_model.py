@@ -32,7 +32,7 @@ from ..ir.ops import infer_shapes
 from ..ir.tensor import Tensor
 
 FEATURES = ("const", "macs", "outputs", "inputs", "patches", "pixels", "channels", "weights", "macs_pad", "narrow",
-            "rows", "border", "strided")
+            "rows", "border", "strided", "valid")
 # the model forms a key's fit chooses from (the one whose probes, each left out in turn, are
 # predicted best by the others' fit): few probes cannot carry every feature
 FORMS = {
@@ -42,6 +42,7 @@ FORMS = {
     "window": ("const", "macs_pad", "outputs", "patches", "rows", "border", "channels"),
     "planes": ("const", "macs_pad", "outputs", "inputs", "channels", "narrow"),
     "strided": ("const", "macs_pad", "outputs", "inputs", "channels", "narrow", "strided"),
+    "taps": ("const", "valid", "outputs", "inputs", "channels", "macs_pad"),
     "compact": ("const", "macs_pad", "outputs", "pixels"),
     "narrow": ("const", "macs_pad", "outputs", "narrow"),
     "minimal": ("const", "macs_pad", "outputs"),
@@ -102,6 +103,7 @@ PROBES = [
     ("depthwise", 10, 10, 16, 32, 3, 1, "rsh"), ("depthwise", 6, 6, 32, 64, 3, 2, "rsh"),
     ("depthwise", 12, 12, 16, 16, 5, 1, "rsh"), ("depthwise", 8, 8, 48, 48, 5, 1, "rsh"),
     ("depthwise", 16, 16, 24, 24, 5, 2, "rsh"),
+    ("depthwise", 1, 1, 144, 144, 5, 1, "rsh"), ("depthwise", 2, 2, 72, 72, 5, 2, "rsh"),
     ("depthwise", 12, 12, 8, 8, 3, 1, "lsh"), ("depthwise", 10, 10, 24, 24, 3, 1, "lsh"),
     ("depthwise", 14, 14, 16, 16, 3, 2, "lsh"),
     ("depthwise", 6, 6, 128, 128, 3, 1, "lsh"), ("depthwise", 3, 3, 256, 256, 3, 1, "lsh"),
@@ -187,7 +189,9 @@ def layer_features(row: dict) -> np.ndarray:
       bytes on Helium), border = the same for the rows gathered the slow way: the output pixels
       whose window meets the padding (between fills of the zero point; the stride and a centred
       padding from the shapes), every pixel of a convolution whose window rows are not whole
-      vectors / words (mcf_conv2d_s8_mve.c: patch())."""
+      vectors / words (mcf_conv2d_s8_mve.c: patch());
+      strided: the padded MACs of a layer of stride 2 or more (the DSP 3x3 depthwise kernel's
+      stride-2 blocks are other loops); valid: the MACs of the window taps inside the input."""
     out, inp = row["out_shape"], row["in_shape"]
     cout = float(out[-1])
     px = float(np.prod(out[1:-1])) if len(out) > 2 else 1.0
@@ -195,6 +199,7 @@ def layer_features(row: dict) -> np.ndarray:
     k = macs / max(px * cout, 1.0)
     kernel = row["kernel"]
     mve, dsp = "_mve" in kernel, "_dsp" in kernel
+    c_path = None                 # the MACs the DSP 3x3 depthwise kernel runs in C
     if "depthwise" in kernel and len(out) == 4:
         # rows of pixels in blocks along the row: 3 (Helium), 6 (the DSP 3x3 kernels), 2 (other DSP);
         # channels in groups of 4 (Helium, DSP 3x3 planes) or 2 (DSP planes)
@@ -222,16 +227,19 @@ def layer_features(row: dict) -> np.ndarray:
     else:
         macs_pad = macs
     narrow = macs if len(out) == 4 and out[2] < 3 else 0.0
-    if "c_path" in locals():
+    if c_path is not None:
         narrow = c_path
     rows = border = 0.0
+    valid = macs
     if len(out) == 4:
         kh, kw = (int(v) for v in row["window"].split("x")) if row.get("window") else (1, 1)
-        inner = 1.0
+        inner = taps = 1.0
         for o, i, kk in ((out[1], inp[1], kh), (out[2], inp[2], kw)):
             s = max(1, -(-i // o)) if o > 1 else 1                     # the stride, from the shapes
             pad = max(0, ((o - 1) * s + kk - i) // 2)                   # leading padding, 'same'-like
             inner *= sum(1 for y in range(o) if y * s - pad >= 0 and y * s - pad + kk <= i)
+            taps *= sum(min(y * s - pad + kk, i) - max(y * s - pad, 0) for y in range(o))
+        valid = macs * taps / max(px * kh * kw, 1.0)        # the MACs of taps inside the input
         rows, border = px * kh, (px - inner) * kh
         if "depthwise" not in kernel:
             # the convolutions copy a window row KW x Cin bytes at once only when it is whole
@@ -242,7 +250,7 @@ def layer_features(row: dict) -> np.ndarray:
                 border = rows
     strided = macs_pad if len(out) == 4 and out[2] > 1 and inp[2] >= 2 * out[2] else 0.0
     return np.array([1.0, macs, px * cout, float(np.prod(inp)), px * k, px, cout, cout * k, macs_pad, narrow,
-                     rows, border, strided])
+                     rows, border, strided, valid])
 
 
 class InstrModel:
@@ -436,12 +444,18 @@ def measure_probes(core: str, board: str, widths=(8, 4, 2), portable_kernels: bo
                                      speed_first=speed_first, measured=int(count)))
                     if not quiet:
                         print(f"{core} {pid}: {kernel_key(row)} {count} instructions", flush=True)
-            cache.write_text(json.dumps({"core": core, "board": board, "points": recs + [
-                r for k, r in old.items() if k not in {q["id"] for q in recs}]}, indent=0) + "\n")
+            write_points(cache, core, board, recs + [r for k, r in old.items() if k not in {q["id"] for q in recs}])
     return recs
 
 
 ROW_KEYS = ("kernel", "window", "macs", "in_shape", "out_shape")
+
+
+def write_points(path: Path, core: str, board: str, recs: list[dict]):
+    """The probes' counts as JSON, one record a line."""
+    import json
+    body = ",\n".join(json.dumps(r, separators=(",", ":")) for r in recs)
+    path.write_text(f'{{"core": "{core}", "board": "{board}",\n"points": [\n{body}\n]}}\n')
 
 
 def fit(core: str, board: str, widths=(8, 4, 2), portable_kernels: bool = False, quiet: bool = False,
