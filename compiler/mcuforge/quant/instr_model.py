@@ -85,7 +85,8 @@ PROBES = [
     ("pointwise", 6, 6, 128, 16, 1, 1), ("pointwise", 2, 2, 144, 48, 1, 1),
     # double rounding
     ("pointwise", 8, 8, 16, 16, 1, 1, "double"), ("pointwise", 12, 12, 8, 32, 1, 1, "double"),
-    ("pointwise", 16, 16, 4, 8, 1, 1, "double"), ("conv", 14, 14, 1, 8, 3, 1, "double"),
+    ("pointwise", 16, 16, 4, 8, 1, 1, "double"), ("pointwise", 24, 24, 8, 16, 1, 1, "double"),
+    ("pointwise", 6, 6, 64, 64, 1, 1, "double"), ("conv", 14, 14, 1, 8, 3, 1, "double"),
     ("conv", 10, 10, 1, 16, 3, 1, "double"), ("conv", 8, 8, 1, 4, 3, 1, "double"),
     ("depthwise", 12, 12, 8, 8, 3, 1), ("depthwise", 16, 16, 16, 16, 3, 1), ("depthwise", 8, 8, 32, 32, 3, 2),
     ("depthwise", 10, 10, 24, 24, 3, 1), ("depthwise", 14, 14, 16, 16, 3, 2), ("depthwise", 10, 10, 8, 8, 3, 2),
@@ -495,7 +496,7 @@ def fit_key(a: np.ndarray, y: np.ndarray) -> dict:
     best = None
     for name, form in FORMS.items():
         cols = [FEATURES.index(f) for f in form]
-        if len(cols) > len(y) and best is not None:
+        if len(cols) > len(y):                 # "minimal" has MIN_POINTS features
             continue
         sub = a[:, cols]
         loo = np.array([abs(float(sub[i] @ nnls_fit(np.delete(sub, i, 0), np.delete(y, i))) - y[i]) / y[i]
