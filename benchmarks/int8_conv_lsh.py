@@ -1,0 +1,113 @@
+"""int8 convolutions and depthwise layers with left-shift channels (multiplier >= 1/2) on Cortex-M4.
+
+    PYTHONPATH=compiler python benchmarks/int8_conv_lsh.py            # QEMU M4 before / after table
+    PYTHONPATH=compiler python benchmarks/int8_conv_lsh.py --count    # real models: layers affected
+
+The table: executed instructions on QEMU Cortex-M4 (-icount, one inference, the whole run) before
+(the kernels chosen without codegen/c/variants/dsp_conv_lsh.py: `_fast`) and after, golden == QEMU
+checked on both: TFLite layers (double rounding, tests/test_int8_conv_lsh.py: int8_conv_model) and
+the ONNX net quantized here (single rounding: conv_lsh_net).
+
+--count: every int8 convolution / depthwise layer of the real models whose live channels include a
+left shift (stored shift >= 0), with the kernel it gets on Cortex-M4 (speed_first, so that the
+count is not about the arena choice): the corpus fixtures (float ONNX quantized here on their
+calibration set, single rounding; the Keras int8 TFLite conversions, double rounding) and the MLPerf
+Tiny models ($MCUFORGE_MLPERF_TINY: the int8 .tflite files; the float ones quantized here on
+uniform noise in [0, 1), as benchmarks/instr_model_coverage.py does, single rounding).
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "compiler"))
+sys.path.insert(0, str(ROOT / "tests"))
+
+from mcuforge.api import compile_model, simulate  # noqa: E402
+from mcuforge.codegen.c import kernel_select, variants  # noqa: E402,F401
+
+FIXTURES = ROOT / "tests" / "corpus" / "fixtures"
+MLPERF = Path(os.environ.get("MCUFORGE_MLPERF_TINY", "/work/shared/models/mlperf-tiny"))
+ONNX_NETS = ["ds_cnn", "autoencoder", "mobilenet_v1", "mobilenet_v2", "mobilenet_v3_small", "squeezenet",
+             "efficientnet_b0", "efficientnet_lite", "resnet", "mnasnet", "shufflenet_v2", "kwt", "unet", "tiny_yolo"]
+KERAS = ["keras_ds_cnn", "keras_se_cnn", "keras_resnet", "keras_unet", "keras_mobilenet_v1", "keras_mobilenet_v2",
+         "keras_mobilenet_v3_small"]
+CONV_KERNELS = ("mcf_conv2d_s8", "mcf_depthwise_conv2d_s8")
+
+
+# -- --count ---------------------------------------------------------------------------------------
+def _models():
+    """(label, model path, calib or None, rounding)."""
+    for n in ONNX_NETS:
+        yield f"{n} (ONNX)", FIXTURES / f"{n}.ts.onnx", np.load(FIXTURES / f"{n}.calib.npy"), "single"
+    for n in KERAS:
+        yield f"{n} (TFLite int8)", FIXTURES / f"{n}.tflite", None, "double"
+    for n in ("kws_dscnn_int8", "ic_resnet8_int8", "vww_mbv1_96_int8", "ad_fcae_int8"):
+        yield f"{n} (TFLite int8)", MLPERF / f"{n}.tflite", None, "double"
+    for n in ("ic_resnet8_float", "vww_mbv1_96_float", "ad_fcae_float"):
+        yield f"{n} (quantized here, noise calibration)", MLPERF / f"{n}.tflite", "noise", "single"
+
+
+def left_shift_layers(path, calib, work: Path) -> tuple[int, list]:
+    """(int8 conv / depthwise layers, [(node, kernel, live left-shift channels, channels, chosen function)])
+    on Cortex-M4, from the parameters the kernel choice sees."""
+    from mcuforge.codegen.c.variants.dsp_gemm import dead_channels
+    seen: dict = {}
+    real = kernel_select.KernelSelector.choose
+
+    def spy(self, kernel, params=None):
+        v = real(self, kernel, params)
+        if kernel in CONV_KERNELS and params and "consts" in params:
+            live, dead, _ = dead_channels(params["consts"], params["rq"])
+            left = int(((np.asarray(live["shift"]) >= 0) & ~dead).sum())
+            seen[self.node] = (kernel, left, len(dead), v.function)
+        return v
+    if isinstance(calib, str):
+        from mcuforge.api import load_model
+        shape = load_model(path).tensors[load_model(path).inputs[0]].shape
+        calib = np.random.default_rng(0).uniform(0, 1, (4,) + tuple(shape[1:])).astype(np.float32)
+    kernel_select.KernelSelector.choose = spy
+    try:
+        compile_model(path, work, target="cortex-m4", calib=calib, quiet=True, speed_first=True)
+    finally:
+        kernel_select.KernelSelector.choose = real
+    return len(seen), [(n, k, l, c, f) for n, (k, l, c, f) in seen.items() if l]
+
+
+def count():
+    total = hit = 0
+    with tempfile.TemporaryDirectory() as tmp:
+        for i, (label, path, calib, mode) in enumerate(_models()):
+            if not path.is_file():
+                print(f"{label}: {path} not found")
+                continue
+            try:
+                n, rows = left_shift_layers(path, calib, Path(tmp) / str(i))
+            except Exception as e:          # a model that does not compile: say so, count nothing
+                print(f"{label}: not compiled ({type(e).__name__}: {str(e).splitlines()[0][:120]})")
+                continue
+            total += n
+            hit += len(rows)
+            print(f"{label} [{mode} rounding]: {len(rows)} of {n} conv / depthwise layers with left shifts")
+            for node, kernel, left, c, fn in rows:
+                print(f"    {node}: {kernel.replace('mcf_', '')}, {left} of {c} channels -> {fn}")
+            sys.stdout.flush()
+    print(f"total: {hit} of {total} int8 conv / depthwise layers have live left-shift channels")
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--count", action="store_true", help="count the real models' layers with left shifts")
+    args = p.parse_args(argv)
+    if args.count:
+        count()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,120 @@
+"""int8 convolutions and depthwise layers whose channels shift left (requantization multiplier >= 1/2,
+stored shift >= 0) on the DSP extension (codegen/c/variants/dsp_conv_lsh.py), instead of the
+portable _fast fallback: the convolution's block kernel with the shift folded into the channel's
+int16 weights and bias at compile time (double rounding: mcf_conv2d_s8_dsp_lsh, the _lsh block
+kernel; single rounding: the plain mcf_conv2d_s8_dsp with e = 1, rcz = 1 + 2 zp), the depthwise
+_lsh entries of the int8 DSP kernels (either rounding).
+
+(1) TFLite CONV_2D 3x3 (SAME, stride 1 and 2, ReLU), 1x1, and DEPTHWISE_CONV_2D 3x3 / 5x5 / depth
+multiplier 2: per-channel left and right shifts, full-range int8 weights on the right-shift channels,
+a dead channel; tflite-micro == golden == host C == QEMU M4 byte for byte. (2) ONNX Conv 3x3, 1x1
+and a depthwise Conv quantized here (single rounding): golden == host C == QEMU M4. M7 / M33 slow.
+(3) Bounds: a layer whose scaled weights would leave int16 keeps _fast."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from onnx import TensorProto, helper, numpy_helper
+
+from mcuforge.api import compile_model, simulate
+from mcuforge.sim.tflm import TflmModel
+
+from kernels.layer_models import _save
+from test_int8_fc_lsh import EXPS, M4, M7_M33
+from test_subbyte import BOARDS, _toolchain
+from test_subbyte_fc_lsh import _exact
+from tflite_builder import OP, ModelBuilder, conv_opts
+
+
+def int8_conv_model(hw=(8, 8), cin=8, cout=12, k=3, *, stride=1, padding="SAME", relu=False, dw=False,
+                    dead=(), seed=0, lsh_mag=2, exps=EXPS) -> bytes:
+    """One CONV_2D (or DEPTHWISE_CONV_2D with dw, depth multiplier cout / cin) k x k on [1, *hw, cin]
+    with per-channel multipliers 2^e u (u in [0.55, 0.95], e from exps): right-shift channels with
+    full-range weights and biases, left-shift ones with |w| <= lsh_mag and |bias| < 4 (outputs near
+    the input zero point stay in range)."""
+    rng = np.random.default_rng(seed)
+    b = ModelBuilder()
+    s_in, s_out = 0.05, 0.04
+    x = b.tensor((1,) + tuple(hw) + (cin,), scale=s_in, zp=-7)
+    e = np.resize(np.asarray(exps), cout)
+    taps = k * k * (1 if dw else cin)
+    q = rng.integers(-127, 128, (cout, taps))
+    q = np.round(q * np.where(e >= 0, lsh_mag, 127)[:, None] / 127).astype(int)
+    q[list(dead)] = 0
+    s_w = 2.0 ** e * rng.uniform(0.55, 0.95, cout) * s_out / s_in
+    if dw:
+        wt = b.tensor((1, k, k, cout), scale=s_w, zp=np.zeros(cout, int), axis=3,
+                      data=q.T.reshape(1, k, k, cout))
+    else:
+        wt = b.tensor((cout, k, k, cin), scale=s_w, zp=np.zeros(cout, int), axis=0, data=q.reshape(cout, k, k, cin))
+    bias = b.tensor((cout,), dtype="int32", scale=s_in * s_w, zp=np.zeros(cout, int), axis=0,
+                    data=np.where(e >= 0, rng.integers(-3, 4, cout), rng.integers(-300, 300, cout)))
+    out_hw = tuple(-(-n // stride) if padding == "SAME" else (n - k) // stride + 1 for n in hw)
+    y = b.tensor((1,) + out_hw + (cout,), scale=s_out, zp=3)
+    b.op(OP.DEPTHWISE_CONV_2D if dw else OP.CONV_2D, [x, wt, bias], [y],
+         **conv_opts(stride=(stride, stride), padding=padding, act="relu" if relu else None,
+                     depth_multiplier=cout // cin if dw else None))
+    return b.build([x], [y])
+
+
+def _conv_inputs(shape, n=4, seed=11) -> np.ndarray:
+    """n samples: the left half of each image anywhere in int8, the right half near the input zero
+    point (-7), where the left-shift channels do not saturate."""
+    rng = np.random.default_rng(seed)
+    x = rng.integers(-8, -5, (n,) + tuple(shape))
+    half = shape[1] // 2
+    x[:, :, :half] = rng.integers(-128, 128, x[:, :, :half].shape)
+    return x.astype(np.int8)
+
+
+def _layer_kernels(res) -> dict:
+    return {l["name"]: l["kernel"] for l in res.info["layers"] if l["op"] == "conv2d"}
+
+
+# name: (int8_conv_model keywords, kernel on M4 / M7 / M33); compiled by default, but SPEED_FIRST
+# (the four / two planes would set the arena's peak, where the default takes one plane)
+TFL_CASES = {
+    "conv3x3": (dict(hw=(8, 8), cin=8, cout=12, k=3), "mcf_conv2d_s8_dsp_lsh"),
+    # in_c % 4 != 0 (padding segments through segbuf), an odd last channel, a dead channel, stride 2,
+    # ReLU (the clamping pair loop), an odd pixel count (a last single pixel)
+    "conv3x3_s2_odd": (dict(hw=(9, 7), cin=5, cout=11, k=3, stride=2, relu=True, dead=(4,)), "mcf_conv2d_s8_dsp_lsh"),
+    "conv1x1": (dict(hw=(6, 5), cin=16, cout=10, k=1), "mcf_conv2d_s8_dsp_lsh"),
+    "dw3x3": (dict(hw=(8, 8), cin=16, cout=16, k=3, dw=True), "mcf_depthwise_conv2d_s8_dsp3x3_lsh"),
+    "dw3x3_s2_relu": (dict(hw=(9, 9), cin=12, cout=12, k=3, dw=True, stride=2, relu=True, dead=(3,)),
+                      "mcf_depthwise_conv2d_s8_dsp3x3_lsh1"),
+    "dw5x5": (dict(hw=(8, 8), cin=8, cout=8, k=5, dw=True), "mcf_depthwise_conv2d_s8_dsp2_lsh"),
+    "dw_mult2": (dict(hw=(7, 7), cin=6, cout=12, k=3, dw=True), "mcf_depthwise_conv2d_s8_dsp_lsh"),
+}
+SPEED_FIRST = {"dw3x3", "dw5x5"}
+
+
+def _tfl_case(tmp_path, name, cores, host=True):
+    spec, kernel = TFL_CASES[name]
+    buf = int8_conv_model(**spec)
+    path = tmp_path / "conv.tflite"
+    path.write_bytes(buf)
+    x = _conv_inputs(spec["hw"] + (spec["cin"],))
+    theirs = np.stack([TflmModel(buf).run(xi[None])[0][0] for xi in x])
+    cout = spec["cout"]
+    live = np.setdiff1d(np.arange(cout), spec.get("dead", ()))
+    left = live[np.resize(np.asarray(EXPS), cout)[live] >= 0]
+    near = theirs[:, :, -2:, left]      # right edge: inputs near the zero point, left-shift channels
+    assert len(np.unique(near)) > 10 and (np.abs(near.astype(int)) < 127).mean() > 0.7, np.unique(near)
+    for target, board in cores:
+        _toolchain(board)
+        out = tmp_path / target
+        res = compile_model(path, out, target=target, quiet=True, speed_first=name in SPEED_FIRST)
+        assert '"requant": "double"' in (out / "model.json").read_text()
+        assert list(_layer_kernels(res).values()) == [kernel]
+        ref, _ = simulate(out, board="reference", x=x, quiet=True)
+        np.testing.assert_array_equal(ref.reshape(theirs.shape), theirs, err_msg="golden != tflite-micro")
+        if host:
+            _exact(out, "host", x, ref)
+        _exact(out, board, x, ref)
+
+
+@pytest.mark.parametrize("name,cores", [(n, M4) for n in TFL_CASES]
+                         + [pytest.param(n, M7_M33, marks=pytest.mark.slow) for n in TFL_CASES])
+def test_tflite_conv_left_shift(tmp_path, name, cores):
+    """tflite-micro == golden == QEMU (host C too for the first conv and depthwise case on M4)."""
+    _tfl_case(tmp_path, name, cores, host=name in ("conv3x3", "dw3x3") and cores == M4)
