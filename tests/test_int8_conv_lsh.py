@@ -17,6 +17,7 @@ import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 from mcuforge.api import compile_model, simulate
+from mcuforge.codegen.c.variants import dsp_fc_lsh
 from mcuforge.sim.tflm import TflmModel
 
 from kernels.layer_models import _save
@@ -118,3 +119,112 @@ def _tfl_case(tmp_path, name, cores, host=True):
 def test_tflite_conv_left_shift(tmp_path, name, cores):
     """tflite-micro == golden == QEMU (host C too for the first conv and depthwise case on M4)."""
     _tfl_case(tmp_path, name, cores, host=name in ("conv3x3", "dw3x3") and cores == M4)
+
+
+# -- (2) ONNX, quantized here: single rounding ---------------------------------------------------
+def conv_lsh_net(path, seed=3, hw=6, n_calib=16):
+    """Three branches, node names conv0 (3x3, pads 1, 12 -> 10), conv1 (1x1, 12 -> 9), dw (depthwise
+    3x3, 8 channels, no padding). The convolutions' input channels are [u, u, v] (4 each), u in (-1, 1),
+    v in (-0.05, 0.05), weighted [a p, -a p, g] (p = +-1, g ~ N(0, 0.4)): the u parts cancel exactly
+    after quantization (the padding too) and the output is g v, so the channel's weight scale a / 127
+    sets its multiplier: a from 1 (a right shift) to 40 (a left shift). The depthwise input is
+    constant along the width, its kernel columns [a p, -a p, g]: the same cancellation. Returns
+    (model, calib, test inputs)."""
+    rng = np.random.default_rng(seed)
+    nodes, inits, ins, outs, shapes = [], [], [], [], []
+    for i, (k, cout) in enumerate(((3, 10), (1, 9))):
+        a = np.geomspace(1.0, 40.0, cout)[:, None, None, None]
+        p = rng.choice([-1.0, 1.0], (cout, 4, k, k))
+        w = np.concatenate([a * p, -a * p, rng.normal(0, 0.4, (cout, 4, k, k))], axis=1)
+        inits += [numpy_helper.from_array(w.astype(np.float32), f"w{i}"),
+                  numpy_helper.from_array(rng.normal(0, 0.002, cout).astype(np.float32), f"b{i}")]
+        nodes.append(helper.make_node("Conv", [f"x{i}", f"w{i}", f"b{i}"], [f"y{i}"], name=f"conv{i}",
+                                      pads=[k // 2] * 4))
+        shapes.append((12, hw, hw))
+    c = 8
+    a = np.geomspace(1.0, 40.0, c)[:, None]
+    p = rng.choice([-1.0, 1.0], (c, 3))
+    w = np.stack([a * p, -a * p, rng.normal(0, 0.02, (c, 3))], axis=2)[:, None]        # [c, 1, 3 rows, 3 cols]
+    inits += [numpy_helper.from_array(w.astype(np.float32), "w2"),
+              numpy_helper.from_array(rng.normal(0, 0.002, c).astype(np.float32), "b2")]
+    nodes.append(helper.make_node("Conv", ["x2", "w2", "b2"], ["y2"], name="dw", group=c))
+    shapes.append((c, hw, hw + 1))
+    for i, s in enumerate(shapes):
+        ins.append(helper.make_tensor_value_info(f"x{i}", TensorProto.FLOAT, (1,) + s))
+        outs.append(helper.make_tensor_value_info(f"y{i}", TensorProto.FLOAT, None))
+    g = helper.make_graph(nodes, "conv_lsh", ins, outs, inits)
+
+    def data(n):
+        u = rng.uniform(-1, 1, (n, 4, hw, hw))
+        conv = [np.concatenate([u, u, rng.uniform(-0.05, 0.05, u.shape)], axis=1).astype(np.float32)
+                for u in (u, rng.uniform(-1, 1, u.shape))]
+        dw = np.repeat(rng.uniform(-1, 1, (n, c, hw, 1)), hw + 1, axis=3).astype(np.float32)
+        return conv + [dw]
+    model, calib = _save(g, path, {f"x{i}": d for i, d in enumerate(data(n_calib))})
+    return model, calib, data(4)
+
+
+ONNX_KERNELS = {"conv0": "mcf_conv2d_s8_dsp", "conv1": "mcf_conv2d_s8_dsp", "dw": "mcf_depthwise_conv2d_s8_dsp3x3_lsh1"}
+
+
+def _onnx_case(tmp_path, monkeypatch, target, host):
+    board = BOARDS[target]
+    _toolchain(board)
+    shifts = []
+    real = dsp_fc_lsh.dsp_lsh_quant
+
+    def spy(consts, rq, single, e_word=True):
+        shifts.append(np.asarray(consts["shift"]))
+        return real(consts, rq, single, e_word)
+    monkeypatch.setattr(dsp_fc_lsh, "dsp_lsh_quant", spy)
+    model, calib, x = conv_lsh_net(tmp_path / "m.onnx")
+    out = tmp_path / "out"
+    res = compile_model(model, out, target=target, calib=calib, quiet=True)
+    assert "#define MCF_SINGLE_ROUNDING 1" in (out / "mcuforge_runtime/include/mcf_config.h").read_text()
+    assert _layer_kernels(res) == ONNX_KERNELS
+    # every layer: left and right shifts (the plain conv kernel's prepare and the depthwise one's)
+    assert {len(s) for s in shifts} == {8, 9, 10} and all((s >= 0).sum() >= 2 and (s < 0).sum() >= 2 for s in shifts), shifts
+    ref, _ = simulate(out, board="reference", x=x, quiet=True)
+    assert all(len(np.unique(r)) > 30 for r in ref), "outputs saturate: the test would prove little"
+    if host:
+        _exact(out, "host", x, ref)
+    _exact(out, board, x, ref)
+
+
+def test_onnx_conv_left_shift_single_rounding_m4(tmp_path, monkeypatch):
+    """Conv 3x3 and 1x1 (the plain DSP kernel, e = 1, rcz = 1 + 2 zp) and depthwise 3x3 (_lsh1) with
+    left- and right-shift channels: golden == host C == QEMU M4."""
+    _onnx_case(tmp_path, monkeypatch, "cortex-m4", host=True)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("target", ["cortex-m7", "cortex-m33"])
+def test_onnx_conv_left_shift_single_rounding_m7_m33(tmp_path, monkeypatch, target):
+    _onnx_case(tmp_path, monkeypatch, target, host=False)
+
+
+# -- (3) bounds, checked at compile time ------------------------------------------------------
+@pytest.mark.parametrize("dw", [False, True])
+@pytest.mark.parametrize("shift,ok", [(7, True), (8, False)])
+def test_tap_bound(tmp_path, dw, shift, ok):
+    """A left shift s with |w| = 127: the scaled tap 127 x 2^(s+1) fits int16 up to s = 7; a layer
+    with a channel beyond it keeps the _fast kernel (dsp_subbyte._lsh_ok)."""
+    path = tmp_path / "conv.tflite"
+    path.write_bytes(int8_conv_model((5, 5), 4, 4, 3, dw=dw, lsh_mag=127, exps=(-2, shift, 0, -5)))
+    res = compile_model(path, tmp_path / "out", target="cortex-m4", quiet=True, speed_first=True)
+    kind = "depthwise_conv2d_s8" if dw else "conv2d_s8"
+    want = ("dsp3x3_lsh1" if dw else "dsp_lsh") if ok else "fast"
+    assert list(_layer_kernels(res).values()) == [f"mcf_{kind}_{want}"]
+
+
+def test_accumulator_bound(tmp_path):
+    """|2^(s+1) acc| < 2^31 for every partial sum: s = 7 passes the tap bound, but over 3x3x160 inputs
+    of |w| ~ 64 the bound 128 sum |w| 2^7 is above 2^30 (the kernel's doubled accumulator would
+    wrap): _fast; 3x3x24 fits."""
+    path = tmp_path / "conv.tflite"
+    path.write_bytes(int8_conv_model((4, 4), 24, 4, 3, lsh_mag=127, exps=(-2, 7)))
+    res = compile_model(path, tmp_path / "ok", target="cortex-m4", quiet=True)
+    assert list(_layer_kernels(res).values()) == ["mcf_conv2d_s8_dsp_lsh"]
+    path.write_bytes(int8_conv_model((4, 4), 160, 4, 3, lsh_mag=127, exps=(-2, 7)))
+    res = compile_model(path, tmp_path / "out", target="cortex-m4", quiet=True)
+    assert list(_layer_kernels(res).values()) == ["mcf_conv2d_s8_fast"]
