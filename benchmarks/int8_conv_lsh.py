@@ -28,8 +28,9 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "compiler"))
 sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from mcuforge.api import compile_model, simulate  # noqa: E402
+from mcuforge.api import compile_model  # noqa: E402
 from mcuforge.codegen.c import kernel_select, variants  # noqa: E402,F401
 
 FIXTURES = ROOT / "tests" / "corpus" / "fixtures"
@@ -101,12 +102,59 @@ def count():
     print(f"total: {hit} of {total} int8 conv / depthwise layers have live left-shift channels")
 
 
+# -- the QEMU table --------------------------------------------------------------------------------
+# (label, int8_conv_model keywords); a right-shift-only twin (exps < 0) shows the plain kernels' count
+TFL = [("conv 3x3 16x16x16->32", dict(hw=(16, 16), cin=16, cout=32, k=3)),
+       ("conv 1x1 16x16x32->64", dict(hw=(16, 16), cin=32, cout=64, k=1)),
+       ("depthwise 3x3 24x24x32", dict(hw=(24, 24), cin=32, cout=32, k=3, dw=True)),
+       ("depthwise 5x5 12x12x16", dict(hw=(12, 12), cin=16, cout=16, k=5, dw=True))]
+RIGHT_ONLY = (-4, -1, -2, -3, -1, -6)
+
+
+def run(model, x, work: Path, before: bool, calib=None):
+    """benchmarks/int8_fc_lsh.py's run for the convolution kernels, speed_first."""
+    from int8_fc_lsh import run as run_lsh
+    from mcuforge.codegen.c.variants import dsp_conv_lsh
+    return run_lsh(model, x, work, before, calib, kernels=CONV_KERNELS, module=dsp_conv_lsh, op="conv2d",
+                   speed_first=True)
+
+
+def table():
+    from test_int8_conv_lsh import _conv_inputs, conv_lsh_net, int8_conv_model
+    print("| layer | rounding | before: kernel | instructions | after: kernel | instructions | MACs/instr after | "
+          "speed-up | right shifts only (plain DSP kernel) | bit-exact |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        cases = []
+        for i, (name, spec) in enumerate(TFL):
+            path, plain = tmp / f"c{i}.tflite", tmp / f"r{i}.tflite"
+            path.write_bytes(int8_conv_model(**spec))
+            plain.write_bytes(int8_conv_model(**dict(spec, exps=RIGHT_ONLY)))
+            x = _conv_inputs(spec["hw"] + (spec["cin"],), n=1)
+            cases.append((f"TFLite {name}", "double", path, x, None, plain))
+        model, calib, x = conv_lsh_net(tmp / "m.onnx")
+        cases.append(("ONNX conv 3x3 6x6x12->10 + conv 1x1 ->9 + depthwise 3x3 6x7x8", "single", model,
+                      [xi[:1] for xi in x], calib, None))
+        for name, mode, model, x, calib, plain in cases:
+            kb, nb, macs, eb = run(model, x, tmp / "before", True, calib)
+            ka, na, _, ea = run(model, x, tmp / "after", False, calib)
+            np_ = f"{run(plain, x, tmp / 'plain', False)[1]:,}" if plain else "-"
+            kb = " + ".join(sorted(set(k.replace("mcf_", "") for k in kb)))
+            ka = " + ".join(sorted(set(k.replace("mcf_", "") for k in ka)))
+            print(f"| {name} | {mode} | {kb} | {nb:,} | {ka} | {na:,} | {macs / na:.2f} | {nb / na:.2f}x | {np_} | "
+                  f"{'yes' if eb and ea else 'NO'} |")
+            sys.stdout.flush()
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--count", action="store_true", help="count the real models' layers with left shifts")
     args = p.parse_args(argv)
     if args.count:
         count()
+    else:
+        table()
 
 
 if __name__ == "__main__":

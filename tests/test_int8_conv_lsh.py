@@ -17,12 +17,12 @@ import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 from mcuforge.api import compile_model, simulate
-from mcuforge.codegen.c.variants import dsp_fc_lsh
 from mcuforge.sim.tflm import TflmModel
 
 from kernels.layer_models import _save
 from test_int8_fc_lsh import EXPS, M4, M7_M33
-from test_subbyte import BOARDS, _toolchain
+from test_int8_fc_lsh import _onnx_case as fc_onnx_case
+from test_subbyte import _toolchain
 from test_subbyte_fc_lsh import _exact
 from tflite_builder import OP, ModelBuilder, conv_opts
 
@@ -168,27 +168,9 @@ ONNX_KERNELS = {"conv0": "mcf_conv2d_s8_dsp", "conv1": "mcf_conv2d_s8_dsp", "dw"
 
 
 def _onnx_case(tmp_path, monkeypatch, target, host):
-    board = BOARDS[target]
-    _toolchain(board)
-    shifts = []
-    real = dsp_fc_lsh.dsp_lsh_quant
-
-    def spy(consts, rq, single, e_word=True):
-        shifts.append(np.asarray(consts["shift"]))
-        return real(consts, rq, single, e_word)
-    monkeypatch.setattr(dsp_fc_lsh, "dsp_lsh_quant", spy)
-    model, calib, x = conv_lsh_net(tmp_path / "m.onnx")
-    out = tmp_path / "out"
-    res = compile_model(model, out, target=target, calib=calib, quiet=True)
-    assert "#define MCF_SINGLE_ROUNDING 1" in (out / "mcuforge_runtime/include/mcf_config.h").read_text()
-    assert _layer_kernels(res) == ONNX_KERNELS
-    # every layer: left and right shifts (the plain conv kernel's prepare and the depthwise one's)
-    assert {len(s) for s in shifts} == {8, 9, 10} and all((s >= 0).sum() >= 2 and (s < 0).sum() >= 2 for s in shifts), shifts
-    ref, _ = simulate(out, board="reference", x=x, quiet=True)
-    assert all(len(np.unique(r)) > 30 for r in ref), "outputs saturate: the test would prove little"
-    if host:
-        _exact(out, "host", x, ref)
-    _exact(out, board, x, ref)
+    """test_int8_fc_lsh's ONNX check on conv_lsh_net: every layer with left and right shifts."""
+    fc_onnx_case(tmp_path, monkeypatch, target, host, net=conv_lsh_net, kernels=ONNX_KERNELS,
+                 layer_kernels=_layer_kernels, channels=(8, 9, 10))
 
 
 def test_onnx_conv_left_shift_single_rounding_m4(tmp_path, monkeypatch):
@@ -228,3 +210,34 @@ def test_accumulator_bound(tmp_path):
     path.write_bytes(int8_conv_model((4, 4), 160, 4, 3, lsh_mag=127, exps=(-2, 7)))
     res = compile_model(path, tmp_path / "out", target="cortex-m4", quiet=True)
     assert list(_layer_kernels(res).values()) == ["mcf_conv2d_s8_fast"]
+
+
+# -- (4) Cortex-M55: the Helium kernels take left shifts themselves and are tried first ------------
+def test_helium_tried_first(tmp_path):
+    """Cortex-M55 has the DSP extension too: the DSP left-shift forms (dsp_fc_lsh, dsp_conv_lsh) are
+    registered before the Helium variants, so Helium wins even with speed_first (a left-shift fully
+    connected layer ran mcf_fully_connected_s8_dsp_lsh there when dsp_fc_lsh registered after them)."""
+    from test_int8_fc_lsh import TFL_CASES as FC_CASES, int8_fc_model
+    want = {"fc": "mcf_fully_connected_s8_mve", "conv": "mcf_conv2d_s8_mve", "dw": "mcf_depthwise_conv2d_s8_mve_ch"}
+    bufs = {"fc": int8_fc_model(**FC_CASES["rows16"]), "conv": int8_conv_model(**TFL_CASES["conv3x3"][0]),
+            "dw": int8_conv_model(**TFL_CASES["dw3x3"][0])}
+    for name, buf in bufs.items():
+        path = tmp_path / f"{name}.tflite"
+        path.write_bytes(buf)
+        res = compile_model(path, tmp_path / name, target="cortex-m55", quiet=True, speed_first=True)
+        assert [l["kernel"] for l in res.info["layers"] if l["op"] in ("conv2d", "dense")] == [want[name]]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["conv3x3_s2_odd", "dw3x3_s2_relu"])
+def test_helium_conv_left_shift(tmp_path, name):
+    """QEMU Cortex-M55 == tflite-micro on the left-shift layers (Helium kernels)."""
+    _toolchain("mps3-an547")
+    spec, _ = TFL_CASES[name]
+    buf = int8_conv_model(**spec)
+    path = tmp_path / "conv.tflite"
+    path.write_bytes(buf)
+    compile_model(path, tmp_path / "out", target="cortex-m55", quiet=True)
+    x = _conv_inputs(spec["hw"] + (spec["cin"],), n=2)
+    theirs = np.stack([TflmModel(buf).run(xi[None])[0][0] for xi in x])
+    _exact(tmp_path / "out", "mps3-an547", x, theirs)

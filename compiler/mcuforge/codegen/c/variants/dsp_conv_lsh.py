@@ -26,7 +26,8 @@ from __future__ import annotations
 import numpy as np
 
 from ..kernel_select import Variant, register_variant
-from .dsp_depthwise import _dsp_dw2_accepts, _dsp_dw2_prepare, _dsp_dw3_prepare, _dsp_dw_prepare, dw3_four_planes_fit, dw3_shape_ok
+from .dsp_depthwise import (_dsp_dw2_accepts, _dsp_dw2_prepare, _dsp_dw3_prepare, _dsp_dw_prepare, dw3_four_planes_fit,
+                            dw3_shape_ok)
 from .dsp_fc_lsh import left_shifts, lsh_arrays
 from .dsp_gemm import _dsp_conv_prepare
 from .dsp_subbyte import _conv_lsh_accepts, _conv_lsh_single_accepts, _lsh_ok
@@ -60,13 +61,15 @@ def _dw_arrays(params: dict, consts: dict) -> dict:
 
 # registered in the int8 kernels' order (dsp_depthwise.py), so tried as they are: the 3x3 kernel with
 # four planes where they are small, else one; any other shape the general kernel, two planes first
-register_variant("mcf_depthwise_conv2d_s8", Variant(
-    function="mcf_depthwise_conv2d_s8_dsp_lsh", sources=("mcf_depthwise_conv2d_s8_dsp_lsh.c", "mcf_depthwise_conv2d_s8_dsp.c"),
-    requires=DSP, accepts=_dw_lsh, prepare=lambda p, c: _dsp_dw_prepare(p, c, **_dw_arrays(p, c))))
+DW_SOURCES = ("mcf_depthwise_conv2d_s8_dsp_lsh.c", "mcf_depthwise_conv2d_s8_dsp.c")
 
 register_variant("mcf_depthwise_conv2d_s8", Variant(
-    function="mcf_depthwise_conv2d_s8_dsp2_lsh", sources=("mcf_depthwise_conv2d_s8_dsp_lsh.c", "mcf_depthwise_conv2d_s8_dsp.c"),
-    requires=DSP, accepts=lambda p: _dsp_dw2_accepts(p, _dw_lsh),
+    function="mcf_depthwise_conv2d_s8_dsp_lsh", sources=DW_SOURCES, requires=DSP, accepts=_dw_lsh,
+    prepare=lambda p, c: _dsp_dw_prepare(p, c, **_dw_arrays(p, c))))
+
+register_variant("mcf_depthwise_conv2d_s8", Variant(
+    function="mcf_depthwise_conv2d_s8_dsp2_lsh", sources=DW_SOURCES, requires=DSP,
+    accepts=lambda p: _dsp_dw2_accepts(p, _dw_lsh),
     prepare=lambda p, c: _dsp_dw2_prepare(p, c, **_dw_arrays(p, c))))
 
 register_variant("mcf_depthwise_conv2d_s8", Variant(
