@@ -11,13 +11,15 @@ the ONNX net quantized here (single rounding: conv_lsh_net).
 --count: every int8 convolution / depthwise layer of the real models whose live channels include a
 left shift (stored shift >= 0), with the kernel it gets on Cortex-M4 (speed_first, so that the
 count is not about the arena choice): the corpus fixtures (float ONNX quantized here on their
-calibration set, single rounding; the Keras int8 TFLite conversions, double rounding) and the MLPerf
+calibration set, single rounding; the same quantized by onnxruntime's quantize_static as QDQ models,
+the corpus's int8 test path, single rounding; the Keras int8 TFLite conversions, double rounding) and the MLPerf
 Tiny models ($MCUFORGE_MLPERF_TINY: the int8 .tflite files; the float ones quantized here on
 uniform noise in [0, 1), as benchmarks/instr_model_coverage.py does, single rounding).
 """
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import tempfile
@@ -43,21 +45,26 @@ CONV_KERNELS = ("mcf_conv2d_s8", "mcf_depthwise_conv2d_s8")
 
 
 # -- --count ---------------------------------------------------------------------------------------
-def _models():
-    """(label, model path, calib or None, rounding)."""
+def _models(work: Path):
+    """(label, model path, calib: an array, "noise" or None)."""
     for n in ONNX_NETS:
-        yield f"{n} (ONNX)", FIXTURES / f"{n}.ts.onnx", np.load(FIXTURES / f"{n}.calib.npy"), "single"
+        yield f"{n} (ONNX)", FIXTURES / f"{n}.ts.onnx", np.load(FIXTURES / f"{n}.calib.npy")
+    from corpus.check import ort_qdq_model
+    for n in ONNX_NETS:
+        calib = np.load(FIXTURES / f"{n}.calib.npy")
+        qdq = ort_qdq_model(FIXTURES / f"{n}.ts.onnx", calib, work / f"{n}.qdq.onnx")
+        yield f"{n} (ONNX QDQ by onnxruntime)", qdq, calib
     for n in KERAS:
-        yield f"{n} (TFLite int8)", FIXTURES / f"{n}.tflite", None, "double"
+        yield f"{n} (TFLite int8)", FIXTURES / f"{n}.tflite", None
     for n in ("kws_dscnn_int8", "ic_resnet8_int8", "vww_mbv1_96_int8", "ad_fcae_int8"):
-        yield f"{n} (TFLite int8)", MLPERF / f"{n}.tflite", None, "double"
+        yield f"{n} (TFLite int8)", MLPERF / f"{n}.tflite", None
     for n in ("ic_resnet8_float", "vww_mbv1_96_float", "ad_fcae_float"):
-        yield f"{n} (quantized here, noise calibration)", MLPERF / f"{n}.tflite", "noise", "single"
+        yield f"{n} (quantized here, noise calibration)", MLPERF / f"{n}.tflite", "noise"
 
 
 def left_shift_layers(path, calib, work: Path) -> tuple[int, list]:
-    """(int8 conv / depthwise layers, [(node, kernel, live left-shift channels, channels, chosen function)])
-    on Cortex-M4, from the parameters the kernel choice sees."""
+    """(int8 conv / depthwise layers, [(node, kernel, live left-shift channels, channels, chosen function)],
+    the build's rounding) on Cortex-M4, from the parameters the kernel choice sees."""
     from mcuforge.codegen.c.variants.dsp_gemm import dead_channels
     seen: dict = {}
     real = kernel_select.KernelSelector.choose
@@ -78,18 +85,19 @@ def left_shift_layers(path, calib, work: Path) -> tuple[int, list]:
         compile_model(path, work, target="cortex-m4", calib=calib, quiet=True, speed_first=True)
     finally:
         kernel_select.KernelSelector.choose = real
-    return len(seen), [(n, k, l, c, f) for n, (k, l, c, f) in seen.items() if l]
+    mode = json.loads((work / "model.json").read_text()).get("requant")
+    return len(seen), [(n, k, l, c, f) for n, (k, l, c, f) in seen.items() if l], mode
 
 
 def count():
     total = hit = 0
     with tempfile.TemporaryDirectory() as tmp:
-        for i, (label, path, calib, mode) in enumerate(_models()):
+        for i, (label, path, calib) in enumerate(_models(Path(tmp))):
             if not path.is_file():
                 print(f"{label}: {path} not found")
                 continue
             try:
-                n, rows = left_shift_layers(path, calib, Path(tmp) / str(i))
+                n, rows, mode = left_shift_layers(path, calib, Path(tmp) / str(i))
             except Exception as e:          # a model that does not compile: say so, count nothing
                 print(f"{label}: not compiled ({type(e).__name__}: {str(e).splitlines()[0][:120]})")
                 continue
