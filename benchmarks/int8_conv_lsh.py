@@ -30,7 +30,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "compiler"))
 sys.path.insert(0, str(ROOT / "tests"))
-sys.path.insert(0, str(ROOT / "benchmarks"))
+sys.path.append(str(ROOT / "benchmarks"))       # int8_fc_lsh; after tests/ (tests/corpus, not benchmarks/corpus.py)
 
 from mcuforge.api import compile_model  # noqa: E402
 from mcuforge.codegen.c import kernel_select, variants  # noqa: E402,F401
