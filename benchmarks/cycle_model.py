@@ -86,7 +86,6 @@ class Insn:
 
 def classify(i: Insn) -> None:
     b, ops = i.base, i.ops
-    core = b[:-1] if b.endswith("s") and b not in LOADS | STORES | {"bls", "bcs", "bhs", "bvs", "bls"} else b
     if b in ("b", "bl", "blx", "bx") or (b[0] == "b" and b[1:] in CONDS):
         i.kind, i.writes_pc = "branch", True
         i.conditional |= b[1:] in CONDS
@@ -113,7 +112,7 @@ def classify(i: Insn) -> None:
         i.reg_offset = len(regs(mem.split("]")[0])) > 1
         i.writes_pc = "pc" in i.dest
         i.kind = ("load_pc" if i.writes_pc else "load") if b in LOADS else ("store_reg" if i.reg_offset else "store_imm")
-    elif core in ("sdiv", "udiv"):
+    elif b in ("sdiv", "udiv"):
         i.kind = "div"
     elif MUL.match(b):
         i.kind = "mul"
@@ -124,7 +123,7 @@ def classify(i: Insn) -> None:
     if i.kind in ("alu", "mul", "dsp", "div"):
         rs = regs(ops.split("@")[0])
         n = 2 if i.kind == "mul" and b.endswith(("ull", "lal", "aal")) else 1
-        i.dest = [] if core in NO_DEST or b.startswith("it") else rs[:n]
+        i.dest = [] if b in NO_DEST or b.startswith("it") else rs[:n]
         if "pc" in i.dest:
             i.writes_pc, i.kind = True, "alu_pc"
 
@@ -196,9 +195,10 @@ def _base_cost(i: Insn, table: dict, P: float) -> float:
 
 
 def m4_cycles(insns: dict[int, Insn], counts: dict[int, int], taken: dict[int, int], P: float,
-              table: dict | None = None) -> dict[int, float]:
+              table: dict | None = None, pairing: bool = True) -> dict[int, float]:
     """Modelled Cortex-M4 cycles per PC (zero wait states): the TRM's cost for every execution, the
-    pairing rules against the executed predecessor, taken / not-taken branches from `taken`."""
+    pairing rules against the executed predecessor (pairing=False: the table's costs alone, single
+    stores at its 2), taken / not-taken branches from `taken`."""
     table = table or tomllib.loads(COSTS.read_text())
     pl = table["class"]["load"]["pipelined"]
     out: dict[int, float] = {}
@@ -218,7 +218,10 @@ def m4_cycles(insns: dict[int, Insn], counts: dict[int, int], taken: dict[int, i
             else:       # LDM / POP with PC, LDR PC, MOV / ADD PC: taken = condition passed
                 c = t * full + (n - t) * (full - P if not i.conditional else 1)
         else:
-            c = n * _base_cost(i, table, P)
+            c = n * (_base_cost(i, table, P) if pairing or i.kind != "store_imm" else table["class"]["store_reg"]["cycles"])
+        if not pairing:
+            out[a] = c
+            continue
         prev = insns.get(a - 2) if (a - 2) in insns and insns[a - 2].size == 2 else insns.get(a - 4)
         if prev is not None and prev.addr + prev.size == a and prev.func == i.func and prev.addr in counts:
             pairs = counts[prev.addr] - taken.get(prev.addr, 0)    # executions of i right after prev
@@ -332,7 +335,10 @@ class Profile:
     macs: int
 
 
-def profile(out: Path, core: str, so: Path, P_values=(1, 2, 3), P_default=2) -> tuple[int, dict, float, collections.Counter, collections.Counter]:
+def profile(out: Path, core: str, so: Path, P_values=(1, 2, 3), P_default=2):
+    """(instructions, {P: modelled M4 cycles, "plain": without the pairing rules at P_default}, M7
+    bound, instructions per function, modelled cycles per function at P_default) of one inference of
+    the firmware built in out/build/<board>."""
     target, board, base = CORES[core]
     bdir = out / "build" / board
     elf = bdir / "firmware.elf"
@@ -342,12 +348,14 @@ def profile(out: Path, core: str, so: Path, P_values=(1, 2, 3), P_default=2) -> 
     for a, n in counts.items():
         per_instr[insns[a].func] += n
     cyc = {P: sum(m4_cycles(insns, counts, taken, P).values()) for P in P_values}
+    cyc["plain"] = sum(m4_cycles(insns, counts, taken, P_default, pairing=False).values())
     per_cyc = by_function(insns, m4_cycles(insns, counts, taken, P_default))
     m7 = sum(m7_bound(insns, counts, taken).values())
     return sum(counts.values()), cyc, m7, per_instr, per_cyc
 
 
-def build_and_profile(model, calib, x, out: Path, bits: int, core: str, so: Path, speed_first: bool = False) -> Profile:
+def build_and_profile(model, calib, x, out: Path, bits: int, core: str, so: Path, speed_first: bool = False,
+                      P: int = 2) -> Profile:
     import numpy as np
     from mcuforge.api import compile_model, simulate
     target, board, _ = CORES[core]
@@ -356,7 +364,7 @@ def build_and_profile(model, calib, x, out: Path, bits: int, core: str, so: Path
     ref, _ = simulate(out, board="reference", x=x, quiet=True)
     ys, refs = (y, ref) if isinstance(y, list) else ([y], [ref])
     exact = all(np.array_equal(a, b) for a, b in zip(ys, refs))
-    n, cyc, m7, pi, pc = profile(out, core, so)
+    n, cyc, m7, pi, pc = profile(out, core, so, P_default=P)
     return Profile(n, cyc, m7, pi, pc, exact, res.info["macs"])
 
 
@@ -365,8 +373,8 @@ LOOPS = ("quad_dot", "mcf_sub_fc_radix2", "mcf_sub_fc_radix4", "mcf_sub_fc_radix
 
 
 def bench(rows, work: Path, so: Path, cores, P: int, loops: bool, speed_first: bool = False):
-    print(f"| layer | core | int8 instr / modelled cycles | int4 | ternary | int4 / int8 instr -> cycles | "
-          f"ternary / int8 instr -> cycles | cycles ratio int4 / ternary at P = 1 and 3 | bit-exact |")
+    print(f"| layer | core | int8 instructions / modelled cycles (M4 TRM, zero wait states, P = {P}; M7: throughput bound) | int4 | ternary | int4 / int8 instructions -> cycles | "
+          f"ternary / int8 instructions -> cycles | cycles ratio int4 / ternary at P = 1; P = 3; no pairing rules | bit-exact |")
     print("|---|---|---|---|---|---|---|---|---|")
     loop_rows = []
     for name, (model, calib, x) in rows:
@@ -374,24 +382,27 @@ def bench(rows, work: Path, so: Path, cores, P: int, loops: bool, speed_first: b
             r = {}
             for bits in (8, 4, 2):
                 folder = work / f"{''.join(ch if ch.isalnum() else '_' for ch in name)}_{core}_{bits}"
-                r[bits] = build_and_profile(model, calib, x, folder, bits, core, so, speed_first)
+                r[bits] = build_and_profile(model, calib, x, folder, bits, core, so, speed_first, P)
             cyc = (lambda b, p=P: r[b].cycles[p]) if core != "m7" else (lambda b, p=P: r[b].m7)
             cell = lambda b: f"{r[b].instructions:,} / {cyc(b):,.0f}"
             ratio = lambda b: f"{r[b].instructions / r[8].instructions:.3f}x -> {cyc(b) / cyc(8):.3f}x"
             sens = ("" if core == "m7" else
-                    f"{cyc(4, 1) / cyc(8, 1):.3f} / {cyc(2, 1) / cyc(8, 1):.3f} (P=1), "
-                    f"{cyc(4, 3) / cyc(8, 3):.3f} / {cyc(2, 3) / cyc(8, 3):.3f} (P=3)")
+                    f"{cyc(4, 1) / cyc(8, 1):.3f} / {cyc(2, 1) / cyc(8, 1):.3f}; "
+                    f"{cyc(4, 3) / cyc(8, 3):.3f} / {cyc(2, 3) / cyc(8, 3):.3f}; "
+                    f"{cyc(4, 'plain') / cyc(8, 'plain'):.3f} / {cyc(2, 'plain') / cyc(8, 'plain'):.3f}")
             label = {"m4": "M4", "m33": "M33 (M4 table)", "m7": "M7 (bound)"}[core]
             ok = all(v.exact for v in r.values())
             print(f"| {name} | {label} | {cell(8)} | {cell(4)} | {cell(2)} | {ratio(4)} | {ratio(2)} | {sens} | "
                   f"{'yes' if ok else 'NO'} |", flush=True)
-            if loops and core != "m7":
+            if loops and core != "m7" and (name == "ad_fcae" or name.startswith("FC") and int(name.split("->")[1]) % 8 == 0):
                 for b in (8, 4, 2):
                     fi = sum(r[b].per_fn_instr[f] for f in LOOPS)
                     fc = sum(r[b].per_fn_cycles[f] for f in LOOPS)
                     if fi:
                         loop_rows.append((name, core, b, fi, fc, r[b].macs))
     if loop_rows:
+        print()
+        print("Row loops (int8: quad_dot; int4 / ternary: mcf_sub_fc_radix*), layers whose loops do every MAC:")
         print()
         print(f"| layer | core | bits | row loops' instructions | modelled cycles (P={P}) | instr / 16 MACs | "
               f"cycles / 16 MACs | cycles / instr |")
