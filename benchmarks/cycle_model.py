@@ -425,18 +425,14 @@ def main(argv=None):
                     "choice, as benchmarks/subbyte_fc.py and subbyte.py build)")
     args = ap.parse_args(argv)
     sys.path[:0] = [str(HERE.parent / "compiler"), str(HERE.parent / "tests" / "kernels"), str(HERE.parent / "tests")]
-    from layer_models import build_model, conv_spec, dw_spec, fc_spec  # noqa: E402
+    from layer_models import build_model, conv_spec, dw_spec  # noqa: E402
     from mlperf_data import mlperf_dir  # noqa: E402
-    from subbyte_fc import LAYERS  # noqa: E402
-    layers = LAYERS if not args.layers else [tuple(map(int, s.split("->"))) for s in args.layers.split(",")]
+    from subbyte_fc import fc_rows  # noqa: E402
     with tempfile.TemporaryDirectory(prefix="mcf_cycle_model_") as tmp:
         work = Path(args.work) if args.work else Path(tmp)
         work.mkdir(parents=True, exist_ok=True)
         so = plugin(work)
-        rows = []
-        for k, n in layers:
-            model, calib, x = build_model([fc_spec(k, n)], work / f"fc{k}_{n}" / "model.onnx")
-            rows.append((f"FC {k}->{n}", (model, calib, [a[:1] for a in x])))
+        rows = fc_rows(args.layers, work)
         if args.conv:
             for name, spec in (("conv 3x3 32->32 @8x8", conv_spec(32, 32, 8)),
                                ("pointwise 64->128 @6x6", conv_spec(64, 128, 6, k=1)),

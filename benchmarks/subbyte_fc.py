@@ -65,6 +65,18 @@ def measure(model, calib, x, out: Path, bits: int, so: Path, host: bool):
     return info["instructions"], n, per, exact, "/".join(kern), res.info["weights_bytes"]
 
 
+def fc_rows(layers_arg: str | None, work: Path) -> list:
+    """[(name, (model, calib, x of one sample))] of the single-layer FC models: `layers_arg` as
+    "K->N,K->N" or None for LAYERS (tests/kernels/layer_models.py must be importable)."""
+    from layer_models import build_model, fc_spec
+    layers = LAYERS if not layers_arg else [tuple(map(int, s.split("->"))) for s in layers_arg.split(",")]
+    rows = []
+    for k, n in layers:
+        model, calib, x = build_model([fc_spec(k, n)], work / f"fc{k}_{n}" / "model.onnx")
+        rows.append((f"FC {k}->{n}", (model, calib, [a[:1] for a in x])))
+    return rows
+
+
 COMMON = ("mcf_board_counter_start", "main", "memcpy")      # the count's own calls, the model's input copy
 
 
@@ -106,17 +118,12 @@ def main(argv=None):
     root = Path(args.root).resolve()
     sys.path[:0] = [str(root / "compiler"), str(root / "tests" / "kernels")]
     import mcuforge  # noqa: E402   (the tree's own, before anything imports another)
-    from layer_models import build_model, fc_spec  # noqa: E402
     assert Path(mcuforge.__file__).resolve().is_relative_to(root), mcuforge.__file__
-    layers = LAYERS if not args.layers else [tuple(map(int, s.split("->"))) for s in args.layers.split(",")]
     with tempfile.TemporaryDirectory(prefix="mcf_subbyte_fc_") as tmp:
         work = Path(args.work) if args.work else Path(tmp)
         work.mkdir(parents=True, exist_ok=True)
         so = plugin(work)
-        rows = []
-        for k, n in layers:
-            model, calib, x = build_model([fc_spec(k, n)], work / f"fc{k}_{n}" / "model.onnx")
-            rows.append((f"FC {k}->{n}", (model, calib, [a[:1] for a in x])))
+        rows = fc_rows(args.layers, work)
         ad = Path(os.environ.get("MCF_MLPERF_DIR", HERE.parents[1] / "shared" / "models" / "mlperf-tiny")) / \
             "ad_fcae_int8.tflite"
         if not args.no_model and ad.is_file():
