@@ -13,8 +13,8 @@ load, and the AGU stall (+1 for a load / store whose address register the preced
 instruction wrote). Taken branches cost 1 + P; P (pipeline refill, 1-3) is a parameter: the tables
 show P = 2 and the ratios at P = 1 and P = 3.
 
-Cortex-M33: Arm publishes no instruction timing table for it (its TRM has none); the M4 table is
-used as an approximation (both are 3-stage in-order pipelines) and labelled so. Cortex-M7: no
+Cortex-M33: no published instruction timing table was found for it (its TRM gives none); the M4
+table is used as an approximation (both are 3-stage in-order pipelines) and labelled so. Cortex-M7: no
 published table either; a throughput lower bound per basic block, labelled so: cycles >=
 max(instructions / 2 (dual issue), multiply + DSP instructions (one such pipe), load / store beats
 (64-bit data path: LDM / STM / PUSH / POP of N words ceil(N / 2), LDRD / STRD 1, single 1)); taken

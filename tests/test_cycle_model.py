@@ -3,8 +3,8 @@
 1. A hand-written assembly loop under QEMU (mps2-an386): the plugin's counts and taken counts are
    exact, and the model's total equals the sum of the TRM rules computed here by hand, at P = 1, 2, 3.
 2. A compiled one-layer model: the per-PC counts of one inference match QEMU's -icount / SysTick
-   count (to its resolution), the taken counts are consistent (unconditional flow changes always
-   taken, none above its count), and every function's modelled cycles lie between its
+   count (to its resolution) and do not change with the taken mode, the taken counts are
+   consistent (unconditional flow changes always taken, none above its count), and every function's modelled cycles lie between its
    instructions and the table's worst case.
 """
 from __future__ import annotations
@@ -115,6 +115,8 @@ def test_counts_of_a_compiled_model(so, tmp_path):
     assert np.array_equal(y, ref)
     elf = out / "build" / "mps2-an386" / "firmware.elf"
     counts, taken = cm.run_pccount(elf, "mps2-an386", 0, so, out / "build" / "mps2-an386" / "run")
+    plain, none = cm.run_pccount(elf, "mps2-an386", 0, so, out / "build" / "mps2-an386" / "run", taken=False)
+    assert plain == counts and none == {}            # the taken mode leaves the counts alone
     total = sum(counts.values())
     # -icount / SysTick counts the same window to one tick (40 instructions on mps2-an386)
     assert abs(total - info["instructions"]) <= 40, (total, info["instructions"])
