@@ -9,7 +9,13 @@ model). No QEMU; prints one line per key that is not fitted, with the layers rea
 Default models: the float ONNX corpus fixtures with a calibration set (tests/corpus/fixtures) and
 the float mlperf-tiny .tflite models (/work/shared/models/mlperf-tiny, uniform calibration noise).
 At this commit: 42 keys fitted, one borrowed (M4, vww_mbv1_96_float's conv_2d_26 at 4 bits:
-`mcf_conv2d_s8_w4_dsp_lsh/1x1`, double rounding, from `mcf_conv2d_s8_w4_dsp/1x1`).
+`mcf_conv2d_s8_w4_dsp_lsh/1x1`, double rounding, from `mcf_conv2d_s8_w4_dsp/1x1`; 3 % off).
+
+    ... --measure [models]          QEMU: every conv / dense layer's kernel call counted exactly
+                                    (sim/layer_counts.py) at 8 / 4 / 2 bits on M4 and M55, stored in
+                                    benchmarks/data/instr_model_layers.json (about 1 min a model)
+    ... --errors [--before REV]     the committed models' per-key max / mean / instruction-weighted
+                                    relative errors on the stored layers (REV's -> the committed ones)
 """
 from __future__ import annotations
 
@@ -37,23 +43,29 @@ def model_and_calib(name: str):
     return MLPERF / f"{name}.tflite", None
 
 
-def coverage(names, cores=("cortex-m4", "cortex-m55"), widths=(8, 4, 2)) -> dict:
-    """{(core, key, status): [layer descriptions]}; status "own", "borrow <key>" or "missing"."""
+def graph_and_ranges(name: str):
+    """(path, canonical graph, minmax ranges of its calibration set: the fixture's, or uniform noise
+    for an mlperf-tiny model)."""
     from mcuforge.api import load_model, load_samples
-    from mcuforge.errors import McuforgeError
     from mcuforge.passes.pipeline import canonicalize
     from mcuforge.quant.calibrate import calibrate
+    path, calib = model_and_calib(name)
+    g = canonicalize(load_model(path))
+    if calib is None:
+        shape = g.tensors[g.inputs[0]].shape
+        calib = np.random.default_rng(0).uniform(0, 1, (4,) + tuple(shape[1:])).astype(np.float32)
+    return path, g, calibrate(g, load_samples(calib, g), "minmax")
+
+
+def coverage(names, cores=("cortex-m4", "cortex-m55"), widths=(8, 4, 2)) -> dict:
+    """{(core, key, status): [layer descriptions]}; status "own", "borrow <key>" or "missing"."""
+    from mcuforge.errors import McuforgeError
     from mcuforge.quant.instr_model import kernel_key, load_instr_model
     from mcuforge.quant.mixed import MixedOptions, lower_uniform
     from mcuforge.targets import load_core
     found: dict = {}
     for name in names:
-        path, calib = model_and_calib(name)
-        g = canonicalize(load_model(path))
-        if calib is None:
-            shape = g.tensors[g.inputs[0]].shape
-            calib = np.random.default_rng(0).uniform(0, 1, (4,) + tuple(shape[1:])).astype(np.float32)
-        ranges = calibrate(g, load_samples(calib, g), "minmax")
+        path, g, ranges = graph_and_ranges(name)
         for core in cores:
             model = load_instr_model(core)
             for bits in widths:
@@ -86,19 +98,12 @@ def measure_layers(name: str, cores=("cortex-m4", "cortex-m55"), widths=(8, 4, 2
     one record per layer with the report row's fields the models read (LAYER_KEYS) and `measured`."""
     import tempfile
 
-    from mcuforge.api import compile_model, load_model, load_samples, simulate
-    from mcuforge.passes.pipeline import canonicalize
-    from mcuforge.quant.calibrate import calibrate
+    from mcuforge.api import compile_model, simulate
     from mcuforge.quant.instr_model import annotate_rows
     from mcuforge.quant.int8 import quantize_int8
     from mcuforge.quant.mixed import build_requant
     from mcuforge.sim.layer_counts import layer_instructions
-    path, calib = model_and_calib(name)
-    g = canonicalize(load_model(path))
-    if calib is None:
-        shape = g.tensors[g.inputs[0]].shape
-        calib = np.random.default_rng(0).uniform(0, 1, (4,) + tuple(shape[1:])).astype(np.float32)
-    ranges = calibrate(g, load_samples(calib, g), "minmax")
+    path, g, ranges = graph_and_ranges(name)
     recs = []
     with tempfile.TemporaryDirectory(dir=work) as tmp:
         for core in cores:
