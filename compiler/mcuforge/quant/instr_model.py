@@ -2,7 +2,7 @@
 
 For each C kernel a layer can lower to (the kernel names of the per-layer report, e.g.
 mcf_conv2d_s8_w4, and for convolutions the window) a linear model of the kernel call's executed
-instructions (QEMU, counted per call: sim/layer_counts.py) in single-layer models of ~100 shapes:
+instructions (QEMU, counted per call: sim/layer_counts.py) in single-layer models of ~150 shapes:
 
     instructions = sum of c_f * f over the features f of layer_features (FEATURES: per call, MACs,
                    outputs, inputs, window gathers, pixels, channels, weights, padded blocked MACs)
@@ -135,6 +135,10 @@ PROBES = [
     ("pointwise", 1, 1, 24, 96, 1, 1),
     ("pointwise", 8, 8, 16, 16, 1, 1, "lsh"), ("pointwise", 4, 4, 32, 64, 1, 1, "lsh"),
     ("pointwise", 1, 1, 16, 64, 1, 1, "lsh"), ("pointwise", 12, 12, 8, 24, 1, 1, "lsh"),
+    # keys with three probes before: 7x7 depthwise, 4x4 convolutions, multiplier-2 5x5 depthwise
+    ("depthwise", 6, 6, 64, 64, 7, 1), ("depthwise", 12, 12, 24, 24, 7, 2), ("depthwise", 4, 4, 96, 96, 7, 1),
+    ("conv", 8, 8, 16, 16, 4, 1), ("conv", 6, 6, 64, 10, 4, 1), ("conv", 12, 12, 8, 8, 4, 2),
+    ("depthwise", 8, 8, 16, 32, 5, 1), ("depthwise", 4, 4, 48, 96, 5, 1), ("depthwise", 16, 16, 8, 16, 5, 2),
     # the tuned portable kernels
     ("pointwise", 2, 2, 32, 64, 1, 1, "portable"), ("pointwise", 1, 1, 72, 24, 1, 1, "portable"),
     ("pointwise", 4, 4, 24, 48, 1, 1, "portable"),
@@ -142,6 +146,9 @@ PROBES = [
     ("depthwise", 2, 2, 64, 64, 3, 1, "portable"),
     ("depthwise", 3, 3, 48, 48, 5, 1, "portable"), ("depthwise", 6, 6, 16, 16, 5, 1, "portable"),
     ("depthwise", 4, 4, 24, 24, 5, 2, "portable"),
+    ("pointwise", 6, 6, 16, 32, 1, 1, "portable"), ("pointwise", 1, 1, 128, 32, 1, 1, "portable"),
+    ("depthwise", 8, 8, 16, 16, 3, 1, "portable"), ("depthwise", 8, 8, 32, 32, 5, 2, "portable"),
+    ("depthwise", 1, 1, 96, 96, 3, 1, "portable"),
 ]
 
 
