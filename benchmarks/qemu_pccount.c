@@ -12,7 +12,10 @@
  * the instruction itself is counted).
  * Debian's QEMU ships no qemu-plugin.h: the handful of API entry points used are declared here.
  *     qemu-system-arm ... -plugin ./qemu_pccount.so,out=/abs/pccount.txt,base=0[,taken=/abs/taken.txt]
- * Used by benchmarks/subbyte_fc.py and benchmarks/cycle_model.py.
+ * With marks=<file> (hex PCs, one a line) and log=<file>: every execution of a mark PC appends
+ * "<hex pc> <instructions executed so far in the window>" to the log (per-layer counts: the marks
+ * are a model's kernel calls and their return addresses, mcuforge.sim.layer_counts).
+ * Used by benchmarks/subbyte_fc.py, benchmarks/cycle_model.py and mcuforge.sim.layer_counts.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -38,6 +41,19 @@ size_t qemu_plugin_insn_size(const struct qemu_plugin_insn *);
 static uint64_t *counts, *snap, *sum;
 static uint64_t base, start_pc = ~0ull, stop_pc = ~0ull, pairs;
 static char path[512] = "pccount.txt";
+static uint64_t total, *marks, n_marks;
+static FILE *mark_log;
+static void on_mark(unsigned int vcpu, void *p)
+{
+    (void)vcpu;
+    fprintf(mark_log, "%llx %llu\n", (unsigned long long)(uintptr_t)p, (unsigned long long)total);
+}
+static int is_mark(uint64_t a)
+{
+    for (uint64_t i = 0; i < n_marks; ++i)
+        if (marks[i] == a) return 1;
+    return 0;
+}
 static char taken_path[512];        /* empty: the taken mode is off */
 static uint64_t *taken;             /* per PC: executions whose successor was not pc + size */
 static uint64_t prev_pc, prev_next; /* the previous executed instruction and its fall-through */
@@ -77,16 +93,22 @@ static void trans(qemu_plugin_id_t id, struct qemu_plugin_tb *tb)
             qemu_plugin_register_vcpu_insn_exec_cb(insn, on_start, QEMU_PLUGIN_CB_NO_REGS, 0);
         if (a == stop_pc)
             qemu_plugin_register_vcpu_insn_exec_cb(insn, on_stop, QEMU_PLUGIN_CB_NO_REGS, 0);
+        if (mark_log && is_mark(a))
+            qemu_plugin_register_vcpu_insn_exec_cb(insn, on_mark, QEMU_PLUGIN_CB_NO_REGS, (void *)(uintptr_t)a);
         if (taken)
             qemu_plugin_register_vcpu_insn_exec_cb(insn, on_flow, QEMU_PLUGIN_CB_NO_REGS,
                                                    (void *)(uintptr_t)(a << 3 | qemu_plugin_insn_size(insn)));
-        if (a >= base && a - base < SPAN)
+        if (a >= base && a - base < SPAN) {
             qemu_plugin_register_vcpu_insn_exec_inline(insn, QEMU_PLUGIN_INLINE_ADD_U64, &counts[(a - base) >> 1], 1);
+            if (mark_log)
+                qemu_plugin_register_vcpu_insn_exec_inline(insn, QEMU_PLUGIN_INLINE_ADD_U64, &total, 1);
+        }
     }
 }
 static void done(qemu_plugin_id_t id, void *p)
 {
     (void)id; (void)p;
+    if (mark_log) fclose(mark_log);
     FILE *f = fopen(path, "w");
     if (!f) return;
     const uint64_t *c = sum ? sum : counts;
@@ -108,8 +130,20 @@ __attribute__((visibility("default"))) int qemu_plugin_install(qemu_plugin_id_t 
         if (!strncmp(argv[i], "base=", 5)) base = strtoull(argv[i] + 5, 0, 0);
         if (!strncmp(argv[i], "start=", 6)) start_pc = strtoull(argv[i] + 6, 0, 0);
         if (!strncmp(argv[i], "stop=", 5)) stop_pc = strtoull(argv[i] + 5, 0, 0);
+        if (!strncmp(argv[i], "log=", 4)) mark_log = fopen(argv[i] + 4, "w");
+        if (!strncmp(argv[i], "marks=", 6)) {
+            FILE *f = fopen(argv[i] + 6, "r");
+            unsigned long long a;
+            if (!f) return -1;
+            while (fscanf(f, "%llx", &a) == 1) {
+                marks = realloc(marks, (n_marks + 1) * sizeof *marks);
+                marks[n_marks++] = a;
+            }
+            fclose(f);
+        }
         if (!strncmp(argv[i], "taken=", 6)) snprintf(taken_path, sizeof taken_path, "%s", argv[i] + 6);
     }
+    if ((mark_log != 0) != (marks != 0)) return -1;
     active = start_pc == ~0ull;
     if (taken_path[0])
         taken = calloc(SPAN / 2, sizeof *taken);
