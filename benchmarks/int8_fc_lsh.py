@@ -28,19 +28,19 @@ KERNEL = "mcf_fully_connected_s8"
 TFL = [(16, 64, 32), (8, 256, 64), (49, 128, 64), (1, 256, 64)]      # rows, K, N
 
 
-def _without_lsh():
-    return [v for v in kernel_select.VARIANTS[KERNEL] if getattr(v.prepare, "__module__", "") != dsp_fc_lsh.__name__]
-
-
-def run(model, x, work: Path, before: bool, calib=None):
-    saved = kernel_select.VARIANTS[KERNEL]
+def run(model, x, work: Path, before: bool, calib=None, kernels=(KERNEL,), module=dsp_fc_lsh, op="dense",
+        speed_first=False):
+    """(kernels of the `op` layers, QEMU M4 instructions, MACs, golden == QEMU); before: compiled
+    without the variants whose prepare `module` defines (benchmarks/int8_conv_lsh.py: dsp_conv_lsh)."""
+    saved = {k: kernel_select.VARIANTS[k] for k in kernels}
     if before:
-        kernel_select.VARIANTS[KERNEL] = _without_lsh()
+        for k in kernels:
+            kernel_select.VARIANTS[k] = [v for v in saved[k] if getattr(v.prepare, "__module__", "") != module.__name__]
     try:
-        res = compile_model(model, work, target="cortex-m4", calib=calib, quiet=True)
+        res = compile_model(model, work, target="cortex-m4", calib=calib, quiet=True, speed_first=speed_first)
     finally:
-        kernel_select.VARIANTS[KERNEL] = saved
-    kern = [l["kernel"] for l in res.info["layers"] if l["op"] == "dense"]
+        kernel_select.VARIANTS.update(saved)
+    kern = [l["kernel"] for l in res.info["layers"] if l["op"] == op]
     y, info = simulate(work, board="mps2-an386", x=x, quiet=True)
     ref, _ = simulate(work, board="reference", x=x, quiet=True)
     ys, refs = (y, ref) if isinstance(y, list) else ([y], [ref])

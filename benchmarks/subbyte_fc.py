@@ -18,30 +18,20 @@ Every run is checked bit for bit against the golden model (and the host build wi
 from __future__ import annotations
 
 import argparse
-import bisect
 import collections
 import os
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
 import numpy as np
 
+from cycle_model import CORES, function_of, plugin, run_pccount, symbols
+
 HERE = Path(__file__).resolve().parent
 LAYERS = [(128, 8), (128, 10), (256, 10), (64, 10), (640, 128), (128, 128)]
 BITS = (8, 4, 2)
-CORES = {"m4": ("cortex-m4", "mps2-an386", 0), "m7": ("cortex-m7", "mps2-an500", 0),
-         "m33": ("cortex-m33", "mps2-an505", 0x10000000)}     # target, board, code origin
 BOARD = CORES["m4"]
-
-
-def plugin(work: Path) -> Path:
-    so = work / "qemu_pccount.so"
-    if not so.is_file():
-        subprocess.run(["gcc", "-shared", "-fPIC", "-O2", "-Wall", "-Werror", "-o", str(so),
-                        str(HERE / "qemu_pccount.c")], check=True)
-    return so
 
 
 def exact_counts(out: Path, so: Path) -> tuple[int, collections.Counter]:
@@ -49,28 +39,13 @@ def exact_counts(out: Path, so: Path) -> tuple[int, collections.Counter]:
     the inference as the firmware counts it, libc calls such as the int8 row kernel's memset
     included) of one run of the firmware `simulate` built in out/build/<board>, under QEMU with the
     counting plugin."""
-    from mcuforge.sim.qemu import qemu_command
     bdir = out / "build" / BOARD[1]
-    elf, run = bdir / "firmware.elf", bdir / "run"
-    txt = run.resolve() / "pccount.txt"
-    nm = subprocess.run(["arm-none-eabi-nm", "-S", "--defined-only", str(elf)], capture_output=True, text=True,
-                        check=True).stdout.splitlines()
-    syms = sorted((int(f[0], 16) & ~1, int(f[1], 16), f[3]) for f in map(str.split, nm)
-                  if len(f) == 4 and f[2] in "tTwW")
-    addr = {name: a for a, _, name in syms}
-    cmd = qemu_command(BOARD[1], elf)
-    cmd[-2:-2] = ["-plugin", f"{so},out={txt},base={BOARD[2]},start={addr['mcf_board_counter_start']},"
-                             f"stop={addr['mcf_board_counter_stop']}"]
-    subprocess.run(cmd, cwd=run, capture_output=True, stdin=subprocess.DEVNULL, check=True, timeout=120)
-    starts = [s[0] for s in syms]
+    elf = bdir / "firmware.elf"
+    counts, _ = run_pccount(elf, BOARD[1], BOARD[2], so, bdir / "run", taken=False)   # one inference
+    syms = symbols(elf)
     per = collections.Counter()
-    lines = txt.read_text().splitlines()
-    assert lines[0] == "# pairs 1", lines[0]          # one inference
-    for line in lines[1:]:
-        a, n = line.split()
-        a, n = int(a, 16), int(n)
-        i = bisect.bisect_right(starts, a) - 1
-        per[syms[i][2] if i >= 0 and a < syms[i][0] + syms[i][1] else f"?{a:x}"] += n
+    for a, n in counts.items():
+        per[function_of(syms, a)] += n
     return sum(per.values()), per
 
 
@@ -88,6 +63,18 @@ def measure(model, calib, x, out: Path, bits: int, so: Path, host: bool):
     kern = sorted({l["kernel"].replace("mcf_fully_connected_s8_", "") for l in res.info["layers"]
                    if l["op"] == "dense"})
     return info["instructions"], n, per, exact, "/".join(kern), res.info["weights_bytes"]
+
+
+def fc_rows(layers_arg: str | None, work: Path) -> list:
+    """[(name, (model, calib, x of one sample))] of the single-layer FC models: `layers_arg` as
+    "K->N,K->N" or None for LAYERS (tests/kernels/layer_models.py must be importable)."""
+    from layer_models import build_model, fc_spec
+    layers = LAYERS if not layers_arg else [tuple(map(int, s.split("->"))) for s in layers_arg.split(",")]
+    rows = []
+    for k, n in layers:
+        model, calib, x = build_model([fc_spec(k, n)], work / f"fc{k}_{n}" / "model.onnx")
+        rows.append((f"FC {k}->{n}", (model, calib, [a[:1] for a in x])))
+    return rows
 
 
 COMMON = ("mcf_board_counter_start", "main", "memcpy")      # the count's own calls, the model's input copy
@@ -131,17 +118,12 @@ def main(argv=None):
     root = Path(args.root).resolve()
     sys.path[:0] = [str(root / "compiler"), str(root / "tests" / "kernels")]
     import mcuforge  # noqa: E402   (the tree's own, before anything imports another)
-    from layer_models import build_model, fc_spec  # noqa: E402
     assert Path(mcuforge.__file__).resolve().is_relative_to(root), mcuforge.__file__
-    layers = LAYERS if not args.layers else [tuple(map(int, s.split("->"))) for s in args.layers.split(",")]
     with tempfile.TemporaryDirectory(prefix="mcf_subbyte_fc_") as tmp:
         work = Path(args.work) if args.work else Path(tmp)
         work.mkdir(parents=True, exist_ok=True)
         so = plugin(work)
-        rows = []
-        for k, n in layers:
-            model, calib, x = build_model([fc_spec(k, n)], work / f"fc{k}_{n}" / "model.onnx")
-            rows.append((f"FC {k}->{n}", (model, calib, [a[:1] for a in x])))
+        rows = fc_rows(args.layers, work)
         ad = Path(os.environ.get("MCF_MLPERF_DIR", HERE.parents[1] / "shared" / "models" / "mlperf-tiny")) / \
             "ad_fcae_int8.tflite"
         if not args.no_model and ad.is_file():

@@ -14,7 +14,7 @@ torch.set_num_threads(1)
 from mcuforge.api import compile_model, load_model, load_samples, simulate  # noqa: E402
 from mcuforge.passes.pipeline import canonicalize  # noqa: E402
 from mcuforge.quant.calibrate import calibrate  # noqa: E402
-from mcuforge.quant.instr_model import FEATURES, PROBES, kernel_key, load_instr_model, probe_graph  # noqa: E402
+from mcuforge.quant.instr_model import FEATURES, FORMS, PROBES, kernel_key, load_instr_model, probe_graph  # noqa: E402
 from mcuforge.quant.mixed import MixedOptions, lower_uniform  # noqa: E402
 from mcuforge.targets import load_core  # noqa: E402
 
@@ -84,9 +84,9 @@ def test_depthwise_windows_have_their_own_models_and_meet_the_budget(windows, tm
         for n in dw_names:
             key = kernel_key(rows[b][n])
             assert key in model.coefs, f"{n} at {b} bits: {key} has no model of its own"
-            # as many probes as coefficients at least: its stated error is a residual of the
-            # non-negative fit, not 0 by construction (as with 1 or 2 probes)
-            assert model.points[key] >= len(FEATURES), (key, model.points[key])
+            # as many probes as its form has coefficients at least: its stated error is a residual
+            # of the non-negative fit, not 0 by construction (as with 1 or 2 probes)
+            assert model.points[key] >= len(FORMS[model.form[key]]), (key, model.points[key])
     assert {rows[8][n]["window"] for n in dw_names} == {"5x5", "3x3"}
     assert any(kernel_key(rows[4][n]).endswith("_dsp_gen/3x3") or "_dsp_gen_lsh/3x3" in kernel_key(rows[4][n])
                for n in dw_names), "the multiplier-2 layer runs the general DSP depthwise kernel"
@@ -143,7 +143,11 @@ def test_borrowing_prefers_the_same_kernel_without_its_last_suffix():
     assert m.sibling("mcf_depthwise_conv2d_s8_w4_dsp_gen/5x5") is None      # another width
     row = {"kernel": "mcf_depthwise_conv2d_s8_w2_dsp_gen_lsh", "window": "5x5", "macs": 100,
            "out_shape": [1, 2, 2, 4], "in_shape": [1, 4, 4, 4]}
-    assert m.predict(row) == pytest.approx(1 + 100 + 16 + 64 + 25)
+    # const, MACs, outputs, inputs, patches, pixels, channels, weights, padded MACs (2 x 2 blocks),
+    # narrow (2 output columns: the MACs), rows (4 pixels x 5), border (all 4 pixels' windows meet
+    # the padding), strided (stride 2: the padded MACs), valid (the MACs of the 49 of 100 window
+    # taps inside the input)
+    assert m.predict(row) == pytest.approx(1 + 100 + 16 + 64 + 25 + 4 + 4 + 25 + 100 + 100 + 20 + 20 + 100 + 49)
     assert m.borrowed == {("mcf_depthwise_conv2d_s8_w2_dsp_gen_lsh/5x5", "mcf_depthwise_conv2d_s8_w2_dsp_gen/5x5")}
     with pytest.raises(McuforgeError, match="no instruction model for kernel mcf_depthwise_conv2d_s8_w2_dsp_gen/7x7"):
         m.predict(dict(row, kernel="mcf_depthwise_conv2d_s8_w2_dsp_gen", window="7x7"))

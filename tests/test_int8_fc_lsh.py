@@ -138,22 +138,30 @@ def int8_lsh_net(path, rows=6, k=48, c=(10, 9), seed=3):
     return fc_lsh_net(path, rows=rows, k=k, c=c, seed=seed, weights=_cancel_fc, data=_u_u_v, bias_sd=0.002)
 
 
-def _onnx_case(tmp_path, monkeypatch, target, host):
+def _onnx_case(tmp_path, monkeypatch, target, host, net=None, kernels=None, layer_kernels=_dense_kernels,
+               channels=(9, 10)):
+    """net(path) -> (model, calib, x), quantized here (single rounding): the kernels asserted
+    (layer_kernels(res) == kernels), the layers (of `channels` output channels) prepared by
+    dsp_lsh_quant with >= 2 left and >= 2 right shifts each, outputs not saturated, golden == host C
+    (host) == QEMU. Defaults: int8_lsh_net's FC layers; tests/test_int8_conv_lsh.py passes its
+    convolutions."""
     board = BOARDS[target]
     _toolchain(board)
     shifts = []
     real = dsp_fc_lsh.dsp_lsh_quant
 
-    def spy(consts, rq, single):
+    def spy(consts, rq, single, *more):
         shifts.append(np.asarray(consts["shift"]))
-        return real(consts, rq, single)
+        return real(consts, rq, single, *more)
     monkeypatch.setattr(dsp_fc_lsh, "dsp_lsh_quant", spy)
-    model, calib, x = int8_lsh_net(tmp_path / "m.onnx")
+    model, calib, x = (net or int8_lsh_net)(tmp_path / "m.onnx")
     out = tmp_path / "out"
     res = compile_model(model, out, target=target, calib=calib, quiet=True)
     assert "#define MCF_SINGLE_ROUNDING 1" in (out / "mcuforge_runtime/include/mcf_config.h").read_text()
-    assert _dense_kernels(res) == {"fc0": "mcf_fully_connected_s8_dsp", "fc1": "mcf_fully_connected_s8_dsp"}
-    assert {len(s) for s in shifts} == {9, 10} and all((s >= 0).sum() >= 2 and (s < 0).sum() >= 2 for s in shifts), shifts
+    kernels = kernels or {"fc0": "mcf_fully_connected_s8_dsp", "fc1": "mcf_fully_connected_s8_dsp"}
+    assert layer_kernels(res) == kernels
+    assert {len(s) for s in shifts} == set(channels), shifts
+    assert all((s >= 0).sum() >= 2 and (s < 0).sum() >= 2 for s in shifts), shifts
     ref, _ = simulate(out, board="reference", x=x, quiet=True)
     assert all(len(np.unique(r)) > 30 for r in ref), "outputs saturate: the test would prove little"
     if host:

@@ -13,6 +13,7 @@
 
 void mcf_conv2d_s8_dsp(const mcf_conv2d_s8_args *a, const int8_t *in, int8_t *out);
 void mcf_conv2d_s8_dsp_block(const mcf_conv2d_s8_args *a, const int8_t *in, int8_t *out, int32_t out_stride);
+void mcf_conv2d_s8_dsp_lsh(const mcf_conv2d_s8_args *a, const int8_t *in, int8_t *out);
 void mcf_conv2d_s8_dsp_block_lsh(const mcf_conv2d_s8_args *a, const int8_t *in, int8_t *out, int32_t out_stride);
 void mcf_conv2d_s8_dsp_cols(const mcf_conv2d_s8_args *a, const int8_t *in_n, int32_t pair0, int32_t n, int32_t *cols);
 void mcf_conv2d_s8_dsp_run_cols(const mcf_conv2d_s8_args *a, const int32_t *cols, int32_t pair0, int32_t n,

@@ -591,9 +591,12 @@ void MCF_CONV_DSP_BLOCK(const mcf_conv2d_s8_args *a, const int8_t *in, int8_t *o
     }
 }
 
-#if !MCF_CONV_DSP_LSH
+#if MCF_CONV_DSP_LSH
+/* int8 convolutions with left-shift channels (variants/dsp_conv_lsh.py, double rounding) */
+void mcf_conv2d_s8_dsp_lsh(const mcf_conv2d_s8_args *a, const int8_t *in, int8_t *out)
+#else
 void mcf_conv2d_s8_dsp(const mcf_conv2d_s8_args *a, const int8_t *in, int8_t *out)
-{
-    mcf_conv2d_s8_dsp_block(a, in, out, a->win.out_c);
-}
 #endif
+{
+    MCF_CONV_DSP_BLOCK(a, in, out, a->win.out_c);
+}

@@ -26,6 +26,13 @@ PER_MAC = {
     "mcf_depthwise_conv2d_s8_dsp2": 3.3,
     "mcf_depthwise_conv2d_s8_dsp": 3.5,
     "mcf_depthwise_conv2d_s8_fast": 7.7,
+    # left-shift channels (variants/dsp_conv_lsh.py): the GEMM one instruction more per output, the
+    # 3x3 kernel's e = 0 channels two fewer, the general depthwise one compare more (docs/pareto.md)
+    "mcf_conv2d_s8_dsp_lsh": 0.9,
+    "mcf_depthwise_conv2d_s8_dsp3x3_lsh": 2.2,
+    "mcf_depthwise_conv2d_s8_dsp3x3_lsh1": 2.5,
+    "mcf_depthwise_conv2d_s8_dsp2_lsh": 3.4,
+    "mcf_depthwise_conv2d_s8_dsp_lsh": 3.6,
     "mcf_depthwise_conv2d_s8": 32.0,
     # sub-byte weights (docs/subbyte.md; the same for int4 _w4 and ternary _w2)
     "mcf_conv2d_s8_w4_dsp": 0.9, "mcf_conv2d_s8_w2_dsp": 0.9,

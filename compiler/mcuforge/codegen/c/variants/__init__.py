@@ -12,11 +12,12 @@ Prepared constants (see runtime_c/include/mcf_opt.h):
 """
 from __future__ import annotations
 
-# one module per instruction set and kernel family; import order is registration order
+# one module per instruction set and kernel family; import order is registration order. The int8
+# left-shift forms of the DSP kernels (dsp_fc_lsh, dsp_conv_lsh) come before the Helium ones, so
+# that Cortex-M55 (which has the DSP extension too) tries its Helium kernels first
 from . import (fast, fast_pool, fast_elementwise, gate_elementwise, dsp_gemm, dsp_depthwise, dsp_pool,  # noqa: F401,E402
-               dsp_elementwise, dsp_matmul, mve_pool, mve_elementwise, mve)
+               dsp_elementwise, dsp_matmul, dsp_fc_lsh, dsp_conv_lsh, mve_pool, mve_elementwise, mve)
 from . import upsample  # noqa: F401,E402
 from . import dsp_s16  # noqa: F401,E402  (TFLite's 16x8 scheme)
 from . import dsp_subbyte  # noqa: F401,E402
 from . import dsp_subbyte_dw  # noqa: F401,E402  (every sub-byte depthwise variant, after dsp_subbyte)
-from . import dsp_fc_lsh  # noqa: F401,E402  (int8 fully connected with left-shift channels)

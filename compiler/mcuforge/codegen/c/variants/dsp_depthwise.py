@@ -17,13 +17,22 @@ def plane_dims(win: dict) -> tuple[int, int]:
     return ph, pw
 
 
-def _dsp_dw_prepare(params: dict, consts: dict) -> dict:
+def doubled_taps(consts: dict, left=None) -> np.ndarray:
+    """The weights [out_c][k_h][k_w][1] as int64 [out_c][k_h][k_w] times 2, or times 2^(s+1) with s
+    per channel from `left` (left-shift channels, dsp_conv_lsh.py)."""
+    w = consts["weights"].astype(np.int64)[..., 0]
+    return w * (2 if left is None else (2 << np.asarray(left, np.int64))[:, None, None])
+
+
+def _dsp_dw_prepare(params: dict, consts: dict, quant=None, left=None) -> dict:
+    """quant: the {b, m, rcz, e} words if not dsp_quant's; left: per channel a power of two s
+    folded into its taps as 2^(s+1) (dsp_conv_lsh.py; None: 0)."""
     win = params["win"]
-    w = consts["weights"].astype(np.int64)          # [out_c][k_h][k_w][1]
+    w = doubled_taps(consts, left)                  # [out_c][k_h][k_w]
     c, kh, kw = w.shape[0], w.shape[1], w.shape[2]
     kp = (kw + 1) // 2
     taps = np.zeros((c, kh, 2 * kp), np.int64)
-    taps[:, :, :kw] = 2 * w[..., 0]
+    taps[:, :, :kw] = w
     ph, pw = plane_dims(win)
     params["scratch_bytes"] = 2 * ph * pw + 8
     # channel by channel: it widens all of input channel c into the plane, then writes output
@@ -37,7 +46,11 @@ def _dsp_dw_prepare(params: dict, consts: dict) -> dict:
         params["inplace_safe"] = False
     params["drop"] = ["weights"]
     return {"packed_weights": ("int16_t", taps.reshape(-1).astype(np.int16)),
-            "packed_quant": ("int32_t", dsp_quant(consts, params["rq"]["in_zp"], params["rq"]["out_zp"]))}
+            "packed_quant": ("int32_t", _dw_quant(params, consts, quant))}
+
+
+def _dw_quant(params: dict, consts: dict, quant) -> np.ndarray:
+    return dsp_quant(consts, params["rq"]["in_zp"], params["rq"]["out_zp"]) if quant is None else quant
 
 
 register_variant("mcf_depthwise_conv2d_s8", Variant(
@@ -50,17 +63,18 @@ register_variant("mcf_depthwise_conv2d_s8", Variant(
 DSP_DW2_MAX_SCRATCH = 8192
 
 
-def _dsp_dw2_accepts(params: dict) -> bool:
-    """Depth multiplier 1 with at least two channels (two channels widened per 16-bit load)."""
+def _dsp_dw2_accepts(params: dict, quant_ok=_dsp_dw_accepts) -> bool:
+    """Depth multiplier 1 with at least two channels (two channels widened per 16-bit load);
+    quant_ok: the requantization's preconditions (dsp_conv_lsh.py: its left-shift form's)."""
     win = params["win"]
     if not win["out_c"] == win["in_c"] >= 2:
         return False
     ph, pw = plane_dims(win)
-    return 4 * ph * pw <= DSP_DW2_MAX_SCRATCH and _dsp_dw_accepts(params)
+    return 4 * ph * pw <= DSP_DW2_MAX_SCRATCH and quant_ok(params)
 
 
-def _dsp_dw2_prepare(params: dict, consts: dict) -> dict:
-    out = _dsp_dw_prepare(params, consts)
+def _dsp_dw2_prepare(params: dict, consts: dict, **lsh) -> dict:
+    out = _dsp_dw_prepare(params, consts, **lsh)
     ph, pw = plane_dims(params["win"])
     params["scratch_bytes"] = 2 * 2 * ph * pw + 8   # two planes
     # in place: as the one-plane kernel, output channels c, c + 1 are written only after input
@@ -113,12 +127,12 @@ def dw3_four_planes_fit(win: dict) -> bool:
     return scratch <= DSP_DW3_MAX_SCRATCH and scratch <= DSP_DW3_MAX_INPUT_SHARE * win["in_h"] * win["in_w"] * win["in_c"]
 
 
-def _dsp_dw3_prepare(params: dict, consts: dict, planes: int = 4) -> dict:
-    w = consts["weights"].astype(np.int64)[..., 0]          # [c][3][3]
+def _dsp_dw3_prepare(params: dict, consts: dict, planes: int = 4, quant=None, left=None) -> dict:
+    w = doubled_taps(consts, left)                          # [c][3][3]
     c = w.shape[0]
     taps = np.zeros((c, 3, 2, 2), np.int64)                 # per kernel row A = (w0, w1), B = (w1, w2)
-    taps[:, :, 0, 0], taps[:, :, 0, 1] = 2 * w[:, :, 0], 2 * w[:, :, 1]
-    taps[:, :, 1, 0], taps[:, :, 1, 1] = 2 * w[:, :, 1], 2 * w[:, :, 2]
+    taps[:, :, 0, 0], taps[:, :, 0, 1] = w[:, :, 0], w[:, :, 1]
+    taps[:, :, 1, 0], taps[:, :, 1, 1] = w[:, :, 1], w[:, :, 2]
     ph, pw = dw3_plane_dims(params["win"])
     params["scratch_bytes"] = planes * 2 * ph * pw
     # channels c .. c + planes - 1 of every pixel are in the planes before any output byte of them
@@ -126,7 +140,7 @@ def _dsp_dw3_prepare(params: dict, consts: dict, planes: int = 4) -> dict:
     params["inplace_exact"] = True
     params["drop"] = ["weights"]
     return {"packed_weights": ("int16_t", taps.reshape(-1).astype(np.int16)),
-            "packed_quant": ("int32_t", dsp_quant(consts, params["rq"]["in_zp"], params["rq"]["out_zp"]))}
+            "packed_quant": ("int32_t", _dw_quant(params, consts, quant))}
 
 
 register_variant("mcf_depthwise_conv2d_s8", Variant(

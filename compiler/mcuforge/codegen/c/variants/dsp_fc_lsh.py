@@ -30,10 +30,11 @@ def left_shifts(consts: dict, rq: dict) -> np.ndarray:
     return (np.asarray(consts["shift"], np.int64) >= 0) & ~dead
 
 
-def dsp_lsh_quant(consts: dict, rq: dict, single: bool) -> tuple[np.ndarray, np.ndarray]:
+def dsp_lsh_quant(consts: dict, rq: dict, single: bool, e_word: bool = True) -> tuple[np.ndarray, np.ndarray]:
     """({b, m, rcz, e} per channel, the power s' of the weights' 2^(s'+1)): left-shift channels as
     the module docstring says (s' = s, or s + 1 under single rounding), the others as
-    dsp_gemm_quant gives them (s' = 0), their e as the _lsh kernel's e word under double rounding."""
+    dsp_gemm_quant gives them (s' = 0), their e as the _lsh block kernel's e word under double
+    rounding (e_word False: e itself, for the depthwise _lsh kernels, which test e == 0)."""
     left = left_shifts(consts, rq)
     shift = np.asarray(consts["shift"], np.int64)
     s = np.where(left, shift + int(single), 0)
@@ -44,13 +45,20 @@ def dsp_lsh_quant(consts: dict, rq: dict, single: bool) -> tuple[np.ndarray, np.
         q[left, 2], q[left, 3] = 1 + 2 * zp, 1
     else:
         q[left, 2], q[left, 3] = zp, 0
-        q[~left, 3] -= 256                    # e | 0xFFFFFF00 (e in 1..22) as int32
+        if e_word:
+            q[~left, 3] -= 256                # e | 0xFFFFFF00 (e in 1..22) as int32
     return q.astype(np.int32).reshape(-1), s
 
 
+def lsh_arrays(params: dict, consts: dict, single: bool, e_word: bool = True) -> dict:
+    """The quant= and left= arguments of the DSP prepare functions (_dsp_conv_prepare and the ones
+    built on it, dsp_depthwise's) for a layer with left-shift channels."""
+    q, s = dsp_lsh_quant(consts, params["rq"], single, e_word)
+    return {"quant": q, "left": s}
+
+
 def _prepare(params: dict, consts: dict, single: bool) -> dict:
-    q, s = dsp_lsh_quant(consts, params["rq"], single)
-    return _dsp_fc_prepare(params, consts, quant=q, left=s)
+    return _dsp_fc_prepare(params, consts, **lsh_arrays(params, consts, single))
 
 
 register_variant("mcf_fully_connected_s8", Variant(
