@@ -31,7 +31,9 @@ TFLITE_NETS = ["keras_ds_cnn", "keras_se_cnn", "keras_resnet", "keras_unet", "ke
                "keras_mobilenet_v1", "keras_mobilenet_v2", "keras_mobilenet_v3_small"]
 # `mixed` on the (network, exporter) pairs measured in docs/subbyte.md's table (a mixed compile of a
 # 30-layer network takes 5-28 minutes on the shared machine; the others were not run)
-MIXED = [("ds_cnn", "ts"), ("ds_cnn", "dynamo"), ("autoencoder", "ts"), ("autoencoder", "dynamo")]
+MIXED = [("ds_cnn", "ts"), ("ds_cnn", "dynamo"), ("autoencoder", "ts"), ("autoencoder", "dynamo"), ("kwt", "ts"),
+         ("kwt", "dynamo"), ("tiny_yolo", "ts"), ("unet", "ts"), ("mobilenet_v3_small", "ts"), ("resnet", "ts"),
+         ("squeezenet", "ts")]
 # every ONNX (network, exporter) at w4 and w2, `mixed` where measured; every .tflite at w4 and w2
 # (mixed needs the float model's Hessian: a .tflite model refuses it, test_tflite_mixed_refused)
 SWEEP = ([(n, e, m) for n in ONNX_NETS for e in ("ts", "dynamo") for m in ("w4", "w2")]

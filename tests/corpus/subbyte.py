@@ -209,7 +209,7 @@ def accuracy_rows(tmp: Path, epochs: int = 2, target: str = "cortex-m4", log=pri
             kw["weight_bits"] = int(mode[1])
         elif mode == "mixed":
             kw["weight_bits"] = "mixed"
-            kw["mixed"] = MixedOptions(flash_budget=mixed_budget(base), labels=labels[:64], max_samples=64)
+            kw["mixed"] = MixedOptions(flash_budget=mixed_budget(base), labels=labels, max_samples=64)
         res = compile_model(onnx, tmp / f"acc.{mode}", target=target, calib=calib, quiet=True, **kw)
         y, _ = simulate(res.out_dir, "host", xte, quiet=True)
         if mode == "int8":
