@@ -154,6 +154,10 @@ def prepare_graph(model, quant: str = "int8", calib=None, calib_method: str = "m
             raise McuforgeError("the model is already int8; compile it with --quant int8")
     else:
         g = canonicalize(g)
+        if quant == "int8" and weight_bits not in (None, 8):
+            from .passes.matmul_const_lhs import matmul_const_lhs   # C @ X: a dense layer, so it narrows too
+            g = matmul_const_lhs(g)
+            infer_shapes(g)
         if quant == "int8":
             validate_graph(g, quant)  # folding (BatchNorm with a negative variance, ...) may create NaN
             from .quant.qonnx import check_int8

@@ -107,8 +107,17 @@ def neighbour_pairs(g: Graph) -> list[tuple[str, str]]:
 
 
 def _loss_fn(g: Graph, out, labels):
+    """Cross entropy of each output (flattened per sample) to its labels, summed over the outputs
+    (a model with several outputs, e.g. a detector's heads: out and labels are lists)."""
     torch = _torch()
-    last = g.producer(g.outputs[0])
+    if isinstance(out, (list, tuple)):
+        return sum(_loss_one(g, k, o, lab) for k, (o, lab) in enumerate(zip(out, labels)))
+    return _loss_one(g, 0, out, labels)
+
+
+def _loss_one(g: Graph, k: int, out, labels):
+    torch = _torch()
+    last = g.producer(g.outputs[k])
     if last is not None and last.op == "softmax":
         logp = torch.log(out.clamp_min(1e-12))
     else:
@@ -144,8 +153,15 @@ def hessian_sensitivity(g: Graph, x: np.ndarray, labels: np.ndarray | None = Non
     if labels is None:
         with torch.no_grad():
             out = tg.run(x)
-        labels = out.reshape(out.shape[0], -1).argmax(1)
+        if isinstance(out, (list, tuple)):      # several outputs: each to its own argmax
+            labels = [o.reshape(o.shape[0], -1).argmax(1) for o in out]
+        else:
+            labels = out.reshape(out.shape[0], -1).argmax(1)
     else:
+        if len(g.outputs) != 1:
+            raise McuforgeError(f"class labels (--calib-data) need a model with one output; this one has "
+                                f"{len(g.outputs)} (leave them out: each output is then fitted to the float "
+                                "model's own predictions)")
         labels = torch.tensor(np.asarray(labels)[:len(x)], dtype=torch.long)
     params = tg.params()
     loss = _loss_fn(g, tg.run(x), labels)

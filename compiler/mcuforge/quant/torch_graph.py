@@ -13,6 +13,8 @@ from ..errors import McuforgeError
 from ..ir.graph import Graph, Node
 
 WEIGHT_OPS = ("conv2d", "dense")
+# movement ops that follow the batch axis wherever a transpose put it (the others need it on axis 0)
+_BATCH_MOVERS = ("transpose", "reshape", "gather")
 
 
 def _torch():
@@ -65,6 +67,9 @@ class TorchGraph:
             x = {self.g.inputs[0]: x}
         env = {k: v if isinstance(v, torch.Tensor) else torch.tensor(np.asarray(v), dtype=self.dtype)
                for k, v in x.items()}
+        # the axis of each activation that carries the batch: the IR's shapes have 1 there, axis 0
+        # unless a transpose moved it (attention's (q, k, v) split: (1, T, 3, H, D) -> (3, 1, H, T, D))
+        self._bax = {k: 0 for k in env}
         for n in self.order:
             ins = []
             for name in n.inputs:
@@ -74,8 +79,14 @@ class TorchGraph:
                     ins.append(env[name])
                 else:
                     ins.append(self.const(name))
+            self._in_bax = [self._bax.get(name) if name else None for name in n.inputs]
+            self._out_bax = 0
+            if n.op not in _BATCH_MOVERS and any(b not in (None, 0) for b in self._in_bax):
+                raise McuforgeError(f"op {n.op} (node {n.name}): its input carries the batch on axis "
+                                    f"{max(b for b in self._in_bax if b is not None)}, not 0 (no PyTorch rule)")
             y = getattr(self, "_op_" + n.op)(n, ins, weights)
             env[n.outputs[0]] = y
+            self._bax[n.outputs[0]] = self._out_bax
         if keep:
             return env
         outs = [env[o] for o in self.g.outputs]
@@ -145,6 +156,87 @@ class TorchGraph:
     def _op_hardswish(self, n, ins, _):
         return self.torch.nn.functional.hardswish(ins[0])
 
+    def _op_silu(self, n, ins, _):
+        return ins[0] * self.torch.sigmoid(ins[0])
+
+    def _op_hardsigmoid(self, n, ins, _):
+        return self.torch.clamp(n.attrs["alpha"] * ins[0] + n.attrs["beta"], 0.0, 1.0)
+
+    def _op_leakyrelu(self, n, ins, _):
+        return self.torch.where(ins[0] >= 0, ins[0], n.attrs["alpha"] * ins[0])
+
+    def _op_elu(self, n, ins, _):
+        return self.torch.nn.functional.elu(ins[0], alpha=n.attrs["alpha"])
+
+    def _op_erf(self, n, ins, _):
+        return self.torch.erf(ins[0])
+
+    def _op_gelu(self, n, ins, _):
+        return self.torch.nn.functional.gelu(ins[0], approximate="tanh" if n.attrs["approximate"] == "tanh" else "none")
+
+    def _op_pow(self, n, ins, _):
+        return self.torch.pow(ins[0], n.attrs["exponent"])
+
+    def _op_layernorm(self, n, ins, _):
+        x = ins[0]
+        axis = n.attrs["axis"] % x.dim()
+        if axis == 0:
+            raise McuforgeError(f"op layernorm (node {n.name}) normalizes over the batch axis")
+        dims = tuple(range(axis, x.dim()))
+        mean = x.mean(dim=dims, keepdim=True)
+        var = ((x - mean) ** 2).mean(dim=dims, keepdim=True)
+        shape = x.shape[axis:]
+        gam = self.torch.tensor(np.broadcast_to(np.asarray(n.attrs["gamma"], np.float64).reshape(-1),
+                                                (int(np.prod(shape)),)), dtype=self.dtype).reshape(shape)
+        y = (x - mean) / self.torch.sqrt(var + n.attrs["epsilon"]) * gam
+        if n.attrs["beta"] is not None:
+            y = y + self.torch.tensor(np.broadcast_to(np.asarray(n.attrs["beta"], np.float64).reshape(-1),
+                                                      (int(np.prod(shape)),)), dtype=self.dtype).reshape(shape)
+        return y
+
+    def _op_gather(self, n, ins, _):
+        ax = n.attrs["axis"]
+        self._out_bax = self._in_bax[0]
+        if ax == self._in_bax[0]:
+            raise McuforgeError(f"op gather (node {n.name}) indexes the batch axis")
+        return self.torch.index_select(ins[0], ax, self.torch.tensor(list(n.attrs["indices"]), dtype=self.torch.long))
+
+    def _op_matmul(self, n, ins, _):
+        return self._act(n, self.torch.matmul(ins[0], ins[1]))
+
+    def _op_resize(self, n, ins, _):
+        from ..ir.ops.resize import Resize
+        x = ins[0]
+        t = Resize.tables(n, tuple(x.shape[1:3]))
+        idx = lambda a: self.torch.as_tensor(np.asarray(a, np.int64))  # noqa: E731
+        if n.attrs["mode"] == "nearest":
+            return x[:, idx(t["iy"])][:, :, idx(t["ix"])]
+        wy = self.torch.tensor(np.asarray(t["wy"], np.float64), dtype=self.dtype)[None, :, None, None]
+        wx = self.torch.tensor(np.asarray(t["wx"], np.float64), dtype=self.dtype)[None, None, :, None]
+        r0, r1 = x[:, idx(t["y0"])], x[:, idx(t["y1"])]
+        x0, x1 = idx(t["x0"]), idx(t["x1"])
+        return (r0[:, :, x0] * (1 - wy) * (1 - wx) + r1[:, :, x0] * wy * (1 - wx)
+                + r0[:, :, x1] * (1 - wy) * wx + r1[:, :, x1] * wy * wx)
+
+    def _op_conv_transpose2d(self, n, ins, _):
+        """Constant weights [Cout][KH][KW][Cin / groups] (no sensitivity of its own: no sub-byte
+        kernel): torch's full transposed convolution, then the IR's window (pads, size)."""
+        F = self.torch.nn.functional
+        x, w = ins[0], ins[1]
+        groups = n.attrs["groups"]
+        cout, kh, kw, cin_g = w.shape
+        tw = w.reshape(groups, cout // groups, kh, kw, cin_g).permute(0, 4, 1, 2, 3).reshape(groups * cin_g,
+                                                                                        cout // groups, kh, kw)
+        full = F.conv_transpose2d(x.permute(0, 3, 1, 2), tw, None, stride=tuple(n.attrs["strides"]),
+                                  dilation=tuple(n.attrs["dilations"]), groups=groups)
+        pt, pl = n.attrs["pads"][:2]
+        oh, ow = (int(d) for d in n.attrs["size"])
+        full = F.pad(full, (0, max(0, pl + ow - full.shape[3]), 0, max(0, pt + oh - full.shape[2])))
+        y = full[:, :, pt:pt + oh, pl:pl + ow].permute(0, 2, 3, 1)
+        if len(ins) > 2 and ins[2] is not None:
+            y = y + ins[2]
+        return self._act(n, y)
+
     def _op_softmax(self, n, ins, _):
         return self.torch.softmax(ins[0] * n.attrs["beta"], dim=n.attrs["axis"])
 
@@ -182,13 +274,19 @@ class TorchGraph:
         return ins[0].mean(dim=axes, keepdim=bool(n.attrs["keepdims"]))
 
     def _op_reshape(self, n, ins, _):
-        shape = self._batch_shape(self.g.tensors[n.outputs[0]].shape, ins[0])
-        return ins[0].reshape(shape)
+        x, b = ins[0], self._in_bax[0]
+        out = self.g.tensors[n.outputs[0]].shape
+        if b:
+            # the batch may come back to axis 0 where only axes of size 1 precede it (it is then the
+            # outermost in memory order) and the output's axis 0 is 1
+            if int(np.prod(self.g.tensors[n.inputs[0]].shape[:b])) != 1 or not out or out[0] != 1:
+                raise McuforgeError(f"op reshape (node {n.name}) mixes the batch axis {b} with others")
+            x = x.movedim(b, 0)
+        return x.reshape(self._batch_shape(out, x))
 
     def _op_transpose(self, n, ins, _):
         perm = tuple(n.attrs["perm"])
-        if perm[0] != 0:
-            raise McuforgeError(f"op transpose (node {n.name}) moves the batch axis")
+        self._out_bax = None if self._in_bax[0] is None else perm.index(self._in_bax[0])
         return ins[0].permute(perm)
 
     def _op_concat(self, n, ins, _):
