@@ -280,13 +280,11 @@ CORES = {"m4": ("cortex-m4", "mps2-an386", 0), "m7": ("cortex-m7", "mps2-an500",
          "m33": ("cortex-m33", "mps2-an505", 0x10000000)}     # target, board, code origin
 
 
-def plugin(work: Path) -> Path:
-    """benchmarks/qemu_pccount.c built with the host gcc (once per work folder)."""
-    so = work / "qemu_pccount.so"
-    if not so.is_file():
-        subprocess.run(["gcc", "-shared", "-fPIC", "-O2", "-Wall", "-Werror", "-o", str(so),
-                        str(HERE / "qemu_pccount.c")], check=True)
-    return so
+def plugin() -> Path:
+    """benchmarks/qemu_pccount.c built with the host gcc: mcuforge.sim.layer_counts builds it once
+    per source version and keeps it."""
+    from mcuforge.sim.layer_counts import plugin as built
+    return built()
 
 
 def symbols(elf: Path) -> list[tuple[int, int, str]]:
@@ -431,7 +429,7 @@ def main(argv=None):
     with tempfile.TemporaryDirectory(prefix="mcf_cycle_model_") as tmp:
         work = Path(args.work) if args.work else Path(tmp)
         work.mkdir(parents=True, exist_ok=True)
-        so = plugin(work)
+        so = plugin()
         rows = fc_rows(args.layers, work)
         if args.conv:
             for name, spec in (("conv 3x3 32->32 @8x8", conv_spec(32, 32, 8)),

@@ -122,7 +122,7 @@ def main(argv=None):
     with tempfile.TemporaryDirectory(prefix="mcf_subbyte_fc_") as tmp:
         work = Path(args.work) if args.work else Path(tmp)
         work.mkdir(parents=True, exist_ok=True)
-        so = plugin(work)
+        so = plugin()
         rows = fc_rows(args.layers, work)
         ad = Path(os.environ.get("MCF_MLPERF_DIR", HERE.parents[1] / "shared" / "models" / "mlperf-tiny")) / \
             "ad_fcae_int8.tflite"

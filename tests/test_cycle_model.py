@@ -75,9 +75,9 @@ def trm_sum(P: int) -> int:
 
 
 @pytest.fixture(scope="module")
-def so(tmp_path_factory):
+def so():
     need_qemu()
-    return cm.plugin(tmp_path_factory.mktemp("pccount"))
+    return cm.plugin()
 
 
 def test_assembly_loop_matches_trm_sum(so, tmp_path):
