@@ -41,31 +41,40 @@ def radix_dots(w: np.ndarray, x: np.ndarray, bits: int, chunk: int) -> np.ndarra
     c, k = w.shape
     words = R.fc_radix_layout(w, bits).view("<u4").astype(np.int64)
     steps = -(-k // R.STEP_K)
-    xp = np.zeros(steps * R.STEP_K, np.int64)
-    xp[:k] = x
-    xw = xp.reshape(-1, 4)[:, [0, 2, 1, 3]].reshape(-1, 2)        # per word: (x_k, x_k+2)
+    xw = x_words(x, k)                                             # per word: (x_k, x_k+2)
     per_group = 4 * steps
-    lo16 = lambda v: v & 0xFFFF
-    s16 = lambda v: v - ((v & 0x8000) << 1)
     out = []
     for g, (_, p, b, top_offset) in enumerate(R._groups(w, bits)):
         u = words[g * per_group:(g + 1) * per_group]
         d = np.zeros(p, np.int64)
         for s0 in range(0, steps, chunk):
             sl = slice(4 * s0, 4 * min(steps, s0 + chunk))
-            uu, xx = u[sl], xw[sl]
-            r = []
-            for j in range(p - 1):
-                m = ((1 << b) - 1) << (b * j)
-                r.append(_i32(((uu & m) * xx[:, 0] + ((uu >> 16) & m) * xx[:, 1]).sum()))
-            r.append(_i32((s16(lo16(uu)) * xx[:, 0] + s16(uu >> 16) * xx[:, 1]).sum()))
-            for j in range(p - 1):
-                d[j] += r[j] >> (b * j)
-            d[p - 1] += _i32(r[p - 1] - sum(r[:p - 1])) >> (b * (p - 1))
+            d += group_dots(u[sl], xw[sl], p, b)
         d[:p if top_offset else p - 1] -= R.OFFSET[bits] * int(x.sum())
         out.extend(d)
     assert len(words) == per_group * -(-c // R.CHANNELS[bits])       # the flash of padded groups
     return np.array(out[:c])
+
+
+def x_words(x: np.ndarray, k: int) -> np.ndarray:
+    """The row zero-padded to whole steps, per word of weights its x pair (x_k, x_k+2)."""
+    xp = np.zeros(-(-k // R.STEP_K) * R.STEP_K, np.int64)
+    xp[:len(x)] = x
+    return xp.reshape(-1, 4)[:, [0, 2, 1, 3]].reshape(-1, 2)
+
+
+def group_dots(uu: np.ndarray, xx: np.ndarray, p: int, b: int) -> np.ndarray:
+    """One group's decoded sums over words uu against their x pairs xx, as the loops form them: int32
+    SMLAD sums that wrap (the masked fields' and the raw word's), the top field by difference."""
+    lo16 = lambda v: v & 0xFFFF
+    s16 = lambda v: v - ((v & 0x8000) << 1)
+    r = []
+    for j in range(p - 1):
+        m = ((1 << b) - 1) << (b * j)
+        r.append(_i32(((uu & m) * xx[:, 0] + ((uu >> 16) & m) * xx[:, 1]).sum()))
+    r.append(_i32((s16(lo16(uu)) * xx[:, 0] + s16(uu >> 16) * xx[:, 1]).sum()))
+    d = [r[j] >> (b * j) for j in range(p - 1)]
+    return np.array(d + [_i32(r[p - 1] - sum(r[:p - 1])) >> (b * (p - 1))], np.int64)
 
 
 @pytest.mark.parametrize("bits", [4, 2])

@@ -383,18 +383,46 @@ static inline __attribute__((always_inline)) int32_t mcf_sub_fc_out_body(int32_t
     "mov r0, r12\n\t"                                                               \
     "ldr pc, [r12, #100]\n\t"
 
-/* int4, two groups of 4 channels: prefix sums A r3-r6, B r7-r10, S r2, weight words lr (single
- * LDRs: A_e, B_e, A_o, B_o per 4 inputs). Per 4 inputs (32 MACs) 4 LDR + 1 LDR / 2 SXTB16 / 2 SADD16
- * of x + 12 BIC / AND + 16 SMLAD, 1 of loop: 38 instructions. Stores o S (8 S) at st[24] and A's top
- * field as W_3 + 8 S, so that the 8-channel output routine (top field 7) decodes all 8. */
+/* int4, two groups of 4 channels: prefix sums A r3-r6, B r7-r10, weight words A_e, B_e, A_o, B_o per
+ * 4 inputs. A's top field leaves as W_3 + 8 S, so that the 8-channel output routine (top field 7)
+ * decodes all 8. _s (the layer's first loop): S in r2, so single LDRs of the weights (lr); per 4
+ * inputs (32 MACs) 4 LDR + 1 LDR / 2 SXTB16 / 2 SADD16 of x + 12 BIC / AND + 16 SMLAD, 1/4 of loop:
+ * 37.25 instructions; it stores o S = 8 S at st[24]. Without _s (a narrower loop ran first and
+ * stored o S): the weights by LDRD (r2, lr), 33.25. */
 #define MCF_FCH4X2_X                                                                \
+    MCF_FCH_X                                                                       \
+    MCF_FC4_WORDS("r2", "r11", "r3", "r4", "r5", "r6")                              \
+    MCF_FC4_WORDS("lr", "r11", "r7", "r8", "r9", "r10") "ldrd r2, lr, [r0], #8\n\t" \
+    MCF_FC4_WORDS("r2", "r12", "r3", "r4", "r5", "r6")                              \
+    MCF_FC4_WORDS("lr", "r12", "r7", "r8", "r9", "r10") "ldrd r2, lr, [r0], #8\n\t"
+
+MCF_FC_HLOOP(mcf_sub_fc_h4x2)
+{
+    __asm__ volatile(
+        MCF_FCH_SAVE
+        "movs r3, #0\n\t" "movs r4, #0\n\t" "movs r5, #0\n\t" "movs r6, #0\n\t"
+        "movs r7, #0\n\t" "mov r8, r3\n\t" "mov r9, r3\n\t" "mov r10, r3\n\t"
+        "ldrd r2, lr, [r0], #8\n\t"
+        "1:\n\t"
+        MCF_FCH4X2_X MCF_FCH4X2_X
+        "tst r2, #15\n\t"
+        "bne 1b\n\t"
+        "sub r0, r0, #4\n\t"                  /* past the sentinel only */
+        MCF_FC4_DECODE("r3", "r4", "r5", "r6") MCF_FC4_DECODE("r7", "r8", "r9", "r10")
+        "ldr r12, [sp]\n\t"
+        "ldr r2, [r12, #96]\n\t"
+        "add r6, r6, r2\n\t"
+        MCF_FCH_RET("r3-r10", ""));
+}
+
+#define MCF_FCH4X2S_X                                                               \
     MCF_FCH_X MCF_FCH_S("r2")                                                       \
     MCF_FC4_WORDS("lr", "r11", "r3", "r4", "r5", "r6") "ldr lr, [r0], #4\n\t"        \
     MCF_FC4_WORDS("lr", "r11", "r7", "r8", "r9", "r10") "ldr lr, [r0], #4\n\t"       \
     MCF_FC4_WORDS("lr", "r12", "r3", "r4", "r5", "r6") "ldr lr, [r0], #4\n\t"        \
     MCF_FC4_WORDS("lr", "r12", "r7", "r8", "r9", "r10") "ldr lr, [r0], #4\n\t"
 
-MCF_FC_HLOOP(mcf_sub_fc_h4x2)
+MCF_FC_HLOOP(mcf_sub_fc_h4x2_s)
 {
     __asm__ volatile(
         MCF_FCH_SAVE
@@ -402,7 +430,7 @@ MCF_FC_HLOOP(mcf_sub_fc_h4x2)
         "movs r7, #0\n\t" "mov r8, r3\n\t" "mov r9, r3\n\t" "mov r10, r3\n\t"
         "ldr lr, [r0], #4\n\t"
         "1:\n\t"
-        MCF_FCH4X2_X MCF_FCH4X2_X
+        MCF_FCH4X2S_X MCF_FCH4X2S_X
         "tst lr, #15\n\t"
         "bne 1b\n\t"
         MCF_FC4_DECODE("r3", "r4", "r5", "r6") MCF_FC4_DECODE("r7", "r8", "r9", "r10")
@@ -412,14 +440,35 @@ MCF_FC_HLOOP(mcf_sub_fc_h4x2)
         MCF_FCH_RET("r3-r10", "str r2, [r12, #96]\n\t"));
 }
 
-/* ternary, one group of 8: prefix sums r3-r10, S r2, weight words lr. Per 4 inputs (32 MACs) 2 LDR + 1
- * LDR / 2 SXTB16 / 2 SADD16 of x + 14 BIC / AND + 16 SMLAD, 1 of loop: 38. Stores o S (S) at st[24]. */
+/* ternary, one group of 8: prefix sums r3-r10. _s: S r2, weight words lr; per 4 inputs (32 MACs) 2
+ * LDR + 1 LDR / 2 SXTB16 / 2 SADD16 of x + 14 BIC / AND + 16 SMLAD, 1/4 of loop: 37.25; it stores
+ * o S = S at st[24]. Without _s: the two words by LDRD (r2, lr): 34.25. */
 #define MCF_FCH2_X                                                                  \
+    MCF_FCH_X                                                                       \
+    MCF_FC2_WORD("r2", "r11") MCF_FC2_WORD("lr", "r12") "ldrd r2, lr, [r0], #8\n\t"
+
+MCF_FC_HLOOP(mcf_sub_fc_h2)
+{
+    __asm__ volatile(
+        MCF_FCH_SAVE
+        "movs r3, #0\n\t" "movs r4, #0\n\t" "movs r5, #0\n\t" "movs r6, #0\n\t"
+        "movs r7, #0\n\t" "mov r8, r3\n\t" "mov r9, r3\n\t" "mov r10, r3\n\t"
+        "ldrd r2, lr, [r0], #8\n\t"
+        "1:\n\t"
+        MCF_FCH2_X MCF_FCH2_X
+        "cmn r2, #1\n\t"
+        "bne 1b\n\t"
+        "sub r0, r0, #4\n\t"
+        MCF_FC2_DECODE
+        MCF_FCH_RET("r3-r10", ""));
+}
+
+#define MCF_FCH2S_X                                                                 \
     MCF_FCH_X MCF_FCH_S("r2")                                                       \
     MCF_FC2_WORD("lr", "r11") "ldr lr, [r0], #4\n\t"                                \
     MCF_FC2_WORD("lr", "r12") "ldr lr, [r0], #4\n\t"
 
-MCF_FC_HLOOP(mcf_sub_fc_h2)
+MCF_FC_HLOOP(mcf_sub_fc_h2_s)
 {
     __asm__ volatile(
         MCF_FCH_SAVE
@@ -427,7 +476,7 @@ MCF_FC_HLOOP(mcf_sub_fc_h2)
         "movs r7, #0\n\t" "mov r8, r3\n\t" "mov r9, r3\n\t" "mov r10, r3\n\t"
         "ldr lr, [r0], #4\n\t"
         "1:\n\t"
-        MCF_FCH2_X MCF_FCH2_X
+        MCF_FCH2S_X MCF_FCH2S_X
         "cmn lr, #1\n\t"
         "bne 1b\n\t"
         MCF_FC2_DECODE
@@ -580,39 +629,49 @@ static inline __attribute__((always_inline)) void mcf_sub_fc_params(int32_t *prm
     prm[6] = rq->act_max;
 }
 
-typedef void (*mcf_sub_fc_hloop)(const uint32_t *, const int8_t *, const int8_t *, int32_t, int32_t *);
-
-/* A head's row: an 8-channel loop if the layer has more than 6 (int4) / 4 (ternary) outputs, then the
+/* A head's row: an 8-channel loop if the layer has more than 6 (int4) / 4 (ternary) outputs, and the
  * rest, 4, 2 or 1 channels a loop (4: 3 or 4 left; the layout pads them), each followed by its
- * outputs (the loop's tail jumps to them). st = the scratch: the state words only. */
+ * outputs (the loop's tail jumps to them). The first loop to run sums the row: the narrower one
+ * where there is one (spare registers), so that the 8-channel loop loads its weights by LDRD. st =
+ * the scratch: the state words only. */
 static inline __attribute__((always_inline)) void mcf_sub_fc_head(const uint32_t *w, const int8_t *x, int8_t *out,
                                                                   const int32_t *bq, const mcf_requant_sub *rq,
                                                                   int32_t k, int32_t out_c, int32_t *st,
                                                                   int32_t bits, int32_t block)
 {
-    mcf_sub_fc_params(st + MCF_FC_PARAMS, out, bq, rq, out_c);
+    int32_t *const prm = st + MCF_FC_PARAMS;
+    mcf_sub_fc_params(prm, out, bq, rq, out_c);
     const int8_t *const xend = x + k;
     const int32_t sh = bits == 4 ? 3 : 0;
-    int32_t rem = out_c, first = 1;
-    if (out_c > (bits == 4 ? 6 : 4)) {
-        st[MCF_FC_HOUT] = mcf_sub_fc_out_body(block, rq, 2);
-        (bits == 4 ? mcf_sub_fc_h4x2 : mcf_sub_fc_h2)(w, x, xend, sh, st);
-        __asm__ volatile("" ::: "memory");
-        w = (const uint32_t *)(intptr_t)st[MCF_FC_HW];
-        rem -= 8;
-        first = 0;
-    }
     st[MCF_FC_HOUT] = mcf_sub_fc_out_body(block, rq, bits);
-    while (rem > 0) {
+    if (out_c <= (bits == 4 ? 6 : 4)) {         /* narrower loops only: 4 channels (3 or 4), then 2 or 1 */
+        const int32_t q = out_c >= 3 ? 4 : out_c, r = out_c - q;
+        (q == 4 ? mcf_sub_fc_hq_s : q == 2 ? mcf_sub_fc_h8_s : mcf_sub_fc_h16_s)(w, x, xend, sh, st);
+        if (r > 0) {
+            __asm__ volatile("" ::: "memory");
+            w = (const uint32_t *)(intptr_t)st[MCF_FC_HW];
+            (r == 2 ? mcf_sub_fc_h8 : mcf_sub_fc_h16)(w, x, xend, sh, st);
+        }
+        return;
+    }
+    const int32_t rem = out_c - 8;
+    if (rem > 0) {      /* the narrower group first: it sums the row (o S), its outputs are 8 .. */
         const int32_t q = rem >= 3 ? 4 : rem;
-        const mcf_sub_fc_hloop f = q == 4 ? (first ? mcf_sub_fc_hq_s : mcf_sub_fc_hq)
-                                 : q == 2 ? (first ? mcf_sub_fc_h8_s : mcf_sub_fc_h8)
-                                          : (first ? mcf_sub_fc_h16_s : mcf_sub_fc_h16);
-        f(w, x, xend, sh, st);
+        const uint32_t *const wn = w + (bits == 4 ? k : k >> 1) + 1;      /* past the 8 channels' words */
+        prm[0] = (int32_t)(intptr_t)(out + 8);
+        prm[2] = (int32_t)(intptr_t)(bq + 16);
+        prm[3] = (int32_t)(intptr_t)((const int8_t *)(bq + 2 * out_c) + 8);
+        (q == 4 ? mcf_sub_fc_hq_s : q == 2 ? mcf_sub_fc_h8_s : mcf_sub_fc_h16_s)(wn, x, xend, sh, st);
         __asm__ volatile("" ::: "memory");
-        w = (const uint32_t *)(intptr_t)st[MCF_FC_HW];
-        rem -= q;
-        first = 0;
+        prm[0] = (int32_t)(intptr_t)out;
+        prm[2] = (int32_t)(intptr_t)bq;
+        prm[3] = (int32_t)(intptr_t)(bq + 2 * out_c);
+    }
+    st[MCF_FC_HOUT] = mcf_sub_fc_out_body(block, rq, 2);
+    if (rem > 0) {
+        (bits == 4 ? mcf_sub_fc_h4x2 : mcf_sub_fc_h2)(w, x, xend, sh, st);
+    } else {
+        (bits == 4 ? mcf_sub_fc_h4x2_s : mcf_sub_fc_h2_s)(w, x, xend, sh, st);
     }
 }
 
