@@ -169,11 +169,11 @@ HEAD_CASES = {
 SLOW_HEAD_CASES = {
     "int4_7_lsh_relu": (dict(k=48, n=7, int4_tensor=False, act="relu", dead=(6,)), 4),      # h4x2, padded B
     "int4_5": (dict(k=40, n=5, int4_tensor=True), 4),                                       # hq_s + h16
-    "int4_2": (dict(k=8, n=2, int4_tensor=True), 4),                                        # h8_s, one step
+    "int4_2": (dict(k=16, n=2, int4_tensor=True), 4),                                       # h8_s, one pass
     "int4_1": (dict(k=16, n=1, int4_tensor=True), 4),                                       # h16_s
     "int4_10": (dict(k=128, n=10, int4_tensor=True), 4),                                    # h4x2 + h8
     "ternary_9": (dict(k=64, n=9, int4_tensor=False, ternary=True), 2),                     # h2 + h16
-    "ternary_6": (dict(k=8, n=6, int4_tensor=False, ternary=True), 2),                      # h2 padded, one step
+    "ternary_6": (dict(k=16, n=6, int4_tensor=False, ternary=True), 2),                     # h2_s padded, one pass
     "ternary_2_relu": (dict(k=16, n=2, int4_tensor=False, ternary=True, act="relu"), 2),    # h8_s
 }
 
@@ -192,7 +192,8 @@ def _run_head(tmp_path, name, cores=None):
     assert np.array_equal(_array(out, "_weights").astype(np.uint8), R.fc_radix_layout(w, bits, head=True))
     n = spec["n"]
     e = _array(out, "_bias")[2 * n:].astype("<i4").view(np.int8)[:n]
-    assert bool(block & R.LSH_FLAG) == ("lsh" in name) == bool((e <= 0).any()), e
+    assert bool(block & R.LSH_FLAG) == bool((e <= 0).any()), e
+    assert "lsh" not in name or (e <= 0).any(), e
     for d in spec.get("dead", ()):
         assert len(np.unique(ref[:, d])) == 1
 
@@ -219,12 +220,18 @@ def test_head_speed_m4(tmp_path):
     on QEMU Cortex-M4, default kernels, bit-exact with the golden model: modelled M4 cycles (TRM
     table, P = 2) at most the int8 DSP row kernel's (measured 0.980x int4 / 0.962x ternary; 1.078x /
     1.006x before the head path), instructions at most 1.25x (1.221x; 1.192x / 1.193x before)."""
+    import importlib.util
     import sys
     from pathlib import Path
-    root = Path(__file__).resolve().parents[1]
-    sys.path[:0] = [str(root / "benchmarks"), str(root / "tests" / "kernels")]
-    import cycle_model as cm
-    from layer_models import build_model, fc_spec, need_qemu
+
+    from kernels.layer_models import build_model, fc_spec, need_qemu
+    # benchmarks/cycle_model.py by its path (benchmarks/ on sys.path would shadow tests/kernels)
+    cm = sys.modules.get("cycle_model")
+    if cm is None:
+        spec = importlib.util.spec_from_file_location(
+            "cycle_model", Path(__file__).resolve().parents[1] / "benchmarks" / "cycle_model.py")
+        cm = sys.modules["cycle_model"] = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(cm)
     need_qemu()
     so = cm.plugin()
     model, calib, x = build_model([fc_spec(64, 12)], tmp_path / "m.onnx")
@@ -233,4 +240,6 @@ def test_head_speed_m4(tmp_path):
     for b in (4, 2):
         assert r[b].cycles[2] <= r[8].cycles[2] and r[b].instructions <= 1.25 * r[8].instructions, \
             (b, r[b].cycles[2], r[8].cycles[2], r[b].instructions, r[8].instructions)
-        assert "mcf_sub_fc_hq" in r[b].per_fn_instr and r[b].per_fn_instr["mcf_sub_fc_widen_pairs"] == 0
+        loops = {f for f in r[b].per_fn_instr if f.startswith("mcf_sub_fc_")}
+        wide = "mcf_sub_fc_h4x2" if b == 4 else "mcf_sub_fc_h2"
+        assert {wide, "mcf_sub_fc_hq_s"} <= loops and not any("radix" in f or "widen" in f for f in loops), loops
