@@ -28,7 +28,7 @@ import pytest
 
 from mcuforge.codegen.c.variants import dsp_fc_radix as R
 
-from test_subbyte_fc_radix import (M7, M33, _array, _block, _i32, check_fc_row, fc_row_model, group_dots,
+from test_subbyte_fc_radix import (M7, M33, _array, _block, by_path, check_fc_row, fc_row_model, group_dots,
                                     x_words)
 
 # name: (model arguments, bits, the last group's width)
@@ -220,21 +220,11 @@ def test_head_speed_m4(tmp_path):
     on QEMU Cortex-M4, default kernels, bit-exact with the golden model: modelled M4 cycles (TRM
     table, P = 2) at most the int8 DSP row kernel's (measured 0.980x int4 / 0.962x ternary; 1.078x /
     1.006x before the head path), instructions at most 1.25x (1.221x; 1.192x / 1.193x before)."""
-    import importlib.util
-    import sys
-    from pathlib import Path
-
-    from kernels.layer_models import build_model, fc_spec, need_qemu
-    # benchmarks/cycle_model.py by its path (benchmarks/ on sys.path would shadow tests/kernels)
-    cm = sys.modules.get("cycle_model")
-    if cm is None:
-        spec = importlib.util.spec_from_file_location(
-            "cycle_model", Path(__file__).resolve().parents[1] / "benchmarks" / "cycle_model.py")
-        cm = sys.modules["cycle_model"] = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(cm)
-    need_qemu()
+    cm = by_path("cycle_model", "benchmarks/cycle_model.py")
+    lm = by_path("layer_models", "tests/kernels/layer_models.py")
+    lm.need_qemu()
     so = cm.plugin()
-    model, calib, x = build_model([fc_spec(64, 12)], tmp_path / "m.onnx")
+    model, calib, x = lm.build_model([lm.fc_spec(64, 12)], tmp_path / "m.onnx")
     r = {b: cm.build_and_profile(model, calib, [a[:1] for a in x], tmp_path / str(b), b, "m4", so) for b in (8, 4, 2)}
     assert all(p.exact for p in r.values())
     for b in (4, 2):

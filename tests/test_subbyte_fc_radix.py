@@ -184,7 +184,8 @@ def check_fc_row(tmp_path: Path, buf: bytes, w: np.ndarray, bits: int, exact: bo
         out = tmp_path / target
         res = compile_model(path, out, target=target, quiet=True, weight_bits=8 if exact else bits)
         layer = [l for l in res.info["layers"] if l["op"] == "dense"][0]
-        assert layer["kernel"] == f"mcf_fully_connected_s8_w{bits}_dsp", layer["kernel"]
+        head = R.head_ok(w.shape[1], w.shape[0])          # mcf_sub_fc_head alone (_dsp_head)
+        assert layer["kernel"] == f"mcf_fully_connected_s8_w{bits}_dsp" + ("_head" if head else ""), layer["kernel"]
         infos.append((layer, out))
         if x is None:
             x = rng.integers(-128, 128, (samples, w.shape[1])).astype(np.int8)
@@ -267,13 +268,27 @@ def test_fc_radix_m7_m33(tmp_path, name):
     _run_case(tmp_path, name, (M7, M33), host=False)
 
 
+def by_path(name: str, rel: str):
+    """A module of this repository by its file (tests/kernels/layer_models.py, benchmarks/cycle_model.py),
+    under the plain name the benchmarks import it by: with benchmarks/ on sys.path (as
+    tests/test_cycle_model.py puts it), `kernels` is benchmarks/kernels.py, not tests/kernels/."""
+    import importlib.util
+    import sys
+    mod = sys.modules.get(name)
+    if mod is None:
+        spec = importlib.util.spec_from_file_location(name, Path(__file__).resolve().parents[1] / rel)
+        mod = sys.modules[name] = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(mod)
+    return mod
+
+
 def fc_layer_instructions(tmp_path: Path, k: int, n: int, bits=(8, 4, 2)) -> dict:
     """Instructions of a one-layer K -> N model (random calibrated ONNX) on QEMU Cortex-M4 per weight
     width, default kernels: the int8 DSP row kernel and the radix row kernels, each run bit-exact
     with the golden model."""
-    from kernels.layer_models import build_model, fc_spec
+    lm = by_path("layer_models", "tests/kernels/layer_models.py")
     _need_qemu()
-    model, calib, x = build_model([fc_spec(k, n)], tmp_path / "m.onnx")
+    model, calib, x = lm.build_model([lm.fc_spec(k, n)], tmp_path / "m.onnx")
     x = [a[:1] for a in x]
     counts = {}
     for b in bits:
@@ -283,7 +298,8 @@ def fc_layer_instructions(tmp_path: Path, k: int, n: int, bits=(8, 4, 2)) -> dic
         np.testing.assert_array_equal(y, ref)
         counts[b] = info["instructions"]
         assert res.info["layers"][0]["kernel"] == ("mcf_fully_connected_s8_dsp_row" if b == 8 else
-                                                   f"mcf_fully_connected_s8_w{b}_dsp")
+                                                   f"mcf_fully_connected_s8_w{b}_dsp"
+                                                   + ("_head" if R.head_ok(k, n) else ""))
     return counts
 
 

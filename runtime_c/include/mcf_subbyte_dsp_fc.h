@@ -258,11 +258,10 @@ MCF_FC_LOOP(mcf_sub_fc_radix16)
  * where the layer's range is all of int8). Registers: r0 st, r1 dots, r2 out, r3 end, r4 bm, r5 sh,
  * r6 zp1, r7 lo, r8 hi, r9 corr; r10 dot / A, r11 e, r12 2 bias' / rcz, lr m / y. No stack. */
 #define MCF_FC_OUT(top, lsh_check, clamp)                                           \
-    "add r1, r0, #32\n\t"                                                           \
-    "stm r1, {r4-r11, lr}\n\t"                                                      \
-    MCF_FC_OUT_BODY(top, lsh_check, clamp)
-/* ... after the caller's registers were saved at st[8 .. 16] (a head's loop jumps here) */
-#define MCF_FC_OUT_BODY(top, lsh_check, clamp)                                      \
+    "add.w r1, r0, #32\n\t"                                                         \
+    "stm.w r1, {r4-r11, lr}\n\t"                                                    \
+    /* the body: MCF_FC_OUT_SKIP bytes in, where a head's loop jumps with the caller's registers \
+     * saved at st[8 .. 16] already */                                              \
     "add r1, r0, #68\n\t"                                                           \
     "ldm r1, {r2-r9}\n\t"                                                           \
     "ldr r10, [r0, #" #top " * 4]\n\t"                                              \
@@ -306,16 +305,14 @@ MCF_FC_LOOP(mcf_sub_fc_radix16)
 /* the clamp to [lo, hi] on byte 0 (left out where the layer's range is all of int8: SSAT does it) */
 #define MCF_FC_CLAMP "ssub8 r12, lr, r7\n\t" "sel lr, lr, r7\n\t" "ssub8 r12, r8, lr\n\t" "sel lr, lr, r8\n\t"
 
+#define MCF_FC_OUT_SKIP 8       /* the two 32-bit instructions (.w) that save the caller's registers */
+
 /* P = 4 / 8; _r: layers without left shifts (every e >= 1: no test an output); _n: layers whose
- * clamp is all of int8 (no activation); name_b: the body alone, the entry of a head loop's tail */
+ * clamp is all of int8 (no activation) */
 #define MCF_FC_OUT_FN(name, top, lsh_check, clamp)                                  \
     static __attribute__((naked, noinline, unused)) void name(int32_t *st __attribute__((unused))) \
     {                                                                               \
         __asm__ volatile(MCF_FC_OUT(top, lsh_check, clamp));                        \
-    }                                                                               \
-    static __attribute__((naked, noinline, unused)) void name##_b(int32_t *st __attribute__((unused))) \
-    {                                                                               \
-        __asm__ volatile(MCF_FC_OUT_BODY(top, lsh_check, clamp));                   \
     }
 
 MCF_FC_OUT_FN(mcf_sub_fc_out4, 3, MCF_FC_LSH, MCF_FC_CLAMP)
@@ -329,24 +326,23 @@ MCF_FC_OUT_FN(mcf_sub_fc_out2_rn, 7, "", "")
 
 typedef void (*mcf_sub_fc_outf)(int32_t *);
 
-#define MCF_FC_OUT_PICK(P, B)                                                       \
-    (lsh ? (clamp ? mcf_sub_fc_out##P##B : mcf_sub_fc_out##P##_n##B)                 \
-         : (clamp ? mcf_sub_fc_out##P##_r##B : mcf_sub_fc_out##P##_rn##B))
+#define MCF_FC_OUT_PICK(P)                                                          \
+    (lsh ? (clamp ? mcf_sub_fc_out##P : mcf_sub_fc_out##P##_n)                       \
+         : (clamp ? mcf_sub_fc_out##P##_r : mcf_sub_fc_out##P##_rn))
 
 /* The layer's output routine: left shifts (bit 16 of `block`) and a clamp narrower than int8. */
 static inline __attribute__((always_inline)) mcf_sub_fc_outf mcf_sub_fc_out(int32_t block, const mcf_requant_sub *rq,
                                                                            int32_t bits)
 {
     const int32_t lsh = block & MCF_SUB_FC_LSH, clamp = rq->act_min > -128 || rq->act_max < 127;
-    return bits == 4 ? MCF_FC_OUT_PICK(4, ) : MCF_FC_OUT_PICK(2, );
+    return bits == 4 ? MCF_FC_OUT_PICK(4) : MCF_FC_OUT_PICK(2);
 }
 
-/* ... its body (the _b entries) as an address for a head loop's tail (bit 0 set: Thumb) */
+/* ... the address of its body, for a head loop's tail (bit 0 set: Thumb) */
 static inline __attribute__((always_inline)) int32_t mcf_sub_fc_out_body(int32_t block, const mcf_requant_sub *rq,
                                                                          int32_t bits)
 {
-    const int32_t lsh = block & MCF_SUB_FC_LSH, clamp = rq->act_min > -128 || rq->act_max < 127;
-    return (int32_t)(intptr_t)(bits == 4 ? MCF_FC_OUT_PICK(4, _b) : MCF_FC_OUT_PICK(2, _b));
+    return (int32_t)((uintptr_t)mcf_sub_fc_out(block, rq, bits) + MCF_FC_OUT_SKIP);
 }
 
 /* Heads (`block` & MCF_SUB_FC_HEAD; dsp_fc_radix.py: head_ok): K a multiple of 8 up to 504, at most
@@ -720,10 +716,6 @@ static inline __attribute__((always_inline)) void mcf_sub_fc_row(const uint32_t 
                                                                  int32_t bits, int32_t block)
 {
     const int32_t steps = (k + 7) >> 3;
-    if (block & MCF_SUB_FC_HEAD) {
-        mcf_sub_fc_head(w, x, out, bq, rq, k, out_c, buf, bits, block);
-        return;
-    }
     if ((block & MCF_SUB_FC_CHUNK) < steps) {
         mcf_sub_fc_row_chunks(w, x, out, bq, rq, k, out_c, buf, bits, block);
         return;
