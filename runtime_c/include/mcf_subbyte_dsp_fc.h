@@ -379,6 +379,12 @@ static inline __attribute__((always_inline)) int32_t mcf_sub_fc_out_body(int32_t
     "mov r0, r12\n\t"                                                               \
     "ldr pc, [r12, #100]\n\t"
 
+/* the 8-channel loops' sums r3-r10 zeroed; without _s: the first two weight words, the loop's label */
+#define MCF_FCH_ZERO8                                                               \
+    "movs r3, #0\n\t" "movs r4, #0\n\t" "movs r5, #0\n\t" "movs r6, #0\n\t"             \
+    "movs r7, #0\n\t" "mov r8, r3\n\t" "mov r9, r3\n\t" "mov r10, r3\n\t"
+#define MCF_FCH_WIDE_ENTRY MCF_FCH_ZERO8 "ldrd r2, lr, [r0], #8\n\t" "1:\n\t"
+
 /* int4, two groups of 4 channels: prefix sums A r3-r6, B r7-r10, weight words A_e, B_e, A_o, B_o per
  * 4 inputs. A's top field leaves as W_3 + 8 S, so that the 8-channel output routine (top field 7)
  * decodes all 8. _s (the layer's first loop): S in r2, so single LDRs of the weights (lr); per 4
@@ -396,10 +402,7 @@ MCF_FC_HLOOP(mcf_sub_fc_h4x2)
 {
     __asm__ volatile(
         MCF_FCH_SAVE
-        "movs r3, #0\n\t" "movs r4, #0\n\t" "movs r5, #0\n\t" "movs r6, #0\n\t"
-        "movs r7, #0\n\t" "mov r8, r3\n\t" "mov r9, r3\n\t" "mov r10, r3\n\t"
-        "ldrd r2, lr, [r0], #8\n\t"
-        "1:\n\t"
+        MCF_FCH_WIDE_ENTRY
         MCF_FCH4X2_X MCF_FCH4X2_X
         "tst r2, #15\n\t"
         "bne 1b\n\t"
@@ -422,8 +425,7 @@ MCF_FC_HLOOP(mcf_sub_fc_h4x2_s)
 {
     __asm__ volatile(
         MCF_FCH_SAVE
-        "movs r2, #0\n\t" "movs r3, #0\n\t" "movs r4, #0\n\t" "movs r5, #0\n\t" "movs r6, #0\n\t"
-        "movs r7, #0\n\t" "mov r8, r3\n\t" "mov r9, r3\n\t" "mov r10, r3\n\t"
+        "movs r2, #0\n\t" MCF_FCH_ZERO8
         "ldr lr, [r0], #4\n\t"
         "1:\n\t"
         MCF_FCH4X2S_X MCF_FCH4X2S_X
@@ -447,10 +449,7 @@ MCF_FC_HLOOP(mcf_sub_fc_h2)
 {
     __asm__ volatile(
         MCF_FCH_SAVE
-        "movs r3, #0\n\t" "movs r4, #0\n\t" "movs r5, #0\n\t" "movs r6, #0\n\t"
-        "movs r7, #0\n\t" "mov r8, r3\n\t" "mov r9, r3\n\t" "mov r10, r3\n\t"
-        "ldrd r2, lr, [r0], #8\n\t"
-        "1:\n\t"
+        MCF_FCH_WIDE_ENTRY
         MCF_FCH2_X MCF_FCH2_X
         "cmn r2, #1\n\t"
         "bne 1b\n\t"
@@ -468,8 +467,7 @@ MCF_FC_HLOOP(mcf_sub_fc_h2_s)
 {
     __asm__ volatile(
         MCF_FCH_SAVE
-        "movs r2, #0\n\t" "movs r3, #0\n\t" "movs r4, #0\n\t" "movs r5, #0\n\t" "movs r6, #0\n\t"
-        "movs r7, #0\n\t" "mov r8, r3\n\t" "mov r9, r3\n\t" "mov r10, r3\n\t"
+        "movs r2, #0\n\t" MCF_FCH_ZERO8
         "ldr lr, [r0], #4\n\t"
         "1:\n\t"
         MCF_FCH2S_X MCF_FCH2S_X
