@@ -40,8 +40,14 @@ def _warn_no_calib(args):
               "nodes set theirs) come from uniform noise in [0, 1]")
 
 
+def _check_output(args):
+    from .outdir import check_output_dir
+    check_output_dir(args.output, [args.model, args.calib])
+
+
 def cmd_hls(args):
     from .codegen.hls.project import write_hls_project
+    _check_output(args)
     _warn_no_calib(args)
     out = write_hls_project(args.model, args.output, part=args.part, name=args.name, **_bits(args))
     print(f"wrote Vitis HLS project {out} (vitis_hls -f build_prj.tcl; "
@@ -50,6 +56,7 @@ def cmd_hls(args):
 
 def cmd_rtl(args):
     from .codegen.rtl.project import write_rtl_project
+    _check_output(args)
     _warn_no_calib(args)
     out = write_rtl_project(args.model, args.output, name=args.name, balance=not args.no_balance, **_bits(args))
     print(f"wrote Verilog design {out} (mcuforge simulate {out} --board verilator)")

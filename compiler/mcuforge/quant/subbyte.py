@@ -61,6 +61,12 @@ def resolve_weight_bits(g, weight_bits) -> dict[str, int]:
             out[name] = int(bits)
         return out
     _check_bits(weight_bits, "every layer")
+    if int(weight_bits) < 8 and not any(n.op in SUBBYTE_OPS for n in layers):
+        have = ", ".join(f"{n.name} ({n.op})" for n in layers)
+        raise McuforgeError(f"--weight-bits {int(weight_bits)}: the model has no conv / fully connected layer "
+                            f"with constant weights to narrow" + (f" ({have} keep 8 bits: no sub-byte kernel)"
+                                                                  if have else "")
+                            + "; compile it without --weight-bits")
     for n in layers:
         if n.op in SUBBYTE_OPS:
             out[n.name] = int(weight_bits)
