@@ -159,6 +159,9 @@ def prepare_graph(model, quant: str = "int8", calib=None, calib_method: str = "m
             samples = load_samples(calib, g)
             missing = [t for t in list(g.inputs) + [o for n in g.nodes.values() for o in n.outputs]
                        if g.tensors[t].quant is None]
+            if weight_bits == "mixed" and not samples:
+                raise McuforgeError("--weight-bits mixed needs calibration samples (--calib X.npy): the layers' "
+                                    "Hessian sensitivities are measured on them")
             if missing and not samples:
                 raise McuforgeError("int8 quantization needs calibration samples: pass --calib SAMPLES.npz "
                                     "(or compile with --quant float32)")

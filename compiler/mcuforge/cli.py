@@ -51,9 +51,6 @@ def _mixed_options(args):
                                                                           "instructions")):
         if v is not None and v <= 0:
             raise McuforgeError(f"{flag} must be a positive number of {unit}, not {v}")
-    if args.calib is None:
-        raise McuforgeError("--weight-bits mixed needs calibration samples (--calib X.npy): the layers' "
-                            "Hessian sensitivities are measured on them")
     labels = None
     if args.calib_data:
         path = Path(args.calib_data)
