@@ -291,6 +291,8 @@ def test_fpga_weight_bits_without_layers(files, out, capsys, cmd):
           needles=("--weight-bits 2: the model has no conv / dense layer", "leave it at 8"))
     error(capsys, cmd, files.model, "-o", out, "--calib", files.x, "--weight-bits", "65",
           needles=("weight width 65 is outside 2..64 bits",))
+    error(capsys, cmd, files.model, "-o", out, "--calib", files.x, "--weight-bits", "4", "--khot-max", "-3",
+          needles=("--khot-max must be 0",))
 
 
 # -- determinism -----------------------------------------------------------------------------------

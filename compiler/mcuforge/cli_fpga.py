@@ -41,7 +41,10 @@ def _warn_no_calib(args):
 
 
 def _check_output(args):
+    from .errors import McuforgeError
     from .outdir import check_output_dir
+    if args.khot_max < 0:
+        raise McuforgeError(f"--khot-max must be 0 (always multipliers) or more, not {args.khot_max}")
     check_output_dir(args.output, [args.model, args.calib])
 
 
