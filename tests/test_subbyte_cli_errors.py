@@ -162,15 +162,15 @@ def test_instruction_budget_needs_a_qemu_board_and_instruction_models(files, out
           "cortex-m0", "--instr-budget", "100000", needles=("no instruction models for cortex-m0", "cortex-m4"))
 
 
-@pytest.mark.slow
 def test_instruction_budget_below_every_configuration_names_the_fastest(files, out, capsys):
-    pytest.importorskip("mcuforge.sim.qemu")
+    """One QEMU run of the 8-bit model prices the layers without weights; the budget fails there,
+    before the Hessian, and names the fastest configuration's predicted instructions."""
     import shutil
     if not shutil.which("qemu-system-arm") or not shutil.which("arm-none-eabi-gcc"):
         pytest.skip("needs qemu-system-arm and arm-none-eabi-gcc")
     line = error(capsys, "compile", files.model, "-o", out, "--calib", files.x, "--weight-bits", "mixed",
                  "--instr-budget", "1", needles=("instruction budget 1 (the fastest configuration needs",))
-    assert re.search(r"give --instr-budget \d+ or more", line)
+    assert int(re.search(r"give --instr-budget (\d+) or more", line).group(1)) > 1000
 
 
 # -- calibration samples and labels -----------------------------------------------------------------
