@@ -226,6 +226,16 @@ def test_nothing_to_narrow(files, out, capsys, bits, which, needle):
                    "compile it without --weight-bits"))
 
 
+def test_sixteen_by_eight_layers_refuse_sub_byte_weights(files, out, capsys):
+    """int16 activations have int8-weight kernels only: the width would change the values but not
+    the flash (it used to, silently)."""
+    from int16_models import conv
+    m = files.d / "c16.tflite"
+    m.write_bytes(conv())
+    error(capsys, "compile", m, "-o", out, "--weight-bits", "4",
+          needles=("node conv_2d_0 (conv2d): 4-bit weights need int8 activations", "int16"))
+
+
 def test_options_that_would_be_ignored(files, out, capsys):
     error(capsys, "compile", files.model, "-o", out, "--calib", files.x, "--quant", "fixed", "--weight-bits", "4",
           needles=("--weight-bits 4 needs --quant int8", "mcuforge hls / rtl"))
