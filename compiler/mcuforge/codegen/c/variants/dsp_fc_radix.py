@@ -23,6 +23,12 @@ over a chunk of Kc inputs, so the kernel decodes the sums after every chunk of C
 prove the same bounds over the whole row (sum |w| instead of Kc max |w|, which is the usual case:
 ad_fcae's 640-input int4 layer has sum |w| far below 4096 per channel), the row is one chunk.
 The decoded dot products are the int8 contract's (the requantization bound is _lsh_ok's).
+
+Heads (head_ok: K a multiple of 8 up to 504, at most 12 outputs) run their own kernel,
+mcf_fully_connected_s8_w4 / w2_dsp_head (mcf_sub_fc_head): no widening pass, each loop widens the row
+itself, int4's first two groups in one 8-channel loop whose words are interleaved per 4 K, the
+8-channel loop ended by SENTINEL (fc_radix_layout(head=True)), S summed by the first loop in two
+int16 lanes (|lane| <= 252 * 128). The same sums mod 2^32, so the same exactness (one chunk).
 """
 from __future__ import annotations
 
