@@ -135,5 +135,7 @@ void mcf_fully_connected_s8_w4_dsp_lss(const mcf_fully_connected_sub_args *a, co
 void mcf_fully_connected_s8_w2_dsp_lss(const mcf_fully_connected_sub_args *a, const int8_t *in, int8_t *out);
 void mcf_fully_connected_s8_w4_dsp(const mcf_fully_connected_sub_args *a, const int8_t *in, int8_t *out);
 void mcf_fully_connected_s8_w2_dsp(const mcf_fully_connected_sub_args *a, const int8_t *in, int8_t *out);
+void mcf_fully_connected_s8_w4_dsp_head(const mcf_fully_connected_sub_args *a, const int8_t *in, int8_t *out);
+void mcf_fully_connected_s8_w2_dsp_head(const mcf_fully_connected_sub_args *a, const int8_t *in, int8_t *out);
 
 #endif /* MCF_SUBBYTE_H */

@@ -75,6 +75,13 @@ def _accepts(params: dict) -> bool:
     return params.get("groups", 1) == 1 and _dsp_gemm_ok(params)
 
 
+def _head_accepts(params: dict) -> bool:
+    """A single-row layer the row kernel takes (_accepts) whose shape is a head's (head_ok)."""
+    from .dsp_fc_radix import head_ok
+    return (params.get("rows") == 1 and head_ok(params["in_features"], np.shape(params["consts"]["weights"])[0])
+            and _accepts(params))
+
+
 # scaled unpacking (mcf_sub_unpack4s_words / 2s): the fields sign-extended in the top bits of their
 # bytes give SCALE[bits] times the doubled weights
 SCALE = {4: 8, 2: 32}
@@ -279,6 +286,11 @@ for _bits in (4, 2):
     register_variant(f"mcf_fully_connected_s8_w{_bits}", Variant(
         function=f"mcf_fully_connected_s8_w{_bits}_dsp", sources=(f"mcf_fully_connected_s8_w{_bits}_dsp.c", "mcf_conv2d_s8_dsp.c"),
         requires=DSP, accepts=_accepts, prepare=_prepare))
+    # tried first: a classifier head (dsp_fc_radix.py: head_ok) runs mcf_sub_fc_head alone, so a model
+    # whose only packed FC layers are heads links none of the general row path's code
+    register_variant(f"mcf_fully_connected_s8_w{_bits}", Variant(
+        function=f"mcf_fully_connected_s8_w{_bits}_dsp_head", sources=(f"mcf_fully_connected_s8_w{_bits}_dsp_head.c",),
+        requires=DSP, accepts=_head_accepts, prepare=_prepare))
 
 
 # Fully connected layers of several rows (the 1x1 convolution over `rows` pixels, fc_window) with
