@@ -1,0 +1,97 @@
+"""Sub-byte fully connected layers on cores without SIMD (Cortex-M0 / M3): the _pair kernels
+(runtime_c/include/mcf_subbyte_pair.h, codegen/c/variants/fast_subbyte_fc.py), bit-exact with the
+golden model on the host (C path) and on QEMU Cortex-M3 (ARMv7-M assembly) and Cortex-M0."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from mcuforge.api import compile_model, simulate
+
+from kernels.layer_models import build_model, fc_spec
+from test_subbyte import BOARDS, _toolchain
+from mcuforge.codegen.c.variants.fast_subbyte_fc import OFFSET, pair_bias, pair_layout
+
+
+def _pair_dot_numpy(packed: np.ndarray, x: np.ndarray, out: int, k: int, bits: int) -> np.ndarray:
+    """The kernel's arithmetic on the flash bytes: per word, sum of X W modulo 2^32, its high half."""
+    n = 32 // bits
+    words = packed.view("<u4").astype(np.uint64)
+    pairs = out // 2 * 2
+    rows = np.concatenate([words[:pairs * (k // n)].reshape(pairs // 2, k // n, 2).transpose(0, 2, 1)
+                           .reshape(pairs, k // n), words[pairs * (k // n):].reshape(out - pairs, k // n)])
+    mask = 0x000F000F if bits == 4 else 0x00030003
+    xu = (x.astype(np.int64) + 128).astype(np.uint64)
+    d = np.zeros(out, np.int64)
+    for j in range(k // n):
+        t = np.zeros(out, np.uint64)
+        for q in range(n // 4):
+            b = xu[j * n + 4 * q: j * n + 4 * q + 4]
+            xa, xb = b[0] + (b[2] << 16), b[1] + (b[3] << 16)
+            t += xa * ((rows[:, j] >> (bits * 2 * q)) & mask) + xb * ((rows[:, j] >> (bits * (2 * q + 1))) & mask)
+            t &= 0xFFFFFFFF            # uint32 in C: b' d' 2^32 drops out
+        d += (t >> 16).astype(np.int64)
+    return d
+
+
+@pytest.mark.parametrize("bits,out,k", [(4, 7, 24), (4, 10, 64), (2, 5, 32), (2, 12, 96)])
+def test_pair_layout_gives_the_dot_product(bits, out, k):
+    rng = np.random.default_rng(bits + out)
+    lim = 7 if bits == 4 else 1
+    w = rng.integers(-lim, lim + 1, size=(out, k))
+    w[0] = lim                      # the largest fields in every pair: the per-word bound
+    x = rng.integers(-128, 128, size=k)
+    x[:8] = 127
+    d = _pair_dot_numpy(pair_layout(w, bits), x, out, k, bits)
+    assert np.array_equal(d, ((x + 128)[None, :] * (w + OFFSET[bits])).sum(axis=1))
+    zp, bias = -5, rng.integers(-1000, 1000, size=out)
+    b = pair_bias({"weights": w, "bias": bias}, zp, bits)
+    assert np.array_equal(b + d - OFFSET[bits] * x.sum(), bias + ((x - zp)[None, :] * w).sum(axis=1))
+
+
+SPECS = [fc_spec(64, 10), fc_spec(128, 7, relu=True), fc_spec(32, 5, bias=False), fc_spec(37, 6)]
+
+
+def _run(tmp_path, target, board, bits, specs=SPECS):
+    _toolchain(board)
+    model, calib, x = build_model(specs, tmp_path / "model.onnx", seed=bits)
+    out = tmp_path / f"{target}_{board}_{bits}"
+    res = compile_model(model, out, target=target, calib=calib, quiet=True, weight_bits=bits)
+    kernels = [l["kernel"] for l in res.info["layers"] if l["op"] == "dense"]
+    y, _ = simulate(out, board=board, x=x, quiet=True)
+    ref, _ = simulate(out, board="reference", x=x, quiet=True)
+    for i, (a, b) in enumerate(zip(y, ref)):
+        assert a.shape == b.shape and np.array_equal(a, b), f"branch {i} ({specs[i]}) differs from the golden model"
+    return kernels
+
+
+@pytest.mark.parametrize("bits", [4, 2])
+def test_pair_host_bit_exact_and_chosen_by_default(tmp_path, bits):
+    """Built for Cortex-M3, run natively (the C path): golden == host C; the default choice takes
+    _pair where K is a multiple of a word's fields, _fast elsewhere (37 inputs)."""
+    kernels = _run(tmp_path, "cortex-m3", "host", bits)
+    assert len(kernels) == 4 and kernels.count(f"mcf_fully_connected_s8_w{bits}_pair") == 3
+    model, calib, _ = build_model([fc_spec(37, 6)], tmp_path / "k37" / "model.onnx")
+    res = compile_model(model, tmp_path / "k37" / "m3", target="cortex-m3", calib=calib, quiet=True,
+                        weight_bits=bits)
+    assert [l["kernel"] for l in res.info["layers"] if l["op"] == "dense"] != [f"mcf_fully_connected_s8_w{bits}_pair"]
+
+
+def test_dsp_cores_keep_their_kernels(tmp_path):
+    model, calib, _ = build_model([fc_spec(64, 10)], tmp_path / "model.onnx")
+    res = compile_model(model, tmp_path / "m4", target="cortex-m4", calib=calib, quiet=True, weight_bits=4)
+    (k,) = [l["kernel"] for l in res.info["layers"] if l["op"] == "dense"]
+    assert "_dsp" in k
+
+
+@pytest.mark.parametrize("target,bits", [("cortex-m3", 4), ("cortex-m0", 2)])
+def test_pair_qemu_bit_exact(tmp_path, target, bits):
+    kernels = _run(tmp_path, target, BOARDS[target], bits, SPECS[:3])
+    assert kernels == [f"mcf_fully_connected_s8_w{bits}_pair"] * 3
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("target,bits", [("cortex-m3", 2), ("cortex-m0", 4)])
+def test_pair_qemu_bit_exact_other_width(tmp_path, target, bits):
+    kernels = _run(tmp_path, target, BOARDS[target], bits, SPECS[:3])
+    assert kernels == [f"mcf_fully_connected_s8_w{bits}_pair"] * 3
