@@ -139,6 +139,72 @@ __attribute__((noinline)) static void mcf_pair_dot2_w2(const int8_t *x, const in
 #undef MCF_PAIR_ASM
 #endif
 
+#if defined(__GNUC__) && !defined(__clang__) && defined(__OPTIMIZE__) && \
+    (defined(__ARM_ARCH_6M__) || defined(__ARM_ARCH_8M_BASE__))
+#define MCF_PAIR_ASM_V6M 1
+/* ARMv6-M: one channel (the eight low registers hold the input pointer, the word, the two input
+ * pairs, two temporaries and the two masks; the weight pointer, its step, 0x80808080, the end and
+ * the sum live in high registers). Per pair LSRS, ANDS, MULS, ADDS; x 4-byte aligned (LDM). */
+#define MCF_PAIR6_X                                                                             \
+    "ldmia %[x]!, {%[xa]}\n\t"                                                                  \
+    "mov %[w], %[c80]\n\t"                                                                      \
+    "eors %[xa], %[w]\n\t"                                                                      \
+    "lsrs %[xb], %[xa], #8\n\t"                                                                 \
+    "ands %[xa], %[mff]\n\t"                                                                    \
+    "ands %[xb], %[mff]\n\t"
+#define MCF_PAIR6_FIRST(sb)                                                                     \
+    "movs %[t], %[mf]\n\t"                                                                      \
+    "ands %[t], %[u]\n\t"                                                                       \
+    "muls %[t], %[xa], %[t]\n\t"                                                                \
+    "lsrs %[w], %[u], #" #sb "\n\t"                                                             \
+    "ands %[w], %[mf]\n\t"                                                                      \
+    "muls %[w], %[xb], %[w]\n\t"                                                                \
+    "adds %[t], %[t], %[w]\n\t"
+#define MCF_PAIR6_NEXT(sa, sb)                                                                  \
+    "lsrs %[w], %[u], #" #sa "\n\t"                                                             \
+    "ands %[w], %[mf]\n\t"                                                                      \
+    "muls %[w], %[xa], %[w]\n\t"                                                                \
+    "adds %[t], %[t], %[w]\n\t"                                                                 \
+    "lsrs %[w], %[u], #" #sb "\n\t"                                                             \
+    "ands %[w], %[mf]\n\t"                                                                      \
+    "muls %[w], %[xb], %[w]\n\t"                                                                \
+    "adds %[t], %[t], %[w]\n\t"
+#define MCF_PAIR6_DOT(name, mask, body)                                                         \
+    __attribute__((noinline, optimize("omit-frame-pointer"))) static uint32_t name(                \
+        const int8_t *x, const int8_t *end, const uint32_t *wp, uint32_t step)                  \
+    {                                                                                           \
+        uint32_t d = 0u, u, xa, xb, w, t;                                                       \
+        const uint32_t mf = (mask), mff = 0x00ff00ffu, c80 = 0x80808080u;                       \
+        __asm__ volatile(                                                                       \
+            ".syntax unified\n\t"                                                               \
+            "1:\n\t"                                                                            \
+            "mov %[w], %[wp]\n\t"                                                               \
+            "ldr %[u], [%[w]]\n\t"                                                              \
+            "add %[w], %[step]\n\t"                                                             \
+            "mov %[wp], %[w]\n\t"                                                               \
+            body                                                                                \
+            "lsrs %[t], %[t], #16\n\t"                                                          \
+            "add %[d], %[t]\n\t"                                                                \
+            "cmp %[x], %[end]\n\t"                                                              \
+            "bne 1b\n\t"                                                                        \
+            ".syntax divided\n\t"                                                               \
+            : [x] "+l"(x), [u] "=&l"(u), [xa] "=&l"(xa), [xb] "=&l"(xb), [w] "=&l"(w), [t] "=&l"(t), \
+              [wp] "+h"(wp), [d] "+h"(d)                                                        \
+            : [mf] "l"(mf), [mff] "l"(mff), [c80] "h"(c80), [end] "h"(end), [step] "h"(step)    \
+            : "cc", "memory");                                                                  \
+        return d;                                                                               \
+    }
+MCF_PAIR6_DOT(mcf_pair_dot1_w4_v6m, 0x000f000fu,
+              MCF_PAIR6_X MCF_PAIR6_FIRST(4) MCF_PAIR6_X MCF_PAIR6_NEXT(8, 12))
+MCF_PAIR6_DOT(mcf_pair_dot1_w2_v6m, 0x00030003u,
+              MCF_PAIR6_X MCF_PAIR6_FIRST(2) MCF_PAIR6_X MCF_PAIR6_NEXT(4, 6)
+              MCF_PAIR6_X MCF_PAIR6_NEXT(8, 10) MCF_PAIR6_X MCF_PAIR6_NEXT(12, 14))
+#undef MCF_PAIR6_X
+#undef MCF_PAIR6_FIRST
+#undef MCF_PAIR6_NEXT
+#undef MCF_PAIR6_DOT
+#endif
+
 /* Flash: the channels in pairs, the pair's words interleaved (c0 w0, c1 w0, c0 w1, ...); an odd
  * last channel's words follow alone. */
 static inline void mcf_fully_connected_sub_pair(const mcf_fully_connected_sub_args *a, const int8_t *in,
@@ -155,6 +221,7 @@ static inline void mcf_fully_connected_sub_pair(const mcf_fully_connected_sub_ar
             sx += xr[i];
         }
         const uint32_t corr = off * (uint32_t)sx;
+        const int32_t al = ((uintptr_t)xr & 3u) == 0u;     /* word loads of the inputs (ARMv6-M) */
         int8_t *o = out + (size_t)r * (size_t)nout;
         for (int32_t c = 0; c < nout; c += 2) {
             const uint32_t *w0 = wbase + (size_t)c * (size_t)words;
@@ -165,14 +232,28 @@ static inline void mcf_fully_connected_sub_pair(const mcf_fully_connected_sub_ar
 #if defined(MCF_PAIR_ASM_V7M)
                 (bits == 4 ? mcf_pair_dot2_w4 : mcf_pair_dot2_w2)(xr, xr + k, w0, acc);
 #else
-                const int32_t al = ((uintptr_t)xr & 3u) == 0u;
+#if defined(MCF_PAIR_ASM_V6M)
+                if (al) {
+                    acc[0] += (bits == 4 ? mcf_pair_dot1_w4_v6m : mcf_pair_dot1_w2_v6m)(xr, xr + k, w0, 8u);
+                    acc[1] += (bits == 4 ? mcf_pair_dot1_w4_v6m : mcf_pair_dot1_w2_v6m)(xr, xr + k, w0 + 1, 8u);
+                } else {
+                    acc[0] += mcf_pair_dot1(xr, words, w0, 2, bits, 0);
+                    acc[1] += mcf_pair_dot1(xr, words, w0 + 1, 2, bits, 0);
+                }
+#else
                 acc[0] += al ? mcf_pair_dot1(xr, words, w0, 2, bits, 1) : mcf_pair_dot1(xr, words, w0, 2, bits, 0);
                 acc[1] += al ? mcf_pair_dot1(xr, words, w0 + 1, 2, bits, 1)
                              : mcf_pair_dot1(xr, words, w0 + 1, 2, bits, 0);
 #endif
+#endif
                 o[c + 1] = mcf_sub_out_fast(&a->rq, (int32_t)acc[1], c + 1);
-            } else {
-                acc[0] += mcf_pair_dot1(xr, words, w0, 1, bits, 0);
+            } else {        /* an odd last channel, its words alone */
+#if defined(MCF_PAIR_ASM_V6M)
+                acc[0] += al ? (bits == 4 ? mcf_pair_dot1_w4_v6m : mcf_pair_dot1_w2_v6m)(xr, xr + k, w0, 4u)
+                             : mcf_pair_dot1(xr, words, w0, 1, bits, 0);
+#else
+                acc[0] += al ? mcf_pair_dot1(xr, words, w0, 1, bits, 1) : mcf_pair_dot1(xr, words, w0, 1, bits, 0);
+#endif
             }
             o[c] = mcf_sub_out_fast(&a->rq, (int32_t)acc[0], c);
         }
