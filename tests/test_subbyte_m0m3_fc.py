@@ -95,3 +95,34 @@ def test_pair_qemu_bit_exact(tmp_path, target, bits):
 def test_pair_qemu_bit_exact_other_width(tmp_path, target, bits):
     kernels = _run(tmp_path, target, BOARDS[target], bits, SPECS[:3])
     assert kernels == [f"mcf_fully_connected_s8_w{bits}_pair"] * 3
+
+
+def _rows_model(path):
+    """MatMul + Add on a [1, 3, 64] input: one dense layer with rows = 3."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+    rng = np.random.default_rng(3)
+    w = (rng.normal(size=(64, 10)) * 0.2).astype(np.float32)
+    b = (rng.normal(size=(10,)) * 0.1).astype(np.float32)
+    g = helper.make_graph([helper.make_node("MatMul", ["x", "W"], ["m"]), helper.make_node("Add", ["m", "B"], ["y"])],
+                          "rows", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 64])],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 3, 10])],
+                          [numpy_helper.from_array(w, "W"), numpy_helper.from_array(b, "B")])
+    path.mkdir(parents=True, exist_ok=True)
+    onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)]), path / "m.onnx")
+    np.savez(path / "calib.npz", x=rng.normal(size=(8, 1, 3, 64)).astype(np.float32))
+    return path / "m.onnx", path / "calib.npz"
+
+
+@pytest.mark.parametrize("target,board,bits", [("cortex-m3", "host", 2), ("cortex-m3", "mps2-an385", 4),
+                                               pytest.param("cortex-m0", "microbit", 2, marks=pytest.mark.slow)])
+def test_pair_several_rows(tmp_path, target, board, bits):
+    _toolchain(board)
+    model, calib = _rows_model(tmp_path / "src")
+    res = compile_model(model, tmp_path / "out", target=target, calib=calib, quiet=True, weight_bits=bits)
+    assert [l["kernel"] for l in res.info["layers"] if l["op"] == "dense"] == [f"mcf_fully_connected_s8_w{bits}_pair"]
+    (src,) = [f for f in (tmp_path / "out").glob("mcf_*.c") if not f.name.endswith("_weights.c")]
+    assert ".rows = 3," in src.read_text()
+    y, _ = simulate(tmp_path / "out", board=board, quiet=True)
+    ref, _ = simulate(tmp_path / "out", board="reference", quiet=True)
+    assert y.shape == (1, 3, 10) and np.array_equal(y, ref)
