@@ -126,3 +126,59 @@ def test_pair_several_rows(tmp_path, target, board, bits):
     y, _ = simulate(tmp_path / "out", board=board, quiet=True)
     ref, _ = simulate(tmp_path / "out", board="reference", quiet=True)
     assert y.shape == (1, 3, 10) and np.array_equal(y, ref)
+
+
+def _c_array(ctype, name, values):
+    return f"static const {ctype} {name}[] __attribute__((aligned(4))) = {{{', '.join(str(int(v)) for v in values)}}};\n"
+
+
+@pytest.mark.parametrize("bits", [4, 2])
+def test_pair_unaligned_input_c_path(tmp_path, bits):
+    """The C loop (host gcc -Wall -Wextra -Werror): inputs at an odd address (the byte-assembled
+    words, as on ARMv6-M when a caller's buffer is unaligned) and aligned give the same bytes as
+    the portable kernel on its own layout and the unfolded bias, for random layers."""
+    import subprocess
+    from mcuforge.quant.subbyte import pack_weights
+    model, calib, _ = build_model([fc_spec(32, 5)], tmp_path / "m" / "model.onnx")
+    compile_model(model, tmp_path / "gen", target="cortex-m3", calib=calib, quiet=True, weight_bits=bits)
+    inc = tmp_path / "gen" / "mcuforge_runtime" / "include"
+    rng = np.random.default_rng(bits)
+    out_f, k, rows, zp = 7, 64, 2, -3
+    lim = 7 if bits == 4 else 1
+    w = rng.integers(-lim, lim + 1, size=(out_f, k))
+    bias = rng.integers(-3000, 3000, size=out_f)
+    mult = rng.integers(2 ** 29, 2 ** 31 - 1, size=out_f)
+    shift = rng.integers(-7, -4, size=out_f)
+    x = rng.integers(-128, 128, size=rows * k)
+    src = ['#include <stdio.h>\n#include <string.h>\n#include "mcf_subbyte_pair.h"\n',
+           _c_array("uint8_t", "w_ref", pack_weights(w, bits)), _c_array("uint8_t", "w_pair", pair_layout(w, bits)),
+           _c_array("int32_t", "b_ref", bias), _c_array("int32_t", "b_pair", pair_bias({"weights": w, "bias": bias}, zp, bits)),
+           _c_array("int32_t", "mult", mult), _c_array("int8_t", "shift", shift), _c_array("int8_t", "x", x), f"""
+int main(void)
+{{
+    static int8_t buf[{rows * k} + 8] __attribute__((aligned(4)));
+    int8_t y_ref[{rows * out_f}], y_al[{rows * out_f}], y_un[{rows * out_f}];
+    mcf_fully_connected_sub_args a;
+    memset(&a, 0, sizeof a);
+    a.rows = {rows}; a.in_features = {k}; a.out_features = {out_f};
+    a.rq.in_zp = {zp}; a.rq.out_zp = 5; a.rq.act_min = -128; a.rq.act_max = 127;
+    a.rq.mult = mult; a.rq.shift = shift;
+    a.weights = w_ref; a.bias = b_ref;
+    mcf_fully_connected_sub(&a, x, y_ref, {bits});
+    a.weights = w_pair; a.bias = b_pair;
+    memcpy(buf, x, sizeof x);
+    mcf_fully_connected_sub_pair(&a, buf, y_al, {bits});
+    memcpy(buf + 1, x, sizeof x);
+    mcf_fully_connected_sub_pair(&a, buf + 1, y_un, {bits});
+    for (int i = 0; i < {rows * out_f}; ++i) printf("%d %d %d\\n", y_ref[i], y_al[i], y_un[i]);
+    return 0;
+}}
+"""]
+    (tmp_path / "t.c").write_text("".join(src))
+    subprocess.run(["gcc", "-O2", "-std=c99", "-Wall", "-Wextra", "-Werror", "-I", str(inc),
+                    str(tmp_path / "t.c"), "-o", str(tmp_path / "t")], check=True)
+    got = np.array([[int(v) for v in line.split()] for line in
+                    subprocess.run([str(tmp_path / "t")], check=True, capture_output=True, text=True).stdout.split("\n")
+                    if line])
+    assert got.shape == (rows * out_f, 3) and len(set(got[:, 0])) > 3
+    assert np.array_equal(got[:, 0], got[:, 1]) and np.array_equal(got[:, 0], got[:, 2])
