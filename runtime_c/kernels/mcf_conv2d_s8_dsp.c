@@ -307,6 +307,70 @@ static void __attribute__((noinline)) run_pairs(const mcf_conv2d_s8_args *a, int
     }
 }
 
+#if !MCF_CONV_DSP_LSH
+/*
+ * The same loops with the raw accumulators as output (mcf_subbyte_dsp_rdx.h: the sub-byte radix
+ * form, whose "channels" are prefix sums of several real channels decoded afterwards): per
+ * channel pair the K loop as above, then its accumulators stored as int32 (out0 / out1 are
+ * int32 rows, one per pixel; out0_end = out0 + 4 * pairs words) instead of requantized: 3
+ * instructions per pair and two pixels instead of 25. packed_quant: 5 words a pair, the two
+ * biases first (the other 3 are read into r7-r9 by the loop head and not used).
+ */
+static void __attribute__((naked, noinline)) pairs_2px_acc(pair_stack *st __attribute__((unused)))
+{
+    __asm__ volatile(
+        MCF_PAIR_LOOP_HEAD
+        "strd r0, r2, [r5], #8\n\t"
+        "strd r1, r3, [r6], #8\n\t"
+        MCF_PAIR_LOOP_TAIL);
+}
+
+static void __attribute__((naked, noinline)) pairs_1px_acc(pair_stack *st __attribute__((unused)))
+{
+    __asm__ volatile(
+        MCF_FRAME_SETUP("24")
+        "1:\n\t"
+        "ldr r12, [sp, #16]\n\t"
+        "ldr r4, [sp, #20]\n\t"
+        "bx r4\n\t"
+        "8:\n\t"
+        MCF_STEP4_1PX MCF_STEP4_1PX MCF_STEP4_1PX MCF_STEP4_1PX
+        "ldr r4, [sp, #24]\n\t"
+        "cmp r12, r4\n\t"
+        "bne.w 8b\n\t"
+        "ldm sp, {r4, r5, r6, r12}\n\t"
+        "add r4, r4, #12\n\t"
+        "strd r0, r2, [r5], #8\n\t"
+        MCF_PAIR_LOOP_TAIL);
+}
+
+/* a's channels (an even count) over the column at a->scratch: accumulators of pixel 0 to acc0[c],
+ * of pixel 1 to acc1[c]; acc1 == acc0: one pixel (lane 0). */
+void mcf_conv2d_s8_dsp_run_acc(const mcf_conv2d_s8_args *a, int32_t *acc0, int32_t *acc1)
+{
+    pair_stack st;
+    const int32_t steps = geometry(&a->win).k4 >> 2;
+    const int32_t *col = (const int32_t *)a->scratch;
+    st.f.q = a->packed_quant;
+    st.f.out0 = (int8_t *)acc0;
+    st.f.out1 = (int8_t *)acc1;
+    st.f.out0_end = (int8_t *)(acc0 + (a->win.out_c & ~1));
+    st.f.col = col;
+    st.f.skip = steps == 1 ? 16u : (uint32_t)(1 - steps) & 15u;
+    st.f.col_end = col + 4 * steps;
+    st.f.lo4 = 0;
+    st.f.hi4 = 0;
+    st.f.w = a->packed_weights;
+    st.sp_adjust = 0;
+    if (acc0 == acc1) {
+        st.f.skip = (uint32_t)(-steps) & 15u;
+        pairs_1px_acc(&st);
+    } else {
+        pairs_2px_acc(&st);
+    }
+}
+#endif
+
 /* Bytes 0..n-1 of src (n < 4) in a word, the rest 0 (they meet zero weights). */
 static inline uint32_t tail_word(const int8_t *src, int32_t n)
 {
