@@ -67,7 +67,9 @@ static void __attribute__((naked, noinline)) mcf_rdx_unpack4(const uint32_t *src
         "push {r4-r11, lr}\n\t"
         "mov lr, r3\n\t"
         "mov r7, r2\n\t"
+        "add r1, r1, #8\n\t"
         "add r2, r1, lr, lsl #4\n\t"
+        "add r2, r2, #8\n\t"
         "1:\n\t"
         "lsrs r12, lr, #1\n\t"
         "bcc 2f\n\t"
@@ -102,8 +104,9 @@ static void __attribute__((naked, noinline)) mcf_rdx_unpack4(const uint32_t *src
         "subs r12, r12, #1\n\t"
         "bne 3b\n\t"
         "4:\n\t"
-        "mov r1, r2\n\t"
-        "add r2, r2, lr, lsl #4\n\t"
+        "add r1, r2, #8\n\t"
+        "add r2, r1, lr, lsl #4\n\t"
+        "add r2, r2, #8\n\t"
         "subs r7, r7, #1\n\t"
         "bne 1b\n\t"
         "pop {r4-r11, pc}\n\t");
@@ -122,9 +125,12 @@ static void __attribute__((naked, noinline)) mcf_rdx_unpack2(const uint32_t *src
         "push {r4-r11, lr}\n\t"
         "mov lr, r3\n\t"
         "mov r7, r2\n\t"
-        "add r2, r1, lr, lsl #4\n\t"
-        "add r3, r2, lr, lsl #4\n\t"
-        "add r4, r3, lr, lsl #4\n\t"
+        "add r1, r1, #8\n\t"
+        "lsl r5, lr, #4\n\t"
+        "add r5, r5, #8\n\t"
+        "add r2, r1, r5\n\t"
+        "add r3, r2, r5\n\t"
+        "add r4, r3, r5\n\t"
         "1:\n\t"
         "mov r12, lr\n\t"
         "2:\n\t"
@@ -149,52 +155,75 @@ static void __attribute__((naked, noinline)) mcf_rdx_unpack2(const uint32_t *src
         "stmia r1!, {r8-r11}\n\t"
         "subs r12, r12, #1\n\t"
         "bne 2b\n\t"
-        "mov r1, r4\n\t"
-        "add r2, r1, lr, lsl #4\n\t"
-        "add r3, r2, lr, lsl #4\n\t"
-        "add r4, r3, lr, lsl #4\n\t"
+        "add r1, r4, #8\n\t"
+        "add r2, r1, r5\n\t"
+        "add r3, r2, r5\n\t"
+        "add r4, r3, r5\n\t"
         "subs r7, r7, #1\n\t"
         "bne 1b\n\t"
         "pop {r4-r11, pc}\n\t");
 }
 
-/* The block's constants for channels [c0, c0 + nc) (multiples of G): the virtual biases in the
- * GEMM's packed_quant (5 words a pair of virtual channels, the biases first), the real channels'
- * {m', rcz, e} in dq; storage-specific loops (int16 / int32 bias, uint16 / int32 multiplier). */
-#define MCF_RDX_CONSTS(BIAS, MULT)                                                  \
-    for (int32_t c = 0; c < nc; c += g) {                                           \
-        uint32_t pre = 0;                                                           \
-        for (int32_t j = 0; j < g; ++j, dq += 3) {                                  \
-            const int32_t ch = c0 + c + j, v = c + j;                               \
-            const int32_t e = rq->shift[ch];                                        \
-            pre += (uint32_t)((BIAS) >> 1) << (bits * j);                           \
-            q[5 * (v >> 1) + (v & 1)] = (int32_t)pre;                               \
-            dq[0] = (MULT) >> (j ? bits * j - 1 : 0);                               \
-            dq[1] = (int32_t)((1u << (e - 1)) + ((uint32_t)zp << e));               \
-            dq[2] = e;                                                              \
-        }                                                                           \
+/* The block of channels [c0, c0 + nc) (multiples of G): the rows of mcf_conv2d_s8_dsp_run_acc (per
+ * pair of virtual channels its two biases, then its weights, mcf_rdx_unpack4 / 2) and the real
+ * channels' {m', rcz, e} in dq; the constants by storage-specific loops (int16 / int32 bias,
+ * uint16 / int32 multiplier). */
+static inline __attribute__((always_inline)) void mcf_rdx_consts(int32_t *q, int32_t *dq, const int32_t *b2,
+                                                                 const int16_t *b16, const int32_t *m32,
+                                                                 const uint16_t *m16, const int8_t *sh, int32_t nc,
+                                                                 int32_t row, int32_t zp, const int32_t bits)
+{
+    const int32_t g = bits == 4 ? 4 : 8;
+    for (int32_t c = 0; c < nc; c += g, q += row * (g / 2), dq += 3 * g) {
+        uint32_t pre = 0;
+#pragma GCC unroll 8
+        for (int32_t j = 0; j < g; ++j) {
+            const int32_t b = b16 ? (int32_t)b16[c + j] : b2[c + j];
+            const int32_t m = m16 ? (int32_t)((uint32_t)m16[c + j] << 15) : m32[c + j];
+            const int32_t e = sh[c + j];
+            pre += (uint32_t)(b >> 1) << (bits * j);
+            q[(j >> 1) * row + (j & 1)] = (int32_t)pre;
+            dq[3 * j] = m >> (j ? bits * j - 1 : 0);
+            dq[3 * j + 1] = (int32_t)((1u << (e - 1)) + ((uint32_t)zp << e));
+            dq[3 * j + 2] = e;
+        }
     }
+}
 
-static __attribute__((noinline)) void mcf_rdx_load_block(int32_t *q, int32_t *dq, int32_t *wbuf, const uint32_t *w,
+static __attribute__((noinline)) void mcf_rdx_load_block(int32_t *dq, int32_t *wbuf, const uint32_t *w,
                                                          const int32_t *b2, const mcf_requant_sub *rq, int32_t c0,
                                                          int32_t nc, int32_t kgroups, int32_t bits)
 {
     const int32_t g = bits == 4 ? 4 : 8;
+    const int32_t row = 4 * kgroups + 2;          /* words of a row: 2 biases, then the weights */
     const int32_t zp = rq->out_zp;
-    const int16_t *b16 = rq->bias16;
-    const uint16_t *m16 = rq->mult16;
-    if (b16 && m16) {
-        MCF_RDX_CONSTS((int32_t)b16[ch], (int32_t)((uint32_t)m16[ch] << 15))
-    } else if (b16) {
-        MCF_RDX_CONSTS((int32_t)b16[ch], rq->mult[ch])
-    } else if (m16) {
-        MCF_RDX_CONSTS(b2[ch], (int32_t)((uint32_t)m16[ch] << 15))
+    const int16_t *b16 = rq->bias16 ? rq->bias16 + c0 : NULL;
+    const uint16_t *m16 = rq->mult16 ? rq->mult16 + c0 : NULL;
+    const int32_t *bb = b2 ? b2 + c0 : NULL, *mm = rq->mult ? rq->mult + c0 : NULL;
+    const int8_t *sh = rq->shift + c0;
+    if (bits == 4) {
+        if (b16 && m16) {
+            mcf_rdx_consts(wbuf, dq, NULL, b16, NULL, m16, sh, nc, row, zp, 4);
+        } else if (b16) {
+            mcf_rdx_consts(wbuf, dq, NULL, b16, mm, NULL, sh, nc, row, zp, 4);
+        } else if (m16) {
+            mcf_rdx_consts(wbuf, dq, bb, NULL, NULL, m16, sh, nc, row, zp, 4);
+        } else {
+            mcf_rdx_consts(wbuf, dq, bb, NULL, mm, NULL, sh, nc, row, zp, 4);
+        }
+        mcf_rdx_unpack4(w + (size_t)(c0 / g) * kgroups * 2, wbuf, nc / g, kgroups);
     } else {
-        MCF_RDX_CONSTS(b2[ch], rq->mult[ch])
+        if (b16 && m16) {
+            mcf_rdx_consts(wbuf, dq, NULL, b16, NULL, m16, sh, nc, row, zp, 2);
+        } else if (b16) {
+            mcf_rdx_consts(wbuf, dq, NULL, b16, mm, NULL, sh, nc, row, zp, 2);
+        } else if (m16) {
+            mcf_rdx_consts(wbuf, dq, bb, NULL, NULL, m16, sh, nc, row, zp, 2);
+        } else {
+            mcf_rdx_consts(wbuf, dq, bb, NULL, mm, NULL, sh, nc, row, zp, 2);
+        }
+        mcf_rdx_unpack2(w + (size_t)(c0 / g) * kgroups * 2, wbuf, nc / g, kgroups);
     }
-    q[5 * (nc >> 1)] = 0;
-    q[5 * (nc >> 1) + 1] = 0;
-    (bits == 4 ? mcf_rdx_unpack4 : mcf_rdx_unpack2)(w + (size_t)(c0 / g) * kgroups * 2, wbuf, nc / g, kgroups);
 }
 
 /* Sums of both pixels' columns (lanes 0, 1; kgroups groups of 4 words). */
@@ -212,27 +241,57 @@ static __attribute__((noinline)) void mcf_rdx_col_sums(const int32_t *col, int32
 }
 
 /*
- * Decoding, in assembly: one pixel's accumulators, `ngroups` whole groups of G, into their output
- * bytes (no clamp: the layer's range is all of int8, rdx_ok's caller checks), os2 = 2 o S. Per
- * group of 4 (int4): LDM of the 4 sums, 6 SUB / RSB (the o S terms as shifted operands), per output
- * LDM of {m', rcz, e} + mcf_dsp_requant (3, or 2 under single rounding) + SSAT + STRB; SUBS + BNE:
- * 33 instructions per 4 outputs. Ternary: two halves of 4 (a_3 read again for the second), 67 per 8.
+ * Decoding, in assembly: the accumulator rows of `npix` pixels, `ngroups` whole groups of G each,
+ * into their output bytes (no clamp: the layer's range is all of int8, _rdx_accepts checks),
+ * os2 = 2 o S per pixel. Per group of 4 (int4): LDM of the 4 sums, 6 SUB / RSB (the o S terms as
+ * shifted operands), per output LDM of {m', rcz, e} + mcf_dsp_requant (3, or 2 under single
+ * rounding) + SSAT + STRB; SUBS + BNE: 33 instructions per 4 outputs. Ternary: two halves of 4 (a_3
+ * read again for the second), 67 per 8. Per pixel about 17 more (the state in *p).
  */
+typedef struct {
+    const int32_t *acc;      /*  0: the next pixel's row */
+    const int32_t *dq;       /*  4: {m', rcz, e} per channel */
+    int8_t *out;             /*  8: the next pixel's first output byte */
+    int32_t ngroups;         /* 12 */
+    const int32_t *sums;     /* 16: the next pixel's column sum */
+    int32_t npix;            /* 20: pixels left */
+    int32_t out_stride;      /* 24: bytes */
+    int32_t acc_stride;      /* 28: words */
+} mcf_rdx_dec;
+
 #define MCF_RDX_RQ(acc)                                                             \
     "ldmia r1!, {r9, r10, r11}\n\t"                                                 \
     MCF_DSP_RQ_ASM("r12", acc, "r9", "r10", "r11")                                  \
     "ssat r12, #8, r12\n\t"                                                         \
     "strb r12, [r2], #1\n\t"
 
-static void __attribute__((naked, noinline)) mcf_rdx_decode4(const int32_t *acc __attribute__((unused)),
-                                                             const int32_t *dq __attribute__((unused)),
-                                                             int8_t *out __attribute__((unused)),
-                                                             int32_t ngroups __attribute__((unused)),
-                                                             uint32_t os2 __attribute__((unused)))
+/* per pixel: the row, dq, out, the group count, os2 = S << log2(2 o); the pointers of the next */
+#define MCF_RDX_PIXEL(os_shift)                                                     \
+    "push {r0, r4-r11, lr}\n\t"                                                     \
+    "10:\n\t"                                                                       \
+    "ldr r12, [sp]\n\t"                                                             \
+    "ldmia r12, {r0, r1, r2, r3, r4}\n\t"                                           \
+    "ldr r5, [r4], #4\n\t"                                                          \
+    "str r4, [r12, #16]\n\t"                                                        \
+    "lsl r4, r5, #" os_shift "\n\t"                                                 \
+    "ldrd r5, r6, [r12, #24]\n\t"                                                   \
+    "add r6, r0, r6, lsl #2\n\t"                                                    \
+    "add r5, r2, r5\n\t"                                                            \
+    "str r6, [r12]\n\t"                                                             \
+    "str r5, [r12, #8]\n\t"
+
+#define MCF_RDX_NEXT_PIXEL                                                          \
+    "ldr r12, [sp]\n\t"                                                             \
+    "ldr r5, [r12, #20]\n\t"                                                        \
+    "subs r5, r5, #1\n\t"                                                           \
+    "str r5, [r12, #20]\n\t"                                                        \
+    "bne 10b\n\t"                                                                   \
+    "pop {r0, r4-r11, pc}\n\t"
+
+static void __attribute__((naked, noinline)) mcf_rdx_decode4(mcf_rdx_dec *p __attribute__((unused)))
 {
     __asm__ volatile(
-        "push {r4-r11, lr}\n\t"
-        "ldr r4, [sp, #36]\n\t"
+        MCF_RDX_PIXEL("4")
         "1:\n\t"
         "ldmia r0!, {r5, r6, r7, r8}\n\t"
         "sub r8, r8, r7\n\t"
@@ -244,18 +303,13 @@ static void __attribute__((naked, noinline)) mcf_rdx_decode4(const int32_t *acc 
         MCF_RDX_RQ("r5") MCF_RDX_RQ("r6") MCF_RDX_RQ("r7") MCF_RDX_RQ("r8")
         "subs r3, r3, #1\n\t"
         "bne 1b\n\t"
-        "pop {r4-r11, pc}\n\t");
+        MCF_RDX_NEXT_PIXEL);
 }
 
-static void __attribute__((naked, noinline)) mcf_rdx_decode2(const int32_t *acc __attribute__((unused)),
-                                                             const int32_t *dq __attribute__((unused)),
-                                                             int8_t *out __attribute__((unused)),
-                                                             int32_t ngroups __attribute__((unused)),
-                                                             uint32_t os2 __attribute__((unused)))
+static void __attribute__((naked, noinline)) mcf_rdx_decode2(mcf_rdx_dec *p __attribute__((unused)))
 {
     __asm__ volatile(
-        "push {r4-r11, lr}\n\t"
-        "ldr r4, [sp, #36]\n\t"
+        MCF_RDX_PIXEL("1")
         "1:\n\t"
         "ldmia r0!, {r5, r6, r7, r8}\n\t"
         "sub r8, r8, r7\n\t"
@@ -278,7 +332,7 @@ static void __attribute__((naked, noinline)) mcf_rdx_decode2(const int32_t *acc 
         MCF_RDX_RQ("r6") MCF_RDX_RQ("r7") MCF_RDX_RQ("r8") MCF_RDX_RQ("lr")
         "subs r3, r3, #1\n\t"
         "bne 1b\n\t"
-        "pop {r4-r11, pc}\n\t");
+        MCF_RDX_NEXT_PIXEL);
 }
 
 /* The same in C for a last group of fewer than G real channels (out_c not a multiple of G). */
@@ -294,18 +348,20 @@ static __attribute__((noinline)) void mcf_rdx_decode_part(const int32_t *acc, co
     }
 }
 
-/* One pixel's accumulators (virtual channels) -> its nreal output bytes at out. */
-static inline void mcf_rdx_decode(const int32_t *acc, int32_t sum, const int32_t *dq, int8_t *out, int32_t nreal,
-                                  int32_t bits)
+/* The accumulator rows of npix pixels (row i at acc + i * nc) -> their nreal output bytes each
+ * (pixel i at out + i * out_stride). */
+static inline void mcf_rdx_decode(const int32_t *acc, const int32_t *sums, const int32_t *dq, int8_t *out,
+                                  int32_t npix, int32_t out_stride, int32_t nc, int32_t nreal, int32_t bits)
 {
     const int32_t g = bits == 4 ? 4 : 8;
-    const uint32_t os2 = (uint32_t)sum * (bits == 4 ? 16u : 2u);       /* 2 o S */
     const int32_t whole = nreal / g;
     if (whole) {
-        (bits == 4 ? mcf_rdx_decode4 : mcf_rdx_decode2)(acc, dq, out, whole, os2);
+        mcf_rdx_dec p = {acc, dq, out, whole, sums, npix, out_stride, nc};
+        (bits == 4 ? mcf_rdx_decode4 : mcf_rdx_decode2)(&p);
     }
-    if (nreal % g) {
-        mcf_rdx_decode_part(acc + whole * g, dq + 3 * whole * g, out + whole * g, nreal % g, os2, bits);
+    for (int32_t i = 0; nreal % g && i < npix; ++i) {
+        mcf_rdx_decode_part(acc + (size_t)i * nc + whole * g, dq + 3 * whole * g, out + (size_t)i * out_stride + whole * g,
+                            nreal % g, (uint32_t)sums[i] * (bits == 4 ? 16u : 2u), bits);
     }
 }
 
@@ -313,10 +369,10 @@ static inline void mcf_rdx_decode(const int32_t *acc, int32_t sum, const int32_t
  * The convolution window's GEMM in the radix form: the columns of `cols` pixel pairs built once
  * per chunk (mcf_conv2d_s8_dsp_cols) with their sums, blocks of `block` real channels (a multiple
  * of G) unpacked (once in all when there is one block or one chunk), each run over the chunk's
- * pairs into two accumulator rows and decoded. Scratch: the columns (4 K4 bytes a pair) and the
- * padding segment (L4 + 8), the sums (2 words a pair), two accumulator rows (2 block words), the
- * GEMM's biases (2.5 block + 2 words), the decode constants (3 block words), the weights (2 block
- * K4 bytes).
+ * pixels in one call (mcf_conv2d_s8_dsp_run_acc) into one accumulator row per pixel, then each
+ * row decoded. Scratch: the columns (4 K4 bytes a pair) and the padding segment (L4 + 8), the
+ * sums (2 words a pair), the accumulator rows (2 cols block words), the decode constants (3 block
+ * words), the rows (block (K4 / 2 + 1) words: per pair of virtual channels 2 biases + K4 weights).
  */
 static inline void mcf_sub_rdx_gemm(const mcf_window *win, const int8_t *in, int8_t *out, const uint8_t *weights,
                                     const int32_t *b2, const mcf_requant_sub *rq, void *scratch, int32_t block,
@@ -328,13 +384,13 @@ static inline void mcf_sub_rdx_gemm(const mcf_window *win, const int8_t *in, int
     const int32_t kgroups = n_seg * l4 / 4, k4 = 4 * kgroups;
     const int32_t g = bits == 4 ? 4 : 8;
     const int32_t out_c = win->out_c, out_cp = (out_c + g - 1) / g * g;
-    int32_t *sums = (int32_t *)scratch + k4 * cols + l4 / 4 + 2;
-    int32_t *acc0 = sums + 2 * cols, *acc1 = acc0 + block;
-    int32_t *qbuf = acc1 + block;
-    int32_t *dq = qbuf + 5 * (block >> 1) + 2;
+    int32_t *colbuf = (int32_t *)scratch;
+    int32_t *sums = colbuf + k4 * cols + l4 / 4 + 2;
+    int32_t *accbuf = sums + 2 * cols;
+    int32_t *dq = accbuf + 2 * cols * block;
     int32_t *wbuf = dq + 3 * block;
     const uint32_t *w = (const uint32_t *)(const void *)weights;
-    mcf_conv2d_s8_args a8 = mcf_sub_int8_args(win, 1, rq, wbuf, qbuf, scratch);
+    mcf_conv2d_s8_args a8 = mcf_sub_int8_args(win, 1, rq, wbuf, NULL, scratch);
     const int32_t npix = win->out_h * win->out_w, npairs = (npix + 1) >> 1;
     int first = 1;
     for (int32_t n = 0; n < win->batch; ++n) {
@@ -342,26 +398,19 @@ static inline void mcf_sub_rdx_gemm(const mcf_window *win, const int8_t *in, int
         int8_t *out_n = out + (size_t)n * npix * out_c;
         for (int32_t pair0 = 0; pair0 < npairs; pair0 += cols) {
             const int32_t np = npairs - pair0 < cols ? npairs - pair0 : cols;
-            mcf_conv2d_s8_dsp_cols(&a8, in_n, pair0, np, (int32_t *)scratch);
+            const int32_t px = 2 * pair0 + 2 * np <= npix ? 2 * np : 2 * np - 1;     /* pixels of the chunk */
+            mcf_conv2d_s8_dsp_cols(&a8, in_n, pair0, np, colbuf);
             for (int32_t i = 0; i < np; ++i) {
-                mcf_rdx_col_sums((const int32_t *)scratch + (size_t)i * k4, kgroups, sums + 2 * i);
+                mcf_rdx_col_sums(colbuf + (size_t)i * k4, kgroups, sums + 2 * i);
             }
             for (int32_t c0 = 0; c0 < out_cp; c0 += block) {
                 const int32_t nc = out_cp - c0 < block ? out_cp - c0 : block;
                 const int32_t nreal = out_c - c0 < nc ? out_c - c0 : nc;
                 if (first || block < out_cp) {
-                    mcf_rdx_load_block(qbuf, dq, wbuf, w, b2, rq, c0, nc, kgroups, bits);
+                    mcf_rdx_load_block(dq, wbuf, w, b2, rq, c0, nc, kgroups, bits);
                 }
-                a8.win.out_c = nc;
-                for (int32_t i = 0; i < np; ++i) {
-                    const int32_t p = 2 * (pair0 + i), p1 = p + 1 < npix ? p + 1 : p;
-                    a8.scratch = (int32_t *)scratch + (size_t)i * k4;
-                    mcf_conv2d_s8_dsp_run_acc(&a8, acc0, p1 != p ? acc1 : acc0);
-                    mcf_rdx_decode(acc0, sums[2 * i], dq, out_n + (size_t)p * out_c + c0, nreal, bits);
-                    if (p1 != p) {
-                        mcf_rdx_decode(acc1, sums[2 * i + 1], dq, out_n + (size_t)p1 * out_c + c0, nreal, bits);
-                    }
-                }
+                mcf_conv2d_s8_dsp_run_acc(colbuf, px >> 1, px & 1, wbuf, nc >> 1, kgroups, accbuf, nc);
+                mcf_rdx_decode(accbuf, sums, dq, out_n + (size_t)2 * pair0 * out_c + c0, px, out_c, nc, nreal, bits);
             }
             first = 0;
         }

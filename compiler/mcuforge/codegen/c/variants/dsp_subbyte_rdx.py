@@ -21,20 +21,22 @@ import numpy as np
 
 from ..kernel_select import Variant, register_variant
 from .dsp_gemm import _dsp_gemm_ok
-from .dsp_subbyte import (BLOCK_OVERHEAD, IM2COL_PER_K4, IM2COL_PER_SEG, PAIR_CALL, _window, dsp_sub_quant,
-                          sub_dsp_budget, sub_dsp_plan)
+from .dsp_subbyte import IM2COL_PER_K4, IM2COL_PER_SEG, _window, dsp_sub_quant, sub_dsp_budget, sub_dsp_plan
 from .shared import DSP, _ceil, conv_segments, segmented_weights
 
 GROUP = {4: 4, 2: 8}          # real channels per radix halfword
 OFFSET = {4: 8, 2: 1}         # offset of the low fields
 INT32_MAX = (1 << 31) - 1
 
-# Instruction costs on Cortex-M4 (QEMU counts of mcf_subbyte_dsp_rdx.h, rounded up)
-UNPACK_RDX = {4: 0.6, 2: 0.7}  # mcf_rdx_unpack4 / 2 per weight, with the calls
-CONST_PER_CHANNEL = 15         # mcf_rdx_load_block: virtual biases and {m', rcz, e} per channel
-SUM_PER_K4 = 2.5               # mcf_rdx_col_sums per K4 element of a pixel pair
-DECODE_CALL = 40               # two mcf_rdx_decode calls per block and pixel pair
-OUT_EXTRA = 5.0                # per output: the decode pass over the int8 kernel's requantization
+# Instruction costs on Cortex-M4 (exact QEMU counts of mcf_subbyte_dsp_rdx.h, pointwise 256 -> 256 at 3x3,
+# benchmarks/subbyte_fewpix.py --profile), next to dsp_subbyte.py's for the default kernel
+UNPACK_RDX = {4: 0.55, 2: 0.67}  # mcf_rdx_unpack4 / 2 per weight (int4 17 per 32 + row set-up, ternary 21 per 32)
+CONST_PER_CHANNEL = 30         # mcf_rdx_load_block: virtual biases and {m', rcz, e} per channel
+SUM_PER_K4 = 3.0               # mcf_rdx_col_sums per K4 element of a pixel pair
+BLOCK_CALL = 130               # per block and chunk: the load / run / decode calls (mcf_conv2d_s8_dsp_run_acc's frame)
+ROW_STEP = 20                  # per pair of virtual channels and chunk: pairs_acc_t's step to the next row
+DECODE_PIXEL = 17              # per pixel and block: mcf_rdx_decode4 / 2's pixel set-up
+OUT_EXTRA = 5.0                # per output: the decode (8.25 a output) less what the GEMM's output stage saves
 
 
 def rdx_layout(w: np.ndarray, win: dict, bits: int) -> np.ndarray:
@@ -73,11 +75,10 @@ def rdx_ok(w: np.ndarray, b2: np.ndarray, m: np.ndarray, e: np.ndarray, bits: in
 
 def rdx_scratch(k4: int, L: int, block: int, cols: int) -> int:
     """mcf_sub_rdx_gemm's scratch: the columns of `cols` pairs (4 k4 bytes each), the padding
-    segment (L4 + 8), the sums (2 words a pair), two accumulator rows (2 block words), the GEMM's
-    biases (5 words a pair of virtual channels + 2), the decode constants (3 block words), the
-    weights (2 block k4 bytes)."""
-    return (4 * k4 * cols + _ceil(L, 4) + 8 + 8 * cols + 8 * block + 4 * (5 * (block // 2) + 2) + 12 * block
-            + 2 * block * k4)
+    segment (L4 + 8), the sums (2 words a pair), the accumulator rows (2 cols block words), the
+    decode constants (3 block words), the rows (2 bias words and k4 halfwords a pair of virtual
+    channels)."""
+    return 4 * k4 * cols + _ceil(L, 4) + 8 + 8 * cols + 8 * cols * block + 12 * block + block * (2 * k4 + 4)
 
 
 def rdx_plan(win: dict, out_c: int, k4: int, L: int, bits: int, budget: int | None = None):
@@ -98,14 +99,14 @@ def rdx_plan(win: dict, out_c: int, k4: int, L: int, bits: int, budget: int | No
         nb = -(-out_cp // block)
         chunks = images * -(-pairs // cols)
         loads = chunks if nb > 1 else 1
-        return (images * pairs * (im2col + nb * (PAIR_CALL + DECODE_CALL))
-                + loads * (nb * BLOCK_OVERHEAD + UNPACK_RDX[bits] * weights + CONST_PER_CHANNEL * out_cp)
-                + OUT_EXTRA * images * npix * out_c)
+        return (images * pairs * im2col + loads * (UNPACK_RDX[bits] * weights + CONST_PER_CHANNEL * out_cp)
+                + chunks * (nb * BLOCK_CALL + out_cp // 2 * ROW_STEP)
+                + images * npix * (nb * DECODE_PIXEL + OUT_EXTRA * out_c))
 
     cands = []
     for p in range(1, pairs + 1):
         room = budget - rdx_scratch(k4, L, 0, p)
-        b = min(room // (30 + 2 * k4) // g * g, out_cp)
+        b = min(room // (8 * p + 16 + 2 * k4) // g * g, out_cp)
         if b >= g:
             cands.append((b, p))
     if not cands:
