@@ -29,6 +29,9 @@ LAYERS = {
 }
 
 
+KEYS = ("int8", "int4 before", "int4", "ternary before", "ternary")
+
+
 def _radix(on: bool):
     """The radix form allowed (the default choice by cost) or refused (the tree before it)."""
     from mcuforge.codegen.c.variants import dsp_subbyte_rdx as R
@@ -44,8 +47,7 @@ def _radix(on: bool):
 
 def row(name, model, calib, x, work: Path, so, profile_fns: bool):
     r = {}
-    for key, bits, rdx in (("int8", 8, True), ("int4 before", 4, False), ("int4", 4, True),
-                           ("ternary before", 2, False), ("ternary", 2, True)):
+    for key, bits, rdx in zip(KEYS, (8, 4, 4, 2, 2), (True, False, True, False, True)):
         _radix(rdx)
         folder = work / f"{''.join(ch if ch.isalnum() else '_' for ch in name)}_{key.replace(' ', '_')}"
         r[key] = build_and_profile(model, calib, x, folder, bits, "m4", so)
@@ -62,6 +64,45 @@ def row(name, model, calib, x, work: Path, so, profile_fns: bool):
             top = ", ".join(f"{f} {n:,}" for f, n in v.per_fn_instr.most_common(9))
             print(f"    {k}: {top}", flush=True)
     return r
+
+
+def conv_layers(work: Path, name: str):
+    """Per convolution (groups 1) of one inference: (shape label, {build: exact instructions}) from the
+    builds row() left in work (mcuforge.sim.layer_counts: the kernel calls counted by the plugin)."""
+    from mcuforge.api import read_info
+    from mcuforge.sim.layer_counts import layer_instructions
+    res = {}
+    for key in KEYS:
+        out = work / f"{''.join(ch if ch.isalnum() else '_' for ch in name)}_{key.replace(' ', '_')}"
+        info = read_info(out)
+        rows = [l for l in info["layers"] if l["op"] == "conv2d" and "depthwise" not in l["kernel"]]
+        counts = layer_instructions(out, "mps2-an386", rows)
+        for i, (l, n) in enumerate(zip(rows, counts)):
+            label = f"{l['in_shape'][-1]}->{l['out_shape'][-1]} @{l['out_shape'][1]}x{l['out_shape'][2]}"
+            res.setdefault(i, [label, {}, {}])[1][key] = n
+            res[i][2][key] = l["kernel"].replace("mcf_conv2d_s8_", "")
+    return list(res.values())
+
+
+def print_conv_layers(work: Path, name: str):
+    rows = conv_layers(work, name)
+    print()
+    print(f"{name}, convolutions (groups 1) of one inference, exact instructions per layer (kernel call):")
+    print()
+    print("| layer | int8 | int4 before | int4 | int4 / int8 before -> after | ternary before | ternary | "
+          "ternary / int8 before -> after | int4 / ternary kernel |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    tot = {k: 0 for k in KEYS}
+    for label, n, kern in rows:
+        for k in KEYS:
+            tot[k] += n[k]
+        r = lambda k: f"{n[k] / n['int8']:.3f}x"
+        print(f"| {label} | {n['int8']:,} | {n['int4 before']:,} | {n['int4']:,} | {r('int4 before')} -> {r('int4')} | "
+              f"{n['ternary before']:,} | {n['ternary']:,} | {r('ternary before')} -> {r('ternary')} | "
+              f"{kern['int4']} / {kern['ternary']} |")
+    r = lambda k: f"{tot[k] / tot['int8']:.3f}x"
+    print(f"| all {len(rows)} | {tot['int8']:,} | {tot['int4 before']:,} | {tot['int4']:,} | {r('int4 before')} -> "
+          f"{r('int4')} | {tot['ternary before']:,} | {tot['ternary']:,} | {r('ternary before')} -> {r('ternary')} | |")
 
 
 def main(argv=None):
@@ -89,6 +130,7 @@ def main(argv=None):
         if not args.layers_only:
             p = mlperf_dir() / "vww_mbv1_96_int8.tflite"
             row("vww_mbv1_96", p, None, None, work, so, args.profile)
+            print_conv_layers(work, "vww_mbv1_96")
 
 
 if __name__ == "__main__":

@@ -22,8 +22,8 @@
  * GEMM loop runs them unchanged (mcf_conv2d_s8_dsp_run_acc: its accumulators stored as int32
  * instead of requantized). Unpacking a flash word: the raw word is stored as it is, each other
  * virtual channel's word is the previous one with one more field cleared (BIC with an immediate):
- * int4 3 BICs per 8 weights, ternary 7 per 16, + one LDM and two (four) STMs per K group
- * (mcf_rdx_unpack4 / 2 in assembly: 17 instructions per 32 int4 weights, 21 per 32 ternary).
+ * int4 3 BICs per 8 weights, ternary 7 per 16, + the loads and stores (mcf_rdx_unpack4 / 2 in
+ * assembly, two K groups a pass: 17 instructions per 32 int4 weights, 35 per 64 ternary).
  *
  * Decode (per pixel, after the GEMM): with a_j the accumulator of virtual channel j, S the sum of
  * the pixel's column (raw int8 inputs) and b'_j the folded bias (bias - in_zp sum w) of real
@@ -113,9 +113,20 @@ static void __attribute__((naked, noinline)) mcf_rdx_unpack4(const uint32_t *src
 }
 
 /*
- * ternary: groups of 8 channels, four rows each (virtual channels (6, 7), (4, 5), (2, 3), (0, 1)),
- * one K group per pass: LDM of 2 words, 14 BIC, 4 STM of 4 words, SUBS + BNE (21 per 32 weights).
+ * ternary: groups of 8 channels, four rows each (virtual channels (6, 7), (4, 5), (2, 3), (0, 1)).
+ * Two K groups per pass: LDM of 4 words (the raw words of both), 28 BIC, 4 STM of 8 words, SUBS +
+ * BNE (35 instructions per 64 weights); an odd count of K groups starts with one group (LDM of 2,
+ * 14 BIC, 4 STM of 4). Registers: r0 source, r1-r4 the rows, r12 the count, r5-r11 and lr the
+ * words; the K groups and the channel groups left on the stack.
  */
+#define MCF_RDX2_ROWS                                                               \
+    "ldr r12, [sp]\n\t"                                                             \
+    "lsl r12, r12, #4\n\t"                                                          \
+    "add r12, r12, #8\n\t"                                                          \
+    "add r2, r1, r12\n\t"                                                           \
+    "add r3, r2, r12\n\t"                                                           \
+    "add r4, r3, r12\n\t"
+
 static void __attribute__((naked, noinline)) mcf_rdx_unpack2(const uint32_t *src __attribute__((unused)),
                                                              int32_t *dst __attribute__((unused)),
                                                              int32_t ngroups __attribute__((unused)),
@@ -123,51 +134,83 @@ static void __attribute__((naked, noinline)) mcf_rdx_unpack2(const uint32_t *src
 {
     __asm__ volatile(
         "push {r4-r11, lr}\n\t"
-        "mov lr, r3\n\t"
-        "mov r7, r2\n\t"
+        "sub sp, sp, #8\n\t"
+        "str r3, [sp]\n\t"
+        "str r2, [sp, #4]\n\t"
         "add r1, r1, #8\n\t"
-        "lsl r5, lr, #4\n\t"
-        "add r5, r5, #8\n\t"
-        "add r2, r1, r5\n\t"
-        "add r3, r2, r5\n\t"
-        "add r4, r3, r5\n\t"
         "1:\n\t"
-        "mov r12, lr\n\t"
-        "2:\n\t"
-        "ldmia r0!, {r10, r11}\n\t"
-        "bic r8, r10, #0xC000C000\n\t"
+        MCF_RDX2_ROWS
+        "ldr r12, [sp]\n\t"
+        "lsrs r12, r12, #1\n\t"
+        "bcc 2f\n\t"
+        "ldmia r0!, {r11, lr}\n\t"
         "bic r9, r11, #0xC000C000\n\t"
-        "stmia r4!, {r8-r11}\n\t"
-        "bic r10, r8, #0x30003000\n\t"
+        "bic r10, lr, #0xC000C000\n\t"
+        "stmia r4!, {r9, r10, r11, lr}\n\t"
         "bic r11, r9, #0x30003000\n\t"
-        "bic r8, r10, #0x0C000C00\n\t"
+        "bic lr, r10, #0x30003000\n\t"
         "bic r9, r11, #0x0C000C00\n\t"
-        "stmia r3!, {r8-r11}\n\t"
-        "bic r10, r8, #0x03000300\n\t"
+        "bic r10, lr, #0x0C000C00\n\t"
+        "stmia r3!, {r9, r10, r11, lr}\n\t"
         "bic r11, r9, #0x03000300\n\t"
-        "bic r8, r10, #0x00C000C0\n\t"
+        "bic lr, r10, #0x03000300\n\t"
         "bic r9, r11, #0x00C000C0\n\t"
-        "stmia r2!, {r8-r11}\n\t"
-        "bic r10, r8, #0x00300030\n\t"
+        "bic r10, lr, #0x00C000C0\n\t"
+        "stmia r2!, {r9, r10, r11, lr}\n\t"
         "bic r11, r9, #0x00300030\n\t"
-        "bic r8, r10, #0x000C000C\n\t"
+        "bic lr, r10, #0x00300030\n\t"
         "bic r9, r11, #0x000C000C\n\t"
-        "stmia r1!, {r8-r11}\n\t"
+        "bic r10, lr, #0x000C000C\n\t"
+        "stmia r1!, {r9, r10, r11, lr}\n\t"
+        "2:\n\t"
+        "cmp r12, #0\n\t"
+        "beq 4f\n\t"
+        "3:\n\t"
+        "ldmia r0!, {r7, r8, r11, lr}\n\t"
+        "bic r5, r7, #0xC000C000\n\t"
+        "bic r6, r8, #0xC000C000\n\t"
+        "bic r9, r11, #0xC000C000\n\t"
+        "bic r10, lr, #0xC000C000\n\t"
+        "stmia r4!, {r5-r11, lr}\n\t"
+        "bic r7, r5, #0x30003000\n\t"
+        "bic r8, r6, #0x30003000\n\t"
+        "bic r11, r9, #0x30003000\n\t"
+        "bic lr, r10, #0x30003000\n\t"
+        "bic r5, r7, #0x0C000C00\n\t"
+        "bic r6, r8, #0x0C000C00\n\t"
+        "bic r9, r11, #0x0C000C00\n\t"
+        "bic r10, lr, #0x0C000C00\n\t"
+        "stmia r3!, {r5-r11, lr}\n\t"
+        "bic r7, r5, #0x03000300\n\t"
+        "bic r8, r6, #0x03000300\n\t"
+        "bic r11, r9, #0x03000300\n\t"
+        "bic lr, r10, #0x03000300\n\t"
+        "bic r5, r7, #0x00C000C0\n\t"
+        "bic r6, r8, #0x00C000C0\n\t"
+        "bic r9, r11, #0x00C000C0\n\t"
+        "bic r10, lr, #0x00C000C0\n\t"
+        "stmia r2!, {r5-r11, lr}\n\t"
+        "bic r7, r5, #0x00300030\n\t"
+        "bic r8, r6, #0x00300030\n\t"
+        "bic r11, r9, #0x00300030\n\t"
+        "bic lr, r10, #0x00300030\n\t"
+        "bic r5, r7, #0x000C000C\n\t"
+        "bic r6, r8, #0x000C000C\n\t"
+        "bic r9, r11, #0x000C000C\n\t"
+        "bic r10, lr, #0x000C000C\n\t"
+        "stmia r1!, {r5-r11, lr}\n\t"
         "subs r12, r12, #1\n\t"
-        "bne 2b\n\t"
+        "bne 3b\n\t"
+        "4:\n\t"
         "add r1, r4, #8\n\t"
-        "add r2, r1, r5\n\t"
-        "add r3, r2, r5\n\t"
-        "add r4, r3, r5\n\t"
-        "subs r7, r7, #1\n\t"
+        "ldr r12, [sp, #4]\n\t"
+        "subs r12, r12, #1\n\t"
+        "str r12, [sp, #4]\n\t"
         "bne 1b\n\t"
+        "add sp, sp, #8\n\t"
         "pop {r4-r11, pc}\n\t");
 }
 
-/* The block of channels [c0, c0 + nc) (multiples of G): the rows of mcf_conv2d_s8_dsp_run_acc (per
- * pair of virtual channels its two biases, then its weights, mcf_rdx_unpack4 / 2) and the real
- * channels' {m', rcz, e} in dq; the constants by storage-specific loops (int16 / int32 bias,
- * uint16 / int32 multiplier). */
 static inline __attribute__((always_inline)) void mcf_rdx_consts(int32_t *q, int32_t *dq, const int32_t *b2,
                                                                  const int16_t *b16, const int32_t *m32,
                                                                  const uint16_t *m16, const int8_t *sh, int32_t nc,
