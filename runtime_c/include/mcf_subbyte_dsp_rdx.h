@@ -233,39 +233,37 @@ static inline __attribute__((always_inline)) void mcf_rdx_consts(int32_t *q, int
     }
 }
 
-static __attribute__((noinline)) void mcf_rdx_load_block(int32_t *dq, int32_t *wbuf, const uint32_t *w,
-                                                         const int32_t *b2, const mcf_requant_sub *rq, int32_t c0,
-                                                         int32_t nc, int32_t kgroups, int32_t bits)
+/* mcf_rdx_consts for the layer's storage of biases and multipliers (bits a constant) */
+static inline __attribute__((always_inline)) void mcf_rdx_consts_stored(int32_t *q, int32_t *dq, const int32_t *b2,
+                                                                        const mcf_requant_sub *rq, int32_t c0,
+                                                                        int32_t nc, int32_t row, const int32_t bits)
 {
-    const int32_t g = bits == 4 ? 4 : 8;
-    const int32_t row = 4 * kgroups + 2;          /* words of a row: 2 biases, then the weights */
-    const int32_t zp = rq->out_zp;
     const int16_t *b16 = rq->bias16 ? rq->bias16 + c0 : NULL;
     const uint16_t *m16 = rq->mult16 ? rq->mult16 + c0 : NULL;
     const int32_t *bb = b2 ? b2 + c0 : NULL, *mm = rq->mult ? rq->mult + c0 : NULL;
     const int8_t *sh = rq->shift + c0;
-    if (bits == 4) {
-        if (b16 && m16) {
-            mcf_rdx_consts(wbuf, dq, NULL, b16, NULL, m16, sh, nc, row, zp, 4);
-        } else if (b16) {
-            mcf_rdx_consts(wbuf, dq, NULL, b16, mm, NULL, sh, nc, row, zp, 4);
-        } else if (m16) {
-            mcf_rdx_consts(wbuf, dq, bb, NULL, NULL, m16, sh, nc, row, zp, 4);
-        } else {
-            mcf_rdx_consts(wbuf, dq, bb, NULL, mm, NULL, sh, nc, row, zp, 4);
-        }
-        mcf_rdx_unpack4(w + (size_t)(c0 / g) * kgroups * 2, wbuf, nc / g, kgroups);
+    if (b16 && m16) {
+        mcf_rdx_consts(q, dq, NULL, b16, NULL, m16, sh, nc, row, rq->out_zp, bits);
+    } else if (b16) {
+        mcf_rdx_consts(q, dq, NULL, b16, mm, NULL, sh, nc, row, rq->out_zp, bits);
+    } else if (m16) {
+        mcf_rdx_consts(q, dq, bb, NULL, NULL, m16, sh, nc, row, rq->out_zp, bits);
     } else {
-        if (b16 && m16) {
-            mcf_rdx_consts(wbuf, dq, NULL, b16, NULL, m16, sh, nc, row, zp, 2);
-        } else if (b16) {
-            mcf_rdx_consts(wbuf, dq, NULL, b16, mm, NULL, sh, nc, row, zp, 2);
-        } else if (m16) {
-            mcf_rdx_consts(wbuf, dq, bb, NULL, NULL, m16, sh, nc, row, zp, 2);
-        } else {
-            mcf_rdx_consts(wbuf, dq, bb, NULL, mm, NULL, sh, nc, row, zp, 2);
-        }
-        mcf_rdx_unpack2(w + (size_t)(c0 / g) * kgroups * 2, wbuf, nc / g, kgroups);
+        mcf_rdx_consts(q, dq, bb, NULL, mm, NULL, sh, nc, row, rq->out_zp, bits);
+    }
+}
+
+static __attribute__((noinline)) void mcf_rdx_load_block(int32_t *dq, int32_t *wbuf, const uint32_t *w,
+                                                         const int32_t *b2, const mcf_requant_sub *rq, int32_t c0,
+                                                         int32_t nc, int32_t kgroups, int32_t bits)
+{
+    const int32_t row = 4 * kgroups + 2;          /* words of a row: 2 biases, then the weights */
+    if (bits == 4) {
+        mcf_rdx_consts_stored(wbuf, dq, b2, rq, c0, nc, row, 4);
+        mcf_rdx_unpack4(w + (size_t)(c0 / 4) * kgroups * 2, wbuf, nc / 4, kgroups);
+    } else {
+        mcf_rdx_consts_stored(wbuf, dq, b2, rq, c0, nc, row, 2);
+        mcf_rdx_unpack2(w + (size_t)(c0 / 8) * kgroups * 2, wbuf, nc / 8, kgroups);
     }
 }
 

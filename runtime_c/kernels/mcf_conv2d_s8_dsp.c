@@ -136,7 +136,7 @@ typedef struct {
  * this function's own stack (e.g. an unoptimized build laying out run_pairs differently; stack
  * that -fstack-usage does not see). Then r4-r11 and lr saved in the frame, lr = weights, the entry address ktop (8) + step_bytes *
  * skip, the first pair's biases in r0 and r2. */
-#define MCF_FRAME_SETUP(step_bytes)                                                 \
+#define MCF_FRAME_ENTER(step_bytes)                                                 \
     "cmp r0, sp\n\t"                                                                \
     "beq.w 2f\n\t"                                                                  \
     "sub sp, sp, #80\n\t"                                                           \
@@ -157,7 +157,10 @@ typedef struct {
     "mov.w r11, #" step_bytes "\n\t"                                                \
     "mla r6, r6, r11, r10\n\t"                                                      \
     "orr r6, r6, #1\n\t"                                                            \
-    "str r6, [sp, #20]\n\t"                                                         \
+    "str r6, [sp, #20]\n\t"
+
+#define MCF_FRAME_SETUP(step_bytes)                                                 \
+    MCF_FRAME_ENTER(step_bytes)                                                     \
     "ldr r1, [sp]\n\t"                                                              \
     "ldmia r1!, {r0, r2}\n\t"                                                       \
     "str r1, [sp]\n\t"
@@ -177,6 +180,14 @@ typedef struct {
     "ldm sp, {r4, r5, r6, r12}\n\t"                                                 \
     "ldmia r4!, {r7, r8, r9}\n\t"
 
+/* r4-r11 and lr back from the frame, sp back by the frame's last word, return. */
+#define MCF_FRAME_RETURN                                                            \
+    "ldr r1, [sp, #76]\n\t"                                                         \
+    "add r0, sp, #40\n\t"                                                           \
+    "ldmia r0, {r4-r11, lr}\n\t"                                                    \
+    "add sp, sp, r1\n\t"                                                            \
+    "bx lr\n\t"
+
 /* After the last pair: r4-r11 and lr back from the frame, sp back by the frame's last word (0,
  * or 80 when the frame was copied to this function's own stack). */
 #define MCF_PAIR_LOOP_TAIL                                                          \
@@ -184,11 +195,8 @@ typedef struct {
     "stm sp, {r4, r5, r6}\n\t"                                                      \
     "cmp r5, r12\n\t"                                                               \
     "bne.w 1b\n\t"                                                                  \
-    "ldr r1, [sp, #76]\n\t"                                                         \
-    "add r0, sp, #40\n\t"                                                           \
-    "ldmia r0, {r4-r11, lr}\n\t"                                                    \
-    "add sp, sp, r1\n\t"                                                            \
-    "bx lr\n\t"
+    MCF_FRAME_RETURN
+
 
 /* All channel pairs of two pixels, without an activation clamp (ssat only): 5 instructions per
  * output. */
@@ -330,36 +338,6 @@ typedef struct {
     uint32_t sp_adjust;
 } acc_stack;
 
-#define MCF_ACC_FRAME(step_bytes)                                                   \
-    "cmp r0, sp\n\t"                                                                \
-    "beq.w 2f\n\t"                                                                  \
-    "sub sp, sp, #80\n\t"                                                           \
-    "add r1, sp, #40\n\t"                                                           \
-    "stmia r1, {r4-r11, lr}\n\t"                                                    \
-    "ldm r0, {r1-r10}\n\t"                                                          \
-    "stm sp, {r1-r10}\n\t"                                                          \
-    "mov.w r1, #80\n\t"                                                             \
-    "str r1, [sp, #76]\n\t"                                                         \
-    "b.w 3f\n\t"                                                                    \
-    "2:\n\t"                                                                        \
-    "add r1, r0, #40\n\t"                                                           \
-    "stmia r1, {r4-r11, lr}\n\t"                                                    \
-    "3:\n\t"                                                                        \
-    "ldr lr, [sp, #36]\n\t"                                                         \
-    "ldr r6, [sp, #20]\n\t"                                                         \
-    "adr.w r10, 8f\n\t"                                                             \
-    "mov.w r11, #" step_bytes "\n\t"                                                \
-    "mla r6, r6, r11, r10\n\t"                                                      \
-    "orr r6, r6, #1\n\t"                                                            \
-    "str r6, [sp, #20]\n\t"
-
-#define MCF_ACC_RETURN                                                              \
-    "ldr r1, [sp, #76]\n\t"                                                         \
-    "add r0, sp, #40\n\t"                                                           \
-    "ldmia r0, {r4-r11, lr}\n\t"                                                    \
-    "add sp, sp, r1\n\t"                                                            \
-    "bx lr\n\t"
-
 /* The first step with the row's biases c_a (r0), c_b (r2): r0 = (px0, a), r1 = (px0, b),
  * r2 = (px1, a), r3 = (px1, b). */
 #define MCF_FIRST_STEP_T                                                            \
@@ -377,7 +355,7 @@ typedef struct {
 static void __attribute__((naked, noinline)) pairs_acc_t(acc_stack *st __attribute__((unused)))
 {
     __asm__ volatile(
-        MCF_ACC_FRAME("40")
+        MCF_FRAME_ENTER("40")
         "1:\n\t"
         "ldr r12, [sp, #16]\n\t"
         "ldmia r12!, {r0, r2}\n\t"
@@ -415,7 +393,7 @@ static void __attribute__((naked, noinline)) pairs_acc_t(acc_stack *st __attribu
         "subs r8, r8, #1\n\t"
         "str r8, [sp, #32]\n\t"
         "bne.w 1b\n\t"
-        MCF_ACC_RETURN);
+        MCF_FRAME_RETURN);
 }
 
 /* A single pixel (lane 0 of a column) over all rows: per row its biases (LDM from the weights),
@@ -424,7 +402,7 @@ static void __attribute__((naked, noinline)) pairs_acc_t(acc_stack *st __attribu
 static void __attribute__((naked, noinline)) pairs_1px_acc(acc_stack *st __attribute__((unused)))
 {
     __asm__ volatile(
-        MCF_ACC_FRAME("24")
+        MCF_FRAME_ENTER("24")
         "1:\n\t"
         "ldmia lr!, {r0, r2}\n\t"
         "ldr r12, [sp, #16]\n\t"
@@ -441,7 +419,7 @@ static void __attribute__((naked, noinline)) pairs_1px_acc(acc_stack *st __attri
         "str r5, [sp, #4]\n\t"
         "cmp r5, r12\n\t"
         "bne.w 1b\n\t"
-        MCF_ACC_RETURN);
+        MCF_FRAME_RETURN);
 }
 
 /* The accumulators of `rows` channel-pair rows (wrows, as above) over `nfull` pixel pairs' columns
