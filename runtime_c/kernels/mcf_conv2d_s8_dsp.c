@@ -254,6 +254,17 @@ static void __attribute__((naked, noinline)) pairs_2px_clamp(pair_stack *st __at
 
 #define MCF_STEP4_1PX MCF_STEP_1PX MCF_STEP_1PX MCF_STEP_1PX MCF_STEP_1PX
 
+/* All K steps of one pixel, the loop entered Duff-style (column at [sp, #16], entry [sp, #20]). */
+#define MCF_K_LOOP_1PX                                                              \
+    "ldr r12, [sp, #16]\n\t"                                                        \
+    "ldr r4, [sp, #20]\n\t"                                                         \
+    "bx r4\n\t"                                                                     \
+    "8:\n\t"                                                                        \
+    MCF_STEP4_1PX MCF_STEP4_1PX MCF_STEP4_1PX MCF_STEP4_1PX                         \
+    "ldr r4, [sp, #24]\n\t"                                                         \
+    "cmp r12, r4\n\t"                                                               \
+    "bne.w 8b\n\t"
+
 /*
  * All channel pairs of one pixel (lane 0), without a clamp: a single last pixel or a fully
  * connected layer's one row. Two lanes would cost 10 instructions per 8 useful MACs instead of 6.
@@ -264,14 +275,7 @@ static void __attribute__((naked, noinline)) pairs_1px(pair_stack *st __attribut
     __asm__ volatile(
         MCF_FRAME_SETUP("24")
         "1:\n\t"
-        "ldr r12, [sp, #16]\n\t"
-        "ldr r4, [sp, #20]\n\t"
-        "bx r4\n\t"
-        "8:\n\t"
-        MCF_STEP4_1PX MCF_STEP4_1PX MCF_STEP4_1PX MCF_STEP4_1PX
-        "ldr r4, [sp, #24]\n\t"
-        "cmp r12, r4\n\t"
-        "bne.w 8b\n\t"
+        MCF_K_LOOP_1PX
         "ldm sp, {r4, r5, r6, r12}\n\t"
         "ldmia r4!, {r7, r8, r9}\n\t"
         MCF_RQ("r10", "r0")
@@ -405,14 +409,7 @@ static void __attribute__((naked, noinline)) pairs_1px_acc(acc_stack *st __attri
         MCF_FRAME_ENTER("24")
         "1:\n\t"
         "ldmia lr!, {r0, r2}\n\t"
-        "ldr r12, [sp, #16]\n\t"
-        "ldr r4, [sp, #20]\n\t"
-        "bx r4\n\t"
-        "8:\n\t"
-        MCF_STEP4_1PX MCF_STEP4_1PX MCF_STEP4_1PX MCF_STEP4_1PX
-        "ldr r4, [sp, #24]\n\t"
-        "cmp r12, r4\n\t"
-        "bne.w 8b\n\t"
+        MCF_K_LOOP_1PX
         "ldr r5, [sp, #4]\n\t"
         "ldr r12, [sp, #12]\n\t"
         "strd r0, r2, [r5], #8\n\t"
