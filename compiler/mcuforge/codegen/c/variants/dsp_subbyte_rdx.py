@@ -36,7 +36,7 @@ SUM_PER_K4 = 3.0               # mcf_rdx_col_sums per K4 element of a pixel pair
 BLOCK_CALL = 130               # per block and chunk: the load / run / decode calls (mcf_conv2d_s8_dsp_run_acc's frame)
 ROW_STEP = 20                  # per pair of virtual channels and chunk: pairs_acc_t's step to the next row
 DECODE_PIXEL = 17              # per pixel and block: mcf_rdx_decode4 / 2's pixel set-up
-OUT_EXTRA = 5.0                # per output: the decode (8.25 a output) less what the GEMM's output stage saves
+OUT_EXTRA = 2.5                # per output: the decode (8.25 an output) less what the GEMM's output stage saves
 
 
 def rdx_layout(w: np.ndarray, win: dict, bits: int) -> np.ndarray:
