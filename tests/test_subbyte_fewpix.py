@@ -207,9 +207,10 @@ def test_default_choice_vww_shape(tmp_path, bits):
         assert kernels == ["mcf_conv2d_s8_w4_dsp_rdx"], kernels
 
 
-def test_left_shift_and_clamp_refused():
+def test_left_shift_and_clamp_refused(monkeypatch):
     """Layers with left-shift channels keep _dsp_lsh / _dsp_lss (the decode takes right shifts only),
     and layers with a clamp inside int8's range keep the default kernel (the decode has no clamp)."""
+    _forced(monkeypatch)
     rng = np.random.default_rng(0)
     w = rng.integers(-7, 8, (16, 1, 1, 64))
     consts = {"weights": w, "bias": np.zeros(16, np.int64), "mult": np.full(16, (1 << 30) + (1 << 15)),
@@ -217,12 +218,6 @@ def test_left_shift_and_clamp_refused():
     win = {"k_h": 1, "k_w": 1, "in_c": 64, "dil_w": 1, "dil_h": 1, "out_h": 3, "out_w": 3, "batch": 1}
     rq = {"in_zp": 3, "out_zp": -5, "act_min": -128, "act_max": 127}
     params = {"win": win, "groups": 1, "weight_bits": 4, "rq": rq, "consts": consts}
-    force = lambda p: R._rdx_accepts(p)
-    orig = R.sub_dsp_plan
-    try:
-        R.sub_dsp_plan = lambda *a, **k: (0, 0, float("inf"))
-        assert force(params)
-        assert not force(dict(params, consts=dict(consts, shift=np.where(np.arange(16) == 3, 1, -8))))
-        assert not force(dict(params, rq=dict(rq, act_min=-5)))
-    finally:
-        R.sub_dsp_plan = orig
+    assert R._rdx_accepts(params)
+    assert not R._rdx_accepts(dict(params, consts=dict(consts, shift=np.where(np.arange(16) == 3, 1, -8))))
+    assert not R._rdx_accepts(dict(params, rq=dict(rq, act_min=-5)))
