@@ -53,18 +53,56 @@
 #if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
 
 /*
+ * The assembly routines below push nothing: as the int8 kernel's pair loop (mcf_conv2d_s8_dsp.c),
+ * each runs on a frame that is the only local of a noinline C caller, which optimizing GCC places
+ * at the stack pointer, so -fstack-usage counts it: its arguments first, then r4-r11 and lr saved,
+ * then an adjustment word (0). If the frame is elsewhere (an unoptimized build), it is copied to
+ * `bytes` of the routine's own stack first and the adjustment says so.
+ */
+#define MCF_RDX_ENTER(bytes, save, args)                                            \
+    "cmp r0, sp\n\t"                                                                \
+    "beq.w 2f\n\t"                                                                  \
+    "sub sp, sp, #" bytes "\n\t"                                                    \
+    "add r1, sp, #" save "\n\t"                                                     \
+    "stmia r1, {r4-r11, lr}\n\t"                                                    \
+    "ldm r0, {" args "}\n\t"                                                        \
+    "stm sp, {" args "}\n\t"                                                        \
+    "mov.w r1, #" bytes "\n\t"                                                      \
+    "str r1, [sp, #" save " + 36]\n\t"                                              \
+    "b.w 3f\n\t"                                                                    \
+    "2:\n\t"                                                                        \
+    "add r1, r0, #" save "\n\t"                                                     \
+    "stmia r1, {r4-r11, lr}\n\t"                                                    \
+    "3:\n\t"
+
+#define MCF_RDX_RETURN(save)                                                        \
+    "ldr r1, [sp, #" save " + 36]\n\t"                                              \
+    "add r0, sp, #" save "\n\t"                                                     \
+    "ldmia r0, {r4-r11, lr}\n\t"                                                    \
+    "add sp, sp, r1\n\t"                                                            \
+    "bx lr\n\t"
+
+/* The frame of mcf_rdx_unpack4 / 2: the arguments, then the save area. */
+typedef struct {
+    const uint32_t *src;
+    int32_t *dst;
+    int32_t ngroups;         /*  8: channel groups (left, in mcf_rdx_unpack2) */
+    int32_t kgroups;         /* 12 */
+    uint32_t saved[9];       /* 16 */
+    uint32_t sp_adjust;      /* 52 */
+} mcf_rdx_unpack_frame;
+
+/*
  * int4: `ngroups` groups of 4 channels, `kgroups` K groups each, from their flash words (src) into
  * the block (dst): per group two rows of kgroups * 4 words, row 1 the virtual channels (2, 3) =
  * (h with field 3 cleared, h), row 0 (0, 1) = (fields 0, fields 0-1). Two K groups per pass: LDM of
  * 4 words, 12 BIC, 2 STM of 8 words, SUBS + BNE (17 instructions per 32 weights).
  */
-static void __attribute__((naked, noinline)) mcf_rdx_unpack4(const uint32_t *src __attribute__((unused)),
-                                                             int32_t *dst __attribute__((unused)),
-                                                             int32_t ngroups __attribute__((unused)),
-                                                             int32_t kgroups __attribute__((unused)))
+static void __attribute__((naked, noinline)) mcf_rdx_unpack4(mcf_rdx_unpack_frame *f __attribute__((unused)))
 {
     __asm__ volatile(
-        "push {r4-r11, lr}\n\t"
+        MCF_RDX_ENTER("56", "16", "r1-r4")
+        "ldm sp, {r0, r1, r2, r3}\n\t"
         "mov lr, r3\n\t"
         "mov r7, r2\n\t"
         "add r1, r1, #8\n\t"
@@ -109,7 +147,7 @@ static void __attribute__((naked, noinline)) mcf_rdx_unpack4(const uint32_t *src
         "add r2, r2, #8\n\t"
         "subs r7, r7, #1\n\t"
         "bne 1b\n\t"
-        "pop {r4-r11, pc}\n\t");
+        MCF_RDX_RETURN("16"));
 }
 
 /*
@@ -117,30 +155,25 @@ static void __attribute__((naked, noinline)) mcf_rdx_unpack4(const uint32_t *src
  * Two K groups per pass: LDM of 4 words (the raw words of both), 28 BIC, 4 STM of 8 words, SUBS +
  * BNE (35 instructions per 64 weights); an odd count of K groups starts with one group (LDM of 2,
  * 14 BIC, 4 STM of 4). Registers: r0 source, r1-r4 the rows, r12 the count, r5-r11 and lr the
- * words; the K groups and the channel groups left on the stack.
+ * words; the K groups and the channel groups left in the frame.
  */
 #define MCF_RDX2_ROWS                                                               \
-    "ldr r12, [sp]\n\t"                                                             \
+    "ldr r12, [sp, #12]\n\t"                                                             \
     "lsl r12, r12, #4\n\t"                                                          \
     "add r12, r12, #8\n\t"                                                          \
     "add r2, r1, r12\n\t"                                                           \
     "add r3, r2, r12\n\t"                                                           \
     "add r4, r3, r12\n\t"
 
-static void __attribute__((naked, noinline)) mcf_rdx_unpack2(const uint32_t *src __attribute__((unused)),
-                                                             int32_t *dst __attribute__((unused)),
-                                                             int32_t ngroups __attribute__((unused)),
-                                                             int32_t kgroups __attribute__((unused)))
+static void __attribute__((naked, noinline)) mcf_rdx_unpack2(mcf_rdx_unpack_frame *f __attribute__((unused)))
 {
     __asm__ volatile(
-        "push {r4-r11, lr}\n\t"
-        "sub sp, sp, #8\n\t"
-        "str r3, [sp]\n\t"
-        "str r2, [sp, #4]\n\t"
+        MCF_RDX_ENTER("56", "16", "r1-r4")
+        "ldm sp, {r0, r1}\n\t"
         "add r1, r1, #8\n\t"
         "1:\n\t"
         MCF_RDX2_ROWS
-        "ldr r12, [sp]\n\t"
+        "ldr r12, [sp, #12]\n\t"
         "lsrs r12, r12, #1\n\t"
         "bcc 2f\n\t"
         "ldmia r0!, {r11, lr}\n\t"
@@ -203,12 +236,11 @@ static void __attribute__((naked, noinline)) mcf_rdx_unpack2(const uint32_t *src
         "bne 3b\n\t"
         "4:\n\t"
         "add r1, r4, #8\n\t"
-        "ldr r12, [sp, #4]\n\t"
+        "ldr r12, [sp, #8]\n\t"
         "subs r12, r12, #1\n\t"
-        "str r12, [sp, #4]\n\t"
+        "str r12, [sp, #8]\n\t"
         "bne 1b\n\t"
-        "add sp, sp, #8\n\t"
-        "pop {r4-r11, pc}\n\t");
+        MCF_RDX_RETURN("16"));
 }
 
 static inline __attribute__((always_inline)) void mcf_rdx_consts(int32_t *q, int32_t *dq, const int32_t *b2,
@@ -253,6 +285,23 @@ static inline __attribute__((always_inline)) void mcf_rdx_consts_stored(int32_t 
     }
 }
 
+/* The frame of the unpacking routines, the only local here (see MCF_RDX_ENTER). */
+static __attribute__((noinline)) void mcf_rdx_unpack(const uint32_t *src, int32_t *dst, int32_t ngroups, int32_t kgroups,
+                                                     int32_t bits)
+{
+    mcf_rdx_unpack_frame f;
+    f.src = src;
+    f.dst = dst;
+    f.ngroups = ngroups;
+    f.kgroups = kgroups;
+    f.sp_adjust = 0;
+    if (bits == 4) {
+        mcf_rdx_unpack4(&f);
+    } else {
+        mcf_rdx_unpack2(&f);
+    }
+}
+
 static __attribute__((noinline)) void mcf_rdx_load_block(int32_t *dq, int32_t *wbuf, const uint32_t *w,
                                                          const int32_t *b2, const mcf_requant_sub *rq, int32_t c0,
                                                          int32_t nc, int32_t kgroups, int32_t bits)
@@ -260,10 +309,10 @@ static __attribute__((noinline)) void mcf_rdx_load_block(int32_t *dq, int32_t *w
     const int32_t row = 4 * kgroups + 2;          /* words of a row: 2 biases, then the weights */
     if (bits == 4) {
         mcf_rdx_consts_stored(wbuf, dq, b2, rq, c0, nc, row, 4);
-        mcf_rdx_unpack4(w + (size_t)(c0 / 4) * kgroups * 2, wbuf, nc / 4, kgroups);
+        mcf_rdx_unpack(w + (size_t)(c0 / 4) * kgroups * 2, wbuf, nc / 4, kgroups, 4);
     } else {
         mcf_rdx_consts_stored(wbuf, dq, b2, rq, c0, nc, row, 2);
-        mcf_rdx_unpack2(w + (size_t)(c0 / 8) * kgroups * 2, wbuf, nc / 8, kgroups);
+        mcf_rdx_unpack(w + (size_t)(c0 / 8) * kgroups * 2, wbuf, nc / 8, kgroups, 2);
     }
 }
 
@@ -287,7 +336,7 @@ static __attribute__((noinline)) void mcf_rdx_col_sums(const int32_t *col, int32
  * os2 = 2 o S per pixel. Per group of 4 (int4): LDM of the 4 sums, 6 SUB / RSB (the o S terms as
  * shifted operands), per output LDM of {m', rcz, e} + mcf_dsp_requant (3, or 2 under single
  * rounding) + SSAT + STRB; SUBS + BNE: 33 instructions per 4 outputs. Ternary: two halves of 4 (a_3
- * read again for the second), 67 per 8. Per pixel about 17 more (the state in *p).
+ * read again for the second), 67 per 8. Per pixel about 15 more (the state in the frame, at sp).
  */
 typedef struct {
     const int32_t *acc;      /*  0: the next pixel's row */
@@ -298,6 +347,8 @@ typedef struct {
     int32_t npix;            /* 20: pixels left */
     int32_t out_stride;      /* 24: bytes */
     int32_t acc_stride;      /* 28: words */
+    uint32_t saved[9];       /* 32 */
+    uint32_t sp_adjust;      /* 68 */
 } mcf_rdx_dec;
 
 #define MCF_RDX_RQ(acc)                                                             \
@@ -308,26 +359,24 @@ typedef struct {
 
 /* per pixel: the row, dq, out, the group count, os2 = S << log2(2 o); the pointers of the next */
 #define MCF_RDX_PIXEL(os_shift)                                                     \
-    "push {r0, r4-r11, lr}\n\t"                                                     \
+    MCF_RDX_ENTER("72", "32", "r1-r8")                                              \
     "10:\n\t"                                                                       \
-    "ldr r12, [sp]\n\t"                                                             \
-    "ldmia r12, {r0, r1, r2, r3, r4}\n\t"                                           \
+    "ldm sp, {r0, r1, r2, r3, r4}\n\t"                                              \
     "ldr r5, [r4], #4\n\t"                                                          \
-    "str r4, [r12, #16]\n\t"                                                        \
+    "str r4, [sp, #16]\n\t"                                                         \
     "lsl r4, r5, #" os_shift "\n\t"                                                 \
-    "ldrd r5, r6, [r12, #24]\n\t"                                                   \
+    "ldrd r5, r6, [sp, #24]\n\t"                                                    \
     "add r6, r0, r6, lsl #2\n\t"                                                    \
     "add r5, r2, r5\n\t"                                                            \
-    "str r6, [r12]\n\t"                                                             \
-    "str r5, [r12, #8]\n\t"
+    "str r6, [sp]\n\t"                                                              \
+    "str r5, [sp, #8]\n\t"
 
 #define MCF_RDX_NEXT_PIXEL                                                          \
-    "ldr r12, [sp]\n\t"                                                             \
-    "ldr r5, [r12, #20]\n\t"                                                        \
+    "ldr r5, [sp, #20]\n\t"                                                         \
     "subs r5, r5, #1\n\t"                                                           \
-    "str r5, [r12, #20]\n\t"                                                        \
+    "str r5, [sp, #20]\n\t"                                                         \
     "bne 10b\n\t"                                                                   \
-    "pop {r0, r4-r11, pc}\n\t"
+    MCF_RDX_RETURN("32")
 
 static void __attribute__((naked, noinline)) mcf_rdx_decode4(mcf_rdx_dec *p __attribute__((unused)))
 {
@@ -389,6 +438,28 @@ static __attribute__((noinline)) void mcf_rdx_decode_part(const int32_t *acc, co
     }
 }
 
+/* The frame of the decoding routines, the only local here (see MCF_RDX_ENTER). */
+static __attribute__((noinline)) void mcf_rdx_decode_whole(const int32_t *acc, const int32_t *sums, const int32_t *dq,
+                                                           int8_t *out, int32_t npix, int32_t out_stride, int32_t nc,
+                                                           int32_t whole, int32_t bits)
+{
+    mcf_rdx_dec p;
+    p.acc = acc;
+    p.dq = dq;
+    p.out = out;
+    p.ngroups = whole;
+    p.sums = sums;
+    p.npix = npix;
+    p.out_stride = out_stride;
+    p.acc_stride = nc;
+    p.sp_adjust = 0;
+    if (bits == 4) {
+        mcf_rdx_decode4(&p);
+    } else {
+        mcf_rdx_decode2(&p);
+    }
+}
+
 /* The accumulator rows of npix pixels (row i at acc + i * nc) -> their nreal output bytes each
  * (pixel i at out + i * out_stride). */
 static inline void mcf_rdx_decode(const int32_t *acc, const int32_t *sums, const int32_t *dq, int8_t *out,
@@ -397,8 +468,7 @@ static inline void mcf_rdx_decode(const int32_t *acc, const int32_t *sums, const
     const int32_t g = bits == 4 ? 4 : 8;
     const int32_t whole = nreal / g;
     if (whole) {
-        mcf_rdx_dec p = {acc, dq, out, whole, sums, npix, out_stride, nc};
-        (bits == 4 ? mcf_rdx_decode4 : mcf_rdx_decode2)(&p);
+        mcf_rdx_decode_whole(acc, sums, dq, out, npix, out_stride, nc, whole, bits);
     }
     for (int32_t i = 0; nreal % g && i < npix; ++i) {
         mcf_rdx_decode_part(acc + (size_t)i * nc + whole * g, dq + 3 * whole * g, out + (size_t)i * out_stride + whole * g,
