@@ -144,8 +144,12 @@ def test_choice_by_cost():
 
 
 def _forced(monkeypatch):
-    """The radix form wherever it is exact (the default kernel's cost made infinite)."""
+    """The radix form wherever it is exact: the default kernel's cost made infinite, and a layer whose
+    budget holds no block of G channels (fewer channels than G) given the scratch of one."""
     monkeypatch.setattr(R, "sub_dsp_plan", lambda *a, **k: (0, 0, float("inf")))
+    plan = R.rdx_plan
+    monkeypatch.setattr(R, "rdx_plan", lambda win, out_c, k4, L, bits, budget=None:
+                        plan(win, out_c, k4, L, bits, budget) or plan(win, out_c, k4, L, bits, 1 << 16))
 
 
 def _struct_fields(out_dir):
@@ -157,11 +161,13 @@ def _struct_fields(out_dir):
     return out
 
 
-# an odd last pixel (3x3 pixels), partial groups (out_c 21 / 30 / 13), 3x3 with padding (im2col, zero
-# point in S) and odd K groups (in_c 12 at k 3: 27 groups of 4 K per channel pair ... 9 segments of 12),
-# 1x1 over 2x3 pixels (no single pixel), stride 2
+# an odd last pixel (3x3 pixels), partial groups (out_c 21 / 30 / 13 / 11), 3x3 with padding (im2col,
+# zero point in S) and odd K groups (in_c 12 at k 3: 3 segments of 36, 27 groups of 4 K), 1x1 over 2x3
+# pixels (no single pixel), stride 2; one group of 4 K (both GEMM loops with a single step) and fewer
+# channels than a group (1x1 4 -> 3 over 1x3 pixels), a 3x3 conv over 3 input channels at 2x2
+# (segments of 9, padded to 12)
 SPECS = [conv_spec(24, 21, 3, k=1, pad=0), conv_spec(12, 13, 5), conv_spec(20, 30, (2, 3), k=1, pad=0),
-         conv_spec(12, 11, 6, stride=2)]
+         conv_spec(12, 11, 6, stride=2), conv_spec(4, 3, (1, 3), k=1, pad=0), conv_spec(3, 10, 2)]
 
 
 @pytest.mark.parametrize("target", ["cortex-m4"] + [pytest.param(t, marks=pytest.mark.slow)
