@@ -32,7 +32,7 @@ INT32_MAX = (1 << 31) - 1
 # benchmarks/subbyte_fewpix.py --profile), next to dsp_subbyte.py's for the default kernel
 UNPACK_RDX = {4: 0.55, 2: 0.57}  # mcf_rdx_unpack4 / 2 per weight (int4 17 per 32, ternary 35 per 64, + row set-up)
 CONST_PER_CHANNEL = 30         # mcf_rdx_load_block: virtual biases and {m', rcz, e} per channel
-SUM_PER_K4 = 3.0               # mcf_rdx_col_sums per K4 element of a pixel pair
+SUM_PER_K4 = 1.8               # mcf_rdx_col_sums per K4 element of a pixel pair
 BLOCK_CALL = 130               # per block and chunk: the load / run / decode calls (mcf_conv2d_s8_dsp_run_acc's frame)
 ROW_STEP = 20                  # per pair of virtual channels and chunk: pairs_acc_t's step to the next row
 DECODE_PIXEL = 17              # per pixel and block: mcf_rdx_decode4 / 2's pixel set-up
