@@ -21,3 +21,4 @@ from . import upsample  # noqa: F401,E402
 from . import dsp_s16  # noqa: F401,E402  (TFLite's 16x8 scheme)
 from . import dsp_subbyte  # noqa: F401,E402
 from . import dsp_subbyte_dw  # noqa: F401,E402  (every sub-byte depthwise variant, after dsp_subbyte)
+from . import dsp_subbyte_rdx  # noqa: F401,E402  (few-pixel sub-byte convolutions, tried before dsp_subbyte's)
