@@ -127,6 +127,8 @@ void mcf_depthwise_conv2d_s8_w4_mve(const mcf_conv2d_sub_args *a, const int8_t *
 void mcf_depthwise_conv2d_s8_w2_mve(const mcf_conv2d_sub_args *a, const int8_t *in, int8_t *out);
 void mcf_conv2d_s8_w4_dsp(const mcf_conv2d_sub_args *a, const int8_t *in, int8_t *out);
 void mcf_conv2d_s8_w2_dsp(const mcf_conv2d_sub_args *a, const int8_t *in, int8_t *out);
+void mcf_conv2d_s8_w4_dsp_rdx(const mcf_conv2d_sub_args *a, const int8_t *in, int8_t *out);
+void mcf_conv2d_s8_w2_dsp_rdx(const mcf_conv2d_sub_args *a, const int8_t *in, int8_t *out);
 void mcf_conv2d_s8_w4_dsp_lsh(const mcf_conv2d_sub_args *a, const int8_t *in, int8_t *out);
 void mcf_conv2d_s8_w2_dsp_lsh(const mcf_conv2d_sub_args *a, const int8_t *in, int8_t *out);
 void mcf_conv2d_s8_w4_dsp_lss(const mcf_conv2d_sub_args *a, const int8_t *in, int8_t *out);
