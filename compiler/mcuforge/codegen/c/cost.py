@@ -48,6 +48,8 @@ PER_MAC = {
     "mcf_fully_connected_s8_w4_dsp_lss": 1.2, "mcf_fully_connected_s8_w2_dsp_lss": 1.2,
     "mcf_conv2d_s8_w4_fast": 3.5, "mcf_conv2d_s8_w2_fast": 3.5,
     "mcf_fully_connected_s8_w4_fast": 11.0, "mcf_fully_connected_s8_w2_fast": 11.0,
+    # M0 / M3 (no scratch; QEMU M3, FC 256->64: 2.22 / 2.06, docs/subbyte.md)
+    "mcf_fully_connected_s8_w4_pair": 2.2, "mcf_fully_connected_s8_w2_pair": 2.1,
     "mcf_depthwise_conv2d_s8_w4_dsp": 2.3, "mcf_depthwise_conv2d_s8_w2_dsp": 2.3,
     "mcf_depthwise_conv2d_s8_w4_dsp_lsh": 2.3, "mcf_depthwise_conv2d_s8_w2_dsp_lsh": 2.3,
     "mcf_depthwise_conv2d_s8_w4_fast": 28.0, "mcf_depthwise_conv2d_s8_w2_fast": 28.0,
