@@ -63,12 +63,19 @@ PER_MAC = {
 
 
 def pair_conv_per_mac(bits: int, kp: int, out_c: int, direct: bool) -> float:
-    """Modelled instructions per MAC of mcf_conv2d_s8_w{bits}_pair (QEMU M3 loop counts,
+    """Modelled instructions per MAC of mcf_conv2d_s8_w{bits}_pair for a patch of kp bytes (QEMU M3,
     docs/subbyte.md): the dot loop (31 per 16 MACs int4, 57 per 32 ternary), per output channel
-    its call and requantization (about 30), per pixel and patch byte the input sum (3) and, unless
-    the pixel is read in place, the gather (2)."""
+    the loop's call, the bias and the requantization (about 55), per pixel and patch byte the
+    input sum (3) and, unless the pixel is read in place, the gather (2). Measured: 3x3 16->16
+    2.81 (model 2.63), 3x3 32->32 2.32 (2.29), pointwise 32->64 3.68 (3.71)."""
     loop = 31 / 16 if bits == 4 else 57 / 32
-    return loop + 30 / kp + (3 if direct else 5) / out_c
+    return loop + 55 / kp + (3 if direct else 5) / out_c
+
+
+def fast_conv_per_mac(k: int) -> float:
+    """The same for mcf_conv2d_s8_w{4,2}_fast at patch length k (QEMU M3: k 288 / 144 / 32: 2.95 /
+    3.40 / 4.17); PER_MAC keeps a typical shape's figure."""
+    return 2.8 + 44 / k
 
 
 OPTIMIZED_PER_UNIT = 1.0

@@ -6,15 +6,14 @@ Flash: the fully connected layout of the weights flattened to [out_c, k_h k_w in
 kp (a multiple of a word's fields); the bias folded for that kp. The patch (kp bytes of scratch) is
 gathered per pixel; a 1x1 window without padding whose in_c is whole words reads the input in place
 (no scratch). Tried before `_fast` and taken where its modelled cost (codegen/c/cost.py:
-pair_conv_per_mac) is below `_fast`'s."""
+pair_conv_per_mac, per MAC of the layer's k) is below `_fast`'s (fast_conv_per_mac)."""
 from __future__ import annotations
 
 import numpy as np
 
-from ..cost import PER_MAC, pair_conv_per_mac
-from ..kernel_select import VARIANTS, Variant
+from ..cost import fast_conv_per_mac, pair_conv_per_mac
 from .dsp_subbyte import _fast_acc_ok
-from .fast_subbyte_fc import pair_bias, pair_layout
+from .fast_subbyte_fc import insert_before_fast, pair_bias, pair_layout
 
 
 def _geometry(params: dict) -> tuple[int, int, bool]:
@@ -38,8 +37,7 @@ def _accepts(params: dict) -> bool:
         return False
     bits = params["weight_bits"]
     k, kp, direct = _geometry(params)
-    fast = PER_MAC[f"mcf_conv2d_s8_w{bits}_fast"]
-    if pair_conv_per_mac(bits, kp, params["win"]["out_c"], direct) * kp / k >= fast:
+    if pair_conv_per_mac(bits, kp, params["win"]["out_c"], direct) * kp / k >= fast_conv_per_mac(k):
         return False
     b = pair_bias(_padded(params["consts"], kp), params["rq"]["in_zp"], bits)
     return bool(np.abs(b).max() < 2 ** 31 - 2 ** 20) if b.size else True
@@ -56,9 +54,4 @@ def _prepare(params: dict, consts: dict) -> dict:
 
 
 for _bits in (4, 2):
-    _kernel = f"mcf_conv2d_s8_w{_bits}"
-    _list = VARIANTS[_kernel]
-    # just before the tuned C variant: after every DSP / Helium one (tried first on those cores)
-    _at = next(i for i, v in enumerate(_list) if v.function == f"{_kernel}_fast")
-    _list.insert(_at, Variant(function=f"{_kernel}_pair", sources=(f"{_kernel}_pair.c",),
-                              accepts=_accepts, prepare=_prepare))
+    insert_before_fast(f"mcf_conv2d_s8_w{_bits}", _accepts, _prepare)
