@@ -85,7 +85,7 @@ def test_compact_constants_per_layer():
 @pytest.mark.parametrize("bits", [2, 4])
 def test_dscnn_flash_bar_and_bit_exact_m0(tmp_path, bits):
     """A small DS-CNN at ternary / int4: the weight layers' flash as the Cortex-M0 build ships it
-    (the tuned portable kernels, compact constants) against the int8 portable build, under the
+    (the tuned portable kernels and _pair, compact constants) against the int8 portable build, under the
     bar; the compact arrays are really in the weights file; golden == QEMU Cortex-M0 bit for bit."""
     target = "cortex-m0"
     _toolchain(BOARDS[target])
@@ -93,18 +93,24 @@ def test_dscnn_flash_bar_and_bit_exact_m0(tmp_path, bits):
     i8 = compile_model(model, tmp_path / "w8", calib=calib, quiet=True, portable_kernels=True)
     sb = compile_model(model, tmp_path / f"w{bits}", target=target, calib=calib, quiet=True, weight_bits=bits)
     layers = [l for l in sb.info["layers"] if l["op"] in ("conv2d", "dense")]
-    assert all(l["kernel"].endswith("_fast") for l in layers), layers
+    # the pointwise layers (and the ternary first conv) on _pair (test_subbyte_m0m3_conv.py), the rest _fast
+    assert all(l["kernel"].endswith(("_fast", "_pair")) for l in layers), layers
+    pair = sum(l["kernel"].endswith("_pair") for l in layers)
+    assert pair == (4 if bits == 2 else 3), layers
     ratio = weight_layer_bytes(sb.info) / weight_layer_bytes(i8.info)
     assert ratio <= BAR[bits], ratio
     src = next((tmp_path / f"w{bits}").glob("*_weights.c")).read_text()
-    assert len(re.findall(r"const int16_t \w+_bias16\[", src)) == len(layers)
+    # _pair's folded bias (mcf_subbyte_pair.h) is int16 only where it fits (ternary here), the others' always
+    b16 = len(re.findall(r"const int16_t \w+_bias16\[", src))
+    assert b16 == (len(layers) if bits == 2 else len(layers) - pair)
+    assert len(re.findall(r"const int32_t \w+_bias\[", src)) == len(layers) - b16
     assert len(re.findall(r"const uint16_t \w+_mult16\[", src)) == len(layers)
-    assert not re.search(r"const int32_t \w+_(bias|mult)\[", src)
+    assert not re.search(r"const int32_t \w+_mult\[", src)
     if bits == 2:
-        # base 3 (5 a byte) where the _fast kernel reads rows in order: the first conv (k = 27) and
-        # the depthwise layers; the pointwise rows of whole words keep 2-bit fields
+        # base 3 (5 a byte) where the _fast kernel reads rows in order: the depthwise layers; the
+        # _pair layers keep 2-bit fields, the first conv (k = 27) padded to 32
         sizes = {int(n): int(v) for n, v in re.findall(r"_L(\d+)_weights\[(\d+)\]", src)}
-        assert sorted(sizes.values()) == sorted([-(-32 * 27 // 5)] + [-(-64 * 9 // 5)] * 2 + [-(-32 * 9 // 5)] +
+        assert sorted(sizes.values()) == sorted([32 * 32 // 4] + [-(-64 * 9 // 5)] * 2 + [-(-32 * 9 // 5)] +
                                                 [32 * 64 // 4] + [64 * 64 // 4] * 2), sizes
     y, _ = simulate(tmp_path / f"w{bits}", board=BOARDS[target], x=x, quiet=True)
     ref, _ = simulate(tmp_path / f"w{bits}", board="reference", x=x, quiet=True)

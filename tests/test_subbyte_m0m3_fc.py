@@ -52,12 +52,14 @@ def test_pair_layout_gives_the_dot_product(bits, out, k):
 SPECS = [fc_spec(64, 10), fc_spec(128, 7, relu=True), fc_spec(32, 5, bias=False), fc_spec(37, 6)]
 
 
-def _run(tmp_path, target, board, bits, specs=SPECS):
+def _run(tmp_path, target, board, bits, specs=SPECS, op="dense"):
+    """Build `specs` side by side for target, run on board: (kernels of the `op` layers), after
+    checking every branch bit for bit against the golden model."""
     _toolchain(board)
     model, calib, x = build_model(specs, tmp_path / "model.onnx", seed=bits)
     out = tmp_path / f"{target}_{board}_{bits}"
     res = compile_model(model, out, target=target, calib=calib, quiet=True, weight_bits=bits)
-    kernels = [l["kernel"] for l in res.info["layers"] if l["op"] == "dense"]
+    kernels = [l["kernel"] for l in res.info["layers"] if l["op"] == op]
     y, _ = simulate(out, board=board, x=x, quiet=True)
     ref, _ = simulate(out, board="reference", x=x, quiet=True)
     for i, (a, b) in enumerate(zip(y, ref)):

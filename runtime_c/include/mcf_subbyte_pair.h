@@ -206,56 +206,126 @@ MCF_PAIR6_DOT(mcf_pair_dot1_w2_v6m, 0x00030003u,
 #endif
 
 /* Flash: the channels in pairs, the pair's words interleaved (c0 w0, c1 w0, c0 w1, ...); an odd
- * last channel's words follow alone. */
+ * last channel's words follow alone. One row xr of k inputs (k a multiple of 32 / bits) against
+ * all nout channels into o: the loop of the fully connected layer and of the convolution (a
+ * pixel's patch). */
+static inline void mcf_pair_row(const int8_t *xr, int32_t k, int32_t nout, const uint32_t *wbase,
+                                const int32_t *bias, const int16_t *bias16, const mcf_requant_sub *rq, int8_t *o,
+                                int32_t bits)
+{
+    const int32_t words = k / (32 / bits);
+    const uint32_t off = bits == 4 ? 8u : 1u;
+    int32_t sx = 0;
+    for (int32_t i = 0; i < k; ++i) {
+        sx += xr[i];
+    }
+    const uint32_t corr = off * (uint32_t)sx;
+    const int32_t al = ((uintptr_t)xr & 3u) == 0u;     /* word loads of the inputs (ARMv6-M) */
+    (void)al;
+    for (int32_t c = 0; c < nout; c += 2) {
+        const uint32_t *w0 = wbase + (size_t)c * (size_t)words;
+        uint32_t acc[2];
+        acc[0] = (uint32_t)mcf_sub_bias(bias, bias16, c) - corr;
+        if (c + 1 < nout) {
+            acc[1] = (uint32_t)mcf_sub_bias(bias, bias16, c + 1) - corr;
+#if defined(MCF_PAIR_ASM_V7M)
+            (bits == 4 ? mcf_pair_dot2_w4 : mcf_pair_dot2_w2)(xr, xr + k, w0, acc);
+#else
+#if defined(MCF_PAIR_ASM_V6M)
+            if (al) {
+                acc[0] += (bits == 4 ? mcf_pair_dot1_w4_v6m : mcf_pair_dot1_w2_v6m)(xr, xr + k, w0, 8u);
+                acc[1] += (bits == 4 ? mcf_pair_dot1_w4_v6m : mcf_pair_dot1_w2_v6m)(xr, xr + k, w0 + 1, 8u);
+            } else {
+                acc[0] += mcf_pair_dot1(xr, words, w0, 2, bits, 0);
+                acc[1] += mcf_pair_dot1(xr, words, w0 + 1, 2, bits, 0);
+            }
+#else
+            acc[0] += al ? mcf_pair_dot1(xr, words, w0, 2, bits, 1) : mcf_pair_dot1(xr, words, w0, 2, bits, 0);
+            acc[1] += al ? mcf_pair_dot1(xr, words, w0 + 1, 2, bits, 1)
+                         : mcf_pair_dot1(xr, words, w0 + 1, 2, bits, 0);
+#endif
+#endif
+            o[c + 1] = mcf_sub_out_fast(rq, (int32_t)acc[1], c + 1);
+        } else {        /* an odd last channel, its words alone */
+#if defined(MCF_PAIR_ASM_V6M)
+            acc[0] += al ? (bits == 4 ? mcf_pair_dot1_w4_v6m : mcf_pair_dot1_w2_v6m)(xr, xr + k, w0, 4u)
+                         : mcf_pair_dot1(xr, words, w0, 1, bits, 0);
+#else
+            acc[0] += al ? mcf_pair_dot1(xr, words, w0, 1, bits, 1) : mcf_pair_dot1(xr, words, w0, 1, bits, 0);
+#endif
+        }
+        o[c] = mcf_sub_out_fast(rq, (int32_t)acc[0], c);
+    }
+}
+
 static inline void mcf_fully_connected_sub_pair(const mcf_fully_connected_sub_args *a, const int8_t *in,
                                                 int8_t *out, int32_t bits)
 {
     const int32_t k = a->in_features, nout = a->out_features;
-    const int32_t words = k / (32 / bits);
-    const uint32_t off = bits == 4 ? 8u : 1u;
-    const uint32_t *wbase = (const uint32_t *)(const void *)a->weights;
     for (int32_t r = 0; r < a->rows; ++r) {
-        const int8_t *xr = in + (size_t)r * (size_t)k;
-        int32_t sx = 0;
-        for (int32_t i = 0; i < k; ++i) {
-            sx += xr[i];
-        }
-        const uint32_t corr = off * (uint32_t)sx;
-        const int32_t al = ((uintptr_t)xr & 3u) == 0u;     /* word loads of the inputs (ARMv6-M) */
-        int8_t *o = out + (size_t)r * (size_t)nout;
-        for (int32_t c = 0; c < nout; c += 2) {
-            const uint32_t *w0 = wbase + (size_t)c * (size_t)words;
-            uint32_t acc[2];
-            acc[0] = (uint32_t)mcf_sub_bias(a->bias, a->bias16, c) - corr;
-            if (c + 1 < nout) {
-                acc[1] = (uint32_t)mcf_sub_bias(a->bias, a->bias16, c + 1) - corr;
-#if defined(MCF_PAIR_ASM_V7M)
-                (bits == 4 ? mcf_pair_dot2_w4 : mcf_pair_dot2_w2)(xr, xr + k, w0, acc);
-#else
-#if defined(MCF_PAIR_ASM_V6M)
-                if (al) {
-                    acc[0] += (bits == 4 ? mcf_pair_dot1_w4_v6m : mcf_pair_dot1_w2_v6m)(xr, xr + k, w0, 8u);
-                    acc[1] += (bits == 4 ? mcf_pair_dot1_w4_v6m : mcf_pair_dot1_w2_v6m)(xr, xr + k, w0 + 1, 8u);
-                } else {
-                    acc[0] += mcf_pair_dot1(xr, words, w0, 2, bits, 0);
-                    acc[1] += mcf_pair_dot1(xr, words, w0 + 1, 2, bits, 0);
-                }
-#else
-                acc[0] += al ? mcf_pair_dot1(xr, words, w0, 2, bits, 1) : mcf_pair_dot1(xr, words, w0, 2, bits, 0);
-                acc[1] += al ? mcf_pair_dot1(xr, words, w0 + 1, 2, bits, 1)
-                             : mcf_pair_dot1(xr, words, w0 + 1, 2, bits, 0);
-#endif
-#endif
-                o[c + 1] = mcf_sub_out_fast(&a->rq, (int32_t)acc[1], c + 1);
-            } else {        /* an odd last channel, its words alone */
-#if defined(MCF_PAIR_ASM_V6M)
-                acc[0] += al ? (bits == 4 ? mcf_pair_dot1_w4_v6m : mcf_pair_dot1_w2_v6m)(xr, xr + k, w0, 4u)
-                             : mcf_pair_dot1(xr, words, w0, 1, bits, 0);
-#else
-                acc[0] += al ? mcf_pair_dot1(xr, words, w0, 1, bits, 1) : mcf_pair_dot1(xr, words, w0, 1, bits, 0);
-#endif
+        mcf_pair_row(in + (size_t)r * (size_t)k, k, nout, (const uint32_t *)(const void *)a->weights, a->bias,
+                     a->bias16, &a->rq, out + (size_t)r * (size_t)nout, bits);
+    }
+}
+
+/* Convolution (groups 1): per output pixel its patch (the kernel's taps in [k_h][k_w][in_c] order,
+ * the input zero point where a tap falls outside, zeros up to kp, the row length rounded up to a
+ * word's fields; the weights are zero there) in the scratch (kp bytes, word aligned), then
+ * mcf_pair_row. A 1x1 window without padding whose in_c is whole words reads the pixel in place
+ * (no scratch). The folded bias assumes every tap holds an input: a zero-point tap adds (zp - zp) w
+ * = 0 through the same formula (Sx counts it), a padding one (x = 0, w = 0) nothing. */
+static inline int32_t mcf_pair_conv_kp(const mcf_window *w, int32_t bits)
+{
+    const int32_t n = 32 / bits, k = w->k_h * w->k_w * w->in_c;
+    return (k + n - 1) / n * n;
+}
+
+static inline void mcf_pair_patch8(const mcf_window *w, const int8_t *in_n, int32_t oy, int32_t ox, int8_t zp,
+                                   int8_t *dst, int32_t kp)
+{
+    const int32_t iy0 = oy * w->stride_h - w->pad_top;
+    const int32_t ix0 = ox * w->stride_w - w->pad_left;
+    int8_t *const end = dst + kp;
+    for (int32_t ky = 0; ky < w->k_h; ++ky) {
+        const int32_t iy = iy0 + ky * w->dil_h;
+        for (int32_t kx = 0; kx < w->k_w; ++kx) {
+            const int32_t ix = ix0 + kx * w->dil_w;
+            if (iy < 0 || iy >= w->in_h || ix < 0 || ix >= w->in_w) {
+                memset(dst, zp, (size_t)w->in_c);
+            } else {
+                memcpy(dst, in_n + ((size_t)iy * (size_t)w->in_w + (size_t)ix) * (size_t)w->in_c, (size_t)w->in_c);
             }
-            o[c] = mcf_sub_out_fast(&a->rq, (int32_t)acc[0], c);
+            dst += w->in_c;
+        }
+    }
+    while (dst < end) {
+        *dst++ = 0;
+    }
+}
+
+static inline void mcf_conv2d_sub_pair(const mcf_conv2d_sub_args *a, const int8_t *in, int8_t *out, int32_t bits)
+{
+    const mcf_window *w = &a->win;
+    const int32_t kp = mcf_pair_conv_kp(w, bits);
+    const int32_t direct = w->k_h == 1 && w->k_w == 1 && w->pad_top == 0 && w->pad_left == 0 && kp == w->in_c;
+    int8_t *patch = (int8_t *)(((uintptr_t)a->scratch + 3u) & ~(uintptr_t)3u);
+    const uint32_t *wbase = (const uint32_t *)(const void *)a->weights;
+    const size_t img = (size_t)w->in_h * (size_t)w->in_w * (size_t)w->in_c;
+    for (int32_t n = 0; n < w->batch; ++n) {
+        const int8_t *in_n = in + (size_t)n * img;
+        for (int32_t oy = 0; oy < w->out_h; ++oy) {
+            for (int32_t ox = 0; ox < w->out_w; ++ox) {
+                const int8_t *xr;
+                if (direct) {
+                    xr = in_n + ((size_t)(oy * w->stride_h) * (size_t)w->in_w + (size_t)(ox * w->stride_w))
+                                    * (size_t)w->in_c;
+                } else {
+                    mcf_pair_patch8(w, in_n, oy, ox, (int8_t)a->rq.in_zp, patch, kp);
+                    xr = patch;
+                }
+                mcf_pair_row(xr, kp, w->out_c, wbase, a->bias, a->bias16, &a->rq, out, bits);
+                out += w->out_c;
+            }
         }
     }
 }

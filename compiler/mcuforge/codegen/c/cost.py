@@ -50,6 +50,8 @@ PER_MAC = {
     "mcf_fully_connected_s8_w4_fast": 11.0, "mcf_fully_connected_s8_w2_fast": 11.0,
     # M0 / M3 (no scratch; QEMU M3, FC 256->64: 2.22 / 2.06, docs/subbyte.md)
     "mcf_fully_connected_s8_w4_pair": 2.2, "mcf_fully_connected_s8_w2_pair": 2.1,
+    # convolution: per pixel the FC loop over its patch (a typical shape; pair_conv_per_mac per layer)
+    "mcf_conv2d_s8_w4_pair": 2.5, "mcf_conv2d_s8_w2_pair": 2.4,
     "mcf_depthwise_conv2d_s8_w4_dsp": 2.3, "mcf_depthwise_conv2d_s8_w2_dsp": 2.3,
     "mcf_depthwise_conv2d_s8_w4_dsp_lsh": 2.3, "mcf_depthwise_conv2d_s8_w2_dsp_lsh": 2.3,
     "mcf_depthwise_conv2d_s8_w4_fast": 28.0, "mcf_depthwise_conv2d_s8_w2_fast": 28.0,
@@ -58,6 +60,24 @@ PER_MAC = {
     "mcf_depthwise_conv2d_s8_w4_dsp_gen": 3.5, "mcf_depthwise_conv2d_s8_w2_dsp_gen": 3.5,
     "mcf_depthwise_conv2d_s8_w4_dsp_gen_lsh": 3.6, "mcf_depthwise_conv2d_s8_w2_dsp_gen_lsh": 3.6,
 }
+
+
+def pair_conv_per_mac(bits: int, kp: int, out_c: int, direct: bool) -> float:
+    """Modelled instructions per MAC of mcf_conv2d_s8_w{bits}_pair for a patch of kp bytes (QEMU M3,
+    docs/subbyte.md): the dot loop (31 per 16 MACs int4, 57 per 32 ternary), per output channel
+    the loop's call, the bias and the requantization (about 55), per pixel and patch byte the
+    input sum (3) and, unless the pixel is read in place, the gather (2). Measured: 3x3 16->16
+    2.81 (model 2.63), 3x3 32->32 2.32 (2.29), pointwise 32->64 3.68 (3.71)."""
+    loop = 31 / 16 if bits == 4 else 57 / 32
+    return loop + 55 / kp + (3 if direct else 5) / out_c
+
+
+def fast_conv_per_mac(k: int) -> float:
+    """The same for mcf_conv2d_s8_w{4,2}_fast at patch length k (QEMU M3: k 288 / 144 / 32: 2.95 /
+    3.40 / 4.17); PER_MAC keeps a typical shape's figure."""
+    return 2.8 + 44 / k
+
+
 OPTIMIZED_PER_UNIT = 1.0
 PORTABLE_PER_UNIT = 8.0
 # a layer without MACs (add, pooling, copies): instructions per output element

@@ -61,10 +61,14 @@ def _pair_prepare(params: dict, consts: dict) -> dict:
             "bias": ("int32_t", pair_bias(consts, params["rq"]["in_zp"], bits).astype(np.int32))}
 
 
+def insert_before_fast(kernel: str, accepts, prepare):
+    """Register <kernel>_pair just before the tuned C variant <kernel>_fast: after every DSP /
+    Helium one (tried first on those cores)."""
+    variants = VARIANTS[kernel]
+    at = next(i for i, v in enumerate(variants) if v.function == f"{kernel}_fast")
+    variants.insert(at, Variant(function=f"{kernel}_pair", sources=(f"{kernel}_pair.c",), accepts=accepts,
+                                prepare=prepare))
+
+
 for _bits in (4, 2):
-    _kernel = f"mcf_fully_connected_s8_w{_bits}"
-    _list = VARIANTS[_kernel]
-    # just before the tuned C variant: after every DSP / Helium one (tried first on those cores)
-    _at = next(i for i, v in enumerate(_list) if v.function == f"{_kernel}_fast")
-    _list.insert(_at, Variant(function=f"{_kernel}_pair", sources=(f"{_kernel}_pair.c",),
-                              accepts=_pair_accepts, prepare=_pair_prepare))
+    insert_before_fast(f"mcf_fully_connected_s8_w{_bits}", _pair_accepts, _pair_prepare)
