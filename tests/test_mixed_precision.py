@@ -302,7 +302,7 @@ def test_predicted_loss_is_never_negative(tiny):
     """Every layer of Tiny sits in two neighbour pairs. Clipping each cross term by Cauchy-Schwarz
     alone (|c_ij| <= sqrt(Omega_i Omega_j)) keeps each pair's form >= 0 but not their sum: with
     labels, (4, 2, 2, 8) was predicted at -2.4e-5, below all 8 bits, and the ILP chose it; on
-    tiny YOLO it went all ternary at -0.035 with 10 KB of its budget unused. Shared among a
+    tiny YOLO it went all ternary at -0.035 with 12.5 KB of its budget unused. Shared among a
     layer's pairs, the clip keeps the predicted loss of every configuration >= 0."""
     _, _, g, _, xd, y = tiny
     sens = hessian_sensitivity(g, xd[:64], y[:64], n_probe=48)

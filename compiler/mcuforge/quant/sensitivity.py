@@ -217,7 +217,7 @@ def hessian_sensitivity(g: Graph, x: np.ndarray, labels: np.ndarray | None = Non
                         # estimates cannot turn cross terms into a reward for low widths. (The
                         # per-pair bound alone let a layer with two or more neighbours sum its
                         # cross terms below -1/2 Omega: tiny YOLO's allocation went all ternary at
-                        # a predicted loss of -0.035 with 10 KB of its budget unused.)
+                        # a predicted loss of -0.035 with 12.5 KB of its budget unused.)
                         bound = np.sqrt(sens.layer(i).omega[bi] * sens.layer(j).omega[b]) / max(degree[i], degree[j])
                         sens.pairs.setdefault((i, j), {})[(bi, b)] = float(np.clip(term, -bound, bound))
     return sens
