@@ -21,7 +21,7 @@ max(instructions / 2 (dual issue), multiply + DSP instructions (one such pipe), 
 branches free (predicted), no latencies. Flash wait states (which would favour the kernel reading
 fewer bytes) are not modelled anywhere.
 
-    PYTHONPATH=compiler python benchmarks/cycle_model.py [--no-models] [--layers 128->8,...] [--p 2]
+    PYTHONPATH=compiler python benchmarks/cycle_model.py [--no-models] [--layers 128->8,...] [--p 2] [--profile]
 
 Prints Markdown tables (docs/subbyte.md, "Modelled cycles"); asserts nothing but bit-exactness of
 every build against the golden model.
@@ -367,10 +367,23 @@ def build_and_profile(model, calib, x, out: Path, bits: int, core: str, so: Path
 
 
 COMMON = ("mcf_board_counter_start", "main", "memcpy")
-LOOPS = ("quad_dot", "mcf_sub_fc_radix2", "mcf_sub_fc_radix4", "mcf_sub_fc_radix8", "mcf_sub_fc_radix16")
+LOOPS = ("quad_dot", "mcf_sub_fc_radix2", "mcf_sub_fc_radix4", "mcf_sub_fc_radix8", "mcf_sub_fc_radix16",
+         "mcf_sub_fc_h4x2", "mcf_sub_fc_h2", "mcf_sub_fc_hq", "mcf_sub_fc_hq_s", "mcf_sub_fc_h8", "mcf_sub_fc_h8_s",
+         "mcf_sub_fc_h16", "mcf_sub_fc_h16_s")
 
 
-def bench(rows, work: Path, so: Path, cores, P: int, loops: bool, speed_first: bool = False):
+def profile_lines(name: str, core: str, r: dict, P: int) -> list[str]:
+    """Per build, its functions by modelled cycles: instructions / cycles each (COMMON left out)."""
+    out = []
+    for b in (8, 4, 2):
+        fns = sorted((f for f in r[b].per_fn_cycles if f not in COMMON), key=lambda f: -r[b].per_fn_cycles[f])
+        cells = ", ".join(f"{f.replace('mcf_', '')} {r[b].per_fn_instr[f]:,} / {r[b].per_fn_cycles[f]:,.0f}"
+                          for f in fns[:8])
+        out.append(f"|   {name} {core.upper()} w{b} (instructions / cycles at P = {P}) | {cells} ||||||||")
+    return out
+
+
+def bench(rows, work: Path, so: Path, cores, P: int, loops: bool, speed_first: bool = False, prof: bool = False):
     print(f"| layer | core | int8 instructions / modelled cycles (M4 TRM, zero wait states, P = {P}; M7: throughput bound) | int4 | ternary | int4 / int8 instructions -> cycles | "
           f"ternary / int8 instructions -> cycles | cycles ratio int4 / ternary at P = 1; P = 3; no pairing rules | bit-exact |")
     print("|---|---|---|---|---|---|---|---|---|")
@@ -392,6 +405,8 @@ def bench(rows, work: Path, so: Path, cores, P: int, loops: bool, speed_first: b
             ok = all(v.exact for v in r.values())
             print(f"| {name} | {label} | {cell(8)} | {cell(4)} | {cell(2)} | {ratio(4)} | {ratio(2)} | {sens} | "
                   f"{'yes' if ok else 'NO'} |", flush=True)
+            if prof and core != "m7":
+                print("\n".join(profile_lines(name, core, r, P)), flush=True)
             if loops and core != "m7" and (name == "ad_fcae" or name.startswith("FC") and int(name.split("->")[1]) % 8 == 0):
                 for b in (8, 4, 2):
                     fi = sum(r[b].per_fn_instr[f] for f in LOOPS)
@@ -419,6 +434,7 @@ def main(argv=None):
     ap.add_argument("--cores", default="m4,m33,m7")
     ap.add_argument("--p", type=int, default=2, help="pipeline refill P of the tables (1-3)")
     ap.add_argument("--work", help="keep the build folders here")
+    ap.add_argument("--profile", action="store_true", help="per-function instructions / modelled cycles under each row")
     ap.add_argument("--speed-first", action="store_true", help="compile with speed_first (default: the default kernel "
                     "choice, as benchmarks/subbyte_fc.py and subbyte.py build)")
     args = ap.parse_args(argv)
@@ -444,7 +460,7 @@ def main(argv=None):
                     rows.append((m, (p, None, None)))
                 else:
                     print(f"({p} not found)")
-        bench(rows, work, so, args.cores.split(","), args.p, loops=True, speed_first=args.speed_first)
+        bench(rows, work, so, args.cores.split(","), args.p, loops=True, speed_first=args.speed_first, prof=args.profile)
 
 
 if __name__ == "__main__":

@@ -135,6 +135,7 @@ def test_counts_of_a_compiled_model(so, tmp_path):
     assert sum(per_fn.values()) == pytest.approx(sum(cyc.values()))
     for f, n in n_fn.items():
         assert n <= per_fn[f] <= 15 * n, f
-    # the packed loop is in there and costs more than one cycle an instruction (its LDMs)
-    loop = [f for f in n_fn if f.startswith("mcf_sub_fc_radix")]
+    # the packed loop is in there and costs more than one cycle an instruction (its loads; 64 -> 10 is
+    # a head: mcf_sub_fc_h4x2 / _h8_s)
+    loop = [f for f in n_fn if f.startswith(("mcf_sub_fc_radix", "mcf_sub_fc_h"))]
     assert loop and all(per_fn[f] > n_fn[f] for f in loop)

@@ -132,11 +132,14 @@ def test_fc_rows_left_shift_single_rounding_blocks(tmp_path, monkeypatch):
 
 
 def test_single_row_keeps_the_radix_kernel(tmp_path):
-    """One row: the radix row kernel (it takes left shifts itself), not the block kernels."""
-    model, calib, _ = fc_lsh_net(tmp_path / "m.onnx", rows=1)
-    res = compile_model(model, tmp_path / "out", target="cortex-m4", calib=calib, quiet=True,
-                        weight_bits={"fc0": 4, "fc1": 2})
-    assert _dense_kernels(res) == {"fc0": "mcf_fully_connected_s8_w4_dsp", "fc1": "mcf_fully_connected_s8_w2_dsp"}
+    """One row: the radix row kernels (they take left shifts themselves), not the block kernels; 16 ->
+    10 / 9 are heads (dsp_fc_radix.py: head_ok), 20 -> 10 / 9 (K not a multiple of 8) are not."""
+    for k, sfx in ((16, "_head"), (20, "")):
+        model, calib, _ = fc_lsh_net(tmp_path / f"m{k}.onnx", rows=1, k=k)
+        res = compile_model(model, tmp_path / f"out{k}", target="cortex-m4", calib=calib, quiet=True,
+                            weight_bits={"fc0": 4, "fc1": 2})
+        assert _dense_kernels(res) == {"fc0": "mcf_fully_connected_s8_w4_dsp" + sfx,
+                                       "fc1": "mcf_fully_connected_s8_w2_dsp" + sfx}
 
 
 # -- (2) TFLite: double rounding ------------------------------------------------------------------

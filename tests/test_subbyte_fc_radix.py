@@ -41,31 +41,40 @@ def radix_dots(w: np.ndarray, x: np.ndarray, bits: int, chunk: int) -> np.ndarra
     c, k = w.shape
     words = R.fc_radix_layout(w, bits).view("<u4").astype(np.int64)
     steps = -(-k // R.STEP_K)
-    xp = np.zeros(steps * R.STEP_K, np.int64)
-    xp[:k] = x
-    xw = xp.reshape(-1, 4)[:, [0, 2, 1, 3]].reshape(-1, 2)        # per word: (x_k, x_k+2)
+    xw = x_words(x, k)                                             # per word: (x_k, x_k+2)
     per_group = 4 * steps
-    lo16 = lambda v: v & 0xFFFF
-    s16 = lambda v: v - ((v & 0x8000) << 1)
     out = []
     for g, (_, p, b, top_offset) in enumerate(R._groups(w, bits)):
         u = words[g * per_group:(g + 1) * per_group]
         d = np.zeros(p, np.int64)
         for s0 in range(0, steps, chunk):
             sl = slice(4 * s0, 4 * min(steps, s0 + chunk))
-            uu, xx = u[sl], xw[sl]
-            r = []
-            for j in range(p - 1):
-                m = ((1 << b) - 1) << (b * j)
-                r.append(_i32(((uu & m) * xx[:, 0] + ((uu >> 16) & m) * xx[:, 1]).sum()))
-            r.append(_i32((s16(lo16(uu)) * xx[:, 0] + s16(uu >> 16) * xx[:, 1]).sum()))
-            for j in range(p - 1):
-                d[j] += r[j] >> (b * j)
-            d[p - 1] += _i32(r[p - 1] - sum(r[:p - 1])) >> (b * (p - 1))
+            d += group_dots(u[sl], xw[sl], p, b)
         d[:p if top_offset else p - 1] -= R.OFFSET[bits] * int(x.sum())
         out.extend(d)
     assert len(words) == per_group * -(-c // R.CHANNELS[bits])       # the flash of padded groups
     return np.array(out[:c])
+
+
+def x_words(x: np.ndarray, k: int) -> np.ndarray:
+    """The row zero-padded to whole steps, per word of weights its x pair (x_k, x_k+2)."""
+    xp = np.zeros(-(-k // R.STEP_K) * R.STEP_K, np.int64)
+    xp[:len(x)] = x
+    return xp.reshape(-1, 4)[:, [0, 2, 1, 3]].reshape(-1, 2)
+
+
+def group_dots(uu: np.ndarray, xx: np.ndarray, p: int, b: int) -> np.ndarray:
+    """One group's decoded sums over words uu against their x pairs xx, as the loops form them: int32
+    SMLAD sums that wrap (the masked fields' and the raw word's), the top field by difference."""
+    lo16 = lambda v: v & 0xFFFF
+    s16 = lambda v: v - ((v & 0x8000) << 1)
+    r = []
+    for j in range(p - 1):
+        m = ((1 << b) - 1) << (b * j)
+        r.append(_i32(((uu & m) * xx[:, 0] + ((uu >> 16) & m) * xx[:, 1]).sum()))
+    r.append(_i32((s16(lo16(uu)) * xx[:, 0] + s16(uu >> 16) * xx[:, 1]).sum()))
+    d = [r[j] >> (b * j) for j in range(p - 1)]
+    return np.array(d + [_i32(r[p - 1] - sum(r[:p - 1])) >> (b * (p - 1))], np.int64)
 
 
 @pytest.mark.parametrize("bits", [4, 2])
@@ -175,7 +184,8 @@ def check_fc_row(tmp_path: Path, buf: bytes, w: np.ndarray, bits: int, exact: bo
         out = tmp_path / target
         res = compile_model(path, out, target=target, quiet=True, weight_bits=8 if exact else bits)
         layer = [l for l in res.info["layers"] if l["op"] == "dense"][0]
-        assert layer["kernel"] == f"mcf_fully_connected_s8_w{bits}_dsp", layer["kernel"]
+        head = R.head_ok(w.shape[1], w.shape[0])          # mcf_sub_fc_head alone (_dsp_head)
+        assert layer["kernel"] == f"mcf_fully_connected_s8_w{bits}_dsp" + ("_head" if head else ""), layer["kernel"]
         infos.append((layer, out))
         if x is None:
             x = rng.integers(-128, 128, (samples, w.shape[1])).astype(np.int8)
@@ -258,13 +268,27 @@ def test_fc_radix_m7_m33(tmp_path, name):
     _run_case(tmp_path, name, (M7, M33), host=False)
 
 
+def by_path(name: str, rel: str):
+    """A module of this repository by its file (tests/kernels/layer_models.py, benchmarks/cycle_model.py),
+    under the plain name the benchmarks import it by: with benchmarks/ on sys.path (as
+    tests/test_cycle_model.py puts it), `kernels` is benchmarks/kernels.py, not tests/kernels/."""
+    import importlib.util
+    import sys
+    mod = sys.modules.get(name)
+    if mod is None:
+        spec = importlib.util.spec_from_file_location(name, Path(__file__).resolve().parents[1] / rel)
+        mod = sys.modules[name] = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(mod)
+    return mod
+
+
 def fc_layer_instructions(tmp_path: Path, k: int, n: int, bits=(8, 4, 2)) -> dict:
     """Instructions of a one-layer K -> N model (random calibrated ONNX) on QEMU Cortex-M4 per weight
     width, default kernels: the int8 DSP row kernel and the radix row kernels, each run bit-exact
     with the golden model."""
-    from kernels.layer_models import build_model, fc_spec
+    lm = by_path("layer_models", "tests/kernels/layer_models.py")
     _need_qemu()
-    model, calib, x = build_model([fc_spec(k, n)], tmp_path / "m.onnx")
+    model, calib, x = lm.build_model([lm.fc_spec(k, n)], tmp_path / "m.onnx")
     x = [a[:1] for a in x]
     counts = {}
     for b in bits:
@@ -274,7 +298,8 @@ def fc_layer_instructions(tmp_path: Path, k: int, n: int, bits=(8, 4, 2)) -> dic
         np.testing.assert_array_equal(y, ref)
         counts[b] = info["instructions"]
         assert res.info["layers"][0]["kernel"] == ("mcf_fully_connected_s8_dsp_row" if b == 8 else
-                                                   f"mcf_fully_connected_s8_w{b}_dsp")
+                                                   f"mcf_fully_connected_s8_w{b}_dsp"
+                                                   + ("_head" if R.head_ok(k, n) else ""))
     return counts
 
 

@@ -131,8 +131,9 @@ def test_tf_converter_int4_tflm_golden_qemu_m4(tmp_path):
     # the DSP kernel's groups of 4: 36 nibbles, 18 bytes; depthwise 72 / 2; the single-row FC's radix
     # layout holds 4 channels a halfword, 10 outputs padded to 12: 12 * 128 / 2) + constants: the
     # convolution and depthwise 7 bytes a channel (int16 biases, TFLite's int32 multipliers), the
-    # FC 9 (its exponents four a word: 8 * 10 + 12); int8 storage would be 1568 + 12 a channel
-    assert [l["weight_bytes"] for l in layers] == [8 * 18 + 7 * 8, 36 + 7 * 8, 12 * 128 // 2 + 8 * 10 + 12]
+    # FC 9 (its exponents four a word: 8 * 10 + 12), + 4 for its sentinel word (128 -> 10 is a head,
+    # dsp_fc_radix.py: head_ok); int8 storage would be 1568 + 12 a channel
+    assert [l["weight_bytes"] for l in layers] == [8 * 18 + 7 * 8, 36 + 7 * 8, 12 * 128 // 2 + 8 * 10 + 12 + 4]
 
 
 @pytest.mark.slow
@@ -154,10 +155,11 @@ def test_int4_tflm_golden_qemu_m4(tmp_path):
         bias16 = re.search(rf"_L{i}_bias16\[", src) is not None
         assert not re.search(rf"_L{i}_mult16\[", src)
         consts = ch * ((2 if bias16 else 4) + 4 + 1)
-        if l["kernel"].endswith("_dsp") and l["op"] == "dense":
+        if l["kernel"].endswith(("_dsp", "_dsp_head")) and l["op"] == "dense":
             # the single-row FC's radix layout: 4 channels a halfword per input (7 -> 8), its
-            # constants packed in one int32 array: doubled bias and multiplier, exponents four a word
-            want = 8 * 144 // 2 + 8 * ch + 4 * -(-ch // 4)
+            # constants packed in one int32 array: doubled bias and multiplier, exponents four a word;
+            # 144 -> 7 is a head (dsp_fc_radix.py: head_ok): + the 8-channel loop's sentinel word
+            want = 8 * 144 // 2 + 8 * ch + 4 * -(-ch // 4) + 4 * l["kernel"].endswith("_head")
         elif l["kernel"].endswith("_dsp") and row:
             want = (ch + ch % 2) * row + consts          # channel pairs (an odd last one padded)
         elif l["kernel"].endswith("_dsp_gen"):

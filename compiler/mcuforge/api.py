@@ -58,20 +58,15 @@ def load_samples(path: str | Path | np.ndarray | None, g: Graph) -> list[dict[st
     elif isinstance(path, np.ndarray):
         arrays = [path]
     else:
-        path = Path(path)
-        if not path.is_file():
-            raise McuforgeError(f"sample file not found: {path}")
-        try:
-            loaded = np.load(path, allow_pickle=False)
-            if isinstance(loaded, np.ndarray):
-                arrays = [loaded]
-            else:
-                names = g.meta.get("onnx_names", {}).get("inputs", [])
-                arrays = [loaded[n] if n in loaded.files else None for n in names] if names else []
-                if not arrays or any(a is None for a in arrays):
-                    arrays = [loaded[k] for k in loaded.files][:len(g.inputs)]
-        except Exception as e:  # noqa: BLE001 - ValueError, OSError, EOFError, BadZipFile, ...
-            raise McuforgeError(f"cannot read samples {path}: {str(e).splitlines()[0] if str(e) else type(e).__name__}") from None
+        from .sample_files import load_array_file
+        loaded = load_array_file(path, "sample")
+        if isinstance(loaded, np.ndarray):
+            arrays = [loaded]
+        else:   # .npz: arrays by input name, else in input order
+            names = g.meta.get("onnx_names", {}).get("inputs", [])
+            arrays = [loaded.get(n) for n in names] if names else []
+            if not arrays or any(a is None for a in arrays):
+                arrays = list(loaded.values())[:len(g.inputs)]
     if len(arrays) != len(g.inputs):
         raise McuforgeError(f"samples hold {len(arrays)} arrays, the model has {len(g.inputs)} inputs")
     feeds = []
@@ -79,12 +74,8 @@ def load_samples(path: str | Path | np.ndarray | None, g: Graph) -> list[dict[st
     count = None
     for name, arr in zip(g.inputs, arrays):
         t = g.tensors[name]
-        arr = np.asarray(arr)
-        if arr.dtype.kind not in "fiu" or arr.size == 0:
-            raise McuforgeError(f"samples for input {name}: {arr.dtype} array of shape {arr.shape}; "
-                                f"expected a non-empty array of real numbers")
-        if arr.dtype.kind == "f" and not np.all(np.isfinite(arr)):
-            raise McuforgeError(f"samples for input {name} hold NaN or infinite values")
+        from .sample_files import check_real_array
+        arr = check_real_array(arr, f"samples for input {name}")
         user_shape = tuple(t.shape[i] for i in np.argsort(perms[name])) if name in perms else t.shape
         per_sample = user_shape[1:] if user_shape and user_shape[0] == 1 else user_shape
         if user_shape and arr.shape[1:] == tuple(user_shape[1:]) and user_shape[0] == 1:
@@ -134,6 +125,9 @@ def prepare_graph(model, quant: str = "int8", calib=None, calib_method: str = "m
     from .passes.pipeline import canonicalize
     if quant not in QUANT_MODES:
         raise McuforgeError(f"--quant must be one of {', '.join(QUANT_MODES)}, not {quant!r}")
+    if quant == "fixed" and weight_bits not in (None, 8):
+        raise McuforgeError(f"--weight-bits {weight_bits} needs --quant int8 (the C fixed-point path has 8-bit "
+                            f"weights; sub-byte fixed point: mcuforge hls / rtl --weight-bits 4|2)")
     if quant == "fixed":
         return _prepare_fixed(model, calib, quiet), {}
     g = model if isinstance(model, Graph) else load_model(model, input_shapes, example_inputs)
@@ -165,6 +159,9 @@ def prepare_graph(model, quant: str = "int8", calib=None, calib_method: str = "m
             samples = load_samples(calib, g)
             missing = [t for t in list(g.inputs) + [o for n in g.nodes.values() for o in n.outputs]
                        if g.tensors[t].quant is None]
+            if weight_bits == "mixed" and not samples:
+                raise McuforgeError("--weight-bits mixed needs calibration samples (--calib X.npy): the layers' "
+                                    "Hessian sensitivities are measured on them")
             if missing and not samples:
                 raise McuforgeError("int8 quantization needs calibration samples: pass --calib SAMPLES.npz "
                                     "(or compile with --quant float32)")

@@ -35,6 +35,7 @@ def _mixed_options(args):
     import numpy as np
 
     from .quant.mixed import MixedOptions
+    from .sample_files import load_array_file
     mixed_only = [flag for flag, v in (("--flash-budget", args.flash_budget), ("--instr-budget", args.instr_budget),
                                        ("--calib-data", args.calib_data)) if v is not None]
     if args.weight_bits != "mixed":
@@ -42,25 +43,39 @@ def _mixed_options(args):
             raise McuforgeError(f"{', '.join(mixed_only)} applies to --weight-bits mixed")
         if args.layer_calib is None:
             return None
+        if args.weight_bits in (None, "8"):
+            raise McuforgeError(f"--layer-calib {args.layer_calib} applies to low-bit weights: add --weight-bits "
+                                f"4, 2 or mixed")
         return MixedOptions(layer_calib=args.layer_calib, ternary_method=args.ternary_method)
+    for flag, v, unit in (("--flash-budget", args.flash_budget, "bytes"), ("--instr-budget", args.instr_budget,
+                                                                          "instructions")):
+        if v is not None and v <= 0:
+            raise McuforgeError(f"{flag} must be a positive number of {unit}, not {v}")
     labels = None
     if args.calib_data:
         path = Path(args.calib_data)
-        if not path.is_file():
-            raise McuforgeError(f"--calib-data file not found: {path}")
-        try:
-            labels = np.load(path, allow_pickle=False)
-        except Exception as e:  # noqa: BLE001 - numpy raises ValueError, OSError, EOFError...
-            raise McuforgeError(f"cannot read --calib-data {path}: {type(e).__name__}") from None
+        labels = load_array_file(path, "--calib-data")
+        if not isinstance(labels, np.ndarray):
+            raise McuforgeError(f"--calib-data {path}: expected a .npy array of class labels, not an .npz")
         if labels.dtype.kind not in "iu":
             raise McuforgeError(f"--calib-data {path}: expected integer class labels, got {labels.dtype}")
+        if labels.ndim != 1:
+            raise McuforgeError(f"--calib-data {path}: expected one class label per --calib sample (shape (N,)), "
+                                f"got shape {labels.shape}")
     return MixedOptions(flash_budget=args.flash_budget, instr_budget=args.instr_budget, labels=labels,
                         layer_calib=args.layer_calib or "bias", ternary_method=args.ternary_method,
                         portable_kernels=args.portable_kernels)
 
 
+def _inputs(args) -> list:
+    """The files a command reads (the output folder must not hold them: it is replaced)."""
+    return [getattr(args, k, None) for k in ("model", "calib", "calib_data", "auto_data", "auto_labels")]
+
+
 def cmd_compile(args):
     from .api import compile_model, report
+    from .outdir import check_output_dir
+    check_output_dir(args.output, _inputs(args))
     if getattr(args, "train", False):
         from .cli_train import compile_train
         compile_train(args)
@@ -131,9 +146,16 @@ def cmd_report(args):
     return info
 
 
+class Parser(argparse.ArgumentParser):
+    """Usage errors in one line, what is wrong and where the usage is (subcommands inherit it)."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     from .targets import list_boards, list_cores
-    p = argparse.ArgumentParser(prog="mcuforge", description="Compile neural networks for microcontrollers and FPGAs.")
+    p = Parser(prog="mcuforge", description="Compile neural networks for microcontrollers and FPGAs.")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     c = sub.add_parser("compile", help="compile an ONNX or .tflite model to a C library",

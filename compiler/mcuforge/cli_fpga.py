@@ -40,8 +40,17 @@ def _warn_no_calib(args):
               "nodes set theirs) come from uniform noise in [0, 1]")
 
 
+def _check_output(args):
+    from .errors import McuforgeError
+    from .outdir import check_output_dir
+    if args.khot_max < 0:
+        raise McuforgeError(f"--khot-max must be 0 (always multipliers) or more, not {args.khot_max}")
+    check_output_dir(args.output, [args.model, args.calib])
+
+
 def cmd_hls(args):
     from .codegen.hls.project import write_hls_project
+    _check_output(args)
     _warn_no_calib(args)
     out = write_hls_project(args.model, args.output, part=args.part, name=args.name, **_bits(args))
     print(f"wrote Vitis HLS project {out} (vitis_hls -f build_prj.tcl; "
@@ -50,6 +59,7 @@ def cmd_hls(args):
 
 def cmd_rtl(args):
     from .codegen.rtl.project import write_rtl_project
+    _check_output(args)
     _warn_no_calib(args)
     out = write_rtl_project(args.model, args.output, name=args.name, balance=not args.no_balance, **_bits(args))
     print(f"wrote Verilog design {out} (mcuforge simulate {out} --board verilator)")

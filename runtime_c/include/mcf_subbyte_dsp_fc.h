@@ -33,7 +33,8 @@
 #if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
 
 #define MCF_SUB_FC_STATE 25     /* dsp_fc_radix.py: STATE_WORDS */
-#define MCF_SUB_FC_CHUNK 0xFFFF /* `block`: the chunk length in steps; bit 16: some channel shifts left */
+#define MCF_SUB_FC_CHUNK 0xFFFF /* `block`: the chunk length in steps */
+#define MCF_SUB_FC_LSH 0x10000  /* `block`: some channel shifts left */
 
 /* The loops: r0 = weights (returned advanced), r1 = x words, r2 = their end (the state words);
  * 16 x bytes a step of 8 inputs, four (int4) / two (ternary) steps a pass, entered by the count
@@ -69,14 +70,20 @@
  * int4: prefix sums r3 (p0), r4 (p1), r5 (p2), r6 (raw); weight words r7-r10 (LDM of 4), x words
  * r2, r11, r12, lr (LDM of 4). A step of 8 inputs: 2 LDM, 12 BIC / AND, 16 SMLAD: 30 instructions
  * per 32 MACs, four steps a pass + CMP / BNE: 15.25 per 16 MACs (was 15.75 with a mask temporary). */
-#define MCF_FC4_WORD(u, x)                                                          \
-    "smlad r6, " u ", " x ", r6\n\t"                                                \
+#define MCF_FC4_WORDS(u, x, p0, p1, p2, raw)                                        \
+    "smlad " raw ", " u ", " x ", " raw "\n\t"                                      \
     "bic " u ", " u ", #0xF000F000\n\t"                                             \
-    "smlad r5, " u ", " x ", r5\n\t"                                                \
+    "smlad " p2 ", " u ", " x ", " p2 "\n\t"                                        \
     "bic " u ", " u ", #0x0F000F00\n\t"                                             \
-    "smlad r4, " u ", " x ", r4\n\t"                                                \
+    "smlad " p1 ", " u ", " x ", " p1 "\n\t"                                        \
     "and " u ", " u ", #0x000F000F\n\t"                                             \
-    "smlad r3, " u ", " x ", r3\n\t"
+    "smlad " p0 ", " u ", " x ", " p0 "\n\t"
+#define MCF_FC4_WORD(u, x) MCF_FC4_WORDS(u, x, "r3", "r4", "r5", "r6")
+/* the prefix sums p0 .. raw -> the group's dot products (field j: W_j + o S, top: W_top) */
+#define MCF_FC4_DECODE(p0, p1, p2, raw)                                             \
+    "subs " raw ", " raw ", " p2 "\n\t" "asrs " raw ", " raw ", #12\n\t"              \
+    "subs " p2 ", " p2 ", " p1 "\n\t" "asrs " p2 ", " p2 ", #8\n\t"                   \
+    "subs " p1 ", " p1 ", " p0 "\n\t" "asrs " p1 ", " p1 ", #4\n\t"
 
 #define MCF_FC4_STEP                                                                \
     "ldmia r0!, {r7, r8, r9, r10}\n\t"                                              \
@@ -111,8 +118,7 @@ MCF_FC_LOOP(mcf_sub_fc_radix4)
         "cmp r2, #0x80008000\n\t"
         "bne 1b\n\t"
         "sub r2, r1, #16\n\t"
-        "subs r6, r6, r5\n\t" "asrs r6, r6, #12\n\t" "subs r5, r5, r4\n\t" "asrs r5, r5, #8\n\t"
-        "subs r4, r4, r3\n\t" "asrs r4, r4, #4\n\t"
+        MCF_FC4_DECODE("r3", "r4", "r5", "r6")
         "stm r2, {r3-r6}\n\t"
         "add r12, r2, #32\n\t"
         "ldm r12, {r4-r11, pc}\n\t");
@@ -137,6 +143,16 @@ MCF_FC_LOOP(mcf_sub_fc_radix4)
     "smlad r4, " u ", " x ", r4\n\t"                                                \
     "and " u ", " u ", #0x00030003\n\t"                                             \
     "smlad r3, " u ", " x ", r3\n\t"
+
+/* the prefix sums r3 .. r10 -> the dot products (fields 0-6: W_j + S, the top one W_7) */
+#define MCF_FC2_DECODE                                                              \
+    "subs r10, r10, r9\n\t" "asrs r10, r10, #14\n\t"                              \
+    "subs r9, r9, r8\n\t" "asrs r9, r9, #12\n\t"                                  \
+    "subs r8, r8, r7\n\t" "asrs r8, r8, #10\n\t"                                  \
+    "subs r7, r7, r6\n\t" "asrs r7, r7, #8\n\t"                                   \
+    "subs r6, r6, r5\n\t" "asrs r6, r6, #6\n\t"                                   \
+    "subs r5, r5, r4\n\t" "asrs r5, r5, #4\n\t"                                   \
+    "subs r4, r4, r3\n\t" "asrs r4, r4, #2\n\t"
 
 /* a step of 8 inputs with its first x pair already in r2, r12 */
 #define MCF_FC2_STEP                                                                \
@@ -166,13 +182,7 @@ MCF_FC_LOOP(mcf_sub_fc_radix2)
         "cmp r2, #0x80008000\n\t"
         "bne 1b\n\t"
         "sub r2, r1, #8\n\t"
-        "subs r10, r10, r9\n\t" "asrs r10, r10, #14\n\t"
-        "subs r9, r9, r8\n\t" "asrs r9, r9, #12\n\t"
-        "subs r8, r8, r7\n\t" "asrs r8, r8, #10\n\t"
-        "subs r7, r7, r6\n\t" "asrs r7, r7, #8\n\t"
-        "subs r6, r6, r5\n\t" "asrs r6, r6, #6\n\t"
-        "subs r5, r5, r4\n\t" "asrs r5, r5, #4\n\t"
-        "subs r4, r4, r3\n\t" "asrs r4, r4, #2\n\t"
+        MCF_FC2_DECODE
         "stm r2, {r3-r10}\n\t"
         "add r12, r2, #32\n\t"
         "ldm r12, {r4-r11, pc}\n\t");
@@ -248,8 +258,10 @@ MCF_FC_LOOP(mcf_sub_fc_radix16)
  * where the layer's range is all of int8). Registers: r0 st, r1 dots, r2 out, r3 end, r4 bm, r5 sh,
  * r6 zp1, r7 lo, r8 hi, r9 corr; r10 dot / A, r11 e, r12 2 bias' / rcz, lr m / y. No stack. */
 #define MCF_FC_OUT(top, lsh_check, clamp)                                           \
-    "add r1, r0, #32\n\t"                                                           \
-    "stm r1, {r4-r11, lr}\n\t"                                                      \
+    "add.w r1, r0, #32\n\t"                                                         \
+    "stm.w r1, {r4-r11, lr}\n\t"                                                    \
+    /* the body: MCF_FC_OUT_SKIP bytes in, where a head's loop jumps with the caller's registers \
+     * saved at st[8 .. 16] already */                                              \
     "add r1, r0, #68\n\t"                                                           \
     "ldm r1, {r2-r9}\n\t"                                                           \
     "ldr r10, [r0, #" #top " * 4]\n\t"                                              \
@@ -293,6 +305,8 @@ MCF_FC_LOOP(mcf_sub_fc_radix16)
 /* the clamp to [lo, hi] on byte 0 (left out where the layer's range is all of int8: SSAT does it) */
 #define MCF_FC_CLAMP "ssub8 r12, lr, r7\n\t" "sel lr, lr, r7\n\t" "ssub8 r12, r8, lr\n\t" "sel lr, lr, r8\n\t"
 
+#define MCF_FC_OUT_SKIP 8       /* the two 32-bit instructions (.w) that save the caller's registers */
+
 /* P = 4 / 8; _r: layers without left shifts (every e >= 1: no test an output); _n: layers whose
  * clamp is all of int8 (no activation) */
 #define MCF_FC_OUT_FN(name, top, lsh_check, clamp)                                  \
@@ -312,16 +326,197 @@ MCF_FC_OUT_FN(mcf_sub_fc_out2_rn, 7, "", "")
 
 typedef void (*mcf_sub_fc_outf)(int32_t *);
 
+#define MCF_FC_OUT_PICK(P)                                                          \
+    (lsh ? (clamp ? mcf_sub_fc_out##P : mcf_sub_fc_out##P##_n)                       \
+         : (clamp ? mcf_sub_fc_out##P##_r : mcf_sub_fc_out##P##_rn))
+
 /* The layer's output routine: left shifts (bit 16 of `block`) and a clamp narrower than int8. */
 static inline __attribute__((always_inline)) mcf_sub_fc_outf mcf_sub_fc_out(int32_t block, const mcf_requant_sub *rq,
                                                                            int32_t bits)
 {
-    const int32_t lsh = block & ~MCF_SUB_FC_CHUNK, clamp = rq->act_min > -128 || rq->act_max < 127;
-    if (bits == 4) {
-        return lsh ? (clamp ? mcf_sub_fc_out4 : mcf_sub_fc_out4_n) : (clamp ? mcf_sub_fc_out4_r : mcf_sub_fc_out4_rn);
-    }
-    return lsh ? (clamp ? mcf_sub_fc_out2 : mcf_sub_fc_out2_n) : (clamp ? mcf_sub_fc_out2_r : mcf_sub_fc_out2_rn);
+    const int32_t lsh = block & MCF_SUB_FC_LSH, clamp = rq->act_min > -128 || rq->act_max < 127;
+    return bits == 4 ? MCF_FC_OUT_PICK(4) : MCF_FC_OUT_PICK(2);
 }
+
+/* ... the address of its body, for a head loop's tail (bit 0 set: Thumb) */
+static inline __attribute__((always_inline)) int32_t mcf_sub_fc_out_body(int32_t block, const mcf_requant_sub *rq,
+                                                                         int32_t bits)
+{
+    return (int32_t)((uintptr_t)mcf_sub_fc_out(block, rq, bits) + MCF_FC_OUT_SKIP);
+}
+
+/* Heads (`block` & MCF_SUB_FC_HEAD; dsp_fc_radix.py: head_ok): K a multiple of 8 up to 504, at most
+ * 12 outputs. No widening pass: each loop widens the row itself (LDR of 4 inputs, 2 SXTB16, shared
+ * by every channel of the call) and the first one also sums it (S in two 16-bit lanes: 2 SADD16 per
+ * 4 inputs, |lane| <= 252 * 128), so the scratch is the state words alone. An 8-channel loop (int4:
+ * two groups, their words interleaved per 4 inputs; ternary: one group) has no register for an end:
+ * it stops on a sentinel word after its weights (a low field n = w + o is never 0 in int4, never 3 in
+ * ternary). The loops are naked and use no stack of their own: st, the state, is their fifth
+ * argument, in the caller's outgoing argument area at [sp]. They do not return: their tail stores the
+ * sums, o S (the first loop), w advanced at st[MCF_FC_HW] and jumps to the output routine's body at
+ * st[MCF_FC_HOUT] (mcf_sub_fc_out_body), which returns to their caller: one save and restore of the
+ * caller's registers for both. */
+#define MCF_SUB_FC_HEAD 0x20000 /* `block`: dsp_fc_radix.py HEAD_FLAG */
+#define MCF_FC_HOUT 25          /* dsp_fc_radix.py: HEAD_STATE_WORDS = 27 */
+#define MCF_FC_HW 26
+#define MCF_FC_HLOOP(name)                                                          \
+    static __attribute__((naked, noinline, unused)) void name(                       \
+        const uint32_t *w __attribute__((unused)), const int8_t *x __attribute__((unused)), \
+        const int8_t *xend __attribute__((unused)), int32_t sh __attribute__((unused)), \
+        int32_t *st __attribute__((unused)))
+
+#define MCF_FCH_SAVE "ldr r12, [sp]\n\t" "add r12, r12, #32\n\t" "stm r12, {r4-r11, lr}\n\t"
+/* 4 inputs of the row widened: xe r11 = (x0, x2), xo r12 = (x1, x3); S += their lanes */
+#define MCF_FCH_X "ldr r12, [r1], #4\n\t" "sxtb16 r11, r12\n\t" "sxtb16 r12, r12, ror #8\n\t"
+#define MCF_FCH_S(s) "sadd16 " s ", " s ", r11\n\t" "sadd16 " s ", " s ", r12\n\t"
+#define MCF_FCH_SUM(s) "sxth r11, " s "\n\t" "add " s ", r11, " s ", asr #16\n\t"
+/* the end: the sums to st[0 ..], w to st[26], then the output routine's body with r0 = st */
+#define MCF_FCH_RET(sums, corr)                                                     \
+    "ldr r12, [sp]\n\t"                                                             \
+    "stm r12, {" sums "}\n\t"                                                       \
+    corr                                                                            \
+    "str r0, [r12, #104]\n\t"                                                       \
+    "mov r0, r12\n\t"                                                               \
+    "ldr pc, [r12, #100]\n\t"
+
+/* the 8-channel loops' sums r3-r10 zeroed; without _s: the first two weight words, the loop's label */
+#define MCF_FCH_ZERO8                                                               \
+    "movs r3, #0\n\t" "movs r4, #0\n\t" "movs r5, #0\n\t" "movs r6, #0\n\t"             \
+    "movs r7, #0\n\t" "mov r8, r3\n\t" "mov r9, r3\n\t" "mov r10, r3\n\t"
+#define MCF_FCH_WIDE_ENTRY MCF_FCH_ZERO8 "ldrd r2, lr, [r0], #8\n\t" "1:\n\t"
+
+/* int4, two groups of 4 channels: prefix sums A r3-r6, B r7-r10, weight words A_e, B_e, A_o, B_o per
+ * 4 inputs. A's top field leaves as W_3 + 8 S, so that the 8-channel output routine (top field 7)
+ * decodes all 8. _s (the layer's first loop): S in r2, so single LDRs of the weights (lr); per 4
+ * inputs (32 MACs) 4 LDR + 1 LDR / 2 SXTB16 / 2 SADD16 of x + 12 BIC / AND + 16 SMLAD, 1/4 of loop:
+ * 37.25 instructions; it stores o S = 8 S at st[24]. Without _s (a narrower loop ran first and
+ * stored o S): the weights by LDRD (r2, lr), 33.25. */
+#define MCF_FCH4X2_X                                                                \
+    MCF_FCH_X                                                                       \
+    MCF_FC4_WORDS("r2", "r11", "r3", "r4", "r5", "r6")                              \
+    MCF_FC4_WORDS("lr", "r11", "r7", "r8", "r9", "r10") "ldrd r2, lr, [r0], #8\n\t" \
+    MCF_FC4_WORDS("r2", "r12", "r3", "r4", "r5", "r6")                              \
+    MCF_FC4_WORDS("lr", "r12", "r7", "r8", "r9", "r10") "ldrd r2, lr, [r0], #8\n\t"
+
+MCF_FC_HLOOP(mcf_sub_fc_h4x2)
+{
+    __asm__ volatile(
+        MCF_FCH_SAVE
+        MCF_FCH_WIDE_ENTRY
+        MCF_FCH4X2_X MCF_FCH4X2_X
+        "tst r2, #15\n\t"
+        "bne 1b\n\t"
+        "sub r0, r0, #4\n\t"                  /* past the sentinel only */
+        MCF_FC4_DECODE("r3", "r4", "r5", "r6") MCF_FC4_DECODE("r7", "r8", "r9", "r10")
+        "ldr r12, [sp]\n\t"
+        "ldr r2, [r12, #96]\n\t"
+        "add r6, r6, r2\n\t"
+        MCF_FCH_RET("r3-r10", ""));
+}
+
+#define MCF_FCH4X2S_X                                                               \
+    MCF_FCH_X MCF_FCH_S("r2")                                                       \
+    MCF_FC4_WORDS("lr", "r11", "r3", "r4", "r5", "r6") "ldr lr, [r0], #4\n\t"        \
+    MCF_FC4_WORDS("lr", "r11", "r7", "r8", "r9", "r10") "ldr lr, [r0], #4\n\t"       \
+    MCF_FC4_WORDS("lr", "r12", "r3", "r4", "r5", "r6") "ldr lr, [r0], #4\n\t"        \
+    MCF_FC4_WORDS("lr", "r12", "r7", "r8", "r9", "r10") "ldr lr, [r0], #4\n\t"
+
+MCF_FC_HLOOP(mcf_sub_fc_h4x2_s)
+{
+    __asm__ volatile(
+        MCF_FCH_SAVE
+        "movs r2, #0\n\t" MCF_FCH_ZERO8
+        "ldr lr, [r0], #4\n\t"
+        "1:\n\t"
+        MCF_FCH4X2S_X MCF_FCH4X2S_X
+        "tst lr, #15\n\t"
+        "bne 1b\n\t"
+        MCF_FC4_DECODE("r3", "r4", "r5", "r6") MCF_FC4_DECODE("r7", "r8", "r9", "r10")
+        MCF_FCH_SUM("r2")
+        "lsl r2, r2, #3\n\t"
+        "add r6, r6, r2\n\t"
+        MCF_FCH_RET("r3-r10", "str r2, [r12, #96]\n\t"));
+}
+
+/* ternary, one group of 8: prefix sums r3-r10. _s: S r2, weight words lr; per 4 inputs (32 MACs) 2
+ * LDR + 1 LDR / 2 SXTB16 / 2 SADD16 of x + 14 BIC / AND + 16 SMLAD, 1/4 of loop: 37.25; it stores
+ * o S = S at st[24]. Without _s: the two words by LDRD (r2, lr): 34.25. */
+#define MCF_FCH2_X                                                                  \
+    MCF_FCH_X                                                                       \
+    MCF_FC2_WORD("r2", "r11") MCF_FC2_WORD("lr", "r12") "ldrd r2, lr, [r0], #8\n\t"
+
+MCF_FC_HLOOP(mcf_sub_fc_h2)
+{
+    __asm__ volatile(
+        MCF_FCH_SAVE
+        MCF_FCH_WIDE_ENTRY
+        MCF_FCH2_X MCF_FCH2_X
+        "cmn r2, #1\n\t"
+        "bne 1b\n\t"
+        "sub r0, r0, #4\n\t"
+        MCF_FC2_DECODE
+        MCF_FCH_RET("r3-r10", ""));
+}
+
+#define MCF_FCH2S_X                                                                 \
+    MCF_FCH_X MCF_FCH_S("r2")                                                       \
+    MCF_FC2_WORD("lr", "r11") "ldr lr, [r0], #4\n\t"                                \
+    MCF_FC2_WORD("lr", "r12") "ldr lr, [r0], #4\n\t"
+
+MCF_FC_HLOOP(mcf_sub_fc_h2_s)
+{
+    __asm__ volatile(
+        MCF_FCH_SAVE
+        "movs r2, #0\n\t" MCF_FCH_ZERO8
+        "ldr lr, [r0], #4\n\t"
+        "1:\n\t"
+        MCF_FCH2S_X MCF_FCH2S_X
+        "cmn lr, #1\n\t"
+        "bne 1b\n\t"
+        MCF_FC2_DECODE
+        MCF_FCH_SUM("r2")
+        MCF_FCH_RET("r3-r10", "str r2, [r12, #96]\n\t"));
+}
+
+/* The last group of a head, or its only one: 4 channels in 4-bit fields (an int4 group, or a ternary
+ * one with every field offset binary), 2 in 8-bit, 1 in 16-bit fields (as mcf_sub_fc_radix4 / 8 / 16),
+ * weight words r9, r10 by LDRD, the end in r2. _s: the layer's first loop, which sums the row too
+ * (r7) and stores o S = S << sh (r8) at st[24]. */
+#define MCF_FCHQ_X MCF_FCH_X "ldrd r9, r10, [r0], #8\n\t"                           \
+    MCF_FC4_WORDS("r9", "r11", "r3", "r4", "r5", "r6") MCF_FC4_WORDS("r10", "r12", "r3", "r4", "r5", "r6")
+#define MCF_FCH8_X MCF_FCH_X "ldrd r9, r10, [r0], #8\n\t"                           \
+    MCF_FC8_WORD("r9", "r11") MCF_FC8_WORD("r10", "r12")
+#define MCF_FCH16_X MCF_FCH_X "ldrd r9, r10, [r0], #8\n\t"                          \
+    "smlad r3, r9, r11, r3\n\t" "smlad r3, r10, r12, r3\n\t"
+#define MCF_FCH_ZERO4 "movs r3, #0\n\t" "movs r4, #0\n\t" "movs r5, #0\n\t" "movs r6, #0\n\t"
+#define MCF_FCH_NARROW(name, zero, step, decode, sums)                              \
+    MCF_FC_HLOOP(name)                                                              \
+    {                                                                               \
+        __asm__ volatile(                                                           \
+            MCF_FCH_SAVE zero                                                       \
+            "1:\n\t" step step                                                      \
+            "cmp r1, r2\n\t"                                                        \
+            "bne 1b\n\t"                                                            \
+            decode                                                                  \
+            MCF_FCH_RET(sums, ""));                                                 \
+    }                                                                               \
+    MCF_FC_HLOOP(name##_s)                                                          \
+    {                                                                               \
+        __asm__ volatile(                                                           \
+            MCF_FCH_SAVE "mov r8, r3\n\t" "movs r7, #0\n\t" zero                    \
+            "1:\n\t" step MCF_FCH_S("r7") step MCF_FCH_S("r7")                      \
+            "cmp r1, r2\n\t"                                                        \
+            "bne 1b\n\t"                                                            \
+            decode                                                                  \
+            MCF_FCH_SUM("r7")                                                       \
+            "lsl r7, r7, r8\n\t"                                                    \
+            MCF_FCH_RET(sums, "str r7, [r12, #96]\n\t"));                           \
+    }
+
+MCF_FCH_NARROW(mcf_sub_fc_hq, MCF_FCH_ZERO4, MCF_FCHQ_X, MCF_FC4_DECODE("r3", "r4", "r5", "r6"), "r3-r6")
+MCF_FCH_NARROW(mcf_sub_fc_h8, "movs r3, #0\n\t" "movs r4, #0\n\t", MCF_FCH8_X,
+               "subs r4, r4, r3\n\t" "asrs r4, r4, #8\n\t", "r3, r4")
+MCF_FCH_NARROW(mcf_sub_fc_h16, "movs r3, #0\n\t", MCF_FCH16_X, "", "r3")
 
 /* `pairs` >= 1 pairs of groups of 4 inputs widened into buf ((x0, x2), (x1, x3) each), their sum
  * added to sx: per pair 2 LDR (unaligned x is fine), 4 SXTB16, one STM, 3 SADD16 of the lanes
@@ -426,6 +621,52 @@ static inline __attribute__((always_inline)) void mcf_sub_fc_params(int32_t *prm
     prm[4] = (int32_t)(1u + 2u * (uint32_t)rq->out_zp);
     prm[5] = rq->act_min;
     prm[6] = rq->act_max;
+}
+
+/* A head's row: an 8-channel loop if the layer has more than 6 (int4) / 4 (ternary) outputs, and the
+ * rest, 4, 2 or 1 channels a loop (4: 3 or 4 left; the layout pads them), each followed by its
+ * outputs (the loop's tail jumps to them). The first loop to run sums the row: the narrower one
+ * where there is one (spare registers), so that the 8-channel loop loads its weights by LDRD. st =
+ * the scratch: the state words only. */
+static inline __attribute__((always_inline)) void mcf_sub_fc_head(const uint32_t *w, const int8_t *x, int8_t *out,
+                                                                  const int32_t *bq, const mcf_requant_sub *rq,
+                                                                  int32_t k, int32_t out_c, int32_t *st,
+                                                                  int32_t bits, int32_t block)
+{
+    int32_t *const prm = st + MCF_FC_PARAMS;
+    mcf_sub_fc_params(prm, out, bq, rq, out_c);
+    const int8_t *const xend = x + k;
+    const int32_t sh = bits == 4 ? 3 : 0;
+    st[MCF_FC_HOUT] = mcf_sub_fc_out_body(block, rq, bits);
+    if (out_c <= (bits == 4 ? 6 : 4)) {         /* narrower loops only: 4 channels (3 or 4), then 2 or 1 */
+        const int32_t q = out_c >= 3 ? 4 : out_c, r = out_c - q;
+        (q == 4 ? mcf_sub_fc_hq_s : q == 2 ? mcf_sub_fc_h8_s : mcf_sub_fc_h16_s)(w, x, xend, sh, st);
+        if (r > 0) {
+            __asm__ volatile("" ::: "memory");
+            w = (const uint32_t *)(intptr_t)st[MCF_FC_HW];
+            (r == 2 ? mcf_sub_fc_h8 : mcf_sub_fc_h16)(w, x, xend, sh, st);
+        }
+        return;
+    }
+    const int32_t rem = out_c - 8;
+    if (rem > 0) {      /* the narrower group first: it sums the row (o S), its outputs are 8 .. */
+        const int32_t q = rem >= 3 ? 4 : rem;
+        const uint32_t *const wn = w + (bits == 4 ? k : k >> 1) + 1;      /* past the 8 channels' words */
+        prm[0] = (int32_t)(intptr_t)(out + 8);
+        prm[2] = (int32_t)(intptr_t)(bq + 16);
+        prm[3] = (int32_t)(intptr_t)((const int8_t *)(bq + 2 * out_c) + 8);
+        (q == 4 ? mcf_sub_fc_hq_s : q == 2 ? mcf_sub_fc_h8_s : mcf_sub_fc_h16_s)(wn, x, xend, sh, st);
+        __asm__ volatile("" ::: "memory");
+        prm[0] = (int32_t)(intptr_t)out;
+        prm[2] = (int32_t)(intptr_t)bq;
+        prm[3] = (int32_t)(intptr_t)(bq + 2 * out_c);
+    }
+    st[MCF_FC_HOUT] = mcf_sub_fc_out_body(block, rq, 2);
+    if (rem > 0) {
+        (bits == 4 ? mcf_sub_fc_h4x2 : mcf_sub_fc_h2)(w, x, xend, sh, st);
+    } else {
+        (bits == 4 ? mcf_sub_fc_h4x2_s : mcf_sub_fc_h2_s)(w, x, xend, sh, st);
+    }
 }
 
 /* A row over several chunks (`chunk` steps each: long rows whose weights do not prove the bounds

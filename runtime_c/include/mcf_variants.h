@@ -20,6 +20,8 @@ void mcf_conv2d_s8_dsp_run_cols(const mcf_conv2d_s8_args *a, const int32_t *cols
                                 int8_t *out_n, int32_t out_stride);
 void mcf_conv2d_s8_dsp_run_cols_lsh(const mcf_conv2d_s8_args *a, const int32_t *cols, int32_t pair0, int32_t n,
                                     int8_t *out_n, int32_t out_stride);
+void mcf_conv2d_s8_dsp_run_acc(const int32_t *cols, int32_t nfull, int32_t single, const int32_t *wrows, int32_t rows,
+                               int32_t kgroups, int32_t *acc, int32_t row_words);
 void mcf_conv2d_s8_dsp_lean(const mcf_conv2d_s8_args *a, const int8_t *in, int8_t *out);
 void mcf_conv2d_s8_mve(const mcf_conv2d_s8_args *a, const int8_t *in, int8_t *out);
 void mcf_conv2d_s8_mve_block(const mcf_conv2d_s8_args *a, const int8_t *in, int8_t *out, int32_t out_stride);

@@ -136,7 +136,7 @@ typedef struct {
  * this function's own stack (e.g. an unoptimized build laying out run_pairs differently; stack
  * that -fstack-usage does not see). Then r4-r11 and lr saved in the frame, lr = weights, the entry address ktop (8) + step_bytes *
  * skip, the first pair's biases in r0 and r2. */
-#define MCF_FRAME_SETUP(step_bytes)                                                 \
+#define MCF_FRAME_ENTER(step_bytes)                                                 \
     "cmp r0, sp\n\t"                                                                \
     "beq.w 2f\n\t"                                                                  \
     "sub sp, sp, #80\n\t"                                                           \
@@ -157,7 +157,10 @@ typedef struct {
     "mov.w r11, #" step_bytes "\n\t"                                                \
     "mla r6, r6, r11, r10\n\t"                                                      \
     "orr r6, r6, #1\n\t"                                                            \
-    "str r6, [sp, #20]\n\t"                                                         \
+    "str r6, [sp, #20]\n\t"
+
+#define MCF_FRAME_SETUP(step_bytes)                                                 \
+    MCF_FRAME_ENTER(step_bytes)                                                     \
     "ldr r1, [sp]\n\t"                                                              \
     "ldmia r1!, {r0, r2}\n\t"                                                       \
     "str r1, [sp]\n\t"
@@ -177,6 +180,14 @@ typedef struct {
     "ldm sp, {r4, r5, r6, r12}\n\t"                                                 \
     "ldmia r4!, {r7, r8, r9}\n\t"
 
+/* r4-r11 and lr back from the frame, sp back by the frame's last word, return. */
+#define MCF_FRAME_RETURN                                                            \
+    "ldr r1, [sp, #76]\n\t"                                                         \
+    "add r0, sp, #40\n\t"                                                           \
+    "ldmia r0, {r4-r11, lr}\n\t"                                                    \
+    "add sp, sp, r1\n\t"                                                            \
+    "bx lr\n\t"
+
 /* After the last pair: r4-r11 and lr back from the frame, sp back by the frame's last word (0,
  * or 80 when the frame was copied to this function's own stack). */
 #define MCF_PAIR_LOOP_TAIL                                                          \
@@ -184,11 +195,8 @@ typedef struct {
     "stm sp, {r4, r5, r6}\n\t"                                                      \
     "cmp r5, r12\n\t"                                                               \
     "bne.w 1b\n\t"                                                                  \
-    "ldr r1, [sp, #76]\n\t"                                                         \
-    "add r0, sp, #40\n\t"                                                           \
-    "ldmia r0, {r4-r11, lr}\n\t"                                                    \
-    "add sp, sp, r1\n\t"                                                            \
-    "bx lr\n\t"
+    MCF_FRAME_RETURN
+
 
 /* All channel pairs of two pixels, without an activation clamp (ssat only): 5 instructions per
  * output. */
@@ -246,6 +254,17 @@ static void __attribute__((naked, noinline)) pairs_2px_clamp(pair_stack *st __at
 
 #define MCF_STEP4_1PX MCF_STEP_1PX MCF_STEP_1PX MCF_STEP_1PX MCF_STEP_1PX
 
+/* All K steps of one pixel, the loop entered Duff-style (column at [sp, #16], entry [sp, #20]). */
+#define MCF_K_LOOP_1PX                                                              \
+    "ldr r12, [sp, #16]\n\t"                                                        \
+    "ldr r4, [sp, #20]\n\t"                                                         \
+    "bx r4\n\t"                                                                     \
+    "8:\n\t"                                                                        \
+    MCF_STEP4_1PX MCF_STEP4_1PX MCF_STEP4_1PX MCF_STEP4_1PX                         \
+    "ldr r4, [sp, #24]\n\t"                                                         \
+    "cmp r12, r4\n\t"                                                               \
+    "bne.w 8b\n\t"
+
 /*
  * All channel pairs of one pixel (lane 0), without a clamp: a single last pixel or a fully
  * connected layer's one row. Two lanes would cost 10 instructions per 8 useful MACs instead of 6.
@@ -256,14 +275,7 @@ static void __attribute__((naked, noinline)) pairs_1px(pair_stack *st __attribut
     __asm__ volatile(
         MCF_FRAME_SETUP("24")
         "1:\n\t"
-        "ldr r12, [sp, #16]\n\t"
-        "ldr r4, [sp, #20]\n\t"
-        "bx r4\n\t"
-        "8:\n\t"
-        MCF_STEP4_1PX MCF_STEP4_1PX MCF_STEP4_1PX MCF_STEP4_1PX
-        "ldr r4, [sp, #24]\n\t"
-        "cmp r12, r4\n\t"
-        "bne.w 8b\n\t"
+        MCF_K_LOOP_1PX
         "ldm sp, {r4, r5, r6, r12}\n\t"
         "ldmia r4!, {r7, r8, r9}\n\t"
         MCF_RQ("r10", "r0")
@@ -306,6 +318,141 @@ static void __attribute__((noinline)) run_pairs(const mcf_conv2d_s8_args *a, int
         pairs_2px(&st);
     }
 }
+
+#if !MCF_CONV_DSP_LSH
+/*
+ * The same loops with the raw accumulators as output, for mcf_subbyte_dsp_rdx.h (the sub-byte
+ * radix form: its "channels" are prefix sums of several real channels, decoded afterwards). The
+ * weights are rows of channel pairs, each row its two biases then the K4 / 4 groups of 4 words
+ * ([c_a, c_b][K4 / 4][ch a: 2 words][ch b: 2 words]); the accumulators go to int32 rows, one per
+ * pixel ([pixel][row_words], channel pair v at words 2 v, 2 v + 1).
+ *
+ * Pixel pairs (acc_t): the GEMM transposed. The pair loop above runs over channel pairs with one
+ * column held; here it runs over the pixel pairs' columns (laid out as the int8 kernel's channel
+ * pairs are: [K4 / 4][px0: 2 words][px1: 2 words]) with one channel pair's row held, and then the
+ * next row: one call for the whole block and chunk instead of one per block and pixel pair (the
+ * same 10-instruction step, the same SMLADs). Per pixel pair: the row's biases (LDM), the first
+ * step from them, the unrolled loop, two STRDs and the pointer steps; per row: the pointers to
+ * the next row. Frame words: 0 span (pairs x stride bytes), 4 out0, 8 out1, 12 out0 + span,
+ * 16 row, 20 entry, 24 row end, 28 stride (two pixel rows), 32 rows left, 36 the columns.
+ */
+typedef struct {
+    uintptr_t f[10];       /* the frame words above (pair_frame's offsets) */
+    uint32_t saved[9];
+    uint32_t sp_adjust;
+} acc_stack;
+
+/* The first step with the row's biases c_a (r0), c_b (r2): r0 = (px0, a), r1 = (px0, b),
+ * r2 = (px1, a), r3 = (px1, b). */
+#define MCF_FIRST_STEP_T                                                            \
+    "ldmia.w r12!, {r4, r5, r6, r7}\n\t"                                            \
+    "ldmia.w lr!, {r8, r9, r10, r11}\n\t"                                           \
+    "smlad r1, r8, r6, r2\n\t"                                                      \
+    "smlad r3, r10, r6, r2\n\t"                                                     \
+    "smlad r2, r10, r4, r0\n\t"                                                     \
+    "smlad r0, r8, r4, r0\n\t"                                                      \
+    "smlad r0, r9, r5, r0\n\t"                                                      \
+    "smlad r1, r9, r7, r1\n\t"                                                      \
+    "smlad r2, r11, r5, r2\n\t"                                                     \
+    "smlad r3, r11, r7, r3\n\t"
+
+static void __attribute__((naked, noinline)) pairs_acc_t(acc_stack *st __attribute__((unused)))
+{
+    __asm__ volatile(
+        MCF_FRAME_ENTER("40")
+        "1:\n\t"
+        "ldr r12, [sp, #16]\n\t"
+        "ldmia r12!, {r0, r2}\n\t"
+        MCF_FIRST_STEP_T
+        "ldr r4, [sp, #20]\n\t"
+        "bx r4\n\t"
+        "8:\n\t"
+        MCF_STEP4 MCF_STEP4 MCF_STEP4 MCF_STEP4
+        "ldr r4, [sp, #24]\n\t"
+        "cmp r12, r4\n\t"
+        "bne.w 8b\n\t"
+        "ldm sp, {r4, r5, r6, r12}\n\t"
+        "ldr r7, [sp, #28]\n\t"
+        "strd r0, r1, [r5]\n\t"
+        "strd r2, r3, [r6]\n\t"
+        "add r5, r5, r7\n\t"
+        "add r6, r6, r7\n\t"
+        "stm sp, {r4, r5, r6}\n\t"
+        "cmp r5, r12\n\t"
+        "bne.w 1b\n\t"
+        "sub r5, r5, r4\n\t"
+        "add r5, r5, #8\n\t"
+        "sub r6, r6, r4\n\t"
+        "add r6, r6, #8\n\t"
+        "add r12, r12, #8\n\t"
+        "stm sp, {r4, r5, r6, r12}\n\t"
+        "ldr r8, [sp, #16]\n\t"
+        "ldr r9, [sp, #24]\n\t"
+        "sub r10, r9, r8\n\t"
+        "add r10, r9, r10\n\t"
+        "str r9, [sp, #16]\n\t"
+        "str r10, [sp, #24]\n\t"
+        "ldr lr, [sp, #36]\n\t"
+        "ldr r8, [sp, #32]\n\t"
+        "subs r8, r8, #1\n\t"
+        "str r8, [sp, #32]\n\t"
+        "bne.w 1b\n\t"
+        MCF_FRAME_RETURN);
+}
+
+/* A single pixel (lane 0 of a column) over all rows: per row its biases (LDM from the weights),
+ * the 1-pixel loop, one STRD. Frame words: 4 out, 12 out end, 16 column, 20 entry, 24 column end,
+ * 36 the rows. */
+static void __attribute__((naked, noinline)) pairs_1px_acc(acc_stack *st __attribute__((unused)))
+{
+    __asm__ volatile(
+        MCF_FRAME_ENTER("24")
+        "1:\n\t"
+        "ldmia lr!, {r0, r2}\n\t"
+        MCF_K_LOOP_1PX
+        "ldr r5, [sp, #4]\n\t"
+        "ldr r12, [sp, #12]\n\t"
+        "strd r0, r2, [r5], #8\n\t"
+        "str r5, [sp, #4]\n\t"
+        "cmp r5, r12\n\t"
+        "bne.w 1b\n\t"
+        MCF_FRAME_RETURN);
+}
+
+/* The accumulators of `rows` channel-pair rows (wrows, as above) over `nfull` pixel pairs' columns
+ * (cols, k4 = 4 kgroups words each) and, if `single`, the lane 0 of the next column: pixel i's
+ * accumulators at acc + i * row_words. */
+void mcf_conv2d_s8_dsp_run_acc(const int32_t *cols, int32_t nfull, int32_t single, const int32_t *wrows, int32_t rows,
+                               int32_t kgroups, int32_t *acc, int32_t row_words)
+{
+    acc_stack st;
+    const uintptr_t rowb = 4 * (uintptr_t)row_words, wrow = 8 + 16 * (uintptr_t)kgroups;
+    uintptr_t *f = st.f;
+    st.sp_adjust = 0;
+    if (nfull > 0) {
+        f[0] = 2 * rowb * (uintptr_t)nfull;
+        f[1] = (uintptr_t)acc;
+        f[2] = (uintptr_t)acc + rowb;
+        f[3] = f[1] + f[0];
+        f[4] = (uintptr_t)wrows;
+        f[5] = kgroups == 1 ? 16u : (uint32_t)(1 - kgroups) & 15u;
+        f[6] = (uintptr_t)wrows + wrow;
+        f[7] = 2 * rowb;
+        f[8] = (uintptr_t)rows;
+        f[9] = (uintptr_t)cols;
+        pairs_acc_t(&st);
+    }
+    if (single) {
+        f[1] = (uintptr_t)(acc + (size_t)2 * nfull * row_words);
+        f[3] = f[1] + 8 * (uintptr_t)rows;
+        f[4] = (uintptr_t)(cols + (size_t)4 * nfull * kgroups);
+        f[5] = (uint32_t)(-kgroups) & 15u;
+        f[6] = f[4] + 16 * (uintptr_t)kgroups;
+        f[9] = (uintptr_t)wrows;
+        pairs_1px_acc(&st);
+    }
+}
+#endif
 
 /* Bytes 0..n-1 of src (n < 4) in a word, the rest 0 (they meet zero weights). */
 static inline uint32_t tail_word(const int8_t *src, int32_t n)

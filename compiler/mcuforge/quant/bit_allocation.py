@@ -96,19 +96,28 @@ def allocate(sens: Sensitivity, flash_budget: int | None = None, instr_budget: i
                bounds=Bounds(0, 1), options={"time_limit": time_limit, "mip_rel_gap": 1e-9})
     if res.x is None:
         smallest = fixed_bytes + sum(min(l.bytes[b] for b in widths) for l in sens.layers)
-        what = []
-        if flash_budget is not None:
-            what.append(f"flash budget {flash_budget} B (the smallest configuration needs {smallest} B)")
+        least = None
         if instr_budget is not None:
             least = fixed_instr + sum(min(instr_cost[(n, b)] for b in widths) for n in names)
-            what.append(f"instruction budget {instr_budget} (the fastest configuration needs {least:.0f})")
-        raise McuforgeError("no width configuration meets the " + " and the ".join(what))
+        raise McuforgeError(infeasible_message(flash_budget, smallest, instr_budget, least))
     config = {n: next(b for b in widths if res.x[var[(n, b)]] > 0.5) for n in names}
     alloc = Allocation(config, sens.predicted_loss(config, interlayer), fixed_bytes + config_bytes(sens, config),
                        flash_budget=flash_budget, instr_budget=instr_budget)
     if instr_cost is not None:
         alloc.instructions = fixed_instr + sum(instr_cost[(n, b)] for n, b in config.items())
     return alloc
+
+
+def infeasible_message(flash_budget, smallest, instr_budget, least) -> str:
+    """No configuration meets the budget(s): name the smallest / fastest one that exists."""
+    what = []
+    if flash_budget is not None:
+        what.append(f"flash budget {flash_budget} B (the smallest configuration needs {smallest} B: "
+                    f"give --flash-budget {smallest} or more)")
+    if instr_budget is not None:
+        what.append(f"instruction budget {instr_budget} (the fastest configuration needs {least:.0f}: "
+                    f"give --instr-budget {int(np.ceil(least))} or more)")
+    return "no width configuration meets the " + " and the ".join(what)
 
 
 def config_bytes(sens: Sensitivity, config: dict) -> int:

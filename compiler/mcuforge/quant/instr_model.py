@@ -321,8 +321,10 @@ class InstrModel:
 def load_instr_model(core: str, path: Path | None = None) -> InstrModel:
     path = Path(path) if path else models_dir() / f"{core}.toml"
     if not path.is_file():
-        raise McuforgeError(f"no instruction models for {core}: {path} is missing "
-                            f"(fit them with python -m mcuforge.quant.instr_model --core {core})")
+        have = sorted(p.stem for p in models_dir().glob("*.toml"))
+        raise McuforgeError(f"no instruction models for {core}: {path} is missing (fit them with python -m "
+                            f"mcuforge.quant.instr_model --core {core}; --instr-budget works today on "
+                            f"{', '.join(have) or 'no core'})")
     data = tomllib.loads(path.read_text())
     kernels = data.get("kernels", {})
     coefs = {k: np.array([v.get(f, 0.0) for f in FEATURES], np.float64) for k, v in kernels.items()}

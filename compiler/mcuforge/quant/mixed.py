@@ -72,13 +72,33 @@ def samples_batch(g: Graph, samples: list[dict]) -> np.ndarray:
     return np.stack([np.asarray(s[name], np.float64).reshape(shape[1:]) for s in samples])
 
 
+def check_labels(g: Graph, labels, n: int) -> np.ndarray:
+    """--calib-data: one integer class index per calibration sample, each a class of the model's
+    (single) output, whose values per sample are the classes."""
+    labels = np.asarray(labels)
+    if labels.dtype.kind not in "iu" or labels.ndim != 1:
+        raise McuforgeError(f"--calib-data: expected one integer class label per sample (shape (N,)), got "
+                            f"{labels.dtype} of shape {labels.shape}")
+    if len(labels) != n:
+        raise McuforgeError(f"--calib-data holds {len(labels)} labels for {n} calibration samples; "
+                            f"give one label per --calib sample")
+    if len(g.outputs) == 1:
+        classes = int(np.prod(g.tensors[g.outputs[0]].shape[1:], dtype=np.int64))
+        lo, hi = int(labels.min()), int(labels.max())
+        if lo < 0 or hi >= classes:
+            raise McuforgeError(f"--calib-data labels run from {lo} to {hi}; the model's output has {classes} "
+                                f"classes, so labels must lie in 0..{classes - 1}")
+    return labels
+
+
 def core_board(core) -> str:
     from ..targets import list_boards, load_board
     for b in list_boards():
         board = load_board(b)
         if board.core.name == core.name and board.kind == "qemu":
             return b
-    raise McuforgeError(f"no QEMU board for {core.name}: an instruction budget needs one (targets/boards)")
+    raise McuforgeError(f"no QEMU board for {core.name}: an instruction budget is counted on an emulated board "
+                        f"(targets/boards); compile for a Cortex-M core or give only --flash-budget")
 
 
 def build_requant(g: Graph) -> str:
@@ -123,45 +143,61 @@ def measure_instructions(g: Graph, ranges: dict, bits, core, opts: MixedOptions)
 
 def choose_widths(g: Graph, ranges: dict, samples: list[dict], opts: MixedOptions, core,
                   quiet: bool = False) -> tuple[Graph, dict, dict]:
-    from .bit_allocation import allocate
-    from .sensitivity import adaquant, bias_correction, hessian_sensitivity
+    from .bit_allocation import allocate, infeasible_message
+    from .sensitivity import WIDTHS, adaquant, bias_correction, hessian_sensitivity, weight_layers
     if not samples:
         raise McuforgeError("--weight-bits mixed needs calibration samples (--calib)")
     if opts.flash_budget is None and opts.instr_budget is None:
         raise McuforgeError("--weight-bits mixed needs a budget: --flash-budget BYTES and/or --instr-budget N")
     if opts.layer_calib not in LAYER_CALIB:
         raise McuforgeError(f"layer-wise calibration must be one of {', '.join(LAYER_CALIB)}, not {opts.layer_calib!r}")
+    for flag, v in (("flash", opts.flash_budget), ("instruction", opts.instr_budget)):
+        if v is not None and v <= 0:
+            raise McuforgeError(f"the {flag} budget must be positive, not {v}")
     log = (lambda m: None) if quiet else (lambda m: print(f"[mcuforge] {m}", file=sys.stderr, flush=True))
+    names = weight_layers(g)
+    if not names:
+        ops = sorted({n.op for n in g.topo_order()})
+        raise McuforgeError("--weight-bits mixed: the model has no conv / fully connected layer with constant "
+                            f"weights to give a width (its ops: {', '.join(ops)}); compile it without --weight-bits")
     x = samples_batch(g, samples)
     labels = None
     if opts.labels is not None:
-        labels = np.asarray(opts.labels).reshape(-1)
-        if len(labels) != len(x):
-            raise McuforgeError(f"--calib-data holds {len(labels)} labels for {len(x)} calibration samples")
-    log(f"Hessian traces: {opts.n_probe} Hutchinson probes on {min(len(x), opts.max_samples)} samples")
-    sens = hessian_sensitivity(g, x, labels, n_probe=opts.n_probe, interlayer=opts.interlayer,
-                               max_samples=opts.max_samples, ternary=opts.ternary_method)
-    # exact flash per (layer, width): as the emitter stores it
+        labels = check_labels(g, opts.labels, len(x))
+    if opts.instr_budget is not None:   # the core's QEMU board and instruction models, before any work
+        from .instr_model import load_instr_model
+        board = opts.board or core_board(core)
+        model = load_instr_model(core.name)
+    # exact flash per (layer, width): as the emitter stores it; a budget no configuration meets fails
+    # here, before the Hessian (minutes on a real model)
     rows = {}
     totals = {}
-    for b in sens.widths:
+    for b in WIDTHS:
         r, total = lower_uniform(g, ranges, b, core, opts)
         rows[b] = {row["name"]: row for row in r}
         totals[b] = total
-    names = [l.name for l in sens.layers]
-    for l in sens.layers:
-        l.bytes = {b: int(rows[b][l.name]["weight_bytes"]) for b in sens.widths}
     fixed_bytes = totals[8] - sum(rows[8][n]["weight_bytes"] for n in names)
+    if opts.flash_budget is not None:
+        smallest = fixed_bytes + sum(min(int(rows[b][n]["weight_bytes"]) for b in WIDTHS) for n in names)
+        if opts.flash_budget < smallest:
+            raise McuforgeError(infeasible_message(opts.flash_budget, smallest, None, None))
     instr_cost, fixed_instr = None, 0.0
     if opts.instr_budget is not None:
-        from .instr_model import load_instr_model
-        model = load_instr_model(core.name)
-        instr_cost = {(n, b): model.predict(rows[b][n]) for n in names for b in sens.widths}
+        instr_cost = {(n, b): model.predict(rows[b][n]) for n in names for b in WIDTHS}
         for k, alt in sorted(model.borrowed):
             log(f"instruction model: {k} has none of its own, using {alt}'s")
-        log(f"measuring the 8-bit model on {opts.board or core_board(core)} for the layers without weights")
+        log(f"measuring the 8-bit model on {board} for the layers without weights")
         measured8 = measure_instructions(g, ranges, 8, core, opts)
         fixed_instr = measured8 - sum(instr_cost[(n, 8)] for n in names)
+        least = fixed_instr + sum(min(instr_cost[(n, b)] for b in WIDTHS) for n in names)
+        if opts.instr_budget < least:
+            raise McuforgeError(infeasible_message(None, None, opts.instr_budget, least))
+    log(f"Hessian traces: {opts.n_probe} Hutchinson probes on {min(len(x), opts.max_samples)} samples")
+    sens = hessian_sensitivity(g, x, labels, n_probe=opts.n_probe, interlayer=opts.interlayer,
+                               max_samples=opts.max_samples, ternary=opts.ternary_method)
+    assert [l.name for l in sens.layers] == names and tuple(sens.widths) == WIDTHS
+    for l in sens.layers:
+        l.bytes = {b: int(rows[b][l.name]["weight_bytes"]) for b in sens.widths}
     alloc = allocate(sens, flash_budget=opts.flash_budget, instr_budget=opts.instr_budget, instr_cost=instr_cost,
                      fixed_bytes=fixed_bytes, fixed_instr=fixed_instr, interlayer=opts.interlayer)
     config = alloc.config

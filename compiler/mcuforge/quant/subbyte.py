@@ -61,6 +61,12 @@ def resolve_weight_bits(g, weight_bits) -> dict[str, int]:
             out[name] = int(bits)
         return out
     _check_bits(weight_bits, "every layer")
+    if int(weight_bits) < 8 and not any(n.op in SUBBYTE_OPS for n in layers):
+        have = ", ".join(f"{n.name} ({n.op})" for n in layers)
+        raise McuforgeError(f"--weight-bits {int(weight_bits)}: the model has no conv / fully connected layer "
+                            f"with constant weights to narrow" + (f" ({have} keep 8 bits: no sub-byte kernel)"
+                                                                  if have else "")
+                            + "; compile it without --weight-bits")
     for n in layers:
         if n.op in SUBBYTE_OPS:
             out[n.name] = int(weight_bits)
@@ -214,6 +220,12 @@ def narrow_int8_graph(g, weight_bits, ternary_method: str = "absmean"):
     grid: the dequantized int8 weights are quantized again per channel, the int32 bias follows the
     new scale (b * s_w / s_w'), activations keep their quantization."""
     bits_of = resolve_weight_bits(g, weight_bits)
+    wide = [n for n in g.topo_order() if bits_of.get(n.name, 8) < 8 and g.tensors[n.inputs[0]].dtype != "int8"]
+    if wide:
+        n = wide[0]
+        raise McuforgeError(f"node {n.name} ({n.op}): {bits_of[n.name]}-bit weights need int8 activations, this "
+                            f"layer's are {g.tensors[n.inputs[0]].dtype} (16x8 layers have int8 weight kernels "
+                            f"only); compile without --weight-bits")
     g = g.copy()
     for n in g.topo_order():
         bits = bits_of.get(n.name)

@@ -38,13 +38,18 @@ PER_MAC = {
     "mcf_conv2d_s8_w4_dsp": 0.9, "mcf_conv2d_s8_w2_dsp": 0.9,
     "mcf_conv2d_s8_w4_dsp_lsh": 0.95, "mcf_conv2d_s8_w2_dsp_lsh": 0.95,
     "mcf_conv2d_s8_w4_dsp_lss": 0.9, "mcf_conv2d_s8_w2_dsp_lss": 0.9,
+    # the radix form (few-pixel layers over one block): 0.82-0.86 on vww_mbv1_96's 3x3-pixel layers alone
+    "mcf_conv2d_s8_w4_dsp_rdx": 0.87, "mcf_conv2d_s8_w2_dsp_rdx": 0.87,
     "mcf_conv2d_s8_w4_mve": 0.25, "mcf_conv2d_s8_w2_mve": 0.25,     # Cortex-M55
     "mcf_fully_connected_s8_w4_dsp": 1.9, "mcf_fully_connected_s8_w2_dsp": 1.9,
+    "mcf_fully_connected_s8_w4_dsp_head": 1.9, "mcf_fully_connected_s8_w2_dsp_head": 1.9,
     # several rows with left-shift channels: the convolutions' block kernels (16 x 32 -> 24: 1.2)
     "mcf_fully_connected_s8_w4_dsp_lsh": 1.2, "mcf_fully_connected_s8_w2_dsp_lsh": 1.2,
     "mcf_fully_connected_s8_w4_dsp_lss": 1.2, "mcf_fully_connected_s8_w2_dsp_lss": 1.2,
     "mcf_conv2d_s8_w4_fast": 3.5, "mcf_conv2d_s8_w2_fast": 3.5,
     "mcf_fully_connected_s8_w4_fast": 11.0, "mcf_fully_connected_s8_w2_fast": 11.0,
+    # M0 / M3 (no scratch; QEMU M3, FC 256->64: 2.22 / 2.06, docs/subbyte.md)
+    "mcf_fully_connected_s8_w4_pair": 2.2, "mcf_fully_connected_s8_w2_pair": 2.1,
     "mcf_depthwise_conv2d_s8_w4_dsp": 2.3, "mcf_depthwise_conv2d_s8_w2_dsp": 2.3,
     "mcf_depthwise_conv2d_s8_w4_dsp_lsh": 2.3, "mcf_depthwise_conv2d_s8_w2_dsp_lsh": 2.3,
     "mcf_depthwise_conv2d_s8_w4_fast": 28.0, "mcf_depthwise_conv2d_s8_w2_fast": 28.0,

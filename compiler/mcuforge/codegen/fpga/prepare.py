@@ -35,10 +35,14 @@ def calibration_samples(g: Graph, calib) -> list[dict]:
         shape = g.tensors[name].shape
         calib = np.random.default_rng(0).uniform(0, 1, (32,) + shape[1:]).astype(np.float32)
         return [{name: calib[i:i + 1]} for i in range(len(calib))]
+    from ...sample_files import check_real_array, load_array_file
     if isinstance(calib, (str, Path)):
-        if not Path(calib).is_file():
-            raise McuforgeError(f"calibration file not found: {calib}")
-        calib = np.load(calib)
+        calib = load_array_file(calib, "calibration")
+        if isinstance(calib, dict):     # an .npz: its one array (the FPGA backends take one input)
+            if len(calib) != 1:
+                raise McuforgeError(f"calibration .npz holds {len(calib)} arrays; the model has one input")
+            calib = next(iter(calib.values()))
+    calib = check_real_array(calib, f"calibration samples for input {name}")
     x = to_graph_layout(g, name, np.asarray(calib, dtype=np.float32))
     return [{name: x[i:i + 1]} for i in range(min(len(x), 256))]
 
@@ -53,6 +57,9 @@ def prepare_fixed(model, calib=None, act_bits: int = 16, weight_bits: int = 8, r
     if len(g.inputs) != 1 or len(g.outputs) != 1:
         raise McuforgeError(f"the FPGA backends take one input and one output, this model has "
                             f"{len(g.inputs)} and {len(g.outputs)}")
+    if weight_bits != 8 and not any(n.op in ("conv2d", "dense") for n in g.topo_order()):
+        raise McuforgeError(f"--weight-bits {weight_bits}: the model has no conv / dense layer whose weights it "
+                            f"would set (ops: {', '.join(sorted({n.op for n in g.topo_order()}))}); leave it at 8")
     from ...passes.channel_affine import channel_affine_to_depthwise
     from ...quant.qonnx import qonnx_fixed_types
     g = channel_affine_to_depthwise(g.copy())  # a BatchNorm kept as its own layer (mul, add) -> 1x1 depthwise conv

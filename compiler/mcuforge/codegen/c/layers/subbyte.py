@@ -44,13 +44,13 @@ def subbyte_weighted(ctx, node, cid, template: str, kernel: str, geometry: dict,
     rq = {"in_zp": p["in_zp"], "out_zp": p["out_zp"], "act_min": p["act_min"], "act_max": p["act_max"]}
     params = dict(geometry, rq=rq, has_bias=bias is not None, weight_bits=bits)
     consts = {"weights": w.data, "bias": bias, "mult": p["mult"], "shift": p["shift"]}
+    scratch_budget_into(ctx, params)        # a variant's accepts may weigh it (dsp_subbyte_rdx.py)
     variant = ctx.select.choose(kernel, dict(params, consts=consts))
     arrays = {"weights": ("uint8_t", pack_weights(w.data, bits)),
               "mult": ("int32_t", p["mult"]), "shift": ("int8_t", p["shift"])}
     if bias is not None:
         arrays["bias"] = ("int32_t", bias)
     if variant.prepare is not None:
-        scratch_budget_into(ctx, params)
         for what, value in (variant.prepare(params, consts) or {}).items():
             if what not in arrays and what != "bias":
                 raise ValueError(f"{variant.function}: prepare may only replace {sorted(arrays)}, not {what!r}")
@@ -77,7 +77,7 @@ def reads_compact(function: str, bits: int) -> bool:
     mcf_subbyte_mve_quant.h); the DSP ones uint16 multipliers, and int16 biases in the
     convolution and depthwise (the fully connected one sets params["bias32"])."""
     return function.endswith((f"_w{bits}", f"_w{bits}_fast", f"_w{bits}_mve", f"_w{bits}_dsp", f"_w{bits}_dsp_lsh",
-                                  f"_w{bits}_dsp_lss"))
+                                  f"_w{bits}_dsp_lss", f"_w{bits}_dsp_rdx", f"_w{bits}_pair"))
 
 
 def compact_constants(arrays: dict, params: dict):

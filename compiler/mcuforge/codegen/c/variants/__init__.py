@@ -21,3 +21,5 @@ from . import upsample  # noqa: F401,E402
 from . import dsp_s16  # noqa: F401,E402  (TFLite's 16x8 scheme)
 from . import dsp_subbyte  # noqa: F401,E402
 from . import dsp_subbyte_dw  # noqa: F401,E402  (every sub-byte depthwise variant, after dsp_subbyte)
+from . import dsp_subbyte_rdx  # noqa: F401,E402  (few-pixel sub-byte convolutions, tried before dsp_subbyte's)
+from . import fast_subbyte_fc  # noqa: F401,E402  (M0 / M3 sub-byte FC, placed before dsp_subbyte's _fast)

@@ -23,6 +23,12 @@ over a chunk of Kc inputs, so the kernel decodes the sums after every chunk of C
 prove the same bounds over the whole row (sum |w| instead of Kc max |w|, which is the usual case:
 ad_fcae's 640-input int4 layer has sum |w| far below 4096 per channel), the row is one chunk.
 The decoded dot products are the int8 contract's (the requantization bound is _lsh_ok's).
+
+Heads (head_ok: K a multiple of 8 up to 504, at most 12 outputs) run their own kernel,
+mcf_fully_connected_s8_w4 / w2_dsp_head (mcf_sub_fc_head): no widening pass, each loop widens the row
+itself, int4's first two groups in one 8-channel loop whose words are interleaved per 4 K, the
+8-channel loop ended by SENTINEL (fc_radix_layout(head=True)), S summed by the first loop in two
+int16 lanes (|lane| <= 252 * 128). The same sums mod 2^32, so the same exactness (one chunk).
 """
 from __future__ import annotations
 
@@ -32,11 +38,16 @@ from .shared import _ceil
 
 STEP_K = 8                                  # inputs per step of the assembly loops (4 weight words)
 STATE_WORDS = 25                            # after each chunk's x words: 8 sums, 9 saved registers, 8 params
+HEAD_STATE_WORDS = 27                       # a head's: and the output routine's body, w (MCF_FC_HOUT, _HW)
 CHANNELS = {4: 4, 2: 8}                     # output channels per halfword
 OFFSET = {4: 8, 2: 1}                       # offset of the low fields
 CHUNK_STEPS_MAX = {4: 585 // STEP_K, 2: 1023 // STEP_K}
 INT32_MAX = (1 << 31) - 1
-LSH_FLAG = 1 << 16                          # in `block`: some channel shifts left (MCF_SUB_FC_CHUNK)
+LSH_FLAG = 1 << 16                          # in `block`: some channel shifts left (MCF_SUB_FC_LSH)
+HEAD_FLAG = 1 << 17                         # in `block`: the head path (MCF_SUB_FC_HEAD, head_ok)
+HEAD_MAX_K = 504                            # S in two int16 lanes: 252 inputs of |x| <= 128 each
+HEAD_MAX_OUT = 12                           # one 8-channel loop and one narrower one at most
+SENTINEL = {4: 0x00000000, 2: 0xFFFFFFFF}   # after an 8-channel loop's words: a low field n never 0 / 3
 
 
 def last_width(c: int, bits: int) -> int:
@@ -69,10 +80,26 @@ def _groups(w: np.ndarray, bits: int):
         yield wp[full:full + q], q, 16 // q, True
 
 
-def fc_radix_layout(w: np.ndarray, bits: int) -> np.ndarray:
+def head_ok(k: int, c: int) -> bool:
+    """The head path of mcf_sub_fc_row (mcf_sub_fc_head): no widening pass, each loop widens the row
+    itself, so a row whose fixed costs are not spread over many groups. K a multiple of 8 (the loops
+    take 8 inputs a pass and read no byte past the row), S within its 16-bit lanes, and at most one
+    8-channel loop (c <= 12: a second would widen the row again)."""
+    return k % STEP_K == 0 and STEP_K <= k <= HEAD_MAX_K and c <= HEAD_MAX_OUT
+
+
+def head_wide(c: int, bits: int) -> bool:
+    """Whether a head starts with an 8-channel loop (mcf_sub_fc_h4x2: int4 groups 0 and 1 / _h2:
+    ternary group 0), as mcf_sub_fc_head decides."""
+    return c > (6 if bits == 4 else 4)
+
+
+def fc_radix_layout(w: np.ndarray, bits: int, head: bool = False) -> np.ndarray:
     """Weights [C][K] (values of the grid) -> the flash bytes: per group of channels (_groups), per
     group of 4 K (K zero-padded to a multiple of 8), the halfwords h(4g), h(4g+2), h(4g+1),
-    h(4g+3), little-endian."""
+    h(4g+3), little-endian. head (head_ok): the first 8-channel loop's words (head_wide) as it reads
+    them, int4 groups 0 and 1 interleaved per 4 K (A(4g, 4g+2), B(4g, 4g+2), A(4g+1, 4g+3),
+    B(4g+1, 4g+3)), then SENTINEL; the other groups as above."""
     w = np.asarray(w, np.int64).reshape(np.shape(w)[0], -1)
     k = w.shape[1]
     kp = _ceil(k, STEP_K)
@@ -84,8 +111,16 @@ def fc_radix_layout(w: np.ndarray, bits: int) -> np.ndarray:
         if not top_offset:
             n[-1] = fk[-1] & ((1 << b) - 1)
         h = (n << (b * np.arange(p))[:, None]).sum(axis=0)
-        out.append(h.reshape(-1, 4)[:, [0, 2, 1, 3]].reshape(-1))    # per 4 K: h(4g), h(4g+2), h(4g+1), h(4g+3)
-    return (np.concatenate(out) & 0xFFFF).astype("<u2").view(np.uint8)
+        out.append(h.reshape(-1, 4)[:, [0, 2, 1, 3]].reshape(-1) & 0xFFFF)  # per 4 K: h(4g), h(4g+2), h(4g+1), h(4g+3)
+    if head and head_wide(w.shape[0], bits):
+        words = [(g[0::2] | g[1::2] << 16).reshape(-1, 2) for g in out]     # per 4 K: (e, o) words
+        first = words.pop(0)
+        if bits == 4:
+            other = words.pop(0)
+            first = np.stack([first[:, 0], other[:, 0], first[:, 1], other[:, 1]], axis=1)
+        lead = np.append(first.reshape(-1), SENTINEL[bits]).astype("<u4").view("<u2")
+        out = [lead] + out[2 if bits == 4 else 1:]
+    return np.concatenate(out).astype("<u2").view(np.uint8)
 
 
 def _sums_bounded(w: np.ndarray, bits: int, k0: int, k1: int) -> bool:
@@ -123,8 +158,11 @@ def worst_case_ok(bits: int, kc: int) -> bool:
     return max(low, top, narrow) <= INT32_MAX
 
 
-def scratch_bytes(k: int, chunk: int) -> int:
-    """The widened row (4 words a step) and STATE_WORDS after each chunk's words."""
+def scratch_bytes(k: int, chunk: int, head: bool = False) -> int:
+    """The widened row (4 words a step) and STATE_WORDS after each chunk's words (a head: its state
+    words alone)."""
+    if head:
+        return 4 * HEAD_STATE_WORDS
     steps = -(-k // STEP_K)
     return 4 * (4 * steps + -(-steps // chunk) * STATE_WORDS)
 
@@ -140,11 +178,13 @@ def packed_constants(b2: np.ndarray, m: np.ndarray, e: np.ndarray) -> np.ndarray
 
 def prepare_fc_row(params: dict, consts: dict, bits: int, b2, m, e) -> dict:
     """params["block"] = the chunk length in steps (mcf_sub_fc_row) | LSH_FLAG where a channel is
-    stored with e <= 0 (a left shift), the scratch, the layout, the packed constants
+    stored with e <= 0 (a left shift) | HEAD_FLAG (head_ok), the scratch, the layout, the packed constants
     (dsp_sub_quant_lsh's b2, m, e)."""
     chunk = chunk_steps(consts["weights"], bits)
-    params["block"] = chunk | (LSH_FLAG if (np.asarray(e) <= 0).any() else 0)
-    params["scratch_bytes"] = scratch_bytes(params["in_features"], chunk)
+    c, k = np.shape(consts["weights"])[0], params["in_features"]
+    head = head_ok(k, c)
+    params["block"] = chunk | (LSH_FLAG if (np.asarray(e) <= 0).any() else 0) | (HEAD_FLAG if head else 0)
+    params["scratch_bytes"] = scratch_bytes(k, chunk, head)
     params["packed_quant"] = True            # _sub.j2: no mult / shift arrays
-    return {"weights": ("uint8_t", fc_radix_layout(consts["weights"], bits)),
+    return {"weights": ("uint8_t", fc_radix_layout(consts["weights"], bits, head)),
             "bias": ("int32_t", packed_constants(b2, m, e)), "mult": None, "shift": None}

@@ -75,6 +75,13 @@ def _accepts(params: dict) -> bool:
     return params.get("groups", 1) == 1 and _dsp_gemm_ok(params)
 
 
+def _head_accepts(params: dict) -> bool:
+    """A single-row layer the row kernel takes (_accepts) whose shape is a head's (head_ok)."""
+    from .dsp_fc_radix import head_ok
+    return (params.get("rows") == 1 and head_ok(params["in_features"], np.shape(params["consts"]["weights"])[0])
+            and _accepts(params))
+
+
 # scaled unpacking (mcf_sub_unpack4s_words / 2s): the fields sign-extended in the top bits of their
 # bytes give SCALE[bits] times the doubled weights
 SCALE = {4: 8, 2: 32}
@@ -157,23 +164,28 @@ def sub_dsp_schedule(win: dict, out_c: int, k4: int, L: int, budget: int | None 
     unpack every block once per chunk of P pairs (once in all when P covers the image). Few-pixel
     layers with many channels (vww_mbv1_96's last pointwise layers: 9 to 36 pixels, 4 to 16
     blocks) keep all their columns; fully connected rows (conv False) keep block-outer."""
+    return sub_dsp_plan(win, out_c, k4, L, budget, conv)[:2]
+
+
+def sub_dsp_budget(k4: int, L: int, out_c: int, budget: int | None) -> int:
+    """The scratch budget of a layer: `budget`, or the DSP_BLOCK_BYTES rule's (one pair's columns
+    and a block of at most that many weight bytes)."""
+    if budget is not None:
+        return budget
+    b0 = max(2, DSP_BLOCK_BYTES // (2 * k4) // 2 * 2)
+    return sub_dsp_scratch(k4, L, min(b0, out_c), 0)
+
+
+def sub_dsp_plan(win: dict, out_c: int, k4: int, L: int, budget: int | None = None,
+                 conv: bool = True) -> tuple[int, int, float]:
+    """sub_dsp_schedule's (block, cols) and its modelled instructions (unpacking, im2col, per block
+    and pair calls; the multiply loop and the outputs, the same for every candidate, left out)."""
     n_seg = k4 // _ceil(L, 4)
     pairs = (win["out_h"] * win["out_w"] + 1) // 2
     images = win.get("batch", 1)
-    b0 = max(2, DSP_BLOCK_BYTES // (2 * k4) // 2 * 2)
-    if b0 >= out_c:
-        b0 = out_c
-    if budget is None:
-        budget = sub_dsp_scratch(k4, L, b0, 0)
-    if budget >= sub_dsp_scratch(k4, L, out_c, 0):
-        return out_c, 0
+    budget = sub_dsp_budget(k4, L, out_c, budget)
     im2col = IM2COL_PER_K4 * k4 + IM2COL_PER_SEG * n_seg
     weights = out_c * k4
-
-    def largest_block(cols):
-        room = budget - sub_dsp_scratch(k4, L, 0, cols)
-        b = room // (16 + 2 * k4) // 2 * 2
-        return min(b, out_c) if b >= 2 else 0
 
     def cost(block, cols):
         nb = -(-out_c // block)
@@ -184,13 +196,23 @@ def sub_dsp_schedule(win: dict, out_c: int, k4: int, L: int, budget: int | None 
         return (images * pairs * (im2col + nb * PAIR_CALL)
                 + loads * (nb * BLOCK_OVERHEAD + UNPACK_PER_WEIGHT * weights))
 
+    if budget >= sub_dsp_scratch(k4, L, out_c, 0):
+        return out_c, 0, cost(out_c, 0)
+
+    def largest_block(cols):
+        room = budget - sub_dsp_scratch(k4, L, 0, cols)
+        b = room // (16 + 2 * k4) // 2 * 2
+        return min(b, out_c) if b >= 2 else 0
+
     cands = [(largest_block(0), 0)]
     if conv:
         cands += [(largest_block(p), p) for p in range(1, pairs + 1)]
     cands = [(b, p) for b, p in cands if b >= 2]
     if not cands:
-        return b0, 0
-    return min(cands, key=lambda bp: (cost(*bp), sub_dsp_scratch(k4, L, *bp)))
+        b0 = min(max(2, DSP_BLOCK_BYTES // (2 * k4) // 2 * 2), out_c)
+        return b0, 0, cost(b0, 0)
+    b, p = min(cands, key=lambda bp: (cost(*bp), sub_dsp_scratch(k4, L, *bp)))
+    return b, p, cost(b, p)
 
 
 # -- tuned portable C --------------------------------------------------------------------------------
@@ -279,6 +301,11 @@ for _bits in (4, 2):
     register_variant(f"mcf_fully_connected_s8_w{_bits}", Variant(
         function=f"mcf_fully_connected_s8_w{_bits}_dsp", sources=(f"mcf_fully_connected_s8_w{_bits}_dsp.c", "mcf_conv2d_s8_dsp.c"),
         requires=DSP, accepts=_accepts, prepare=_prepare))
+    # tried first: a classifier head (dsp_fc_radix.py: head_ok) runs mcf_sub_fc_head alone, so a model
+    # whose only packed FC layers are heads links none of the general row path's code
+    register_variant(f"mcf_fully_connected_s8_w{_bits}", Variant(
+        function=f"mcf_fully_connected_s8_w{_bits}_dsp_head", sources=(f"mcf_fully_connected_s8_w{_bits}_dsp_head.c",),
+        requires=DSP, accepts=_head_accepts, prepare=_prepare))
 
 
 # Fully connected layers of several rows (the 1x1 convolution over `rows` pixels, fc_window) with
