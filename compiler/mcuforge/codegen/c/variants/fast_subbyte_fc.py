@@ -32,7 +32,8 @@ def pair_layout(w: np.ndarray, bits: int) -> np.ndarray:
     fields[..., s + n // 2] = f[..., a]
     words = (fields.astype(np.uint64) << (bits * np.arange(n, dtype=np.uint64))).sum(axis=-1).astype("<u4")
     pairs = out // 2 * 2       # channels in pairs, their words interleaved; an odd last one alone
-    inter = words[:pairs].reshape(pairs // 2, 2, -1).transpose(0, 2, 1).reshape(-1)
+    # the word count spelled out: with one channel there is no pair and -1 cannot be inferred from 0
+    inter = words[:pairs].reshape(pairs // 2, 2, k // n).transpose(0, 2, 1).reshape(-1)
     return np.concatenate([inter, words[pairs:].reshape(-1)]).view(np.uint8)
 
 
