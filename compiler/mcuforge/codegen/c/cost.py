@@ -59,6 +59,12 @@ PER_MAC = {
     # the left-shift form's compare (Cortex-M55's _mve / _mve_gen: the optimized default, 1.0)
     "mcf_depthwise_conv2d_s8_w4_dsp_gen": 3.5, "mcf_depthwise_conv2d_s8_w2_dsp_gen": 3.5,
     "mcf_depthwise_conv2d_s8_w4_dsp_gen_lsh": 3.6, "mcf_depthwise_conv2d_s8_w2_dsp_gen_lsh": 3.6,
+    # the portable sub-byte kernels read every field with the generic accessor, about twice the
+    # portable int8 kernels' figures (QEMU M4, a 4x4 48->10 conv over a 4x4 map: 18.2 / 17.4 a MAC;
+    # QEMU M3, FC 256->64: 17.3 / 12.8). Left at the portable default of 8, the arena choice passed a
+    # one-pixel conv head off its DSP kernel onto these at 8.4x int8's instructions.
+    "mcf_conv2d_s8_w4": 18.0, "mcf_conv2d_s8_w2": 17.0,
+    "mcf_fully_connected_s8_w4": 17.0, "mcf_fully_connected_s8_w2": 12.5,
 }
 
 
