@@ -3,8 +3,8 @@
 (portable packing, or base 3) and the constants into the scratch as the int8 tuned kernel
 mcf_depthwise_conv2d_s8_fast reads them, then run it. Bit-exact with the golden model on the host
 (C path) and on QEMU Cortex-M3 (ARMv7-M) and Cortex-M0 (ARMv6-M: the int8 kernel's 16-bit high
-multiply); layers with a left-shift channel keep `_fast` (the int8 kernel would read int32
-multipliers the layer does not store)."""
+multiply); channels with a left shift run the int8 kernel's reference requantization over int32
+multipliers / shifts widened into the scratch (against tflite-micro as well)."""
 from __future__ import annotations
 
 import pytest
@@ -46,11 +46,13 @@ def test_fastu_model_against_fast():
     assert fastu_dw_per_mac(1, 1) > fast
 
 
-def test_fastu_refuses_left_shift_channels(tmp_path):
-    """Channels stored with a left shift (e <= 0): `_fast`, bit-exact with golden and tflite-micro
-    on QEMU M3."""
-    kernels = check_lsh(tmp_path, 4, "cortex-m3", BOARDS["cortex-m3"], model=dw_chain_general)
-    assert kernels == ["mcf_depthwise_conv2d_s8_w4_fast"] * 2, kernels
+@pytest.mark.parametrize("bits,target", [(4, "cortex-m3"), pytest.param(2, "cortex-m3", marks=pytest.mark.slow),
+                                         pytest.param(4, "cortex-m0", marks=pytest.mark.slow)])
+def test_fastu_left_shift_channels(tmp_path, bits, target):
+    """Channels stored with a left shift (e <= 0) next to right-shift ones (5x5 and 3x3 multiplier
+    2 stride 2): golden == QEMU, golden == tflite-micro (int4; ternary within 1 LSB)."""
+    kernels = check_lsh(tmp_path, bits, target, BOARDS[target], model=dw_chain_general)
+    assert kernels == [f"mcf_depthwise_conv2d_s8_w{bits}_fastu"] * 2, kernels
 
 
 def test_dsp_cores_keep_their_kernels(tmp_path):

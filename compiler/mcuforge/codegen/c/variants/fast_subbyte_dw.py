@@ -5,10 +5,10 @@ pattern (dsp_subbyte_dw.py) over the int8 tuned portable kernel: the taps, from 
 into the scratch as mcf_depthwise_conv2d_s8_fast reads them (int32 taps, fast_quant's {bias', m,
 rcz, e}), then that kernel runs the layer.
 
-Taken only where every channel has the int8 kernel's 32-bit requantization (fast_quant: e in 1..22,
-m >= 0, |bias'| + 128 sum |w| < 2^29): a channel stored with a left shift (e <= 0) would send the
-int8 kernel to the reference requantization over int32 multipliers the layer does not store, so such
-layers keep `_fast`. Tried before `_fast` (after every DSP / Helium variant) and taken where its
+Channels where the int8 kernel's 32-bit requantization is not exact (fast_quant: e in 1..22,
+m >= 0, |bias'| + 128 sum |w| < 2^29; e.g. a left shift, which the ternary layers' multipliers above
+1/2 need) go through its reference requantization, over int32 multipliers and shifts written into
+the scratch; the layer needs |bias'| + 128 sum |w| < 2^31 (the accumulator's range). Tried before `_fast` (after every DSP / Helium variant) and taken where its
 modelled cost (codegen/c/cost.py: fastu_dw_per_mac, the unpacking shared by the layer's output
 pixels) is below `_fast`'s."""
 from __future__ import annotations
@@ -17,13 +17,16 @@ import numpy as np
 
 from ..cost import PER_MAC, fastu_dw_per_mac
 from ..kernel_select import VARIANTS, Variant
-from .shared import fast_quant
+from .shared import folded_bias
 
 
 def _accepts(params: dict) -> bool:
     win, consts, rq = params["win"], params["consts"], params["rq"]
-    q = fast_quant(consts, rq["in_zp"], rq["out_zp"]).reshape(-1, 4)
-    if q.size == 0 or not bool((q[:, 3] > 0).all()):
+    w = np.asarray(consts["weights"], np.int64)
+    if w.size == 0:
+        return False
+    fb = folded_bias(w, consts["bias"], rq["in_zp"]).astype(np.int64)
+    if not bool((np.abs(fb) + 128 * np.abs(w.reshape(w.shape[0], -1)).sum(axis=1) < 2 ** 31 - 1).all()):
         return False
     pixels = win["batch"] * win["out_h"] * win["out_w"]
     fast = PER_MAC[f"mcf_depthwise_conv2d_s8_w{params['weight_bits']}_fast"]
@@ -31,12 +34,12 @@ def _accepts(params: dict) -> bool:
 
 
 def _prepare(params: dict, consts: dict) -> dict:
-    """Scratch (int32): {bias', m, rcz, e} a channel, the taps, an int32 bias a channel (written where
-    the layer stores int16 biases: the int8 kernel's windows over the padding read it). Flash: the
-    portable packing and constants (no arrays replaced)."""
+    """Scratch (int32): {bias', m, rcz, e} a channel, the taps, an int32 bias, multiplier and shift a
+    channel (the int8 kernel's windows over the padding read the bias, its reference requantization
+    the others). Flash: the portable packing and constants (no arrays replaced)."""
     win = params["win"]
     c = win["out_c"]
-    params["scratch_bytes"] = 4 * (5 * c + c * win["k_h"] * win["k_w"])
+    params["scratch_bytes"] = 4 * (7 * c + c * win["k_h"] * win["k_w"])
     # as `_fast` (the arena plan does not depend on which of the two runs)
     params["inplace_safe"] = False
     return {}
