@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import pytest
 
+from mcuforge.api import compile_model
 from mcuforge.codegen.c.cost import PER_MAC, fastu_dw_per_mac
 
-from kernels.layer_models import dw_spec
+from kernels.layer_models import build_model, dw_spec
 from test_subbyte import BOARDS
 from test_subbyte_lsh import check_lsh
 from test_subbyte_dw_general import dw_chain_general
@@ -56,8 +57,7 @@ def test_fastu_left_shift_channels(tmp_path, bits, target):
 
 
 def test_dsp_cores_keep_their_kernels(tmp_path):
-    from mcuforge.api import compile_model
-    from kernels.layer_models import build_model
+    """On Cortex-M4 the DSP depthwise comes first."""
     model, calib, _ = build_model([dw_spec(16, 8)], tmp_path / "model.onnx")
     res = compile_model(model, tmp_path / "m4", target="cortex-m4", calib=calib, quiet=True, weight_bits=4)
     (k,) = [l["kernel"] for l in res.info["layers"] if l["op"] == "conv2d"]
