@@ -163,6 +163,47 @@ def qemu_instructions(gq, board, core, tmp, x1):
     return m["instructions"], res.info["weights_bytes"], m["flash_bytes"]
 
 
+def prepare_net(mname: str, xtr, ytr, tmp, epochs: int = 8, probes: int = 64, n_calib: int = 256):
+    """Train `mname` (seed 0), export it to ONNX in `tmp`, import it; minmax ranges and the
+    HAWQ-V2 sensitivities (Hutchinson, labelled) on the first `n_calib` training digits.
+    Returns (torch model, canonical graph, ranges, calibration batch on the device layout, sens)."""
+    import torch
+    from mcuforge.quant import qat_lowbit as qat
+    torch.manual_seed(0)
+    model = make_models()[mname]()
+    qat.train(model, xtr, ytr, epochs=epochs, lr=3e-3)
+    onnx_path = Path(tmp) / f"{mname}.onnx"
+    torch.onnx.export(model.eval(), torch.tensor(xtr[:1]), str(onnx_path), dynamo=False)
+    g = canonicalize(load_onnx(onnx_path))
+    calib = xtr[:n_calib]
+    ranges = calibrate(g, load_samples(calib, g), "minmax")
+    xcal_dev = device_batch(g, calib)
+    sens = hessian_sensitivity(g, xcal_dev, ytr[:n_calib], n_probe=probes)
+    return model, g, ranges, xcal_dev, sens
+
+
+def must_show(mname: str, tmp, frac: float = 0.5, n_random: int = 10, epochs: int = 8, probes: int = 64) -> dict:
+    """Issue 13's accuracy point on one net: int8, the ILP's choice at `frac` x the int8 packed
+    weight bytes (bias correction) and the random allocations of that size (the same draws as
+    run()), each the int8 golden model's accuracy on the 1,000 held-out digits."""
+    (xtr, ytr), (xte, yte) = load_mnist()
+    _, g, ranges, xcal_dev, sens = prepare_net(mname, xtr, ytr, tmp, epochs=epochs, probes=probes)
+    xte_dev = device_batch(g, xte)
+    names = [l.name for l in sens.layers]
+    int8_bytes = packed_bytes(sens, {n: 8 for n in names})
+    budget = int(frac * int8_bytes)
+    a = allocate(sens, flash_budget=budget)
+
+    def acc(config):
+        gfix = g if set(config.values()) == {8} else bias_correction(g, xcal_dev, config)
+        return golden_accuracy(quantize(gfix, ranges, config), xte_dev, yte)
+
+    rand = random_configs(sens, budget, n_random, np.random.default_rng(1))
+    return {"int8_bytes": int8_bytes, "budget": budget, "config": a.config, "bytes": packed_bytes(sens, a.config),
+            "int8": acc({n: 8 for n in names}), "ilp": acc(a.config),
+            "random": [acc(c) for c in rand], "random_bytes": [packed_bytes(sens, c) for c in rand]}
+
+
 def run(args):
     import torch
     from mcuforge.quant import qat_lowbit as qat
@@ -174,24 +215,15 @@ def run(args):
     results = {}
     docs_dir = ROOT / "docs"
     docs_dir.mkdir(exist_ok=True)
-    for mname, cls in make_models().items():
+    for mname in make_models():
         if args.models and mname not in args.models:
             continue
-        torch.manual_seed(0)
-        model = cls()
-        qat.train(model, xtr, ytr, epochs=args.epochs, lr=3e-3)
+        tmp = tempfile.mkdtemp()
+        model, g, ranges, xcal_dev, sens = prepare_net(mname, xtr, ytr, tmp, epochs=args.epochs, probes=args.probes)
         facc = float_accuracy(model, xte, yte)
         print(f"{mname}: float accuracy {facc:.4f} ({time.time() - t0:.0f} s)", flush=True)
-        tmp = tempfile.mkdtemp()
-        onnx_path = Path(tmp) / f"{mname}.onnx"
-        torch.onnx.export(model.eval(), torch.tensor(xtr[:1]), str(onnx_path), dynamo=False)
-        g = canonicalize(load_onnx(onnx_path))
         calib = xtr[:256]
-        samples = load_samples(calib, g)
-        ranges = calibrate(g, samples, "minmax")
-        xcal_dev = device_batch(g, calib)
         xte_dev = device_batch(g, xte)
-        sens = hessian_sensitivity(g, xcal_dev, ytr[:256], n_probe=args.probes)
         names = [l.name for l in sens.layers]
         int8_bytes = packed_bytes(sens, {n: 8 for n in names})
         rows = []

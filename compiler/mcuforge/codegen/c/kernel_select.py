@@ -13,6 +13,9 @@ class Variant:
     function: str
     sources: tuple[str, ...]
     requires: frozenset = frozenset()       # core features, e.g. {"dsp"}
+    # core features under which the variant is never the one to take (a SIMD kernel is faster and a
+    # lean arena choice should fall back to the tuned C one, as the instruction models assume)
+    excludes: frozenset = frozenset()
     # optional predicate on the layer's parameters (e.g. only 1x1 kernels)
     accepts: callable = None
     # optional compile-time preparation: prepare(params, consts) -> {what: (ctype, values)} of
@@ -45,7 +48,7 @@ class KernelSelector:
         if not self.portable_only:
             passed = self.skip.get(self.node, 0)
             for v in VARIANTS.get(kernel, []):
-                if v.requires <= self.features and (v.accepts is None or v.accepts(params or {})):
+                if v.requires <= self.features and not (v.excludes & self.features) and (v.accepts is None or v.accepts(params or {})):
                     if passed == 0:
                         return v
                     passed -= 1
