@@ -8,7 +8,8 @@ rcz, e}), then that kernel runs the layer.
 Channels where the int8 kernel's 32-bit requantization is not exact (fast_quant: e in 1..22,
 m >= 0, |bias'| + 128 sum |w| < 2^29; e.g. a left shift, which the ternary layers' multipliers above
 1/2 need) go through its reference requantization, over int32 multipliers and shifts written into
-the scratch; the layer needs |bias'| + 128 sum |w| < 2^31 (the accumulator's range). Tried before `_fast` (after every DSP / Helium variant) and taken where its
+the scratch; the layer needs |bias'| + 128 sum |w| < 2^31 (the accumulator's range). Only on cores without SIMD (as `_pair`: a lean choice on a DSP / Helium core that passes a
+layer's DSP scratch over falls back to `_fast`, never here). Tried before `_fast` and taken where its
 modelled cost (codegen/c/cost.py: fastu_dw_per_mac, the unpacking shared by the layer's output
 pixels) is below `_fast`'s."""
 from __future__ import annotations
@@ -50,4 +51,4 @@ for _bits in (4, 2):
     _variants = VARIANTS[_k]
     _at = next(i for i, v in enumerate(_variants) if v.function == f"{_k}_fast")
     _variants.insert(_at, Variant(function=f"{_k}_fastu", sources=(f"{_k}_fastu.c", "mcf_depthwise_conv2d_s8_fast.c"),
-                                  accepts=_accepts, prepare=_prepare))
+                                  accepts=_accepts, prepare=_prepare, excludes=frozenset({"dsp", "mve"})))
