@@ -171,7 +171,7 @@ def test_subbyte_bit_exact(tmp_path, target):
         assert any(k.endswith("_dsp") for k in kernels if k.startswith("mcf_conv2d")), kernels
         assert all(k.endswith(("_dsp", "_dsp_head")) for k in kernels if k.startswith("mcf_fully")), kernels
     elif target in ("cortex-m0", "cortex-m3"):   # FC with 64 inputs: _pair (test_subbyte_m0m3_fc.py)
-        assert all(k.endswith(("_fast", "_pair")) for k in kernels), kernels
+        assert all(k.endswith(("_fast", "_fastu", "_pair")) for k in kernels), kernels
         assert any(k.endswith("_pair") for k in kernels), kernels
 
 

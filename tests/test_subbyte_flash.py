@@ -93,8 +93,9 @@ def test_dscnn_flash_bar_and_bit_exact_m0(tmp_path, bits):
     i8 = compile_model(model, tmp_path / "w8", calib=calib, quiet=True, portable_kernels=True)
     sb = compile_model(model, tmp_path / f"w{bits}", target=target, calib=calib, quiet=True, weight_bits=bits)
     layers = [l for l in sb.info["layers"] if l["op"] in ("conv2d", "dense")]
-    # the pointwise layers (and the ternary first conv) on _pair (test_subbyte_m0m3_conv.py), the rest _fast
-    assert all(l["kernel"].endswith(("_fast", "_pair")) for l in layers), layers
+    # the pointwise layers (and the ternary first conv) on _pair (test_subbyte_m0m3_conv.py), the depthwise
+    # ones on _fastu (test_subbyte_m0m3_dw.py)
+    assert all(l["kernel"].endswith(("_fast", "_fastu", "_pair")) for l in layers), layers
     pair = sum(l["kernel"].endswith("_pair") for l in layers)
     assert pair == (4 if bits == 2 else 3), layers
     ratio = weight_layer_bytes(sb.info) / weight_layer_bytes(i8.info)

@@ -55,6 +55,8 @@ PER_MAC = {
     "mcf_depthwise_conv2d_s8_w4_dsp": 2.3, "mcf_depthwise_conv2d_s8_w2_dsp": 2.3,
     "mcf_depthwise_conv2d_s8_w4_dsp_lsh": 2.3, "mcf_depthwise_conv2d_s8_w2_dsp_lsh": 2.3,
     "mcf_depthwise_conv2d_s8_w4_fast": 28.0, "mcf_depthwise_conv2d_s8_w2_fast": 28.0,
+    # the int8 _fast kernel over unpacked taps (a typical shape; fastu_dw_per_mac per layer)
+    "mcf_depthwise_conv2d_s8_w4_fastu": 7.9, "mcf_depthwise_conv2d_s8_w2_fastu": 7.9,
     # any other depthwise shape: the int8 general DSP kernel's figure (one or two planes), +0.1 for
     # the left-shift form's compare (Cortex-M55's _mve / _mve_gen: the optimized default, 1.0)
     "mcf_depthwise_conv2d_s8_w4_dsp_gen": 3.5, "mcf_depthwise_conv2d_s8_w2_dsp_gen": 3.5,
@@ -82,6 +84,13 @@ def fast_conv_per_mac(k: int) -> float:
     """The same for mcf_conv2d_s8_w{4,2}_fast at patch length k (QEMU M3: k 288 / 144 / 32: 2.95 /
     3.40 / 4.17); PER_MAC keeps a typical shape's figure."""
     return 2.8 + 44 / k
+
+
+def fastu_dw_per_mac(taps: int, pixels: int) -> float:
+    """Modelled instructions per MAC of mcf_depthwise_conv2d_s8_w{4,2}_fastu: the int8 _fast
+    depthwise kernel's figure, plus the unpacking once per call (about 12 a tap and 30 a channel:
+    the constants, the call) shared by the layer's output pixels."""
+    return PER_MAC["mcf_depthwise_conv2d_s8_fast"] + (12 + 30 / taps) / pixels
 
 
 OPTIMIZED_PER_UNIT = 1.0

@@ -30,7 +30,8 @@ RUNTIME_HEADERS = ("mcf_kernels.h", "mcf_arith.h", "mcf_broadcast.h", "mcf_fixed
                    "mcf_fixed.h", "mcf_logdiv.h", "mcf_mve_requant.h", "mcf_affine.h", "mcf_conv_ref.inc",
                    "mcf_pool_ref.inc", "mcf_reduce_ref.inc", "mcf_resize_bilinear_ref.inc", "mcf_ort_float.h",
                    "mcf_subbyte_mve_fc.h", "mcf_subbyte_mve_dw.h", "mcf_subbyte_dsp_fc.h", "mcf_subbyte_dsp_dw.h",
-                   "mcf_subbyte_mve_quant.h", "mcf_subbyte_dsp_rdx.h", "mcf_subbyte_pair.h")
+                   "mcf_subbyte_mve_quant.h", "mcf_subbyte_dsp_rdx.h", "mcf_subbyte_pair.h",
+                   "mcf_subbyte_fastu_dw.h")
 
 
 @dataclass

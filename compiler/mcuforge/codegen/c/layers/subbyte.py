@@ -77,7 +77,8 @@ def reads_compact(function: str, bits: int) -> bool:
     mcf_subbyte_mve_quant.h); the DSP ones uint16 multipliers, and int16 biases in the
     convolution and depthwise (the fully connected one sets params["bias32"])."""
     return function.endswith((f"_w{bits}", f"_w{bits}_fast", f"_w{bits}_mve", f"_w{bits}_dsp", f"_w{bits}_dsp_lsh",
-                                  f"_w{bits}_dsp_lss", f"_w{bits}_dsp_rdx", f"_w{bits}_pair"))
+                                  f"_w{bits}_dsp_lss", f"_w{bits}_dsp_rdx", f"_w{bits}_pair",
+                                  f"_w{bits}_fastu"))
 
 
 def compact_constants(arrays: dict, params: dict):

@@ -24,3 +24,4 @@ from . import dsp_subbyte_dw  # noqa: F401,E402  (every sub-byte depthwise varia
 from . import dsp_subbyte_rdx  # noqa: F401,E402  (few-pixel sub-byte convolutions, tried before dsp_subbyte's)
 from . import fast_subbyte_fc  # noqa: F401,E402  (M0 / M3 sub-byte FC, placed before dsp_subbyte's _fast)
 from . import fast_subbyte_conv  # noqa: F401,E402  (M0 / M3 sub-byte conv, the same)
+from . import fast_subbyte_dw  # noqa: F401,E402  (M0 / M3 sub-byte depthwise over the int8 _fast kernel, the same)
