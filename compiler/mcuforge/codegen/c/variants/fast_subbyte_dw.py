@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..cost import PER_MAC, fastu_dw_per_mac
-from ..kernel_select import VARIANTS, Variant
+from .fast_subbyte_fc import insert_before_fast
 from .shared import folded_bias
 
 
@@ -47,8 +47,5 @@ def _prepare(params: dict, consts: dict) -> dict:
 
 
 for _bits in (4, 2):
-    _k = f"mcf_depthwise_conv2d_s8_w{_bits}"
-    _variants = VARIANTS[_k]
-    _at = next(i for i, v in enumerate(_variants) if v.function == f"{_k}_fast")
-    _variants.insert(_at, Variant(function=f"{_k}_fastu", sources=(f"{_k}_fastu.c", "mcf_depthwise_conv2d_s8_fast.c"),
-                                  accepts=_accepts, prepare=_prepare, excludes=frozenset({"dsp", "mve"})))
+    insert_before_fast(f"mcf_depthwise_conv2d_s8_w{_bits}", _accepts, _prepare, suffix="_fastu",
+                       extra_sources=("mcf_depthwise_conv2d_s8_fast.c",))

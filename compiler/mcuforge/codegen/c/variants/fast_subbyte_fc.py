@@ -62,14 +62,14 @@ def _pair_prepare(params: dict, consts: dict) -> dict:
             "bias": ("int32_t", pair_bias(consts, params["rq"]["in_zp"], bits).astype(np.int32))}
 
 
-def insert_before_fast(kernel: str, accepts, prepare):
-    """Register <kernel>_pair just before the tuned C variant <kernel>_fast, for cores without SIMD
-    only: on DSP / Helium cores a layer the arena choice passes off its SIMD kernel gets _fast, as
-    before (a 640->128 int4 row took _pair there at 2.3x int8's instructions)."""
+def insert_before_fast(kernel: str, accepts, prepare, suffix: str = "_pair", extra_sources: tuple = ()):
+    """Register <kernel><suffix> just before the tuned C variant <kernel>_fast, for cores without
+    SIMD only: on DSP / Helium cores a layer the arena choice passes off its SIMD kernel gets _fast,
+    as before (a 640->128 int4 row took _pair there at 2.3x int8's instructions)."""
     variants = VARIANTS[kernel]
     at = next(i for i, v in enumerate(variants) if v.function == f"{kernel}_fast")
-    variants.insert(at, Variant(function=f"{kernel}_pair", sources=(f"{kernel}_pair.c",), accepts=accepts,
-                                prepare=prepare, excludes=frozenset({"dsp", "mve"})))
+    variants.insert(at, Variant(function=f"{kernel}{suffix}", sources=(f"{kernel}{suffix}.c",) + tuple(extra_sources),
+                                accepts=accepts, prepare=prepare, excludes=frozenset({"dsp", "mve"})))
 
 
 for _bits in (4, 2):
